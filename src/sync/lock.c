@@ -1,0 +1,69 @@
+/*
+ * lock.c - the slow paths of uh_lock (see lock.h).
+ */
+#include "sync/lock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sync/futex.h"
+#include "util/clock.h"
+
+/*
+ * 2 us: several times the longest critical section the protocol is designed
+ * to have, and well under a scheduler tick, so a waiter whose holder was
+ * preempted gives up its CPU quickly. See bench/README.md.
+ */
+_Atomic uint32_t uh_lock_spin_ns = 2000;
+
+void uh_lock_slow(struct uh_lock *l)
+{
+	uint64_t start = uh_now_ns();
+	uint64_t budget = atomic_load_explicit(&uh_lock_spin_ns,
+					       memory_order_relaxed);
+	uint32_t c;
+
+	/* Spin while the holder is (probably) running and nobody sleeps. */
+	for (unsigned i = 1;; i++) {
+		c = atomic_load_explicit(&l->state, memory_order_relaxed);
+		if (c == 0) {
+			uint32_t expect = 0;
+
+			if (atomic_compare_exchange_weak_explicit(
+				    &l->state, &expect, 1,
+				    memory_order_acquire,
+				    memory_order_relaxed))
+				goto done;
+		} else if (c == 2) {
+			break;      /* sleepers already: join them */
+		}
+		uh_cpu_relax();
+		if ((i & 15) == 0 && uh_now_ns() - start >= budget)
+			break;
+	}
+
+	/* Sleep. Marking the word 2 makes the eventual unlock wake us; having
+	 * slept, we must keep it 2 since other sleepers may remain. */
+	c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+	while (c != 0) {
+		uh_futex_wait(&l->state, 2, NULL);
+		c = atomic_exchange_explicit(&l->state, 2,
+					     memory_order_acquire);
+	}
+done:
+	uh_lock_class_miss(l->cls, uh_now_ns() - start);
+}
+
+void uh_lock_wake(struct uh_lock *l)
+{
+	uh_futex_wake(&l->state, 1);
+}
+
+#ifdef UHOMA_LOCKDEP
+void uh_lock_assert_failed(const struct uh_lock *l, struct uh_srcloc loc)
+{
+	fprintf(stderr, "uhoma: %s:%d: lock %p (\"%s\") is not held by this thread\n",
+		loc.file, loc.line, (const void *)l, l->cls->name);
+	abort();
+}
+#endif

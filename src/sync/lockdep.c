@@ -1,0 +1,584 @@
+/*
+ * lockdep.c - the lock-order validator. See lockdep.h for what it checks.
+ *
+ * Design
+ * ------
+ * Per thread: a stack of held locks (lock address, class, subclass, where it
+ * was taken, whether by try-lock) and an RCU read-side nesting depth. Only
+ * the owning thread touches it, so it needs no lock. A pthread key whose
+ * destructor runs at thread exit reports anything still held.
+ *
+ * Global: the class dependency graph, one bit per ordered pair of class ids
+ * (A,B) meaning "B was acquired while A was held". Bits are read without a
+ * lock (relaxed atomics: an edge, once learned, is never unlearned except by
+ * the test-only reset), so the common case, an acquisition whose edges are
+ * all known, costs one load per held lock. Learning a new edge takes
+ * graph_mutex, searches for a path B ->...-> A (which would make A->B close
+ * a cycle), and if none exists sets the bit and records, for the report of
+ * some later violation, where the edge was first seen and what was held.
+ *
+ * The validator uses only pthread mutexes internally, never uh_lock, so it
+ * cannot recurse into itself.
+ */
+#ifdef UHOMA_LOCKDEP
+
+#include "sync/lockdep.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct held_lock {
+	const void *lock;
+	struct uh_lock_class *cls;
+	unsigned subclass;
+	bool trylock;
+	struct uh_srcloc loc;
+};
+
+struct ld_thread {
+	struct held_lock held[UH_LOCKDEP_MAX_HELD];
+	int depth;
+	int rcu_depth;
+	struct uh_srcloc rcu_loc;   /* outermost rcu_read_lock */
+	bool key_set;
+};
+
+static __thread struct ld_thread ld_self;
+
+/* --- the class graph ------------------------------------------------------ */
+
+#define NCLS (UH_LOCK_CLASS_MAX + 1)
+#define WORDS ((NCLS + 63) / 64)
+#define CHAIN_MAX 8
+
+/* Edge bits: readers use relaxed loads; writers hold graph_mutex. */
+static _Atomic uint64_t graph[NCLS][WORDS];
+
+/* Where an edge was first learned. Guarded by graph_mutex. */
+struct edge_info {
+	int from, to;
+	struct uh_srcloc to_loc;            /* acquisition of "to" */
+	int nchain;                         /* locks held at that moment */
+	struct { int cls; struct uh_srcloc loc; } chain[CHAIN_MAX];
+};
+
+static pthread_mutex_t graph_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct edge_info *edges;            /* guarded by graph_mutex */
+static size_t nedges, edges_cap;           /* guarded by graph_mutex */
+
+static bool edge_known(int a, int b)
+{
+	return atomic_load_explicit(&graph[a][b / 64], memory_order_relaxed) &
+	       (1ull << (b % 64));
+}
+
+/* --- reports ------------------------------------------------------------- */
+
+static pthread_mutex_t hook_mutex = PTHREAD_MUTEX_INITIALIZER;
+static uh_lockdep_hook_fn report_hook;     /* guarded by hook_mutex */
+static void *report_arg;                   /* guarded by hook_mutex */
+static _Atomic unsigned long report_count;
+
+struct rbuf {
+	char text[8192];
+	size_t len;
+};
+
+static void rb_printf(struct rbuf *rb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void rb_printf(struct rbuf *rb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (rb->len >= sizeof(rb->text) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(rb->text + rb->len, sizeof(rb->text) - rb->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		rb->len += (size_t)n;
+	if (rb->len >= sizeof(rb->text))
+		rb->len = sizeof(rb->text) - 1;
+}
+
+static const char *kind_name(enum uh_lockdep_kind k)
+{
+	switch (k) {
+	case UH_LD_ORDER: return "lock order violation";
+	case UH_LD_CYCLE: return "possible deadlock: lock order cycle";
+	case UH_LD_LEAF: return "lock acquired while holding a leaf lock";
+	case UH_LD_RECURSION: return "recursive locking of a class";
+	case UH_LD_UNLOCK_NOT_HELD: return "releasing a lock that is not held";
+	case UH_LD_EXIT_HELD: return "thread exiting with a lock held";
+	case UH_LD_RETURN_HELD: return "returning to the application with a lock held";
+	case UH_LD_BLOCKING: return "blocking operation while holding a non-blocking lock";
+	case UH_LD_SYNC_IN_READ: return "synchronize_rcu inside an RCU read-side section";
+	case UH_LD_RCU_UNBALANCED: return "rcu_read_unlock without rcu_read_lock";
+	case UH_LD_TOO_DEEP: return "too many locks held";
+	}
+	return "unknown";
+}
+
+static void rb_held(struct rbuf *rb, const struct ld_thread *t)
+{
+	if (t->depth == 0)
+		rb_printf(rb, "    (no locks held)\n");
+	for (int i = 0; i < t->depth; i++) {
+		const struct held_lock *h = &t->held[i];
+
+		rb_printf(rb, "    #%d \"%s\" (rank %u%s%s) %p taken at %s:%d\n",
+			  i, h->cls->name, h->cls->rank,
+			  h->trylock ? ", try-lock" : "",
+			  h->subclass ? ", nested" : "", h->lock,
+			  h->loc.file, h->loc.line);
+	}
+	if (t->rcu_depth > 0)
+		rb_printf(rb, "    RCU read-side section (depth %d) entered at %s:%d\n",
+			  t->rcu_depth, t->rcu_loc.file, t->rcu_loc.line);
+}
+
+static void rb_header(struct rbuf *rb, enum uh_lockdep_kind kind)
+{
+	rb_printf(rb, "\n===== uhoma lockdep: %s =====\n", kind_name(kind));
+}
+
+static void deliver(enum uh_lockdep_kind kind, struct rbuf *rb)
+{
+	uh_lockdep_hook_fn fn;
+	void *arg;
+
+	atomic_fetch_add(&report_count, 1);
+	pthread_mutex_lock(&hook_mutex);
+	fn = report_hook;
+	arg = report_arg;
+	pthread_mutex_unlock(&hook_mutex);
+	if (fn) {
+		fn(kind, rb->text, arg);
+		return;
+	}
+	fputs(rb->text, stderr);
+	fputs("===== aborting (uhoma lockdep) =====\n", stderr);
+	abort();
+}
+
+/* A report about the calling thread's state, with a one-line subject. */
+static void report_simple(enum uh_lockdep_kind kind, const struct ld_thread *t,
+			  const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void report_simple(enum uh_lockdep_kind kind, const struct ld_thread *t,
+			  const char *fmt, ...)
+{
+	struct rbuf rb = { .len = 0 };
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rb_header(&rb, kind);
+	rb_printf(&rb, "  %s\n  held by this thread:\n", line);
+	rb_held(&rb, t);
+	deliver(kind, &rb);
+}
+
+/* --- the thread-exit check ----------------------------------------------- */
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_exit_check(void *p)
+{
+	struct ld_thread *t = p;
+
+	if (t->depth > 0 || t->rcu_depth > 0)
+		report_simple(UH_LD_EXIT_HELD, t,
+			      "thread exits holding %d lock(s), RCU depth %d",
+			      t->depth, t->rcu_depth);
+}
+
+static void exit_key_init(void)
+{
+	if (pthread_key_create(&exit_key, thread_exit_check) != 0)
+		abort();
+}
+
+static struct ld_thread *self(void)
+{
+	struct ld_thread *t = &ld_self;
+
+	if (uh_unlikely(!t->key_set)) {
+		pthread_once(&exit_key_once, exit_key_init);
+		pthread_setspecific(exit_key, t);
+		t->key_set = true;
+	}
+	return t;
+}
+
+/* --- the graph search (graph_mutex held) ---------------------------------- */
+
+/*
+ * Breadth-first search for a path @from ->...-> @to. On success fills
+ * @path[0..n-1] with the class ids along it (from first, to last) and
+ * returns n; returns 0 when there is no path.
+ */
+static int find_path(int from, int to, int *path)
+{
+	int prev[NCLS];
+	int queue[NCLS];
+	int head = 0, tail = 0, n = 0;
+
+	for (int i = 0; i < NCLS; i++)
+		prev[i] = -1;
+	prev[from] = from;
+	queue[tail++] = from;
+	while (head < tail) {
+		int c = queue[head++];
+
+		if (c == to)
+			break;
+		for (int w = 0; w < WORDS; w++) {
+			uint64_t bits = atomic_load_explicit(
+				&graph[c][w], memory_order_relaxed);
+
+			while (bits) {
+				int b = w * 64 + __builtin_ctzll(bits);
+
+				bits &= bits - 1;
+				if (prev[b] < 0) {
+					prev[b] = c;
+					queue[tail++] = b;
+				}
+			}
+		}
+	}
+	if (prev[to] < 0)
+		return 0;
+	for (int c = to;; c = prev[c]) {
+		path[n++] = c;
+		if (c == from)
+			break;
+	}
+	for (int i = 0; i < n / 2; i++) {  /* reverse into from..to order */
+		int tmp = path[i];
+
+		path[i] = path[n - 1 - i];
+		path[n - 1 - i] = tmp;
+	}
+	return n;
+}
+
+static const struct edge_info *edge_find(int a, int b)
+{
+	for (size_t i = 0; i < nedges; i++)
+		if (edges[i].from == a && edges[i].to == b)
+			return &edges[i];
+	return NULL;
+}
+
+static void edge_add(const struct ld_thread *t, int a, int b,
+		     struct uh_srcloc loc)
+{
+	struct edge_info *e;
+
+	if (nedges == edges_cap) {
+		size_t cap = edges_cap ? edges_cap * 2 : 64;
+		struct edge_info *ne = realloc(edges, cap * sizeof(*ne));
+
+		if (!ne)
+			abort();
+		edges = ne;
+		edges_cap = cap;
+	}
+	e = &edges[nedges++];
+	e->from = a;
+	e->to = b;
+	e->to_loc = loc;
+	e->nchain = t->depth < CHAIN_MAX ? t->depth : CHAIN_MAX;
+	for (int i = 0; i < e->nchain; i++) {
+		e->chain[i].cls = uh_lock_class_id(t->held[i].cls);
+		e->chain[i].loc = t->held[i].loc;
+	}
+	atomic_fetch_or_explicit(&graph[a][b / 64], 1ull << (b % 64),
+				 memory_order_relaxed);
+}
+
+static void rb_edge(struct rbuf *rb, const struct edge_info *e)
+{
+	struct uh_lock_class *from = uh_lock_class_by_id(e->from);
+	struct uh_lock_class *to = uh_lock_class_by_id(e->to);
+
+	rb_printf(rb, "    \"%s\" -> \"%s\": \"%s\" acquired at %s:%d while holding:\n",
+		  from->name, to->name, to->name, e->to_loc.file,
+		  e->to_loc.line);
+	for (int i = 0; i < e->nchain; i++)
+		rb_printf(rb, "        #%d \"%s\" taken at %s:%d\n", i,
+			  uh_lock_class_by_id(e->chain[i].cls)->name,
+			  e->chain[i].loc.file, e->chain[i].loc.line);
+}
+
+/*
+ * Learns the edge held->@cls. Returns false (after reporting) if the edge
+ * would close a cycle.
+ */
+static bool learn_edge(struct ld_thread *t, const struct held_lock *h,
+		       struct uh_lock_class *cls, struct uh_srcloc loc)
+{
+	int a = uh_lock_class_id(h->cls), b = uh_lock_class_id(cls);
+	int path[NCLS];
+	int n;
+
+	if (edge_known(a, b))
+		return true;
+	pthread_mutex_lock(&graph_mutex);
+	if (edge_known(a, b)) {
+		pthread_mutex_unlock(&graph_mutex);
+		return true;
+	}
+	n = find_path(b, a, path);
+	if (n == 0) {
+		edge_add(t, a, b, loc);
+		pthread_mutex_unlock(&graph_mutex);
+		return true;
+	}
+
+	struct rbuf rb = { .len = 0 };
+
+	rb_header(&rb, UH_LD_CYCLE);
+	rb_printf(&rb, "  this thread acquires \"%s\" (rank %u) at %s:%d\n",
+		  cls->name, cls->rank, loc.file, loc.line);
+	rb_printf(&rb, "  while holding \"%s\" (rank %u), taken at %s:%d; its chain:\n",
+		  h->cls->name, h->cls->rank, h->loc.file, h->loc.line);
+	rb_held(&rb, t);
+	rb_printf(&rb, "  but the opposite order \"%s\" ->...-> \"%s\" (%d-class cycle) was seen before:\n",
+		  cls->name, h->cls->name, n);
+	for (int i = 0; i + 1 < n; i++) {
+		const struct edge_info *e = edge_find(path[i], path[i + 1]);
+
+		if (e)
+			rb_edge(&rb, e);
+	}
+	pthread_mutex_unlock(&graph_mutex);
+	deliver(UH_LD_CYCLE, &rb);
+	return false;
+}
+
+/* --- the hooks ----------------------------------------------------------- */
+
+static void push_held(struct ld_thread *t, const void *lock,
+		      struct uh_lock_class *cls, unsigned subclass,
+		      bool trylock, struct uh_srcloc loc)
+{
+	if (t->depth >= UH_LOCKDEP_MAX_HELD) {
+		report_simple(UH_LD_TOO_DEEP, t,
+			      "more than %d locks held; \"%s\" at %s:%d not tracked",
+			      UH_LOCKDEP_MAX_HELD, cls->name, loc.file,
+			      loc.line);
+		return;
+	}
+	t->held[t->depth++] = (struct held_lock){
+		.lock = lock, .cls = cls, .subclass = subclass,
+		.trylock = trylock, .loc = loc,
+	};
+}
+
+void uh_lockdep_acquire(const void *lock, struct uh_lock_class *cls,
+			unsigned subclass, struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+	bool reported = false;
+
+	uh_lock_class_id(cls);
+	for (int i = 0; i < t->depth && !reported; i++) {
+		const struct held_lock *h = &t->held[i];
+
+		if (h->cls == cls) {
+			if (h->lock == lock || subclass <= h->subclass) {
+				report_simple(UH_LD_RECURSION, t,
+					      "acquiring \"%s\" %p (subclass %u) at %s:%d while holding %s \"%s\" %p (subclass %u)",
+					      cls->name, lock, subclass,
+					      loc.file, loc.line,
+					      h->lock == lock ? "the same lock" : "a lock of class",
+					      h->cls->name, h->lock,
+					      h->subclass);
+				reported = true;
+			}
+			continue;   /* nesting within a class adds no edge */
+		}
+		if (h->cls->flags & UH_LC_LEAF) {
+			report_simple(UH_LD_LEAF, t,
+				      "acquiring \"%s\" at %s:%d while holding leaf \"%s\" (taken at %s:%d)",
+				      cls->name, loc.file, loc.line,
+				      h->cls->name, h->loc.file, h->loc.line);
+			reported = true;
+		} else if ((cls->flags & UH_LC_SLEEPS) &&
+			   !(h->cls->flags & UH_LC_SLEEPS)) {
+			report_simple(UH_LD_BLOCKING, t,
+				      "acquiring sleeping-class \"%s\" at %s:%d while holding non-blocking \"%s\" (taken at %s:%d)",
+				      cls->name, loc.file, loc.line,
+				      h->cls->name, h->loc.file, h->loc.line);
+			reported = true;
+		} else if (h->cls->rank > cls->rank) {
+			/* Reported, and not learned: the edge is wrong by
+			 * declaration, so it must not later make the correct
+			 * order look like the one closing a cycle. */
+			report_simple(UH_LD_ORDER, t,
+				      "acquiring \"%s\" (rank %u) at %s:%d while holding \"%s\" (rank %u, taken at %s:%d): the order in lock_order.h is violated",
+				      cls->name, cls->rank, loc.file,
+				      loc.line, h->cls->name, h->cls->rank,
+				      h->loc.file, h->loc.line);
+			reported = true;
+		} else if (!learn_edge(t, h, cls, loc)) {
+			reported = true;
+		}
+	}
+	push_held(t, lock, cls, subclass, false, loc);
+}
+
+void uh_lockdep_acquired_try(const void *lock, struct uh_lock_class *cls,
+			     unsigned subclass, struct uh_srcloc loc)
+{
+	uh_lock_class_id(cls);
+	push_held(self(), lock, cls, subclass, true, loc);
+}
+
+void uh_lockdep_release(const void *lock, struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	for (int i = t->depth - 1; i >= 0; i--) {
+		if (t->held[i].lock != lock)
+			continue;
+		memmove(&t->held[i], &t->held[i + 1],
+			(size_t)(t->depth - i - 1) * sizeof(t->held[0]));
+		t->depth--;
+		return;
+	}
+	report_simple(UH_LD_UNLOCK_NOT_HELD, t,
+		      "releasing lock %p at %s:%d, which this thread does not hold",
+		      lock, loc.file, loc.line);
+}
+
+bool uh_lockdep_holds(const void *lock)
+{
+	const struct ld_thread *t = &ld_self;
+
+	for (int i = 0; i < t->depth; i++)
+		if (t->held[i].lock == lock)
+			return true;
+	return false;
+}
+
+void uh_lockdep_might_block(const char *what, struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	for (int i = 0; i < t->depth; i++) {
+		const struct held_lock *h = &t->held[i];
+
+		if (!(h->cls->flags & UH_LC_SLEEPS)) {
+			report_simple(UH_LD_BLOCKING, t,
+				      "%s at %s:%d may block, but non-blocking \"%s\" is held (taken at %s:%d)",
+				      what, loc.file, loc.line, h->cls->name,
+				      h->loc.file, h->loc.line);
+			return;
+		}
+	}
+}
+
+void uh_lockdep_rcu_read_lock(struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	if (t->rcu_depth++ == 0)
+		t->rcu_loc = loc;
+}
+
+void uh_lockdep_rcu_read_unlock(struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	if (t->rcu_depth == 0) {
+		report_simple(UH_LD_RCU_UNBALANCED, t,
+			      "rcu_read_unlock at %s:%d outside any read-side section",
+			      loc.file, loc.line);
+		return;
+	}
+	t->rcu_depth--;
+}
+
+bool uh_lockdep_synchronize_rcu(struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	if (t->rcu_depth > 0) {
+		report_simple(UH_LD_SYNC_IN_READ, t,
+			      "synchronize_rcu at %s:%d would wait for this thread's own read-side section",
+			      loc.file, loc.line);
+		return false;
+	}
+	uh_lockdep_might_block("synchronize_rcu", loc);
+	return true;
+}
+
+void uh_lockdep_return_to_app(const char *api, struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	if (t->depth > 0 || t->rcu_depth > 0)
+		report_simple(UH_LD_RETURN_HELD, t,
+			      "%s returns to the application at %s:%d with %d lock(s) held, RCU depth %d",
+			      api, loc.file, loc.line, t->depth,
+			      t->rcu_depth);
+}
+
+int uh_lockdep_depth(void)
+{
+	return ld_self.depth;
+}
+
+int uh_lockdep_rcu_depth(void)
+{
+	return ld_self.rcu_depth;
+}
+
+uh_lockdep_hook_fn uh_lockdep_set_hook(uh_lockdep_hook_fn fn, void *arg)
+{
+	uh_lockdep_hook_fn old;
+
+	pthread_mutex_lock(&hook_mutex);
+	old = report_hook;
+	report_hook = fn;
+	report_arg = arg;
+	pthread_mutex_unlock(&hook_mutex);
+	return old;
+}
+
+unsigned long uh_lockdep_reports(void)
+{
+	return atomic_load(&report_count);
+}
+
+void uh_lockdep_reset(void)
+{
+	pthread_mutex_lock(&graph_mutex);
+	for (int a = 0; a < NCLS; a++)
+		for (int w = 0; w < WORDS; w++)
+			atomic_store_explicit(&graph[a][w], 0,
+					      memory_order_relaxed);
+	nedges = 0;
+	pthread_mutex_unlock(&graph_mutex);
+	ld_self.depth = 0;
+	ld_self.rcu_depth = 0;
+	atomic_store(&report_count, 0);
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int uh_lockdep_compiled_out;
+#endif /* UHOMA_LOCKDEP */

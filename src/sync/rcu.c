@@ -1,0 +1,69 @@
+/*
+ * rcu.c - registration and the blocking half of uhoma's RCU layer.
+ */
+#include "sync/rcu.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+__thread bool uh_rcu_registered;
+char uh_rcu_tsan_gp;
+
+static pthread_key_t unregister_key;
+static pthread_once_t unregister_once = PTHREAD_ONCE_INIT;
+
+static void unregister_at_exit(void *arg)
+{
+	(void)arg;
+	if (uh_rcu_registered) {
+		urcu_memb_unregister_thread();
+		uh_rcu_registered = false;
+	}
+}
+
+static void make_key(void)
+{
+	if (pthread_key_create(&unregister_key, unregister_at_exit) != 0)
+		abort();
+}
+
+void uh_rcu_register_slow(void)
+{
+	pthread_once(&unregister_once, make_key);
+	urcu_memb_register_thread();
+	uh_rcu_registered = true;
+	/* Any non-NULL value makes the destructor run at thread exit. */
+	pthread_setspecific(unregister_key, &uh_rcu_registered);
+}
+
+void uh_synchronize_rcu_(struct uh_srcloc loc)
+{
+	if (!uh_lockdep_synchronize_rcu(loc))
+		return;   /* reported: it would never return */
+	uh_rcu_ensure_registered();
+	urcu_memb_synchronize_rcu();
+	uh_tsan_acquire(&uh_rcu_tsan_gp);
+}
+
+static void call_rcu_trampoline(struct rcu_head *rh)
+{
+	struct uh_rcu_head *h = caa_container_of(rh, struct uh_rcu_head, urcu);
+
+	uh_tsan_acquire(&uh_rcu_tsan_gp);
+	h->fn(h);
+}
+
+void uh_call_rcu(struct uh_rcu_head *head, void (*fn)(struct uh_rcu_head *))
+{
+	uh_rcu_ensure_registered();
+	head->fn = fn;
+	urcu_memb_call_rcu(&head->urcu, call_rcu_trampoline);
+}
+
+void uh_rcu_barrier_(struct uh_srcloc loc)
+{
+	if (!uh_lockdep_synchronize_rcu(loc))
+		return;
+	uh_rcu_ensure_registered();
+	urcu_memb_barrier();
+}

@@ -1,0 +1,95 @@
+/*
+ * rcu.h - RCU for uhoma: liburcu's "memb" flavor behind a thin layer, so the
+ * rest of the code reads like the seeds (read lock/unlock, dereference,
+ * assign, synchronize, call_rcu) and the validator sees every read section.
+ *
+ * Why memb (docs/design.md, "RCU"): its readers cost a thread-local counter
+ * update and compiler barriers; the cost is on the updater (membarrier(2)),
+ * and uhoma's RCU updates (socket bind/close, peer creation) are rare.
+ * qsbr would be cheaper still but requires every reader thread to announce
+ * quiescent states; our readers include application threads that can sleep
+ * for hours inside unrelated code, which would stall every grace period.
+ * bp needs no registration but pays for it on every read.
+ *
+ * Registration is automatic: the first read lock (or call_rcu/synchronize)
+ * in a thread registers it with liburcu, and a thread-exit destructor
+ * unregisters it, so application threads need not know about RCU.
+ *
+ * Rules: no blocking inside a read section (the validator reports
+ * synchronize_rcu there); a pointer obtained by uh_rcu_dereference is valid
+ * only until the matching uh_rcu_read_unlock.
+ */
+#ifndef UHOMA_SYNC_RCU_H
+#define UHOMA_SYNC_RCU_H
+
+#include <stdbool.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "sync/lockdep.h"
+#include "sync/tsan.h"
+#include "sync/yield.h"
+#include "util/compiler.h"
+
+extern __thread bool uh_rcu_registered;
+void uh_rcu_register_slow(void);
+
+/* The address TSan annotations use for "a grace period separates these". */
+extern char uh_rcu_tsan_gp;
+
+static inline void uh_rcu_ensure_registered(void)
+{
+	if (uh_unlikely(!uh_rcu_registered))
+		uh_rcu_register_slow();
+}
+
+static inline void uh_rcu_read_lock_(struct uh_srcloc loc)
+{
+	uh_rcu_ensure_registered();
+	uh_lockdep_rcu_read_lock(loc);
+	urcu_memb_read_lock();
+	uh_yield_point();
+}
+
+static inline void uh_rcu_read_unlock_(struct uh_srcloc loc)
+{
+	uh_yield_point();
+	uh_tsan_release(&uh_rcu_tsan_gp);
+	urcu_memb_read_unlock();
+	uh_lockdep_rcu_read_unlock(loc);
+}
+
+#define uh_rcu_read_lock() uh_rcu_read_lock_(UH_HERE)
+#define uh_rcu_read_unlock() uh_rcu_read_unlock_(UH_HERE)
+
+/*
+ * Loads an RCU-protected pointer. An acquire load: free on x86, and what
+ * C11 offers in place of the dependency ordering the kernel relies on.
+ */
+#define uh_rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+
+/* Publishes @v in @p: everything written to *v before is visible to readers
+ * that see the new pointer. */
+#define uh_rcu_assign_pointer(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+
+/* Waits until every read section that began before the call has ended.
+ * Blocking: the validator reports it under a non-blocking lock or inside a
+ * read section. */
+void uh_synchronize_rcu_(struct uh_srcloc loc);
+#define uh_synchronize_rcu() uh_synchronize_rcu_(UH_HERE)
+
+/* Embed in an object to free it after a grace period with uh_call_rcu. */
+struct uh_rcu_head {
+	struct rcu_head urcu;
+	void (*fn)(struct uh_rcu_head *head);
+};
+
+/* Calls @fn(@head) from liburcu's call_rcu thread after a grace period.
+ * Never blocks; may be called inside a read section. */
+void uh_call_rcu(struct uh_rcu_head *head, void (*fn)(struct uh_rcu_head *));
+
+/* Waits for every uh_call_rcu callback queued so far to finish. Blocking. */
+void uh_rcu_barrier_(struct uh_srcloc loc);
+#define uh_rcu_barrier() uh_rcu_barrier_(UH_HERE)
+
+#endif /* UHOMA_SYNC_RCU_H */

@@ -1,0 +1,45 @@
+/*
+ * testutil.h - what every uhoma test shares.
+ *
+ * Every test runs with the validator on (test builds define UHOMA_LOCKDEP)
+ * and ends in uh_test_teardown(), which fails the test if the calling thread
+ * still holds a lock or is inside an RCU read-side section, or if the
+ * validator reported anything that the test did not expect.
+ *
+ * Tests that commit a violation on purpose wrap it in uh_expect_report():
+ * the hook records the report instead of aborting, and the test asserts on
+ * the kind and the text.
+ */
+#ifndef UHOMA_TESTS_TESTUTIL_H
+#define UHOMA_TESTS_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sync/lockdep.h"
+
+/* Starts capturing validator reports (instead of aborting). */
+void uh_capture_start(void);
+/* Stops capturing; returns how many reports arrived meanwhile. */
+int uh_capture_stop(void);
+/* The kind and text of the last captured report (0 / "" if none). */
+int uh_capture_kind(void);
+const char *uh_capture_text(void);
+
+/* cmocka setup/teardown: resets the validator; checks no lock/RCU leaks. */
+int uh_test_setup(void **state);
+int uh_test_teardown(void **state);
+
+/* Deterministic pseudo-random numbers for tests (xorshift64*). */
+uint64_t uh_test_rand(uint64_t *state);
+
+/* Seconds a stress test may run: UHOMA_STRESS_SECONDS or @dflt. */
+double uh_stress_seconds(double dflt);
+
+#define UH_TEST(f) cmocka_unit_test_setup_teardown(f, uh_test_setup, uh_test_teardown)
+
+#endif /* UHOMA_TESTS_TESTUTIL_H */
