@@ -35,7 +35,7 @@ test-asan: deps
 	$(call test_in,build-asan,-DUHOMA_SANITIZE=address -DUHOMA_CACHE_PASSTHROUGH=ON)
 
 test-tsan: deps
-	$(call test_in,build-tsan,-DUHOMA_SANITIZE=thread -DUHOMA_CACHE_PASSTHROUGH=ON)
+	$(call test_in,build-tsan,-DUHOMA_SANITIZE=thread)
 
 bench: all
 	./build/bench_sync

@@ -27,6 +27,12 @@
 #include "sync/rcu.h"
 #include "util/clock.h"
 
+#ifdef UHOMA_CACHE_PASSTHROUGH
+static const bool passthrough = true;
+#else
+static const bool passthrough = false;
+#endif
+
 #define DEFAULT_INTERVAL_NS 1000000000ull
 #define DEFAULT_CONTENTION 3
 
@@ -339,27 +345,26 @@ static void *alloc_slow(struct uh_cache *c, struct tslot *s)
 	return slab_alloc(c);
 }
 
-void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc)
+/* Allocation that bypasses the magazines (passthrough builds, or a thread
+ * whose per-thread state could not be allocated). */
+static void *alloc_direct(struct uh_cache *c)
 {
-	void *obj;
+	void *obj = slab_alloc(c);
 
-	uh_lockdep_might_block("uh_cache_alloc", loc);
-#ifdef UHOMA_CACHE_PASSTHROUGH
-	obj = slab_alloc(c);
 	if (obj)
 		atomic_fetch_add_explicit(&c->retired_allocs, 1,
 					  memory_order_relaxed);
 	return obj;
-#else
-	struct tslot *s = slot_of(c);
+}
 
-	if (uh_unlikely(!s)) {
-		obj = slab_alloc(c);
-		if (obj)
-			atomic_fetch_add_explicit(&c->retired_allocs, 1,
-						  memory_order_relaxed);
-		return obj;
-	}
+void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc)
+{
+	struct tslot *s;
+	void *obj;
+
+	uh_lockdep_might_block("uh_cache_alloc", loc);
+	if (passthrough || uh_unlikely(!(s = slot_of(c))))
+		return alloc_direct(c);
 	if (uh_likely(s->loaded && s->loaded->rounds)) {
 		obj = uh_mag_pop(s->loaded);
 	} else if (s->prev && s->prev->rounds) {
@@ -375,7 +380,6 @@ void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc)
 	}
 	count(&s->allocs);
 	return obj;
-#endif
 }
 
 static void free_slow(struct uh_cache *c, struct tslot *s, void *obj)
@@ -424,13 +428,9 @@ static void free_slow(struct uh_cache *c, struct tslot *s, void *obj)
 
 void uh_cache_free(struct uh_cache *c, void *obj)
 {
-#ifdef UHOMA_CACHE_PASSTHROUGH
-	atomic_fetch_add_explicit(&c->retired_frees, 1, memory_order_relaxed);
-	slab_free(c, obj);
-#else
-	struct tslot *s = slot_of(c);
+	struct tslot *s;
 
-	if (uh_unlikely(!s)) {
+	if (passthrough || uh_unlikely(!(s = slot_of(c)))) {
 		atomic_fetch_add_explicit(&c->retired_frees, 1,
 					  memory_order_relaxed);
 		slab_free(c, obj);
@@ -448,7 +448,6 @@ void uh_cache_free(struct uh_cache *c, void *obj)
 	} else {
 		free_slow(c, s, obj);
 	}
-#endif
 }
 
 /* --- create, destroy, reap, stats ----------------------------------------- */

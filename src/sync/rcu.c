@@ -8,6 +8,8 @@
 
 __thread bool uh_rcu_registered;
 char uh_rcu_tsan_gp;
+/* TSan only: callbacks done -> uh_rcu_barrier returns. */
+static char tsan_callbacks_done;
 
 static pthread_key_t unregister_key;
 static pthread_once_t unregister_once = PTHREAD_ONCE_INIT;
@@ -49,14 +51,19 @@ static void call_rcu_trampoline(struct rcu_head *rh)
 {
 	struct uh_rcu_head *h = caa_container_of(rh, struct uh_rcu_head, urcu);
 
+	/* liburcu hands the head over through its own lock-free queue and
+	 * the grace period through membarrier: state both edges for TSan. */
+	uh_tsan_acquire(h);
 	uh_tsan_acquire(&uh_rcu_tsan_gp);
 	h->fn(h);
+	uh_tsan_release(&tsan_callbacks_done);
 }
 
 void uh_call_rcu(struct uh_rcu_head *head, void (*fn)(struct uh_rcu_head *))
 {
 	uh_rcu_ensure_registered();
 	head->fn = fn;
+	uh_tsan_release(head);
 	urcu_memb_call_rcu(&head->urcu, call_rcu_trampoline);
 }
 
@@ -66,4 +73,5 @@ void uh_rcu_barrier_(struct uh_srcloc loc)
 		return;
 	uh_rcu_ensure_registered();
 	urcu_memb_barrier();
+	uh_tsan_acquire(&tsan_callbacks_done);
 }
