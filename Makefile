@@ -15,7 +15,8 @@ CTEST_ARGS ?= --output-on-failure
 .PHONY: all deps test test-asan test-tsan bench demo install clean
 
 all: deps
-	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release -DUHOMA_BUILD_TESTS=OFF \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	$(CMAKE) --build build -j $(JOBS)
 
 deps:

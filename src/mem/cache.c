@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem/cache_thread.h"
 #include "mem/magazine.h"
 #include "sync/lock.h"
 #include "sync/rcu.h"
@@ -37,6 +38,7 @@ static const bool passthrough = false;
 #define DEFAULT_CONTENTION 3
 
 struct uh_cache {
+	unsigned id;          /* first: read by cache.h's inline fast path */
 	/* Immutable after creation. */
 	char name[48];
 	size_t size, align;
@@ -46,7 +48,6 @@ struct uh_cache {
 	unsigned flags;
 	uint64_t interval_ns;
 	unsigned contention_threshold;
-	unsigned id;          /* slot index in every thread's tcache */
 	uint64_t gen;         /* unique per cache ever created */
 
 	struct uh_depot depot;
@@ -61,19 +62,6 @@ struct uh_cache {
 	_Atomic uint64_t retired_frees;
 };
 
-/* One thread's state for one cache. Owner-only except as noted above. */
-struct tslot {
-	struct uh_cache *cache;
-	uint64_t gen;
-	struct uh_magazine *loaded, *prev;  /* prev: always full or empty */
-	_Atomic uint64_t allocs, frees;     /* single writer: load + store */
-};
-
-struct tcache {
-	struct tcache *next;                /* registry_lock */
-	struct tslot slot[UH_CACHE_MAX];
-};
-
 static UH_LOCK_CLASS(registry_class, "cache.registry",
 		     UH_RANK_CACHE_REGISTRY, UH_LC_SLEEPS);
 static struct uh_lock registry_lock = UH_LOCK_INITIALIZER(&registry_class);
@@ -81,16 +69,11 @@ static struct uh_cache *caches[UH_CACHE_MAX];  /* registry_lock */
 static uint64_t cache_gen_next = 1;            /* registry_lock */
 static struct tcache *tcaches;                 /* registry_lock */
 
-static __thread struct tcache *tc_self
+__thread struct tcache *uh_cache_tc_self
 	__attribute__((tls_model("initial-exec")));
+#define tc_self uh_cache_tc_self
 static pthread_key_t tc_key;
 static pthread_once_t tc_key_once = PTHREAD_ONCE_INIT;
-
-static void count(_Atomic uint64_t *ctr)
-{
-	atomic_store_explicit(ctr, atomic_load_explicit(
-		ctr, memory_order_relaxed) + 1, memory_order_relaxed);
-}
 
 /* --- the slab layer ------------------------------------------------------ */
 
@@ -276,7 +259,9 @@ static inline struct tslot *slot_of(struct uh_cache *c)
 	if (uh_likely(tc)) {
 		struct tslot *s = &tc->slot[c->id];
 
-		if (uh_likely(s->cache == c && s->gen == c->gen))
+		/* Destroy clears every thread's slot of the dying cache, so a
+		 * matching pointer is this cache, never a reused address. */
+		if (uh_likely(s->cache == c))
 			return s;
 	}
 	return slot_slow(c);
@@ -357,12 +342,11 @@ static void *alloc_direct(struct uh_cache *c)
 	return obj;
 }
 
-void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc)
+void *uh_cache_alloc_slow(struct uh_cache *c)
 {
 	struct tslot *s;
 	void *obj;
 
-	uh_lockdep_might_block("uh_cache_alloc", loc);
 	if (passthrough || uh_unlikely(!(s = slot_of(c))))
 		return alloc_direct(c);
 	if (uh_likely(s->loaded && s->loaded->rounds)) {
@@ -378,7 +362,7 @@ void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc)
 		if (!obj)
 			return NULL;
 	}
-	count(&s->allocs);
+	uh_cache_count(&s->allocs);
 	return obj;
 }
 
@@ -426,7 +410,7 @@ static void free_slow(struct uh_cache *c, struct tslot *s, void *obj)
 	uh_mag_push(s->loaded, obj);
 }
 
-void uh_cache_free(struct uh_cache *c, void *obj)
+void uh_cache_free_slow(struct uh_cache *c, void *obj)
 {
 	struct tslot *s;
 
@@ -436,7 +420,7 @@ void uh_cache_free(struct uh_cache *c, void *obj)
 		slab_free(c, obj);
 		return;
 	}
-	count(&s->frees);
+	uh_cache_count(&s->frees);
 	if (uh_likely(s->loaded && !uh_mag_full(s->loaded))) {
 		uh_mag_push(s->loaded, obj);
 	} else if (s->prev && s->prev->rounds == 0) {

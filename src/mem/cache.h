@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem/cache_thread.h"
+#include "sync/lockdep.h"
 #include "util/compiler.h"
 
 struct uh_cache;
@@ -63,8 +65,6 @@ struct uh_cache_config {
 					* that grow the magazines; 0 = 3 */
 };
 
-#define UH_CACHE_MAX 64
-
 /* Creates a cache; NULL if @cfg is invalid, memory is short, or
  * UH_CACHE_MAX caches exist. */
 struct uh_cache *uh_cache_create(const struct uh_cache_config *cfg);
@@ -74,13 +74,47 @@ struct uh_cache *uh_cache_create(const struct uh_cache_config *cfg);
  * (and must not be freed to this cache afterwards). */
 void uh_cache_destroy(struct uh_cache *c);
 
+/* Out-of-line paths: magazine exchanges, the depot, the system. */
+void *uh_cache_alloc_slow(struct uh_cache *c);
+void uh_cache_free_slow(struct uh_cache *c, void *obj);
+
+/* The id of @c (its first field; see cache.c). */
+static inline unsigned uh_cache_id(const struct uh_cache *c)
+{
+	return *(const unsigned *)(const void *)c;
+}
+
 /* A constructed object, or NULL if memory is exhausted or the constructor
- * failed. */
-void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc);
+ * failed. The fast path pops the calling thread's loaded magazine. */
+static inline void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc)
+{
+	uh_lockdep_might_block("uh_cache_alloc", loc);
+#ifndef UHOMA_CACHE_PASSTHROUGH
+	struct tslot *s = uh_cache_slot_fast(c, uh_cache_id(c));
+
+	if (uh_likely(s && s->loaded && s->loaded->rounds)) {
+		uh_cache_count(&s->allocs);
+		return uh_mag_pop(s->loaded);
+	}
+#endif
+	return uh_cache_alloc_slow(c);
+}
 #define uh_cache_alloc(c) uh_cache_alloc_((c), UH_HERE)
 
 /* Returns @obj (from uh_cache_alloc on the same cache) to the cache. */
-void uh_cache_free(struct uh_cache *c, void *obj);
+static inline void uh_cache_free(struct uh_cache *c, void *obj)
+{
+#ifndef UHOMA_CACHE_PASSTHROUGH
+	struct tslot *s = uh_cache_slot_fast(c, uh_cache_id(c));
+
+	if (uh_likely(s && s->loaded && !uh_mag_full(s->loaded))) {
+		uh_cache_count(&s->frees);
+		uh_mag_push(s->loaded, obj);
+		return;
+	}
+#endif
+	uh_cache_free_slow(c, obj);
+}
 
 /* Closes the current interval now (normally done on the first depot access
  * after interval_ns has passed): updates the working set and may grow the

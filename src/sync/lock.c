@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "sync/futex.h"
-#include "util/clock.h"
+#include "util/cycles.h"
 
 /*
  * 2 us: several times the longest critical section the protocol is designed
@@ -18,9 +18,9 @@ _Atomic uint32_t uh_lock_spin_ns = 2000;
 
 void uh_lock_slow(struct uh_lock *l)
 {
-	uint64_t start = uh_now_ns();
-	uint64_t budget = atomic_load_explicit(&uh_lock_spin_ns,
-					       memory_order_relaxed);
+	uint64_t start = uh_cycles();
+	uint64_t budget = uh_ns_to_cycles(atomic_load_explicit(
+		&uh_lock_spin_ns, memory_order_relaxed));
 	uint32_t c;
 
 	/* Spin while the holder is (probably) running and nobody sleeps. */
@@ -38,7 +38,7 @@ void uh_lock_slow(struct uh_lock *l)
 			break;      /* sleepers already: join them */
 		}
 		uh_cpu_relax();
-		if ((i & 15) == 0 && uh_now_ns() - start >= budget)
+		if ((i & 7) == 0 && uh_cycles() - start >= budget)
 			break;
 	}
 
@@ -51,7 +51,7 @@ void uh_lock_slow(struct uh_lock *l)
 					     memory_order_acquire);
 	}
 done:
-	uh_lock_class_miss(l->cls, uh_now_ns() - start);
+	uh_lock_class_miss(l->cls, uh_cycles_to_ns(uh_cycles() - start));
 }
 
 void uh_lock_wake(struct uh_lock *l)

@@ -10,7 +10,7 @@
 #include "sync/lockdep.h"
 #include "sync/tsan.h"
 #include "sync/yield.h"
-#include "util/clock.h"
+#include "util/cycles.h"
 
 static __thread uint32_t cached_tid;
 
@@ -72,13 +72,14 @@ void uh_pi_lock_(struct uh_pi_lock *l, struct uh_srcloc loc)
 	uh_yield_point();
 	uh_lockdep_acquire(l, l->cls, 0, loc);
 	if (uh_unlikely(!try_word(l))) {
-		uint64_t start = uh_now_ns();
+		uint64_t start = uh_cycles();
 
 		if (l->inherit)
 			lock_slow_pi(l);
 		else
 			lock_slow_plain(l);
-		uh_lock_class_miss(l->cls, uh_now_ns() - start);
+		uh_lock_class_miss(l->cls,
+				   uh_cycles_to_ns(uh_cycles() - start));
 	}
 	uh_tsan_acquire(l);
 }

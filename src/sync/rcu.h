@@ -24,6 +24,16 @@
 
 #include <stdbool.h>
 
+/*
+ * Inline liburcu's read-side fast paths (a thread-local counter and compiler
+ * barriers) instead of calling into the shared library. liburcu's README
+ * allows _LGPL_SOURCE for code under an LGPL- or GPL-compatible licence;
+ * uhoma is MIT. TSan builds call the library instead: liburcu's inline code
+ * uses volatile accesses and barriers that TSan would report as races.
+ */
+#if !defined(_LGPL_SOURCE) && !defined(UHOMA_TSAN)
+#define _LGPL_SOURCE
+#endif
 #include <urcu/urcu-memb.h>
 
 #include "sync/lockdep.h"
