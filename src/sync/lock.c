@@ -10,11 +10,13 @@
 #include "util/cycles.h"
 
 /*
- * 2 us: several times the longest critical section the protocol is designed
- * to have, and well under a scheduler tick, so a waiter whose holder was
- * preempted gives up its CPU quickly. See bench/README.md.
+ * 500 ns, from the sweep in bench/README.md: on a hammered lock every longer
+ * budget only lowers throughput (no spin 26 ns/op, 500 ns 31, 2 us 67,
+ * 10 us 90), while a short spin still lets a waiter catch a release that
+ * comes within half a microsecond -- the length of a protocol critical
+ * section -- without a futex sleep and wake-up, which cost microseconds.
  */
-_Atomic uint32_t uh_lock_spin_ns = 2000;
+_Atomic uint32_t uh_lock_spin_ns = 500;
 
 void uh_lock_slow(struct uh_lock *l)
 {
