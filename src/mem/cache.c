@@ -4,7 +4,7 @@
  * release (see cache.h).
  *
  * Shared objects and what serializes them:
- *   caches[], cache_gen_next, tcaches list  -> registry_lock
+ *   caches[], tcaches list                  -> registry_lock
  *   struct uh_cache immutable fields        -> written before publication
  *   cache->depot                            -> cache->depot.lock
  *   cache->magtype, interval bookkeeping    -> depot lock (magtype also read
@@ -48,7 +48,6 @@ struct uh_cache {
 	unsigned flags;
 	uint64_t interval_ns;
 	unsigned contention_threshold;
-	uint64_t gen;         /* unique per cache ever created */
 
 	struct uh_depot depot;
 	_Atomic unsigned magtype;     /* written under depot lock */
@@ -66,7 +65,6 @@ static UH_LOCK_CLASS(registry_class, "cache.registry",
 		     UH_RANK_CACHE_REGISTRY, UH_LC_SLEEPS);
 static struct uh_lock registry_lock = UH_LOCK_INITIALIZER(&registry_class);
 static struct uh_cache *caches[UH_CACHE_MAX];  /* registry_lock */
-static uint64_t cache_gen_next = 1;            /* registry_lock */
 static struct tcache *tcaches;                 /* registry_lock */
 
 __thread struct tcache *uh_cache_tc_self
@@ -244,27 +242,16 @@ static struct tslot *slot_slow(struct uh_cache *c)
 	}
 	s = &tc->slot[c->id];
 	uh_lock(&registry_lock);
-	if (s->cache)   /* stale slot of a destroyed cache: already flushed */
-		s->loaded = s->prev = NULL;
-	s->cache = c;
-	s->gen = c->gen;
+	s->cache = c;   /* empty: destroy of any earlier user flushed it */
 	uh_unlock(&registry_lock);
 	return s;
 }
 
 static inline struct tslot *slot_of(struct uh_cache *c)
 {
-	struct tcache *tc = tc_self;
+	struct tslot *s = uh_cache_slot_fast(c, c->id);
 
-	if (uh_likely(tc)) {
-		struct tslot *s = &tc->slot[c->id];
-
-		/* Destroy clears every thread's slot of the dying cache, so a
-		 * matching pointer is this cache, never a reused address. */
-		if (uh_likely(s->cache == c))
-			return s;
-	}
-	return slot_slow(c);
+	return uh_likely(s) ? s : slot_slow(c);
 }
 
 /*
@@ -472,7 +459,6 @@ struct uh_cache *uh_cache_create(const struct uh_cache_config *cfg)
 			id = i;
 	if (id >= 0) {
 		c->id = (unsigned)id;
-		c->gen = cache_gen_next++;
 		caches[id] = c;
 	}
 	uh_unlock(&registry_lock);
@@ -557,7 +543,7 @@ void uh_cache_destroy(struct uh_cache *c)
 	for (struct tcache *tc = tcaches; tc; tc = tc->next) {
 		struct tslot *s = &tc->slot[c->id];
 
-		if (s->cache == c && s->gen == c->gen)
+		if (s->cache == c)
 			flush_slot(s);
 	}
 	caches[c->id] = NULL;
@@ -578,7 +564,7 @@ static void stats_locked(struct uh_cache *c, struct uh_cache_stats *st)
 	for (struct tcache *tc = tcaches; tc; tc = tc->next) {
 		struct tslot *s = &tc->slot[c->id];
 
-		if (s->cache == c && s->gen == c->gen) {
+		if (s->cache == c) {
 			allocs += atomic_load_explicit(&s->allocs,
 						       memory_order_relaxed);
 			frees += atomic_load_explicit(&s->frees,

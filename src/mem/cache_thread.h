@@ -22,8 +22,9 @@ struct uh_cache;
 
 /* One thread's state for one cache. */
 struct tslot {
-	struct uh_cache *cache;             /* NULL, or the cache using it */
-	uint64_t gen;                       /* the cache's generation */
+	/* NULL, or the cache using it. Destroy resets every thread's slot
+	 * of the dying cache, so a match is never a reused address. */
+	struct uh_cache *cache;
 	struct uh_magazine *loaded, *prev;  /* prev: always full or empty */
 	_Atomic uint64_t allocs, frees;     /* single writer: load + store */
 };
