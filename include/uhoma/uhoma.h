@@ -15,6 +15,10 @@
 #ifndef UHOMA_UHOMA_H
 #define UHOMA_UHOMA_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -64,6 +68,322 @@ int uhoma_err_to_errno(int code);
 
 /* uhoma_version - "MAJOR.MINOR.PATCH" of the library actually linked. */
 const char *uhoma_version(void);
+
+/* ------------------------------------------------------------------------
+ * Stacks, sockets and RPCs
+ *
+ * A stack is one Homa endpoint: an address on a carrier (UDP by default),
+ * the runtime threads that receive packets and run the timer, and any number
+ * of sockets. A socket is a Homa port; one socket can be a client and a
+ * server at once and talk to any number of peers. An RPC is a request
+ * message and its response, named by a 64-bit id: even on the client, the
+ * same id with the low bit set on the server.
+ *
+ * Thread safety: every function may be called from any thread, concurrently,
+ * on the same socket -- except uhoma_close() and uhoma_stack_destroy(), which
+ * must be the last call on their object (no other call on it may be running
+ * or start afterwards). Functions never return to the caller holding a lock.
+ *
+ * Errors are the negative enum uhoma_error codes above; each comment lists
+ * the ones its function can return.
+ * ------------------------------------------------------------------------ */
+
+struct sockaddr;
+struct uhoma_stack;
+struct uhoma_sock;
+struct uhoma_memnet;
+
+/* Carriers: how Homa packets travel. */
+enum uhoma_carrier {
+	UHOMA_CARRIER_UDP = 0,    /* Homa header at the start of a UDP payload */
+	UHOMA_CARRIER_MEMNET = 1, /* in-process network (uhoma/memnet.h) */
+};
+
+#define UHOMA_CONFIG_V1 1
+#define UHOMA_CONFIG_VERSION UHOMA_CONFIG_V1
+
+/*
+ * struct uhoma_config - everything a stack can be told. Fill it with
+ * uhoma_config_default(), then change fields. Times are in the units named.
+ * Protocol defaults are the Linux module's (homa-protocol.md §4.6).
+ */
+struct uhoma_config {
+	uint32_t version;          /* UHOMA_CONFIG_VERSION */
+	/* Carrier. */
+	uint32_t carrier;          /* enum uhoma_carrier; default UDP */
+	char addr[64];             /* local IP address: UDP binds it (default
+				    * "::1"; "0.0.0.0"/"::" for all), MEMNET
+				    * uses it as this stack's address */
+	struct uhoma_memnet *memnet; /* MEMNET only: the network to join */
+	uint32_t mtu;              /* bytes per IP packet; default 1500 */
+	/* Runtime. */
+	uint32_t rx_threads;       /* receive threads; default 1. 0 = manual:
+				    * no threads, the caller (or a memnet with
+				    * a virtual clock) drives the stack */
+	uint32_t tick_us;          /* timer period; default 1000 */
+	uint32_t poll_us;          /* uhoma_recv busy-polls this long before
+				    * sleeping; default 50 */
+	/* Protocol. */
+	uint32_t unsched_bytes;    /* sent before any grant; default 40000 */
+	uint32_t window;           /* granted-but-unreceived bytes per message;
+				    * 0 = max_incoming / (active + 1) */
+	uint32_t max_incoming;     /* default 400000 */
+	uint32_t resend_ticks;     /* silent ticks before a RESEND; default 5 */
+	uint32_t resend_interval;  /* ticks between RESENDs; default 5 */
+	uint32_t timeout_ticks;    /* silent ticks before ETIMEDOUT; 100 */
+	uint32_t request_ack_ticks;/* ticks before NEED_ACK; default 2 */
+	uint32_t reap_limit;       /* dead RPCs freed per reap pass; 10 */
+	uint32_t num_priorities;   /* 1..8; default 8 */
+};
+
+/*
+ * uhoma_config_default - fills @cfg with the defaults, then applies the
+ * environment variable UHOMA_CONFIG ("key=value,key=value", keys are the
+ * field names above). Code that changes fields afterwards overrides both.
+ * Returns UHOMA_OK, or UHOMA_ERR_INVALID_ARGUMENT if UHOMA_CONFIG names an
+ * unknown key or a bad value (the other keys still apply).
+ */
+int uhoma_config_default(struct uhoma_config *cfg);
+
+/*
+ * uhoma_config_set - sets the field named @key from the text @value, as
+ * UHOMA_CONFIG does. Returns UHOMA_OK or UHOMA_ERR_INVALID_ARGUMENT.
+ */
+int uhoma_config_set(struct uhoma_config *cfg, const char *key,
+		     const char *value);
+
+/*
+ * uhoma_stack_create - a new stack from @cfg (copied; NULL = defaults).
+ * Starts the runtime threads unless cfg->rx_threads is 0.
+ * Returns UHOMA_OK with *@out set, UHOMA_ERR_INVALID_ARGUMENT,
+ * UHOMA_ERR_NOMEM or UHOMA_ERR_SYSTEM.
+ */
+int uhoma_stack_create(const struct uhoma_config *cfg,
+		       struct uhoma_stack **out);
+
+/*
+ * uhoma_stack_destroy - closes every socket still open, stops the threads
+ * and frees the stack. Must be the last call on @st.
+ */
+void uhoma_stack_destroy(struct uhoma_stack *st);
+
+/*
+ * uhoma_socket - opens a socket on port @port: 1..32767 binds that port and
+ * makes the socket a server; 0 picks a free port at or above 32768 (a
+ * client-only socket until uhoma_set_server()). Over UDP the port is the
+ * UDP port. Returns UHOMA_OK with *@out set, UHOMA_ERR_INVALID_ARGUMENT
+ * (port above 32767), UHOMA_ERR_ADDR_IN_USE, UHOMA_ERR_PERMISSION,
+ * UHOMA_ERR_SHUTDOWN (stack being destroyed), UHOMA_ERR_NOMEM or
+ * UHOMA_ERR_SYSTEM.
+ */
+int uhoma_socket(struct uhoma_stack *st, uint16_t port,
+		 struct uhoma_sock **out);
+
+/* uhoma_port - the socket's port. */
+uint16_t uhoma_port(const struct uhoma_sock *s);
+
+/*
+ * uhoma_set_server - @on non-zero: requests to this socket are accepted;
+ * zero: they are dropped. Returns UHOMA_OK or UHOMA_ERR_SHUTDOWN.
+ */
+int uhoma_set_server(struct uhoma_sock *s, int on);
+
+/*
+ * uhoma_set_buffers - gives the socket its receive buffer region: @length
+ * bytes at @region, which the application allocates (page-aligned, normally
+ * mmap) and must keep mapped until uhoma_close() returns. uhoma cuts it into
+ * 64 KiB pages (bpages) and writes incoming messages there. At least
+ * 2 x 64 KiB + 2,000,000 bytes, at most 4 GiB, and only once per socket.
+ * Messages cannot be received before it is set. Returns UHOMA_OK,
+ * UHOMA_ERR_INVALID_ARGUMENT or UHOMA_ERR_SHUTDOWN.
+ */
+int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length);
+
+#define UHOMA_PRIVATE 0x01u   /* uhoma_send: only uhoma_recv by id gets it */
+#define UHOMA_NONBLOCK 0x02u  /* uhoma_recv: return UHOMA_ERR_AGAIN at once */
+#define UHOMA_MAX_MESSAGE 1000000u
+#define UHOMA_BPAGE_SIZE 65536u
+#define UHOMA_MAX_BPAGES 16
+
+/*
+ * uhoma_send - sends a request of @len bytes (1..UHOMA_MAX_MESSAGE) from
+ * @buf to the socket at @dest (IPv4 or IPv6 address and port). @buf is
+ * copied before the call returns; the caller may reuse it at once. @cookie
+ * comes back with the response. @flags: 0 or UHOMA_PRIVATE. On success
+ * *@id is the new RPC's (even) id. Returns UHOMA_OK,
+ * UHOMA_ERR_INVALID_ARGUMENT, UHOMA_ERR_MSG_TOO_LONG,
+ * UHOMA_ERR_AF_NOT_SUPPORTED, UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.
+ */
+int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
+	       size_t dest_len, const void *buf, size_t len, uint64_t cookie,
+	       unsigned flags, uint64_t *id);
+
+/*
+ * uhoma_reply - sends the response to request @id (odd, as uhoma_recv gave
+ * it) received from @client. @buf is copied before the call returns.
+ * Returns UHOMA_OK (also when the RPC no longer exists, e.g. the client
+ * aborted it: there is nobody to tell), UHOMA_ERR_INVALID_ARGUMENT (bad
+ * length, an even id, or an RPC not waiting for its response),
+ * UHOMA_ERR_MSG_TOO_LONG, UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.
+ */
+int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
+		size_t client_len, uint64_t id, const void *buf, size_t len);
+
+/*
+ * struct uhoma_msg - one received message. Its bytes are in the buffer
+ * region: byte o is at region + bpage_offsets[o >> 16] + (o & 0xFFFF). The
+ * pages belong to the application until it hands them back with
+ * uhoma_release() (or uhoma_msg_release()); until then uhoma never writes
+ * them.
+ */
+struct uhoma_msg {
+	uint64_t id;           /* in: 0 = any message, or a private client RPC's
+				* id; out: the RPC (odd: a request to answer;
+				* even: a response) */
+	uint64_t cookie;       /* out: the request's cookie (responses only) */
+	uint32_t length;       /* out: message bytes */
+	uint32_t num_bpages;   /* out: entries in bpage_offsets */
+	uint32_t bpage_offsets[UHOMA_MAX_BPAGES]; /* out: region offsets */
+	struct sockaddr_storage peer;  /* out: the other side's address */
+	uint32_t peer_len;     /* out: bytes of peer used */
+};
+
+/*
+ * uhoma_recv - waits for a message: a request (id odd) or a response (id
+ * even). msg->id = 0 takes any message that is not private; a private
+ * client RPC's id waits for that response only. @flags: 0 or
+ * UHOMA_NONBLOCK. @timeout_ns < 0 waits without limit. The calling thread
+ * busy-polls (and receives packets itself) for cfg.poll_us before sleeping.
+ * Returns the message length (>= 1) with *@msg filled in; or a negative
+ * code: for an RPC that failed (UHOMA_ERR_TIMEDOUT, UHOMA_ERR_ABORTED, or
+ * the code given to uhoma_abort), msg->id and msg->cookie name the RPC,
+ * which is then gone; otherwise msg->id is 0 and the code is
+ * UHOMA_ERR_AGAIN (nothing ready and UHOMA_NONBLOCK or the timeout passed;
+ * also in manual mode), UHOMA_ERR_INVALID_ARGUMENT (unknown id, a
+ * non-private RPC, or bad flags), UHOMA_ERR_NO_BUFFER (no region set),
+ * UHOMA_ERR_INTERRUPTED or UHOMA_ERR_SHUTDOWN.
+ */
+int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
+	       int64_t timeout_ns);
+
+/*
+ * uhoma_release - hands back @n bpages (offsets from uhoma_msg) so uhoma can
+ * reuse them. Messages waiting for space resume. Returns UHOMA_OK, or
+ * UHOMA_ERR_INVALID_ARGUMENT if an offset is not a page the application
+ * holds (nothing is released then).
+ */
+int uhoma_release(struct uhoma_sock *s, const uint32_t *offsets, unsigned n);
+
+/* uhoma_msg_release - uhoma_release(s, msg->bpage_offsets, msg->num_bpages),
+ * then sets msg->num_bpages to 0. */
+int uhoma_msg_release(struct uhoma_sock *s, struct uhoma_msg *msg);
+
+/*
+ * uhoma_msg_copy - copies up to @len bytes of @msg, starting at byte
+ * @offset, into @dst; returns the number copied. @msg's pages must still be
+ * held by the application.
+ */
+size_t uhoma_msg_copy(const struct uhoma_sock *s, const struct uhoma_msg *msg,
+		      size_t offset, void *dst, size_t len);
+
+/*
+ * uhoma_abort - ends client RPC @id, or every client RPC of the socket when
+ * @id is 0. @error 0: the RPC disappears silently. Otherwise a negative
+ * uhoma code: the RPC completes with it, and uhoma_recv reports it. Returns
+ * UHOMA_OK, UHOMA_ERR_NOT_FOUND (no such client RPC) or
+ * UHOMA_ERR_INVALID_ARGUMENT (a positive @error, or an odd @id).
+ */
+int uhoma_abort(struct uhoma_sock *s, uint64_t id, int error);
+
+/*
+ * uhoma_fd - a file descriptor, owned by the socket, that polls readable
+ * (poll/select/epoll) while a non-private message or error is ready, and
+ * after shutdown. Never read or close it.
+ */
+int uhoma_fd(const struct uhoma_sock *s);
+
+/*
+ * uhoma_shutdown - ends every RPC of the socket, stops it receiving, and
+ * wakes every waiting thread with UHOMA_ERR_SHUTDOWN. Later calls on the
+ * socket fail with UHOMA_ERR_SHUTDOWN. Idempotent. Returns UHOMA_OK.
+ */
+int uhoma_shutdown(struct uhoma_sock *s);
+
+/*
+ * uhoma_close - shuts the socket down, waits until nothing can reach it,
+ * frees it and releases its port. The buffer region may be unmapped
+ * afterwards. Must be the last call on @s.
+ */
+void uhoma_close(struct uhoma_sock *s);
+
+/*
+ * uhoma_poll - receives and processes packets for up to @timeout_ns (0: only
+ * what is there; < 0: until something arrives) and runs the timer if a tick
+ * is due. This is how a manual-mode stack (cfg.rx_threads = 0) makes
+ * progress; in threaded mode it helps the threads. Stacks on a
+ * virtual-clock memnet move only with uhoma_memnet_run(): 0 at once.
+ * Returns the number of packets processed.
+ */
+int uhoma_poll(struct uhoma_stack *st, int64_t timeout_ns);
+
+/* ------------------------------------------------------------------------
+ * Metrics
+ * ------------------------------------------------------------------------ */
+
+#define UHOMA_PKT_TYPES 9     /* DATA (0x10) .. ACK (0x18) */
+#define UHOMA_DROP_REASONS 32
+
+enum uhoma_rpc_state_metric {
+	UHOMA_RPCS_CLIENT_OUTGOING, UHOMA_RPCS_CLIENT_INCOMING,
+	UHOMA_RPCS_SERVER_INCOMING, UHOMA_RPCS_SERVER_IN_SERVICE,
+	UHOMA_RPCS_SERVER_OUTGOING, UHOMA_RPCS_DEAD, UHOMA_RPC_STATES
+};
+
+/* struct uhoma_metrics - cumulative counters of one stack (gauges: rpcs). */
+struct uhoma_metrics {
+	uint64_t packets_sent[UHOMA_PKT_TYPES];     /* index: type - 0x10 */
+	uint64_t packets_received[UHOMA_PKT_TYPES];
+	uint64_t bytes_sent[UHOMA_PKT_TYPES];
+	uint64_t bytes_received[UHOMA_PKT_TYPES];
+	uint64_t drops[UHOMA_DROP_REASONS];          /* uhoma_drop_name(i) */
+	uint64_t requests_sent, responses_received;  /* client side */
+	uint64_t requests_received, responses_sent;  /* server side */
+	uint64_t resent_packets;   /* DATA packets retransmitted */
+	uint64_t rpc_timeouts;     /* RPCs ended by the timeout */
+	uint64_t aborts;           /* RPCs aborted by the application */
+	uint64_t buffer_waits;     /* messages that waited for buffer pages */
+	uint64_t rpcs_reaped;      /* RPC records freed */
+	uint64_t xmit_errors;      /* carrier send failures */
+	uint64_t timer_ticks;
+	int64_t rpcs[UHOMA_RPC_STATES]; /* RPCs now in each state */
+};
+
+/* uhoma_metrics - a snapshot of @st's counters into *@m. */
+void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *m);
+
+/* uhoma_drop_name - short name of drop reason @i ("short", "bad_type"...). */
+const char *uhoma_drop_name(unsigned i);
+
+/* uhoma_packet_type_name - "DATA" ... "ACK" for index @i (type - 0x10). */
+const char *uhoma_packet_type_name(unsigned i);
+
+/*
+ * struct uhoma_lock_stat - contention of one lock class, process-wide:
+ * acquisitions that found the lock taken and the time they waited.
+ */
+struct uhoma_lock_stat {
+	const char *name;
+	uint64_t misses;
+	uint64_t wait_ns;
+};
+
+/* uhoma_lock_stats - fills up to @max entries; returns the number of
+ * classes. */
+size_t uhoma_lock_stats(struct uhoma_lock_stat *out, size_t max);
+
+/* uhoma_metrics_print - writes every non-zero counter of @st, one "name
+ * value" per line, to @f (a FILE *). */
+void uhoma_metrics_print(struct uhoma_stack *st, void *f);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,437 @@
+/*
+ * api.c - the public socket and RPC calls (include/uhoma/uhoma.h).
+ *
+ * Every call validates its arguments, does anything that can block
+ * (allocating, copying the caller's message) before taking a lock, and
+ * returns with no lock held (checked by the validator in test builds).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/grant.h"
+#include "core/outgoing.h"
+#include "core/peer.h"
+#include "core/stack.h"
+#include "runtime/runtime.h"
+#include "sync/rcu.h"
+#include "util/clock.h"
+
+#define RETURN(rc) do { \
+	uh_lockdep_return_to_app(__func__, UH_HERE); \
+	return (rc); \
+} while (0)
+
+/* Can this stack's carrier reach @a? (A socket bound to an IPv4 address
+ * cannot send to IPv6 and vice versa; the wildcard "::" reaches both.) */
+static bool family_ok(const struct uhoma_stack *st, const struct uh_addr *a)
+{
+	static const uint8_t zero16[16];
+	const struct uh_addr *l = &st->carrier->local;
+
+	if (uh_addr_is_v4(l))
+		return uh_addr_is_v4(a);
+	return memcmp(l->b, zero16, 16) == 0 || !uh_addr_is_v4(a);
+}
+
+int uhoma_socket(struct uhoma_stack *st, uint16_t port,
+		 struct uhoma_sock **out)
+{
+	int rc;
+
+	if (!st || !out || port >= 0x8000)
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	rc = uh_sock_open(st, port, out);
+	RETURN(rc);
+}
+
+uint16_t uhoma_port(const struct uhoma_sock *s)
+{
+	return s ? s->port : 0;
+}
+
+int uhoma_fd(const struct uhoma_sock *s)
+{
+	return s ? s->efd : -1;
+}
+
+int uhoma_set_server(struct uhoma_sock *s, int on)
+{
+	int rc = UHOMA_OK;
+
+	if (!s)
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	uh_lock(&s->lock);
+	if (atomic_load(&s->shutdown))
+		rc = UHOMA_ERR_SHUTDOWN;
+	else
+		atomic_store(&s->is_server, on != 0);
+	uh_unlock(&s->lock);
+	RETURN(rc);
+}
+
+int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
+{
+	int rc;
+
+	if (!s)
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	if (atomic_load(&s->shutdown))
+		RETURN(UHOMA_ERR_SHUTDOWN);
+	rc = uh_pool_setup(&s->pool, region, length);
+	if (rc == UHOMA_OK)
+		uh_sock_check_bufs(s);    /* requests that arrived before */
+	RETURN(rc);
+}
+
+/* Copies the caller's message (no lock held: may block). */
+static int copy_message(const void *buf, size_t len, uint8_t **out)
+{
+	if (!buf || len == 0)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	if (len > UHOMA_MAX_MESSAGE)
+		return UHOMA_ERR_MSG_TOO_LONG;
+	*out = malloc(len);
+	if (!*out)
+		return UHOMA_ERR_NOMEM;
+	memcpy(*out, buf, len);
+	return UHOMA_OK;
+}
+
+int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
+	       size_t dest_len, const void *buf, size_t len, uint64_t cookie,
+	       unsigned flags, uint64_t *id)
+{
+	struct uhoma_stack *st;
+	struct uh_addr addr;
+	struct uh_peer *peer;
+	struct uh_rpc *rpc;
+	uint16_t port;
+	uint8_t *copy;
+	int rc;
+
+	if (!s || !id || (flags & ~UHOMA_PRIVATE))
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	st = s->stack;
+	rc = uh_addr_from_sockaddr(dest, dest_len, &addr, &port);
+	if (rc)
+		RETURN(rc);
+	if (port == 0)
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	if (!family_ok(st, &addr))
+		RETURN(UHOMA_ERR_AF_NOT_SUPPORTED);
+	if (atomic_load(&s->shutdown))
+		RETURN(UHOMA_ERR_SHUTDOWN);
+	rc = copy_message(buf, len, &copy);
+	if (rc)
+		RETURN(rc);
+	peer = uh_peer_get(&st->peers, &addr);
+	if (!peer) {
+		free(copy);
+		RETURN(UHOMA_ERR_NOMEM);
+	}
+	rpc = uh_rpc_new_client(s, peer, port, copy, (uint32_t)len, cookie,
+				flags & UHOMA_PRIVATE, &rc);
+	if (!rpc)
+		RETURN(rc);
+	*id = rpc->id;
+	uh_metric_inc(&st->metrics, UH_M_REQUESTS_SENT);
+	uh_out_xmit(rpc);
+	uh_rpc_release(rpc);
+	RETURN(UHOMA_OK);
+}
+
+int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
+		size_t client_len, uint64_t id, const void *buf, size_t len)
+{
+	struct uh_addr addr;
+	struct uh_rpc *rpc;
+	uint16_t port;
+	uint8_t *copy;
+	int rc;
+
+	if (!s || !(id & 1))
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	rc = uh_addr_from_sockaddr(client, client_len, &addr, &port);
+	if (rc)
+		RETURN(rc);
+	if (atomic_load(&s->shutdown))
+		RETURN(UHOMA_ERR_SHUTDOWN);
+	rc = copy_message(buf, len, &copy);
+	if (rc)
+		RETURN(rc);
+	rpc = uh_rpc_find_server(s, &addr, id);
+	if (!rpc) {
+		free(copy);    /* the RPC ended (client gone): nothing to do */
+		RETURN(UHOMA_OK);
+	}
+	if (rpc->state != UH_RPC_IN_SERVICE) {
+		uh_rpc_release(rpc);
+		free(copy);
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	}
+	rpc->out.buf = copy;
+	rpc->out.length = (uint32_t)len;
+	rpc->out.granted = len < s->stack->cfg.unsched_bytes
+				   ? (uint32_t)len : s->stack->cfg.unsched_bytes;
+	rpc->silent_ticks = 0;
+	uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
+	uh_out_xmit(rpc);
+	uh_rpc_release(rpc);
+	RETURN(UHOMA_OK);
+}
+
+/* Gives @rpc's (locked) message or error to the application. */
+static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
+			struct uhoma_msg *msg, struct uh_pending *p)
+{
+	struct uhoma_stack *st = s->stack;
+	int rc;
+
+	msg->id = rpc->id;
+	msg->cookie = uh_rpc_is_client(rpc) ? rpc->cookie : 0;
+	uh_addr_to_sockaddr(&rpc->peer->addr, rpc->dport, &msg->peer,
+			    &msg->peer_len);
+	msg->length = 0;
+	msg->num_bpages = 0;
+	if (rpc->error) {
+		rc = rpc->error;
+		uh_rpc_end(rpc, p);
+		return rc;
+	}
+	msg->length = (uint32_t)rpc->in.length;
+	msg->num_bpages = rpc->in.num_bpages;
+	memcpy(msg->bpage_offsets, rpc->in.bpage_offsets,
+	       rpc->in.num_bpages * sizeof(msg->bpage_offsets[0]));
+	uh_pool_give_to_app(&s->pool, rpc->in.bpage_offsets,
+			    rpc->in.num_bpages);
+	rpc->in.given = true;
+	if (uh_rpc_is_client(rpc)) {
+		struct uh_ack ack = { rpc->id, rpc->dport }, full[UH_MAX_ACKS];
+
+		if (uh_peer_add_ack(rpc->peer, &ack, full)) {
+			struct uh_hdr h;
+
+			uh_out_ctl_init(&h, rpc, UH_PKT_ACK);
+			h.u.ack.num_acks = UH_MAX_ACKS;
+			memcpy(h.u.ack.acks, full, sizeof(full));
+			uh_pending_ctl(p, &h, s->port, &rpc->peer->addr,
+				       rpc->dport);
+		}
+		uh_metric_inc(&st->metrics, UH_M_RESPONSES_RECEIVED);
+		uh_rpc_end(rpc, p);
+	} else {
+		uh_rpc_set_state(rpc, UH_RPC_IN_SERVICE);
+	}
+	return (int)msg->length;
+}
+
+/* One attempt: 1 = done (*rc set), 0 = nothing ready. */
+static int try_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
+		    int *rc)
+{
+	struct uh_pending p;
+	struct uh_rpc *rpc;
+
+	uh_pending_init(&p);
+	if (want) {
+		rpc = uh_rpc_find_client(s, want);
+		if (!rpc || !rpc->is_private) {
+			if (rpc)
+				uh_rpc_release(rpc);
+			*rc = UHOMA_ERR_INVALID_ARGUMENT;
+			return 1;
+		}
+		if (!rpc->private_ready) {
+			uh_rpc_release(rpc);
+			return 0;
+		}
+		*rc = take_message(s, rpc, msg, &p);
+		uh_rpc_release(rpc);
+		uh_pending_flush(s->stack, &p);
+		return 1;
+	}
+	for (;;) {
+		uh_lock(&s->lock);
+		rpc = uh_list_first(&s->ready, struct uh_rpc, ready_link);
+		if (rpc) {
+			uh_list_del(&rpc->ready_link);
+			uh_rpc_hold(rpc);   /* on a list: not reapable */
+		}
+		uh_unlock(&s->lock);
+		if (!rpc)
+			return 0;
+		uh_rpc_lock(rpc);
+		if (rpc->state == UH_RPC_DEAD) {  /* aborted meanwhile */
+			uh_rpc_release(rpc);
+			continue;
+		}
+		*rc = take_message(s, rpc, msg, &p);
+		uh_rpc_release(rpc);
+		p.signal_fd = true;
+		p.wake_sock = s;
+		uh_pending_flush(s->stack, &p);
+		return 1;
+	}
+}
+
+int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
+	       int64_t timeout_ns)
+{
+	struct uhoma_stack *st;
+	uint64_t want, start, poll_end, now;
+	int rc = 0;
+
+	if (!s || !msg || (flags & ~UHOMA_NONBLOCK))
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	want = msg->id;
+	if (want & 1)
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	msg->id = 0;
+	st = s->stack;
+	if (!uh_pool_region(&s->pool))
+		RETURN(UHOMA_ERR_NO_BUFFER);
+	start = uh_now_ns();
+	poll_end = start + (uint64_t)st->cfg.poll_us * 1000;
+	for (;;) {
+		uint32_t ticket = uh_wait_prepare(&s->wait);
+
+		if (try_take(s, want, msg, &rc))
+			RETURN(rc);
+		if (atomic_load(&s->shutdown))
+			RETURN(UHOMA_ERR_SHUTDOWN);
+		if (flags & UHOMA_NONBLOCK) {
+			uh_sock_reap(s, false);
+			RETURN(UHOMA_ERR_AGAIN);
+		}
+		now = uh_now_ns();
+		if (timeout_ns >= 0 && now - start >= (uint64_t)timeout_ns)
+			RETURN(UHOMA_ERR_AGAIN);
+		if (uh_runtime_manual(st)) {
+			if (uh_runtime_virtual(st))
+				RETURN(UHOMA_ERR_AGAIN);
+			uhoma_poll(st, 1000000);
+			continue;
+		}
+		if (now < poll_end) {
+			/* Busy-poll: receive packets in this thread. */
+			uh_runtime_poll(st, 0);
+			continue;
+		}
+		uh_sock_reap(s, false);
+		rc = uh_wait_sleep(&s->wait, ticket,
+				   timeout_ns < 0 ? UINT64_MAX
+				   : (uint64_t)timeout_ns - (now - start));
+		if (rc == UHOMA_ERR_INTERRUPTED)
+			RETURN(rc);
+	}
+}
+
+int uhoma_release(struct uhoma_sock *s, const uint32_t *offsets, unsigned n)
+{
+	int rc;
+
+	if (!s || (n && !offsets))
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	rc = uh_pool_release(&s->pool, offsets, n);
+	if (rc == UHOMA_OK && n)
+		uh_sock_check_bufs(s);
+	RETURN(rc);
+}
+
+int uhoma_msg_release(struct uhoma_sock *s, struct uhoma_msg *msg)
+{
+	int rc;
+
+	if (!msg || msg->num_bpages > UHOMA_MAX_BPAGES)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	rc = uhoma_release(s, msg->bpage_offsets, msg->num_bpages);
+	if (rc == UHOMA_OK)
+		msg->num_bpages = 0;
+	return rc;
+}
+
+size_t uhoma_msg_copy(const struct uhoma_sock *s, const struct uhoma_msg *msg,
+		      size_t offset, void *dst, size_t len)
+{
+	uint8_t *region, *out = dst;
+	size_t done = 0;
+
+	if (!s || !msg || !dst || offset >= msg->length)
+		return 0;
+	region = uh_pool_region((struct uh_pool *)(uintptr_t)&s->pool);
+	if (len > msg->length - offset)
+		len = msg->length - offset;
+	while (done < len) {
+		size_t o = offset + done, page = o >> UH_BPAGE_SHIFT;
+		size_t in_page = UH_BPAGE_SIZE - (o & (UH_BPAGE_SIZE - 1));
+		size_t n = len - done < in_page ? len - done : in_page;
+
+		if (page >= msg->num_bpages)
+			break;
+		memcpy(out + done, region + msg->bpage_offsets[page] +
+					   (o & (UH_BPAGE_SIZE - 1)), n);
+		done += n;
+	}
+	return done;
+}
+
+static void abort_one(struct uh_rpc *rpc, int error, struct uh_pending *p)
+{
+	uh_metric_inc(&rpc->sock->stack->metrics, UH_M_ABORTS);
+	if (error == 0)
+		uh_rpc_end(rpc, p);
+	else
+		uh_rpc_fail(rpc, error, p);
+}
+
+int uhoma_abort(struct uhoma_sock *s, uint64_t id, int error)
+{
+	struct uh_pending p;
+	struct uh_rpc *rpc;
+	struct uh_rculist *pos;
+
+	if (!s || error > 0 || (id & 1))
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	uh_pending_init(&p);
+	if (id) {
+		rpc = uh_rpc_find_client(s, id);
+		if (!rpc)
+			RETURN(UHOMA_ERR_NOT_FOUND);
+		abort_one(rpc, error, &p);
+		uh_rpc_release(rpc);
+		uh_pending_flush(s->stack, &p);
+		RETURN(UHOMA_OK);
+	}
+	if (!uh_sock_protect(s))
+		RETURN(UHOMA_OK);      /* shut down: nothing left */
+	for (pos = uh_rculist_next(&s->active); pos != &s->active;
+	     pos = uh_rculist_next(pos)) {
+		rpc = uh_container_of(pos, struct uh_rpc, active);
+		if (!uh_rpc_is_client(rpc))   /* immutable: no lock needed */
+			continue;
+		uh_rpc_lock(rpc);
+		uh_rpc_hold(rpc);
+		if (rpc->state != UH_RPC_DEAD)
+			abort_one(rpc, error, &p);
+		uh_rpc_release(rpc);
+		uh_pending_flush(s->stack, &p);
+	}
+	uh_sock_unprotect(s);
+	RETURN(UHOMA_OK);
+}
+
+int uhoma_shutdown(struct uhoma_sock *s)
+{
+	if (!s)
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	uh_sock_shutdown(s);
+	RETURN(UHOMA_OK);
+}
+
+void uhoma_close(struct uhoma_sock *s)
+{
+	if (!s)
+		return;
+	uh_sock_close(s);
+	uh_lockdep_return_to_app("uhoma_close", UH_HERE);
+}

@@ -1,0 +1,142 @@
+/*
+ * config.c - stack configuration: defaults, UHOMA_CONFIG, validation.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/addr.h"
+
+struct field {
+	const char *name;
+	size_t offset;
+	uint32_t min, max;
+};
+
+#define F(n, lo, hi) { #n, offsetof(struct uhoma_config, n), lo, hi }
+static const struct field fields[] = {
+	F(carrier, 0, 1),
+	F(mtu, 576, 65535),
+	F(rx_threads, 0, 64),
+	F(tick_us, 10, 1000000),
+	F(poll_us, 0, 1000000),
+	F(unsched_bytes, 1, UHOMA_MAX_MESSAGE),
+	F(window, 0, UHOMA_MAX_MESSAGE),
+	F(max_incoming, 1000, 1u << 30),
+	F(resend_ticks, 1, 100000),
+	F(resend_interval, 1, 100000),
+	F(timeout_ticks, 2, 1000000),
+	F(request_ack_ticks, 1, 100000),
+	F(reap_limit, 1, 1000000),
+	F(num_priorities, 1, 8),
+};
+#undef F
+
+static void set_defaults(struct uhoma_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->version = UHOMA_CONFIG_VERSION;
+	c->carrier = UHOMA_CARRIER_UDP;
+	strcpy(c->addr, "::1");
+	c->mtu = 1500;
+	c->rx_threads = 1;
+	c->tick_us = 1000;
+	c->poll_us = 50;
+	c->unsched_bytes = 40000;
+	c->window = 0;
+	c->max_incoming = 400000;
+	c->resend_ticks = 5;
+	c->resend_interval = 5;
+	c->timeout_ticks = 100;
+	c->request_ack_ticks = 2;
+	c->reap_limit = 10;
+	c->num_priorities = 8;
+}
+
+int uhoma_config_set(struct uhoma_config *cfg, const char *key,
+		     const char *value)
+{
+	char *end;
+	unsigned long v;
+
+	if (!cfg || !key || !value)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	if (strcmp(key, "addr") == 0) {
+		struct uh_addr a;
+
+		if (strlen(value) >= sizeof(cfg->addr) || uh_addr_parse(value, &a))
+			return UHOMA_ERR_INVALID_ARGUMENT;
+		strcpy(cfg->addr, value);
+		return UHOMA_OK;
+	}
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(key, fields[i].name) != 0)
+			continue;
+		if (strcmp(key, "carrier") == 0 && strcmp(value, "udp") == 0)
+			value = "0";
+		else if (strcmp(key, "carrier") == 0 &&
+			 strcmp(value, "memnet") == 0)
+			value = "1";
+		errno = 0;
+		v = strtoul(value, &end, 0);
+		if (errno || end == value || *end || v < fields[i].min ||
+		    v > fields[i].max)
+			return UHOMA_ERR_INVALID_ARGUMENT;
+		*(uint32_t *)(void *)((char *)cfg + fields[i].offset) =
+			(uint32_t)v;
+		return UHOMA_OK;
+	}
+	return UHOMA_ERR_INVALID_ARGUMENT;
+}
+
+int uhoma_config_default(struct uhoma_config *cfg)
+{
+	const char *env;
+	char buf[1024], *save = NULL, *tok;
+	int rc = UHOMA_OK;
+
+	if (!cfg)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	set_defaults(cfg);
+	env = getenv("UHOMA_CONFIG");
+	if (!env || !*env)
+		return UHOMA_OK;
+	if (strlen(env) >= sizeof(buf))
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	strcpy(buf, env);
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			rc = UHOMA_ERR_INVALID_ARGUMENT;
+			continue;
+		}
+		*eq = '\0';
+		if (uhoma_config_set(cfg, tok, eq + 1) != UHOMA_OK)
+			rc = UHOMA_ERR_INVALID_ARGUMENT;
+	}
+	return rc;
+}
+
+int uh_config_validate(const struct uhoma_config *c)
+{
+	struct uh_addr a;
+
+	if (c->version != UHOMA_CONFIG_V1)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint32_t v = *(const uint32_t *)(const void *)
+			((const char *)c + fields[i].offset);
+
+		if (v < fields[i].min || v > fields[i].max)
+			return UHOMA_ERR_INVALID_ARGUMENT;
+	}
+	if (memchr(c->addr, '\0', sizeof(c->addr)) == NULL ||
+	    uh_addr_parse(c->addr, &a))
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	if (c->carrier == UHOMA_CARRIER_MEMNET && !c->memnet)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	return UHOMA_OK;
+}

@@ -1,0 +1,431 @@
+/*
+ * incoming.c - what the core does with each received packet
+ * (homa-protocol.md §1.8).
+ *
+ * Every packet is decoded and validated first (wire.c); anything malformed
+ * is dropped and counted by reason. A valid packet is matched to its
+ * socket (under RCU) and RPC (lookup and lock in one step); handlers run
+ * under that RPC's lock and queue any reply packets, acks for other RPCs
+ * and wake-ups in a struct uh_pending, performed after the lock is gone.
+ */
+#include <string.h>
+
+#include "core/grant.h"
+#include "core/incoming.h"
+#include "core/outgoing.h"
+#include "core/peer.h"
+#include "core/stack.h"
+#include "sync/rcu.h"
+
+/*
+ * Accepts bytes [off, off + len) into @in's range bookkeeping. Returns the
+ * number of new bytes and sets *@start to the first; 0 for a duplicate;
+ * UINT32_MAX if tracking it would need more than UH_MAX_GAPS gaps. A
+ * packet overlapping received bytes contributes its first new run only.
+ */
+static uint32_t accept_range(struct uh_msgin *in, uint32_t off, uint32_t len,
+			     uint32_t *start)
+{
+	uint32_t end = off + len;
+
+	if (off >= in->recv_end) {
+		if (off > in->recv_end) {
+			if (in->num_gaps == UH_MAX_GAPS)
+				return UINT32_MAX;
+			in->gaps[in->num_gaps++] =
+				(struct uh_gap){ in->recv_end, off };
+		}
+		in->recv_end = end;
+		*start = off;
+		return len;
+	}
+	for (unsigned i = 0; i < in->num_gaps; i++) {
+		struct uh_gap *g = &in->gaps[i];
+		uint32_t s, e;
+
+		if (g->end <= off || g->start >= end)
+			continue;
+		s = off > g->start ? off : g->start;
+		e = end < g->end ? end : g->end;
+		if (s == g->start && e == g->end) {
+			memmove(g, g + 1, (in->num_gaps - i - 1) * sizeof(*g));
+			in->num_gaps--;
+		} else if (s == g->start) {
+			g->start = e;
+		} else if (e == g->end) {
+			g->end = s;
+		} else {
+			if (in->num_gaps == UH_MAX_GAPS)
+				return UINT32_MAX;
+			memmove(g + 2, g + 1,
+				(in->num_gaps - i - 1) * sizeof(*g));
+			g[1] = (struct uh_gap){ e, g->end };
+			g->end = s;
+			in->num_gaps++;
+		}
+		*start = s;
+		return e - s;
+	}
+	if (end > in->recv_end) {
+		*start = in->recv_end;
+		len = end - in->recv_end;
+		in->recv_end = end;
+		return len;
+	}
+	return 0;
+}
+
+/* Copies @len bytes of message data at message offset @off into the
+ * region (no lock held: the caller owns the range and a reference). */
+static void copy_to_region(uint8_t *region, const uint32_t *offsets,
+			   uint32_t off, const uint8_t *src, uint32_t len)
+{
+	while (len) {
+		uint32_t in_page = UH_BPAGE_SIZE - (off & (UH_BPAGE_SIZE - 1));
+		uint32_t n = len < in_page ? len : in_page;
+
+		memcpy(region + offsets[off >> UH_BPAGE_SHIFT] +
+			       (off & (UH_BPAGE_SIZE - 1)),
+		       src, n);
+		off += n;
+		src += n;
+		len -= n;
+	}
+}
+
+static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
+			const struct uh_addr *src, struct uh_pending *p)
+{
+	struct uhoma_sock *s = rpc->sock;
+	struct uhoma_stack *st = s->stack;
+	struct uh_msgin *in = &rpc->in;
+	uint32_t offsets[UH_MAX_BPAGES], start, n, len, incoming;
+	uint8_t *region;
+
+	if (uh_rpc_is_client(rpc)) {
+		if (rpc->state == UH_RPC_OUTGOING) {
+			/* The first bytes of the response. */
+			in->length = (int32_t)h->u.data.message_length;
+			in->bytes_remaining = h->u.data.message_length;
+			uh_rpc_set_state(rpc, UH_RPC_INCOMING);
+		} else if (rpc->state != UH_RPC_INCOMING) {
+			uh_stack_drop(st, UH_DROP_WRONG_STATE);
+			return;
+		}
+	} else if (rpc->state != UH_RPC_INCOMING) {
+		uh_stack_drop(st, UH_DROP_DUPLICATE); /* request complete */
+		return;
+	}
+	if ((uint32_t)in->length != h->u.data.message_length) {
+		uh_stack_drop(st, UH_DROP_MISMATCH);
+		return;
+	}
+	len = (uint32_t)in->length;
+	rpc->silent_ticks = 0;
+	if (h->u.data.ack.client_id && !uh_rpc_is_client(rpc) &&
+	    p->num_acks < UH_PENDING_ACKS) {
+		p->acks[p->num_acks].src = *src;
+		p->acks[p->num_acks].ack = h->u.data.ack;
+		p->num_acks++;
+	}
+	if (rpc->handed_off || in->bytes_remaining == 0) {
+		uh_stack_drop(st, UH_DROP_DUPLICATE);
+		return;
+	}
+	incoming = h->u.data.incoming < len ? h->u.data.incoming : len;
+	if (in->granted < incoming)
+		in->granted = incoming;
+	if (!in->has_bufs) {
+		if (uh_pool_region(&s->pool) &&
+		    uh_pool_alloc(&s->pool, len, in->bpage_offsets,
+				  &in->num_bpages)) {
+			in->has_bufs = true;
+			if (in->waiting_bufs) {
+				uh_lock(&s->lock);
+				uh_list_del(&rpc->buf_link);
+				uh_unlock(&s->lock);
+				in->waiting_bufs = false;
+			}
+		}
+		if (!in->has_bufs) {
+			uh_sock_wait_bufs(s, rpc);
+			uh_stack_drop(st, UH_DROP_NO_BUFFER);
+			return;
+		}
+	}
+	n = accept_range(in, h->u.data.offset, h->u.data.payload_len, &start);
+	if (n == 0 || n == UINT32_MAX) {
+		uh_stack_drop(st, n ? UH_DROP_TOO_MANY_GAPS : UH_DROP_DUPLICATE);
+		return;
+	}
+	in->bytes_remaining -= n;
+	in->copies++;
+	uh_grant_check(rpc, p);
+	memcpy(offsets, in->bpage_offsets, in->num_bpages * sizeof(offsets[0]));
+	region = uh_pool_region(&s->pool);
+
+	/* Copy with the lock dropped; the range is ours (accounted above)
+	 * and our reference keeps the RPC and its pages. */
+	uh_rpc_unlock(rpc);
+	copy_to_region(region, offsets, start,
+		       h->u.data.payload + (start - h->u.data.offset), n);
+	uh_rpc_lock(rpc);
+
+	in->copies--;
+	if (rpc->state != UH_RPC_DEAD && in->bytes_remaining == 0 &&
+	    in->copies == 0) {
+		uh_grant_done(rpc);
+		uh_rpc_handoff(rpc, p);
+	}
+}
+
+static void handle_grant(struct uh_rpc *rpc, const struct uh_hdr *h)
+{
+	uint32_t off;
+
+	if (rpc->state != UH_RPC_OUTGOING || !rpc->out.buf) {
+		uh_stack_drop(rpc->sock->stack, UH_DROP_WRONG_STATE);
+		return;
+	}
+	rpc->silent_ticks = 0;
+	off = h->u.grant.offset < rpc->out.length ? h->u.grant.offset
+						  : rpc->out.length;
+	if (off > rpc->out.granted) {
+		rpc->out.granted = off;
+		rpc->out.sched_prio = h->u.grant.priority;
+	}
+	uh_out_xmit(rpc);
+}
+
+static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
+			  struct uh_pending *p)
+{
+	uint64_t start = h->u.resend.offset, end;
+
+	rpc->silent_ticks = 0;
+	if (!uh_rpc_is_client(rpc) && rpc->state != UH_RPC_OUTGOING) {
+		/* No response yet: "alive, working on it". */
+		uh_out_ctl(rpc, UH_PKT_BUSY, p);
+		if (rpc->state == UH_RPC_INCOMING && !rpc->in.waiting_bufs)
+			uh_out_request_resend(rpc, p, false);
+		return;
+	}
+	if (rpc->state != UH_RPC_OUTGOING || !rpc->out.buf) {
+		uh_stack_drop(rpc->sock->stack, UH_DROP_WRONG_STATE);
+		return;
+	}
+	end = h->u.resend.length == UH_RESEND_ALL
+		      ? rpc->out.next_xmit : start + h->u.resend.length;
+	if (end > rpc->out.length)
+		end = rpc->out.length;
+	if (end > rpc->out.granted)
+		rpc->out.granted = (uint32_t)end;   /* a GRANT was lost */
+	if (start >= end ||
+	    uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
+			  h->u.resend.priority) == 0)
+		uh_out_ctl(rpc, UH_PKT_BUSY, p);
+	uh_out_xmit(rpc);
+}
+
+static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+
+	if (!uh_rpc_is_client(rpc)) {
+		uh_rpc_end(rpc, p);      /* the client forgot it */
+		return;
+	}
+	rpc->silent_ticks = 0;
+	if (rpc->state == UH_RPC_INCOMING && !rpc->handed_off &&
+	    rpc->in.copies == 0) {
+		/* The server lost the RPC while responding: start over. */
+		if (rpc->in.has_bufs)
+			uh_pool_free(&rpc->sock->pool, rpc->in.bpage_offsets,
+				     rpc->in.num_bpages);
+		uh_grant_done(rpc);
+		memset(&rpc->in, 0, sizeof(rpc->in));
+		rpc->in.length = -1;
+		uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
+	}
+	if (rpc->state == UH_RPC_OUTGOING)
+		uh_out_resend(rpc, 0, rpc->out.next_xmit,
+			      uh_out_unsched_prio(st));
+}
+
+static void handle_need_ack(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	if (!uh_rpc_is_client(rpc) || rpc->handed_off)
+		return;          /* complete: the ACK follows uhoma_recv */
+	uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
+}
+
+/* A packet for an RPC we do not have. */
+static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
+		   const struct uh_hdr *h, const struct uh_addr *src,
+		   uint64_t id, struct uh_pending *p)
+{
+	struct uh_hdr r;
+
+	memset(&r, 0, sizeof(r));
+	r.sport = s->port;
+	r.dport = h->sport;
+	r.sender_id = id;
+	if (h->type == UH_PKT_RESEND) {
+		r.type = UH_PKT_RPC_UNKNOWN;
+		uh_pending_ctl(p, &r, s->port, src, h->sport);
+	} else if (h->type == UH_PKT_NEED_ACK && !(id & 1)) {
+		struct uh_peer *peer = uh_peer_find(&st->peers, src);
+
+		r.type = UH_PKT_ACK;
+		if (peer)
+			r.u.ack.num_acks = (uint16_t)uh_peer_take_acks(
+				peer, r.u.ack.acks, UH_MAX_ACKS);
+		uh_pending_ctl(p, &r, s->port, src, h->sport);
+	} else {
+		uh_stack_drop(st, UH_DROP_UNKNOWN_RPC);
+	}
+}
+
+static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
+		     const struct uh_hdr *h, const struct uh_addr *src,
+		     struct uh_pending *p)
+{
+	uint64_t id = h->sender_id ^ 1;     /* our id for this RPC */
+	struct uh_rpc *rpc;
+	enum uh_drop drop = UH_DROP_NONE;
+
+	if (!(id & 1)) {
+		rpc = uh_rpc_find_client(s, id);
+		if (rpc && (!uh_addr_eq(&rpc->peer->addr, src) ||
+			    rpc->dport != h->sport)) {
+			uh_rpc_release(rpc);     /* someone else's packet */
+			uh_stack_drop(st, UH_DROP_MISMATCH);
+			return;
+		}
+	} else {
+		rpc = uh_rpc_find_server(s, src, id);
+		if (!rpc && h->type == UH_PKT_DATA) {
+			struct uh_peer *peer = uh_peer_get(&st->peers, src);
+
+			if (!peer) {
+				uh_stack_drop(st, UH_DROP_NOMEM);
+				return;
+			}
+			rpc = uh_rpc_find_or_new_server(
+				s, peer, h->sport, id,
+				h->u.data.message_length, &drop);
+			if (!rpc) {
+				uh_stack_drop(st, drop);
+				return;
+			}
+		}
+		if (rpc && rpc->dport != h->sport) {
+			uh_rpc_release(rpc);
+			uh_stack_drop(st, UH_DROP_MISMATCH);
+			return;
+		}
+	}
+	if (!rpc) {
+		no_rpc(st, s, h, src, id, p);
+		return;
+	}
+	switch (h->type) {
+	case UH_PKT_DATA:
+		handle_data(rpc, h, src, p);
+		break;
+	case UH_PKT_GRANT:
+		handle_grant(rpc, h);
+		break;
+	case UH_PKT_RESEND:
+		handle_resend(rpc, h, p);
+		break;
+	case UH_PKT_RPC_UNKNOWN:
+		handle_unknown(rpc, p);
+		break;
+	case UH_PKT_BUSY:
+		rpc->silent_ticks = 0;
+		break;
+	case UH_PKT_NEED_ACK:
+		handle_need_ack(rpc, p);
+		break;
+	default:
+		break;
+	}
+	uh_rpc_release(rpc);
+}
+
+void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
+		     const struct uh_ack *ack)
+{
+	struct uh_pending p;
+	struct uhoma_sock *s;
+	struct uh_rpc *rpc;
+
+	uh_pending_init(&p);
+	uh_rcu_read_lock();
+	s = uh_sock_find(st, ack->server_port);
+	rpc = s ? uh_rpc_find_server(s, src, ack->client_id ^ 1) : NULL;
+	if (rpc) {
+		if (rpc->state == UH_RPC_OUTGOING) {
+			uh_peer_done_add(rpc->peer, rpc->id);
+			uh_metric_inc(&st->metrics, UH_M_RESPONSES_SENT);
+			uh_rpc_end(rpc, &p);
+		} else {
+			uh_stack_drop(st, UH_DROP_WRONG_STATE);
+		}
+		uh_rpc_release(rpc);
+		uh_pending_flush(st, &p);
+	}
+	uh_rcu_read_unlock();
+}
+
+static void handle_ack_pkt(struct uhoma_stack *st, const struct uh_hdr *h,
+			   const struct uh_addr *src)
+{
+	struct uh_ack a = { .client_id = h->sender_id, .server_port = h->dport };
+
+	if (!(h->sender_id & 1))
+		uh_in_apply_ack(st, src, &a);
+	for (unsigned i = 0; i < h->u.ack.num_acks; i++)
+		uh_in_apply_ack(st, src, &h->u.ack.acks[i]);
+}
+
+void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
+		    const struct uh_addr *src)
+{
+	struct uh_hdr h;
+	struct uh_pending p;
+	struct uhoma_sock *s;
+	enum uh_drop d = uh_wire_decode(buf, len, &h);
+
+	if (h.type >= UH_PKT_MIN_TYPE && h.type <= UH_PKT_MAX_TYPE) {
+		uh_metric_inc(&st->metrics, UH_M_PKT_RECV + h.type - UH_PKT_MIN_TYPE);
+		uh_metric_add(&st->metrics,
+			      UH_M_BYTES_RECV + h.type - UH_PKT_MIN_TYPE,
+			      (int64_t)len);
+	}
+	if (d == UH_DROP_NONE && h.dport == 0)
+		d = UH_DROP_BAD_PORT;
+	if (d == UH_DROP_NONE && h.type == UH_PKT_FREEZE)
+		d = UH_DROP_FREEZE;
+	if (d != UH_DROP_NONE) {
+		uh_stack_drop(st, d);
+		return;
+	}
+	uh_pending_init(&p);
+	uh_rcu_read_lock();
+	s = uh_sock_find(st, h.dport);
+	if (!s) {
+		uh_stack_drop(st, UH_DROP_NO_SOCKET);
+	} else if (atomic_load_explicit(&s->shutdown, memory_order_relaxed)) {
+		uh_stack_drop(st, UH_DROP_SHUTDOWN);
+	} else if (h.type == UH_PKT_ACK) {
+		handle_ack_pkt(st, &h, src);
+	} else if (h.type == UH_PKT_CUTOFFS) {
+		/* Accepted; priorities use them in the scheduling layer. */
+	} else {
+		dispatch(st, s, &h, src, &p);
+	}
+	uh_pending_flush(st, &p);
+	uh_rcu_read_unlock();
+}

@@ -1,0 +1,133 @@
+/*
+ * metrics.c - snapshots and printing of a stack's counters.
+ */
+#include <stdio.h>
+
+#include "core/metrics.h"
+#include "core/stack.h"
+#include "sync/lock_class.h"
+
+static _Atomic unsigned next_shard;
+static __thread unsigned my_shard = ~0u;
+
+unsigned uh_metrics_shard_index(void)
+{
+	if (uh_unlikely(my_shard == ~0u))
+		my_shard = atomic_fetch_add_explicit(&next_shard, 1,
+						     memory_order_relaxed) %
+			   UH_METRIC_SHARDS;
+	return my_shard;
+}
+
+int64_t uh_metric_read(struct uh_metrics *m, unsigned which)
+{
+	int64_t sum = 0;
+
+	for (unsigned i = 0; i < UH_METRIC_SHARDS; i++)
+		sum += atomic_load_explicit(&m->shard[i].c[which],
+					    memory_order_relaxed);
+	return sum;
+}
+
+static uint64_t rd(struct uh_metrics *m, unsigned which)
+{
+	return (uint64_t)uh_metric_read(m, which);
+}
+
+void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
+{
+	struct uh_metrics *m = &st->metrics;
+
+	memset(out, 0, sizeof(*out));
+	for (unsigned t = 0; t < UH_PKT_NTYPES; t++) {
+		out->packets_sent[t] = rd(m, UH_M_PKT_SENT + t);
+		out->packets_received[t] = rd(m, UH_M_PKT_RECV + t);
+		out->bytes_sent[t] = rd(m, UH_M_BYTES_SENT + t);
+		out->bytes_received[t] = rd(m, UH_M_BYTES_RECV + t);
+	}
+	for (unsigned r = 0; r < UH_DROP_NREASONS && r < UHOMA_DROP_REASONS; r++)
+		out->drops[r] = rd(m, UH_M_DROP + r);
+	out->requests_sent = rd(m, UH_M_REQUESTS_SENT);
+	out->responses_received = rd(m, UH_M_RESPONSES_RECEIVED);
+	out->requests_received = rd(m, UH_M_REQUESTS_RECEIVED);
+	out->responses_sent = rd(m, UH_M_RESPONSES_SENT);
+	out->resent_packets = rd(m, UH_M_RESENT_PACKETS);
+	out->rpc_timeouts = rd(m, UH_M_RPC_TIMEOUTS);
+	out->aborts = rd(m, UH_M_ABORTS);
+	out->buffer_waits = rd(m, UH_M_BUFFER_WAITS);
+	out->rpcs_reaped = rd(m, UH_M_RPCS_REAPED);
+	out->xmit_errors = rd(m, UH_M_XMIT_ERRORS);
+	out->timer_ticks = rd(m, UH_M_TIMER_TICKS);
+	for (unsigned s = 0; s < UHOMA_RPC_STATES; s++)
+		out->rpcs[s] = uh_metric_read(m, UH_M_RPC_STATE + s);
+}
+
+const char *uhoma_drop_name(unsigned i)
+{
+	return uh_wire_drop_name(i);
+}
+
+const char *uhoma_packet_type_name(unsigned i)
+{
+	return uh_wire_type_name(i + UH_PKT_MIN_TYPE);
+}
+
+size_t uhoma_lock_stats(struct uhoma_lock_stat *out, size_t max)
+{
+	struct uh_lock_class_stats st[UH_LOCK_CLASS_MAX];
+	size_t n = uh_lock_class_stats(st, UH_LOCK_CLASS_MAX);
+
+	for (size_t i = 0; i < n && i < max; i++) {
+		out[i].name = st[i].name;
+		out[i].misses = st[i].misses;
+		out[i].wait_ns = st[i].miss_ns;
+	}
+	return n;
+}
+
+static const char *const state_name[UHOMA_RPC_STATES] = {
+	"rpcs_client_outgoing", "rpcs_client_incoming",
+	"rpcs_server_incoming", "rpcs_server_in_service",
+	"rpcs_server_outgoing", "rpcs_dead",
+};
+
+void uhoma_metrics_print(struct uhoma_stack *st, void *fp)
+{
+	FILE *f = fp;
+	struct uhoma_metrics m;
+	struct uhoma_lock_stat ls[UH_LOCK_CLASS_MAX];
+	size_t n;
+
+	uhoma_metrics(st, &m);
+	for (unsigned t = 0; t < UHOMA_PKT_TYPES; t++) {
+		const char *name = uhoma_packet_type_name(t);
+
+		if (m.packets_sent[t])
+			fprintf(f, "packets_sent_%s %llu\nbytes_sent_%s %llu\n",
+				name, (unsigned long long)m.packets_sent[t],
+				name, (unsigned long long)m.bytes_sent[t]);
+		if (m.packets_received[t])
+			fprintf(f, "packets_received_%s %llu\nbytes_received_%s %llu\n",
+				name, (unsigned long long)m.packets_received[t],
+				name, (unsigned long long)m.bytes_received[t]);
+	}
+	for (unsigned r = 1; r < UH_DROP_NREASONS; r++)
+		if (m.drops[r])
+			fprintf(f, "drop_%s %llu\n", uhoma_drop_name(r),
+				(unsigned long long)m.drops[r]);
+#define P(x) if (m.x) fprintf(f, #x " %llu\n", (unsigned long long)m.x)
+	P(requests_sent); P(responses_received); P(requests_received);
+	P(responses_sent); P(resent_packets); P(rpc_timeouts); P(aborts);
+	P(buffer_waits); P(rpcs_reaped); P(xmit_errors); P(timer_ticks);
+#undef P
+	for (unsigned s = 0; s < UHOMA_RPC_STATES; s++)
+		if (m.rpcs[s])
+			fprintf(f, "%s %lld\n", state_name[s],
+				(long long)m.rpcs[s]);
+	n = uhoma_lock_stats(ls, UH_LOCK_CLASS_MAX);
+	for (size_t i = 0; i < n && i < UH_LOCK_CLASS_MAX; i++)
+		if (ls[i].misses)
+			fprintf(f, "lock_%s_misses %llu\nlock_%s_wait_ns %llu\n",
+				ls[i].name, (unsigned long long)ls[i].misses,
+				ls[i].name, (unsigned long long)ls[i].wait_ns);
+}

@@ -1,0 +1,69 @@
+/*
+ * metrics.h - per-stack counters.
+ *
+ * Counters are sharded: each thread adds to one of UH_METRIC_SHARDS
+ * cache-line-aligned shards (chosen once per thread) with relaxed atomic
+ * adds, so hot counters do not bounce between cores. A snapshot sums the
+ * shards; it is not atomic across counters (each counter is exact).
+ * Gauges (RPCs per state) are counters of +1/-1 deltas.
+ */
+#ifndef UHOMA_CORE_METRICS_H
+#define UHOMA_CORE_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/wire.h"
+#include "uhoma/uhoma.h"
+#include "util/compiler.h"
+
+enum uh_metric {
+	UH_M_PKT_SENT = 0,
+	UH_M_PKT_RECV = UH_M_PKT_SENT + UH_PKT_NTYPES,
+	UH_M_BYTES_SENT = UH_M_PKT_RECV + UH_PKT_NTYPES,
+	UH_M_BYTES_RECV = UH_M_BYTES_SENT + UH_PKT_NTYPES,
+	UH_M_DROP = UH_M_BYTES_RECV + UH_PKT_NTYPES,
+	UH_M_REQUESTS_SENT = UH_M_DROP + UH_DROP_NREASONS,
+	UH_M_RESPONSES_RECEIVED,
+	UH_M_REQUESTS_RECEIVED,
+	UH_M_RESPONSES_SENT,
+	UH_M_RESENT_PACKETS,
+	UH_M_RPC_TIMEOUTS,
+	UH_M_ABORTS,
+	UH_M_BUFFER_WAITS,
+	UH_M_RPCS_REAPED,
+	UH_M_XMIT_ERRORS,
+	UH_M_TIMER_TICKS,
+	UH_M_RPC_STATE,          /* UHOMA_RPC_STATES gauges */
+	UH_M_COUNT = UH_M_RPC_STATE + UHOMA_RPC_STATES
+};
+
+#define UH_METRIC_SHARDS 8
+
+struct uh_metrics_shard {
+	_Atomic int64_t c[UH_M_COUNT]; /* relaxed atomic adds */
+} uh_cacheline_aligned;
+
+struct uh_metrics {
+	struct uh_metrics_shard shard[UH_METRIC_SHARDS];
+};
+
+/* The calling thread's shard index (assigned round-robin on first use). */
+unsigned uh_metrics_shard_index(void);
+
+static inline void uh_metric_add(struct uh_metrics *m, unsigned which,
+				 int64_t v)
+{
+	atomic_fetch_add_explicit(&m->shard[uh_metrics_shard_index()].c[which],
+				  v, memory_order_relaxed);
+}
+
+static inline void uh_metric_inc(struct uh_metrics *m, unsigned which)
+{
+	uh_metric_add(m, which, 1);
+}
+
+/* The sum of counter @which over the shards. */
+int64_t uh_metric_read(struct uh_metrics *m, unsigned which);
+
+#endif /* UHOMA_CORE_METRICS_H */

@@ -1,0 +1,182 @@
+/*
+ * outgoing.c - DATA transmission and control packets.
+ */
+#include <string.h>
+
+#include "core/grant.h"
+#include "core/outgoing.h"
+#include "core/peer.h"
+#include "core/stack.h"
+
+#define XMIT_BATCH 8
+
+uint8_t uh_out_unsched_prio(const struct uhoma_stack *st)
+{
+	/* No CUTOFFS yet from the peer: everything unscheduled goes at 6
+	 * (num_priorities - 2), as the module does. */
+	return (uint8_t)(st->cfg.num_priorities >= 2 ? st->cfg.num_priorities - 2
+						     : 0);
+}
+
+uint8_t uh_out_ctl_prio(const struct uhoma_stack *st)
+{
+	return (uint8_t)(st->cfg.num_priorities - 1);
+}
+
+void uh_out_ctl_init(struct uh_hdr *h, const struct uh_rpc *rpc, uint8_t type)
+{
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->sport = rpc->sock->port;
+	h->dport = rpc->dport;
+	h->sender_id = rpc->id;
+}
+
+void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_pending *p)
+{
+	struct uh_hdr h;
+
+	uh_out_ctl_init(&h, rpc, type);
+	uh_pending_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
+}
+
+struct batch {
+	uint8_t hdr[XMIT_BATCH][UH_HDR_DATA];
+	struct uh_tx tx[XMIT_BATCH];
+	unsigned n;
+};
+
+static void batch_add(struct batch *b, struct uh_rpc *rpc, uint32_t off,
+		      uint32_t len, uint32_t incoming, bool retransmit,
+		      uint8_t prio)
+{
+	struct uh_hdr h;
+
+	uh_out_ctl_init(&h, rpc, UH_PKT_DATA);
+	h.u.data.message_length = rpc->out.length;
+	h.u.data.incoming = incoming;
+	h.u.data.offset = off;
+	h.u.data.retransmit = retransmit;
+	if (b->n == 0) {
+		/* Piggyback one stored ack for this peer (client side). */
+		struct uh_ack ack;
+
+		if (uh_peer_take_acks(rpc->peer, &ack, 1) == 1)
+			h.u.data.ack = ack;
+	}
+	uh_wire_encode(&h, b->hdr[b->n]);
+	b->tx[b->n] = (struct uh_tx){
+		.hdr = b->hdr[b->n], .hdr_len = UH_HDR_DATA,
+		.payload = rpc->out.buf + off, .payload_len = len,
+		.dst = rpc->peer->addr, .dport = rpc->dport, .priority = prio,
+	};
+	b->n++;
+}
+
+/* Sends @b with @rpc unlocked (the caller holds a reference). */
+static void batch_send(struct batch *b, struct uh_rpc *rpc)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+	uint16_t sport = rpc->sock->port;
+
+	uh_rpc_unlock(rpc);
+	uh_stack_xmit(st, sport, b->tx, b->n);
+	uh_rpc_lock(rpc);
+	b->n = 0;
+}
+
+void uh_out_xmit(struct uh_rpc *rpc)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+	struct batch b = { .n = 0 };
+	uint32_t unsched = st->cfg.unsched_bytes < rpc->out.length
+				   ? st->cfg.unsched_bytes : rpc->out.length;
+
+	while (rpc->state != UH_RPC_DEAD && rpc->out.buf) {
+		uint32_t limit = rpc->out.granted < rpc->out.length
+					 ? rpc->out.granted : rpc->out.length;
+
+		if (rpc->out.next_xmit >= limit)
+			break;
+		while (b.n < XMIT_BATCH && rpc->out.next_xmit < limit) {
+			uint32_t off = rpc->out.next_xmit;
+			uint32_t len = rpc->out.length - off;
+
+			if (len > st->max_payload)
+				len = st->max_payload;
+			batch_add(&b, rpc, off, len, unsched, false,
+				  off < unsched ? uh_out_unsched_prio(st)
+						: rpc->out.sched_prio);
+			rpc->out.next_xmit = off + len;
+		}
+		batch_send(&b, rpc);
+	}
+}
+
+unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
+		       uint8_t prio)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+	struct batch b = { .n = 0 };
+	unsigned sent = 0;
+	uint32_t off;
+
+	if (!rpc->out.buf)
+		return 0;
+	if (end > rpc->out.length)
+		end = rpc->out.length;
+	/* Segments always start at multiples of max_payload, so a
+	 * retransmission lines up with what the receiver has. */
+	off = start - start % st->max_payload;
+	while (rpc->state != UH_RPC_DEAD && off < end &&
+	       off < rpc->out.next_xmit) {
+		uint32_t len = rpc->out.length - off;
+
+		if (len > st->max_payload)
+			len = st->max_payload;
+		batch_add(&b, rpc, off, len, end, true, prio);
+		off += len;
+		sent++;
+		if (b.n == XMIT_BATCH) {
+			uh_metric_add(&st->metrics, UH_M_RESENT_PACKETS, b.n);
+			batch_send(&b, rpc);
+		}
+	}
+	if (b.n) {
+		uh_metric_add(&st->metrics, UH_M_RESENT_PACKETS, b.n);
+		batch_send(&b, rpc);
+	}
+	return sent;
+}
+
+static void resend_req(struct uh_rpc *rpc, struct uh_pending *p,
+		       uint32_t off, uint32_t len, uint8_t prio)
+{
+	struct uh_hdr h;
+
+	uh_out_ctl_init(&h, rpc, UH_PKT_RESEND);
+	h.u.resend.offset = off;
+	h.u.resend.length = len;
+	h.u.resend.priority = prio;
+	uh_pending_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
+}
+
+void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+	struct uh_msgin *in = &rpc->in;
+	uint8_t prio = uh_out_ctl_prio(st);
+
+	if (all || in->length < 0) {
+		resend_req(rpc, p, 0, UH_RESEND_ALL, prio);
+		return;
+	}
+	for (unsigned i = 0; i < in->num_gaps; i++)
+		resend_req(rpc, p, in->gaps[i].start,
+			   in->gaps[i].end - in->gaps[i].start, prio);
+	if (in->recv_end < in->granted)
+		resend_req(rpc, p, in->recv_end, in->granted - in->recv_end,
+			   prio);
+	else if (in->granted < (uint32_t)in->length)
+		uh_grant_send(rpc, p);   /* a GRANT may have been lost */
+}

@@ -1,0 +1,42 @@
+/*
+ * outgoing.h - building and sending packets: DATA for the message an RPC
+ * sends (first transmission and retransmission), and control packets.
+ *
+ * Functions taking a locked RPC may drop the lock while the carrier sends
+ * (nothing that can block runs under an RPC lock) and retake it before
+ * returning; the caller holds a reference, and must re-check the RPC's
+ * state afterwards (it may have ended meanwhile).
+ */
+#ifndef UHOMA_CORE_OUTGOING_H
+#define UHOMA_CORE_OUTGOING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/rpc.h"
+#include "core/sock.h"
+#include "core/wire.h"
+
+/* Fills the common fields of a control packet @type about @rpc. */
+void uh_out_ctl_init(struct uh_hdr *h, const struct uh_rpc *rpc, uint8_t type);
+
+/* Queues a header-only control packet @type about @rpc (locked). */
+void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_pending *p);
+
+/* Sends every granted byte of @rpc's message not sent yet. */
+void uh_out_xmit(struct uh_rpc *rpc);
+
+/* Retransmits bytes [@start, @end) of @rpc's message that were sent
+ * already, at @prio; returns the number of packets (0: nothing to resend). */
+unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
+		       uint8_t prio);
+
+/* Receiver side: asks the sender of @rpc's incoming message for what is
+ * missing (@all: everything, RESEND(0, -1)). */
+void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all);
+
+/* Priorities (homa-protocol.md §1.7, §4.1). */
+uint8_t uh_out_unsched_prio(const struct uhoma_stack *st);
+uint8_t uh_out_ctl_prio(const struct uhoma_stack *st);
+
+#endif /* UHOMA_CORE_OUTGOING_H */

@@ -1,0 +1,314 @@
+/*
+ * rpc.c - RPC creation, lookup, state changes, ending and freeing.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/peer.h"
+#include "core/rpc.h"
+#include "core/sock.h"
+#include "core/stack.h"
+#include "mem/cache.h"
+
+/*
+ * Client ids: bits 63..41 the process id, bits 40..1 a per-process
+ * counter, bit 0 clear. A server keys RPCs by (address, id), ignoring the
+ * port, so two processes on one host must never share an id: the pid
+ * separates processes, the counter RPCs within one (2^40 before it wraps).
+ * Processes in different pid namespaces that share an IP address could in
+ * principle collide; docs/design.md notes it.
+ */
+static _Atomic uint64_t id_counter = 1;
+static _Atomic uint64_t id_pid_bits;
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+static void id_reset_after_fork(void)
+{
+	atomic_store(&id_pid_bits, (uint64_t)(getpid() & 0x7FFFFF) << 41);
+	atomic_store(&id_counter, 1);
+}
+
+static void id_init(void)
+{
+	id_reset_after_fork();
+	pthread_atfork(NULL, NULL, id_reset_after_fork);
+}
+
+uint64_t uh_rpc_new_client_id(void)
+{
+	uint64_t n;
+
+	pthread_once(&id_once, id_init);
+	n = atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
+	return atomic_load_explicit(&id_pid_bits, memory_order_relaxed) |
+	       ((n & ((1ull << 40) - 1)) << 1);
+}
+
+struct uh_bucket *uh_rpc_client_bucket(struct uhoma_sock *s, uint64_t id)
+{
+	return &s->client_buckets[(id >> 1) & (UH_RPC_BUCKETS - 1)];
+}
+
+struct uh_bucket *uh_rpc_server_bucket(struct uhoma_sock *s, uint64_t id)
+{
+	return &s->server_buckets[(id >> 1) & (UH_RPC_BUCKETS - 1)];
+}
+
+static struct uh_rpc *bucket_search(struct uh_bucket *b, uint64_t id,
+				    const struct uh_addr *a)
+{
+	for (struct uh_rpc *r = b->head; r; r = r->hash_next)
+		if (r->id == id && (!a || uh_addr_eq(&r->peer->addr, a)))
+			return r;
+	return NULL;
+}
+
+struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id)
+{
+	struct uh_bucket *b = uh_rpc_client_bucket(s, id);
+	struct uh_rpc *r;
+
+	uh_lock(&b->lock);
+	r = bucket_search(b, id, NULL);
+	if (r)
+		uh_rpc_hold(r);
+	else
+		uh_unlock(&b->lock);
+	return r;
+}
+
+struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
+				  uint64_t id)
+{
+	struct uh_bucket *b = uh_rpc_server_bucket(s, id);
+	struct uh_rpc *r;
+
+	uh_lock(&b->lock);
+	r = bucket_search(b, id, a);
+	if (r)
+		uh_rpc_hold(r);
+	else
+		uh_unlock(&b->lock);
+	return r;
+}
+
+static int state_metric(const struct uh_rpc *rpc, int state)
+{
+	if (state == UH_RPC_DEAD)
+		return UHOMA_RPCS_DEAD;
+	if (uh_rpc_is_client(rpc))
+		return state == UH_RPC_OUTGOING ? UHOMA_RPCS_CLIENT_OUTGOING
+						: UHOMA_RPCS_CLIENT_INCOMING;
+	if (state == UH_RPC_INCOMING)
+		return UHOMA_RPCS_SERVER_INCOMING;
+	return state == UH_RPC_IN_SERVICE ? UHOMA_RPCS_SERVER_IN_SERVICE
+					  : UHOMA_RPCS_SERVER_OUTGOING;
+}
+
+void uh_rpc_set_state(struct uh_rpc *rpc, int state)
+{
+	struct uh_metrics *m = &rpc->sock->stack->metrics;
+
+	if (rpc->state)
+		uh_metric_add(m, UH_M_RPC_STATE + (unsigned)state_metric(rpc, rpc->state), -1);
+	uh_metric_add(m, UH_M_RPC_STATE + (unsigned)state_metric(rpc, state), 1);
+	rpc->state = state;
+}
+
+static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
+				uint64_t id, uint16_t dport)
+{
+	struct uh_rpc *rpc = uh_cache_alloc(s->stack->rpc_cache);
+
+	if (!rpc)
+		return NULL;
+	memset(rpc, 0, sizeof(*rpc));
+	rpc->sock = s;
+	rpc->peer = peer;
+	rpc->id = id;
+	rpc->dport = dport;
+	rpc->bucket = (id & 1) ? uh_rpc_server_bucket(s, id)
+			       : uh_rpc_client_bucket(s, id);
+	atomic_init(&rpc->magic, UH_RPC_MAGIC);
+	atomic_init(&rpc->refs, 1);      /* the creator's */
+	rpc->in.length = -1;
+	uh_rculist_init(&rpc->active);
+	rpc->active.prev = NULL;
+	uh_list_init(&rpc->ready_link);
+	uh_list_init(&rpc->dead_link);
+	uh_list_init(&rpc->buf_link);
+	return rpc;
+}
+
+/* Links @rpc (its bucket locked) into @s; false if @s is shut down. */
+static bool rpc_attach(struct uhoma_sock *s, struct uh_rpc *rpc, bool server)
+{
+	uh_lock(&s->lock);
+	if (atomic_load(&s->shutdown) ||
+	    (server && !atomic_load(&s->is_server))) {
+		uh_unlock(&s->lock);
+		return false;
+	}
+	uh_rculist_add_head(&rpc->active, &s->active);
+	uh_unlock(&s->lock);
+	rpc->hash_next = rpc->bucket->head;
+	rpc->bucket->head = rpc;
+	return true;
+}
+
+struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
+				 uint16_t dport, uint8_t *buf, uint32_t len,
+				 uint64_t cookie, bool is_private, int *err)
+{
+	struct uh_rpc *rpc = rpc_alloc(s, peer, uh_rpc_new_client_id(), dport);
+
+	if (!rpc) {
+		free(buf);
+		*err = UHOMA_ERR_NOMEM;
+		return NULL;
+	}
+	rpc->cookie = cookie;
+	rpc->is_private = is_private;
+	rpc->out.buf = buf;
+	rpc->out.length = len;
+	rpc->out.granted = len < s->stack->cfg.unsched_bytes
+				   ? len : s->stack->cfg.unsched_bytes;
+	uh_rpc_lock(rpc);
+	if (!rpc_attach(s, rpc, false)) {
+		uh_rpc_unlock(rpc);
+		free(buf);
+		uh_cache_free(s->stack->rpc_cache, rpc);
+		*err = UHOMA_ERR_SHUTDOWN;
+		return NULL;
+	}
+	uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
+	return rpc;
+}
+
+struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
+					 struct uh_peer *peer, uint16_t sport,
+					 uint64_t id, uint32_t length,
+					 enum uh_drop *drop)
+{
+	struct uh_rpc *rpc, *fresh;
+
+	rpc = uh_rpc_find_server(s, &peer->addr, id);
+	if (rpc)
+		return rpc;
+	if (!atomic_load(&s->is_server)) {
+		*drop = UH_DROP_NOT_SERVER;
+		return NULL;
+	}
+	if (uh_peer_done_check(peer, id)) {
+		*drop = UH_DROP_DONE;
+		return NULL;
+	}
+	fresh = rpc_alloc(s, peer, id, sport);  /* no lock held: may block */
+	if (!fresh) {
+		*drop = UH_DROP_NOMEM;
+		return NULL;
+	}
+	uh_lock(&fresh->bucket->lock);
+	rpc = bucket_search(fresh->bucket, id, &peer->addr);
+	if (rpc) {                     /* another thread created it */
+		uh_rpc_hold(rpc);
+		uh_cache_free(s->stack->rpc_cache, fresh);
+		return rpc;
+	}
+	if (!rpc_attach(s, fresh, true)) {
+		uh_unlock(&fresh->bucket->lock);
+		*drop = atomic_load(&s->shutdown) ? UH_DROP_SHUTDOWN
+						  : UH_DROP_NOT_SERVER;
+		uh_cache_free(s->stack->rpc_cache, fresh);
+		return NULL;
+	}
+	fresh->in.length = (int32_t)length;
+	fresh->in.bytes_remaining = length;
+	uh_rpc_set_state(fresh, UH_RPC_INCOMING);
+	uh_metric_inc(&s->stack->metrics, UH_M_REQUESTS_RECEIVED);
+	return fresh;        /* the creator's reference is the caller's */
+}
+
+static void unhash(struct uh_rpc *rpc)
+{
+	struct uh_rpc **pp = &rpc->bucket->head;
+
+	while (*pp && *pp != rpc)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = rpc->hash_next;
+	rpc->hash_next = NULL;
+}
+
+void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	struct uhoma_sock *s = rpc->sock;
+
+	uh_lock_assert_held(&rpc->bucket->lock);
+	if (rpc->state == UH_RPC_DEAD)
+		return;
+	if (rpc->in.managed) {
+		atomic_fetch_sub(&s->stack->granting, 1);
+		rpc->in.managed = false;
+	}
+	uh_rpc_set_state(rpc, UH_RPC_DEAD);
+	unhash(rpc);
+	uh_lock(&s->lock);
+	if (uh_rculist_linked(&rpc->active))
+		uh_rculist_del(&rpc->active);
+	uh_list_del(&rpc->ready_link);
+	uh_list_del(&rpc->buf_link);
+	rpc->in.waiting_bufs = false;
+	uh_list_add_tail(&rpc->dead_link, &s->dead);
+	s->dead_count++;
+	uh_unlock(&s->lock);
+	if (rpc->is_private)
+		uh_pending_wake(p, s, true);
+	p->signal_fd = true;    /* it may have left the ready list */
+	p->wake_sock = s;
+}
+
+void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	struct uhoma_sock *s = rpc->sock;
+
+	if (rpc->handed_off || rpc->state == UH_RPC_DEAD)
+		return;
+	rpc->handed_off = true;
+	if (rpc->is_private) {
+		rpc->private_ready = true;
+		uh_pending_wake(p, s, true);
+		return;
+	}
+	uh_lock(&s->lock);
+	if (!atomic_load(&s->shutdown)) {
+		uh_list_add_tail(&rpc->ready_link, &s->ready);
+		uh_pending_wake(p, s, false);
+		p->signal_fd = true;
+	}
+	uh_unlock(&s->lock);
+}
+
+void uh_rpc_fail(struct uh_rpc *rpc, int error, struct uh_pending *p)
+{
+	if (rpc->handed_off || rpc->state == UH_RPC_DEAD)
+		return;
+	rpc->error = error;
+	uh_rpc_handoff(rpc, p);
+}
+
+void uh_rpc_free(struct uh_rpc *rpc)
+{
+	struct uhoma_sock *s = rpc->sock;
+
+	if (rpc->in.has_bufs && !rpc->in.given)
+		uh_pool_free(&s->pool, rpc->in.bpage_offsets,
+			     rpc->in.num_bpages);
+	free(rpc->out.buf);
+	atomic_store_explicit(&rpc->magic, 0, memory_order_relaxed);
+	uh_metric_add(&s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);
+	uh_metric_inc(&s->stack->metrics, UH_M_RPCS_REAPED);
+	uh_cache_free(s->stack->rpc_cache, rpc);
+}

@@ -1,0 +1,217 @@
+/*
+ * rpc.h - RPC records, the hash buckets whose locks are the RPC locks, and
+ * the RPC life cycle.
+ *
+ * Locking (docs/design.md §3): an RPC's lock IS the lock of the hash bucket
+ * it lives in. Finding an RPC and locking it is one step -- lock the
+ * bucket, search it -- so nothing can free an RPC between lookup and lock.
+ * Two RPCs in one bucket share a lock (rarely: 1024 buckets per table).
+ *
+ * Life cycle. Client: OUTGOING -> INCOMING (first response DATA) -> DEAD
+ * (the application received the response or its error, or aborted it).
+ * Server: INCOMING (created by the first request DATA) -> IN_SERVICE
+ * (application received the request) -> OUTGOING (reply) -> DEAD (ACK,
+ * RPC_UNKNOWN, shutdown, or the client stayed silent past the timeout).
+ *
+ * Ending an RPC (uh_rpc_end) only makes it unreachable: it leaves its
+ * bucket and the socket's lists and joins the socket's dead list. The
+ * reaper (uh_sock_reap) frees it later, and only when (a) nobody holds a
+ * reference (refs == 0) and (b) the socket's protect count is zero.
+ * Every path that locks an RPC also holds a reference (lookups take one),
+ * so an RPC it ends, or that it unlocks to send packets or copy data,
+ * stays allocated until it lets go with uh_rpc_release().
+ */
+#ifndef UHOMA_CORE_RPC_H
+#define UHOMA_CORE_RPC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "core/pool.h"
+#include "core/wire.h"
+#include "sync/lock.h"
+#include "sync/rculist.h"
+#include "util/list.h"
+
+struct uhoma_sock;
+struct uh_peer;
+struct uh_pending;
+
+enum uh_rpc_state {
+	UH_RPC_OUTGOING = 5,
+	UH_RPC_INCOMING = 6,
+	UH_RPC_IN_SERVICE = 8,
+	UH_RPC_DEAD = 9,
+};
+
+#define UH_RPC_MAGIC 0xdeadbeefu
+#define UH_RPC_BUCKETS 1024
+#define UH_MAX_GAPS 8
+
+/* A hash bucket: its lock is the lock of every RPC in it. */
+struct uh_bucket {
+	struct uh_lock lock;     /* class rpc */
+	struct uh_rpc *head;     /* bucket lock */
+};
+
+struct uh_gap {
+	uint32_t start, end;     /* missing bytes [start, end) */
+};
+
+/* The message an RPC receives. Every field: RPC (bucket) lock. */
+struct uh_msgin {
+	int32_t length;          /* -1 until the first DATA */
+	uint32_t recv_end;       /* one past the highest byte received */
+	uint32_t bytes_remaining;/* bytes not yet received */
+	uint32_t granted;        /* sender may send below this */
+	uint32_t copies;         /* copies to the region running unlocked */
+	uint8_t num_gaps;
+	struct uh_gap gaps[UH_MAX_GAPS]; /* sorted by start, below recv_end */
+	bool has_bufs;           /* bpage space allocated */
+	bool waiting_bufs;       /* on sock->waiting_bufs */
+	bool given;              /* bpages belong to the application now */
+	bool managed;            /* counted in stack->granting */
+	uint32_t num_bpages;
+	uint32_t bpage_offsets[UH_MAX_BPAGES];
+};
+
+/* The message an RPC sends. buf and length are immutable once set (buf is
+ * read without the lock by senders holding a reference); the rest: RPC
+ * lock. */
+struct uh_msgout {
+	uint8_t *buf;            /* malloc'ed copy of the message; NULL = none */
+	uint32_t length;
+	uint32_t next_xmit;      /* bytes handed to the carrier (first time) */
+	uint32_t granted;        /* receiver allows bytes below this */
+	uint8_t sched_prio;      /* priority from the last GRANT */
+};
+
+struct uh_rpc {
+	/* Immutable after creation. */
+	struct uhoma_sock *sock;
+	struct uh_bucket *bucket;
+	struct uh_peer *peer;
+	uint64_t id;             /* local id: even = client, odd = server */
+	uint16_t dport;          /* the peer's port */
+	bool is_private;
+	uint64_t cookie;
+
+	_Atomic uint32_t magic;  /* UH_RPC_MAGIC while allocated */
+	_Atomic int refs;        /* references (see above); atomic */
+
+	/* RPC (bucket) lock. */
+	struct uh_rpc *hash_next;
+	int state;               /* enum uh_rpc_state */
+	int error;               /* uhoma error the RPC completed with, or 0 */
+	bool handed_off;         /* complete (or failed) and made available */
+	bool private_ready;      /* private RPC ready for uhoma_recv by id */
+	uint32_t silent_ticks;   /* timer ticks without word from the peer */
+	uint64_t done_tick;      /* server: tick the response was fully sent */
+	struct uh_msgin in;
+	struct uh_msgout out;
+
+	/* Socket lock (writers); see sync/rculist.h for the walkers. */
+	struct uh_rculist active;
+	struct uh_list ready_link;   /* socket lock: on sock->ready */
+	struct uh_list dead_link;    /* socket lock: on sock->dead */
+	struct uh_list buf_link;     /* socket lock: on sock->waiting_bufs */
+};
+
+static inline bool uh_rpc_is_client(const struct uh_rpc *rpc)
+{
+	return (rpc->id & 1) == 0;
+}
+
+static inline void uh_rpc_lock(struct uh_rpc *rpc)
+{
+	uh_lock(&rpc->bucket->lock);
+}
+
+static inline void uh_rpc_unlock(struct uh_rpc *rpc)
+{
+	uh_unlock(&rpc->bucket->lock);
+}
+
+/* Takes a reference; the caller holds the RPC lock (or the protect count
+ * holds off the reaper). */
+static inline void uh_rpc_hold(struct uh_rpc *rpc)
+{
+	atomic_fetch_add_explicit(&rpc->refs, 1, memory_order_relaxed);
+}
+
+/* Drops a reference: the caller's last access to @rpc (release pairs with
+ * the reaper's acquire). Call after unlocking. */
+static inline void uh_rpc_put(struct uh_rpc *rpc)
+{
+	atomic_fetch_sub_explicit(&rpc->refs, 1, memory_order_release);
+}
+
+/* A new client id: even, unique on this host (pid and a counter). */
+uint64_t uh_rpc_new_client_id(void);
+
+/* The bucket of client RPC @id / server RPC @id of @s. */
+struct uh_bucket *uh_rpc_client_bucket(struct uhoma_sock *s, uint64_t id);
+struct uh_bucket *uh_rpc_server_bucket(struct uhoma_sock *s, uint64_t id);
+
+/* Unlocks @rpc and drops the caller's reference, in that order. */
+static inline void uh_rpc_release(struct uh_rpc *rpc)
+{
+	uh_rpc_unlock(rpc);
+	uh_rpc_put(rpc);
+}
+
+/*
+ * Finds an RPC, locks it and takes a reference (release both with
+ * uh_rpc_release). NULL, with nothing locked, if there is none. Rule: a
+ * thread holding an RPC lock always holds a reference too -- the lock alone
+ * does not stop the reaper once the RPC is dead.
+ */
+struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id);
+struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
+				  uint64_t id);
+
+/*
+ * Creates a client RPC sending @buf (malloc'ed, @len bytes; the RPC owns it
+ * from now on, even on failure). Call with no lock held (allocates).
+ * Returns it locked, with a reference held for the caller; or NULL with
+ * *@err = UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.
+ */
+struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
+				 uint16_t dport, uint8_t *buf, uint32_t len,
+				 uint64_t cookie, bool is_private, int *err);
+
+/*
+ * Finds server RPC (@peer, @id), creating it in INCOMING for a request of
+ * @length bytes if it does not exist. Call with no lock held. Returns it
+ * locked with a reference held; or NULL with *@drop set.
+ */
+struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
+					 struct uh_peer *peer, uint16_t sport,
+					 uint64_t id, uint32_t length,
+					 enum uh_drop *drop);
+
+/* Moves @rpc (locked) to @state, keeping the per-state gauges. */
+void uh_rpc_set_state(struct uh_rpc *rpc, int state);
+
+/*
+ * Ends @rpc (locked): DEAD, unhashed, off every socket list, onto the dead
+ * list. Wake-ups it causes are queued in @p. Idempotent.
+ */
+void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p);
+
+/*
+ * Completes client RPC @rpc (locked) with @error (a uhoma code): the
+ * application's uhoma_recv will report it. Nothing happens if it already
+ * completed.
+ */
+void uh_rpc_fail(struct uh_rpc *rpc, int error, struct uh_pending *p);
+
+/* Makes the complete (or failed) @rpc (locked) available to uhoma_recv. */
+void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_pending *p);
+
+/* Frees a dead, unreferenced RPC (the reaper's last step; no lock). */
+void uh_rpc_free(struct uh_rpc *rpc);
+
+#endif /* UHOMA_CORE_RPC_H */

@@ -1,0 +1,387 @@
+/*
+ * sock.c - socket open/close, the port table, deferred work, protect
+ * counts, reaping and buffer waiters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/incoming.h"
+#include "core/outgoing.h"
+#include "core/sock.h"
+#include "core/stack.h"
+#include "sync/rcu.h"
+#include "util/clock.h"
+
+static UH_LOCK_CLASS(sock_class, "socket", UH_RANK_SOCKET, 0);
+static UH_LOCK_CLASS(rpc_class, "rpc", UH_RANK_RPC, 0);
+
+/* ---- deferred work ------------------------------------------------------ */
+
+void uh_pending_ctl(struct uh_pending *p, const struct uh_hdr *h,
+		    uint16_t sport, const struct uh_addr *dst, uint16_t dport)
+{
+	if (p->num_ctl == UH_PENDING_CTL)
+		return;   /* a control packet lost; the timer repeats it */
+	p->ctl[p->num_ctl].len = uh_wire_encode(h, p->ctl[p->num_ctl].hdr);
+	p->ctl[p->num_ctl].dst = *dst;
+	p->ctl[p->num_ctl].sport = sport;
+	p->ctl[p->num_ctl].dport = dport;
+	p->ctl[p->num_ctl].type = h->type;
+	p->num_ctl++;
+}
+
+void uh_pending_wake(struct uh_pending *p, struct uhoma_sock *s, bool all)
+{
+	p->wake_sock = s;
+	if (all)
+		p->wake_all = true;
+	else
+		p->wake_one = true;
+}
+
+void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
+{
+	uh_lockdep_might_block("uh_pending_flush", UH_HERE);
+	for (unsigned i = 0; i < p->num_ctl; i++) {
+		struct uh_tx tx = {
+			.hdr = p->ctl[i].hdr, .hdr_len = p->ctl[i].len,
+			.dst = p->ctl[i].dst, .dport = p->ctl[i].dport,
+			.priority = (uint8_t)(st->cfg.num_priorities - 1),
+		};
+		uh_stack_xmit(st, p->ctl[i].sport, &tx, 1);
+	}
+	for (unsigned i = 0; i < p->num_acks; i++)
+		uh_in_apply_ack(st, &p->acks[i].src, &p->acks[i].ack);
+	if (p->wake_sock) {
+		struct uhoma_sock *s = p->wake_sock;
+
+		if (p->wake_all)
+			uh_wait_wake_all(&s->wait);
+		else if (p->wake_one)
+			uh_wait_wake_one(&s->wait);
+		if (p->signal_fd)
+			uh_sock_sync_fd(s);
+		if (p->check_bufs)
+			uh_sock_check_bufs(s);
+	}
+	uh_pending_init(p);
+}
+
+/* ---- readiness fd ------------------------------------------------------- */
+
+void uh_sock_sync_fd(struct uhoma_sock *s)
+{
+	bool ready;
+	uint64_t v = 1;
+
+	uh_lock(&s->lock);
+	ready = !uh_list_empty(&s->ready) || atomic_load(&s->shutdown);
+	uh_unlock(&s->lock);
+	if (ready) {
+		if (write(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return;
+		return;
+	}
+	/* Drain, then look again: an RPC made ready between our check and
+	 * the drain must leave the fd readable. */
+	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	uh_lock(&s->lock);
+	ready = !uh_list_empty(&s->ready) || atomic_load(&s->shutdown);
+	uh_unlock(&s->lock);
+	v = 1;
+	if (ready && write(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+}
+
+/* ---- the port table ----------------------------------------------------- */
+
+static unsigned port_bucket(uint16_t port)
+{
+	return (port * 2654435761u >> 8) % UH_SOCKTAB_BUCKETS;
+}
+
+struct uhoma_sock *uh_sock_find(struct uhoma_stack *st, uint16_t port)
+{
+	struct uhoma_sock *s = atomic_load_explicit(&st->socktab[port_bucket(port)],
+						 memory_order_acquire);
+
+	for (; s; s = atomic_load_explicit(&s->tab_next, memory_order_acquire))
+		if (s->port == port)
+			return s;
+	return NULL;
+}
+
+int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
+{
+	struct uhoma_sock *s;
+	unsigned b;
+	int rc;
+
+	uh_lockdep_might_block("uh_sock_open", UH_HERE);
+	s = aligned_alloc(UH_CACHELINE, (sizeof(*s) + UH_CACHELINE - 1) &
+					~(size_t)(UH_CACHELINE - 1));
+	if (!s)
+		return UHOMA_ERR_NOMEM;
+	memset(s, 0, sizeof(*s));
+	s->stack = st;
+	uh_lock_init(&s->lock, &sock_class);
+	uh_rculist_init(&s->active);
+	uh_list_init(&s->ready);
+	uh_list_init(&s->dead);
+	uh_list_init(&s->waiting_bufs);
+	uh_wait_init(&s->wait);
+	uh_pool_init(&s->pool);
+	for (unsigned i = 0; i < UH_RPC_BUCKETS; i++) {
+		uh_lock_init(&s->client_buckets[i].lock, &rpc_class);
+		uh_lock_init(&s->server_buckets[i].lock, &rpc_class);
+	}
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0) {
+		free(s);
+		return UHOMA_ERR_SYSTEM;
+	}
+	rc = st->carrier->ops->open_port(st->carrier, &port);
+	if (rc) {
+		close(s->efd);
+		free(s);
+		return rc;
+	}
+	s->port = port;
+	atomic_init(&s->is_server, port < 0x8000);
+
+	uh_lock(&st->socktab_lock);
+	if (atomic_load(&st->destroying) || uh_sock_find(st, port)) {
+		rc = atomic_load(&st->destroying) ? UHOMA_ERR_SHUTDOWN
+						  : UHOMA_ERR_ADDR_IN_USE;
+		uh_unlock(&st->socktab_lock);
+		st->carrier->ops->close_port(st->carrier, port);
+		close(s->efd);
+		free(s);
+		return rc;
+	}
+	b = port_bucket(port);
+	atomic_store_explicit(&s->tab_next,
+			      atomic_load_explicit(&st->socktab[b],
+						   memory_order_relaxed),
+			      memory_order_relaxed);
+	/* Publish the initialized socket to RCU readers. */
+	atomic_store_explicit(&st->socktab[b], s, memory_order_release);
+	st->num_socks++;
+	uh_list_add_tail(&s->stack_link, &st->all_socks);
+	uh_unlock(&st->socktab_lock);
+	*out = s;
+	return UHOMA_OK;
+}
+
+static void socktab_unlink(struct uhoma_stack *st, struct uhoma_sock *s)
+{
+	struct uhoma_sock *_Atomic *pp;
+
+	uh_lock(&st->socktab_lock);
+	pp = &st->socktab[port_bucket(s->port)];
+	for (struct uhoma_sock *c; (c = atomic_load(pp)); pp = &c->tab_next) {
+		if (c == s) {
+			/* s->tab_next stays valid for readers standing on s. */
+			atomic_store_explicit(pp, atomic_load(&s->tab_next),
+					      memory_order_release);
+			st->num_socks--;
+			break;
+		}
+	}
+	uh_unlock(&st->socktab_lock);
+}
+
+/* ---- protect count and reaping ------------------------------------------ */
+
+bool uh_sock_protect(struct uhoma_sock *s)
+{
+	bool ok;
+
+	uh_lock(&s->lock);
+	ok = !atomic_load(&s->shutdown);
+	if (ok)
+		atomic_fetch_add(&s->protect_count, 1);
+	uh_unlock(&s->lock);
+	return ok;
+}
+
+void uh_sock_unprotect(struct uhoma_sock *s)
+{
+	atomic_fetch_sub(&s->protect_count, 1);
+}
+
+#define REAP_BATCH 32
+
+unsigned uh_sock_reap(struct uhoma_sock *s, bool all)
+{
+	struct uh_rpc *batch[REAP_BATCH];
+	unsigned limit = all ? UINT32_MAX : s->stack->cfg.reap_limit;
+	unsigned total = 0;
+
+	uh_lockdep_might_block("uh_sock_reap", UH_HERE);
+	while (total < limit) {
+		unsigned n = 0;
+		struct uh_list *pos, *next;
+
+		uh_lock(&s->lock);
+		/* Walkers hold a protect count: they may stand on any of
+		 * these RPCs, so free nothing (checked under the lock that
+		 * raises the count). */
+		if (atomic_load(&s->protect_count) > 0) {
+			uh_unlock(&s->lock);
+			break;
+		}
+		for (pos = s->dead.next; pos != &s->dead && n < REAP_BATCH &&
+		     total + n < limit; pos = next) {
+			struct uh_rpc *rpc = uh_list_entry(pos, struct uh_rpc,
+							   dead_link);
+
+			next = pos->next;
+			/* Acquire: pairs with uh_rpc_put's release. */
+			if (atomic_load_explicit(&rpc->refs,
+						 memory_order_acquire) != 0)
+				continue;
+			uh_list_del(&rpc->dead_link);
+			s->dead_count--;
+			batch[n++] = rpc;
+		}
+		uh_unlock(&s->lock);
+		for (unsigned i = 0; i < n; i++)
+			uh_rpc_free(batch[i]);
+		total += n;
+		if (n < REAP_BATCH)
+			break;
+	}
+	return total;
+}
+
+/* ---- waiting for buffer space ------------------------------------------- */
+
+void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
+{
+	struct uh_list *pos;
+
+	if (rpc->in.waiting_bufs)
+		return;
+	uh_lock(&s->lock);
+	if (!atomic_load(&s->shutdown)) {
+		/* Shortest message first. */
+		for (pos = s->waiting_bufs.next; pos != &s->waiting_bufs;
+		     pos = pos->next) {
+			struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc,
+							 buf_link);
+			if (o->in.length > rpc->in.length)
+				break;
+		}
+		uh_list_add_before(&rpc->buf_link, pos);
+		rpc->in.waiting_bufs = true;
+		uh_metric_inc(&s->stack->metrics, UH_M_BUFFER_WAITS);
+	}
+	uh_unlock(&s->lock);
+}
+
+void uh_sock_check_bufs(struct uhoma_sock *s)
+{
+	struct uh_pending p;
+
+	uh_pending_init(&p);
+	for (;;) {
+		struct uh_rpc *rpc;
+		bool got;
+
+		uh_lock(&s->lock);
+		rpc = uh_list_first(&s->waiting_bufs, struct uh_rpc, buf_link);
+		if (rpc)
+			uh_rpc_hold(rpc);   /* on the list: not reaped */
+		uh_unlock(&s->lock);
+		if (!rpc)
+			break;
+		/* The RPC lock ranks above the socket lock: take it only
+		 * after dropping the socket lock, then re-check. */
+		uh_rpc_lock(rpc);
+		got = false;
+		if (rpc->state != UH_RPC_DEAD && rpc->in.waiting_bufs) {
+			got = uh_pool_alloc(&s->pool, (uint32_t)rpc->in.length,
+					    rpc->in.bpage_offsets,
+					    &rpc->in.num_bpages);
+			if (got) {
+				uh_lock(&s->lock);
+				uh_list_del(&rpc->buf_link);
+				uh_unlock(&s->lock);
+				rpc->in.waiting_bufs = false;
+				rpc->in.has_bufs = true;
+				rpc->silent_ticks = 0;
+				uh_out_request_resend(rpc, &p, true);
+			}
+		} else {
+			got = true;     /* gone meanwhile: look at the next */
+		}
+		uh_rpc_release(rpc);
+		uh_pending_flush(s->stack, &p);
+		if (!got)
+			break;          /* still no room for the shortest */
+	}
+}
+
+/* ---- shutdown and close ------------------------------------------------- */
+
+void uh_sock_shutdown(struct uhoma_sock *s)
+{
+	struct uh_pending p;
+	struct uh_rculist *pos;
+
+	uh_pending_init(&p);
+	uh_lock(&s->lock);
+	if (atomic_load(&s->shutdown)) {
+		uh_unlock(&s->lock);
+		return;
+	}
+	atomic_store(&s->shutdown, true);
+	atomic_fetch_add(&s->protect_count, 1);
+	uh_unlock(&s->lock);
+
+	socktab_unlink(s->stack, s);
+
+	/* Walk against the lock order: the protect count keeps every RPC we
+	 * can reach allocated; lock each one and skip the dead. */
+	for (pos = uh_rculist_next(&s->active); pos != &s->active;
+	     pos = uh_rculist_next(pos)) {
+		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
+
+		uh_rpc_lock(rpc);
+		uh_rpc_hold(rpc);
+		uh_rpc_end(rpc, &p);
+		uh_rpc_release(rpc);
+		uh_pending_flush(s->stack, &p);
+	}
+	uh_sock_unprotect(s);
+	uh_wait_wake_all(&s->wait);
+	uh_sock_sync_fd(s);
+}
+
+void uh_sock_close(struct uhoma_sock *s)
+{
+	struct uhoma_stack *st = s->stack;
+
+	uh_sock_shutdown(s);
+	/* Receive and timer threads find sockets under RCU: after a grace
+	 * period none of them can still be using this one (or sending from
+	 * its port), so the port can go. */
+	uh_synchronize_rcu();
+	st->carrier->ops->close_port(st->carrier, s->port);
+	uh_lock(&st->socktab_lock);
+	uh_list_del(&s->stack_link);
+	uh_unlock(&st->socktab_lock);
+	while (uh_sock_reap(s, true) > 0 || !uh_list_empty(&s->dead)) {
+		if (uh_list_empty(&s->dead))
+			break;
+		uh_sleep_ns(100000);  /* a reference still held: wait */
+	}
+	uh_pool_destroy(&s->pool);
+	close(s->efd);
+	free(s);
+}

@@ -1,0 +1,141 @@
+/*
+ * sock.h - sockets: the port table, the per-socket lists and waits, the
+ * protect count, shutdown, and reaping.
+ *
+ * Synchronization table for struct uhoma_sock:
+ *   field                     writers                 readers
+ *   tab_next                  socktab lock            RCU
+ *   shutdown, is_server       socket lock (atomic)    anyone (atomic)
+ *   protect_count             +1 under socket lock;   reaper, under the
+ *                             -1 atomic, no lock      socket lock
+ *   active                    socket lock             walkers holding a
+ *                                                     protect count
+ *   ready, dead, waiting_bufs socket lock             socket lock
+ *   wait, efd                 internally synchronized
+ *   pool                      pool lock (leaf)
+ *   buckets                   their own locks (the RPC locks)
+ *
+ * Shutdown rules (the seed's): (1) under the socket lock set `shutdown`;
+ * every path that attaches something to the socket (RPC creation, ready
+ * list, protect) checks it under the same lock, so nothing is added after.
+ * (2) Unlink from the port table. (3) End every RPC, walking `active` under
+ * a protect count. (4) Wake every waiter: they see `shutdown`. (5) Free
+ * only in uh_sock_close, after a grace period and after every RPC is
+ * reaped.
+ */
+#ifndef UHOMA_CORE_SOCK_H
+#define UHOMA_CORE_SOCK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "core/pool.h"
+#include "core/rpc.h"
+#include "core/wire.h"
+#include "sync/lock.h"
+#include "sync/rculist.h"
+#include "sync/wait.h"
+#include "util/list.h"
+
+struct uhoma_stack;
+
+struct uhoma_sock {
+	struct uhoma_stack *stack;        /* immutable */
+	uint16_t port;                 /* immutable */
+	struct uhoma_sock *_Atomic tab_next; /* socktab lock / RCU */
+	struct uh_list stack_link;     /* socktab lock: stack->all_socks */
+	struct uh_lock lock;           /* class socket */
+	_Atomic bool shutdown;         /* set once under lock */
+	_Atomic bool is_server;        /* written under lock */
+	_Atomic int protect_count;     /* see above */
+	struct uh_rculist active;      /* every live RPC */
+	struct uh_list ready;          /* complete non-private RPCs */
+	struct uh_list dead;           /* ended, not yet reaped */
+	struct uh_list waiting_bufs;   /* waiting for pool space, shortest
+					* first */
+	uint32_t dead_count;           /* socket lock */
+	struct uh_wait wait;           /* uhoma_recv sleepers */
+	int efd;                       /* eventfd: readable while ready */
+	struct uh_pool pool;
+	struct uh_bucket client_buckets[UH_RPC_BUCKETS];
+	struct uh_bucket server_buckets[UH_RPC_BUCKETS];
+};
+
+#define UH_PENDING_CTL 8
+#define UH_PENDING_ACKS 8
+
+/*
+ * struct uh_pending - what a locked section decided to do once its locks
+ * are dropped: control packets to send, acks to apply to other RPCs,
+ * threads to wake. Lives on the stack of the thread that fills it;
+ * uh_pending_flush() performs it with no lock held.
+ */
+struct uh_pending {
+	unsigned num_ctl;
+	struct {
+		uint8_t hdr[UH_MAX_HEADER];
+		size_t len;
+		struct uh_addr dst;
+		uint16_t sport, dport;
+		uint8_t type;
+	} ctl[UH_PENDING_CTL];
+	unsigned num_acks;
+	struct {
+		struct uh_addr src;
+		struct uh_ack ack;
+	} acks[UH_PENDING_ACKS];
+	struct uhoma_sock *wake_sock;     /* socket whose waiters to wake */
+	bool wake_one, wake_all, signal_fd;
+	bool check_bufs;               /* pool space freed: run waiters */
+};
+
+static inline void uh_pending_init(struct uh_pending *p)
+{
+	p->num_ctl = 0;
+	p->num_acks = 0;
+	p->wake_sock = NULL;
+	p->wake_one = p->wake_all = p->signal_fd = p->check_bufs = false;
+}
+
+/* Queues control packet @h from port @sport to @dst:@dport. */
+void uh_pending_ctl(struct uh_pending *p, const struct uh_hdr *h,
+		    uint16_t sport, const struct uh_addr *dst, uint16_t dport);
+
+/* Queues a wake-up of @s's waiters (one, or all). */
+void uh_pending_wake(struct uh_pending *p, struct uhoma_sock *s, bool all);
+
+/* Does everything @p holds. No lock may be held. */
+void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p);
+
+/* Opens a socket on @port (0 = automatic). */
+int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out);
+
+/* The socket bound to @port, or NULL. Caller is in an RCU read section. */
+struct uhoma_sock *uh_sock_find(struct uhoma_stack *st, uint16_t port);
+
+/* Raises the protect count: the reaper frees nothing until the matching
+ * unprotect. Fails (false) once the socket is shut down. */
+bool uh_sock_protect(struct uhoma_sock *s);
+void uh_sock_unprotect(struct uhoma_sock *s);
+
+/* Frees up to cfg.reap_limit dead RPCs (all with @all). Returns how many.
+ * No lock may be held. */
+unsigned uh_sock_reap(struct uhoma_sock *s, bool all);
+
+/* Queues @rpc (locked; incoming message without buffer space) on the
+ * socket's waiting list. */
+void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
+
+/* Gives freed pool space to waiting messages. No lock may be held. */
+void uh_sock_check_bufs(struct uhoma_sock *s);
+
+/* The readiness fd reflects whether `ready` is empty (no lock held). */
+void uh_sock_sync_fd(struct uhoma_sock *s);
+
+/* Shuts down (idempotent) / closes (last call) the socket. */
+void uh_sock_shutdown(struct uhoma_sock *s);
+void uh_sock_close(struct uhoma_sock *s);
+
+#endif /* UHOMA_CORE_SOCK_H */

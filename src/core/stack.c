@@ -1,0 +1,122 @@
+/*
+ * stack.c - creating and destroying a stack; the transmit funnel.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/stack.h"
+#include "mem/cache.h"
+#include "runtime/runtime.h"
+#include "sync/rcu.h"
+
+static UH_LOCK_CLASS(socktab_class, "socktab", UH_RANK_TABLE, 0);
+
+/* One RPC cache for every stack of the process (never destroyed). */
+static struct uh_cache *rpc_cache;
+static pthread_once_t rpc_cache_once = PTHREAD_ONCE_INIT;
+
+static void rpc_cache_init(void)
+{
+	struct uh_cache_config cc = {
+		.name = "rpc",
+		.size = sizeof(struct uh_rpc),
+		.align = UH_CACHELINE,
+	};
+
+	rpc_cache = uh_cache_create(&cc);
+}
+
+void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
+		   const struct uh_tx *pkts, unsigned n)
+{
+	unsigned sent;
+
+	uh_lockdep_might_block("carrier send", UH_HERE);
+	sent = st->carrier->ops->send(st->carrier, sport, pkts, n);
+	for (unsigned i = 0; i < sent; i++) {
+		unsigned t = pkts[i].hdr[11] - UH_PKT_MIN_TYPE;
+
+		uh_metric_inc(&st->metrics, UH_M_PKT_SENT + t);
+		uh_metric_add(&st->metrics, UH_M_BYTES_SENT + t,
+			      (int64_t)(pkts[i].hdr_len + pkts[i].payload_len));
+	}
+	if (sent < n)
+		uh_metric_add(&st->metrics, UH_M_XMIT_ERRORS, n - sent);
+}
+
+int uhoma_stack_create(const struct uhoma_config *cfg,
+		       struct uhoma_stack **out)
+{
+	struct uhoma_config c;
+	struct uhoma_stack *st;
+	size_t size = (sizeof(*st) + UH_CACHELINE - 1) &
+		      ~(size_t)(UH_CACHELINE - 1);
+	int rc;
+
+	if (!out)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	if (cfg)
+		c = *cfg;
+	else
+		uhoma_config_default(&c);
+	rc = uh_config_validate(&c);
+	if (rc)
+		return rc;
+	pthread_once(&rpc_cache_once, rpc_cache_init);
+	if (!rpc_cache)
+		return UHOMA_ERR_NOMEM;
+	st = aligned_alloc(UH_CACHELINE, size);
+	if (!st)
+		return UHOMA_ERR_NOMEM;
+	memset(st, 0, size);
+	st->cfg = c;
+	st->rpc_cache = rpc_cache;
+	uh_lock_init(&st->socktab_lock, &socktab_class);
+	uh_list_init(&st->all_socks);
+	uh_peertab_init(&st->peers);
+	rc = uh_carrier_create(&c, &st->carrier);
+	if (rc) {
+		free(st);
+		return rc;
+	}
+	if (st->carrier->max_packet <= UH_HDR_DATA + 64) {
+		st->carrier->ops->destroy(st->carrier);
+		free(st);
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	}
+	st->max_payload = st->carrier->max_packet - UH_HDR_DATA;
+	rc = uh_runtime_start(st);
+	if (rc) {
+		st->carrier->ops->destroy(st->carrier);
+		free(st);
+		return rc;
+	}
+	*out = st;
+	uh_lockdep_return_to_app("uhoma_stack_create", UH_HERE);
+	return UHOMA_OK;
+}
+
+void uhoma_stack_destroy(struct uhoma_stack *st)
+{
+	if (!st)
+		return;
+	atomic_store(&st->destroying, true);
+	uh_runtime_stop(st);
+	for (;;) {
+		struct uhoma_sock *s = NULL;
+
+		uh_lock(&st->socktab_lock);
+		s = uh_list_first(&st->all_socks, struct uhoma_sock, stack_link);
+		uh_unlock(&st->socktab_lock);
+		if (!s)
+			break;
+		uh_sock_close(s);
+	}
+	uh_synchronize_rcu();
+	st->carrier->ops->destroy(st->carrier);
+	uh_peertab_destroy(&st->peers);
+	free(st);
+	uh_lockdep_return_to_app("uhoma_stack_destroy", UH_HERE);
+}

@@ -1,0 +1,62 @@
+/*
+ * stack.h - one Homa endpoint: configuration, carrier, port table, peers,
+ * metrics. Entry points of the protocol core for the runtime:
+ * uh_stack_input() (one received packet) and uh_stack_tick() (one timer
+ * tick). Both may run in any number of threads at once, concurrently with
+ * every API call.
+ */
+#ifndef UHOMA_CORE_STACK_H
+#define UHOMA_CORE_STACK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/metrics.h"
+#include "core/peer.h"
+#include "core/sock.h"
+#include "net/carrier.h"
+#include "sync/lock.h"
+#include "uhoma/uhoma.h"
+
+struct uh_cache;
+struct uh_runtime;
+
+#define UH_SOCKTAB_BUCKETS 256
+
+struct uhoma_stack {
+	struct uhoma_config cfg;       /* immutable */
+	struct uh_carrier *carrier;    /* immutable */
+	uint32_t max_payload;          /* immutable: DATA bytes per packet */
+	struct uh_lock socktab_lock;   /* class socktab: writers */
+	struct uhoma_sock *_Atomic socktab[UH_SOCKTAB_BUCKETS]; /* RCU readers */
+	unsigned num_socks;            /* socktab lock */
+	struct uh_list all_socks;      /* socktab lock: every open socket,
+					* shut down or not */
+	struct uh_peertab peers;
+	struct uh_cache *rpc_cache;    /* immutable */
+	_Atomic uint64_t ticks;        /* timer ticks so far */
+	_Atomic uint32_t granting;     /* incoming messages being granted */
+	_Atomic bool destroying;       /* no new sockets */
+	struct uh_runtime *rt;         /* immutable */
+	struct uh_metrics metrics;
+};
+
+/* Feeds one received packet (@len bytes at @buf from @src) to the core. */
+void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
+		    const struct uh_addr *src);
+
+/* One timer tick: retransmissions, timeouts, NEED_ACKs, reaping. */
+void uh_stack_tick(struct uhoma_stack *st);
+
+/* Counts and drops a packet for @reason. */
+static inline void uh_stack_drop(struct uhoma_stack *st, enum uh_drop reason)
+{
+	uh_metric_inc(&st->metrics, UH_M_DROP + reason);
+}
+
+/* Sends @n packets from @sport, counting them; no lock may be held. */
+void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
+		   const struct uh_tx *pkts, unsigned n);
+
+#endif /* UHOMA_CORE_STACK_H */

@@ -1,0 +1,84 @@
+/*
+ * carrier.h - how the protocol core's packets reach the wire.
+ *
+ * The core never performs I/O. It hands finished packets (a header and a
+ * payload pointer, never copied) to a carrier's send(); the runtime pulls
+ * received packets out of recv() and feeds them to uh_stack_input(). Each
+ * carrier (UDP, the in-memory network, later raw IP) implements these
+ * operations. A carrier is shared by all threads of a stack: send() and
+ * recv() must be safe to call concurrently; open_port()/close_port() are
+ * called by the socket code, also concurrently with send/recv.
+ *
+ * None of these calls may be made while holding an RPC or socket lock:
+ * send() and recv() are system calls.
+ */
+#ifndef UHOMA_NET_CARRIER_H
+#define UHOMA_NET_CARRIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+
+/* One packet to send: header bytes, then payload bytes (may be empty). */
+struct uh_tx {
+	const uint8_t *hdr;
+	size_t hdr_len;
+	const uint8_t *payload;
+	size_t payload_len;
+	struct uh_addr dst;
+	uint16_t dport;
+	uint8_t priority;     /* 0..7; carriers that can put it in TOS do */
+};
+
+/* One received packet; @buf/@cap are the caller's, the rest the carrier's. */
+struct uh_rx {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	struct uh_addr src;
+	uint8_t priority;
+};
+
+struct uh_carrier;
+
+struct uh_carrier_ops {
+	const char *name;
+	/* Claims @*port (0: any free port >= 0x8000, written back). Returns
+	 * 0, UHOMA_ERR_ADDR_IN_USE, UHOMA_ERR_PERMISSION or another code. */
+	int (*open_port)(struct uh_carrier *c, uint16_t *port);
+	/* Releases a port from open_port; no packet reaches it afterwards. */
+	void (*close_port)(struct uh_carrier *c, uint16_t port);
+	/* Sends @n packets from local port @sport. Returns how many were
+	 * handed to the network (failures are the caller's to count). */
+	unsigned (*send)(struct uh_carrier *c, uint16_t sport,
+			 const struct uh_tx *pkts, unsigned n);
+	/* Receives up to @max packets, waiting up to @timeout_ns (0: do not
+	 * wait; < 0: until something arrives or kick()). Returns the number
+	 * received (0 on timeout or kick). */
+	unsigned (*recv)(struct uh_carrier *c, struct uh_rx *pkts, unsigned max,
+			 int64_t timeout_ns);
+	/* Makes every thread blocked in recv() return soon. */
+	void (*kick)(struct uh_carrier *c);
+	/* Frees the carrier; every port is closed and no call is running. */
+	void (*destroy)(struct uh_carrier *c);
+};
+
+struct uh_carrier {
+	const struct uh_carrier_ops *ops; /* immutable */
+	struct uh_addr local;             /* immutable: this stack's address */
+	uint32_t max_packet;              /* immutable: largest Homa packet
+					   * (header + payload) it carries */
+};
+
+struct uhoma_config;
+
+/* Creates the carrier @cfg asks for. Returns 0 or a uhoma error code. */
+int uh_carrier_create(const struct uhoma_config *cfg, struct uh_carrier **out);
+
+/* The carriers (src/net/udp.c, src/net/memnet.c). */
+int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out);
+int uh_memnet_carrier_create(const struct uhoma_config *cfg,
+			     struct uh_carrier **out);
+
+#endif /* UHOMA_NET_CARRIER_H */

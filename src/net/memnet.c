@@ -1,0 +1,575 @@
+/*
+ * memnet.c - the in-memory network: a carrier joining stacks in one
+ * process, with a seeded fault injector and an optional virtual clock.
+ *
+ * Locks: `memnet` (rank NET) guards the node list, the random generator,
+ * the faults, partitions and statistics; each node's `memnet.node` (leaf)
+ * guards its queue of packets in flight (a min-heap on due time, then
+ * send order) and its port bitmap. Sending takes memnet then the
+ * destination's node lock; packets are copied (malloc) with no lock held.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/memnet.h"
+#include "sync/lock.h"
+#include "sync/wait.h"
+#include "uhoma/memnet.h"
+#include "uhoma/uhoma.h"
+#include "util/clock.h"
+
+static UH_LOCK_CLASS(net_class, "memnet", UH_RANK_NET, 0);
+static UH_LOCK_CLASS(node_class, "memnet.node", UH_RANK_LEAF, UH_LC_LEAF);
+
+#define MN_QUEUE_MAX 65536     /* packets in flight per node */
+#define MN_MAX_CUTS 32
+
+struct mn_pkt {
+	uint64_t due, seq;
+	struct uh_addr src;
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct mn_node {
+	struct uh_carrier c;           /* first: the carrier handle */
+	struct uhoma_memnet *net;      /* immutable */
+	struct mn_node *next;          /* memnet lock */
+	struct uh_lock lock;           /* memnet.node: below */
+	struct mn_pkt **heap;
+	unsigned n;
+	uint64_t ports[65536 / 64];
+	uint32_t next_port;
+	struct uh_wait wait;           /* recv sleepers */
+	_Atomic uint32_t kicks;
+	/* Virtual clock driver: written under memnet lock, used by run(). */
+	uh_memnet_input_fn input;
+	uh_memnet_tick_fn tick;
+	void *arg;
+	uint64_t tick_ns, next_tick;
+};
+
+struct uhoma_memnet {
+	struct uh_lock lock;           /* memnet: below */
+	bool virtual_clock;            /* immutable */
+	_Atomic uint64_t vnow;         /* virtual clock: run() writes */
+	uint64_t rng;
+	uint64_t seq;
+	struct uhoma_memnet_faults f;
+	struct { struct uh_addr a, b; } cuts[MN_MAX_CUTS];
+	unsigned ncuts;
+	struct mn_node *nodes;
+	struct uhoma_memnet_stats st;
+};
+
+static uint64_t rng_next(struct uhoma_memnet *net)
+{
+	uint64_t x = net->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	net->rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static bool roll(struct uhoma_memnet *net, uint32_t ppm)
+{
+	return ppm && rng_next(net) % 1000000 < ppm;
+}
+
+uint64_t uhoma_memnet_now(struct uhoma_memnet *net)
+{
+	return net->virtual_clock ? atomic_load(&net->vnow) : uh_now_ns();
+}
+
+struct uhoma_memnet *uhoma_memnet_create(uint64_t seed, int virtual_clock)
+{
+	struct uhoma_memnet *net = calloc(1, sizeof(*net));
+
+	if (!net)
+		return NULL;
+	uh_lock_init(&net->lock, &net_class);
+	net->virtual_clock = virtual_clock != 0;
+	atomic_init(&net->vnow, 0);
+	net->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+	return net;
+}
+
+void uhoma_memnet_destroy(struct uhoma_memnet *net)
+{
+	free(net);
+}
+
+void uhoma_memnet_set_faults(struct uhoma_memnet *net,
+			     const struct uhoma_memnet_faults *f)
+{
+	uh_lock(&net->lock);
+	net->f = *f;
+	uh_unlock(&net->lock);
+}
+
+int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
+			   const char *b, int cut)
+{
+	struct uh_addr x, y;
+	int rc = 0;
+
+	if (uh_addr_parse(a, &x) || uh_addr_parse(b, &y))
+		return -1;
+	uh_lock(&net->lock);
+	for (unsigned i = 0; i < net->ncuts; i++) {
+		if ((uh_addr_eq(&net->cuts[i].a, &x) &&
+		     uh_addr_eq(&net->cuts[i].b, &y)) ||
+		    (uh_addr_eq(&net->cuts[i].a, &y) &&
+		     uh_addr_eq(&net->cuts[i].b, &x))) {
+			if (!cut)
+				net->cuts[i] = net->cuts[--net->ncuts];
+			goto out;
+		}
+	}
+	if (cut) {
+		if (net->ncuts == MN_MAX_CUTS)
+			rc = -1;
+		else {
+			net->cuts[net->ncuts].a = x;
+			net->cuts[net->ncuts].b = y;
+			net->ncuts++;
+		}
+	}
+out:
+	uh_unlock(&net->lock);
+	return rc;
+}
+
+void uhoma_memnet_stats(struct uhoma_memnet *net,
+			struct uhoma_memnet_stats *st)
+{
+	uh_lock(&net->lock);
+	*st = net->st;
+	uh_unlock(&net->lock);
+}
+
+/* ---- the per-node queue (node lock held) -------------------------------- */
+
+static bool pkt_before(const struct mn_pkt *a, const struct mn_pkt *b)
+{
+	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static bool heap_push(struct mn_node *n, struct mn_pkt *p)
+{
+	unsigned i;
+
+	if (n->n == MN_QUEUE_MAX)
+		return false;
+	i = n->n++;
+	while (i > 0 && pkt_before(p, n->heap[(i - 1) / 2])) {
+		n->heap[i] = n->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	n->heap[i] = p;
+	return true;
+}
+
+static struct mn_pkt *heap_pop(struct mn_node *n)
+{
+	struct mn_pkt *top = n->heap[0], *last = n->heap[--n->n];
+	unsigned i = 0;
+
+	for (;;) {
+		unsigned c = 2 * i + 1;
+
+		if (c >= n->n)
+			break;
+		if (c + 1 < n->n && pkt_before(n->heap[c + 1], n->heap[c]))
+			c++;
+		if (!pkt_before(n->heap[c], last))
+			break;
+		n->heap[i] = n->heap[c];
+		i = c;
+	}
+	if (n->n)
+		n->heap[i] = last;
+	return top;
+}
+
+/* ---- carrier operations ------------------------------------------------- */
+
+static struct mn_node *node_of(struct uh_carrier *c)
+{
+	return (struct mn_node *)(void *)c;
+}
+
+static int mn_open_port(struct uh_carrier *c, uint16_t *port)
+{
+	struct mn_node *n = node_of(c);
+	int rc = UHOMA_OK;
+
+	uh_lock(&n->lock);
+	if (*port == 0) {
+		unsigned tries;
+
+		for (tries = 0; tries < 0x8000; tries++) {
+			uint32_t p = n->next_port;
+
+			n->next_port = p == 0xFFFF ? 0x8000 : p + 1;
+			if (!(n->ports[p / 64] & (1ull << (p % 64)))) {
+				*port = (uint16_t)p;
+				break;
+			}
+		}
+		if (tries == 0x8000)
+			rc = UHOMA_ERR_ADDR_IN_USE;
+	} else if (n->ports[*port / 64] & (1ull << (*port % 64))) {
+		rc = UHOMA_ERR_ADDR_IN_USE;
+	}
+	if (rc == UHOMA_OK)
+		n->ports[*port / 64] |= 1ull << (*port % 64);
+	uh_unlock(&n->lock);
+	return rc;
+}
+
+static void mn_close_port(struct uh_carrier *c, uint16_t port)
+{
+	struct mn_node *n = node_of(c);
+
+	uh_lock(&n->lock);
+	n->ports[port / 64] &= ~(1ull << (port % 64));
+	uh_unlock(&n->lock);
+}
+
+static struct mn_node *find_node(struct uhoma_memnet *net,
+				 const struct uh_addr *a)
+{
+	for (struct mn_node *n = net->nodes; n; n = n->next)
+		if (uh_addr_eq(&n->c.local, a))
+			return n;
+	return NULL;
+}
+
+static bool is_cut(struct uhoma_memnet *net, const struct uh_addr *a,
+		   const struct uh_addr *b)
+{
+	for (unsigned i = 0; i < net->ncuts; i++)
+		if ((uh_addr_eq(&net->cuts[i].a, a) &&
+		     uh_addr_eq(&net->cuts[i].b, b)) ||
+		    (uh_addr_eq(&net->cuts[i].a, b) &&
+		     uh_addr_eq(&net->cuts[i].b, a)))
+			return true;
+	return false;
+}
+
+/* Queues @p for @dst (memnet lock held); frees it if it cannot. */
+static void deliver(struct uhoma_memnet *net, struct mn_node *dst,
+		    struct mn_pkt *p)
+{
+	bool ok;
+
+	p->seq = net->seq++;
+	uh_lock(&dst->lock);
+	ok = heap_push(dst, p);
+	uh_unlock(&dst->lock);
+	if (!ok) {
+		net->st.overflowed++;
+		free(p);
+		return;
+	}
+	/* A futex wake: never blocks. Done under the memnet lock so the
+	 * node cannot be destroyed meanwhile. */
+	uh_wait_wake_all(&dst->wait);
+}
+
+static struct mn_pkt *pkt_copy(const struct uh_tx *t, const struct uh_addr *src)
+{
+	size_t len = t->hdr_len + t->payload_len;
+	struct mn_pkt *p = malloc(sizeof(*p) + len);
+
+	if (!p)
+		return NULL;
+	p->src = *src;
+	p->len = (uint32_t)len;
+	memcpy(p->data, t->hdr, t->hdr_len);
+	if (t->payload_len)
+		memcpy(p->data + t->hdr_len, t->payload, t->payload_len);
+	return p;
+}
+
+static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
+			const struct uh_tx *pkts, unsigned count)
+{
+	struct mn_node *self = node_of(c);
+	struct uhoma_memnet *net = self->net;
+	unsigned sent = 0;
+
+	(void)sport;
+	for (unsigned i = 0; i < count; i++) {
+		const struct uh_tx *t = &pkts[i];
+		struct mn_pkt *p = pkt_copy(t, &c->local), *dup = NULL;
+		struct mn_node *dst;
+		uint64_t now;
+
+		if (!p)
+			continue;
+		if (p->len > c->max_packet) {
+			free(p);
+			continue;
+		}
+		/* Copies for duplication are made before taking the lock. */
+		dup = pkt_copy(t, &c->local);
+		uh_lock(&net->lock);
+		now = uhoma_memnet_now(net);
+		net->st.sent++;
+		sent++;
+		dst = find_node(net, &t->dst);
+		if (!dst) {
+			net->st.unroutable++;
+			goto drop;
+		}
+		if (is_cut(net, &c->local, &t->dst)) {
+			net->st.partitioned++;
+			goto drop;
+		}
+		if (roll(net, net->f.loss_ppm)) {
+			net->st.lost++;
+			goto drop;
+		}
+		if (roll(net, net->f.corrupt_ppm)) {
+			net->st.corrupted++;   /* the checksum catches it */
+			goto drop;
+		}
+		if (roll(net, net->f.garble_ppm)) {
+			uint32_t span = p->len < 56 ? p->len : 56;
+
+			p->data[rng_next(net) % span] ^=
+				(uint8_t)(1 + rng_next(net) % 255);
+			net->st.garbled++;
+		}
+		p->due = now + net->f.delay_ns;
+		if (net->f.max_delay_ns && roll(net, net->f.reorder_ppm)) {
+			p->due += rng_next(net) % net->f.max_delay_ns;
+			net->st.reordered++;
+		}
+		if (dup && roll(net, net->f.dup_ppm)) {
+			dup->due = p->due + (net->f.max_delay_ns
+				? rng_next(net) % net->f.max_delay_ns : 0);
+			net->st.duplicated++;
+			deliver(net, dst, dup);
+			dup = NULL;
+		}
+		deliver(net, dst, p);
+		p = NULL;
+drop:
+		uh_unlock(&net->lock);
+		free(p);
+		free(dup);
+	}
+	return sent;
+}
+
+static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
+			int64_t timeout_ns)
+{
+	struct mn_node *n = node_of(c);
+	struct uhoma_memnet *net = n->net;
+	uint64_t start = uh_now_ns(), kicks = atomic_load(&n->kicks);
+
+	for (;;) {
+		struct mn_pkt *got[64];
+		unsigned k = 0, i;
+		uint64_t now = uhoma_memnet_now(net), next_due = UINT64_MAX;
+		uint32_t ticket = uh_wait_prepare(&n->wait);
+
+		if (max > 64)
+			max = 64;
+		if (!net->virtual_clock) {
+			uh_lock(&n->lock);
+			while (k < max && n->n && n->heap[0]->due <= now)
+				got[k++] = heap_pop(n);
+			if (n->n)
+				next_due = n->heap[0]->due;
+			uh_unlock(&n->lock);
+		}
+		for (i = 0; i < k; i++) {
+			size_t len = got[i]->len < rx[i].cap ? got[i]->len
+							      : rx[i].cap;
+
+			memcpy(rx[i].buf, got[i]->data, len);
+			rx[i].len = len;
+			rx[i].src = got[i]->src;
+			rx[i].priority = 0;
+			free(got[i]);
+		}
+		if (k || timeout_ns == 0 || net->virtual_clock ||
+		    atomic_load(&n->kicks) != kicks)
+			return k;
+		now = uh_now_ns();
+		if (timeout_ns > 0 && now - start >= (uint64_t)timeout_ns)
+			return 0;
+		{
+			uint64_t wait = timeout_ns > 0
+				? (uint64_t)timeout_ns - (now - start) : UINT64_MAX;
+
+			if (next_due != UINT64_MAX)
+				wait = next_due > now && next_due - now < wait
+					? next_due - now : (next_due > now ? wait : 1);
+			uh_wait_sleep(&n->wait, ticket, wait);
+		}
+	}
+}
+
+static void mn_kick(struct uh_carrier *c)
+{
+	struct mn_node *n = node_of(c);
+
+	atomic_fetch_add(&n->kicks, 1);
+	uh_wait_wake_all(&n->wait);
+}
+
+static void mn_destroy(struct uh_carrier *c)
+{
+	struct mn_node *n = node_of(c);
+	struct uhoma_memnet *net = n->net;
+
+	uh_lock(&net->lock);
+	for (struct mn_node **pp = &net->nodes; *pp; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	uh_unlock(&net->lock);
+	while (n->n)
+		free(heap_pop(n));
+	free(n->heap);
+	free(n);
+}
+
+static const struct uh_carrier_ops memnet_ops = {
+	.name = "memnet",
+	.open_port = mn_open_port,
+	.close_port = mn_close_port,
+	.send = mn_send,
+	.recv = mn_recv,
+	.kick = mn_kick,
+	.destroy = mn_destroy,
+};
+
+int uh_memnet_carrier_create(const struct uhoma_config *cfg,
+			     struct uh_carrier **out)
+{
+	struct uhoma_memnet *net = cfg->memnet;
+	struct mn_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return UHOMA_ERR_NOMEM;
+	n->heap = malloc(MN_QUEUE_MAX * sizeof(*n->heap));
+	if (!n->heap) {
+		free(n);
+		return UHOMA_ERR_NOMEM;
+	}
+	n->c.ops = &memnet_ops;
+	n->c.max_packet = cfg->mtu - 28;   /* as IPv4 + UDP would leave */
+	if (uh_addr_parse(cfg->addr, &n->c.local)) {
+		free(n->heap);
+		free(n);
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	}
+	n->net = net;
+	n->next_port = 0x8000;
+	uh_lock_init(&n->lock, &node_class);
+	uh_wait_init(&n->wait);
+	uh_lock(&net->lock);
+	if (find_node(net, &n->c.local)) {
+		uh_unlock(&net->lock);
+		free(n->heap);
+		free(n);
+		return UHOMA_ERR_ADDR_IN_USE;
+	}
+	n->next = net->nodes;
+	net->nodes = n;
+	uh_unlock(&net->lock);
+	*out = &n->c;
+	return UHOMA_OK;
+}
+
+bool uh_memnet_is_virtual(const struct uh_carrier *c)
+{
+	return c->ops == &memnet_ops &&
+	       ((const struct mn_node *)(const void *)c)->net->virtual_clock;
+}
+
+void uh_memnet_set_driver(struct uh_carrier *c, uh_memnet_input_fn input,
+			  uh_memnet_tick_fn tick, void *arg, uint64_t tick_ns)
+{
+	struct mn_node *n = node_of(c);
+
+	uh_lock(&n->net->lock);
+	n->input = input;
+	n->tick = tick;
+	n->arg = arg;
+	n->tick_ns = tick_ns;
+	n->next_tick = atomic_load(&n->net->vnow) + tick_ns;
+	uh_unlock(&n->net->lock);
+}
+
+uint64_t uhoma_memnet_run(struct uhoma_memnet *net, uint64_t ns)
+{
+	uint64_t end = atomic_load(&net->vnow) + ns, delivered = 0;
+
+	if (!net->virtual_clock)
+		return 0;
+	for (;;) {
+		struct mn_node *best = NULL;
+		uint64_t when = UINT64_MAX;
+		bool is_tick = false;
+		struct mn_pkt *p = NULL;
+		uh_memnet_input_fn input;
+		uh_memnet_tick_fn tick;
+		void *arg;
+
+		uh_lock(&net->lock);
+		for (struct mn_node *n = net->nodes; n; n = n->next) {
+			if (!n->input)
+				continue;
+			uh_lock(&n->lock);
+			if (n->n && n->heap[0]->due < when) {
+				when = n->heap[0]->due;
+				best = n;
+				is_tick = false;
+			}
+			uh_unlock(&n->lock);
+			if (n->next_tick < when) {
+				when = n->next_tick;
+				best = n;
+				is_tick = true;
+			}
+		}
+		if (!best || when > end) {
+			uh_unlock(&net->lock);
+			break;
+		}
+		if (when > atomic_load(&net->vnow))
+			atomic_store(&net->vnow, when);
+		if (is_tick) {
+			best->next_tick += best->tick_ns;
+		} else {
+			uh_lock(&best->lock);
+			p = heap_pop(best);
+			uh_unlock(&best->lock);
+			net->st.delivered++;
+		}
+		input = best->input;
+		tick = best->tick;
+		arg = best->arg;
+		uh_unlock(&net->lock);
+		if (p) {
+			input(arg, p->data, p->len, &p->src);
+			free(p);
+			delivered++;
+		} else {
+			tick(arg);
+		}
+	}
+	atomic_store(&net->vnow, end);
+	return delivered;
+}

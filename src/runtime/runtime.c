@@ -1,0 +1,230 @@
+/*
+ * runtime.c - receive and timer threads, and polling from any thread.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "core/stack.h"
+#include "mem/cache.h"
+#include "net/memnet.h"
+#include "runtime/runtime.h"
+#include "sync/lockdep.h"
+#include "util/clock.h"
+
+#define RX_BATCH 16
+#define RX_MAX_THREADS 64
+
+struct uh_runtime {
+	struct uhoma_stack *st;                 /* immutable */
+	unsigned n_rx;                       /* immutable */
+	pthread_t rx[RX_MAX_THREADS];        /* immutable after start */
+	pthread_t timer;
+	bool have_timer;                     /* immutable after start */
+	bool virtual_clock;                  /* immutable */
+	_Atomic bool stop;
+	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
+};
+
+/* Per-thread receive buffers, sized for the largest carrier seen. */
+struct rxbuf {
+	uint8_t *mem;
+	size_t each;
+	struct uh_rx rx[RX_BATCH];
+};
+static __thread struct rxbuf *tl_rx;
+static pthread_key_t rx_key;
+static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
+
+static void rxbuf_free(void *p)
+{
+	struct rxbuf *rb = p;
+
+	free(rb->mem);
+	free(rb);
+}
+
+static void rx_key_init(void)
+{
+	pthread_key_create(&rx_key, rxbuf_free);
+}
+
+static struct rxbuf *get_rxbuf(size_t each)
+{
+	struct rxbuf *rb = tl_rx;
+
+	if (rb && rb->each >= each)
+		return rb;
+	pthread_once(&rx_once, rx_key_init);
+	if (!rb) {
+		rb = calloc(1, sizeof(*rb));
+		if (!rb)
+			return NULL;
+		tl_rx = rb;
+		pthread_setspecific(rx_key, rb);
+	}
+	free(rb->mem);
+	rb->mem = malloc(each * RX_BATCH);
+	rb->each = rb->mem ? each : 0;
+	return rb->mem ? rb : NULL;
+}
+
+unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)
+{
+	struct uh_carrier *c = st->carrier;
+	struct rxbuf *rb = get_rxbuf(c->max_packet);
+	unsigned n;
+
+	if (!rb)
+		return 0;
+	for (unsigned i = 0; i < RX_BATCH; i++) {
+		rb->rx[i].buf = rb->mem + i * rb->each;
+		rb->rx[i].cap = rb->each;
+	}
+	n = c->ops->recv(c, rb->rx, RX_BATCH, timeout_ns);
+	for (unsigned i = 0; i < n; i++)
+		uh_stack_input(st, rb->rx[i].buf, rb->rx[i].len,
+			       &rb->rx[i].src);
+	return n;
+}
+
+bool uh_runtime_manual(const struct uhoma_stack *st)
+{
+	return st->cfg.rx_threads == 0;
+}
+
+bool uh_runtime_virtual(const struct uhoma_stack *st)
+{
+	return st->rt && st->rt->virtual_clock;
+}
+
+static void *rx_main(void *arg)
+{
+	struct uh_runtime *rt = arg;
+
+	while (!atomic_load_explicit(&rt->stop, memory_order_acquire))
+		uh_runtime_poll(rt->st, 50 * 1000 * 1000);
+	return NULL;
+}
+
+static void *timer_main(void *arg)
+{
+	struct uh_runtime *rt = arg;
+	uint64_t period = (uint64_t)rt->st->cfg.tick_us * 1000;
+	uint64_t next = uh_now_ns() + period, last_cache = uh_now_ns();
+
+	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
+		uint64_t now = uh_now_ns();
+
+		if (now < next) {
+			uh_sleep_ns(next - now);
+			continue;
+		}
+		next += period;
+		if (next < now)          /* fell behind: do not burst */
+			next = now + period;
+		uh_stack_tick(rt->st);
+		if (now - last_cache >= 100 * 1000 * 1000) {
+			uh_cache_tick_all();
+			last_cache = now;
+		}
+	}
+	return NULL;
+}
+
+static void vtick(void *arg)
+{
+	uh_stack_tick(arg);
+}
+
+static void vinput(void *arg, const uint8_t *buf, size_t len,
+		   const struct uh_addr *src)
+{
+	uh_stack_input(arg, buf, len, src);
+}
+
+int uh_runtime_start(struct uhoma_stack *st)
+{
+	struct uh_runtime *rt = calloc(1, sizeof(*rt));
+
+	if (!rt)
+		return UHOMA_ERR_NOMEM;
+	rt->st = st;
+	atomic_init(&rt->stop, false);
+	atomic_init(&rt->next_tick_ns,
+		    uh_now_ns() + (uint64_t)st->cfg.tick_us * 1000);
+	st->rt = rt;
+	if (st->cfg.carrier == UHOMA_CARRIER_MEMNET &&
+	    uh_memnet_is_virtual(st->carrier)) {
+		if (st->cfg.rx_threads != 0) {
+			free(rt);
+			st->rt = NULL;
+			return UHOMA_ERR_INVALID_ARGUMENT;
+		}
+		rt->virtual_clock = true;
+		uh_memnet_set_driver(st->carrier, vinput, vtick, st,
+				     (uint64_t)st->cfg.tick_us * 1000);
+		return UHOMA_OK;
+	}
+	if (st->cfg.rx_threads == 0)
+		return UHOMA_OK;
+	for (unsigned i = 0; i < st->cfg.rx_threads; i++) {
+		if (pthread_create(&rt->rx[i], NULL, rx_main, rt) != 0) {
+			uh_runtime_stop(st);
+			return UHOMA_ERR_SYSTEM;
+		}
+		rt->n_rx++;
+	}
+	if (pthread_create(&rt->timer, NULL, timer_main, rt) != 0) {
+		uh_runtime_stop(st);
+		return UHOMA_ERR_SYSTEM;
+	}
+	rt->have_timer = true;
+	return UHOMA_OK;
+}
+
+void uh_runtime_stop(struct uhoma_stack *st)
+{
+	struct uh_runtime *rt = st->rt;
+
+	if (!rt)
+		return;
+	atomic_store_explicit(&rt->stop, true, memory_order_release);
+	st->carrier->ops->kick(st->carrier);
+	for (unsigned i = 0; i < rt->n_rx; i++)
+		pthread_join(rt->rx[i], NULL);
+	if (rt->have_timer)
+		pthread_join(rt->timer, NULL);
+	if (rt->virtual_clock)
+		uh_memnet_set_driver(st->carrier, NULL, NULL, NULL, 0);
+	free(rt);
+	st->rt = NULL;
+}
+
+int uhoma_poll(struct uhoma_stack *st, int64_t timeout_ns)
+{
+	uint64_t now, due;
+	unsigned n;
+
+	if (!st || !st->rt || st->rt->virtual_clock)
+		return 0;
+	if (uh_runtime_manual(st)) {
+		/* Never sleep past the next tick. */
+		now = uh_now_ns();
+		due = atomic_load(&st->rt->next_tick_ns);
+		if (timeout_ns < 0 || (uint64_t)timeout_ns > due - now)
+			timeout_ns = due > now ? (int64_t)(due - now) : 0;
+	}
+	n = uh_runtime_poll(st, timeout_ns);
+	if (uh_runtime_manual(st)) {
+		now = uh_now_ns();
+		due = atomic_load(&st->rt->next_tick_ns);
+		if (now >= due &&
+		    atomic_compare_exchange_strong(
+			    &st->rt->next_tick_ns, &due,
+			    now + (uint64_t)st->cfg.tick_us * 1000))
+			uh_stack_tick(st);
+	}
+	uh_lockdep_return_to_app("uhoma_poll", UH_HERE);
+	return (int)n;
+}

@@ -1,0 +1,38 @@
+/*
+ * runtime.h - the threads that drive a stack's protocol core.
+ *
+ * Threads (docs/design.md §2):
+ *  - cfg.rx_threads receive threads: each blocks in the carrier's recv()
+ *    and feeds every packet to uh_stack_input();
+ *  - one timer thread: uh_stack_tick() every cfg.tick_us, and the object
+ *    caches' periodic maintenance;
+ *  - application threads waiting in uhoma_recv() busy-poll the carrier
+ *    themselves (uh_runtime_poll) before sleeping.
+ * With cfg.rx_threads = 0 there are no threads: uhoma_poll() or a virtual
+ * memnet clock drives the stack.
+ */
+#ifndef UHOMA_RUNTIME_RUNTIME_H
+#define UHOMA_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct uhoma_stack;
+
+/* Starts the threads @st's config asks for. 0 or a uhoma error. */
+int uh_runtime_start(struct uhoma_stack *st);
+
+/* Stops and joins them. */
+void uh_runtime_stop(struct uhoma_stack *st);
+
+/* Receives one batch (waiting up to @timeout_ns, as carrier recv) and
+ * processes it in the calling thread. Returns the number of packets. */
+unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns);
+
+/* True if no runtime threads drive @st. */
+bool uh_runtime_manual(const struct uhoma_stack *st);
+
+/* True if @st moves only with a virtual memnet clock. */
+bool uh_runtime_virtual(const struct uhoma_stack *st);
+
+#endif /* UHOMA_RUNTIME_RUNTIME_H */
