@@ -1,0 +1,176 @@
+/*
+ * nettest.c - see nettest.h.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "nettest.h"
+
+double nt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+struct uhoma_stack *nt_stack(struct uhoma_memnet *net, int host,
+			     uint32_t mtu, uint32_t rx_threads)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *st = NULL;
+
+	uhoma_config_default(&cfg);
+	cfg.carrier = UHOMA_CARRIER_MEMNET;
+	cfg.memnet = net;
+	cfg.mtu = mtu;
+	cfg.rx_threads = rx_threads;
+	snprintf(cfg.addr, sizeof(cfg.addr), "10.0.0.%d", host);
+	if (uhoma_stack_create(&cfg, &st) != UHOMA_OK) {
+		fprintf(stderr, "nt_stack: cannot create stack %d\n", host);
+		abort();
+	}
+	return st;
+}
+
+void *nt_buffers(struct uhoma_sock *s, size_t len)
+{
+	void *r = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (r == MAP_FAILED || uhoma_set_buffers(s, r, len) != UHOMA_OK) {
+		fprintf(stderr, "nt_buffers failed\n");
+		abort();
+	}
+	return r;
+}
+
+void nt_unmap(void *region, size_t len)
+{
+	munmap(region, len);
+}
+
+void nt_addr(int host, uint16_t port, struct sockaddr_storage *ss,
+	     size_t *len)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
+	char text[32];
+
+	memset(ss, 0, sizeof(*ss));
+	snprintf(text, sizeof(text), "10.0.0.%d", host);
+	in->sin_family = AF_INET;
+	in->sin_port = htons(port);
+	inet_pton(AF_INET, text, &in->sin_addr);
+	*len = sizeof(*in);
+}
+
+static uint8_t pattern(uint64_t seed, size_t i)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + i / 8;
+
+	x ^= x >> 29;
+	x *= 0xBF58476D1CE4E5B9ull;
+	return (uint8_t)(x >> (8 * (i % 8)));
+}
+
+void nt_fill(uint8_t *buf, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = pattern(seed, i);
+}
+
+bool nt_check(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
+	      uint64_t seed)
+{
+	uint8_t *tmp;
+	bool ok = true;
+
+	if (m->length != len)
+		return false;
+	tmp = malloc(len);
+	if (uhoma_msg_copy(s, m, 0, tmp, len) != len)
+		ok = false;
+	for (size_t i = 0; ok && i < len; i++)
+		if (tmp[i] != pattern(seed, i))
+			ok = false;
+	free(tmp);
+	return ok;
+}
+
+/* Returns true if @id was seen before (and records it). */
+static bool seen_add(struct nt_echo *e, struct uhoma_msg *m)
+{
+	uint64_t key = m->id ^ ((uint64_t)((struct sockaddr_in *)(void *)&m->peer)->sin_addr.s_addr << 1);
+	size_t i;
+	bool dup = false;
+
+	pthread_mutex_lock(&e->seen_lock);
+	for (i = (key * 0x9E3779B97F4A7C15ull) % e->seen_cap; e->seen[i];
+	     i = (i + 1) % e->seen_cap)
+		if (e->seen[i] == key) {
+			dup = true;
+			break;
+		}
+	if (!dup)
+		e->seen[i] = key;
+	pthread_mutex_unlock(&e->seen_lock);
+	return dup;
+}
+
+static void *echo_main(void *arg)
+{
+	struct nt_echo *e = arg;
+	uint8_t *buf = malloc(UHOMA_MAX_MESSAGE);
+
+	for (;;) {
+		struct uhoma_msg m;
+		int rc;
+
+		memset(&m, 0, sizeof(m));
+		rc = uhoma_recv(e->s, &m, 0, -1);
+		if (rc == UHOMA_ERR_SHUTDOWN)
+			break;
+		if (rc < 0) {
+			atomic_fetch_add(&e->errors, 1);
+			continue;
+		}
+		if (seen_add(e, &m))
+			atomic_fetch_add(&e->dups, 1);
+		uhoma_msg_copy(e->s, &m, 0, buf, m.length);
+		uhoma_msg_release(e->s, &m);
+		if (uhoma_reply(e->s, (struct sockaddr *)&m.peer, m.peer_len,
+				m.id, buf, (size_t)rc) != UHOMA_OK)
+			atomic_fetch_add(&e->errors, 1);
+		atomic_fetch_add(&e->served, 1);
+	}
+	free(buf);
+	return NULL;
+}
+
+void nt_echo_start(struct nt_echo *e, struct uhoma_sock *s, unsigned n)
+{
+	e->s = s;
+	e->nthreads = n;
+	atomic_init(&e->served, 0);
+	atomic_init(&e->dups, 0);
+	atomic_init(&e->errors, 0);
+	pthread_mutex_init(&e->seen_lock, NULL);
+	e->seen_cap = 1u << 20;
+	e->seen = calloc(e->seen_cap, sizeof(uint64_t));
+	for (unsigned i = 0; i < n; i++)
+		pthread_create(&e->t[i], NULL, echo_main, e);
+}
+
+void nt_echo_stop(struct nt_echo *e)
+{
+	uhoma_shutdown(e->s);
+	for (unsigned i = 0; i < e->nthreads; i++)
+		pthread_join(e->t[i], NULL);
+	free(e->seen);
+	pthread_mutex_destroy(&e->seen_lock);
+}

@@ -1,0 +1,55 @@
+/*
+ * nettest.h - helpers for tests that run stacks on an in-memory network
+ * or on loopback: stack creation, buffer regions, message patterns, and an
+ * echo server thread.
+ */
+#ifndef UHOMA_TESTS_NETTEST_H
+#define UHOMA_TESTS_NETTEST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uhoma/memnet.h"
+#include "uhoma/uhoma.h"
+
+#define NT_REGION (64u << 20)    /* default buffer region per socket */
+
+/* A stack on @net at 10.0.0.@host (threads unless the net is virtual). */
+struct uhoma_stack *nt_stack(struct uhoma_memnet *net, int host,
+			     uint32_t mtu, uint32_t rx_threads);
+
+/* An mmap'ed region of @len bytes, given to @s. */
+void *nt_buffers(struct uhoma_sock *s, size_t len);
+void nt_unmap(void *region, size_t len);
+
+/* The sockaddr of 10.0.0.@host:@port. */
+void nt_addr(int host, uint16_t port, struct sockaddr_storage *ss,
+	     size_t *len);
+
+/* Fills @buf with the pattern of (@seed); checks a message against it. */
+void nt_fill(uint8_t *buf, size_t len, uint64_t seed);
+bool nt_check(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
+	      uint64_t seed);
+
+/* An echo server: threads that receive requests on @s and reply with the
+ * same bytes, until the socket shuts down. Counts requests served and
+ * duplicates (a request id seen twice). */
+struct nt_echo {
+	struct uhoma_sock *s;
+	unsigned nthreads;
+	pthread_t t[8];
+	_Atomic uint64_t served, dups, errors;
+	pthread_mutex_t seen_lock;
+	uint64_t *seen;          /* open-addressing set of served ids */
+	size_t seen_cap;
+};
+void nt_echo_start(struct nt_echo *e, struct uhoma_sock *s, unsigned n);
+void nt_echo_stop(struct nt_echo *e);
+
+/* Seconds of monotonic time. */
+double nt_now(void);
+
+#endif /* UHOMA_TESTS_NETTEST_H */
