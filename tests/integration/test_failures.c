@@ -1,0 +1,313 @@
+/*
+ * test_failures.c - peers that die or restart, shutdown with RPCs in every
+ * state, and a receive buffer region that fills up. Virtual clock: the
+ * 100-tick timeouts take no real time and the outcomes are deterministic.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/wire.h"
+#include "nettest.h"
+#include "testutil.h"
+
+#define TICK_NS 1000000ull    /* cfg.tick_us default */
+
+static uint8_t *msgbuf;
+
+static struct uhoma_sock *sock_on(struct uhoma_stack *st, uint16_t port,
+				  size_t region, void **r)
+{
+	struct uhoma_sock *s;
+
+	assert_int_equal(uhoma_socket(st, port, &s), UHOMA_OK);
+	*r = nt_buffers(s, region);
+	return s;
+}
+
+static uint64_t send_to(struct uhoma_sock *s, int host, uint16_t port,
+			size_t len, uint64_t seed)
+{
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint64_t id;
+
+	nt_addr(host, port, &to, &to_len);
+	nt_fill(msgbuf, len, seed);
+	assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len, msgbuf,
+				    len, seed, 0, &id), UHOMA_OK);
+	return id;
+}
+
+/* Receives one message (non-blocking); 0 if none. */
+static int recv_nb(struct uhoma_sock *s, struct uhoma_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	return uhoma_recv(s, m, UHOMA_NONBLOCK, 0);
+}
+
+static int echo_all(struct uhoma_sock *srv)
+{
+	struct uhoma_msg m;
+	int rc, n = 0;
+
+	while ((rc = recv_nb(srv, &m)) > 0) {
+		uhoma_msg_copy(srv, &m, 0, msgbuf, (size_t)rc);
+		uhoma_msg_release(srv, &m);
+		assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
+					     m.peer_len, m.id, msgbuf,
+					     (size_t)rc), UHOMA_OK);
+		n++;
+	}
+	return n;
+}
+
+static void dead_peer__client_times_out(void **state)
+{
+	struct uhoma_memnet *net = uhoma_memnet_create(3, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	void *ra, *rb;
+	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_msg m;
+	uint64_t ids[3], t0;
+	int got = 0, rc;
+
+	(void)state;
+	/* One RPC whose request is lost entirely, one cut mid-request, one
+	 * whose response never comes: all must fail with TIMEDOUT. */
+	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 1);
+	ids[0] = send_to(cli, 1, 80, 100, 1);
+	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 0);
+	ids[1] = send_to(cli, 1, 80, 300000, 2);
+	uhoma_memnet_run(net, 20000);       /* unscheduled bytes arrive */
+	ids[2] = send_to(cli, 1, 80, 1000, 3);
+	uhoma_memnet_run(net, 20000);
+	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 1);
+	t0 = uhoma_memnet_now(net);
+	while (got < 3) {
+		uhoma_memnet_run(net, TICK_NS);
+		while ((rc = recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+			assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
+			assert_true(m.id == ids[0] || m.id == ids[1] ||
+				    m.id == ids[2]);
+			got++;
+		}
+		/* Timeout is 100 silent ticks: allow one tick of slack. */
+		assert_true(uhoma_memnet_now(net) - t0 <= 102 * TICK_NS);
+	}
+	assert_true(uhoma_memnet_now(net) - t0 >= 90 * TICK_NS);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	uhoma_memnet_destroy(net);
+	nt_unmap(ra, NT_REGION);
+	nt_unmap(rb, NT_REGION);
+}
+
+static void restart__rpc_unknown_recovers(void **state)
+{
+	struct uhoma_memnet *net = uhoma_memnet_create(4, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	void *ra, *rb;
+	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_metrics met;
+	struct uhoma_msg m;
+	int done = 0, rc;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		send_to(cli, 1, 80, i == 4 ? 200000u : 1000u * (unsigned)(i + 1), 10u + (unsigned)i);
+	uhoma_memnet_run(net, 3 * TICK_NS);
+	/* The server received the requests but dies before answering. */
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	nt_unmap(ra, NT_REGION);
+	/* A new server process at the same address and port. */
+	a = nt_stack(net, 1, 1500, 0);
+	srv = sock_on(a, 80, NT_REGION, &ra);
+	for (int t = 0; t < 60 && done < 5; t++) {
+		uhoma_memnet_run(net, TICK_NS);
+		echo_all(srv);
+		while ((rc = recv_nb(cli, &m)) > 0) {
+			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
+			uhoma_msg_release(cli, &m);
+			done++;
+		}
+		assert_int_equal(rc, UHOMA_ERR_AGAIN);
+	}
+	assert_int_equal(done, 5);
+	uhoma_metrics(a, &met);
+	assert_true(met.packets_sent[UH_PKT_RPC_UNKNOWN - UH_PKT_MIN_TYPE] > 0);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	uhoma_memnet_destroy(net);
+	nt_unmap(ra, NT_REGION);
+	nt_unmap(rb, NT_REGION);
+}
+
+static void shutdown__rpcs_in_every_state(void **state)
+{
+	struct uhoma_memnet *net = uhoma_memnet_create(5, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	void *ra, *rb;
+	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_metrics ma, mb;
+	struct uhoma_msg m, held[2];
+	uint64_t id;
+	int rc;
+
+	(void)state;
+	/* Server: two requests received (IN_SERVICE), one answered with a
+	 * large response still going out (OUTGOING), one request half
+	 * arrived (INCOMING). Client: RPCs OUTGOING and INCOMING. */
+	send_to(cli, 1, 80, 100, 1);
+	send_to(cli, 1, 80, 200, 2);
+	send_to(cli, 1, 80, 300, 3);
+	uhoma_memnet_run(net, 100000);
+	for (int i = 0; i < 3; i++) {
+		rc = recv_nb(srv, i < 2 ? &held[i] : &m);
+		assert_true(rc > 0);
+	}
+	memset(msgbuf, 1, UHOMA_MAX_MESSAGE);
+	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
+				     m.peer_len, m.id, msgbuf, 900000),
+			 UHOMA_OK);
+	uhoma_msg_release(srv, &m);
+	send_to(cli, 1, 80, 800000, 4);     /* only unscheduled bytes go */
+	uhoma_memnet_run(net, 20000);
+	uhoma_metrics(a, &ma);
+	uhoma_metrics(b, &mb);
+	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_IN_SERVICE] == 2);
+	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 1);
+	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 1);
+	assert_true(mb.rpcs[UHOMA_RPCS_CLIENT_OUTGOING] +
+		    mb.rpcs[UHOMA_RPCS_CLIENT_INCOMING] == 4);
+
+	assert_int_equal(uhoma_shutdown(srv), UHOMA_OK);
+	assert_int_equal(uhoma_shutdown(srv), UHOMA_OK);   /* idempotent */
+	uhoma_metrics(a, &ma);
+	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_IN_SERVICE] == 0);
+	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0);
+	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 0);
+	/* Every call on a shut-down socket fails clearly. */
+	assert_int_equal(recv_nb(srv, &m), UHOMA_ERR_SHUTDOWN);
+	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&held[0].peer,
+				     held[0].peer_len, held[0].id, msgbuf, 10),
+			 UHOMA_ERR_SHUTDOWN);
+	assert_int_equal(uhoma_set_server(srv, 1), UHOMA_ERR_SHUTDOWN);
+	/* Pages the application holds stay valid and can be returned. */
+	assert_int_equal(uhoma_msg_release(srv, &held[0]), UHOMA_OK);
+	assert_int_equal(uhoma_msg_release(srv, &held[1]), UHOMA_OK);
+
+	assert_int_equal(uhoma_shutdown(cli), UHOMA_OK);
+	{
+		struct sockaddr_storage to;
+		size_t to_len;
+
+		nt_addr(1, 80, &to, &to_len);
+		assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to,
+					    to_len, msgbuf, 10, 0, 0, &id),
+				 UHOMA_ERR_SHUTDOWN);
+	}
+	uhoma_memnet_run(net, 10 * TICK_NS);  /* packets to nobody */
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_metrics(a, &ma);
+	uhoma_metrics(b, &mb);
+	for (int s = 0; s < UHOMA_RPC_STATES; s++) {
+		assert_true(ma.rpcs[s] == 0);    /* all reaped at close */
+		assert_true(mb.rpcs[s] == 0);
+	}
+	assert_true(ma.rpcs_reaped == 4 && mb.rpcs_reaped == 4);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	uhoma_memnet_destroy(net);
+	nt_unmap(ra, NT_REGION);
+	nt_unmap(rb, NT_REGION);
+}
+
+static void pool__full_region_waits_then_completes(void **state)
+{
+	const size_t small = 2 * 65536 + 2000000;   /* the minimum: 32 pages */
+	struct uhoma_memnet *net = uhoma_memnet_create(6, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 9000, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 9000, 0);
+	void *ra, *rb;
+	struct uhoma_sock *srv = sock_on(a, 80, small, &ra);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_msg held[8], m;
+	struct uhoma_metrics met;
+	int nheld = 0, done = 0, rc;
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		send_to(cli, 1, 80, 1000000 - (size_t)i, 100u + (unsigned)i);
+	/* The server keeps every request's pages: after two 1 MB messages
+	 * (16 pages each) the region is full and the rest must wait. */
+	for (int t = 0; t < 50; t++) {
+		uhoma_memnet_run(net, TICK_NS);
+		while (nheld < 8 && (rc = recv_nb(srv, &held[nheld])) > 0)
+			nheld++;
+	}
+	assert_int_equal(nheld, 2);
+	uhoma_metrics(a, &met);
+	assert_true(met.buffer_waits >= 6);
+	assert_true(met.drops[UH_DROP_NO_BUFFER] > 0);
+	/* Nothing timed out while waiting; returning pages resumes all. */
+	for (int t = 0; t < 400 && done < 8; t++) {
+		while (nheld > 0) {
+			struct uhoma_msg *h = &held[--nheld];
+
+			assert_true(nt_check(srv, h, h->length,
+					     100 + (1000000 - h->length)));
+			uhoma_msg_copy(srv, h, 0, msgbuf, h->length);
+			uhoma_msg_release(srv, h);
+			assert_int_equal(uhoma_reply(srv,
+				(struct sockaddr *)&h->peer, h->peer_len,
+				h->id, msgbuf, h->length), UHOMA_OK);
+		}
+		uhoma_memnet_run(net, TICK_NS);
+		while (nheld < 8 && (rc = recv_nb(srv, &held[nheld])) > 0)
+			nheld++;
+		while ((rc = recv_nb(cli, &m)) > 0) {
+			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
+			uhoma_msg_release(cli, &m);
+			done++;
+		}
+		assert_int_equal(rc, UHOMA_ERR_AGAIN);
+	}
+	assert_int_equal(done, 8);
+	uhoma_metrics(a, &met);
+	assert_true(met.rpc_timeouts == 0);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	uhoma_memnet_destroy(net);
+	nt_unmap(ra, small);
+	nt_unmap(rb, NT_REGION);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(dead_peer__client_times_out),
+		UH_TEST(restart__rpc_unknown_recovers),
+		UH_TEST(shutdown__rpcs_in_every_state),
+		UH_TEST(pool__full_region_waits_then_completes),
+	};
+	int rc;
+
+	msgbuf = malloc(UHOMA_MAX_MESSAGE);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(msgbuf);
+	return rc;
+}
