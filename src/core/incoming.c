@@ -367,7 +367,6 @@ void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 	rpc = s ? uh_rpc_find_server(s, src, ack->client_id ^ 1) : NULL;
 	if (rpc) {
 		if (rpc->state == UH_RPC_OUTGOING) {
-			uh_peer_done_add(rpc->peer, rpc->id);
 			uh_metric_inc(&st->metrics, UH_M_RESPONSES_SENT);
 			uh_rpc_end(rpc, &p);
 		} else {

@@ -249,6 +249,11 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 	uh_lock_assert_held(&rpc->bucket->lock);
 	if (rpc->state == UH_RPC_DEAD)
 		return;
+	/* At most once: once the application has seen a request, a late
+	 * copy of it must never create a new RPC, however this one ends. */
+	if (!uh_rpc_is_client(rpc) && (rpc->state == UH_RPC_IN_SERVICE ||
+				       rpc->state == UH_RPC_OUTGOING))
+		uh_peer_done_add(rpc->peer, rpc->id);
 	if (rpc->in.managed) {
 		atomic_fetch_sub(&s->stack->granting, 1);
 		rpc->in.managed = false;

@@ -19,25 +19,26 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 
-	if (rpc->state == UH_RPC_IN_SERVICE) {
+	if (rpc->state == UH_RPC_IN_SERVICE || rpc->handed_off) {
+		/* The application has the request, or it is complete and
+		 * waiting for the application: nothing to hear from the
+		 * client. */
 		rpc->silent_ticks = 0;
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING &&
 	    rpc->out.next_xmit >= rpc->out.length) {
 		/* Response fully sent: ask for the ACK every tick after
-		 * request_ack_ticks; a client silent past the timeout is
-		 * gone, and its RPC with it. */
-		if (!rpc->done_tick) {
+		 * request_ack_ticks. A client silent (no RESEND, no ACK) past
+		 * the timeout is gone, and the RPC with it. */
+		if (!rpc->done_tick)
 			rpc->done_tick = now;
-			return;
-		}
-		if (now - rpc->done_tick >= c->timeout_ticks) {
+		if (now - rpc->done_tick >= c->request_ack_ticks)
+			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
+		if (++rpc->silent_ticks >= c->timeout_ticks) {
 			uh_metric_inc(&rpc->sock->stack->metrics,
 				      UH_M_RPC_TIMEOUTS);
 			uh_rpc_end(rpc, p);
-		} else if (now - rpc->done_tick >= c->request_ack_ticks) {
-			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
 		}
 		return;
 	}

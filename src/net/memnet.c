@@ -13,6 +13,7 @@
 
 #include "net/memnet.h"
 #include "sync/lock.h"
+#include "sync/rcu.h"
 #include "sync/wait.h"
 #include "uhoma/memnet.h"
 #include "uhoma/uhoma.h"
@@ -273,11 +274,7 @@ static void deliver(struct uhoma_memnet *net, struct mn_node *dst,
 	if (!ok) {
 		net->st.overflowed++;
 		free(p);
-		return;
 	}
-	/* A futex wake: never blocks. Done under the memnet lock so the
-	 * node cannot be destroyed meanwhile. */
-	uh_wait_wake_all(&dst->wait);
 }
 
 static struct mn_pkt *pkt_copy(const struct uh_tx *t, const struct uh_addr *src)
@@ -317,6 +314,7 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 		}
 		/* Copies for duplication are made before taking the lock. */
 		dup = pkt_copy(t, &c->local);
+		uh_rcu_read_lock();
 		uh_lock(&net->lock);
 		now = uhoma_memnet_now(net);
 		net->st.sent++;
@@ -359,8 +357,17 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 		}
 		deliver(net, dst, p);
 		p = NULL;
+		uh_unlock(&net->lock);
+		/* Wake the receiver outside the memnet lock; the RCU read
+		 * section keeps @dst allocated (mn_destroy waits a grace
+		 * period before freeing a node). */
+		uh_wait_wake_all(&dst->wait);
+		uh_rcu_read_unlock();
+		free(dup);
+		continue;
 drop:
 		uh_unlock(&net->lock);
+		uh_rcu_read_unlock();
 		free(p);
 		free(dup);
 	}
@@ -438,6 +445,7 @@ static void mn_destroy(struct uh_carrier *c)
 			break;
 		}
 	uh_unlock(&net->lock);
+	uh_synchronize_rcu();     /* senders may still be waking us */
 	while (n->n)
 		free(heap_pop(n));
 	free(n->heap);

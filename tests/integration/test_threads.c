@@ -7,6 +7,7 @@
  * complete once with the right bytes, and the validator stays silent.
  * Also: a thread blocked in uhoma_recv wakes with UHOMA_ERR_SHUTDOWN.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,19 +64,26 @@ static void *client_main(void *p)
 			/* The cookie carries seed and length for checking. */
 			if (uhoma_send(h->cli, (struct sockaddr *)&to, to_len,
 				       buf, len, (seed << 20) | len, 0,
-				       &id) != UHOMA_OK)
+				       &id) != UHOMA_OK) {
+				print_error("send failed\n");
 				atomic_fetch_add(&wrong, 1);
+			}
 			sent++;
 		}
 		memset(&m, 0, sizeof(m));
 		rc = uhoma_recv(h->cli, &m, 0, 20 * 1000000000ll);
 		if (rc < 0) {
+			print_error("recv: %s (id %llu)\n", uhoma_strerror(rc),
+				    (unsigned long long)m.id);
 			atomic_fetch_add(&wrong, 1);
 			break;
 		}
 		if ((size_t)rc != (m.cookie & 0xFFFFF) ||
-		    !nt_check(h->cli, &m, (size_t)rc, m.cookie >> 20))
+		    !nt_check(h->cli, &m, (size_t)rc, m.cookie >> 20)) {
+			print_error("bad response: %d bytes, expected %llu\n",
+				    rc, (unsigned long long)(m.cookie & 0xFFFFF));
 			atomic_fetch_add(&wrong, 1);
+		}
 		uhoma_msg_release(h->cli, &m);
 		got++;
 		atomic_fetch_add(&completed, 1);
@@ -115,6 +123,11 @@ static void threads__concurrent_rpcs_under_loss(void **state)
 	for (int i = 0; i < HOSTS; i++)
 		for (int j = 0; j < CLIENT_THREADS; j++)
 			pthread_join(t[i][j], NULL);
+	if (atomic_load(&wrong))
+		for (int i = 0; i < HOSTS; i++) {
+			print_error("--- host %d\n", i + 1);
+			uhoma_metrics_print(hosts[i].st, stderr);
+		}
 	assert_int_equal(atomic_load(&wrong), 0);
 	assert_int_equal(atomic_load(&completed),
 			 HOSTS * CLIENT_THREADS * PER_THREAD);
@@ -198,5 +211,11 @@ int main(void)
 		UH_TEST(threads__shutdown_wakes_every_waiter),
 	};
 
+	/* Real time on 2 cores with ~20 threads, under ASan or TSan, can
+	 * leave a peer unscheduled for longer than the 100 ms default
+	 * timeout. This test is about concurrency, not timeouts (those are
+	 * tested in virtual time by test_failures), so give peers 1 s. Set
+	 * through the environment, as a user would. */
+	setenv("UHOMA_CONFIG", "timeout_ticks=1000", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
