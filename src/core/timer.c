@@ -19,7 +19,8 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 
-	if (rpc->state == UH_RPC_IN_SERVICE || rpc->handed_off) {
+	if (rpc->state == UH_RPC_IN_SERVICE ||
+	    (rpc->state == UH_RPC_INCOMING && rpc->handed_off)) {
 		/* The application has the request, or it is complete and
 		 * waiting for the application: nothing to hear from the
 		 * client. */
