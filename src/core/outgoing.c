@@ -149,11 +149,20 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 	return sent;
 }
 
+/* At most this many packets' worth per RESEND. A receiver that fell
+ * behind (its silence may only mean that packets still wait in its own
+ * queue) must not ask for a whole window again at every timer round: that
+ * feeds on itself. Later rounds ask for what is still missing. */
+#define RESEND_MAX_PKTS 8
+
 static void resend_req(struct uh_rpc *rpc, struct uh_pending *p,
 		       uint32_t off, uint32_t len, uint8_t prio)
 {
+	uint32_t cap = RESEND_MAX_PKTS * rpc->sock->stack->max_payload;
 	struct uh_hdr h;
 
+	if (len != UH_RESEND_ALL && len > cap)
+		len = cap;
 	uh_out_ctl_init(&h, rpc, UH_PKT_RESEND);
 	h.u.resend.offset = off;
 	h.u.resend.length = len;

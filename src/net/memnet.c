@@ -2,11 +2,17 @@
  * memnet.c - the in-memory network: a carrier joining stacks in one
  * process, with a seeded fault injector and an optional virtual clock.
  *
- * Locks: `memnet` (rank NET) guards the node list, the random generator,
- * the faults, partitions and statistics; each node's `memnet.node` (leaf)
- * guards its queue of packets in flight (a min-heap on due time, then
- * send order) and its port bitmap. Sending takes memnet then the
- * destination's node lock; packets are copied (malloc) with no lock held.
+ * Synchronization. Sending is the hot path and takes no global lock:
+ *  - the node list and the fault policy (faults + partitions, an
+ *    immutable object replaced as a whole) are read under RCU; `memnet`
+ *    (rank NET) serializes their writers, which free old versions after a
+ *    grace period;
+ *  - each node's random generator is under its `memnet.tx` lock (rank
+ *    NET), so the same seed and call order give the same faults;
+ *  - each node's queue of packets in flight (a min-heap on due time, then
+ *    send order) and port bitmap are under its `memnet.node` lock (leaf);
+ *  - statistics are relaxed atomic counters.
+ * Packets are copied (malloc) with no lock held.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,7 @@
 
 static UH_LOCK_CLASS(net_class, "memnet", UH_RANK_NET, 0);
 static UH_LOCK_CLASS(node_class, "memnet.node", UH_RANK_LEAF, UH_LC_LEAF);
+static UH_LOCK_CLASS(tx_class, "memnet.tx", UH_RANK_NET, 0);
 
 #define MN_QUEUE_MAX 65536     /* packets in flight per node */
 #define MN_MAX_CUTS 32
@@ -32,10 +39,18 @@ struct mn_pkt {
 	uint8_t data[];
 };
 
+struct mn_policy {
+	struct uhoma_memnet_faults f;
+	unsigned ncuts;
+	struct { struct uh_addr a, b; } cuts[MN_MAX_CUTS];
+};
+
 struct mn_node {
 	struct uh_carrier c;           /* first: the carrier handle */
 	struct uhoma_memnet *net;      /* immutable */
-	struct mn_node *next;          /* memnet lock */
+	struct mn_node *_Atomic next;  /* memnet lock; RCU readers */
+	struct uh_lock tx_lock;        /* memnet.tx: rng */
+	uint64_t rng;
 	struct uh_lock lock;           /* memnet.node: below */
 	struct mn_pkt **heap;
 	unsigned n;
@@ -51,32 +66,38 @@ struct mn_node {
 };
 
 struct uhoma_memnet {
-	struct uh_lock lock;           /* memnet: below */
+	struct uh_lock lock;           /* memnet: writers of the below */
 	bool virtual_clock;            /* immutable */
+	uint64_t seed;                 /* immutable */
 	_Atomic uint64_t vnow;         /* virtual clock: run() writes */
-	uint64_t rng;
-	uint64_t seq;
-	struct uhoma_memnet_faults f;
-	struct { struct uh_addr a, b; } cuts[MN_MAX_CUTS];
-	unsigned ncuts;
-	struct mn_node *nodes;
-	struct uhoma_memnet_stats st;
+	_Atomic uint64_t seq;          /* send order, for ties */
+	struct mn_policy *_Atomic policy; /* RCU */
+	struct mn_node *_Atomic nodes;    /* RCU */
+	struct {
+		_Atomic uint64_t sent, delivered, lost, duplicated, corrupted,
+			garbled, reordered, partitioned, overflowed,
+			unroutable;
+	} st;                          /* relaxed atomics */
 };
 
-static uint64_t rng_next(struct uhoma_memnet *net)
+#define STAT(net, f) atomic_fetch_add_explicit(&(net)->st.f, 1, \
+					       memory_order_relaxed)
+
+/* xorshift64*, per node under its tx lock. */
+static uint64_t rng_next(struct mn_node *n)
 {
-	uint64_t x = net->rng;
+	uint64_t x = n->rng;
 
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	net->rng = x;
+	n->rng = x;
 	return x * 0x2545F4914F6CDD1Dull;
 }
 
-static bool roll(struct uhoma_memnet *net, uint32_t ppm)
+static bool roll(struct mn_node *n, uint32_t ppm)
 {
-	return ppm && rng_next(net) % 1000000 < ppm;
+	return ppm && rng_next(n) % 1000000 < ppm;
 }
 
 uint64_t uhoma_memnet_now(struct uhoma_memnet *net)
@@ -93,21 +114,48 @@ struct uhoma_memnet *uhoma_memnet_create(uint64_t seed, int virtual_clock)
 	uh_lock_init(&net->lock, &net_class);
 	net->virtual_clock = virtual_clock != 0;
 	atomic_init(&net->vnow, 0);
-	net->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+	net->seed = seed ? seed : 0x9E3779B97F4A7C15ull;
+	atomic_init(&net->policy, calloc(1, sizeof(struct mn_policy)));
+	if (!atomic_load(&net->policy)) {
+		free(net);
+		return NULL;
+	}
 	return net;
 }
 
 void uhoma_memnet_destroy(struct uhoma_memnet *net)
 {
+	if (!net)
+		return;
+	free(atomic_load(&net->policy));
 	free(net);
+}
+
+/* Replaces the policy with @np (net lock held by the caller, who frees
+ * the returned old one after a grace period). */
+static struct mn_policy *policy_swap(struct uhoma_memnet *net,
+				     struct mn_policy *np)
+{
+	struct mn_policy *old = atomic_load(&net->policy);
+
+	atomic_store_explicit(&net->policy, np, memory_order_release);
+	return old;
 }
 
 void uhoma_memnet_set_faults(struct uhoma_memnet *net,
 			     const struct uhoma_memnet_faults *f)
 {
+	struct mn_policy *np = malloc(sizeof(*np)), *old;
+
+	if (!np)
+		return;
 	uh_lock(&net->lock);
-	net->f = *f;
+	*np = *atomic_load(&net->policy);
+	np->f = *f;
+	old = policy_swap(net, np);
 	uh_unlock(&net->lock);
+	uh_synchronize_rcu();
+	free(old);
 }
 
 int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
@@ -116,39 +164,50 @@ int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
 	struct uh_addr x, y;
 	int rc = 0;
 
+	struct mn_policy *np, *old;
+
 	if (uh_addr_parse(a, &x) || uh_addr_parse(b, &y))
 		return -1;
+	np = malloc(sizeof(*np));
+	if (!np)
+		return -1;
 	uh_lock(&net->lock);
-	for (unsigned i = 0; i < net->ncuts; i++) {
-		if ((uh_addr_eq(&net->cuts[i].a, &x) &&
-		     uh_addr_eq(&net->cuts[i].b, &y)) ||
-		    (uh_addr_eq(&net->cuts[i].a, &y) &&
-		     uh_addr_eq(&net->cuts[i].b, &x))) {
+	*np = *atomic_load(&net->policy);
+	for (unsigned i = 0; i < np->ncuts; i++) {
+		if ((uh_addr_eq(&np->cuts[i].a, &x) &&
+		     uh_addr_eq(&np->cuts[i].b, &y)) ||
+		    (uh_addr_eq(&np->cuts[i].a, &y) &&
+		     uh_addr_eq(&np->cuts[i].b, &x))) {
 			if (!cut)
-				net->cuts[i] = net->cuts[--net->ncuts];
+				np->cuts[i] = np->cuts[--np->ncuts];
 			goto out;
 		}
 	}
 	if (cut) {
-		if (net->ncuts == MN_MAX_CUTS)
+		if (np->ncuts == MN_MAX_CUTS) {
 			rc = -1;
-		else {
-			net->cuts[net->ncuts].a = x;
-			net->cuts[net->ncuts].b = y;
-			net->ncuts++;
+		} else {
+			np->cuts[np->ncuts].a = x;
+			np->cuts[np->ncuts].b = y;
+			np->ncuts++;
 		}
 	}
 out:
+	old = policy_swap(net, np);
 	uh_unlock(&net->lock);
+	uh_synchronize_rcu();
+	free(old);
 	return rc;
 }
 
 void uhoma_memnet_stats(struct uhoma_memnet *net,
 			struct uhoma_memnet_stats *st)
 {
-	uh_lock(&net->lock);
-	*st = net->st;
-	uh_unlock(&net->lock);
+#define RD(f) st->f = atomic_load_explicit(&net->st.f, memory_order_relaxed)
+	RD(sent); RD(delivered); RD(lost); RD(duplicated); RD(corrupted);
+	RD(garbled); RD(reordered); RD(partitioned); RD(overflowed);
+	RD(unroutable);
+#undef RD
 }
 
 /* ---- the per-node queue (node lock held) -------------------------------- */
@@ -240,39 +299,42 @@ static void mn_close_port(struct uh_carrier *c, uint16_t port)
 	uh_unlock(&n->lock);
 }
 
+/* The node at @a (RCU read section or memnet lock), or NULL. */
 static struct mn_node *find_node(struct uhoma_memnet *net,
 				 const struct uh_addr *a)
 {
-	for (struct mn_node *n = net->nodes; n; n = n->next)
+	for (struct mn_node *n = atomic_load_explicit(&net->nodes,
+						      memory_order_acquire);
+	     n; n = atomic_load_explicit(&n->next, memory_order_acquire))
 		if (uh_addr_eq(&n->c.local, a))
 			return n;
 	return NULL;
 }
 
-static bool is_cut(struct uhoma_memnet *net, const struct uh_addr *a,
+static bool is_cut(const struct mn_policy *pol, const struct uh_addr *a,
 		   const struct uh_addr *b)
 {
-	for (unsigned i = 0; i < net->ncuts; i++)
-		if ((uh_addr_eq(&net->cuts[i].a, a) &&
-		     uh_addr_eq(&net->cuts[i].b, b)) ||
-		    (uh_addr_eq(&net->cuts[i].a, b) &&
-		     uh_addr_eq(&net->cuts[i].b, a)))
+	for (unsigned i = 0; i < pol->ncuts; i++)
+		if ((uh_addr_eq(&pol->cuts[i].a, a) &&
+		     uh_addr_eq(&pol->cuts[i].b, b)) ||
+		    (uh_addr_eq(&pol->cuts[i].a, b) &&
+		     uh_addr_eq(&pol->cuts[i].b, a)))
 			return true;
 	return false;
 }
 
-/* Queues @p for @dst (memnet lock held); frees it if it cannot. */
+/* Queues @p for @dst; frees it if the queue is full. */
 static void deliver(struct uhoma_memnet *net, struct mn_node *dst,
 		    struct mn_pkt *p)
 {
 	bool ok;
 
-	p->seq = net->seq++;
+	p->seq = atomic_fetch_add_explicit(&net->seq, 1, memory_order_relaxed);
 	uh_lock(&dst->lock);
 	ok = heap_push(dst, p);
 	uh_unlock(&dst->lock);
 	if (!ok) {
-		net->st.overflowed++;
+		STAT(net, overflowed);
 		free(p);
 	}
 }
@@ -303,8 +365,10 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 	for (unsigned i = 0; i < count; i++) {
 		const struct uh_tx *t = &pkts[i];
 		struct mn_pkt *p = pkt_copy(t, &c->local), *dup = NULL;
+		const struct mn_policy *pol;
 		struct mn_node *dst;
-		uint64_t now;
+		bool lose, corrupt, garble, reorder, twice;
+		uint64_t now, r1 = 0, r2 = 0, r3 = 0;
 
 		if (!p)
 			continue;
@@ -312,61 +376,64 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 			free(p);
 			continue;
 		}
-		/* Copies for duplication are made before taking the lock. */
+		/* Copies for duplication are made before any lock. */
 		dup = pkt_copy(t, &c->local);
-		uh_rcu_read_lock();
-		uh_lock(&net->lock);
-		now = uhoma_memnet_now(net);
-		net->st.sent++;
 		sent++;
+		STAT(net, sent);
+		uh_rcu_read_lock();
+		pol = atomic_load_explicit(&net->policy, memory_order_acquire);
 		dst = find_node(net, &t->dst);
 		if (!dst) {
-			net->st.unroutable++;
+			STAT(net, unroutable);
 			goto drop;
 		}
-		if (is_cut(net, &c->local, &t->dst)) {
-			net->st.partitioned++;
+		if (is_cut(pol, &c->local, &t->dst)) {
+			STAT(net, partitioned);
 			goto drop;
 		}
-		if (roll(net, net->f.loss_ppm)) {
-			net->st.lost++;
+		uh_lock(&self->tx_lock);
+		lose = roll(self, pol->f.loss_ppm);
+		corrupt = roll(self, pol->f.corrupt_ppm);
+		garble = roll(self, pol->f.garble_ppm);
+		reorder = pol->f.max_delay_ns && roll(self, pol->f.reorder_ppm);
+		twice = dup && roll(self, pol->f.dup_ppm);
+		r1 = rng_next(self);
+		r2 = rng_next(self);
+		r3 = rng_next(self);
+		uh_unlock(&self->tx_lock);
+		if (lose) {
+			STAT(net, lost);
 			goto drop;
 		}
-		if (roll(net, net->f.corrupt_ppm)) {
-			net->st.corrupted++;   /* the checksum catches it */
+		if (corrupt) {
+			STAT(net, corrupted);   /* the checksum catches it */
 			goto drop;
 		}
-		if (roll(net, net->f.garble_ppm)) {
+		if (garble) {
 			uint32_t span = p->len < 56 ? p->len : 56;
 
-			p->data[rng_next(net) % span] ^=
-				(uint8_t)(1 + rng_next(net) % 255);
-			net->st.garbled++;
+			p->data[r1 % span] ^= (uint8_t)(1 + r2 % 255);
+			STAT(net, garbled);
 		}
-		p->due = now + net->f.delay_ns;
-		if (net->f.max_delay_ns && roll(net, net->f.reorder_ppm)) {
-			p->due += rng_next(net) % net->f.max_delay_ns;
-			net->st.reordered++;
+		now = uhoma_memnet_now(net);
+		p->due = now + pol->f.delay_ns;
+		if (reorder) {
+			p->due += r3 % pol->f.max_delay_ns;
+			STAT(net, reordered);
 		}
-		if (dup && roll(net, net->f.dup_ppm)) {
-			dup->due = p->due + (net->f.max_delay_ns
-				? rng_next(net) % net->f.max_delay_ns : 0);
-			net->st.duplicated++;
+		if (twice) {
+			dup->due = p->due + (pol->f.max_delay_ns
+				? r2 % pol->f.max_delay_ns : 0);
+			STAT(net, duplicated);
 			deliver(net, dst, dup);
 			dup = NULL;
 		}
 		deliver(net, dst, p);
 		p = NULL;
-		uh_unlock(&net->lock);
-		/* Wake the receiver outside the memnet lock; the RCU read
-		 * section keeps @dst allocated (mn_destroy waits a grace
-		 * period before freeing a node). */
+		/* The RCU read section keeps @dst allocated (mn_destroy
+		 * waits a grace period before freeing a node). */
 		uh_wait_wake_all(&dst->wait);
-		uh_rcu_read_unlock();
-		free(dup);
-		continue;
 drop:
-		uh_unlock(&net->lock);
 		uh_rcu_read_unlock();
 		free(p);
 		free(dup);
@@ -406,6 +473,7 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			rx[i].src = got[i]->src;
 			rx[i].priority = 0;
 			free(got[i]);
+			STAT(net, delivered);
 		}
 		if (k || timeout_ns == 0 || net->virtual_clock ||
 		    atomic_load(&n->kicks) != kicks)
@@ -439,9 +507,11 @@ static void mn_destroy(struct uh_carrier *c)
 	struct uhoma_memnet *net = n->net;
 
 	uh_lock(&net->lock);
-	for (struct mn_node **pp = &net->nodes; *pp; pp = &(*pp)->next)
-		if (*pp == n) {
-			*pp = n->next;
+	for (struct mn_node *_Atomic *pp = &net->nodes; atomic_load(pp);
+	     pp = &atomic_load(pp)->next)
+		if (atomic_load(pp) == n) {
+			atomic_store_explicit(pp, atomic_load(&n->next),
+					      memory_order_release);
 			break;
 		}
 	uh_unlock(&net->lock);
@@ -484,6 +554,11 @@ int uh_memnet_carrier_create(const struct uhoma_config *cfg,
 	}
 	n->net = net;
 	n->next_port = 0x8000;
+	n->rng = net->seed ^ ((uint64_t)uh_addr_hash(&n->c.local) << 20 |
+			      uh_addr_hash(&n->c.local));
+	if (!n->rng)
+		n->rng = 1;
+	uh_lock_init(&n->tx_lock, &tx_class);
 	uh_lock_init(&n->lock, &node_class);
 	uh_wait_init(&n->wait);
 	uh_lock(&net->lock);
@@ -493,8 +568,9 @@ int uh_memnet_carrier_create(const struct uhoma_config *cfg,
 		free(n);
 		return UHOMA_ERR_ADDR_IN_USE;
 	}
-	n->next = net->nodes;
-	net->nodes = n;
+	atomic_store_explicit(&n->next, atomic_load(&net->nodes),
+			      memory_order_relaxed);
+	atomic_store_explicit(&net->nodes, n, memory_order_release);
 	uh_unlock(&net->lock);
 	*out = &n->c;
 	return UHOMA_OK;
@@ -536,7 +612,8 @@ uint64_t uhoma_memnet_run(struct uhoma_memnet *net, uint64_t ns)
 		void *arg;
 
 		uh_lock(&net->lock);
-		for (struct mn_node *n = net->nodes; n; n = n->next) {
+		for (struct mn_node *n = atomic_load(&net->nodes); n;
+		     n = atomic_load(&n->next)) {
 			if (!n->input)
 				continue;
 			uh_lock(&n->lock);
@@ -564,7 +641,7 @@ uint64_t uhoma_memnet_run(struct uhoma_memnet *net, uint64_t ns)
 			uh_lock(&best->lock);
 			p = heap_pop(best);
 			uh_unlock(&best->lock);
-			net->st.delivered++;
+			STAT(net, delivered);
 		}
 		input = best->input;
 		tick = best->tick;
