@@ -1,0 +1,192 @@
+/*
+ * test_udp.c - real UDP on loopback between two processes, IPv4 and IPv6:
+ * a forked server process echoes; the client checks sizes up to 1 MB and
+ * that an unbound port times out cleanly. Skips IPv6 (with a message) if
+ * the machine has no ::1.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nettest.h"
+#include "testutil.h"
+
+static struct uhoma_stack *udp_stack(const char *addr)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *st = NULL;
+
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "%s", addr);
+	cfg.mtu = 9000;
+	if (uhoma_stack_create(&cfg, &st) != UHOMA_OK)
+		return NULL;
+	return st;
+}
+
+/* The server process: echo on @port until killed. Reports readiness
+ * through @ready_fd. */
+static void serve(const char *addr, uint16_t port, int ready_fd)
+{
+	struct uhoma_stack *st = udp_stack(addr);
+	struct uhoma_sock *s;
+	struct nt_echo echo;
+	char ok = 1;
+
+	if (!st || uhoma_socket(st, port, &s) != UHOMA_OK)
+		_exit(2);
+	nt_buffers(s, NT_REGION);
+	nt_echo_start(&echo, s, 1);
+	if (write(ready_fd, &ok, 1) != 1)
+		_exit(3);
+	pause();
+	_exit(0);
+}
+
+static bool have_ipv6_loopback(void)
+{
+	struct uhoma_stack *st = udp_stack("::1");
+	struct uhoma_sock *s;
+	bool ok = false;
+
+	if (st) {
+		ok = uhoma_socket(st, 0, &s) == UHOMA_OK;
+		if (ok)
+			uhoma_close(s);
+		uhoma_stack_destroy(st);
+	}
+	return ok;
+}
+
+static void run_pair(const char *addr, int family)
+{
+	static const size_t sizes[] = { 1, 1000, 8900, 40000, 150000, 1000000 };
+	uint16_t port = (uint16_t)(20000 + getpid() % 10000);
+	struct sockaddr_storage to;
+	size_t to_len;
+	int pipefd[2];
+	char ok;
+	pid_t pid;
+	struct uhoma_stack *st;
+	struct uhoma_sock *s;
+	uint8_t *buf = malloc(UHOMA_MAX_MESSAGE);
+	void *region;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pipefd[0]);
+		serve(addr, port, pipefd[1]);
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], &ok, 1), 1);
+	close(pipefd[0]);
+
+	st = udp_stack(addr);
+	assert_non_null(st);
+	assert_int_equal(uhoma_socket(st, 0, &s), UHOMA_OK);
+	assert_true(uhoma_port(s) >= 0x8000);
+	region = nt_buffers(s, NT_REGION);
+	memset(&to, 0, sizeof(to));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)(void *)&to;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &in->sin_addr);
+		to_len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&to;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &in6->sin6_addr);
+		to_len = sizeof(*in6);
+	}
+	for (size_t i = 0; i < UH_ARRAY_SIZE(sizes); i++) {
+		struct uhoma_msg m;
+		uint64_t id;
+
+		nt_fill(buf, sizes[i], i + 100);
+		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
+					    buf, sizes[i], i, 0, &id),
+				 UHOMA_OK);
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(uhoma_recv(s, &m, 0, 10 * 1000000000ll),
+				 (int)sizes[i]);
+		assert_true(m.id == id && m.cookie == i);
+		assert_true(nt_check(s, &m, sizes[i], i + 100));
+		uhoma_msg_release(s, &m);
+	}
+	/* The server process dies: the next RPC fails with TIMEDOUT. */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	{
+		struct uhoma_msg m;
+		uint64_t id;
+
+		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
+					    buf, 100, 0, 0, &id), UHOMA_OK);
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(uhoma_recv(s, &m, 0, 10 * 1000000000ll),
+				 UHOMA_ERR_TIMEDOUT);
+		assert_true(m.id == id);
+	}
+	uhoma_close(s);
+	uhoma_stack_destroy(st);
+	nt_unmap(region, NT_REGION);
+	free(buf);
+}
+
+static void udp__ipv4_two_processes(void **state)
+{
+	(void)state;
+	run_pair("127.0.0.1", AF_INET);
+}
+
+static void udp__ipv6_two_processes(void **state)
+{
+	(void)state;
+	if (!have_ipv6_loopback()) {
+		print_message("    skipped: no IPv6 loopback (::1) here\n");
+		skip();
+	}
+	run_pair("::1", AF_INET6);
+}
+
+static void udp__port_rules(void **state)
+{
+	struct uhoma_stack *st = udp_stack("127.0.0.1");
+	struct uhoma_sock *a, *b;
+	uint16_t port = (uint16_t)(10000 + getpid() % 10000);
+
+	(void)state;
+	assert_non_null(st);
+	assert_int_equal(uhoma_socket(st, port, &a), UHOMA_OK);
+	assert_int_equal(uhoma_socket(st, port, &b), UHOMA_ERR_ADDR_IN_USE);
+	assert_int_equal(uhoma_socket(st, 0x8000, &b),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	uhoma_close(a);
+	/* Closed: the port is free again. */
+	assert_int_equal(uhoma_socket(st, port, &a), UHOMA_OK);
+	uhoma_close(a);
+	uhoma_stack_destroy(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(udp__ipv4_two_processes),
+		UH_TEST(udp__ipv6_two_processes),
+		UH_TEST(udp__port_rules),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
