@@ -3,6 +3,7 @@
 #   make test       debug build with the lock validator and yield points; all tests
 #   make test-asan  same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-tsan  same under ThreadSanitizer
+#   make fuzz       libFuzzer on packet input (clang), FUZZ_SECONDS=60
 #   make bench      release build; the micro-benchmarks, as ratios
 #   make demo       what a newcomer runs first
 #   make install    PREFIX=/usr/local by default
@@ -12,7 +13,9 @@ JOBS   ?= $(shell nproc)
 CMAKE  ?= cmake
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps test test-asan test-tsan bench demo install clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps test test-asan test-tsan fuzz bench demo install clean
 
 all: deps
 	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release -DUHOMA_BUILD_TESTS=OFF \
@@ -38,6 +41,19 @@ test-asan: deps
 test-tsan: deps
 	$(call test_in,build-tsan,-DUHOMA_SANITIZE=thread)
 
+# libFuzzer on the packet input path, with ASan and the validator.
+fuzz:
+	@UHOMA_DEPS_EXTRA="clang libclang-rt-14-dev" ./scripts/deps.sh
+	CC=clang $(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+	  -DUHOMA_FUZZ=ON -DUHOMA_BUILD_TESTS=OFF -DUHOMA_WERROR=OFF \
+	  -DUHOMA_LOCKDEP=ON -DUHOMA_SANITIZE=address \
+	  -DUHOMA_CACHE_PASSTHROUGH=ON >/dev/null
+	$(CMAKE) --build build-fuzz -j $(JOBS) --target fuzz_input
+	mkdir -p build-fuzz/corpus
+	ASAN_OPTIONS=detect_leaks=0 ./build-fuzz/fuzz_input \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=20 \
+	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+
 bench: all
 	./build/bench_sync
 
@@ -49,4 +65,4 @@ install: all
 	$(CMAKE) --install build --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-test build-asan build-tsan
+	rm -rf build build-test build-asan build-tsan build-fuzz
