@@ -58,7 +58,9 @@ bench: all
 	./build/bench_sync
 
 demo: all
-	@echo "uhoma demo: concurrency-core micro-benchmarks (a later issue makes this the transport demo)"
+	@echo "=== uhoma demo: echo server and client over UDP on loopback ==="
+	./examples/run-echo.sh build/echo_server build/echo_client
+	@echo "=== concurrency-core micro-benchmarks ==="
 	./build/bench_sync --quick
 
 install: all
