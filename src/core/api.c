@@ -90,7 +90,7 @@ static int copy_message(const void *buf, size_t len, uint8_t **out)
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	if (len > UHOMA_MAX_MESSAGE)
 		return UHOMA_ERR_MSG_TOO_LONG;
-	*out = malloc(len);
+	*out = uh_rpc_msgbuf_alloc(len);
 	if (!*out)
 		return UHOMA_ERR_NOMEM;
 	memcpy(*out, buf, len);
@@ -126,7 +126,7 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 		RETURN(rc);
 	peer = uh_peer_get(&st->peers, &addr);
 	if (!peer) {
-		free(copy);
+		uh_rpc_msgbuf_free(copy, len);
 		RETURN(UHOMA_ERR_NOMEM);
 	}
 	rpc = uh_rpc_new_client(s, peer, port, copy, (uint32_t)len, cookie,
@@ -161,12 +161,12 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 		RETURN(rc);
 	rpc = uh_rpc_find_server(s, &addr, id);
 	if (!rpc) {
-		free(copy);    /* the RPC ended (client gone): nothing to do */
+		uh_rpc_msgbuf_free(copy, len);  /* the RPC ended (client gone): nothing to do */
 		RETURN(UHOMA_OK);
 	}
 	if (rpc->state != UH_RPC_IN_SERVICE) {
 		uh_rpc_release(rpc);
-		free(copy);
+		uh_rpc_msgbuf_free(copy, len);
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
 	}
 	rpc->out.buf = copy;

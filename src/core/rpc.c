@@ -46,6 +46,38 @@ uint64_t uh_rpc_new_client_id(void)
 	       ((n & ((1ull << 40) - 1)) << 1);
 }
 
+/* Copies of small outgoing messages (most RPCs) come from an object
+ * cache; larger ones from malloc. */
+static struct uh_cache *msg_cache;
+static pthread_once_t msg_once = PTHREAD_ONCE_INIT;
+
+static void msg_cache_init(void)
+{
+	struct uh_cache_config cc = { .name = "msg.small",
+				      .size = UH_MSG_SMALL };
+
+	msg_cache = uh_cache_create(&cc);
+}
+
+uint8_t *uh_rpc_msgbuf_alloc(size_t len)
+{
+	pthread_once(&msg_once, msg_cache_init);
+	if (len <= UH_MSG_SMALL && msg_cache)
+		return uh_cache_alloc(msg_cache);
+	uh_lockdep_might_block("message allocation", UH_HERE);
+	return malloc(len);
+}
+
+void uh_rpc_msgbuf_free(uint8_t *buf, size_t len)
+{
+	if (!buf)
+		return;
+	if (len <= UH_MSG_SMALL && msg_cache)
+		uh_cache_free(msg_cache, buf);
+	else
+		free(buf);
+}
+
 struct uh_bucket *uh_rpc_client_bucket(struct uhoma_sock *s, uint64_t id)
 {
 	return &s->client_buckets[(id >> 1) & (UH_RPC_BUCKETS - 1)];
@@ -165,7 +197,7 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 	struct uh_rpc *rpc = rpc_alloc(s, peer, uh_rpc_new_client_id(), dport);
 
 	if (!rpc) {
-		free(buf);
+		uh_rpc_msgbuf_free(buf, len);
 		*err = UHOMA_ERR_NOMEM;
 		return NULL;
 	}
@@ -178,7 +210,7 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_rpc_lock(rpc);
 	if (!rpc_attach(s, rpc, false)) {
 		uh_rpc_unlock(rpc);
-		free(buf);
+		uh_rpc_msgbuf_free(buf, len);
 		uh_cache_free(s->stack->rpc_cache, rpc);
 		*err = UHOMA_ERR_SHUTDOWN;
 		return NULL;
@@ -311,7 +343,7 @@ void uh_rpc_free(struct uh_rpc *rpc)
 	if (rpc->in.has_bufs && !rpc->in.given)
 		uh_pool_free(&s->pool, rpc->in.bpage_offsets,
 			     rpc->in.num_bpages);
-	free(rpc->out.buf);
+	uh_rpc_msgbuf_free(rpc->out.buf, rpc->out.length);
 	atomic_store_explicit(&rpc->magic, 0, memory_order_relaxed);
 	uh_metric_add(&s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);
 	uh_metric_inc(&s->stack->metrics, UH_M_RPCS_REAPED);

@@ -148,6 +148,13 @@ static inline void uh_rpc_put(struct uh_rpc *rpc)
 	atomic_fetch_sub_explicit(&rpc->refs, 1, memory_order_release);
 }
 
+#define UH_MSG_SMALL 2048
+
+/* A buffer for an outgoing message of @len bytes (an object cache for
+ * small ones). May block: no lock held. NULL if memory is short. */
+uint8_t *uh_rpc_msgbuf_alloc(size_t len);
+void uh_rpc_msgbuf_free(uint8_t *buf, size_t len);
+
 /* A new client id: even, unique on this host (pid and a counter). */
 uint64_t uh_rpc_new_client_id(void);
 
@@ -173,7 +180,7 @@ struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
 				  uint64_t id);
 
 /*
- * Creates a client RPC sending @buf (malloc'ed, @len bytes; the RPC owns it
+ * Creates a client RPC sending @buf (from uh_rpc_msgbuf_alloc, @len bytes; the RPC owns it
  * from now on, even on failure). Call with no lock held (allocates).
  * Returns it locked, with a reference held for the caller; or NULL with
  * *@err = UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.

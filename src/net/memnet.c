@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem/cache.h"
 #include "net/memnet.h"
 #include "sync/lock.h"
 #include "sync/rcu.h"
@@ -33,6 +34,7 @@ static UH_LOCK_CLASS(tx_class, "memnet.tx", UH_RANK_NET, 0);
 #define MN_MAX_CUTS 32
 
 struct mn_pkt {
+	struct uh_cache *cache;        /* where it came from */
 	uint64_t due, seq;
 	struct uh_addr src;
 	uint32_t len;
@@ -44,6 +46,11 @@ struct mn_policy {
 	unsigned ncuts;
 	struct { struct uh_addr a, b; } cuts[MN_MAX_CUTS];
 };
+
+/* Packet buffers come from two object caches: control packets and small
+ * DATA, and full-size packets. */
+#define MN_SMALL_PKT 2048
+#define MN_LARGE_PKT 65536
 
 struct mn_node {
 	struct uh_carrier c;           /* first: the carrier handle */
@@ -72,6 +79,7 @@ struct uhoma_memnet {
 	_Atomic uint64_t vnow;         /* virtual clock: run() writes */
 	_Atomic uint64_t seq;          /* send order, for ties */
 	struct mn_policy *_Atomic policy; /* RCU */
+	struct uh_cache *small, *large;   /* immutable */
 	struct mn_node *_Atomic nodes;    /* RCU */
 	struct {
 		_Atomic uint64_t sent, delivered, lost, duplicated, corrupted,
@@ -116,7 +124,22 @@ struct uhoma_memnet *uhoma_memnet_create(uint64_t seed, int virtual_clock)
 	atomic_init(&net->vnow, 0);
 	net->seed = seed ? seed : 0x9E3779B97F4A7C15ull;
 	atomic_init(&net->policy, calloc(1, sizeof(struct mn_policy)));
-	if (!atomic_load(&net->policy)) {
+	{
+		struct uh_cache_config small = {
+			.name = "memnet.pkt_small",
+			.size = sizeof(struct mn_pkt) + MN_SMALL_PKT,
+		}, large = {
+			.name = "memnet.pkt_large",
+			.size = sizeof(struct mn_pkt) + MN_LARGE_PKT,
+		};
+
+		net->small = uh_cache_create(&small);
+		net->large = uh_cache_create(&large);
+	}
+	if (!atomic_load(&net->policy) || !net->small || !net->large) {
+		uh_cache_destroy(net->small);
+		uh_cache_destroy(net->large);
+		free(atomic_load(&net->policy));
 		free(net);
 		return NULL;
 	}
@@ -128,6 +151,8 @@ void uhoma_memnet_destroy(struct uhoma_memnet *net)
 	if (!net)
 		return;
 	free(atomic_load(&net->policy));
+	uh_cache_destroy(net->small);
+	uh_cache_destroy(net->large);
 	free(net);
 }
 
@@ -323,6 +348,12 @@ static bool is_cut(const struct mn_policy *pol, const struct uh_addr *a,
 	return false;
 }
 
+static void pkt_free(struct mn_pkt *p)
+{
+	if (p)
+		uh_cache_free(p->cache, p);
+}
+
 /* Queues @p for @dst; frees it if the queue is full. */
 static void deliver(struct uhoma_memnet *net, struct mn_node *dst,
 		    struct mn_pkt *p)
@@ -335,17 +366,23 @@ static void deliver(struct uhoma_memnet *net, struct mn_node *dst,
 	uh_unlock(&dst->lock);
 	if (!ok) {
 		STAT(net, overflowed);
-		free(p);
+		pkt_free(p);
 	}
 }
 
-static struct mn_pkt *pkt_copy(const struct uh_tx *t, const struct uh_addr *src)
+static struct mn_pkt *pkt_copy(struct uhoma_memnet *net,
+			       const struct uh_tx *t, const struct uh_addr *src)
 {
 	size_t len = t->hdr_len + t->payload_len;
-	struct mn_pkt *p = malloc(sizeof(*p) + len);
+	struct uh_cache *c = len <= MN_SMALL_PKT ? net->small : net->large;
+	struct mn_pkt *p;
 
+	if (len > MN_LARGE_PKT)
+		return NULL;
+	p = uh_cache_alloc(c);
 	if (!p)
 		return NULL;
+	p->cache = c;
 	p->src = *src;
 	p->len = (uint32_t)len;
 	memcpy(p->data, t->hdr, t->hdr_len);
@@ -364,7 +401,7 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 	(void)sport;
 	for (unsigned i = 0; i < count; i++) {
 		const struct uh_tx *t = &pkts[i];
-		struct mn_pkt *p = pkt_copy(t, &c->local), *dup = NULL;
+		struct mn_pkt *p = pkt_copy(net, t, &c->local), *dup = NULL;
 		const struct mn_policy *pol;
 		struct mn_node *dst;
 		bool lose, corrupt, garble, reorder, twice;
@@ -373,11 +410,11 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 		if (!p)
 			continue;
 		if (p->len > c->max_packet) {
-			free(p);
+			pkt_free(p);
 			continue;
 		}
 		/* Copies for duplication are made before any lock. */
-		dup = pkt_copy(t, &c->local);
+		dup = pkt_copy(net, t, &c->local);
 		sent++;
 		STAT(net, sent);
 		uh_rcu_read_lock();
@@ -435,8 +472,8 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 		uh_wait_wake_all(&dst->wait);
 drop:
 		uh_rcu_read_unlock();
-		free(p);
-		free(dup);
+		pkt_free(p);
+		pkt_free(dup);
 	}
 	return sent;
 }
@@ -472,7 +509,7 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			rx[i].len = len;
 			rx[i].src = got[i]->src;
 			rx[i].priority = 0;
-			free(got[i]);
+			pkt_free(got[i]);
 			STAT(net, delivered);
 		}
 		if (k || timeout_ns == 0 || net->virtual_clock ||
@@ -517,7 +554,7 @@ static void mn_destroy(struct uh_carrier *c)
 	uh_unlock(&net->lock);
 	uh_synchronize_rcu();     /* senders may still be waking us */
 	while (n->n)
-		free(heap_pop(n));
+		pkt_free(heap_pop(n));
 	free(n->heap);
 	free(n);
 }
@@ -649,7 +686,7 @@ uint64_t uhoma_memnet_run(struct uhoma_memnet *net, uint64_t ns)
 		uh_unlock(&net->lock);
 		if (p) {
 			input(arg, p->data, p->len, &p->src);
-			free(p);
+			pkt_free(p);
 			delivered++;
 		} else {
 			tick(arg);
