@@ -214,8 +214,8 @@ int main(void)
 	/* Real time on 2 cores with ~20 threads, under ASan or TSan, can
 	 * leave a peer unscheduled for longer than the 100 ms default
 	 * timeout. This test is about concurrency, not timeouts (those are
-	 * tested in virtual time by test_failures), so give peers 1 s. Set
+	 * tested in virtual time by test_failures), so give peers 5 s. Set
 	 * through the environment, as a user would. */
-	setenv("UHOMA_CONFIG", "timeout_ticks=1000", 1);
+	setenv("UHOMA_CONFIG", "timeout_ticks=5000", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
