@@ -24,6 +24,20 @@ static struct uhoma_sock *sock_on(struct uhoma_stack *st, uint16_t port,
 	return s;
 }
 
+/* Closes both sockets and stacks, the network and the regions. */
+static void teardown(struct uhoma_memnet *net, struct uhoma_stack *a,
+		     struct uhoma_stack *b, struct uhoma_sock *srv,
+		     struct uhoma_sock *cli, void *ra, size_t ra_len, void *rb)
+{
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	uhoma_memnet_destroy(net);
+	nt_unmap(ra, ra_len);
+	nt_unmap(rb, NT_REGION);
+}
+
 static uint64_t send_to(struct uhoma_sock *s, int host, uint16_t port,
 			size_t len, uint64_t seed)
 {
@@ -97,13 +111,7 @@ static void dead_peer__client_times_out(void **state)
 		assert_true(uhoma_memnet_now(net) - t0 <= 102 * TICK_NS);
 	}
 	assert_true(uhoma_memnet_now(net) - t0 >= 90 * TICK_NS);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
-	uhoma_memnet_destroy(net);
-	nt_unmap(ra, NT_REGION);
-	nt_unmap(rb, NT_REGION);
+	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
 }
 
 static void restart__rpc_unknown_recovers(void **state)
@@ -142,13 +150,7 @@ static void restart__rpc_unknown_recovers(void **state)
 	assert_int_equal(done, 5);
 	uhoma_metrics(a, &met);
 	assert_true(met.packets_sent[UH_PKT_RPC_UNKNOWN - UH_PKT_MIN_TYPE] > 0);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
-	uhoma_memnet_destroy(net);
-	nt_unmap(ra, NT_REGION);
-	nt_unmap(rb, NT_REGION);
+	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
 }
 
 static void shutdown__rpcs_in_every_state(void **state)
@@ -287,13 +289,7 @@ static void pool__full_region_waits_then_completes(void **state)
 	assert_int_equal(done, 8);
 	uhoma_metrics(a, &met);
 	assert_true(met.rpc_timeouts == 0);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
-	uhoma_memnet_destroy(net);
-	nt_unmap(ra, small);
-	nt_unmap(rb, NT_REGION);
+	teardown(net, a, b, srv, cli, ra, small, rb);
 }
 
 int main(void)
