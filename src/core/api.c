@@ -83,17 +83,32 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
 	RETURN(rc);
 }
 
-/* Copies the caller's message (no lock held: may block). */
-static int copy_message(const void *buf, size_t len, uint8_t **out)
+/*
+ * What uhoma_send and uhoma_reply share: checks the peer address
+ * (@sa, @sa_len -> *@addr, *@port) and the socket, then copies the
+ * caller's message into *@copy (no lock held: may block).
+ */
+static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
+			   size_t sa_len, const void *buf, size_t len,
+			   struct uh_addr *addr, uint16_t *port,
+			   uint8_t **copy)
 {
-	if (!buf || len == 0)
+	int rc = uh_addr_from_sockaddr(sa, sa_len, addr, port);
+
+	if (rc)
+		return rc;
+	if (*port == 0 || !buf || len == 0)
 		return UHOMA_ERR_INVALID_ARGUMENT;
+	if (!family_ok(s->stack, addr))
+		return UHOMA_ERR_AF_NOT_SUPPORTED;
 	if (len > UHOMA_MAX_MESSAGE)
 		return UHOMA_ERR_MSG_TOO_LONG;
-	*out = uh_rpc_msgbuf_alloc(len);
-	if (!*out)
+	if (atomic_load(&s->shutdown))
+		return UHOMA_ERR_SHUTDOWN;
+	*copy = uh_rpc_msgbuf_alloc(len);
+	if (!*copy)
 		return UHOMA_ERR_NOMEM;
-	memcpy(*out, buf, len);
+	memcpy(*copy, buf, len);
 	return UHOMA_OK;
 }
 
@@ -112,16 +127,7 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	if (!s || !id || (flags & ~UHOMA_PRIVATE))
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
 	st = s->stack;
-	rc = uh_addr_from_sockaddr(dest, dest_len, &addr, &port);
-	if (rc)
-		RETURN(rc);
-	if (port == 0)
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	if (!family_ok(st, &addr))
-		RETURN(UHOMA_ERR_AF_NOT_SUPPORTED);
-	if (atomic_load(&s->shutdown))
-		RETURN(UHOMA_ERR_SHUTDOWN);
-	rc = copy_message(buf, len, &copy);
+	rc = prepare_message(s, dest, dest_len, buf, len, &addr, &port, &copy);
 	if (rc)
 		RETURN(rc);
 	peer = uh_peer_get(&st->peers, &addr);
@@ -151,12 +157,8 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 
 	if (!s || !(id & 1))
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	rc = uh_addr_from_sockaddr(client, client_len, &addr, &port);
-	if (rc)
-		RETURN(rc);
-	if (atomic_load(&s->shutdown))
-		RETURN(UHOMA_ERR_SHUTDOWN);
-	rc = copy_message(buf, len, &copy);
+	rc = prepare_message(s, client, client_len, buf, len, &addr, &port,
+			     &copy);
 	if (rc)
 		RETURN(rc);
 	rpc = uh_rpc_find_server(s, &addr, id);
@@ -169,10 +171,7 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 		uh_rpc_msgbuf_free(copy, len);
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
 	}
-	rpc->out.buf = copy;
-	rpc->out.length = (uint32_t)len;
-	rpc->out.granted = len < s->stack->cfg.unsched_bytes
-				   ? (uint32_t)len : s->stack->cfg.unsched_bytes;
+	uh_rpc_set_msgout(rpc, copy, (uint32_t)len);
 	rpc->silent_ticks = 0;
 	uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
 	uh_out_xmit(rpc);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/grant.h"
 #include "core/peer.h"
 #include "core/rpc.h"
 #include "core/sock.h"
@@ -97,24 +98,11 @@ static struct uh_rpc *bucket_search(struct uh_bucket *b, uint64_t id,
 	return NULL;
 }
 
-struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id)
+/* Locks @b and returns its RPC (@id, and @a unless NULL) with a
+ * reference, still locked; or NULL with @b unlocked. */
+static struct uh_rpc *find_locked(struct uh_bucket *b, uint64_t id,
+				  const struct uh_addr *a)
 {
-	struct uh_bucket *b = uh_rpc_client_bucket(s, id);
-	struct uh_rpc *r;
-
-	uh_lock(&b->lock);
-	r = bucket_search(b, id, NULL);
-	if (r)
-		uh_rpc_hold(r);
-	else
-		uh_unlock(&b->lock);
-	return r;
-}
-
-struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
-				  uint64_t id)
-{
-	struct uh_bucket *b = uh_rpc_server_bucket(s, id);
 	struct uh_rpc *r;
 
 	uh_lock(&b->lock);
@@ -124,6 +112,17 @@ struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
 	else
 		uh_unlock(&b->lock);
 	return r;
+}
+
+struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id)
+{
+	return find_locked(uh_rpc_client_bucket(s, id), id, NULL);
+}
+
+struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
+				  uint64_t id)
+{
+	return find_locked(uh_rpc_server_bucket(s, id), id, a);
 }
 
 static int state_metric(const struct uh_rpc *rpc, int state)
@@ -163,11 +162,9 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	rpc->dport = dport;
 	rpc->bucket = (id & 1) ? uh_rpc_server_bucket(s, id)
 			       : uh_rpc_client_bucket(s, id);
-	atomic_init(&rpc->magic, UH_RPC_MAGIC);
 	atomic_init(&rpc->refs, 1);      /* the creator's */
 	rpc->in.length = -1;
-	uh_rculist_init(&rpc->active);
-	rpc->active.prev = NULL;
+	uh_rculist_node_init(&rpc->active);
 	uh_list_init(&rpc->ready_link);
 	uh_list_init(&rpc->dead_link);
 	uh_list_init(&rpc->buf_link);
@@ -190,6 +187,15 @@ static bool rpc_attach(struct uhoma_sock *s, struct uh_rpc *rpc, bool server)
 	return true;
 }
 
+void uh_rpc_set_msgout(struct uh_rpc *rpc, uint8_t *buf, uint32_t len)
+{
+	uint32_t unsched = rpc->sock->stack->cfg.unsched_bytes;
+
+	rpc->out.buf = buf;
+	rpc->out.length = len;
+	rpc->out.granted = len < unsched ? len : unsched;
+}
+
 struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 				 uint16_t dport, uint8_t *buf, uint32_t len,
 				 uint64_t cookie, bool is_private, int *err)
@@ -203,10 +209,7 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 	}
 	rpc->cookie = cookie;
 	rpc->is_private = is_private;
-	rpc->out.buf = buf;
-	rpc->out.length = len;
-	rpc->out.granted = len < s->stack->cfg.unsched_bytes
-				   ? len : s->stack->cfg.unsched_bytes;
+	uh_rpc_set_msgout(rpc, buf, len);
 	uh_rpc_lock(rpc);
 	if (!rpc_attach(s, rpc, false)) {
 		uh_rpc_unlock(rpc);
@@ -286,10 +289,7 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 	if (!uh_rpc_is_client(rpc) && (rpc->state == UH_RPC_IN_SERVICE ||
 				       rpc->state == UH_RPC_OUTGOING))
 		uh_peer_done_add(rpc->peer, rpc->id);
-	if (rpc->in.managed) {
-		atomic_fetch_sub(&s->stack->granting, 1);
-		rpc->in.managed = false;
-	}
+	uh_grant_done(rpc);
 	uh_rpc_set_state(rpc, UH_RPC_DEAD);
 	unhash(rpc);
 	uh_lock(&s->lock);
@@ -299,7 +299,6 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 	uh_list_del(&rpc->buf_link);
 	rpc->in.waiting_bufs = false;
 	uh_list_add_tail(&rpc->dead_link, &s->dead);
-	s->dead_count++;
 	uh_unlock(&s->lock);
 	if (rpc->is_private)
 		uh_pending_wake(p, s, true);
@@ -344,7 +343,6 @@ void uh_rpc_free(struct uh_rpc *rpc)
 		uh_pool_free(&s->pool, rpc->in.bpage_offsets,
 			     rpc->in.num_bpages);
 	uh_rpc_msgbuf_free(rpc->out.buf, rpc->out.length);
-	atomic_store_explicit(&rpc->magic, 0, memory_order_relaxed);
 	uh_metric_add(&s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);
 	uh_metric_inc(&s->stack->metrics, UH_M_RPCS_REAPED);
 	uh_cache_free(s->stack->rpc_cache, rpc);

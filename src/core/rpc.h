@@ -46,7 +46,6 @@ enum uh_rpc_state {
 	UH_RPC_DEAD = 9,
 };
 
-#define UH_RPC_MAGIC 0xdeadbeefu
 #define UH_RPC_BUCKETS 1024
 #define UH_MAX_GAPS 8
 
@@ -98,7 +97,6 @@ struct uh_rpc {
 	bool is_private;
 	uint64_t cookie;
 
-	_Atomic uint32_t magic;  /* UH_RPC_MAGIC while allocated */
 	_Atomic int refs;        /* references (see above); atomic */
 
 	/* RPC (bucket) lock. */
@@ -198,6 +196,11 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 					 struct uh_peer *peer, uint16_t sport,
 					 uint64_t id, uint32_t length,
 					 enum uh_drop *drop);
+
+/* Gives @rpc (locked, or not yet published) the message to send: @buf
+ * from uh_rpc_msgbuf_alloc, owned by the RPC from now on. Its first
+ * unsched_bytes are granted at once. */
+void uh_rpc_set_msgout(struct uh_rpc *rpc, uint8_t *buf, uint32_t len);
 
 /* Moves @rpc (locked) to @state, keeping the per-state gauges. */
 void uh_rpc_set_state(struct uh_rpc *rpc, int state);

@@ -2,7 +2,6 @@
  * sock.c - socket open/close, the port table, deferred work, protect
  * counts, reaping and buffer waiters.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -29,7 +28,6 @@ void uh_pending_ctl(struct uh_pending *p, const struct uh_hdr *h,
 	p->ctl[p->num_ctl].dst = *dst;
 	p->ctl[p->num_ctl].sport = sport;
 	p->ctl[p->num_ctl].dport = dport;
-	p->ctl[p->num_ctl].type = h->type;
 	p->num_ctl++;
 }
 
@@ -64,37 +62,44 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 			uh_wait_wake_one(&s->wait);
 		if (p->signal_fd)
 			uh_sock_sync_fd(s);
-		if (p->check_bufs)
-			uh_sock_check_bufs(s);
 	}
 	uh_pending_init(p);
 }
 
 /* ---- readiness fd ------------------------------------------------------- */
 
-void uh_sock_sync_fd(struct uhoma_sock *s)
+static bool sock_readable(struct uhoma_sock *s)
 {
 	bool ready;
-	uint64_t v = 1;
 
 	uh_lock(&s->lock);
 	ready = !uh_list_empty(&s->ready) || atomic_load(&s->shutdown);
 	uh_unlock(&s->lock);
-	if (ready) {
-		if (write(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			return;
+	return ready;
+}
+
+/* The eventfd is non-blocking: a failed write means it is already at its
+ * maximum (readable), a failed read that it was already drained. */
+static void efd_signal(int efd)
+{
+	uint64_t v = 1;
+
+	(void)!write(efd, &v, sizeof(v));
+}
+
+void uh_sock_sync_fd(struct uhoma_sock *s)
+{
+	uint64_t v;
+
+	if (sock_readable(s)) {
+		efd_signal(s->efd);
 		return;
 	}
 	/* Drain, then look again: an RPC made ready between our check and
 	 * the drain must leave the fd readable. */
-	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
-	uh_lock(&s->lock);
-	ready = !uh_list_empty(&s->ready) || atomic_load(&s->shutdown);
-	uh_unlock(&s->lock);
-	v = 1;
-	if (ready && write(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
+	(void)!read(s->efd, &v, sizeof(v));
+	if (sock_readable(s))
+		efd_signal(s->efd);
 }
 
 /* ---- the port table ----------------------------------------------------- */
@@ -170,7 +175,6 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 			      memory_order_relaxed);
 	/* Publish the initialized socket to RCU readers. */
 	atomic_store_explicit(&st->socktab[b], s, memory_order_release);
-	st->num_socks++;
 	uh_list_add_tail(&s->stack_link, &st->all_socks);
 	uh_unlock(&st->socktab_lock);
 	*out = s;
@@ -188,7 +192,6 @@ static void socktab_unlink(struct uhoma_stack *st, struct uhoma_sock *s)
 			/* s->tab_next stays valid for readers standing on s. */
 			atomic_store_explicit(pp, atomic_load(&s->tab_next),
 					      memory_order_release);
-			st->num_socks--;
 			break;
 		}
 	}
@@ -246,7 +249,6 @@ unsigned uh_sock_reap(struct uhoma_sock *s, bool all)
 						 memory_order_acquire) != 0)
 				continue;
 			uh_list_del(&rpc->dead_link);
-			s->dead_count--;
 			batch[n++] = rpc;
 		}
 		uh_unlock(&s->lock);
@@ -376,8 +378,14 @@ void uh_sock_close(struct uhoma_sock *s)
 	uh_lock(&st->socktab_lock);
 	uh_list_del(&s->stack_link);
 	uh_unlock(&st->socktab_lock);
-	while (uh_sock_reap(s, true) > 0 || !uh_list_empty(&s->dead)) {
-		if (uh_list_empty(&s->dead))
+	for (;;) {
+		bool empty;
+
+		uh_sock_reap(s, true);
+		uh_lock(&s->lock);
+		empty = uh_list_empty(&s->dead);
+		uh_unlock(&s->lock);
+		if (empty)
 			break;
 		uh_sleep_ns(100000);  /* a reference still held: wait */
 	}

@@ -55,7 +55,6 @@ struct uhoma_sock {
 	struct uh_list dead;           /* ended, not yet reaped */
 	struct uh_list waiting_bufs;   /* waiting for pool space, shortest
 					* first */
-	uint32_t dead_count;           /* socket lock */
 	struct uh_wait wait;           /* uhoma_recv sleepers */
 	int efd;                       /* eventfd: readable while ready */
 	struct uh_pool pool;
@@ -79,7 +78,6 @@ struct uh_pending {
 		size_t len;
 		struct uh_addr dst;
 		uint16_t sport, dport;
-		uint8_t type;
 	} ctl[UH_PENDING_CTL];
 	unsigned num_acks;
 	struct {
@@ -88,7 +86,6 @@ struct uh_pending {
 	} acks[UH_PENDING_ACKS];
 	struct uhoma_sock *wake_sock;     /* socket whose waiters to wake */
 	bool wake_one, wake_all, signal_fd;
-	bool check_bufs;               /* pool space freed: run waiters */
 };
 
 static inline void uh_pending_init(struct uh_pending *p)
@@ -96,7 +93,7 @@ static inline void uh_pending_init(struct uh_pending *p)
 	p->num_ctl = 0;
 	p->num_acks = 0;
 	p->wake_sock = NULL;
-	p->wake_one = p->wake_all = p->signal_fd = p->check_bufs = false;
+	p->wake_one = p->wake_all = p->signal_fd = false;
 }
 
 /* Queues control packet @h from port @sport to @dst:@dport. */

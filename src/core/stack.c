@@ -35,12 +35,17 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 
 	uh_lockdep_might_block("carrier send", UH_HERE);
 	sent = st->carrier->ops->send(st->carrier, sport, pkts, n);
-	for (unsigned i = 0; i < sent; i++) {
-		unsigned t = pkts[i].hdr[11] - UH_PKT_MIN_TYPE;
+	/* Batches are of one type (DATA from uh_out_xmit): count each run of
+	 * equal types with one add per counter, not one per packet. */
+	for (unsigned i = 0; i < sent;) {
+		uint8_t type = pkts[i].hdr[11];
+		unsigned t = type - UH_PKT_MIN_TYPE, k = 0;
+		int64_t bytes = 0;
 
-		uh_metric_inc(&st->metrics, UH_M_PKT_SENT + t);
-		uh_metric_add(&st->metrics, UH_M_BYTES_SENT + t,
-			      (int64_t)(pkts[i].hdr_len + pkts[i].payload_len));
+		for (; i < sent && pkts[i].hdr[11] == type; i++, k++)
+			bytes += (int64_t)(pkts[i].hdr_len + pkts[i].payload_len);
+		uh_metric_add(&st->metrics, UH_M_PKT_SENT + t, k);
+		uh_metric_add(&st->metrics, UH_M_BYTES_SENT + t, bytes);
 	}
 	if (sent < n)
 		uh_metric_add(&st->metrics, UH_M_XMIT_ERRORS, n - sent);

@@ -30,7 +30,6 @@ struct uhoma_stack {
 	uint32_t max_payload;          /* immutable: DATA bytes per packet */
 	struct uh_lock socktab_lock;   /* class socktab: writers */
 	struct uhoma_sock *_Atomic socktab[UH_SOCKTAB_BUCKETS]; /* RCU readers */
-	unsigned num_socks;            /* socktab lock */
 	struct uh_list all_socks;      /* socktab lock: every open socket,
 					* shut down or not */
 	struct uh_peertab peers;

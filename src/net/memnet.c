@@ -33,6 +33,8 @@ static UH_LOCK_CLASS(tx_class, "memnet.tx", UH_RANK_NET, 0);
 #define MN_QUEUE_MAX 65536     /* packets in flight per node */
 #define MN_MAX_CUTS 32
 
+/* A packet in flight: owned by whoever holds it (the sender, then the
+ * destination queue under memnet.node, then the receiver). */
 struct mn_pkt {
 	struct uh_cache *cache;        /* where it came from */
 	uint64_t due, seq;
@@ -156,31 +158,42 @@ void uhoma_memnet_destroy(struct uhoma_memnet *net)
 	free(net);
 }
 
-/* Replaces the policy with @np (net lock held by the caller, who frees
- * the returned old one after a grace period). */
-static struct mn_policy *policy_swap(struct uhoma_memnet *net,
-				     struct mn_policy *np)
+/*
+ * Policy updates copy the current policy (policy_begin: allocates, then
+ * takes the memnet lock), change the copy, and publish it (policy_commit:
+ * swaps, unlocks, frees the old one after a grace period). NULL if memory
+ * is short (nothing locked then).
+ */
+static struct mn_policy *policy_begin(struct uhoma_memnet *net)
+{
+	struct mn_policy *np = malloc(sizeof(*np));
+
+	if (!np)
+		return NULL;
+	uh_lock(&net->lock);
+	*np = *atomic_load(&net->policy);
+	return np;
+}
+
+static void policy_commit(struct uhoma_memnet *net, struct mn_policy *np)
 {
 	struct mn_policy *old = atomic_load(&net->policy);
 
 	atomic_store_explicit(&net->policy, np, memory_order_release);
-	return old;
+	uh_unlock(&net->lock);
+	uh_synchronize_rcu();       /* no sender still reads @old */
+	free(old);
 }
 
 void uhoma_memnet_set_faults(struct uhoma_memnet *net,
 			     const struct uhoma_memnet_faults *f)
 {
-	struct mn_policy *np = malloc(sizeof(*np)), *old;
+	struct mn_policy *np = policy_begin(net);
 
 	if (!np)
 		return;
-	uh_lock(&net->lock);
-	*np = *atomic_load(&net->policy);
 	np->f = *f;
-	old = policy_swap(net, np);
-	uh_unlock(&net->lock);
-	uh_synchronize_rcu();
-	free(old);
+	policy_commit(net, np);
 }
 
 int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
@@ -189,15 +202,13 @@ int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
 	struct uh_addr x, y;
 	int rc = 0;
 
-	struct mn_policy *np, *old;
+	struct mn_policy *np;
 
 	if (uh_addr_parse(a, &x) || uh_addr_parse(b, &y))
 		return -1;
-	np = malloc(sizeof(*np));
+	np = policy_begin(net);
 	if (!np)
 		return -1;
-	uh_lock(&net->lock);
-	*np = *atomic_load(&net->policy);
 	for (unsigned i = 0; i < np->ncuts; i++) {
 		if ((uh_addr_eq(&np->cuts[i].a, &x) &&
 		     uh_addr_eq(&np->cuts[i].b, &y)) ||
@@ -218,10 +229,7 @@ int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
 		}
 	}
 out:
-	old = policy_swap(net, np);
-	uh_unlock(&net->lock);
-	uh_synchronize_rcu();
-	free(old);
+	policy_commit(net, np);
 	return rc;
 }
 

@@ -26,8 +26,8 @@
 #define UDP_SOCKBUF (4 << 20)
 
 struct udp_port {
-	int fd;
-	uint16_t port;
+	int fd;          /* immutable; closed after a grace period */
+	uint16_t port;   /* immutable */
 };
 
 struct udp_carrier {
@@ -118,8 +118,8 @@ static void udp_kick(struct uh_carrier *c)
 {
 	uint64_t one = 1;
 
-	if (write(udp_of(c)->kickfd, &one, sizeof(one)) < 0)
-		return;   /* already readable: the kick is pending */
+	/* Fails only if already readable: the kick is pending anyway. */
+	(void)!write(udp_of(c)->kickfd, &one, sizeof(one));
 }
 
 static void udp_close_port(struct uh_carrier *c, uint16_t port)
@@ -233,11 +233,10 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 		struct udp_port *p = ev[e].data.ptr;
 		int r;
 
-		if (!p) {     /* the kick eventfd */
+		if (!p) {     /* the kick eventfd: drain it */
 			uint64_t v;
 
-			if (read(u->kickfd, &v, sizeof(v)) < 0)
-				continue;
+			(void)!read(u->kickfd, &v, sizeof(v));
 			continue;
 		}
 		for (unsigned i = 0; i < max - got; i++) {

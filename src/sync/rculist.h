@@ -41,6 +41,13 @@ static inline void uh_rculist_init(struct uh_rculist *h)
 	h->prev = h;
 }
 
+/* A node not on any list (uh_rculist_linked() is false). */
+static inline void uh_rculist_node_init(struct uh_rculist *n)
+{
+	atomic_init(&n->next, NULL);
+	n->prev = NULL;
+}
+
 /* Writer (lock held): adds @n right after the head. */
 static inline void uh_rculist_add_head(struct uh_rculist *n,
 				       struct uh_rculist *h)

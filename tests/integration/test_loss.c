@@ -205,54 +205,51 @@ static void run_world(uint64_t seed, const struct uhoma_memnet_faults *f,
 	world_down(&w);
 }
 
-static void loss__none(void **state)
-{
-	struct uhoma_memnet_faults f = { 0 };
+/* The four fault levels: loss, then duplication, reordering (up to
+ * max_delay) and checksum-caught corruption growing with it. */
+static const struct {
+	uint64_t seed;
+	unsigned rpcs;
+	struct uhoma_memnet_faults f;
+} cases[] = {
+	{ 11, 2000, { 0 } },
+	{ 12, 1500, { .loss_ppm = 10000, .dup_ppm = 5000, .reorder_ppm = 20000,
+		      .corrupt_ppm = 2000, .delay_ns = 5000,
+		      .max_delay_ns = 200000 } },
+	{ 13, 1000, { .loss_ppm = 50000, .dup_ppm = 20000, .reorder_ppm = 50000,
+		      .corrupt_ppm = 10000, .delay_ns = 5000,
+		      .max_delay_ns = 500000 } },
+	{ 14, 600, { .loss_ppm = 200000, .dup_ppm = 50000,
+		     .reorder_ppm = 100000, .corrupt_ppm = 20000,
+		     .delay_ns = 5000, .max_delay_ns = 1000000 } },
+};
 
-	(void)state;
-	run_world(11, &f, 2000);
+static void run_case(void **state)
+{
+	unsigned i = (unsigned)(uintptr_t)*state;
+
+	run_world(cases[i].seed, &cases[i].f, cases[i].rpcs);
 }
 
-static void loss__1pct(void **state)
+/* uh_test_setup, keeping the case index cmocka passes in *state. */
+static int case_setup(void **state)
 {
-	struct uhoma_memnet_faults f = {
-		.loss_ppm = 10000, .dup_ppm = 5000, .reorder_ppm = 20000,
-		.corrupt_ppm = 2000, .delay_ns = 5000, .max_delay_ns = 200000,
-	};
+	void *index = *state;
+	int rc = uh_test_setup(state);
 
-	(void)state;
-	run_world(12, &f, 1500);
-}
-
-static void loss__5pct(void **state)
-{
-	struct uhoma_memnet_faults f = {
-		.loss_ppm = 50000, .dup_ppm = 20000, .reorder_ppm = 50000,
-		.corrupt_ppm = 10000, .delay_ns = 5000, .max_delay_ns = 500000,
-	};
-
-	(void)state;
-	run_world(13, &f, 1000);
-}
-
-static void loss__20pct(void **state)
-{
-	struct uhoma_memnet_faults f = {
-		.loss_ppm = 200000, .dup_ppm = 50000, .reorder_ppm = 100000,
-		.corrupt_ppm = 20000, .delay_ns = 5000, .max_delay_ns = 1000000,
-	};
-
-	(void)state;
-	run_world(14, &f, 600);
+	*state = index;
+	return rc;
 }
 
 int main(void)
 {
+#define CASE(name, i) { name, run_case, case_setup, uh_test_teardown, \
+			   (void *)(uintptr_t)(i) }
 	const struct CMUnitTest tests[] = {
-		UH_TEST(loss__none),
-		UH_TEST(loss__1pct),
-		UH_TEST(loss__5pct),
-		UH_TEST(loss__20pct),
+		CASE("loss__none", 0),
+		CASE("loss__1pct", 1),
+		CASE("loss__5pct", 2),
+		CASE("loss__20pct", 3),
 	};
 	static const char *const names[5] = { "w1", "w2", "w3", "w4", "w5" };
 
