@@ -100,6 +100,7 @@ enum uhoma_carrier {
 };
 
 #define UHOMA_CONFIG_V1 1
+#define UHOMA_MAX_OVERCOMMIT 8   /* most messages granted at once */
 #define UHOMA_CONFIG_VERSION UHOMA_CONFIG_V1
 
 /*
@@ -115,7 +116,10 @@ struct uhoma_config {
 				    * "::1"; "0.0.0.0"/"::" for all), MEMNET
 				    * uses it as this stack's address */
 	struct uhoma_memnet *memnet; /* MEMNET only: the network to join */
-	uint32_t mtu;              /* bytes per IP packet; default 1500 */
+	uint32_t mtu;              /* bytes per IP packet; 0 (default) = the
+				    * interface's: 65536 on loopback, else
+				    * the MTU of the interface holding addr,
+				    * 1500 if unknown */
 	/* Runtime. */
 	uint32_t rx_threads;       /* receive threads; default 1. 0 = manual:
 				    * no threads, the caller (or a memnet with
@@ -134,6 +138,28 @@ struct uhoma_config {
 	uint32_t request_ack_ticks;/* ticks before NEED_ACK; default 2 */
 	uint32_t reap_limit;       /* dead RPCs freed per reap pass; 10 */
 	uint32_t num_priorities;   /* 1..8; default 8 */
+	/* Scheduling (homa-protocol.md §4.2, §4.3). */
+	uint32_t link_mbps;        /* link rate the pacer assumes; 0
+				    * (default) = the carrier's: UDP reads
+				    * the interface speed (25000 if unknown,
+				    * 100000 on loopback), memnet does not
+				    * pace */
+	uint32_t max_overcommit;   /* messages granted at once, 1..8; 8 */
+	uint32_t fifo_grant_increment; /* bytes per FIFO grant; 50000 */
+	uint32_t grant_fifo_fraction;  /* per mille of grants to the oldest
+					* message, 0..500; default 50 */
+	uint32_t pacer_fifo_fraction;  /* per mille of paced bytes to the
+					* oldest message, 0..500; default 50 */
+	uint32_t max_nic_backlog_us;   /* transmit backlog allowed before
+					* DATA waits for the pacer; 5 */
+	uint32_t defer_min_bytes;  /* messages with at most this much left
+				    * are never paced; default 1000 */
+	uint32_t pacer_rt;         /* 1: run the pacer thread SCHED_FIFO if
+				    * permitted; default 0 */
+	uint32_t gso;              /* 1 (default): UDP GSO/GRO where the
+				    * kernel has them and packets are small */
+	uint32_t stat;             /* 1 (default): publish metrics in shared
+				    * memory for uhoma-stat */
 };
 
 /*
@@ -356,6 +382,20 @@ struct uhoma_metrics {
 	uint64_t xmit_errors;      /* carrier send failures */
 	uint64_t timer_ticks;
 	int64_t rpcs[UHOMA_RPC_STATES]; /* RPCs now in each state */
+	/* Scheduling. */
+	uint64_t prio_packets[8];  /* packets sent at each priority */
+	uint64_t prio_bytes[8];
+	uint64_t grant_recalcs;    /* passes of the grant manager */
+	uint64_t grant_activations;/* messages given one of the grant slots */
+	uint64_t grant_evictions;  /* ... taken back for a shorter message */
+	uint64_t needy_grants;     /* grants from freed max_incoming headroom */
+	uint64_t fifo_grant_bytes; /* bytes granted to the oldest message */
+	uint64_t cutoffs_sent;     /* CUTOFFS sent to senders */
+	uint64_t throttle_adds;    /* messages held back by the pacer */
+	uint64_t pacer_sends;      /* held-back messages the pacer resumed */
+	uint64_t pacer_fifo_sends; /* ... chosen by age, not size */
+	uint64_t grantable;        /* gauge: messages being granted to */
+	uint64_t throttled;        /* gauge: messages waiting for the pacer */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

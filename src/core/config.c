@@ -17,7 +17,7 @@ struct field {
 #define F(n, lo, hi) { #n, offsetof(struct uhoma_config, n), lo, hi }
 static const struct field fields[] = {
 	F(carrier, 0, 1),
-	F(mtu, 576, 65535),
+	F(mtu, 0, 65536),
 	F(rx_threads, 0, 64),
 	F(tick_us, 10, 1000000),
 	F(poll_us, 0, 1000000),
@@ -30,6 +30,16 @@ static const struct field fields[] = {
 	F(request_ack_ticks, 1, 100000),
 	F(reap_limit, 1, 1000000),
 	F(num_priorities, 1, 8),
+	F(link_mbps, 0, 10000000),
+	F(max_overcommit, 1, UHOMA_MAX_OVERCOMMIT),
+	F(fifo_grant_increment, 1000, UHOMA_MAX_MESSAGE),
+	F(grant_fifo_fraction, 0, 500),
+	F(pacer_fifo_fraction, 0, 500),
+	F(max_nic_backlog_us, 1, 1000000),
+	F(defer_min_bytes, 0, UHOMA_MAX_MESSAGE),
+	F(pacer_rt, 0, 1),
+	F(gso, 0, 1),
+	F(stat, 0, 1),
 };
 #undef F
 
@@ -39,7 +49,7 @@ static void set_defaults(struct uhoma_config *c)
 	c->version = UHOMA_CONFIG_VERSION;
 	c->carrier = UHOMA_CARRIER_UDP;
 	strcpy(c->addr, "::1");
-	c->mtu = 1500;
+	c->mtu = 0;
 	c->rx_threads = 1;
 	c->tick_us = 1000;
 	c->poll_us = 50;
@@ -52,6 +62,16 @@ static void set_defaults(struct uhoma_config *c)
 	c->request_ack_ticks = 2;
 	c->reap_limit = 10;
 	c->num_priorities = 8;
+	c->link_mbps = 0;
+	c->max_overcommit = 8;
+	c->fifo_grant_increment = 50000;
+	c->grant_fifo_fraction = 50;
+	c->pacer_fifo_fraction = 50;
+	c->max_nic_backlog_us = 5;
+	c->defer_min_bytes = 1000;
+	c->pacer_rt = 0;
+	c->gso = 1;
+	c->stat = 1;
 }
 
 int uhoma_config_set(struct uhoma_config *cfg, const char *key,
@@ -81,7 +101,8 @@ int uhoma_config_set(struct uhoma_config *cfg, const char *key,
 		errno = 0;
 		v = strtoul(value, &end, 0);
 		if (errno || end == value || *end || v < fields[i].min ||
-		    v > fields[i].max)
+		    v > fields[i].max ||
+		    (strcmp(key, "mtu") == 0 && v != 0 && v < 576))
 			return UHOMA_ERR_INVALID_ARGUMENT;
 		*(uint32_t *)(void *)((char *)cfg + fields[i].offset) =
 			(uint32_t)v;
@@ -135,6 +156,8 @@ int uh_config_validate(const struct uhoma_config *c)
 	}
 	if (memchr(c->addr, '\0', sizeof(c->addr)) == NULL ||
 	    uh_addr_parse(c->addr, &a))
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	if (c->mtu != 0 && c->mtu < 576)
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	if (c->carrier == UHOMA_CARRIER_MEMNET && !c->memnet)
 		return UHOMA_ERR_INVALID_ARGUMENT;

@@ -1,9 +1,193 @@
 /*
- * grant.c - the per-message grant window.
+ * grant.c - the SRPT grant manager (policy and locking: grant.h).
  */
 #include "core/grant.h"
 #include "core/outgoing.h"
+#include "core/prio.h"
 #include "core/stack.h"
+
+static UH_LOCK_CLASS(grant_class, "grant", UH_RANK_GRANT, 0);
+
+void uh_grant_init(struct uhoma_stack *st)
+{
+	struct uh_grant *g = &st->grant;
+
+	uh_lock_init(&g->lock, &grant_class);
+	for (unsigned i = 0; i < UHOMA_MAX_OVERCOMMIT; i++) {
+		g->slot[i].rpc = NULL;
+		atomic_init(&g->slot[i].remaining, UINT32_MAX);
+		atomic_init(&g->slot[i].birth, 0);
+	}
+	atomic_init(&g->num_active, 0);
+	uh_list_init(&g->queue);
+	g->num_queued = 0;
+	atomic_init(&g->total_incoming, 0);
+	atomic_init(&g->needy, 0);
+	atomic_init(&g->births, 1);
+	atomic_init(&g->rescan, false);
+	g->fifo_credit = 0;
+	g->max_sched_prio = uh_prio_max_sched(st);
+}
+
+/* SRPT order: fewer unreceived bytes first, then the older message. */
+static bool outranks(uint32_t ra, uint64_t ba, uint32_t rb, uint64_t bb)
+{
+	return ra < rb || (ra == rb && ba < bb);
+}
+
+static uint32_t received(const struct uh_rpc *rpc)
+{
+	return (uint32_t)rpc->in.length - rpc->in.bytes_remaining;
+}
+
+/* Whether @rpc (locked) should be granted to: a live incoming message
+ * with buffers, not complete, not fully granted. */
+static bool wants_grants(const struct uh_rpc *rpc)
+{
+	const struct uh_msgin *in = &rpc->in;
+
+	return rpc->state == UH_RPC_INCOMING && !rpc->handed_off &&
+	       in->length > 0 && in->has_bufs && in->bytes_remaining > 0 &&
+	       in->granted < (uint32_t)in->length;
+}
+
+/* Keeps @rpc's (locked) share of total_incoming equal to its granted but
+ * unreceived bytes while it is scheduled, 0 otherwise. */
+static void account(struct uh_grant *g, struct uh_rpc *rpc, bool live)
+{
+	uint32_t now = 0;
+
+	if (live && rpc->in.length > 0 && rpc->in.granted > received(rpc))
+		now = rpc->in.granted - received(rpc);
+	if (now != rpc->g.acct) {
+		atomic_fetch_add_explicit(&g->total_incoming,
+					  (int64_t)now - (int64_t)rpc->g.acct,
+					  memory_order_relaxed);
+		rpc->g.acct = now;
+	}
+}
+
+/* How many active messages outrank one with @rem bytes left and @birth,
+ * other than slot @self: a lock-free, possibly stale scan. */
+static unsigned rank_of(struct uh_grant *g, int self, uint32_t rem,
+			uint64_t birth)
+{
+	unsigned r = 0;
+
+	for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++) {
+		uint32_t ri;
+
+		if (i == self)
+			continue;
+		ri = atomic_load_explicit(&g->slot[i].remaining,
+					  memory_order_relaxed);
+		if (ri != UINT32_MAX &&
+		    outranks(ri, atomic_load_explicit(&g->slot[i].birth,
+						      memory_order_relaxed),
+			     rem, birth))
+			r++;
+	}
+	return r;
+}
+
+uint8_t uh_grant_priority(const struct uh_grant *g, unsigned rank,
+			  unsigned active)
+{
+	int m = g->max_sched_prio;
+	int spare = m + 1 - (int)active;
+	int prio = m - (int)rank - (spare > 0 ? spare : 0);
+
+	return (uint8_t)(prio > 0 ? prio : 0);
+}
+
+static uint32_t window_of(struct uhoma_stack *st)
+{
+	uint32_t w = st->cfg.window;
+
+	if (w == 0)
+		w = st->cfg.max_incoming /
+		    (atomic_load_explicit(&st->grant.num_active,
+					  memory_order_relaxed) + 1);
+	return w < st->max_payload ? st->max_payload : w;
+}
+
+static void set_needy(struct uh_grant *g, int slot, bool on)
+{
+	uint32_t bit = 1u << slot;
+
+	if (on)
+		atomic_fetch_or_explicit(&g->needy, bit, memory_order_relaxed);
+	else if (atomic_load_explicit(&g->needy, memory_order_relaxed) & bit)
+		atomic_fetch_and_explicit(&g->needy, ~bit, memory_order_relaxed);
+}
+
+/*
+ * Grants more to active @rpc (locked) if its window and the headroom under
+ * max_incoming allow. Outside @needy_pass a message defers to needy ones.
+ */
+static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
+		     struct uh_pending *p, bool needy_pass)
+{
+	struct uh_grant *g = &st->grant;
+	struct uh_msgin *in = &rpc->in;
+	int s = rpc->g.slot;
+	uint32_t len = (uint32_t)in->length, inc;
+	uint64_t target = (uint64_t)received(rpc) + window_of(st);
+	int64_t headroom;
+	bool capped;
+
+	if (target > len)
+		target = len;
+	if (target <= in->granted) {
+		set_needy(g, s, false);
+		return;
+	}
+	if (!needy_pass &&
+	    (atomic_load_explicit(&g->needy, memory_order_relaxed) &
+	     ~(1u << s))) {
+		set_needy(g, s, true);     /* others were waiting first */
+		return;
+	}
+	headroom = (int64_t)st->cfg.max_incoming -
+		   atomic_load_explicit(&g->total_incoming, memory_order_relaxed);
+	if (headroom <= 0) {
+		set_needy(g, s, true);
+		return;
+	}
+	inc = (uint32_t)(target - in->granted);
+	capped = (int64_t)inc > headroom;
+	if (capped)
+		inc = (uint32_t)headroom;
+	if (inc < st->max_payload && in->granted + inc < len) {
+		/* Less than a packet: wait for more progress or headroom. */
+		set_needy(g, s, capped);
+		return;
+	}
+	in->granted += inc;
+	account(g, rpc, true);
+	set_needy(g, s, capped);
+	if (needy_pass)
+		uh_metric_inc(&st->metrics, UH_M_NEEDY_GRANTS);
+	rpc->g.prio = uh_grant_priority(
+		g, rank_of(g, s, in->bytes_remaining, rpc->g.birth),
+		atomic_load_explicit(&g->num_active, memory_order_relaxed));
+	uh_grant_send(rpc, p);
+}
+
+/* Asks the manager to look at @rpc (locked) after the locks are gone. */
+static void request(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	if (rpc->g.requested)
+		return;
+	if (p->num_grant == UH_PENDING_GRANT) {
+		atomic_store(&rpc->sock->stack->grant.rescan, true);
+		p->grant_recalc = true;
+		return;
+	}
+	uh_rpc_hold(rpc);
+	p->grant[p->num_grant++] = rpc;
+	rpc->g.requested = true;
+}
 
 void uh_grant_send(struct uh_rpc *rpc, struct uh_pending *p)
 {
@@ -11,50 +195,412 @@ void uh_grant_send(struct uh_rpc *rpc, struct uh_pending *p)
 
 	uh_out_ctl_init(&h, rpc, UH_PKT_GRANT);
 	h.u.grant.offset = rpc->in.granted;
-	h.u.grant.priority = 0;   /* lowest scheduled level (§4.2) */
+	h.u.grant.priority = rpc->g.prio;
 	uh_pending_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
-}
-
-void uh_grant_done(struct uh_rpc *rpc)
-{
-	if (rpc->in.managed) {
-		atomic_fetch_sub(&rpc->sock->stack->granting, 1);
-		rpc->in.managed = false;
-	}
 }
 
 void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
-	struct uh_msgin *in = &rpc->in;
-	uint32_t length, received, window, want;
+	struct uh_grant *g = &st->grant;
+	bool want;
 
-	if (in->length <= 0)
+	if (rpc->in.length <= 0)
 		return;
-	length = (uint32_t)in->length;
-	if (in->granted >= length || in->bytes_remaining == 0) {
-		uh_grant_done(rpc);
+	if (!rpc->g.birth)
+		rpc->g.birth = atomic_fetch_add_explicit(&g->births, 1,
+							 memory_order_relaxed);
+	want = wants_grants(rpc);
+	if (rpc->g.state == UH_G_NONE) {
+		if (want)
+			request(rpc, p);
 		return;
 	}
-	if (!in->managed) {
-		in->managed = true;
-		atomic_fetch_add(&st->granting, 1);
+	account(g, rpc, true);
+	if (rpc->g.state == UH_G_QUEUED) {
+		/* Promotion is the manager's; ask when it could happen. */
+		uint32_t worst = 0;
+
+		for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++) {
+			uint32_t r = atomic_load_explicit(
+				&g->slot[i].remaining, memory_order_relaxed);
+
+			if (r > worst)
+				worst = r;
+		}
+		if (!want || worst == UINT32_MAX ||
+		    rpc->in.bytes_remaining < worst)
+			request(rpc, p);
+		return;
 	}
-	window = st->cfg.window;
-	if (window == 0)
-		window = st->cfg.max_incoming /
-			 (atomic_load_explicit(&st->granting,
-					       memory_order_relaxed) + 1);
-	if (window < st->max_payload)
-		window = st->max_payload;
-	received = length - in->bytes_remaining;
-	want = received + window;
-	if (want > length)
-		want = length;
-	/* One GRANT per packet's worth of progress, not per byte. */
-	if (want >= in->granted + st->max_payload ||
-	    (want == length && want > in->granted)) {
-		in->granted = want;
-		uh_grant_send(rpc, p);
+	atomic_store_explicit(&g->slot[rpc->g.slot].remaining,
+			      rpc->in.bytes_remaining, memory_order_relaxed);
+	if (!want) {
+		request(rpc, p);
+		return;
 	}
+	try_send(st, rpc, p, false);
+	if ((atomic_load_explicit(&g->needy, memory_order_relaxed) &
+	     ~(1u << rpc->g.slot)) &&
+	    (int64_t)st->cfg.max_incoming -
+			    atomic_load_explicit(&g->total_incoming,
+						 memory_order_relaxed) >=
+		    (int64_t)st->max_payload)
+		p->grant_recalc = true;   /* headroom for needy messages */
+}
+
+void uh_grant_done(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	account(&rpc->sock->stack->grant, rpc, false);
+	if (rpc->g.state != UH_G_NONE)
+		request(rpc, p);
+}
+
+/* ---- the manager's moves: grant lock held ------------------------------ */
+
+static void queue_insert(struct uh_grant *g, struct uh_rpc *rpc)
+{
+	struct uh_list *pos;
+
+	rpc->g.key = rpc->in.bytes_remaining;
+	rpc->g.key_birth = rpc->g.birth;
+	for (pos = g->queue.next; pos != &g->queue; pos = pos->next) {
+		struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc, g.link);
+
+		if (outranks(rpc->g.key, rpc->g.key_birth, o->g.key,
+			     o->g.key_birth))
+			break;
+	}
+	uh_list_add_before(&rpc->g.link, pos);
+	g->num_queued++;
+}
+
+static void slot_clear(struct uh_grant *g, int s)
+{
+	g->slot[s].rpc = NULL;
+	atomic_store_explicit(&g->slot[s].remaining, UINT32_MAX,
+			      memory_order_relaxed);
+	set_needy(g, s, false);
+	atomic_fetch_sub_explicit(&g->num_active, 1, memory_order_relaxed);
+}
+
+/* Takes @rpc (locked) out of the manager; the caller drops the manager's
+ * reference after unlocking. */
+static void unmanage(struct uh_grant *g, struct uh_rpc *rpc)
+{
+	if (rpc->g.state == UH_G_QUEUED) {
+		uh_list_del(&rpc->g.link);
+		g->num_queued--;
+	} else if (rpc->g.state == UH_G_ACTIVE) {
+		slot_clear(g, rpc->g.slot);
+	}
+	rpc->g.state = UH_G_NONE;
+	rpc->g.slot = -1;
+}
+
+/* Brings the manager up to date with @rpc. */
+static void examine(struct uhoma_stack *st, struct uh_rpc *rpc)
+{
+	struct uh_grant *g = &st->grant;
+	bool want, drop = false;
+
+	uh_rpc_lock(rpc);
+	rpc->g.requested = false;
+	want = wants_grants(rpc);
+	if (want && rpc->g.state == UH_G_NONE) {
+		uh_rpc_hold(rpc);               /* the manager's reference */
+		account(g, rpc, true);
+		queue_insert(g, rpc);
+		rpc->g.state = UH_G_QUEUED;
+	} else if (!want && rpc->g.state != UH_G_NONE) {
+		unmanage(g, rpc);
+		drop = true;
+	} else if (want && rpc->g.state == UH_G_QUEUED) {
+		uh_list_del(&rpc->g.link);
+		g->num_queued--;
+		queue_insert(g, rpc);
+	}
+	uh_rpc_unlock(rpc);
+	if (drop)
+		uh_rpc_put(rpc);
+}
+
+static unsigned peer_active(struct uh_grant *g, const struct uh_peer *peer)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++)
+		if (g->slot[i].rpc && g->slot[i].rpc->peer == peer)
+			n++;
+	return n;
+}
+
+/* The queued message to activate next: the best one of a peer without an
+ * active message, else of the peer with the fewest. */
+static struct uh_rpc *pick_candidate(struct uh_grant *g, unsigned *count)
+{
+	struct uh_rpc *best = NULL;
+	unsigned best_n = UINT32_MAX;
+
+	for (struct uh_list *pos = g->queue.next; pos != &g->queue;
+	     pos = pos->next) {
+		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, g.link);
+		unsigned n = peer_active(g, r->peer);
+
+		if (n < best_n) {
+			best = r;
+			best_n = n;
+			if (n == 0)
+				break;
+		}
+	}
+	*count = best_n;
+	return best;
+}
+
+/* The active message to evict: the worst one of the peer with the most
+ * active messages. */
+static int pick_victim(struct uh_grant *g, unsigned limit, unsigned *count)
+{
+	int victim = -1;
+	unsigned vn = 0;
+
+	for (unsigned i = 0; i < limit; i++) {
+		unsigned n;
+
+		if (!g->slot[i].rpc)
+			continue;
+		n = peer_active(g, g->slot[i].rpc->peer);
+		if (victim < 0 || n > vn ||
+		    (n == vn &&
+		     outranks(atomic_load(&g->slot[victim].remaining),
+			      atomic_load(&g->slot[victim].birth),
+			      atomic_load(&g->slot[i].remaining),
+			      atomic_load(&g->slot[i].birth)))) {
+			victim = (int)i;
+			vn = n;
+		}
+	}
+	*count = vn;
+	return victim;
+}
+
+static void activate(struct uhoma_stack *st, struct uh_rpc *rpc, int s,
+		     struct uh_pending *out)
+{
+	struct uh_grant *g = &st->grant;
+
+	uh_rpc_lock(rpc);
+	uh_list_del(&rpc->g.link);
+	g->num_queued--;
+	if (!wants_grants(rpc)) {
+		/* Ended or completed since it was queued. */
+		rpc->g.state = UH_G_NONE;
+		uh_rpc_unlock(rpc);
+		uh_rpc_put(rpc);
+		return;
+	}
+	rpc->g.state = UH_G_ACTIVE;
+	rpc->g.slot = (int8_t)s;
+	g->slot[s].rpc = rpc;
+	atomic_store(&g->slot[s].birth, rpc->g.birth);
+	atomic_store(&g->slot[s].remaining, rpc->in.bytes_remaining);
+	atomic_fetch_add(&g->num_active, 1);
+	uh_metric_inc(&st->metrics, UH_M_GRANT_ACTIVATIONS);
+	try_send(st, rpc, out, false);
+	uh_rpc_unlock(rpc);
+}
+
+static void deactivate(struct uhoma_stack *st, int s)
+{
+	struct uh_grant *g = &st->grant;
+	struct uh_rpc *rpc = g->slot[s].rpc;
+
+	uh_rpc_lock(rpc);
+	slot_clear(g, s);
+	rpc->g.slot = -1;
+	rpc->g.state = UH_G_QUEUED;
+	queue_insert(g, rpc);
+	uh_metric_inc(&st->metrics, UH_M_GRANT_EVICTIONS);
+	uh_rpc_unlock(rpc);
+}
+
+/* Fills free slots and lets better queued messages displace worse active
+ * ones. */
+static void fill(struct uhoma_stack *st, struct uh_pending *out)
+{
+	struct uh_grant *g = &st->grant;
+	unsigned limit = st->cfg.max_overcommit;
+
+	for (unsigned iter = 0; iter < 4 * UHOMA_MAX_OVERCOMMIT &&
+				g->num_queued > 0; iter++) {
+		unsigned cn, vn;
+		struct uh_rpc *cand = pick_candidate(g, &cn);
+		int s = -1, v;
+		bool same, better;
+
+		for (unsigned i = 0; i < limit; i++)
+			if (!g->slot[i].rpc) {
+				s = (int)i;
+				break;
+			}
+		if (s >= 0) {
+			activate(st, cand, s, out);
+			continue;
+		}
+		v = pick_victim(g, limit, &vn);
+		same = g->slot[v].rpc->peer == cand->peer;
+		better = outranks(cand->g.key, cand->g.key_birth,
+				  atomic_load(&g->slot[v].remaining),
+				  atomic_load(&g->slot[v].birth));
+		if (same ? !better
+			 : !(cn < vn && (better || (cn == 0 && vn > 1))))
+			break;
+		deactivate(st, v);
+		activate(st, cand, v, out);
+	}
+}
+
+/* Spends headroom on needy messages, best first. */
+static void serve_needy(struct uhoma_stack *st, struct uh_pending *out)
+{
+	struct uh_grant *g = &st->grant;
+
+	for (unsigned iter = 0; iter < UHOMA_MAX_OVERCOMMIT; iter++) {
+		uint32_t mask = atomic_load(&g->needy);
+		int best = -1;
+		struct uh_rpc *rpc;
+
+		if (!mask || (int64_t)st->cfg.max_incoming -
+					     atomic_load(&g->total_incoming) <
+				     (int64_t)st->max_payload)
+			return;
+		for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++)
+			if ((mask & (1u << i)) &&
+			    (best < 0 ||
+			     outranks(atomic_load(&g->slot[i].remaining),
+				      atomic_load(&g->slot[i].birth),
+				      atomic_load(&g->slot[best].remaining),
+				      atomic_load(&g->slot[best].birth))))
+				best = i;
+		rpc = g->slot[best].rpc;
+		if (!rpc) {
+			set_needy(g, best, false);
+			continue;
+		}
+		uh_rpc_lock(rpc);
+		if (wants_grants(rpc))
+			try_send(st, rpc, out, true);
+		else
+			set_needy(g, best, false);
+		uh_rpc_unlock(rpc);
+		if (atomic_load(&g->needy) & (1u << best))
+			return;          /* capped: no headroom left */
+	}
+}
+
+void uh_grant_recalc(struct uhoma_stack *st, struct uh_rpc **rpcs,
+		     unsigned n)
+{
+	struct uh_grant *g = &st->grant;
+	struct uh_pending out;
+
+	uh_pending_init(&out);
+	uh_lock(&g->lock);
+	uh_metric_inc(&st->metrics, UH_M_GRANT_RECALCS);
+	for (unsigned i = 0; i < n; i++)
+		examine(st, rpcs[i]);
+	if (atomic_exchange(&g->rescan, false)) {
+		struct uh_list *pos, *next;
+
+		for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++)
+			if (g->slot[i].rpc)
+				examine(st, g->slot[i].rpc);
+		for (pos = g->queue.next; pos != &g->queue; pos = next) {
+			next = pos->next;
+			examine(st, uh_list_entry(pos, struct uh_rpc, g.link));
+		}
+	}
+	fill(st, &out);
+	serve_needy(st, &out);
+	uh_unlock(&g->lock);
+	for (unsigned i = 0; i < n; i++)
+		uh_rpc_put(rpcs[i]);
+	uh_pending_flush(st, &out);
+}
+
+/* The oldest managed message. */
+static struct uh_rpc *oldest(struct uh_grant *g)
+{
+	struct uh_rpc *best = NULL;
+	uint64_t bb = UINT64_MAX;
+
+	for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++)
+		if (g->slot[i].rpc && atomic_load(&g->slot[i].birth) < bb) {
+			best = g->slot[i].rpc;
+			bb = atomic_load(&g->slot[i].birth);
+		}
+	for (struct uh_list *pos = g->queue.next; pos != &g->queue;
+	     pos = pos->next) {
+		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, g.link);
+
+		if (r->g.key_birth < bb) {
+			best = r;
+			bb = r->g.key_birth;
+		}
+	}
+	return best;
+}
+
+void uh_grant_tick(struct uhoma_stack *st)
+{
+	struct uh_grant *g = &st->grant;
+	const struct uhoma_config *c = &st->cfg;
+	uint32_t inc = c->fifo_grant_increment;
+	struct uh_pending out;
+	struct uh_rpc *rpc;
+
+	uh_pending_init(&out);
+	uh_lock(&g->lock);
+	if (c->grant_fifo_fraction && c->link_mbps) {
+		/* link_mbps * tick_us / 8 bytes cross the link per tick. */
+		g->fifo_credit += (uint64_t)c->link_mbps * c->tick_us / 8 *
+				  c->grant_fifo_fraction / 1000;
+		if (g->fifo_credit > inc)
+			g->fifo_credit = inc;   /* no bursts after idling */
+	}
+	rpc = g->fifo_credit >= inc ? oldest(g) : NULL;
+	if (rpc) {
+		uh_rpc_lock(rpc);
+		uint32_t rcvd = rpc->in.length > 0 ? received(rpc) : 0;
+
+		if (wants_grants(rpc) && rpc->in.granted >= rcvd &&
+		    rpc->in.granted - rcvd <
+			    (uint64_t)window_of(st) + 2ull * inc) {
+			uint32_t len = (uint32_t)rpc->in.length;
+			uint32_t before = rpc->in.granted;
+
+			rpc->in.granted = len - before < inc ? len
+							     : before + inc;
+			account(g, rpc, true);
+			rpc->g.prio = uh_prio_high(st);
+			uh_grant_send(rpc, &out);
+			g->fifo_credit -= inc;
+			uh_metric_add(&st->metrics, UH_M_FIFO_GRANT_BYTES,
+				      rpc->in.granted - before);
+		}
+		uh_rpc_unlock(rpc);
+	}
+	/* A safety net for headroom freed without a recalc. */
+	serve_needy(st, &out);
+	uh_unlock(&g->lock);
+	uh_pending_flush(st, &out);
+}
+
+uint32_t uh_grant_count(struct uhoma_stack *st)
+{
+	return atomic_load_explicit(&st->grant.num_active,
+				    memory_order_relaxed) +
+	       atomic_load_explicit(&st->grant.num_queued,
+				    memory_order_relaxed);
 }

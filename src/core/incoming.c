@@ -14,6 +14,7 @@
 #include "core/incoming.h"
 #include "core/outgoing.h"
 #include "core/peer.h"
+#include "core/prio.h"
 #include "core/stack.h"
 #include "sync/rcu.h"
 
@@ -122,6 +123,7 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 	}
 	len = (uint32_t)in->length;
 	rpc->silent_ticks = 0;
+	uh_prio_check_version(st, h, src, p);
 	if (h->u.data.ack.client_id && !uh_rpc_is_client(rpc) &&
 	    p->num_acks < UH_PENDING_ACKS) {
 		p->acks[p->num_acks].src = *src;
@@ -174,7 +176,7 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 	in->copies--;
 	if (rpc->state != UH_RPC_DEAD && in->bytes_remaining == 0 &&
 	    in->copies == 0) {
-		uh_grant_done(rpc);
+		uh_grant_done(rpc, p);
 		uh_rpc_handoff(rpc, p);
 	}
 }
@@ -235,21 +237,28 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
 		uh_rpc_end(rpc, p);      /* the client forgot it */
 		return;
 	}
-	rpc->silent_ticks = 0;
+	/* No silent_ticks reset: a server that keeps answering RPC_UNKNOWN
+	 * (it lost the RPC and refuses the retransmission, e.g. because it
+	 * already served that id) must end in a timeout, not a loop. A
+	 * server that takes the retransmission answers with DATA or BUSY. */
 	if (rpc->state == UH_RPC_INCOMING && !rpc->handed_off &&
 	    rpc->in.copies == 0) {
 		/* The server lost the RPC while responding: start over. */
 		if (rpc->in.has_bufs)
 			uh_pool_free(&rpc->sock->pool, rpc->in.bpage_offsets,
 				     rpc->in.num_bpages);
-		uh_grant_done(rpc);
+		uh_grant_done(rpc, p);
 		memset(&rpc->in, 0, sizeof(rpc->in));
 		rpc->in.length = -1;
 		uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
 	}
-	if (rpc->state == UH_RPC_OUTGOING)
+	if (rpc->state == UH_RPC_OUTGOING) {
+		uint16_t version;
+
 		uh_out_resend(rpc, 0, rpc->out.next_xmit,
-			      uh_out_unsched_prio(st));
+			      uh_prio_unsched(st, rpc->peer, rpc->out.length,
+					      &version));
+	}
 }
 
 static void handle_need_ack(struct uh_rpc *rpc, struct uh_pending *p)
@@ -421,7 +430,12 @@ void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	} else if (h.type == UH_PKT_ACK) {
 		handle_ack_pkt(st, &h, src);
 	} else if (h.type == UH_PKT_CUTOFFS) {
-		/* Accepted; priorities use them in the scheduling layer. */
+		struct uh_peer *peer = uh_peer_find(&st->peers, src);
+
+		if (peer)
+			uh_prio_store(peer, &h);   /* else we never sent */
+		else
+			uh_stack_drop(st, UH_DROP_UNKNOWN_RPC);
 	} else {
 		dispatch(st, s, &h, src, &p);
 	}

@@ -60,6 +60,21 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->timer_ticks = rd(m, UH_M_TIMER_TICKS);
 	for (unsigned s = 0; s < UHOMA_RPC_STATES; s++)
 		out->rpcs[s] = uh_metric_read(m, UH_M_RPC_STATE + s);
+	for (unsigned p = 0; p < UH_MAX_PRIORITIES; p++) {
+		out->prio_packets[p] = rd(m, UH_M_PRIO_PKTS + p);
+		out->prio_bytes[p] = rd(m, UH_M_PRIO_BYTES + p);
+	}
+	out->grant_recalcs = rd(m, UH_M_GRANT_RECALCS);
+	out->grant_activations = rd(m, UH_M_GRANT_ACTIVATIONS);
+	out->grant_evictions = rd(m, UH_M_GRANT_EVICTIONS);
+	out->needy_grants = rd(m, UH_M_NEEDY_GRANTS);
+	out->fifo_grant_bytes = rd(m, UH_M_FIFO_GRANT_BYTES);
+	out->cutoffs_sent = rd(m, UH_M_CUTOFFS_SENT);
+	out->throttle_adds = rd(m, UH_M_THROTTLE_ADDS);
+	out->pacer_sends = rd(m, UH_M_PACER_SENDS);
+	out->pacer_fifo_sends = rd(m, UH_M_PACER_FIFO_SENDS);
+	out->grantable = uh_grant_count(st);
+	out->throttled = uh_pacer_throttled(st);
 }
 
 const char *uhoma_drop_name(unsigned i)
@@ -119,7 +134,16 @@ void uhoma_metrics_print(struct uhoma_stack *st, void *fp)
 	P(requests_sent); P(responses_received); P(requests_received);
 	P(responses_sent); P(resent_packets); P(rpc_timeouts); P(aborts);
 	P(buffer_waits); P(rpcs_reaped); P(xmit_errors); P(timer_ticks);
+	P(grant_recalcs); P(grant_activations); P(grant_evictions);
+	P(needy_grants); P(fifo_grant_bytes); P(cutoffs_sent);
+	P(throttle_adds); P(pacer_sends); P(pacer_fifo_sends);
+	P(grantable); P(throttled);
 #undef P
+	for (unsigned p = 0; p < UH_MAX_PRIORITIES; p++)
+		if (m.prio_packets[p])
+			fprintf(f, "prio%u_packets %llu\nprio%u_bytes %llu\n", p,
+				(unsigned long long)m.prio_packets[p], p,
+				(unsigned long long)m.prio_bytes[p]);
 	for (unsigned s = 0; s < UHOMA_RPC_STATES; s++)
 		if (m.rpcs[s])
 			fprintf(f, "%s %lld\n", state_name[s],

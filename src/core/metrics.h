@@ -34,7 +34,18 @@ enum uh_metric {
 	UH_M_RPCS_REAPED,
 	UH_M_XMIT_ERRORS,
 	UH_M_TIMER_TICKS,
-	UH_M_RPC_STATE,          /* UHOMA_RPC_STATES gauges */
+	UH_M_GRANT_RECALCS,      /* grant-lock passes of the manager */
+	UH_M_GRANT_ACTIVATIONS,  /* messages given a grant slot */
+	UH_M_GRANT_EVICTIONS,    /* messages moved out of a slot for better */
+	UH_M_NEEDY_GRANTS,       /* grants from freed headroom */
+	UH_M_FIFO_GRANT_BYTES,   /* bytes granted by the FIFO share */
+	UH_M_CUTOFFS_SENT,       /* CUTOFFS answering a stale version */
+	UH_M_THROTTLE_ADDS,      /* messages the pacer had to hold back */
+	UH_M_PACER_SENDS,        /* messages the pacer resumed */
+	UH_M_PACER_FIFO_SENDS,   /* ... of them, for the FIFO share */
+	UH_M_PRIO_PKTS,          /* UH_MAX_PRIORITIES: packets sent per prio */
+	UH_M_PRIO_BYTES = UH_M_PRIO_PKTS + UH_MAX_PRIORITIES,
+	UH_M_RPC_STATE = UH_M_PRIO_BYTES + UH_MAX_PRIORITIES,          /* UHOMA_RPC_STATES gauges */
 	UH_M_COUNT = UH_M_RPC_STATE + UHOMA_RPC_STATES
 };
 

@@ -5,23 +5,12 @@
 
 #include "core/grant.h"
 #include "core/outgoing.h"
+#include "core/pacer.h"
+#include "core/prio.h"
 #include "core/peer.h"
 #include "core/stack.h"
 
 #define XMIT_BATCH 8
-
-uint8_t uh_out_unsched_prio(const struct uhoma_stack *st)
-{
-	/* No CUTOFFS yet from the peer: everything unscheduled goes at 6
-	 * (num_priorities - 2), as the module does. */
-	return (uint8_t)(st->cfg.num_priorities >= 2 ? st->cfg.num_priorities - 2
-						     : 0);
-}
-
-uint8_t uh_out_ctl_prio(const struct uhoma_stack *st)
-{
-	return (uint8_t)(st->cfg.num_priorities - 1);
-}
 
 void uh_out_ctl_init(struct uh_hdr *h, const struct uh_rpc *rpc, uint8_t type)
 {
@@ -48,7 +37,7 @@ struct batch {
 
 static void batch_add(struct batch *b, struct uh_rpc *rpc, uint32_t off,
 		      uint32_t len, uint32_t incoming, bool retransmit,
-		      uint8_t prio)
+		      uint8_t prio, uint16_t cutoff_version)
 {
 	struct uh_hdr h;
 
@@ -57,6 +46,7 @@ static void batch_add(struct batch *b, struct uh_rpc *rpc, uint32_t off,
 	h.u.data.incoming = incoming;
 	h.u.data.offset = off;
 	h.u.data.retransmit = retransmit;
+	h.u.data.cutoff_version = cutoff_version;
 	if (b->n == 0) {
 		/* Piggyback one stored ack for this peer (client side). */
 		struct uh_ack ack;
@@ -85,14 +75,26 @@ static void batch_send(struct batch *b, struct uh_rpc *rpc)
 	b->n = 0;
 }
 
-void uh_out_xmit(struct uh_rpc *rpc)
+/*
+ * Sends granted bytes of @rpc's message. Each packet must be admitted by
+ * the pacer unless the message is nearly done (defer_min_bytes) or, for
+ * the pacer's own call (@paced), it is the first packet; a packet that is
+ * not admitted throttles the message and the pacer takes over.
+ */
+static void xmit(struct uh_rpc *rpc, bool paced)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 	struct batch b = { .n = 0 };
 	uint32_t unsched = st->cfg.unsched_bytes < rpc->out.length
 				   ? st->cfg.unsched_bytes : rpc->out.length;
+	bool pace = st->pacer.ps_per_byte != 0, force = paced, throttle = false;
+	uint16_t version;
+	uint8_t uprio = uh_prio_unsched(st, rpc->peer, rpc->out.length,
+					&version);
 
-	while (rpc->state != UH_RPC_DEAD && rpc->out.buf) {
+	if (rpc->out.throttled && !paced)
+		return;                 /* the pacer owns this message now */
+	while (!throttle && rpc->state != UH_RPC_DEAD && rpc->out.buf) {
 		uint32_t limit = rpc->out.granted < rpc->out.length
 					 ? rpc->out.granted : rpc->out.length;
 
@@ -104,13 +106,34 @@ void uh_out_xmit(struct uh_rpc *rpc)
 
 			if (len > st->max_payload)
 				len = st->max_payload;
+			if (pace &&
+			    !uh_pacer_admit(st, len + UH_HDR_DATA,
+					    force || rpc->out.length - off <=
+							     st->cfg.defer_min_bytes)) {
+				throttle = true;
+				break;
+			}
+			force = false;
 			batch_add(&b, rpc, off, len, unsched, false,
-				  off < unsched ? uh_out_unsched_prio(st)
-						: rpc->out.sched_prio);
+				  off < unsched ? uprio : rpc->out.sched_prio,
+				  version);
 			rpc->out.next_xmit = off + len;
 		}
-		batch_send(&b, rpc);
+		if (b.n)
+			batch_send(&b, rpc);
 	}
+	if (throttle && rpc->state != UH_RPC_DEAD)
+		uh_pacer_throttle(rpc);
+}
+
+void uh_out_xmit(struct uh_rpc *rpc)
+{
+	xmit(rpc, false);
+}
+
+void uh_out_xmit_paced(struct uh_rpc *rpc)
+{
+	xmit(rpc, true);
 }
 
 unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
@@ -120,9 +143,11 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 	struct batch b = { .n = 0 };
 	unsigned sent = 0;
 	uint32_t off;
+	uint16_t version;
 
 	if (!rpc->out.buf)
 		return 0;
+	(void)uh_prio_unsched(st, rpc->peer, rpc->out.length, &version);
 	if (end > rpc->out.length)
 		end = rpc->out.length;
 	/* Segments always start at multiples of max_payload, so a
@@ -134,7 +159,7 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 
 		if (len > st->max_payload)
 			len = st->max_payload;
-		batch_add(&b, rpc, off, len, end, true, prio);
+		batch_add(&b, rpc, off, len, end, true, prio, version);
 		off += len;
 		sent++;
 		if (b.n == XMIT_BATCH) {
@@ -174,7 +199,7 @@ void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 	struct uh_msgin *in = &rpc->in;
-	uint8_t prio = uh_out_ctl_prio(st);
+	uint8_t prio = uh_prio_ctl(st);
 
 	if (all || in->length < 0) {
 		resend_req(rpc, p, 0, UH_RESEND_ALL, prio);

@@ -23,8 +23,13 @@ void uh_out_ctl_init(struct uh_hdr *h, const struct uh_rpc *rpc, uint8_t type);
 /* Queues a header-only control packet @type about @rpc (locked). */
 void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_pending *p);
 
-/* Sends every granted byte of @rpc's message not sent yet. */
+/* Sends every granted byte of @rpc's message not sent yet, as far as the
+ * pacer admits (pacer.h); returns at once if the message is throttled. */
 void uh_out_xmit(struct uh_rpc *rpc);
+
+/* The pacer's call for a throttled message it popped: its first packet
+ * goes regardless of the backlog. */
+void uh_out_xmit_paced(struct uh_rpc *rpc);
 
 /* Retransmits bytes [@start, @end) of @rpc's message that were sent
  * already, at @prio; returns the number of packets (0: nothing to resend). */
@@ -34,9 +39,5 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 /* Receiver side: asks the sender of @rpc's incoming message for what is
  * missing (@all: everything, RESEND(0, -1)). */
 void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all);
-
-/* Priorities (homa-protocol.md §1.7, §4.1). */
-uint8_t uh_out_unsched_prio(const struct uhoma_stack *st);
-uint8_t uh_out_ctl_prio(const struct uhoma_stack *st);
 
 #endif /* UHOMA_CORE_OUTGOING_H */

@@ -10,6 +10,7 @@
 
 static UH_LOCK_CLASS(peertab_class, "peertab", UH_RANK_TABLE, 0);
 static UH_LOCK_CLASS(peer_class, "peer", UH_RANK_LEAF, UH_LC_LEAF);
+static UH_LOCK_CLASS(cutoffs_class, "peer.cutoffs", UH_RANK_LEAF, UH_LC_LEAF);
 
 void uh_peertab_init(struct uh_peertab *t)
 {
@@ -66,6 +67,13 @@ struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr)
 		return NULL;
 	fresh->addr = *addr;
 	uh_lock_init(&fresh->lock, &peer_class);
+	uh_seqlock_init(&fresh->cut_lock, &cutoffs_class);
+	{
+		struct uh_cutoffs c;
+
+		uh_prio_peer_default(&c);
+		uh_seqlock_write(&fresh->cut_lock, fresh->cut, &c, sizeof(c));
+	}
 
 	uh_lock(&t->lock);
 	p = chain_find(atomic_load_explicit(&t->buckets[b],

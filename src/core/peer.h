@@ -11,6 +11,7 @@
  *   lookup       || lookup, insert : RCU (acquire loads of chain pointers)
  *   insert       || insert         : peertab.lock
  *   acks, done   || anything       : peer.lock (leaf)
+ *   cut          || anything       : cut_lock (seqlock; readers retry)
  */
 #ifndef UHOMA_CORE_PEER_H
 #define UHOMA_CORE_PEER_H
@@ -19,8 +20,10 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+#include "core/prio.h"
 #include "core/wire.h"
 #include "sync/lock.h"
+#include "sync/seqlock.h"
 
 /* Server-side memory of acknowledged RPC ids (see uh_peer_done_*). */
 #define UH_PEER_DONE_SLOTS 1024
@@ -36,6 +39,11 @@ struct uh_peer {
 					  * must acknowledge */
 	uint64_t done[UH_PEER_DONE_SLOTS]; /* peer.lock: server side, ids of
 					    * RPCs this peer acknowledged */
+	struct uh_seqlock cut_lock;    /* its writer lock: class peer.cutoffs */
+	UH_SEQ_RECORD(struct uh_cutoffs, cut); /* cut_lock: the peer's
+						* unscheduled cutoffs */
+	_Atomic uint64_t cutoffs_sent; /* tick of our last CUTOFFS to it
+					* (CAS) */
 };
 
 #define UH_PEERTAB_BUCKETS 256

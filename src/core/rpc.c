@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/grant.h"
+#include "core/pacer.h"
 #include "core/peer.h"
 #include "core/rpc.h"
 #include "core/sock.h"
@@ -168,6 +169,10 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_list_init(&rpc->ready_link);
 	uh_list_init(&rpc->dead_link);
 	uh_list_init(&rpc->buf_link);
+	uh_list_init(&rpc->g.link);
+	rpc->g.slot = -1;
+	uh_list_init(&rpc->throttle_link);
+	rpc->throttle_bucket = -1;
 	return rpc;
 }
 
@@ -289,7 +294,8 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 	if (!uh_rpc_is_client(rpc) && (rpc->state == UH_RPC_IN_SERVICE ||
 				       rpc->state == UH_RPC_OUTGOING))
 		uh_peer_done_add(rpc->peer, rpc->id);
-	uh_grant_done(rpc);
+	uh_grant_done(rpc, p);
+	uh_pacer_remove(rpc);
 	uh_rpc_set_state(rpc, UH_RPC_DEAD);
 	unhash(rpc);
 	uh_lock(&s->lock);

@@ -71,7 +71,6 @@ struct uh_msgin {
 	bool has_bufs;           /* bpage space allocated */
 	bool waiting_bufs;       /* on sock->waiting_bufs */
 	bool given;              /* bpages belong to the application now */
-	bool managed;            /* counted in stack->granting */
 	uint32_t num_bpages;
 	uint32_t bpage_offsets[UH_MAX_BPAGES];
 };
@@ -85,6 +84,7 @@ struct uh_msgout {
 	uint32_t next_xmit;      /* bytes handed to the carrier (first time) */
 	uint32_t granted;        /* receiver allows bytes below this */
 	uint8_t sched_prio;      /* priority from the last GRANT */
+	bool throttled;          /* waiting for the pacer (pacer.h) */
 };
 
 struct uh_rpc {
@@ -109,6 +109,28 @@ struct uh_rpc {
 	uint64_t done_tick;      /* server: tick the response was fully sent */
 	struct uh_msgin in;
 	struct uh_msgout out;
+
+	/* Grant manager (core/grant.h); outside uh_msgin because a message
+	 * that restarts resets that but stays known to the manager. */
+	struct {
+		uint8_t state;       /* enum uh_grant_state: written holding the
+				      * grant lock and the RPC lock; read
+				      * under either */
+		int8_t slot;         /* same; -1 unless ACTIVE */
+		uint8_t prio;        /* RPC lock: priority of the last GRANT */
+		bool requested;      /* RPC lock: recorded in a pending */
+		uint32_t acct;       /* RPC lock: our share of total_incoming */
+		uint64_t birth;      /* RPC lock: age, set by the first DATA */
+		struct uh_list link; /* grant lock: on grant.queue */
+		uint32_t key;        /* grant lock: remaining bytes when sorted */
+		uint64_t key_birth;  /* grant lock: copy of birth */
+	} g;
+
+	/* Pacer (core/pacer.h): throttle lock. */
+	struct uh_list throttle_link; /* on pacer.bucket[throttle_bucket] */
+	uint32_t throttle_key;        /* bytes left to send when queued */
+	int16_t throttle_bucket;      /* -1: not throttled */
+	uint64_t throttle_birth;      /* age (FIFO share) */
 
 	/* Socket lock (writers); see sync/rculist.h for the walkers. */
 	struct uh_rculist active;

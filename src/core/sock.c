@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/grant.h"
 #include "core/incoming.h"
 #include "core/outgoing.h"
 #include "core/sock.h"
@@ -53,6 +54,15 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 	}
 	for (unsigned i = 0; i < p->num_acks; i++)
 		uh_in_apply_ack(st, &p->acks[i].src, &p->acks[i].ack);
+	if (p->num_grant || p->grant_recalc) {
+		struct uh_rpc *g[UH_PENDING_GRANT];
+		unsigned n = p->num_grant;
+
+		memcpy(g, p->grant, n * sizeof(g[0]));
+		p->num_grant = 0;
+		p->grant_recalc = false;
+		uh_grant_recalc(st, g, n);
+	}
 	if (p->wake_sock) {
 		struct uhoma_sock *s = p->wake_sock;
 

@@ -62,7 +62,8 @@ struct uhoma_sock {
 	struct uh_bucket server_buckets[UH_RPC_BUCKETS];
 };
 
-#define UH_PENDING_CTL 8
+#define UH_PENDING_CTL 20
+#define UH_PENDING_GRANT 4
 #define UH_PENDING_ACKS 8
 
 /*
@@ -84,6 +85,10 @@ struct uh_pending {
 		struct uh_addr src;
 		struct uh_ack ack;
 	} acks[UH_PENDING_ACKS];
+	unsigned num_grant;
+	struct uh_rpc *grant[UH_PENDING_GRANT]; /* for the grant manager,
+						 * each with a reference */
+	bool grant_recalc;                /* run the grant manager anyway */
 	struct uhoma_sock *wake_sock;     /* socket whose waiters to wake */
 	bool wake_one, wake_all, signal_fd;
 };
@@ -92,6 +97,8 @@ static inline void uh_pending_init(struct uh_pending *p)
 {
 	p->num_ctl = 0;
 	p->num_acks = 0;
+	p->num_grant = 0;
+	p->grant_recalc = false;
 	p->wake_sock = NULL;
 	p->wake_one = p->wake_all = p->signal_fd = false;
 }

@@ -10,6 +10,7 @@
 #include "mem/cache.h"
 #include "runtime/runtime.h"
 #include "sync/rcu.h"
+#include "util/clock.h"
 
 static UH_LOCK_CLASS(socktab_class, "socktab", UH_RANK_TABLE, 0);
 
@@ -37,6 +38,11 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 	sent = st->carrier->ops->send(st->carrier, sport, pkts, n);
 	/* Batches are of one type (DATA from uh_out_xmit): count each run of
 	 * equal types with one add per counter, not one per packet. */
+	for (unsigned i = 0; i < sent; i++) {
+		uh_metric_inc(&st->metrics, UH_M_PRIO_PKTS + pkts[i].priority);
+		uh_metric_add(&st->metrics, UH_M_PRIO_BYTES + pkts[i].priority,
+			      (int64_t)(pkts[i].hdr_len + pkts[i].payload_len));
+	}
 	for (unsigned i = 0; i < sent;) {
 		uint8_t type = pkts[i].hdr[11];
 		unsigned t = type - UH_PKT_MIN_TYPE, k = 0;
@@ -92,6 +98,11 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	}
 	st->max_payload = st->carrier->max_packet - UH_HDR_DATA;
+	st->now = uh_now_ns;
+	st->link_mbps = c.link_mbps ? c.link_mbps : st->carrier->link_mbps;
+	uh_prio_init(st);
+	uh_grant_init(st);
+	uh_pacer_init(st, st->link_mbps, st->now);
 	rc = uh_runtime_start(st);
 	if (rc) {
 		st->carrier->ops->destroy(st->carrier);

@@ -12,8 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/grant.h"
 #include "core/metrics.h"
+#include "core/pacer.h"
 #include "core/peer.h"
+#include "core/prio.h"
 #include "core/sock.h"
 #include "net/carrier.h"
 #include "sync/lock.h"
@@ -35,7 +38,13 @@ struct uhoma_stack {
 	struct uh_peertab peers;
 	struct uh_cache *rpc_cache;    /* immutable */
 	_Atomic uint64_t ticks;        /* timer ticks so far */
-	_Atomic uint32_t granting;     /* incoming messages being granted */
+	uint32_t link_mbps;            /* immutable: cfg's, or the carrier's
+					* guess when cfg says 0 */
+	struct uh_cutoffs cutoffs;     /* immutable: ours, as a receiver */
+	struct uh_grant grant;         /* receiver scheduling (grant.h) */
+	struct uh_pacer pacer;         /* sender scheduling (pacer.h) */
+	uint64_t (*now)(void);         /* immutable: the clock the core uses
+					* (uh_now_ns; tests mock it) */
 	_Atomic bool destroying;       /* no new sockets */
 	struct uh_runtime *rt;         /* immutable */
 	struct uh_metrics metrics;

@@ -14,6 +14,18 @@
 #include "core/stack.h"
 #include "sync/rcu.h"
 
+/* An incoming message that received every byte granted so far: the
+ * sender is waiting for us (the grant manager chose other messages), so
+ * its silence means nothing. */
+static bool waiting_for_grant(const struct uh_rpc *rpc)
+{
+	const struct uh_msgin *in = &rpc->in;
+
+	return rpc->state == UH_RPC_INCOMING && in->length > 0 &&
+	       in->num_gaps == 0 && in->recv_end >= in->granted &&
+	       in->granted < (uint32_t)in->length;
+}
+
 static void check_server(struct uh_rpc *rpc, uint64_t now,
 			 struct uh_pending *p)
 {
@@ -28,7 +40,19 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING &&
-	    rpc->out.next_xmit >= rpc->out.length) {
+	    rpc->out.next_xmit < rpc->out.length) {
+		/* Response waiting for grants (or the pacer): a live client
+		 * sends nothing while it grants to other messages, so only
+		 * a long silence -- ten timeouts, far beyond what FIFO grants
+		 * allow -- means that it is gone. */
+		if (++rpc->silent_ticks >= 10ull * c->timeout_ticks) {
+			uh_metric_inc(&rpc->sock->stack->metrics,
+				      UH_M_RPC_TIMEOUTS);
+			uh_rpc_end(rpc, p);
+		}
+		return;
+	}
+	if (rpc->state == UH_RPC_OUTGOING) {
 		/* Response fully sent: ask for the ACK every tick after
 		 * request_ack_ticks. A client silent (no RESEND, no ACK) past
 		 * the timeout is gone, and the RPC with it. */
@@ -43,7 +67,7 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		}
 		return;
 	}
-	if (rpc->in.waiting_bufs) {
+	if (rpc->in.waiting_bufs || waiting_for_grant(rpc)) {
 		rpc->silent_ticks = 0;
 		return;
 	}
@@ -64,7 +88,8 @@ static void check_client(struct uh_rpc *rpc, struct uh_pending *p)
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
 							    : rpc->out.length;
 
-	if (rpc->handed_off || rpc->in.waiting_bufs) {
+	if (rpc->handed_off || rpc->in.waiting_bufs ||
+	    waiting_for_grant(rpc)) {
 		rpc->silent_ticks = 0;  /* complete, or waiting on us */
 		return;
 	}
@@ -128,4 +153,5 @@ void uh_stack_tick(struct uhoma_stack *st)
 				tick_sock(s, now);
 	}
 	uh_rcu_read_unlock();
+	uh_grant_tick(st);
 }

@@ -38,6 +38,8 @@ struct uh_rx {
 	size_t len;
 	struct uh_addr src;
 	uint8_t priority;
+	size_t seg_size;      /* 0, or: @buf holds packets of this size
+			       * back to back (UDP GRO), the last shorter */
 };
 
 struct uh_carrier;
@@ -69,6 +71,11 @@ struct uh_carrier {
 	struct uh_addr local;             /* immutable: this stack's address */
 	uint32_t max_packet;              /* immutable: largest Homa packet
 					   * (header + payload) it carries */
+	uint32_t rx_buf_size;             /* immutable: receive buffers need
+					   * this much (0: max_packet) */
+	uint32_t link_mbps;               /* immutable: the link rate to pace
+					   * at when cfg.link_mbps is 0 (auto);
+					   * 0 = do not pace */
 };
 
 struct uhoma_config;

@@ -517,6 +517,7 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			rx[i].len = len;
 			rx[i].src = got[i]->src;
 			rx[i].priority = 0;
+			rx[i].seg_size = 0;
 			pkt_free(got[i]);
 			STAT(net, delivered);
 		}
@@ -591,7 +592,8 @@ int uh_memnet_carrier_create(const struct uhoma_config *cfg,
 		return UHOMA_ERR_NOMEM;
 	}
 	n->c.ops = &memnet_ops;
-	n->c.max_packet = cfg->mtu - 28;   /* as IPv4 + UDP would leave */
+	n->c.max_packet = (cfg->mtu ? cfg->mtu : 1500) - 28; /* as IPv4 + UDP
+							    * would leave */
 	if (uh_addr_parse(cfg->addr, &n->c.local)) {
 		free(n->heap);
 		free(n);

@@ -10,10 +10,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +29,16 @@
 
 #define UDP_BATCH 16
 #define UDP_SOCKBUF (4 << 20)
+#define UDP_MAX_PAYLOAD 65507    /* 65535 - IPv4 and UDP headers */
+#define GSO_MAX_BYTES 65000      /* one GSO send stays under 64 KiB */
+#define GSO_MAX_SEGS 64
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 struct udp_port {
 	int fd;          /* immutable; closed after a grace period */
@@ -36,6 +51,7 @@ struct udp_carrier {
 	struct sockaddr_storage bind_ss;     /* immutable (port 0) */
 	socklen_t bind_len;
 	bool any;                            /* bound to the wildcard */
+	bool gso;                            /* immutable: use UDP_SEGMENT */
 	int epfd, kickfd;                    /* immutable */
 	struct udp_port *_Atomic ports[65536]; /* RCU: set at open, cleared
 						* at close */
@@ -81,6 +97,15 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 			   sizeof(int));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	/* Our own GSO sends coalesce back on receive; without GRO the
+	 * receive queue drops most of them (machine-floor.md). */
+	if (u->gso)
+		setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
+	/* Priorities arrive in TOS / traffic class: ask to see them. */
+	if (u->family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
 	if (u->family == AF_INET)
 		((struct sockaddr_in *)(void *)&ss)->sin_port = htons(*port);
 	else
@@ -159,37 +184,105 @@ static socklen_t to_sockaddr(const struct udp_carrier *u,
 	}
 }
 
+/* Per-message control data: TOS / traffic class, optionally a GSO size. */
+union udp_cmsg {
+	char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+};
+
+static size_t fill_cmsg(const struct udp_carrier *u, union udp_cmsg *c,
+			uint8_t prio, uint16_t gso_size)
+{
+	struct cmsghdr *cm = (struct cmsghdr *)(void *)c->buf;
+	int tos = prio << 5;           /* homa-protocol.md §1.7 */
+	size_t len = CMSG_SPACE(sizeof(int));
+
+	memset(c, 0, sizeof(*c));
+	cm->cmsg_level = u->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	cm->cmsg_type = u->family == AF_INET ? IP_TOS : IPV6_TCLASS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
+	if (gso_size) {
+		cm = (struct cmsghdr *)(void *)(c->buf + len);
+		cm->cmsg_level = IPPROTO_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &gso_size, sizeof(gso_size));
+		len += CMSG_SPACE(sizeof(uint16_t));
+	}
+	return len;
+}
+
+/* How many packets from @t on can travel as one GSO send: same
+ * destination and priority, every one but the last of the same size. */
+static unsigned gso_run(const struct uh_tx *t, unsigned n)
+{
+	size_t seg = t[0].hdr_len + t[0].payload_len, total = seg;
+	unsigned k = 1;
+
+	while (k < n && k < GSO_MAX_SEGS) {
+		size_t len = t[k].hdr_len + t[k].payload_len;
+
+		if (len > seg || total + len > GSO_MAX_BYTES ||
+		    t[k].dport != t[0].dport || t[k].priority != t[0].priority ||
+		    !uh_addr_eq(&t[k].dst, &t[0].dst) ||
+		    t[k - 1].hdr_len + t[k - 1].payload_len != seg)
+			break;
+		total += len;
+		k++;
+	}
+	return k;
+}
+
 static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 			 const struct uh_tx *pkts, unsigned n)
 {
 	struct udp_carrier *u = udp_of(c);
 	struct mmsghdr msgs[UDP_BATCH];
-	struct iovec iov[UDP_BATCH][2];
+	struct iovec iov[UDP_BATCH * 2 + GSO_MAX_SEGS * 2];
 	struct sockaddr_storage dst[UDP_BATCH];
+	union udp_cmsg cm[UDP_BATCH];
+	unsigned count[UDP_BATCH];
 	struct udp_port *p;
 	unsigned done = 0;
 
 	uh_rcu_read_lock();
 	p = atomic_load_explicit(&u->ports[sport], memory_order_acquire);
 	while (p && done < n) {
-		unsigned k = n - done < UDP_BATCH ? n - done : UDP_BATCH;
+		unsigned m = 0, next = done, v = 0;
 		int r;
 
-		for (unsigned i = 0; i < k; i++) {
-			const struct uh_tx *t = &pkts[done + i];
+		/* Build up to UDP_BATCH messages; with GSO one message may
+		 * carry a run of packets, each with its own Homa header. */
+		while (m < UDP_BATCH && next < n &&
+		       v + 2 * GSO_MAX_SEGS <= sizeof(iov) / sizeof(iov[0])) {
+			const struct uh_tx *t = &pkts[next];
+			unsigned k = u->gso ? gso_run(t, n - next) : 1;
+			struct msghdr *h = &msgs[m].msg_hdr;
 
-			iov[i][0].iov_base = (void *)(uintptr_t)t->hdr;
-			iov[i][0].iov_len = t->hdr_len;
-			iov[i][1].iov_base = (void *)(uintptr_t)t->payload;
-			iov[i][1].iov_len = t->payload_len;
-			memset(&msgs[i], 0, sizeof(msgs[i]));
-			msgs[i].msg_hdr.msg_name = &dst[i];
-			msgs[i].msg_hdr.msg_namelen =
-				to_sockaddr(u, &t->dst, t->dport, &dst[i]);
-			msgs[i].msg_hdr.msg_iov = iov[i];
-			msgs[i].msg_hdr.msg_iovlen = t->payload_len ? 2 : 1;
+			memset(&msgs[m], 0, sizeof(msgs[m]));
+			h->msg_iov = &iov[v];
+			for (unsigned i = 0; i < k; i++) {
+				iov[v].iov_base = (void *)(uintptr_t)t[i].hdr;
+				iov[v++].iov_len = t[i].hdr_len;
+				if (t[i].payload_len) {
+					iov[v].iov_base =
+						(void *)(uintptr_t)t[i].payload;
+					iov[v++].iov_len = t[i].payload_len;
+				}
+			}
+			h->msg_iovlen = (size_t)(&iov[v] - h->msg_iov);
+			h->msg_name = &dst[m];
+			h->msg_namelen = to_sockaddr(u, &t->dst, t->dport, &dst[m]);
+			h->msg_control = cm[m].buf;
+			h->msg_controllen = fill_cmsg(
+				u, &cm[m], t->priority,
+				k > 1 ? (uint16_t)(t->hdr_len + t->payload_len)
+				      : 0);
+			count[m++] = k;
+			next += k;
 		}
-		r = sendmmsg(p->fd, msgs, k, 0);
+		r = sendmmsg(p->fd, msgs, m, 0);
 		if (r <= 0) {
 			if (r < 0 && errno == EINTR)
 				continue;
@@ -197,7 +290,10 @@ static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 			 * on a congested wire; Homa's timers recover. */
 			break;
 		}
-		done += (unsigned)r;
+		for (int i = 0; i < r; i++)
+			done += count[i];
+		if ((unsigned)r < m)
+			break;
 	}
 	uh_rcu_read_unlock();
 	return done;
@@ -213,6 +309,32 @@ static void from_sockaddr(const struct sockaddr_storage *ss,
 		memset(a, 0, sizeof(*a));
 }
 
+/* The priority (TOS >> 5) and the GRO segment size of a received message. */
+static void read_cmsg(struct msghdr *h, struct uh_rx *rx)
+{
+	rx->priority = 0;
+	rx->seg_size = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		int v = 0;
+
+		if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+			uint16_t seg;
+
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+			rx->seg_size = seg;
+		} else if ((c->cmsg_level == IPPROTO_IP &&
+			    c->cmsg_type == IP_TOS) ||
+			   (c->cmsg_level == IPPROTO_IPV6 &&
+			    c->cmsg_type == IPV6_TCLASS)) {
+			if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
+				memcpy(&v, CMSG_DATA(c), sizeof(int));
+			else
+				v = *(const uint8_t *)CMSG_DATA(c);
+			rx->priority = (uint8_t)((v >> 5) & 7);
+		}
+	}
+}
+
 static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			 int64_t timeout_ns)
 {
@@ -221,6 +343,7 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage src[UDP_BATCH];
+	union udp_cmsg cm[UDP_BATCH];
 	unsigned got = 0;
 	int ne, ms;
 
@@ -247,11 +370,13 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_control = cm[i].buf;
+			msgs[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
 		}
 		r = recvmmsg(p->fd, msgs, max - got, MSG_DONTWAIT, NULL);
 		for (int i = 0; i < r; i++) {
+			read_cmsg(&msgs[i].msg_hdr, &rx[got]);
 			rx[got].len = msgs[i].msg_len;
-			rx[got].priority = 0;
 			from_sockaddr(&src[i], &rx[got].src);
 			got++;
 		}
@@ -279,12 +404,88 @@ static const struct uh_carrier_ops udp_ops = {
 	.destroy = udp_destroy,
 };
 
+static bool is_loopback(const struct uh_addr *a)
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+
+	return uh_addr_is_v4(a) ? a->b[12] == 127 : memcmp(a->b, v6lo, 16) == 0;
+}
+
+/* The MTU and speed (Mbit/s) of the interface holding our address: on
+ * loopback 65536 and 100000 (memory speed: the pacer only keeps the
+ * receiver's queue short); elsewhere the interface's MTU and its
+ * /sys/class/net speed; 1500 and 25000 when unknown (the wildcard). */
+static void iface_info(const struct udp_carrier *u, uint32_t *mtu,
+		       uint32_t *mbps)
+{
+	struct ifaddrs *ifa, *i;
+
+	*mtu = 1500;
+	*mbps = 25000;
+	if (is_loopback(&u->c.local)) {
+		*mtu = 65536;
+		*mbps = 100000;
+		return;
+	}
+	if (u->any || getifaddrs(&ifa) != 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		struct uh_addr a;
+		uint16_t port;
+		struct ifreq req;
+		char path[128];
+		FILE *f;
+		int fd, speed;
+
+		if (!i->ifa_addr ||
+		    uh_addr_from_sockaddr(i->ifa_addr,
+					  i->ifa_addr->sa_family == AF_INET
+						  ? sizeof(struct sockaddr_in)
+						  : sizeof(struct sockaddr_in6),
+					  &a, &port) ||
+		    !uh_addr_eq(&a, &u->c.local))
+			continue;
+		memset(&req, 0, sizeof(req));
+		snprintf(req.ifr_name, sizeof(req.ifr_name), "%s", i->ifa_name);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &req) == 0 &&
+		    req.ifr_mtu >= 576)
+			*mtu = (uint32_t)req.ifr_mtu;
+		if (fd >= 0)
+			close(fd);
+		snprintf(path, sizeof(path), "/sys/class/net/%s/speed",
+			 i->ifa_name);
+		f = fopen(path, "re");
+		if (f) {
+			if (fscanf(f, "%d", &speed) == 1 && speed > 0)
+				*mbps = (uint32_t)speed;
+			fclose(f);
+		}
+		break;
+	}
+	freeifaddrs(ifa);
+}
+
+/* Whether this kernel accepts UDP_SEGMENT (Linux 4.18+). */
+static bool gso_supported(int family)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0), v = 0;
+	socklen_t len = sizeof(v);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = getsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &v, &len) == 0;
+	close(fd);
+	return ok;
+}
+
 int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 {
 	struct udp_carrier *u = calloc(1, sizeof(*u));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	static const uint8_t zero16[16];
-	uint32_t ip_hdr, len;
+	uint32_t ip_hdr, len, mtu, link;
 
 	if (!u)
 		return UHOMA_ERR_NOMEM;
@@ -304,7 +505,19 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	}
 	uh_addr_to_sockaddr(&u->c.local, 0, &u->bind_ss, &len);
 	u->bind_len = len;
-	u->c.max_packet = cfg->mtu - ip_hdr - 8;
+	mtu = cfg->mtu;
+	link = 0;
+	iface_info(u, &mtu, &link);
+	if (cfg->mtu)
+		mtu = cfg->mtu;
+	u->c.max_packet = mtu - ip_hdr - 8;
+	if (u->c.max_packet > UDP_MAX_PAYLOAD)
+		u->c.max_packet = UDP_MAX_PAYLOAD;
+	u->c.link_mbps = link;
+	/* GSO pays only when several packets fit under its 64 KiB limit. */
+	u->gso = cfg->gso && u->c.max_packet <= GSO_MAX_BYTES / 4 &&
+		 gso_supported(u->family);
+	u->c.rx_buf_size = u->gso ? 65536 : 0;
 	u->epfd = epoll_create1(EPOLL_CLOEXEC);
 	u->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (u->epfd < 0 || u->kickfd < 0 ||

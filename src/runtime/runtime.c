@@ -2,8 +2,10 @@
  * runtime.c - receive and timer threads, and polling from any thread.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "core/stack.h"
 #include "mem/cache.h"
@@ -19,8 +21,9 @@ struct uh_runtime {
 	struct uhoma_stack *st;                 /* immutable */
 	unsigned n_rx;                       /* immutable */
 	pthread_t rx[RX_MAX_THREADS];        /* immutable after start */
-	pthread_t timer;
-	bool have_timer;                     /* immutable after start */
+	pthread_t timer, pacer;
+	bool have_timer, have_pacer;         /* immutable after start */
+	_Atomic bool pacer_rt;               /* the pacer got SCHED_FIFO */
 	bool virtual_clock;                  /* immutable */
 	_Atomic bool stop;
 	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
@@ -72,7 +75,8 @@ static struct rxbuf *get_rxbuf(size_t each)
 unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)
 {
 	struct uh_carrier *c = st->carrier;
-	struct rxbuf *rb = get_rxbuf(c->max_packet);
+	struct rxbuf *rb = get_rxbuf(c->rx_buf_size > c->max_packet
+					     ? c->rx_buf_size : c->max_packet);
 	unsigned n;
 
 	if (!rb)
@@ -82,9 +86,16 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)
 		rb->rx[i].cap = rb->each;
 	}
 	n = c->ops->recv(c, rb->rx, RX_BATCH, timeout_ns);
-	for (unsigned i = 0; i < n; i++)
-		uh_stack_input(st, rb->rx[i].buf, rb->rx[i].len,
-			       &rb->rx[i].src);
+	for (unsigned i = 0; i < n; i++) {
+		struct uh_rx *r = &rb->rx[i];
+		size_t seg = r->seg_size ? r->seg_size : r->len;
+
+		/* A GRO buffer holds several packets back to back. */
+		for (size_t off = 0; off < r->len; off += seg)
+			uh_stack_input(st, r->buf + off,
+				       r->len - off < seg ? r->len - off : seg,
+				       &r->src);
+	}
 	return n;
 }
 
@@ -132,9 +143,49 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The pacer thread: sleeps while nothing is throttled; otherwise sends
+ * whatever the backlog allows and sleeps until it drains enough for the
+ * next packet (timer slack 1 us so that short sleeps stay short).
+ */
+static void *pacer_main(void *arg)
+{
+	struct uh_runtime *rt = arg;
+	struct uhoma_stack *st = rt->st;
+
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	if (st->cfg.pacer_rt) {
+		struct sched_param sp = { .sched_priority = 10 };
+
+		if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
+			atomic_store(&rt->pacer_rt, true);
+	}
+	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
+		uint32_t t = uh_wait_prepare(&st->pacer.wait);
+		uint64_t delay;
+
+		if (!uh_pacer_throttled(st)) {
+			uh_wait_sleep(&st->pacer.wait, t, 50 * 1000 * 1000);
+			continue;
+		}
+		delay = uh_pacer_run(st);
+		if (delay > 1)
+			uh_sleep_ns(delay);
+		else if (delay == 1)
+			sched_yield();
+	}
+	return NULL;
+}
+
+bool uh_runtime_pacer_rt(const struct uhoma_stack *st)
+{
+	return st->rt && atomic_load(&st->rt->pacer_rt);
+}
+
 static void vtick(void *arg)
 {
 	uh_stack_tick(arg);
+	uh_pacer_run(arg);
 }
 
 static void vinput(void *arg, const uint8_t *buf, size_t len,
@@ -180,6 +231,13 @@ int uh_runtime_start(struct uhoma_stack *st)
 		return UHOMA_ERR_SYSTEM;
 	}
 	rt->have_timer = true;
+	if (st->pacer.ps_per_byte) {
+		if (pthread_create(&rt->pacer, NULL, pacer_main, rt) != 0) {
+			uh_runtime_stop(st);
+			return UHOMA_ERR_SYSTEM;
+		}
+		rt->have_pacer = true;
+	}
 	return UHOMA_OK;
 }
 
@@ -195,6 +253,10 @@ void uh_runtime_stop(struct uhoma_stack *st)
 		pthread_join(rt->rx[i], NULL);
 	if (rt->have_timer)
 		pthread_join(rt->timer, NULL);
+	if (rt->have_pacer) {
+		uh_wait_wake_all(&st->pacer.wait);
+		pthread_join(rt->pacer, NULL);
+	}
 	if (rt->virtual_clock)
 		uh_memnet_set_driver(st->carrier, NULL, NULL, NULL, 0);
 	free(rt);
@@ -224,6 +286,7 @@ int uhoma_poll(struct uhoma_stack *st, int64_t timeout_ns)
 			    &st->rt->next_tick_ns, &due,
 			    now + (uint64_t)st->cfg.tick_us * 1000))
 			uh_stack_tick(st);
+		uh_pacer_run(st);       /* no pacer thread in manual mode */
 	}
 	uh_lockdep_return_to_app("uhoma_poll", UH_HERE);
 	return (int)n;

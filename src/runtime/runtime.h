@@ -6,10 +6,12 @@
  *    and feeds every packet to uh_stack_input();
  *  - one timer thread: uh_stack_tick() every cfg.tick_us, and the object
  *    caches' periodic maintenance;
+ *  - one pacer thread when the stack paces (core/pacer.h): sends what the
+ *    pacer held back, SCHED_FIFO if cfg.pacer_rt and permitted;
  *  - application threads waiting in uhoma_recv() busy-poll the carrier
  *    themselves (uh_runtime_poll) before sleeping.
  * With cfg.rx_threads = 0 there are no threads: uhoma_poll() or a virtual
- * memnet clock drives the stack.
+ * memnet clock drives the stack, the pacer included.
  */
 #ifndef UHOMA_RUNTIME_RUNTIME_H
 #define UHOMA_RUNTIME_RUNTIME_H
@@ -31,6 +33,9 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns);
 
 /* True if no runtime threads drive @st. */
 bool uh_runtime_manual(const struct uhoma_stack *st);
+
+/* True if @st's pacer thread runs SCHED_FIFO. */
+bool uh_runtime_pacer_rt(const struct uhoma_stack *st);
 
 /* True if @st moves only with a virtual memnet clock. */
 bool uh_runtime_virtual(const struct uhoma_stack *st);

@@ -22,6 +22,7 @@ enum uh_lock_rank {
 	UH_RANK_RPC = 200,        /* RPC bucket locks: the RPC lock */
 	UH_RANK_SOCKET = 300,     /* per-socket lists, interests, ready queue */
 	UH_RANK_TABLE = 400,      /* socket table / peer table writers */
+	UH_RANK_THROTTLE = 500,   /* the pacer's throttled set (PI lock) */
 	UH_RANK_NET = 600,        /* carriers: in-memory network state */
 
 	/* Infrastructure that may sit under any protocol lock. */

@@ -1,0 +1,237 @@
+/*
+ * pacer.c - the transmit backlog estimate and the throttled set (pacer.h).
+ */
+#include "core/outgoing.h"
+#include "core/pacer.h"
+#include "core/rpc.h"
+#include "core/stack.h"
+
+static UH_LOCK_CLASS(throttle_class, "throttle", UH_RANK_THROTTLE, UH_LC_LEAF);
+
+void uh_pacer_init(struct uhoma_stack *st, uint32_t link_mbps,
+		   uint64_t (*now)(void))
+{
+	struct uh_pacer *pc = &st->pacer;
+	uint64_t pkt_ns;
+
+	atomic_init(&pc->link_idle_ns, 0);
+	/* 8e6 ps per megabit... : 8 bits per byte at link_mbps, 1% margin
+	 * (the module inflates its rate the same way). */
+	pc->ps_per_byte = link_mbps ? 8000000ull * 101 / 100 / link_mbps : 0;
+	pc->wire_overhead = 8 + 40 + 42;   /* UDP, IPv6, Ethernet framing */
+	pc->max_backlog_ns = (uint64_t)st->cfg.max_nic_backlog_us * 1000;
+	/* The backlog must hold at least two full packets, or with large
+	 * packets (loopback's 64 KiB) nobody but the pacer could ever send. */
+	pkt_ns = (uint64_t)(st->max_payload + pc->wire_overhead) *
+		 pc->ps_per_byte / 1000;
+	if (pc->max_backlog_ns < 2 * pkt_ns)
+		pc->max_backlog_ns = 2 * pkt_ns;
+	pc->now = now;
+	uh_pi_lock_init(&pc->lock, &throttle_class, true);
+	for (unsigned i = 0; i < UH_PACER_BUCKETS; i++)
+		uh_list_init(&pc->bucket[i]);
+	for (unsigned i = 0; i < sizeof(pc->bitmap) / sizeof(pc->bitmap[0]); i++)
+		pc->bitmap[i] = 0;
+	atomic_init(&pc->num_throttled, 0);
+	pc->fifo_count = 1000;
+	atomic_init(&pc->births, 1);
+	uh_wait_init(&pc->wait);
+}
+
+bool uh_pacer_admit(struct uhoma_stack *st, uint32_t wire_bytes, bool force)
+{
+	struct uh_pacer *pc = &st->pacer;
+	uint64_t now, idle, next;
+
+	if (!pc->ps_per_byte)
+		return true;
+	now = pc->now();
+	idle = atomic_load_explicit(&pc->link_idle_ns, memory_order_relaxed);
+	do {
+		if (!force && idle > now + pc->max_backlog_ns)
+			return false;
+		next = (idle > now ? idle : now) +
+		       (wire_bytes + pc->wire_overhead) * pc->ps_per_byte / 1000;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&pc->link_idle_ns, &idle, next, memory_order_relaxed,
+		memory_order_relaxed));
+	return true;
+}
+
+uint64_t uh_pacer_delay_ns(struct uhoma_stack *st)
+{
+	struct uh_pacer *pc = &st->pacer;
+	uint64_t now = pc->now();
+	uint64_t idle = atomic_load_explicit(&pc->link_idle_ns,
+					     memory_order_relaxed);
+
+	return idle > now + pc->max_backlog_ns
+		       ? idle - now - pc->max_backlog_ns : 0;
+}
+
+/* 8 buckets per power of two: exact below 8 bytes, then 1/8 octave. */
+static unsigned bucket_of(uint32_t bytes)
+{
+	unsigned o;
+
+	if (bytes < 8)
+		return bytes;
+	o = 31u - (unsigned)__builtin_clz(bytes);
+	o = (o - 2) * 8 + ((bytes >> (o - 3)) & 7);
+	return o < UH_PACER_BUCKETS ? o : UH_PACER_BUCKETS - 1;
+}
+
+static void bit_set(struct uh_pacer *pc, unsigned b, bool on)
+{
+	if (on)
+		pc->bitmap[b / 64] |= 1ull << (b % 64);
+	else
+		pc->bitmap[b / 64] &= ~(1ull << (b % 64));
+}
+
+static void unlink_rpc(struct uh_pacer *pc, struct uh_rpc *rpc)
+{
+	unsigned b = (unsigned)rpc->throttle_bucket;
+
+	uh_list_del(&rpc->throttle_link);
+	if (uh_list_empty(&pc->bucket[b]))
+		bit_set(pc, b, false);
+	rpc->throttle_bucket = -1;
+	atomic_fetch_sub_explicit(&pc->num_throttled, 1, memory_order_relaxed);
+}
+
+void uh_pacer_throttle(struct uh_rpc *rpc)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+	struct uh_pacer *pc = &st->pacer;
+	uint32_t key = rpc->out.length - rpc->out.next_xmit;
+	struct uh_list *pos;
+	unsigned b = bucket_of(key);
+	bool added = false;
+
+	rpc->out.throttled = true;
+	uh_pi_lock(&pc->lock);
+	if (rpc->throttle_bucket < 0) {
+		if (!rpc->throttle_birth)
+			rpc->throttle_birth = atomic_fetch_add_explicit(
+				&pc->births, 1, memory_order_relaxed);
+		rpc->throttle_key = key;
+		for (pos = pc->bucket[b].next; pos != &pc->bucket[b];
+		     pos = pos->next) {
+			struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc,
+							 throttle_link);
+
+			if (key < o->throttle_key ||
+			    (key == o->throttle_key &&
+			     rpc->throttle_birth < o->throttle_birth))
+				break;
+		}
+		uh_list_add_before(&rpc->throttle_link, pos);
+		rpc->throttle_bucket = (int16_t)b;
+		bit_set(pc, b, true);
+		uh_rpc_hold(rpc);               /* the set's reference */
+		atomic_fetch_add_explicit(&pc->num_throttled, 1,
+					  memory_order_relaxed);
+		added = true;
+	}
+	uh_pi_unlock(&pc->lock);
+	if (added) {
+		uh_metric_inc(&st->metrics, UH_M_THROTTLE_ADDS);
+		uh_wait_wake_one(&pc->wait);
+	}
+}
+
+void uh_pacer_remove(struct uh_rpc *rpc)
+{
+	struct uh_pacer *pc = &rpc->sock->stack->pacer;
+	bool was = false;
+
+	if (!rpc->out.throttled)
+		return;
+	uh_pi_lock(&pc->lock);
+	if (rpc->throttle_bucket >= 0) {
+		unlink_rpc(pc, rpc);
+		was = true;
+	}
+	uh_pi_unlock(&pc->lock);
+	rpc->out.throttled = false;
+	if (was)
+		uh_rpc_put(rpc);   /* the caller still holds its own */
+}
+
+struct uh_rpc *uh_pacer_pop(struct uhoma_stack *st)
+{
+	struct uh_pacer *pc = &st->pacer;
+	struct uh_rpc *best = NULL;
+
+	if (!atomic_load_explicit(&pc->num_throttled, memory_order_relaxed))
+		return NULL;
+	uh_pi_lock(&pc->lock);
+	pc->fifo_count -= (int)st->cfg.pacer_fifo_fraction;
+	if (pc->fifo_count <= 0 && st->cfg.pacer_fifo_fraction) {
+		/* The FIFO share: the oldest throttled message. Each bucket
+		 * is sorted by size, not age, so look at all of them. */
+		pc->fifo_count += 1000;
+		for (unsigned b = 0; b < UH_PACER_BUCKETS; b++) {
+			if (!(pc->bitmap[b / 64] & (1ull << (b % 64))))
+				continue;
+			for (struct uh_list *pos = pc->bucket[b].next;
+			     pos != &pc->bucket[b]; pos = pos->next) {
+				struct uh_rpc *r = uh_list_entry(
+					pos, struct uh_rpc, throttle_link);
+
+				if (!best ||
+				    r->throttle_birth < best->throttle_birth)
+					best = r;
+			}
+		}
+		if (best)
+			uh_metric_add(&st->metrics, UH_M_PACER_FIFO_SENDS, 1);
+	}
+	if (!best) {
+		for (unsigned w = 0; w < sizeof(pc->bitmap) / 8; w++)
+			if (pc->bitmap[w]) {
+				unsigned b = w * 64 + (unsigned)__builtin_ctzll(
+							      pc->bitmap[w]);
+
+				best = uh_list_entry(pc->bucket[b].next,
+						     struct uh_rpc,
+						     throttle_link);
+				break;
+			}
+	}
+	if (best)
+		unlink_rpc(pc, best);
+	uh_pi_unlock(&pc->lock);
+	return best;
+}
+
+uint64_t uh_pacer_run(struct uhoma_stack *st)
+{
+	for (unsigned rounds = 0; rounds < 64; rounds++) {
+		struct uh_rpc *rpc;
+		uint64_t delay = uh_pacer_delay_ns(st);
+
+		if (!uh_pacer_throttled(st))
+			return 0;
+		if (delay)
+			return delay;
+		rpc = uh_pacer_pop(st);
+		if (!rpc)
+			return 0;
+		uh_rpc_lock(rpc);
+		rpc->out.throttled = false;
+		if (rpc->state != UH_RPC_DEAD) {
+			uh_metric_inc(&st->metrics, UH_M_PACER_SENDS);
+			uh_out_xmit_paced(rpc);
+		}
+		uh_rpc_release(rpc);     /* the set's reference */
+	}
+	return uh_pacer_throttled(st) ? 1 : 0;
+}
+
+uint32_t uh_pacer_throttled(struct uhoma_stack *st)
+{
+	return atomic_load_explicit(&st->pacer.num_throttled,
+				    memory_order_relaxed);
+}
