@@ -15,7 +15,7 @@
 
 #include "nettest.h"
 #include "testutil.h"
-#include "workload.h"
+#include "dist.h"
 
 #define HOSTS 4
 #define SERVER_PORT 700
@@ -42,7 +42,7 @@ struct world {
 	uint8_t *buf;
 };
 
-static struct nt_workload wl[5];
+static struct uh_dist wl[5];
 
 static void world_up(struct world *w, uint64_t seed,
 		     const struct uhoma_memnet_faults *f)
@@ -89,7 +89,7 @@ static void send_one(struct world *w, int h, uint64_t *rng)
 	size_t to_len;
 	struct pending_rpc *p;
 	int dst = (int)(uh_test_rand(rng) % (HOSTS - 1));
-	uint32_t len = nt_workload_sample(&wl[uh_test_rand(rng) % 5], rng);
+	uint32_t len = uh_dist_sample(&wl[uh_test_rand(rng) % 5], rng);
 
 	if (dst >= h)
 		dst++;
@@ -254,7 +254,7 @@ int main(void)
 	static const char *const names[5] = { "w1", "w2", "w3", "w4", "w5" };
 
 	for (int i = 0; i < 5; i++)
-		if (nt_workload_load(&wl[i], names[i]) != 0) {
+		if (uh_dist_create(names[i], UHOMA_MAX_MESSAGE, &wl[i]) != 0) {
 			fprintf(stderr, "cannot load workload %s\n", names[i]);
 			return 1;
 		}

@@ -1,0 +1,122 @@
+/*
+ * compare.c - `uhoma-bench compare`: one server process (CPU 1) and one
+ * client process (CPU 0), the same request/response protocol and the same
+ * busy-poll-then-block waiting for every transport, run back to back:
+ *
+ *   rtt   one 100-byte RPC at a time: UDP ping-pong (the floor), TCP, uhoma
+ *   rps   100-byte RPCs, 16 in flight, one client and one server thread
+ *         (TCP pipelines them on one connection)
+ *   bulk  1,000,000-byte requests (100-byte responses), 4 in flight
+ *   hol   one 100-byte RPC at a time while 2 x 1 MB requests stream
+ *         between the same two processes: TCP on the same connection and
+ *         on separate connections, uhoma on one socket
+ *
+ * The last line is machine-readable:
+ *   SUMMARY rtt_p50_vs_udp=.. rtt_p50_vs_tcp=.. rps_vs_tcp=.. bulk_vs_tcp=..
+ *           hol_p99_tcp_over_homa=..
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+struct measure {
+	double p50, p99, rps, gbps;
+	unsigned long long errors;
+	int ok;
+};
+
+static struct measure run(const struct bench_opts *base, enum bench_proto p,
+			  const char *workload, unsigned outstanding,
+			  unsigned conns, uint32_t resp, bool hol)
+{
+	struct bench_opts o = *base;
+	struct run_result r;
+	struct measure m = { 0 };
+	struct samples *v;
+
+	o.proto = p;
+	snprintf(o.workload, sizeof(o.workload), "%s", workload);
+	o.outstanding = outstanding;
+	o.conns = conns;
+	o.resp_len = resp;
+	o.hol = hol;
+	o.threads = 1;
+	o.gbps = 0;
+	if (run_client(&o, &r) != 0)
+		return m;
+	v = hol ? &r.hol_small : &r.all;
+	m.ok = v->n > 0;
+	m.p50 = samples_pct_us(v, 50);
+	m.p99 = samples_pct_us(v, 99);
+	m.rps = (double)r.rpcs / r.seconds;
+	m.gbps = (double)r.bytes * 8 / r.seconds / 1e9;
+	m.errors = r.errors;
+	run_result_free(&r);
+	return m;
+}
+
+static double ratio(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
+int run_compare(const struct bench_opts *base, int argc, char **argv)
+{
+	struct bench_opts o = *base;
+	struct measure rtt[3], rps[2], bulk[2], hol[3];
+	int server;
+
+	(void)argc;
+	(void)argv;
+	if (o.cpu < 0)
+		o.cpu = 0;
+	o.progress = false;
+	server = bench_spawn_server(&o);
+	if (server < 0) {
+		fprintf(stderr, "uhoma-bench: cannot start the server\n");
+		return 1;
+	}
+	bench_pin(o.cpu);
+	fprintf(stderr, "compare: %.1f s per run after %.1f s warm-up, "
+			"client CPU %d, server CPU %d\n",
+		o.seconds, o.warmup, o.cpu, 1 - o.cpu);
+	rtt[0] = run(&o, PROTO_UDP, "100", 1, 1, 0, false);
+	rtt[1] = run(&o, PROTO_TCP, "100", 1, 1, 0, false);
+	rtt[2] = run(&o, PROTO_HOMA, "100", 1, 1, 0, false);
+	rps[0] = run(&o, PROTO_TCP, "100", 16, 1, 0, false);
+	rps[1] = run(&o, PROTO_HOMA, "100", 16, 1, 0, false);
+	bulk[0] = run(&o, PROTO_TCP, "1000000", 4, 1, 100, false);
+	bulk[1] = run(&o, PROTO_HOMA, "1000000", 4, 1, 100, false);
+	hol[0] = run(&o, PROTO_TCP, "100", 2, 1, 0, true);
+	hol[1] = run(&o, PROTO_TCP, "100", 2, 2, 0, true);
+	hol[2] = run(&o, PROTO_HOMA, "100", 2, 1, 0, true);
+	bench_stop_server(server);
+
+	printf("%-34s %12s %12s %12s\n", "", "UDP floor", "TCP", "uhoma");
+	printf("%-34s %12.1f %12.1f %12.1f\n", "100 B RTT p50 (us)", rtt[0].p50,
+	       rtt[1].p50, rtt[2].p50);
+	printf("%-34s %12.1f %12.1f %12.1f\n", "100 B RTT p99 (us)", rtt[0].p99,
+	       rtt[1].p99, rtt[2].p99);
+	printf("%-34s %12s %12.0f %12.0f\n", "100 B RPC/s, 16 in flight", "-",
+	       rps[0].rps, rps[1].rps);
+	printf("%-34s %12s %12.2f %12.2f\n", "1 MB messages, Gbit/s", "-",
+	       bulk[0].gbps, bulk[1].gbps);
+	printf("%-34s %12s %12.1f %12.1f\n", "100 B p99 next to 1 MB stream (us)",
+	       "-", hol[0].p99, hol[2].p99);
+	printf("%-34s %12s %12.1f %12s\n", "  ... TCP on separate connections",
+	       "-", hol[1].p99, "-");
+	printf("%-34s %12s %12.1f %12.1f\n", "  ... p50 (us)", "-", hol[0].p50,
+	       hol[2].p50);
+	if (rtt[2].errors + rps[1].errors + bulk[1].errors + hol[2].errors)
+		printf("uhoma RPC errors: %llu\n",
+		       rtt[2].errors + rps[1].errors + bulk[1].errors +
+			       hol[2].errors);
+	printf("SUMMARY rtt_p50_vs_udp=%.2f rtt_p50_vs_tcp=%.2f rps_vs_tcp=%.2f "
+	       "bulk_vs_tcp=%.2f hol_p99_tcp_over_homa=%.1f\n",
+	       ratio(rtt[2].p50, rtt[0].p50), ratio(rtt[2].p50, rtt[1].p50),
+	       ratio(rps[1].rps, rps[0].rps), ratio(bulk[1].gbps, bulk[0].gbps),
+	       ratio(hol[0].p99, hol[2].p99));
+	return rtt[2].ok && rps[1].ok && bulk[1].ok && hol[2].ok ? 0 : 1;
+}

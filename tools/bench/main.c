@@ -1,0 +1,347 @@
+/*
+ * main.c - uhoma-bench's command line.
+ *
+ *   uhoma-bench server  [options]   serve uhoma, TCP and UDP (until killed)
+ *   uhoma-bench client  [options]   generate load, report, CSV, SVG
+ *   uhoma-bench compare [options]   UDP floor vs TCP vs uhoma, SUMMARY line
+ *   uhoma-bench workloads           W1-W5 as generated, with check values
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "dist.h"
+#include "uhoma/uhoma.h"
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void bench_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET((size_t)cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		perror("uhoma-bench: sched_setaffinity");
+}
+
+const char *proto_name(enum bench_proto p)
+{
+	return p == PROTO_HOMA ? "uhoma" : p == PROTO_TCP ? "tcp" : "udp";
+}
+
+socklen_t bench_addr(const struct bench_opts *o, uint16_t port,
+		     struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, o->server, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		return sizeof(*in);
+	}
+	if (inet_pton(AF_INET6, o->server, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		return sizeof(*in6);
+	}
+	fprintf(stderr, "uhoma-bench: bad server address %s\n", o->server);
+	return 0;
+}
+
+void bench_opts_default(struct bench_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->proto = PROTO_HOMA;
+	strcpy(o->server, "127.0.0.1");
+	strcpy(o->workload, "100");
+	o->outstanding = 1;
+	o->threads = 1;
+	o->conns = 1;
+	o->server_threads = 1;
+	o->seconds = 5;
+	o->warmup = 0.5;
+	o->poll_us = 50;
+	o->cpu = -1;
+	o->baseline_us = 15;
+	o->link_gbps = 25;
+	o->buckets = 10;
+	o->progress = isatty(2);
+}
+
+static void usage(void)
+{
+	fputs(
+"usage: uhoma-bench server|client|compare|workloads [options]\n"
+"  --protocol P      homa, tcp or udp (client: a comma list runs each)\n"
+"  --server ADDR     server IP address (default 127.0.0.1)\n"
+"  --workload W      w1..w5, starve, or a length in bytes (default 100)\n"
+"  --gbps G          open loop: Poisson arrivals of G Gbit/s of requests\n"
+"  --outstanding N   closed loop: N RPCs in flight per thread (default 1)\n"
+"  --threads N       client threads (default 1)\n"
+"  --conns N         TCP connections per thread (default 1)\n"
+"  --server-threads N  server threads for uhoma (default 1)\n"
+"  --seconds S       measured seconds (default 5); --warmup S (0.5)\n"
+"  --response N      response length (default: as long as the request)\n"
+"  --hol             100-byte RPCs next to a 1 MB stream (lane 1)\n"
+"  --poll-us N       busy-poll before blocking, every protocol (50)\n"
+"  --cpu N           pin this process to CPU N\n"
+"  --config K=V,...  uhoma configuration (see uhoma(7))\n"
+"  --baseline-us X --link-gbps G   slowdown = rtt / (X + len*8/G)\n"
+"  --buckets N       size buckets in reports (default 10)\n"
+"  --csv FILE --svg FILE   write the buckets / the slowdown plot\n"
+"  --local           client: start a server process on CPU 1 first\n"
+"  --quiet           no progress line\n", stderr);
+}
+
+static int parse_proto(const char *s, enum bench_proto *p)
+{
+	if (!strcmp(s, "homa") || !strcmp(s, "uhoma"))
+		*p = PROTO_HOMA;
+	else if (!strcmp(s, "tcp"))
+		*p = PROTO_TCP;
+	else if (!strcmp(s, "udp"))
+		*p = PROTO_UDP;
+	else
+		return -1;
+	return 0;
+}
+
+static int start_servers(const struct bench_opts *o)
+{
+	if (homa_server_start(o) || tcp_server_start(o) || udp_server_start(o))
+		return -1;
+	return 0;
+}
+
+/* Forks a server process pinned to CPU 1; returns its pid once it
+ * serves, or -1. */
+int bench_spawn_server(const struct bench_opts *o)
+{
+	int fds[2];
+	pid_t pid;
+	char ok;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct bench_opts so = *o;
+
+		close(fds[0]);
+		so.cpu = o->cpu >= 0 ? 1 - o->cpu : -1;
+		bench_pin(so.cpu);
+		if (start_servers(&so))
+			_exit(1);
+		ok = 1;
+		(void)!write(fds[1], &ok, 1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], &ok, 1) != 1) {
+		close(fds[0]);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(fds[0]);
+	return pid;
+}
+
+void bench_stop_server(int pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static int cmd_client(struct bench_opts *o, const char *protos, bool local)
+{
+	struct plot_series series[4];
+	struct bucket buckets[4][64];
+	char list[64], *save = NULL, *tok;
+	size_t ns = 0;
+	pid_t server = -1;
+	int rc = 0;
+
+	if (local) {
+		if (o->cpu < 0)
+			o->cpu = 0;
+		server = bench_spawn_server(o);
+		if (server < 0) {
+			fprintf(stderr, "uhoma-bench: cannot start a server\n");
+			return 1;
+		}
+	}
+	bench_pin(o->cpu);
+	snprintf(list, sizeof(list), "%s", protos);
+	for (tok = strtok_r(list, ",", &save); tok && ns < 4;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct run_result r;
+		struct samples *v;
+		size_t n;
+
+		if (parse_proto(tok, &o->proto)) {
+			fprintf(stderr, "uhoma-bench: unknown protocol %s\n", tok);
+			rc = 1;
+			break;
+		}
+		if (run_client(o, &r)) {
+			rc = 1;
+			break;
+		}
+		v = o->hol ? &r.hol_small : &r.all;
+		printf("%s: %llu RPCs in %.1f s (%.0f/s), %.2f Gbit/s of "
+		       "requests, %llu errors, %llu arrivals skipped\n",
+		       proto_name(o->proto), (unsigned long long)r.rpcs,
+		       r.seconds, (double)r.rpcs / r.seconds,
+		       (double)r.bytes * 8 / r.seconds / 1e9,
+		       (unsigned long long)r.errors,
+		       (unsigned long long)r.skipped);
+		n = samples_buckets(v, o, buckets[ns],
+				    o->buckets < 64 ? o->buckets : 64);
+		report_print(proto_name(o->proto), buckets[ns], n);
+		if (o->csv)
+			report_csv(o->csv, proto_name(o->proto), buckets[ns], n,
+				   ns > 0);
+		series[ns] = (struct plot_series){ proto_name(o->proto),
+						   buckets[ns], n };
+		ns++;
+		run_result_free(&r);
+	}
+	if (o->svg && ns && rc == 0) {
+		char title[128];
+
+		snprintf(title, sizeof(title),
+			 "workload %s, %s, loopback", o->workload,
+			 o->gbps > 0 ? "open loop" : "closed loop");
+		plot_svg(o->svg, title, series, ns);
+		printf("plot: %s\n", o->svg);
+	}
+	bench_stop_server(server);
+	return rc;
+}
+
+static int cmd_workloads(void)
+{
+	static const char *const names[] = { "w1", "w2", "w3", "w4", "w5" };
+
+	printf("%-4s %7s %12s %14s %16s\n", "name", "points", "mean", "CDF(<=1000)",
+	       "sampled mean");
+	for (int i = 0; i < 5; i++) {
+		struct uh_dist d;
+		uint64_t rng = 1;
+		double sum = 0;
+
+		if (uh_dist_create(names[i], BENCH_MAX_LEN, &d))
+			return 1;
+		for (int k = 0; k < 1000000; k++)
+			sum += uh_dist_sample(&d, &rng);
+		printf("%-4s %7zu %12.1f %14.3f %16.1f\n", names[i], d.n,
+		       d.mean, uh_dist_cdf(&d, 1000), sum / 1000000);
+		uh_dist_destroy(&d);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "protocol", 1, 0, 'p' }, { "server", 1, 0, 's' },
+		{ "workload", 1, 0, 'w' }, { "gbps", 1, 0, 'g' },
+		{ "outstanding", 1, 0, 'o' }, { "threads", 1, 0, 't' },
+		{ "conns", 1, 0, 'c' }, { "server-threads", 1, 0, 'S' },
+		{ "seconds", 1, 0, 'd' }, { "warmup", 1, 0, 'W' },
+		{ "response", 1, 0, 'r' }, { "hol", 0, 0, 'H' },
+		{ "poll-us", 1, 0, 'P' }, { "cpu", 1, 0, 'C' },
+		{ "config", 1, 0, 'k' }, { "baseline-us", 1, 0, 'b' },
+		{ "link-gbps", 1, 0, 'l' }, { "buckets", 1, 0, 'B' },
+		{ "csv", 1, 0, 'v' }, { "svg", 1, 0, 'G' },
+		{ "local", 0, 0, 'L' }, { "quiet", 0, 0, 'q' },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	struct bench_opts o;
+	const char *cmd, *protos = "homa";
+	bool local = false;
+	int c;
+
+	bench_opts_default(&o);
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p': protos = optarg; break;
+		case 's': snprintf(o.server, sizeof(o.server), "%s", optarg); break;
+		case 'w': snprintf(o.workload, sizeof(o.workload), "%s", optarg); break;
+		case 'g': o.gbps = atof(optarg); break;
+		case 'o': o.outstanding = (unsigned)atoi(optarg); break;
+		case 't': o.threads = (unsigned)atoi(optarg); break;
+		case 'c': o.conns = (unsigned)atoi(optarg); break;
+		case 'S': o.server_threads = (unsigned)atoi(optarg); break;
+		case 'd': o.seconds = atof(optarg); break;
+		case 'W': o.warmup = atof(optarg); break;
+		case 'r': o.resp_len = (uint32_t)atoi(optarg); break;
+		case 'H': o.hol = true; break;
+		case 'P': o.poll_us = (unsigned)atoi(optarg); break;
+		case 'C': o.cpu = atoi(optarg); break;
+		case 'k': snprintf(o.config, sizeof(o.config), "%s", optarg); break;
+		case 'b': o.baseline_us = atof(optarg); break;
+		case 'l': o.link_gbps = atof(optarg); break;
+		case 'B': o.buckets = (unsigned)atoi(optarg); break;
+		case 'v': o.csv = optarg; break;
+		case 'G': o.svg = optarg; break;
+		case 'L': local = true; break;
+		case 'q': o.progress = false; break;
+		default: usage(); return 2;
+		}
+	}
+	if (o.threads < 1 || o.threads > 64 || o.outstanding < 1 ||
+	    o.outstanding > BENCH_MAX_SLOTS / 2 || o.seconds <= 0 ||
+	    o.server_threads < 1 || o.buckets < 1 || o.link_gbps <= 0) {
+		fprintf(stderr, "uhoma-bench: option out of range\n");
+		return 2;
+	}
+	if (!strcmp(cmd, "server")) {
+		bench_pin(o.cpu);
+		if (start_servers(&o))
+			return 1;
+		printf("serving uhoma :%d, tcp :%d, udp :%d on %s\n",
+		       BENCH_HOMA_PORT, BENCH_TCP_PORT, BENCH_UDP_PORT, o.server);
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	if (!strcmp(cmd, "client"))
+		return cmd_client(&o, protos, local);
+	if (!strcmp(cmd, "compare"))
+		return run_compare(&o, argc, argv);
+	if (!strcmp(cmd, "workloads"))
+		return cmd_workloads();
+	usage();
+	return 2;
+}

@@ -1,0 +1,205 @@
+/*
+ * xport_homa.c - uhoma as a uhoma-bench transport: one stack per process,
+ * one socket per client thread; the server answers from several threads
+ * sharing one socket.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bench.h"
+#include "uhoma/uhoma.h"
+
+#define REGION (64u << 20)       /* receive buffer region per socket */
+
+static struct uhoma_stack *stack;
+static uint8_t zeros[BENCH_MAX_LEN];
+
+static int make_stack(const struct bench_opts *o)
+{
+	struct uhoma_config cfg;
+	char buf[256], *save = NULL, *tok;
+	char poll[16];
+	int rc;
+
+	if (stack)
+		return 0;
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "%s", o->server);
+	snprintf(poll, sizeof(poll), "%u", o->poll_us);
+	uhoma_config_set(&cfg, "poll_us", poll);
+	snprintf(buf, sizeof(buf), "%s", o->config);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq || (*eq = '\0', uhoma_config_set(&cfg, tok, eq + 1))) {
+			fprintf(stderr, "uhoma-bench: bad --config item %s\n",
+				tok);
+			return -1;
+		}
+	}
+	rc = uhoma_stack_create(&cfg, &stack);
+	if (rc) {
+		fprintf(stderr, "uhoma-bench: uhoma stack: %s\n",
+			uhoma_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static struct uhoma_sock *open_sock(uint16_t port)
+{
+	struct uhoma_sock *s;
+	void *region;
+	int rc = uhoma_socket(stack, port, &s);
+
+	if (rc) {
+		fprintf(stderr, "uhoma-bench: uhoma socket %u: %s\n", port,
+			uhoma_strerror(rc));
+		return NULL;
+	}
+	region = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED || uhoma_set_buffers(s, region, REGION)) {
+		fprintf(stderr, "uhoma-bench: buffer region: %s\n",
+			strerror(errno));
+		uhoma_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- client ----------------------------------------------------------- */
+
+struct homa_client {
+	struct xclient x;
+	struct uhoma_sock *s;
+	struct sockaddr_storage dst;
+	socklen_t dst_len;
+	uint8_t *req;
+};
+
+static int hc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
+		   uint32_t tag, unsigned lane)
+{
+	struct homa_client *c = (struct homa_client *)x;
+	struct bench_hdr h = { resp_len, lane };
+	uint64_t id;
+	int rc;
+
+	memcpy(c->req, &h, sizeof(h));
+	rc = uhoma_send(c->s, (struct sockaddr *)&c->dst, c->dst_len, c->req,
+			len, tag, 0, &id);
+	return rc ? -uhoma_err_to_errno(rc) : 0;
+}
+
+static int hc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
+{
+	struct homa_client *c = (struct homa_client *)x;
+	struct uhoma_msg m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	rc = uhoma_recv(c->s, &m, 0, timeout_ns);
+	if (rc == UHOMA_ERR_AGAIN)
+		return 0;
+	*tag = (uint32_t)m.cookie;
+	if (rc < 0)
+		return m.id ? -uhoma_err_to_errno(rc) : -EIO;
+	uhoma_msg_release(c->s, &m);
+	return 1;
+}
+
+static void hc_close(struct xclient *x)
+{
+	struct homa_client *c = (struct homa_client *)x;
+
+	uhoma_close(c->s);
+	free(c->req);
+	free(c);
+}
+
+static const struct xclient_ops homa_client_ops = {
+	hc_send, hc_wait, hc_close,
+};
+
+int homa_client_init(const struct bench_opts *o)
+{
+	return make_stack(o);
+}
+
+void homa_client_fini(void)
+{
+	uhoma_stack_destroy(stack);
+	stack = NULL;
+}
+
+struct xclient *homa_client_open(const struct bench_opts *o)
+{
+	struct homa_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->x.ops = &homa_client_ops;
+	c->req = calloc(1, BENCH_MAX_LEN);
+	c->s = c->req ? open_sock(0) : NULL;
+	c->dst_len = bench_addr(o, BENCH_HOMA_PORT, &c->dst);
+	if (!c->s || !c->dst_len) {
+		if (c->s)
+			uhoma_close(c->s);
+		free(c->req);
+		free(c);
+		return NULL;
+	}
+	return &c->x;
+}
+
+/* ---- server ----------------------------------------------------------- */
+
+static void *serve(void *arg)
+{
+	struct uhoma_sock *s = arg;
+
+	for (;;) {
+		struct uhoma_msg m;
+		struct bench_hdr h = { 0, 0 };
+		int rc;
+
+		memset(&m, 0, sizeof(m));
+		rc = uhoma_recv(s, &m, 0, -1);
+		if (rc == UHOMA_ERR_SHUTDOWN)
+			return NULL;
+		if (rc <= 0)
+			continue;
+		uhoma_msg_copy(s, &m, 0, &h, sizeof(h));
+		uhoma_msg_release(s, &m);
+		if (h.resp_len == 0 || h.resp_len > BENCH_MAX_LEN)
+			h.resp_len = (uint32_t)rc;
+		uhoma_reply(s, (struct sockaddr *)&m.peer, m.peer_len, m.id,
+			    zeros, h.resp_len);
+	}
+}
+
+int homa_server_start(const struct bench_opts *o)
+{
+	struct uhoma_sock *s;
+
+	if (make_stack(o))
+		return -1;
+	s = open_sock(BENCH_HOMA_PORT);
+	if (!s)
+		return -1;
+	for (unsigned i = 0; i < o->server_threads; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, serve, s))
+			return -1;
+		pthread_detach(t);
+	}
+	return 0;
+}
+
