@@ -51,7 +51,16 @@ uint16_t uhoma_port(const struct uhoma_sock *s)
 
 int uhoma_fd(const struct uhoma_sock *s)
 {
-	return s ? s->efd : -1;
+	/* The descriptor is kept in step with the ready list only from the
+	 * first call on; the socket is internally mutable here. */
+	struct uhoma_sock *m = (struct uhoma_sock *)(uintptr_t)s;
+
+	if (!m)
+		return -1;
+	if (!atomic_exchange(&m->efd_used, true))
+		uh_sock_sync_fd(m);
+	uh_lockdep_return_to_app(__func__, UH_HERE);
+	return m->efd;
 }
 
 int uhoma_set_server(struct uhoma_sock *s, int on)
@@ -105,6 +114,7 @@ static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 		return UHOMA_ERR_MSG_TOO_LONG;
 	if (atomic_load(&s->shutdown))
 		return UHOMA_ERR_SHUTDOWN;
+	uh_sock_reap_some(s);
 	*copy = uh_rpc_msgbuf_alloc(len);
 	if (!*copy)
 		return UHOMA_ERR_NOMEM;
@@ -273,56 +283,78 @@ static int try_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 	}
 }
 
-int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
-	       int64_t timeout_ns)
+/* uhoma_recv's loop; *@polling tells whether it left a busy-poll open. */
+static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
+		     unsigned flags, int64_t timeout_ns, bool *polling)
 {
 	struct uhoma_stack *st;
 	uint64_t want, start, poll_end, now;
 	int rc = 0;
 
 	if (!s || !msg || (flags & ~UHOMA_NONBLOCK))
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		return (UHOMA_ERR_INVALID_ARGUMENT);
 	want = msg->id;
 	if (want & 1)
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		return (UHOMA_ERR_INVALID_ARGUMENT);
 	msg->id = 0;
 	st = s->stack;
 	if (!uh_pool_region(&s->pool))
-		RETURN(UHOMA_ERR_NO_BUFFER);
+		return (UHOMA_ERR_NO_BUFFER);
+	uh_sock_reap_some(s);
 	start = uh_now_ns();
 	poll_end = start + (uint64_t)st->cfg.poll_us * 1000;
 	for (;;) {
 		uint32_t ticket = uh_wait_prepare(&s->wait);
 
 		if (try_take(s, want, msg, &rc))
-			RETURN(rc);
+			return (rc);
 		if (atomic_load(&s->shutdown))
-			RETURN(UHOMA_ERR_SHUTDOWN);
+			return (UHOMA_ERR_SHUTDOWN);
 		if (flags & UHOMA_NONBLOCK) {
 			uh_sock_reap(s, false);
-			RETURN(UHOMA_ERR_AGAIN);
+			return (UHOMA_ERR_AGAIN);
 		}
 		now = uh_now_ns();
 		if (timeout_ns >= 0 && now - start >= (uint64_t)timeout_ns)
-			RETURN(UHOMA_ERR_AGAIN);
+			return (UHOMA_ERR_AGAIN);
 		if (uh_runtime_manual(st)) {
 			if (uh_runtime_virtual(st))
-				RETURN(UHOMA_ERR_AGAIN);
+				return (UHOMA_ERR_AGAIN);
 			uhoma_poll(st, 1000000);
 			continue;
 		}
 		if (now < poll_end) {
-			/* Busy-poll: receive packets in this thread. */
+			/* Busy-poll: receive packets in this thread (the
+			 * receive threads stand aside meanwhile). */
+			if (!*polling) {
+				uh_runtime_poll_begin(st);
+				*polling = true;
+			}
 			uh_runtime_poll(st, 0);
 			continue;
+		}
+		if (*polling) {
+			uh_runtime_poll_end(st);
+			*polling = false;
 		}
 		uh_sock_reap(s, false);
 		rc = uh_wait_sleep(&s->wait, ticket,
 				   timeout_ns < 0 ? UINT64_MAX
 				   : (uint64_t)timeout_ns - (now - start));
 		if (rc == UHOMA_ERR_INTERRUPTED)
-			RETURN(rc);
+			return (rc);
 	}
+}
+
+int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
+	       int64_t timeout_ns)
+{
+	bool polling = false;
+	int rc = recv_loop(s, msg, flags, timeout_ns, &polling);
+
+	if (polling)
+		uh_runtime_poll_end(s->stack);
+	RETURN(rc);
 }
 
 int uhoma_release(struct uhoma_sock *s, const uint32_t *offsets, unsigned n)

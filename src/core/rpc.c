@@ -305,6 +305,7 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 	uh_list_del(&rpc->buf_link);
 	rpc->in.waiting_bufs = false;
 	uh_list_add_tail(&rpc->dead_link, &s->dead);
+	atomic_fetch_add_explicit(&s->dead_count, 1, memory_order_relaxed);
 	uh_unlock(&s->lock);
 	if (rpc->is_private)
 		uh_pending_wake(p, s, true);

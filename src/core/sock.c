@@ -101,6 +101,10 @@ void uh_sock_sync_fd(struct uhoma_sock *s)
 {
 	uint64_t v;
 
+	/* Two system calls per message saved for applications that never
+	 * poll the descriptor. */
+	if (!atomic_load_explicit(&s->efd_used, memory_order_acquire))
+		return;
 	if (sock_readable(s)) {
 		efd_signal(s->efd);
 		return;
@@ -259,6 +263,8 @@ unsigned uh_sock_reap(struct uhoma_sock *s, bool all)
 						 memory_order_acquire) != 0)
 				continue;
 			uh_list_del(&rpc->dead_link);
+			atomic_fetch_sub_explicit(&s->dead_count, 1,
+						  memory_order_relaxed);
 			batch[n++] = rpc;
 		}
 		uh_unlock(&s->lock);

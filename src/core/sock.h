@@ -11,7 +11,8 @@
  *   active                    socket lock             walkers holding a
  *                                                     protect count
  *   ready, dead, waiting_bufs socket lock             socket lock
- *   wait, efd                 internally synchronized
+ *   wait, efd                 internally synchronized (efd kept in
+ *                             step only once efd_used is set)
  *   pool                      pool lock (leaf)
  *   buckets                   their own locks (the RPC locks)
  *
@@ -53,10 +54,15 @@ struct uhoma_sock {
 	struct uh_rculist active;      /* every live RPC */
 	struct uh_list ready;          /* complete non-private RPCs */
 	struct uh_list dead;           /* ended, not yet reaped */
+	_Atomic uint32_t dead_count;   /* entries on dead: changed under the
+					* lock, read without it to skip idle
+					* reaps */
 	struct uh_list waiting_bufs;   /* waiting for pool space, shortest
 					* first */
 	struct uh_wait wait;           /* uhoma_recv sleepers */
 	int efd;                       /* eventfd: readable while ready */
+	_Atomic bool efd_used;         /* uhoma_fd was called: keep efd in
+					* step (set once, atomic) */
 	struct uh_pool pool;
 	struct uh_bucket client_buckets[UH_RPC_BUCKETS];
 	struct uh_bucket server_buckets[UH_RPC_BUCKETS];
@@ -127,6 +133,15 @@ void uh_sock_unprotect(struct uhoma_sock *s);
 /* Frees up to cfg.reap_limit dead RPCs (all with @all). Returns how many.
  * No lock may be held. */
 unsigned uh_sock_reap(struct uhoma_sock *s, bool all);
+
+/* uh_sock_reap(@s, false) if anything is dead: called on every send,
+ * reply and receive, so reaping keeps pace with the RPC rate (the timer
+ * alone frees at most reap_limit per tick). */
+static inline void uh_sock_reap_some(struct uhoma_sock *s)
+{
+	if (atomic_load_explicit(&s->dead_count, memory_order_relaxed))
+		uh_sock_reap(s, false);
+}
 
 /* Queues @rpc (locked; incoming message without buffer space) on the
  * socket's waiting list. */

@@ -26,6 +26,8 @@ struct uh_runtime {
 	_Atomic bool pacer_rt;               /* the pacer got SCHED_FIFO */
 	bool virtual_clock;                  /* immutable */
 	_Atomic bool stop;
+	_Atomic int pollers;                 /* application threads polling */
+	struct uh_wait rx_wait;              /* receive threads park here */
 	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
 };
 
@@ -113,9 +115,30 @@ static void *rx_main(void *arg)
 {
 	struct uh_runtime *rt = arg;
 
-	while (!atomic_load_explicit(&rt->stop, memory_order_acquire))
+	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
+		uint32_t t = uh_wait_prepare(&rt->rx_wait);
+
+		if (atomic_load(&rt->pollers) > 0) {
+			/* A poller receives for us; the timeout bounds the
+			 * damage should one never come back. */
+			uh_wait_sleep(&rt->rx_wait, t, 10 * 1000 * 1000);
+			continue;
+		}
 		uh_runtime_poll(rt->st, 50 * 1000 * 1000);
+	}
 	return NULL;
+}
+
+void uh_runtime_poll_begin(struct uhoma_stack *st)
+{
+	if (st->rt)
+		atomic_fetch_add(&st->rt->pollers, 1);
+}
+
+void uh_runtime_poll_end(struct uhoma_stack *st)
+{
+	if (st->rt && atomic_fetch_sub(&st->rt->pollers, 1) == 1)
+		uh_wait_wake_all(&st->rt->rx_wait);
 }
 
 static void *timer_main(void *arg)
@@ -202,6 +225,8 @@ int uh_runtime_start(struct uhoma_stack *st)
 		return UHOMA_ERR_NOMEM;
 	rt->st = st;
 	atomic_init(&rt->stop, false);
+	atomic_init(&rt->pollers, 0);
+	uh_wait_init(&rt->rx_wait);
 	atomic_init(&rt->next_tick_ns,
 		    uh_now_ns() + (uint64_t)st->cfg.tick_us * 1000);
 	st->rt = rt;
@@ -248,6 +273,7 @@ void uh_runtime_stop(struct uhoma_stack *st)
 	if (!rt)
 		return;
 	atomic_store_explicit(&rt->stop, true, memory_order_release);
+	uh_wait_wake_all(&rt->rx_wait);
 	st->carrier->ops->kick(st->carrier);
 	for (unsigned i = 0; i < rt->n_rx; i++)
 		pthread_join(rt->rx[i], NULL);

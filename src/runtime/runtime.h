@@ -31,6 +31,16 @@ void uh_runtime_stop(struct uhoma_stack *st);
  * processes it in the calling thread. Returns the number of packets. */
 unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns);
 
+/*
+ * An application thread starts / stops busy-polling @st. While any thread
+ * polls, the receive threads park on a futex instead of waiting in the
+ * carrier: otherwise every packet would wake a receive thread to race the
+ * poller for it (a context switch per packet on a shared CPU). The last
+ * poller to stop wakes them.
+ */
+void uh_runtime_poll_begin(struct uhoma_stack *st);
+void uh_runtime_poll_end(struct uhoma_stack *st);
+
 /* True if no runtime threads drive @st. */
 bool uh_runtime_manual(const struct uhoma_stack *st);
 
