@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -32,6 +33,8 @@
 #define UDP_MAX_PAYLOAD 65507    /* 65535 - IPv4 and UDP headers */
 #define GSO_MAX_BYTES 65000      /* one GSO send stays under 64 KiB */
 #define GSO_MAX_SEGS 64
+#define POLL_DIRECT 4            /* polls read up to this many ports
+				  * directly instead of asking epoll */
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -55,6 +58,10 @@ struct udp_carrier {
 	int epfd, kickfd;                    /* immutable */
 	struct udp_port *_Atomic ports[65536]; /* RCU: set at open, cleared
 						* at close */
+	pthread_mutex_t open_lock;           /* serializes open/close_port */
+	struct udp_port *_Atomic open[POLL_DIRECT]; /* RCU: the open ports
+						 * while few, for polls */
+	_Atomic int nopen;                   /* open ports (open_lock) */
 };
 
 static struct udp_carrier *udp_of(struct uh_carrier *c)
@@ -128,6 +135,12 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	p->fd = fd;
 	p->port = *port;
 	atomic_store_explicit(&u->ports[*port], p, memory_order_release);
+	pthread_mutex_lock(&u->open_lock);
+	if (atomic_load(&u->nopen) < POLL_DIRECT)
+		atomic_store_explicit(&u->open[atomic_load(&u->nopen)], p,
+				      memory_order_release);
+	atomic_fetch_add(&u->nopen, 1);
+	pthread_mutex_unlock(&u->open_lock);
 	ev.events = EPOLLIN;
 	ev.data.ptr = p;
 	if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -156,6 +169,22 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 		return;
 	epoll_ctl(u->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	atomic_store(&u->ports[port], NULL);
+	pthread_mutex_lock(&u->open_lock);
+	/* Rebuild the direct-poll list from the port table. */
+	atomic_fetch_sub(&u->nopen, 1);
+	{
+		int k = 0;
+
+		for (unsigned i = 0; i < 65536 && k < POLL_DIRECT; i++) {
+			struct udp_port *q = atomic_load(&u->ports[i]);
+
+			if (q)
+				atomic_store(&u->open[k++], q);
+		}
+		for (; k < POLL_DIRECT; k++)
+			atomic_store(&u->open[k], NULL);
+	}
+	pthread_mutex_unlock(&u->open_lock);
 	udp_kick(c);
 	uh_synchronize_rcu();     /* no receiver still holds @p */
 	close(p->fd);
@@ -351,7 +380,20 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 		max = UDP_BATCH;
 	ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
 	uh_rcu_read_lock();
-	ne = epoll_wait(u->epfd, ev, 8, ms);
+	if (timeout_ns == 0 && atomic_load(&u->nopen) <= POLL_DIRECT) {
+		/* A poll with few ports: one recvmmsg per port costs less
+		 * than epoll_wait followed by recvmmsg. */
+		ne = 0;
+		for (int i = 0; i < POLL_DIRECT; i++) {
+			struct udp_port *q = atomic_load_explicit(
+				&u->open[i], memory_order_acquire);
+
+			if (q)
+				ev[ne++].data.ptr = q;
+		}
+	} else {
+		ne = epoll_wait(u->epfd, ev, 8, ms);
+	}
 	for (int e = 0; e < ne && got < max; e++) {
 		struct udp_port *p = ev[e].data.ptr;
 		int r;
@@ -518,6 +560,7 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	u->gso = cfg->gso && u->c.max_packet <= GSO_MAX_BYTES / 4 &&
 		 gso_supported(u->family);
 	u->c.rx_buf_size = u->gso ? 65536 : 0;
+	pthread_mutex_init(&u->open_lock, NULL);
 	u->epfd = epoll_create1(EPOLL_CLOEXEC);
 	u->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (u->epfd < 0 || u->kickfd < 0 ||
