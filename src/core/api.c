@@ -150,7 +150,7 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	if (!rpc)
 		RETURN(rc);
 	*id = rpc->id;
-	uh_metric_inc(&st->metrics, UH_M_REQUESTS_SENT);
+	uh_metric_inc(st->metrics, UH_M_REQUESTS_SENT);
 	uh_out_xmit(rpc);
 	uh_rpc_release(rpc);
 	RETURN(UHOMA_OK);
@@ -226,7 +226,7 @@ static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
 			uh_pending_ctl(p, &h, s->port, &rpc->peer->addr,
 				       rpc->dport);
 		}
-		uh_metric_inc(&st->metrics, UH_M_RESPONSES_RECEIVED);
+		uh_metric_inc(st->metrics, UH_M_RESPONSES_RECEIVED);
 		uh_rpc_end(rpc, p);
 	} else {
 		uh_rpc_set_state(rpc, UH_RPC_IN_SERVICE);
@@ -408,7 +408,7 @@ size_t uhoma_msg_copy(const struct uhoma_sock *s, const struct uhoma_msg *msg,
 
 static void abort_one(struct uh_rpc *rpc, int error, struct uh_pending *p)
 {
-	uh_metric_inc(&rpc->sock->stack->metrics, UH_M_ABORTS);
+	uh_metric_inc(rpc->sock->stack->metrics, UH_M_ABORTS);
 	if (error == 0)
 		uh_rpc_end(rpc, p);
 	else

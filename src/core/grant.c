@@ -167,7 +167,7 @@ static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
 	account(g, rpc, true);
 	set_needy(g, s, capped);
 	if (needy_pass)
-		uh_metric_inc(&st->metrics, UH_M_NEEDY_GRANTS);
+		uh_metric_inc(st->metrics, UH_M_NEEDY_GRANTS);
 	rpc->g.prio = uh_grant_priority(
 		g, rank_of(g, s, in->bytes_remaining, rpc->g.birth),
 		atomic_load_explicit(&g->num_active, memory_order_relaxed));
@@ -406,7 +406,7 @@ static void activate(struct uhoma_stack *st, struct uh_rpc *rpc, int s,
 	atomic_store(&g->slot[s].birth, rpc->g.birth);
 	atomic_store(&g->slot[s].remaining, rpc->in.bytes_remaining);
 	atomic_fetch_add(&g->num_active, 1);
-	uh_metric_inc(&st->metrics, UH_M_GRANT_ACTIVATIONS);
+	uh_metric_inc(st->metrics, UH_M_GRANT_ACTIVATIONS);
 	try_send(st, rpc, out, false);
 	uh_rpc_unlock(rpc);
 }
@@ -421,7 +421,7 @@ static void deactivate(struct uhoma_stack *st, int s)
 	rpc->g.slot = -1;
 	rpc->g.state = UH_G_QUEUED;
 	queue_insert(g, rpc);
-	uh_metric_inc(&st->metrics, UH_M_GRANT_EVICTIONS);
+	uh_metric_inc(st->metrics, UH_M_GRANT_EVICTIONS);
 	uh_rpc_unlock(rpc);
 }
 
@@ -507,7 +507,7 @@ void uh_grant_recalc(struct uhoma_stack *st, struct uh_rpc **rpcs,
 
 	uh_pending_init(&out);
 	uh_lock(&g->lock);
-	uh_metric_inc(&st->metrics, UH_M_GRANT_RECALCS);
+	uh_metric_inc(st->metrics, UH_M_GRANT_RECALCS);
 	for (unsigned i = 0; i < n; i++)
 		examine(st, rpcs[i]);
 	if (atomic_exchange(&g->rescan, false)) {
@@ -586,7 +586,7 @@ void uh_grant_tick(struct uhoma_stack *st)
 			rpc->g.prio = uh_prio_high(st);
 			uh_grant_send(rpc, &out);
 			g->fifo_credit -= inc;
-			uh_metric_add(&st->metrics, UH_M_FIFO_GRANT_BYTES,
+			uh_metric_add(st->metrics, UH_M_FIFO_GRANT_BYTES,
 				      rpc->in.granted - before);
 		}
 		uh_rpc_unlock(rpc);

@@ -376,7 +376,7 @@ void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 	rpc = s ? uh_rpc_find_server(s, src, ack->client_id ^ 1) : NULL;
 	if (rpc) {
 		if (rpc->state == UH_RPC_OUTGOING) {
-			uh_metric_inc(&st->metrics, UH_M_RESPONSES_SENT);
+			uh_metric_inc(st->metrics, UH_M_RESPONSES_SENT);
 			uh_rpc_end(rpc, &p);
 		} else {
 			uh_stack_drop(st, UH_DROP_WRONG_STATE);
@@ -407,8 +407,8 @@ void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	enum uh_drop d = uh_wire_decode(buf, len, &h);
 
 	if (h.type >= UH_PKT_MIN_TYPE && h.type <= UH_PKT_MAX_TYPE) {
-		uh_metric_inc(&st->metrics, UH_M_PKT_RECV + h.type - UH_PKT_MIN_TYPE);
-		uh_metric_add(&st->metrics,
+		uh_metric_inc(st->metrics, UH_M_PKT_RECV + h.type - UH_PKT_MIN_TYPE);
+		uh_metric_add(st->metrics,
 			      UH_M_BYTES_RECV + h.type - UH_PKT_MIN_TYPE,
 			      (int64_t)len);
 	}

@@ -29,6 +29,58 @@ int64_t uh_metric_read(struct uh_metrics *m, unsigned which)
 	return sum;
 }
 
+static const char *const state_name[UHOMA_RPC_STATES] = {
+	"rpcs_client_outgoing", "rpcs_client_incoming",
+	"rpcs_server_incoming", "rpcs_server_in_service",
+	"rpcs_server_outgoing", "rpcs_dead",
+};
+
+static const char *const plain_name[] = {
+	[UH_M_REQUESTS_SENT] = "requests_sent",
+	[UH_M_RESPONSES_RECEIVED] = "responses_received",
+	[UH_M_REQUESTS_RECEIVED] = "requests_received",
+	[UH_M_RESPONSES_SENT] = "responses_sent",
+	[UH_M_RESENT_PACKETS] = "resent_packets",
+	[UH_M_RPC_TIMEOUTS] = "rpc_timeouts",
+	[UH_M_ABORTS] = "aborts",
+	[UH_M_BUFFER_WAITS] = "buffer_waits",
+	[UH_M_RPCS_REAPED] = "rpcs_reaped",
+	[UH_M_XMIT_ERRORS] = "xmit_errors",
+	[UH_M_TIMER_TICKS] = "timer_ticks",
+	[UH_M_GRANT_RECALCS] = "grant_recalcs",
+	[UH_M_GRANT_ACTIVATIONS] = "grant_activations",
+	[UH_M_GRANT_EVICTIONS] = "grant_evictions",
+	[UH_M_NEEDY_GRANTS] = "needy_grants",
+	[UH_M_FIFO_GRANT_BYTES] = "fifo_grant_bytes",
+	[UH_M_CUTOFFS_SENT] = "cutoffs_sent",
+	[UH_M_THROTTLE_ADDS] = "throttle_adds",
+	[UH_M_PACER_SENDS] = "pacer_sends",
+	[UH_M_PACER_FIFO_SENDS] = "pacer_fifo_sends",
+};
+
+void uh_metric_name(unsigned i, char *buf, size_t n)
+{
+	static const char *const group[] = { "packets_sent_", "packets_received_",
+					     "bytes_sent_", "bytes_received_" };
+
+	if (i < UH_M_DROP) {
+		snprintf(buf, n, "%s%s", group[i / UH_PKT_NTYPES],
+			 uh_wire_type_name(i % UH_PKT_NTYPES + UH_PKT_MIN_TYPE));
+	} else if (i < UH_M_REQUESTS_SENT) {
+		snprintf(buf, n, "drop_%s", uh_wire_drop_name(i - UH_M_DROP));
+	} else if (i < UH_M_PRIO_PKTS) {
+		snprintf(buf, n, "%s", plain_name[i]);
+	} else if (i < UH_M_PRIO_BYTES) {
+		snprintf(buf, n, "prio%u_packets", i - UH_M_PRIO_PKTS);
+	} else if (i < UH_M_RPC_STATE) {
+		snprintf(buf, n, "prio%u_bytes", i - UH_M_PRIO_BYTES);
+	} else if (i < UH_M_COUNT) {
+		snprintf(buf, n, "%s", state_name[i - UH_M_RPC_STATE]);
+	} else {
+		snprintf(buf, n, "?");
+	}
+}
+
 static uint64_t rd(struct uh_metrics *m, unsigned which)
 {
 	return (uint64_t)uh_metric_read(m, which);
@@ -36,7 +88,7 @@ static uint64_t rd(struct uh_metrics *m, unsigned which)
 
 void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 {
-	struct uh_metrics *m = &st->metrics;
+	struct uh_metrics *m = st->metrics;
 
 	memset(out, 0, sizeof(*out));
 	for (unsigned t = 0; t < UH_PKT_NTYPES; t++) {
@@ -100,11 +152,6 @@ size_t uhoma_lock_stats(struct uhoma_lock_stat *out, size_t max)
 	return n;
 }
 
-static const char *const state_name[UHOMA_RPC_STATES] = {
-	"rpcs_client_outgoing", "rpcs_client_incoming",
-	"rpcs_server_incoming", "rpcs_server_in_service",
-	"rpcs_server_outgoing", "rpcs_dead",
-};
 
 void uhoma_metrics_print(struct uhoma_stack *st, void *fp)
 {

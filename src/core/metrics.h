@@ -74,6 +74,9 @@ static inline void uh_metric_inc(struct uh_metrics *m, unsigned which)
 	uh_metric_add(m, which, 1);
 }
 
+/* The name of counter @i ("packets_sent_DATA", ...) into @buf. */
+void uh_metric_name(unsigned i, char *buf, size_t n);
+
 /* The sum of counter @which over the shards. */
 int64_t uh_metric_read(struct uh_metrics *m, unsigned which);
 

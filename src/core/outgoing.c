@@ -163,12 +163,12 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 		off += len;
 		sent++;
 		if (b.n == XMIT_BATCH) {
-			uh_metric_add(&st->metrics, UH_M_RESENT_PACKETS, b.n);
+			uh_metric_add(st->metrics, UH_M_RESENT_PACKETS, b.n);
 			batch_send(&b, rpc);
 		}
 	}
 	if (b.n) {
-		uh_metric_add(&st->metrics, UH_M_RESENT_PACKETS, b.n);
+		uh_metric_add(st->metrics, UH_M_RESENT_PACKETS, b.n);
 		batch_send(&b, rpc);
 	}
 	return sent;

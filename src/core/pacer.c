@@ -136,7 +136,7 @@ void uh_pacer_throttle(struct uh_rpc *rpc)
 	}
 	uh_pi_unlock(&pc->lock);
 	if (added) {
-		uh_metric_inc(&st->metrics, UH_M_THROTTLE_ADDS);
+		uh_metric_inc(st->metrics, UH_M_THROTTLE_ADDS);
 		uh_wait_wake_one(&pc->wait);
 	}
 }
@@ -186,7 +186,7 @@ struct uh_rpc *uh_pacer_pop(struct uhoma_stack *st)
 			}
 		}
 		if (best)
-			uh_metric_add(&st->metrics, UH_M_PACER_FIFO_SENDS, 1);
+			uh_metric_add(st->metrics, UH_M_PACER_FIFO_SENDS, 1);
 	}
 	if (!best) {
 		for (unsigned w = 0; w < sizeof(pc->bitmap) / 8; w++)
@@ -222,7 +222,7 @@ uint64_t uh_pacer_run(struct uhoma_stack *st)
 		uh_rpc_lock(rpc);
 		rpc->out.throttled = false;
 		if (rpc->state != UH_RPC_DEAD) {
-			uh_metric_inc(&st->metrics, UH_M_PACER_SENDS);
+			uh_metric_inc(st->metrics, UH_M_PACER_SENDS);
 			uh_out_xmit_paced(rpc);
 		}
 		uh_rpc_release(rpc);     /* the set's reference */

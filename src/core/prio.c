@@ -107,5 +107,5 @@ void uh_prio_check_version(struct uhoma_stack *st, const struct uh_hdr *h,
 	       sizeof(r.u.cutoffs.cutoffs));
 	r.u.cutoffs.version = st->cutoffs.version;
 	uh_pending_ctl(p, &r, h->dport, src, h->sport);
-	uh_metric_inc(&st->metrics, UH_M_CUTOFFS_SENT);
+	uh_metric_inc(st->metrics, UH_M_CUTOFFS_SENT);
 }

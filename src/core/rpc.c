@@ -141,7 +141,7 @@ static int state_metric(const struct uh_rpc *rpc, int state)
 
 void uh_rpc_set_state(struct uh_rpc *rpc, int state)
 {
-	struct uh_metrics *m = &rpc->sock->stack->metrics;
+	struct uh_metrics *m = rpc->sock->stack->metrics;
 
 	if (rpc->state)
 		uh_metric_add(m, UH_M_RPC_STATE + (unsigned)state_metric(rpc, rpc->state), -1);
@@ -267,7 +267,7 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 	fresh->in.length = (int32_t)length;
 	fresh->in.bytes_remaining = length;
 	uh_rpc_set_state(fresh, UH_RPC_INCOMING);
-	uh_metric_inc(&s->stack->metrics, UH_M_REQUESTS_RECEIVED);
+	uh_metric_inc(s->stack->metrics, UH_M_REQUESTS_RECEIVED);
 	return fresh;        /* the creator's reference is the caller's */
 }
 
@@ -350,7 +350,7 @@ void uh_rpc_free(struct uh_rpc *rpc)
 		uh_pool_free(&s->pool, rpc->in.bpage_offsets,
 			     rpc->in.num_bpages);
 	uh_rpc_msgbuf_free(rpc->out.buf, rpc->out.length);
-	uh_metric_add(&s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);
-	uh_metric_inc(&s->stack->metrics, UH_M_RPCS_REAPED);
+	uh_metric_add(s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);
+	uh_metric_inc(s->stack->metrics, UH_M_RPCS_REAPED);
 	uh_cache_free(s->stack->rpc_cache, rpc);
 }

@@ -297,7 +297,7 @@ void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 		}
 		uh_list_add_before(&rpc->buf_link, pos);
 		rpc->in.waiting_bufs = true;
-		uh_metric_inc(&s->stack->metrics, UH_M_BUFFER_WAITS);
+		uh_metric_inc(s->stack->metrics, UH_M_BUFFER_WAITS);
 	}
 	uh_unlock(&s->lock);
 }

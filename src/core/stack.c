@@ -9,6 +9,7 @@
 #include "core/stack.h"
 #include "mem/cache.h"
 #include "runtime/runtime.h"
+#include "runtime/stat.h"
 #include "sync/rcu.h"
 #include "util/clock.h"
 
@@ -39,8 +40,8 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 	/* Batches are of one type (DATA from uh_out_xmit): count each run of
 	 * equal types with one add per counter, not one per packet. */
 	for (unsigned i = 0; i < sent; i++) {
-		uh_metric_inc(&st->metrics, UH_M_PRIO_PKTS + pkts[i].priority);
-		uh_metric_add(&st->metrics, UH_M_PRIO_BYTES + pkts[i].priority,
+		uh_metric_inc(st->metrics, UH_M_PRIO_PKTS + pkts[i].priority);
+		uh_metric_add(st->metrics, UH_M_PRIO_BYTES + pkts[i].priority,
 			      (int64_t)(pkts[i].hdr_len + pkts[i].payload_len));
 	}
 	for (unsigned i = 0; i < sent;) {
@@ -50,11 +51,11 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 
 		for (; i < sent && pkts[i].hdr[11] == type; i++, k++)
 			bytes += (int64_t)(pkts[i].hdr_len + pkts[i].payload_len);
-		uh_metric_add(&st->metrics, UH_M_PKT_SENT + t, k);
-		uh_metric_add(&st->metrics, UH_M_BYTES_SENT + t, bytes);
+		uh_metric_add(st->metrics, UH_M_PKT_SENT + t, k);
+		uh_metric_add(st->metrics, UH_M_BYTES_SENT + t, bytes);
 	}
 	if (sent < n)
-		uh_metric_add(&st->metrics, UH_M_XMIT_ERRORS, n - sent);
+		uh_metric_add(st->metrics, UH_M_XMIT_ERRORS, n - sent);
 }
 
 int uhoma_stack_create(const struct uhoma_config *cfg,
@@ -98,6 +99,12 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	}
 	st->max_payload = st->carrier->max_packet - UH_HDR_DATA;
+	rc = uh_stat_create(st);
+	if (rc) {
+		st->carrier->ops->destroy(st->carrier);
+		free(st);
+		return rc;
+	}
 	st->now = uh_now_ns;
 	st->link_mbps = c.link_mbps ? c.link_mbps : st->carrier->link_mbps;
 	uh_prio_init(st);
@@ -105,6 +112,7 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 	uh_pacer_init(st, st->link_mbps, st->now);
 	rc = uh_runtime_start(st);
 	if (rc) {
+		uh_stat_destroy(st);
 		st->carrier->ops->destroy(st->carrier);
 		free(st);
 		return rc;
@@ -133,6 +141,7 @@ void uhoma_stack_destroy(struct uhoma_stack *st)
 	uh_synchronize_rcu();
 	st->carrier->ops->destroy(st->carrier);
 	uh_peertab_destroy(&st->peers);
+	uh_stat_destroy(st);
 	free(st);
 	uh_lockdep_return_to_app("uhoma_stack_destroy", UH_HERE);
 }

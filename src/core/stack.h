@@ -47,7 +47,10 @@ struct uhoma_stack {
 					* (uh_now_ns; tests mock it) */
 	_Atomic bool destroying;       /* no new sockets */
 	struct uh_runtime *rt;         /* immutable */
-	struct uh_metrics metrics;
+	struct uh_metrics *metrics;    /* immutable pointer: in the shared
+					* memory uhoma-stat reads (stat.h),
+					* else malloc'ed */
+	struct uh_stat *stat;          /* immutable: the published segment */
 };
 
 /* Feeds one received packet (@len bytes at @buf from @src) to the core. */
@@ -60,7 +63,7 @@ void uh_stack_tick(struct uhoma_stack *st);
 /* Counts and drops a packet for @reason. */
 static inline void uh_stack_drop(struct uhoma_stack *st, enum uh_drop reason)
 {
-	uh_metric_inc(&st->metrics, UH_M_DROP + reason);
+	uh_metric_inc(st->metrics, UH_M_DROP + reason);
 }
 
 /* Sends @n packets from @sport, counting them; no lock may be held. */

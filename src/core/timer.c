@@ -46,7 +46,7 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		 * a long silence -- ten timeouts, far beyond what FIFO grants
 		 * allow -- means that it is gone. */
 		if (++rpc->silent_ticks >= 10ull * c->timeout_ticks) {
-			uh_metric_inc(&rpc->sock->stack->metrics,
+			uh_metric_inc(rpc->sock->stack->metrics,
 				      UH_M_RPC_TIMEOUTS);
 			uh_rpc_end(rpc, p);
 		}
@@ -61,7 +61,7 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		if (now - rpc->done_tick >= c->request_ack_ticks)
 			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
 		if (++rpc->silent_ticks >= c->timeout_ticks) {
-			uh_metric_inc(&rpc->sock->stack->metrics,
+			uh_metric_inc(rpc->sock->stack->metrics,
 				      UH_M_RPC_TIMEOUTS);
 			uh_rpc_end(rpc, p);
 		}
@@ -72,7 +72,7 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		return;
 	}
 	if (++rpc->silent_ticks >= c->timeout_ticks) {
-		uh_metric_inc(&rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
+		uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
 		uh_rpc_end(rpc, p);
 		return;
 	}
@@ -99,7 +99,7 @@ static void check_client(struct uh_rpc *rpc, struct uh_pending *p)
 		return;
 	}
 	if (++rpc->silent_ticks >= c->timeout_ticks) {
-		uh_metric_inc(&rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
+		uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
 		uh_rpc_fail(rpc, UHOMA_ERR_TIMEDOUT, p);
 		return;
 	}
@@ -141,7 +141,7 @@ void uh_stack_tick(struct uhoma_stack *st)
 {
 	uint64_t now = atomic_fetch_add(&st->ticks, 1) + 1;
 
-	uh_metric_inc(&st->metrics, UH_M_TIMER_TICKS);
+	uh_metric_inc(st->metrics, UH_M_TIMER_TICKS);
 	uh_rcu_read_lock();
 	for (unsigned b = 0; b < UH_SOCKTAB_BUCKETS; b++) {
 		struct uhoma_sock *s = atomic_load_explicit(&st->socktab[b],

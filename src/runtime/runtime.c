@@ -11,6 +11,7 @@
 #include "mem/cache.h"
 #include "net/memnet.h"
 #include "runtime/runtime.h"
+#include "runtime/stat.h"
 #include "sync/lockdep.h"
 #include "util/clock.h"
 
@@ -160,6 +161,7 @@ static void *timer_main(void *arg)
 		uh_stack_tick(rt->st);
 		if (now - last_cache >= 100 * 1000 * 1000) {
 			uh_cache_tick_all();
+			uh_stat_update(rt->st);
 			last_cache = now;
 		}
 	}
