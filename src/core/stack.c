@@ -36,6 +36,10 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 	unsigned sent;
 
 	uh_lockdep_might_block("carrier send", UH_HERE);
+	if (uh_unlikely(st->xmit_hook)) {
+		st->xmit_hook(st->xmit_hook_arg, pkts, n);
+		return;
+	}
 	sent = st->carrier->ops->send(st->carrier, sport, pkts, n);
 	/* Batches are of one type (DATA from uh_out_xmit): count each run of
 	 * equal types with one add per counter, not one per packet. */

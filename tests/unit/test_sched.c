@@ -1,0 +1,390 @@
+/*
+ * test_sched.c - the scheduling policies, white-box: the SRPT grant
+ * manager (who is granted, in what order, at what priority; one active
+ * message per peer first; the FIFO share; max_incoming) and the pacer
+ * (backlog admission on a mocked clock; throttled-set order and its FIFO
+ * share).
+ *
+ * A stack on a virtual-clock memnet that never runs, so nothing moves
+ * unless the test moves it. DATA packets from invented peers are fed to
+ * uh_stack_input(); everything the stack sends goes to a hook that decodes
+ * it instead of to the network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/stack.h"
+#include "nettest.h"
+#include "testutil.h"
+
+#define MAX_PKTS 4096
+#define PKT 1     /* data(): a full packet */
+
+struct sent {
+	uint8_t type, peer, prio;       /* peer: last byte of the address */
+	uint64_t id;                    /* the RPC id on the wire (odd) */
+	uint32_t offset;
+};
+
+static struct sent pkts[MAX_PKTS];
+static unsigned npkts;
+
+static void hook(void *arg, const struct uh_tx *t, unsigned n)
+{
+	(void)arg;
+	for (unsigned i = 0; i < n && npkts < MAX_PKTS; i++) {
+		uint8_t buf[70000];
+		struct uh_hdr h;
+
+		memcpy(buf, t[i].hdr, t[i].hdr_len);
+		if (t[i].payload_len)
+			memcpy(buf + t[i].hdr_len, t[i].payload, t[i].payload_len);
+		assert_int_equal(uh_wire_decode(buf, t[i].hdr_len + t[i].payload_len,
+						&h), UH_DROP_NONE);
+		pkts[npkts++] = (struct sent){
+			.type = h.type, .peer = t[i].dst.b[15],
+			.prio = h.type == UH_PKT_GRANT ? h.u.grant.priority
+						       : t[i].priority,
+			.id = h.sender_id,
+			.offset = h.type == UH_PKT_GRANT ? h.u.grant.offset
+						 : h.u.data.offset,
+		};
+	}
+}
+
+struct fixture {
+	struct uhoma_memnet *net;
+	struct uhoma_stack *st;
+	struct uhoma_sock *srv;
+	void *region;
+};
+
+static struct fixture fx;
+
+static void setup(const char *config)
+{
+	setenv("UHOMA_CONFIG", config, 1);
+	fx.net = uhoma_memnet_create(1, 1);
+	fx.st = nt_stack(fx.net, 1, 0, 0);
+	unsetenv("UHOMA_CONFIG");
+	assert_int_equal(uhoma_socket(fx.st, 80, &fx.srv), UHOMA_OK);
+	fx.region = nt_buffers(fx.srv, NT_REGION);
+	fx.st->xmit_hook = hook;
+	npkts = 0;
+}
+
+static void teardown(void)
+{
+	uhoma_close(fx.srv);
+	uhoma_stack_destroy(fx.st);
+	uhoma_memnet_destroy(fx.net);
+	nt_unmap(fx.region, NT_REGION);
+}
+
+/* DATA [off, off + n) of a @len-byte request, client id @cid, from
+ * 10.0.0.@peer; the sender claims @incoming unscheduled bytes. */
+static void data(int peer, uint64_t cid, uint32_t len, uint32_t off,
+		 uint32_t n, uint32_t incoming)
+{
+	static uint8_t payload[65536];
+	uint8_t buf[70000];
+	struct uh_hdr h;
+	struct uh_addr a;
+	char text[32];
+	size_t hl;
+
+	memset(&h, 0, sizeof(h));
+	h.type = UH_PKT_DATA;
+	h.sport = 5000;
+	h.dport = 80;
+	h.sender_id = cid;
+	h.u.data.message_length = len;
+	h.u.data.incoming = incoming;
+	h.u.data.offset = off;
+	h.u.data.cutoff_version = 1;
+	hl = uh_wire_encode(&h, buf);
+	if (n == PKT)
+		n = fx.st->max_payload;     /* one full packet */
+	memcpy(buf + hl, payload, n);
+	snprintf(text, sizeof(text), "10.0.0.%d", peer);
+	assert_int_equal(uh_addr_parse(text, &a), 0);
+	uh_stack_input(fx.st, buf, hl + n, &a);
+}
+
+/* The last GRANT sent to peer @peer since packet @from; NULL if none. */
+static const struct sent *last_grant(int peer, unsigned from)
+{
+	const struct sent *g = NULL;
+
+	for (unsigned i = from; i < npkts; i++)
+		if (pkts[i].type == UH_PKT_GRANT && pkts[i].peer == peer)
+			g = &pkts[i];
+	return g;
+}
+
+static uint64_t metric(unsigned which)
+{
+	return (uint64_t)uh_metric_read(fx.st->metrics, which);
+}
+
+/* Shortest first; a newcomer evicts the longest; ranks set priorities. */
+static void grant__srpt_order_and_priorities(void **state)
+{
+	const struct sent *g3, *g4;
+	unsigned mark;
+
+	(void)state;
+	setup("max_overcommit=2");
+	data(2, 2, 500000, 0, 1000, 10000);
+	assert_non_null(last_grant(2, 0));   /* alone: granted */
+	assert_int_equal(last_grant(2, 0)->prio, 0); /* lowest level */
+	data(3, 2, 200000, 0, 1000, 10000);
+	assert_non_null(last_grant(2, 0));
+	mark = npkts;
+	data(4, 2, 300000, 0, 1000, 10000);
+	/* The 500 KB message lost its slot to the 300 KB one. */
+	assert_int_equal(metric(UH_M_GRANT_EVICTIONS), 1);
+	data(2, 2, 500000, 1000, PKT, 10000);
+	data(3, 2, 200000, 1000, PKT, 10000);
+	data(4, 2, 300000, 1000, PKT, 10000);
+	g3 = NULL;
+	g4 = NULL;
+	for (unsigned i = mark; i < npkts; i++) {
+		if (pkts[i].type != UH_PKT_GRANT)
+			continue;
+		assert_int_not_equal(pkts[i].peer, 2);  /* no more for it */
+		if (pkts[i].peer == 3)
+			g3 = &pkts[i];
+		if (pkts[i].peer == 4)
+			g4 = &pkts[i];
+	}
+	assert_non_null(g3);
+	assert_non_null(g4);
+	/* Two active of max_sched_prio 3: levels 1 and 0, shorter higher. */
+	assert_int_equal(g3->prio, 1);
+	assert_int_equal(g4->prio, 0);
+	assert_int_equal(uh_grant_count(fx.st), 3);
+	teardown();
+}
+
+/* Every peer gets one active message before any peer gets a second. */
+static void grant__one_active_per_peer_first(void **state)
+{
+	unsigned mark;
+
+	(void)state;
+	setup("max_overcommit=2");
+	data(2, 2, 500000, 0, 1000, 10000);
+	data(2, 4, 600000, 0, 1000, 10000);
+	data(3, 2, 900000, 0, 1000, 10000);
+	/* The 900 KB message displaced peer 2's second, though longer
+	 * (messages stay shorter than a window would cover). */
+	assert_int_equal(metric(UH_M_GRANT_EVICTIONS), 1);
+	mark = npkts;
+	data(2, 2, 500000, 1000, PKT, 10000);
+	data(2, 4, 600000, 1000, PKT, 10000);
+	data(3, 2, 900000, 1000, PKT, 10000);
+	for (unsigned i = mark; i < npkts; i++)  /* never its second */
+		if (pkts[i].type == UH_PKT_GRANT)
+			assert_false(pkts[i].peer == 2 && pkts[i].id == 5);
+	/* (peer 2's second message is its id 4: 5 on the wire) */
+	assert_non_null(last_grant(3, 0));      /* the newcomer got grants */
+	teardown();
+}
+
+/* Completing the active message promotes the queued one. */
+static void grant__completion_promotes_next(void **state)
+{
+	uint32_t len = 20000;
+	unsigned mark;
+
+	(void)state;
+	setup("max_overcommit=1");
+	data(2, 2, len, 0, 1000, 1000);
+	data(3, 2, 500000, 0, 1000, 1000);
+	for (unsigned i = 0; i < npkts; i++)     /* nothing for peer 3 yet */
+		assert_false(pkts[i].type == UH_PKT_GRANT && pkts[i].peer == 3);
+	mark = npkts;
+	for (uint32_t off = 1000; off < len; off += 1000)
+		data(2, 2, len, off, 1000, 1000);
+	/* Peer 2's request is complete; peer 3's is granted now. */
+	{
+		bool p3 = false;
+
+		for (unsigned i = mark; i < npkts; i++)
+			p3 |= pkts[i].type == UH_PKT_GRANT && pkts[i].peer == 3;
+		assert_true(p3);
+	}
+	teardown();
+}
+
+/* The FIFO share goes to the oldest message at the high priority. */
+static void grant__fifo_share_to_oldest(void **state)
+{
+	const struct sent *g;
+	uint32_t before;
+
+	(void)state;
+	setup("max_overcommit=1,grant_fifo_fraction=500,link_mbps=100000");
+	data(2, 2, 500000, 0, 1000, 10000);     /* oldest */
+	data(3, 2, 200000, 0, 1000, 10000);     /* shorter: takes the slot */
+	g = last_grant(2, 0);
+	before = g ? g->offset : 10000;
+	uh_grant_tick(fx.st);
+	g = last_grant(2, 0);
+	assert_non_null(g);
+	assert_int_equal(g->offset, before + 50000);
+	assert_int_equal(g->prio, 6);            /* num_priorities - 2 */
+	assert_int_equal(metric(UH_M_FIFO_GRANT_BYTES), 50000);
+	teardown();
+}
+
+/* Granted-but-unreceived bytes exceed max_incoming by no more than the
+ * senders' own unscheduled bytes. */
+static void grant__max_incoming_bounds_grants(void **state)
+{
+	uint32_t granted[8] = { 0 }, received[8] = { 0 };
+
+	(void)state;
+	setup("max_incoming=100000");
+	for (int round = 0; round < 20; round++) {
+		uint64_t total = 0, unsched;
+
+		for (int p = 2; p < 7; p++) {
+			if (received[p] < (granted[p] ? granted[p] : 10000)) {
+				data(p, 2, 1000000, received[p], 1000, 10000);
+				received[p] += 1000;
+			}
+		}
+		for (unsigned i = 0; i < npkts; i++)
+			if (pkts[i].type == UH_PKT_GRANT &&
+			    pkts[i].offset > granted[pkts[i].peer])
+				granted[pkts[i].peer] = pkts[i].offset;
+		unsched = 0;
+		for (int p = 2; p < 7; p++) {
+			uint32_t g = granted[p] > 10000 ? granted[p] : 10000;
+
+			total += g > received[p] ? g - received[p] : 0;
+			unsched += received[p] < 10000 ? 10000 - received[p] : 0;
+		}
+		/* Unscheduled bytes are the senders' to send; only grants
+		 * are held to the limit. */
+		assert_true(total <= 100000 + unsched);
+	}
+	assert_true(metric(UH_M_NEEDY_GRANTS) + metric(UH_M_GRANT_RECALCS) > 0);
+	teardown();
+}
+
+/* ---- pacer --------------------------------------------------------------- */
+
+static uint64_t mock_ns;
+
+static uint64_t mock_now(void)
+{
+	return mock_ns;
+}
+
+static void pacer__backlog_admission_on_mock_clock(void **state)
+{
+	unsigned admitted = 0;
+
+	(void)state;
+	setup("max_nic_backlog_us=5");
+	mock_ns = 1000000;
+	uh_pacer_init(fx.st, 1000, mock_now);     /* 1 Gbit/s */
+	/* The backlog holds at least two full packets. */
+	while (uh_pacer_admit(fx.st, 1400, false))
+		admitted++;
+	assert_true(admitted >= 2 && admitted <= 4);
+	assert_true(uh_pacer_delay_ns(fx.st) > 0);
+	assert_true(uh_pacer_admit(fx.st, 1400, true));  /* forced */
+	mock_ns += 1000000;                           /* the link drained */
+	assert_int_equal(uh_pacer_delay_ns(fx.st), 0);
+	assert_true(uh_pacer_admit(fx.st, 1400, false));
+	teardown();
+}
+
+static struct uhoma_sock *throttle_three(uint64_t *ids)
+{
+	static const size_t lens[3] = { 300000, 100000, 200000 };
+	static uint8_t buf[300000];
+	struct sockaddr_storage to;
+	size_t to_len;
+	struct uhoma_sock *cli;
+
+	mock_ns = 1000000;
+	uh_pacer_init(fx.st, 1000, mock_now);
+	assert_int_equal(uhoma_socket(fx.st, 0, &cli), UHOMA_OK);
+	nt_addr(9, 80, &to, &to_len);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len,
+					    buf, lens[i], 0, 0, &ids[i]),
+				 UHOMA_OK);
+	assert_int_equal(uh_pacer_throttled(fx.st), 3);
+	return cli;
+}
+
+static uint32_t pop_len(void)
+{
+	struct uh_rpc *rpc = uh_pacer_pop(fx.st);
+	uint32_t len;
+
+	assert_non_null(rpc);
+	len = rpc->out.length;
+	uh_rpc_put(rpc);
+	return len;
+}
+
+static void pacer__throttled_srpt_order(void **state)
+{
+	uint64_t ids[3];
+	struct uhoma_sock *cli;
+
+	(void)state;
+	setup("pacer_fifo_fraction=0");
+	cli = throttle_three(ids);
+	assert_int_equal(pop_len(), 100000);
+	assert_int_equal(pop_len(), 200000);
+	assert_int_equal(pop_len(), 300000);
+	assert_null(uh_pacer_pop(fx.st));
+	uhoma_close(cli);
+	teardown();
+}
+
+static void pacer__fifo_share_picks_oldest(void **state)
+{
+	uint64_t ids[3];
+	struct uhoma_sock *cli;
+
+	(void)state;
+	setup("pacer_fifo_fraction=500");
+	cli = throttle_three(ids);
+	assert_int_equal(pop_len(), 100000);   /* SRPT */
+	assert_int_equal(pop_len(), 300000);   /* FIFO: the oldest */
+	assert_int_equal(pop_len(), 200000);
+	assert_int_equal(metric(UH_M_PACER_FIFO_SENDS), 1);
+	uhoma_close(cli);
+	teardown();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(grant__srpt_order_and_priorities),
+		UH_TEST(grant__one_active_per_peer_first),
+		UH_TEST(grant__completion_promotes_next),
+		UH_TEST(grant__fifo_share_to_oldest),
+		UH_TEST(grant__max_incoming_bounds_grants),
+		UH_TEST(pacer__backlog_admission_on_mock_clock),
+		UH_TEST(pacer__throttled_srpt_order),
+		UH_TEST(pacer__fifo_share_picks_oldest),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
