@@ -54,14 +54,25 @@ fuzz:
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=20 \
 	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus
 
+# Every figure is a ratio against a baseline measured in the same run.
 bench: all
 	./build/bench_sync
+	./build/uhoma-bench compare --seconds 5 --warmup 0.5
+	mkdir -p build/bench
+	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 \
+	  --gbps 4 --seconds 20 --warmup 1 --quiet \
+	  --csv build/bench/w4.csv --svg build/bench/w4.svg
 
 demo: all
 	@echo "=== uhoma demo: echo server and client over UDP on loopback ==="
 	./examples/run-echo.sh build/echo_server build/echo_client
-	@echo "=== concurrency-core micro-benchmarks ==="
-	./build/bench_sync --quick
+	@echo "=== UDP floor vs TCP vs uhoma on loopback (uhoma-bench compare) ==="
+	./build/uhoma-bench compare --seconds 1.5 --warmup 0.3
+	@echo "=== workload W4, open loop at 4 Gbit/s: uhoma and TCP ==="
+	mkdir -p build/demo
+	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 \
+	  --gbps 4 --seconds 8 --warmup 1 --quiet \
+	  --csv build/demo/w4.csv --svg build/demo/w4.svg
 
 install: all
 	$(CMAKE) --install build --prefix $(PREFIX)

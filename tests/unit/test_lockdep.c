@@ -410,6 +410,8 @@ static void test_lockdep__design_doc_matches_lock_order(void **state)
 		{ "UH_RANK_RPC", UH_RANK_RPC },
 		{ "UH_RANK_SOCKET", UH_RANK_SOCKET },
 		{ "UH_RANK_TABLE", UH_RANK_TABLE },
+		{ "UH_RANK_THROTTLE", UH_RANK_THROTTLE },
+		{ "UH_RANK_NET", UH_RANK_NET },
 		{ "UH_RANK_CACHE_REGISTRY", UH_RANK_CACHE_REGISTRY },
 		{ "UH_RANK_LEAF", UH_RANK_LEAF },
 	};

@@ -157,8 +157,9 @@ static void take(const struct seg *s, struct snap *p)
 		if (seq & 1)
 			continue;
 		memcpy(&p->snap, h, sizeof(*h));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) == seq)
+		/* (No fence: TSan builds reject it; a display tool can live
+		 * with the seq_cst re-read.) */
+		if (__atomic_load_n(&h->seq, __ATOMIC_SEQ_CST) == seq)
 			break;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
