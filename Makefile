@@ -59,7 +59,7 @@ bench: all
 	./build/bench_sync
 	./build/uhoma-bench compare --seconds 5 --warmup 0.5
 	mkdir -p build/bench
-	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 \
+	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 --conns 8 \
 	  --gbps 4 --seconds 20 --warmup 1 --quiet \
 	  --csv build/bench/w4.csv --svg build/bench/w4.svg
 
@@ -70,7 +70,7 @@ demo: all
 	./build/uhoma-bench compare --seconds 1.5 --warmup 0.3
 	@echo "=== workload W4, open loop at 4 Gbit/s: uhoma and TCP ==="
 	mkdir -p build/demo
-	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 \
+	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 --conns 8 \
 	  --gbps 4 --seconds 8 --warmup 1 --quiet \
 	  --csv build/demo/w4.csv --svg build/demo/w4.svg
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,14 @@ struct tcp_client {
 	unsigned n, poll_us;
 	int ep;
 	struct conn c[MAX_CONNS];
-	uint8_t *buf;
+	uint8_t *buf, *rbuf;
+	/* Responses read while a send waited for room (see tc_send). */
+	unsigned done_head, done_tail;
+	uint32_t done[FIFO];
+	int done_rc[FIFO];
 };
+
+static int read_one(struct tcp_client *c, struct conn *k, uint32_t *tag);
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -118,13 +125,47 @@ static int tc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
 		return -ENOBUFS;
 	memcpy(c->buf, &prefix, 4);
 	memcpy(c->buf + 4, &h, sizeof(h));
-	rc = write_all(k->fd, c->buf, len + 4);
-	if (rc)
-		return rc;
+	/* Queue the response first: while the request waits for room, the
+	 * server may be answering earlier requests on this connection, and
+	 * both sides blocked in send() would deadlock. So a send that would
+	 * block reads what responses there are and keeps them for wait(). */
 	k->tag[k->tail % FIFO] = tag;
 	k->resp[k->tail % FIFO] = resp_len;
 	k->tail++;
+	for (size_t off = 0; off < len + 4;) {
+		ssize_t w = send(k->fd, c->buf + off, len + 4 - off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		struct pollfd p = { .fd = k->fd, .events = POLLIN | POLLOUT };
+
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			return -errno;
+		if ((p.revents & POLLIN) && k->head != k->tail - 1 &&
+		    c->done_tail - c->done_head < FIFO) {
+			uint32_t t;
+
+			rc = read_one(c, k, &t);
+			c->done[c->done_tail % FIFO] = t;
+			c->done_rc[c->done_tail % FIFO] = rc;
+			c->done_tail++;
+		}
+	}
 	return 0;
+}
+
+/* Reads the response at the head of @k's FIFO. */
+static int read_one(struct tcp_client *c, struct conn *k, uint32_t *tag)
+{
+	int rc = read_all(k->fd, c->rbuf, k->resp[k->head % FIFO], c->poll_us);
+
+	*tag = k->tag[k->head % FIFO];
+	k->head++;
+	return rc ? rc : 1;
 }
 
 static int tc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
@@ -133,8 +174,12 @@ static int tc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
 	struct epoll_event ev;
 	uint64_t until = bench_now_ns() + (uint64_t)c->poll_us * 1000;
 	struct conn *k;
-	int n, rc;
+	int n;
 
+	if (c->done_head != c->done_tail) {
+		*tag = c->done[c->done_head % FIFO];
+		return c->done_rc[c->done_head++ % FIFO];
+	}
 	for (;;) {
 		n = epoll_wait(c->ep, &ev, 1, 0);
 		if (n != 0 || bench_now_ns() >= until)
@@ -149,10 +194,7 @@ static int tc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
 	k = ev.data.ptr;
 	if (k->head == k->tail)
 		return -EPROTO;          /* bytes nobody asked for */
-	rc = read_all(k->fd, c->buf, k->resp[k->head % FIFO], c->poll_us);
-	*tag = k->tag[k->head % FIFO];
-	k->head++;
-	return rc ? rc : 1;
+	return read_one(c, k, tag);
 }
 
 static void tc_close(struct xclient *x)
@@ -164,6 +206,7 @@ static void tc_close(struct xclient *x)
 			close(c->c[i].fd);
 	close(c->ep);
 	free(c->buf);
+	free(c->rbuf);
 	free(c);
 }
 
@@ -183,6 +226,7 @@ struct xclient *tcp_client_open(const struct bench_opts *o)
 							   : o->conns;
 	c->poll_us = o->poll_us;
 	c->buf = malloc(BENCH_MAX_LEN + 8);
+	c->rbuf = malloc(BENCH_MAX_LEN + 8);
 	c->ep = epoll_create1(EPOLL_CLOEXEC);
 	total = c->n + (o->hol && c->n > 1 ? 1 : 0);
 	for (unsigned i = 0; i < MAX_CONNS; i++)
@@ -192,7 +236,7 @@ struct xclient *tcp_client_open(const struct bench_opts *o)
 					  .data.ptr = &c->c[i] };
 
 		c->c[i].fd = tcp_connect(o);
-		if (c->c[i].fd < 0 || !c->buf ||
+		if (c->c[i].fd < 0 || !c->buf || !c->rbuf ||
 		    epoll_ctl(c->ep, EPOLL_CTL_ADD, c->c[i].fd, &ev) < 0) {
 			fprintf(stderr, "uhoma-bench: TCP connect to %s:%u: %s\n",
 				o->server, BENCH_TCP_PORT, strerror(errno));
