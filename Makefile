@@ -60,7 +60,7 @@ bench: all
 	./build/uhoma-bench compare --seconds 5 --warmup 0.5
 	mkdir -p build/bench
 	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 --conns 8 \
-	  --gbps 4 --seconds 20 --warmup 1 --quiet \
+	  --outstanding 8 --seconds 20 --warmup 1 --quiet \
 	  --csv build/bench/w4.csv --svg build/bench/w4.svg
 
 demo: all
@@ -68,10 +68,10 @@ demo: all
 	./examples/run-echo.sh build/echo_server build/echo_client
 	@echo "=== UDP floor vs TCP vs uhoma on loopback (uhoma-bench compare) ==="
 	./build/uhoma-bench compare --seconds 1.5 --warmup 0.3
-	@echo "=== workload W4, open loop at 4 Gbit/s: uhoma and TCP ==="
+	@echo "=== workload W4, closed loop, 8 in flight: uhoma and TCP ==="
 	mkdir -p build/demo
 	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 --conns 8 \
-	  --gbps 4 --seconds 8 --warmup 1 --quiet \
+	  --outstanding 8 --seconds 6 --warmup 1 --quiet \
 	  --csv build/demo/w4.csv --svg build/demo/w4.svg
 
 install: all
