@@ -179,6 +179,15 @@ int uhoma_config_set(struct uhoma_config *cfg, const char *key,
 		     const char *value);
 
 /*
+ * uhoma_config_parse - applies "key=value,key=value" (commas or spaces
+ * between items) to @cfg, as UHOMA_CONFIG does. Returns UHOMA_OK, or
+ * UHOMA_ERR_INVALID_ARGUMENT if an item is malformed, names an unknown key
+ * or a bad value (the other items still apply), or @text is over 1023
+ * bytes.
+ */
+int uhoma_config_parse(struct uhoma_config *cfg, const char *text);
+
+/*
  * uhoma_stack_create - a new stack from @cfg (copied; NULL = defaults).
  * Starts the runtime threads unless cfg->rx_threads is 0.
  * Returns UHOMA_OK with *@out set, UHOMA_ERR_INVALID_ARGUMENT,

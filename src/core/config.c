@@ -111,21 +111,14 @@ int uhoma_config_set(struct uhoma_config *cfg, const char *key,
 	return UHOMA_ERR_INVALID_ARGUMENT;
 }
 
-int uhoma_config_default(struct uhoma_config *cfg)
+int uhoma_config_parse(struct uhoma_config *cfg, const char *text)
 {
-	const char *env;
 	char buf[1024], *save = NULL, *tok;
 	int rc = UHOMA_OK;
 
-	if (!cfg)
+	if (!cfg || !text || strlen(text) >= sizeof(buf))
 		return UHOMA_ERR_INVALID_ARGUMENT;
-	set_defaults(cfg);
-	env = getenv("UHOMA_CONFIG");
-	if (!env || !*env)
-		return UHOMA_OK;
-	if (strlen(env) >= sizeof(buf))
-		return UHOMA_ERR_INVALID_ARGUMENT;
-	strcpy(buf, env);
+	strcpy(buf, text);
 	for (tok = strtok_r(buf, ", ", &save); tok;
 	     tok = strtok_r(NULL, ", ", &save)) {
 		char *eq = strchr(tok, '=');
@@ -139,6 +132,19 @@ int uhoma_config_default(struct uhoma_config *cfg)
 			rc = UHOMA_ERR_INVALID_ARGUMENT;
 	}
 	return rc;
+}
+
+int uhoma_config_default(struct uhoma_config *cfg)
+{
+	const char *env;
+
+	if (!cfg)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	set_defaults(cfg);
+	env = getenv("UHOMA_CONFIG");
+	if (!env || !*env)
+		return UHOMA_OK;
+	return uhoma_config_parse(cfg, env);
 }
 
 int uh_config_validate(const struct uhoma_config *c)

@@ -263,12 +263,10 @@ static void queue_insert(struct uh_grant *g, struct uh_rpc *rpc)
 	struct uh_list *pos;
 
 	rpc->g.key = rpc->in.bytes_remaining;
-	rpc->g.key_birth = rpc->g.birth;
 	for (pos = g->queue.next; pos != &g->queue; pos = pos->next) {
 		struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc, g.link);
 
-		if (outranks(rpc->g.key, rpc->g.key_birth, o->g.key,
-			     o->g.key_birth))
+		if (outranks(rpc->g.key, rpc->g.birth, o->g.key, o->g.birth))
 			break;
 	}
 	uh_list_add_before(&rpc->g.link, pos);
@@ -450,7 +448,7 @@ static void fill(struct uhoma_stack *st, struct uh_pending *out)
 		}
 		v = pick_victim(g, limit, &vn);
 		same = g->slot[v].rpc->peer == cand->peer;
-		better = outranks(cand->g.key, cand->g.key_birth,
+		better = outranks(cand->g.key, cand->g.birth,
 				  atomic_load(&g->slot[v].remaining),
 				  atomic_load(&g->slot[v].birth));
 		if (same ? !better
@@ -544,9 +542,9 @@ static struct uh_rpc *oldest(struct uh_grant *g)
 	     pos = pos->next) {
 		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, g.link);
 
-		if (r->g.key_birth < bb) {
+		if (r->g.birth < bb) {
 			best = r;
-			bb = r->g.key_birth;
+			bb = r->g.birth;
 		}
 	}
 	return best;

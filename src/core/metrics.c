@@ -156,45 +156,21 @@ size_t uhoma_lock_stats(struct uhoma_lock_stat *out, size_t max)
 void uhoma_metrics_print(struct uhoma_stack *st, void *fp)
 {
 	FILE *f = fp;
-	struct uhoma_metrics m;
 	struct uhoma_lock_stat ls[UH_LOCK_CLASS_MAX];
+	char name[64];
 	size_t n;
 
-	uhoma_metrics(st, &m);
-	for (unsigned t = 0; t < UHOMA_PKT_TYPES; t++) {
-		const char *name = uhoma_packet_type_name(t);
+	/* Every counter by the name uhoma-stat shows, then the gauges. */
+	for (unsigned i = 0; i < UH_M_COUNT; i++) {
+		int64_t v = uh_metric_read(st->metrics, i);
 
-		if (m.packets_sent[t])
-			fprintf(f, "packets_sent_%s %llu\nbytes_sent_%s %llu\n",
-				name, (unsigned long long)m.packets_sent[t],
-				name, (unsigned long long)m.bytes_sent[t]);
-		if (m.packets_received[t])
-			fprintf(f, "packets_received_%s %llu\nbytes_received_%s %llu\n",
-				name, (unsigned long long)m.packets_received[t],
-				name, (unsigned long long)m.bytes_received[t]);
+		if (!v)
+			continue;
+		uh_metric_name(i, name, sizeof(name));
+		fprintf(f, "%s %lld\n", name, (long long)v);
 	}
-	for (unsigned r = 1; r < UH_DROP_NREASONS; r++)
-		if (m.drops[r])
-			fprintf(f, "drop_%s %llu\n", uhoma_drop_name(r),
-				(unsigned long long)m.drops[r]);
-#define P(x) if (m.x) fprintf(f, #x " %llu\n", (unsigned long long)m.x)
-	P(requests_sent); P(responses_received); P(requests_received);
-	P(responses_sent); P(resent_packets); P(rpc_timeouts); P(aborts);
-	P(buffer_waits); P(rpcs_reaped); P(xmit_errors); P(timer_ticks);
-	P(grant_recalcs); P(grant_activations); P(grant_evictions);
-	P(needy_grants); P(fifo_grant_bytes); P(cutoffs_sent);
-	P(throttle_adds); P(pacer_sends); P(pacer_fifo_sends);
-	P(grantable); P(throttled);
-#undef P
-	for (unsigned p = 0; p < UH_MAX_PRIORITIES; p++)
-		if (m.prio_packets[p])
-			fprintf(f, "prio%u_packets %llu\nprio%u_bytes %llu\n", p,
-				(unsigned long long)m.prio_packets[p], p,
-				(unsigned long long)m.prio_bytes[p]);
-	for (unsigned s = 0; s < UHOMA_RPC_STATES; s++)
-		if (m.rpcs[s])
-			fprintf(f, "%s %lld\n", state_name[s],
-				(long long)m.rpcs[s]);
+	fprintf(f, "grantable %u\nthrottled %u\n", uh_grant_count(st),
+		uh_pacer_throttled(st));
 	n = uhoma_lock_stats(ls, UH_LOCK_CLASS_MAX);
 	for (size_t i = 0; i < n && i < UH_LOCK_CLASS_MAX; i++)
 		if (ls[i].misses)

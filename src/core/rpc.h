@@ -120,10 +120,11 @@ struct uh_rpc {
 		uint8_t prio;        /* RPC lock: priority of the last GRANT */
 		bool requested;      /* RPC lock: recorded in a pending */
 		uint32_t acct;       /* RPC lock: our share of total_incoming */
-		uint64_t birth;      /* RPC lock: age, set by the first DATA */
+		uint64_t birth;      /* age: written once, under the RPC lock,
+				      * before the RPC reaches the manager;
+				      * then read-only (also under grant) */
 		struct uh_list link; /* grant lock: on grant.queue */
 		uint32_t key;        /* grant lock: remaining bytes when sorted */
-		uint64_t key_birth;  /* grant lock: copy of birth */
 	} g;
 
 	/* Pacer (core/pacer.h): throttle lock. */

@@ -33,6 +33,10 @@ static void rpc_cache_init(void)
 void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 		   const struct uh_tx *pkts, unsigned n)
 {
+	/* Sum locally, then one atomic add per non-zero counter: no
+	 * per-packet atomics on the transmit path. */
+	int64_t pk[UH_PKT_NTYPES] = { 0 }, pb[UH_PKT_NTYPES] = { 0 };
+	int64_t qk[UH_MAX_PRIORITIES] = { 0 }, qb[UH_MAX_PRIORITIES] = { 0 };
 	unsigned sent;
 
 	uh_lockdep_might_block("carrier send", UH_HERE);
@@ -41,23 +45,28 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 		return;
 	}
 	sent = st->carrier->ops->send(st->carrier, sport, pkts, n);
-	/* Batches are of one type (DATA from uh_out_xmit): count each run of
-	 * equal types with one add per counter, not one per packet. */
 	for (unsigned i = 0; i < sent; i++) {
-		uh_metric_inc(st->metrics, UH_M_PRIO_PKTS + pkts[i].priority);
-		uh_metric_add(st->metrics, UH_M_PRIO_BYTES + pkts[i].priority,
-			      (int64_t)(pkts[i].hdr_len + pkts[i].payload_len));
-	}
-	for (unsigned i = 0; i < sent;) {
-		uint8_t type = pkts[i].hdr[11];
-		unsigned t = type - UH_PKT_MIN_TYPE, k = 0;
-		int64_t bytes = 0;
+		unsigned t = (unsigned)(pkts[i].hdr[11] - UH_PKT_MIN_TYPE);
+		int64_t len = (int64_t)(pkts[i].hdr_len + pkts[i].payload_len);
+		unsigned q = pkts[i].priority & (UH_MAX_PRIORITIES - 1);
 
-		for (; i < sent && pkts[i].hdr[11] == type; i++, k++)
-			bytes += (int64_t)(pkts[i].hdr_len + pkts[i].payload_len);
-		uh_metric_add(st->metrics, UH_M_PKT_SENT + t, k);
-		uh_metric_add(st->metrics, UH_M_BYTES_SENT + t, bytes);
+		if (t < UH_PKT_NTYPES) {
+			pk[t]++;
+			pb[t] += len;
+		}
+		qk[q]++;
+		qb[q] += len;
 	}
+	for (unsigned t = 0; t < UH_PKT_NTYPES; t++)
+		if (pk[t]) {
+			uh_metric_add(st->metrics, UH_M_PKT_SENT + t, pk[t]);
+			uh_metric_add(st->metrics, UH_M_BYTES_SENT + t, pb[t]);
+		}
+	for (unsigned q = 0; q < UH_MAX_PRIORITIES; q++)
+		if (qk[q]) {
+			uh_metric_add(st->metrics, UH_M_PRIO_PKTS + q, qk[q]);
+			uh_metric_add(st->metrics, UH_M_PRIO_BYTES + q, qb[q]);
+		}
 	if (sent < n)
 		uh_metric_add(st->metrics, UH_M_XMIT_ERRORS, n - sent);
 }

@@ -103,12 +103,34 @@ static void addr__round_trips(void **state)
 	assert_int_equal(uh_addr_parse("1.2.3", &a), -1);
 }
 
+/* The text form UHOMA_CONFIG and uhoma-bench --config share. */
+static void config__parse_text(void **state)
+{
+	struct uhoma_config c;
+
+	(void)state;
+	unsetenv("UHOMA_CONFIG");
+	uhoma_config_default(&c);
+	assert_int_equal(uhoma_config_parse(&c, "max_overcommit=2, link_mbps=1000"),
+			 UHOMA_OK);
+	assert_int_equal(c.max_overcommit, 2);
+	assert_int_equal(c.link_mbps, 1000);
+	assert_int_equal(uhoma_config_parse(&c, "max_overcommit=9,window=7"),
+			 UHOMA_ERR_INVALID_ARGUMENT);   /* 9 > 8 */
+	assert_int_equal(c.max_overcommit, 2);   /* unchanged */
+	assert_int_equal(c.window, 7);           /* the good item applied */
+	assert_int_equal(uhoma_config_parse(&c, "mtu"),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_config_parse(&c, ""), UHOMA_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(config__defaults_are_the_modules),
 		UH_TEST(config__environment_overrides),
 		UH_TEST(config__set_and_validate),
+		UH_TEST(config__parse_text),
 		UH_TEST(addr__round_trips),
 	};
 

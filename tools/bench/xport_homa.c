@@ -21,7 +21,6 @@ static uint8_t zeros[BENCH_MAX_LEN];
 static int make_stack(const struct bench_opts *o)
 {
 	struct uhoma_config cfg;
-	char buf[256], *save = NULL, *tok;
 	char poll[16];
 	int rc;
 
@@ -31,16 +30,9 @@ static int make_stack(const struct bench_opts *o)
 	snprintf(cfg.addr, sizeof(cfg.addr), "%s", o->server);
 	snprintf(poll, sizeof(poll), "%u", o->poll_us);
 	uhoma_config_set(&cfg, "poll_us", poll);
-	snprintf(buf, sizeof(buf), "%s", o->config);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-
-		if (!eq || (*eq = '\0', uhoma_config_set(&cfg, tok, eq + 1))) {
-			fprintf(stderr, "uhoma-bench: bad --config item %s\n",
-				tok);
-			return -1;
-		}
+	if (uhoma_config_parse(&cfg, o->config) != UHOMA_OK) {
+		fprintf(stderr, "uhoma-bench: bad --config %s\n", o->config);
+		return -1;
 	}
 	rc = uhoma_stack_create(&cfg, &stack);
 	if (rc) {
