@@ -334,7 +334,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			continue;
 		}
 		if (*polling) {
-			uh_runtime_poll_end(st);
+			uh_runtime_poll_end(st, true);
 			*polling = false;
 		}
 		uh_sock_reap(s, false);
@@ -353,7 +353,7 @@ int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 	int rc = recv_loop(s, msg, flags, timeout_ns, &polling);
 
 	if (polling)
-		uh_runtime_poll_end(s->stack);
+		uh_runtime_poll_end(s->stack, false);
 	RETURN(rc);
 }
 

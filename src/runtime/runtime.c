@@ -28,6 +28,8 @@ struct uh_runtime {
 	bool virtual_clock;                  /* immutable */
 	_Atomic bool stop;
 	_Atomic int pollers;                 /* application threads polling */
+	_Atomic uint64_t poll_grace_ns;      /* rx threads stand aside until */
+	uint64_t grace_ns;                   /* immutable: cfg.poll_us */
 	struct uh_wait rx_wait;              /* receive threads park here */
 	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
 };
@@ -116,13 +118,24 @@ static void *rx_main(void *arg)
 {
 	struct uh_runtime *rt = arg;
 
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
 		uint32_t t = uh_wait_prepare(&rt->rx_wait);
+		uint64_t until, now;
 
 		if (atomic_load(&rt->pollers) > 0) {
 			/* A poller receives for us; the timeout bounds the
 			 * damage should one never come back. */
 			uh_wait_sleep(&rt->rx_wait, t, 10 * 1000 * 1000);
+			continue;
+		}
+		/* A poller that returned a message to its application
+		 * usually polls again within microseconds: wait out the
+		 * grace rather than race it for the next packets. */
+		until = atomic_load(&rt->poll_grace_ns);
+		now = uh_now_ns();
+		if (now < until) {
+			uh_wait_sleep(&rt->rx_wait, t, until - now);
 			continue;
 		}
 		uh_runtime_poll(rt->st, 50 * 1000 * 1000);
@@ -136,10 +149,22 @@ void uh_runtime_poll_begin(struct uhoma_stack *st)
 		atomic_fetch_add(&st->rt->pollers, 1);
 }
 
-void uh_runtime_poll_end(struct uhoma_stack *st)
+void uh_runtime_poll_end(struct uhoma_stack *st, bool to_sleep)
 {
-	if (st->rt && atomic_fetch_sub(&st->rt->pollers, 1) == 1)
-		uh_wait_wake_all(&st->rt->rx_wait);
+	struct uh_runtime *rt = st->rt;
+
+	if (!rt)
+		return;
+	if (to_sleep) {
+		atomic_store(&rt->poll_grace_ns, 0);
+		if (atomic_fetch_sub(&rt->pollers, 1) == 1)
+			uh_wait_wake_all(&rt->rx_wait);
+		return;
+	}
+	/* Set the grace before the count drops: a receive thread that sees
+	 * no poller also sees the grace. */
+	atomic_store(&rt->poll_grace_ns, uh_now_ns() + rt->grace_ns);
+	atomic_fetch_sub(&rt->pollers, 1);
 }
 
 static void *timer_main(void *arg)
@@ -228,6 +253,8 @@ int uh_runtime_start(struct uhoma_stack *st)
 	rt->st = st;
 	atomic_init(&rt->stop, false);
 	atomic_init(&rt->pollers, 0);
+	atomic_init(&rt->poll_grace_ns, 0);
+	rt->grace_ns = (uint64_t)st->cfg.poll_us * 1000;
 	uh_wait_init(&rt->rx_wait);
 	atomic_init(&rt->next_tick_ns,
 		    uh_now_ns() + (uint64_t)st->cfg.tick_us * 1000);

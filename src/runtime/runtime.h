@@ -35,11 +35,13 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns);
  * An application thread starts / stops busy-polling @st. While any thread
  * polls, the receive threads park on a futex instead of waiting in the
  * carrier: otherwise every packet would wake a receive thread to race the
- * poller for it (a context switch per packet on a shared CPU). The last
- * poller to stop wakes them.
+ * poller for it (a context switch per packet on a shared CPU). A poller
+ * that stops to sleep (@to_sleep) wakes them at once; one that returns a
+ * message to its application leaves them parked for cfg.poll_us more, as
+ * it usually comes back sooner: packets then wait at most that long.
  */
 void uh_runtime_poll_begin(struct uhoma_stack *st);
-void uh_runtime_poll_end(struct uhoma_stack *st);
+void uh_runtime_poll_end(struct uhoma_stack *st, bool to_sleep);
 
 /* True if no runtime threads drive @st. */
 bool uh_runtime_manual(const struct uhoma_stack *st);
