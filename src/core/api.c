@@ -330,7 +330,12 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 				uh_runtime_poll_begin(st);
 				*polling = true;
 			}
-			uh_runtime_poll(st, 0);
+			/* Packets keep the poll going: sleeping now would
+			 * hand them to a receive thread that competes with
+			 * this one for the CPU. */
+			if (uh_runtime_poll(st, 0))
+				poll_end = uh_now_ns() +
+					   (uint64_t)st->cfg.poll_us * 1000;
 			continue;
 		}
 		if (*polling) {

@@ -171,8 +171,9 @@ static inline void uh_rpc_put(struct uh_rpc *rpc)
 
 #define UH_MSG_SMALL 2048
 
-/* A buffer for an outgoing message of @len bytes (an object cache for
- * small ones). May block: no lock held. NULL if memory is short. */
+/* A buffer for an outgoing message of @len bytes (1..UHOMA_MAX_MESSAGE),
+ * from the power-of-two size-class caches "msg.2k" .. "msg.1m". May block:
+ * no lock held. NULL if memory is short; free with the same @len. */
 uint8_t *uh_rpc_msgbuf_alloc(size_t len);
 void uh_rpc_msgbuf_free(uint8_t *buf, size_t len);
 
