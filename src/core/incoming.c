@@ -261,10 +261,28 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
 	}
 }
 
+/*
+ * The server sent its whole response and wants an ACK, but the response is
+ * incomplete here. Re-request the missing data only if the response has
+ * gone quiet (our own resend timer would soon do the same). While it waits
+ * for buffer space, or while its data still arrives (an overloaded client
+ * is simply behind), a RESEND would only fetch duplicates -- under load,
+ * thousands a second, the storm that turns overload into collapse -- so
+ * answer BUSY: it keeps the server's RPC alive, and the pool's RESEND
+ * restarts a waiting message when space frees up.
+ */
 static void handle_need_ack(struct uh_rpc *rpc, struct uh_pending *p)
 {
+	const struct uhoma_config *c = &rpc->sock->stack->cfg;
+
 	if (!uh_rpc_is_client(rpc) || rpc->handed_off)
 		return;          /* complete: the ACK follows uhoma_recv */
+	if (rpc->in.waiting_bufs ||
+	    (rpc->state == UH_RPC_INCOMING &&
+	     rpc->silent_ticks < c->resend_ticks)) {
+		uh_out_ctl(rpc, UH_PKT_BUSY, p);
+		return;
+	}
 	uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
 }
 
@@ -337,6 +355,16 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 	if (!rpc) {
 		no_rpc(st, s, h, src, id, p);
 		return;
+	}
+	{
+		/* The peer is alive: the timer probes its RPCs less. */
+		uint64_t now = atomic_load_explicit(&st->ticks,
+						    memory_order_relaxed);
+
+		if (atomic_load_explicit(&rpc->peer->heard_tick,
+					 memory_order_relaxed) != now)
+			atomic_store_explicit(&rpc->peer->heard_tick, now,
+					      memory_order_relaxed);
 	}
 	switch (h->type) {
 	case UH_PKT_DATA:

@@ -44,6 +44,9 @@ struct uh_peer {
 						* unscheduled cutoffs */
 	_Atomic uint64_t cutoffs_sent; /* tick of our last CUTOFFS to it
 					* (CAS) */
+	_Atomic uint64_t heard_tick;   /* tick of its last packet for one of
+					* our RPCs (relaxed; written only
+					* when it changes) */
 };
 
 #define UH_PEERTAB_BUCKETS 256

@@ -8,11 +8,33 @@
  * it holds the socket's protect count instead of the socket lock: the
  * reaper frees nothing meanwhile, and each RPC is locked in turn and
  * skipped if it died.
+ *
+ * A socket with many RPCs is walked less often: each walk visits at most
+ * about SCAN_BUDGET RPCs per tick on average, and counts the ticks it
+ * covers (k) towards every RPC's silence. Without it the walk is O(RPCs)
+ * every tick -- thousands of RPCs under overload took two thirds of the
+ * timer thread's core, the feedback that turned overload into collapse.
+ * Periodic actions fire when the silence crosses their boundary, so a walk
+ * covering several ticks loses none of them (it sends them late, by less
+ * than k ticks).
  */
 #include "core/grant.h"
 #include "core/outgoing.h"
 #include "core/stack.h"
 #include "sync/rcu.h"
+
+#define SCAN_BUDGET 256
+
+/* True if some t in (v - k, v] has t >= start and (t - start) % every == 0:
+ * a periodic action due at start, start + every, ... fell in this walk. */
+static bool crossed(uint64_t v, uint64_t k, uint64_t start, uint64_t every)
+{
+	if (v < start)
+		return false;
+	if (v - k < start || k > v)
+		return true;
+	return (v - start) / every > (v - k - start) / every;
+}
 
 /* An incoming message that received every byte granted so far: the
  * sender is waiting for us (the grant manager chose other messages), so
@@ -26,7 +48,7 @@ static bool waiting_for_grant(const struct uh_rpc *rpc)
 	       in->granted < (uint32_t)in->length;
 }
 
-static void check_server(struct uh_rpc *rpc, uint64_t now,
+static void check_server(struct uh_rpc *rpc, uint64_t now, uint32_t k,
 			 struct uh_pending *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
@@ -45,7 +67,8 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		 * sends nothing while it grants to other messages, so only
 		 * a long silence -- ten timeouts, far beyond what FIFO grants
 		 * allow -- means that it is gone. */
-		if (++rpc->silent_ticks >= 10ull * c->timeout_ticks) {
+		rpc->silent_ticks += k;
+		if (rpc->silent_ticks >= 10ull * c->timeout_ticks) {
 			uh_metric_inc(rpc->sock->stack->metrics,
 				      UH_M_RPC_TIMEOUTS);
 			uh_rpc_end(rpc, p);
@@ -53,14 +76,19 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING) {
-		/* Response fully sent: ask for the ACK every tick after
-		 * request_ack_ticks. A client silent (no RESEND, no ACK) past
-		 * the timeout is gone, and the RPC with it. */
+		/* Response fully sent: ask for the ACK after request_ack_ticks
+		 * and then every resend_interval ticks. (The Linux module asks
+		 * every tick; with thousands of responses awaiting ACKs from
+		 * an overloaded client that is a storm of its own.) A client
+		 * silent (no RESEND, BUSY or ACK) past the timeout is gone,
+		 * and the RPC with it. */
 		if (!rpc->done_tick)
 			rpc->done_tick = now;
-		if (now - rpc->done_tick >= c->request_ack_ticks)
+		if (crossed(now - rpc->done_tick, k, c->request_ack_ticks,
+			    c->resend_interval))
 			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
-		if (++rpc->silent_ticks >= c->timeout_ticks) {
+		rpc->silent_ticks += k;
+		if (rpc->silent_ticks >= c->timeout_ticks) {
 			uh_metric_inc(rpc->sock->stack->metrics,
 				      UH_M_RPC_TIMEOUTS);
 			uh_rpc_end(rpc, p);
@@ -71,22 +99,26 @@ static void check_server(struct uh_rpc *rpc, uint64_t now,
 		rpc->silent_ticks = 0;
 		return;
 	}
-	if (++rpc->silent_ticks >= c->timeout_ticks) {
+	rpc->silent_ticks += k;
+	if (rpc->silent_ticks >= c->timeout_ticks) {
 		uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
 		uh_rpc_end(rpc, p);
 		return;
 	}
 	if (rpc->state == UH_RPC_INCOMING &&
-	    rpc->silent_ticks >= c->resend_ticks &&
-	    (rpc->silent_ticks - c->resend_ticks) % c->resend_interval == 0)
+	    crossed(rpc->silent_ticks, k, c->resend_ticks, c->resend_interval))
 		uh_out_request_resend(rpc, p, false);
 }
 
-static void check_client(struct uh_rpc *rpc, struct uh_pending *p)
+static void check_client(struct uh_rpc *rpc, uint64_t now, uint32_t k,
+			 struct uh_pending *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
 							    : rpc->out.length;
+	uint32_t every = c->resend_interval;
+	uint64_t heard;
+	bool alive;
 
 	if (rpc->handed_off || rpc->in.waiting_bufs ||
 	    waiting_for_grant(rpc)) {
@@ -98,13 +130,27 @@ static void check_client(struct uh_rpc *rpc, struct uh_pending *p)
 		rpc->silent_ticks = 0;
 		return;
 	}
-	if (++rpc->silent_ticks >= c->timeout_ticks) {
+	/* Request sent, no response yet, but the server has spoken lately
+	 * (about other RPCs): it is alive and behind, not gone. Do not time
+	 * the RPC out, and probe it only now and then -- enough to learn of
+	 * a request it never received (RPC_UNKNOWN), not the thousands of
+	 * RESENDs a second that an overloaded server would spend its time
+	 * answering with BUSY. */
+	heard = now - atomic_load_explicit(&rpc->peer->heard_tick,
+					  memory_order_relaxed);
+	alive = rpc->state == UH_RPC_OUTGOING && heard < c->resend_ticks;
+	rpc->silent_ticks += k;
+	if (alive)
+		every *= 8;
+	/* The timeout counts the server's silence, not the RPC's: a server
+	 * that went quiet for the whole timeout is gone. */
+	if ((rpc->state == UH_RPC_OUTGOING && heard < rpc->silent_ticks
+		     ? heard : rpc->silent_ticks) >= c->timeout_ticks) {
 		uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
 		uh_rpc_fail(rpc, UHOMA_ERR_TIMEDOUT, p);
 		return;
 	}
-	if (rpc->silent_ticks >= c->resend_ticks &&
-	    (rpc->silent_ticks - c->resend_ticks) % c->resend_interval == 0)
+	if (crossed(rpc->silent_ticks, k, c->resend_ticks, every))
 		/* No response yet: RESEND(0, -1) draws BUSY from a live
 		 * server, RPC_UNKNOWN from one that lost the request. */
 		uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
@@ -114,8 +160,12 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 {
 	struct uh_pending p;
 	struct uh_rculist *pos;
+	uint32_t k, n = 0, step;
 
 	uh_sock_reap(s, false);
+	if (now < atomic_load_explicit(&s->next_scan, memory_order_relaxed))
+		return;
+	k = atomic_load_explicit(&s->scan_step, memory_order_relaxed);
 	if (!uh_sock_protect(s))
 		return;
 	uh_pending_init(&p);
@@ -127,14 +177,18 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 		uh_rpc_hold(rpc);
 		if (rpc->state != UH_RPC_DEAD) {
 			if (uh_rpc_is_client(rpc))
-				check_client(rpc, &p);
+				check_client(rpc, now, k ? k : 1, &p);
 			else
-				check_server(rpc, now, &p);
+				check_server(rpc, now, k ? k : 1, &p);
 		}
 		uh_rpc_release(rpc);
 		uh_pending_flush(s->stack, &p);
+		n++;
 	}
 	uh_sock_unprotect(s);
+	step = n / SCAN_BUDGET + 1;
+	atomic_store_explicit(&s->scan_step, step, memory_order_relaxed);
+	atomic_store_explicit(&s->next_scan, now + step, memory_order_relaxed);
 }
 
 void uh_stack_tick(struct uhoma_stack *st)

@@ -117,12 +117,18 @@ static void *worker_main(void *arg)
 			in_small = 1;
 		}
 		if (rate > 0) {
-			while (now >= next_arrival) {
+			/* A transport that cannot keep up falls behind the
+			 * arrivals: the run still ends on time (a blocking
+			 * send re-reads the clock). */
+			while (now >= next_arrival && now < w->end) {
 				start_rpc(w, c, slots, free_list, &nfree,
 					  uh_dist_sample(w->dist, &rng), 0);
 				next_arrival += (uint64_t)(
 					-log(1.0 - uh_dist_uniform(&rng)) / rate);
+				now = bench_now_ns();
 			}
+			if (now >= w->end)
+				break;
 			timeout = (int64_t)(next_arrival - now);
 		}
 		rc = c->ops->wait(c, &tag, timeout);
