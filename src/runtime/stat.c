@@ -1,7 +1,11 @@
 /*
  * stat.c - the shared-memory metrics segment (stat.h).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,43 @@ struct uh_stat {
 };
 
 static _Atomic unsigned stack_numbers;
+static pthread_once_t sweep_once = PTHREAD_ONCE_INIT;
+
+unsigned uh_stat_sweep(void (*removed)(const char *path, int pid))
+{
+	DIR *d = opendir(UH_STAT_DIR);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[300];
+		int pid;
+
+		if (strncmp(e->d_name, UH_STAT_PREFIX, strlen(UH_STAT_PREFIX)))
+			continue;
+		pid = atoi(e->d_name + strlen(UH_STAT_PREFIX));
+		/* EPERM: alive, someone else's. */
+		if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", UH_STAT_DIR, e->d_name);
+		if (unlink(path) == 0) {
+			n++;
+			if (removed)
+				removed(path, pid);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Processes killed before uhoma_stack_destroy leave their segments behind;
+ * the first stack of each process sweeps them away. */
+static void sweep_dead(void)
+{
+	uh_stat_sweep(NULL);
+}
 
 static size_t align64(size_t v)
 {
@@ -48,6 +89,7 @@ int uh_stat_create(struct uhoma_stack *st)
 
 	if (!st->cfg.stat)
 		return private_metrics(st);
+	pthread_once(&sweep_once, sweep_dead);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return UHOMA_ERR_NOMEM;

@@ -71,4 +71,9 @@ void uh_stat_update(struct uhoma_stack *st);
 /* Unlinks and unmaps the segment (or frees the private counters). */
 void uh_stat_destroy(struct uhoma_stack *st);
 
+/* Removes the segments of processes that are gone (killed before they
+ * destroyed their stacks), calling @removed (may be NULL) for each.
+ * Returns how many. Runs once per process at the first uh_stat_create. */
+unsigned uh_stat_sweep(void (*removed)(const char *path, int pid));
+
 #endif /* UHOMA_RUNTIME_STAT_H */

@@ -95,17 +95,18 @@ static int each_segment(int (*fn)(const char *path, const char *name, void *),
 	return n;
 }
 
+static void print_removed(const char *path, int pid)
+{
+	printf("removed %s (process %d is gone)\n", path, pid);
+}
+
 static int list_one(const char *path, const char *name, void *arg)
 {
 	struct seg s;
-	int *clean = arg, pid = atoi(name);
+	int pid = atoi(name);
 
-	if (!pid_alive(pid)) {
-		if (*clean && unlink(path) == 0)
-			printf("removed %s (process %d is gone)\n", path, pid);
-		return 0;
-	}
-	if (*clean || seg_open(path, &s))
+	(void)arg;
+	if (!pid_alive(pid) || seg_open(path, &s))
 		return 0;
 	printf("%-12s pid %-7d stack %-3u %-8s %s\n", name, s.h->pid,
 	       s.h->stack_no, s.h->carrier, s.h->addr);
@@ -226,14 +227,13 @@ static void show(const struct seg *s, const struct snap *a,
 int main(int argc, char **argv)
 {
 	double interval = 1;
-	int rounds = 1, all = 0, clean = 0, opt;
+	int rounds = 1, all = 0, opt;
 	struct find f = { .want = "" };
 	struct seg s;
 	struct snap a, b;
 
 	if (argc > 1 && !strcmp(argv[1], "--clean")) {
-		clean = 1;
-		each_segment(list_one, &clean);
+		uh_stat_sweep(print_removed);
 		return 0;
 	}
 	while ((opt = getopt(argc, argv, "i:n:ah")) != -1) {
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		f.want = argv[optind];
-	} else if (each_segment(list_one, &clean) == 0) {
+	} else if (each_segment(list_one, NULL) == 0) {
 		printf("no uhoma stack is running on this host\n");
 		return 1;
 	} else {
