@@ -27,33 +27,45 @@ struct uh_stat {
 static _Atomic unsigned stack_numbers;
 static pthread_once_t sweep_once = PTHREAD_ONCE_INIT;
 
-unsigned uh_stat_sweep(void (*removed)(const char *path, int pid))
+int uh_stat_each(int (*fn)(const char *path, const char *name, void *arg),
+		 void *arg)
 {
 	DIR *d = opendir(UH_STAT_DIR);
 	struct dirent *e;
-	unsigned n = 0;
+	int n = 0;
 
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
 		char path[300];
-		int pid;
 
 		if (strncmp(e->d_name, UH_STAT_PREFIX, strlen(UH_STAT_PREFIX)))
 			continue;
-		pid = atoi(e->d_name + strlen(UH_STAT_PREFIX));
-		/* EPERM: alive, someone else's. */
-		if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
 		snprintf(path, sizeof(path), "%s/%s", UH_STAT_DIR, e->d_name);
-		if (unlink(path) == 0) {
-			n++;
-			if (removed)
-				removed(path, pid);
-		}
+		n += fn(path, e->d_name + strlen(UH_STAT_PREFIX), arg);
 	}
 	closedir(d);
 	return n;
+}
+
+static int sweep_one(const char *path, const char *name, void *arg)
+{
+	void (*removed)(const char *, int) =
+		(void (*)(const char *, int))(uintptr_t)arg;
+	int pid = atoi(name);
+
+	/* EPERM: alive, someone else's. */
+	if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH ||
+	    unlink(path) != 0)
+		return 0;
+	if (removed)
+		removed(path, pid);
+	return 1;
+}
+
+unsigned uh_stat_sweep(void (*removed)(const char *path, int pid))
+{
+	return (unsigned)uh_stat_each(sweep_one, (void *)(uintptr_t)removed);
 }
 
 /* Processes killed before uhoma_stack_destroy leave their segments behind;

@@ -71,6 +71,11 @@ void uh_stat_update(struct uhoma_stack *st);
 /* Unlinks and unmaps the segment (or frees the private counters). */
 void uh_stat_destroy(struct uhoma_stack *st);
 
+/* Calls @fn for every segment file (@name: what follows the prefix,
+ * "PID.STACK"); returns the sum of what @fn returned. */
+int uh_stat_each(int (*fn)(const char *path, const char *name, void *arg),
+		 void *arg);
+
 /* Removes the segments of processes that are gone (killed before they
  * destroyed their stacks), calling @removed (may be NULL) for each.
  * Returns how many. Runs once per process at the first uh_stat_create. */

@@ -11,7 +11,6 @@
  *                              1, 0 = until interrupted); -a: zeros too
  *   uhoma-stat --clean         remove segments of processes that died
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -71,28 +70,6 @@ static int seg_open(const char *path, struct seg *s)
 		return -1;
 	}
 	return 0;
-}
-
-/* Calls @fn for every segment file; returns how many. */
-static int each_segment(int (*fn)(const char *path, const char *name, void *),
-			void *arg)
-{
-	DIR *d = opendir(UH_STAT_DIR);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char path[300];
-
-		if (strncmp(e->d_name, UH_STAT_PREFIX, strlen(UH_STAT_PREFIX)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", UH_STAT_DIR, e->d_name);
-		n += fn(path, e->d_name + strlen(UH_STAT_PREFIX), arg);
-	}
-	closedir(d);
-	return n;
 }
 
 static void print_removed(const char *path, int pid)
@@ -249,13 +226,13 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		f.want = argv[optind];
-	} else if (each_segment(list_one, NULL) == 0) {
+	} else if (uh_stat_each(list_one, NULL) == 0) {
 		printf("no uhoma stack is running on this host\n");
 		return 1;
 	} else {
 		return 0;
 	}
-	each_segment(find_one, &f);
+	uh_stat_each(find_one, &f);
 	if (!f.found) {
 		fprintf(stderr, "uhoma-stat: no running uhoma stack %s\n", f.want);
 		return 1;
