@@ -359,6 +359,8 @@ int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 
 	if (polling)
 		uh_runtime_poll_end(s->stack, false);
+	else if (s)
+		uh_runtime_grace(s->stack);
 	RETURN(rc);
 }
 

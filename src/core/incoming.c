@@ -237,6 +237,7 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
 		uh_rpc_end(rpc, p);      /* the client forgot it */
 		return;
 	}
+	rpc->busy_seen = false;          /* it does not have the request */
 	/* No silent_ticks reset: a server that keeps answering RPC_UNKNOWN
 	 * (it lost the RPC and refuses the retransmission, e.g. because it
 	 * already served that id) must end in a timeout, not a loop. A
@@ -356,16 +357,9 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		no_rpc(st, s, h, src, id, p);
 		return;
 	}
-	{
-		/* The peer is alive: the timer probes its RPCs less. */
-		uint64_t now = atomic_load_explicit(&st->ticks,
-						    memory_order_relaxed);
-
-		if (atomic_load_explicit(&rpc->peer->heard_tick,
-					 memory_order_relaxed) != now)
-			atomic_store_explicit(&rpc->peer->heard_tick, now,
-					      memory_order_relaxed);
-	}
+	/* The peer is alive: the timer probes its waiting RPCs less. */
+	uh_peer_heard(rpc->peer,
+		      atomic_load_explicit(&st->ticks, memory_order_relaxed));
 	switch (h->type) {
 	case UH_PKT_DATA:
 		handle_data(rpc, h, src, p);
@@ -381,6 +375,7 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		break;
 	case UH_PKT_BUSY:
 		rpc->silent_ticks = 0;
+		rpc->busy_seen = true;
 		break;
 	case UH_PKT_NEED_ACK:
 		handle_need_ack(rpc, p);

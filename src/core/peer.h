@@ -49,6 +49,16 @@ struct uh_peer {
 					* when it changes) */
 };
 
+/* A packet from @peer arrived at tick @now. Written only when the tick
+ * changes: one store per peer per tick, not one per packet. */
+static inline void uh_peer_heard(struct uh_peer *peer, uint64_t now)
+{
+	if (atomic_load_explicit(&peer->heard_tick, memory_order_relaxed) !=
+	    now)
+		atomic_store_explicit(&peer->heard_tick, now,
+				      memory_order_relaxed);
+}
+
 #define UH_PEERTAB_BUCKETS 256
 
 struct uh_peertab {

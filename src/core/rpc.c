@@ -60,7 +60,6 @@ uint64_t uh_rpc_new_client_id(void)
 #define MSG_CLASSES 10                  /* 2 KiB .. 1 MiB */
 _Static_assert((1u << (MSG_MIN_SHIFT + MSG_CLASSES - 1)) >= UHOMA_MAX_MESSAGE,
 	       "the largest class holds the largest message");
-_Static_assert((1u << MSG_MIN_SHIFT) == UH_MSG_SMALL, "smallest class");
 
 static struct uh_cache *msg_cache[MSG_CLASSES];
 static pthread_once_t msg_once = PTHREAD_ONCE_INIT;

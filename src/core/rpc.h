@@ -106,6 +106,8 @@ struct uh_rpc {
 	bool handed_off;         /* complete (or failed) and made available */
 	bool private_ready;      /* private RPC ready for uhoma_recv by id */
 	uint32_t silent_ticks;   /* timer ticks without word from the peer */
+	bool busy_seen;          /* client: the server answered BUSY, so it
+				  * has the request (cleared on RPC_UNKNOWN) */
 	uint64_t done_tick;      /* server: tick the response was fully sent */
 	struct uh_msgin in;
 	struct uh_msgout out;
@@ -168,8 +170,6 @@ static inline void uh_rpc_put(struct uh_rpc *rpc)
 {
 	atomic_fetch_sub_explicit(&rpc->refs, 1, memory_order_release);
 }
-
-#define UH_MSG_SMALL 2048
 
 /* A buffer for an outgoing message of @len bytes (1..UHOMA_MAX_MESSAGE),
  * from the power-of-two size-class caches "msg.2k" .. "msg.1m". May block:

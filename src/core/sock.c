@@ -149,6 +149,8 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 	s->stack = st;
 	uh_lock_init(&s->lock, &sock_class);
 	uh_rculist_init(&s->active);
+	atomic_init(&s->next_scan, 0);
+	atomic_init(&s->scan_step, 1);
 	uh_list_init(&s->ready);
 	uh_list_init(&s->dead);
 	uh_list_init(&s->waiting_bufs);

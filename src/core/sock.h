@@ -52,9 +52,12 @@ struct uhoma_sock {
 	_Atomic bool is_server;        /* written under lock */
 	_Atomic int protect_count;     /* see above */
 	struct uh_rculist active;      /* every live RPC */
-	_Atomic uint64_t next_scan;    /* timer: tick of the next walk of
-					* active (relaxed; see timer.c) */
-	_Atomic uint32_t scan_step;    /* timer: ticks the last walk covers */
+	_Atomic uint64_t next_scan;    /* tick of the next timer walk of
+					* active; scan_step: the ticks that
+					* walk covers (>= 1). Relaxed atomics
+					* written by the ticking thread: a
+					* lost update moves a walk by a tick */
+	_Atomic uint32_t scan_step;
 	struct uh_list ready;          /* complete non-private RPCs */
 	struct uh_list dead;           /* ended, not yet reaped */
 	_Atomic uint32_t dead_count;   /* entries on dead: changed under the

@@ -31,7 +31,7 @@ static bool crossed(uint64_t v, uint64_t k, uint64_t start, uint64_t every)
 {
 	if (v < start)
 		return false;
-	if (v - k < start || k > v)
+	if (k > v || v - k < start)
 		return true;
 	return (v - start) / every > (v - k - start) / every;
 }
@@ -116,9 +116,8 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint32_t k,
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
 							    : rpc->out.length;
-	uint32_t every = c->resend_interval;
-	uint64_t heard;
-	bool alive;
+	uint32_t first = c->resend_ticks, every = c->resend_interval;
+	uint64_t silence;
 
 	if (rpc->handed_off || rpc->in.waiting_bufs ||
 	    waiting_for_grant(rpc)) {
@@ -130,27 +129,36 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint32_t k,
 		rpc->silent_ticks = 0;
 		return;
 	}
-	/* Request sent, no response yet, but the server has spoken lately
-	 * (about other RPCs): it is alive and behind, not gone. Do not time
-	 * the RPC out, and probe it only now and then -- enough to learn of
-	 * a request it never received (RPC_UNKNOWN), not the thousands of
-	 * RESENDs a second that an overloaded server would spend its time
-	 * answering with BUSY. */
-	heard = now - atomic_load_explicit(&rpc->peer->heard_tick,
-					  memory_order_relaxed);
-	alive = rpc->state == UH_RPC_OUTGOING && heard < c->resend_ticks;
+	/*
+	 * Waiting on a server that has our request (it answered BUSY) and
+	 * has spoken lately: it is alive and behind, not gone. Time out on
+	 * the server's silence, not the RPC's, and probe 8x less often --
+	 * still enough to learn that it forgot the request (RPC_UNKNOWN, a
+	 * restart), without the thousands of RESENDs a second that an
+	 * overloaded server would spend its time answering with BUSY. Until
+	 * the first BUSY the usual schedule stands: a lost request is found
+	 * after resend_ticks, and a server that keeps answering RPC_UNKNOWN
+	 * (which clears busy_seen) still ends in a timeout.
+	 */
 	rpc->silent_ticks += k;
-	if (alive)
-		every *= 8;
-	/* The timeout counts the server's silence, not the RPC's: a server
-	 * that went quiet for the whole timeout is gone. */
-	if ((rpc->state == UH_RPC_OUTGOING && heard < rpc->silent_ticks
-		     ? heard : rpc->silent_ticks) >= c->timeout_ticks) {
+	silence = rpc->silent_ticks;
+	if (rpc->state == UH_RPC_OUTGOING && rpc->busy_seen) {
+		uint64_t heard = now - atomic_load_explicit(
+				&rpc->peer->heard_tick, memory_order_relaxed);
+
+		if (heard < c->resend_ticks) {
+			first *= 8;
+			every *= 8;
+		}
+		if (heard < silence)
+			silence = heard;
+	}
+	if (silence >= c->timeout_ticks) {
 		uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
 		uh_rpc_fail(rpc, UHOMA_ERR_TIMEDOUT, p);
 		return;
 	}
-	if (crossed(rpc->silent_ticks, k, c->resend_ticks, every))
+	if (crossed(rpc->silent_ticks, k, first, every))
 		/* No response yet: RESEND(0, -1) draws BUSY from a live
 		 * server, RPC_UNKNOWN from one that lost the request. */
 		uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
@@ -177,9 +185,9 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 		uh_rpc_hold(rpc);
 		if (rpc->state != UH_RPC_DEAD) {
 			if (uh_rpc_is_client(rpc))
-				check_client(rpc, now, k ? k : 1, &p);
+				check_client(rpc, now, k, &p);
 			else
-				check_server(rpc, now, k ? k : 1, &p);
+				check_server(rpc, now, k, &p);
 		}
 		uh_rpc_release(rpc);
 		uh_pending_flush(s->stack, &p);

@@ -38,10 +38,18 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns);
  * poller for it (a context switch per packet on a shared CPU). A poller
  * that stops to sleep (@to_sleep) wakes them at once; one that returns a
  * message to its application leaves them parked for cfg.poll_us more, as
- * it usually comes back sooner: packets then wait at most that long.
+ * it usually comes back sooner. Should it not, packets wait for a receive
+ * thread at most max(cfg.poll_us, one tick).
  */
 void uh_runtime_poll_begin(struct uhoma_stack *st);
 void uh_runtime_poll_end(struct uhoma_stack *st, bool to_sleep);
+
+/* An application thread returns from receiving without having polled (the
+ * message was ready): it too will likely be back within cfg.poll_us, so
+ * the receive threads keep standing aside until then. Otherwise a receive
+ * thread that once got in first would stay the receiver, the application
+ * taking ready messages without ever polling. */
+void uh_runtime_grace(struct uhoma_stack *st);
 
 /* True if no runtime threads drive @st. */
 bool uh_runtime_manual(const struct uhoma_stack *st);

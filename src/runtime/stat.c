@@ -48,24 +48,33 @@ int uh_stat_each(int (*fn)(const char *path, const char *name, void *arg),
 	return n;
 }
 
+bool uh_stat_pid_alive(int pid)
+{
+	/* EPERM: alive, someone else's. */
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+struct sweep {
+	void (*removed)(const char *path, int pid);
+};
+
 static int sweep_one(const char *path, const char *name, void *arg)
 {
-	void (*removed)(const char *, int) =
-		(void (*)(const char *, int))(uintptr_t)arg;
+	const struct sweep *sw = arg;
 	int pid = atoi(name);
 
-	/* EPERM: alive, someone else's. */
-	if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH ||
-	    unlink(path) != 0)
+	if (pid <= 0 || uh_stat_pid_alive(pid) || unlink(path) != 0)
 		return 0;
-	if (removed)
-		removed(path, pid);
+	if (sw->removed)
+		sw->removed(path, pid);
 	return 1;
 }
 
 unsigned uh_stat_sweep(void (*removed)(const char *path, int pid))
 {
-	return (unsigned)uh_stat_each(sweep_one, (void *)(uintptr_t)removed);
+	struct sweep sw = { removed };
+
+	return (unsigned)uh_stat_each(sweep_one, &sw);
 }
 
 /* Processes killed before uhoma_stack_destroy leave their segments behind;

@@ -16,6 +16,7 @@
 #define UHOMA_RUNTIME_STAT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define UH_STAT_MAGIC 0x3154415453414d48ull   /* "HMASTAT1" */
@@ -75,6 +76,9 @@ void uh_stat_destroy(struct uhoma_stack *st);
  * "PID.STACK"); returns the sum of what @fn returned. */
 int uh_stat_each(int (*fn)(const char *path, const char *name, void *arg),
 		 void *arg);
+
+/* True if process @pid exists (ours or another user's). */
+bool uh_stat_pid_alive(int pid);
 
 /* Removes the segments of processes that are gone (killed before they
  * destroyed their stacks), calling @removed (may be NULL) for each.

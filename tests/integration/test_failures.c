@@ -292,6 +292,96 @@ static void pool__full_region_waits_then_completes(void **state)
 	teardown(net, a, b, srv, cli, ra, small, rb);
 }
 
+/*
+ * A thousand RPCs to a peer cut off: the timer walks the socket only every
+ * few ticks (more than SCAN_BUDGET RPCs), yet every RPC still fails at its
+ * timeout and still sends a RESEND at nearly every resend boundary (5, 10,
+ * ... 95 ticks: 19). A walk that only tested "silence % interval == 0"
+ * would hit one boundary in four.
+ */
+static void many_rpcs__walk_keeps_timeouts_and_resends(void **state)
+{
+	enum { N = 1000 };
+	struct uhoma_memnet *net = uhoma_memnet_create(5, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	void *ra, *rb;
+	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_metrics met;
+	struct uhoma_msg m;
+	uint64_t t0;
+	int failed = 0, rc;
+
+	(void)state;
+	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 1);
+	for (int i = 0; i < N; i++)
+		send_to(cli, 1, 80, 100, (uint64_t)i + 1);
+	t0 = uhoma_memnet_now(net);
+	while (failed < N) {
+		uhoma_memnet_run(net, TICK_NS);
+		while ((rc = recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+			assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
+			failed++;
+		}
+		/* 100 ticks, late by less than a walk's step (4) + 1. */
+		assert_true(uhoma_memnet_now(net) - t0 <= 106 * TICK_NS);
+	}
+	assert_true(uhoma_memnet_now(net) - t0 >= 99 * TICK_NS);
+	uhoma_metrics(b, &met);
+	assert_true(met.packets_sent[UH_PKT_RESEND - UH_PKT_MIN_TYPE] >=
+		    (uint64_t)N * 17);
+	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+}
+
+/*
+ * A server that has the requests (it answers BUSY) but whose application
+ * does not serve them, while the same host keeps answering on another
+ * port: its RPCs must neither time out nor be probed every 5 ticks.
+ */
+static void live_server__confirmed_rpcs_probed_less(void **state)
+{
+	enum { N = 100, TICKS = 200 };
+	struct uhoma_memnet *net = uhoma_memnet_create(6, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	void *ra, *rb, *recho;
+	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
+	struct uhoma_sock *echo = sock_on(a, 81, NT_REGION, &recho);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_metrics met;
+	struct uhoma_msg m;
+	uint64_t resends;
+	int echoed = 0, rc;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		send_to(cli, 1, 80, 100, (uint64_t)i + 1);
+	for (int t = 0; t < TICKS; t++) {
+		send_to(cli, 1, 81, 100, 5000u + (unsigned)t);
+		uhoma_memnet_run(net, TICK_NS);
+		echo_all(echo);
+		uhoma_memnet_run(net, 100000);
+		while ((rc = recv_nb(cli, &m)) > 0) {
+			assert_true(m.cookie >= 5000);   /* only the echoes */
+			uhoma_msg_release(cli, &m);
+			echoed++;
+		}
+		assert_int_equal(rc, UHOMA_ERR_AGAIN);
+	}
+	assert_true(echoed >= TICKS - 2);
+	uhoma_metrics(b, &met);
+	assert_int_equal(met.rpc_timeouts, 0);
+	resends = met.packets_sent[UH_PKT_RESEND - UH_PKT_MIN_TYPE];
+	/* One probe each to learn of the BUSY, then one per 40 ticks: about
+	 * 6 per RPC; the plain schedule would send 40. */
+	assert_true(resends >= N);
+	assert_true(resends <= (uint64_t)N * 10);
+	uhoma_close(echo);
+	nt_unmap(recho, NT_REGION);
+	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +389,8 @@ int main(void)
 		UH_TEST(restart__rpc_unknown_recovers),
 		UH_TEST(shutdown__rpcs_in_every_state),
 		UH_TEST(pool__full_region_waits_then_completes),
+		UH_TEST(many_rpcs__walk_keeps_timeouts_and_resends),
+		UH_TEST(live_server__confirmed_rpcs_probed_less),
 	};
 	int rc;
 

@@ -11,9 +11,7 @@
  *                              1, 0 = until interrupted); -a: zeros too
  *   uhoma-stat --clean         remove segments of processes that died
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +33,6 @@ struct snap {
 	int64_t *c;                    /* ncounters */
 	struct uh_stat_hdr snap;       /* the snapshot part */
 };
-
-static int pid_alive(int pid)
-{
-	return kill(pid, 0) == 0 || errno == EPERM;
-}
 
 static int seg_open(const char *path, struct seg *s)
 {
@@ -83,7 +76,7 @@ static int list_one(const char *path, const char *name, void *arg)
 	int pid = atoi(name);
 
 	(void)arg;
-	if (!pid_alive(pid) || seg_open(path, &s))
+	if (!uh_stat_pid_alive(pid) || seg_open(path, &s))
 		return 0;
 	printf("%-12s pid %-7d stack %-3u %-8s %s\n", name, s.h->pid,
 	       s.h->stack_no, s.h->carrier, s.h->addr);
@@ -102,7 +95,7 @@ static int find_one(const char *path, const char *name, void *arg)
 	struct find *f = arg;
 	size_t n = strlen(f->want);
 
-	if (!pid_alive(atoi(name)))
+	if (!uh_stat_pid_alive(atoi(name)))
 		return 0;
 	if (f->want[0] && strcmp(name, f->want) != 0 &&
 	    !(strncmp(name, f->want, n) == 0 && name[n] == '.'))
