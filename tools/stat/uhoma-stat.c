@@ -197,7 +197,7 @@ static void show(const struct seg *s, const struct snap *a,
 int main(int argc, char **argv)
 {
 	double interval = 1;
-	int rounds = 1, all = 0, opt;
+	int rounds = 1, all = 0, opt, rc = 0;
 	struct find f = { .want = "" };
 	struct seg s;
 	struct snap a, b;
@@ -241,8 +241,10 @@ int main(int argc, char **argv)
 	}
 	a.c = calloc(s.h->ncounters, sizeof(int64_t));
 	b.c = calloc(s.h->ncounters, sizeof(int64_t));
-	if (!a.c || !b.c)
-		return 1;
+	if (!a.c || !b.c) {
+		rc = 1;
+		goto out;
+	}
 	take(&s, &a);
 	for (int r = 0; rounds == 0 || r < rounds; r++) {
 		struct timespec ts = { (time_t)interval,
@@ -260,5 +262,9 @@ int main(int argc, char **argv)
 		a = b;
 		b.c = t;
 	}
-	return 0;
+out:
+	free(a.c);
+	free(b.c);
+	munmap((void *)(uintptr_t)s.h, s.size);
+	return rc;
 }
