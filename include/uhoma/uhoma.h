@@ -97,6 +97,9 @@ struct uhoma_memnet;
 enum uhoma_carrier {
 	UHOMA_CARRIER_UDP = 0,    /* Homa header at the start of a UDP payload */
 	UHOMA_CARRIER_MEMNET = 1, /* in-process network (uhoma/memnet.h) */
+	UHOMA_CARRIER_IP = 2,     /* IP protocol 146, the Linux module's wire
+				   * format: talks to kernel Homa peers;
+				   * needs CAP_NET_RAW */
 };
 
 #define UHOMA_CONFIG_V1 1
@@ -111,7 +114,8 @@ enum uhoma_carrier {
 struct uhoma_config {
 	uint32_t version;          /* UHOMA_CONFIG_VERSION */
 	/* Carrier. */
-	uint32_t carrier;          /* enum uhoma_carrier; default UDP */
+	uint32_t carrier;          /* enum uhoma_carrier; default UDP;
+				    * UHOMA_CONFIG: udp, memnet or ip */
 	char addr[64];             /* local IP address: UDP binds it (default
 				    * "::1"; "0.0.0.0"/"::" for all), MEMNET
 				    * uses it as this stack's address */

@@ -16,7 +16,7 @@ struct field {
 
 #define F(n, lo, hi) { #n, offsetof(struct uhoma_config, n), lo, hi }
 static const struct field fields[] = {
-	F(carrier, 0, 1),
+	F(carrier, 0, 2),
 	F(mtu, 0, 65536),
 	F(rx_threads, 0, 64),
 	F(tick_us, 10, 1000000),
@@ -98,6 +98,9 @@ int uhoma_config_set(struct uhoma_config *cfg, const char *key,
 		else if (strcmp(key, "carrier") == 0 &&
 			 strcmp(value, "memnet") == 0)
 			value = "1";
+		else if (strcmp(key, "carrier") == 0 &&
+			 strcmp(value, "ip") == 0)
+			value = "2";
 		errno = 0;
 		v = strtoul(value, &end, 0);
 		if (errno || end == value || *end || v < fields[i].min ||

@@ -4,7 +4,7 @@
  * The core never performs I/O. It hands finished packets (a header and a
  * payload pointer, never copied) to a carrier's send(); the runtime pulls
  * received packets out of recv() and feeds them to uh_stack_input(). Each
- * carrier (UDP, the in-memory network, later raw IP) implements these
+ * carrier (UDP, the in-memory network, raw IP) implements these
  * operations. A carrier is shared by all threads of a stack: send() and
  * recv() must be safe to call concurrently; open_port()/close_port() are
  * called by the socket code, also concurrently with send/recv.
@@ -83,9 +83,10 @@ struct uhoma_config;
 /* Creates the carrier @cfg asks for. Returns 0 or a uhoma error code. */
 int uh_carrier_create(const struct uhoma_config *cfg, struct uh_carrier **out);
 
-/* The carriers (src/net/udp.c, src/net/memnet.c). */
+/* The carriers (src/net/udp.c, src/net/memnet.c, src/net/ipraw.c). */
 int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out);
 int uh_memnet_carrier_create(const struct uhoma_config *cfg,
 			     struct uh_carrier **out);
+int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out);
 
 #endif /* UHOMA_NET_CARRIER_H */

@@ -11,20 +11,17 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "net/carrier.h"
+#include "net/iface.h"
 #include "sync/rcu.h"
 #include "uhoma/uhoma.h"
 
@@ -446,68 +443,6 @@ static const struct uh_carrier_ops udp_ops = {
 	.destroy = udp_destroy,
 };
 
-static bool is_loopback(const struct uh_addr *a)
-{
-	static const uint8_t v6lo[16] = { [15] = 1 };
-
-	return uh_addr_is_v4(a) ? a->b[12] == 127 : memcmp(a->b, v6lo, 16) == 0;
-}
-
-/* The MTU and speed (Mbit/s) of the interface holding our address: on
- * loopback 65536 and 100000 (memory speed: the pacer only keeps the
- * receiver's queue short); elsewhere the interface's MTU and its
- * /sys/class/net speed; 1500 and 25000 when unknown (the wildcard). */
-static void iface_info(const struct udp_carrier *u, uint32_t *mtu,
-		       uint32_t *mbps)
-{
-	struct ifaddrs *ifa, *i;
-
-	*mtu = 1500;
-	*mbps = 25000;
-	if (is_loopback(&u->c.local)) {
-		*mtu = 65536;
-		*mbps = 100000;
-		return;
-	}
-	if (u->any || getifaddrs(&ifa) != 0)
-		return;
-	for (i = ifa; i; i = i->ifa_next) {
-		struct uh_addr a;
-		uint16_t port;
-		struct ifreq req;
-		char path[128];
-		FILE *f;
-		int fd, speed;
-
-		if (!i->ifa_addr ||
-		    uh_addr_from_sockaddr(i->ifa_addr,
-					  i->ifa_addr->sa_family == AF_INET
-						  ? sizeof(struct sockaddr_in)
-						  : sizeof(struct sockaddr_in6),
-					  &a, &port) ||
-		    !uh_addr_eq(&a, &u->c.local))
-			continue;
-		memset(&req, 0, sizeof(req));
-		snprintf(req.ifr_name, sizeof(req.ifr_name), "%s", i->ifa_name);
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &req) == 0 &&
-		    req.ifr_mtu >= 576)
-			*mtu = (uint32_t)req.ifr_mtu;
-		if (fd >= 0)
-			close(fd);
-		snprintf(path, sizeof(path), "/sys/class/net/%s/speed",
-			 i->ifa_name);
-		f = fopen(path, "re");
-		if (f) {
-			if (fscanf(f, "%d", &speed) == 1 && speed > 0)
-				*mbps = (uint32_t)speed;
-			fclose(f);
-		}
-		break;
-	}
-	freeifaddrs(ifa);
-}
-
 /* Whether this kernel accepts UDP_SEGMENT (Linux 4.18+). */
 static bool gso_supported(int family)
 {
@@ -549,7 +484,7 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	u->bind_len = len;
 	mtu = cfg->mtu;
 	link = 0;
-	iface_info(u, &mtu, &link);
+	uh_iface_info(&u->c.local, u->any, &mtu, &link);
 	if (cfg->mtu)
 		mtu = cfg->mtu;
 	u->c.max_packet = mtu - ip_hdr - 8;

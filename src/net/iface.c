@@ -1,0 +1,71 @@
+/*
+ * iface.c - interface MTU and speed for the socket carriers.
+ */
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/iface.h"
+
+bool uh_iface_is_loopback(const struct uh_addr *a)
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+
+	return uh_addr_is_v4(a) ? a->b[12] == 127 : memcmp(a->b, v6lo, 16) == 0;
+}
+
+void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
+		   uint32_t *mbps)
+{
+	struct ifaddrs *ifa, *i;
+
+	*mtu = 1500;
+	*mbps = 25000;
+	if (uh_iface_is_loopback(local)) {
+		*mtu = 65536;
+		*mbps = 100000;
+		return;
+	}
+	if (any || getifaddrs(&ifa) != 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		struct uh_addr a;
+		uint16_t port;
+		struct ifreq req;
+		char path[128];
+		FILE *f;
+		int fd, speed;
+
+		if (!i->ifa_addr ||
+		    uh_addr_from_sockaddr(i->ifa_addr,
+					  i->ifa_addr->sa_family == AF_INET
+						  ? sizeof(struct sockaddr_in)
+						  : sizeof(struct sockaddr_in6),
+					  &a, &port) ||
+		    !uh_addr_eq(&a, local))
+			continue;
+		memset(&req, 0, sizeof(req));
+		snprintf(req.ifr_name, sizeof(req.ifr_name), "%s", i->ifa_name);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &req) == 0 &&
+		    req.ifr_mtu >= 576)
+			*mtu = (uint32_t)req.ifr_mtu;
+		if (fd >= 0)
+			close(fd);
+		snprintf(path, sizeof(path), "/sys/class/net/%s/speed",
+			 i->ifa_name);
+		f = fopen(path, "re");
+		if (f) {
+			if (fscanf(f, "%d", &speed) == 1 && speed > 0)
+				*mbps = (uint32_t)speed;
+			fclose(f);
+		}
+		break;
+	}
+	freeifaddrs(ifa);
+}
