@@ -1,0 +1,352 @@
+/*
+ * test_ipraw.c - the raw-IP carrier (IP protocol 146) on loopback.
+ *
+ * Two stacks exchange messages of every size over IPv4 and IPv6 (each raw
+ * socket sees every protocol-146 packet on the host; neither core may see
+ * the other's). Then the test plays a kernel Homa client itself, through
+ * its own raw socket, with packets built byte by byte as the module writes
+ * them (homa-protocol.md §1): a request whose DATA carries its offset only
+ * in `sequence` (seg.offset 0xFFFFFFFF, the module's default), and an ACK.
+ * It checks every byte of what uhoma answers -- DATA and NEED_ACK -- and
+ * the IP protocol and TOS they travel with.
+ *
+ * Needs CAP_NET_RAW; skips with a message without it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nettest.h"
+#include "testutil.h"
+
+#define PROTO_HOMA 146
+
+static bool may_use_raw(void)
+{
+	int fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+#define NEED_RAW()                                                         \
+	do {                                                               \
+		if (!may_use_raw()) {                                      \
+			print_message("    skipped: raw IP sockets need "      \
+				      "CAP_NET_RAW (run as root)\n");      \
+			skip();                                            \
+		}                                                          \
+	} while (0)
+
+static struct uhoma_stack *ip_stack(const char *addr)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *st = NULL;
+
+	uhoma_config_default(&cfg);
+	assert_int_equal(uhoma_config_set(&cfg, "carrier", "ip"), UHOMA_OK);
+	snprintf(cfg.addr, sizeof(cfg.addr), "%s", addr);
+	if (uhoma_stack_create(&cfg, &st) != UHOMA_OK)
+		return NULL;
+	return st;
+}
+
+static void sockaddr_of(const char *addr, uint16_t port,
+			struct sockaddr_storage *ss, size_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(addr, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &in6->sin6_addr);
+		*len = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &in->sin_addr);
+		*len = sizeof(*in);
+	}
+}
+
+static void two_stacks(const char *addr)
+{
+	static const size_t sizes[] = { 1, 1400, 20000, 150000, 1000000 };
+	struct uhoma_stack *a = ip_stack(addr), *b = ip_stack(addr);
+	struct uhoma_sock *srv, *cli;
+	struct nt_echo echo;
+	struct sockaddr_storage to;
+	struct uhoma_metrics ma, mb;
+	size_t to_len;
+	uint8_t *buf = malloc(UHOMA_MAX_MESSAGE);
+	void *region;
+	uint16_t port = (uint16_t)(1000 + getpid() % 20000);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(uhoma_socket(a, port, &srv), UHOMA_OK);
+	/* The port is claimed host-wide: no second stack gets it. */
+	{
+		struct uhoma_sock *dup;
+
+		assert_int_equal(uhoma_socket(b, port, &dup),
+				 UHOMA_ERR_ADDR_IN_USE);
+	}
+	nt_buffers(srv, NT_REGION);
+	nt_echo_start(&echo, srv, 1);
+	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
+	assert_true(uhoma_port(cli) >= 0x8000);
+	region = nt_buffers(cli, NT_REGION);
+	sockaddr_of(addr, port, &to, &to_len);
+	for (size_t i = 0; i < UH_ARRAY_SIZE(sizes); i++) {
+		struct uhoma_msg m;
+		uint64_t id;
+
+		nt_fill(buf, sizes[i], i + 7);
+		assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len,
+					    buf, sizes[i], i, 0, &id),
+				 UHOMA_OK);
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(uhoma_recv(cli, &m, 0, 10 * 1000000000ll),
+				 (int)sizes[i]);
+		assert_true(m.id == id && m.cookie == i);
+		assert_true(nt_check(cli, &m, sizes[i], i + 7));
+		uhoma_msg_release(cli, &m);
+	}
+	/* Both raw sockets saw every packet; each core saw only its own. */
+	uhoma_metrics(a, &ma);
+	uhoma_metrics(b, &mb);
+	assert_int_equal(ma.drops[9], 0);   /* no_socket */
+	assert_int_equal(mb.drops[9], 0);
+	assert_string_equal(uhoma_drop_name(9), "no_socket");
+	assert_true(ma.requests_received == UH_ARRAY_SIZE(sizes));
+	uhoma_close(cli);
+	uhoma_shutdown(srv);
+	nt_echo_stop(&echo);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	nt_unmap(region, NT_REGION);
+	free(buf);
+}
+
+static void ipraw__two_stacks_ipv4(void **state)
+{
+	(void)state;
+	NEED_RAW();
+	two_stacks("127.0.0.1");
+}
+
+static void ipraw__two_stacks_ipv6(void **state)
+{
+	struct uhoma_stack *st;
+
+	(void)state;
+	NEED_RAW();
+	st = ip_stack("::1");
+	if (!st) {
+		print_message("    skipped: no IPv6 loopback (::1) here\n");
+		skip();
+	}
+	uhoma_stack_destroy(st);
+	two_stacks("::1");
+}
+
+/* ---- the test as a kernel Homa peer ------------------------------------ */
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+
+/* The module's common header (§1.3): TCP-shaped, flags SYN|RST, urgent
+ * 0xB97D, checksum 0 as uhoma writes it (the module never reads it). */
+static void common(uint8_t *p, uint16_t sport, uint16_t dport, uint32_t seq,
+		   uint8_t type, uint64_t id)
+{
+	memset(p, 0, 28);
+	put16(p, sport);
+	put16(p + 2, dport);
+	put32(p + 4, seq);
+	p[11] = type;
+	p[12] = type == 0x10 ? 0xE0 : 0x50;
+	p[13] = 6;
+	put16(p + 18, 0xB97D);
+	put64(p + 20, id);
+}
+
+static void raw_send(int fd, const uint8_t *pkt, size_t len, int tos)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)), 0);
+	assert_int_equal(sendto(fd, pkt, len, 0, (struct sockaddr *)&to,
+				sizeof(to)), (ssize_t)len);
+}
+
+/* The next packet of @type for port @dport: IP header in @ip, Homa packet
+ * in @pkt; returns the Homa length (0 on timeout). */
+static size_t raw_expect(int fd, uint16_t dport, uint8_t type, uint8_t *ip,
+			 uint8_t *pkt, size_t cap)
+{
+	double end = nt_now() + 3;
+
+	while (nt_now() < end) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint8_t buf[70000];
+		ssize_t n;
+		size_t ihl;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 20)
+			continue;
+		ihl = (size_t)(buf[0] & 0xF) * 4;
+		if ((size_t)n < ihl + 28 || buf[ihl + 11] != type ||
+		    (buf[ihl + 2] << 8 | buf[ihl + 3]) != dport)
+			continue;
+		memcpy(ip, buf, 20);
+		if ((size_t)n - ihl > cap)
+			return 0;
+		memcpy(pkt, buf + ihl, (size_t)n - ihl);
+		return (size_t)n - ihl;
+	}
+	return 0;
+}
+
+static void ipraw__speaks_the_module_wire_format(void **state)
+{
+	const uint16_t kport = 40000 + (uint16_t)(getpid() % 1000);
+	const uint64_t kid = 0x0000123400005678ull;  /* kernel client id */
+	struct uhoma_stack *st;
+	struct uhoma_sock *s;
+	struct uhoma_metrics before, after;
+	struct uhoma_msg m;
+	uint8_t req[56 + 200], want[56 + 300], got[70000], ip[20];
+	uint8_t body[300];
+	uint16_t port = (uint16_t)(1000 + getpid() % 20000);
+	int fd, prio = -1;
+	size_t n;
+
+	(void)state;
+	NEED_RAW();
+	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
+	assert_true(fd >= 0);
+	st = ip_stack("127.0.0.1");
+	assert_non_null(st);
+	assert_int_equal(uhoma_socket(st, port, &s), UHOMA_OK);
+	nt_buffers(s, NT_REGION);
+
+	/* A 200-byte request as the module sends it: seg.offset -1, the
+	 * offset (0) in sequence; priority 5 in TOS. */
+	memset(req, 0, sizeof(req));
+	common(req, kport, port, 0, 0x10, kid);
+	put32(req + 28, 200);            /* message_length */
+	put32(req + 32, 200);            /* incoming */
+	put32(req + 52, 0xFFFFFFFFu);    /* seg.offset: see sequence */
+	for (int i = 0; i < 200; i++)
+		req[56 + i] = (uint8_t)(i * 7);
+	raw_send(fd, req, sizeof(req), 5 << 5);
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(s, &m, 0, 5 * 1000000000ll), 200);
+	assert_true(m.id == (kid ^ 1));
+	assert_int_equal(ntohs(((struct sockaddr_in *)(void *)&m.peer)->sin_port),
+			 kport);
+	{
+		uint8_t copy[200];
+
+		assert_int_equal(uhoma_msg_copy(s, &m, 0, copy, 200), 200);
+		assert_memory_equal(copy, req + 56, 200);
+	}
+
+	/* The response: one DATA packet, every byte as the module's. */
+	for (int i = 0; i < 300; i++)
+		body[i] = (uint8_t)(255 - i);
+	uhoma_metrics(st, &before);
+	assert_int_equal(uhoma_reply(s, (struct sockaddr *)&m.peer, m.peer_len,
+				     m.id, body, sizeof(body)), UHOMA_OK);
+	uhoma_msg_release(s, &m);
+	n = raw_expect(fd, kport, 0x10, ip, got, sizeof(got));
+	assert_int_equal(n, 56 + 300);
+	memset(want, 0, sizeof(want));
+	common(want, port, kport, 0, 0x10, kid ^ 1);
+	put32(want + 28, 300);           /* message_length */
+	put32(want + 32, 300);           /* incoming: all unscheduled */
+	put32(want + 52, 0);             /* seg.offset = sequence = 0 */
+	memcpy(want + 56, body, 300);
+	assert_memory_equal(got, want, 56 + 300);
+	assert_int_equal(ip[9], PROTO_HOMA);
+	/* TOS = priority << 5, the priority uhoma counted for it. */
+	assert_int_equal(ip[1] & 0x1F, 0);
+	uhoma_metrics(st, &after);
+	for (int p = 0; p < 8; p++)
+		if (after.prio_packets[p] != before.prio_packets[p])
+			prio = p;
+	assert_int_equal(ip[1] >> 5, prio);
+
+	/* No ACK yet: the server asks for one (NEED_ACK, header only, at the
+	 * control priority, num_priorities - 1 = 7). */
+	n = raw_expect(fd, kport, 0x17, ip, got, sizeof(got));
+	assert_int_equal(n, 28);
+	common(want, port, kport, 0, 0x17, kid ^ 1);
+	assert_memory_equal(got, want, 28);
+	assert_int_equal(ip[1], 7 << 5);
+
+	/* The module's ACK: 80 bytes, no extra acks. The RPC ends. */
+	{
+		uint8_t ack[80];
+		double end = nt_now() + 3;
+
+		common(ack, kport, port, 0, 0x18, kid);
+		raw_send(fd, ack, sizeof(ack), 7 << 5);
+		do {
+			uhoma_metrics(st, &after);
+			if (after.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0)
+				break;
+			usleep(1000);
+		} while (nt_now() < end);
+		assert_int_equal(after.rpcs[UHOMA_RPCS_SERVER_OUTGOING], 0);
+		assert_int_equal(after.drops[1], 0);   /* short */
+	}
+
+	/* A RESEND for an RPC it never had: RPC_UNKNOWN comes back. */
+	{
+		uint8_t rs[37];
+
+		common(rs, kport, port, 0, 0x12, kid + 2);
+		put32(rs + 28, 0);
+		put32(rs + 32, 0xFFFFFFFFu);
+		rs[36] = 6;
+		raw_send(fd, rs, sizeof(rs), 7 << 5);
+		n = raw_expect(fd, kport, 0x13, ip, got, sizeof(got));
+		assert_int_equal(n, 28);
+		common(want, port, kport, 0, 0x13, (kid + 2) ^ 1);
+		assert_memory_equal(got, want, 28);
+	}
+	uhoma_close(s);
+	uhoma_stack_destroy(st);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(ipraw__two_stacks_ipv4),
+		UH_TEST(ipraw__two_stacks_ipv6),
+		UH_TEST(ipraw__speaks_the_module_wire_format),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
