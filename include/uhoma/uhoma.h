@@ -222,10 +222,25 @@ int uhoma_socket(struct uhoma_stack *st, uint16_t port,
 uint16_t uhoma_port(const struct uhoma_sock *s);
 
 /*
+ * uhoma_bind - moves the socket to port @port (1..32767) and makes it a
+ * server, as bind(2) does for a kernel Homa socket opened with port 0.
+ * RPCs in progress keep going from the new port; packets already on their
+ * way to the old one are lost and recovered by Homa's timers. @port equal
+ * to the current port only succeeds. Returns UHOMA_OK,
+ * UHOMA_ERR_INVALID_ARGUMENT (port 0 or above 32767),
+ * UHOMA_ERR_ADDR_IN_USE, UHOMA_ERR_PERMISSION, UHOMA_ERR_SHUTDOWN or
+ * UHOMA_ERR_SYSTEM. May sleep for an RCU grace period.
+ */
+int uhoma_bind(struct uhoma_sock *s, uint16_t port);
+
+/*
  * uhoma_set_server - @on non-zero: requests to this socket are accepted;
  * zero: they are dropped. Returns UHOMA_OK or UHOMA_ERR_SHUTDOWN.
  */
 int uhoma_set_server(struct uhoma_sock *s, int on);
+
+/* uhoma_is_server - 1 if requests to the socket are accepted, else 0. */
+int uhoma_is_server(const struct uhoma_sock *s);
 
 /*
  * uhoma_set_buffers - gives the socket its receive buffer region: @length
@@ -330,9 +345,47 @@ size_t uhoma_msg_copy(const struct uhoma_sock *s, const struct uhoma_msg *msg,
  * @id is 0. @error 0: the RPC disappears silently. Otherwise a negative
  * uhoma code: the RPC completes with it, and uhoma_recv reports it. Returns
  * UHOMA_OK, UHOMA_ERR_NOT_FOUND (no such client RPC) or
- * UHOMA_ERR_INVALID_ARGUMENT (a positive @error, or an odd @id).
+ * UHOMA_ERR_INVALID_ARGUMENT (a positive @error, or an odd @id). Any
+ * negative @error is passed through untouched, even outside the
+ * UHOMA_ERR_* band (the LD_PRELOAD library carries errno values that way).
  */
 int uhoma_abort(struct uhoma_sock *s, uint64_t id, int error);
+
+/* Flags of struct uhoma_rpc_info (the Linux module's HOMA_RPC_* values). */
+#define UHOMA_RPC_BUF_STALL 0x01u /* incoming message waits for bpages */
+#define UHOMA_RPC_PRIVATE 0x02u   /* a private client RPC */
+#define UHOMA_RPC_RX_READY 0x04u  /* message complete, not yet received */
+#define UHOMA_RPC_RX_COPY 0x08u   /* bytes being copied to the region */
+
+/* struct uhoma_rpc_info - the state of one RPC, as uhoma_rpc_info reports. */
+struct uhoma_rpc_info {
+	uint64_t id;             /* even: client RPC; odd: server RPC */
+	uint64_t cookie;         /* client RPCs: the request's cookie */
+	struct sockaddr_storage peer;
+	uint32_t peer_len;
+	int32_t tx_length;       /* outgoing message bytes; -1: none yet */
+	uint32_t tx_sent;        /* bytes of it transmitted */
+	uint32_t tx_granted;     /* bytes the receiver allows */
+	uint32_t tx_prio;        /* priority of the last GRANT */
+	int32_t rx_length;       /* incoming message bytes; -1: unknown */
+	uint32_t rx_remaining;   /* bytes not yet received */
+	uint32_t rx_gaps;        /* holes below the highest byte received */
+	uint32_t rx_gap_bytes;   /* bytes in those holes */
+	uint32_t rx_granted;     /* bytes we allowed the sender */
+	uint32_t flags;          /* UHOMA_RPC_* */
+};
+
+/*
+ * uhoma_rpc_info - describes the socket's live RPCs: up to @max of them
+ * into @out (@out may be NULL when @max is 0). Returns the number of live
+ * RPCs (possibly more than @max), or UHOMA_ERR_INVALID_ARGUMENT or
+ * UHOMA_ERR_SHUTDOWN. A snapshot: RPCs come and go while it runs.
+ */
+int uhoma_rpc_info(struct uhoma_sock *s, struct uhoma_rpc_info *out,
+		   size_t max);
+
+/* uhoma_buffers_free - bytes of the buffer region in free bpages. */
+uint64_t uhoma_buffers_free(struct uhoma_sock *s);
 
 /*
  * uhoma_fd - a file descriptor, owned by the socket, that polls readable

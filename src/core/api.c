@@ -78,6 +78,80 @@ int uhoma_set_server(struct uhoma_sock *s, int on)
 	RETURN(rc);
 }
 
+int uhoma_bind(struct uhoma_sock *s, uint16_t port)
+{
+	if (!s || port == 0 || port >= 0x8000)
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	RETURN(uh_sock_bind(s, port));
+}
+
+int uhoma_is_server(const struct uhoma_sock *s)
+{
+	return s && atomic_load(&s->is_server);
+}
+
+uint64_t uhoma_buffers_free(struct uhoma_sock *s)
+{
+	return s ? uh_pool_free_bytes(&s->pool) : 0;
+}
+
+/* One RPC's row of uhoma_rpc_info. RPC lock held: fills @i only. */
+static void rpc_info_fill(const struct uh_rpc *rpc, struct uhoma_rpc_info *i)
+{
+	uint32_t len;
+
+	memset(i, 0, sizeof(*i));
+	i->id = rpc->id;
+	i->cookie = uh_rpc_is_client(rpc) ? rpc->cookie : 0;
+	uh_addr_to_sockaddr(&rpc->peer->addr, rpc->dport, &i->peer, &len);
+	i->peer_len = len;
+	i->tx_length = rpc->out.buf || rpc->out.length ? (int32_t)rpc->out.length
+						       : -1;
+	i->tx_sent = rpc->out.next_xmit;
+	i->tx_granted = rpc->out.granted;
+	i->tx_prio = rpc->out.sched_prio;
+	i->rx_length = rpc->in.length;
+	i->rx_remaining = rpc->in.length < 0 ? 0 : rpc->in.bytes_remaining;
+	i->rx_gaps = rpc->in.num_gaps;
+	for (unsigned g = 0; g < rpc->in.num_gaps; g++)
+		i->rx_gap_bytes += rpc->in.gaps[g].end - rpc->in.gaps[g].start;
+	i->rx_granted = rpc->in.granted;
+	i->flags = (rpc->in.waiting_bufs ? UHOMA_RPC_BUF_STALL : 0) |
+		   (rpc->is_private ? UHOMA_RPC_PRIVATE : 0) |
+		   (rpc->handed_off && !rpc->in.given ? UHOMA_RPC_RX_READY : 0) |
+		   (rpc->in.copies ? UHOMA_RPC_RX_COPY : 0);
+}
+
+int uhoma_rpc_info(struct uhoma_sock *s, struct uhoma_rpc_info *out,
+		   size_t max)
+{
+	struct uh_rculist *pos;
+	size_t n = 0;
+
+	if (!s || (max && !out))
+		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+	if (!uh_sock_protect(s))
+		RETURN(UHOMA_ERR_SHUTDOWN);
+	for (pos = uh_rculist_next(&s->active); pos != &s->active;
+	     pos = uh_rculist_next(pos)) {
+		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
+		struct uhoma_rpc_info row;
+		bool live;
+
+		uh_rpc_lock(rpc);
+		live = rpc->state != UH_RPC_DEAD;
+		if (live && n < max)
+			rpc_info_fill(rpc, &row);
+		uh_rpc_unlock(rpc);
+		/* The caller's memory is written with no lock held. */
+		if (live && n < max)
+			out[n] = row;
+		n += live;
+	}
+	uh_sock_unprotect(s);
+	RETURN(n > INT32_MAX ? INT32_MAX : (int)n);
+}
+
 int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
 {
 	int rc;

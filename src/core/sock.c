@@ -134,10 +134,21 @@ struct uhoma_sock *uh_sock_find(struct uhoma_stack *st, uint16_t port)
 	return NULL;
 }
 
+static void socktab_link(struct uhoma_stack *st, struct uhoma_sock *s)
+{
+	unsigned b = port_bucket(s->port);
+
+	atomic_store_explicit(&s->tab_next,
+			      atomic_load_explicit(&st->socktab[b],
+						   memory_order_relaxed),
+			      memory_order_relaxed);
+	/* Publish the initialized socket to RCU readers. */
+	atomic_store_explicit(&st->socktab[b], s, memory_order_release);
+}
+
 int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 {
 	struct uhoma_sock *s;
-	unsigned b;
 	int rc;
 
 	uh_lockdep_might_block("uh_sock_open", UH_HERE);
@@ -184,13 +195,7 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 		free(s);
 		return rc;
 	}
-	b = port_bucket(port);
-	atomic_store_explicit(&s->tab_next,
-			      atomic_load_explicit(&st->socktab[b],
-						   memory_order_relaxed),
-			      memory_order_relaxed);
-	/* Publish the initialized socket to RCU readers. */
-	atomic_store_explicit(&st->socktab[b], s, memory_order_release);
+	socktab_link(st, s);
 	uh_list_add_tail(&s->stack_link, &st->all_socks);
 	uh_unlock(&st->socktab_lock);
 	*out = s;
@@ -212,6 +217,52 @@ static void socktab_unlink(struct uhoma_stack *st, struct uhoma_sock *s)
 		}
 	}
 	uh_unlock(&st->socktab_lock);
+}
+
+int uh_sock_bind(struct uhoma_sock *s, uint16_t port)
+{
+	struct uhoma_stack *st = s->stack;
+	uint16_t old;
+	int rc;
+
+	uh_lockdep_might_block("uh_sock_bind", UH_HERE);
+	pthread_mutex_lock(&st->bind_mutex);
+	old = s->port;
+	if (old == port) {
+		rc = atomic_load(&s->shutdown) ? UHOMA_ERR_SHUTDOWN : UHOMA_OK;
+		goto out;
+	}
+	rc = st->carrier->ops->open_port(st->carrier, &port);
+	if (rc)
+		goto out;
+	uh_lock(&st->socktab_lock);
+	if (atomic_load(&s->shutdown) || uh_sock_find(st, port)) {
+		rc = atomic_load(&s->shutdown) ? UHOMA_ERR_SHUTDOWN
+					       : UHOMA_ERR_ADDR_IN_USE;
+		uh_unlock(&st->socktab_lock);
+		st->carrier->ops->close_port(st->carrier, port);
+		goto out;
+	}
+	uh_unlock(&st->socktab_lock);
+	socktab_unlink(st, s);
+	/* A reader may stand on @s in its old bucket's chain: only after a
+	 * grace period may s->tab_next point into another chain. */
+	uh_synchronize_rcu();
+	uh_lock(&st->socktab_lock);
+	s->port = port;
+	/* Shut down meanwhile: stay out of the table (close releases the
+	 * new port, the one s->port names). */
+	if (!atomic_load(&s->shutdown)) {
+		socktab_link(st, s);
+		atomic_store(&s->is_server, true);
+	} else {
+		rc = UHOMA_ERR_SHUTDOWN;
+	}
+	uh_unlock(&st->socktab_lock);
+	st->carrier->ops->close_port(st->carrier, old);
+out:
+	pthread_mutex_unlock(&st->bind_mutex);
+	return rc;
 }
 
 /* ---- protect count and reaping ------------------------------------------ */

@@ -5,6 +5,8 @@
  * Synchronization table for struct uhoma_sock:
  *   field                     writers                 readers
  *   tab_next                  socktab lock            RCU
+ *   port                      socktab lock + bind     anyone (atomic)
+ *                             mutex (uh_sock_bind)
  *   shutdown, is_server       socket lock (atomic)    anyone (atomic)
  *   protect_count             +1 under socket lock;   reaper, under the
  *                             -1 atomic, no lock      socket lock
@@ -44,7 +46,9 @@ struct uhoma_stack;
 
 struct uhoma_sock {
 	struct uhoma_stack *stack;        /* immutable */
-	uint16_t port;                 /* immutable */
+	_Atomic uint16_t port;         /* written by uh_sock_bind under the
+					* socktab lock, while the socket is
+					* out of the table; read anywhere */
 	struct uhoma_sock *_Atomic tab_next; /* socktab lock / RCU */
 	struct uh_list stack_link;     /* socktab lock: stack->all_socks */
 	struct uh_lock lock;           /* class socket */
@@ -127,6 +131,14 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p);
 
 /* Opens a socket on @port (0 = automatic). */
 int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out);
+
+/*
+ * Moves @s to port @port (1..0x7FFF) and makes it a server. The socket
+ * leaves the port table for a grace period, so packets to either port may
+ * be dropped meanwhile (Homa's timers recover). Sleeps: no lock held.
+ * Returns 0, UHOMA_ERR_ADDR_IN_USE, UHOMA_ERR_SHUTDOWN or a carrier error.
+ */
+int uh_sock_bind(struct uhoma_sock *s, uint16_t port);
 
 /* The socket bound to @port, or NULL. Caller is in an RCU read section. */
 struct uhoma_sock *uh_sock_find(struct uhoma_stack *st, uint16_t port);

@@ -99,6 +99,7 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 	st->cfg = c;
 	st->rpc_cache = rpc_cache;
 	uh_lock_init(&st->socktab_lock, &socktab_class);
+	pthread_mutex_init(&st->bind_mutex, NULL);
 	uh_list_init(&st->all_socks);
 	uh_peertab_init(&st->peers);
 	rc = uh_carrier_create(&c, &st->carrier);

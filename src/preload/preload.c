@@ -1,0 +1,962 @@
+/*
+ * preload.c - libuhoma-preload.so: runs programs written for the Linux
+ * Homa module's socket API on uhoma, unchanged (LD_PRELOAD).
+ *
+ * socket(AF_INET or AF_INET6, SOCK_DGRAM, IPPROTO_HOMA) opens a uhoma
+ * socket on the process's one stack (created on first use from
+ * UHOMA_CONFIG; address "::" unless UHOMA_CONFIG names one) and returns a
+ * duplicate of its readiness eventfd: poll, select and epoll work on it
+ * as they would on a kernel Homa socket (readable while a message waits or
+ * after shutdown; always writable). Every call the module implements is
+ * intercepted on those descriptors and mapped to the uhoma API with the
+ * module's argument checks and errno values (homa-protocol.md §2);
+ * everything else, and every other descriptor, goes to libc untouched.
+ *
+ * Differences, all documented in uhoma(7): Homa descriptors are
+ * close-on-exec (a user-space socket cannot survive exec); in a fork child
+ * the inherited ones fail with EBADFD, and a child of a process that had
+ * Homa sockets cannot open new ones before it execs (EPROTONOSUPPORT: the
+ * parent's threads may have held RCU read sections and locks the child can
+ * never see released); SOL_SOCKET options are accepted and ignored.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "preload/fdtable.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* recvmsg reports an abort's errno through uhoma codes below this. */
+#define ERRNO_CODE_BASE (-65536)
+
+static struct {
+	int (*socket)(int, int, int);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*sendto)(int, const void *, size_t, int,
+			  const struct sockaddr *, socklen_t);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
+			    socklen_t *);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	int (*ioctl)(int, unsigned long, ...);
+	int (*fcntl)(int, int, ...);
+	int (*shutdown)(int, int);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+} real;
+
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct uhoma_stack *stack;          /* stack_lock */
+static bool forked_from_user;              /* a fork child of a process
+					    * that had a stack: written in
+					    * the child before any thread */
+
+static void child_after_fork(void)
+{
+	/* The parent's stack has no threads here, and its locks may have
+	 * been held by threads that did not come along: never touch it. */
+	pthread_mutex_init(&stack_lock, NULL);
+	if (stack)
+		forked_from_user = true;
+	stack = NULL;
+	fdt_mark_stale();
+}
+
+static void resolve(void)
+{
+#define R(name) real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name)
+	R(socket); R(bind); R(getsockname); R(getpeername); R(connect);
+	R(setsockopt); R(getsockopt); R(sendmsg); R(recvmsg); R(sendto);
+	R(recvfrom); R(send); R(recv); R(read); R(write); R(ioctl); R(fcntl);
+	R(shutdown); R(close); R(dup); R(dup2); R(dup3);
+#undef R
+	pthread_atfork(NULL, NULL, child_after_fork);
+}
+
+static void need_real(void)
+{
+	pthread_once(&real_once, resolve);
+}
+
+/* Records @fmt as the socket's last error (HOMAIOCINFO's error_msg), sets
+ * errno to @e and returns -1. */
+__attribute__((format(printf, 3, 4)))
+static int fail(struct hsock *h, int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		va_start(ap, fmt);
+		vsnprintf(h->err, sizeof(h->err), fmt, ap);
+		va_end(ap);
+		pthread_mutex_unlock(&h->lock);
+	}
+	errno = e;
+	return -1;
+}
+
+/* The module's errno for a uhoma code, where it differs from the generic
+ * mapping, and the errno an abort carried. */
+static int errno_of(int code)
+{
+	if (code <= ERRNO_CODE_BASE)
+		return ERRNO_CODE_BASE - code;
+	return uhoma_err_to_errno(code);
+}
+
+static int fail_code(struct hsock *h, int code, const char *what)
+{
+	return fail(h, errno_of(code), "%s: %s", what, uhoma_strerror(code));
+}
+
+static struct uhoma_stack *get_stack(void)
+{
+	struct uhoma_stack *st;
+
+	pthread_mutex_lock(&stack_lock);
+	if (!stack) {
+		struct uhoma_config cfg;
+		const char *env = getenv("UHOMA_CONFIG");
+
+		if (uhoma_config_default(&cfg) != UHOMA_OK)
+			fprintf(stderr, "uhoma-preload: UHOMA_CONFIG has bad "
+				"items; using the rest\n");
+		if (!env || !strstr(env, "addr="))
+			strcpy(cfg.addr, "::");
+		if (uhoma_stack_create(&cfg, &stack) != UHOMA_OK)
+			stack = NULL;
+	}
+	st = stack;
+	pthread_mutex_unlock(&stack_lock);
+	return st;
+}
+
+/* ---- socket, bind, names ------------------------------------------------ */
+
+static int homa_socket(int domain, int type)
+{
+	struct uhoma_stack *st;
+	struct uhoma_sock *s;
+	struct hsock *h;
+	int rc, fd;
+
+	if (forked_from_user)
+		return errno = EPROTONOSUPPORT, -1;
+	if (!fdt_init())
+		return errno = ENOMEM, -1;
+	st = get_stack();
+	if (!st)
+		return errno = ENOMEM, -1;
+	rc = uhoma_socket(st, 0, &s);
+	if (rc)
+		return errno = errno_of(rc), -1;
+	/* Close-on-exec always: the socket lives in this process only. */
+	fd = real.fcntl(uhoma_fd(s), F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		uhoma_close(s);
+		return -1;
+	}
+	h = fdt_alloc(s, domain);
+	if (!h) {
+		real.close(fd);
+		uhoma_close(s);
+		return errno = ENOMEM, -1;
+	}
+	atomic_store(&h->nonblock, (type & SOCK_NONBLOCK) != 0);
+	if (!fdt_install(fd, h)) {
+		real.close(fd);
+		fdt_put(h);
+		return errno = EMFILE, -1;
+	}
+	fdt_put(h);             /* the slot holds it now */
+	return fd;
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	need_real();
+	if (protocol == IPPROTO_HOMA &&
+	    (domain == AF_INET || domain == AF_INET6) &&
+	    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_DGRAM)
+		return homa_socket(domain, type);
+	return real.socket(domain, type, protocol);
+}
+
+/* Checks @sa against the socket's family; the port in *@port. */
+static int parse_addr(struct hsock *h, const struct sockaddr *sa,
+		      socklen_t len, uint16_t *port)
+{
+	if (!sa || len < sizeof(sa_family_t))
+		return fail(h, EINVAL, "no address");
+	if (sa->sa_family != h->family)
+		return fail(h, EAFNOSUPPORT, "address family %d on an %s "
+			    "socket", sa->sa_family,
+			    h->family == AF_INET ? "AF_INET" : "AF_INET6");
+	if (len < (h->family == AF_INET ? sizeof(struct sockaddr_in)
+					: sizeof(struct sockaddr_in6)))
+		return fail(h, EINVAL, "address length %u too short",
+			    (unsigned)len);
+	*port = ntohs(h->family == AF_INET
+			      ? ((const struct sockaddr_in *)(const void *)sa)->sin_port
+			      : ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return 0;
+}
+
+/* Writes the peer in @ss (any family) as the socket's family. */
+static socklen_t to_family(const struct hsock *h,
+			   const struct sockaddr_storage *ss,
+			   struct sockaddr_storage *out)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memset(out, 0, sizeof(*out));
+	if (ss->ss_family == AF_INET6 && h->family == AF_INET) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		struct sockaddr_in *in = (void *)out;
+
+		in->sin_family = AF_INET;
+		in->sin_port = in6->sin6_port;
+		if (memcmp(in6->sin6_addr.s6_addr, mapped, 12) == 0)
+			memcpy(&in->sin_addr, in6->sin6_addr.s6_addr + 12, 4);
+		return sizeof(*in);
+	}
+	if (ss->ss_family == AF_INET && h->family == AF_INET6) {
+		const struct sockaddr_in *in = (const void *)ss;
+		struct sockaddr_in6 *in6 = (void *)out;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = in->sin_port;
+		memcpy(in6->sin6_addr.s6_addr, mapped, 12);
+		memcpy(in6->sin6_addr.s6_addr + 12, &in->sin_addr, 4);
+		return sizeof(*in6);
+	}
+	memcpy(out, ss, sizeof(*out));
+	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+					: sizeof(struct sockaddr_in6);
+}
+
+static void copy_name(void *dst, socklen_t *dst_len,
+		      const struct sockaddr_storage *src, socklen_t src_len)
+{
+	if (!dst || !dst_len)
+		return;
+	memcpy(dst, src, *dst_len < src_len ? *dst_len : src_len);
+	*dst_len = src_len;
+}
+
+#define STALE_CHECK(h)                                                    \
+	do {                                                              \
+		if (atomic_load(&(h)->stale))                             \
+			return fail(NULL, EBADFD, "inherited across fork"); \
+	} while (0)
+
+static int homa_bind(struct hsock *h, const struct sockaddr *sa,
+		     socklen_t len)
+{
+	uint16_t port;
+	int rc;
+
+	STALE_CHECK(h);
+	if (parse_addr(h, sa, len, &port))
+		return -1;
+	if (port == 0)
+		return 0;
+	if (port >= HOMA_MIN_DEFAULT_PORT)
+		return fail(h, EINVAL, "port %u is not below %u", port,
+			    HOMA_MIN_DEFAULT_PORT);
+	rc = uhoma_bind(h->s, port);
+	return rc ? fail_code(h, rc, "bind") : 0;
+}
+
+EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct hsock *h;
+	int r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.bind(fd, sa, len);
+	r = homa_bind(h, sa, len);
+	fdt_put(h);
+	return r;
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	struct hsock *h;
+	struct sockaddr_storage ss;
+	socklen_t n;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.getsockname(fd, sa, len);
+	memset(&ss, 0, sizeof(ss));
+	if (h->family == AF_INET) {
+		struct sockaddr_in *in = (void *)&ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(uhoma_port(h->s));
+		n = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (void *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(uhoma_port(h->s));
+		n = sizeof(*in6);
+	}
+	fdt_put(h);
+	if (!sa || !len)
+		return errno = EFAULT, -1;
+	copy_name(sa, len, &ss, n);
+	return 0;
+}
+
+EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	struct hsock *h;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.getpeername(fd, sa, len);
+	fdt_put(h);
+	return errno = ENOTCONN, -1;     /* Homa sockets have no peer */
+}
+
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct hsock *h;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.connect(fd, sa, len);
+	fdt_put(h);
+	return errno = EOPNOTSUPP, -1;
+}
+
+/* ---- socket options ----------------------------------------------------- */
+
+static int homa_setsockopt(struct hsock *h, int level, int opt,
+			   const void *val, socklen_t len)
+{
+	int rc;
+
+	STALE_CHECK(h);
+	if (level == SOL_SOCKET)
+		return 0;     /* buffer sizes and the like: nothing to do */
+	if (level != IPPROTO_HOMA)
+		return fail(h, ENOPROTOOPT, "option level %d", level);
+	if (opt == SO_HOMA_RCVBUF) {
+		struct homa_rcvbuf_args a;
+
+		if (len != sizeof(a) || !val)
+			return fail(h, EINVAL, "SO_HOMA_RCVBUF needs struct "
+				    "homa_rcvbuf_args (%zu bytes)", sizeof(a));
+		memcpy(&a, val, sizeof(a));
+		rc = uhoma_set_buffers(h->s, (void *)(uintptr_t)a.start,
+				       a.length);
+		if (rc)
+			return fail_code(h, rc, "SO_HOMA_RCVBUF");
+		pthread_mutex_lock(&h->lock);
+		h->rcvbuf = a;
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	if (opt == SO_HOMA_SERVER) {
+		int on;
+
+		if (len < sizeof(int) || !val)
+			return fail(h, EINVAL, "SO_HOMA_SERVER needs an int");
+		memcpy(&on, val, sizeof(on));
+		rc = uhoma_set_server(h->s, on);
+		return rc ? fail_code(h, rc, "SO_HOMA_SERVER") : 0;
+	}
+	return fail(h, ENOPROTOOPT, "unknown option %d", opt);
+}
+
+EXPORT int setsockopt(int fd, int level, int opt, const void *val,
+		      socklen_t len)
+{
+	struct hsock *h;
+	int r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.setsockopt(fd, level, opt, val, len);
+	r = homa_setsockopt(h, level, opt, val, len);
+	fdt_put(h);
+	return r;
+}
+
+static int put_int(void *val, socklen_t *len, int v)
+{
+	if (!val || !len || *len < sizeof(int))
+		return errno = EINVAL, -1;
+	memcpy(val, &v, sizeof(v));
+	*len = sizeof(int);
+	return 0;
+}
+
+static int homa_getsockopt(struct hsock *h, int level, int opt, void *val,
+			   socklen_t *len)
+{
+	STALE_CHECK(h);
+	if (level == SOL_SOCKET) {
+		switch (opt) {
+		case SO_TYPE:
+			return put_int(val, len, SOCK_DGRAM);
+		case SO_DOMAIN:
+			return put_int(val, len, h->family);
+		case SO_PROTOCOL:
+			return put_int(val, len, IPPROTO_HOMA);
+		case SO_ERROR:
+			return put_int(val, len, 0);
+		default:
+			return fail(h, ENOPROTOOPT, "SOL_SOCKET option %d",
+				    opt);
+		}
+	}
+	if (level != IPPROTO_HOMA)
+		return fail(h, ENOPROTOOPT, "option level %d", level);
+	if (opt == SO_HOMA_SERVER)
+		return put_int(val, len, uhoma_is_server(h->s));
+	if (opt == SO_HOMA_RCVBUF) {
+		if (!val || !len || *len < sizeof(struct homa_rcvbuf_args))
+			return fail(h, EINVAL, "SO_HOMA_RCVBUF needs %zu "
+				    "bytes", sizeof(struct homa_rcvbuf_args));
+		pthread_mutex_lock(&h->lock);
+		memcpy(val, &h->rcvbuf, sizeof(h->rcvbuf));
+		pthread_mutex_unlock(&h->lock);
+		*len = sizeof(struct homa_rcvbuf_args);
+		return 0;
+	}
+	return fail(h, ENOPROTOOPT, "unknown option %d", opt);
+}
+
+EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
+{
+	struct hsock *h;
+	int r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.getsockopt(fd, level, opt, val, len);
+	r = homa_getsockopt(h, level, opt, val, len);
+	fdt_put(h);
+	return r;
+}
+
+/* ---- sendmsg and recvmsg ------------------------------------------------ */
+
+static pthread_key_t gather_key;
+static pthread_once_t gather_once = PTHREAD_ONCE_INIT;
+
+static void gather_key_make(void)
+{
+	pthread_key_create(&gather_key, free);
+}
+
+/* The message of @msg as one buffer: its only iovec, or a per-thread copy. */
+static const void *gather(const struct msghdr *msg, size_t len)
+{
+	uint8_t *buf;
+	size_t off = 0;
+
+	if (msg->msg_iovlen == 1)
+		return msg->msg_iov[0].iov_base;
+	pthread_once(&gather_once, gather_key_make);
+	buf = pthread_getspecific(gather_key);
+	if (!buf) {
+		buf = malloc(HOMA_MAX_MESSAGE_LENGTH);
+		if (!buf)
+			return NULL;
+		pthread_setspecific(gather_key, buf);
+	}
+	for (size_t i = 0; i < msg->msg_iovlen; i++) {
+		memcpy(buf + off, msg->msg_iov[i].iov_base,
+		       msg->msg_iov[i].iov_len);
+		off += msg->msg_iov[i].iov_len;
+	}
+	(void)len;
+	return buf;
+}
+
+static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg)
+{
+	struct homa_sendmsg_args *a;
+	const void *buf;
+	uint16_t port;
+	size_t len = 0;
+	int rc;
+
+	STALE_CHECK(h);
+	if (!msg)
+		return fail(h, EFAULT, "no msghdr");
+	a = msg->msg_control;
+	if (!a || msg->msg_controllen != 0)
+		return fail(h, EINVAL, "msg_control must point to struct "
+			    "homa_sendmsg_args, with msg_controllen 0");
+	if (a->reserved || (a->flags & ~(uint32_t)HOMA_SENDMSG_VALID_FLAGS))
+		return fail(h, EINVAL, "reserved field or unknown flags set "
+			    "in homa_sendmsg_args");
+	if (parse_addr(h, msg->msg_name, msg->msg_namelen, &port))
+		return -1;
+	if (msg->msg_iovlen && !msg->msg_iov)
+		return fail(h, EFAULT, "no iovec");
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		len += msg->msg_iov[i].iov_len;
+	if (len == 0 || len > HOMA_MAX_MESSAGE_LENGTH)
+		return fail(h, EINVAL, "message length %zu not in 1..%d", len,
+			    HOMA_MAX_MESSAGE_LENGTH);
+	buf = gather(msg, len);
+	if (!buf)
+		return fail(h, ENOMEM, "no memory to gather the message");
+	if (a->id == 0) {
+		uint64_t id;
+
+		rc = uhoma_send(h->s, msg->msg_name, msg->msg_namelen, buf,
+				len, a->completion_cookie,
+				(a->flags & HOMA_SENDMSG_PRIVATE) ? UHOMA_PRIVATE
+								  : 0, &id);
+		if (rc)
+			return fail_code(h, rc, "sendmsg (request)");
+		a->id = id;
+		return 0;
+	}
+	if (a->completion_cookie)
+		return fail(h, EINVAL, "a response carries no completion "
+			    "cookie");
+	rc = uhoma_reply(h->s, msg->msg_name, msg->msg_namelen, a->id, buf,
+			 len);
+	return rc ? fail_code(h, rc, "sendmsg (response)") : 0;
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct hsock *h;
+	ssize_t r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.sendmsg(fd, msg, flags);
+	r = homa_sendmsg(h, msg);
+	fdt_put(h);
+	return r;
+}
+
+static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
+{
+	struct homa_recvmsg_args *a;
+	struct uhoma_msg m;
+	struct sockaddr_storage ss;
+	socklen_t n;
+	int rc;
+
+	STALE_CHECK(h);
+	if (!msg)
+		return fail(h, EFAULT, "no msghdr");
+	a = msg->msg_control;
+	if (!a || msg->msg_controllen != sizeof(*a))
+		return fail(h, EINVAL, "msg_control must point to struct "
+			    "homa_recvmsg_args, msg_controllen %zu",
+			    sizeof(*a));
+	if (a->reserved)
+		return fail(h, EINVAL, "reserved field set in "
+			    "homa_recvmsg_args");
+	if (a->num_bpages > HOMA_MAX_BPAGES) {
+		a->num_bpages = 0;
+		return fail(h, EINVAL, "num_bpages over %d", HOMA_MAX_BPAGES);
+	}
+	if (a->num_bpages) {
+		rc = uhoma_release(h->s, a->bpage_offsets, a->num_bpages);
+		a->num_bpages = 0;
+		if (rc)
+			return fail(h, EINVAL, "returned bpages that the "
+				    "application does not hold");
+	}
+	memset(&m, 0, sizeof(m));
+	m.id = a->id;
+	rc = uhoma_recv(h->s, &m,
+			(flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
+				? UHOMA_NONBLOCK : 0, -1);
+	if (rc < 0 && !m.id)
+		return fail_code(h, rc, "recvmsg");
+	a->id = m.id;
+	a->completion_cookie = m.cookie;
+	n = to_family(h, &m.peer, &ss);
+	if (msg->msg_name)
+		copy_name(msg->msg_name, &msg->msg_namelen, &ss, n);
+	if (rc < 0)   /* this RPC failed; it is gone now */
+		return fail_code(h, rc, "RPC failed");
+	a->num_bpages = m.num_bpages;
+	memcpy(a->bpage_offsets, m.bpage_offsets,
+	       m.num_bpages * sizeof(m.bpage_offsets[0]));
+	msg->msg_flags = 0;
+	return rc;
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct hsock *h;
+	ssize_t r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.recvmsg(fd, msg, flags);
+	r = homa_recvmsg(h, msg, flags);
+	fdt_put(h);
+	return r;
+}
+
+/* The byte-stream calls make no sense on Homa: the module's answer to a
+ * send or receive without homa_*msg_args is EINVAL. */
+#define NOT_FOR_HOMA(fd, call)                                            \
+	do {                                                              \
+		struct hsock *h_ = fdt_get(fd);                           \
+		if (!h_)                                                  \
+			return call;                                      \
+		fail(h_, EINVAL, "use sendmsg/recvmsg with Homa's args"); \
+		fdt_put(h_);                                              \
+		return -1;                                                \
+	} while (0)
+
+EXPORT ssize_t sendto(int fd, const void *b, size_t n, int fl,
+		      const struct sockaddr *sa, socklen_t len)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.sendto(fd, b, n, fl, sa, len));
+}
+
+EXPORT ssize_t recvfrom(int fd, void *b, size_t n, int fl, struct sockaddr *sa,
+			socklen_t *len)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.recvfrom(fd, b, n, fl, sa, len));
+}
+
+EXPORT ssize_t send(int fd, const void *b, size_t n, int fl)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.send(fd, b, n, fl));
+}
+
+EXPORT ssize_t recv(int fd, void *b, size_t n, int fl)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.recv(fd, b, n, fl));
+}
+
+EXPORT ssize_t read(int fd, void *b, size_t n)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.read(fd, b, n));
+}
+
+EXPORT ssize_t write(int fd, const void *b, size_t n)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.write(fd, b, n));
+}
+
+/* ---- ioctl and fcntl ---------------------------------------------------- */
+
+static int homa_info(struct hsock *h, struct homa_info *info)
+{
+	size_t max, n;
+	struct uhoma_rpc_info *rows = NULL;
+	int rc;
+
+	if (!info)
+		return fail(h, EFAULT, "no homa_info");
+	max = info->rpc_info ? info->rpc_info_length /
+				       sizeof(struct homa_rpc_info)
+			     : 0;
+	if (max > 65536)
+		max = 65536;
+	if (max) {
+		rows = calloc(max, sizeof(*rows));
+		if (!rows)
+			return fail(h, ENOMEM, "no memory for HOMAIOCINFO");
+	}
+	rc = uhoma_rpc_info(h->s, rows, max);
+	if (rc < 0) {
+		free(rows);
+		return fail_code(h, rc, "HOMAIOCINFO");
+	}
+	n = (size_t)rc < max ? (size_t)rc : max;
+	for (size_t i = 0; i < n; i++) {
+		struct homa_rpc_info *o = &info->rpc_info[i];
+		struct sockaddr_storage ss;
+
+		memset(o, 0, sizeof(*o));
+		o->id = rows[i].id;
+		to_family(h, &rows[i].peer, &ss);
+		memcpy(&o->peer, &ss, sizeof(o->peer));
+		o->completion_cookie = rows[i].cookie;
+		o->tx_length = rows[i].tx_length;
+		o->tx_sent = rows[i].tx_sent;
+		o->tx_granted = rows[i].tx_granted;
+		o->tx_prio = rows[i].tx_prio;
+		o->rx_length = rows[i].rx_length;
+		o->rx_remaining = rows[i].rx_remaining;
+		o->rx_gaps = rows[i].rx_gaps;
+		o->rx_gap_bytes = rows[i].rx_gap_bytes;
+		o->rx_granted = rows[i].rx_granted;
+		o->flags = (uint16_t)rows[i].flags;
+	}
+	free(rows);
+	info->bpool_avail_bytes = uhoma_buffers_free(h->s);
+	info->port = uhoma_port(h->s);
+	info->num_rpcs = (uint32_t)rc;
+	pthread_mutex_lock(&h->lock);
+	memcpy(info->error_msg, h->err, sizeof(info->error_msg));
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static int homa_ioctl(struct hsock *h, unsigned long req, void *arg)
+{
+	int rc;
+
+	STALE_CHECK(h);
+	if (req == HOMAIOCINFO)
+		return homa_info(h, arg);
+	if (req == HOMAIOCABORT) {
+		struct homa_abort_args *a = arg;
+
+		if (!a)
+			return fail(h, EFAULT, "no homa_abort_args");
+		if (a->_pad1 || a->_pad2[0] || a->_pad2[1])
+			return fail(h, EINVAL, "padding in homa_abort_args "
+				    "must be zero");
+		if (a->error > 4095)
+			return fail(h, EINVAL, "error %u is not an errno",
+				    a->error);
+		if (a->id & 1)
+			return fail(h, EINVAL, "RPC %llu is not a client RPC",
+				    (unsigned long long)a->id);
+		rc = uhoma_abort(h->s, a->id,
+				 a->error ? ERRNO_CODE_BASE - (int)a->error : 0);
+		if (rc == UHOMA_ERR_NOT_FOUND)
+			return fail(h, EINVAL, "no client RPC %llu",
+				    (unsigned long long)a->id);
+		return rc ? fail_code(h, rc, "HOMAIOCABORT") : 0;
+	}
+	if (req == HOMAIOCFREEZE)
+		return 0;     /* no timetrace to freeze */
+	if (req == FIONBIO) {
+		int on;
+
+		if (!arg)
+			return fail(h, EFAULT, "FIONBIO needs an int");
+		memcpy(&on, arg, sizeof(on));
+		atomic_store(&h->nonblock, on != 0);
+		return 0;
+	}
+	return fail(h, EINVAL, "unknown ioctl 0x%lx", req);
+}
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	struct hsock *h;
+	va_list ap;
+	void *arg;
+	int r;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.ioctl(fd, req, arg);
+	r = homa_ioctl(h, req, arg);
+	fdt_put(h);
+	return r;
+}
+
+/* dup family: the new number names the same Homa socket. */
+static int homa_dup_to(struct hsock *h, int newfd)
+{
+	if (newfd < 0)
+		return newfd;
+	if (!fdt_install(newfd, h)) {
+		real.close(newfd);
+		return errno = EMFILE, -1;
+	}
+	return newfd;
+}
+
+static int homa_fcntl(int fd, int cmd, long arg)
+{
+	struct hsock *h;
+	int r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.fcntl(fd, cmd, arg);
+	switch (cmd) {
+	case F_SETFL:
+		/* The eventfd stays non-blocking (uhoma reads it); the
+		 * flag only decides how recvmsg waits. */
+		atomic_store(&h->nonblock, (arg & O_NONBLOCK) != 0);
+		r = real.fcntl(fd, F_SETFL, arg | O_NONBLOCK);
+		break;
+	case F_GETFL:
+		r = real.fcntl(fd, F_GETFL);
+		if (r >= 0 && !atomic_load(&h->nonblock))
+			r &= ~O_NONBLOCK;
+		break;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = homa_dup_to(h, real.fcntl(fd, F_DUPFD_CLOEXEC, arg));
+		break;
+	default:
+		r = real.fcntl(fd, cmd, arg);
+		break;
+	}
+	fdt_put(h);
+	return r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);   /* int or pointer: one register either way */
+	va_end(ap);
+	return homa_fcntl(fd, cmd, arg);
+}
+
+/* What fcntl becomes with _FILE_OFFSET_BITS=64 on newer glibc. */
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return homa_fcntl(fd, cmd, arg);
+}
+
+/* ---- shutdown, close, dup ----------------------------------------------- */
+
+EXPORT int shutdown(int fd, int how)
+{
+	struct hsock *h;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.shutdown(fd, how);
+	if (atomic_load(&h->stale)) {
+		fdt_put(h);
+		return fail(NULL, EBADFD, "inherited across fork");
+	}
+	uhoma_shutdown(h->s);   /* the module ignores @how */
+	fdt_put(h);
+	return 0;
+}
+
+/* Forgets @fd if it is Homa; the socket shuts down with its last name. */
+static void homa_forget(int fd)
+{
+	bool last;
+	struct hsock *h = fdt_remove(fd, &last);
+
+	if (!h)
+		return;
+	/* Wake threads blocked on it; the last reference closes it. */
+	if (last && !atomic_load(&h->stale))
+		uhoma_shutdown(h->s);
+	fdt_put(h);
+}
+
+EXPORT int close(int fd)
+{
+	need_real();
+	homa_forget(fd);
+	return real.close(fd);
+}
+
+EXPORT int dup(int fd)
+{
+	struct hsock *h;
+	int r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (!h)
+		return real.dup(fd);
+	r = homa_dup_to(h, real.fcntl(fd, F_DUPFD_CLOEXEC, 0));
+	fdt_put(h);
+	return r;
+}
+
+static int dup_common(int fd, int newfd, int flags, bool three)
+{
+	struct hsock *h;
+	int r;
+
+	need_real();
+	h = fdt_get(fd);
+	if (fd != newfd)
+		homa_forget(newfd);    /* dup2 closes what newfd was */
+	if (!h)
+		return three ? real.dup3(fd, newfd, flags)
+			     : real.dup2(fd, newfd);
+	r = three ? real.dup3(fd, newfd, flags | O_CLOEXEC)
+		  : real.dup2(fd, newfd);
+	if (r >= 0 && fd != newfd) {
+		real.fcntl(r, F_SETFD, FD_CLOEXEC);
+		r = homa_dup_to(h, r);
+	}
+	fdt_put(h);
+	return r;
+}
+
+EXPORT int dup2(int fd, int newfd)
+{
+	return dup_common(fd, newfd, 0, false);
+}
+
+EXPORT int dup3(int fd, int newfd, int flags)
+{
+	return dup_common(fd, newfd, flags, true);
+}

@@ -1,0 +1,846 @@
+/*
+ * homa_api.c - a program written only against the Linux Homa module's
+ * socket API (homa.h, sockets, sendmsg/recvmsg, ioctl, poll, epoll): no
+ * uhoma call anywhere. make test runs it under libuhoma-preload.so; it
+ * would run the same against the kernel module.
+ *
+ * It checks requests and responses of many sizes over IPv4 and IPv6,
+ * concurrent threads on one socket, private RPCs, abort, poll and epoll
+ * readiness, shutdown waking a blocked receiver, buffer return, HOMAIOCINFO,
+ * fork and exec, descriptors that are not Homa, and the module's errno for
+ * each bad call.
+ *
+ * Usage: homa_api            all checks
+ *        homa_api rpc PORT   one RPC to [::1]:PORT (the exec'd child)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uhoma/homa.h"
+
+static int failures;
+
+#define CHECK(cond)                                                        \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			fprintf(stderr, "%s:%d: check failed: %s (errno %d: " \
+				"%s)\n", __FILE__, __LINE__, #cond, errno,  \
+				strerror(errno));                          \
+			failures++;                                        \
+			return;                                            \
+		}                                                          \
+	} while (0)
+
+#define CHECK_ERR(call, e) CHECK((call) < 0 && errno == (e))
+
+#define REGION (32u << 20)
+
+struct hsock {
+	int fd;
+	uint8_t *region;
+};
+
+static uint16_t server_port;
+
+static void pattern(uint8_t *b, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 8));
+}
+
+/* Byte @o of the message described by @a. */
+static uint8_t msg_byte(const struct hsock *s, const struct homa_recvmsg_args *a,
+			size_t o)
+{
+	return s->region[a->bpage_offsets[o >> HOMA_BPAGE_SHIFT] +
+			 (o & (HOMA_BPAGE_SIZE - 1))];
+}
+
+static bool msg_matches(const struct hsock *s,
+			const struct homa_recvmsg_args *a, size_t len,
+			unsigned seed)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint8_t want = (uint8_t)(seed * 131 + i * 7 + (i >> 8));
+
+		if (msg_byte(s, a, i) != want)
+			return false;
+	}
+	return true;
+}
+
+static int open_homa(int family, struct hsock *s)
+{
+	struct homa_rcvbuf_args rb;
+
+	s->fd = socket(family, SOCK_DGRAM, IPPROTO_HOMA);
+	if (s->fd < 0)
+		return -1;
+	s->region = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->region == MAP_FAILED)
+		return -1;
+	rb.start = (uintptr_t)s->region;
+	rb.length = REGION;
+	return setsockopt(s->fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb, sizeof(rb));
+}
+
+static void close_homa(struct hsock *s)
+{
+	close(s->fd);
+	munmap(s->region, REGION);
+}
+
+static socklen_t server_addr(int family, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (void *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(server_port);
+		inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
+		return sizeof(*in);
+	}
+	struct sockaddr_in6 *in6 = (void *)ss;
+
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(server_port);
+	inet_pton(AF_INET6, "::1", &in6->sin6_addr);
+	return sizeof(*in6);
+}
+
+/* Sends a request of @len pattern bytes; the RPC id in *@id. */
+static int send_request(int fd, int family, const uint8_t *buf, size_t len,
+			uint64_t cookie, uint32_t flags, uint64_t *id)
+{
+	struct sockaddr_storage to;
+	struct homa_sendmsg_args a = { .completion_cookie = cookie,
+				       .flags = flags };
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+	struct msghdr h = { 0 };
+
+	h.msg_name = &to;
+	h.msg_namelen = server_addr(family, &to);
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	h.msg_control = &a;
+	if (sendmsg(fd, &h, 0) < 0)
+		return -1;
+	*id = a.id;
+	return 0;
+}
+
+/* Receives into @a (returning @a's pages first); the length or -1. */
+static ssize_t receive(int fd, struct homa_recvmsg_args *a, uint64_t id,
+		       int flags, struct sockaddr_storage *peer)
+{
+	struct msghdr h = { 0 };
+	struct sockaddr_storage dummy;
+
+	a->id = id;
+	h.msg_name = peer ? peer : &dummy;
+	h.msg_namelen = sizeof(struct sockaddr_storage);
+	h.msg_control = a;
+	h.msg_controllen = sizeof(*a);
+	return recvmsg(fd, &h, flags);
+}
+
+/* ---- the echo server: replies with the request's bytes -------------------
+ * The response is built from iovecs pointing into the buffer region, one per
+ * bpage, so sendmsg sees several iovecs. */
+
+static struct hsock server;
+static pthread_t server_threads[2];
+static _Atomic unsigned served;
+static _Atomic bool hold_requests;   /* while set, requests get no answer */
+
+static void *serve(void *arg)
+{
+	struct homa_recvmsg_args a = { 0 };
+
+	(void)arg;
+	for (;;) {
+		struct sockaddr_storage peer;
+		struct homa_sendmsg_args sa = { 0 };
+		struct iovec iov[HOMA_MAX_BPAGES];
+		struct msghdr h = { 0 };
+		ssize_t n = receive(server.fd, &a, 0, 0, &peer);
+		size_t left;
+
+		if (n < 0) {
+			if (errno == ESHUTDOWN)
+				return NULL;
+			continue;
+		}
+		if (atomic_load(&hold_requests))
+			continue;          /* never answered */
+		left = (size_t)n;
+		for (uint32_t i = 0; i < a.num_bpages; i++) {
+			size_t chunk = left < HOMA_BPAGE_SIZE ? left
+							      : HOMA_BPAGE_SIZE;
+
+			iov[i].iov_base = server.region + a.bpage_offsets[i];
+			iov[i].iov_len = chunk;
+			left -= chunk;
+		}
+		sa.id = a.id;
+		h.msg_name = &peer;
+		h.msg_namelen = peer.ss_family == AF_INET
+					? sizeof(struct sockaddr_in)
+					: sizeof(struct sockaddr_in6);
+		h.msg_iov = iov;
+		h.msg_iovlen = a.num_bpages;
+		h.msg_control = &sa;
+		if (sendmsg(server.fd, &h, 0) == 0)
+			atomic_fetch_add(&served, 1);
+	}
+}
+
+static int start_server(void)
+{
+	struct sockaddr_in6 me = { .sin6_family = AF_INET6 };
+	int on = -1;
+	socklen_t len = sizeof(on);
+
+	if (open_homa(AF_INET6, &server) < 0)
+		return -1;
+	server_port = (uint16_t)(20000 + getpid() % 10000);
+	me.sin6_port = htons(server_port);
+	if (bind(server.fd, (struct sockaddr *)&me, sizeof(me)) < 0)
+		return -1;
+	if (getsockopt(server.fd, IPPROTO_HOMA, SO_HOMA_SERVER, &on, &len) < 0 ||
+	    on != 1)
+		return -1;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&server_threads[i], NULL, serve, NULL);
+	return 0;
+}
+
+/* One request/response of @len bytes on @c; checks the echo. */
+static bool round_trip(struct hsock *c, int family, size_t len, unsigned seed)
+{
+	static uint8_t buf[HOMA_MAX_MESSAGE_LENGTH];
+	struct homa_recvmsg_args a = { 0 };
+	uint64_t id;
+	ssize_t n;
+	bool ok;
+
+	pattern(buf, len, seed);
+	if (send_request(c->fd, family, buf, len, seed + 1, 0, &id) < 0)
+		return false;
+	n = receive(c->fd, &a, 0, 0, NULL);
+	ok = n == (ssize_t)len && a.id == id && a.completion_cookie == seed + 1 &&
+	     msg_matches(c, &a, len, seed);
+	/* Hand the pages back with an empty poll. */
+	a.id = 0;
+	receive(c->fd, &a, 0, MSG_DONTWAIT, NULL);
+	return ok;
+}
+
+/* ---- the checks ---------------------------------------------------------- */
+
+static void sizes(int family)
+{
+	static const size_t lens[] = { 1, 100, 1400, 10000, 65536, 65537,
+				       200000, 1000000 };
+	struct hsock c;
+	struct sockaddr_storage me;
+	socklen_t mlen = sizeof(me);
+
+	CHECK(open_homa(family, &c) == 0);
+	CHECK(getsockname(c.fd, (struct sockaddr *)&me, &mlen) == 0);
+	CHECK(me.ss_family == family);
+	CHECK(ntohs(((struct sockaddr_in *)(void *)&me)->sin_port) >=
+	      HOMA_MIN_DEFAULT_PORT);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		CHECK(round_trip(&c, family, lens[i], (unsigned)i));
+	close_homa(&c);
+}
+
+static void check_sizes_ipv6(void) { sizes(AF_INET6); }
+static void check_sizes_ipv4(void) { sizes(AF_INET); }
+
+#define THREADS 4
+#define PER_THREAD 150
+
+static struct hsock shared;
+static _Atomic unsigned got_responses, bad_responses;
+static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t ids[THREADS * PER_THREAD];
+static unsigned nids;
+static struct homa_recvmsg_args last_pages[THREADS];
+
+static void *client_thread(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	uint8_t *buf = malloc(100000);
+	struct homa_recvmsg_args a = { 0 };
+
+	for (unsigned i = 0; i < PER_THREAD; i++) {
+		size_t len = 1 + (seed * 7919u + i * 104729u) % 99999;
+		uint64_t id;
+		ssize_t n;
+
+		pattern(buf, len, 0);
+		if (send_request(shared.fd, AF_INET6, buf, len, len, 0, &id) < 0) {
+			atomic_fetch_add(&bad_responses, 1);
+			continue;
+		}
+		pthread_mutex_lock(&ids_lock);
+		ids[nids++] = id;
+		pthread_mutex_unlock(&ids_lock);
+		/* Any thread may get any response: the cookie says its
+		 * length, the bytes must match it. */
+		n = receive(shared.fd, &a, 0, 0, NULL);
+		if (n < 0 || (uint64_t)n != a.completion_cookie ||
+		    !msg_matches(&shared, &a, (size_t)n, 0))
+			atomic_fetch_add(&bad_responses, 1);
+		else
+			atomic_fetch_add(&got_responses, 1);
+	}
+	/* Not a receive here to hand the pages back: it could take another
+	 * thread's response. The main thread returns them after the join. */
+	last_pages[seed] = a;
+	free(buf);
+	return NULL;
+}
+
+static void check_threads(void)
+{
+	pthread_t t[THREADS];
+
+	CHECK(open_homa(AF_INET6, &shared) == 0);
+	for (uintptr_t i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, client_thread, (void *)i);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < THREADS; i++) {
+		last_pages[i].id = 0;
+		CHECK_ERR(receive(shared.fd, &last_pages[i], 0, MSG_DONTWAIT,
+				  NULL), EAGAIN);
+	}
+	CHECK(atomic_load(&bad_responses) == 0);
+	CHECK(atomic_load(&got_responses) == THREADS * PER_THREAD);
+	/* Ids are distinct and even. */
+	for (unsigned i = 0; i < nids; i++) {
+		CHECK((ids[i] & 1) == 0);
+		for (unsigned j = i + 1; j < nids; j++)
+			CHECK(ids[i] != ids[j]);
+	}
+	close_homa(&shared);
+}
+
+static void check_private(void)
+{
+	struct hsock c;
+	uint8_t buf[500];
+	struct homa_recvmsg_args a = { 0 };
+	uint64_t id, other;
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	pattern(buf, sizeof(buf), 9);
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 1,
+			   HOMA_SENDMSG_PRIVATE, &id) == 0);
+	usleep(50000);   /* the response is back by now */
+	/* Shared receives never see a private RPC. */
+	CHECK_ERR(receive(c.fd, &a, 0, MSG_DONTWAIT, NULL), EAGAIN);
+	{
+		struct pollfd p = { .fd = c.fd, .events = POLLIN };
+
+		CHECK(poll(&p, 1, 0) == 0);
+	}
+	CHECK(receive(c.fd, &a, id, 0, NULL) == (ssize_t)sizeof(buf));
+	CHECK(a.id == id && msg_matches(&c, &a, sizeof(buf), 9));
+	/* Waiting by id for a non-private RPC is an error. */
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 2, 0, &other) == 0);
+	CHECK_ERR(receive(c.fd, &a, other, 0, NULL), EINVAL);
+	CHECK(receive(c.fd, &a, 0, 0, NULL) == (ssize_t)sizeof(buf));
+	CHECK(a.id == other);
+	close_homa(&c);
+}
+
+static void check_abort(void)
+{
+	struct hsock c;
+	uint8_t buf[100] = { 1 };
+	struct homa_recvmsg_args a = { 0 };
+	struct homa_abort_args ab = { 0 };
+	uint64_t id1, id2;
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	atomic_store(&hold_requests, true);
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 77, 0, &id1) == 0);
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 78, 0, &id2) == 0);
+	/* With an errno: recvmsg reports the RPC failed with it. */
+	ab.id = id1;
+	ab.error = ECANCELED;
+	CHECK(ioctl(c.fd, HOMAIOCABORT, &ab) == 0);
+	CHECK_ERR(receive(c.fd, &a, 0, 0, NULL), ECANCELED);
+	CHECK(a.id == id1 && a.completion_cookie == 77);
+	/* Without: it disappears. */
+	ab.id = id2;
+	ab.error = 0;
+	CHECK(ioctl(c.fd, HOMAIOCABORT, &ab) == 0);
+	CHECK_ERR(receive(c.fd, &a, 0, MSG_DONTWAIT, NULL), EAGAIN);
+	/* Unknown id, nonzero padding. */
+	ab.id = id2 + 1000;
+	CHECK_ERR(ioctl(c.fd, HOMAIOCABORT, &ab), EINVAL);
+	ab.id = 0;
+	ab._pad1 = 1;
+	CHECK_ERR(ioctl(c.fd, HOMAIOCABORT, &ab), EINVAL);
+	/* id 0: every client RPC of the socket. */
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 1, 0, &id1) == 0);
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 2, 0, &id2) == 0);
+	ab._pad1 = 0;
+	ab.error = EPIPE;
+	CHECK(ioctl(c.fd, HOMAIOCABORT, &ab) == 0);
+	CHECK_ERR(receive(c.fd, &a, 0, 0, NULL), EPIPE);
+	CHECK_ERR(receive(c.fd, &a, 0, 0, NULL), EPIPE);
+	atomic_store(&hold_requests, false);
+	close_homa(&c);
+}
+
+static void check_poll_epoll(void)
+{
+	struct hsock c;
+	uint8_t buf[2000];
+	struct homa_recvmsg_args a = { 0 };
+	struct pollfd p;
+	struct epoll_event ev = { .events = EPOLLIN }, out;
+	uint64_t id;
+	int ep;
+
+	CHECK(open_homa(AF_INET, &c) == 0);
+	p.fd = c.fd;
+	p.events = POLLIN | POLLOUT;
+	CHECK(poll(&p, 1, 0) == 1 && p.revents == POLLOUT);
+	ep = epoll_create1(0);
+	CHECK(ep >= 0);
+	ev.data.fd = c.fd;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev) == 0);
+	CHECK(epoll_wait(ep, &out, 1, 0) == 0);
+	pattern(buf, sizeof(buf), 3);
+	CHECK(send_request(c.fd, AF_INET, buf, sizeof(buf), 5, 0, &id) == 0);
+	CHECK(epoll_wait(ep, &out, 1, 5000) == 1 && out.data.fd == c.fd &&
+	      (out.events & EPOLLIN));
+	p.events = POLLIN;
+	CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLIN));
+	CHECK(receive(c.fd, &a, 0, MSG_DONTWAIT, NULL) == (ssize_t)sizeof(buf));
+	CHECK(a.id == id);
+	/* Consumed: not readable any more. */
+	CHECK(poll(&p, 1, 0) == 0);
+	CHECK(epoll_wait(ep, &out, 1, 0) == 0);
+	close(ep);
+	close_homa(&c);
+}
+
+static int blocked_fd;
+static int blocked_errno;
+
+static void *blocked_receiver(void *arg)
+{
+	struct homa_recvmsg_args a = { 0 };
+
+	(void)arg;
+	if (receive(blocked_fd, &a, 0, 0, NULL) < 0)
+		blocked_errno = errno;
+	return NULL;
+}
+
+static void check_shutdown(void)
+{
+	struct hsock c;
+	pthread_t t;
+	uint8_t buf[10] = { 0 };
+	uint64_t id;
+	struct pollfd p;
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	blocked_fd = c.fd;
+	pthread_create(&t, NULL, blocked_receiver, NULL);
+	usleep(100000);
+	CHECK(shutdown(c.fd, SHUT_RDWR) == 0);
+	pthread_join(t, NULL);
+	CHECK(blocked_errno == ESHUTDOWN);
+	/* Readable after shutdown; every call fails with ESHUTDOWN. */
+	p.fd = c.fd;
+	p.events = POLLIN;
+	CHECK(poll(&p, 1, 1000) == 1 && (p.revents & POLLIN));
+	CHECK_ERR(send_request(c.fd, AF_INET6, buf, sizeof(buf), 0, 0, &id),
+		  ESHUTDOWN);
+	close_homa(&c);
+}
+
+static void check_bpages(void)
+{
+	struct hsock c;
+	struct homa_recvmsg_args a = { 0 }, keep;
+	uint8_t *buf = malloc(300000);
+	struct homa_info info = { 0 };
+	uint64_t id, before, held;
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	CHECK(ioctl(c.fd, HOMAIOCINFO, &info) == 0);
+	before = info.bpool_avail_bytes;
+	CHECK(before > 0);
+	pattern(buf, 300000, 4);
+	CHECK(send_request(c.fd, AF_INET6, buf, 300000, 1, 0, &id) == 0);
+	CHECK(receive(c.fd, &a, 0, 0, NULL) == 300000);
+	CHECK(a.num_bpages == 5);
+	keep = a;
+	/* The pages are the application's until handed back. */
+	CHECK(ioctl(c.fd, HOMAIOCINFO, &info) == 0);
+	held = info.bpool_avail_bytes;
+	CHECK(held <= before - 4 * HOMA_BPAGE_SIZE);
+	a.id = 0;
+	CHECK_ERR(receive(c.fd, &a, 0, MSG_DONTWAIT, NULL), EAGAIN);
+	CHECK(a.num_bpages == 0);
+	/* The four whole bpages are free again (the tail's page stays the
+	 * pool's partial page). */
+	CHECK(ioctl(c.fd, HOMAIOCINFO, &info) == 0);
+	CHECK(info.bpool_avail_bytes == held + 4 * HOMA_BPAGE_SIZE);
+	/* Twice: EINVAL, and num_bpages comes back zeroed. */
+	keep.id = 0;
+	CHECK_ERR(receive(c.fd, &keep, 0, MSG_DONTWAIT, NULL), EINVAL);
+	CHECK(keep.num_bpages == 0);
+	/* More than 16. */
+	keep.num_bpages = 17;
+	CHECK_ERR(receive(c.fd, &keep, 0, MSG_DONTWAIT, NULL), EINVAL);
+	close_homa(&c);
+	free(buf);
+}
+
+static void check_info(void)
+{
+	struct hsock c;
+	struct homa_rpc_info rows[4];
+	struct homa_info info = { 0 };
+	struct homa_abort_args ab = { 0 };
+	struct homa_recvmsg_args a = { 0 };
+	uint8_t buf[3000] = { 0 };
+	uint64_t id;
+	struct sockaddr_storage me;
+	socklen_t mlen = sizeof(me);
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	CHECK(getsockname(c.fd, (struct sockaddr *)&me, &mlen) == 0);
+	atomic_store(&hold_requests, true);
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 42, 0, &id) == 0);
+	usleep(20000);
+	info.rpc_info = rows;
+	info.rpc_info_length = sizeof(rows);
+	CHECK(ioctl(c.fd, HOMAIOCINFO, &info) == 0);
+	CHECK(info.port == ntohs(((struct sockaddr_in6 *)(void *)&me)->sin6_port));
+	CHECK(info.num_rpcs == 1);
+	CHECK(rows[0].id == id && rows[0].completion_cookie == 42);
+	CHECK(rows[0].tx_length == 3000 && rows[0].tx_sent == 3000);
+	CHECK(rows[0].rx_length == -1);
+	CHECK(rows[0].peer.in6.sin6_family == AF_INET6 &&
+	      ntohs(rows[0].peer.in6.sin6_port) == server_port);
+	/* The last error's text. */
+	ab.id = id + 2;
+	CHECK_ERR(ioctl(c.fd, HOMAIOCABORT, &ab), EINVAL);
+	CHECK(ioctl(c.fd, HOMAIOCINFO, &info) == 0);
+	CHECK(strstr(info.error_msg, "no client RPC") != NULL);
+	ab.id = id;
+	CHECK(ioctl(c.fd, HOMAIOCABORT, &ab) == 0);
+	CHECK(ioctl(c.fd, HOMAIOCINFO, &info) == 0 && info.num_rpcs == 0);
+	atomic_store(&hold_requests, false);
+	(void)a;
+	close_homa(&c);
+}
+
+static void check_errors(void)
+{
+	struct hsock c, d;
+	uint8_t *big = calloc(1, HOMA_MAX_MESSAGE_LENGTH + 1);
+	struct homa_sendmsg_args sa = { 0 };
+	struct homa_recvmsg_args ra = { 0 };
+	struct sockaddr_storage to;
+	struct sockaddr_in6 me = { .sin6_family = AF_INET6 };
+	struct sockaddr_in me4 = { .sin_family = AF_INET };
+	struct iovec iov = { big, 10 };
+	struct msghdr h = { 0 };
+	uint64_t id;
+	int v = 0, fd;
+	socklen_t vl = sizeof(v);
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	/* Lengths. */
+	CHECK_ERR(send_request(c.fd, AF_INET6, big, 0, 0, 0, &id), EINVAL);
+	CHECK_ERR(send_request(c.fd, AF_INET6, big,
+			       HOMA_MAX_MESSAGE_LENGTH + 1, 0, 0, &id), EINVAL);
+	/* msg_controllen must be 0; reserved and unknown flags. */
+	h.msg_name = &to;
+	h.msg_namelen = server_addr(AF_INET6, &to);
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	h.msg_control = &sa;
+	h.msg_controllen = sizeof(sa);
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
+	h.msg_controllen = 0;
+	sa.reserved = 1;
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
+	sa.reserved = 0;
+	sa.flags = 0x10;
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
+	sa.flags = 0;
+	/* No address; wrong family. */
+	h.msg_name = NULL;
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
+	CHECK_ERR(send_request(c.fd, AF_INET, big, 10, 0, 0, &id), EAFNOSUPPORT);
+	/* A response to an RPC that does not exist: silently nothing. */
+	h.msg_name = &to;
+	sa.id = 12345;
+	CHECK(sendmsg(c.fd, &h, 0) == 0);
+	/* A response with a cookie. */
+	sa.completion_cookie = 1;
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
+	/* recvmsg: control length, reserved, nothing there. */
+	h.msg_control = &ra;
+	h.msg_controllen = sizeof(ra) - 1;
+	CHECK_ERR(recvmsg(c.fd, &h, 0), EINVAL);
+	ra.reserved = 1;
+	CHECK_ERR(receive(c.fd, &ra, 0, 0, NULL), EINVAL);
+	ra.reserved = 0;
+	CHECK_ERR(receive(c.fd, &ra, 0, MSG_DONTWAIT, NULL), EAGAIN);
+	/* bind: port range, port in use, family. */
+	me.sin6_port = htons(HOMA_MIN_DEFAULT_PORT);
+	CHECK_ERR(bind(c.fd, (struct sockaddr *)&me, sizeof(me)), EINVAL);
+	me.sin6_port = htons(server_port);
+	CHECK_ERR(bind(c.fd, (struct sockaddr *)&me, sizeof(me)), EADDRINUSE);
+	me4.sin_port = htons(1234);
+	CHECK_ERR(bind(c.fd, (struct sockaddr *)&me4, sizeof(me4)),
+		  EAFNOSUPPORT);
+	me.sin6_port = 0;
+	CHECK(bind(c.fd, (struct sockaddr *)&me, sizeof(me)) == 0);  /* no-op */
+	/* Options. */
+	CHECK_ERR(setsockopt(c.fd, IPPROTO_HOMA, 99, &v, sizeof(v)), ENOPROTOOPT);
+	CHECK_ERR(setsockopt(c.fd, IPPROTO_TCP, 1, &v, sizeof(v)), ENOPROTOOPT);
+	CHECK(getsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_SERVER, &v, &vl) == 0 &&
+	      v == 0);
+	v = 1;
+	CHECK(setsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_SERVER, &v, sizeof(v)) == 0);
+	CHECK(getsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_SERVER, &v, &vl) == 0 &&
+	      v == 1);
+	{
+		struct homa_rcvbuf_args rb = { (uintptr_t)c.region, REGION };
+
+		/* Only once. */
+		CHECK_ERR(setsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb,
+				     sizeof(rb)), EINVAL);
+		CHECK_ERR(setsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb,
+				     8), EINVAL);
+	}
+	/* No buffer region yet: recvmsg fails with EINVAL. */
+	d.fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+	CHECK(d.fd >= 0);
+	CHECK_ERR(receive(d.fd, &ra, 0, MSG_DONTWAIT, NULL), EINVAL);
+	{
+		struct homa_rcvbuf_args rb = { (uintptr_t)c.region + 1, REGION / 2 };
+
+		CHECK_ERR(setsockopt(d.fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb,
+				     sizeof(rb)), EINVAL);   /* unaligned */
+		rb.start = (uintptr_t)c.region;
+		rb.length = 4096;
+		CHECK_ERR(setsockopt(d.fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb,
+				     sizeof(rb)), EINVAL);   /* too small */
+	}
+	close(d.fd);
+	/* Unknown ioctl; stream calls. */
+	CHECK_ERR(ioctl(c.fd, _IO('h', 0x99)), EINVAL);
+	CHECK_ERR(write(c.fd, big, 1), EINVAL);
+	CHECK_ERR(read(c.fd, big, 1), EINVAL);
+	/* A socket type Homa does not have. */
+	fd = socket(AF_INET, SOCK_STREAM, IPPROTO_HOMA);
+	CHECK(fd < 0);
+	close_homa(&c);
+	free(big);
+}
+
+/* Descriptors that are not Homa behave as always. */
+static void check_passthrough(void)
+{
+	int u1 = socket(AF_INET, SOCK_DGRAM, 0), u2 = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int pfd[2];
+	char b[8];
+
+	CHECK(u1 >= 0 && u2 >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	CHECK(bind(u1, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(getsockname(u1, (struct sockaddr *)&a, &len) == 0);
+	CHECK(sendto(u2, "ping", 4, 0, (struct sockaddr *)&a, sizeof(a)) == 4);
+	CHECK(recvfrom(u1, b, sizeof(b), 0, NULL, NULL) == 4 &&
+	      memcmp(b, "ping", 4) == 0);
+	CHECK(pipe(pfd) == 0);
+	CHECK(write(pfd[1], "abc", 3) == 3 && read(pfd[0], b, 3) == 3);
+	CHECK(fcntl(pfd[0], F_SETFL, O_NONBLOCK) == 0);
+	CHECK_ERR(read(pfd[0], b, 1), EAGAIN);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(u1);
+	close(u2);
+}
+
+/* dup: both numbers name one socket; it lives until the last is closed. */
+static void check_dup(void)
+{
+	struct hsock c;
+	int d;
+	struct homa_info info = { 0 };
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	d = dup(c.fd);
+	CHECK(d >= 0);
+	close(c.fd);
+	CHECK(ioctl(d, HOMAIOCINFO, &info) == 0 && info.port >= 0x8000);
+	c.fd = d;
+	CHECK(round_trip(&c, AF_INET6, 5000, 11));
+	close_homa(&c);
+	CHECK_ERR(ioctl(d, HOMAIOCINFO, &info), EBADF);
+}
+
+static int exec_self_rpc(const char *self)
+{
+	char port[16];
+	pid_t pid;
+	int st;
+
+	snprintf(port, sizeof(port), "%u", server_port);
+	pid = fork();
+	if (pid == 0) {
+		execl(self, self, "rpc", port, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static const char *self_path;
+
+static void check_fork_exec(void)
+{
+	struct hsock c;
+	pid_t pid;
+	int st;
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	CHECK(round_trip(&c, AF_INET6, 1000, 1));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		/* The inherited socket is unusable here, cleanly; closing
+		 * it does not disturb the parent's. */
+		struct homa_info info;
+		int code = 0;
+
+		if (!(ioctl(c.fd, HOMAIOCINFO, &info) < 0 && errno == EBADFD))
+			code |= 1;
+		if (socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA) >= 0 ||
+		    errno != EPROTONOSUPPORT)
+			code |= 2;
+		if (close(c.fd) != 0)
+			code |= 4;
+		_exit(code);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	CHECK(WEXITSTATUS(st) == 0);
+	/* The parent's socket still works. */
+	CHECK(round_trip(&c, AF_INET6, 70000, 2));
+	/* A child that execs starts afresh and can use Homa. */
+	CHECK(exec_self_rpc(self_path) == 0);
+	CHECK(round_trip(&c, AF_INET6, 100, 3));
+	close_homa(&c);
+}
+
+/* The exec'd child: one RPC to the parent's server. */
+static int child_rpc(const char *port)
+{
+	struct hsock c;
+
+	server_port = (uint16_t)atoi(port);
+	if (open_homa(AF_INET6, &c) < 0)
+		return 10;
+	if (!round_trip(&c, AF_INET6, 12345, 5))
+		return 11;
+	close_homa(&c);
+	return 0;
+}
+
+struct check {
+	const char *name;
+	void (*fn)(void);
+};
+
+int main(int argc, char **argv)
+{
+	static const struct check checks[] = {
+		{ "sizes_ipv6", check_sizes_ipv6 },
+		{ "sizes_ipv4", check_sizes_ipv4 },
+		{ "threads", check_threads },
+		{ "private", check_private },
+		{ "abort", check_abort },
+		{ "poll_epoll", check_poll_epoll },
+		{ "shutdown", check_shutdown },
+		{ "bpages", check_bpages },
+		{ "info", check_info },
+		{ "errors", check_errors },
+		{ "passthrough", check_passthrough },
+		{ "dup", check_dup },
+		{ "fork_exec", check_fork_exec },
+	};
+	int fd;
+
+	if (argc == 3 && strcmp(argv[1], "rpc") == 0)
+		return child_rpc(argv[2]);
+	self_path = argv[0];
+	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+	if (fd < 0) {
+		fprintf(stderr, "homa_api: no Homa here (%s): run under "
+			"LD_PRELOAD=libuhoma-preload.so or with homa.ko\n",
+			strerror(errno));
+		return 1;
+	}
+	close(fd);
+	if (start_server() < 0) {
+		fprintf(stderr, "homa_api: server: %s\n", strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		int before = failures;
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		checks[i].fn();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("%-12s %s (%.0f ms)\n", checks[i].name,
+		       failures == before ? "ok" : "FAILED",
+		       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		fflush(stdout);
+	}
+	shutdown(server.fd, SHUT_RDWR);
+	for (int i = 0; i < 2; i++)
+		pthread_join(server_threads[i], NULL);
+	close_homa(&server);
+	printf("%s: %d check(s) failed\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}
