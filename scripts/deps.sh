@@ -7,7 +7,7 @@ set -euo pipefail
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
-for p in build-essential cmake pkg-config liburcu-dev libcmocka-dev; do
+for p in build-essential cmake pkg-config liburcu-dev libcmocka-dev tshark; do
   have "$p" || need_pkgs+=("$p")
 done
 # clang is needed only for the fuzz target; ask for it there (make fuzz).
