@@ -10,7 +10,8 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-cc -o "$prefix/echo_client" "$src/examples/echo_client.c" \
+# shellcheck disable=SC2086  # SAN_CFLAGS: words on purpose
+cc ${SAN_CFLAGS:-} -o "$prefix/echo_client" "$src/examples/echo_client.c" \
    $(pkg-config --cflags --libs uhoma) -Wl,-rpath,"$prefix/lib"
 # The example, built only from the installed tree, talks to the build's
 # echo server.
