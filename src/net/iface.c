@@ -1,6 +1,7 @@
 /*
  * iface.c - interface MTU and speed for the socket carriers.
  */
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "net/iface.h"
+#include "uhoma/uhoma.h"
 
 bool uh_iface_is_loopback(const struct uh_addr *a)
 {
@@ -68,4 +70,22 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 		break;
 	}
 	freeifaddrs(ifa);
+}
+
+int uh_net_error(int e)
+{
+	switch (e) {
+	case EADDRINUSE:
+		return UHOMA_ERR_ADDR_IN_USE;
+	case EACCES:
+	case EPERM:
+		return UHOMA_ERR_PERMISSION;
+	case ENOMEM:
+	case ENOBUFS:
+		return UHOMA_ERR_NOMEM;
+	case EADDRNOTAVAIL:
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	default:
+		return UHOMA_ERR_SYSTEM;
+	}
 }

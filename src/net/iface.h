@@ -1,6 +1,6 @@
 /*
- * iface.h - what the kernel says about the interface holding an address:
- * its MTU and link speed. Shared by the carriers that use real sockets.
+ * iface.h - what the socket carriers share: the MTU and link speed of the
+ * interface holding an address, and errno translation.
  */
 #ifndef UHOMA_NET_IFACE_H
 #define UHOMA_NET_IFACE_H
@@ -21,5 +21,10 @@ bool uh_iface_is_loopback(const struct uh_addr *a);
  */
 void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 		   uint32_t *mbps);
+
+/* The uhoma code for a socket call's errno @e (EADDRINUSE: ADDR_IN_USE,
+ * EPERM/EACCES: PERMISSION, ENOMEM/ENOBUFS: NOMEM, EADDRNOTAVAIL:
+ * INVALID_ARGUMENT, anything else: SYSTEM). */
+int uh_net_error(int e);
 
 #endif /* UHOMA_NET_IFACE_H */

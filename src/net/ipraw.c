@@ -62,24 +62,6 @@ static struct ipraw_carrier *raw_of(struct uh_carrier *c)
 	return (struct ipraw_carrier *)(void *)c;
 }
 
-static int err_from_errno(int e)
-{
-	switch (e) {
-	case EACCES:
-	case EPERM:
-		return UHOMA_ERR_PERMISSION;
-	case ENOMEM:
-	case ENOBUFS:
-		return UHOMA_ERR_NOMEM;
-	case EADDRINUSE:
-		return UHOMA_ERR_ADDR_IN_USE;
-	case EADDRNOTAVAIL:
-		return UHOMA_ERR_INVALID_ARGUMENT;
-	default:
-		return UHOMA_ERR_SYSTEM;
-	}
-}
-
 /* Claims Homa port @port host-wide; returns the claim socket or -errno. */
 static int claim_port(uint16_t port)
 {
@@ -131,7 +113,7 @@ static int ipraw_open_port(struct uh_carrier *c, uint16_t *port)
 		atomic_store_explicit(&r->claim[*port], fd + 1,
 				      memory_order_release);
 	pthread_mutex_unlock(&r->claim_lock);
-	return fd >= 0 ? UHOMA_OK : err_from_errno(-fd);
+	return fd >= 0 ? UHOMA_OK : uh_net_error(-fd);
 }
 
 static void ipraw_close_port(struct uh_carrier *c, uint16_t port)
@@ -458,14 +440,14 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	if (v4 || any) {
 		r->fd4 = open_raw(AF_INET, &r->c.local, any);
 		if (r->fd4 < 0) {
-			rc = err_from_errno(-r->fd4);
+			rc = uh_net_error(-r->fd4);
 			goto fail;
 		}
 	}
 	if (!v4) {
 		r->fd6 = open_raw(AF_INET6, &r->c.local, any);
 		if (r->fd6 < 0) {
-			rc = err_from_errno(-r->fd6);
+			rc = uh_net_error(-r->fd6);
 			goto fail;
 		}
 	}

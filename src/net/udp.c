@@ -66,24 +66,6 @@ static struct udp_carrier *udp_of(struct uh_carrier *c)
 	return (struct udp_carrier *)(void *)c;
 }
 
-static int err_from_errno(int e)
-{
-	switch (e) {
-	case EADDRINUSE:
-		return UHOMA_ERR_ADDR_IN_USE;
-	case EACCES:
-	case EPERM:
-		return UHOMA_ERR_PERMISSION;
-	case ENOMEM:
-	case ENOBUFS:
-		return UHOMA_ERR_NOMEM;
-	case EADDRNOTAVAIL:
-		return UHOMA_ERR_INVALID_ARGUMENT;
-	default:
-		return UHOMA_ERR_SYSTEM;
-	}
-}
-
 static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 {
 	struct udp_carrier *u = udp_of(c);
@@ -95,7 +77,7 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 
 	fd = socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return err_from_errno(errno);
+		return uh_net_error(errno);
 	if (u->family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, u->any ? &zero : &one,
 			   sizeof(int));
@@ -117,7 +99,7 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
 		e = errno;
 		close(fd);
-		return err_from_errno(e);
+		return uh_net_error(e);
 	}
 	len = sizeof(ss);
 	getsockname(fd, (struct sockaddr *)&ss, &len);
