@@ -160,45 +160,52 @@ struct homa_abort_args {
 #define HOMAIOCFREEZE _IO('h', 0x92)
 
 /* The module's layouts, byte for byte (homa-protocol.md §2.3-2.6). */
-_Static_assert(sizeof(struct homa_sendmsg_args) == 24, "sendmsg args");
-_Static_assert(offsetof(struct homa_sendmsg_args, completion_cookie) == 8,
+#ifdef __cplusplus
+#define HOMA_CHECK_LAYOUT static_assert
+#else
+#define HOMA_CHECK_LAYOUT _Static_assert
+#endif
+HOMA_CHECK_LAYOUT(sizeof(struct homa_sendmsg_args) == 24, "sendmsg args");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_sendmsg_args, completion_cookie) == 8,
 	       "sendmsg cookie");
-_Static_assert(offsetof(struct homa_sendmsg_args, flags) == 16, "flags");
-_Static_assert(offsetof(struct homa_sendmsg_args, reserved) == 20, "res");
-_Static_assert(sizeof(struct homa_recvmsg_args) == 88, "recvmsg args");
-_Static_assert(offsetof(struct homa_recvmsg_args, completion_cookie) == 8,
+HOMA_CHECK_LAYOUT(offsetof(struct homa_sendmsg_args, flags) == 16, "flags");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_sendmsg_args, reserved) == 20, "res");
+HOMA_CHECK_LAYOUT(sizeof(struct homa_recvmsg_args) == 88, "recvmsg args");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_recvmsg_args, completion_cookie) == 8,
 	       "recvmsg cookie");
-_Static_assert(offsetof(struct homa_recvmsg_args, num_bpages) == 16,
+HOMA_CHECK_LAYOUT(offsetof(struct homa_recvmsg_args, num_bpages) == 16,
 	       "num_bpages");
-_Static_assert(offsetof(struct homa_recvmsg_args, reserved) == 20,
+HOMA_CHECK_LAYOUT(offsetof(struct homa_recvmsg_args, reserved) == 20,
 	       "recvmsg reserved");
-_Static_assert(offsetof(struct homa_recvmsg_args, bpage_offsets) == 24,
+HOMA_CHECK_LAYOUT(offsetof(struct homa_recvmsg_args, bpage_offsets) == 24,
 	       "bpage_offsets");
-_Static_assert(HOMA_MAX_BPAGES == 16, "bpages per message");
-_Static_assert(sizeof(struct homa_rcvbuf_args) == 16, "rcvbuf args");
-_Static_assert(sizeof(struct homa_rpc_info) == 184, "rpc info");
-_Static_assert(offsetof(struct homa_rpc_info, peer) == 8, "peer");
-_Static_assert(offsetof(struct homa_rpc_info, completion_cookie) == 136,
+HOMA_CHECK_LAYOUT(HOMA_MAX_BPAGES == 16, "bpages per message");
+HOMA_CHECK_LAYOUT(sizeof(struct homa_rcvbuf_args) == 16, "rcvbuf args");
+HOMA_CHECK_LAYOUT(sizeof(struct homa_rpc_info) == 184, "rpc info");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, peer) == 8, "peer");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, completion_cookie) == 136,
 	       "info cookie");
-_Static_assert(offsetof(struct homa_rpc_info, tx_length) == 144, "tx_len");
-_Static_assert(offsetof(struct homa_rpc_info, tx_sent) == 148, "tx_sent");
-_Static_assert(offsetof(struct homa_rpc_info, tx_granted) == 152, "tx_gr");
-_Static_assert(offsetof(struct homa_rpc_info, tx_prio) == 156, "tx_prio");
-_Static_assert(offsetof(struct homa_rpc_info, rx_length) == 160, "rx_len");
-_Static_assert(offsetof(struct homa_rpc_info, rx_remaining) == 164, "rx_rem");
-_Static_assert(offsetof(struct homa_rpc_info, rx_gaps) == 168, "rx_gaps");
-_Static_assert(offsetof(struct homa_rpc_info, rx_gap_bytes) == 172, "gapb");
-_Static_assert(offsetof(struct homa_rpc_info, rx_granted) == 176, "rx_gr");
-_Static_assert(offsetof(struct homa_rpc_info, flags) == 180, "flags");
-_Static_assert(sizeof(struct homa_info) == 136, "homa_info");
-_Static_assert(offsetof(struct homa_info, rpc_info_length) == 8, "info len");
-_Static_assert(offsetof(struct homa_info, bpool_avail_bytes) == 16, "avail");
-_Static_assert(offsetof(struct homa_info, port) == 24, "port");
-_Static_assert(offsetof(struct homa_info, num_rpcs) == 28, "num_rpcs");
-_Static_assert(offsetof(struct homa_info, error_msg) == 32, "error_msg");
-_Static_assert(sizeof(struct homa_abort_args) == 32, "abort args");
-_Static_assert(HOMAIOCINFO == 0xC0886890u, "HOMAIOCINFO");
-_Static_assert(HOMAIOCABORT == 0xC0206891u, "HOMAIOCABORT");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, tx_length) == 144, "tx_len");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, tx_sent) == 148, "tx_sent");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, tx_granted) == 152, "tx_gr");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, tx_prio) == 156, "tx_prio");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, rx_length) == 160, "rx_len");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, rx_remaining) == 164, "rx_rem");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, rx_gaps) == 168, "rx_gaps");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, rx_gap_bytes) == 172, "gapb");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, rx_granted) == 176, "rx_gr");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_rpc_info, flags) == 180, "flags");
+HOMA_CHECK_LAYOUT(sizeof(struct homa_info) == 136, "homa_info");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_info, rpc_info_length) == 8, "info len");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_info, bpool_avail_bytes) == 16, "avail");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_info, port) == 24, "port");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_info, num_rpcs) == 28, "num_rpcs");
+HOMA_CHECK_LAYOUT(offsetof(struct homa_info, error_msg) == 32, "error_msg");
+HOMA_CHECK_LAYOUT(sizeof(struct homa_abort_args) == 32, "abort args");
+HOMA_CHECK_LAYOUT(HOMAIOCINFO == 0xC0886890u, "HOMAIOCINFO");
+HOMA_CHECK_LAYOUT(HOMAIOCABORT == 0xC0206891u, "HOMAIOCABORT");
+
+#undef HOMA_CHECK_LAYOUT
 
 #ifdef __cplusplus
 }

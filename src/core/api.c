@@ -105,8 +105,8 @@ static void rpc_info_fill(const struct uh_rpc *rpc, struct uhoma_rpc_info *i)
 	i->cookie = uh_rpc_is_client(rpc) ? rpc->cookie : 0;
 	uh_addr_to_sockaddr(&rpc->peer->addr, rpc->dport, &i->peer, &len);
 	i->peer_len = len;
-	i->tx_length = rpc->out.buf || rpc->out.length ? (int32_t)rpc->out.length
-						       : -1;
+	/* Messages have at least one byte: length 0 means none yet. */
+	i->tx_length = rpc->out.length ? (int32_t)rpc->out.length : -1;
 	i->tx_sent = rpc->out.next_xmit;
 	i->tx_granted = rpc->out.granted;
 	i->tx_prio = rpc->out.sched_prio;

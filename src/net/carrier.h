@@ -57,7 +57,9 @@ struct uh_carrier_ops {
 			 const struct uh_tx *pkts, unsigned n);
 	/* Receives up to @max packets, waiting up to @timeout_ns (0: do not
 	 * wait; < 0: until something arrives or kick()). Returns the number
-	 * received (0 on timeout or kick). */
+	 * received (0 on timeout or kick). May trade @buf pointers (with
+	 * their @cap) among the @max entries: callers set them before each
+	 * call. */
 	unsigned (*recv)(struct uh_carrier *c, struct uh_rx *pkts, unsigned max,
 			 int64_t timeout_ns);
 	/* Makes every thread blocked in recv() return soon. */

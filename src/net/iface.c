@@ -89,3 +89,14 @@ int uh_net_error(int e)
 		return UHOMA_ERR_SYSTEM;
 	}
 }
+
+size_t uh_net_put_tos(struct cmsghdr *cm, int family, uint8_t prio)
+{
+	int tos = prio << 5;
+
+	cm->cmsg_level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	cm->cmsg_type = family == AF_INET ? IP_TOS : IPV6_TCLASS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
+	return CMSG_SPACE(sizeof(int));
+}

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+#include <sys/socket.h>
+
 #include "core/addr.h"
 
 /* Whether @a is 127.x.y.z or ::1. */
@@ -26,5 +29,10 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
  * EPERM/EACCES: PERMISSION, ENOMEM/ENOBUFS: NOMEM, EADDRNOTAVAIL:
  * INVALID_ARGUMENT, anything else: SYSTEM). */
 int uh_net_error(int e);
+
+/* Writes at @cm the control message that sends a packet of @family at
+ * Homa priority @prio (IP_TOS / IPV6_TCLASS = prio << 5, §1.7); returns
+ * its CMSG_SPACE. */
+size_t uh_net_put_tos(struct cmsghdr *cm, int family, uint8_t prio);
 
 #endif /* UHOMA_NET_IFACE_H */

@@ -37,9 +37,9 @@
 
 #include "net/carrier.h"
 #include "net/iface.h"
+#include "uhoma/homa.h"
 #include "uhoma/uhoma.h"
 
-#define IPPROTO_HOMA_WIRE 146
 #define RAW_BATCH 16
 #define RAW_SOCKBUF (4 << 20)
 #define IPV4_HDR 20
@@ -150,27 +150,14 @@ static unsigned send_family(int fd, int family, const struct uh_tx *pkts,
 		for (unsigned i = 0; i < m; i++) {
 			const struct uh_tx *t = &pkts[done + i];
 			struct msghdr *h = &msgs[i].msg_hdr;
-			struct cmsghdr *cmh = (struct cmsghdr *)(void *)cm[i].buf;
-			int tos = t->priority << 5;   /* §1.7 */
+			uint32_t len;
 
 			memset(&msgs[i], 0, sizeof(msgs[i]));
-			memset(&dst[i], 0, sizeof(dst[i]));
-			if (family == AF_INET) {
-				struct sockaddr_in *in = (void *)&dst[i];
-
-				in->sin_family = AF_INET;
-				memcpy(&in->sin_addr, t->dst.b + 12, 4);
-				h->msg_namelen = sizeof(*in);
-			} else {
-				struct sockaddr_in6 *in6 = (void *)&dst[i];
-
-				/* Port 0: a raw IPv6 socket rejects any
-				 * other value than its protocol. */
-				in6->sin6_family = AF_INET6;
-				memcpy(&in6->sin6_addr, t->dst.b, 16);
-				h->msg_namelen = sizeof(*in6);
-			}
+			/* Port 0: a raw IPv6 socket rejects any other value
+			 * than its protocol. */
+			uh_addr_to_sockaddr(&t->dst, 0, &dst[i], &len);
 			h->msg_name = &dst[i];
+			h->msg_namelen = len;
 			iov[i][0].iov_base = (void *)(uintptr_t)t->hdr;
 			iov[i][0].iov_len = t->hdr_len;
 			iov[i][1].iov_base = (void *)(uintptr_t)t->payload;
@@ -178,13 +165,10 @@ static unsigned send_family(int fd, int family, const struct uh_tx *pkts,
 			h->msg_iov = iov[i];
 			h->msg_iovlen = t->payload_len ? 2 : 1;
 			memset(&cm[i], 0, sizeof(cm[i]));
-			cmh->cmsg_level = family == AF_INET ? IPPROTO_IP
-							    : IPPROTO_IPV6;
-			cmh->cmsg_type = family == AF_INET ? IP_TOS : IPV6_TCLASS;
-			cmh->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cmh), &tos, sizeof(tos));
 			h->msg_control = cm[i].buf;
-			h->msg_controllen = sizeof(cm[i].buf);
+			h->msg_controllen = uh_net_put_tos(
+				(struct cmsghdr *)(void *)cm[i].buf, family,
+				t->priority);
 		}
 		r = sendmmsg(fd, msgs, m, 0);
 		if (r < 0 && errno == EINTR)
@@ -301,8 +285,17 @@ static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
 		}
 		if (!ours(r, rx[i].buf, len))
 			continue;
-		if (got != (unsigned)i)
-			memcpy(out->buf, rx[i].buf, len);
+		if (got != (unsigned)i) {
+			/* Close the gap a dropped packet left: trade
+			 * buffers, never copy bytes. */
+			uint8_t *b = out->buf;
+			size_t cap = out->cap;
+
+			out->buf = rx[i].buf;
+			out->cap = rx[i].cap;
+			rx[i].buf = b;
+			rx[i].cap = cap;
+		}
 		out->len = len;
 		out->priority = prio;
 		out->seg_size = 0;
@@ -355,8 +348,7 @@ static void ipraw_destroy(struct uh_carrier *c)
 	struct ipraw_carrier *r = raw_of(c);
 
 	for (unsigned p = 0; p < 65536; p++)
-		if (atomic_load(&r->claim[p]))
-			close(atomic_load(&r->claim[p]) - 1);
+		ipraw_close_port(c, (uint16_t)p);
 	if (r->fd4 >= 0)
 		close(r->fd4);
 	if (r->fd6 >= 0)
@@ -381,7 +373,7 @@ static const struct uh_carrier_ops ipraw_ops = {
 static int open_raw(int family, const struct uh_addr *local, bool any)
 {
 	int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			IPPROTO_HOMA_WIRE);
+			IPPROTO_HOMA);
 	int one = 1, size = RAW_SOCKBUF;
 
 	if (fd < 0)
@@ -397,15 +389,6 @@ static int open_raw(int family, const struct uh_addr *local, bool any)
 		uint32_t len;
 
 		uh_addr_to_sockaddr(local, 0, &ss, &len);
-		if (family == AF_INET) {
-			/* uh_addr_to_sockaddr gives v4-mapped IPv6 for a v4
-			 * address; a raw IPv4 socket wants sockaddr_in. */
-			struct sockaddr_in in = { .sin_family = AF_INET };
-
-			memcpy(&in.sin_addr, local->b + 12, 4);
-			memcpy(&ss, &in, sizeof(in));
-			len = sizeof(in);
-		}
 		if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
 			int e = errno;
 

@@ -201,15 +201,11 @@ union udp_cmsg {
 static size_t fill_cmsg(const struct udp_carrier *u, union udp_cmsg *c,
 			uint8_t prio, uint16_t gso_size)
 {
-	struct cmsghdr *cm = (struct cmsghdr *)(void *)c->buf;
-	int tos = prio << 5;           /* homa-protocol.md §1.7 */
-	size_t len = CMSG_SPACE(sizeof(int));
+	struct cmsghdr *cm;
+	size_t len;
 
 	memset(c, 0, sizeof(*c));
-	cm->cmsg_level = u->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
-	cm->cmsg_type = u->family == AF_INET ? IP_TOS : IPV6_TCLASS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
+	len = uh_net_put_tos((struct cmsghdr *)(void *)c->buf, u->family, prio);
 	if (gso_size) {
 		cm = (struct cmsghdr *)(void *)(c->buf + len);
 		cm->cmsg_level = IPPROTO_UDP;

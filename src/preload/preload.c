@@ -34,6 +34,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/addr.h"
 #include "preload/fdtable.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -66,7 +67,7 @@ static struct {
 	int (*dup)(int);
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
-} real;
+} real;                   /* set once, by resolve() under real_once */
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -227,37 +228,29 @@ static int parse_addr(struct hsock *h, const struct sockaddr *sa,
 	return 0;
 }
 
-/* Writes the peer in @ss (any family) as the socket's family. */
+/* Writes the peer in @ss (any family) as the socket's family: an IPv4
+ * peer of an AF_INET6 socket in its v4-mapped form, as the module does. */
 static socklen_t to_family(const struct hsock *h,
 			   const struct sockaddr_storage *ss,
 			   struct sockaddr_storage *out)
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct sockaddr_in6 *in6 = (void *)out;
+	struct uh_addr a;
+	uint16_t port;
+	uint32_t len;
 
 	memset(out, 0, sizeof(*out));
-	if (ss->ss_family == AF_INET6 && h->family == AF_INET) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-		struct sockaddr_in *in = (void *)out;
-
-		in->sin_family = AF_INET;
-		in->sin_port = in6->sin6_port;
-		if (memcmp(in6->sin6_addr.s6_addr, mapped, 12) == 0)
-			memcpy(&in->sin_addr, in6->sin6_addr.s6_addr + 12, 4);
-		return sizeof(*in);
+	if (uh_addr_from_sockaddr((const struct sockaddr *)ss, sizeof(*ss), &a,
+				  &port))
+		return 0;
+	if (h->family == AF_INET || !uh_addr_is_v4(&a)) {
+		uh_addr_to_sockaddr(&a, port, out, &len);
+		return len;
 	}
-	if (ss->ss_family == AF_INET && h->family == AF_INET6) {
-		const struct sockaddr_in *in = (const void *)ss;
-		struct sockaddr_in6 *in6 = (void *)out;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = in->sin_port;
-		memcpy(in6->sin6_addr.s6_addr, mapped, 12);
-		memcpy(in6->sin6_addr.s6_addr + 12, &in->sin_addr, 4);
-		return sizeof(*in6);
-	}
-	memcpy(out, ss, sizeof(*out));
-	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-					: sizeof(struct sockaddr_in6);
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(port);
+	memcpy(&in6->sin6_addr, a.b, 16);   /* uh_addr is v4-mapped already */
+	return sizeof(*in6);
 }
 
 static void copy_name(void *dst, socklen_t *dst_len,
@@ -487,7 +480,7 @@ static void gather_key_make(void)
 }
 
 /* The message of @msg as one buffer: its only iovec, or a per-thread copy. */
-static const void *gather(const struct msghdr *msg, size_t len)
+static const void *gather(const struct msghdr *msg)
 {
 	uint8_t *buf;
 	size_t off = 0;
@@ -507,7 +500,6 @@ static const void *gather(const struct msghdr *msg, size_t len)
 		       msg->msg_iov[i].iov_len);
 		off += msg->msg_iov[i].iov_len;
 	}
-	(void)len;
 	return buf;
 }
 
@@ -538,7 +530,7 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg)
 	if (len == 0 || len > HOMA_MAX_MESSAGE_LENGTH)
 		return fail(h, EINVAL, "message length %zu not in 1..%d", len,
 			    HOMA_MAX_MESSAGE_LENGTH);
-	buf = gather(msg, len);
+	buf = gather(msg);
 	if (!buf)
 		return fail(h, ENOMEM, "no memory to gather the message");
 	if (a->id == 0) {
@@ -936,18 +928,20 @@ static int dup_common(int fd, int newfd, int flags, bool three)
 
 	need_real();
 	h = fdt_get(fd);
-	if (fd != newfd)
-		homa_forget(newfd);    /* dup2 closes what newfd was */
-	if (!h)
-		return three ? real.dup3(fd, newfd, flags)
-			     : real.dup2(fd, newfd);
-	r = three ? real.dup3(fd, newfd, flags | O_CLOEXEC)
-		  : real.dup2(fd, newfd);
-	if (r >= 0 && fd != newfd) {
-		real.fcntl(r, F_SETFD, FD_CLOEXEC);
-		r = homa_dup_to(h, r);
+	if (h && fd != newfd) {
+		/* Homa descriptors stay close-on-exec: dup3 does dup2's job
+		 * and sets it in the same call. */
+		three = true;
+		flags |= O_CLOEXEC;
 	}
-	fdt_put(h);
+	r = three ? real.dup3(fd, newfd, flags) : real.dup2(fd, newfd);
+	if (r >= 0 && fd != newfd) {
+		homa_forget(newfd);    /* the call closed what newfd was */
+		if (h)
+			r = homa_dup_to(h, r);
+	}
+	if (h)
+		fdt_put(h);
 	return r;
 }
 

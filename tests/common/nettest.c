@@ -55,18 +55,34 @@ void nt_unmap(void *region, size_t len)
 	munmap(region, len);
 }
 
+void nt_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
+		 size_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		inet_pton(AF_INET6, text, &in6->sin6_addr);
+		*len = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		inet_pton(AF_INET, text, &in->sin_addr);
+		*len = sizeof(*in);
+	}
+}
+
 void nt_addr(int host, uint16_t port, struct sockaddr_storage *ss,
 	     size_t *len)
 {
-	struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
 	char text[32];
 
-	memset(ss, 0, sizeof(*ss));
 	snprintf(text, sizeof(text), "10.0.0.%d", host);
-	in->sin_family = AF_INET;
-	in->sin_port = htons(port);
-	inet_pton(AF_INET, text, &in->sin_addr);
-	*len = sizeof(*in);
+	nt_sockaddr(text, port, ss, len);
 }
 
 static uint8_t pattern(uint64_t seed, size_t i)

@@ -25,6 +25,10 @@ struct uhoma_stack *nt_stack(struct uhoma_memnet *net, int host,
 void *nt_buffers(struct uhoma_sock *s, size_t len);
 void nt_unmap(void *region, size_t len);
 
+/* The sockaddr of @text ("127.0.0.1", "::1"):@port. */
+void nt_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
+		 size_t *len);
+
 /* The sockaddr of 10.0.0.@host:@port. */
 void nt_addr(int host, uint16_t port, struct sockaddr_storage *ss,
 	     size_t *len);

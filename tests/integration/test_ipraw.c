@@ -58,27 +58,6 @@ static struct uhoma_stack *ip_stack(const char *addr)
 	return st;
 }
 
-static void sockaddr_of(const char *addr, uint16_t port,
-			struct sockaddr_storage *ss, size_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)ss;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &in6->sin6_addr);
-		*len = sizeof(*in6);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &in->sin_addr);
-		*len = sizeof(*in);
-	}
-}
-
 static void two_stacks(const char *addr)
 {
 	static const size_t sizes[] = { 1, 1400, 20000, 150000, 1000000 };
@@ -107,7 +86,7 @@ static void two_stacks(const char *addr)
 	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
 	assert_true(uhoma_port(cli) >= 0x8000);
 	region = nt_buffers(cli, NT_REGION);
-	sockaddr_of(addr, port, &to, &to_len);
+	nt_sockaddr(addr, port, &to, &to_len);
 	for (size_t i = 0; i < UH_ARRAY_SIZE(sizes); i++) {
 		struct uhoma_msg m;
 		uint64_t id;

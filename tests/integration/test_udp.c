@@ -4,7 +4,6 @@
  * that an unbound port times out cleanly. Skips IPv6 (with a message) if
  * the machine has no ::1.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,7 +62,7 @@ static bool have_ipv6_loopback(void)
 	return ok;
 }
 
-static void run_pair(const char *addr, int family)
+static void run_pair(const char *addr)
 {
 	static const size_t sizes[] = { 1, 1000, 8900, 40000, 150000, 1000000 };
 	uint16_t port = (uint16_t)(20000 + getpid() % 10000);
@@ -93,22 +92,7 @@ static void run_pair(const char *addr, int family)
 	assert_int_equal(uhoma_socket(st, 0, &s), UHOMA_OK);
 	assert_true(uhoma_port(s) >= 0x8000);
 	region = nt_buffers(s, NT_REGION);
-	memset(&to, 0, sizeof(to));
-	if (family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)(void *)&to;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &in->sin_addr);
-		to_len = sizeof(*in);
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&to;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &in6->sin6_addr);
-		to_len = sizeof(*in6);
-	}
+	nt_sockaddr(addr, port, &to, &to_len);
 	for (size_t i = 0; i < UH_ARRAY_SIZE(sizes); i++) {
 		struct uhoma_msg m;
 		uint64_t id;
@@ -147,7 +131,7 @@ static void run_pair(const char *addr, int family)
 static void udp__ipv4_two_processes(void **state)
 {
 	(void)state;
-	run_pair("127.0.0.1", AF_INET);
+	run_pair("127.0.0.1");
 }
 
 static void udp__ipv6_two_processes(void **state)
@@ -157,7 +141,7 @@ static void udp__ipv6_two_processes(void **state)
 		print_message("    skipped: no IPv6 loopback (::1) here\n");
 		skip();
 	}
-	run_pair("::1", AF_INET6);
+	run_pair("::1");
 }
 
 static void udp__port_rules(void **state)

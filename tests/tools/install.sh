@@ -32,4 +32,10 @@ done
 LD_PRELOAD="$prefix/lib/libuhoma-preload.so" "$homa_api" | tail -1 | grep -q PASS ||
   { echo "FAIL: homa_api under the installed preload"; exit 1; }
 test -f "$prefix/share/uhoma/wireshark/homa.lua"
+# The Linux uapi header compiles as C and as C++ (Homa's own tools, such as
+# cp_node, are C++), layouts checked in both.
+echo '#include <uhoma/homa.h>' | cc -fsyntax-only -x c -I"$prefix/include" - ||
+  { echo "FAIL: homa.h as C"; exit 1; }
+echo '#include <uhoma/homa.h>' | c++ -fsyntax-only -x c++ -I"$prefix/include" - ||
+  { echo "FAIL: homa.h as C++"; exit 1; }
 echo "install: pkg-config build, $n man pages, installed preload: ok"
