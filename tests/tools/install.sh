@@ -15,7 +15,10 @@ cc ${SAN_CFLAGS:-} -o "$prefix/echo_client" "$src/examples/echo_client.c" \
    $(pkg-config --cflags --libs uhoma) -Wl,-rpath,"$prefix/lib"
 # The example, built only from the installed tree, talks to the build's
 # echo server.
-ldd "$prefix/echo_client" | grep -q "$prefix/lib/libuhoma.so" ||
+# (Outputs captured before grep -q: with pipefail, grep's early exit would
+# fail the pipeline through SIGPIPE.)
+libs=$(ldd "$prefix/echo_client")
+grep -q "$prefix/lib/libuhoma.so" <<<"$libs" ||
   { echo "FAIL: example not linked to the installed libuhoma"; exit 1; }
 "$src/examples/run-echo.sh" "$build/echo_server" "$prefix/echo_client" >/dev/null ||
   { echo "FAIL: example built against the install does not work"; exit 1; }
@@ -26,10 +29,12 @@ for page in "$prefix"/share/man/man*/*; do
   n=$((n + 1))
 done
 for name in uhoma_bind uhoma_recv uhoma_memnet_run; do
-  MANWIDTH=80 man -M "$prefix/share/man" 3 "$name" | grep -q "$name" ||
+  page=$(MANWIDTH=80 man -M "$prefix/share/man" 3 "$name")
+  grep -q "$name" <<<"$page" ||
     { echo "FAIL: man 3 $name"; exit 1; }
 done
-LD_PRELOAD="$prefix/lib/libuhoma-preload.so" "$homa_api" | tail -1 | grep -q PASS ||
+last=$(LD_PRELOAD="$prefix/lib/libuhoma-preload.so" "$homa_api" | tail -1)
+grep -q PASS <<<"$last" ||
   { echo "FAIL: homa_api under the installed preload"; exit 1; }
 test -f "$prefix/share/uhoma/wireshark/homa.lua"
 # The Linux uapi header compiles as C and as C++ (Homa's own tools, such as
