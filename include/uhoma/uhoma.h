@@ -42,7 +42,8 @@ enum uhoma_error {
 	UHOMA_ERR_HOST_UNREACHABLE = -210, /* peer address unreachable */
 	UHOMA_ERR_ABORTED = -211,          /* RPC aborted by the application */
 	UHOMA_ERR_MSG_TOO_LONG = -212,     /* message over 1,000,000 bytes */
-	UHOMA_ERR_NO_BUFFER = -213,        /* no receive buffer region set */
+	UHOMA_ERR_NO_BUFFER = -213,        /* no receive buffer region set,
+					    * or it is full */
 	UHOMA_ERR_AF_NOT_SUPPORTED = -214, /* address family mismatch */
 	UHOMA_ERR_PERMISSION = -215,       /* operation needs a privilege */
 	UHOMA_ERR_SYSTEM = -216,           /* a system call failed */
@@ -164,6 +165,9 @@ struct uhoma_config {
 				    * kernel has them and packets are small */
 	uint32_t stat;             /* 1 (default): publish metrics in shared
 				    * memory for uhoma-stat */
+	uint32_t sndbuf;           /* each socket's send budget in bytes
+				    * (uhoma_set_sndbuf); 0 = none; default
+				    * 8 MiB */
 };
 
 /*
@@ -254,7 +258,8 @@ int uhoma_is_server(const struct uhoma_sock *s);
 int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length);
 
 #define UHOMA_PRIVATE 0x01u   /* uhoma_send: only uhoma_recv by id gets it */
-#define UHOMA_NONBLOCK 0x02u  /* uhoma_recv: return UHOMA_ERR_AGAIN at once */
+#define UHOMA_NONBLOCK 0x02u  /* uhoma_recv, uhoma_send: return
+			       * UHOMA_ERR_AGAIN instead of waiting */
 #define UHOMA_MAX_MESSAGE 1000000u
 #define UHOMA_BPAGE_SIZE 65536u
 #define UHOMA_MAX_BPAGES 16
@@ -263,14 +268,33 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length);
  * uhoma_send - sends a request of @len bytes (1..UHOMA_MAX_MESSAGE) from
  * @buf to the socket at @dest (IPv4 or IPv6 address and port). @buf is
  * copied before the call returns; the caller may reuse it at once. @cookie
- * comes back with the response. @flags: 0 or UHOMA_PRIVATE. On success
- * *@id is the new RPC's (even) id. Returns UHOMA_OK,
- * UHOMA_ERR_INVALID_ARGUMENT, UHOMA_ERR_MSG_TOO_LONG,
- * UHOMA_ERR_AF_NOT_SUPPORTED, UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.
+ * comes back with the response. @flags: UHOMA_PRIVATE, UHOMA_NONBLOCK.
+ * While the socket's send budget (uhoma_set_sndbuf) is spent the call
+ * waits for it, or with UHOMA_NONBLOCK returns UHOMA_ERR_AGAIN; it fails
+ * with UHOMA_ERR_NO_BUFFER instead if responses are waiting for space in
+ * a buffer region full of messages not yet released (only receiving and
+ * releasing them frees the budget then). On success *@id is the new RPC's
+ * (even) id. Returns UHOMA_OK, UHOMA_ERR_INVALID_ARGUMENT,
+ * UHOMA_ERR_MSG_TOO_LONG, UHOMA_ERR_AF_NOT_SUPPORTED, UHOMA_ERR_AGAIN,
+ * UHOMA_ERR_NO_BUFFER, UHOMA_ERR_INTERRUPTED, UHOMA_ERR_NOMEM or
+ * UHOMA_ERR_SHUTDOWN.
  */
 int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	       size_t dest_len, const void *buf, size_t len, uint64_t cookie,
 	       unsigned flags, uint64_t *id);
+
+/*
+ * uhoma_set_sndbuf - sets the socket's send budget to @bytes (0: none): the
+ * requests it has sent that have not yet begun to receive their response
+ * may hold at most this many bytes (each counts its length plus 1 KiB),
+ * after which uhoma_send waits. A request longer than the budget still
+ * goes, alone. Responses are never held back. The default is the stack's
+ * cfg.sndbuf (8 MiB). Returns UHOMA_OK or UHOMA_ERR_INVALID_ARGUMENT.
+ */
+int uhoma_set_sndbuf(struct uhoma_sock *s, size_t bytes);
+
+/* uhoma_sndbuf - the socket's send budget in bytes (0: none). */
+size_t uhoma_sndbuf(const struct uhoma_sock *s);
 
 /*
  * uhoma_reply - sends the response to request @id (odd, as uhoma_recv gave
@@ -444,6 +468,8 @@ struct uhoma_metrics {
 	uint64_t rpc_timeouts;     /* RPCs ended by the timeout */
 	uint64_t aborts;           /* RPCs aborted by the application */
 	uint64_t buffer_waits;     /* messages that waited for buffer pages */
+	uint64_t send_waits;       /* uhoma_send calls that waited for the
+				    * send budget (uhoma_set_sndbuf) */
 	uint64_t rpcs_reaped;      /* RPC records freed */
 	uint64_t xmit_errors;      /* carrier send failures */
 	uint64_t timer_ticks;

@@ -168,13 +168,14 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
 
 /*
  * What uhoma_send and uhoma_reply share: checks the peer address
- * (@sa, @sa_len -> *@addr, *@port) and the socket, then copies the
- * caller's message into *@copy (no lock held: may block).
+ * (@sa, @sa_len -> *@addr, *@port) and the socket, charges a request
+ * (@charged non-NULL) to the send budget, then copies the caller's message
+ * into *@copy (no lock held: may block).
  */
 static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 			   size_t sa_len, const void *buf, size_t len,
 			   struct uh_addr *addr, uint16_t *port,
-			   uint8_t **copy)
+			   uint8_t **copy, unsigned flags, uint32_t *charged)
 {
 	int rc = uh_addr_from_sockaddr(sa, sa_len, addr, port);
 
@@ -188,10 +189,19 @@ static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 		return UHOMA_ERR_MSG_TOO_LONG;
 	if (atomic_load(&s->shutdown))
 		return UHOMA_ERR_SHUTDOWN;
+	if (charged) {
+		rc = uh_sock_tx_charge(s, (uint32_t)len,
+				       flags & UHOMA_NONBLOCK, charged);
+		if (rc)
+			return rc;
+	}
 	uh_sock_reap_some(s);
 	*copy = uh_rpc_msgbuf_alloc(len);
-	if (!*copy)
+	if (!*copy) {
+		if (charged)
+			uh_sock_tx_return(s, *charged);
 		return UHOMA_ERR_NOMEM;
+	}
 	memcpy(*copy, buf, len);
 	return UHOMA_OK;
 }
@@ -205,24 +215,30 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	struct uh_peer *peer;
 	struct uh_rpc *rpc;
 	uint16_t port;
+	uint32_t charged;
 	uint8_t *copy;
 	int rc;
 
-	if (!s || !id || (flags & ~UHOMA_PRIVATE))
+	if (!s || !id || (flags & ~(UHOMA_PRIVATE | UHOMA_NONBLOCK)))
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
 	st = s->stack;
-	rc = prepare_message(s, dest, dest_len, buf, len, &addr, &port, &copy);
+	rc = prepare_message(s, dest, dest_len, buf, len, &addr, &port, &copy,
+			     flags, &charged);
 	if (rc)
 		RETURN(rc);
 	peer = uh_peer_get(&st->peers, &addr);
 	if (!peer) {
 		uh_rpc_msgbuf_free(copy, len);
+		uh_sock_tx_return(s, charged);
 		RETURN(UHOMA_ERR_NOMEM);
 	}
 	rpc = uh_rpc_new_client(s, peer, port, copy, (uint32_t)len, cookie,
 				flags & UHOMA_PRIVATE, &rc);
-	if (!rpc)
+	if (!rpc) {
+		uh_sock_tx_return(s, charged);
 		RETURN(rc);
+	}
+	rpc->out.charged = charged;    /* returned from now on by the RPC */
 	*id = rpc->id;
 	uh_metric_inc(st->metrics, UH_M_REQUESTS_SENT);
 	uh_out_xmit(rpc);
@@ -242,7 +258,7 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 	if (!s || !(id & 1))
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
 	rc = prepare_message(s, client, client_len, buf, len, &addr, &port,
-			     &copy);
+			     &copy, 0, NULL);
 	if (rc)
 		RETURN(rc);
 	rpc = uh_rpc_find_server(s, &addr, id);

@@ -40,6 +40,7 @@ static const struct field fields[] = {
 	F(pacer_rt, 0, 1),
 	F(gso, 0, 1),
 	F(stat, 0, 1),
+	F(sndbuf, 0, 1u << 30),
 };
 #undef F
 
@@ -72,6 +73,7 @@ static void set_defaults(struct uhoma_config *c)
 	c->pacer_rt = 0;
 	c->gso = 1;
 	c->stat = 1;
+	c->sndbuf = 8u << 20;
 }
 
 int uhoma_config_set(struct uhoma_config *cfg, const char *key,

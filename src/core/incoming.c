@@ -150,7 +150,7 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 			}
 		}
 		if (!in->has_bufs) {
-			uh_sock_wait_bufs(s, rpc);
+			uh_sock_wait_bufs(s, rpc, p);
 			uh_stack_drop(st, UH_DROP_NO_BUFFER);
 			return;
 		}

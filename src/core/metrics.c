@@ -44,6 +44,7 @@ static const char *const plain_name[] = {
 	[UH_M_RPC_TIMEOUTS] = "rpc_timeouts",
 	[UH_M_ABORTS] = "aborts",
 	[UH_M_BUFFER_WAITS] = "buffer_waits",
+	[UH_M_SEND_WAITS] = "send_waits",
 	[UH_M_RPCS_REAPED] = "rpcs_reaped",
 	[UH_M_XMIT_ERRORS] = "xmit_errors",
 	[UH_M_TIMER_TICKS] = "timer_ticks",
@@ -107,6 +108,7 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->rpc_timeouts = rd(m, UH_M_RPC_TIMEOUTS);
 	out->aborts = rd(m, UH_M_ABORTS);
 	out->buffer_waits = rd(m, UH_M_BUFFER_WAITS);
+	out->send_waits = rd(m, UH_M_SEND_WAITS);
 	out->rpcs_reaped = rd(m, UH_M_RPCS_REAPED);
 	out->xmit_errors = rd(m, UH_M_XMIT_ERRORS);
 	out->timer_ticks = rd(m, UH_M_TIMER_TICKS);

@@ -31,6 +31,7 @@ enum uh_metric {
 	UH_M_RPC_TIMEOUTS,
 	UH_M_ABORTS,
 	UH_M_BUFFER_WAITS,
+	UH_M_SEND_WAITS,         /* uhoma_send calls that waited for budget */
 	UH_M_RPCS_REAPED,
 	UH_M_XMIT_ERRORS,
 	UH_M_TIMER_TICKS,

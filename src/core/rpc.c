@@ -332,6 +332,7 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 		uh_peer_done_add(rpc->peer, rpc->id);
 	uh_grant_done(rpc, p);
 	uh_pacer_remove(rpc);
+	uh_rpc_tx_uncharge(rpc, p);
 	uh_rpc_set_state(rpc, UH_RPC_DEAD);
 	unhash(rpc);
 	uh_lock(&s->lock);
@@ -356,6 +357,7 @@ void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_pending *p)
 	if (rpc->handed_off || rpc->state == UH_RPC_DEAD)
 		return;
 	rpc->handed_off = true;
+	uh_rpc_tx_uncharge(rpc, p);     /* complete: no longer in flight */
 	if (rpc->is_private) {
 		rpc->private_ready = true;
 		uh_pending_wake(p, s, true);

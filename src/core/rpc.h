@@ -85,6 +85,8 @@ struct uh_msgout {
 	uint32_t granted;        /* receiver allows bytes below this */
 	uint8_t sched_prio;      /* priority from the last GRANT */
 	bool throttled;          /* waiting for the pacer (pacer.h) */
+	uint32_t charged;        /* bytes held of the socket's send budget;
+				  * 0 once returned (uh_rpc_tx_uncharge) */
 };
 
 struct uh_rpc {

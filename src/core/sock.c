@@ -73,6 +73,8 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 		if (p->signal_fd)
 			uh_sock_sync_fd(s);
 	}
+	if (p->wake_tx)
+		uh_wait_wake_all(&p->wake_tx->tx_wait);
 	uh_pending_init(p);
 }
 
@@ -166,6 +168,8 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 	uh_list_init(&s->dead);
 	uh_list_init(&s->waiting_bufs);
 	uh_wait_init(&s->wait);
+	uh_wait_init(&s->tx_wait);
+	atomic_init(&s->tx_limit, st->cfg.sndbuf);
 	uh_pool_init(&s->pool);
 	for (unsigned i = 0; i < UH_RPC_BUCKETS; i++) {
 		uh_lock_init(&s->client_buckets[i].lock, &rpc_class);
@@ -332,7 +336,8 @@ unsigned uh_sock_reap(struct uhoma_sock *s, bool all)
 
 /* ---- waiting for buffer space ------------------------------------------- */
 
-void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
+void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
+		       struct uh_pending *p)
 {
 	struct uh_list *pos;
 
@@ -353,6 +358,10 @@ void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 		uh_metric_inc(s->stack->metrics, UH_M_BUFFER_WAITS);
 	}
 	uh_unlock(&s->lock);
+	/* A sender waiting for its budget must learn that only the
+	 * application can free the space now (uh_sock_tx_charge). */
+	if (atomic_load(&s->tx_waiters))
+		p->wake_tx = s;
 }
 
 void uh_sock_check_bufs(struct uhoma_sock *s)
@@ -431,6 +440,7 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 	}
 	uh_sock_unprotect(s);
 	uh_wait_wake_all(&s->wait);
+	uh_wait_wake_all(&s->tx_wait);
 	uh_sock_sync_fd(s);
 }
 

@@ -16,6 +16,9 @@
  *   wait, efd                 internally synchronized (efd kept in
  *                             step only once efd_used is set)
  *   pool                      pool lock (leaf)
+ *   tx_bytes, tx_waiters      atomic (seq_cst: see uh_sock_tx_charge)
+ *   tx_limit                  atomic (relaxed; uhoma_set_sndbuf)
+ *   tx_wait                   internally synchronized
  *   buckets                   their own locks (the RPC locks)
  *
  * Shutdown rules (the seed's): (1) under the socket lock set `shutdown`;
@@ -74,6 +77,13 @@ struct uhoma_sock {
 	_Atomic bool efd_used;         /* uhoma_fd was called: keep efd in
 					* step (set once, atomic) */
 	struct uh_pool pool;
+	/* The send budget (uhoma_set_sndbuf): bytes of requests still
+	 * awaiting their response. uhoma_send waits while it is spent. */
+	_Atomic uint64_t tx_bytes;     /* charged, atomic (seq_cst) */
+	_Atomic uint32_t tx_limit;     /* bytes; 0 = no limit (relaxed) */
+	_Atomic uint32_t tx_waiters;   /* senders inside uh_sock_tx_charge
+					* (seq_cst) */
+	struct uh_wait tx_wait;        /* where they sleep */
 	struct uh_bucket client_buckets[UH_RPC_BUCKETS];
 	struct uh_bucket server_buckets[UH_RPC_BUCKETS];
 };
@@ -106,6 +116,7 @@ struct uh_pending {
 						 * each with a reference */
 	bool grant_recalc;                /* run the grant manager anyway */
 	struct uhoma_sock *wake_sock;     /* socket whose waiters to wake */
+	struct uhoma_sock *wake_tx;       /* socket whose senders to wake */
 	bool wake_one, wake_all, signal_fd;
 };
 
@@ -116,6 +127,7 @@ static inline void uh_pending_init(struct uh_pending *p)
 	p->num_grant = 0;
 	p->grant_recalc = false;
 	p->wake_sock = NULL;
+	p->wake_tx = NULL;
 	p->wake_one = p->wake_all = p->signal_fd = false;
 }
 
@@ -163,7 +175,8 @@ static inline void uh_sock_reap_some(struct uhoma_sock *s)
 
 /* Queues @rpc (locked; incoming message without buffer space) on the
  * socket's waiting list. */
-void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
+void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
+		       struct uh_pending *p);
 
 /* Gives freed pool space to waiting messages. No lock may be held. */
 void uh_sock_check_bufs(struct uhoma_sock *s);
@@ -174,5 +187,23 @@ void uh_sock_sync_fd(struct uhoma_sock *s);
 /* Shuts down (idempotent) / closes (last call) the socket. */
 void uh_sock_shutdown(struct uhoma_sock *s);
 void uh_sock_close(struct uhoma_sock *s);
+
+/*
+ * The send budget. A request charges its length plus UH_TX_OVERHEAD to
+ * its socket's tx_bytes from uhoma_send until the first byte of its
+ * response arrives (the server then has the whole request), or the RPC
+ * fails or ends. uh_sock_tx_charge waits (or fails with UHOMA_ERR_AGAIN
+ * if @nonblock) while the charge would take tx_bytes past tx_limit; an
+ * idle socket (tx_bytes 0) always accepts one message, however long.
+ * Sets *@charged. Blocks: call with no lock held.
+ */
+#define UH_TX_OVERHEAD 1024u
+int uh_sock_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
+		      uint32_t *charged);
+/* Returns @bytes to the budget (no lock needed; wakes senders at once). */
+void uh_sock_tx_return(struct uhoma_sock *s, uint32_t bytes);
+/* Returns @rpc's charge, if it still holds one (RPC lock held; the wake-up
+ * goes into @p). */
+void uh_rpc_tx_uncharge(struct uh_rpc *rpc, struct uh_pending *p);
 
 #endif /* UHOMA_CORE_SOCK_H */

@@ -138,6 +138,7 @@ static void *rx_main(void *arg)
 {
 	struct uh_runtime *rt = arg;
 
+	prctl(PR_SET_NAME, "uhoma-rx", 0, 0, 0);
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
 		uint32_t t = uh_wait_prepare(&rt->rx_wait);
@@ -220,6 +221,7 @@ static void *timer_main(void *arg)
 	uint64_t period = (uint64_t)rt->st->cfg.tick_us * 1000;
 	uint64_t next = uh_now_ns() + period, last_cache = uh_now_ns();
 
+	prctl(PR_SET_NAME, "uhoma-timer", 0, 0, 0);
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
 		uint64_t now = uh_now_ns();
 
@@ -251,6 +253,7 @@ static void *pacer_main(void *arg)
 	struct uh_runtime *rt = arg;
 	struct uhoma_stack *st = rt->st;
 
+	prctl(PR_SET_NAME, "uhoma-pacer", 0, 0, 0);
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	if (st->cfg.pacer_rt) {
 		struct sched_param sp = { .sched_priority = 10 };

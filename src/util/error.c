@@ -29,7 +29,7 @@ static const struct err_entry err_table[] = {
 	{ UHOMA_ERR_HOST_UNREACHABLE, EHOSTUNREACH, "peer host unreachable" },
 	{ UHOMA_ERR_ABORTED, ECANCELED, "RPC aborted" },
 	{ UHOMA_ERR_MSG_TOO_LONG, EINVAL, "message longer than 1000000 bytes" },
-	{ UHOMA_ERR_NO_BUFFER, EINVAL, "no receive buffer region configured" },
+	{ UHOMA_ERR_NO_BUFFER, EINVAL, "receive buffer region not set, or full" },
 	{ UHOMA_ERR_AF_NOT_SUPPORTED, EAFNOSUPPORT, "address family not supported by this socket" },
 	{ UHOMA_ERR_PERMISSION, EPERM, "operation not permitted" },
 	{ UHOMA_ERR_SYSTEM, EIO, "system call failed" },

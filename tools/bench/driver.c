@@ -7,7 +7,12 @@
  *                skipped, never queued (queueing would hide latency);
  *   --hol:       lane 1 keeps `outstanding` 1,000,000-byte requests in
  *                flight while lane 0 runs one 100-byte RPC at a time.
- * RPCs completing after the warm-up and before the end are recorded.
+ * RPCs completing after the warm-up and before the end are recorded. The
+ * clock starts once every thread has opened its client (opening maps and
+ * populates a buffer region: tens of milliseconds that would otherwise
+ * start the run with a burst of overdue arrivals), and a thread catching
+ * up on arrivals takes the responses that are ready between sends, as an
+ * application would.
  */
 #include <errno.h>
 #include <math.h>
@@ -32,6 +37,8 @@ struct worker {
 	const struct bench_opts *o;
 	const struct uh_dist *dist;
 	unsigned idx;
+	pthread_barrier_t *ready;   /* with run_client: every client is
+				     * open; then: the clock is set */
 	uint64_t start, measure_from, end;
 	struct run_result r;
 	_Atomic uint64_t done;      /* progress: RPCs completed */
@@ -75,6 +82,37 @@ static int start_rpc(struct worker *w, struct xclient *c, struct slot *slots,
 	return rc;
 }
 
+/* Records the completion of RPC @tag (@rc < 0: its error); false if @tag
+ * is not an RPC in flight. */
+static bool finish_rpc(struct worker *w, struct slot *slots,
+		       uint32_t *free_list, unsigned *nfree, uint32_t tag,
+		       int rc)
+{
+	const struct bench_opts *o = w->o;
+	uint64_t now;
+
+	if (tag >= BENCH_MAX_SLOTS || !slots[tag].used) {
+		w->r.errors++;
+		return false;
+	}
+	now = bench_now_ns();
+	slots[tag].used = false;
+	free_list[(*nfree)++] = tag;
+	if (rc < 0) {
+		w->r.errors++;
+	} else if (now >= w->measure_from) {
+		struct samples *v = o->hol && slots[tag].lane == 0
+					    ? &w->r.hol_small
+					    : &w->r.all;
+
+		samples_add(v, slots[tag].len, now - slots[tag].t0);
+		w->r.rpcs++;
+		w->r.bytes += slots[tag].len;
+	}
+	atomic_fetch_add_explicit(&w->done, 1, memory_order_relaxed);
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -86,6 +124,8 @@ static void *worker_main(void *arg)
 	uint64_t rng = 0x9E3779B97F4A7C15ull * (w->idx + 1), next_arrival;
 	double rate = 0;     /* arrivals per ns */
 
+	pthread_barrier_wait(w->ready);   /* run_client sets the clock */
+	pthread_barrier_wait(w->ready);
 	if (!c || !slots || !free_list) {
 		w->error = -1;
 		goto out;
@@ -99,10 +139,6 @@ static void *worker_main(void *arg)
 		for (unsigned i = 0; i < o->outstanding; i++)
 			start_rpc(w, c, slots, free_list, &nfree, BENCH_MAX_LEN,
 				  1);
-	} else if (rate == 0) {
-		for (unsigned i = 0; i < o->outstanding; i++)
-			start_rpc(w, c, slots, free_list, &nfree,
-				  uh_dist_sample(w->dist, &rng), 0);
 	}
 	for (;;) {
 		uint64_t now = bench_now_ns();
@@ -116,6 +152,18 @@ static void *worker_main(void *arg)
 			start_rpc(w, c, slots, free_list, &nfree, 100, 0);
 			in_small = 1;
 		}
+		/* Closed loop: refill to `outstanding` in flight, taking
+		 * what is ready between sends (the first fill is long). */
+		while (rate == 0 && !o->hol && now < w->end &&
+		       BENCH_MAX_SLOTS - nfree < o->outstanding) {
+			if (start_rpc(w, c, slots, free_list, &nfree,
+				      uh_dist_sample(w->dist, &rng), 0))
+				break;   /* counted; retried next round */
+			while ((rc = c->ops->wait(c, &tag, 0)) != 0)
+				finish_rpc(w, slots, free_list, &nfree, tag,
+					   rc);
+			now = bench_now_ns();
+		}
 		if (rate > 0) {
 			/* A transport that cannot keep up falls behind the
 			 * arrivals: the run still ends on time (a blocking
@@ -125,6 +173,10 @@ static void *worker_main(void *arg)
 					  uh_dist_sample(w->dist, &rng), 0);
 				next_arrival += (uint64_t)(
 					-log(1.0 - uh_dist_uniform(&rng)) / rate);
+				/* Behind: take what is ready between sends. */
+				while ((rc = c->ops->wait(c, &tag, 0)) != 0)
+					finish_rpc(w, slots, free_list, &nfree,
+						   tag, rc);
 				now = bench_now_ns();
 			}
 			if (now >= w->end)
@@ -134,34 +186,14 @@ static void *worker_main(void *arg)
 		rc = c->ops->wait(c, &tag, timeout);
 		if (rc == 0)
 			continue;
-		if (tag >= BENCH_MAX_SLOTS || !slots[tag].used) {
-			w->r.errors++;
+		if (!finish_rpc(w, slots, free_list, &nfree, tag, rc))
 			continue;
-		}
-		now = bench_now_ns();
-		slots[tag].used = false;
-		free_list[nfree++] = tag;
-		if (rc < 0) {
-			w->r.errors++;
-		} else if (now >= w->measure_from) {
-			struct samples *v = o->hol && slots[tag].lane == 0
-						    ? &w->r.hol_small
-						    : &w->r.all;
-
-			samples_add(v, slots[tag].len, now - slots[tag].t0);
-			w->r.rpcs++;
-			w->r.bytes += slots[tag].len;
-		}
-		atomic_fetch_add_explicit(&w->done, 1, memory_order_relaxed);
 		if (o->hol) {
 			if (slots[tag].lane == 0)
 				in_small = 0;
 			else
 				start_rpc(w, c, slots, free_list, &nfree,
 					  BENCH_MAX_LEN, 1);
-		} else if (rate == 0) {
-			start_rpc(w, c, slots, free_list, &nfree,
-				  uh_dist_sample(w->dist, &rng), 0);
 		}
 	}
 out:
@@ -177,6 +209,7 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 	struct uh_dist dist;
 	struct worker *w = calloc(o->threads, sizeof(*w));
 	pthread_t *t = calloc(o->threads, sizeof(*t));
+	pthread_barrier_t ready;
 	uint64_t start, next_report;
 	int rc = 0;
 
@@ -194,16 +227,22 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 		free(t);
 		return -1;
 	}
-	start = bench_now_ns();
+	pthread_barrier_init(&ready, NULL, o->threads + 1);
 	for (unsigned i = 0; i < o->threads; i++) {
 		w[i].o = o;
 		w[i].dist = &dist;
 		w[i].idx = i;
+		w[i].ready = &ready;
+		pthread_create(&t[i], NULL, worker_main, &w[i]);
+	}
+	pthread_barrier_wait(&ready);      /* every client is open */
+	start = bench_now_ns();
+	for (unsigned i = 0; i < o->threads; i++) {
 		w[i].start = start;
 		w[i].measure_from = start + (uint64_t)(o->warmup * 1e9);
 		w[i].end = w[i].measure_from + (uint64_t)(o->seconds * 1e9);
-		pthread_create(&t[i], NULL, worker_main, &w[i]);
 	}
+	pthread_barrier_wait(&ready);
 	next_report = start + 1000000000ull;
 	if (o->progress) {
 		uint64_t end = w[0].end;
@@ -243,6 +282,7 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 		r->skipped += w[i].r.skipped;
 		run_result_free(&w[i].r);
 	}
+	pthread_barrier_destroy(&ready);
 	r->seconds = o->seconds;
 	if (o->proto == PROTO_HOMA)
 		homa_client_fini();
