@@ -93,17 +93,17 @@ int uh_sock_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 			waiting = true;
 			continue;
 		}
+		/* A virtual clock only moves when the caller returns. */
+		if (uh_runtime_virtual(s->stack)) {
+			rc = UHOMA_ERR_AGAIN;
+			break;
+		}
 		if (!counted) {
 			uh_metric_inc(s->stack->metrics, UH_M_SEND_WAITS);
 			counted = true;
 		}
 		if (uh_runtime_manual(s->stack)) {
-			/* No threads to return charges: drive the stack. A
-			 * virtual clock only moves when the caller returns. */
-			if (uh_runtime_virtual(s->stack)) {
-				rc = UHOMA_ERR_AGAIN;
-				break;
-			}
+			/* No threads to return charges: drive the stack. */
 			uhoma_poll(s->stack, 1000000);
 			continue;
 		}

@@ -17,7 +17,8 @@
  * the inherited ones fail with EBADFD, and a child of a process that had
  * Homa sockets cannot open new ones before it execs (EPROTONOSUPPORT: the
  * parent's threads may have held RCU read sections and locks the child can
- * never see released); SOL_SOCKET options are accepted and ignored.
+ * never see released); of the SOL_SOCKET options SO_SNDBUF sets the send
+ * budget (doubled, as Linux does), the rest are accepted and ignored.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -363,8 +364,18 @@ static int homa_setsockopt(struct hsock *h, int level, int opt,
 	int rc;
 
 	STALE_CHECK(h);
+	if (level == SOL_SOCKET && opt == SO_SNDBUF) {
+		int v;
+
+		if (len < sizeof(int) || !val)
+			return fail(h, EINVAL, "SO_SNDBUF needs an int");
+		memcpy(&v, val, sizeof(v));
+		/* Doubled, as Linux does; the send budget (uhoma(7)). */
+		rc = uhoma_set_sndbuf(h->s, v <= 0 ? 2048u : 2u * (size_t)v);
+		return rc ? fail_code(h, rc, "SO_SNDBUF") : 0;
+	}
 	if (level == SOL_SOCKET)
-		return 0;     /* buffer sizes and the like: nothing to do */
+		return 0;     /* other sizes and the like: nothing to do */
 	if (level != IPPROTO_HOMA)
 		return fail(h, ENOPROTOOPT, "option level %d", level);
 	if (opt == SO_HOMA_RCVBUF) {
@@ -433,6 +444,10 @@ static int homa_getsockopt(struct hsock *h, int level, int opt, void *val,
 			return put_int(val, len, IPPROTO_HOMA);
 		case SO_ERROR:
 			return put_int(val, len, 0);
+		case SO_SNDBUF:
+			return put_int(val, len, (int)(uhoma_sndbuf(h->s) >
+						       INT32_MAX ? INT32_MAX
+						       : uhoma_sndbuf(h->s)));
 		default:
 			return fail(h, ENOPROTOOPT, "SOL_SOCKET option %d",
 				    opt);
@@ -503,7 +518,8 @@ static const void *gather(const struct msghdr *msg)
 	return buf;
 }
 
-static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg)
+static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
+			    int flags)
 {
 	struct homa_sendmsg_args *a;
 	const void *buf;
@@ -536,10 +552,15 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg)
 	if (a->id == 0) {
 		uint64_t id;
 
+		/* The send budget is SO_SNDBUF's: a full one makes a
+		 * non-blocking sendmsg fail with EAGAIN, as in the module. */
 		rc = uhoma_send(h->s, msg->msg_name, msg->msg_namelen, buf,
 				len, a->completion_cookie,
-				(a->flags & HOMA_SENDMSG_PRIVATE) ? UHOMA_PRIVATE
-								  : 0, &id);
+				((a->flags & HOMA_SENDMSG_PRIVATE) ? UHOMA_PRIVATE
+								   : 0) |
+				((flags & MSG_DONTWAIT) ||
+				 atomic_load(&h->nonblock) ? UHOMA_NONBLOCK : 0),
+				&id);
 		if (rc)
 			return fail_code(h, rc, "sendmsg (request)");
 		a->id = id;
@@ -562,7 +583,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	h = fdt_get(fd);
 	if (!h)
 		return real.sendmsg(fd, msg, flags);
-	r = homa_sendmsg(h, msg);
+	r = homa_sendmsg(h, msg, flags);
 	fdt_put(h);
 	return r;
 }

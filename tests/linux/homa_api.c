@@ -411,6 +411,31 @@ static void check_abort(void)
 	CHECK(ioctl(c.fd, HOMAIOCABORT, &ab) == 0);
 	CHECK_ERR(receive(c.fd, &a, 0, 0, NULL), EPIPE);
 	CHECK_ERR(receive(c.fd, &a, 0, 0, NULL), EPIPE);
+	/* SO_SNDBUF bounds the requests in flight (doubled, as Linux
+	 * reports it): room for one 100-byte request here, so a second one
+	 * on a non-blocking socket fails with EAGAIN until the first ends. */
+	{
+		int v = 600, fl = fcntl(c.fd, F_GETFL);
+		socklen_t vl = sizeof(v);
+
+		CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v,
+				 sizeof(v)) == 0);
+		CHECK(getsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v, &vl) == 0 &&
+		      v == 1200);
+		CHECK(fcntl(c.fd, F_SETFL, fl | O_NONBLOCK) == 0);
+		CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 3, 0,
+				   &id1) == 0);
+		CHECK_ERR(send_request(c.fd, AF_INET6, buf, sizeof(buf), 4, 0,
+				       &id2), EAGAIN);
+		ab.id = id1;
+		ab.error = 0;
+		CHECK(ioctl(c.fd, HOMAIOCABORT, &ab) == 0);
+		CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 4, 0,
+				   &id2) == 0);
+		ab.id = id2;
+		CHECK(ioctl(c.fd, HOMAIOCABORT, &ab) == 0);
+		CHECK(fcntl(c.fd, F_SETFL, fl) == 0);
+	}
 	atomic_store(&hold_requests, false);
 	close_homa(&c);
 }

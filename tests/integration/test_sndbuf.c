@@ -1,0 +1,315 @@
+/*
+ * test_sndbuf.c - the send budget (uhoma_set_sndbuf): what it admits,
+ * when it gives the bytes back, and that a sender waiting for it is never
+ * left waiting forever.
+ *
+ * The first three run on a virtual clock (deterministic; there a spent
+ * budget gives UHOMA_ERR_AGAIN, since nothing moves until the caller
+ * returns). The last runs real threads and checks the blocking path.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nettest.h"
+#include "testutil.h"
+
+#define TICK_NS 1000000ull
+#define CHARGE(len) ((size_t)(len) + 1024)   /* UH_TX_OVERHEAD */
+
+static uint8_t *msgbuf;
+
+static int send_to(struct uhoma_sock *s, int host, uint16_t port, size_t len,
+		   uint64_t seed, unsigned flags)
+{
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint64_t id;
+
+	nt_addr(host, port, &to, &to_len);
+	nt_fill(msgbuf, len, seed);
+	return uhoma_send(s, (struct sockaddr *)&to, to_len, msgbuf, len, seed,
+			  flags, &id);
+}
+
+static int recv_nb(struct uhoma_sock *s, struct uhoma_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	return uhoma_recv(s, m, UHOMA_NONBLOCK, 0);
+}
+
+/* Answers every request waiting at @srv with the same bytes. */
+static int echo_all(struct uhoma_sock *srv)
+{
+	struct uhoma_msg m;
+	int rc, n = 0;
+
+	while ((rc = recv_nb(srv, &m)) > 0) {
+		uhoma_msg_copy(srv, &m, 0, msgbuf, (size_t)rc);
+		uhoma_msg_release(srv, &m);
+		assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
+					     m.peer_len, m.id, msgbuf,
+					     (size_t)rc), UHOMA_OK);
+		n++;
+	}
+	return n;
+}
+
+/* Client RPCs whose response is not yet complete. */
+static int in_flight(struct uhoma_sock *s)
+{
+	struct uhoma_rpc_info info[64];
+	int n = uhoma_rpc_info(s, info, 64), k = 0;
+
+	assert_true(n >= 0 && n <= 64);
+	for (int i = 0; i < n; i++)
+		if (!(info[i].id & 1) && !(info[i].flags & UHOMA_RPC_RX_READY))
+			k++;
+	return k;
+}
+
+struct pair {
+	struct uhoma_memnet *net;
+	struct uhoma_stack *a, *b;
+	struct uhoma_sock *srv, *cli;
+	void *ra, *rb;
+	size_t rb_len;
+};
+
+static void pair_open(struct pair *p, int virtual_clock, size_t cli_region)
+{
+	p->net = uhoma_memnet_create(11, virtual_clock);
+	p->a = nt_stack(p->net, 1, 9000, virtual_clock ? 0 : 1);
+	p->b = nt_stack(p->net, 2, 9000, virtual_clock ? 0 : 1);
+	assert_int_equal(uhoma_socket(p->a, 80, &p->srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(p->b, 0, &p->cli), UHOMA_OK);
+	p->ra = nt_buffers(p->srv, NT_REGION);
+	p->rb = nt_buffers(p->cli, cli_region);
+	p->rb_len = cli_region;
+}
+
+static void pair_close(struct pair *p)
+{
+	uhoma_close(p->cli);
+	uhoma_close(p->srv);
+	uhoma_stack_destroy(p->a);
+	uhoma_stack_destroy(p->b);
+	uhoma_memnet_destroy(p->net);
+	nt_unmap(p->ra, NT_REGION);
+	nt_unmap(p->rb, p->rb_len);
+}
+
+static void budget__admits_up_to_the_limit(void **state)
+{
+	struct pair p;
+	struct uhoma_metrics met;
+	struct uhoma_msg m;
+	int got = 0, rc;
+
+	(void)state;
+	pair_open(&p, 1, NT_REGION);
+	assert_int_equal(uhoma_sndbuf(p.cli), 8u << 20);   /* the default */
+	assert_int_equal(uhoma_set_sndbuf(p.cli, 3 * CHARGE(20000)), UHOMA_OK);
+	assert_int_equal(uhoma_sndbuf(p.cli), 3 * CHARGE(20000));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send_to(p.cli, 1, 80, 20000, 1u + (unsigned)i,
+					 0), UHOMA_OK);
+	assert_int_equal(send_to(p.cli, 1, 80, 20000, 9, UHOMA_NONBLOCK),
+			 UHOMA_ERR_AGAIN);
+	/* Virtual clock: waiting could never end, so it fails at once. */
+	assert_int_equal(send_to(p.cli, 1, 80, 20000, 9, 0), UHOMA_ERR_AGAIN);
+	assert_int_equal(send_to(p.cli, 1, 80, 1, 9, UHOMA_NONBLOCK),
+			 UHOMA_ERR_AGAIN);
+	assert_int_equal(in_flight(p.cli), 3);
+	/* The responses complete: the budget comes back before the
+	 * application receives them. */
+	for (int t = 0; t < 20 && in_flight(p.cli) > 0; t++) {
+		echo_all(p.srv);
+		uhoma_memnet_run(p.net, TICK_NS);
+	}
+	assert_int_equal(in_flight(p.cli), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send_to(p.cli, 1, 80, 20000, 4u + (unsigned)i,
+					 UHOMA_NONBLOCK), UHOMA_OK);
+	for (int t = 0; t < 20 && got < 6; t++) {
+		echo_all(p.srv);
+		uhoma_memnet_run(p.net, TICK_NS);
+		while ((rc = recv_nb(p.cli, &m)) > 0) {
+			assert_int_equal(rc, 20000);
+			assert_true(nt_check(p.cli, &m, 20000, m.cookie));
+			uhoma_msg_release(p.cli, &m);
+			got++;
+		}
+	}
+	assert_int_equal(got, 6);
+	uhoma_metrics(p.b, &met);
+	assert_int_equal(met.send_waits, 0);   /* nothing slept */
+	pair_close(&p);
+}
+
+static void budget__long_message_alone_and_zero_is_unlimited(void **state)
+{
+	struct pair p;
+
+	(void)state;
+	pair_open(&p, 1, NT_REGION);
+	assert_int_equal(uhoma_set_sndbuf(p.cli, 1000), UHOMA_OK);
+	/* Longer than the budget: goes when nothing else is in flight. */
+	assert_int_equal(send_to(p.cli, 1, 80, 50000, 1, UHOMA_NONBLOCK),
+			 UHOMA_OK);
+	assert_int_equal(send_to(p.cli, 1, 80, 10, 2, UHOMA_NONBLOCK),
+			 UHOMA_ERR_AGAIN);
+	assert_int_equal(uhoma_set_sndbuf(p.cli, 0), UHOMA_OK);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(send_to(p.cli, 1, 80, 50000, 3u + (unsigned)i,
+					 UHOMA_NONBLOCK), UHOMA_OK);
+	assert_int_equal(uhoma_set_sndbuf(NULL, 1), UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_set_sndbuf(p.cli, (size_t)UINT32_MAX + 1),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(send_to(p.cli, 1, 80, 10, 2, 0x80),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	pair_close(&p);
+}
+
+/* A request that fails (its server is gone) gives its bytes back; so does
+ * one the application aborts. */
+static void budget__returned_by_failure_and_abort(void **state)
+{
+	struct pair p;
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint64_t id;
+	struct uhoma_msg m;
+	int rc = 0;
+
+	(void)state;
+	pair_open(&p, 1, NT_REGION);
+	assert_int_equal(uhoma_set_sndbuf(p.cli, CHARGE(5000)), UHOMA_OK);
+	/* Host 3 does not exist: the RPC times out. */
+	assert_int_equal(send_to(p.cli, 3, 80, 5000, 1, 0), UHOMA_OK);
+	assert_int_equal(send_to(p.cli, 1, 80, 5000, 2, UHOMA_NONBLOCK),
+			 UHOMA_ERR_AGAIN);
+	for (int t = 0; t < 200 && rc == 0; t++) {
+		uhoma_memnet_run(p.net, TICK_NS);
+		rc = send_to(p.cli, 1, 80, 5000, 2, UHOMA_NONBLOCK) == UHOMA_OK;
+	}
+	assert_int_equal(rc, 1);     /* the timeout freed the budget... */
+	assert_int_equal(recv_nb(p.cli, &m), UHOMA_ERR_TIMEDOUT);
+	/* ...before the application collected the error. Now abort the
+	 * request just sent: its bytes come back too. */
+	nt_addr(1, 80, &to, &to_len);
+	assert_int_equal(send_to(p.cli, 1, 80, 5000, 3, UHOMA_NONBLOCK),
+			 UHOMA_ERR_AGAIN);
+	assert_int_equal(uhoma_abort(p.cli, 0, 0), UHOMA_OK);
+	assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to, to_len,
+				    msgbuf, 5000, 3, UHOMA_NONBLOCK, &id),
+			 UHOMA_OK);
+	pair_close(&p);
+}
+
+/*
+ * Responses that wait for space in a region full of messages the
+ * application holds can only complete once it releases them: a send that
+ * would wait for their budget fails with UHOMA_ERR_NO_BUFFER instead.
+ */
+static void budget__full_region_gives_no_buffer(void **state)
+{
+	const size_t small = 2 * 65536 + 2000000;   /* 32 pages + slack */
+	const size_t len = 500000;                  /* 8 pages each */
+	struct pair p;
+	struct uhoma_msg held[8], m;
+	int n = 0, rc;
+
+	(void)state;
+	pair_open(&p, 1, small);
+	assert_int_equal(uhoma_set_sndbuf(p.cli, 2 * CHARGE(len)), UHOMA_OK);
+	/* Four responses fill the region; two more wait for it. */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(send_to(p.cli, 1, 80, len,
+						 (uint64_t)(10 * round + i),
+						 UHOMA_NONBLOCK), UHOMA_OK);
+		for (int t = 0; t < 30; t++) {
+			echo_all(p.srv);
+			uhoma_memnet_run(p.net, TICK_NS);
+		}
+	}
+	assert_int_equal(in_flight(p.cli), 2);
+	assert_int_equal(send_to(p.cli, 1, 80, len, 99, 0),
+			 UHOMA_ERR_NO_BUFFER);
+	/* Receiving and releasing frees pages, responses complete, the
+	 * budget returns. */
+	while ((rc = recv_nb(p.cli, &held[n])) > 0)
+		n++;
+	assert_int_equal(n, 4);
+	for (int i = 0; i < n; i++) {
+		assert_true(nt_check(p.cli, &held[i], len, held[i].cookie));
+		uhoma_msg_release(p.cli, &held[i]);
+	}
+	for (int t = 0; t < 30 && in_flight(p.cli) > 0; t++)
+		uhoma_memnet_run(p.net, TICK_NS);
+	assert_int_equal(in_flight(p.cli), 0);
+	assert_int_equal(send_to(p.cli, 1, 80, len, 99, 0), UHOMA_OK);
+	while ((rc = recv_nb(p.cli, &m)) > 0)
+		uhoma_msg_release(p.cli, &m);
+	pair_close(&p);
+}
+
+/*
+ * Real threads: one thread sends 60 requests without receiving between
+ * them. It must block (send_waits), never have more than the budget's
+ * three requests in flight, and be released by the receive thread as
+ * responses complete -- no uhoma_recv needed.
+ */
+static void budget__blocked_sender_released_by_responses(void **state)
+{
+	struct pair p;
+	struct nt_echo echo;
+	struct uhoma_metrics met;
+	struct uhoma_msg m;
+	int got = 0, most = 0, rc;
+
+	(void)state;
+	pair_open(&p, 0, NT_REGION);
+	nt_echo_start(&echo, p.srv, 1);
+	assert_int_equal(uhoma_set_sndbuf(p.cli, 3 * CHARGE(30000)), UHOMA_OK);
+	for (int i = 0; i < 60; i++) {
+		int k;
+
+		assert_int_equal(send_to(p.cli, 1, 80, 30000, 100u + (unsigned)i,
+					 0), UHOMA_OK);
+		k = in_flight(p.cli);
+		if (k > most)
+			most = k;
+	}
+	assert_true(most <= 3);
+	uhoma_metrics(p.b, &met);
+	assert_true(met.send_waits > 0);
+	while (got < 60) {
+		memset(&m, 0, sizeof(m));
+		rc = uhoma_recv(p.cli, &m, 0, 5 * 1000 * 1000 * 1000ll);
+		assert_int_equal(rc, 30000);
+		assert_true(nt_check(p.cli, &m, 30000, m.cookie));
+		uhoma_msg_release(p.cli, &m);
+		got++;
+	}
+	nt_echo_stop(&echo);
+	assert_int_equal(atomic_load(&echo.dups), 0);
+	pair_close(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(budget__admits_up_to_the_limit),
+		UH_TEST(budget__long_message_alone_and_zero_is_unlimited),
+		UH_TEST(budget__returned_by_failure_and_abort),
+		UH_TEST(budget__full_region_gives_no_buffer),
+		UH_TEST(budget__blocked_sender_released_by_responses),
+	};
+	int rc;
+
+	msgbuf = malloc(UHOMA_MAX_MESSAGE);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(msgbuf);
+	return rc;
+}
