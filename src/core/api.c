@@ -373,12 +373,17 @@ static int try_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 	}
 }
 
+/* The longest single wait of a blocking receiver in the carrier (it then
+ * looks at its socket and the clock again). */
+#define BLOCK_MAX_NS (50 * 1000 * 1000ll)
+
 /* uhoma_recv's loop; *@polling tells whether it left a busy-poll open. */
 static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		     unsigned flags, int64_t timeout_ns, bool *polling)
 {
 	struct uhoma_stack *st;
 	uint64_t want, start, poll_end, now;
+	int64_t remaining;
 	int rc = 0;
 
 	if (!s || !msg || (flags & ~UHOMA_NONBLOCK))
@@ -426,6 +431,25 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			if (uh_runtime_poll(st, 0))
 				poll_end = uh_now_ns() +
 					   (uint64_t)st->cfg.poll_us * 1000;
+			continue;
+		}
+		remaining = timeout_ns < 0 ? INT64_MAX
+					   : timeout_ns - (int64_t)(now - start);
+		if (remaining >= 1000000 && uh_runtime_block_begin(st)) {
+			/* Wait in the carrier: the packet that completes
+			 * our message wakes this thread, not a receive
+			 * thread that would then wake it. The carrier's
+			 * timeout is in whole milliseconds: round down. */
+			if (!*polling) {
+				uh_runtime_poll_begin(st);
+				*polling = true;
+			}
+			uh_sock_reap(s, false);
+			if (uh_wait_prepare(&s->wait) == ticket)
+				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
+						? BLOCK_MAX_NS
+						: remaining / 1000000 * 1000000);
+			uh_runtime_block_end(st);
 			continue;
 		}
 		if (*polling) {

@@ -12,6 +12,7 @@
 #include "core/outgoing.h"
 #include "core/sock.h"
 #include "core/stack.h"
+#include "runtime/runtime.h"
 #include "sync/rcu.h"
 #include "util/clock.h"
 
@@ -70,6 +71,8 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 			uh_wait_wake_all(&s->wait);
 		else if (p->wake_one)
 			uh_wait_wake_one(&s->wait);
+		if (p->wake_all || p->wake_one)
+			uh_runtime_kick_receiver(st);
 		if (p->signal_fd)
 			uh_sock_sync_fd(s);
 	}
@@ -440,6 +443,7 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 	}
 	uh_sock_unprotect(s);
 	uh_wait_wake_all(&s->wait);
+	uh_runtime_kick_receiver(s->stack);
 	uh_wait_wake_all(&s->tx_wait);
 	uh_sock_sync_fd(s);
 }

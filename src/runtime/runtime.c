@@ -33,7 +33,12 @@ struct uh_runtime {
 					      * (atomic; set by pollers) */
 	struct uh_wait rx_wait;              /* receive threads park here */
 	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
+	_Atomic bool blocker;                /* an application thread waits in
+					      * the carrier (seq_cst) */
 };
+
+/* This thread is the blocking receiver (it need not kick itself). */
+static __thread bool tl_blocker;
 
 /* Per-thread receive buffers, sized for the largest carrier seen. */
 struct rxbuf {
@@ -122,6 +127,29 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)
 				input_one(st, &rb->rx[i]);
 	}
 	return n;
+}
+
+bool uh_runtime_block_begin(struct uhoma_stack *st)
+{
+	bool no = false;
+
+	if (!st->rt || st->rt->virtual_clock || uh_runtime_manual(st) ||
+	    !atomic_compare_exchange_strong(&st->rt->blocker, &no, true))
+		return false;
+	tl_blocker = true;
+	return true;
+}
+
+void uh_runtime_block_end(struct uhoma_stack *st)
+{
+	tl_blocker = false;
+	atomic_store(&st->rt->blocker, false);
+}
+
+void uh_runtime_kick_receiver(struct uhoma_stack *st)
+{
+	if (st->rt && !tl_blocker && atomic_load(&st->rt->blocker))
+		st->carrier->ops->kick(st->carrier);
 }
 
 bool uh_runtime_manual(const struct uhoma_stack *st)
@@ -306,6 +334,7 @@ int uh_runtime_start(struct uhoma_stack *st)
 	atomic_init(&rt->pollers, 0);
 	atomic_init(&rt->parked, 0);
 	atomic_init(&rt->poll_grace_ns, 0);
+	atomic_init(&rt->blocker, false);
 	uh_wait_init(&rt->rx_wait);
 	atomic_init(&rt->next_tick_ns,
 		    uh_now_ns() + (uint64_t)st->cfg.tick_us * 1000);

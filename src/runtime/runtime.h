@@ -51,6 +51,23 @@ void uh_runtime_poll_end(struct uhoma_stack *st, bool to_sleep);
  * taking ready messages without ever polling. */
 void uh_runtime_grace(struct uhoma_stack *st);
 
+/*
+ * The blocking receiver. An application thread about to sleep in
+ * uhoma_recv may instead wait in the carrier itself, as the one blocking
+ * receiver of @st (uh_runtime_block_begin: true if it now is; it must be
+ * polling, see above, so that the receive threads stay parked). A packet
+ * then wakes the thread that wants it directly -- one wake-up instead of
+ * two (the receive thread, then the application), which on a VM whose idle
+ * vCPU takes tens of microseconds to wake is most of a round trip.
+ * A thread that makes a message ready (or shuts a socket down) calls
+ * uh_runtime_kick_receiver after bumping the socket's wait count, so that
+ * a blocking receiver waiting for that socket notices; a receiver checks
+ * the count after block_begin (both seq_cst: one sees the other).
+ */
+bool uh_runtime_block_begin(struct uhoma_stack *st);
+void uh_runtime_block_end(struct uhoma_stack *st);
+void uh_runtime_kick_receiver(struct uhoma_stack *st);
+
 /* True if no runtime threads drive @st. */
 bool uh_runtime_manual(const struct uhoma_stack *st);
 

@@ -204,11 +204,56 @@ static void threads__shutdown_wakes_every_waiter(void **state)
 	nt_unmap(r, NT_REGION);
 }
 
+/*
+ * A thread sleeping in uhoma_recv waits in the carrier itself (the
+ * blocking receiver). A message made ready by another thread, with no
+ * packet arriving -- here an abort -- must wake it at once through the
+ * carrier's kick, not when its wait there next times out (50 ms). Three
+ * rounds, each timed from the abort; a missing kick would show as ~40 ms.
+ */
+static void threads__blocking_receiver_kicked(void **state)
+{
+	struct uhoma_memnet *net = uhoma_memnet_create(23, 0);
+	struct uhoma_stack *st = nt_stack(net, 1, 1500, 1);
+	struct uhoma_sock *s;
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint8_t b[8] = { 0 };
+	void *r;
+
+	(void)state;
+	assert_int_equal(uhoma_socket(st, 0, &s), UHOMA_OK);
+	r = nt_buffers(s, NT_REGION);
+	nt_addr(7, 7, &to, &to_len);     /* nobody there */
+	for (int round = 0; round < 3; round++) {
+		struct waiter w = { s, 0, 0 };
+		pthread_t t;
+		uint64_t id;
+		double t0;
+
+		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
+					    b, 8, 0, 0, &id), UHOMA_OK);
+		pthread_create(&t, NULL, wait_main, &w);
+		uh_sleep_ns(10 * 1000000);       /* it polls, then blocks */
+		t0 = nt_now();
+		assert_int_equal(uhoma_abort(s, id, UHOMA_ERR_ABORTED),
+				 UHOMA_OK);
+		pthread_join(t, NULL);
+		assert_int_equal(w.rc, UHOMA_ERR_ABORTED);
+		assert_true(nt_now() - t0 < 0.025);
+	}
+	uhoma_close(s);
+	uhoma_stack_destroy(st);
+	uhoma_memnet_destroy(net);
+	nt_unmap(r, NT_REGION);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(threads__concurrent_rpcs_under_loss),
 		UH_TEST(threads__shutdown_wakes_every_waiter),
+		UH_TEST(threads__blocking_receiver_kicked),
 	};
 
 	/* Real time on 2 cores with ~20 threads, under ASan or TSan, can
