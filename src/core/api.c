@@ -435,11 +435,10 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		}
 		remaining = timeout_ns < 0 ? INT64_MAX
 					   : timeout_ns - (int64_t)(now - start);
-		if (remaining >= 1000000 && uh_runtime_block_begin(st)) {
+		if (remaining > 0 && uh_runtime_block_begin(st)) {
 			/* Wait in the carrier: the packet that completes
 			 * our message wakes this thread, not a receive
-			 * thread that would then wake it. The carrier's
-			 * timeout is in whole milliseconds: round down. */
+			 * thread that would then wake it. */
 			if (!*polling) {
 				uh_runtime_poll_begin(st);
 				*polling = true;
@@ -447,8 +446,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uh_sock_reap(s, false);
 			if (uh_wait_prepare(&s->wait) == ticket)
 				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
-						? BLOCK_MAX_NS
-						: remaining / 1000000 * 1000000);
+						? BLOCK_MAX_NS : remaining);
 			uh_runtime_block_end(st);
 			continue;
 		}

@@ -315,9 +315,7 @@ static unsigned ipraw_recv(struct uh_carrier *c, struct uh_rx *rx,
 
 	if (timeout_ns != 0) {
 		struct epoll_event ev[3];
-		int ms = timeout_ns < 0 ? -1
-					: (int)((timeout_ns + 999999) / 1000000);
-		int ne = epoll_wait(r->epfd, ev, 3, ms);
+		int ne = uh_net_epoll_wait(r->epfd, ev, 3, timeout_ns);
 
 		for (int e = 0; e < ne; e++) {
 			if (ev[e].data.fd == r->kickfd) {

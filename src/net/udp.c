@@ -349,11 +349,10 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 	struct sockaddr_storage src[UDP_BATCH];
 	union udp_cmsg cm[UDP_BATCH];
 	unsigned got = 0;
-	int ne, ms;
+	int ne;
 
 	if (max > UDP_BATCH)
 		max = UDP_BATCH;
-	ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
 	uh_rcu_read_lock();
 	if (timeout_ns == 0 && atomic_load(&u->nopen) <= POLL_DIRECT) {
 		/* A poll with few ports: one recvmmsg per port costs less
@@ -367,7 +366,7 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 				ev[ne++].data.ptr = q;
 		}
 	} else {
-		ne = epoll_wait(u->epfd, ev, 8, ms);
+		ne = uh_net_epoll_wait(u->epfd, ev, 8, timeout_ns);
 	}
 	for (int e = 0; e < ne && got < max; e++) {
 		struct udp_port *p = ev[e].data.ptr;
