@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define BENCH_HOMA_PORT 4000
 #define BENCH_TCP_PORT 5000
@@ -161,6 +162,9 @@ void bench_stop_server(int pid);
 socklen_t bench_addr(const struct bench_opts *o, uint16_t port,
 		     struct sockaddr_storage *ss);
 uint64_t bench_now_ns(void);
+/* @ns (>= 0) as a timespec, for waits with nanosecond timeouts: a
+ * millisecond wait would make an open-loop client late for arrivals. */
+struct timespec bench_timespec(int64_t ns);
 void bench_pin(int cpu);
 const char *proto_name(enum bench_proto p);
 

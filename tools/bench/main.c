@@ -30,6 +30,14 @@ uint64_t bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+struct timespec bench_timespec(int64_t ns)
+{
+	if (ns < 0)
+		ns = 0;
+	return (struct timespec){ (time_t)(ns / 1000000000),
+				  (long)(ns % 1000000000) };
+}
+
 void bench_pin(int cpu)
 {
 	cpu_set_t set;

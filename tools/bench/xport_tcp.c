@@ -172,7 +172,9 @@ static int tc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
 {
 	struct tcp_client *c = (struct tcp_client *)x;
 	struct epoll_event ev;
-	uint64_t until = bench_now_ns() + (uint64_t)c->poll_us * 1000;
+	uint64_t until = bench_now_ns() +
+			 (timeout_ns == 0 ? 0 : (uint64_t)c->poll_us * 1000);
+	struct timespec ts = bench_timespec(timeout_ns);
 	struct conn *k;
 	int n;
 
@@ -185,10 +187,9 @@ static int tc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
 		if (n != 0 || bench_now_ns() >= until)
 			break;
 	}
-	if (n == 0)
-		n = epoll_wait(c->ep, &ev, 1,
-			       timeout_ns < 0 ? -1
-					      : (int)((timeout_ns + 999999) / 1000000));
+	if (n == 0 && timeout_ns != 0)
+		n = epoll_pwait2(c->ep, &ev, 1, timeout_ns < 0 ? NULL : &ts,
+				 NULL);
 	if (n <= 0)
 		return 0;
 	k = ev.data.ptr;
