@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "nettest.h"
+#include "testutil.h"
 
 double nt_now(void)
 {
@@ -189,4 +190,26 @@ void nt_echo_stop(struct nt_echo *e)
 		pthread_join(e->t[i], NULL);
 	free(e->seen);
 	pthread_mutex_destroy(&e->seen_lock);
+}
+
+int nt_recv_nb(struct uhoma_sock *s, struct uhoma_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	return uhoma_recv(s, m, UHOMA_NONBLOCK, 0);
+}
+
+int nt_echo_ready(struct uhoma_sock *srv, uint8_t *buf)
+{
+	struct uhoma_msg m;
+	int rc, n = 0;
+
+	while ((rc = nt_recv_nb(srv, &m)) > 0) {
+		uhoma_msg_copy(srv, &m, 0, buf, (size_t)rc);
+		uhoma_msg_release(srv, &m);
+		assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
+					     m.peer_len, m.id, buf,
+					     (size_t)rc), UHOMA_OK);
+		n++;
+	}
+	return n;
 }

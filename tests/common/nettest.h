@@ -38,6 +38,15 @@ void nt_fill(uint8_t *buf, size_t len, uint64_t seed);
 bool nt_check(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
 	      uint64_t seed);
 
+/* Receives one message without waiting: its length, or a uhoma error
+ * (UHOMA_ERR_AGAIN if none is ready). */
+int nt_recv_nb(struct uhoma_sock *s, struct uhoma_msg *m);
+
+/* Answers every request ready at @srv with the same bytes (copied
+ * through @buf, UHOMA_MAX_MESSAGE bytes), asserting each reply succeeds;
+ * returns how many. */
+int nt_echo_ready(struct uhoma_sock *srv, uint8_t *buf);
+
 /* An echo server: threads that receive requests on @s and reply with the
  * same bytes, until the socket shuts down. Counts requests served and
  * duplicates (a request id seen twice). */

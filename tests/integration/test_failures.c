@@ -52,29 +52,6 @@ static uint64_t send_to(struct uhoma_sock *s, int host, uint16_t port,
 	return id;
 }
 
-/* Receives one message (non-blocking); 0 if none. */
-static int recv_nb(struct uhoma_sock *s, struct uhoma_msg *m)
-{
-	memset(m, 0, sizeof(*m));
-	return uhoma_recv(s, m, UHOMA_NONBLOCK, 0);
-}
-
-static int echo_all(struct uhoma_sock *srv)
-{
-	struct uhoma_msg m;
-	int rc, n = 0;
-
-	while ((rc = recv_nb(srv, &m)) > 0) {
-		uhoma_msg_copy(srv, &m, 0, msgbuf, (size_t)rc);
-		uhoma_msg_release(srv, &m);
-		assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
-					     m.peer_len, m.id, msgbuf,
-					     (size_t)rc), UHOMA_OK);
-		n++;
-	}
-	return n;
-}
-
 static void dead_peer__client_times_out(void **state)
 {
 	struct uhoma_memnet *net = uhoma_memnet_create(3, 1);
@@ -101,7 +78,7 @@ static void dead_peer__client_times_out(void **state)
 	t0 = uhoma_memnet_now(net);
 	while (got < 3) {
 		uhoma_memnet_run(net, TICK_NS);
-		while ((rc = recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
 			assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
 			assert_true(m.id == ids[0] || m.id == ids[1] ||
 				    m.id == ids[2]);
@@ -139,8 +116,8 @@ static void restart__rpc_unknown_recovers(void **state)
 	srv = sock_on(a, 80, NT_REGION, &ra);
 	for (int t = 0; t < 60 && done < 5; t++) {
 		uhoma_memnet_run(net, TICK_NS);
-		echo_all(srv);
-		while ((rc = recv_nb(cli, &m)) > 0) {
+		nt_echo_ready(srv, msgbuf);
+		while ((rc = nt_recv_nb(cli, &m)) > 0) {
 			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
 			uhoma_msg_release(cli, &m);
 			done++;
@@ -175,7 +152,7 @@ static void shutdown__rpcs_in_every_state(void **state)
 	send_to(cli, 1, 80, 300, 3);
 	uhoma_memnet_run(net, 100000);
 	for (int i = 0; i < 3; i++) {
-		rc = recv_nb(srv, i < 2 ? &held[i] : &m);
+		rc = nt_recv_nb(srv, i < 2 ? &held[i] : &m);
 		assert_true(rc > 0);
 	}
 	memset(msgbuf, 1, UHOMA_MAX_MESSAGE);
@@ -200,7 +177,7 @@ static void shutdown__rpcs_in_every_state(void **state)
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0);
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 0);
 	/* Every call on a shut-down socket fails clearly. */
-	assert_int_equal(recv_nb(srv, &m), UHOMA_ERR_SHUTDOWN);
+	assert_int_equal(nt_recv_nb(srv, &m), UHOMA_ERR_SHUTDOWN);
 	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&held[0].peer,
 				     held[0].peer_len, held[0].id, msgbuf, 10),
 			 UHOMA_ERR_SHUTDOWN);
@@ -256,7 +233,7 @@ static void pool__full_region_waits_then_completes(void **state)
 	 * (16 pages each) the region is full and the rest must wait. */
 	for (int t = 0; t < 50; t++) {
 		uhoma_memnet_run(net, TICK_NS);
-		while (nheld < 8 && (rc = recv_nb(srv, &held[nheld])) > 0)
+		while (nheld < 8 && (rc = nt_recv_nb(srv, &held[nheld])) > 0)
 			nheld++;
 	}
 	assert_int_equal(nheld, 2);
@@ -277,9 +254,9 @@ static void pool__full_region_waits_then_completes(void **state)
 				h->id, msgbuf, h->length), UHOMA_OK);
 		}
 		uhoma_memnet_run(net, TICK_NS);
-		while (nheld < 8 && (rc = recv_nb(srv, &held[nheld])) > 0)
+		while (nheld < 8 && (rc = nt_recv_nb(srv, &held[nheld])) > 0)
 			nheld++;
-		while ((rc = recv_nb(cli, &m)) > 0) {
+		while ((rc = nt_recv_nb(cli, &m)) > 0) {
 			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
 			uhoma_msg_release(cli, &m);
 			done++;
@@ -320,7 +297,7 @@ static void many_rpcs__walk_keeps_timeouts_and_resends(void **state)
 	t0 = uhoma_memnet_now(net);
 	while (failed < N) {
 		uhoma_memnet_run(net, TICK_NS);
-		while ((rc = recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
 			assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
 			failed++;
 		}
@@ -360,9 +337,9 @@ static void live_server__confirmed_rpcs_probed_less(void **state)
 	for (int t = 0; t < TICKS; t++) {
 		send_to(cli, 1, 81, 100, 5000u + (unsigned)t);
 		uhoma_memnet_run(net, TICK_NS);
-		echo_all(echo);
+		nt_echo_ready(echo, msgbuf);
 		uhoma_memnet_run(net, 100000);
-		while ((rc = recv_nb(cli, &m)) > 0) {
+		while ((rc = nt_recv_nb(cli, &m)) > 0) {
 			assert_true(m.cookie >= 5000);   /* only the echoes */
 			uhoma_msg_release(cli, &m);
 			echoed++;

@@ -31,29 +31,6 @@ static int send_to(struct uhoma_sock *s, int host, uint16_t port, size_t len,
 			  flags, &id);
 }
 
-static int recv_nb(struct uhoma_sock *s, struct uhoma_msg *m)
-{
-	memset(m, 0, sizeof(*m));
-	return uhoma_recv(s, m, UHOMA_NONBLOCK, 0);
-}
-
-/* Answers every request waiting at @srv with the same bytes. */
-static int echo_all(struct uhoma_sock *srv)
-{
-	struct uhoma_msg m;
-	int rc, n = 0;
-
-	while ((rc = recv_nb(srv, &m)) > 0) {
-		uhoma_msg_copy(srv, &m, 0, msgbuf, (size_t)rc);
-		uhoma_msg_release(srv, &m);
-		assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
-					     m.peer_len, m.id, msgbuf,
-					     (size_t)rc), UHOMA_OK);
-		n++;
-	}
-	return n;
-}
-
 /* Client RPCs whose response is not yet complete. */
 static int in_flight(struct uhoma_sock *s)
 {
@@ -123,7 +100,7 @@ static void budget__admits_up_to_the_limit(void **state)
 	/* The responses complete: the budget comes back before the
 	 * application receives them. */
 	for (int t = 0; t < 20 && in_flight(p.cli) > 0; t++) {
-		echo_all(p.srv);
+		nt_echo_ready(p.srv, msgbuf);
 		uhoma_memnet_run(p.net, TICK_NS);
 	}
 	assert_int_equal(in_flight(p.cli), 0);
@@ -131,9 +108,9 @@ static void budget__admits_up_to_the_limit(void **state)
 		assert_int_equal(send_to(p.cli, 1, 80, 20000, 4u + (unsigned)i,
 					 UHOMA_NONBLOCK), UHOMA_OK);
 	for (int t = 0; t < 20 && got < 6; t++) {
-		echo_all(p.srv);
+		nt_echo_ready(p.srv, msgbuf);
 		uhoma_memnet_run(p.net, TICK_NS);
-		while ((rc = recv_nb(p.cli, &m)) > 0) {
+		while ((rc = nt_recv_nb(p.cli, &m)) > 0) {
 			assert_int_equal(rc, 20000);
 			assert_true(nt_check(p.cli, &m, 20000, m.cookie));
 			uhoma_msg_release(p.cli, &m);
@@ -193,7 +170,7 @@ static void budget__returned_by_failure_and_abort(void **state)
 		rc = send_to(p.cli, 1, 80, 5000, 2, UHOMA_NONBLOCK) == UHOMA_OK;
 	}
 	assert_int_equal(rc, 1);     /* the timeout freed the budget... */
-	assert_int_equal(recv_nb(p.cli, &m), UHOMA_ERR_TIMEDOUT);
+	assert_int_equal(nt_recv_nb(p.cli, &m), UHOMA_ERR_TIMEDOUT);
 	/* ...before the application collected the error. Now abort the
 	 * request just sent: its bytes come back too. */
 	nt_addr(1, 80, &to, &to_len);
@@ -229,7 +206,7 @@ static void budget__full_region_gives_no_buffer(void **state)
 						 (uint64_t)(10 * round + i),
 						 UHOMA_NONBLOCK), UHOMA_OK);
 		for (int t = 0; t < 30; t++) {
-			echo_all(p.srv);
+			nt_echo_ready(p.srv, msgbuf);
 			uhoma_memnet_run(p.net, TICK_NS);
 		}
 	}
@@ -238,7 +215,7 @@ static void budget__full_region_gives_no_buffer(void **state)
 			 UHOMA_ERR_NO_BUFFER);
 	/* Receiving and releasing frees pages, responses complete, the
 	 * budget returns. */
-	while ((rc = recv_nb(p.cli, &held[n])) > 0)
+	while ((rc = nt_recv_nb(p.cli, &held[n])) > 0)
 		n++;
 	assert_int_equal(n, 4);
 	for (int i = 0; i < n; i++) {
@@ -249,7 +226,7 @@ static void budget__full_region_gives_no_buffer(void **state)
 		uhoma_memnet_run(p.net, TICK_NS);
 	assert_int_equal(in_flight(p.cli), 0);
 	assert_int_equal(send_to(p.cli, 1, 80, len, 99, 0), UHOMA_OK);
-	while ((rc = recv_nb(p.cli, &m)) > 0)
+	while ((rc = nt_recv_nb(p.cli, &m)) > 0)
 		uhoma_msg_release(p.cli, &m);
 	pair_close(&p);
 }
