@@ -189,10 +189,9 @@ void uh_sock_shutdown(struct uhoma_sock *s);
 void uh_sock_close(struct uhoma_sock *s);
 
 /*
- * The send budget. A request charges its length plus UH_TX_OVERHEAD to
- * its socket's tx_bytes from uhoma_send until the first byte of its
- * response arrives (the server then has the whole request), or the RPC
- * fails or ends. uh_sock_tx_charge waits (or fails with UHOMA_ERR_AGAIN
+ * The send budget (core/sndbuf.c). A request charges its length plus
+ * UH_TX_OVERHEAD to its socket's tx_bytes from uhoma_send until its
+ * response is complete, or the RPC fails or ends. uh_sock_tx_charge waits (or fails with UHOMA_ERR_AGAIN
  * if @nonblock) while the charge would take tx_bytes past tx_limit; an
  * idle socket (tx_bytes 0) always accepts one message, however long.
  * Sets *@charged. Blocks: call with no lock held.

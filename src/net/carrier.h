@@ -62,7 +62,11 @@ struct uh_carrier_ops {
 	 * call. */
 	unsigned (*recv)(struct uh_carrier *c, struct uh_rx *pkts, unsigned max,
 			 int64_t timeout_ns);
-	/* Makes every thread blocked in recv() return soon. */
+	/* Makes a thread blocked in recv() return soon (memnet: every one;
+	 * the socket carriers: the one whose epoll_wait sees the eventfd),
+	 * or else the next recv() that would wait: a kick between a caller's
+	 * last check and its recv is not lost (the blocking receiver relies
+	 * on it, runtime.h). A later recv may return early once: harmless. */
 	void (*kick)(struct uh_carrier *c);
 	/* Frees the carrier; every port is closed and no call is running. */
 	void (*destroy)(struct uh_carrier *c);

@@ -2,17 +2,17 @@
  * iface.c - interface MTU and speed for the socket carriers.
  */
 #include <errno.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <time.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/iface.h"
@@ -111,13 +111,11 @@ int uh_net_epoll_wait(int epfd, struct epoll_event *ev, int max,
 	static _Atomic bool no_pwait2;
 	int r;
 
-#if defined(__SANITIZE_THREAD__)
-	/* ThreadSanitizer intercepts epoll_ctl and epoll_wait, not
+#if !defined(__SANITIZE_THREAD__)
+	/* (ThreadSanitizer intercepts epoll_ctl and epoll_wait, not
 	 * epoll_pwait2: without the interceptor it would miss the ordering
 	 * epoll gives between adding a port and receiving on it, and report
-	 * races that are not there. Its builds wait in milliseconds. */
-	atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
-#endif
+	 * races that are not there. Its builds wait in milliseconds.) */
 	if (timeout_ns >= 0 && !atomic_load_explicit(&no_pwait2,
 						     memory_order_relaxed)) {
 		struct timespec ts = { (time_t)(timeout_ns / 1000000000),
@@ -128,6 +126,7 @@ int uh_net_epoll_wait(int epfd, struct epoll_event *ev, int max,
 			return r;
 		atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
 	}
+#endif
 	return epoll_wait(epfd, ev, max,
 			  timeout_ns < 0 ? -1
 					 : (int)((timeout_ns + 999999) / 1000000));

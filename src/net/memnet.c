@@ -66,7 +66,10 @@ struct mn_node {
 	uint64_t ports[65536 / 64];
 	uint32_t next_port;
 	struct uh_wait wait;           /* recv sleepers */
-	_Atomic uint32_t kicks;
+	_Atomic uint32_t kicks;        /* kicks so far: wakes every waiter
+					* (atomic) */
+	_Atomic bool kicked;           /* a kick no recv had begun to wait
+					* for: the next one returns (atomic) */
 	/* Virtual clock driver: written under memnet lock, used by run(). */
 	uh_memnet_input_fn input;
 	uh_memnet_tick_fn tick;
@@ -492,6 +495,9 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 	struct mn_node *n = node_of(c);
 	struct uhoma_memnet *net = n->net;
 	uint64_t start = uh_now_ns(), kicks = atomic_load(&n->kicks);
+	/* A kick that came before this recv began (between a caller's
+	 * check and its wait) is not lost: it is still pending here. */
+	bool pending = timeout_ns != 0 && atomic_exchange(&n->kicked, false);
 
 	for (;;) {
 		struct mn_pkt *got[64];
@@ -521,7 +527,7 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			pkt_free(got[i]);
 			STAT(net, delivered);
 		}
-		if (k || timeout_ns == 0 || net->virtual_clock ||
+		if (k || timeout_ns == 0 || net->virtual_clock || pending ||
 		    atomic_load(&n->kicks) != kicks)
 			return k;
 		now = uh_now_ns();
@@ -543,6 +549,7 @@ static void mn_kick(struct uh_carrier *c)
 {
 	struct mn_node *n = node_of(c);
 
+	atomic_store(&n->kicked, true);
 	atomic_fetch_add(&n->kicks, 1);
 	uh_wait_wake_all(&n->wait);
 }

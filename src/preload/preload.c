@@ -444,10 +444,12 @@ static int homa_getsockopt(struct hsock *h, int level, int opt, void *val,
 			return put_int(val, len, IPPROTO_HOMA);
 		case SO_ERROR:
 			return put_int(val, len, 0);
-		case SO_SNDBUF:
-			return put_int(val, len, (int)(uhoma_sndbuf(h->s) >
-						       INT32_MAX ? INT32_MAX
-						       : uhoma_sndbuf(h->s)));
+		case SO_SNDBUF: {
+			size_t b = uhoma_sndbuf(h->s);
+
+			return put_int(val, len, b > INT32_MAX ? INT32_MAX
+							       : (int)b);
+		}
 		default:
 			return fail(h, ENOPROTOOPT, "SOL_SOCKET option %d",
 				    opt);

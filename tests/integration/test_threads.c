@@ -167,27 +167,59 @@ static void *wait_main(void *p)
 	return NULL;
 }
 
+/* One stack with one socket on a real-time memnet, and the address of a
+ * host that does not exist: its RPCs stay in flight until ended. */
+struct lone {
+	struct uhoma_memnet *net;
+	struct uhoma_stack *st;
+	struct uhoma_sock *s;
+	void *region;
+	struct sockaddr_storage nobody;
+	size_t nobody_len;
+};
+
+static void lone_open(struct lone *l, uint64_t seed)
+{
+	l->net = uhoma_memnet_create(seed, 0);
+	l->st = nt_stack(l->net, 1, 1500, 1);
+	assert_int_equal(uhoma_socket(l->st, 0, &l->s), UHOMA_OK);
+	l->region = nt_buffers(l->s, NT_REGION);
+	nt_addr(7, 7, &l->nobody, &l->nobody_len);
+}
+
+/* Starts an 8-byte RPC to nobody; its id. */
+static uint64_t lone_send(struct lone *l, unsigned flags)
+{
+	uint8_t b[8] = { 0 };
+	uint64_t id;
+
+	assert_int_equal(uhoma_send(l->s, (struct sockaddr *)&l->nobody,
+				    l->nobody_len, b, 8, 0, flags, &id),
+			 UHOMA_OK);
+	return id;
+}
+
+static void lone_close(struct lone *l)
+{
+	uhoma_close(l->s);
+	uhoma_stack_destroy(l->st);
+	uhoma_memnet_destroy(l->net);
+	nt_unmap(l->region, NT_REGION);
+}
+
 static void threads__shutdown_wakes_every_waiter(void **state)
 {
-	struct uhoma_memnet *net = uhoma_memnet_create(22, 0);
-	struct uhoma_stack *st = nt_stack(net, 1, 1500, 1);
+	struct lone l;
 	struct uhoma_sock *s;
 	struct waiter w[3];
 	pthread_t t[3];
-	struct sockaddr_storage to;
-	size_t to_len;
-	uint8_t b[8] = { 0 };
-	void *r;
 
 	(void)state;
-	assert_int_equal(uhoma_socket(st, 0, &s), UHOMA_OK);
-	r = nt_buffers(s, NT_REGION);
-	nt_addr(7, 7, &to, &to_len);     /* nobody there */
+	lone_open(&l, 22);
+	s = l.s;
 	w[0] = (struct waiter){ s, 0, 0 };
 	w[1] = (struct waiter){ s, 0, 0 };
-	assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len, b, 8, 0,
-				    UHOMA_PRIVATE, &w[2].id), UHOMA_OK);
-	w[2].s = s;
+	w[2] = (struct waiter){ s, lone_send(&l, UHOMA_PRIVATE), 0 };
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, wait_main, &w[i]);
 	uh_sleep_ns(30 * 1000000);       /* let them block */
@@ -198,10 +230,7 @@ static void threads__shutdown_wakes_every_waiter(void **state)
 		assert_true(w[i].rc == UHOMA_ERR_SHUTDOWN ||
 			    (i == 2 && w[i].rc == UHOMA_ERR_INVALID_ARGUMENT));
 	}
-	uhoma_close(s);
-	uhoma_stack_destroy(st);
-	uhoma_memnet_destroy(net);
-	nt_unmap(r, NT_REGION);
+	lone_close(&l);
 }
 
 /*
@@ -213,39 +242,26 @@ static void threads__shutdown_wakes_every_waiter(void **state)
  */
 static void threads__blocking_receiver_kicked(void **state)
 {
-	struct uhoma_memnet *net = uhoma_memnet_create(23, 0);
-	struct uhoma_stack *st = nt_stack(net, 1, 1500, 1);
-	struct uhoma_sock *s;
-	struct sockaddr_storage to;
-	size_t to_len;
-	uint8_t b[8] = { 0 };
-	void *r;
+	struct lone l;
 
 	(void)state;
-	assert_int_equal(uhoma_socket(st, 0, &s), UHOMA_OK);
-	r = nt_buffers(s, NT_REGION);
-	nt_addr(7, 7, &to, &to_len);     /* nobody there */
+	lone_open(&l, 23);
 	for (int round = 0; round < 3; round++) {
-		struct waiter w = { s, 0, 0 };
+		struct waiter w = { l.s, 0, 0 };
 		pthread_t t;
-		uint64_t id;
+		uint64_t id = lone_send(&l, 0);
 		double t0;
 
-		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
-					    b, 8, 0, 0, &id), UHOMA_OK);
 		pthread_create(&t, NULL, wait_main, &w);
 		uh_sleep_ns(10 * 1000000);       /* it polls, then blocks */
 		t0 = nt_now();
-		assert_int_equal(uhoma_abort(s, id, UHOMA_ERR_ABORTED),
+		assert_int_equal(uhoma_abort(l.s, id, UHOMA_ERR_ABORTED),
 				 UHOMA_OK);
 		pthread_join(t, NULL);
 		assert_int_equal(w.rc, UHOMA_ERR_ABORTED);
 		assert_true(nt_now() - t0 < 0.025);
 	}
-	uhoma_close(s);
-	uhoma_stack_destroy(st);
-	uhoma_memnet_destroy(net);
-	nt_unmap(r, NT_REGION);
+	lone_close(&l);
 }
 
 int main(void)

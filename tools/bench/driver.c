@@ -113,6 +113,18 @@ static bool finish_rpc(struct worker *w, struct slot *slots,
 	return true;
 }
 
+/* Records every response already waiting (between the sends of a burst,
+ * as an application catching up would take them). */
+static void take_ready(struct worker *w, struct xclient *c, struct slot *slots,
+		       uint32_t *free_list, unsigned *nfree)
+{
+	uint32_t tag;
+	int rc;
+
+	while ((rc = c->ops->wait(c, &tag, 0)) != 0)
+		finish_rpc(w, slots, free_list, nfree, tag, rc);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -159,9 +171,7 @@ static void *worker_main(void *arg)
 			if (start_rpc(w, c, slots, free_list, &nfree,
 				      uh_dist_sample(w->dist, &rng), 0))
 				break;   /* counted; retried next round */
-			while ((rc = c->ops->wait(c, &tag, 0)) != 0)
-				finish_rpc(w, slots, free_list, &nfree, tag,
-					   rc);
+			take_ready(w, c, slots, free_list, &nfree);
 			now = bench_now_ns();
 		}
 		if (rate > 0) {
@@ -173,10 +183,7 @@ static void *worker_main(void *arg)
 					  uh_dist_sample(w->dist, &rng), 0);
 				next_arrival += (uint64_t)(
 					-log(1.0 - uh_dist_uniform(&rng)) / rate);
-				/* Behind: take what is ready between sends. */
-				while ((rc = c->ops->wait(c, &tag, 0)) != 0)
-					finish_rpc(w, slots, free_list, &nfree,
-						   tag, rc);
+				take_ready(w, c, slots, free_list, &nfree);
 				now = bench_now_ns();
 			}
 			if (now >= w->end)
