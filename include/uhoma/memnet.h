@@ -68,6 +68,16 @@ void uhoma_memnet_set_faults(struct uhoma_memnet *net,
 int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
 			   const char *b, int cut);
 
+/*
+ * uhoma_memnet_stall - @stall non-zero: the node at @addr takes no packets
+ * from its queue -- a receiver that fell behind (descheduled, overloaded)
+ * while its peers and its own timer go on; packets wait, up to the queue's
+ * limit. Zero: it takes the backlog at once. Returns 0, or -1 if no node
+ * has that address.
+ */
+int uhoma_memnet_stall(struct uhoma_memnet *net, const char *addr,
+		       int stall);
+
 /* uhoma_memnet_now - the network's clock in ns (virtual or monotonic). */
 uint64_t uhoma_memnet_now(struct uhoma_memnet *net);
 

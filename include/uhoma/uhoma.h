@@ -465,6 +465,8 @@ struct uhoma_metrics {
 	uint64_t requests_sent, responses_received;  /* client side */
 	uint64_t requests_received, responses_sent;  /* server side */
 	uint64_t resent_packets;   /* DATA packets retransmitted */
+	uint64_t stale_resends;    /* RESENDs not served: they asked for data
+				    * sent too recently to have arrived */
 	uint64_t rpc_timeouts;     /* RPCs ended by the timeout */
 	uint64_t aborts;           /* RPCs aborted by the application */
 	uint64_t buffer_waits;     /* messages that waited for buffer pages */

@@ -307,7 +307,7 @@ static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
 	if (uh_rpc_is_client(rpc)) {
 		struct uh_ack ack = { rpc->id, rpc->dport }, full[UH_MAX_ACKS];
 
-		if (uh_peer_add_ack(rpc->peer, &ack, full)) {
+		if (!rpc->acked && uh_peer_add_ack(rpc->peer, &ack, full)) {
 			struct uh_hdr h;
 
 			uh_out_ctl_init(&h, rpc, UH_PKT_ACK);

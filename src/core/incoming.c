@@ -222,9 +222,14 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 		end = rpc->out.length;
 	if (end > rpc->out.granted)
 		rpc->out.granted = (uint32_t)end;   /* a GRANT was lost */
-	if (start >= end ||
-	    uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
-			  h->u.resend.priority) == 0)
+	if (start < end && uh_out_sent_lately(rpc, (uint32_t)start))
+		/* Asked before our data could arrive: it waited in a queue
+		 * while we sent. Serving each such RESEND is how a peer
+		 * that fell behind gets buried in duplicates. */
+		uh_metric_inc(rpc->sock->stack->metrics, UH_M_STALE_RESENDS);
+	else if (start >= end ||
+		 uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
+			       h->u.resend.priority) == 0)
 		uh_out_ctl(rpc, UH_PKT_BUSY, p);
 	uh_out_xmit(rpc);
 }
@@ -262,22 +267,55 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
 	}
 }
 
+/* ACKs our client RPC @id to the server @src:@dport, with whatever other
+ * acks wait for that peer (@peer may be NULL: none). */
+static void send_ack(struct uhoma_sock *s, struct uh_peer *peer,
+		     const struct uh_addr *src, uint16_t dport, uint64_t id,
+		     struct uh_pending *p)
+{
+	struct uh_hdr r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = UH_PKT_ACK;
+	r.sport = s->port;
+	r.dport = dport;
+	r.sender_id = id;
+	if (peer)
+		r.u.ack.num_acks = (uint16_t)uh_peer_take_acks(
+			peer, r.u.ack.acks, UH_MAX_ACKS);
+	uh_pending_ctl(p, &r, s->port, src, dport);
+}
+
 /*
- * The server sent its whole response and wants an ACK, but the response is
- * incomplete here. Re-request the missing data only if the response has
- * gone quiet (our own resend timer would soon do the same). While it waits
- * for buffer space, or while its data still arrives (an overloaded client
- * is simply behind), a RESEND would only fetch duplicates -- under load,
- * thousands a second, the storm that turns overload into collapse -- so
- * answer BUSY: it keeps the server's RPC alive, and the pool's RESEND
+ * The server sent its whole response and wants an ACK.
+ *
+ * If the response is complete here (or the RPC failed), the server may
+ * forget the RPC now, whether or not the application has taken the
+ * response yet: ACK at once, as the Linux module does. Waiting for
+ * uhoma_recv instead lets an application that is slow to receive draw a
+ * NEED_ACK per response every resend_interval until it does -- with
+ * thousands of responses waiting, a storm of its own.
+ *
+ * If it is incomplete, re-request the missing data only if the response
+ * has gone quiet (our own resend timer would soon do the same). While it
+ * waits for buffer space, or while its data still arrives (an overloaded
+ * client is simply behind), a RESEND would only fetch duplicates -- under
+ * load, thousands a second, the storm that turns overload into collapse --
+ * so answer BUSY: it keeps the server's RPC alive, and the pool's RESEND
  * restarts a waiting message when space frees up.
  */
 static void handle_need_ack(struct uh_rpc *rpc, struct uh_pending *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 
-	if (!uh_rpc_is_client(rpc) || rpc->handed_off)
-		return;          /* complete: the ACK follows uhoma_recv */
+	if (!uh_rpc_is_client(rpc))
+		return;
+	if (rpc->handed_off) {
+		send_ack(rpc->sock, rpc->peer, &rpc->peer->addr, rpc->dport,
+			 rpc->id, p);
+		rpc->acked = true;
+		return;
+	}
 	if (rpc->in.waiting_bufs ||
 	    (rpc->state == UH_RPC_INCOMING &&
 	     rpc->silent_ticks < c->resend_ticks)) {
@@ -302,13 +340,8 @@ static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 		r.type = UH_PKT_RPC_UNKNOWN;
 		uh_pending_ctl(p, &r, s->port, src, h->sport);
 	} else if (h->type == UH_PKT_NEED_ACK && !(id & 1)) {
-		struct uh_peer *peer = uh_peer_find(&st->peers, src);
-
-		r.type = UH_PKT_ACK;
-		if (peer)
-			r.u.ack.num_acks = (uint16_t)uh_peer_take_acks(
-				peer, r.u.ack.acks, UH_MAX_ACKS);
-		uh_pending_ctl(p, &r, s->port, src, h->sport);
+		send_ack(s, uh_peer_find(&st->peers, src), src, h->sport, id,
+			 p);
 	} else {
 		uh_stack_drop(st, UH_DROP_UNKNOWN_RPC);
 	}

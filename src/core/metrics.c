@@ -41,6 +41,7 @@ static const char *const plain_name[] = {
 	[UH_M_REQUESTS_RECEIVED] = "requests_received",
 	[UH_M_RESPONSES_SENT] = "responses_sent",
 	[UH_M_RESENT_PACKETS] = "resent_packets",
+	[UH_M_STALE_RESENDS] = "stale_resends",
 	[UH_M_RPC_TIMEOUTS] = "rpc_timeouts",
 	[UH_M_ABORTS] = "aborts",
 	[UH_M_BUFFER_WAITS] = "buffer_waits",
@@ -105,6 +106,7 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->requests_received = rd(m, UH_M_REQUESTS_RECEIVED);
 	out->responses_sent = rd(m, UH_M_RESPONSES_SENT);
 	out->resent_packets = rd(m, UH_M_RESENT_PACKETS);
+	out->stale_resends = rd(m, UH_M_STALE_RESENDS);
 	out->rpc_timeouts = rd(m, UH_M_RPC_TIMEOUTS);
 	out->aborts = rd(m, UH_M_ABORTS);
 	out->buffer_waits = rd(m, UH_M_BUFFER_WAITS);

@@ -28,6 +28,7 @@ enum uh_metric {
 	UH_M_REQUESTS_RECEIVED,
 	UH_M_RESPONSES_SENT,
 	UH_M_RESENT_PACKETS,
+	UH_M_STALE_RESENDS,      /* RESENDs for data we had just sent */
 	UH_M_RPC_TIMEOUTS,
 	UH_M_ABORTS,
 	UH_M_BUFFER_WAITS,

@@ -75,6 +75,61 @@ static void batch_send(struct batch *b, struct uh_rpc *rpc)
 	b->n = 0;
 }
 
+/* Ticks within which a transmission counts as recent (uh_out_sent_lately). */
+static uint64_t lately(const struct uhoma_stack *st)
+{
+	return st->cfg.resend_ticks > 1 ? st->cfg.resend_ticks - 1 : 1;
+}
+
+static uint64_t now_tick(const struct uhoma_stack *st)
+{
+	return atomic_load_explicit(&st->ticks, memory_order_relaxed);
+}
+
+/* New data from offset @off is about to go: extends the recent window, or
+ * starts a new one at @off if the current one is old. */
+static void note_fresh(struct uh_rpc *rpc, uint32_t off)
+{
+	uint64_t now = now_tick(rpc->sock->stack);
+
+	if (now - rpc->out.fresh_tick >= lately(rpc->sock->stack)) {
+		rpc->out.fresh_tick = now;
+		rpc->out.fresh_lo = off;
+	}
+}
+
+/* Bytes [@lo, @hi) are about to be retransmitted. */
+static void note_resent(struct uh_rpc *rpc, uint32_t lo, uint32_t hi)
+{
+	struct uh_msgout *out = &rpc->out;
+	uint64_t now = now_tick(rpc->sock->stack);
+
+	if (now - out->resent_tick < lately(rpc->sock->stack) &&
+	    lo <= out->resent_hi && hi >= out->resent_lo) {
+		if (lo < out->resent_lo)
+			out->resent_lo = lo;
+		if (hi > out->resent_hi)
+			out->resent_hi = hi;
+		return;
+	}
+	out->resent_tick = now;
+	out->resent_lo = lo;
+	out->resent_hi = hi;
+}
+
+bool uh_out_sent_lately(const struct uh_rpc *rpc, uint32_t start)
+{
+	const struct uhoma_stack *st = rpc->sock->stack;
+	const struct uh_msgout *out = &rpc->out;
+	uint64_t now = now_tick(st), h = lately(st);
+	uint32_t off = start - start % st->max_payload;
+
+	return (now - out->fresh_tick < h && off >= out->fresh_lo &&
+		off < out->next_xmit) ||
+	       (now - out->resent_tick < h && off >= out->resent_lo &&
+		off < out->resent_hi);
+}
+
 /*
  * Sends granted bytes of @rpc's message. Each packet must be admitted by
  * the pacer unless the message is nearly done (defer_min_bytes) or, for
@@ -114,6 +169,8 @@ static void xmit(struct uh_rpc *rpc, bool paced)
 				break;
 			}
 			force = false;
+			if (b.n == 0)
+				note_fresh(rpc, off);
 			batch_add(&b, rpc, off, len, unsched, false,
 				  off < unsched ? uprio : rpc->out.sched_prio,
 				  version);
@@ -153,6 +210,9 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 	/* Segments always start at multiples of max_payload, so a
 	 * retransmission lines up with what the receiver has. */
 	off = start - start % st->max_payload;
+	if (off < end && off < rpc->out.next_xmit)
+		note_resent(rpc, off, end < rpc->out.next_xmit
+					      ? end : rpc->out.next_xmit);
 	while (rpc->state != UH_RPC_DEAD && off < end &&
 	       off < rpc->out.next_xmit) {
 		uint32_t len = rpc->out.length - off;

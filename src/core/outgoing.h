@@ -36,6 +36,16 @@ void uh_out_xmit_paced(struct uh_rpc *rpc);
 unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 		       uint8_t prio);
 
+/*
+ * True if the packet holding byte @start of @rpc's message was sent (or
+ * retransmitted) within the last resend_ticks - 1 ticks. A receiver asks
+ * for data only after resend_ticks of silence, so a RESEND for such bytes
+ * was sent before they could reach it -- it waited in a queue, ours or the
+ * network's -- and serving it would only send duplicates. Should the data
+ * really be lost, the receiver asks again a resend_interval later.
+ */
+bool uh_out_sent_lately(const struct uh_rpc *rpc, uint32_t start);
+
 /* Receiver side: asks the sender of @rpc's incoming message for what is
  * missing (@all: everything, RESEND(0, -1)). */
 void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all);

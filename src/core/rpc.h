@@ -87,6 +87,13 @@ struct uh_msgout {
 	bool throttled;          /* waiting for the pacer (pacer.h) */
 	uint32_t charged;        /* bytes held of the socket's send budget;
 				  * 0 once returned (uh_rpc_tx_uncharge) */
+	/* What was sent lately (uh_out_sent_lately): bytes [fresh_lo,
+	 * next_xmit) were first sent at or after tick fresh_tick, bytes
+	 * [resent_lo, resent_hi) retransmitted at or after resent_tick. */
+	uint64_t fresh_tick;
+	uint32_t fresh_lo;
+	uint64_t resent_tick;
+	uint32_t resent_lo, resent_hi;
 };
 
 struct uh_rpc {
@@ -110,6 +117,8 @@ struct uh_rpc {
 	uint32_t silent_ticks;   /* timer ticks without word from the peer */
 	bool busy_seen;          /* client: the server answered BUSY, so it
 				  * has the request (cleared on RPC_UNKNOWN) */
+	bool acked;              /* client: the server has our ACK already
+				  * (sent for its NEED_ACK) */
 	uint64_t done_tick;      /* server: tick the response was fully sent */
 	struct uh_msgin in;
 	struct uh_msgout out;

@@ -70,6 +70,8 @@ struct mn_node {
 					* (atomic) */
 	_Atomic bool kicked;           /* a kick no recv had begun to wait
 					* for: the next one returns (atomic) */
+	_Atomic bool stalled;          /* takes no packets from its queue
+					* (uhoma_memnet_stall; atomic) */
 	/* Virtual clock driver: written under memnet lock, used by run(). */
 	uh_memnet_input_fn input;
 	uh_memnet_tick_fn tick;
@@ -347,6 +349,26 @@ static struct mn_node *find_node(struct uhoma_memnet *net,
 	return NULL;
 }
 
+int uhoma_memnet_stall(struct uhoma_memnet *net, const char *addr,
+		       int stall)
+{
+	struct uh_addr a;
+	struct mn_node *n;
+	int rc = -1;
+
+	if (uh_addr_parse(addr, &a))
+		return -1;
+	uh_rcu_read_lock();
+	n = find_node(net, &a);
+	if (n) {
+		atomic_store(&n->stalled, stall != 0);
+		uh_wait_wake_all(&n->wait);
+		rc = 0;
+	}
+	uh_rcu_read_unlock();
+	return rc;
+}
+
 static bool is_cut(const struct mn_policy *pol, const struct uh_addr *a,
 		   const struct uh_addr *b)
 {
@@ -507,7 +529,7 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 
 		if (max > 64)
 			max = 64;
-		if (!net->virtual_clock) {
+		if (!net->virtual_clock && !atomic_load(&n->stalled)) {
 			uh_lock(&n->lock);
 			while (k < max && n->n && n->heap[0]->due <= now)
 				got[k++] = heap_pop(n);
@@ -671,7 +693,8 @@ uint64_t uhoma_memnet_run(struct uhoma_memnet *net, uint64_t ns)
 			if (!n->input)
 				continue;
 			uh_lock(&n->lock);
-			if (n->n && n->heap[0]->due < when) {
+			if (n->n && n->heap[0]->due < when &&
+			    !atomic_load(&n->stalled)) {
 				when = n->heap[0]->due;
 				best = n;
 				is_tick = false;

@@ -359,6 +359,107 @@ static void live_server__confirmed_rpcs_probed_less(void **state)
 	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
 }
 
+/*
+ * A client that completes responses but is slow to take them: the server
+ * asks for each ACK once and the client answers at once, so the server
+ * forgets its RPCs before the application receives anything -- instead of
+ * asking again every resend_interval until it does. The responses are
+ * still whole afterwards, and taking them sends no second ACK.
+ */
+static void slow_taker__complete_responses_acked_on_request(void **state)
+{
+	enum { N = 50 };
+	struct uhoma_memnet *net = uhoma_memnet_create(7, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	void *ra, *rb;
+	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_rpc_info info[N];
+	struct uhoma_metrics ma, mb;
+	struct uhoma_msg m;
+	uint64_t need_acks, acks;
+	int got = 0, rc;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		send_to(cli, 1, 80, 3000, (uint64_t)i + 1);
+	uhoma_memnet_run(net, TICK_NS);
+	assert_int_equal(nt_echo_ready(srv, msgbuf), N);
+	/* 50 ticks: ten resend_intervals past the first NEED_ACK. */
+	uhoma_memnet_run(net, 50 * TICK_NS);
+	assert_int_equal(uhoma_rpc_info(srv, info, N), 0);
+	uhoma_metrics(a, &ma);
+	uhoma_metrics(b, &mb);
+	need_acks = ma.packets_sent[UH_PKT_NEED_ACK - UH_PKT_MIN_TYPE];
+	acks = mb.packets_sent[UH_PKT_ACK - UH_PKT_MIN_TYPE];
+	assert_int_equal(ma.responses_sent, N);
+	assert_int_equal(ma.rpc_timeouts, 0);
+	assert_int_equal(need_acks, N);
+	assert_int_equal(acks, N);
+	while ((rc = nt_recv_nb(cli, &m)) > 0) {
+		assert_int_equal(rc, 3000);
+		assert_true(nt_check(cli, &m, 3000, m.cookie));
+		uhoma_msg_release(cli, &m);
+		got++;
+	}
+	assert_int_equal(got, N);
+	uhoma_memnet_run(net, 50 * TICK_NS);
+	uhoma_metrics(b, &mb);
+	assert_int_equal(mb.packets_sent[UH_PKT_ACK - UH_PKT_MIN_TYPE], acks);
+	assert_int_equal(mb.responses_received, N);
+	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+}
+
+/*
+ * A server that fell behind: its receive queue holds the clients' RESENDs,
+ * sent while the requests waited, when it has just sent the responses. It
+ * must not answer each with the whole response again (a duplicate per
+ * RESEND -- the feedback that buries a slow peer); a RESEND that asks for
+ * data sent too recently to have arrived is stale and ignored (counted).
+ * The responses arrive once each.
+ */
+static void behind_server__stale_resends_ignored(void **state)
+{
+	enum { N = 10, LEN = 3000 };
+	struct uhoma_memnet *net = uhoma_memnet_create(8, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	void *ra, *rb;
+	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
+	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct uhoma_metrics ma, mb;
+	struct uhoma_msg m;
+	int got = 0, rc;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		send_to(cli, 1, 80, LEN, (uint64_t)i + 1);
+	uhoma_memnet_run(net, TICK_NS / 2);        /* requests arrive */
+	assert_int_equal(uhoma_memnet_stall(net, "10.0.0.1", 1), 0);
+	uhoma_memnet_run(net, 12 * TICK_NS);       /* RESENDs at 5 and 10 */
+	uhoma_metrics(b, &mb);
+	assert_int_equal(mb.packets_sent[UH_PKT_RESEND - UH_PKT_MIN_TYPE],
+			 2 * N);
+	assert_int_equal(nt_echo_ready(srv, msgbuf), N);
+	assert_int_equal(uhoma_memnet_stall(net, "10.0.0.1", 0), 0);
+	uhoma_memnet_run(net, 2 * TICK_NS);        /* the backlog */
+	while ((rc = nt_recv_nb(cli, &m)) > 0) {
+		assert_int_equal(rc, LEN);
+		assert_true(nt_check(cli, &m, LEN, m.cookie));
+		uhoma_msg_release(cli, &m);
+		got++;
+	}
+	assert_int_equal(got, N);
+	uhoma_metrics(a, &ma);
+	uhoma_metrics(b, &mb);
+	assert_int_equal(ma.stale_resends, 2 * N);
+	assert_int_equal(ma.resent_packets, 0);
+	assert_int_equal(mb.drops[UH_DROP_DUPLICATE], 0);
+	assert_int_equal(uhoma_memnet_stall(net, "10.9.9.9", 1), -1);
+	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +469,8 @@ int main(void)
 		UH_TEST(pool__full_region_waits_then_completes),
 		UH_TEST(many_rpcs__walk_keeps_timeouts_and_resends),
 		UH_TEST(live_server__confirmed_rpcs_probed_less),
+		UH_TEST(slow_taker__complete_responses_acked_on_request),
+		UH_TEST(behind_server__stale_resends_ignored),
 	};
 	int rc;
 
