@@ -246,15 +246,6 @@ static void budget__blocked_sender_released_by_responses(void **state)
 	int got = 0, most = 0, rc;
 
 	(void)state;
-#if defined(__SANITIZE_THREAD__)
-	/* Open problem (issue 4's note): under TSan next to another test,
-	 * roughly one run in four ends in a NEED_ACK -> RESEND -> resend
-	 * storm (10^5 NEED_ACKs, 10^5 duplicate DATA) in which a few RPCs
-	 * never complete. Seen with the blocking receiver compiled out too;
-	 * not seen in plain or ASan builds. Skipped here until understood,
-	 * so that it does not hide every other TSan result. */
-	skip();
-#endif
 	/* Real time on 2 cores under a sanitizer can leave a peer
 	 * unscheduled past the 100 ms timeout; this test is about the
 	 * budget, not timeouts: give peers 60 s (as a user would). */
