@@ -446,8 +446,6 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 			pkt_free(p);
 			continue;
 		}
-		/* Copies for duplication are made before any lock. */
-		dup = pkt_copy(net, t, &c->local);
 		sent++;
 		STAT(net, sent);
 		uh_rcu_read_lock();
@@ -466,11 +464,15 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 		corrupt = roll(self, pol->f.corrupt_ppm);
 		garble = roll(self, pol->f.garble_ppm);
 		reorder = pol->f.max_delay_ns && roll(self, pol->f.reorder_ppm);
-		twice = dup && roll(self, pol->f.dup_ppm);
+		twice = roll(self, pol->f.dup_ppm);
 		r1 = rng_next(self);
 		r2 = rng_next(self);
 		r3 = rng_next(self);
 		uh_unlock(&self->tx_lock);
+		/* The copy for duplication, only when one is due (no lock
+		 * held: the cache may allocate). */
+		if (twice && !(dup = pkt_copy(net, t, &c->local)))
+			twice = false;
 		if (lose) {
 			STAT(net, lost);
 			goto drop;
