@@ -39,6 +39,33 @@ struct uhoma_stack *nt_stack(struct uhoma_memnet *net, int host,
 	return st;
 }
 
+void nt_pair_open(struct nt_pair *p, uint64_t seed, int virtual_clock,
+		  uint32_t mtu, size_t srv_region, size_t cli_region)
+{
+	uint32_t threads = virtual_clock ? 0 : 1;
+
+	p->net = uhoma_memnet_create(seed, virtual_clock);
+	p->a = nt_stack(p->net, 1, mtu, threads);
+	p->b = nt_stack(p->net, 2, mtu, threads);
+	assert_int_equal(uhoma_socket(p->a, 80, &p->srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(p->b, 0, &p->cli), UHOMA_OK);
+	p->ra = nt_buffers(p->srv, srv_region);
+	p->rb = nt_buffers(p->cli, cli_region);
+	p->ra_len = srv_region;
+	p->rb_len = cli_region;
+}
+
+void nt_pair_close(struct nt_pair *p)
+{
+	uhoma_close(p->cli);
+	uhoma_close(p->srv);
+	uhoma_stack_destroy(p->a);
+	uhoma_stack_destroy(p->b);
+	uhoma_memnet_destroy(p->net);
+	nt_unmap(p->ra, p->ra_len);
+	nt_unmap(p->rb, p->rb_len);
+}
+
 void *nt_buffers(struct uhoma_sock *s, size_t len)
 {
 	void *r = mmap(NULL, len, PROT_READ | PROT_WRITE,

@@ -25,6 +25,22 @@ struct uhoma_stack *nt_stack(struct uhoma_memnet *net, int host,
 void *nt_buffers(struct uhoma_sock *s, size_t len);
 void nt_unmap(void *region, size_t len);
 
+/* Two hosts on one memnet: 10.0.0.1 serves on port 80, 10.0.0.2 is the
+ * client (any port); each socket has a region of its own length. Stacks
+ * run threads unless the clock is virtual. */
+struct nt_pair {
+	struct uhoma_memnet *net;
+	struct uhoma_stack *a, *b;
+	struct uhoma_sock *srv, *cli;
+	void *ra, *rb;
+	size_t ra_len, rb_len;
+};
+
+void nt_pair_open(struct nt_pair *p, uint64_t seed, int virtual_clock,
+		  uint32_t mtu, size_t srv_region, size_t cli_region);
+/* Closes both sockets and stacks, the network and the regions. */
+void nt_pair_close(struct nt_pair *p);
+
 /* The sockaddr of @text ("127.0.0.1", "::1"):@port. */
 void nt_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
 		 size_t *len);

@@ -24,20 +24,6 @@ static struct uhoma_sock *sock_on(struct uhoma_stack *st, uint16_t port,
 	return s;
 }
 
-/* Closes both sockets and stacks, the network and the regions. */
-static void teardown(struct uhoma_memnet *net, struct uhoma_stack *a,
-		     struct uhoma_stack *b, struct uhoma_sock *srv,
-		     struct uhoma_sock *cli, void *ra, size_t ra_len, void *rb)
-{
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
-	uhoma_memnet_destroy(net);
-	nt_unmap(ra, ra_len);
-	nt_unmap(rb, NT_REGION);
-}
-
 static uint64_t send_to(struct uhoma_sock *s, int host, uint16_t port,
 			size_t len, uint64_t seed)
 {
@@ -54,190 +40,176 @@ static uint64_t send_to(struct uhoma_sock *s, int host, uint16_t port,
 
 static void dead_peer__client_times_out(void **state)
 {
-	struct uhoma_memnet *net = uhoma_memnet_create(3, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	void *ra, *rb;
-	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
 	struct uhoma_msg m;
 	uint64_t ids[3], t0;
 	int got = 0, rc;
 
 	(void)state;
+	nt_pair_open(&d, 3, 1, 1500, NT_REGION, NT_REGION);
 	/* One RPC whose request is lost entirely, one cut mid-request, one
 	 * whose response never comes: all must fail with TIMEDOUT. */
-	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 1);
-	ids[0] = send_to(cli, 1, 80, 100, 1);
-	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 0);
-	ids[1] = send_to(cli, 1, 80, 300000, 2);
-	uhoma_memnet_run(net, 20000);       /* unscheduled bytes arrive */
-	ids[2] = send_to(cli, 1, 80, 1000, 3);
-	uhoma_memnet_run(net, 20000);
-	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 1);
-	t0 = uhoma_memnet_now(net);
+	uhoma_memnet_partition(d.net, "10.0.0.1", "10.0.0.2", 1);
+	ids[0] = send_to(d.cli, 1, 80, 100, 1);
+	uhoma_memnet_partition(d.net, "10.0.0.1", "10.0.0.2", 0);
+	ids[1] = send_to(d.cli, 1, 80, 300000, 2);
+	uhoma_memnet_run(d.net, 20000);       /* unscheduled bytes arrive */
+	ids[2] = send_to(d.cli, 1, 80, 1000, 3);
+	uhoma_memnet_run(d.net, 20000);
+	uhoma_memnet_partition(d.net, "10.0.0.1", "10.0.0.2", 1);
+	t0 = uhoma_memnet_now(d.net);
 	while (got < 3) {
-		uhoma_memnet_run(net, TICK_NS);
-		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+		uhoma_memnet_run(d.net, TICK_NS);
+		while ((rc = nt_recv_nb(d.cli, &m)) != UHOMA_ERR_AGAIN) {
 			assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
 			assert_true(m.id == ids[0] || m.id == ids[1] ||
 				    m.id == ids[2]);
 			got++;
 		}
 		/* Timeout is 100 silent ticks: allow one tick of slack. */
-		assert_true(uhoma_memnet_now(net) - t0 <= 102 * TICK_NS);
+		assert_true(uhoma_memnet_now(d.net) - t0 <= 102 * TICK_NS);
 	}
-	assert_true(uhoma_memnet_now(net) - t0 >= 90 * TICK_NS);
-	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+	assert_true(uhoma_memnet_now(d.net) - t0 >= 90 * TICK_NS);
+	nt_pair_close(&d);
 }
 
 static void restart__rpc_unknown_recovers(void **state)
 {
-	struct uhoma_memnet *net = uhoma_memnet_create(4, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	void *ra, *rb;
-	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
 	struct uhoma_metrics met;
 	struct uhoma_msg m;
 	int done = 0, rc;
 
 	(void)state;
+	nt_pair_open(&d, 4, 1, 1500, NT_REGION, NT_REGION);
 	for (int i = 0; i < 5; i++)
-		send_to(cli, 1, 80, i == 4 ? 200000u : 1000u * (unsigned)(i + 1), 10u + (unsigned)i);
-	uhoma_memnet_run(net, 3 * TICK_NS);
+		send_to(d.cli, 1, 80,
+			i == 4 ? 200000u : 1000u * (unsigned)(i + 1),
+			10u + (unsigned)i);
+	uhoma_memnet_run(d.net, 3 * TICK_NS);
 	/* The server received the requests but dies before answering. */
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	nt_unmap(ra, NT_REGION);
+	uhoma_close(d.srv);
+	uhoma_stack_destroy(d.a);
+	nt_unmap(d.ra, NT_REGION);
 	/* A new server process at the same address and port. */
-	a = nt_stack(net, 1, 1500, 0);
-	srv = sock_on(a, 80, NT_REGION, &ra);
+	d.a = nt_stack(d.net, 1, 1500, 0);
+	d.srv = sock_on(d.a, 80, NT_REGION, &d.ra);
 	for (int t = 0; t < 60 && done < 5; t++) {
-		uhoma_memnet_run(net, TICK_NS);
-		nt_echo_ready(srv, msgbuf);
-		while ((rc = nt_recv_nb(cli, &m)) > 0) {
-			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
-			uhoma_msg_release(cli, &m);
+		uhoma_memnet_run(d.net, TICK_NS);
+		nt_echo_ready(d.srv, msgbuf);
+		while ((rc = nt_recv_nb(d.cli, &m)) > 0) {
+			assert_true(nt_check(d.cli, &m, (size_t)rc, m.cookie));
+			uhoma_msg_release(d.cli, &m);
 			done++;
 		}
 		assert_int_equal(rc, UHOMA_ERR_AGAIN);
 	}
 	assert_int_equal(done, 5);
-	uhoma_metrics(a, &met);
+	uhoma_metrics(d.a, &met);
 	assert_true(met.packets_sent[UH_PKT_RPC_UNKNOWN - UH_PKT_MIN_TYPE] > 0);
-	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+	nt_pair_close(&d);
 }
 
 static void shutdown__rpcs_in_every_state(void **state)
 {
-	struct uhoma_memnet *net = uhoma_memnet_create(5, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	void *ra, *rb;
-	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
 	struct uhoma_metrics ma, mb;
 	struct uhoma_msg m, held[2];
 	uint64_t id;
 	int rc;
 
 	(void)state;
+	nt_pair_open(&d, 5, 1, 1500, NT_REGION, NT_REGION);
 	/* Server: two requests received (IN_SERVICE), one answered with a
 	 * large response still going out (OUTGOING), one request half
 	 * arrived (INCOMING). Client: RPCs OUTGOING and INCOMING. */
-	send_to(cli, 1, 80, 100, 1);
-	send_to(cli, 1, 80, 200, 2);
-	send_to(cli, 1, 80, 300, 3);
-	uhoma_memnet_run(net, 100000);
+	send_to(d.cli, 1, 80, 100, 1);
+	send_to(d.cli, 1, 80, 200, 2);
+	send_to(d.cli, 1, 80, 300, 3);
+	uhoma_memnet_run(d.net, 100000);
 	for (int i = 0; i < 3; i++) {
-		rc = nt_recv_nb(srv, i < 2 ? &held[i] : &m);
+		rc = nt_recv_nb(d.srv, i < 2 ? &held[i] : &m);
 		assert_true(rc > 0);
 	}
 	memset(msgbuf, 1, UHOMA_MAX_MESSAGE);
-	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
+	assert_int_equal(uhoma_reply(d.srv, (struct sockaddr *)&m.peer,
 				     m.peer_len, m.id, msgbuf, 900000),
 			 UHOMA_OK);
-	uhoma_msg_release(srv, &m);
-	send_to(cli, 1, 80, 800000, 4);     /* only unscheduled bytes go */
-	uhoma_memnet_run(net, 20000);
-	uhoma_metrics(a, &ma);
-	uhoma_metrics(b, &mb);
+	uhoma_msg_release(d.srv, &m);
+	send_to(d.cli, 1, 80, 800000, 4);     /* only unscheduled bytes go */
+	uhoma_memnet_run(d.net, 20000);
+	uhoma_metrics(d.a, &ma);
+	uhoma_metrics(d.b, &mb);
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_IN_SERVICE] == 2);
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 1);
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 1);
 	assert_true(mb.rpcs[UHOMA_RPCS_CLIENT_OUTGOING] +
 		    mb.rpcs[UHOMA_RPCS_CLIENT_INCOMING] == 4);
 
-	assert_int_equal(uhoma_shutdown(srv), UHOMA_OK);
-	assert_int_equal(uhoma_shutdown(srv), UHOMA_OK);   /* idempotent */
-	uhoma_metrics(a, &ma);
+	assert_int_equal(uhoma_shutdown(d.srv), UHOMA_OK);
+	assert_int_equal(uhoma_shutdown(d.srv), UHOMA_OK);   /* idempotent */
+	uhoma_metrics(d.a, &ma);
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_IN_SERVICE] == 0);
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0);
 	assert_true(ma.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 0);
 	/* Every call on a shut-down socket fails clearly. */
-	assert_int_equal(nt_recv_nb(srv, &m), UHOMA_ERR_SHUTDOWN);
-	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&held[0].peer,
+	assert_int_equal(nt_recv_nb(d.srv, &m), UHOMA_ERR_SHUTDOWN);
+	assert_int_equal(uhoma_reply(d.srv, (struct sockaddr *)&held[0].peer,
 				     held[0].peer_len, held[0].id, msgbuf, 10),
 			 UHOMA_ERR_SHUTDOWN);
-	assert_int_equal(uhoma_set_server(srv, 1), UHOMA_ERR_SHUTDOWN);
+	assert_int_equal(uhoma_set_server(d.srv, 1), UHOMA_ERR_SHUTDOWN);
 	/* Pages the application holds stay valid and can be returned. */
-	assert_int_equal(uhoma_msg_release(srv, &held[0]), UHOMA_OK);
-	assert_int_equal(uhoma_msg_release(srv, &held[1]), UHOMA_OK);
+	assert_int_equal(uhoma_msg_release(d.srv, &held[0]), UHOMA_OK);
+	assert_int_equal(uhoma_msg_release(d.srv, &held[1]), UHOMA_OK);
 
-	assert_int_equal(uhoma_shutdown(cli), UHOMA_OK);
+	assert_int_equal(uhoma_shutdown(d.cli), UHOMA_OK);
 	{
 		struct sockaddr_storage to;
 		size_t to_len;
 
 		nt_addr(1, 80, &to, &to_len);
-		assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to,
+		assert_int_equal(uhoma_send(d.cli, (struct sockaddr *)&to,
 					    to_len, msgbuf, 10, 0, 0, &id),
 				 UHOMA_ERR_SHUTDOWN);
 	}
-	uhoma_memnet_run(net, 10 * TICK_NS);  /* packets to nobody */
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_metrics(a, &ma);
-	uhoma_metrics(b, &mb);
+	uhoma_memnet_run(d.net, 10 * TICK_NS);  /* packets to nobody */
+	uhoma_close(d.cli);
+	uhoma_close(d.srv);
+	uhoma_metrics(d.a, &ma);
+	uhoma_metrics(d.b, &mb);
 	for (int s = 0; s < UHOMA_RPC_STATES; s++) {
 		assert_true(ma.rpcs[s] == 0);    /* all reaped at close */
 		assert_true(mb.rpcs[s] == 0);
 	}
 	assert_true(ma.rpcs_reaped == 4 && mb.rpcs_reaped == 4);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
-	uhoma_memnet_destroy(net);
-	nt_unmap(ra, NT_REGION);
-	nt_unmap(rb, NT_REGION);
+	uhoma_stack_destroy(d.a);
+	uhoma_stack_destroy(d.b);
+	uhoma_memnet_destroy(d.net);
+	nt_unmap(d.ra, NT_REGION);
+	nt_unmap(d.rb, NT_REGION);
 }
 
 static void pool__full_region_waits_then_completes(void **state)
 {
 	const size_t small = 2 * 65536 + 2000000;   /* the minimum: 32 pages */
-	struct uhoma_memnet *net = uhoma_memnet_create(6, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 9000, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 9000, 0);
-	void *ra, *rb;
-	struct uhoma_sock *srv = sock_on(a, 80, small, &ra);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
 	struct uhoma_msg held[8], m;
 	struct uhoma_metrics met;
 	int nheld = 0, done = 0, rc;
 
 	(void)state;
+	nt_pair_open(&d, 6, 1, 9000, small, NT_REGION);
 	for (int i = 0; i < 8; i++)
-		send_to(cli, 1, 80, 1000000 - (size_t)i, 100u + (unsigned)i);
+		send_to(d.cli, 1, 80, 1000000 - (size_t)i, 100u + (unsigned)i);
 	/* The server keeps every request's pages: after two 1 MB messages
 	 * (16 pages each) the region is full and the rest must wait. */
 	for (int t = 0; t < 50; t++) {
-		uhoma_memnet_run(net, TICK_NS);
-		while (nheld < 8 && (rc = nt_recv_nb(srv, &held[nheld])) > 0)
+		uhoma_memnet_run(d.net, TICK_NS);
+		while (nheld < 8 && (rc = nt_recv_nb(d.srv, &held[nheld])) > 0)
 			nheld++;
 	}
 	assert_int_equal(nheld, 2);
-	uhoma_metrics(a, &met);
+	uhoma_metrics(d.a, &met);
 	assert_true(met.buffer_waits >= 6);
 	assert_true(met.drops[UH_DROP_NO_BUFFER] > 0);
 	/* Nothing timed out while waiting; returning pages resumes all. */
@@ -245,28 +217,28 @@ static void pool__full_region_waits_then_completes(void **state)
 		while (nheld > 0) {
 			struct uhoma_msg *h = &held[--nheld];
 
-			assert_true(nt_check(srv, h, h->length,
+			assert_true(nt_check(d.srv, h, h->length,
 					     100 + (1000000 - h->length)));
-			uhoma_msg_copy(srv, h, 0, msgbuf, h->length);
-			uhoma_msg_release(srv, h);
-			assert_int_equal(uhoma_reply(srv,
+			uhoma_msg_copy(d.srv, h, 0, msgbuf, h->length);
+			uhoma_msg_release(d.srv, h);
+			assert_int_equal(uhoma_reply(d.srv,
 				(struct sockaddr *)&h->peer, h->peer_len,
 				h->id, msgbuf, h->length), UHOMA_OK);
 		}
-		uhoma_memnet_run(net, TICK_NS);
-		while (nheld < 8 && (rc = nt_recv_nb(srv, &held[nheld])) > 0)
+		uhoma_memnet_run(d.net, TICK_NS);
+		while (nheld < 8 && (rc = nt_recv_nb(d.srv, &held[nheld])) > 0)
 			nheld++;
-		while ((rc = nt_recv_nb(cli, &m)) > 0) {
-			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
-			uhoma_msg_release(cli, &m);
+		while ((rc = nt_recv_nb(d.cli, &m)) > 0) {
+			assert_true(nt_check(d.cli, &m, (size_t)rc, m.cookie));
+			uhoma_msg_release(d.cli, &m);
 			done++;
 		}
 		assert_int_equal(rc, UHOMA_ERR_AGAIN);
 	}
 	assert_int_equal(done, 8);
-	uhoma_metrics(a, &met);
+	uhoma_metrics(d.a, &met);
 	assert_true(met.rpc_timeouts == 0);
-	teardown(net, a, b, srv, cli, ra, small, rb);
+	nt_pair_close(&d);
 }
 
 /*
@@ -279,36 +251,32 @@ static void pool__full_region_waits_then_completes(void **state)
 static void many_rpcs__walk_keeps_timeouts_and_resends(void **state)
 {
 	enum { N = 1000 };
-	struct uhoma_memnet *net = uhoma_memnet_create(5, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	void *ra, *rb;
-	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
 	struct uhoma_metrics met;
 	struct uhoma_msg m;
 	uint64_t t0;
 	int failed = 0, rc;
 
 	(void)state;
-	uhoma_memnet_partition(net, "10.0.0.1", "10.0.0.2", 1);
+	nt_pair_open(&d, 5, 1, 1500, NT_REGION, NT_REGION);
+	uhoma_memnet_partition(d.net, "10.0.0.1", "10.0.0.2", 1);
 	for (int i = 0; i < N; i++)
-		send_to(cli, 1, 80, 100, (uint64_t)i + 1);
-	t0 = uhoma_memnet_now(net);
+		send_to(d.cli, 1, 80, 100, (uint64_t)i + 1);
+	t0 = uhoma_memnet_now(d.net);
 	while (failed < N) {
-		uhoma_memnet_run(net, TICK_NS);
-		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+		uhoma_memnet_run(d.net, TICK_NS);
+		while ((rc = nt_recv_nb(d.cli, &m)) != UHOMA_ERR_AGAIN) {
 			assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
 			failed++;
 		}
 		/* 100 ticks, late by less than a walk's step (4) + 1. */
-		assert_true(uhoma_memnet_now(net) - t0 <= 106 * TICK_NS);
+		assert_true(uhoma_memnet_now(d.net) - t0 <= 106 * TICK_NS);
 	}
-	assert_true(uhoma_memnet_now(net) - t0 >= 99 * TICK_NS);
-	uhoma_metrics(b, &met);
+	assert_true(uhoma_memnet_now(d.net) - t0 >= 99 * TICK_NS);
+	uhoma_metrics(d.b, &met);
 	assert_true(met.packets_sent[UH_PKT_RESEND - UH_PKT_MIN_TYPE] >=
 		    (uint64_t)N * 17);
-	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+	nt_pair_close(&d);
 }
 
 /*
@@ -319,35 +287,33 @@ static void many_rpcs__walk_keeps_timeouts_and_resends(void **state)
 static void live_server__confirmed_rpcs_probed_less(void **state)
 {
 	enum { N = 100, TICKS = 200 };
-	struct uhoma_memnet *net = uhoma_memnet_create(6, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	void *ra, *rb, *recho;
-	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
-	struct uhoma_sock *echo = sock_on(a, 81, NT_REGION, &recho);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
+	struct uhoma_sock *echo;
+	void *recho;
 	struct uhoma_metrics met;
 	struct uhoma_msg m;
 	uint64_t resends;
 	int echoed = 0, rc;
 
 	(void)state;
+	nt_pair_open(&d, 6, 1, 1500, NT_REGION, NT_REGION);
+	echo = sock_on(d.a, 81, NT_REGION, &recho);
 	for (int i = 0; i < N; i++)
-		send_to(cli, 1, 80, 100, (uint64_t)i + 1);
+		send_to(d.cli, 1, 80, 100, (uint64_t)i + 1);
 	for (int t = 0; t < TICKS; t++) {
-		send_to(cli, 1, 81, 100, 5000u + (unsigned)t);
-		uhoma_memnet_run(net, TICK_NS);
+		send_to(d.cli, 1, 81, 100, 5000u + (unsigned)t);
+		uhoma_memnet_run(d.net, TICK_NS);
 		nt_echo_ready(echo, msgbuf);
-		uhoma_memnet_run(net, 100000);
-		while ((rc = nt_recv_nb(cli, &m)) > 0) {
+		uhoma_memnet_run(d.net, 100000);
+		while ((rc = nt_recv_nb(d.cli, &m)) > 0) {
 			assert_true(m.cookie >= 5000);   /* only the echoes */
-			uhoma_msg_release(cli, &m);
+			uhoma_msg_release(d.cli, &m);
 			echoed++;
 		}
 		assert_int_equal(rc, UHOMA_ERR_AGAIN);
 	}
 	assert_true(echoed >= TICKS - 2);
-	uhoma_metrics(b, &met);
+	uhoma_metrics(d.b, &met);
 	assert_int_equal(met.rpc_timeouts, 0);
 	resends = met.packets_sent[UH_PKT_RESEND - UH_PKT_MIN_TYPE];
 	/* One probe each to learn of the BUSY, then one per 40 ticks: about
@@ -356,7 +322,7 @@ static void live_server__confirmed_rpcs_probed_less(void **state)
 	assert_true(resends <= (uint64_t)N * 10);
 	uhoma_close(echo);
 	nt_unmap(recho, NT_REGION);
-	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+	nt_pair_close(&d);
 }
 
 /*
@@ -369,12 +335,7 @@ static void live_server__confirmed_rpcs_probed_less(void **state)
 static void slow_taker__complete_responses_acked_on_request(void **state)
 {
 	enum { N = 50 };
-	struct uhoma_memnet *net = uhoma_memnet_create(7, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	void *ra, *rb;
-	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
 	struct uhoma_rpc_info info[N];
 	struct uhoma_metrics ma, mb;
 	struct uhoma_msg m;
@@ -382,33 +343,34 @@ static void slow_taker__complete_responses_acked_on_request(void **state)
 	int got = 0, rc;
 
 	(void)state;
+	nt_pair_open(&d, 7, 1, 1500, NT_REGION, NT_REGION);
 	for (int i = 0; i < N; i++)
-		send_to(cli, 1, 80, 3000, (uint64_t)i + 1);
-	uhoma_memnet_run(net, TICK_NS);
-	assert_int_equal(nt_echo_ready(srv, msgbuf), N);
+		send_to(d.cli, 1, 80, 3000, (uint64_t)i + 1);
+	uhoma_memnet_run(d.net, TICK_NS);
+	assert_int_equal(nt_echo_ready(d.srv, msgbuf), N);
 	/* 50 ticks: ten resend_intervals past the first NEED_ACK. */
-	uhoma_memnet_run(net, 50 * TICK_NS);
-	assert_int_equal(uhoma_rpc_info(srv, info, N), 0);
-	uhoma_metrics(a, &ma);
-	uhoma_metrics(b, &mb);
+	uhoma_memnet_run(d.net, 50 * TICK_NS);
+	assert_int_equal(uhoma_rpc_info(d.srv, info, N), 0);
+	uhoma_metrics(d.a, &ma);
+	uhoma_metrics(d.b, &mb);
 	need_acks = ma.packets_sent[UH_PKT_NEED_ACK - UH_PKT_MIN_TYPE];
 	acks = mb.packets_sent[UH_PKT_ACK - UH_PKT_MIN_TYPE];
 	assert_int_equal(ma.responses_sent, N);
 	assert_int_equal(ma.rpc_timeouts, 0);
 	assert_int_equal(need_acks, N);
 	assert_int_equal(acks, N);
-	while ((rc = nt_recv_nb(cli, &m)) > 0) {
+	while ((rc = nt_recv_nb(d.cli, &m)) > 0) {
 		assert_int_equal(rc, 3000);
-		assert_true(nt_check(cli, &m, 3000, m.cookie));
-		uhoma_msg_release(cli, &m);
+		assert_true(nt_check(d.cli, &m, 3000, m.cookie));
+		uhoma_msg_release(d.cli, &m);
 		got++;
 	}
 	assert_int_equal(got, N);
-	uhoma_memnet_run(net, 50 * TICK_NS);
-	uhoma_metrics(b, &mb);
+	uhoma_memnet_run(d.net, 50 * TICK_NS);
+	uhoma_metrics(d.b, &mb);
 	assert_int_equal(mb.packets_sent[UH_PKT_ACK - UH_PKT_MIN_TYPE], acks);
 	assert_int_equal(mb.responses_received, N);
-	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+	nt_pair_close(&d);
 }
 
 /*
@@ -422,42 +384,38 @@ static void slow_taker__complete_responses_acked_on_request(void **state)
 static void behind_server__stale_resends_ignored(void **state)
 {
 	enum { N = 10, LEN = 3000 };
-	struct uhoma_memnet *net = uhoma_memnet_create(8, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	void *ra, *rb;
-	struct uhoma_sock *srv = sock_on(a, 80, NT_REGION, &ra);
-	struct uhoma_sock *cli = sock_on(b, 0, NT_REGION, &rb);
+	struct nt_pair d;
 	struct uhoma_metrics ma, mb;
 	struct uhoma_msg m;
 	int got = 0, rc;
 
 	(void)state;
+	nt_pair_open(&d, 8, 1, 1500, NT_REGION, NT_REGION);
 	for (int i = 0; i < N; i++)
-		send_to(cli, 1, 80, LEN, (uint64_t)i + 1);
-	uhoma_memnet_run(net, TICK_NS / 2);        /* requests arrive */
-	assert_int_equal(uhoma_memnet_stall(net, "10.0.0.1", 1), 0);
-	uhoma_memnet_run(net, 12 * TICK_NS);       /* RESENDs at 5 and 10 */
-	uhoma_metrics(b, &mb);
+		send_to(d.cli, 1, 80, LEN, (uint64_t)i + 1);
+	uhoma_memnet_run(d.net, TICK_NS / 2);        /* requests arrive */
+	assert_int_equal(uhoma_memnet_stall(d.net, "10.0.0.1", 1), 0);
+	uhoma_memnet_run(d.net, 12 * TICK_NS);       /* RESENDs at 5 and 10 */
+	uhoma_metrics(d.b, &mb);
 	assert_int_equal(mb.packets_sent[UH_PKT_RESEND - UH_PKT_MIN_TYPE],
 			 2 * N);
-	assert_int_equal(nt_echo_ready(srv, msgbuf), N);
-	assert_int_equal(uhoma_memnet_stall(net, "10.0.0.1", 0), 0);
-	uhoma_memnet_run(net, 2 * TICK_NS);        /* the backlog */
-	while ((rc = nt_recv_nb(cli, &m)) > 0) {
+	assert_int_equal(nt_echo_ready(d.srv, msgbuf), N);
+	assert_int_equal(uhoma_memnet_stall(d.net, "10.0.0.1", 0), 0);
+	uhoma_memnet_run(d.net, 2 * TICK_NS);        /* the backlog */
+	while ((rc = nt_recv_nb(d.cli, &m)) > 0) {
 		assert_int_equal(rc, LEN);
-		assert_true(nt_check(cli, &m, LEN, m.cookie));
-		uhoma_msg_release(cli, &m);
+		assert_true(nt_check(d.cli, &m, LEN, m.cookie));
+		uhoma_msg_release(d.cli, &m);
 		got++;
 	}
 	assert_int_equal(got, N);
-	uhoma_metrics(a, &ma);
-	uhoma_metrics(b, &mb);
+	uhoma_metrics(d.a, &ma);
+	uhoma_metrics(d.b, &mb);
 	assert_int_equal(ma.stale_resends, 2 * N);
 	assert_int_equal(ma.resent_packets, 0);
 	assert_int_equal(mb.drops[UH_DROP_DUPLICATE], 0);
-	assert_int_equal(uhoma_memnet_stall(net, "10.9.9.9", 1), -1);
-	teardown(net, a, b, srv, cli, ra, NT_REGION, rb);
+	assert_int_equal(uhoma_memnet_stall(d.net, "10.9.9.9", 1), -1);
+	nt_pair_close(&d);
 }
 
 int main(void)

@@ -44,46 +44,15 @@ static int in_flight(struct uhoma_sock *s)
 	return k;
 }
 
-struct pair {
-	struct uhoma_memnet *net;
-	struct uhoma_stack *a, *b;
-	struct uhoma_sock *srv, *cli;
-	void *ra, *rb;
-	size_t rb_len;
-};
-
-static void pair_open(struct pair *p, int virtual_clock, size_t cli_region)
-{
-	p->net = uhoma_memnet_create(11, virtual_clock);
-	p->a = nt_stack(p->net, 1, 9000, virtual_clock ? 0 : 1);
-	p->b = nt_stack(p->net, 2, 9000, virtual_clock ? 0 : 1);
-	assert_int_equal(uhoma_socket(p->a, 80, &p->srv), UHOMA_OK);
-	assert_int_equal(uhoma_socket(p->b, 0, &p->cli), UHOMA_OK);
-	p->ra = nt_buffers(p->srv, NT_REGION);
-	p->rb = nt_buffers(p->cli, cli_region);
-	p->rb_len = cli_region;
-}
-
-static void pair_close(struct pair *p)
-{
-	uhoma_close(p->cli);
-	uhoma_close(p->srv);
-	uhoma_stack_destroy(p->a);
-	uhoma_stack_destroy(p->b);
-	uhoma_memnet_destroy(p->net);
-	nt_unmap(p->ra, NT_REGION);
-	nt_unmap(p->rb, p->rb_len);
-}
-
 static void budget__admits_up_to_the_limit(void **state)
 {
-	struct pair p;
+	struct nt_pair p;
 	struct uhoma_metrics met;
 	struct uhoma_msg m;
 	int got = 0, rc;
 
 	(void)state;
-	pair_open(&p, 1, NT_REGION);
+	nt_pair_open(&p, 11, 1, 9000, NT_REGION, NT_REGION);
 	assert_int_equal(uhoma_sndbuf(p.cli), 8u << 20);   /* the default */
 	assert_int_equal(uhoma_set_sndbuf(p.cli, 3 * CHARGE(20000)), UHOMA_OK);
 	assert_int_equal(uhoma_sndbuf(p.cli), 3 * CHARGE(20000));
@@ -120,15 +89,15 @@ static void budget__admits_up_to_the_limit(void **state)
 	assert_int_equal(got, 6);
 	uhoma_metrics(p.b, &met);
 	assert_int_equal(met.send_waits, 0);   /* nothing slept */
-	pair_close(&p);
+	nt_pair_close(&p);
 }
 
 static void budget__long_message_alone_and_zero_is_unlimited(void **state)
 {
-	struct pair p;
+	struct nt_pair p;
 
 	(void)state;
-	pair_open(&p, 1, NT_REGION);
+	nt_pair_open(&p, 11, 1, 9000, NT_REGION, NT_REGION);
 	assert_int_equal(uhoma_set_sndbuf(p.cli, 1000), UHOMA_OK);
 	/* Longer than the budget: goes when nothing else is in flight. */
 	assert_int_equal(send_to(p.cli, 1, 80, 50000, 1, UHOMA_NONBLOCK),
@@ -144,14 +113,14 @@ static void budget__long_message_alone_and_zero_is_unlimited(void **state)
 			 UHOMA_ERR_INVALID_ARGUMENT);
 	assert_int_equal(send_to(p.cli, 1, 80, 10, 2, 0x80),
 			 UHOMA_ERR_INVALID_ARGUMENT);
-	pair_close(&p);
+	nt_pair_close(&p);
 }
 
 /* A request that fails (its server is gone) gives its bytes back; so does
  * one the application aborts. */
 static void budget__returned_by_failure_and_abort(void **state)
 {
-	struct pair p;
+	struct nt_pair p;
 	struct sockaddr_storage to;
 	size_t to_len;
 	uint64_t id;
@@ -159,7 +128,7 @@ static void budget__returned_by_failure_and_abort(void **state)
 	int rc = 0;
 
 	(void)state;
-	pair_open(&p, 1, NT_REGION);
+	nt_pair_open(&p, 11, 1, 9000, NT_REGION, NT_REGION);
 	assert_int_equal(uhoma_set_sndbuf(p.cli, CHARGE(5000)), UHOMA_OK);
 	/* Host 3 does not exist: the RPC times out. */
 	assert_int_equal(send_to(p.cli, 3, 80, 5000, 1, 0), UHOMA_OK);
@@ -180,7 +149,7 @@ static void budget__returned_by_failure_and_abort(void **state)
 	assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to, to_len,
 				    msgbuf, 5000, 3, UHOMA_NONBLOCK, &id),
 			 UHOMA_OK);
-	pair_close(&p);
+	nt_pair_close(&p);
 }
 
 /*
@@ -192,12 +161,12 @@ static void budget__full_region_gives_no_buffer(void **state)
 {
 	const size_t small = 2 * 65536 + 2000000;   /* 32 pages + slack */
 	const size_t len = 500000;                  /* 8 pages each */
-	struct pair p;
+	struct nt_pair p;
 	struct uhoma_msg held[8], m;
 	int n = 0, rc;
 
 	(void)state;
-	pair_open(&p, 1, small);
+	nt_pair_open(&p, 11, 1, 9000, NT_REGION, small);
 	assert_int_equal(uhoma_set_sndbuf(p.cli, 2 * CHARGE(len)), UHOMA_OK);
 	/* Four responses fill the region; two more wait for it. */
 	for (int round = 0; round < 3; round++) {
@@ -228,7 +197,7 @@ static void budget__full_region_gives_no_buffer(void **state)
 	assert_int_equal(send_to(p.cli, 1, 80, len, 99, 0), UHOMA_OK);
 	while ((rc = nt_recv_nb(p.cli, &m)) > 0)
 		uhoma_msg_release(p.cli, &m);
-	pair_close(&p);
+	nt_pair_close(&p);
 }
 
 /*
@@ -239,7 +208,7 @@ static void budget__full_region_gives_no_buffer(void **state)
  */
 static void budget__blocked_sender_released_by_responses(void **state)
 {
-	struct pair p;
+	struct nt_pair p;
 	struct nt_echo echo;
 	struct uhoma_metrics met;
 	struct uhoma_msg m;
@@ -250,7 +219,7 @@ static void budget__blocked_sender_released_by_responses(void **state)
 	 * unscheduled past the 100 ms timeout; this test is about the
 	 * budget, not timeouts: give peers 60 s (as a user would). */
 	setenv("UHOMA_CONFIG", "timeout_ticks=60000", 1);
-	pair_open(&p, 0, NT_REGION);
+	nt_pair_open(&p, 11, 0, 9000, NT_REGION, NT_REGION);
 	unsetenv("UHOMA_CONFIG");
 	nt_echo_start(&echo, p.srv, 1);
 	assert_int_equal(uhoma_set_sndbuf(p.cli, 3 * CHARGE(30000)), UHOMA_OK);
@@ -276,7 +245,7 @@ static void budget__blocked_sender_released_by_responses(void **state)
 	}
 	nt_echo_stop(&echo);
 	assert_int_equal(atomic_load(&echo.dups), 0);
-	pair_close(&p);
+	nt_pair_close(&p);
 }
 
 int main(void)
