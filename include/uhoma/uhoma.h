@@ -168,6 +168,10 @@ struct uhoma_config {
 	uint32_t sndbuf;           /* each socket's send budget in bytes
 				    * (uhoma_set_sndbuf); 0 = none; default
 				    * 8 MiB */
+	uint32_t lanes;            /* 1 (default): UDP receives each port's
+				    * control packets and short messages in a
+				    * queue of their own, read before the
+				    * scheduled data (see uhoma(7)) */
 };
 
 /*

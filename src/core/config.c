@@ -41,6 +41,7 @@ static const struct field fields[] = {
 	F(gso, 0, 1),
 	F(stat, 0, 1),
 	F(sndbuf, 0, 1u << 30),
+	F(lanes, 0, 1),
 };
 #undef F
 
@@ -74,6 +75,7 @@ static void set_defaults(struct uhoma_config *c)
 	c->gso = 1;
 	c->stat = 1;
 	c->sndbuf = 8u << 20;
+	c->lanes = 1;
 }
 
 int uhoma_config_set(struct uhoma_config *cfg, const char *key,

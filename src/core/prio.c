@@ -38,6 +38,16 @@ uint8_t uh_prio_max_sched(const struct uhoma_stack *st)
 	return (uint8_t)(n - 1);
 }
 
+uint8_t uh_prio_urgent(const struct uhoma_stack *st)
+{
+	unsigned n = st->cfg.num_priorities, next = uh_prio_max_sched(st) + 2u;
+
+	/* Above the level of the longest messages' unscheduled bytes. */
+	if (n < 2)
+		return 0;
+	return (uint8_t)(next < n ? next : n - 1);
+}
+
 uint8_t uh_prio_ctl(const struct uhoma_stack *st)
 {
 	return (uint8_t)(st->cfg.num_priorities - 1);

@@ -34,6 +34,10 @@ void uh_prio_init(struct uhoma_stack *st);
 /* The highest priority for scheduled bytes under st's table. */
 uint8_t uh_prio_max_sched(const struct uhoma_stack *st);
 
+/* The lowest priority of the urgent receive lane (carrier.h): the levels
+ * above the one the longest messages' unscheduled bytes travel at. */
+uint8_t uh_prio_urgent(const struct uhoma_stack *st);
+
 /* Control packets; FIFO grants and the like. */
 uint8_t uh_prio_ctl(const struct uhoma_stack *st);
 uint8_t uh_prio_high(const struct uhoma_stack *st);

@@ -122,6 +122,8 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 	st->now = uh_now_ns;
 	st->link_mbps = c.link_mbps ? c.link_mbps : st->carrier->link_mbps;
 	uh_prio_init(st);
+	if (c.lanes)
+		st->carrier->urgent_prio = uh_prio_urgent(st);
 	uh_grant_init(st);
 	uh_pacer_init(st, st->link_mbps, st->now);
 	rc = uh_runtime_start(st);

@@ -79,6 +79,11 @@ struct uh_carrier {
 					   * (header + payload) it carries */
 	uint32_t rx_buf_size;             /* immutable: receive buffers need
 					   * this much (0: max_packet) */
+	uint8_t urgent_prio;              /* set by the stack before it opens
+					   * a port: priorities from this one
+					   * up get their own receive queue
+					   * where the carrier can (UDP lanes);
+					   * 0 = one queue */
 	uint32_t link_mbps;               /* immutable: the link rate to pace
 					   * at when cfg.link_mbps is 0 (auto);
 					   * 0 = do not pace */

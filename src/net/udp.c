@@ -15,6 +15,7 @@
 #include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -30,6 +31,10 @@
 #define UDP_MAX_PAYLOAD 65507    /* 65535 - IPv4 and UDP headers */
 #define GSO_MAX_BYTES 65000      /* one GSO send stays under 64 KiB */
 #define GSO_MAX_SEGS 64
+#define BULK_BYTES (128 << 10) /* a bulk-lane read copies at most this
+				  * much before the urgent lane is read
+				  * again */
+#define BULK_SKIP 7              /* see recv_port */
 #define POLL_DIRECT 4            /* polls read up to this many ports
 				  * directly instead of asking epoll */
 
@@ -40,9 +45,19 @@
 #define UDP_GRO 104
 #endif
 
+/*
+ * A port's sockets. With lanes, the kernel steers each datagram by its
+ * priority: at or above the carrier's urgent_prio to @ufd, below it to
+ * @fd. Receivers drain @ufd first, so a short message or a grant does not
+ * queue behind scheduled data already in @fd: the strict-priority queue a
+ * switch port would give it, which one FIFO socket cannot.
+ */
 struct udp_port {
-	int fd;          /* immutable; closed after a grace period */
+	int fd;          /* immutable; closed after a grace period; sends */
+	int ufd;         /* immutable (-1: one lane); closed with @fd */
 	uint16_t port;   /* immutable */
+	_Atomic uint32_t bulk_skip; /* polls that skip an idle bulk lane
+				     * (relaxed: a hint, never a loss) */
 };
 
 struct udp_carrier {
@@ -66,13 +81,15 @@ static struct udp_carrier *udp_of(struct uh_carrier *c)
 	return (struct udp_carrier *)(void *)c;
 }
 
-static int udp_open_port(struct uh_carrier *c, uint16_t *port)
+/*
+ * Opens one UDP socket of a port, configured for receive and send, and
+ * binds it to @*port (0: the kernel picks; written back). @reuse joins the
+ * port's SO_REUSEPORT group. Returns the fd or a uhoma error (< 0).
+ */
+static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
 {
-	struct udp_carrier *u = udp_of(c);
 	struct sockaddr_storage ss = u->bind_ss;
 	socklen_t len = u->bind_len;
-	struct udp_port *p;
-	struct epoll_event ev;
 	int fd, one = 1, zero = 0, size = UDP_SOCKBUF, e;
 
 	fd = socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -92,6 +109,12 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 		setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
 	else
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
+	if (reuse &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		e = errno;
+		close(fd);
+		return uh_net_error(e);
+	}
 	if (u->family == AF_INET)
 		((struct sockaddr_in *)(void *)&ss)->sin_port = htons(*port);
 	else
@@ -106,12 +129,95 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	*port = ntohs(u->family == AF_INET
 			      ? ((struct sockaddr_in *)(void *)&ss)->sin_port
 			      : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+	return fd;
+}
+
+/*
+ * The lane filter, run by the kernel on each datagram for the port's
+ * SO_REUSEPORT group (bulk socket = index 0, urgent = index 1). It reads
+ * the priority from the IP header (the payload starts at the Homa header):
+ * IPv4 TOS >> 5, or the top three bits of the IPv6 traffic class, which
+ * are bits 3..1 of the header's first byte.
+ */
+static int attach_lanes(int fd, uint8_t urgent_prio)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),
+		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, 3),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF + 1),
+		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 5),
+		BPF_JUMP(BPF_JMP | BPF_JA, 3, 0, 0),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),
+		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 1),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 7),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, urgent_prio, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+			  sizeof(prog));
+}
+
+/*
+ * Opens @*port's sockets: with lanes, a bulk and an urgent socket in one
+ * SO_REUSEPORT group steered by priority; else (lanes off, or a kernel
+ * that refuses the filter) one socket.
+ *
+ * SO_REUSEPORT alone would let a second bind of a busy port succeed (and
+ * an ephemeral bind land on another group of the same user), so a plain
+ * socket claims the port first: its bind fails on any port in use, and it
+ * yields the port to the group right after. Another reuse-port bind of
+ * the same user within that instant could still slip in; it would get no
+ * packets (the filter only returns 0 and 1).
+ */
+static int open_lanes(const struct udp_carrier *u, uint16_t *port,
+		      int *bulk, int *urgent)
+{
+	int probe = open_fd(u, port, false), fd;
+
+	*urgent = -1;
+	if (probe < 0 || u->c.urgent_prio == 0) {
+		*bulk = probe;
+		return probe < 0 ? probe : UHOMA_OK;
+	}
+	close(probe);
+	fd = open_fd(u, port, true);
+	if (fd < 0)
+		return fd;
+	*bulk = fd;
+	*urgent = open_fd(u, port, true);
+	if (*urgent >= 0 && attach_lanes(fd, u->c.urgent_prio) < 0) {
+		close(*urgent);
+		*urgent = -1;
+	}
+	return UHOMA_OK;
+}
+
+static void udp_close_port(struct uh_carrier *c, uint16_t port);
+
+static int udp_open_port(struct uh_carrier *c, uint16_t *port)
+{
+	struct udp_carrier *u = udp_of(c);
+	struct udp_port *p;
+	struct epoll_event ev;
+	int fd, ufd, rc;
+
+	rc = open_lanes(u, port, &fd, &ufd);
+	if (rc)
+		return rc;
 	p = malloc(sizeof(*p));
 	if (!p) {
 		close(fd);
+		if (ufd >= 0)
+			close(ufd);
 		return UHOMA_ERR_NOMEM;
 	}
 	p->fd = fd;
+	p->ufd = ufd;
+	atomic_init(&p->bulk_skip, 0);
 	p->port = *port;
 	atomic_store_explicit(&u->ports[*port], p, memory_order_release);
 	pthread_mutex_lock(&u->open_lock);
@@ -122,10 +228,9 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	pthread_mutex_unlock(&u->open_lock);
 	ev.events = EPOLLIN;
 	ev.data.ptr = p;
-	if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		atomic_store(&u->ports[*port], NULL);
-		close(fd);
-		free(p);
+	if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+	    (ufd >= 0 && epoll_ctl(u->epfd, EPOLL_CTL_ADD, ufd, &ev) < 0)) {
+		udp_close_port(c, *port);
 		return UHOMA_ERR_SYSTEM;
 	}
 	return UHOMA_OK;
@@ -147,6 +252,8 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 	if (!p)
 		return;
 	epoll_ctl(u->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	if (p->ufd >= 0)
+		epoll_ctl(u->epfd, EPOLL_CTL_DEL, p->ufd, NULL);
 	atomic_store(&u->ports[port], NULL);
 	pthread_mutex_lock(&u->open_lock);
 	/* Rebuild the direct-poll list from the port table. */
@@ -167,6 +274,8 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 	udp_kick(c);
 	uh_synchronize_rcu();     /* no receiver still holds @p */
 	close(p->fd);
+	if (p->ufd >= 0)
+		close(p->ufd);
 	free(p);
 }
 
@@ -339,22 +448,83 @@ static void read_cmsg(struct msghdr *h, struct uh_rx *rx)
 	}
 }
 
+/* One recvmmsg of up to @max datagrams from @fd into @rx. */
+static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
+{
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sockaddr_storage src[UDP_BATCH];
+	union udp_cmsg cm[UDP_BATCH];
+	int r;
+
+	for (unsigned i = 0; i < max; i++) {
+		iov[i].iov_base = rx[i].buf;
+		iov[i].iov_len = rx[i].cap;
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_name = &src[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_control = cm[i].buf;
+		msgs[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
+	}
+	r = recvmmsg(fd, msgs, max, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < r; i++) {
+		read_cmsg(&msgs[i].msg_hdr, &rx[i]);
+		rx[i].len = msgs[i].msg_len;
+		from_sockaddr(&src[i], &rx[i].src);
+	}
+	return r > 0 ? (unsigned)r : 0;
+}
+
+/*
+ * Reads port @p: its urgent lane, then (room left) at most BULK_BYTES of
+ * its bulk lane. A busy poll (@poll) that found the bulk lane empty skips
+ * it for the next BULK_SKIP polls: a system call per poll for a lane that
+ * carries only long messages costs every short RPC a microsecond. Waits
+ * (epoll) read both lanes.
+ */
+static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
+			  bool poll)
+{
+	unsigned got = 0, bulk, n;
+
+	if (p->ufd < 0)
+		return recv_fd(p->fd, rx, max);
+	got = recv_fd(p->ufd, rx, max);
+	if (got == max)
+		return got;
+	if (poll && atomic_load_explicit(&p->bulk_skip, memory_order_relaxed)) {
+		atomic_fetch_sub_explicit(&p->bulk_skip, 1,
+					  memory_order_relaxed);
+		return got;
+	}
+	bulk = max - got;
+	if (bulk * rx[got].cap > BULK_BYTES)
+		bulk = rx[got].cap >= BULK_BYTES
+			       ? 1
+			       : (unsigned)(BULK_BYTES / rx[got].cap);
+	n = recv_fd(p->fd, rx + got, bulk);
+	if (n == 0 && poll)
+		atomic_store_explicit(&p->bulk_skip, BULK_SKIP,
+				      memory_order_relaxed);
+	return got + n;
+}
+
 static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			 int64_t timeout_ns)
 {
 	struct udp_carrier *u = udp_of(c);
 	struct epoll_event ev[8];
-	struct mmsghdr msgs[UDP_BATCH];
-	struct iovec iov[UDP_BATCH];
-	struct sockaddr_storage src[UDP_BATCH];
-	union udp_cmsg cm[UDP_BATCH];
 	unsigned got = 0;
+	bool poll = false;
 	int ne;
 
 	if (max > UDP_BATCH)
 		max = UDP_BATCH;
 	uh_rcu_read_lock();
 	if (timeout_ns == 0 && atomic_load(&u->nopen) <= POLL_DIRECT) {
+		poll = true;
 		/* A poll with few ports: one recvmmsg per port costs less
 		 * than epoll_wait followed by recvmmsg. */
 		ne = 0;
@@ -370,7 +540,7 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 	}
 	for (int e = 0; e < ne && got < max; e++) {
 		struct udp_port *p = ev[e].data.ptr;
-		int r;
+		bool seen = false;
 
 		if (!p) {     /* the kick eventfd: drain it */
 			uint64_t v;
@@ -378,24 +548,11 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			(void)!read(u->kickfd, &v, sizeof(v));
 			continue;
 		}
-		for (unsigned i = 0; i < max - got; i++) {
-			iov[i].iov_base = rx[got + i].buf;
-			iov[i].iov_len = rx[got + i].cap;
-			memset(&msgs[i], 0, sizeof(msgs[i]));
-			msgs[i].msg_hdr.msg_name = &src[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_control = cm[i].buf;
-			msgs[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
-		}
-		r = recvmmsg(p->fd, msgs, max - got, MSG_DONTWAIT, NULL);
-		for (int i = 0; i < r; i++) {
-			read_cmsg(&msgs[i].msg_hdr, &rx[got]);
-			rx[got].len = msgs[i].msg_len;
-			from_sockaddr(&src[i], &rx[got].src);
-			got++;
-		}
+		/* Both lanes of a port report under the same pointer. */
+		for (int k = 0; k < e; k++)
+			seen |= ev[k].data.ptr == p;
+		if (!seen)
+			got += recv_port(p, rx + got, max - got, poll);
 	}
 	uh_rcu_read_unlock();
 	return got;

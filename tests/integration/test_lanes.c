@@ -1,0 +1,290 @@
+/*
+ * test_lanes.c - the UDP carrier's receive lanes on loopback, white-box.
+ *
+ * A port's datagrams at or above the carrier's urgent_prio land in a
+ * socket of their own that is read first (net/udp.c). The tests queue
+ * long low-priority datagrams ahead of a short urgent one from a plain UDP
+ * socket and check what recv() hands out first; that the split follows
+ * the priority exactly at the threshold, for IPv4 TOS and IPv6 traffic
+ * class; that nothing is lost or reordered within a lane; that with lanes
+ * off the order is the socket's FIFO; and that a port with lanes stays
+ * exclusive (SO_REUSEPORT must not let a second uhoma bind share it, and
+ * a reuse-port socket of the same user that joins gets no datagram).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "net/carrier.h"
+#include "nettest.h"
+#include "testutil.h"
+
+#define NBULK 4
+#define BULK_LEN 30000     /* several per bulk read, all queued at once */
+#define RXCAP 65536
+
+static struct uh_carrier *carrier(const char *addr, uint8_t urgent_prio)
+{
+	struct uhoma_config cfg;
+	struct uh_carrier *c = NULL;
+
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "%s", addr);
+	if (uh_udp_create(&cfg, &c) != UHOMA_OK)
+		return NULL;
+	c->urgent_prio = urgent_prio;
+	return c;
+}
+
+/* A plain UDP socket sending datagrams at priority @prio to @port. */
+static void send_at(const char *addr, uint16_t port, uint8_t prio,
+		    uint8_t tag, size_t len)
+{
+	struct sockaddr_storage ss;
+	size_t sl;
+	int fd, tos = prio << 5;
+	uint8_t *buf = calloc(1, len);
+
+	assert_non_null(buf);
+	nt_sockaddr(addr, port, &ss, &sl);
+	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	if (ss.ss_family == AF_INET)
+		assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos,
+					    sizeof(tos)), 0);
+	else
+		assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS,
+					    &tos, sizeof(tos)), 0);
+	buf[0] = tag;
+	assert_int_equal(sendto(fd, buf, len, 0, (struct sockaddr *)&ss,
+				(socklen_t)sl), (ssize_t)len);
+	close(fd);
+	free(buf);
+}
+
+static bool have_ipv6_loopback(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+struct got {
+	uint8_t tag[NBULK + 1], prio[NBULK + 1];
+	unsigned n, first_call;   /* first_call: datagrams in the first recv */
+};
+
+/* Receives the NBULK + 1 datagrams, waiting up to a second for each. */
+static void recv_all(struct uh_carrier *c, struct got *g)
+{
+	uint8_t *mem = malloc((size_t)RXCAP * (NBULK + 1));
+	struct uh_rx rx[NBULK + 1];
+
+	assert_non_null(mem);
+	memset(g, 0, sizeof(*g));
+	for (unsigned calls = 0; g->n < NBULK + 1 && calls < 50; calls++) {
+		unsigned n;
+
+		for (unsigned i = 0; i < NBULK + 1; i++)
+			rx[i] = (struct uh_rx){ .buf = mem + i * RXCAP,
+						.cap = RXCAP };
+		n = c->ops->recv(c, rx, NBULK + 1 - g->n, 1000 * 1000 * 1000);
+		if (g->n == 0)
+			g->first_call = n;
+		for (unsigned i = 0; i < n; i++) {
+			g->tag[g->n] = rx[i].buf[0];
+			g->prio[g->n++] = rx[i].priority;
+		}
+	}
+	free(mem);
+}
+
+/* NBULK long datagrams at @bulk_prio (tags 0..), then a short one at
+ * @urgent (tag 0xAA), all queued before the first recv. */
+static void queue_then_recv(const char *addr, uint8_t urgent_prio,
+			    uint8_t bulk_prio, uint8_t urgent, struct got *g)
+{
+	struct uh_carrier *c = carrier(addr, urgent_prio);
+	uint16_t port = 0;
+
+	assert_non_null(c);
+	assert_int_equal(c->ops->open_port(c, &port), UHOMA_OK);
+	for (uint8_t i = 0; i < NBULK; i++)
+		send_at(addr, port, bulk_prio, i, BULK_LEN);
+	send_at(addr, port, urgent, 0xAA, 100);
+	recv_all(c, g);
+	c->ops->close_port(c, port);
+	c->ops->destroy(c);
+	assert_int_equal(g->n, NBULK + 1);
+}
+
+static void check_urgent_first(const struct got *g)
+{
+	assert_true(g->first_call >= 1);
+	assert_int_equal(g->tag[0], 0xAA);
+	for (unsigned i = 1; i <= NBULK; i++)
+		assert_int_equal(g->tag[i], i - 1);   /* FIFO within a lane */
+}
+
+static void lanes__urgent_read_first_ipv4(void **state)
+{
+	struct got g;
+
+	(void)state;
+	/* Priority 5 is the threshold itself; 4 is just below it. */
+	queue_then_recv("127.0.0.1", 5, 4, 5, &g);
+	check_urgent_first(&g);
+	assert_int_equal(g.prio[0], 5);
+	assert_int_equal(g.prio[1], 4);
+}
+
+static void lanes__urgent_read_first_ipv6(void **state)
+{
+	struct got g;
+
+	(void)state;
+	if (!have_ipv6_loopback()) {
+		print_message("    skipped: no IPv6 loopback (::1) here\n");
+		skip();
+	}
+	/* Traffic class 7 << 5 and 1 << 5: the filter's IPv6 path. */
+	queue_then_recv("::1", 5, 1, 7, &g);
+	check_urgent_first(&g);
+	assert_int_equal(g.prio[0], 7);
+	assert_int_equal(g.prio[1], 1);
+}
+
+static void lanes__below_threshold_stays_in_order(void **state)
+{
+	struct got g;
+
+	(void)state;
+	/* Urgent threshold 6: priority 5 is bulk, so arrival order holds. */
+	queue_then_recv("127.0.0.1", 6, 0, 5, &g);
+	for (unsigned i = 0; i < NBULK; i++)
+		assert_int_equal(g.tag[i], i);
+	assert_int_equal(g.tag[NBULK], 0xAA);
+}
+
+static void lanes__off_is_one_fifo(void **state)
+{
+	struct got g;
+
+	(void)state;
+	queue_then_recv("127.0.0.1", 0, 0, 7, &g);
+	assert_int_equal(g.tag[0], 0);
+	assert_int_equal(g.tag[NBULK], 0xAA);
+}
+
+/* A reuse-port socket of another program on @port's address. */
+static int intruder(uint16_t port)
+{
+	struct sockaddr_storage ss;
+	size_t sl;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0), one = 1;
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	nt_sockaddr("127.0.0.1", port, &ss, &sl);
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void lanes__port_stays_exclusive(void **state)
+{
+	struct uh_carrier *a = carrier("127.0.0.1", 5);
+	struct uh_carrier *b = carrier("127.0.0.1", 5);
+	struct sockaddr_storage ss;
+	uint16_t pa = 0, pb = 0, again;
+	size_t sl;
+	int fd;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->ops->open_port(a, &pa), UHOMA_OK);
+	assert_int_equal(b->ops->open_port(b, &pb), UHOMA_OK);
+	assert_int_not_equal(pa, pb);     /* ephemeral ports never shared */
+	again = pa;
+	assert_int_equal(b->ops->open_port(b, &again), UHOMA_ERR_ADDR_IN_USE);
+	/* A plain bind fails as it would on a single socket. */
+	nt_sockaddr("127.0.0.1", pa, &ss, &sl);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, (socklen_t)sl), -1);
+	assert_int_equal(errno, EADDRINUSE);
+	close(fd);
+	/* Closed: the port is free again, for lanes too. */
+	a->ops->close_port(a, pa);
+	again = pa;
+	assert_int_equal(b->ops->open_port(b, &again), UHOMA_OK);
+	assert_int_equal(again, pa);
+	b->ops->close_port(b, pa);
+	b->ops->close_port(b, pb);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
+static void lanes__reuseport_intruder_gets_nothing(void **state)
+{
+	struct uh_carrier *c = carrier("127.0.0.1", 5);
+	uint8_t *mem = malloc(2 * RXCAP), byte;
+	struct uh_rx rx[2];
+	uint16_t port = 0;
+	unsigned got = 0;
+	int fd;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(mem);
+	assert_int_equal(c->ops->open_port(c, &port), UHOMA_OK);
+	/* The same user may join the group (the kernel allows it)... */
+	fd = intruder(port);
+	assert_true(fd >= 0);
+	send_at("127.0.0.1", port, 7, 1, 100);
+	send_at("127.0.0.1", port, 0, 2, 100);
+	for (unsigned calls = 0; got < 2 && calls < 20; calls++) {
+		rx[0] = (struct uh_rx){ .buf = mem, .cap = RXCAP };
+		rx[1] = (struct uh_rx){ .buf = mem + RXCAP, .cap = RXCAP };
+		got += c->ops->recv(c, rx, 2 - got, 100 * 1000 * 1000);
+	}
+	/* ...but the filter steers every datagram to the carrier's two. */
+	assert_int_equal(got, 2);
+	assert_int_equal(recv(fd, &byte, 1, 0), -1);
+	close(fd);
+	c->ops->close_port(c, port);
+	c->ops->destroy(c);
+	free(mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(lanes__urgent_read_first_ipv4),
+		UH_TEST(lanes__urgent_read_first_ipv6),
+		UH_TEST(lanes__below_threshold_stays_in_order),
+		UH_TEST(lanes__off_is_one_fifo),
+		UH_TEST(lanes__port_stays_exclusive),
+		UH_TEST(lanes__reuseport_intruder_gets_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
