@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/stack.h"
 #include "net/carrier.h"
 #include "nettest.h"
 #include "testutil.h"
@@ -275,6 +276,33 @@ static void lanes__reuseport_intruder_gets_nothing(void **state)
 	free(mem);
 }
 
+/* The threshold the stack gives its carrier, from its own cutoffs. */
+static uint8_t stack_threshold(const char *items)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *st = NULL;
+	uint8_t t;
+
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
+	assert_int_equal(uhoma_config_parse(&cfg, items), UHOMA_OK);
+	assert_int_equal(uhoma_stack_create(&cfg, &st), UHOMA_OK);
+	t = st->carrier->urgent_prio;
+	uhoma_stack_destroy(st);
+	return t;
+}
+
+static void lanes__stack_sets_threshold(void **state)
+{
+	(void)state;
+	/* Default cutoffs: long messages' unscheduled bytes at 4. */
+	assert_int_equal(stack_threshold("lanes=1"), 5);
+	/* Three levels: unscheduled bytes and control share the top one. */
+	assert_int_equal(stack_threshold("num_priorities=3"), 2);
+	assert_int_equal(stack_threshold("num_priorities=1"), 0);
+	assert_int_equal(stack_threshold("lanes=0"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +312,7 @@ int main(void)
 		UH_TEST(lanes__off_is_one_fifo),
 		UH_TEST(lanes__port_stays_exclusive),
 		UH_TEST(lanes__reuseport_intruder_gets_nothing),
+		UH_TEST(lanes__stack_sets_threshold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
