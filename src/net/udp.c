@@ -185,8 +185,15 @@ static int open_lanes(const struct udp_carrier *u, uint16_t *port,
 	}
 	close(probe);
 	fd = open_fd(u, port, true);
-	if (fd < 0)
-		return fd;
+	if (fd < 0) {
+		/* No SO_REUSEPORT here (or the port was taken meanwhile):
+		 * one socket, as with lanes off. */
+		fd = open_fd(u, port, false);
+		if (fd < 0)
+			return fd;
+		*bulk = fd;
+		return UHOMA_OK;
+	}
 	*bulk = fd;
 	*urgent = open_fd(u, port, true);
 	if (*urgent >= 0 && attach_lanes(fd, u->c.urgent_prio) < 0) {
