@@ -56,8 +56,10 @@ struct udp_port {
 	int fd;          /* immutable; closed after a grace period; sends */
 	int ufd;         /* immutable (-1: one lane); closed with @fd */
 	uint16_t port;   /* immutable */
-	_Atomic uint32_t bulk_skip; /* polls that skip an idle bulk lane
-				     * (relaxed: a hint, never a loss) */
+	_Atomic uint32_t bulk_skip; /* polls that skip an idle bulk lane:
+				     * relaxed, a hint; decremented by
+				     * compare-and-swap so racing pollers
+				     * never wrap it */
 };
 
 struct udp_carrier {
@@ -164,7 +166,9 @@ static int attach_lanes(int fd, uint8_t urgent_prio)
 /*
  * Opens @*port's sockets: with lanes, a bulk and an urgent socket in one
  * SO_REUSEPORT group steered by priority; else (lanes off, or a kernel
- * that refuses the filter) one socket.
+ * that refuses SO_REUSEPORT, a second socket or the filter) one socket.
+ * Where only the filter is refused, the lone socket stays in its group:
+ * a same-user reuse-port bind could then share its datagrams.
  *
  * SO_REUSEPORT alone would let a second bind of a busy port succeed (and
  * an ephemeral bind land on another group of the same user), so a plain
@@ -200,6 +204,8 @@ static int open_lanes(const struct udp_carrier *u, uint16_t *port,
 		close(*urgent);
 		*urgent = -1;
 	}
+	if (*urgent < 0)
+		*urgent = -1;     /* an error code means: no second lane */
 	return UHOMA_OK;
 }
 
@@ -501,10 +507,18 @@ static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
 	got = recv_fd(p->ufd, rx, max);
 	if (got == max)
 		return got;
-	if (poll && atomic_load_explicit(&p->bulk_skip, memory_order_relaxed)) {
-		atomic_fetch_sub_explicit(&p->bulk_skip, 1,
-					  memory_order_relaxed);
-		return got;
+	if (poll) {
+		uint32_t k = atomic_load_explicit(&p->bulk_skip,
+						  memory_order_relaxed);
+
+		/* Two pollers seeing 1 must not both subtract: a wrapped
+		 * count would starve the lane for four billion polls. */
+		while (k && !atomic_compare_exchange_weak_explicit(
+				    &p->bulk_skip, &k, k - 1,
+				    memory_order_relaxed, memory_order_relaxed))
+			;
+		if (k)
+			return got;
 	}
 	bulk = max - got;
 	if (bulk * rx[got].cap > BULK_BYTES)
