@@ -494,6 +494,10 @@ struct uhoma_metrics {
 	uint64_t pacer_fifo_sends; /* ... chosen by age, not size */
 	uint64_t grantable;        /* gauge: messages being granted to */
 	uint64_t throttled;        /* gauge: messages waiting for the pacer */
+	uint64_t tx_deferrals;     /* messages whose granted data a polling
+				    * application thread left for later */
+	uint64_t deferred_sends;   /* ... sends of it between receives */
+	uint64_t deferred;         /* gauge: messages deferred so */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

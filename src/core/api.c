@@ -384,6 +384,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 	struct uhoma_stack *st;
 	uint64_t want, start, poll_end, now;
 	int64_t remaining;
+	unsigned got;
 	int rc = 0;
 
 	if (!s || !msg || (flags & ~UHOMA_NONBLOCK))
@@ -425,10 +426,17 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 				uh_runtime_poll_begin(st);
 				*polling = true;
 			}
-			/* Packets keep the poll going: sleeping now would
+			/* Between receives, a slice of the granted data that
+			 * polling deferred (outgoing.h): a message for this
+			 * thread then waits for one slice, not for a burst.
+			 * Packets keep the poll going: sleeping now would
 			 * hand them to a receive thread that competes with
 			 * this one for the CPU. */
-			if (uh_runtime_poll(st, 0))
+			uh_pacer_send_slice(st);
+			uh_out_defer(true);
+			got = uh_runtime_poll(st, 0);
+			uh_out_defer(false);
+			if (got)
 				poll_end = uh_now_ns() +
 					   (uint64_t)st->cfg.poll_us * 1000;
 			continue;
@@ -443,6 +451,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 				uh_runtime_poll_begin(st);
 				*polling = true;
 			}
+			uh_pacer_flush_deferred(st);
 			uh_sock_reap(s, false);
 			if (uh_wait_prepare(&s->wait) == ticket)
 				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
@@ -454,6 +463,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uh_runtime_poll_end(st, true);
 			*polling = false;
 		}
+		uh_pacer_flush_deferred(st);
 		uh_sock_reap(s, false);
 		rc = uh_wait_sleep(&s->wait, ticket,
 				   timeout_ns < 0 ? UINT64_MAX

@@ -196,7 +196,7 @@ static void handle_grant(struct uh_rpc *rpc, const struct uh_hdr *h)
 		rpc->out.granted = off;
 		rpc->out.sched_prio = h->u.grant.priority;
 	}
-	uh_out_xmit(rpc);
+	uh_out_xmit_granted(rpc);
 }
 
 static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
@@ -231,7 +231,7 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 		 uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
 			       h->u.resend.priority) == 0)
 		uh_out_ctl(rpc, UH_PKT_BUSY, p);
-	uh_out_xmit(rpc);
+	uh_out_xmit_granted(rpc);
 }
 
 static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)

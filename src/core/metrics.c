@@ -58,6 +58,8 @@ static const char *const plain_name[] = {
 	[UH_M_THROTTLE_ADDS] = "throttle_adds",
 	[UH_M_PACER_SENDS] = "pacer_sends",
 	[UH_M_PACER_FIFO_SENDS] = "pacer_fifo_sends",
+	[UH_M_TX_DEFERRALS] = "tx_deferrals",
+	[UH_M_DEFERRED_SENDS] = "deferred_sends",
 };
 
 void uh_metric_name(unsigned i, char *buf, size_t n)
@@ -129,8 +131,11 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->throttle_adds = rd(m, UH_M_THROTTLE_ADDS);
 	out->pacer_sends = rd(m, UH_M_PACER_SENDS);
 	out->pacer_fifo_sends = rd(m, UH_M_PACER_FIFO_SENDS);
+	out->tx_deferrals = rd(m, UH_M_TX_DEFERRALS);
+	out->deferred_sends = rd(m, UH_M_DEFERRED_SENDS);
 	out->grantable = uh_grant_count(st);
 	out->throttled = uh_pacer_throttled(st);
+	out->deferred = uh_pacer_deferred(st);
 }
 
 const char *uhoma_drop_name(unsigned i)
@@ -173,8 +178,9 @@ void uhoma_metrics_print(struct uhoma_stack *st, void *fp)
 		uh_metric_name(i, name, sizeof(name));
 		fprintf(f, "%s %lld\n", name, (long long)v);
 	}
-	fprintf(f, "grantable %u\nthrottled %u\n", uh_grant_count(st),
-		uh_pacer_throttled(st));
+	fprintf(f, "grantable %u\nthrottled %u\ndeferred %u\n",
+		uh_grant_count(st), uh_pacer_throttled(st),
+		uh_pacer_deferred(st));
 	n = uhoma_lock_stats(ls, UH_LOCK_CLASS_MAX);
 	for (size_t i = 0; i < n && i < UH_LOCK_CLASS_MAX; i++)
 		if (ls[i].misses)

@@ -45,6 +45,8 @@ enum uh_metric {
 	UH_M_THROTTLE_ADDS,      /* messages the pacer had to hold back */
 	UH_M_PACER_SENDS,        /* messages the pacer resumed */
 	UH_M_PACER_FIFO_SENDS,   /* ... of them, for the FIFO share */
+	UH_M_TX_DEFERRALS,       /* granted data a poller left for later */
+	UH_M_DEFERRED_SENDS,     /* packets pollers sent between receives */
 	UH_M_PRIO_PKTS,          /* UH_MAX_PRIORITIES: packets sent per prio */
 	UH_M_PRIO_BYTES = UH_M_PRIO_PKTS + UH_MAX_PRIORITIES,
 	UH_M_RPC_STATE = UH_M_PRIO_BYTES + UH_MAX_PRIORITIES,          /* UHOMA_RPC_STATES gauges */

@@ -130,19 +130,41 @@ bool uh_out_sent_lately(const struct uh_rpc *rpc, uint32_t start)
 		off < out->resent_hi);
 }
 
+/* Set while this thread polls for its application (uh_out_defer). */
+static __thread bool tl_defer;
+
+void uh_out_defer(bool on)
+{
+	tl_defer = on;
+}
+
+/* Granted bytes of @rpc's message not sent yet. */
+static uint32_t unsent(const struct uh_rpc *rpc)
+{
+	uint32_t limit = rpc->out.granted < rpc->out.length
+				 ? rpc->out.granted : rpc->out.length;
+
+	return limit > rpc->out.next_xmit ? limit - rpc->out.next_xmit : 0;
+}
+
 /*
- * Sends granted bytes of @rpc's message. Each packet must be admitted by
- * the pacer unless the message is nearly done (defer_min_bytes) or, for
+ * Sends granted bytes of @rpc's message, whole packets up to @budget bytes
+ * (at least one); if granted bytes remain then, the message is deferred
+ * (uh_pacer_defer) for a
+ * polling thread's next uh_pacer_send_slice(). Each packet must be admitted
+ * by the pacer unless the message is nearly done (defer_min_bytes) or, for
  * the pacer's own call (@paced), it is the first packet; a packet that is
  * not admitted throttles the message and the pacer takes over.
  */
-static void xmit(struct uh_rpc *rpc, bool paced)
+static void xmit(struct uh_rpc *rpc, bool paced, uint32_t budget)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 	struct batch b = { .n = 0 };
-	uint32_t unsched = st->cfg.unsched_bytes < rpc->out.length
-				   ? st->cfg.unsched_bytes : rpc->out.length;
+	uint32_t sent = 0, unsched = st->cfg.unsched_bytes < rpc->out.length
+					     ? st->cfg.unsched_bytes
+					     : rpc->out.length;
 	bool pace = st->pacer.ps_per_byte != 0, force = paced, throttle = false;
+	bool spent = false;
 	uint16_t version;
 	uint8_t uprio = uh_prio_unsched(st, rpc->peer, rpc->out.length,
 					&version);
@@ -155,12 +177,20 @@ static void xmit(struct uh_rpc *rpc, bool paced)
 
 		if (rpc->out.next_xmit >= limit)
 			break;
+		if (spent) {
+			uh_pacer_defer(rpc);
+			return;
+		}
 		while (b.n < XMIT_BATCH && rpc->out.next_xmit < limit) {
 			uint32_t off = rpc->out.next_xmit;
 			uint32_t len = rpc->out.length - off;
 
 			if (len > st->max_payload)
 				len = st->max_payload;
+			if (sent && len > budget - sent) {
+				spent = true;
+				break;
+			}
 			if (pace &&
 			    !uh_pacer_admit(st, len + UH_HDR_DATA,
 					    force || rpc->out.length - off <=
@@ -175,6 +205,7 @@ static void xmit(struct uh_rpc *rpc, bool paced)
 				  off < unsched ? uprio : rpc->out.sched_prio,
 				  version);
 			rpc->out.next_xmit = off + len;
+			sent += len;
 		}
 		if (b.n)
 			batch_send(&b, rpc);
@@ -185,12 +216,28 @@ static void xmit(struct uh_rpc *rpc, bool paced)
 
 void uh_out_xmit(struct uh_rpc *rpc)
 {
-	xmit(rpc, false);
+	xmit(rpc, false, UINT32_MAX);
+}
+
+void uh_out_xmit_granted(struct uh_rpc *rpc)
+{
+	if (!tl_defer) {
+		xmit(rpc, false, UINT32_MAX);
+		return;
+	}
+	if (!rpc->out.throttled && rpc->state != UH_RPC_DEAD &&
+	    rpc->out.buf && unsent(rpc))
+		uh_pacer_defer(rpc);
+}
+
+void uh_out_xmit_some(struct uh_rpc *rpc, uint32_t budget)
+{
+	xmit(rpc, false, budget);
 }
 
 void uh_out_xmit_paced(struct uh_rpc *rpc)
 {
-	xmit(rpc, true);
+	xmit(rpc, true, UINT32_MAX);
 }
 
 unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,

@@ -27,6 +27,29 @@ void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_pending *p);
  * pacer admits (pacer.h); returns at once if the message is throttled. */
 void uh_out_xmit(struct uh_rpc *rpc);
 
+/*
+ * Transmit deferral. A short message for an application thread that is
+ * busy-polling must not wait while that thread transmits a burst of
+ * granted bulk data: one 64 KB datagram costs ~10 us of system call, and
+ * one batch of GRANTs can ask for several. So while the thread polls
+ * (uh_out_defer(true) around its receive), the granted data that the
+ * packets it processes call for is deferred -- the message joins the
+ * pacer's throttled set, in SRPT order -- and the thread sends it one
+ * packet between receives (uh_pacer_send_slice), returning to its
+ * application as soon as that has a message. Deferred data left when it
+ * stops polling is sent before it sleeps, by the receive thread, or at
+ * the next tick (runtime.c).
+ */
+void uh_out_defer(bool on);
+
+/* uh_out_xmit for granted bytes an incoming packet (GRANT, RESEND) calls
+ * for: deferred instead if this thread is polling for its application. */
+void uh_out_xmit_granted(struct uh_rpc *rpc);
+
+/* @rpc's granted bytes, whole packets until @budget bytes (a deferred
+ * message's sender, pacer.h); deferred again if more remain. */
+void uh_out_xmit_some(struct uh_rpc *rpc, uint32_t budget);
+
 /* The pacer's call for a throttled message it popped: its first packet
  * goes regardless of the backlog. */
 void uh_out_xmit_paced(struct uh_rpc *rpc);

@@ -8,6 +8,16 @@
 
 static UH_LOCK_CLASS(throttle_class, "throttle", UH_RANK_THROTTLE, UH_LC_LEAF);
 
+static void txq_init(struct uh_txq *q)
+{
+	for (unsigned i = 0; i < UH_PACER_BUCKETS; i++)
+		uh_list_init(&q->bucket[i]);
+	for (unsigned i = 0; i < sizeof(q->bitmap) / sizeof(q->bitmap[0]); i++)
+		q->bitmap[i] = 0;
+	atomic_init(&q->num, 0);
+	q->fifo_count = 1000;
+}
+
 void uh_pacer_init(struct uhoma_stack *st, uint32_t link_mbps,
 		   uint64_t (*now)(void))
 {
@@ -28,12 +38,8 @@ void uh_pacer_init(struct uhoma_stack *st, uint32_t link_mbps,
 		pc->max_backlog_ns = 2 * pkt_ns;
 	pc->now = now;
 	uh_pi_lock_init(&pc->lock, &throttle_class, true);
-	for (unsigned i = 0; i < UH_PACER_BUCKETS; i++)
-		uh_list_init(&pc->bucket[i]);
-	for (unsigned i = 0; i < sizeof(pc->bitmap) / sizeof(pc->bitmap[0]); i++)
-		pc->bitmap[i] = 0;
-	atomic_init(&pc->num_throttled, 0);
-	pc->fifo_count = 1000;
+	txq_init(&pc->throttled);
+	txq_init(&pc->deferred);
 	atomic_init(&pc->births, 1);
 	uh_wait_init(&pc->wait);
 }
@@ -81,29 +87,32 @@ static unsigned bucket_of(uint32_t bytes)
 	return o < UH_PACER_BUCKETS ? o : UH_PACER_BUCKETS - 1;
 }
 
-static void bit_set(struct uh_pacer *pc, unsigned b, bool on)
+static void bit_set(struct uh_txq *q, unsigned b, bool on)
 {
 	if (on)
-		pc->bitmap[b / 64] |= 1ull << (b % 64);
+		q->bitmap[b / 64] |= 1ull << (b % 64);
 	else
-		pc->bitmap[b / 64] &= ~(1ull << (b % 64));
+		q->bitmap[b / 64] &= ~(1ull << (b % 64));
 }
 
-static void unlink_rpc(struct uh_pacer *pc, struct uh_rpc *rpc)
+/* Throttle lock held. */
+static void unlink_rpc(struct uh_rpc *rpc)
 {
+	struct uh_txq *q = rpc->throttle_q;
 	unsigned b = (unsigned)rpc->throttle_bucket;
 
 	uh_list_del(&rpc->throttle_link);
-	if (uh_list_empty(&pc->bucket[b]))
-		bit_set(pc, b, false);
+	if (uh_list_empty(&q->bucket[b]))
+		bit_set(q, b, false);
 	rpc->throttle_bucket = -1;
-	atomic_fetch_sub_explicit(&pc->num_throttled, 1, memory_order_relaxed);
+	rpc->throttle_q = NULL;
+	atomic_fetch_sub_explicit(&q->num, 1, memory_order_relaxed);
 }
 
-void uh_pacer_throttle(struct uh_rpc *rpc)
+/* Adds @rpc (locked) to @q; false if it was in a set already. */
+static bool enqueue(struct uh_rpc *rpc, struct uh_txq *q)
 {
-	struct uhoma_stack *st = rpc->sock->stack;
-	struct uh_pacer *pc = &st->pacer;
+	struct uh_pacer *pc = &rpc->sock->stack->pacer;
 	uint32_t key = rpc->out.length - rpc->out.next_xmit;
 	struct uh_list *pos;
 	unsigned b = bucket_of(key);
@@ -116,7 +125,7 @@ void uh_pacer_throttle(struct uh_rpc *rpc)
 			rpc->throttle_birth = atomic_fetch_add_explicit(
 				&pc->births, 1, memory_order_relaxed);
 		rpc->throttle_key = key;
-		for (pos = pc->bucket[b].next; pos != &pc->bucket[b];
+		for (pos = q->bucket[b].next; pos != &q->bucket[b];
 		     pos = pos->next) {
 			struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc,
 							 throttle_link);
@@ -128,17 +137,32 @@ void uh_pacer_throttle(struct uh_rpc *rpc)
 		}
 		uh_list_add_before(&rpc->throttle_link, pos);
 		rpc->throttle_bucket = (int16_t)b;
-		bit_set(pc, b, true);
+		rpc->throttle_q = q;
+		bit_set(q, b, true);
 		uh_rpc_hold(rpc);               /* the set's reference */
-		atomic_fetch_add_explicit(&pc->num_throttled, 1,
-					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->num, 1, memory_order_relaxed);
 		added = true;
 	}
 	uh_pi_unlock(&pc->lock);
-	if (added) {
+	return added;
+}
+
+void uh_pacer_throttle(struct uh_rpc *rpc)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+
+	if (enqueue(rpc, &st->pacer.throttled)) {
 		uh_metric_inc(st->metrics, UH_M_THROTTLE_ADDS);
-		uh_wait_wake_one(&pc->wait);
+		uh_wait_wake_one(&st->pacer.wait);
 	}
+}
+
+void uh_pacer_defer(struct uh_rpc *rpc)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+
+	if (enqueue(rpc, &st->pacer.deferred))
+		uh_metric_inc(st->metrics, UH_M_TX_DEFERRALS);
 }
 
 void uh_pacer_remove(struct uh_rpc *rpc)
@@ -150,7 +174,7 @@ void uh_pacer_remove(struct uh_rpc *rpc)
 		return;
 	uh_pi_lock(&pc->lock);
 	if (rpc->throttle_bucket >= 0) {
-		unlink_rpc(pc, rpc);
+		unlink_rpc(rpc);
 		was = true;
 	}
 	uh_pi_unlock(&pc->lock);
@@ -159,24 +183,25 @@ void uh_pacer_remove(struct uh_rpc *rpc)
 		uh_rpc_put(rpc);   /* the caller still holds its own */
 }
 
-struct uh_rpc *uh_pacer_pop(struct uhoma_stack *st)
+/* Removes and returns @q's next message (see uh_pacer_pop). */
+static struct uh_rpc *pop(struct uhoma_stack *st, struct uh_txq *q)
 {
 	struct uh_pacer *pc = &st->pacer;
 	struct uh_rpc *best = NULL;
 
-	if (!atomic_load_explicit(&pc->num_throttled, memory_order_relaxed))
+	if (!atomic_load_explicit(&q->num, memory_order_relaxed))
 		return NULL;
 	uh_pi_lock(&pc->lock);
-	pc->fifo_count -= (int)st->cfg.pacer_fifo_fraction;
-	if (pc->fifo_count <= 0 && st->cfg.pacer_fifo_fraction) {
-		/* The FIFO share: the oldest throttled message. Each bucket
-		 * is sorted by size, not age, so look at all of them. */
-		pc->fifo_count += 1000;
+	q->fifo_count -= (int)st->cfg.pacer_fifo_fraction;
+	if (q->fifo_count <= 0 && st->cfg.pacer_fifo_fraction) {
+		/* The FIFO share: the oldest message. Each bucket is sorted
+		 * by size, not age, so look at all of them. */
+		q->fifo_count += 1000;
 		for (unsigned b = 0; b < UH_PACER_BUCKETS; b++) {
-			if (!(pc->bitmap[b / 64] & (1ull << (b % 64))))
+			if (!(q->bitmap[b / 64] & (1ull << (b % 64))))
 				continue;
-			for (struct uh_list *pos = pc->bucket[b].next;
-			     pos != &pc->bucket[b]; pos = pos->next) {
+			for (struct uh_list *pos = q->bucket[b].next;
+			     pos != &q->bucket[b]; pos = pos->next) {
 				struct uh_rpc *r = uh_list_entry(
 					pos, struct uh_rpc, throttle_link);
 
@@ -189,21 +214,26 @@ struct uh_rpc *uh_pacer_pop(struct uhoma_stack *st)
 			uh_metric_add(st->metrics, UH_M_PACER_FIFO_SENDS, 1);
 	}
 	if (!best) {
-		for (unsigned w = 0; w < sizeof(pc->bitmap) / 8; w++)
-			if (pc->bitmap[w]) {
+		for (unsigned w = 0; w < sizeof(q->bitmap) / 8; w++)
+			if (q->bitmap[w]) {
 				unsigned b = w * 64 + (unsigned)__builtin_ctzll(
-							      pc->bitmap[w]);
+							      q->bitmap[w]);
 
-				best = uh_list_entry(pc->bucket[b].next,
+				best = uh_list_entry(q->bucket[b].next,
 						     struct uh_rpc,
 						     throttle_link);
 				break;
 			}
 	}
 	if (best)
-		unlink_rpc(pc, best);
+		unlink_rpc(best);
 	uh_pi_unlock(&pc->lock);
 	return best;
+}
+
+struct uh_rpc *uh_pacer_pop(struct uhoma_stack *st)
+{
+	return pop(st, &st->pacer.throttled);
 }
 
 uint64_t uh_pacer_run(struct uhoma_stack *st)
@@ -230,8 +260,45 @@ uint64_t uh_pacer_run(struct uhoma_stack *st)
 	return uh_pacer_throttled(st) ? 1 : 0;
 }
 
+/* Pops a deferred message and sends @max packets of it (see xmit). */
+static bool send_deferred(struct uhoma_stack *st, unsigned max)
+{
+	struct uh_rpc *rpc = pop(st, &st->pacer.deferred);
+
+	if (!rpc)
+		return false;
+	uh_rpc_lock(rpc);
+	rpc->out.throttled = false;
+	if (rpc->state != UH_RPC_DEAD) {
+		uh_metric_inc(st->metrics, UH_M_DEFERRED_SENDS);
+		uh_out_xmit_some(rpc, max);
+	}
+	uh_rpc_release(rpc);     /* the set's reference */
+	return true;
+}
+
+bool uh_pacer_send_slice(struct uhoma_stack *st)
+{
+	return send_deferred(st, UH_TX_SLICE);
+}
+
+void uh_pacer_flush_deferred(struct uhoma_stack *st)
+{
+	/* Bounded: a message that other threads keep deferring meanwhile
+	 * is left for them. */
+	for (unsigned n = uh_pacer_deferred(st); n > 0; n--)
+		if (!send_deferred(st, UINT32_MAX))
+			break;
+}
+
 uint32_t uh_pacer_throttled(struct uhoma_stack *st)
 {
-	return atomic_load_explicit(&st->pacer.num_throttled,
+	return atomic_load_explicit(&st->pacer.throttled.num,
+				    memory_order_relaxed);
+}
+
+uint32_t uh_pacer_deferred(struct uhoma_stack *st)
+{
+	return atomic_load_explicit(&st->pacer.deferred.num,
 				    memory_order_relaxed);
 }

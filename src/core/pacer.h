@@ -19,11 +19,18 @@
  * list cut throughput tenfold). A pacer_fifo_fraction share of sends goes
  * to the oldest throttled message instead, so long messages cannot starve.
  *
+ * A second set of the same kind holds deferred messages: granted data
+ * that an application thread's poll left for later (outgoing.h, "transmit
+ * deferral"). The polling threads send those a packet at a time between
+ * their receives (uh_pacer_send_slice); the pacer thread never wakes for
+ * them. A deferred message whose packet the backlog does not admit moves
+ * to the throttled set.
+ *
  * Locking: the throttle lock (a priority-inheritance lock, because the
  * pacer thread may run SCHED_FIFO and wait for it behind an ordinary
- * thread) ranks after RPC and socket locks and is a leaf; it protects the
- * buckets and each RPC's throttle_* fields. A throttled RPC holds a
- * reference owned by the set; uh_pacer_pop() hands it to the caller.
+ * thread) ranks after RPC and socket locks and is a leaf; it protects both
+ * sets and each RPC's throttle_* fields. A queued RPC holds a reference
+ * owned by its set; uh_pacer_pop() hands it to the caller.
  */
 #ifndef UHOMA_CORE_PACER_H
 #define UHOMA_CORE_PACER_H
@@ -41,6 +48,15 @@ struct uh_rpc;
 
 #define UH_PACER_BUCKETS 160
 
+/* A set of messages in SRPT order (bytes left to send), with a FIFO
+ * share; all fields under the throttle lock. */
+struct uh_txq {
+	struct uh_list bucket[UH_PACER_BUCKETS];
+	uint64_t bitmap[(UH_PACER_BUCKETS + 63) / 64];
+	_Atomic uint32_t num;            /* read racily without the lock */
+	int fifo_count;
+};
+
 struct uh_pacer {
 	_Atomic uint64_t link_idle_ns;   /* CAS: when the link drains */
 	uint64_t ps_per_byte;            /* immutable: 0 = no pacing */
@@ -49,11 +65,9 @@ struct uh_pacer {
 					  * link adds (headers, framing) */
 	uint64_t (*now)(void);           /* immutable: the clock (tests mock) */
 	struct uh_pi_lock lock;          /* class throttle */
-	struct uh_list bucket[UH_PACER_BUCKETS]; /* throttle lock */
-	uint64_t bitmap[(UH_PACER_BUCKETS + 63) / 64]; /* throttle lock */
-	_Atomic uint32_t num_throttled;  /* written under the throttle lock */
-	int fifo_count;                  /* throttle lock */
-	_Atomic uint64_t births;         /* ages of throttled messages */
+	struct uh_txq throttled;         /* throttle lock: the pacer's */
+	struct uh_txq deferred;          /* throttle lock: the pollers' */
+	_Atomic uint64_t births;         /* ages of queued messages */
 	struct uh_wait wait;             /* the pacer thread sleeps here */
 };
 
@@ -72,7 +86,30 @@ uint64_t uh_pacer_delay_ns(struct uhoma_stack *st);
  * pacer. */
 void uh_pacer_throttle(struct uh_rpc *rpc);
 
-/* Takes @rpc (locked) out of the throttled set if it is there. */
+/* Adds @rpc (locked) to the deferred set (no-op if it is in either set):
+ * an application thread's poll left its granted data for later. */
+void uh_pacer_defer(struct uh_rpc *rpc);
+
+/*
+ * What a polling thread sends of deferred data between two receives: two
+ * 64 KB loopback datagrams, ~20 us of system calls on the project's VM.
+ * Measured on loopback (bench/README.md): a slice of one datagram cost a
+ * tenth of bulk throughput (a receive per datagram), two cost none
+ * measurable, and a short message waits for at most one slice.
+ */
+#define UH_TX_SLICE (128u * 1024)
+
+/* Sends a slice (whole packets up to UH_TX_SLICE bytes) of the deferred
+ * message that goes next (SRPT, or the oldest for the FIFO share); it
+ * stays deferred while granted bytes remain. False if nothing was
+ * deferred. No lock may be held. */
+bool uh_pacer_send_slice(struct uhoma_stack *st);
+
+/* Sends every deferred message's granted bytes now (as far as the backlog
+ * admits; the rest is throttled). No lock may be held. */
+void uh_pacer_flush_deferred(struct uhoma_stack *st);
+
+/* Takes @rpc (locked) out of the set it is in, if any. */
 void uh_pacer_remove(struct uh_rpc *rpc);
 
 /* Removes and returns the message to send next -- the fewest bytes left,
@@ -85,7 +122,8 @@ struct uh_rpc *uh_pacer_pop(struct uhoma_stack *st);
  * before calling again. No lock may be held. */
 uint64_t uh_pacer_run(struct uhoma_stack *st);
 
-/* How many messages are throttled (a racy snapshot). */
+/* How many messages are throttled, deferred (racy snapshots). */
 uint32_t uh_pacer_throttled(struct uhoma_stack *st);
+uint32_t uh_pacer_deferred(struct uhoma_stack *st);
 
 #endif /* UHOMA_CORE_PACER_H */

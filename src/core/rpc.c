@@ -209,6 +209,7 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	rpc->g.slot = -1;
 	uh_list_init(&rpc->throttle_link);
 	rpc->throttle_bucket = -1;
+	rpc->throttle_q = NULL;
 	return rpc;
 }
 

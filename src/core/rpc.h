@@ -84,7 +84,8 @@ struct uh_msgout {
 	uint32_t next_xmit;      /* bytes handed to the carrier (first time) */
 	uint32_t granted;        /* receiver allows bytes below this */
 	uint8_t sched_prio;      /* priority from the last GRANT */
-	bool throttled;          /* waiting for the pacer (pacer.h) */
+	bool throttled;          /* in a pacer set: throttled or deferred
+				  * (pacer.h); the set's sender owns it */
 	uint32_t charged;        /* bytes held of the socket's send budget;
 				  * 0 once returned (uh_rpc_tx_uncharge) */
 	/* What was sent lately (uh_out_sent_lately): bytes [fresh_lo,
@@ -141,9 +142,10 @@ struct uh_rpc {
 	} g;
 
 	/* Pacer (core/pacer.h): throttle lock. */
-	struct uh_list throttle_link; /* on pacer.bucket[throttle_bucket] */
+	struct uh_list throttle_link; /* on throttle_q->bucket[throttle_bucket] */
+	struct uh_txq *throttle_q;    /* the set it is in, or NULL */
 	uint32_t throttle_key;        /* bytes left to send when queued */
-	int16_t throttle_bucket;      /* -1: not throttled */
+	int16_t throttle_bucket;      /* -1: in no set */
 	uint64_t throttle_birth;      /* age (FIFO share) */
 
 	/* Socket lock (writers); see sync/rculist.h for the walkers. */

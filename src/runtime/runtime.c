@@ -191,6 +191,7 @@ static void *rx_main(void *arg)
 			uh_wait_sleep(&rt->rx_wait, t, until - now);
 			continue;
 		}
+		uh_pacer_flush_deferred(rt->st);
 		uh_runtime_poll(rt->st, 50 * 1000 * 1000);
 	}
 	return NULL;
@@ -262,6 +263,11 @@ static void *timer_main(void *arg)
 			next = now + period;
 		uh_stack_tick(rt->st);
 		rx_nudge(rt, now, period);
+		/* Deferred data whose poller went away (not to sleep: that
+		 * one sent it) waits at most a tick past the grace. */
+		if (atomic_load(&rt->pollers) == 0 &&
+		    now >= atomic_load(&rt->poll_grace_ns))
+			uh_pacer_flush_deferred(rt->st);
 		if (now - last_cache >= 100 * 1000 * 1000) {
 			uh_cache_tick_all();
 			uh_stat_update(rt->st);

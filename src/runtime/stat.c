@@ -177,6 +177,7 @@ void uh_stat_update(struct uhoma_stack *st)
 	h->snap_ns = uh_now_ns();
 	h->grantable = uh_grant_count(st);
 	h->throttled = uh_pacer_throttled(st);
+	h->deferred = uh_pacer_deferred(st);
 	h->nlocks = (uint32_t)nl;
 	for (size_t i = 0; i < nl; i++) {
 		snprintf(h->locks[i].name, sizeof(h->locks[i].name), "%s",

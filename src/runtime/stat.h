@@ -7,7 +7,7 @@
  * counter area, so publishing costs nothing per packet. Another process
  * maps the file read-only and sums the shards. What the core does not
  * count as it goes -- lock contention per class, object-cache statistics,
- * grantable and throttled gauges -- the timer thread copies into the
+ * grantable, throttled and deferred gauges -- the timer thread copies into the
  * segment every 100 ms under a sequence count (odd while writing; readers
  * retry). The layout is versioned; names travel with the counters, so
  * uhoma-stat needs no table of its own.
@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define UH_STAT_MAGIC 0x3154415453414d48ull   /* "HMASTAT1" */
-#define UH_STAT_VERSION 1
+#define UH_STAT_VERSION 2
 #define UH_STAT_NAME 48
 #define UH_STAT_LOCKS 64
 #define UH_STAT_CACHES 32
@@ -53,7 +53,7 @@ struct uh_stat_hdr {
 	/* The snapshot: written by the timer thread, seq odd meanwhile. */
 	_Atomic uint64_t seq;
 	uint64_t snap_ns;              /* CLOCK_MONOTONIC of the snapshot */
-	uint64_t grantable, throttled; /* gauges */
+	uint64_t grantable, throttled, deferred; /* gauges */
 	uint32_t nlocks, ncaches;
 	struct uh_stat_lock locks[UH_STAT_LOCKS];
 	struct uh_stat_cache caches[UH_STAT_CACHES];

@@ -3,7 +3,8 @@
  * manager (who is granted, in what order, at what priority; one active
  * message per peer first; the FIFO share; max_incoming) and the pacer
  * (backlog admission on a mocked clock; throttled-set order and its FIFO
- * share).
+ * share), and transmit deferral (granted data a polling thread leaves for
+ * later: sent by slices in SRPT order, flushed, never stranded).
  *
  * A stack on a virtual-clock memnet that never runs, so nothing moves
  * unless the test moves it. DATA packets from invented peers are fed to
@@ -19,7 +20,9 @@
 
 #include <cmocka.h>
 
+#include "core/outgoing.h"
 #include "core/stack.h"
+#include "util/clock.h"
 #include "nettest.h"
 #include "testutil.h"
 
@@ -29,7 +32,7 @@
 struct sent {
 	uint8_t type, peer, prio;       /* peer: last byte of the address */
 	uint64_t id;                    /* the RPC id on the wire (odd) */
-	uint32_t offset;
+	uint32_t offset, len;           /* len: DATA payload bytes */
 };
 
 static struct sent pkts[MAX_PKTS];
@@ -54,6 +57,7 @@ static void hook(void *arg, const struct uh_tx *t, unsigned n)
 			.id = h.sender_id,
 			.offset = h.type == UH_PKT_GRANT ? h.u.grant.offset
 						 : h.u.data.offset,
+			.len = (uint32_t)t[i].payload_len,
 		};
 	}
 }
@@ -380,6 +384,192 @@ static void pacer__fifo_share_picks_oldest(void **state)
 	teardown();
 }
 
+/* GRANT from 10.0.0.9:80 to our client RPC @id (port @port) up to
+ * @offset. */
+static void grant_to(uint16_t port, uint64_t id, uint32_t offset)
+{
+	uint8_t buf[128];
+	struct uh_hdr h;
+	struct uh_addr a;
+
+	memset(&h, 0, sizeof(h));
+	h.type = UH_PKT_GRANT;
+	h.sport = 80;
+	h.dport = port;
+	h.sender_id = id ^ 1;           /* the server's id for it */
+	h.u.grant.offset = offset;
+	h.u.grant.priority = 2;
+	assert_int_equal(uh_addr_parse("10.0.0.9", &a), 0);
+	uh_stack_input(fx.st, buf, uh_wire_encode(&h, buf), &a);
+}
+
+/* DATA payload bytes sent for client RPC @id since packet @from. */
+static uint64_t data_bytes(uint64_t id, unsigned from)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = from; i < npkts; i++)
+		if (pkts[i].type == UH_PKT_DATA && pkts[i].id == id)
+			n += pkts[i].len;
+	return n;
+}
+
+/* A client socket of fx.st with requests of @lens[0..@n) sent to
+ * 10.0.0.9:80 (their unscheduled bytes go out); ids in @ids. */
+static struct uhoma_sock *send_requests(const uint32_t *lens, unsigned n,
+					uint64_t *ids)
+{
+	static uint8_t buf[1000000];
+	struct sockaddr_storage to;
+	size_t to_len;
+	struct uhoma_sock *cli;
+
+	assert_int_equal(uhoma_socket(fx.st, 0, &cli), UHOMA_OK);
+	nt_addr(9, 80, &to, &to_len);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len,
+					    buf, lens[i], 0, 0, &ids[i]),
+				 UHOMA_OK);
+	return cli;
+}
+
+/* GRANTs that a polling thread processes send nothing: the messages are
+ * deferred (not throttled: the pacer thread is not woken). Slices then go
+ * shortest message first, whole packets, at most UH_TX_SLICE bytes each;
+ * a flush sends the rest; a GRANT outside a poll sends at once. */
+static void defer__grants_sent_by_slices_in_srpt_order(void **state)
+{
+	static const uint32_t lens[3] = { 600000, 200000, 100000 };
+	uint64_t ids[3], first[3];
+	struct uhoma_sock *cli;
+	unsigned from;
+	uint16_t port;
+
+	(void)state;
+	setup("unsched_bytes=10000 pacer_fifo_fraction=0");
+	uh_pacer_init(fx.st, 0, mock_now);       /* no pacing */
+	cli = send_requests(lens, 3, ids);
+	for (int i = 0; i < 3; i++)      /* unscheduled: whole packets */
+		first[i] = data_bytes(ids[i], 0);
+	assert_true(first[0] >= 10000 && first[0] < 10000 + fx.st->max_payload);
+	port = atomic_load(&cli->port);
+	from = npkts;
+	uh_out_defer(true);
+	grant_to(port, ids[0], lens[0]);
+	grant_to(port, ids[1], lens[1]);
+	uh_out_defer(false);
+	assert_int_equal(npkts, from);           /* nothing went out */
+	assert_int_equal(uh_pacer_deferred(fx.st), 2);
+	assert_int_equal(uh_pacer_throttled(fx.st), 0);
+	assert_int_equal(metric(UH_M_TX_DEFERRALS), 2);
+	assert_int_equal(metric(UH_M_THROTTLE_ADDS), 0);
+
+	/* First slice: the shorter message, whole packets, within budget. */
+	assert_true(uh_pacer_send_slice(fx.st));
+	assert_int_equal(data_bytes(ids[0], from), 0);
+	assert_true(data_bytes(ids[1], from) <= UH_TX_SLICE);
+	assert_true(data_bytes(ids[1], from) > UH_TX_SLICE - fx.st->max_payload);
+	assert_int_equal(uh_pacer_deferred(fx.st), 2);
+	/* The rest of it fits the next slice. */
+	assert_true(uh_pacer_send_slice(fx.st));
+	assert_int_equal(data_bytes(ids[1], from), lens[1] - first[1]);
+	assert_int_equal(data_bytes(ids[0], from), 0);
+	assert_int_equal(uh_pacer_deferred(fx.st), 1);
+	assert_true(uh_pacer_send_slice(fx.st));
+	assert_true(data_bytes(ids[0], from) <= UH_TX_SLICE);
+	assert_true(data_bytes(ids[0], from) > 0);
+	uh_pacer_flush_deferred(fx.st);
+	assert_int_equal(data_bytes(ids[0], from), lens[0] - first[0]);
+	assert_int_equal(uh_pacer_deferred(fx.st), 0);
+	assert_false(uh_pacer_send_slice(fx.st));
+	assert_int_equal(metric(UH_M_DEFERRED_SENDS), 4);
+
+	/* Outside a poll, a GRANT is served at once. */
+	from = npkts;
+	grant_to(port, ids[2], lens[2]);
+	assert_int_equal(data_bytes(ids[2], from), lens[2] - first[2]);
+	assert_int_equal(uh_pacer_deferred(fx.st), 0);
+	uhoma_close(cli);
+	teardown();
+}
+
+/* A deferred message whose RPC ends leaves the set (its reference with
+ * it: ASan would report the leak); a GRANT for a message already
+ * deferred does not queue it twice. */
+static void defer__ended_rpc_leaves_the_set(void **state)
+{
+	static const uint32_t lens[2] = { 300000, 200000 };
+	uint64_t ids[2];
+	struct uhoma_sock *cli;
+
+	(void)state;
+	setup("unsched_bytes=10000");
+	uh_pacer_init(fx.st, 0, mock_now);
+	cli = send_requests(lens, 2, ids);
+	uh_out_defer(true);
+	grant_to(atomic_load(&cli->port), ids[0], 100000);
+	grant_to(atomic_load(&cli->port), ids[0], lens[0]);
+	grant_to(atomic_load(&cli->port), ids[1], lens[1]);
+	uh_out_defer(false);
+	assert_int_equal(uh_pacer_deferred(fx.st), 2);
+	assert_int_equal(metric(UH_M_TX_DEFERRALS), 2);
+	assert_int_equal(uhoma_abort(cli, ids[0], 0), UHOMA_OK);
+	assert_int_equal(uh_pacer_deferred(fx.st), 1);
+	uhoma_close(cli);
+	assert_int_equal(uh_pacer_deferred(fx.st), 0);
+	teardown();
+}
+
+static _Atomic uint64_t hook_data_bytes;
+
+static void count_hook(void *arg, const struct uh_tx *t, unsigned n)
+{
+	(void)arg;
+	for (unsigned i = 0; i < n; i++)
+		if (t[i].hdr[11] == UH_PKT_DATA)   /* the type byte */
+			atomic_fetch_add(&hook_data_bytes, t[i].payload_len);
+}
+
+/* Deferred data whose poller went back to its application and never
+ * came back is not stranded: with the runtime's threads running and no
+ * thread polling, it all goes out within a few ticks. */
+static void defer__left_data_flushed_without_poller(void **state)
+{
+	static const uint32_t lens[1] = { 500000 };
+	struct uhoma_memnet *net = uhoma_memnet_create(2, 0);
+	struct uhoma_stack *st;
+	struct uhoma_sock *cli;
+	uint64_t ids[1], first, t0;
+
+	(void)state;
+	setup("unsched_bytes=10000");
+	/* A second stack, on the real clock, with its receive and timer
+	 * threads. */
+	st = fx.st;
+	setenv("UHOMA_CONFIG", "unsched_bytes=10000", 1);
+	fx.st = nt_stack(net, 2, 0, 1);
+	unsetenv("UHOMA_CONFIG");
+	atomic_store(&hook_data_bytes, 0);
+	fx.st->xmit_hook = count_hook;
+	cli = send_requests(lens, 1, ids);
+	first = atomic_load(&hook_data_bytes);
+	assert_true(first > 0 && first < lens[0]);
+	uh_out_defer(true);
+	grant_to(atomic_load(&cli->port), ids[0], lens[0]);
+	uh_out_defer(false);
+	t0 = uh_now_ns();
+	while (atomic_load(&hook_data_bytes) < lens[0] &&
+	       uh_now_ns() - t0 < 2000000000ull)
+		uh_sleep_ns(1000000);
+	assert_int_equal(atomic_load(&hook_data_bytes), lens[0]);
+	assert_int_equal(uh_pacer_deferred(fx.st), 0);
+	uhoma_close(cli);
+	uhoma_stack_destroy(fx.st);
+	uhoma_memnet_destroy(net);
+	fx.st = st;
+	teardown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +581,9 @@ int main(void)
 		UH_TEST(pacer__backlog_admission_on_mock_clock),
 		UH_TEST(pacer__throttled_srpt_order),
 		UH_TEST(pacer__fifo_share_picks_oldest),
+		UH_TEST(defer__grants_sent_by_slices_in_srpt_order),
+		UH_TEST(defer__ended_rpc_leaves_the_set),
+		UH_TEST(defer__left_data_flushed_without_poller),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

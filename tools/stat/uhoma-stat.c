@@ -157,9 +157,10 @@ static void show(const struct seg *s, const struct snap *a,
 		printf("%-34.*s %16lld %14.0f\n", UH_STAT_NAME, name,
 		       (long long)b->c[i], dt > 0 ? (double)d / dt : 0);
 	}
-	printf("%-34s %16llu\n%-34s %16llu\n", "grantable (gauge)",
-	       (unsigned long long)b->snap.grantable, "throttled (gauge)",
-	       (unsigned long long)b->snap.throttled);
+	printf("%-34s %16llu\n%-34s %16llu\n%-34s %16llu\n",
+	       "grantable (gauge)", (unsigned long long)b->snap.grantable,
+	       "throttled (gauge)", (unsigned long long)b->snap.throttled,
+	       "deferred (gauge)", (unsigned long long)b->snap.deferred);
 	printf("\n%-22s %14s %12s %12s\n", "lock class", "misses", "misses/s",
 	       "% core wait");
 	for (unsigned i = 0; i < b->snap.nlocks && i < UH_STAT_LOCKS; i++) {
