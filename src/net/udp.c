@@ -31,7 +31,7 @@
 #define UDP_MAX_PAYLOAD 65507    /* 65535 - IPv4 and UDP headers */
 #define GSO_MAX_BYTES 65000      /* one GSO send stays under 64 KiB */
 #define GSO_MAX_SEGS 64
-#define BULK_BYTES (128 << 10) /* a bulk-lane read copies at most this
+#define BULK_BYTES (64 << 10)  /* a bulk-lane read copies at most this
 				  * much before the urgent lane is read
 				  * again */
 #define BULK_SKIP 7              /* see recv_port */
