@@ -60,6 +60,9 @@ struct udp_port {
 				     * relaxed, a hint; decremented by
 				     * compare-and-swap so racing pollers
 				     * never wrap it */
+	_Atomic bool bulk_yielded;  /* the last busy poll left the bulk
+				     * lane to urgent packets: relaxed, a
+				     * hint */
 };
 
 struct udp_carrier {
@@ -231,6 +234,7 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	p->fd = fd;
 	p->ufd = ufd;
 	atomic_init(&p->bulk_skip, 0);
+	atomic_init(&p->bulk_yielded, false);
 	p->port = *port;
 	atomic_store_explicit(&u->ports[*port], p, memory_order_release);
 	pthread_mutex_lock(&u->open_lock);
@@ -494,8 +498,11 @@ static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
  * Reads port @p: its urgent lane, then (room left) at most BULK_BYTES of
  * its bulk lane. A busy poll (@poll) that found the bulk lane empty skips
  * it for the next BULK_SKIP polls: a system call per poll for a lane that
- * carries only long messages costs every short RPC a microsecond. Waits
- * (epoll) read both lanes.
+ * carries only long messages costs every short RPC a microsecond. A busy
+ * poll that got urgent packets leaves the bulk lane to the next poll, so
+ * that they reach their application without waiting for a bulk copy and
+ * its processing -- but never two polls in a row, so the bulk lane gets at
+ * least every other poll. Waits (epoll) read both lanes.
  */
 static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
 			  bool poll)
@@ -519,6 +526,11 @@ static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
 			;
 		if (k)
 			return got;
+		if (got && !atomic_exchange_explicit(&p->bulk_yielded, true,
+						     memory_order_relaxed))
+			return got;
+		atomic_store_explicit(&p->bulk_yielded, false,
+				      memory_order_relaxed);
 	}
 	bulk = max - got;
 	if (bulk * rx[got].cap > BULK_BYTES)

@@ -6,8 +6,10 @@
  * long low-priority datagrams ahead of a short urgent one from a plain UDP
  * socket and check what recv() hands out first; that the split follows
  * the priority exactly at the threshold, for IPv4 TOS and IPv6 traffic
- * class; that nothing is lost or reordered within a lane; that with lanes
- * off the order is the socket's FIFO; and that a port with lanes stays
+ * class; that nothing is lost or reordered within a lane; that a busy poll
+ * that got urgent packets leaves the bulk lane to the next poll, never two
+ * in a row; that with lanes off the order is the socket's FIFO; and that a
+ * port with lanes stays
  * exclusive (SO_REUSEPORT must not let a second uhoma bind share it, and
  * a reuse-port socket of the same user that joins gets no datagram).
  */
@@ -170,6 +172,55 @@ static void lanes__urgent_read_first_ipv6(void **state)
 	assert_int_equal(g.prio[1], 1);
 }
 
+/* Busy polls (timeout 0) into @rx; the tags of what one returned. */
+static unsigned poll_once(struct uh_carrier *c, uint8_t *mem, uint8_t *tags)
+{
+	struct uh_rx rx[NBULK + 1];
+	unsigned n;
+
+	for (unsigned i = 0; i < NBULK + 1; i++)
+		rx[i] = (struct uh_rx){ .buf = mem + i * RXCAP, .cap = RXCAP };
+	n = c->ops->recv(c, rx, NBULK + 1, 0);
+	for (unsigned i = 0; i < n; i++)
+		tags[i] = rx[i].buf[0];
+	return n;
+}
+
+/* With bulk datagrams queued: a busy poll that finds an urgent one returns
+ * it alone; the next poll reads the bulk lane even though another urgent
+ * datagram waits (never two yields in a row); one with no urgent datagram
+ * reads the bulk lane. */
+static void lanes__poll_yields_bulk_once(void **state)
+{
+	struct uh_carrier *c = carrier("127.0.0.1", 5);
+	uint8_t *mem = malloc((size_t)RXCAP * (NBULK + 1)), tags[NBULK + 1];
+	uint16_t port = 0;
+	unsigned n;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(mem);
+	assert_int_equal(c->ops->open_port(c, &port), UHOMA_OK);
+	for (uint8_t i = 0; i < NBULK; i++)
+		send_at("127.0.0.1", port, 0, i, BULK_LEN);
+	send_at("127.0.0.1", port, 7, 0xAA, 100);
+	n = poll_once(c, mem, tags);
+	assert_int_equal(n, 1);
+	assert_int_equal(tags[0], 0xAA);
+	send_at("127.0.0.1", port, 6, 0xBB, 100);
+	n = poll_once(c, mem, tags);
+	assert_true(n >= 2);                      /* 0xBB and bulk */
+	assert_int_equal(tags[0], 0xBB);
+	assert_int_equal(tags[1], 0);
+	n = poll_once(c, mem, tags);              /* no urgent: bulk */
+	assert_true(n >= 1);
+	assert_int_not_equal(tags[0], 0xAA);
+	assert_int_not_equal(tags[0], 0xBB);
+	c->ops->close_port(c, port);
+	c->ops->destroy(c);
+	free(mem);
+}
+
 static void lanes__below_threshold_stays_in_order(void **state)
 {
 	struct got g;
@@ -308,6 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(lanes__urgent_read_first_ipv4),
 		UH_TEST(lanes__urgent_read_first_ipv6),
+		UH_TEST(lanes__poll_yields_bulk_once),
 		UH_TEST(lanes__below_threshold_stays_in_order),
 		UH_TEST(lanes__off_is_one_fifo),
 		UH_TEST(lanes__port_stays_exclusive),
