@@ -138,21 +138,12 @@ void uh_out_defer(bool on)
 	tl_defer = on;
 }
 
-/* Granted bytes of @rpc's message not sent yet. */
-static uint32_t unsent(const struct uh_rpc *rpc)
-{
-	uint32_t limit = rpc->out.granted < rpc->out.length
-				 ? rpc->out.granted : rpc->out.length;
-
-	return limit > rpc->out.next_xmit ? limit - rpc->out.next_xmit : 0;
-}
-
 /*
  * Sends granted bytes of @rpc's message, whole packets up to @budget bytes
- * (at least one); if granted bytes remain then, the message is deferred
- * (uh_pacer_defer) for a
- * polling thread's next uh_pacer_send_slice(). Each packet must be admitted
- * by the pacer unless the message is nearly done (defer_min_bytes) or, for
+ * (at least one, unless @budget is 0); granted bytes left beyond the budget
+ * defer the message (uh_pacer_defer) for a polling thread's next
+ * uh_pacer_send_slice(). Each packet must be admitted by the pacer unless
+ * the message is nearly done (defer_min_bytes) or, for
  * the pacer's own call (@paced), it is the first packet; a packet that is
  * not admitted throttles the message and the pacer takes over.
  */
@@ -164,7 +155,7 @@ static void xmit(struct uh_rpc *rpc, bool paced, uint32_t budget)
 					     ? st->cfg.unsched_bytes
 					     : rpc->out.length;
 	bool pace = st->pacer.ps_per_byte != 0, force = paced, throttle = false;
-	bool spent = false;
+	bool spent = budget == 0;
 	uint16_t version;
 	uint8_t uprio = uh_prio_unsched(st, rpc->peer, rpc->out.length,
 					&version);
@@ -221,13 +212,7 @@ void uh_out_xmit(struct uh_rpc *rpc)
 
 void uh_out_xmit_granted(struct uh_rpc *rpc)
 {
-	if (!tl_defer) {
-		xmit(rpc, false, UINT32_MAX);
-		return;
-	}
-	if (!rpc->out.throttled && rpc->state != UH_RPC_DEAD &&
-	    rpc->out.buf && unsent(rpc))
-		uh_pacer_defer(rpc);
+	xmit(rpc, false, tl_defer ? 0 : UINT32_MAX);
 }
 
 void uh_out_xmit_some(struct uh_rpc *rpc, uint32_t budget)

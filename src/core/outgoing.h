@@ -34,8 +34,8 @@ void uh_out_xmit(struct uh_rpc *rpc);
  * one batch of GRANTs can ask for several. So while the thread polls
  * (uh_out_defer(true) around its receive), the granted data that the
  * packets it processes call for is deferred -- the message joins the
- * pacer's throttled set, in SRPT order -- and the thread sends it one
- * packet between receives (uh_pacer_send_slice), returning to its
+ * pacer's deferred set, in SRPT order -- and the thread sends it a slice
+ * at a time between receives (uh_pacer_send_slice), returning to its
  * application as soon as that has a message. Deferred data left when it
  * stops polling is sent before it sleeps, by the receive thread, or at
  * the next tick (runtime.c).

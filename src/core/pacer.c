@@ -236,6 +236,24 @@ struct uh_rpc *uh_pacer_pop(struct uhoma_stack *st)
 	return pop(st, &st->pacer.throttled);
 }
 
+/* Sends popped @rpc (the set's reference, which this drops): @budget
+ * bytes as xmit() counts them, the first packet regardless of the backlog
+ * if @paced; @metric counts the send. */
+static void send_popped(struct uhoma_stack *st, struct uh_rpc *rpc,
+			unsigned metric, bool paced, uint32_t budget)
+{
+	uh_rpc_lock(rpc);
+	rpc->out.throttled = false;
+	if (rpc->state != UH_RPC_DEAD) {
+		uh_metric_inc(st->metrics, metric);
+		if (paced)
+			uh_out_xmit_paced(rpc);
+		else
+			uh_out_xmit_some(rpc, budget);
+	}
+	uh_rpc_release(rpc);
+}
+
 uint64_t uh_pacer_run(struct uhoma_stack *st)
 {
 	for (unsigned rounds = 0; rounds < 64; rounds++) {
@@ -249,31 +267,19 @@ uint64_t uh_pacer_run(struct uhoma_stack *st)
 		rpc = uh_pacer_pop(st);
 		if (!rpc)
 			return 0;
-		uh_rpc_lock(rpc);
-		rpc->out.throttled = false;
-		if (rpc->state != UH_RPC_DEAD) {
-			uh_metric_inc(st->metrics, UH_M_PACER_SENDS);
-			uh_out_xmit_paced(rpc);
-		}
-		uh_rpc_release(rpc);     /* the set's reference */
+		send_popped(st, rpc, UH_M_PACER_SENDS, true, UINT32_MAX);
 	}
 	return uh_pacer_throttled(st) ? 1 : 0;
 }
 
-/* Pops a deferred message and sends @max packets of it (see xmit). */
-static bool send_deferred(struct uhoma_stack *st, unsigned max)
+/* Pops a deferred message and sends @budget bytes of it (see xmit). */
+static bool send_deferred(struct uhoma_stack *st, uint32_t budget)
 {
 	struct uh_rpc *rpc = pop(st, &st->pacer.deferred);
 
 	if (!rpc)
 		return false;
-	uh_rpc_lock(rpc);
-	rpc->out.throttled = false;
-	if (rpc->state != UH_RPC_DEAD) {
-		uh_metric_inc(st->metrics, UH_M_DEFERRED_SENDS);
-		uh_out_xmit_some(rpc, max);
-	}
-	uh_rpc_release(rpc);     /* the set's reference */
+	send_popped(st, rpc, UH_M_DEFERRED_SENDS, false, budget);
 	return true;
 }
 

@@ -21,7 +21,7 @@
  *
  * A second set of the same kind holds deferred messages: granted data
  * that an application thread's poll left for later (outgoing.h, "transmit
- * deferral"). The polling threads send those a packet at a time between
+ * deferral"). The polling threads send those a slice at a time between
  * their receives (uh_pacer_send_slice); the pacer thread never wakes for
  * them. A deferred message whose packet the backlog does not admit moves
  * to the throttled set.

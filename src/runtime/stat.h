@@ -7,9 +7,9 @@
  * counter area, so publishing costs nothing per packet. Another process
  * maps the file read-only and sums the shards. What the core does not
  * count as it goes -- lock contention per class, object-cache statistics,
- * grantable, throttled and deferred gauges -- the timer thread copies into the
- * segment every 100 ms under a sequence count (odd while writing; readers
- * retry). The layout is versioned; names travel with the counters, so
+ * grantable, throttled and deferred gauges -- the timer thread copies into
+ * the segment every 100 ms under a sequence count (odd while writing;
+ * readers retry). The layout is versioned; names travel with the counters, so
  * uhoma-stat needs no table of its own.
  */
 #ifndef UHOMA_RUNTIME_STAT_H

@@ -49,6 +49,17 @@ static struct uh_carrier *carrier(const char *addr, uint8_t urgent_prio)
 	return c;
 }
 
+/* A carrier on @addr with a port open (ephemeral: *@port is 0). */
+static struct uh_carrier *carrier_port(const char *addr, uint8_t urgent_prio,
+				       uint16_t *port)
+{
+	struct uh_carrier *c = carrier(addr, urgent_prio);
+
+	assert_non_null(c);
+	assert_int_equal(c->ops->open_port(c, port), UHOMA_OK);
+	return c;
+}
+
 /* A plain UDP socket sending datagrams at priority @prio to @port. */
 static void send_at(const char *addr, uint16_t port, uint8_t prio,
 		    uint8_t tag, size_t len)
@@ -122,11 +133,9 @@ static void recv_all(struct uh_carrier *c, struct got *g)
 static void queue_then_recv(const char *addr, uint8_t urgent_prio,
 			    uint8_t bulk_prio, uint8_t urgent, struct got *g)
 {
-	struct uh_carrier *c = carrier(addr, urgent_prio);
 	uint16_t port = 0;
+	struct uh_carrier *c = carrier_port(addr, urgent_prio, &port);
 
-	assert_non_null(c);
-	assert_int_equal(c->ops->open_port(c, &port), UHOMA_OK);
 	for (uint8_t i = 0; i < NBULK; i++)
 		send_at(addr, port, bulk_prio, i, BULK_LEN);
 	send_at(addr, port, urgent, 0xAA, 100);
@@ -192,15 +201,13 @@ static unsigned poll_once(struct uh_carrier *c, uint8_t *mem, uint8_t *tags)
  * reads the bulk lane. */
 static void lanes__poll_yields_bulk_once(void **state)
 {
-	struct uh_carrier *c = carrier("127.0.0.1", 5);
 	uint8_t *mem = malloc((size_t)RXCAP * (NBULK + 1)), tags[NBULK + 1];
 	uint16_t port = 0;
+	struct uh_carrier *c = carrier_port("127.0.0.1", 5, &port);
 	unsigned n;
 
 	(void)state;
-	assert_non_null(c);
 	assert_non_null(mem);
-	assert_int_equal(c->ops->open_port(c, &port), UHOMA_OK);
 	for (uint8_t i = 0; i < NBULK; i++)
 		send_at("127.0.0.1", port, 0, i, BULK_LEN);
 	send_at("127.0.0.1", port, 7, 0xAA, 100);
@@ -297,17 +304,15 @@ static void lanes__port_stays_exclusive(void **state)
 
 static void lanes__reuseport_intruder_gets_nothing(void **state)
 {
-	struct uh_carrier *c = carrier("127.0.0.1", 5);
 	uint8_t *mem = malloc(2 * RXCAP), byte;
 	struct uh_rx rx[2];
 	uint16_t port = 0;
+	struct uh_carrier *c = carrier_port("127.0.0.1", 5, &port);
 	unsigned got = 0;
 	int fd;
 
 	(void)state;
-	assert_non_null(c);
 	assert_non_null(mem);
-	assert_int_equal(c->ops->open_port(c, &port), UHOMA_OK);
 	/* The same user may join the group (the kernel allows it)... */
 	fd = intruder(port);
 	assert_true(fd >= 0);
