@@ -5,14 +5,11 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "net/iface.h"
@@ -103,30 +100,4 @@ size_t uh_net_put_tos(struct cmsghdr *cm, int family, uint8_t prio)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
 	return CMSG_SPACE(sizeof(int));
-}
-
-int uh_net_epoll_wait(int epfd, struct epoll_event *ev, int max,
-		      int64_t timeout_ns)
-{
-#if !defined(__SANITIZE_THREAD__)
-	/* (ThreadSanitizer intercepts epoll_ctl and epoll_wait, not
-	 * epoll_pwait2: without the interceptor it would miss the ordering
-	 * epoll gives between adding a port and receiving on it, and report
-	 * races that are not there. Its builds wait in milliseconds.) */
-	static _Atomic bool no_pwait2;
-
-	if (timeout_ns >= 0 && !atomic_load_explicit(&no_pwait2,
-						     memory_order_relaxed)) {
-		struct timespec ts = { (time_t)(timeout_ns / 1000000000),
-				       (long)(timeout_ns % 1000000000) };
-		int r = epoll_pwait2(epfd, ev, max, &ts, NULL);
-
-		if (r >= 0 || errno != ENOSYS)
-			return r;
-		atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
-	}
-#endif
-	return epoll_wait(epfd, ev, max,
-			  timeout_ns < 0 ? -1
-					 : (int)((timeout_ns + 999999) / 1000000));
 }

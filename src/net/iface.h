@@ -30,13 +30,6 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
  * INVALID_ARGUMENT, anything else: SYSTEM). */
 int uh_net_error(int e);
 
-/* epoll_wait with a timeout in nanoseconds (< 0: none), exact where the
- * kernel has epoll_pwait2 (5.11), else rounded up to milliseconds: the
- * wait of a blocking receiver is often shorter than a millisecond. */
-struct epoll_event;
-int uh_net_epoll_wait(int epfd, struct epoll_event *ev, int max,
-		      int64_t timeout_ns);
-
 /* Writes at @cm the control message that sends a packet of @family at
  * Homa priority @prio (IP_TOS / IPV6_TCLASS = prio << 5, §1.7); returns
  * its CMSG_SPACE. */

@@ -29,14 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "net/carrier.h"
 #include "net/iface.h"
+#include "net/waitset.h"
 #include "uhoma/homa.h"
 #include "uhoma/uhoma.h"
 
@@ -49,7 +48,8 @@
 struct ipraw_carrier {
 	struct uh_carrier c;          /* first */
 	int fd4, fd6;                 /* immutable: raw sockets, or -1 */
-	int epfd, kickfd;             /* immutable */
+	struct uh_waitset ws;         /* its own locking */
+	bool have_ws;                 /* immutable: @ws initialized */
 	_Atomic int claim[65536];     /* claim socket + 1 of each port we
 				       * own, 0 if not ours: written under
 				       * claim_lock, read by receivers */
@@ -314,17 +314,9 @@ static unsigned ipraw_recv(struct uh_carrier *c, struct uh_rx *rx,
 	unsigned got = 0;
 
 	if (timeout_ns != 0) {
-		struct epoll_event ev[3];
-		int ne = uh_net_epoll_wait(r->epfd, ev, 3, timeout_ns);
+		void *ready[2];
 
-		for (int e = 0; e < ne; e++) {
-			if (ev[e].data.fd == r->kickfd) {
-				uint64_t v;
-
-				(void)!read(r->kickfd, &v, sizeof(v));
-			}
-		}
-		if (ne <= 0)
+		if (uh_waitset_wait(&r->ws, ready, 2, timeout_ns) <= 0)
 			return 0;
 	}
 	if (r->fd4 >= 0)
@@ -336,9 +328,7 @@ static unsigned ipraw_recv(struct uh_carrier *c, struct uh_rx *rx,
 
 static void ipraw_kick(struct uh_carrier *c)
 {
-	uint64_t one = 1;
-
-	(void)!write(raw_of(c)->kickfd, &one, sizeof(one));
+	uh_waitset_kick(&raw_of(c)->ws);
 }
 
 static void ipraw_destroy(struct uh_carrier *c)
@@ -351,8 +341,7 @@ static void ipraw_destroy(struct uh_carrier *c)
 		close(r->fd4);
 	if (r->fd6 >= 0)
 		close(r->fd6);
-	close(r->epfd);
-	close(r->kickfd);
+	uh_waitset_destroy(&r->ws);
 	pthread_mutex_destroy(&r->claim_lock);
 	free(r);
 }
@@ -408,7 +397,7 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	if (!r)
 		return UHOMA_ERR_NOMEM;
 	r->c.ops = &ipraw_ops;
-	r->fd4 = r->fd6 = r->epfd = r->kickfd = -1;
+	r->fd4 = r->fd6 = -1;
 	pthread_mutex_init(&r->claim_lock, NULL);
 	if (uh_addr_parse(cfg->addr, &r->c.local)) {
 		rc = UHOMA_ERR_INVALID_ARGUMENT;
@@ -446,26 +435,13 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	r->c.rx_buf_size = r->c.max_packet;
 	r->c.link_mbps = link;
 	r->next_auto = (uint32_t)getpid();
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	r->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->epfd < 0 || r->kickfd < 0) {
-		rc = UHOMA_ERR_SYSTEM;
+	rc = uh_waitset_init(&r->ws);
+	if (rc)
 		goto fail;
-	}
-	{
-		int fds[3] = { r->kickfd, r->fd4, r->fd6 };
-
-		for (int i = 0; i < 3; i++) {
-			struct epoll_event ev = { .events = EPOLLIN,
-						  .data.fd = fds[i] };
-
-			if (fds[i] >= 0 &&
-			    epoll_ctl(r->epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
-				rc = UHOMA_ERR_SYSTEM;
-				goto fail;
-			}
-		}
-	}
+	r->have_ws = true;
+	if ((r->fd4 >= 0 && (rc = uh_waitset_add(&r->ws, r->fd4, &r->fd4))) ||
+	    (r->fd6 >= 0 && (rc = uh_waitset_add(&r->ws, r->fd6, &r->fd6))))
+		goto fail;
 	*out = &r->c;
 	return UHOMA_OK;
 fail:
@@ -473,10 +449,8 @@ fail:
 		close(r->fd4);
 	if (r->fd6 >= 0)
 		close(r->fd6);
-	if (r->epfd >= 0)
-		close(r->epfd);
-	if (r->kickfd >= 0)
-		close(r->kickfd);
+	if (r->have_ws)
+		uh_waitset_destroy(&r->ws);
 	pthread_mutex_destroy(&r->claim_lock);
 	free(r);
 	return rc;

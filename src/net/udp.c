@@ -2,11 +2,12 @@
  * udp.c - the UDP carrier: each uhoma socket owns a UDP socket bound to
  * its port; the Homa header is the first bytes of each UDP payload.
  *
- * Ports live in a table indexed by port number (for send) and in one epoll
- * set (for recv). Closing a port must not free it under a thread that got
- * it from epoll_wait: receivers hold an RCU read section across
- * epoll_wait and the processing of its events, and close_port unlinks the
- * port, kicks the receivers and waits a grace period before closing.
+ * Ports live in a table indexed by port number (for send) and in one
+ * waitset (for recv: an epoll set the sockets join only while a thread may
+ * sleep, waitset.h). Closing a port must not free it under a thread that
+ * got it from a wait: receivers hold an RCU read section across the wait
+ * and the processing of its events, and close_port unlinks the port, kicks
+ * the receivers and waits a grace period before closing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,13 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/filter.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "net/carrier.h"
 #include "net/iface.h"
+#include "net/waitset.h"
 #include "sync/rcu.h"
 #include "uhoma/uhoma.h"
 
@@ -72,7 +72,7 @@ struct udp_carrier {
 	socklen_t bind_len;
 	bool any;                            /* bound to the wildcard */
 	bool gso;                            /* immutable: use UDP_SEGMENT */
-	int epfd, kickfd;                    /* immutable */
+	struct uh_waitset ws;                /* its own locking */
 	struct udp_port *_Atomic ports[65536]; /* RCU: set at open, cleared
 						* at close */
 	pthread_mutex_t open_lock;           /* serializes open/close_port */
@@ -218,7 +218,6 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 {
 	struct udp_carrier *u = udp_of(c);
 	struct udp_port *p;
-	struct epoll_event ev;
 	int fd, ufd, rc;
 
 	rc = open_lanes(u, port, &fd, &ufd);
@@ -243,22 +242,17 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 				      memory_order_release);
 	atomic_fetch_add(&u->nopen, 1);
 	pthread_mutex_unlock(&u->open_lock);
-	ev.events = EPOLLIN;
-	ev.data.ptr = p;
-	if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-	    (ufd >= 0 && epoll_ctl(u->epfd, EPOLL_CTL_ADD, ufd, &ev) < 0)) {
+	rc = uh_waitset_add(&u->ws, fd, p);
+	if (!rc && ufd >= 0)
+		rc = uh_waitset_add(&u->ws, ufd, p);
+	if (rc)
 		udp_close_port(c, *port);
-		return UHOMA_ERR_SYSTEM;
-	}
-	return UHOMA_OK;
+	return rc;
 }
 
 static void udp_kick(struct uh_carrier *c)
 {
-	uint64_t one = 1;
-
-	/* Fails only if already readable: the kick is pending anyway. */
-	(void)!write(udp_of(c)->kickfd, &one, sizeof(one));
+	uh_waitset_kick(&udp_of(c)->ws);
 }
 
 static void udp_close_port(struct uh_carrier *c, uint16_t port)
@@ -268,9 +262,9 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 
 	if (!p)
 		return;
-	epoll_ctl(u->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	uh_waitset_del(&u->ws, p->fd);
 	if (p->ufd >= 0)
-		epoll_ctl(u->epfd, EPOLL_CTL_DEL, p->ufd, NULL);
+		uh_waitset_del(&u->ws, p->ufd);
 	atomic_store(&u->ports[port], NULL);
 	pthread_mutex_lock(&u->open_lock);
 	/* Rebuild the direct-poll list from the port table. */
@@ -548,7 +542,7 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			 int64_t timeout_ns)
 {
 	struct udp_carrier *u = udp_of(c);
-	struct epoll_event ev[8];
+	void *ready[8];
 	unsigned got = 0;
 	bool poll = false;
 	int ne;
@@ -566,24 +560,18 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 				&u->open[i], memory_order_acquire);
 
 			if (q)
-				ev[ne++].data.ptr = q;
+				ready[ne++] = q;
 		}
 	} else {
-		ne = uh_net_epoll_wait(u->epfd, ev, 8, timeout_ns);
+		ne = uh_waitset_wait(&u->ws, ready, 8, timeout_ns);
 	}
 	for (int e = 0; e < ne && got < max; e++) {
-		struct udp_port *p = ev[e].data.ptr;
+		struct udp_port *p = ready[e];
 		bool seen = false;
 
-		if (!p) {     /* the kick eventfd: drain it */
-			uint64_t v;
-
-			(void)!read(u->kickfd, &v, sizeof(v));
-			continue;
-		}
 		/* Both lanes of a port report under the same pointer. */
 		for (int k = 0; k < e; k++)
-			seen |= ev[k].data.ptr == p;
+			seen |= ready[k] == p;
 		if (!seen)
 			got += recv_port(p, rx + got, max - got, poll);
 	}
@@ -595,8 +583,7 @@ static void udp_destroy(struct uh_carrier *c)
 {
 	struct udp_carrier *u = udp_of(c);
 
-	close(u->epfd);
-	close(u->kickfd);
+	uh_waitset_destroy(&u->ws);
 	free(u);
 }
 
@@ -627,7 +614,6 @@ static bool gso_supported(int family)
 int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 {
 	struct udp_carrier *u = calloc(1, sizeof(*u));
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	static const uint8_t zero16[16];
 	uint32_t ip_hdr, len, mtu, link;
 
@@ -662,18 +648,11 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	u->gso = cfg->gso && u->c.max_packet <= GSO_MAX_BYTES / 4 &&
 		 gso_supported(u->family);
 	u->c.rx_buf_size = u->gso ? 65536 : 0;
-	pthread_mutex_init(&u->open_lock, NULL);
-	u->epfd = epoll_create1(EPOLL_CLOEXEC);
-	u->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (u->epfd < 0 || u->kickfd < 0 ||
-	    epoll_ctl(u->epfd, EPOLL_CTL_ADD, u->kickfd, &ev) < 0) {
-		if (u->epfd >= 0)
-			close(u->epfd);
-		if (u->kickfd >= 0)
-			close(u->kickfd);
+	if (uh_waitset_init(&u->ws)) {
 		free(u);
 		return UHOMA_ERR_SYSTEM;
 	}
+	pthread_mutex_init(&u->open_lock, NULL);
 	*out = &u->c;
 	return UHOMA_OK;
 }

@@ -1,0 +1,245 @@
+/*
+ * waitset.c - the sockets a carrier's receivers sleep on: ppoll while they
+ * are few, an epoll set once they are many (see waitset.h for why).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/waitset.h"
+#include "uhoma/uhoma.h"
+
+#define WAIT_EVENTS 16
+
+int uh_waitset_init(struct uh_waitset *ws)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	ws->members = NULL;
+	ws->n = ws->cap = 0;
+	ws->armed = false;
+	ws->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ws->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ws->epfd < 0 || ws->kickfd < 0 ||
+	    epoll_ctl(ws->epfd, EPOLL_CTL_ADD, ws->kickfd, &ev) < 0) {
+		if (ws->epfd >= 0)
+			close(ws->epfd);
+		if (ws->kickfd >= 0)
+			close(ws->kickfd);
+		return UHOMA_ERR_SYSTEM;
+	}
+	pthread_mutex_init(&ws->lock, NULL);
+	return UHOMA_OK;
+}
+
+void uh_waitset_destroy(struct uh_waitset *ws)
+{
+	close(ws->epfd);
+	close(ws->kickfd);
+	pthread_mutex_destroy(&ws->lock);
+	free(ws->members);
+	ws->members = NULL;
+}
+
+static int reg(struct uh_waitset *ws, const struct uh_waitset_member *m)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = m->ptr };
+
+	return epoll_ctl(ws->epfd, EPOLL_CTL_ADD, m->fd, &ev);
+}
+
+/* Takes the first @n members out of the epoll set. */
+static void unreg(struct uh_waitset *ws, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		epoll_ctl(ws->epfd, EPOLL_CTL_DEL, ws->members[i].fd, NULL);
+}
+
+int uh_waitset_add(struct uh_waitset *ws, int fd, void *ptr)
+{
+	struct uh_waitset_member m = { fd, ptr };
+	int rc = UHOMA_OK;
+
+	pthread_mutex_lock(&ws->lock);
+	if (ws->n == ws->cap) {
+		unsigned cap = ws->cap ? 2 * ws->cap : 4;
+		struct uh_waitset_member *a =
+			realloc(ws->members, cap * sizeof(*a));
+
+		if (!a) {
+			rc = UHOMA_ERR_NOMEM;
+			goto out;
+		}
+		ws->members = a;
+		ws->cap = cap;
+	}
+	ws->members[ws->n++] = m;
+	if (ws->armed) {
+		if (reg(ws, &m) < 0) {
+			ws->n--;
+			rc = UHOMA_ERR_SYSTEM;
+		}
+	} else if (ws->n > UH_WAITSET_POLL_MAX) {
+		unsigned i;
+
+		for (i = 0; i < ws->n && reg(ws, &ws->members[i]) == 0; i++)
+			;
+		if (i == ws->n) {
+			ws->armed = true;
+		} else {
+			unreg(ws, i);
+			ws->n--;
+			rc = UHOMA_ERR_SYSTEM;
+		}
+	}
+out:
+	pthread_mutex_unlock(&ws->lock);
+	/* A ppoll wait that began before: let it start over with @fd. */
+	if (rc == UHOMA_OK)
+		uh_waitset_kick(ws);
+	return rc;
+}
+
+void uh_waitset_del(struct uh_waitset *ws, int fd)
+{
+	bool disarmed = false;
+
+	pthread_mutex_lock(&ws->lock);
+	for (unsigned i = 0; i < ws->n; i++) {
+		if (ws->members[i].fd != fd)
+			continue;
+		if (ws->armed)
+			epoll_ctl(ws->epfd, EPOLL_CTL_DEL, fd, NULL);
+		ws->members[i] = ws->members[--ws->n];
+		break;
+	}
+	if (ws->armed && ws->n <= UH_WAITSET_POLL_MAX) {
+		unreg(ws, ws->n);
+		ws->armed = false;
+		disarmed = true;
+	}
+	pthread_mutex_unlock(&ws->lock);
+	/* Epoll waiters would sleep on an empty set: back through ppoll. */
+	if (disarmed)
+		uh_waitset_kick(ws);
+}
+
+/* The kick is level-triggered until someone reads it: drain it. */
+static void drain_kick(struct uh_waitset *ws)
+{
+	uint64_t v;
+
+	(void)!read(ws->kickfd, &v, sizeof(v));
+}
+
+static struct timespec *to_ts(int64_t ns, struct timespec *ts)
+{
+	if (ns < 0)
+		return NULL;
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+	return ts;
+}
+
+static int wait_poll(struct uh_waitset *ws, void **ready, int max,
+		     int64_t timeout_ns)
+{
+	struct pollfd pf[UH_WAITSET_POLL_MAX + 1];
+	void *ptr[UH_WAITSET_POLL_MAX];
+	struct timespec ts;
+	unsigned n = ws->n;      /* the caller holds the lock */
+	int r, got = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		pf[i].fd = ws->members[i].fd;
+		pf[i].events = POLLIN;
+		ptr[i] = ws->members[i].ptr;
+	}
+	pf[n].fd = ws->kickfd;
+	pf[n].events = POLLIN;
+	pthread_mutex_unlock(&ws->lock);
+	r = ppoll(pf, n + 1, to_ts(timeout_ns, &ts), NULL);
+	if (r <= 0)
+		return 0;
+	for (unsigned i = 0; i < n && got < max; i++)
+		if (pf[i].revents)
+			ready[got++] = ptr[i];
+	if (pf[n].revents)
+		drain_kick(ws);
+	return got;
+}
+
+/* epoll_wait with a timeout in nanoseconds (< 0: none), exact where the
+ * kernel has epoll_pwait2 (5.11), else rounded up to milliseconds: the
+ * wait of a blocking receiver is often shorter than a millisecond. */
+static int epoll_wait_ns(int epfd, struct epoll_event *ev, int max,
+			 int64_t timeout_ns)
+{
+#if !defined(__SANITIZE_THREAD__)
+	/* (ThreadSanitizer intercepts epoll_ctl and epoll_wait, not
+	 * epoll_pwait2: without the interceptor it would miss the ordering
+	 * epoll gives between adding a port and receiving on it, and report
+	 * races that are not there. Its builds wait in milliseconds.) */
+	static _Atomic bool no_pwait2;
+
+	if (timeout_ns >= 0 && !atomic_load_explicit(&no_pwait2,
+						     memory_order_relaxed)) {
+		struct timespec ts;
+		int r = epoll_pwait2(epfd, ev, max, to_ts(timeout_ns, &ts),
+				     NULL);
+
+		if (r >= 0 || errno != ENOSYS)
+			return r;
+		atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+	}
+#endif
+	return epoll_wait(epfd, ev, max,
+			  timeout_ns < 0 ? -1
+					 : (int)((timeout_ns + 999999) / 1000000));
+}
+
+int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
+		    int64_t timeout_ns)
+{
+	struct epoll_event ev[WAIT_EVENTS];
+	int ne, got = 0;
+
+	pthread_mutex_lock(&ws->lock);
+	if (!ws->armed)
+		return wait_poll(ws, ready, max, timeout_ns); /* unlocks */
+	pthread_mutex_unlock(&ws->lock);
+	if (max > WAIT_EVENTS)
+		max = WAIT_EVENTS;
+	ne = epoll_wait_ns(ws->epfd, ev, max, timeout_ns);
+	for (int e = 0; e < ne; e++) {
+		if (ev[e].data.ptr)
+			ready[got++] = ev[e].data.ptr;
+		else
+			drain_kick(ws);
+	}
+	return got;
+}
+
+void uh_waitset_kick(struct uh_waitset *ws)
+{
+	uint64_t one = 1;
+
+	/* Fails only if already readable: the kick is pending anyway. */
+	(void)!write(ws->kickfd, &one, sizeof(one));
+}
+
+bool uh_waitset_armed(struct uh_waitset *ws)
+{
+	bool armed;
+
+	pthread_mutex_lock(&ws->lock);
+	armed = ws->armed;
+	pthread_mutex_unlock(&ws->lock);
+	return armed;
+}
