@@ -57,6 +57,7 @@ fuzz:
 # Every figure is a ratio against a baseline measured in the same run.
 bench: all
 	./build/bench_sync
+	./build/bench_floor
 	./build/uhoma-bench compare --seconds 5 --warmup 0.5
 	mkdir -p build/bench
 	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 --conns 8 \
