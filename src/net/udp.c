@@ -3,11 +3,11 @@
  * its port; the Homa header is the first bytes of each UDP payload.
  *
  * Ports live in a table indexed by port number (for send) and in one
- * waitset (for recv: an epoll set the sockets join only while a thread may
- * sleep, waitset.h). Closing a port must not free it under a thread that
- * got it from a wait: receivers hold an RCU read section across the wait
- * and the processing of its events, and close_port unlinks the port, kicks
- * the receivers and waits a grace period before closing.
+ * waitset (for sleeping receivers: ppoll while the sockets are few, epoll
+ * once they are many, waitset.h). Closing a port must not free it under a
+ * thread that got it from a wait: receivers hold an RCU read section
+ * across the wait and the processing of its events, and close_port unlinks
+ * the port, kicks the receivers and waits a grace period before closing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
