@@ -497,7 +497,7 @@ struct uhoma_metrics {
 	uint64_t tx_deferrals;     /* messages whose granted data a polling
 				    * application thread left for later */
 	uint64_t deferred_sends;   /* ... sends of it between receives */
-	uint64_t deferred;         /* gauge: messages deferred so */
+	uint64_t deferred;         /* gauge: messages deferred now */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

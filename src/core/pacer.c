@@ -104,7 +104,6 @@ static void unlink_rpc(struct uh_rpc *rpc)
 	uh_list_del(&rpc->throttle_link);
 	if (uh_list_empty(&q->bucket[b]))
 		bit_set(q, b, false);
-	rpc->throttle_bucket = -1;
 	rpc->throttle_q = NULL;
 	atomic_fetch_sub_explicit(&q->num, 1, memory_order_relaxed);
 }
@@ -120,7 +119,7 @@ static bool enqueue(struct uh_rpc *rpc, struct uh_txq *q)
 
 	rpc->out.throttled = true;
 	uh_pi_lock(&pc->lock);
-	if (rpc->throttle_bucket < 0) {
+	if (!rpc->throttle_q) {
 		if (!rpc->throttle_birth)
 			rpc->throttle_birth = atomic_fetch_add_explicit(
 				&pc->births, 1, memory_order_relaxed);
@@ -136,7 +135,7 @@ static bool enqueue(struct uh_rpc *rpc, struct uh_txq *q)
 				break;
 		}
 		uh_list_add_before(&rpc->throttle_link, pos);
-		rpc->throttle_bucket = (int16_t)b;
+		rpc->throttle_bucket = (uint16_t)b;
 		rpc->throttle_q = q;
 		bit_set(q, b, true);
 		uh_rpc_hold(rpc);               /* the set's reference */
@@ -173,7 +172,7 @@ void uh_pacer_remove(struct uh_rpc *rpc)
 	if (!rpc->out.throttled)
 		return;
 	uh_pi_lock(&pc->lock);
-	if (rpc->throttle_bucket >= 0) {
+	if (rpc->throttle_q) {
 		unlink_rpc(rpc);
 		was = true;
 	}

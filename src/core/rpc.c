@@ -208,7 +208,6 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_list_init(&rpc->g.link);
 	rpc->g.slot = -1;
 	uh_list_init(&rpc->throttle_link);
-	rpc->throttle_bucket = -1;
 	rpc->throttle_q = NULL;
 	return rpc;
 }

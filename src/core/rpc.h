@@ -145,7 +145,7 @@ struct uh_rpc {
 	struct uh_list throttle_link; /* on throttle_q->bucket[throttle_bucket] */
 	struct uh_txq *throttle_q;    /* the set it is in, or NULL */
 	uint32_t throttle_key;        /* bytes left to send when queued */
-	int16_t throttle_bucket;      /* -1: in no set */
+	uint16_t throttle_bucket;     /* valid while throttle_q is set */
 	uint64_t throttle_birth;      /* age (FIFO share) */
 
 	/* Socket lock (writers); see sync/rculist.h for the walkers. */

@@ -57,8 +57,8 @@ struct udp_port {
 	int ufd;         /* immutable (-1: one lane); closed with @fd */
 	uint16_t port;   /* immutable */
 	_Atomic uint32_t bulk_skip; /* polls that skip an idle bulk lane:
-				     * relaxed, a hint; decremented by
-				     * compare-and-swap so racing pollers
+				     * relaxed, a hint; counted down by
+				     * load and store, so racing pollers
 				     * never wrap it */
 	_Atomic bool bulk_yielded;  /* the last busy poll left the bulk
 				     * lane to urgent packets: relaxed, a
@@ -512,14 +512,14 @@ static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
 		uint32_t k = atomic_load_explicit(&p->bulk_skip,
 						  memory_order_relaxed);
 
-		/* Two pollers seeing 1 must not both subtract: a wrapped
-		 * count would starve the lane for four billion polls. */
-		while (k && !atomic_compare_exchange_weak_explicit(
-				    &p->bulk_skip, &k, k - 1,
-				    memory_order_relaxed, memory_order_relaxed))
-			;
-		if (k)
+		/* A store, not a subtraction: pollers racing here store the
+		 * same k - 1 (one skip more, at worst) and never wrap the
+		 * count, which would starve the lane. */
+		if (k) {
+			atomic_store_explicit(&p->bulk_skip, k - 1,
+					      memory_order_relaxed);
 			return got;
+		}
 		if (got && !atomic_exchange_explicit(&p->bulk_yielded, true,
 						     memory_order_relaxed))
 			return got;

@@ -147,27 +147,36 @@ static struct timespec *to_ts(int64_t ns, struct timespec *ts)
 	return ts;
 }
 
-static int wait_poll(struct uh_waitset *ws, void **ready, int max,
-		     int64_t timeout_ns)
+/* Copies the members for a ppoll wait into @pf and @ptr, the kick last;
+ * returns their count, or -1 if the set is armed (wait with epoll). */
+static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr)
 {
-	struct pollfd pf[UH_WAITSET_POLL_MAX + 1];
-	void *ptr[UH_WAITSET_POLL_MAX];
-	struct timespec ts;
-	unsigned n = ws->n;      /* the caller holds the lock */
-	int r, got = 0;
+	int n = -1;
 
-	for (unsigned i = 0; i < n; i++) {
-		pf[i].fd = ws->members[i].fd;
-		pf[i].events = POLLIN;
-		ptr[i] = ws->members[i].ptr;
+	pthread_mutex_lock(&ws->lock);
+	if (!ws->armed) {
+		for (n = 0; n < (int)ws->n; n++) {
+			pf[n].fd = ws->members[n].fd;
+			pf[n].events = POLLIN;
+			ptr[n] = ws->members[n].ptr;
+		}
+		pf[n].fd = ws->kickfd;
+		pf[n].events = POLLIN;
 	}
-	pf[n].fd = ws->kickfd;
-	pf[n].events = POLLIN;
 	pthread_mutex_unlock(&ws->lock);
-	r = ppoll(pf, n + 1, to_ts(timeout_ns, &ts), NULL);
-	if (r <= 0)
+	return n;
+}
+
+/* A wait on @n snapshot members (and the kick, pf[@n]). */
+static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
+		     int n, void **ready, int max, int64_t timeout_ns)
+{
+	struct timespec ts;
+	int got = 0;
+
+	if (ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts), NULL) <= 0)
 		return 0;
-	for (unsigned i = 0; i < n && got < max; i++)
+	for (int i = 0; i < n && got < max; i++)
 		if (pf[i].revents)
 			ready[got++] = ptr[i];
 	if (pf[n].revents)
@@ -207,13 +216,13 @@ static int epoll_wait_ns(int epfd, struct epoll_event *ev, int max,
 int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 		    int64_t timeout_ns)
 {
+	struct pollfd pf[UH_WAITSET_POLL_MAX + 1];
+	void *ptr[UH_WAITSET_POLL_MAX];
 	struct epoll_event ev[WAIT_EVENTS];
-	int ne, got = 0;
+	int ne, got = 0, n = snapshot(ws, pf, ptr);
 
-	pthread_mutex_lock(&ws->lock);
-	if (!ws->armed)
-		return wait_poll(ws, ready, max, timeout_ns); /* unlocks */
-	pthread_mutex_unlock(&ws->lock);
+	if (n >= 0)
+		return wait_poll(ws, pf, ptr, n, ready, max, timeout_ns);
 	if (max > WAIT_EVENTS)
 		max = WAIT_EVENTS;
 	ne = epoll_wait_ns(ws->epfd, ev, max, timeout_ns);

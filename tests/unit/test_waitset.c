@@ -171,8 +171,9 @@ static void test_waitset__epoll_reports_ready_members(void **state)
 	assert_true(uh_waitset_armed(&fx.ws));
 }
 
-/* A sleeper that loops until member @want is reported (or it is told to
- * stop: a failing test must still end it). */
+/* A sleeper that loops until member @want is reported -- with @want < 0,
+ * until its first wait returns -- or it is told to stop (a failing test
+ * must still end it). */
 struct sleeper {
 	int want;
 	_Atomic bool done, stop;
@@ -187,6 +188,10 @@ static void *sleeper_main(void *arg)
 	while (!atomic_load(&s->stop)) {
 		int n = uh_waitset_wait(&fx.ws, ready, 16, LONG_WAIT_NS);
 
+		if (s->want < 0) {
+			atomic_store(&s->done, true);
+			return NULL;
+		}
 		for (int k = 0; k < n; k++)
 			if (*(int *)ready[k] == s->want) {
 				atomic_store(&s->done, true);
@@ -248,35 +253,17 @@ static void test_waitset__disarm_wakes_an_epoll_wait(void **state)
 	finish(&s);
 }
 
-static void *kicked_main(void *arg)
-{
-	_Atomic bool *done = arg;
-	void *ready[4];
-
-	uh_sleep_ns(50 * 1000 * 1000);
-	(void)uh_waitset_wait(&fx.ws, ready, 4, LONG_WAIT_NS);
-	atomic_store(done, true);
-	return NULL;
-}
-
 static void test_waitset__kick_wakes_a_waiter(void **state)
 {
-	_Atomic bool done = false;
-	pthread_t th;
-	uint64_t t;
+	struct sleeper s;
 
 	(void)state;
 	add_members(2);
 	drain_kicks();
-	assert_int_equal(pthread_create(&th, NULL, kicked_main, &done), 0);
-	uh_sleep_ns(150 * 1000 * 1000);
-	assert_false(atomic_load(&done));
+	start(&s, -1);
+	assert_false(atomic_load(&s.done));
 	uh_waitset_kick(&fx.ws);
-	t = uh_now_ns();
-	while (!atomic_load(&done) && uh_now_ns() - t < PROMPT_NS)
-		uh_sleep_ns(1000 * 1000);
-	assert_true(atomic_load(&done));
-	pthread_join(th, NULL);
+	finish(&s);
 }
 
 int main(void)
