@@ -287,10 +287,15 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		return NULL;
 	}
 	uh_lock(&fresh->bucket->lock);
-	rpc = bucket_search(fresh->bucket, id, &peer->addr);
-	if (rpc) {                     /* another thread created it */
-		uh_rpc_hold(rpc);
+	if (bucket_search(fresh->bucket, id, &peer->addr)) {
+		/* Another thread created it. Free ours outside the bucket
+		 * lock (a free may block), then look it up as usual; if it
+		 * ended in between, this packet is for a finished request. */
+		uh_unlock(&fresh->bucket->lock);
 		uh_cache_free(s->stack->rpc_cache, fresh);
+		rpc = uh_rpc_find_server(s, &peer->addr, id);
+		if (!rpc)
+			*drop = UH_DROP_DONE;
 		return rpc;
 	}
 	if (!rpc_attach(s, fresh, true)) {

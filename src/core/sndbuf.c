@@ -111,7 +111,7 @@ int uh_sock_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 		cur = atomic_load(&s->tx_bytes);
 		if (fits(cur, want, limit) || atomic_load(&s->shutdown))
 			continue;
-		uh_lockdep_might_block("uhoma_send waiting for its budget",
+		uh_lockdep_might_sleep("uhoma_send waiting for its budget",
 				       UH_HERE);
 		if (uh_wait_sleep(&s->tx_wait, ticket, UINT64_MAX) ==
 		    UHOMA_ERR_INTERRUPTED) {

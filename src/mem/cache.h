@@ -29,8 +29,11 @@
  * AddressSanitizer sees each object's lifetime.
  *
  * Thread safety: alloc and free from any thread, concurrently. Create and
- * destroy must not race with use of the same cache. uh_cache_alloc may call
- * malloc: never call it holding a non-blocking lock (the validator checks).
+ * destroy must not race with use of the same cache. uh_cache_alloc and
+ * uh_cache_free may call malloc and free and take the registry lock: never
+ * call either holding a non-blocking lock (the validator checks every call).
+ * Neither waits for another thread's action, so both may run inside an RCU
+ * read-side section, as the kernel allocates atomically in its receive path.
  */
 #ifndef UHOMA_MEM_CACHE_H
 #define UHOMA_MEM_CACHE_H
@@ -101,9 +104,15 @@ static inline void *uh_cache_alloc_(struct uh_cache *c, struct uh_srcloc loc)
 }
 #define uh_cache_alloc(c) uh_cache_alloc_((c), UH_HERE)
 
-/* Returns @obj (from uh_cache_alloc on the same cache) to the cache. */
-static inline void uh_cache_free(struct uh_cache *c, void *obj)
+/* Returns @obj (from uh_cache_alloc on the same cache) to the cache.
+ * Blocking, like alloc, on every path: its slow paths take the registry
+ * lock, allocate magazines and return memory to the system, and whether a
+ * given call takes them depends on the thread's history. So the validator
+ * checks every call, and no free happens under a non-blocking lock. */
+static inline void uh_cache_free_(struct uh_cache *c, void *obj,
+				  struct uh_srcloc loc)
 {
+	uh_lockdep_might_block("uh_cache_free", loc);
 #ifndef UHOMA_CACHE_PASSTHROUGH
 	struct tslot *s = uh_cache_slot_fast(c, uh_cache_id(c));
 
@@ -115,6 +124,7 @@ static inline void uh_cache_free(struct uh_cache *c, void *obj)
 #endif
 	uh_cache_free_slow(c, obj);
 }
+#define uh_cache_free(c, obj) uh_cache_free_((c), (obj), UH_HERE)
 
 /* Closes the current interval now (normally done on the first depot access
  * after interval_ns has passed): updates the working set and may grow the

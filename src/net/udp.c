@@ -87,6 +87,24 @@ static struct udp_carrier *udp_of(struct uh_carrier *c)
 }
 
 /*
+ * What the waitset reports for a port: its number, never its address. A
+ * receiver sleeps outside any RCU read section (a sleeping reader would hold
+ * up every grace period, and so every close), so a port may be closed and
+ * freed while it sleeps; the number is looked up again afterwards, inside a
+ * read section. Bound ports are never 0, so a token is never NULL (the
+ * waitset's kick).
+ */
+static void *port_token(uint16_t port)
+{
+	return (void *)(uintptr_t)port;
+}
+
+static uint16_t token_port(const void *token)
+{
+	return (uint16_t)(uintptr_t)token;
+}
+
+/*
  * Opens one UDP socket of a port, configured for receive and send, and
  * binds it to @*port (0: the kernel picks; written back). @reuse joins the
  * port's SO_REUSEPORT group. Returns the fd or a uhoma error (< 0).
@@ -242,9 +260,9 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 				      memory_order_release);
 	atomic_fetch_add(&u->nopen, 1);
 	pthread_mutex_unlock(&u->open_lock);
-	rc = uh_waitset_add(&u->ws, fd, p);
+	rc = uh_waitset_add(&u->ws, fd, port_token(*port));
 	if (!rc && ufd >= 0)
-		rc = uh_waitset_add(&u->ws, ufd, p);
+		rc = uh_waitset_add(&u->ws, ufd, port_token(*port));
 	if (rc)
 		udp_close_port(c, *port);
 	return rc;
@@ -283,7 +301,7 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 	}
 	pthread_mutex_unlock(&u->open_lock);
 	udp_kick(c);
-	uh_synchronize_rcu();     /* no receiver still holds @p */
+	uh_synchronize_rcu();     /* no receiver still reads from @p */
 	close(p->fd);
 	if (p->ufd >= 0)
 		close(p->ufd);
@@ -549,30 +567,32 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 
 	if (max > UDP_BATCH)
 		max = UDP_BATCH;
-	uh_rcu_read_lock();
 	if (timeout_ns == 0 && atomic_load(&u->nopen) <= POLL_DIRECT) {
 		poll = true;
 		/* A poll with few ports: one recvmmsg per port costs less
 		 * than epoll_wait followed by recvmmsg. */
 		ne = 0;
+		uh_rcu_read_lock();
 		for (int i = 0; i < POLL_DIRECT; i++) {
 			struct udp_port *q = atomic_load_explicit(
 				&u->open[i], memory_order_acquire);
 
 			if (q)
-				ready[ne++] = q;
+				ready[ne++] = port_token(q->port);
 		}
 	} else {
 		ne = uh_waitset_wait(&u->ws, ready, 8, timeout_ns);
+		uh_rcu_read_lock();
 	}
 	for (int e = 0; e < ne && got < max; e++) {
-		struct udp_port *p = ready[e];
+		struct udp_port *p = atomic_load_explicit(
+			&u->ports[token_port(ready[e])], memory_order_acquire);
 		bool seen = false;
 
-		/* Both lanes of a port report under the same pointer. */
+		/* Both lanes of a port report under the same token. */
 		for (int k = 0; k < e; k++)
-			seen |= ready[k] == p;
-		if (!seen)
+			seen |= ready[k] == ready[e];
+		if (p && !seen)
 			got += recv_port(p, rx + got, max - got, poll);
 	}
 	uh_rcu_read_unlock();

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "net/waitset.h"
+#include "sync/lockdep.h"
 #include "uhoma/uhoma.h"
 
 #define WAIT_EVENTS 16
@@ -34,7 +35,11 @@ int uh_waitset_init(struct uh_waitset *ws)
 			close(ws->kickfd);
 		return UHOMA_ERR_SYSTEM;
 	}
+	ws->polling[0] = ws->polling[1] = 0;
+	ws->phase = 0;
 	pthread_mutex_init(&ws->lock, NULL);
+	pthread_mutex_init(&ws->del_lock, NULL);
+	pthread_cond_init(&ws->drained, NULL);
 	return UHOMA_OK;
 }
 
@@ -43,6 +48,8 @@ void uh_waitset_destroy(struct uh_waitset *ws)
 	close(ws->epfd);
 	close(ws->kickfd);
 	pthread_mutex_destroy(&ws->lock);
+	pthread_mutex_destroy(&ws->del_lock);
+	pthread_cond_destroy(&ws->drained);
 	free(ws->members);
 	ws->members = NULL;
 }
@@ -106,10 +113,31 @@ out:
 	return rc;
 }
 
+/* @lock held: sleeps until no ppoll wait of phase @old is in progress,
+ * kicking the waiters (a kick one of them drained may have found another
+ * not yet asleep, hence a kick per round). */
+static void drain_phase(struct uh_waitset *ws, unsigned old)
+{
+	while (ws->polling[old] > 0) {
+		struct timespec until;
+
+		uh_waitset_kick(ws);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&ws->drained, &ws->lock, &until);
+	}
+}
+
 void uh_waitset_del(struct uh_waitset *ws, int fd)
 {
 	bool disarmed = false;
 
+	uh_lockdep_might_sleep("uh_waitset_del", UH_HERE);
+	pthread_mutex_lock(&ws->del_lock);
 	pthread_mutex_lock(&ws->lock);
 	for (unsigned i = 0; i < ws->n; i++) {
 		if (ws->members[i].fd != fd)
@@ -124,7 +152,10 @@ void uh_waitset_del(struct uh_waitset *ws, int fd)
 		ws->armed = false;
 		disarmed = true;
 	}
+	ws->phase ^= 1;
+	drain_phase(ws, ws->phase ^ 1);
 	pthread_mutex_unlock(&ws->lock);
+	pthread_mutex_unlock(&ws->del_lock);
 	/* Epoll waiters would sleep on an empty set: back through ppoll. */
 	if (disarmed)
 		uh_waitset_kick(ws);
@@ -147,14 +178,18 @@ static struct timespec *to_ts(int64_t ns, struct timespec *ts)
 	return ts;
 }
 
-/* Copies the members for a ppoll wait into @pf and @ptr, the kick last;
- * returns their count, or -1 if the set is armed (wait with epoll). */
-static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr)
+/* Copies the members for a ppoll wait into @pf and @ptr, the kick last,
+ * and joins the wait to the current phase (*@phase); returns their count,
+ * or -1 if the set is armed (wait with epoll). */
+static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
+		    unsigned *phase)
 {
 	int n = -1;
 
 	pthread_mutex_lock(&ws->lock);
 	if (!ws->armed) {
+		*phase = ws->phase;
+		ws->polling[*phase]++;
 		for (n = 0; n < (int)ws->n; n++) {
 			pf[n].fd = ws->members[n].fd;
 			pf[n].events = POLLIN;
@@ -167,14 +202,20 @@ static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr)
 	return n;
 }
 
-/* A wait on @n snapshot members (and the kick, pf[@n]). */
+/* A wait on @n snapshot members (and the kick, pf[@n]) of @phase. */
 static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
-		     int n, void **ready, int max, int64_t timeout_ns)
+		     int n, unsigned phase, void **ready, int max,
+		     int64_t timeout_ns)
 {
 	struct timespec ts;
-	int got = 0;
+	int got = 0, r = ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts),
+			       NULL);
 
-	if (ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts), NULL) <= 0)
+	pthread_mutex_lock(&ws->lock);   /* our files are released now */
+	if (--ws->polling[phase] == 0 && phase != ws->phase)
+		pthread_cond_broadcast(&ws->drained);
+	pthread_mutex_unlock(&ws->lock);
+	if (r <= 0)
 		return 0;
 	for (int i = 0; i < n && got < max; i++)
 		if (pf[i].revents)
@@ -219,10 +260,15 @@ int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 	struct pollfd pf[UH_WAITSET_POLL_MAX + 1];
 	void *ptr[UH_WAITSET_POLL_MAX];
 	struct epoll_event ev[WAIT_EVENTS];
-	int ne, got = 0, n = snapshot(ws, pf, ptr);
+	unsigned phase = 0;
+	int ne, got = 0, n;
 
+	if (timeout_ns != 0)
+		uh_lockdep_might_sleep("a carrier wait", UH_HERE);
+	n = snapshot(ws, pf, ptr, &phase);
 	if (n >= 0)
-		return wait_poll(ws, pf, ptr, n, ready, max, timeout_ns);
+		return wait_poll(ws, pf, ptr, n, phase, ready, max,
+				 timeout_ns);
 	if (max > WAIT_EVENTS)
 		max = WAIT_EVENTS;
 	ne = epoll_wait_ns(ws->epfd, ev, max, timeout_ns);

@@ -17,10 +17,18 @@
  * come back through ppoll).
  *
  * Locking: @lock is a pthread mutex taken with no uhoma lock held and
- * never across a wait. Nothing calls synchronize_rcu while holding it, so
- * waits may run inside an RCU read section (the UDP carrier's receivers
- * do, so that a reported pointer stays valid). A member added during a
- * ppoll wait kicks the waiters, so that the next wait includes it.
+ * never across a wait. A member added during a ppoll wait kicks the
+ * waiters, so that the next wait includes it. A wait sleeps, so it never
+ * runs inside an RCU read section (the validator checks): what it reports
+ * for a member must be looked up again by the caller, not dereferenced.
+ *
+ * Removal: a ppoll wait holds a reference to every file it polls until it
+ * returns, so a socket closed during one would stay bound until the wait
+ * ended. uh_waitset_del therefore returns only once every ppoll wait that
+ * could have included the fd has returned: waits join one of two phases,
+ * a removal flips the phase and kicks until the old phase has drained
+ * (SRCU's two counters, for one kind of reader). Removals are serialized
+ * by @del_lock.
  */
 #ifndef UHOMA_NET_WAITSET_H
 #define UHOMA_NET_WAITSET_H
@@ -41,6 +49,12 @@ struct uh_waitset {
 	struct uh_waitset_member *members;  /* @lock */
 	unsigned n, cap;                    /* @lock */
 	bool armed;                         /* @lock: members in @epfd */
+	unsigned polling[2];                /* @lock: ppoll waits in progress,
+					     * by the phase they joined */
+	unsigned phase;                     /* @lock: the phase a wait joins */
+	pthread_cond_t drained;             /* with @lock: a phase emptied */
+	pthread_mutex_t del_lock;           /* one removal at a time; taken
+					     * before @lock */
 };
 
 /* Members up to which a wait uses ppoll (a UDP carrier's four directly
@@ -59,14 +73,16 @@ void uh_waitset_destroy(struct uh_waitset *ws);
 int uh_waitset_add(struct uh_waitset *ws, int fd, void *ptr);
 
 /* Removes @fd (before the caller closes it), disarming the set when the
- * members become few again. */
+ * members become few again. Returns once no wait still polls @fd; it
+ * sleeps (kicking the waiters) until then. */
 void uh_waitset_del(struct uh_waitset *ws, int fd);
 
 /*
  * Waits up to @timeout_ns (< 0: no limit; 0: a poll) for a member to
  * become readable. Writes up to @max ready members' pointers to @ready (a
- * member may appear more than once) and returns their count; 0 on
- * timeout, kick or error.
+ * member may appear more than once, and one removed meanwhile may appear)
+ * and returns their count; 0 on timeout, kick or error. Not inside an RCU
+ * read section unless @timeout_ns is 0.
  */
 int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 		    int64_t timeout_ns);

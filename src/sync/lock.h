@@ -75,6 +75,7 @@ static inline bool uh_trylock_(struct uh_lock *l, unsigned subclass,
 	uint32_t expect = 0;
 
 	uh_yield_point();
+	uh_lockdep_try_check(l, l->cls, loc);
 	if (!atomic_compare_exchange_strong_explicit(&l->state, &expect, 1,
 						     memory_order_acquire,
 						     memory_order_relaxed))

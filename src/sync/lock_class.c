@@ -11,6 +11,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "sync/lockdep.h"
 
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 /* Written under registry_mutex; read lock-free after the id is published
@@ -20,6 +23,7 @@ static _Atomic int registry_count;
 
 int uh_lock_class_register(struct uh_lock_class *cls)
 {
+	struct uh_lock_class *twin = NULL;
 	int id;
 
 	pthread_mutex_lock(&registry_mutex);
@@ -32,12 +36,25 @@ int uh_lock_class_register(struct uh_lock_class *cls)
 				UH_LOCK_CLASS_MAX);
 			abort();
 		}
+		for (int i = 1; i < id && !twin; i++) {
+			struct uh_lock_class *o = atomic_load_explicit(
+				&registry[i], memory_order_relaxed);
+
+			if (strcmp(o->name, cls->name) == 0)
+				twin = o;
+		}
 		atomic_store_explicit(&registry[id], cls, memory_order_relaxed);
 		atomic_store_explicit(&registry_count, id,
 				      memory_order_release);
 		atomic_store_explicit(&cls->id, id, memory_order_release);
 	}
 	pthread_mutex_unlock(&registry_mutex);
+#ifdef UHOMA_LOCKDEP
+	if (twin)   /* reported outside the registry mutex: the hook may lock */
+		uh_lockdep_duplicate_class(cls, twin);
+#else
+	(void)twin;
+#endif
 	return id;
 }
 

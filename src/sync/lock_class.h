@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "sync/lock_order.h"
+#include "util/compiler.h"
 
 enum uh_lock_class_flags {
 	/* Holders may block: sleep on a wait queue, allocate, synchronize_rcu.
@@ -34,15 +35,19 @@ struct uh_lock_class {
 	const char *name;   /* immutable */
 	unsigned rank;      /* immutable: an enum uh_lock_rank value */
 	unsigned flags;     /* immutable: enum uh_lock_class_flags */
+	struct uh_srcloc def; /* immutable: where UH_LOCK_CLASS() stands */
 	_Atomic int id;     /* 0 until registered, then 1..MAX; set once
 			     * under the registry mutex */
 	_Atomic uint64_t misses;  /* try failed: relaxed atomic adds */
 	_Atomic uint64_t miss_ns; /* time spent waiting after a miss */
 };
 
+/* Define each class once, in a .c file: a class defined static in a header
+ * becomes one class per file that includes it (the validator reports two
+ * classes registered under one name). */
 #define UH_LOCK_CLASS(sym, cname, crank, cflags) \
 	struct uh_lock_class sym = { .name = (cname), .rank = (crank), \
-				     .flags = (cflags) }
+				     .flags = (cflags), .def = UH_HERE }
 
 /* Registers @cls (idempotent) and returns its id (1..UH_LOCK_CLASS_MAX). */
 int uh_lock_class_register(struct uh_lock_class *cls);

@@ -17,6 +17,13 @@
  * a cycle), and if none exists sets the bit and records, for the report of
  * some later violation, where the edge was first seen and what was held.
  *
+ * RCU as a lock: two pseudo-classes take part in the graph but are never
+ * held. Acquiring B inside a read section learns rcu_read->B; holding A
+ * across synchronize_rcu learns A->rcu_read. A cycle through rcu_read is a
+ * reader waiting (transitively) for a lock whose holder waits for that
+ * reader's grace period. rcu_callback does the same for call_rcu callbacks
+ * and rcu_barrier.
+ *
  * The validator uses only pthread mutexes internally, never uh_lock, so it
  * cannot recurse into itself.
  */
@@ -35,6 +42,8 @@ struct held_lock {
 	struct uh_lock_class *cls;
 	unsigned subclass;
 	bool trylock;
+	bool blocked;   /* a blocking operation under it was reported: one
+			 * report per holding, not one per slow path */
 	struct uh_srcloc loc;
 };
 
@@ -43,10 +52,18 @@ struct ld_thread {
 	int depth;
 	int rcu_depth;
 	struct uh_srcloc rcu_loc;   /* outermost rcu_read_lock */
+	bool in_callback;           /* inside an RCU callback */
+	struct uh_srcloc cb_loc;    /* where that callback was queued */
+	int cb_depth, cb_rcu_depth; /* depth and RCU depth at its entry */
 	bool key_set;
 };
 
 static __thread struct ld_thread ld_self;
+
+/* The pseudo-classes of RCU (see the top of this file). Rank 0: they are
+ * never pushed on a held stack, so ranks never compare against them. */
+static UH_LOCK_CLASS(rcu_read_class, "rcu_read", 0, 0);
+static UH_LOCK_CLASS(rcu_callback_class, "rcu_callback", 0, 0);
 
 /* --- the class graph ------------------------------------------------------ */
 
@@ -120,6 +137,9 @@ static const char *kind_name(enum uh_lockdep_kind k)
 	case UH_LD_SYNC_IN_READ: return "synchronize_rcu inside an RCU read-side section";
 	case UH_LD_RCU_UNBALANCED: return "rcu_read_unlock without rcu_read_lock";
 	case UH_LD_TOO_DEEP: return "too many locks held";
+	case UH_LD_SLEEP_IN_READ: return "sleeping inside an RCU read-side section";
+	case UH_LD_CALLBACK_HELD: return "RCU callback returning with a lock held";
+	case UH_LD_DUPLICATE_CLASS: return "two lock classes with one name";
 	}
 	return "unknown";
 }
@@ -140,11 +160,18 @@ static void rb_held(struct rbuf *rb, const struct ld_thread *t)
 	if (t->rcu_depth > 0)
 		rb_printf(rb, "    RCU read-side section (depth %d) entered at %s:%d\n",
 			  t->rcu_depth, t->rcu_loc.file, t->rcu_loc.line);
+	if (t->in_callback)
+		rb_printf(rb, "    inside an RCU callback queued at %s:%d\n",
+			  t->cb_loc.file, t->cb_loc.line);
 }
 
-static void rb_header(struct rbuf *rb, enum uh_lockdep_kind kind)
+/* @title overrides the kind's heading where the state is more specific
+ * (a thread exiting inside a read section holds no lock). */
+static void rb_header(struct rbuf *rb, enum uh_lockdep_kind kind,
+		      const char *title)
 {
-	rb_printf(rb, "\n===== uhoma lockdep: %s =====\n", kind_name(kind));
+	rb_printf(rb, "\n===== uhoma lockdep: %s =====\n",
+		  title ? title : kind_name(kind));
 }
 
 static void deliver(enum uh_lockdep_kind kind, struct rbuf *rb)
@@ -166,6 +193,19 @@ static void deliver(enum uh_lockdep_kind kind, struct rbuf *rb)
 	abort();
 }
 
+static void report_v(enum uh_lockdep_kind kind, const char *title,
+		     const struct ld_thread *t, const char *fmt, va_list ap)
+{
+	struct rbuf rb = { .len = 0 };
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	rb_header(&rb, kind, title);
+	rb_printf(&rb, "  %s\n  held by this thread:\n", line);
+	rb_held(&rb, t);
+	deliver(kind, &rb);
+}
+
 /* A report about the calling thread's state, with a one-line subject. */
 static void report_simple(enum uh_lockdep_kind kind, const struct ld_thread *t,
 			  const char *fmt, ...)
@@ -174,17 +214,41 @@ static void report_simple(enum uh_lockdep_kind kind, const struct ld_thread *t,
 static void report_simple(enum uh_lockdep_kind kind, const struct ld_thread *t,
 			  const char *fmt, ...)
 {
-	struct rbuf rb = { .len = 0 };
-	char line[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	report_v(kind, NULL, t, fmt, ap);
 	va_end(ap);
-	rb_header(&rb, kind);
-	rb_printf(&rb, "  %s\n  held by this thread:\n", line);
-	rb_held(&rb, t);
-	deliver(kind, &rb);
+}
+
+/* The same with a heading of its own. */
+static void report_titled(enum uh_lockdep_kind kind, const char *title,
+			  const struct ld_thread *t, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void report_titled(enum uh_lockdep_kind kind, const char *title,
+			  const struct ld_thread *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_v(kind, title, t, fmt, ap);
+	va_end(ap);
+}
+
+/* "with a lock held" or "inside an RCU read-side section", whichever is
+ * true of @t, after @who ("thread exiting", ...). */
+static const char *held_title(char *buf, size_t len, const char *who,
+			      const struct ld_thread *t, int depth_base,
+			      int rcu_base)
+{
+	bool locks = t->depth > depth_base, rcu = t->rcu_depth > rcu_base;
+
+	snprintf(buf, len, "%s %s%s%s", who,
+		 locks ? "with a lock held" : "",
+		 locks && rcu ? " and " : "",
+		 rcu ? "inside an RCU read-side section" : "");
+	return buf;
 }
 
 /* --- the thread-exit check ----------------------------------------------- */
@@ -192,19 +256,34 @@ static void report_simple(enum uh_lockdep_kind kind, const struct ld_thread *t,
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-static void thread_exit_check(void *p)
+static void exit_check(struct ld_thread *t, const char *who, const char *how)
 {
-	struct ld_thread *t = p;
+	char title[128];
 
 	if (t->depth > 0 || t->rcu_depth > 0)
-		report_simple(UH_LD_EXIT_HELD, t,
-			      "thread exits holding %d lock(s), RCU depth %d",
+		report_titled(UH_LD_EXIT_HELD,
+			      held_title(title, sizeof(title), who, t, 0, 0),
+			      t, "%s holding %d lock(s), RCU depth %d", how,
 			      t->depth, t->rcu_depth);
+}
+
+static void thread_exit_check(void *p)
+{
+	exit_check(p, "thread exiting", "thread exits");
+}
+
+/* exit() and a return from main() run atexit handlers in the calling thread
+ * but no pthread-key destructor: this is the only exit check they get. */
+static void process_exit_check(void)
+{
+	exit_check(&ld_self, "process exiting",
+		   "exit() (or a return from main) is called");
 }
 
 static void exit_key_init(void)
 {
-	if (pthread_key_create(&exit_key, thread_exit_check) != 0)
+	if (pthread_key_create(&exit_key, thread_exit_check) != 0 ||
+	    atexit(process_exit_check) != 0)
 		abort();
 }
 
@@ -281,6 +360,17 @@ static const struct edge_info *edge_find(int a, int b)
 	return NULL;
 }
 
+/* Appends one entry to an edge's chain, if there is room. */
+static void chain_push(struct edge_info *e, struct uh_lock_class *cls,
+		       struct uh_srcloc loc)
+{
+	if (e->nchain < CHAIN_MAX) {
+		e->chain[e->nchain].cls = uh_lock_class_id(cls);
+		e->chain[e->nchain].loc = loc;
+		e->nchain++;
+	}
+}
+
 static void edge_add(const struct ld_thread *t, int a, int b,
 		     struct uh_srcloc loc)
 {
@@ -299,23 +389,57 @@ static void edge_add(const struct ld_thread *t, int a, int b,
 	e->from = a;
 	e->to = b;
 	e->to_loc = loc;
-	e->nchain = t->depth < CHAIN_MAX ? t->depth : CHAIN_MAX;
-	for (int i = 0; i < e->nchain; i++) {
-		e->chain[i].cls = uh_lock_class_id(t->held[i].cls);
-		e->chain[i].loc = t->held[i].loc;
-	}
+	e->nchain = 0;
+	if (t->in_callback)
+		chain_push(e, &rcu_callback_class, t->cb_loc);
+	if (t->rcu_depth > 0)
+		chain_push(e, &rcu_read_class, t->rcu_loc);
+	for (int i = 0; i < t->depth; i++)
+		chain_push(e, t->held[i].cls, t->held[i].loc);
 	atomic_fetch_or_explicit(&graph[a][b / 64], 1ull << (b % 64),
 				 memory_order_relaxed);
+}
+
+/* How an acquisition of @cls reads in a report ("acquires \"x\"", or the
+ * wait that the RCU pseudo-classes stand for). */
+static const char *acquire_verb(const struct uh_lock_class *cls)
+{
+	if (cls == &rcu_read_class)
+		return "waits in synchronize_rcu for every RCU read-side section";
+	if (cls == &rcu_callback_class)
+		return "waits in rcu_barrier for every queued RCU callback";
+	return NULL;
+}
+
+/* How a held @cls, taken at @loc, reads in a report. */
+static void rb_holder(struct rbuf *rb, const struct uh_lock_class *cls,
+		      struct uh_srcloc loc)
+{
+	if (cls == &rcu_read_class)
+		rb_printf(rb, "inside an RCU read-side section (\"rcu_read\") entered at %s:%d",
+			  loc.file, loc.line);
+	else if (cls == &rcu_callback_class)
+		rb_printf(rb, "inside an RCU callback (\"rcu_callback\") queued at %s:%d",
+			  loc.file, loc.line);
+	else
+		rb_printf(rb, "holding \"%s\" (rank %u), taken at %s:%d",
+			  cls->name, cls->rank, loc.file, loc.line);
 }
 
 static void rb_edge(struct rbuf *rb, const struct edge_info *e)
 {
 	struct uh_lock_class *from = uh_lock_class_by_id(e->from);
 	struct uh_lock_class *to = uh_lock_class_by_id(e->to);
+	const char *verb = acquire_verb(to);
 
-	rb_printf(rb, "    \"%s\" -> \"%s\": \"%s\" acquired at %s:%d while holding:\n",
-		  from->name, to->name, to->name, e->to_loc.file,
-		  e->to_loc.line);
+	if (verb)
+		rb_printf(rb, "    \"%s\" -> \"%s\": a thread %s at %s:%d while holding:\n",
+			  from->name, to->name, verb, e->to_loc.file,
+			  e->to_loc.line);
+	else
+		rb_printf(rb, "    \"%s\" -> \"%s\": \"%s\" acquired at %s:%d while holding:\n",
+			  from->name, to->name, to->name, e->to_loc.file,
+			  e->to_loc.line);
 	for (int i = 0; i < e->nchain; i++)
 		rb_printf(rb, "        #%d \"%s\" taken at %s:%d\n", i,
 			  uh_lock_class_by_id(e->chain[i].cls)->name,
@@ -323,13 +447,16 @@ static void rb_edge(struct rbuf *rb, const struct edge_info *e)
 }
 
 /*
- * Learns the edge held->@cls. Returns false (after reporting) if the edge
- * would close a cycle.
+ * Learns the edge @from->@cls, @from held since @from_loc and @cls acquired
+ * (or, for a pseudo-class, waited for) at @loc. Returns false (after
+ * reporting) if the edge would close a cycle.
  */
-static bool learn_edge(struct ld_thread *t, const struct held_lock *h,
-		       struct uh_lock_class *cls, struct uh_srcloc loc)
+static bool learn_edge(struct ld_thread *t, struct uh_lock_class *from,
+		       struct uh_srcloc from_loc, struct uh_lock_class *cls,
+		       struct uh_srcloc loc)
 {
-	int a = uh_lock_class_id(h->cls), b = uh_lock_class_id(cls);
+	int a = uh_lock_class_id(from), b = uh_lock_class_id(cls);
+	const char *verb = acquire_verb(cls);
 	int path[NCLS];
 	int n;
 
@@ -349,14 +476,19 @@ static bool learn_edge(struct ld_thread *t, const struct held_lock *h,
 
 	struct rbuf rb = { .len = 0 };
 
-	rb_header(&rb, UH_LD_CYCLE);
-	rb_printf(&rb, "  this thread acquires \"%s\" (rank %u) at %s:%d\n",
-		  cls->name, cls->rank, loc.file, loc.line);
-	rb_printf(&rb, "  while holding \"%s\" (rank %u), taken at %s:%d; its chain:\n",
-		  h->cls->name, h->cls->rank, h->loc.file, h->loc.line);
+	rb_header(&rb, UH_LD_CYCLE, NULL);
+	if (verb)
+		rb_printf(&rb, "  this thread %s (\"%s\") at %s:%d\n", verb,
+			  cls->name, loc.file, loc.line);
+	else
+		rb_printf(&rb, "  this thread acquires \"%s\" (rank %u) at %s:%d\n",
+			  cls->name, cls->rank, loc.file, loc.line);
+	rb_printf(&rb, "  while ");
+	rb_holder(&rb, from, from_loc);
+	rb_printf(&rb, "; its chain:\n");
 	rb_held(&rb, t);
 	rb_printf(&rb, "  but the opposite order \"%s\" ->...-> \"%s\" (%d-class cycle) was seen before:\n",
-		  cls->name, h->cls->name, n);
+		  cls->name, from->name, n);
 	for (int i = 0; i + 1 < n; i++) {
 		const struct edge_info *e = edge_find(path[i], path[i + 1]);
 
@@ -366,6 +498,31 @@ static bool learn_edge(struct ld_thread *t, const struct held_lock *h,
 	pthread_mutex_unlock(&graph_mutex);
 	deliver(UH_LD_CYCLE, &rb);
 	return false;
+}
+
+/* Edges from the contexts the thread is in (a read section, a callback) to
+ * @cls, acquired at @loc. False if one closed a cycle (reported). */
+static bool learn_context_edges(struct ld_thread *t, struct uh_lock_class *cls,
+				struct uh_srcloc loc)
+{
+	if (t->rcu_depth > 0 &&
+	    !learn_edge(t, &rcu_read_class, t->rcu_loc, cls, loc))
+		return false;
+	if (t->in_callback &&
+	    !learn_edge(t, &rcu_callback_class, t->cb_loc, cls, loc))
+		return false;
+	return true;
+}
+
+/* Edges from every held lock to the pseudo-class @wait_cls, which the thread
+ * is about to wait for at @loc. */
+static void learn_wait_edges(struct ld_thread *t, struct uh_lock_class *wait_cls,
+			     struct uh_srcloc loc)
+{
+	for (int i = 0; i < t->depth; i++)
+		if (!learn_edge(t, t->held[i].cls, t->held[i].loc, wait_cls,
+				loc))
+			return;
 }
 
 /* --- the hooks ----------------------------------------------------------- */
@@ -394,6 +551,8 @@ void uh_lockdep_acquire(const void *lock, struct uh_lock_class *cls,
 	bool reported = false;
 
 	uh_lock_class_id(cls);
+	if (!learn_context_edges(t, cls, loc))
+		reported = true;
 	for (int i = 0; i < t->depth && !reported; i++) {
 		const struct held_lock *h = &t->held[i];
 
@@ -418,6 +577,9 @@ void uh_lockdep_acquire(const void *lock, struct uh_lock_class *cls,
 			reported = true;
 		} else if ((cls->flags & UH_LC_SLEEPS) &&
 			   !(h->cls->flags & UH_LC_SLEEPS)) {
+			if (t->held[i].blocked)
+				continue;
+			t->held[i].blocked = true;
 			report_simple(UH_LD_BLOCKING, t,
 				      "acquiring sleeping-class \"%s\" at %s:%d while holding non-blocking \"%s\" (taken at %s:%d)",
 				      cls->name, loc.file, loc.line,
@@ -433,11 +595,36 @@ void uh_lockdep_acquire(const void *lock, struct uh_lock_class *cls,
 				      loc.line, h->cls->name, h->cls->rank,
 				      h->loc.file, h->loc.line);
 			reported = true;
-		} else if (!learn_edge(t, h, cls, loc)) {
+		} else if (!learn_edge(t, h->cls, h->loc, cls, loc)) {
 			reported = true;
 		}
 	}
 	push_held(t, lock, cls, subclass, false, loc);
+}
+
+void uh_lockdep_try_check(const void *lock, struct uh_lock_class *cls,
+			  struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	for (int i = 0; i < t->depth; i++) {
+		const struct held_lock *h = &t->held[i];
+
+		if (h->lock == lock) {
+			report_simple(UH_LD_RECURSION, t,
+				      "try-locking \"%s\" %p at %s:%d, which this thread already holds (taken at %s:%d): it can never succeed",
+				      cls->name, lock, loc.file, loc.line,
+				      h->loc.file, h->loc.line);
+			return;
+		}
+		if (h->cls->flags & UH_LC_LEAF) {
+			report_simple(UH_LD_LEAF, t,
+				      "try-locking \"%s\" at %s:%d while holding leaf \"%s\" (taken at %s:%d)",
+				      cls->name, loc.file, loc.line,
+				      h->cls->name, h->loc.file, h->loc.line);
+			return;
+		}
+	}
 }
 
 void uh_lockdep_acquired_try(const void *lock, struct uh_lock_class *cls,
@@ -479,9 +666,12 @@ void uh_lockdep_might_block(const char *what, struct uh_srcloc loc)
 	struct ld_thread *t = self();
 
 	for (int i = 0; i < t->depth; i++) {
-		const struct held_lock *h = &t->held[i];
+		struct held_lock *h = &t->held[i];
 
 		if (!(h->cls->flags & UH_LC_SLEEPS)) {
+			if (h->blocked)
+				return;
+			h->blocked = true;
 			report_simple(UH_LD_BLOCKING, t,
 				      "%s at %s:%d may block, but non-blocking \"%s\" is held (taken at %s:%d)",
 				      what, loc.file, loc.line, h->cls->name,
@@ -489,6 +679,20 @@ void uh_lockdep_might_block(const char *what, struct uh_srcloc loc)
 			return;
 		}
 	}
+}
+
+void uh_lockdep_might_sleep(const char *what, struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	if (t->rcu_depth > 0) {
+		report_simple(UH_LD_SLEEP_IN_READ, t,
+			      "%s at %s:%d waits for another thread inside an RCU read-side section (entered at %s:%d): every grace period waits for it",
+			      what, loc.file, loc.line, t->rcu_loc.file,
+			      t->rcu_loc.line);
+		return;
+	}
+	uh_lockdep_might_block(what, loc);
 }
 
 void uh_lockdep_rcu_read_lock(struct uh_srcloc loc)
@@ -523,15 +727,96 @@ bool uh_lockdep_synchronize_rcu(struct uh_srcloc loc)
 		return false;
 	}
 	uh_lockdep_might_block("synchronize_rcu", loc);
+	learn_wait_edges(t, &rcu_read_class, loc);
 	return true;
+}
+
+bool uh_lockdep_rcu_barrier(struct uh_srcloc loc)
+{
+	struct ld_thread *t = self();
+
+	if (t->rcu_depth > 0) {
+		report_titled(UH_LD_SYNC_IN_READ,
+			      "rcu_barrier inside an RCU read-side section", t,
+			      "rcu_barrier at %s:%d waits for a grace period, which waits for this thread's own read-side section",
+			      loc.file, loc.line);
+		return false;
+	}
+	if (t->in_callback) {
+		report_titled(UH_LD_SYNC_IN_READ,
+			      "rcu_barrier inside an RCU callback", t,
+			      "rcu_barrier at %s:%d, in a callback queued at %s:%d, would wait for that callback itself",
+			      loc.file, loc.line, t->cb_loc.file,
+			      t->cb_loc.line);
+		return false;
+	}
+	uh_lockdep_might_block("rcu_barrier", loc);
+	learn_wait_edges(t, &rcu_callback_class, loc);
+	return true;
+}
+
+void uh_lockdep_callback_enter(struct uh_srcloc queued)
+{
+	struct ld_thread *t = self();
+
+	t->in_callback = true;
+	t->cb_loc = queued;
+	t->cb_depth = t->depth;
+	t->cb_rcu_depth = t->rcu_depth;
+}
+
+void uh_lockdep_callback_exit(void)
+{
+	struct ld_thread *t = self();
+	char title[128];
+
+	if (t->depth > t->cb_depth || t->rcu_depth > t->cb_rcu_depth) {
+		report_titled(UH_LD_CALLBACK_HELD,
+			      held_title(title, sizeof(title),
+					 "RCU callback returning", t,
+					 t->cb_depth, t->cb_rcu_depth),
+			      t, "the callback queued at %s:%d returns holding %d lock(s), RCU depth %d",
+			      t->cb_loc.file, t->cb_loc.line,
+			      t->depth - t->cb_depth,
+			      t->rcu_depth - t->cb_rcu_depth);
+		/* The callback thread runs on: don't blame the next one. */
+		t->depth = t->cb_depth;
+		t->rcu_depth = t->cb_rcu_depth;
+	}
+	t->in_callback = false;
+}
+
+void uh_lockdep_duplicate_class(const struct uh_lock_class *cls,
+				const struct uh_lock_class *other)
+{
+	struct rbuf rb = { .len = 0 };
+	bool same_def = cls->def.line == other->def.line &&
+			strcmp(cls->def.file, other->def.file) == 0;
+
+	rb_header(&rb, UH_LD_DUPLICATE_CLASS, NULL);
+	rb_printf(&rb, "  \"%s\" (%p) defined at %s:%d is registered, but \"%s\" (%p) defined at %s:%d already was\n",
+		  cls->name, (const void *)cls, cls->def.file, cls->def.line,
+		  other->name, (const void *)other, other->def.file,
+		  other->def.line);
+	if (same_def)
+		rb_printf(&rb, "  one definition, two objects: a class defined static in a header has a copy in every file that includes it; define it once in a .c file and declare it extern\n");
+	else
+		rb_printf(&rb, "  two definitions, one name: reports about them could not be told apart; give each its own name\n");
+	rb_printf(&rb, "  locks of the two are not checked against each other for recursion\n");
+	deliver(UH_LD_DUPLICATE_CLASS, &rb);
 }
 
 void uh_lockdep_return_to_app(const char *api, struct uh_srcloc loc)
 {
 	struct ld_thread *t = self();
+	char title[128];
 
 	if (t->depth > 0 || t->rcu_depth > 0)
-		report_simple(UH_LD_RETURN_HELD, t,
+		report_titled(UH_LD_RETURN_HELD,
+			      held_title(title, sizeof(title),
+					 "returning to the application", t, 0,
+					 0),
+			      t,
 			      "%s returns to the application at %s:%d with %d lock(s) held, RCU depth %d",
 			      api, loc.file, loc.line, t->depth,
 			      t->rcu_depth);
@@ -575,6 +860,7 @@ void uh_lockdep_reset(void)
 	pthread_mutex_unlock(&graph_mutex);
 	ld_self.depth = 0;
 	ld_self.rcu_depth = 0;
+	ld_self.in_callback = false;
 	atomic_store(&report_count, 0);
 }
 

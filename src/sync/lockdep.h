@@ -4,26 +4,47 @@
  * Compiled in when UHOMA_LOCKDEP is defined (debug, test, ASan and TSan
  * builds); in release builds every hook below is an empty inline function.
  *
- * What it checks, per thread, at the moment of the operation:
+ * What it checks, per thread, at the moment of the operation (design.md
+ * section 3.4 lists each rule with its check and its blind spots):
  *  - ORDER: acquiring class B while holding class A with rank(A) > rank(B)
  *    breaks the documented order in lock_order.h;
  *  - CYCLE: the class graph learned from every blocking acquisition so far
  *    (edge A->B: B acquired while A held) would gain a cycle of any length;
  *    reported the first time the closing edge is taken, whether or not the
- *    deadlock ever happens;
- *  - LEAF: anything acquired while a UH_LC_LEAF class is held;
+ *    deadlock ever happens. Two pseudo-classes model RCU as a lock, as
+ *    Linux lockdep's rcu_lock_map does: "rcu_read" (edges rcu_read->B for
+ *    every B acquired inside a read section; edges A->rcu_read for every A
+ *    held across synchronize_rcu, which waits for those readers) and
+ *    "rcu_callback" (B acquired inside a call_rcu callback; A held across
+ *    rcu_barrier, which waits for the callbacks);
+ *  - LEAF: anything acquired, or try-locked, while a UH_LC_LEAF class is
+ *    held;
  *  - RECURSION: a class acquired while already held, unless annotated as
- *    nested with a subclass above every held subclass of that class;
+ *    nested with a subclass above every held subclass of that class; a
+ *    try-lock of a lock the thread already holds;
  *  - UNLOCK_NOT_HELD: releasing a lock this thread does not hold;
- *  - EXIT_HELD / RETURN_HELD: a thread exiting, or an API call returning to
- *    the application, with a lock held or inside an RCU read-side section;
- *  - BLOCKING: a blocking operation (sleeping wait, allocation through our
- *    caches, synchronize_rcu, acquiring a UH_LC_SLEEPS class) while holding
- *    a lock of a non-blocking class;
+ *  - EXIT_HELD / RETURN_HELD: a thread exiting (pthread_exit, return from
+ *    its start routine, or the process's exit() and return from main), or
+ *    an API call returning to the application, with a lock held or inside
+ *    an RCU read-side section;
+ *  - CALLBACK_HELD: an RCU callback returning with a lock held or inside a
+ *    read section (liburcu's callback thread never exits, so EXIT_HELD
+ *    would never see it);
+ *  - BLOCKING: a blocking operation (uh_lockdep_might_block: allocation,
+ *    a cache free, a system call that may wait; and every sleep below)
+ *    while holding a lock of a non-blocking class;
+ *  - SLEEP_IN_READ: a sleep (uh_lockdep_might_sleep: waiting for another
+ *    thread's action, such as uh_wait_sleep, a carrier wait or
+ *    rcu_barrier) inside an RCU read-side section, where it could stall
+ *    every grace period without bound;
  *  - SYNC_IN_READ: synchronize_rcu inside an RCU read-side section;
- *  - RCU_UNBALANCED: rcu_read_unlock without a matching lock.
+ *  - RCU_UNBALANCED: rcu_read_unlock without a matching lock;
+ *  - DUPLICATE_CLASS: two lock class objects registered under one name
+ *    (typically a class defined static in a header), which would make every
+ *    later report about them ambiguous.
  * A successful try-lock cannot deadlock, so it adds no edge and skips the
- * order checks, but the lock is tracked as held from then on.
+ * order checks (only LEAF and same-lock RECURSION apply to it), but the lock
+ * is tracked as held from then on.
  *
  * A report names the classes involved, the chain of locks held on each side
  * and their source locations. By default it is printed to stderr and the
@@ -50,6 +71,9 @@ enum uh_lockdep_kind {
 	UH_LD_SYNC_IN_READ,
 	UH_LD_RCU_UNBALANCED,
 	UH_LD_TOO_DEEP,
+	UH_LD_SLEEP_IN_READ,
+	UH_LD_CALLBACK_HELD,
+	UH_LD_DUPLICATE_CLASS,
 };
 
 /* Called with each report; @text is the full multi-line report. */
@@ -63,6 +87,10 @@ typedef void (*uh_lockdep_hook_fn)(enum uh_lockdep_kind kind,
 /* Before a blocking acquisition of @lock: checks, then records it held. */
 void uh_lockdep_acquire(const void *lock, struct uh_lock_class *cls,
 			unsigned subclass, struct uh_srcloc loc);
+/* Before a try-lock of @lock: the checks that apply to an attempt (LEAF,
+ * same-lock RECURSION), whether or not it will succeed. */
+void uh_lockdep_try_check(const void *lock, struct uh_lock_class *cls,
+			  struct uh_srcloc loc);
 /* After a successful try-lock: records it held; no edges, no order checks. */
 void uh_lockdep_acquired_try(const void *lock, struct uh_lock_class *cls,
 			     unsigned subclass, struct uh_srcloc loc);
@@ -70,13 +98,27 @@ void uh_lockdep_acquired_try(const void *lock, struct uh_lock_class *cls,
 void uh_lockdep_release(const void *lock, struct uh_srcloc loc);
 /* Is @lock held by the calling thread? */
 bool uh_lockdep_holds(const void *lock);
-/* A blocking operation named @what is about to happen. */
+/* A blocking operation named @what is about to happen: one that may take
+ * long (allocation, a system call) but waits for no other thread. */
 void uh_lockdep_might_block(const char *what, struct uh_srcloc loc);
+/* A sleep named @what is about to happen: it waits for another thread's
+ * action. Checked as blocking, and also inside read sections. */
+void uh_lockdep_might_sleep(const char *what, struct uh_srcloc loc);
 void uh_lockdep_rcu_read_lock(struct uh_srcloc loc);
 void uh_lockdep_rcu_read_unlock(struct uh_srcloc loc);
 /* Returns false (after reporting) if the caller is inside a read section,
  * where waiting for a grace period would wait for itself forever. */
 bool uh_lockdep_synchronize_rcu(struct uh_srcloc loc);
+/* The same for rcu_barrier, which waits for queued callbacks. */
+bool uh_lockdep_rcu_barrier(struct uh_srcloc loc);
+/* Around an RCU callback queued at @queued: checks that it leaves no lock
+ * held and no read section open, and learns what it acquires. */
+void uh_lockdep_callback_enter(struct uh_srcloc queued);
+void uh_lockdep_callback_exit(void);
+/* Called by lock_class.c when @cls is registered with the same name as the
+ * already registered @other. */
+void uh_lockdep_duplicate_class(const struct uh_lock_class *cls,
+				const struct uh_lock_class *other);
 /* An API call named @api is returning to the application. */
 void uh_lockdep_return_to_app(const char *api, struct uh_srcloc loc);
 /* Number of locks the calling thread holds; its RCU read nesting depth. */
@@ -98,6 +140,12 @@ static inline void uh_lockdep_acquire(const void *lock,
 {
 	(void)lock; (void)cls; (void)subclass; (void)loc;
 }
+static inline void uh_lockdep_try_check(const void *lock,
+					struct uh_lock_class *cls,
+					struct uh_srcloc loc)
+{
+	(void)lock; (void)cls; (void)loc;
+}
 static inline void uh_lockdep_acquired_try(const void *lock,
 					   struct uh_lock_class *cls,
 					   unsigned subclass,
@@ -114,6 +162,11 @@ static inline void uh_lockdep_might_block(const char *what,
 {
 	(void)what; (void)loc;
 }
+static inline void uh_lockdep_might_sleep(const char *what,
+					  struct uh_srcloc loc)
+{
+	(void)what; (void)loc;
+}
 static inline void uh_lockdep_rcu_read_lock(struct uh_srcloc loc) { (void)loc; }
 static inline void uh_lockdep_rcu_read_unlock(struct uh_srcloc loc) { (void)loc; }
 static inline bool uh_lockdep_synchronize_rcu(struct uh_srcloc loc)
@@ -121,6 +174,16 @@ static inline bool uh_lockdep_synchronize_rcu(struct uh_srcloc loc)
 	(void)loc;
 	return true;
 }
+static inline bool uh_lockdep_rcu_barrier(struct uh_srcloc loc)
+{
+	(void)loc;
+	return true;
+}
+static inline void uh_lockdep_callback_enter(struct uh_srcloc queued)
+{
+	(void)queued;
+}
+static inline void uh_lockdep_callback_exit(void) {}
 static inline void uh_lockdep_return_to_app(const char *api,
 					    struct uh_srcloc loc)
 {

@@ -86,6 +86,7 @@ void uh_pi_lock_(struct uh_pi_lock *l, struct uh_srcloc loc)
 
 bool uh_pi_trylock_(struct uh_pi_lock *l, struct uh_srcloc loc)
 {
+	uh_lockdep_try_check(l, l->cls, loc);
 	if (!try_word(l))
 		return false;
 	uh_tsan_acquire(l);

@@ -55,21 +55,35 @@ static void call_rcu_trampoline(struct rcu_head *rh)
 	 * the grace period through membarrier: state both edges for TSan. */
 	uh_tsan_acquire(h);
 	uh_tsan_acquire(&uh_rcu_tsan_gp);
+	/* liburcu registered its callback thread itself: a read section in
+	 * a callback must not register it a second time (an assertion in
+	 * liburcu), nor unregister it at exit. */
+	uh_rcu_registered = true;
+#ifdef UHOMA_LOCKDEP
+	uh_lockdep_callback_enter(h->queued);
+#endif
 	h->fn(h);
+	uh_lockdep_callback_exit();
 	uh_tsan_release(&tsan_callbacks_done);
 }
 
-void uh_call_rcu(struct uh_rcu_head *head, void (*fn)(struct uh_rcu_head *))
+void uh_call_rcu_(struct uh_rcu_head *head, void (*fn)(struct uh_rcu_head *),
+		  struct uh_srcloc loc)
 {
 	uh_rcu_ensure_registered();
 	head->fn = fn;
+#ifdef UHOMA_LOCKDEP
+	head->queued = loc;
+#else
+	(void)loc;
+#endif
 	uh_tsan_release(head);
 	urcu_memb_call_rcu(&head->urcu, call_rcu_trampoline);
 }
 
 void uh_rcu_barrier_(struct uh_srcloc loc)
 {
-	if (!uh_lockdep_synchronize_rcu(loc))
+	if (!uh_lockdep_rcu_barrier(loc))
 		return;
 	uh_rcu_ensure_registered();
 	urcu_memb_barrier();

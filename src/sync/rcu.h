@@ -15,9 +15,17 @@
  * in a thread registers it with liburcu, and a thread-exit destructor
  * unregisters it, so application threads need not know about RCU.
  *
- * Rules: no blocking inside a read section (the validator reports
- * synchronize_rcu there); a pointer obtained by uh_rcu_dereference is valid
- * only until the matching uh_rcu_read_unlock.
+ * Rules:
+ *  - no sleeping inside a read section: nothing that waits for another
+ *    thread's action (uh_wait_sleep, a carrier wait, synchronize_rcu,
+ *    rcu_barrier), since every grace period would wait for it. Bounded work
+ *    that waits for no thread (an allocation, a non-blocking send) is
+ *    allowed, as in the kernel's receive path. The validator reports the
+ *    sleeps (SLEEP_IN_READ, SYNC_IN_READ) and, treating the read side as a
+ *    lock class, any lock taken inside a read section that is also held
+ *    across synchronize_rcu (a CYCLE through "rcu_read");
+ *  - a pointer obtained by uh_rcu_dereference is valid only until the
+ *    matching uh_rcu_read_unlock.
  */
 #ifndef UHOMA_SYNC_RCU_H
 #define UHOMA_SYNC_RCU_H
@@ -92,13 +100,22 @@ void uh_synchronize_rcu_(struct uh_srcloc loc);
 struct uh_rcu_head {
 	struct rcu_head urcu;
 	void (*fn)(struct uh_rcu_head *head);
+#ifdef UHOMA_LOCKDEP
+	struct uh_srcloc queued;   /* where uh_call_rcu was called */
+#endif
 };
 
 /* Calls @fn(@head) from liburcu's call_rcu thread after a grace period.
- * Never blocks; may be called inside a read section. */
-void uh_call_rcu(struct uh_rcu_head *head, void (*fn)(struct uh_rcu_head *));
+ * Never blocks; may be called inside a read section. The callback must
+ * return with no lock held and no read section open (the validator checks,
+ * and learns the locks it takes for rcu_barrier's sake). */
+void uh_call_rcu_(struct uh_rcu_head *head, void (*fn)(struct uh_rcu_head *),
+		  struct uh_srcloc loc);
+#define uh_call_rcu(head, fn) uh_call_rcu_((head), (fn), UH_HERE)
 
-/* Waits for every uh_call_rcu callback queued so far to finish. Blocking. */
+/* Waits for every uh_call_rcu callback queued so far to finish. Blocking:
+ * the validator reports it inside a read section or a callback, and learns
+ * the locks held across it. */
 void uh_rcu_barrier_(struct uh_srcloc loc);
 #define uh_rcu_barrier() uh_rcu_barrier_(UH_HERE)
 

@@ -15,7 +15,7 @@ int uh_wait_sleep_(struct uh_wait *w, uint32_t ticket, uint64_t timeout_ns,
 	struct timespec ts, *tsp = NULL;
 	int r;
 
-	uh_lockdep_might_block("uh_wait_sleep", loc);
+	uh_lockdep_might_sleep("uh_wait_sleep", loc);
 	if (timeout_ns != UINT64_MAX) {
 		ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
 		ts.tv_nsec = (long)(timeout_ns % 1000000000u);
