@@ -172,6 +172,15 @@ struct uhoma_config {
 				    * control packets and short messages in a
 				    * queue of their own, read before the
 				    * scheduled data (see uhoma(7)) */
+	/* At most once (see uhoma(7), "Guarantees"). */
+	uint32_t dedup_window;     /* request ids of one client process a
+				    * server tracks above its oldest
+				    * unfinished one (rounded up to a power of
+				    * two); default 65536: 16 KiB at most
+				    * per client process */
+	uint32_t dedup_quiet_ms;   /* how long a server remembers a client
+				    * process with no request alive;
+				    * default 10000 */
 };
 
 /*
@@ -498,6 +507,14 @@ struct uhoma_metrics {
 				    * application thread left for later */
 	uint64_t deferred_sends;   /* ... sends of it between receives */
 	uint64_t deferred;         /* gauge: messages deferred now */
+	/* At most once (uhoma(7), "Guarantees"). */
+	uint64_t dedup_forgotten;  /* request ids a server stopped tracking
+				    * unfinished (a client spread wider than
+				    * dedup_window); a late first copy of one
+				    * is dropped, never run */
+	uint64_t dedup_evictions;  /* client processes forgotten early to make
+				    * room (more than 1024 on one host) */
+	uint64_t dedup_records;    /* gauge: client processes remembered */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

@@ -42,6 +42,8 @@ static const struct field fields[] = {
 	F(stat, 0, 1),
 	F(sndbuf, 0, 1u << 30),
 	F(lanes, 0, 1),
+	F(dedup_window, 1024, 1u << 24),
+	F(dedup_quiet_ms, 1, 3600000),
 };
 #undef F
 
@@ -76,6 +78,8 @@ static void set_defaults(struct uhoma_config *c)
 	c->stat = 1;
 	c->sndbuf = 8u << 20;
 	c->lanes = 1;
+	c->dedup_window = 1u << 16;
+	c->dedup_quiet_ms = 10000;
 }
 
 int uhoma_config_set(struct uhoma_config *cfg, const char *key,

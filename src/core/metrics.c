@@ -60,6 +60,9 @@ static const char *const plain_name[] = {
 	[UH_M_PACER_FIFO_SENDS] = "pacer_fifo_sends",
 	[UH_M_TX_DEFERRALS] = "tx_deferrals",
 	[UH_M_DEFERRED_SENDS] = "deferred_sends",
+	[UH_M_DEDUP_FORGOTTEN] = "dedup_forgotten",
+	[UH_M_DEDUP_EVICTIONS] = "dedup_evictions",
+	[UH_M_DEDUP_RECORDS] = "dedup_records",
 };
 
 void uh_metric_name(unsigned i, char *buf, size_t n)
@@ -133,6 +136,9 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->pacer_fifo_sends = rd(m, UH_M_PACER_FIFO_SENDS);
 	out->tx_deferrals = rd(m, UH_M_TX_DEFERRALS);
 	out->deferred_sends = rd(m, UH_M_DEFERRED_SENDS);
+	out->dedup_forgotten = rd(m, UH_M_DEDUP_FORGOTTEN);
+	out->dedup_evictions = rd(m, UH_M_DEDUP_EVICTIONS);
+	out->dedup_records = rd(m, UH_M_DEDUP_RECORDS);
 	out->grantable = uh_grant_count(st);
 	out->throttled = uh_pacer_throttled(st);
 	out->deferred = uh_pacer_deferred(st);

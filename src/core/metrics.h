@@ -47,6 +47,10 @@ enum uh_metric {
 	UH_M_PACER_FIFO_SENDS,   /* ... of them, for the FIFO share */
 	UH_M_TX_DEFERRALS,       /* granted data a poller left for later */
 	UH_M_DEFERRED_SENDS,     /* slices (or flushes) of deferred data sent */
+	UH_M_DEDUP_FORGOTTEN,    /* request ids slid out of a dedup window
+				  * unfinished (dedup.h) */
+	UH_M_DEDUP_EVICTIONS,    /* client records evicted for room */
+	UH_M_DEDUP_RECORDS,      /* gauge: client records held */
 	UH_M_PRIO_PKTS,          /* UH_MAX_PRIORITIES: packets sent per prio */
 	UH_M_PRIO_BYTES = UH_M_PRIO_PKTS + UH_MAX_PRIORITIES,
 	UH_M_RPC_STATE = UH_M_PRIO_BYTES + UH_MAX_PRIORITIES,          /* UHOMA_RPC_STATES gauges */

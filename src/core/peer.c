@@ -27,6 +27,12 @@ void uh_peertab_destroy(struct uh_peertab *t)
 		while (p) {
 			struct uh_peer *next = atomic_load(&p->next);
 
+			while (p->dedup) {
+				struct uh_dedup *d = p->dedup;
+
+				p->dedup = d->next;
+				uh_dedup_free(d);
+			}
 			free(p);
 			p = next;
 		}
@@ -123,24 +129,172 @@ unsigned uh_peer_take_acks(struct uh_peer *p, struct uh_ack *out, unsigned max)
 	return n;
 }
 
-static unsigned done_slot(uint64_t id)
+/* Peer lock held: the record of client process @key, or NULL. */
+static struct uh_dedup *dedup_find(struct uh_peer *p, uint64_t key)
 {
-	return (unsigned)(id >> 1) % UH_PEER_DONE_SLOTS;
+	for (struct uh_dedup *d = p->dedup; d; d = d->next)
+		if (d->key == key)
+			return d;
+	return NULL;
 }
 
-void uh_peer_done_add(struct uh_peer *p, uint64_t id)
+/* Peer lock held: unlinks the idle record that was active longest ago,
+ * for the caller to free; NULL if every record has RPCs alive. */
+static struct uh_dedup *dedup_victim(struct uh_peer *p)
 {
+	struct uh_dedup **best = NULL, *v;
+
+	for (struct uh_dedup **pp = &p->dedup; *pp; pp = &(*pp)->next)
+		if ((*pp)->alive == 0 &&
+		    (!best || (*pp)->active_tick < (*best)->active_tick))
+			best = pp;
+	if (!best)
+		return NULL;
+	v = *best;
+	*best = v->next;
+	p->ndedup--;
+	return v;
+}
+
+enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
+					  const struct uh_dedup_limits *lim,
+					  struct uh_dedup_counts *counts)
+{
+	uint64_t key = uh_dedup_key(id);
+	struct uh_dedup *fresh = NULL, *victim = NULL, *d;
+	uint64_t *ring = NULL, *spare = NULL;
+	uint32_t need, ring_cap = 0;
+	bool can_grow = true;
+	enum uh_dedup_verdict v;
+
+	uh_lockdep_might_block("dedup record allocation", UH_HERE);
+	/* Each pass either decides, or finds what to allocate and does it
+	 * with the lock dropped: a record, or a larger ring. */
+	for (;;) {
+		uh_lock(&p->lock);
+		d = dedup_find(p, key);
+		if (!d && fresh) {
+			if (p->ndedup >= lim->max_records &&
+			    !(victim = dedup_victim(p))) {
+				uh_unlock(&p->lock);
+				v = UH_DEDUP_NOMEM;   /* every one busy */
+				break;
+			}
+			fresh->next = p->dedup;
+			p->dedup = d = fresh;
+			p->ndedup++;
+			counts->created++;
+			fresh = NULL;
+		}
+		if (!d) {
+			uh_unlock(&p->lock);
+			fresh = uh_dedup_new(id, lim->now);
+			if (!fresh)
+				return UH_DEDUP_NOMEM;
+			continue;
+		}
+		if (uh_dedup_finished(d, id)) {
+			uh_unlock(&p->lock);
+			v = UH_DEDUP_FINISHED;
+			break;
+		}
+		need = can_grow ? uh_dedup_needs(d, id, lim->max_cap, lim->now,
+						 lim->settle)
+				: 0;
+		if (need && ring && ring_cap >= need) {
+			spare = uh_dedup_install(d, ring, ring_cap);
+			ring = NULL;
+			need = 0;
+		}
+		if (!need) {
+			/* Big enough (or at its limit: admit slides). */
+			counts->forgotten += uh_dedup_admit(d, id, lim->now,
+							    lim->settle);
+			uh_unlock(&p->lock);
+			v = UH_DEDUP_NEW;
+			break;
+		}
+		uh_unlock(&p->lock);
+		free(ring);
+		ring = uh_dedup_ring(need);
+		ring_cap = need;
+		can_grow = ring != NULL;   /* no memory: slide instead */
+	}
+	free(ring);
+	free(spare);
+	uh_dedup_free(fresh);
+	if (victim) {
+		counts->evicted++;
+		uh_dedup_free(victim);
+	}
+	return v;
+}
+
+void uh_peer_dedup_end(struct uh_peer *p, uint64_t id, bool ran,
+		       uint64_t now)
+{
+	struct uh_dedup *d;
+
 	uh_lock(&p->lock);
-	p->done[done_slot(id)] = id;
+	d = dedup_find(p, uh_dedup_key(id));
+	if (d)      /* always: a record with RPCs alive is never freed */
+		uh_dedup_end(d, id, ran, now);
 	uh_unlock(&p->lock);
 }
 
-bool uh_peer_done_check(struct uh_peer *p, uint64_t id)
+unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
+			      uint64_t quiet)
 {
-	bool hit;
+	struct uh_dedup *gone = NULL;
+	unsigned n = 0;
 
 	uh_lock(&p->lock);
-	hit = p->done[done_slot(id)] == id;
+	for (struct uh_dedup **pp = &p->dedup; *pp;) {
+		struct uh_dedup *d = *pp;
+
+		if (uh_dedup_idle(d, now, quiet)) {
+			*pp = d->next;
+			d->next = gone;
+			gone = d;
+			p->ndedup--;
+			n++;
+		} else {
+			pp = &d->next;
+		}
+	}
 	uh_unlock(&p->lock);
-	return hit;
+	while (gone) {
+		struct uh_dedup *next = gone->next;
+
+		uh_dedup_free(gone);
+		gone = next;
+	}
+	return n;
+}
+
+unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
+			   uint64_t quiet)
+{
+	unsigned n = 0;
+
+	uh_rcu_read_lock();
+	for (struct uh_peer *p = atomic_load_explicit(&t->buckets[b],
+						      memory_order_acquire);
+	     p; p = atomic_load_explicit(&p->next, memory_order_acquire))
+		n += uh_peer_dedup_expire(p, now, quiet);
+	uh_rcu_read_unlock();
+	return n;
+}
+
+void uh_peer_dedup_usage(struct uh_peer *p, uint32_t *records,
+			 uint64_t *bytes)
+{
+	uint64_t b = 0;
+
+	uh_lock(&p->lock);
+	for (struct uh_dedup *d = p->dedup; d; d = d->next)
+		b += uh_dedup_bytes(d);
+	*records = p->ndedup;
+	uh_unlock(&p->lock);
+	*bytes = b;
 }

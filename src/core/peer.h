@@ -10,7 +10,7 @@
  * Synchronization table:
  *   lookup       || lookup, insert : RCU (acquire loads of chain pointers)
  *   insert       || insert         : peertab.lock
- *   acks, done   || anything       : peer.lock (leaf)
+ *   acks, dedup  || anything       : peer.lock (leaf)
  *   cut          || anything       : cut_lock (seqlock; readers retry)
  */
 #ifndef UHOMA_CORE_PEER_H
@@ -20,13 +20,11 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+#include "core/dedup.h"
 #include "core/prio.h"
 #include "core/wire.h"
 #include "sync/lock.h"
 #include "sync/seqlock.h"
-
-/* Server-side memory of acknowledged RPC ids (see uh_peer_done_*). */
-#define UH_PEER_DONE_SLOTS 1024
 
 struct uh_peer {
 	struct uh_peer *_Atomic next;  /* hash chain: written under
@@ -37,8 +35,9 @@ struct uh_peer {
 	struct uh_ack acks[UH_MAX_ACKS]; /* peer.lock: client side, RPCs
 					  * whose responses we received and
 					  * must acknowledge */
-	uint64_t done[UH_PEER_DONE_SLOTS]; /* peer.lock: server side, ids of
-					    * RPCs this peer acknowledged */
+	struct uh_dedup *dedup;        /* peer.lock: server side, one record
+					* per client process (dedup.h) */
+	uint32_t ndedup;               /* peer.lock: records in @dedup */
 	struct uh_seqlock cut_lock;    /* its writer lock: class peer.cutoffs */
 	UH_SEQ_RECORD(struct uh_cutoffs, cut); /* cut_lock: the peer's
 						* unscheduled cutoffs */
@@ -90,14 +89,59 @@ bool uh_peer_add_ack(struct uh_peer *p, const struct uh_ack *ack,
 unsigned uh_peer_take_acks(struct uh_peer *p, struct uh_ack *out,
 			   unsigned max);
 
+/* What uh_peer_dedup_admit decided. */
+enum uh_dedup_verdict {
+	UH_DEDUP_NEW,        /* not seen finished: admitted, counted alive */
+	UH_DEDUP_FINISHED,   /* a copy of a finished request: drop it */
+	UH_DEDUP_NOMEM,      /* no memory for the record: drop it */
+};
+
+/* Client processes one peer (host) is remembered for at most. */
+#define UH_PEER_MAX_CLIENTS 1024
+
+/* Limits and clock of the dedup records (from the stack's config). */
+struct uh_dedup_limits {
+	uint64_t now;        /* the stack's tick */
+	uint32_t max_cap;    /* cfg.dedup_window, a power of two */
+	uint32_t max_records;/* per peer: client processes remembered */
+	uint64_t settle;     /* ticks after which unseen ids will not come */
+};
+
+/* What one admission changed, for the metrics. */
+struct uh_dedup_counts {
+	uint64_t forgotten;  /* ids slid out of the window unfinished */
+	int created;         /* records added (1) ... */
+	int evicted;         /* ... and evicted for room (1) */
+};
+
 /*
- * Server side: records that the client acknowledged RPC @id (so duplicates
- * of its request arriving late are not served again), and checks for it.
- * The memory is direct-mapped on the id: it keeps the last
- * UH_PEER_DONE_SLOTS ids of a client process that numbers its RPCs
- * sequentially, fewer when several processes share an address.
+ * Server side, at-most-once (dedup.h): may a new RPC be created for
+ * request @id from this peer? UH_DEDUP_NEW admits it; the caller must then
+ * call uh_peer_dedup_end once for it, whether or not it creates the RPC.
+ * May allocate: call with no lock held. Adds to *@counts.
  */
-void uh_peer_done_add(struct uh_peer *p, uint64_t id);
-bool uh_peer_done_check(struct uh_peer *p, uint64_t id);
+enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
+					  const struct uh_dedup_limits *lim,
+					  struct uh_dedup_counts *counts);
+
+/* The server RPC of @id admitted above ended; @ran: the application saw
+ * the request (finished for good). Never blocks: any lock may be held
+ * (the peer lock is a leaf). */
+void uh_peer_dedup_end(struct uh_peer *p, uint64_t id, bool ran,
+		       uint64_t now);
+
+/* Frees the records of @p idle for @quiet ticks; returns how many. Takes
+ * the peer lock; frees after releasing it. */
+unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
+			      uint64_t quiet);
+
+/* Expires the idle records of the peers in bucket @b of @t (under RCU);
+ * returns how many it freed. */
+unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
+			   uint64_t quiet);
+
+/* Records and bytes that @p holds (statistics, tests). */
+void uh_peer_dedup_usage(struct uh_peer *p, uint32_t *records,
+			 uint64_t *bytes);
 
 #endif /* UHOMA_CORE_PEER_H */

@@ -263,6 +263,39 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 	return rpc;
 }
 
+/* At most once: may request @id from @peer create an RPC? (dedup.h) */
+static enum uh_dedup_verdict dedup_admit(struct uhoma_sock *s,
+					 struct uh_peer *peer, uint64_t id)
+{
+	struct uhoma_stack *st = s->stack;
+	const struct uh_dedup_limits lim = {
+		.now = atomic_load_explicit(&st->ticks, memory_order_relaxed),
+		.max_cap = st->dedup_cap,
+		.max_records = UH_PEER_MAX_CLIENTS,
+		.settle = 2ull * st->cfg.timeout_ticks,
+	};
+	struct uh_dedup_counts n = { 0 };
+	enum uh_dedup_verdict v = uh_peer_dedup_admit(peer, id, &lim, &n);
+
+	if (n.forgotten)
+		uh_metric_add(st->metrics, UH_M_DEDUP_FORGOTTEN,
+			      (int64_t)n.forgotten);
+	if (n.evicted)
+		uh_metric_add(st->metrics, UH_M_DEDUP_EVICTIONS, n.evicted);
+	if (n.created != n.evicted)
+		uh_metric_add(st->metrics, UH_M_DEDUP_RECORDS,
+			      n.created - n.evicted);
+	return v;
+}
+
+static void dedup_end(struct uhoma_sock *s, struct uh_peer *peer,
+		      uint64_t id, bool ran)
+{
+	uh_peer_dedup_end(peer, id, ran,
+			  atomic_load_explicit(&s->stack->ticks,
+					       memory_order_relaxed));
+}
+
 struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 					 struct uh_peer *peer, uint16_t sport,
 					 uint64_t id, uint32_t length,
@@ -277,12 +310,20 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		*drop = UH_DROP_NOT_SERVER;
 		return NULL;
 	}
-	if (uh_peer_done_check(peer, id)) {
+	switch (dedup_admit(s, peer, id)) {
+	case UH_DEDUP_NEW:
+		break;
+	case UH_DEDUP_FINISHED:
 		*drop = UH_DROP_DONE;
 		return NULL;
+	case UH_DEDUP_NOMEM:
+		*drop = UH_DROP_NOMEM;
+		return NULL;
 	}
+	/* Admitted: every way out below ends the admission once. */
 	fresh = rpc_alloc(s, peer, id, sport);  /* no lock held: may block */
 	if (!fresh) {
+		dedup_end(s, peer, id, false);
 		*drop = UH_DROP_NOMEM;
 		return NULL;
 	}
@@ -293,6 +334,7 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		 * ended in between, this packet is for a finished request. */
 		uh_unlock(&fresh->bucket->lock);
 		uh_cache_free(s->stack->rpc_cache, fresh);
+		dedup_end(s, peer, id, false);
 		rpc = uh_rpc_find_server(s, &peer->addr, id);
 		if (!rpc)
 			*drop = UH_DROP_DONE;
@@ -303,6 +345,7 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		*drop = atomic_load(&s->shutdown) ? UH_DROP_SHUTDOWN
 						  : UH_DROP_NOT_SERVER;
 		uh_cache_free(s->stack->rpc_cache, fresh);
+		dedup_end(s, peer, id, false);
 		return NULL;
 	}
 	fresh->in.length = (int32_t)length;
@@ -331,10 +374,12 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 	if (rpc->state == UH_RPC_DEAD)
 		return;
 	/* At most once: once the application has seen a request, a late
-	 * copy of it must never create a new RPC, however this one ends. */
-	if (!uh_rpc_is_client(rpc) && (rpc->state == UH_RPC_IN_SERVICE ||
-				       rpc->state == UH_RPC_OUTGOING))
-		uh_peer_done_add(rpc->peer, rpc->id);
+	 * copy of it must never create a new RPC, however this one ends. One
+	 * that never reached the application may come again and run. */
+	if (!uh_rpc_is_client(rpc))
+		dedup_end(s, rpc->peer, rpc->id,
+			  rpc->state == UH_RPC_IN_SERVICE ||
+			  rpc->state == UH_RPC_OUTGOING);
 	uh_grant_done(rpc, p);
 	uh_pacer_remove(rpc);
 	uh_rpc_tx_uncharge(rpc, p);

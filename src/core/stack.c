@@ -98,6 +98,11 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 	memset(st, 0, size);
 	st->cfg = c;
 	st->rpc_cache = rpc_cache;
+	st->dedup_cap = UH_DEDUP_MIN_CAP;
+	while (st->dedup_cap < c.dedup_window)
+		st->dedup_cap *= 2;
+	st->dedup_quiet = ((uint64_t)c.dedup_quiet_ms * 1000 + c.tick_us - 1) /
+			  c.tick_us;
 	uh_lock_init(&st->socktab_lock, &socktab_class);
 	pthread_mutex_init(&st->bind_mutex, NULL);
 	uh_list_init(&st->all_socks);

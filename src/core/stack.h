@@ -43,6 +43,12 @@ struct uhoma_stack {
 	struct uh_peertab peers;
 	struct uh_cache *rpc_cache;    /* immutable */
 	_Atomic uint64_t ticks;        /* timer ticks so far */
+	uint32_t dedup_cap;            /* immutable: cfg.dedup_window rounded
+					* up to a power of two */
+	uint64_t dedup_quiet;          /* immutable: cfg.dedup_quiet_ms in
+					* ticks */
+	unsigned dedup_scan;           /* timer thread only: the peer-table
+					* bucket whose records expire next */
 	uint32_t link_mbps;            /* immutable: cfg's, or the carrier's
 					* guess when cfg says 0 */
 	struct uh_cutoffs cutoffs;     /* immutable: ours, as a receiver */

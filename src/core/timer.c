@@ -202,6 +202,7 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 void uh_stack_tick(struct uhoma_stack *st)
 {
 	uint64_t now = atomic_fetch_add(&st->ticks, 1) + 1;
+	unsigned n;
 
 	uh_metric_inc(st->metrics, UH_M_TIMER_TICKS);
 	uh_rcu_read_lock();
@@ -216,4 +217,12 @@ void uh_stack_tick(struct uhoma_stack *st)
 	}
 	uh_rcu_read_unlock();
 	uh_grant_tick(st);
+	/* At-most-once records of clients gone quiet: one peer-table bucket
+	 * a tick, so a record outlives its quiet time by at most
+	 * UH_PEERTAB_BUCKETS ticks. */
+	n = uh_peertab_expire(&st->peers, st->dedup_scan, now,
+			      st->dedup_quiet);
+	st->dedup_scan = (st->dedup_scan + 1) % UH_PEERTAB_BUCKETS;
+	if (n)
+		uh_metric_add(st->metrics, UH_M_DEDUP_RECORDS, -(int64_t)n);
 }

@@ -55,6 +55,10 @@ struct ld_thread {
 	bool in_callback;           /* inside an RCU callback */
 	struct uh_srcloc cb_loc;    /* where that callback was queued */
 	int cb_depth, cb_rcu_depth; /* depth and RCU depth at its entry */
+	int rcu_at;                 /* locks held when the outermost read
+				     * section began (report order) */
+	int untracked;              /* acquisitions past MAX_HELD, reported
+				     * once: their releases are not */
 	bool key_set;
 };
 
@@ -392,10 +396,14 @@ static void edge_add(const struct ld_thread *t, int a, int b,
 	e->nchain = 0;
 	if (t->in_callback)
 		chain_push(e, &rcu_callback_class, t->cb_loc);
-	if (t->rcu_depth > 0)
-		chain_push(e, &rcu_read_class, t->rcu_loc);
-	for (int i = 0; i < t->depth; i++)
-		chain_push(e, t->held[i].cls, t->held[i].loc);
+	/* In the order taken: the read section after the locks held when
+	 * it began. */
+	for (int i = 0; i <= t->depth; i++) {
+		if (t->rcu_depth > 0 && i == t->rcu_at)
+			chain_push(e, &rcu_read_class, t->rcu_loc);
+		if (i < t->depth)
+			chain_push(e, t->held[i].cls, t->held[i].loc);
+	}
 	atomic_fetch_or_explicit(&graph[a][b / 64], 1ull << (b % 64),
 				 memory_order_relaxed);
 }
@@ -405,7 +413,7 @@ static void edge_add(const struct ld_thread *t, int a, int b,
 static const char *acquire_verb(const struct uh_lock_class *cls)
 {
 	if (cls == &rcu_read_class)
-		return "waits in synchronize_rcu for every RCU read-side section";
+		return "waits for a grace period (synchronize_rcu, rcu_barrier), so for every RCU read-side section";
 	if (cls == &rcu_callback_class)
 		return "waits in rcu_barrier for every queued RCU callback";
 	return NULL;
@@ -515,14 +523,16 @@ static bool learn_context_edges(struct ld_thread *t, struct uh_lock_class *cls,
 }
 
 /* Edges from every held lock to the pseudo-class @wait_cls, which the thread
- * is about to wait for at @loc. */
-static void learn_wait_edges(struct ld_thread *t, struct uh_lock_class *wait_cls,
+ * is about to wait for at @loc. False if one closed a cycle (reported). */
+static bool learn_wait_edges(struct ld_thread *t,
+			     struct uh_lock_class *wait_cls,
 			     struct uh_srcloc loc)
 {
 	for (int i = 0; i < t->depth; i++)
 		if (!learn_edge(t, t->held[i].cls, t->held[i].loc, wait_cls,
 				loc))
-			return;
+			return false;
+	return true;
 }
 
 /* --- the hooks ----------------------------------------------------------- */
@@ -532,6 +542,8 @@ static void push_held(struct ld_thread *t, const void *lock,
 		      bool trylock, struct uh_srcloc loc)
 {
 	if (t->depth >= UH_LOCKDEP_MAX_HELD) {
+		if (t->untracked++ > 0)
+			return;
 		report_simple(UH_LD_TOO_DEEP, t,
 			      "more than %d locks held; \"%s\" at %s:%d not tracked",
 			      UH_LOCKDEP_MAX_HELD, cls->name, loc.file,
@@ -644,6 +656,12 @@ void uh_lockdep_release(const void *lock, struct uh_srcloc loc)
 		memmove(&t->held[i], &t->held[i + 1],
 			(size_t)(t->depth - i - 1) * sizeof(t->held[0]));
 		t->depth--;
+		if (i < t->rcu_at)
+			t->rcu_at--;
+		return;
+	}
+	if (t->untracked > 0) {   /* one of those past the limit */
+		t->untracked--;
 		return;
 	}
 	report_simple(UH_LD_UNLOCK_NOT_HELD, t,
@@ -699,8 +717,10 @@ void uh_lockdep_rcu_read_lock(struct uh_srcloc loc)
 {
 	struct ld_thread *t = self();
 
-	if (t->rcu_depth++ == 0)
+	if (t->rcu_depth++ == 0) {
 		t->rcu_loc = loc;
+		t->rcu_at = t->depth;
+	}
 }
 
 void uh_lockdep_rcu_read_unlock(struct uh_srcloc loc)
@@ -751,7 +771,10 @@ bool uh_lockdep_rcu_barrier(struct uh_srcloc loc)
 		return false;
 	}
 	uh_lockdep_might_block("rcu_barrier", loc);
-	learn_wait_edges(t, &rcu_callback_class, loc);
+	/* Callbacks run only after a grace period: the barrier waits for
+	 * every reader too, as synchronize_rcu does. One report at most. */
+	if (learn_wait_edges(t, &rcu_callback_class, loc))
+		learn_wait_edges(t, &rcu_read_class, loc);
 	return true;
 }
 
@@ -861,6 +884,8 @@ void uh_lockdep_reset(void)
 	ld_self.depth = 0;
 	ld_self.rcu_depth = 0;
 	ld_self.in_callback = false;
+	ld_self.untracked = 0;
+	ld_self.rcu_at = 0;
 	atomic_store(&report_count, 0);
 }
 

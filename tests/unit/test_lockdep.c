@@ -445,7 +445,7 @@ static void test_lockdep__read_section_vs_synchronize_under_lock(void **state)
 	assert_int_equal(uh_capture_stop(), 1);
 	assert_int_equal(uh_capture_kind(), UH_LD_CYCLE);
 	const char *t = uh_capture_text();
-	assert_non_null(strstr(t, "waits in synchronize_rcu for every RCU read-side section"));
+	assert_non_null(strstr(t, "waits for a grace period (synchronize_rcu, rcu_barrier), so for every RCU read-side section"));
 	assert_non_null(strstr(t, "holding \"t.sleeping\""));
 	assert_non_null(strstr(t, "\"rcu_read\" -> \"t.sleeping\": \"t.sleeping\" acquired at"));
 	assert_non_null(strstr(t, "#0 \"rcu_read\" taken at"));
@@ -473,7 +473,7 @@ static void test_lockdep__read_section_takes_lock_held_across_synchronize(void *
 	assert_non_null(strstr(uh_capture_text(),
 			       "inside an RCU read-side section (\"rcu_read\") entered at"));
 	assert_non_null(strstr(uh_capture_text(),
-			       "\"t.sleeping\" -> \"rcu_read\": a thread waits in synchronize_rcu"));
+			       "\"t.sleeping\" -> \"rcu_read\": a thread waits for a grace period"));
 }
 
 /* Locks taken inside read sections that nobody holds across synchronize_rcu
@@ -561,17 +561,17 @@ static void test_lockdep__cache_alloc_in_read_section_is_allowed(void **state)
 
 static struct uh_lock cb_lock;
 static int cb_mode;   /* 0: leave cb_lock held; 1: take and release it
-		       * inside a read section */
+		       * inside a read section; 2: take and release it */
 
 static void callback(struct uh_rcu_head *h)
 {
 	if (cb_mode == 1)
 		uh_rcu_read_lock();   /* a callback may read, as any thread */
 	uh_lock(&cb_lock);
-	if (cb_mode == 1) {
+	if (cb_mode >= 1)
 		uh_unlock(&cb_lock);
+	if (cb_mode == 1)
 		uh_rcu_read_unlock();
-	}
 	free(h);
 }
 
@@ -626,7 +626,7 @@ static void test_lockdep__barrier_under_lock_a_callback_takes(void **state)
 	(void)state;
 	init(&cb_lock, &c_mutex);
 	uh_capture_start();
-	queue_callback(1);   /* learns rcu_callback -> t.sleeping */
+	queue_callback(2);   /* learns rcu_callback -> t.sleeping */
 	assert_int_equal(uh_capture_stop(), 0);
 	uh_capture_start();
 	uh_lock(&cb_lock);
@@ -637,6 +637,69 @@ static void test_lockdep__barrier_under_lock_a_callback_takes(void **state)
 	assert_non_null(strstr(uh_capture_text(),
 			       "waits in rcu_barrier for every queued RCU callback"));
 	assert_non_null(strstr(uh_capture_text(), "\"rcu_callback\" -> \"t.sleeping\""));
+}
+
+/* rcu_barrier waits for a grace period before the callbacks: holding a
+ * lock across it that a read section takes is the synchronize_rcu cycle. */
+static void test_lockdep__barrier_under_lock_a_reader_takes(void **state)
+{
+	LOCKS(m);
+	pthread_t th;
+	(void)state;
+	init(&m, &c_mutex);
+	uh_capture_start();
+	pthread_create(&th, NULL, read_section_takes, &m);
+	pthread_join(th, NULL);
+	uh_lock(&m);
+	uh_rcu_barrier();
+	uh_unlock(&m);
+	assert_int_equal(uh_capture_stop(), 1);
+	assert_int_equal(uh_capture_kind(), UH_LD_CYCLE);
+	assert_non_null(strstr(uh_capture_text(), "\"rcu_read\" -> \"t.sleeping\""));
+}
+
+/* A report's chain lists the read section where it began among the
+ * locks: after the ones held before it, before the ones taken inside. */
+static void test_lockdep__chain_in_acquisition_order(void **state)
+{
+	LOCKS(r, s, m);
+	(void)state;
+	init(&r, &c_rpc); init(&s, &c_sock); init(&m, &c_mutex);
+	uh_lock(&m);
+	uh_synchronize_rcu();          /* learns t.sleeping -> rcu_read */
+	uh_unlock(&m);
+	uh_capture_start();
+	uh_lock(&r);
+	uh_rcu_read_lock();
+	uh_lock(&s);
+	uh_lock(&m);   /* closes rcu_read -> t.sleeping -> rcu_read */
+	uh_unlock(&m); uh_unlock(&s);
+	uh_rcu_read_unlock();
+	uh_unlock(&r);
+	assert_true(uh_capture_stop() >= 1);
+	const char *t = uh_capture_text();
+	const char *a = strstr(t, "#0 \"t.rpc\""), *b = strstr(t, "RCU read-side section (depth 1)");
+	assert_non_null(a);
+	assert_non_null(b);
+}
+
+/* Past UH_LOCKDEP_MAX_HELD: one report, and no false report when the
+ * untracked locks are released. */
+static void test_lockdep__too_deep_reports_once(void **state)
+{
+	static struct uh_lock many[UH_LOCKDEP_MAX_HELD + 3];
+	static UH_LOCK_CLASS(c_deep, "t.deep", UH_RANK_RPC, 0);
+	(void)state;
+	for (unsigned i = 0; i < UH_LOCKDEP_MAX_HELD + 3; i++)
+		init(&many[i], &c_deep);
+	uh_capture_start();
+	for (unsigned i = 0; i < UH_LOCKDEP_MAX_HELD + 3; i++)
+		uh_lock_nested(&many[i], i);
+	for (unsigned i = UH_LOCKDEP_MAX_HELD + 3; i-- > 0;)
+		uh_unlock(&many[i]);
+	assert_int_equal(uh_capture_stop(), 1);
+	assert_int_equal(uh_capture_kind(), UH_LD_TOO_DEEP);
+	assert_int_equal(uh_lockdep_depth(), 0);
 }
 
 /* --- process exit --------------------------------------------------------- */
@@ -893,6 +956,9 @@ int main(void)
 		UH_TEST(test_lockdep__callback_returns_holding_lock),
 		UH_TEST(test_lockdep__callback_returns_in_read_section),
 		UH_TEST(test_lockdep__barrier_under_lock_a_callback_takes),
+		UH_TEST(test_lockdep__barrier_under_lock_a_reader_takes),
+		UH_TEST(test_lockdep__chain_in_acquisition_order),
+		UH_TEST(test_lockdep__too_deep_reports_once),
 		UH_TEST(test_lockdep__process_exit_with_lock),
 		UH_TEST(test_lockdep__trylock_under_leaf),
 		UH_TEST(test_lockdep__trylock_of_own_lock),
