@@ -488,6 +488,8 @@ struct uhoma_metrics {
 	uint64_t rpcs_reaped;      /* RPC records freed */
 	uint64_t xmit_errors;      /* carrier send failures */
 	uint64_t timer_ticks;
+	uint64_t timer_visits;     /* RPCs the timer looked at: the work of
+				    * its ticks (only RPCs due are visited) */
 	int64_t rpcs[UHOMA_RPC_STATES]; /* RPCs now in each state */
 	/* Scheduling. */
 	uint64_t prio_packets[8];  /* packets sent at each priority */

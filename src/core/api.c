@@ -272,8 +272,9 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
 	}
 	uh_rpc_set_msgout(rpc, copy, (uint32_t)len);
-	rpc->silent_ticks = 0;
+	uh_rpc_heard(rpc);
 	uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
+	uh_rpc_arm(rpc, 1);        /* the response's timer starts */
 	uh_out_xmit(rpc);
 	uh_rpc_release(rpc);
 	RETURN(UHOMA_OK);

@@ -122,7 +122,7 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 		return;
 	}
 	len = (uint32_t)in->length;
-	rpc->silent_ticks = 0;
+	uh_rpc_heard(rpc);
 	uh_prio_check_version(st, h, src, p);
 	if (h->u.data.ack.client_id && !uh_rpc_is_client(rpc) &&
 	    p->num_acks < UH_PENDING_ACKS) {
@@ -189,7 +189,7 @@ static void handle_grant(struct uh_rpc *rpc, const struct uh_hdr *h)
 		uh_stack_drop(rpc->sock->stack, UH_DROP_WRONG_STATE);
 		return;
 	}
-	rpc->silent_ticks = 0;
+	uh_rpc_heard(rpc);
 	off = h->u.grant.offset < rpc->out.length ? h->u.grant.offset
 						  : rpc->out.length;
 	if (off > rpc->out.granted) {
@@ -204,7 +204,7 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 {
 	uint64_t start = h->u.resend.offset, end;
 
-	rpc->silent_ticks = 0;
+	uh_rpc_heard(rpc);
 	if (!uh_rpc_is_client(rpc) && rpc->state != UH_RPC_OUTGOING) {
 		/* No response yet: "alive, working on it". */
 		uh_out_ctl(rpc, UH_PKT_BUSY, p);
@@ -243,7 +243,7 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
 		return;
 	}
 	rpc->busy_seen = false;          /* it does not have the request */
-	/* No silent_ticks reset: a server that keeps answering RPC_UNKNOWN
+	/* No silence reset: a server that keeps answering RPC_UNKNOWN
 	 * (it lost the RPC and refuses the retransmission, e.g. because it
 	 * already served that id) must end in a timeout, not a loop. A
 	 * server that takes the retransmission answers with DATA or BUSY. */
@@ -318,7 +318,9 @@ static void handle_need_ack(struct uh_rpc *rpc, struct uh_pending *p)
 	}
 	if (rpc->in.waiting_bufs ||
 	    (rpc->state == UH_RPC_INCOMING &&
-	     rpc->silent_ticks < c->resend_ticks)) {
+	     atomic_load_explicit(&rpc->sock->stack->ticks,
+				  memory_order_relaxed) - rpc->silent_since <
+		     c->resend_ticks)) {
 		uh_out_ctl(rpc, UH_PKT_BUSY, p);
 		return;
 	}
@@ -407,7 +409,7 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		handle_unknown(rpc, p);
 		break;
 	case UH_PKT_BUSY:
-		rpc->silent_ticks = 0;
+		uh_rpc_heard(rpc);
 		rpc->busy_seen = true;
 		break;
 	case UH_PKT_NEED_ACK:

@@ -49,6 +49,7 @@ static const char *const plain_name[] = {
 	[UH_M_RPCS_REAPED] = "rpcs_reaped",
 	[UH_M_XMIT_ERRORS] = "xmit_errors",
 	[UH_M_TIMER_TICKS] = "timer_ticks",
+	[UH_M_TIMER_VISITS] = "timer_visits",
 	[UH_M_GRANT_RECALCS] = "grant_recalcs",
 	[UH_M_GRANT_ACTIVATIONS] = "grant_activations",
 	[UH_M_GRANT_EVICTIONS] = "grant_evictions",
@@ -119,6 +120,7 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->rpcs_reaped = rd(m, UH_M_RPCS_REAPED);
 	out->xmit_errors = rd(m, UH_M_XMIT_ERRORS);
 	out->timer_ticks = rd(m, UH_M_TIMER_TICKS);
+	out->timer_visits = rd(m, UH_M_TIMER_VISITS);
 	for (unsigned s = 0; s < UHOMA_RPC_STATES; s++)
 		out->rpcs[s] = uh_metric_read(m, UH_M_RPC_STATE + s);
 	for (unsigned p = 0; p < UH_MAX_PRIORITIES; p++) {

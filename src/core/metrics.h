@@ -36,6 +36,7 @@ enum uh_metric {
 	UH_M_RPCS_REAPED,
 	UH_M_XMIT_ERRORS,
 	UH_M_TIMER_TICKS,
+	UH_M_TIMER_VISITS,       /* RPCs the timer looked at (twheel.h) */
 	UH_M_GRANT_RECALCS,      /* grant-lock passes of the manager */
 	UH_M_GRANT_ACTIVATIONS,  /* messages given a grant slot */
 	UH_M_GRANT_EVICTIONS,    /* messages moved out of a slot for better */

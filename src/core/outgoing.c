@@ -203,6 +203,11 @@ static void xmit(struct uh_rpc *rpc, bool paced, uint32_t budget)
 	}
 	if (throttle && rpc->state != UH_RPC_DEAD)
 		uh_pacer_throttle(rpc);
+	else if (sent && !uh_rpc_is_client(rpc) &&
+		 rpc->state == UH_RPC_OUTGOING &&
+		 rpc->out.next_xmit >= rpc->out.length)
+		/* The response is out: its NEED_ACK schedule starts. */
+		uh_rpc_arm(rpc, 1);
 }
 
 void uh_out_xmit(struct uh_rpc *rpc)

@@ -209,7 +209,26 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	rpc->g.slot = -1;
 	uh_list_init(&rpc->throttle_link);
 	rpc->throttle_q = NULL;
+	uh_list_init(&rpc->timer_link);
+	rpc->timer_slot = UH_TW_NONE;
+	rpc->timer_due = 0;
+	rpc->timer_seen = rpc->silent_since =
+		atomic_load_explicit(&s->stack->ticks, memory_order_relaxed);
 	return rpc;
+}
+
+void uh_rpc_heard(struct uh_rpc *rpc)
+{
+	rpc->silent_since = atomic_load_explicit(&rpc->sock->stack->ticks,
+						 memory_order_relaxed);
+}
+
+void uh_rpc_arm(struct uh_rpc *rpc, uint64_t ticks)
+{
+	uint64_t now = atomic_load_explicit(&rpc->sock->stack->ticks,
+					    memory_order_relaxed);
+
+	uh_twheel_arm(&rpc->sock->timers, rpc, now + (ticks ? ticks : 1));
 }
 
 /* Links @rpc (its bucket locked) into @s; false if @s is shut down. */
@@ -260,6 +279,7 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 		return NULL;
 	}
 	uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
+	uh_rpc_arm(rpc, s->stack->cfg.resend_ticks);
 	return rpc;
 }
 
@@ -351,6 +371,7 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 	fresh->in.length = (int32_t)length;
 	fresh->in.bytes_remaining = length;
 	uh_rpc_set_state(fresh, UH_RPC_INCOMING);
+	uh_rpc_arm(fresh, s->stack->cfg.resend_ticks);
 	uh_metric_inc(s->stack->metrics, UH_M_REQUESTS_RECEIVED);
 	return fresh;        /* the creator's reference is the caller's */
 }
@@ -382,6 +403,7 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 			  rpc->state == UH_RPC_OUTGOING);
 	uh_grant_done(rpc, p);
 	uh_pacer_remove(rpc);
+	uh_twheel_disarm(&s->timers, rpc);
 	uh_rpc_tx_uncharge(rpc, p);
 	uh_rpc_set_state(rpc, UH_RPC_DEAD);
 	unhash(rpc);

@@ -115,7 +115,9 @@ struct uh_rpc {
 	int error;               /* uhoma error the RPC completed with, or 0 */
 	bool handed_off;         /* complete (or failed) and made available */
 	bool private_ready;      /* private RPC ready for uhoma_recv by id */
-	uint32_t silent_ticks;   /* timer ticks without word from the peer */
+	uint64_t silent_since;   /* tick of the last word from the peer (or
+				  * of the last reason not to expect one):
+				  * the silence is measured from it */
 	bool busy_seen;          /* client: the server answered BUSY, so it
 				  * has the request (cleared on RPC_UNKNOWN) */
 	bool acked;              /* client: the server has our ACK already
@@ -148,6 +150,16 @@ struct uh_rpc {
 	uint16_t throttle_bucket;     /* valid while throttle_q is set */
 	uint64_t throttle_birth;      /* age (FIFO share) */
 
+	/* The socket's timer wheel (twheel.h). */
+	uint64_t timer_due;          /* RPC lock: tick it is next due, 0 if
+				      * it has nothing to time */
+	uint64_t timer_seen;         /* RPC lock: tick the timer last
+				      * looked at it */
+	struct uh_list timer_link;   /* wheel lock: on a slot or the
+				      * walker's list */
+	int32_t timer_slot;          /* wheel lock: slot, UH_TW_NONE or
+				      * UH_TW_WALK */
+
 	/* Socket lock (writers); see sync/rculist.h for the walkers. */
 	struct uh_rculist active;
 	struct uh_list ready_link;   /* socket lock: on sock->ready */
@@ -159,6 +171,14 @@ static inline bool uh_rpc_is_client(const struct uh_rpc *rpc)
 {
 	return (rpc->id & 1) == 0;
 }
+
+/* The peer just spoke (or there is a new reason to expect it to): the
+ * silence starts again. RPC lock held. */
+void uh_rpc_heard(struct uh_rpc *rpc);
+
+/* The timer must look at @rpc again within @ticks (it changed state to
+ * one with something to time). RPC lock held. */
+void uh_rpc_arm(struct uh_rpc *rpc, uint64_t ticks);
 
 static inline void uh_rpc_lock(struct uh_rpc *rpc)
 {

@@ -165,8 +165,7 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 	s->stack = st;
 	uh_lock_init(&s->lock, &sock_class);
 	uh_rculist_init(&s->active);
-	atomic_init(&s->next_scan, 0);
-	atomic_init(&s->scan_step, 1);
+	uh_twheel_init(&s->timers);
 	uh_list_init(&s->ready);
 	uh_list_init(&s->dead);
 	uh_list_init(&s->waiting_bufs);
@@ -397,7 +396,8 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 				uh_unlock(&s->lock);
 				rpc->in.waiting_bufs = false;
 				rpc->in.has_bufs = true;
-				rpc->silent_ticks = 0;
+				uh_rpc_heard(rpc);
+				uh_rpc_arm(rpc, s->stack->cfg.resend_ticks);
 				uh_out_request_resend(rpc, &p, true);
 			}
 		} else {

@@ -39,6 +39,7 @@
 #include "core/addr.h"
 #include "core/pool.h"
 #include "core/rpc.h"
+#include "core/twheel.h"
 #include "core/wire.h"
 #include "sync/lock.h"
 #include "sync/rculist.h"
@@ -59,12 +60,8 @@ struct uhoma_sock {
 	_Atomic bool is_server;        /* written under lock */
 	_Atomic int protect_count;     /* see above */
 	struct uh_rculist active;      /* every live RPC */
-	_Atomic uint64_t next_scan;    /* tick of the next timer walk of
-					* active; scan_step: the ticks that
-					* walk covers (>= 1). Relaxed atomics
-					* written by the ticking thread: a
-					* lost update moves a walk by a tick */
-	_Atomic uint32_t scan_step;
+	struct uh_twheel timers;       /* RPCs by the tick they are next
+					* due (twheel.h; its own lock) */
 	struct uh_list ready;          /* complete non-private RPCs */
 	struct uh_list dead;           /* ended, not yet reaped */
 	_Atomic uint32_t dead_count;   /* entries on dead: changed under the

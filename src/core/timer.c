@@ -3,30 +3,29 @@
  * after silence, timeouts, NEED_ACKs, lost-grant recovery, reaping.
  *
  * uh_stack_tick() runs once per tick (cfg.tick_us), from the runtime's
- * timer thread or a virtual clock. It walks each socket's RPCs against the
- * lock order (the walk is a socket-level list, yet it takes RPC locks), so
- * it holds the socket's protect count instead of the socket lock: the
- * reaper frees nothing meanwhile, and each RPC is locked in turn and
- * skipped if it died.
+ * timer thread or a virtual clock. Each socket keeps its RPCs in a timer
+ * wheel (twheel.h) by the tick they are next due, so a tick looks only at
+ * the RPCs due then: the cost of a tick follows the RPCs that have
+ * something to time now (a RESEND boundary, a NEED_ACK, a timeout), not
+ * the RPCs alive. Silence is elapsed time: now minus rpc->silent_since,
+ * the tick of the peer's last word, however rarely the RPC is looked at;
+ * each check puts the RPC back at the next tick anything could be due, or
+ * out of the wheel when nothing is (the RPC is armed again when its state
+ * changes: a reply, a resumed buffer wait).
  *
- * A socket with many RPCs is walked less often: each walk visits at most
- * about SCAN_BUDGET RPCs per tick on average, and counts the ticks it
- * covers (k) towards every RPC's silence. Without it the walk is O(RPCs)
- * every tick -- thousands of RPCs under overload took two thirds of the
- * timer thread's core, the feedback that turned overload into collapse.
- * Periodic actions fire when the silence crosses their boundary, so a walk
- * covering several ticks loses none of them (it sends them late, by less
- * than k ticks).
+ * The walk takes RPCs from the wheel against the lock order (the wheel is
+ * per socket, yet it leads to RPC locks), so it holds the socket's protect
+ * count: the reaper frees nothing meanwhile, and each RPC is locked in turn
+ * and dropped if it died.
  */
 #include "core/grant.h"
 #include "core/outgoing.h"
 #include "core/stack.h"
 #include "sync/rcu.h"
 
-#define SCAN_BUDGET 256
-
 /* True if some t in (v - k, v] has t >= start and (t - start) % every == 0:
- * a periodic action due at start, start + every, ... fell in this walk. */
+ * a periodic action due at start, start + every, ... fell between this
+ * look (v) and the one @k ticks before. */
 static bool crossed(uint64_t v, uint64_t k, uint64_t start, uint64_t every)
 {
 	if (v < start)
@@ -34,6 +33,23 @@ static bool crossed(uint64_t v, uint64_t k, uint64_t start, uint64_t every)
 	if (k > v || v - k < start)
 		return true;
 	return (v - start) / every > (v - k - start) / every;
+}
+
+/* The first tick after @now at which a schedule start, start + every, ...
+ * counted from tick @since falls. */
+static uint64_t next_boundary(uint64_t since, uint64_t now, uint64_t start,
+			      uint64_t every)
+{
+	uint64_t v = now - since;
+
+	if (v < start)
+		return since + start;
+	return since + start + ((v - start) / every + 1) * every;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
 }
 
 /* An incoming message that received every byte granted so far: the
@@ -48,17 +64,31 @@ static bool waiting_for_grant(const struct uh_rpc *rpc)
 	       in->granted < (uint32_t)in->length;
 }
 
-static void check_server(struct uh_rpc *rpc, uint64_t now, uint32_t k,
+static void timed_out(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
+	if (uh_rpc_is_client(rpc))
+		uh_rpc_fail(rpc, UHOMA_ERR_TIMEDOUT, p);
+	else
+		uh_rpc_end(rpc, p);
+	rpc->timer_due = 0;
+}
+
+/* Looks at server RPC @rpc at tick @now, @k ticks after the last look;
+ * sets rpc->timer_due to the next tick to look again (0: none). */
+static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 			 struct uh_pending *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
+	uint64_t silence = now - rpc->silent_since;
 
 	if (rpc->state == UH_RPC_IN_SERVICE ||
 	    (rpc->state == UH_RPC_INCOMING && rpc->handed_off)) {
 		/* The application has the request, or it is complete and
 		 * waiting for the application: nothing to hear from the
-		 * client. */
-		rpc->silent_ticks = 0;
+		 * client until the reply, which arms the timer again. */
+		rpc->silent_since = now;
+		rpc->timer_due = 0;
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING &&
@@ -67,12 +97,11 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint32_t k,
 		 * sends nothing while it grants to other messages, so only
 		 * a long silence -- ten timeouts, far beyond what FIFO grants
 		 * allow -- means that it is gone. */
-		rpc->silent_ticks += k;
-		if (rpc->silent_ticks >= 10ull * c->timeout_ticks) {
-			uh_metric_inc(rpc->sock->stack->metrics,
-				      UH_M_RPC_TIMEOUTS);
-			uh_rpc_end(rpc, p);
+		if (silence >= 10ull * c->timeout_ticks) {
+			timed_out(rpc, p);
+			return;
 		}
+		rpc->timer_due = rpc->silent_since + 10ull * c->timeout_ticks;
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING) {
@@ -84,49 +113,62 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint32_t k,
 		 * and the RPC with it. */
 		if (!rpc->done_tick)
 			rpc->done_tick = now;
+		if (silence >= c->timeout_ticks) {
+			timed_out(rpc, p);
+			return;
+		}
 		if (crossed(now - rpc->done_tick, k, c->request_ack_ticks,
 			    c->resend_interval))
 			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
-		rpc->silent_ticks += k;
-		if (rpc->silent_ticks >= c->timeout_ticks) {
-			uh_metric_inc(rpc->sock->stack->metrics,
-				      UH_M_RPC_TIMEOUTS);
-			uh_rpc_end(rpc, p);
-		}
+		rpc->timer_due = min_u64(
+			next_boundary(rpc->done_tick, now, c->request_ack_ticks,
+				      c->resend_interval),
+			rpc->silent_since + c->timeout_ticks);
 		return;
 	}
 	if (rpc->in.waiting_bufs || waiting_for_grant(rpc)) {
-		rpc->silent_ticks = 0;
+		/* Waiting on us: look again at the RESEND cadence, so that
+		 * a lost GRANT is noticed once one is sent. */
+		rpc->silent_since = now;
+		rpc->timer_due = now + c->resend_interval;
 		return;
 	}
-	rpc->silent_ticks += k;
-	if (rpc->silent_ticks >= c->timeout_ticks) {
-		uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
-		uh_rpc_end(rpc, p);
+	if (silence >= c->timeout_ticks) {
+		timed_out(rpc, p);
 		return;
 	}
 	if (rpc->state == UH_RPC_INCOMING &&
-	    crossed(rpc->silent_ticks, k, c->resend_ticks, c->resend_interval))
+	    crossed(silence, k, c->resend_ticks, c->resend_interval))
 		uh_out_request_resend(rpc, p, false);
+	rpc->timer_due = min_u64(next_boundary(rpc->silent_since, now,
+					       c->resend_ticks,
+					       c->resend_interval),
+				 rpc->silent_since + c->timeout_ticks);
 }
 
-static void check_client(struct uh_rpc *rpc, uint64_t now, uint32_t k,
+/* The same for client RPC @rpc. */
+static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 			 struct uh_pending *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
 							    : rpc->out.length;
-	uint32_t first = c->resend_ticks, every = c->resend_interval;
+	uint64_t first = c->resend_ticks, every = c->resend_interval;
 	uint64_t silence;
 
-	if (rpc->handed_off || rpc->in.waiting_bufs ||
-	    waiting_for_grant(rpc)) {
-		rpc->silent_ticks = 0;  /* complete, or waiting on us */
+	if (rpc->handed_off) {
+		rpc->timer_due = 0;      /* complete: the application next */
+		return;
+	}
+	if (rpc->in.waiting_bufs || waiting_for_grant(rpc)) {
+		rpc->silent_since = now;  /* waiting on us */
+		rpc->timer_due = now + every;
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING && rpc->out.next_xmit < limit) {
 		uh_out_xmit(rpc);       /* granted bytes unsent: send them */
-		rpc->silent_ticks = 0;
+		rpc->silent_since = now;
+		rpc->timer_due = now + 1;
 		return;
 	}
 	/*
@@ -140,8 +182,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint32_t k,
 	 * after resend_ticks, and a server that keeps answering RPC_UNKNOWN
 	 * (which clears busy_seen) still ends in a timeout.
 	 */
-	rpc->silent_ticks += k;
-	silence = rpc->silent_ticks;
+	silence = now - rpc->silent_since;
 	if (rpc->state == UH_RPC_OUTGOING && rpc->busy_seen) {
 		uint64_t heard = now - atomic_load_explicit(
 				&rpc->peer->heard_tick, memory_order_relaxed);
@@ -154,49 +195,57 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint32_t k,
 			silence = heard;
 	}
 	if (silence >= c->timeout_ticks) {
-		uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
-		uh_rpc_fail(rpc, UHOMA_ERR_TIMEDOUT, p);
+		timed_out(rpc, p);
 		return;
 	}
-	if (crossed(rpc->silent_ticks, k, first, every))
+	if (crossed(now - rpc->silent_since, k, first, every))
 		/* No response yet: RESEND(0, -1) draws BUSY from a live
 		 * server, RPC_UNKNOWN from one that lost the request. */
 		uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
+	rpc->timer_due = min_u64(next_boundary(rpc->silent_since, now, first,
+					       every),
+				 now + c->timeout_ticks - silence);
 }
 
+/* Looks at every RPC of @s due at tick @now. */
 static void tick_sock(struct uhoma_sock *s, uint64_t now)
 {
 	struct uh_pending p;
-	struct uh_rculist *pos;
-	uint32_t k, n = 0, step;
+	struct uh_list due;
+	unsigned n;
 
 	uh_sock_reap(s, false);
-	if (now < atomic_load_explicit(&s->next_scan, memory_order_relaxed))
-		return;
-	k = atomic_load_explicit(&s->scan_step, memory_order_relaxed);
 	if (!uh_sock_protect(s))
 		return;
+	uh_list_init(&due);
+	n = uh_twheel_take(&s->timers, now, &due);
 	uh_pending_init(&p);
-	for (pos = uh_rculist_next(&s->active); pos != &s->active;
-	     pos = uh_rculist_next(pos)) {
-		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
+	while (!uh_list_empty(&due)) {
+		struct uh_rpc *rpc = uh_list_entry(due.next, struct uh_rpc,
+						   timer_link);
 
 		uh_rpc_lock(rpc);
 		uh_rpc_hold(rpc);
-		if (rpc->state != UH_RPC_DEAD) {
+		if (rpc->state != UH_RPC_DEAD && rpc->timer_due &&
+		    rpc->timer_due <= now) {
+			uint64_t k = now - rpc->timer_seen;
+
+			rpc->timer_seen = now;
 			if (uh_rpc_is_client(rpc))
-				check_client(rpc, now, k, &p);
+				check_client(rpc, now, k ? k : 1, &p);
 			else
-				check_server(rpc, now, k, &p);
+				check_server(rpc, now, k ? k : 1, &p);
+			if (rpc->timer_due && rpc->timer_due <= now)
+				rpc->timer_due = now + 1;
 		}
+		/* Later in this turn of the wheel: back to its slot. */
+		uh_twheel_put_back(&s->timers, rpc);
 		uh_rpc_release(rpc);
 		uh_pending_flush(s->stack, &p);
-		n++;
 	}
 	uh_sock_unprotect(s);
-	step = n / SCAN_BUDGET + 1;
-	atomic_store_explicit(&s->scan_step, step, memory_order_relaxed);
-	atomic_store_explicit(&s->next_scan, now + step, memory_order_relaxed);
+	if (n)
+		uh_metric_add(s->stack->metrics, UH_M_TIMER_VISITS, n);
 }
 
 void uh_stack_tick(struct uhoma_stack *st)
