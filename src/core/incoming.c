@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "core/gaps.h"
 #include "core/grant.h"
 #include "core/incoming.h"
 #include "core/outgoing.h"
@@ -17,64 +18,6 @@
 #include "core/prio.h"
 #include "core/stack.h"
 #include "sync/rcu.h"
-
-/*
- * Accepts bytes [off, off + len) into @in's range bookkeeping. Returns the
- * number of new bytes and sets *@start to the first; 0 for a duplicate;
- * UINT32_MAX if tracking it would need more than UH_MAX_GAPS gaps. A
- * packet overlapping received bytes contributes its first new run only.
- */
-static uint32_t accept_range(struct uh_msgin *in, uint32_t off, uint32_t len,
-			     uint32_t *start)
-{
-	uint32_t end = off + len;
-
-	if (off >= in->recv_end) {
-		if (off > in->recv_end) {
-			if (in->num_gaps == UH_MAX_GAPS)
-				return UINT32_MAX;
-			in->gaps[in->num_gaps++] =
-				(struct uh_gap){ in->recv_end, off };
-		}
-		in->recv_end = end;
-		*start = off;
-		return len;
-	}
-	for (unsigned i = 0; i < in->num_gaps; i++) {
-		struct uh_gap *g = &in->gaps[i];
-		uint32_t s, e;
-
-		if (g->end <= off || g->start >= end)
-			continue;
-		s = off > g->start ? off : g->start;
-		e = end < g->end ? end : g->end;
-		if (s == g->start && e == g->end) {
-			memmove(g, g + 1, (in->num_gaps - i - 1) * sizeof(*g));
-			in->num_gaps--;
-		} else if (s == g->start) {
-			g->start = e;
-		} else if (e == g->end) {
-			g->end = s;
-		} else {
-			if (in->num_gaps == UH_MAX_GAPS)
-				return UINT32_MAX;
-			memmove(g + 2, g + 1,
-				(in->num_gaps - i - 1) * sizeof(*g));
-			g[1] = (struct uh_gap){ e, g->end };
-			g->end = s;
-			in->num_gaps++;
-		}
-		*start = s;
-		return e - s;
-	}
-	if (end > in->recv_end) {
-		*start = in->recv_end;
-		len = end - in->recv_end;
-		in->recv_end = end;
-		return len;
-	}
-	return 0;
-}
 
 /* Copies @len bytes of message data at message offset @off into the
  * region (no lock held: the caller owns the range and a reference). */
@@ -155,7 +98,8 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 			return;
 		}
 	}
-	n = accept_range(in, h->u.data.offset, h->u.data.payload_len, &start);
+	n = uh_gaps_accept(in, h->u.data.offset, h->u.data.payload_len,
+			   &start);
 	if (n == 0 || n == UINT32_MAX) {
 		uh_stack_drop(st, n ? UH_DROP_TOO_MANY_GAPS : UH_DROP_DUPLICATE);
 		return;
@@ -254,7 +198,16 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
 			uh_pool_free(&rpc->sock->pool, rpc->in.bpage_offsets,
 				     rpc->in.num_bpages);
 		uh_grant_done(rpc, p);
-		memset(&rpc->in, 0, sizeof(rpc->in));
+		{
+			struct uh_gap *block = rpc->in.gaps;
+			uint16_t cap = rpc->in.gaps_cap;
+
+			memset(&rpc->in, 0, sizeof(rpc->in));
+			rpc->in.gaps = block == rpc->in.gaps_inline ? NULL
+								    : block;
+			rpc->in.gaps_cap = cap;
+			uh_gaps_reset(&rpc->in);
+		}
 		rpc->in.length = -1;
 		uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
 	}
@@ -479,6 +432,8 @@ void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		return;
 	}
 	uh_pending_init(&p);
+	if (h.type == UH_PKT_DATA)
+		uh_gaps_prepare();   /* no lock yet: a gap block may be needed */
 	uh_rcu_read_lock();
 	s = uh_sock_find(st, h.dport);
 	if (!s) {

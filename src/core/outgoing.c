@@ -276,6 +276,8 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
  * queue) must not ask for a whole window again at every timer round: that
  * feeds on itself. Later rounds ask for what is still missing. */
 #define RESEND_MAX_PKTS 8
+/* Gaps asked for per round (a message may have hundreds: gaps.h). */
+#define RESEND_MAX_GAPS 8
 
 static void resend_req(struct uh_rpc *rpc, struct uh_pending *p,
 		       uint32_t off, uint32_t len, uint8_t prio)
@@ -302,7 +304,8 @@ void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all)
 		resend_req(rpc, p, 0, UH_RESEND_ALL, prio);
 		return;
 	}
-	for (unsigned i = 0; i < in->num_gaps; i++)
+	/* The first few gaps a round: later rounds ask for the rest. */
+	for (unsigned i = 0; i < in->num_gaps && i < RESEND_MAX_GAPS; i++)
 		resend_req(rpc, p, in->gaps[i].start,
 			   in->gaps[i].end - in->gaps[i].start, prio);
 	if (in->recv_end < in->granted)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/gaps.h"
 #include "core/grant.h"
 #include "core/pacer.h"
 #include "core/peer.h"
@@ -193,6 +194,7 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	if (!rpc)
 		return NULL;
 	memset(rpc, 0, sizeof(*rpc));
+	uh_gaps_reset(&rpc->in);
 	rpc->sock = s;
 	rpc->peer = peer;
 	rpc->id = id;
@@ -460,6 +462,7 @@ void uh_rpc_free(struct uh_rpc *rpc)
 		uh_pool_free(&s->pool, rpc->in.bpage_offsets,
 			     rpc->in.num_bpages);
 	uh_rpc_msgbuf_free(rpc->out.buf, rpc->out.length);
+	uh_gaps_release(&rpc->in);
 	uh_metric_add(s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);
 	uh_metric_inc(s->stack->metrics, UH_M_RPCS_REAPED);
 	uh_cache_free(s->stack->rpc_cache, rpc);

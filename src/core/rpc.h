@@ -47,7 +47,11 @@ enum uh_rpc_state {
 };
 
 #define UH_RPC_BUCKETS 1024
+/* Gaps a message tracks in place; past them it moves to a block of
+ * UH_GAPS_BLOCK (gaps.c): enough for any arrival order of a 1 MB message
+ * in packets of 1,000 bytes or more. */
 #define UH_MAX_GAPS 8
+#define UH_GAPS_BLOCK 512
 
 /* A hash bucket: its lock is the lock of every RPC in it. */
 struct uh_bucket {
@@ -66,8 +70,12 @@ struct uh_msgin {
 	uint32_t bytes_remaining;/* bytes not yet received */
 	uint32_t granted;        /* sender may send below this */
 	uint32_t copies;         /* copies to the region running unlocked */
-	uint8_t num_gaps;
-	struct uh_gap gaps[UH_MAX_GAPS]; /* sorted by start, below recv_end */
+	uint16_t num_gaps;
+	uint16_t gaps_cap;       /* UH_MAX_GAPS, or UH_GAPS_BLOCK */
+	struct uh_gap *gaps;     /* sorted by start, below recv_end: points
+				  * at gaps_inline or at a block, which the
+				  * RPC keeps until it is freed */
+	struct uh_gap gaps_inline[UH_MAX_GAPS];
 	bool has_bufs;           /* bpage space allocated */
 	bool waiting_bufs;       /* on sock->waiting_bufs */
 	bool given;              /* bpages belong to the application now */
