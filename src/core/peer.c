@@ -272,18 +272,19 @@ unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
 	return n;
 }
 
-unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
-			   uint64_t quiet)
+void uh_peertab_walk(struct uh_peertab *t, unsigned b,
+		     void (*fn)(struct uh_peer *p, void *arg), void *arg)
 {
-	unsigned n = 0;
+	unsigned first = b < UH_PEERTAB_BUCKETS ? b : 0;
+	unsigned last = b < UH_PEERTAB_BUCKETS ? b : UH_PEERTAB_BUCKETS - 1;
 
 	uh_rcu_read_lock();
-	for (struct uh_peer *p = atomic_load_explicit(&t->buckets[b],
-						      memory_order_acquire);
-	     p; p = atomic_load_explicit(&p->next, memory_order_acquire))
-		n += uh_peer_dedup_expire(p, now, quiet);
+	for (unsigned i = first; i <= last; i++)
+		for (struct uh_peer *p = atomic_load_explicit(
+			     &t->buckets[i], memory_order_acquire);
+		     p; p = atomic_load_explicit(&p->next, memory_order_acquire))
+			fn(p, arg);
 	uh_rcu_read_unlock();
-	return n;
 }
 
 void uh_peer_dedup_usage(struct uh_peer *p, uint32_t *records,

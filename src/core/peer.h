@@ -135,10 +135,11 @@ void uh_peer_dedup_end(struct uh_peer *p, uint64_t id, bool ran,
 unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
 			      uint64_t quiet);
 
-/* Expires the idle records of the peers in bucket @b of @t (under RCU);
- * returns how many it freed. */
-unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
-			   uint64_t quiet);
+/* Calls @fn(peer, @arg) for each peer in bucket @b of @t, or in every
+ * bucket if @b is UH_PEERTAB_BUCKETS, inside an RCU read section: @fn may
+ * take the peer lock, and must not sleep. */
+void uh_peertab_walk(struct uh_peertab *t, unsigned b,
+		     void (*fn)(struct uh_peer *p, void *arg), void *arg);
 
 /* Records and bytes that @p holds (statistics, tests). */
 void uh_peer_dedup_usage(struct uh_peer *p, uint32_t *records,

@@ -448,11 +448,47 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 	uh_sock_sync_fd(s);
 }
 
+struct ack_flush {
+	struct uhoma_sock *s;
+	struct uh_pending p;
+};
+
+/* Sends every ack stored for @peer, UH_MAX_ACKS + 1 to a packet: the
+ * first names the packet's RPC (and the server port it goes to). */
+static void flush_peer_acks(struct uh_peer *peer, void *arg)
+{
+	struct ack_flush *f = arg;
+	struct uh_ack a[UH_MAX_ACKS + 1];
+	unsigned n;
+
+	while ((n = uh_peer_take_acks(peer, a, UH_MAX_ACKS + 1)) > 0) {
+		struct uh_hdr h;
+
+		memset(&h, 0, sizeof(h));
+		h.type = UH_PKT_ACK;
+		h.sport = f->s->port;
+		h.dport = a[0].server_port;
+		h.sender_id = a[0].client_id;
+		h.u.ack.num_acks = (uint16_t)(n - 1);
+		memcpy(h.u.ack.acks, a + 1, (n - 1) * sizeof(a[0]));
+		if (f->p.num_ctl == UH_PENDING_CTL)
+			uh_pending_flush(f->s->stack, &f->p);
+		uh_pending_ctl(&f->p, &h, f->s->port, &peer->addr,
+			       a[0].server_port);
+	}
+}
+
 void uh_sock_close(struct uhoma_sock *s)
 {
 	struct uhoma_stack *st = s->stack;
+	struct ack_flush f = { .s = s };
 
 	uh_sock_shutdown(s);
+	/* The acks this stack still owes servers go out now: else each
+	 * server keeps the last responses it sent us until its timeout. */
+	uh_pending_init(&f.p);
+	uh_peertab_walk(&st->peers, UH_PEERTAB_BUCKETS, flush_peer_acks, &f);
+	uh_pending_flush(st, &f.p);
 	/* Receive and timer threads find sockets under RCU: after a grace
 	 * period none of them can still be using this one (or sending from
 	 * its port), so the port can go. */

@@ -23,28 +23,44 @@
 #include "core/stack.h"
 #include "sync/rcu.h"
 
-/* True if some t in (v - k, v] has t >= start and (t - start) % every == 0:
- * a periodic action due at start, start + every, ... fell between this
- * look (v) and the one @k ticks before. */
-static bool crossed(uint64_t v, uint64_t k, uint64_t start, uint64_t every)
+/*
+ * Probe schedules. A probe (RESEND, NEED_ACK) goes out at silence @start,
+ * then after gaps of @every, 2 @every, 4 @every, ... up to @backoff
+ * @every. A peer that answers resets the silence, and the schedule, at
+ * once. A server's probes back off (SERVER_BACKOFF): a client that
+ * vanished, or a sender of bogus partial messages, draws a handful of
+ * packets before the timeout instead of one per resend_interval -- output
+ * proportional to its input, not ten times it. A client's own probes for
+ * its own requests stay at the full rate (backoff 1): they recover its
+ * losses, and they are what the application asked for.
+ */
+#define SERVER_BACKOFF 16
+#define CLIENT_BACKOFF 1
+
+/* The first probe time of the schedule above @v (in ticks of silence). */
+static uint64_t sched_next(uint64_t v, uint64_t start, uint64_t every,
+			   uint64_t backoff)
+{
+	uint64_t t = start, gap = every;
+
+	while (t <= v) {
+		t += gap;
+		if (gap < backoff * every)
+			gap *= 2;
+	}
+	return t;
+}
+
+/* True if a probe time of the schedule falls in (v - k, v]: one is due
+ * between this look (at silence v) and the last, @k ticks before. */
+static bool sched_crossed(uint64_t v, uint64_t k, uint64_t start,
+			  uint64_t every, uint64_t backoff)
 {
 	if (v < start)
 		return false;
-	if (k > v || v - k < start)
+	if (k > v)
 		return true;
-	return (v - start) / every > (v - k - start) / every;
-}
-
-/* The first tick after @now at which a schedule start, start + every, ...
- * counted from tick @since falls. */
-static uint64_t next_boundary(uint64_t since, uint64_t now, uint64_t start,
-			      uint64_t every)
-{
-	uint64_t v = now - since;
-
-	if (v < start)
-		return since + start;
-	return since + start + ((v - start) / every + 1) * every;
+	return sched_next(v - k, start, every, backoff) <= v;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -117,12 +133,15 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 			timed_out(rpc, p);
 			return;
 		}
-		if (crossed(now - rpc->done_tick, k, c->request_ack_ticks,
-			    c->resend_interval))
+		if (sched_crossed(now - rpc->done_tick, k,
+				  c->request_ack_ticks, c->resend_interval,
+				  SERVER_BACKOFF))
 			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
 		rpc->timer_due = min_u64(
-			next_boundary(rpc->done_tick, now, c->request_ack_ticks,
-				      c->resend_interval),
+			rpc->done_tick + sched_next(now - rpc->done_tick,
+						    c->request_ack_ticks,
+						    c->resend_interval,
+						    SERVER_BACKOFF),
 			rpc->silent_since + c->timeout_ticks);
 		return;
 	}
@@ -138,11 +157,12 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		return;
 	}
 	if (rpc->state == UH_RPC_INCOMING &&
-	    crossed(silence, k, c->resend_ticks, c->resend_interval))
+	    sched_crossed(silence, k, c->resend_ticks, c->resend_interval,
+			  SERVER_BACKOFF))
 		uh_out_request_resend(rpc, p, false);
-	rpc->timer_due = min_u64(next_boundary(rpc->silent_since, now,
-					       c->resend_ticks,
-					       c->resend_interval),
+	rpc->timer_due = min_u64(rpc->silent_since +
+				 sched_next(silence, c->resend_ticks,
+					    c->resend_interval, SERVER_BACKOFF),
 				 rpc->silent_since + c->timeout_ticks);
 }
 
@@ -198,12 +218,14 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		timed_out(rpc, p);
 		return;
 	}
-	if (crossed(now - rpc->silent_since, k, first, every))
+	if (sched_crossed(now - rpc->silent_since, k, first, every,
+			  CLIENT_BACKOFF))
 		/* No response yet: RESEND(0, -1) draws BUSY from a live
 		 * server, RPC_UNKNOWN from one that lost the request. */
 		uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
-	rpc->timer_due = min_u64(next_boundary(rpc->silent_since, now, first,
-					       every),
+	rpc->timer_due = min_u64(rpc->silent_since +
+				 sched_next(now - rpc->silent_since, first,
+					    every, CLIENT_BACKOFF),
 				 now + c->timeout_ticks - silence);
 }
 
@@ -248,10 +270,22 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 		uh_metric_add(s->stack->metrics, UH_M_TIMER_VISITS, n);
 }
 
+struct expiry {
+	uint64_t now, quiet;
+	unsigned freed;
+};
+
+static void expire_peer(struct uh_peer *peer, void *arg)
+{
+	struct expiry *e = arg;
+
+	e->freed += uh_peer_dedup_expire(peer, e->now, e->quiet);
+}
+
 void uh_stack_tick(struct uhoma_stack *st)
 {
 	uint64_t now = atomic_fetch_add(&st->ticks, 1) + 1;
-	unsigned n;
+	struct expiry exp;
 
 	uh_metric_inc(st->metrics, UH_M_TIMER_TICKS);
 	uh_rcu_read_lock();
@@ -269,9 +303,12 @@ void uh_stack_tick(struct uhoma_stack *st)
 	/* At-most-once records of clients gone quiet: one peer-table bucket
 	 * a tick, so a record outlives its quiet time by at most
 	 * UH_PEERTAB_BUCKETS ticks. */
-	n = uh_peertab_expire(&st->peers, st->dedup_scan, now,
-			      st->dedup_quiet);
+	exp.now = now;
+	exp.quiet = st->dedup_quiet;
+	exp.freed = 0;
+	uh_peertab_walk(&st->peers, st->dedup_scan, expire_peer, &exp);
 	st->dedup_scan = (st->dedup_scan + 1) % UH_PEERTAB_BUCKETS;
-	if (n)
-		uh_metric_add(st->metrics, UH_M_DEDUP_RECORDS, -(int64_t)n);
+	if (exp.freed)
+		uh_metric_add(st->metrics, UH_M_DEDUP_RECORDS,
+			      -(int64_t)exp.freed);
 }

@@ -1,0 +1,117 @@
+/*
+ * test_bounded.c - what a server sends and keeps is bounded by what its
+ * peers send: probes to a client that vanished back off, and a client that
+ * closes its socket acknowledges what it received instead of leaving the
+ * server to time out.
+ *
+ * Deterministic: one seed, one thread, virtual time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nettest.h"
+#include "testutil.h"
+
+#define TICK_NS 1000000ull    /* cfg.tick_us default */
+
+static void send_n(struct uhoma_sock *s, unsigned n, size_t len)
+{
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint8_t buf[200];
+	uint64_t id;
+
+	memset(buf, 1, sizeof(buf));
+	nt_addr(1, 80, &to, &to_len);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
+					    buf, len, i, 0, &id), UHOMA_OK);
+}
+
+/* 2,000 one-packet requests from a client that vanishes once they are in:
+ * the server answers them all, then probes for the ACKs that never come
+ * with at most 5 NEED_ACKs each before its timeout (the old schedule sent
+ * one every resend_interval: 19), and keeps nothing afterwards. */
+static void bounded__need_acks_to_vanished_client_back_off(void **state)
+{
+	enum { N = 2000 };
+	struct nt_pair p;
+	struct uhoma_metrics m;
+	uint8_t *buf = malloc(UHOMA_MAX_MESSAGE);
+	uint64_t need_acks;
+	(void)state;
+
+	nt_pair_open(&p, 51, 1, 1500, NT_REGION, NT_REGION);
+	send_n(p.cli, N, 100);
+	do {
+		uhoma_memnet_run(p.net, 100 * 1000);
+		uhoma_metrics(p.a, &m);
+	} while (m.requests_received < N);
+	uhoma_memnet_partition(p.net, "10.0.0.1", "10.0.0.2", 1);
+	assert_int_equal(nt_echo_ready(p.srv, buf), N);
+	uhoma_memnet_run(p.net, 300 * TICK_NS);
+	uhoma_metrics(p.a, &m);
+	need_acks = m.packets_sent[0x17 - 0x10];
+	print_message("    %u responses to a vanished client: %llu NEED_ACKs "
+		      "(%.1f each), %llu timeouts\n", N,
+		      (unsigned long long)need_acks, (double)need_acks / N,
+		      (unsigned long long)m.rpc_timeouts);
+	assert_true(need_acks >= N);
+	assert_true(need_acks <= 5ull * N);
+	assert_true(m.rpc_timeouts == N);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0);
+	nt_pair_close(&p);
+	free(buf);
+}
+
+/* A client takes its responses and closes its socket: the ACKs it still
+ * owed go out at close, and the server forgets the RPCs at once. */
+static void bounded__closing_client_sends_its_acks(void **state)
+{
+	enum { N = 50 };
+	struct nt_pair p;
+	struct uhoma_metrics m;
+	struct uhoma_msg msg;
+	uint8_t *buf = malloc(UHOMA_MAX_MESSAGE);
+	unsigned got = 0;
+	int rc;
+	(void)state;
+
+	nt_pair_open(&p, 52, 1, 1500, NT_REGION, NT_REGION);
+	send_n(p.cli, N, 100);
+	while (got < N) {
+		uhoma_memnet_run(p.net, 100 * 1000);
+		nt_echo_ready(p.srv, buf);
+		while ((rc = nt_recv_nb(p.cli, &msg)) != UHOMA_ERR_AGAIN) {
+			assert_int_equal(rc, 100);
+			uhoma_msg_release(p.cli, &msg);
+			got++;
+		}
+	}
+	/* No NEED_ACK yet (request_ack_ticks is 2): the acks are stored. */
+	uhoma_metrics(p.a, &m);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_OUTGOING] > 0);
+	uhoma_close(p.cli);
+	p.cli = NULL;
+	uhoma_memnet_run(p.net, 100 * 1000);
+	uhoma_metrics(p.a, &m);
+	print_message("    after close: %lld responses still kept, %llu "
+		      "NEED_ACKs sent\n",
+		      (long long)m.rpcs[UHOMA_RPCS_SERVER_OUTGOING],
+		      (unsigned long long)m.packets_sent[0x17 - 0x10]);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0);
+	assert_true(m.rpc_timeouts == 0);
+	nt_pair_close(&p);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(bounded__need_acks_to_vanished_client_back_off),
+		UH_TEST(bounded__closing_client_sends_its_acks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
