@@ -179,8 +179,14 @@ struct uhoma_config {
 				    * two); default 65536: 16 KiB at most
 				    * per client process */
 	uint32_t dedup_quiet_ms;   /* how long a server remembers a client
-				    * process with no request alive;
+				    * process with no request alive (and a
+				    * stack any host with no RPC alive);
 				    * default 10000 */
+	uint32_t max_peers;        /* hosts a stack keeps state for at once;
+				    * past it, packets from new hosts are
+				    * dropped (drop_no_memory) and sends to
+				    * them fail with UHOMA_ERR_NOMEM; default
+				    * 262144 */
 };
 
 /*
@@ -517,6 +523,9 @@ struct uhoma_metrics {
 	uint64_t dedup_evictions;  /* client processes forgotten early to make
 				    * room (more than 1024 on one host) */
 	uint64_t dedup_records;    /* gauge: client processes remembered */
+	uint64_t peers;            /* gauge: hosts this stack keeps state for
+				    * (freed dedup_quiet_ms after their last
+				    * RPC; at most max_peers) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

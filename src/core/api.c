@@ -226,7 +226,9 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 			     flags, &charged);
 	if (rc)
 		RETURN(rc);
-	peer = uh_peer_get(&st->peers, &addr);
+	peer = uh_peer_get(&st->peers, &addr,
+			   atomic_load_explicit(&st->ticks,
+						memory_order_relaxed));
 	if (!peer) {
 		uh_rpc_msgbuf_free(copy, len);
 		uh_sock_tx_return(s, charged);

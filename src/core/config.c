@@ -44,6 +44,7 @@ static const struct field fields[] = {
 	F(lanes, 0, 1),
 	F(dedup_window, 1024, 1u << 24),
 	F(dedup_quiet_ms, 1, 3600000),
+	F(max_peers, 1, 1u << 26),
 };
 #undef F
 
@@ -80,6 +81,7 @@ static void set_defaults(struct uhoma_config *c)
 	c->lanes = 1;
 	c->dedup_window = 1u << 16;
 	c->dedup_quiet_ms = 10000;
+	c->max_peers = 1u << 18;
 }
 
 int uhoma_config_set(struct uhoma_config *cfg, const char *key,

@@ -321,7 +321,10 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 	} else {
 		rpc = uh_rpc_find_server(s, src, id);
 		if (!rpc && h->type == UH_PKT_DATA) {
-			struct uh_peer *peer = uh_peer_get(&st->peers, src);
+			struct uh_peer *peer = uh_peer_get(
+				&st->peers, src,
+				atomic_load_explicit(&st->ticks,
+						     memory_order_relaxed));
 
 			if (!peer) {
 				uh_stack_drop(st, UH_DROP_NOMEM);

@@ -294,6 +294,15 @@ static void resend_req(struct uh_rpc *rpc, struct uh_pending *p,
 	uh_pending_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
 }
 
+void uh_out_probe(struct uh_rpc *rpc, struct uh_pending *p)
+{
+	uint32_t at = rpc->in.length < 0 ? 0 : rpc->in.granted;
+
+	/* Asks for nothing: a live sender answers BUSY (and, if our last
+	 * GRANT was lost, takes this offset as one and sends). */
+	resend_req(rpc, p, at, 0, uh_prio_ctl(rpc->sock->stack));
+}
+
 void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all)
 {
 	struct uhoma_stack *st = rpc->sock->stack;

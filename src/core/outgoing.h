@@ -73,4 +73,9 @@ bool uh_out_sent_lately(const struct uh_rpc *rpc, uint32_t start);
  * missing (@all: everything, RESEND(0, -1)). */
 void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all);
 
+/* Queues an empty RESEND at the message's granted offset: a probe that a
+ * live sender answers with BUSY, for a message that waits on us (for a
+ * grant, or for buffer space) and so hears nothing. RPC lock held. */
+void uh_out_probe(struct uh_rpc *rpc, struct uh_pending *p);
+
 #endif /* UHOMA_CORE_OUTGOING_H */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
 #include "core/peer.h"
 #include "mem/cache.h"
 #include "sync/rcu.h"
@@ -12,11 +13,31 @@ static UH_LOCK_CLASS(peertab_class, "peertab", UH_RANK_TABLE, 0);
 static UH_LOCK_CLASS(peer_class, "peer", UH_RANK_LEAF, UH_LC_LEAF);
 static UH_LOCK_CLASS(cutoffs_class, "peer.cutoffs", UH_RANK_LEAF, UH_LC_LEAF);
 
-void uh_peertab_init(struct uh_peertab *t)
+void uh_peertab_init(struct uh_peertab *t, uint32_t max,
+		     struct uh_metrics *metrics)
 {
 	uh_lock_init(&t->lock, &peertab_class);
 	for (unsigned i = 0; i < UH_PEERTAB_BUCKETS; i++)
 		atomic_init(&t->buckets[i], NULL);
+	t->count = 0;
+	t->max = max;
+	t->metrics = metrics;
+}
+
+static void peer_free(struct uh_peer *p)
+{
+	while (p->dedup) {
+		struct uh_dedup *d = p->dedup;
+
+		p->dedup = d->next;
+		uh_dedup_free(d);
+	}
+	free(p);
+}
+
+static void peer_free_rcu(struct uh_rcu_head *h)
+{
+	peer_free(uh_container_of(h, struct uh_peer, rcu));
 }
 
 void uh_peertab_destroy(struct uh_peertab *t)
@@ -27,13 +48,7 @@ void uh_peertab_destroy(struct uh_peertab *t)
 		while (p) {
 			struct uh_peer *next = atomic_load(&p->next);
 
-			while (p->dedup) {
-				struct uh_dedup *d = p->dedup;
-
-				p->dedup = d->next;
-				uh_dedup_free(d);
-			}
-			free(p);
+			peer_free(p);
 			p = next;
 		}
 		atomic_store(&t->buckets[i], NULL);
@@ -56,22 +71,39 @@ struct uh_peer *uh_peer_find(struct uh_peertab *t, const struct uh_addr *addr)
 					       memory_order_acquire), addr);
 }
 
-struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr)
+/* A reference to @p unless it was removed (refs dead). */
+static bool peer_tryget(struct uh_peer *p)
+{
+	uint32_t r = atomic_load_explicit(&p->refs, memory_order_relaxed);
+
+	while (r != UH_PEER_DEAD)
+		if (atomic_compare_exchange_weak_explicit(
+			    &p->refs, &r, r + 1, memory_order_acquire,
+			    memory_order_relaxed))
+			return true;
+	return false;
+}
+
+struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr,
+			    uint64_t now)
 {
 	unsigned b = uh_addr_hash(addr) % UH_PEERTAB_BUCKETS;
 	struct uh_peer *p, *fresh;
 
 	uh_rcu_read_lock();
 	p = uh_peer_find(t, addr);
+	if (p && !peer_tryget(p))
+		p = NULL;            /* being removed: make a new one */
 	uh_rcu_read_unlock();
 	if (p)
-		return p;
+		goto found;
 
 	uh_lockdep_might_block("peer allocation", UH_HERE);
 	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh)
 		return NULL;
 	fresh->addr = *addr;
+	atomic_init(&fresh->refs, 1);       /* the caller's */
 	uh_lock_init(&fresh->lock, &peer_class);
 	uh_seqlock_init(&fresh->cut_lock, &cutoffs_class);
 	{
@@ -82,9 +114,12 @@ struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr)
 	}
 
 	uh_lock(&t->lock);
+	/* Removals unlink under this lock: what it finds is alive. */
 	p = chain_find(atomic_load_explicit(&t->buckets[b],
 					    memory_order_relaxed), addr);
-	if (!p) {
+	if (p) {
+		atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+	} else if (t->count < t->max) {
 		atomic_store_explicit(&fresh->next,
 				      atomic_load_explicit(&t->buckets[b],
 							   memory_order_relaxed),
@@ -92,12 +127,78 @@ struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr)
 		/* Publish the initialized peer to RCU readers. */
 		atomic_store_explicit(&t->buckets[b], fresh,
 				      memory_order_release);
+		t->count++;
+		uh_metric_add(t->metrics, UH_M_PEERS, 1);
 		p = fresh;
 		fresh = NULL;
 	}
 	uh_unlock(&t->lock);
-	free(fresh);  /* lost a race: someone else inserted it */
+	free(fresh);  /* lost a race, or the table is full */
+	if (!p)
+		return NULL;
+found:
+	if (atomic_load_explicit(&p->used_tick, memory_order_relaxed) != now)
+		atomic_store_explicit(&p->used_tick, now,
+				      memory_order_relaxed);
 	return p;
+}
+
+/* Peer lock held by the caller's caller: nothing but the table refers to
+ * @p, and it holds nothing. */
+static bool peer_idle(struct uh_peer *p, uint64_t now, uint64_t quiet)
+{
+	bool idle;
+
+	if (atomic_load_explicit(&p->refs, memory_order_relaxed) != 0 ||
+	    now - atomic_load_explicit(&p->used_tick,
+				       memory_order_relaxed) < quiet)
+		return false;
+	uh_lock(&p->lock);
+	idle = !p->dedup && p->num_acks == 0;
+	uh_unlock(&p->lock);
+	return idle;
+}
+
+unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
+			   uint64_t quiet)
+{
+	struct uh_peer *_Atomic *pp = &t->buckets[b];
+	struct uh_peer *p;
+	unsigned n = 0;
+
+	uh_lock(&t->lock);
+	while ((p = atomic_load_explicit(pp, memory_order_relaxed))) {
+		uint32_t zero = 0;
+
+		if (peer_idle(p, now, quiet) &&
+		    atomic_compare_exchange_strong(&p->refs, &zero,
+						   UH_PEER_DEAD)) {
+			/* Readers may still be on it: its own next stays. */
+			atomic_store_explicit(
+				pp, atomic_load_explicit(&p->next,
+							 memory_order_relaxed),
+				memory_order_release);
+			t->count--;
+			n++;
+			uh_call_rcu(&p->rcu, peer_free_rcu);
+			continue;
+		}
+		pp = &p->next;
+	}
+	uh_unlock(&t->lock);
+	if (n)
+		uh_metric_add(t->metrics, UH_M_PEERS, -(int64_t)n);
+	return n;
+}
+
+uint32_t uh_peertab_count(struct uh_peertab *t)
+{
+	uint32_t n;
+
+	uh_lock(&t->lock);
+	n = t->count;
+	uh_unlock(&t->lock);
+	return n;
 }
 
 bool uh_peer_add_ack(struct uh_peer *p, const struct uh_ack *ack,

@@ -2,14 +2,21 @@
  * peer.h - what a stack remembers about each host it talks to.
  *
  * The peer table maps an address to a struct uh_peer. Lookups run under
- * RCU with no lock; insertions take the table lock (rank TABLE). Peers live
- * until the stack is destroyed (a stack talks to a bounded set of hosts in
- * this version; idle-peer collection is future work), so an RPC may keep a
- * plain pointer to its peer.
+ * RCU with no lock; insertions and removals take the table lock (rank
+ * TABLE). A peer is counted: every RPC holds a reference to its peer
+ * (taken by uh_peer_get, handed to the RPC, dropped when the RPC is freed),
+ * so an RPC may keep a plain pointer to it. A peer with no reference, no
+ * at-most-once record and no ack owed, unused for dedup_quiet_ms, is
+ * removed by the timer's walk and freed after a grace period
+ * (uh_peertab_expire): a sender with many addresses cannot grow a stack
+ * without bound, and cfg.max_peers caps the table outright.
  *
  * Synchronization table:
  *   lookup       || lookup, insert : RCU (acquire loads of chain pointers)
- *   insert       || insert         : peertab.lock
+ *   insert       || insert, remove : peertab.lock
+ *   refs         || remove         : atomic: a removal CASes 0 -> dead
+ *                                    under peertab.lock; a get CASes
+ *                                    n -> n + 1 unless dead (then retries)
  *   acks, dedup  || anything       : peer.lock (leaf)
  *   cut          || anything       : cut_lock (seqlock; readers retry)
  */
@@ -24,12 +31,19 @@
 #include "core/prio.h"
 #include "core/wire.h"
 #include "sync/lock.h"
+#include "sync/rcu.h"
 #include "sync/seqlock.h"
+
+/* uh_peer.refs of a peer removed from the table. */
+#define UH_PEER_DEAD UINT32_MAX
 
 struct uh_peer {
 	struct uh_peer *_Atomic next;  /* hash chain: written under
 					* peertab.lock, read under RCU */
 	struct uh_addr addr;           /* immutable */
+	_Atomic uint32_t refs;         /* RPCs and getters (see above) */
+	_Atomic uint64_t used_tick;    /* last uh_peer_get (relaxed) */
+	struct uh_rcu_head rcu;        /* its free after removal */
 	struct uh_lock lock;           /* class peer (leaf): fields below */
 	unsigned num_acks;             /* peer.lock */
 	struct uh_ack acks[UH_MAX_ACKS]; /* peer.lock: client side, RPCs
@@ -63,18 +77,46 @@ static inline void uh_peer_heard(struct uh_peer *peer, uint64_t now)
 struct uh_peertab {
 	struct uh_lock lock;                        /* class peertab */
 	struct uh_peer *_Atomic buckets[UH_PEERTAB_BUCKETS]; /* RCU */
+	uint32_t count;                             /* lock: peers in it */
+	uint32_t max;                               /* immutable: the cap */
+	struct uh_metrics *metrics;                 /* immutable: the
+						     * stack's (peers gauge) */
 };
 
-void uh_peertab_init(struct uh_peertab *t);
+struct uh_metrics;
+
+/* @max: peers the table may hold (cfg.max_peers). */
+void uh_peertab_init(struct uh_peertab *t, uint32_t max,
+		     struct uh_metrics *metrics);
 /* Frees every peer. No thread may use the table any more. */
 void uh_peertab_destroy(struct uh_peertab *t);
 
 /* The peer for @addr under an RCU read section, or NULL. */
 struct uh_peer *uh_peer_find(struct uh_peertab *t, const struct uh_addr *addr);
 
-/* The peer for @addr, created if needed. May allocate: call with no lock
- * held. NULL only if memory is exhausted. */
-struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr);
+/* The peer for @addr, created if needed, with a reference the caller
+ * passes on to an RPC or drops with uh_peer_put. @now: the stack's tick.
+ * May allocate: call with no lock held. NULL if memory is exhausted or
+ * the table is full (cfg.max_peers). */
+struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr,
+			    uint64_t now);
+
+/* Drops a reference from uh_peer_get (or an RPC's, when it is freed). */
+static inline void uh_peer_put(struct uh_peer *p)
+{
+	atomic_fetch_sub_explicit(&p->refs, 1, memory_order_release);
+}
+
+/*
+ * Removes the peers of bucket @b of @t that have been idle for @quiet ticks
+ * (no reference, no record, no ack owed) and frees them after a grace
+ * period. Returns how many. Takes the table lock and each peer's lock.
+ */
+unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
+			   uint64_t quiet);
+
+/* Peers in the table now. */
+uint32_t uh_peertab_count(struct uh_peertab *t);
 
 /*
  * Client side: remember that the response of RPC @ack arrived. Returns

@@ -266,6 +266,7 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 
 	if (!rpc) {
 		uh_rpc_msgbuf_free(buf, len);
+		uh_peer_put(peer);
 		*err = UHOMA_ERR_NOMEM;
 		return NULL;
 	}
@@ -277,6 +278,7 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 		uh_rpc_unlock(rpc);
 		uh_rpc_msgbuf_free(buf, len);
 		uh_cache_free(s->stack->rpc_cache, rpc);
+		uh_peer_put(peer);
 		*err = UHOMA_ERR_SHUTDOWN;
 		return NULL;
 	}
@@ -327,27 +329,27 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 
 	rpc = uh_rpc_find_server(s, &peer->addr, id);
 	if (rpc)
-		return rpc;
+		goto drop_ref;
 	if (!atomic_load(&s->is_server)) {
 		*drop = UH_DROP_NOT_SERVER;
-		return NULL;
+		goto drop_ref;
 	}
 	switch (dedup_admit(s, peer, id)) {
 	case UH_DEDUP_NEW:
 		break;
 	case UH_DEDUP_FINISHED:
 		*drop = UH_DROP_DONE;
-		return NULL;
+		goto drop_ref;
 	case UH_DEDUP_NOMEM:
 		*drop = UH_DROP_NOMEM;
-		return NULL;
+		goto drop_ref;
 	}
 	/* Admitted: every way out below ends the admission once. */
 	fresh = rpc_alloc(s, peer, id, sport);  /* no lock held: may block */
 	if (!fresh) {
 		dedup_end(s, peer, id, false);
 		*drop = UH_DROP_NOMEM;
-		return NULL;
+		goto drop_ref;
 	}
 	uh_lock(&fresh->bucket->lock);
 	if (bucket_search(fresh->bucket, id, &peer->addr)) {
@@ -360,7 +362,7 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		rpc = uh_rpc_find_server(s, &peer->addr, id);
 		if (!rpc)
 			*drop = UH_DROP_DONE;
-		return rpc;
+		goto drop_ref;
 	}
 	if (!rpc_attach(s, fresh, true)) {
 		uh_unlock(&fresh->bucket->lock);
@@ -368,14 +370,18 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 						  : UH_DROP_NOT_SERVER;
 		uh_cache_free(s->stack->rpc_cache, fresh);
 		dedup_end(s, peer, id, false);
-		return NULL;
+		goto drop_ref;
 	}
 	fresh->in.length = (int32_t)length;
 	fresh->in.bytes_remaining = length;
 	uh_rpc_set_state(fresh, UH_RPC_INCOMING);
 	uh_rpc_arm(fresh, s->stack->cfg.resend_ticks);
 	uh_metric_inc(s->stack->metrics, UH_M_REQUESTS_RECEIVED);
-	return fresh;        /* the creator's reference is the caller's */
+	return fresh;        /* the creator's reference is the caller's;
+			      * the peer's reference is the RPC's */
+drop_ref:
+	uh_peer_put(peer);
+	return rpc;
 }
 
 static void unhash(struct uh_rpc *rpc)
@@ -463,6 +469,7 @@ void uh_rpc_free(struct uh_rpc *rpc)
 			     rpc->in.num_bpages);
 	uh_rpc_msgbuf_free(rpc->out.buf, rpc->out.length);
 	uh_gaps_release(&rpc->in);
+	uh_peer_put(rpc->peer);
 	uh_metric_add(s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);
 	uh_metric_inc(s->stack->metrics, UH_M_RPCS_REAPED);
 	uh_cache_free(s->stack->rpc_cache, rpc);

@@ -243,8 +243,9 @@ struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
 				  uint64_t id);
 
 /*
- * Creates a client RPC sending @buf (from uh_rpc_msgbuf_alloc, @len bytes; the RPC owns it
- * from now on, even on failure). Call with no lock held (allocates).
+ * Creates a client RPC sending @buf (from uh_rpc_msgbuf_alloc, @len bytes)
+ * to @peer. It takes over the buffer and the caller's reference to @peer
+ * (uh_peer_get), even on failure. Call with no lock held (allocates).
  * Returns it locked, with a reference held for the caller; or NULL with
  * *@err = UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.
  */
@@ -254,8 +255,9 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 
 /*
  * Finds server RPC (@peer, @id), creating it in INCOMING for a request of
- * @length bytes if it does not exist. Call with no lock held. Returns it
- * locked with a reference held; or NULL with *@drop set.
+ * @length bytes if it does not exist. Takes over the caller's reference to
+ * @peer (a new RPC keeps it; otherwise it is dropped). Call with no lock
+ * held. Returns it locked with a reference held; or NULL with *@drop set.
  */
 struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 					 struct uh_peer *peer, uint16_t sport,

@@ -106,7 +106,6 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 	uh_lock_init(&st->socktab_lock, &socktab_class);
 	pthread_mutex_init(&st->bind_mutex, NULL);
 	uh_list_init(&st->all_socks);
-	uh_peertab_init(&st->peers);
 	rc = uh_carrier_create(&c, &st->carrier);
 	if (rc) {
 		free(st);
@@ -124,6 +123,7 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 		free(st);
 		return rc;
 	}
+	uh_peertab_init(&st->peers, c.max_peers, st->metrics);
 	st->now = uh_now_ns;
 	st->link_mbps = c.link_mbps ? c.link_mbps : st->carrier->link_mbps;
 	uh_prio_init(st);

@@ -90,6 +90,34 @@ static void timed_out(struct uh_rpc *rpc, struct uh_pending *p)
 	rpc->timer_due = 0;
 }
 
+/*
+ * A message that waits on us -- for a grant, or for buffer space -- hears
+ * nothing from its sender by design, so its silence alone proves nothing.
+ * But a sender that is gone (or never was: a forged first packet claiming
+ * a megabyte) would pin the message forever. So it is probed: an empty
+ * RESEND on the receiver's backing-off schedule, which a live sender
+ * answers with BUSY (resetting the silence); one that stays silent past
+ * the timeout ends like any other.
+ */
+static void waiting_on_us(struct uh_rpc *rpc, uint64_t now, uint64_t k,
+			  struct uh_pending *p)
+{
+	const struct uhoma_config *c = &rpc->sock->stack->cfg;
+	uint64_t silence = now - rpc->silent_since;
+
+	if (silence >= c->timeout_ticks) {
+		timed_out(rpc, p);
+		return;
+	}
+	if (sched_crossed(silence, k, c->resend_ticks, c->resend_interval,
+			  SERVER_BACKOFF))
+		uh_out_probe(rpc, p);
+	rpc->timer_due = min_u64(rpc->silent_since +
+				 sched_next(silence, c->resend_ticks,
+					    c->resend_interval, SERVER_BACKOFF),
+				 rpc->silent_since + c->timeout_ticks);
+}
+
 /* Looks at server RPC @rpc at tick @now, @k ticks after the last look;
  * sets rpc->timer_due to the next tick to look again (0: none). */
 static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
@@ -146,10 +174,7 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		return;
 	}
 	if (rpc->in.waiting_bufs || waiting_for_grant(rpc)) {
-		/* Waiting on us: look again at the RESEND cadence, so that
-		 * a lost GRANT is noticed once one is sent. */
-		rpc->silent_since = now;
-		rpc->timer_due = now + c->resend_interval;
+		waiting_on_us(rpc, now, k, p);
 		return;
 	}
 	if (silence >= c->timeout_ticks) {
@@ -181,8 +206,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		return;
 	}
 	if (rpc->in.waiting_bufs || waiting_for_grant(rpc)) {
-		rpc->silent_since = now;  /* waiting on us */
-		rpc->timer_due = now + every;
+		waiting_on_us(rpc, now, k, p);
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING && rpc->out.next_xmit < limit) {
@@ -236,7 +260,19 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 	struct uh_list due;
 	unsigned n;
 
-	uh_sock_reap(s, false);
+	/* Threads reap reap_limit RPCs in passing; the timer also frees an
+	 * eighth of any backlog each tick (a flood of RPCs that ended
+	 * together is memory until then). */
+	{
+		uint32_t backlog = atomic_load_explicit(
+			&s->dead_count, memory_order_relaxed) / 8;
+		unsigned got, freed = 0;
+
+		do {
+			got = uh_sock_reap(s, false);
+			freed += got;
+		} while (got && freed < backlog);
+	}
 	if (!uh_sock_protect(s))
 		return;
 	uh_list_init(&due);
@@ -307,6 +343,8 @@ void uh_stack_tick(struct uhoma_stack *st)
 	exp.quiet = st->dedup_quiet;
 	exp.freed = 0;
 	uh_peertab_walk(&st->peers, st->dedup_scan, expire_peer, &exp);
+	/* ... and peers gone idle after them. */
+	uh_peertab_expire(&st->peers, st->dedup_scan, now, st->dedup_quiet);
 	st->dedup_scan = (st->dedup_scan + 1) % UH_PEERTAB_BUCKETS;
 	if (exp.freed)
 		uh_metric_add(st->metrics, UH_M_DEDUP_RECORDS,

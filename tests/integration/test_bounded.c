@@ -13,6 +13,10 @@
 #include "nettest.h"
 #include "testutil.h"
 
+#include "core/addr.h"
+#include "core/stack.h"
+#include "core/wire.h"
+
 #define TICK_NS 1000000ull    /* cfg.tick_us default */
 
 static void send_n(struct uhoma_sock *s, unsigned n, size_t len)
@@ -106,11 +110,60 @@ static void bounded__closing_client_sends_its_acks(void **state)
 	free(buf);
 }
 
+/* 10,000 hosts each send the first packet of a request and vanish: the
+ * server keeps a peer for each while their RPCs live, then frees every one
+ * once they have been idle for dedup_quiet_ms (here 500 ms). */
+static void bounded__idle_peers_are_freed(void **state)
+{
+	enum { PEERS = 10000 };
+	struct nt_pair p;
+	struct uhoma_metrics m;
+	uint8_t pkt[UH_MAX_HEADER + 100];
+	(void)state;
+
+	setenv("UHOMA_CONFIG", "dedup_quiet_ms=500", 1);
+	nt_pair_open(&p, 53, 1, 1500, NT_REGION, NT_REGION);
+	unsetenv("UHOMA_CONFIG");
+	for (unsigned i = 0; i < PEERS; i++) {
+		struct uh_hdr h;
+		struct uh_addr src;
+		char text[32];
+		size_t len;
+
+		snprintf(text, sizeof(text), "10.1.%u.%u", i / 200, i % 200 + 1);
+		assert_int_equal(uh_addr_parse(text, &src), 0);
+		memset(&h, 0, sizeof(h));
+		h.type = UH_PKT_DATA;
+		h.sport = 1000;
+		h.dport = 80;
+		h.sender_id = 2;
+		h.u.data.message_length = 1000;
+		h.u.data.incoming = 100;
+		len = uh_wire_encode(&h, pkt);
+		memset(pkt + len, 7, 100);
+		uh_stack_input(p.a, pkt, len + 100, &src);
+	}
+	uhoma_metrics(p.a, &m);
+	assert_true(m.peers == PEERS);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] == PEERS);
+	uhoma_memnet_run(p.net, 1500 * TICK_NS);
+	uhoma_metrics(p.a, &m);
+	print_message("    %u one-packet senders: after 1.5 s, %llu peers, "
+		      "%lld RPCs, %llu timeouts\n", PEERS,
+		      (unsigned long long)m.peers,
+		      (long long)m.rpcs[UHOMA_RPCS_SERVER_INCOMING],
+		      (unsigned long long)m.rpc_timeouts);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 0);
+	assert_true(m.peers == 0);
+	nt_pair_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(bounded__need_acks_to_vanished_client_back_off),
 		UH_TEST(bounded__closing_client_sends_its_acks),
+		UH_TEST(bounded__idle_peers_are_freed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
