@@ -3,6 +3,7 @@
 #   make test       debug build with the lock validator and yield points; all tests
 #   make test-asan  same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-tsan  same under ThreadSanitizer
+#   make soak       the guarantees over minutes, SOAK_SECONDS=300
 #   make fuzz       libFuzzer on packet input (clang), FUZZ_SECONDS=60
 #   make bench      release build; the micro-benchmarks, as ratios
 #   make demo       what a newcomer runs first
@@ -14,8 +15,9 @@ CMAKE  ?= cmake
 CTEST_ARGS ?= --output-on-failure
 
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 300
 
-.PHONY: all deps test test-asan test-tsan fuzz bench demo install clean
+.PHONY: all deps test test-asan test-tsan soak fuzz bench demo install clean
 
 all: deps
 	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release -DUHOMA_BUILD_TESTS=OFF \
@@ -40,6 +42,15 @@ test-asan: deps
 
 test-tsan: deps
 	$(call test_in,build-tsan,-DUHOMA_SANITIZE=thread)
+
+# At most once, timeouts and bounded state for SOAK_SECONDS of wall time,
+# with the validator on; then the long run of the many-in-flight test.
+soak: deps
+	$(CMAKE) -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DUHOMA_LOCKDEP=ON \
+	  -DUHOMA_YIELD_INJECT=ON >/dev/null
+	$(CMAKE) --build build-test -j $(JOBS) --target soak_guarantees test_timeouts
+	./build-test/soak_guarantees $(SOAK_SECONDS) 2000
+	UHOMA_SOAK_RPCS=1000000 UHOMA_SOAK_WINDOW=100000 ./build-test/test_timeouts
 
 # libFuzzer on the packet input path, with ASan and the validator.
 fuzz:
