@@ -187,6 +187,10 @@ struct uhoma_config {
 				    * dropped (drop_no_memory) and sends to
 				    * them fail with UHOMA_ERR_NOMEM; default
 				    * 262144 */
+	uint32_t max_unproven;     /* incoming requests per socket whose
+				    * sender has sent one packet and answered
+				    * nothing; past it the oldest is ended;
+				    * default 4096 */
 };
 
 /*
@@ -526,6 +530,9 @@ struct uhoma_metrics {
 	uint64_t peers;            /* gauge: hosts this stack keeps state for
 				    * (freed dedup_quiet_ms after their last
 				    * RPC; at most max_peers) */
+	uint64_t unproven_evictions; /* incoming requests ended before their
+				      * sender showed it exists, to make room
+				      * (more than max_unproven at once) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

@@ -45,6 +45,7 @@ static const struct field fields[] = {
 	F(dedup_window, 1024, 1u << 24),
 	F(dedup_quiet_ms, 1, 3600000),
 	F(max_peers, 1, 1u << 26),
+	F(max_unproven, 16, 1u << 24),
 };
 #undef F
 
@@ -82,6 +83,7 @@ static void set_defaults(struct uhoma_config *c)
 	c->dedup_window = 1u << 16;
 	c->dedup_quiet_ms = 10000;
 	c->max_peers = 1u << 18;
+	c->max_unproven = 4096;
 }
 
 int uhoma_config_set(struct uhoma_config *cfg, const char *key,

@@ -66,6 +66,12 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 	}
 	len = (uint32_t)in->length;
 	uh_rpc_heard(rpc);
+	if (!in->data_seen) {
+		in->data_seen = true;
+		in->first_offset = h->u.data.offset;
+	} else if (!in->proven && h->u.data.offset != in->first_offset) {
+		uh_rpc_proven(rpc);
+	}
 	uh_prio_check_version(st, h, src, p);
 	if (h->u.data.ack.client_id && !uh_rpc_is_client(rpc) &&
 	    p->num_acks < UH_PENDING_ACKS) {
@@ -367,6 +373,8 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 	case UH_PKT_BUSY:
 		uh_rpc_heard(rpc);
 		rpc->busy_seen = true;
+		if (!rpc->in.proven)
+			uh_rpc_proven(rpc);   /* it answered our probe */
 		break;
 	case UH_PKT_NEED_ACK:
 		handle_need_ack(rpc, p);

@@ -207,6 +207,7 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_list_init(&rpc->ready_link);
 	uh_list_init(&rpc->dead_link);
 	uh_list_init(&rpc->buf_link);
+	uh_list_init(&rpc->unproven_link);
 	uh_list_init(&rpc->g.link);
 	rpc->g.slot = -1;
 	uh_list_init(&rpc->throttle_link);
@@ -219,10 +220,33 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	return rpc;
 }
 
+/* Socket lock held: takes @rpc off the unproven list, if it is on it. */
+static void unproven_del(struct uhoma_sock *s, struct uh_rpc *rpc)
+{
+	if (uh_list_linked(&rpc->unproven_link)) {
+		uh_list_del(&rpc->unproven_link);
+		s->nunproven--;
+	}
+}
+
 void uh_rpc_heard(struct uh_rpc *rpc)
 {
 	rpc->silent_since = atomic_load_explicit(&rpc->sock->stack->ticks,
 						 memory_order_relaxed);
+}
+
+void uh_rpc_proven(struct uh_rpc *rpc)
+{
+	struct uhoma_sock *s = rpc->sock;
+
+	rpc->in.proven = true;
+	if (!uh_list_linked(&rpc->unproven_link) && !rpc->in.waiting_bufs)
+		return;
+	uh_lock(&s->lock);
+	unproven_del(s, rpc);
+	uh_unlock(&s->lock);
+	if (rpc->in.waiting_bufs)
+		uh_sock_requeue_bufs(s, rpc);
 }
 
 void uh_rpc_arm(struct uh_rpc *rpc, uint64_t ticks)
@@ -231,6 +255,34 @@ void uh_rpc_arm(struct uh_rpc *rpc, uint64_t ticks)
 					    memory_order_relaxed);
 
 	uh_twheel_arm(&rpc->sock->timers, rpc, now + (ticks ? ticks : 1));
+}
+
+/*
+ * A new request is about to be created while @s holds cfg.max_unproven
+ * unproven ones: the oldest goes (a real sender proves itself within a
+ * round trip of its first packet; one that has not after all the newer
+ * ones came is most likely a forged claim). No lock held.
+ */
+static void evict_unproven(struct uhoma_sock *s, struct uh_pending *p)
+{
+	struct uh_rpc *victim = NULL;
+
+	uh_lock(&s->lock);
+	if (s->nunproven >= s->stack->cfg.max_unproven) {
+		victim = uh_list_first(&s->unproven, struct uh_rpc,
+				       unproven_link);
+		uh_rpc_hold(victim);   /* on the list: not reaped */
+	}
+	uh_unlock(&s->lock);
+	if (!victim)
+		return;
+	uh_rpc_lock(victim);
+	if (victim->state == UH_RPC_INCOMING && !victim->in.proven &&
+	    !victim->handed_off) {
+		uh_metric_inc(s->stack->metrics, UH_M_UNPROVEN_EVICTIONS);
+		uh_rpc_end(victim, p);
+	}
+	uh_rpc_release(victim);
 }
 
 /* Links @rpc (its bucket locked) into @s; false if @s is shut down. */
@@ -243,6 +295,10 @@ static bool rpc_attach(struct uhoma_sock *s, struct uh_rpc *rpc, bool server)
 		return false;
 	}
 	uh_rculist_add_head(&rpc->active, &s->active);
+	if (server) {   /* unproven until its sender shows it exists */
+		uh_list_add_tail(&rpc->unproven_link, &s->unproven);
+		s->nunproven++;
+	}
 	uh_unlock(&s->lock);
 	rpc->hash_next = rpc->bucket->head;
 	rpc->bucket->head = rpc;
@@ -345,6 +401,13 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		goto drop_ref;
 	}
 	/* Admitted: every way out below ends the admission once. */
+	{
+		struct uh_pending p;
+
+		uh_pending_init(&p);
+		evict_unproven(s, &p);
+		uh_pending_flush(s->stack, &p);
+	}
 	fresh = rpc_alloc(s, peer, id, sport);  /* no lock held: may block */
 	if (!fresh) {
 		dedup_end(s, peer, id, false);
@@ -420,6 +483,7 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 		uh_rculist_del(&rpc->active);
 	uh_list_del(&rpc->ready_link);
 	uh_list_del(&rpc->buf_link);
+	unproven_del(s, rpc);
 	rpc->in.waiting_bufs = false;
 	uh_list_add_tail(&rpc->dead_link, &s->dead);
 	atomic_fetch_add_explicit(&s->dead_count, 1, memory_order_relaxed);
@@ -438,12 +502,13 @@ void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_pending *p)
 		return;
 	rpc->handed_off = true;
 	uh_rpc_tx_uncharge(rpc, p);     /* complete: no longer in flight */
-	if (rpc->is_private) {
+	if (rpc->is_private) {   /* a client's: never on unproven */
 		rpc->private_ready = true;
 		uh_pending_wake(p, s, true);
 		return;
 	}
 	uh_lock(&s->lock);
+	unproven_del(s, rpc);      /* complete: its sender existed */
 	if (!atomic_load(&s->shutdown)) {
 		uh_list_add_tail(&rpc->ready_link, &s->ready);
 		uh_pending_wake(p, s, false);

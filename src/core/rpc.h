@@ -78,6 +78,13 @@ struct uh_msgin {
 	struct uh_gap gaps_inline[UH_MAX_GAPS];
 	bool has_bufs;           /* bpage space allocated */
 	bool waiting_bufs;       /* on sock->waiting_bufs */
+	bool proven;             /* the sender has shown it exists: a second
+				  * DATA offset, or an answer to a probe.
+				  * Until then a message may be a forged
+				  * first packet, and waits behind proven
+				  * ones for buffer space */
+	bool data_seen;          /* a DATA packet arrived (@first_offset) */
+	uint32_t first_offset;   /* offset of the first DATA seen */
 	bool given;              /* bpages belong to the application now */
 	uint32_t num_bpages;
 	uint32_t bpage_offsets[UH_MAX_BPAGES];
@@ -173,6 +180,7 @@ struct uh_rpc {
 	struct uh_list ready_link;   /* socket lock: on sock->ready */
 	struct uh_list dead_link;    /* socket lock: on sock->dead */
 	struct uh_list buf_link;     /* socket lock: on sock->waiting_bufs */
+	struct uh_list unproven_link;/* socket lock: on sock->unproven */
 };
 
 static inline bool uh_rpc_is_client(const struct uh_rpc *rpc)
@@ -183,6 +191,11 @@ static inline bool uh_rpc_is_client(const struct uh_rpc *rpc)
 /* The peer just spoke (or there is a new reason to expect it to): the
  * silence starts again. RPC lock held. */
 void uh_rpc_heard(struct uh_rpc *rpc);
+
+/* The sender of @rpc's incoming message has shown that it exists
+ * (in.proven): if the message waits for buffer space, it moves ahead of
+ * the unproven ones. RPC lock held. */
+void uh_rpc_proven(struct uh_rpc *rpc);
 
 /* The timer must look at @rpc again within @ticks (it changed state to
  * one with something to time). RPC lock held. */

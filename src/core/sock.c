@@ -166,6 +166,8 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 	uh_lock_init(&s->lock, &sock_class);
 	uh_rculist_init(&s->active);
 	uh_twheel_init(&s->timers);
+	uh_list_init(&s->unproven);
+	s->nunproven = 0;
 	uh_list_init(&s->ready);
 	uh_list_init(&s->dead);
 	uh_list_init(&s->waiting_bufs);
@@ -297,6 +299,7 @@ unsigned uh_sock_reap(struct uhoma_sock *s, bool all)
 	struct uh_rpc *batch[REAP_BATCH];
 	unsigned limit = all ? UINT32_MAX : s->stack->cfg.reap_limit;
 	unsigned total = 0;
+	bool pages = false;
 
 	uh_lockdep_might_block("uh_sock_reap", UH_HERE);
 	while (total < limit) {
@@ -327,35 +330,51 @@ unsigned uh_sock_reap(struct uhoma_sock *s, bool all)
 			batch[n++] = rpc;
 		}
 		uh_unlock(&s->lock);
-		for (unsigned i = 0; i < n; i++)
+		for (unsigned i = 0; i < n; i++) {
+			/* Dead, unreferenced: read without its lock. */
+			pages |= batch[i]->in.has_bufs && !batch[i]->in.given;
 			uh_rpc_free(batch[i]);
+		}
 		total += n;
 		if (n < REAP_BATCH)
 			break;
 	}
+	/* Pages came back: a message waiting for them may take them now,
+	 * not only when the application next returns some. */
+	if (pages && !all)
+		uh_sock_check_bufs(s);
 	return total;
 }
 
 /* ---- waiting for buffer space ------------------------------------------- */
 
-void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
-		       struct uh_pending *p)
+/* Socket lock held: links @rpc into the buffer waits in order: messages
+ * whose senders have proven themselves first (a flood of forged first
+ * packets must not queue ahead of real senders), then shortest first,
+ * FIFO among equals. */
+static void bufs_insert(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
 	struct uh_list *pos;
 
+	for (pos = s->waiting_bufs.next; pos != &s->waiting_bufs;
+	     pos = pos->next) {
+		struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc, buf_link);
+
+		if (rpc->in.proven != o->in.proven ? rpc->in.proven
+						   : o->in.length > rpc->in.length)
+			break;
+	}
+	uh_list_add_before(&rpc->buf_link, pos);
+}
+
+void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
+		       struct uh_pending *p)
+{
 	if (rpc->in.waiting_bufs)
 		return;
 	uh_lock(&s->lock);
 	if (!atomic_load(&s->shutdown)) {
-		/* Shortest message first. */
-		for (pos = s->waiting_bufs.next; pos != &s->waiting_bufs;
-		     pos = pos->next) {
-			struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc,
-							 buf_link);
-			if (o->in.length > rpc->in.length)
-				break;
-		}
-		uh_list_add_before(&rpc->buf_link, pos);
+		bufs_insert(s, rpc);
 		rpc->in.waiting_bufs = true;
 		uh_metric_inc(s->stack->metrics, UH_M_BUFFER_WAITS);
 	}
@@ -364,6 +383,16 @@ void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
 	 * application can free the space now (uh_sock_tx_charge). */
 	if (atomic_load(&s->tx_waiters))
 		p->wake_tx = s;
+}
+
+void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
+{
+	uh_lock(&s->lock);
+	if (uh_list_linked(&rpc->buf_link)) {
+		uh_list_del(&rpc->buf_link);
+		bufs_insert(s, rpc);
+	}
+	uh_unlock(&s->lock);
 }
 
 void uh_sock_check_bufs(struct uhoma_sock *s)

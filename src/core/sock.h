@@ -69,6 +69,10 @@ struct uhoma_sock {
 					* reaps */
 	struct uh_list waiting_bufs;   /* waiting for pool space, shortest
 					* first */
+	struct uh_list unproven;       /* lock: incoming requests whose
+					* sender has not shown it exists
+					* (in.proven), oldest first */
+	uint32_t nunproven;            /* lock: entries on unproven */
 	struct uh_wait wait;           /* uhoma_recv sleepers */
 	int efd;                       /* eventfd: readable while ready */
 	_Atomic bool efd_used;         /* uhoma_fd was called: keep efd in
@@ -171,11 +175,16 @@ static inline void uh_sock_reap_some(struct uhoma_sock *s)
 }
 
 /* Queues @rpc (locked; incoming message without buffer space) on the
- * socket's waiting list. */
+ * socket's waiting list: proven senders first, then shortest first. */
 void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
 		       struct uh_pending *p);
 
-/* Gives freed pool space to waiting messages. No lock may be held. */
+/* @rpc (locked, waiting) was just proven: moves it to its new place. */
+void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
+
+/* Gives freed pool space to waiting messages: called when the application
+ * returns pages and when the reaper frees a message's. No lock may be
+ * held. */
 void uh_sock_check_bufs(struct uhoma_sock *s);
 
 /* The readiness fd reflects whether `ready` is empty (no lock held). */

@@ -111,8 +111,9 @@ static void bounded__closing_client_sends_its_acks(void **state)
 }
 
 /* 10,000 hosts each send the first packet of a request and vanish: the
- * server keeps a peer for each while their RPCs live, then frees every one
- * once they have been idle for dedup_quiet_ms (here 500 ms). */
+ * server keeps at most max_unproven (4,096) such requests, ending the
+ * oldest for each new one, and a peer for each host while its RPCs live;
+ * it frees every peer once idle for dedup_quiet_ms (here 500 ms). */
 static void bounded__idle_peers_are_freed(void **state)
 {
 	enum { PEERS = 10000 };
@@ -145,7 +146,8 @@ static void bounded__idle_peers_are_freed(void **state)
 	}
 	uhoma_metrics(p.a, &m);
 	assert_true(m.peers == PEERS);
-	assert_true(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] == PEERS);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 4096);
+	assert_true(m.unproven_evictions == PEERS - 4096);
 	uhoma_memnet_run(p.net, 1500 * TICK_NS);
 	uhoma_metrics(p.a, &m);
 	print_message("    %u one-packet senders: after 1.5 s, %llu peers, "
@@ -158,12 +160,107 @@ static void bounded__idle_peers_are_freed(void **state)
 	nt_pair_close(&p);
 }
 
+/* A forged first DATA packet claiming a @claim-byte request, from
+ * 10.3.x.y (@n picks the address). */
+static void forge(struct uhoma_stack *st, unsigned n, uint32_t claim)
+{
+	uint8_t pkt[UH_MAX_HEADER + 64];
+	struct uh_hdr h;
+	struct uh_addr src;
+	char text[32];
+	size_t len;
+
+	snprintf(text, sizeof(text), "10.3.%u.%u", (n / 250) % 250,
+		 n % 250 + 1);
+	assert_int_equal(uh_addr_parse(text, &src), 0);
+	memset(&h, 0, sizeof(h));
+	h.type = UH_PKT_DATA;
+	h.sport = 999;
+	h.dport = 80;
+	h.sender_id = 2 + 2ull * n;
+	h.u.data.message_length = claim;
+	h.u.data.incoming = 64;
+	len = uh_wire_encode(&h, pkt);
+	memset(pkt + len, 9, 64);
+	uh_stack_input(st, pkt, len + 64, &src);
+}
+
+/*
+ * 2,000 forged 1 MB claims a second for 3 s, into a server whose buffer
+ * region holds 16 such messages, while a legitimate client sends 1 MB
+ * requests two at a time: each of them completes within a second, and
+ * when the flood is over the server's state goes back to what it was.
+ */
+static void bounded__legit_client_not_starved_by_forged_claims(void **state)
+{
+	enum { MB = 1000000 };
+	struct nt_pair p;
+	struct uhoma_metrics m;
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint8_t *buf = malloc(2 * UHOMA_MAX_MESSAGE);  /* request, echo */
+	uint64_t sent_at[64], worst = 0, t;
+	unsigned sent = 0, done = 0, forged = 0, in_flight = 0;
+	(void)state;
+
+	nt_pair_open(&p, 54, 1, 1500, 16u * MB + (1u << 20), 64u << 20);
+	nt_addr(1, 80, &to, &to_len);
+	nt_fill(buf, MB, 5);
+	while ((t = uhoma_memnet_now(p.net)) < 3000 * TICK_NS || done < sent) {
+		struct uhoma_msg msg;
+		int rc;
+
+		while (t < 3000 * TICK_NS && in_flight < 2 && sent < 64) {
+			uint64_t id;
+
+			assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to,
+						    to_len, buf, MB, sent, 0,
+						    &id), UHOMA_OK);
+			sent_at[sent++] = t;
+			in_flight++;
+		}
+		while (t < 3000 * TICK_NS && forged < t / (500 * 1000))
+			forge(p.a, forged++, MB);      /* every 0.5 ms */
+		nt_echo_ready(p.srv, buf + UHOMA_MAX_MESSAGE);
+		while ((rc = nt_recv_nb(p.cli, &msg)) != UHOMA_ERR_AGAIN) {
+			assert_int_equal(rc, MB);
+			uhoma_msg_release(p.cli, &msg);
+			if (t - sent_at[msg.cookie] > worst)
+				worst = t - sent_at[msg.cookie];
+			in_flight--;
+			done++;
+		}
+		uhoma_memnet_run(p.net, 100 * 1000);
+		assert_true(t < 10000 * TICK_NS);
+	}
+	uhoma_metrics(p.a, &m);
+	print_message("    %u forged claims; %u legitimate 1 MB requests, the "
+		      "slowest %.0f ms; server: %lld RPCs, %llu peers left\n",
+		      forged, done, (double)worst / 1e6,
+		      (long long)(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] +
+				  m.rpcs[UHOMA_RPCS_SERVER_IN_SERVICE] +
+				  m.rpcs[UHOMA_RPCS_SERVER_OUTGOING]),
+		      (unsigned long long)m.peers);
+	assert_true(done >= 8);
+	assert_true(worst < 1000 * TICK_NS);
+	/* After the timeout and the quiet time, back to the base state: no
+	 * RPC, and only the legitimate client's peer. */
+	uhoma_memnet_run(p.net, 11000 * TICK_NS);
+	uhoma_metrics(p.a, &m);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 0);
+	assert_true(m.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0);
+	assert_true(m.peers <= 1);
+	nt_pair_close(&p);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(bounded__need_acks_to_vanished_client_back_off),
 		UH_TEST(bounded__closing_client_sends_its_acks),
 		UH_TEST(bounded__idle_peers_are_freed),
+		UH_TEST(bounded__legit_client_not_starved_by_forged_claims),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
