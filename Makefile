@@ -4,7 +4,7 @@
 #   make test-asan  same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-tsan  same under ThreadSanitizer
 #   make soak       the guarantees over minutes, SOAK_SECONDS=300
-#   make fuzz       libFuzzer on packet input (clang), FUZZ_SECONDS=60
+#   make fuzz       libFuzzer: the stack and the decoder (clang), FUZZ_SECONDS=60
 #   make bench      release build; the micro-benchmarks, as ratios
 #   make demo       what a newcomer runs first
 #   make install    PREFIX=/usr/local by default
@@ -59,11 +59,15 @@ fuzz:
 	  -DUHOMA_FUZZ=ON -DUHOMA_BUILD_TESTS=OFF -DUHOMA_WERROR=OFF \
 	  -DUHOMA_LOCKDEP=ON -DUHOMA_SANITIZE=address \
 	  -DUHOMA_CACHE_PASSTHROUGH=ON >/dev/null
-	$(CMAKE) --build build-fuzz -j $(JOBS) --target fuzz_input
-	mkdir -p build-fuzz/corpus
+	$(CMAKE) --build build-fuzz -j $(JOBS) --target fuzz_input fuzz_wire
+	mkdir -p build-fuzz/corpus build-fuzz/corpus_wire
+	# The stateful target gets two thirds of the time, the decoder one.
 	ASAN_OPTIONS=detect_leaks=0 ./build-fuzz/fuzz_input \
-	  -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=20 \
-	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+	  -max_total_time=$$(( $(FUZZ_SECONDS) * 2 / 3 )) -max_len=8192 \
+	  -timeout=20 -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+	ASAN_OPTIONS=detect_leaks=0 ./build-fuzz/fuzz_wire \
+	  -max_total_time=$$(( $(FUZZ_SECONDS) / 3 )) -max_len=2048 \
+	  -timeout=20 -print_final_stats=1 build-fuzz/corpus_wire fuzz/corpus_wire
 
 # Every figure is a ratio against a baseline measured in the same run.
 bench: all

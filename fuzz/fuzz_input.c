@@ -12,7 +12,12 @@
  *
  * Anything the core does wrong -- a crash, an out-of-bounds access
  * (ASan), a lock-order or blocking violation (the validator aborts) --
- * is a finding.
+ * is a finding, and so is a broken invariant, checked after every input:
+ *  - at most once: the server application never receives one request
+ *    (source address and id) twice while the server remembers the client
+ *    (dedup_quiet_ms after the RPC ended; the check looks 9 s back);
+ *  - the RPC-state gauges never go negative, nor the peer and record
+ *    gauges: an RPC counted in two states, or left twice, shows there.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +38,51 @@ static struct uhoma_sock *srv, *cli;
 static uint64_t cli_id;
 static struct uh_addr peers[2];
 static uint8_t msg[5000];
+
+/* Requests the server application received: (address hash ^ id) -> the
+ * virtual time of delivery. Open addressing; a full table forgets the
+ * oldest slot it probes. */
+#define SEEN_SLOTS 8192
+static struct { uint64_t key, at; } seen[SEEN_SLOTS];
+
+static void delivered(const struct uhoma_msg *m)
+{
+	uint64_t key = m->id * 0x9E3779B97F4A7C15ull, now = uhoma_memnet_now(net);
+	const uint8_t *a = (const uint8_t *)&m->peer;
+
+	for (size_t i = 0; i < m->peer_len && i < sizeof(m->peer); i++)
+		key = (key ^ a[i]) * 0x100000001B3ull;
+	key |= 1;
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned slot = (unsigned)((key >> 20) + i) % SEEN_SLOTS;
+
+		if (seen[slot].key == key) {
+			if (now - seen[slot].at < 9000000000ull)
+				abort();   /* the same request ran twice */
+			seen[slot].at = now;
+			return;
+		}
+		if (!seen[slot].key || now - seen[slot].at > 20000000000ull ||
+		    i == 15) {
+			seen[slot].key = key;
+			seen[slot].at = now;
+			return;
+		}
+	}
+}
+
+/* The gauges: none negative (an RPC in two states, or ended twice). */
+static void check_gauges(void)
+{
+	struct uhoma_metrics m;
+
+	uhoma_metrics(st, &m);
+	for (unsigned i = 0; i < UHOMA_RPC_STATES; i++)
+		if (m.rpcs[i] < 0)
+			abort();
+	if ((int64_t)m.peers < 0 || (int64_t)m.dedup_records < 0)
+		abort();
+}
 
 static void *region(void)
 {
@@ -83,6 +133,7 @@ static void app_side(void)
 		if (rc == UHOMA_ERR_AGAIN)
 			break;
 		if (rc > 0) {
+			delivered(&m);
 			uhoma_msg_release(srv, &m);
 			uhoma_reply(srv, (struct sockaddr *)&m.peer, m.peer_len,
 				    m.id, msg, 100);
@@ -139,5 +190,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	uhoma_memnet_run(net, 3 * 1000 * 1000);
 	app_side();
+	check_gauges();
 	return 0;
 }

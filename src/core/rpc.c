@@ -240,7 +240,10 @@ void uh_rpc_proven(struct uh_rpc *rpc)
 	struct uhoma_sock *s = rpc->sock;
 
 	rpc->in.proven = true;
-	if (!uh_list_linked(&rpc->unproven_link) && !rpc->in.waiting_bufs)
+	/* On s->unproven only while a server's request is incoming (the RPC
+	 * lock tells; the list link itself is the socket lock's). */
+	if ((uh_rpc_is_client(rpc) || rpc->handed_off ||
+	     rpc->state != UH_RPC_INCOMING) && !rpc->in.waiting_bufs)
 		return;
 	uh_lock(&s->lock);
 	unproven_del(s, rpc);
