@@ -274,7 +274,8 @@ static void evict_unproven(struct uhoma_sock *s, struct uh_pending *p)
 	if (s->nunproven >= s->stack->cfg.max_unproven) {
 		victim = uh_list_first(&s->unproven, struct uh_rpc,
 				       unproven_link);
-		uh_rpc_hold(victim);   /* on the list: not reaped */
+		if (victim)            /* (never NULL while counted) */
+			uh_rpc_hold(victim);   /* on the list: not reaped */
 	}
 	uh_unlock(&s->lock);
 	if (!victim)
