@@ -12,6 +12,10 @@
 #include "nettest.h"
 #include "testutil.h"
 
+#include "core/addr.h"
+#include "core/stack.h"
+#include "core/wire.h"
+
 double nt_now(void)
 {
 	struct timespec ts;
@@ -239,4 +243,26 @@ int nt_echo_ready(struct uhoma_sock *srv, uint8_t *buf)
 		n++;
 	}
 	return n;
+}
+
+void nt_forge_request(struct uhoma_stack *st, const char *src,
+		      uint64_t sender_id, uint32_t claim)
+{
+	uint8_t pkt[UH_MAX_HEADER + 64];
+	struct uh_hdr h;
+	struct uh_addr a;
+	size_t len;
+
+	if (uh_addr_parse(src, &a))
+		abort();
+	memset(&h, 0, sizeof(h));
+	h.type = UH_PKT_DATA;
+	h.sport = 999;
+	h.dport = 80;
+	h.sender_id = sender_id;
+	h.u.data.message_length = claim;
+	h.u.data.incoming = 64;
+	len = uh_wire_encode(&h, pkt);
+	memset(pkt + len, 9, 64);
+	uh_stack_input(st, pkt, len + 64, &a);
 }

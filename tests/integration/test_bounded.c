@@ -13,9 +13,6 @@
 #include "nettest.h"
 #include "testutil.h"
 
-#include "core/addr.h"
-#include "core/stack.h"
-#include "core/wire.h"
 
 #define TICK_NS 1000000ull    /* cfg.tick_us default */
 
@@ -31,6 +28,18 @@ static void send_n(struct uhoma_sock *s, unsigned n, size_t len)
 	for (unsigned i = 0; i < n; i++)
 		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
 					    buf, len, i, 0, &id), UHOMA_OK);
+}
+
+/* A forged first DATA packet claiming @claim bytes, from 10.@net.x.y
+ * (@n picks the address and the id). */
+static void forge(struct uhoma_stack *st, unsigned net, unsigned n,
+		  uint32_t claim)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "10.%u.%u.%u", net, (n / 250) % 250,
+		 n % 250 + 1);
+	nt_forge_request(st, text, 2 + 2ull * n, claim);
 }
 
 /* 2,000 one-packet requests from a client that vanishes once they are in:
@@ -119,31 +128,13 @@ static void bounded__idle_peers_are_freed(void **state)
 	enum { PEERS = 10000 };
 	struct nt_pair p;
 	struct uhoma_metrics m;
-	uint8_t pkt[UH_MAX_HEADER + 100];
 	(void)state;
 
 	setenv("UHOMA_CONFIG", "dedup_quiet_ms=500", 1);
 	nt_pair_open(&p, 53, 1, 1500, NT_REGION, NT_REGION);
 	unsetenv("UHOMA_CONFIG");
-	for (unsigned i = 0; i < PEERS; i++) {
-		struct uh_hdr h;
-		struct uh_addr src;
-		char text[32];
-		size_t len;
-
-		snprintf(text, sizeof(text), "10.1.%u.%u", i / 200, i % 200 + 1);
-		assert_int_equal(uh_addr_parse(text, &src), 0);
-		memset(&h, 0, sizeof(h));
-		h.type = UH_PKT_DATA;
-		h.sport = 1000;
-		h.dport = 80;
-		h.sender_id = 2;
-		h.u.data.message_length = 1000;
-		h.u.data.incoming = 100;
-		len = uh_wire_encode(&h, pkt);
-		memset(pkt + len, 7, 100);
-		uh_stack_input(p.a, pkt, len + 100, &src);
-	}
+	for (unsigned i = 0; i < PEERS; i++)
+		forge(p.a, 1, i, 1000);
 	uhoma_metrics(p.a, &m);
 	assert_true(m.peers == PEERS);
 	assert_true(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 4096);
@@ -158,31 +149,6 @@ static void bounded__idle_peers_are_freed(void **state)
 	assert_true(m.rpcs[UHOMA_RPCS_SERVER_INCOMING] == 0);
 	assert_true(m.peers == 0);
 	nt_pair_close(&p);
-}
-
-/* A forged first DATA packet claiming a @claim-byte request, from
- * 10.3.x.y (@n picks the address). */
-static void forge(struct uhoma_stack *st, unsigned n, uint32_t claim)
-{
-	uint8_t pkt[UH_MAX_HEADER + 64];
-	struct uh_hdr h;
-	struct uh_addr src;
-	char text[32];
-	size_t len;
-
-	snprintf(text, sizeof(text), "10.3.%u.%u", (n / 250) % 250,
-		 n % 250 + 1);
-	assert_int_equal(uh_addr_parse(text, &src), 0);
-	memset(&h, 0, sizeof(h));
-	h.type = UH_PKT_DATA;
-	h.sport = 999;
-	h.dport = 80;
-	h.sender_id = 2 + 2ull * n;
-	h.u.data.message_length = claim;
-	h.u.data.incoming = 64;
-	len = uh_wire_encode(&h, pkt);
-	memset(pkt + len, 9, 64);
-	uh_stack_input(st, pkt, len + 64, &src);
 }
 
 /*
@@ -220,7 +186,7 @@ static void bounded__legit_client_not_starved_by_forged_claims(void **state)
 			in_flight++;
 		}
 		while (t < 3000 * TICK_NS && forged < t / (500 * 1000))
-			forge(p.a, forged++, MB);      /* every 0.5 ms */
+			forge(p.a, 3, forged++, MB);      /* every 0.5 ms */
 		nt_echo_ready(p.srv, buf + UHOMA_MAX_MESSAGE);
 		while ((rc = nt_recv_nb(p.cli, &msg)) != UHOMA_ERR_AGAIN) {
 			assert_int_equal(rc, MB);

@@ -22,10 +22,6 @@
 
 #include "nettest.h"
 
-#include "core/addr.h"
-#include "core/stack.h"
-#include "core/wire.h"
-
 #define REQ_LEN 200
 #define MAX_REQS (64u << 20)
 
@@ -53,25 +49,11 @@ static long rss_kb(void)
 /* A forged first DATA packet claiming a 1 MB request, from 10.2.x.y. */
 static void forge(struct uhoma_stack *st, unsigned n)
 {
-	uint8_t pkt[UH_MAX_HEADER + 64];
-	struct uh_hdr h;
-	struct uh_addr src;
 	char text[32];
-	size_t len;
 
 	snprintf(text, sizeof(text), "10.2.%u.%u", (n / 250) % 250,
 		 n % 250 + 1);
-	uh_addr_parse(text, &src);
-	memset(&h, 0, sizeof(h));
-	h.type = UH_PKT_DATA;
-	h.sport = 999;
-	h.dport = 80;
-	h.sender_id = 2 + 2ull * n;
-	h.u.data.message_length = 1000000;
-	h.u.data.incoming = 64;
-	len = uh_wire_encode(&h, pkt);
-	memset(pkt + len, 9, 64);
-	uh_stack_input(st, pkt, len + 64, &src);
+	nt_forge_request(st, text, 2 + 2ull * n, 1000000);
 }
 
 int main(int argc, char **argv)
