@@ -143,8 +143,9 @@ found:
 	return p;
 }
 
-/* Peer lock held by the caller's caller: nothing but the table refers to
- * @p, and it holds nothing. */
+/* Table lock held: nothing but the table refers to @p (no reference), it
+ * was not used for @quiet ticks, and it holds nothing (no at-most-once
+ * record, no ack owed: checked under its own lock). */
 static bool peer_idle(struct uh_peer *p, uint64_t now, uint64_t quiet)
 {
 	bool idle;
@@ -188,16 +189,6 @@ unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
 	uh_unlock(&t->lock);
 	if (n)
 		uh_metric_add(t->metrics, UH_M_PEERS, -(int64_t)n);
-	return n;
-}
-
-uint32_t uh_peertab_count(struct uh_peertab *t)
-{
-	uint32_t n;
-
-	uh_lock(&t->lock);
-	n = t->count;
-	uh_unlock(&t->lock);
 	return n;
 }
 
@@ -386,17 +377,4 @@ void uh_peertab_walk(struct uh_peertab *t, unsigned b,
 		     p; p = atomic_load_explicit(&p->next, memory_order_acquire))
 			fn(p, arg);
 	uh_rcu_read_unlock();
-}
-
-void uh_peer_dedup_usage(struct uh_peer *p, uint32_t *records,
-			 uint64_t *bytes)
-{
-	uint64_t b = 0;
-
-	uh_lock(&p->lock);
-	for (struct uh_dedup *d = p->dedup; d; d = d->next)
-		b += uh_dedup_bytes(d);
-	*records = p->ndedup;
-	uh_unlock(&p->lock);
-	*bytes = b;
 }

@@ -115,9 +115,6 @@ static inline void uh_peer_put(struct uh_peer *p)
 unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
 			   uint64_t quiet);
 
-/* Peers in the table now. */
-uint32_t uh_peertab_count(struct uh_peertab *t);
-
 /*
  * Client side: remember that the response of RPC @ack arrived. Returns
  * true if the store was full: then @ack is not stored, *@out holds the
@@ -182,9 +179,5 @@ unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
  * take the peer lock, and must not sleep. */
 void uh_peertab_walk(struct uh_peertab *t, unsigned b,
 		     void (*fn)(struct uh_peer *p, void *arg), void *arg);
-
-/* Records and bytes that @p holds (statistics, tests). */
-void uh_peer_dedup_usage(struct uh_peer *p, uint32_t *records,
-			 uint64_t *bytes);
 
 #endif /* UHOMA_CORE_PEER_H */

@@ -17,6 +17,8 @@
 #include "nettest.h"
 #include "testutil.h"
 
+#include "core/sock.h"
+
 #define REQ_LEN 100
 
 static unsigned env_or(const char *name, unsigned dflt)
@@ -116,6 +118,10 @@ static void run(uint64_t seed, unsigned total, unsigned window)
 	 * fewer looks per tick than RPCs in flight. */
 	assert_true(mc.timer_visits - visits_before <
 		    (mc.timer_ticks - ticks_before) * (uint64_t)window / 4);
+	/* Every RPC ended: none is left in either timer wheel. */
+	uhoma_memnet_run(p.net, 400 * 1000 * 1000ull);
+	assert_true(uh_twheel_armed(&p.cli->timers) == 0);
+	assert_true(uh_twheel_armed(&p.srv->timers) == 0);
 	nt_pair_close(&p);
 	free(echo);
 }
