@@ -49,6 +49,9 @@ static struct {
 	int (*getsockname)(int, struct sockaddr *, socklen_t *);
 	int (*getpeername)(int, struct sockaddr *, socklen_t *);
 	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
 	int (*setsockopt)(int, int, int, const void *, socklen_t);
 	int (*getsockopt)(int, int, int, void *, socklen_t *);
 	ssize_t (*sendmsg)(int, const struct msghdr *, int);
@@ -92,6 +95,7 @@ static void resolve(void)
 {
 #define R(name) real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name)
 	R(socket); R(bind); R(getsockname); R(getpeername); R(connect);
+	R(listen); R(accept); R(accept4);
 	R(setsockopt); R(getsockopt); R(sendmsg); R(recvmsg); R(sendto);
 	R(recvfrom); R(send); R(recv); R(read); R(write); R(ioctl); R(fcntl);
 	R(shutdown); R(close); R(dup); R(dup2); R(dup3);
@@ -344,16 +348,41 @@ EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	return errno = ENOTCONN, -1;     /* Homa sockets have no peer */
 }
 
-EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+/* Fails with EOPNOTSUPP, as the module's connection calls do, if @fd is a
+ * Homa descriptor; returns 0 (not one: call @real) otherwise. */
+static int homa_unsupported(int fd)
 {
 	struct hsock *h;
 
 	need_real();
 	h = fdt_get(fd);
 	if (!h)
-		return real.connect(fd, sa, len);
+		return 0;
 	fdt_put(h);
-	return errno = EOPNOTSUPP, -1;
+	errno = EOPNOTSUPP;
+	return -1;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return homa_unsupported(fd) ? -1 : real.connect(fd, sa, len);
+}
+
+/* Homa has no connections: listen and accept fail as in the module
+ * (EOPNOTSUPP), not with ENOTSOCK from the eventfd underneath. */
+EXPORT int listen(int fd, int backlog)
+{
+	return homa_unsupported(fd) ? -1 : real.listen(fd, backlog);
+}
+
+EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return homa_unsupported(fd) ? -1 : real.accept(fd, sa, len);
+}
+
+EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	return homa_unsupported(fd) ? -1 : real.accept4(fd, sa, len, flags);
 }
 
 /* ---- socket options ----------------------------------------------------- */
@@ -571,6 +600,11 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 	if (a->completion_cookie)
 		return fail(h, EINVAL, "a response carries no completion "
 			    "cookie");
+	/* The module answers a response for an RPC it does not have with
+	 * 0 (it may have been aborted meanwhile), whatever the id; an even
+	 * id names no server RPC at all. */
+	if (!(a->id & 1))
+		return 0;
 	rc = uhoma_reply(h->s, msg->msg_name, msg->msg_namelen, a->id, buf,
 			 len);
 	return rc ? fail_code(h, rc, "sendmsg (response)") : 0;

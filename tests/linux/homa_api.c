@@ -629,10 +629,14 @@ static void check_errors(void)
 	h.msg_name = NULL;
 	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
 	CHECK_ERR(send_request(c.fd, AF_INET, big, 10, 0, 0, &id), EAFNOSUPPORT);
-	/* A response to an RPC that does not exist: silently nothing. */
+	/* A response to an RPC that does not exist: silently nothing, as in
+	 * the module, for an odd (server) id and an even one alike. */
 	h.msg_name = &to;
 	sa.id = 12345;
 	CHECK(sendmsg(c.fd, &h, 0) == 0);
+	sa.id = 12346;
+	CHECK(sendmsg(c.fd, &h, 0) == 0);
+	sa.id = 12345;
 	/* A response with a cookie. */
 	sa.completion_cookie = 1;
 	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
@@ -687,6 +691,12 @@ static void check_errors(void)
 				     sizeof(rb)), EINVAL);   /* too small */
 	}
 	close(d.fd);
+	/* No connections: the module's errno, not the eventfd's ENOTSOCK. */
+	CHECK_ERR(listen(c.fd, 5), EOPNOTSUPP);
+	CHECK_ERR(accept(c.fd, NULL, NULL), EOPNOTSUPP);
+	CHECK_ERR(accept4(c.fd, NULL, NULL, 0), EOPNOTSUPP);
+	CHECK_ERR(connect(c.fd, (struct sockaddr *)&to,
+			  server_addr(AF_INET6, &to)), EOPNOTSUPP);
 	/* Unknown ioctl; stream calls. */
 	CHECK_ERR(ioctl(c.fd, _IO('h', 0x99)), EINVAL);
 	CHECK_ERR(write(c.fd, big, 1), EINVAL);
