@@ -1,10 +1,12 @@
 /*
  * homa.h - the Linux Homa kernel module's user API (its uapi homa.h),
- * written for uhoma: the same names, constants, ioctl numbers, and structs
- * with the same sizes and field offsets, so a program written for the
- * module compiles against this header and, run under libuhoma-preload.so,
- * works unchanged on uhoma (see uhoma(7)). Every layout is checked below
- * with _Static_assert against the module's (homa-protocol.md §2).
+ * written for uhoma: the same names, constants, ioctl numbers, field types
+ * (<linux/types.h>'s __u64 and friends, so that a program's printf formats
+ * and C++ assignments compile as with the module's header) and structs with
+ * the same sizes and field offsets, so a program written for the module
+ * compiles against this header and, run under libuhoma-preload.so, works
+ * unchanged on uhoma (see uhoma(7)). Every layout is checked below with
+ * _Static_assert against the module's (homa-protocol.md §2).
  *
  * Usage, as with the module:
  *
@@ -20,8 +22,8 @@
 #ifndef _UHOMA_LINUX_HOMA_H
 #define _UHOMA_LINUX_HOMA_H
 
+#include <linux/types.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -56,13 +58,13 @@ extern "C" {
 struct homa_sendmsg_args {
 	/* In: 0 for a new request, else the id of the request answered.
 	 * Out (requests): the new RPC's id. */
-	uint64_t id;
+	__u64 id;
 	/* In (requests): returned by recvmsg with the response. */
-	uint64_t completion_cookie;
+	__u64 completion_cookie;
 	/* In: HOMA_SENDMSG_* bits. */
-	uint32_t flags;
+	__u32 flags;
 	/* Must be zero. */
-	uint32_t reserved;
+	__u32 reserved;
 };
 
 /* A private RPC: its response goes only to a recvmsg naming its id. */
@@ -76,18 +78,18 @@ struct homa_sendmsg_args {
 struct homa_recvmsg_args {
 	/* In: 0 for any message, or a private RPC's id. Out: the RPC's id
 	 * (odd: a request; even: a response). */
-	uint64_t id;
+	__u64 id;
 	/* Out: the request's completion cookie (responses only). */
-	uint64_t completion_cookie;
+	__u64 completion_cookie;
 	/* In: bpages in bpage_offsets to hand back; out: bpages holding
 	 * the message received. */
-	uint32_t num_bpages;
+	__u32 num_bpages;
 	/* Must be zero. */
-	uint32_t reserved;
+	__u32 reserved;
 	/* Offsets in the buffer region: byte o of the message is at
 	 * region + bpage_offsets[o >> HOMA_BPAGE_SHIFT] +
 	 * (o & (HOMA_BPAGE_SIZE - 1)). */
-	uint32_t bpage_offsets[HOMA_MAX_BPAGES];
+	__u32 bpage_offsets[HOMA_MAX_BPAGES];
 };
 
 /* Socket options, level IPPROTO_HOMA. */
@@ -97,10 +99,14 @@ struct homa_recvmsg_args {
 /* struct homa_rcvbuf_args - the SO_HOMA_RCVBUF argument. */
 struct homa_rcvbuf_args {
 	/* Page-aligned start of the region, in this address space. */
-	uint64_t start;
+	__u64 start;
 	/* Bytes in the region. */
 	size_t length;
 };
+
+/* Bits of the module's flag word (sysctl net.homa.flags); uhoma has no
+ * such word: the pacer is configured by link_mbps instead (uhoma(7)). */
+#define HOMA_FLAG_DONT_THROTTLE 2
 
 /* Flag bits of struct homa_rpc_info. */
 #define HOMA_RPC_BUF_STALL 1
@@ -110,49 +116,52 @@ struct homa_rcvbuf_args {
 
 /* struct homa_rpc_info - one RPC's state, as HOMAIOCINFO reports it. */
 struct homa_rpc_info {
-	uint64_t id;
+	__u64 id;
 	union {
 		struct sockaddr_storage storage;
 		struct sockaddr_in in4;
 		struct sockaddr_in6 in6;
 	} peer;
-	uint64_t completion_cookie;
-	int32_t tx_length;       /* -1: no outgoing message yet */
-	uint32_t tx_sent;
-	uint32_t tx_granted;
-	uint32_t tx_prio;
-	int32_t rx_length;       /* -1: no incoming bytes yet */
-	uint32_t rx_remaining;
-	uint32_t rx_gaps;
-	uint32_t rx_gap_bytes;
-	uint32_t rx_granted;
-	uint16_t flags;          /* HOMA_RPC_* */
+	__u64 completion_cookie;
+	__s32 tx_length;       /* -1: no outgoing message yet */
+	__u32 tx_sent;
+	__u32 tx_granted;
+	__u32 tx_prio;
+	__s32 rx_length;       /* -1: no incoming bytes yet */
+	__u32 rx_remaining;
+	__u32 rx_gaps;
+	__u32 rx_gap_bytes;
+	__u32 rx_granted;
+	__u16 flags;          /* HOMA_RPC_* */
 };
 
 /* struct homa_info - the HOMAIOCINFO argument. */
 struct homa_info {
-	/* In: an array for per-RPC information, or NULL. */
-	struct homa_rpc_info *rpc_info;
+	/* In: the address of an array of struct homa_rpc_info for per-RPC
+	 * information, or 0 (a __u64, as in the module, whatever the
+	 * pointer size). */
+	__u64 rpc_info;
 	/* In: bytes at rpc_info. */
 	size_t rpc_info_length;
 	/* Out: free bytes in the buffer region. */
-	uint64_t bpool_avail_bytes;
+	__u64 bpool_avail_bytes;
 	/* Out: the socket's port. */
-	uint32_t port;
+	__u32 port;
 	/* Out: live RPCs (may exceed what fit in rpc_info). */
-	uint32_t num_rpcs;
+	__u32 num_rpcs;
 	/* Out: the text of the socket's last error. */
-	char error_msg[104];
+#define HOMA_ERROR_MSG_SIZE 104
+	char error_msg[HOMA_ERROR_MSG_SIZE];
 };
 
 /* struct homa_abort_args - the HOMAIOCABORT argument. */
 struct homa_abort_args {
 	/* A client RPC's id, or 0 for every client RPC of the socket. */
-	uint64_t id;
+	__u64 id;
 	/* 0: end it silently; otherwise recvmsg reports this errno. */
-	uint32_t error;
-	uint32_t _pad1;          /* must be zero */
-	uint64_t _pad2[2];       /* must be zero */
+	__u32 error;
+	__u32 _pad1;          /* must be zero */
+	__u64 _pad2[2];       /* must be zero */
 };
 
 #define HOMAIOCINFO _IOWR('h', 0x90, struct homa_info)

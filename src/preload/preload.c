@@ -766,7 +766,8 @@ static int homa_info(struct hsock *h, struct homa_info *info)
 	}
 	n = (size_t)rc < max ? (size_t)rc : max;
 	for (size_t i = 0; i < n; i++) {
-		struct homa_rpc_info *o = &info->rpc_info[i];
+		struct homa_rpc_info *o = (struct homa_rpc_info *)(uintptr_t)
+					   info->rpc_info + i;
 		struct sockaddr_storage ss;
 
 		memset(o, 0, sizeof(*o));

@@ -567,7 +567,7 @@ static void check_info(void)
 	atomic_store(&hold_requests, true);
 	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 42, 0, &id) == 0);
 	usleep(20000);
-	info.rpc_info = rows;
+	info.rpc_info = (uintptr_t)rows;
 	info.rpc_info_length = sizeof(rows);
 	CHECK(ioctl(c.fd, HOMAIOCINFO, &info) == 0);
 	CHECK(info.port == ntohs(((struct sockaddr_in6 *)(void *)&me)->sin6_port));
