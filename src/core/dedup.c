@@ -221,10 +221,12 @@ void uh_dedup_end(struct uh_dedup *d, uint64_t id, bool ran, uint64_t now)
 		d->alive--;
 	if (s <= d->floor || s - d->floor > d->cap)
 		return;
-	if (!ran) {        /* it may come again: as if never seen */
-		bit_put(d->bits, d->cap, SEEN, s, false);
+	if (!ran)
+		/* It may come again (its client may still be sending it):
+		 * SEEN and not DONE, it is kept like an alive one -- the
+		 * floor stays below it, and only the window's limit slides
+		 * past it. */
 		return;
-	}
 	bit_put(d->bits, d->cap, DONE, s, true);
 	advance(d);
 }

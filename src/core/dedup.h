@@ -11,8 +11,9 @@
  *   - @floor: every sequence number at or below it is finished, or treated
  *     as finished (a copy of it is dropped as a duplicate);
  *   - over (floor, floor + cap], two rings of @cap bits: DONE (the request
- *     ran and ended) and SEEN (admitted, and not ended unrun). Seen and not
- *     done: alive here now.
+ *     ran and ended) and SEEN (admitted). Seen and not done: alive here
+ *     now, or ended before it ran (it timed out, was evicted) and so may
+ *     come again; either way it is kept.
  * Finishing the number just above the floor moves the floor up past every
  * finished number that follows. A number above floor + cap needs room: the
  * floor slides up past finished numbers and past *settled* unseen ones:

@@ -62,6 +62,12 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 	}
 	if ((uint32_t)in->length != h->u.data.message_length) {
 		uh_stack_drop(st, UH_DROP_MISMATCH);
+		/* Two messages claim this request id. While ours has shown
+		 * nothing but its first packet, it may be a forged one that
+		 * would pin the id (the real sender's retransmissions keep it
+		 * alive): end it, unrun, and let the next copy start over. */
+		if (!uh_rpc_is_client(rpc) && !in->proven && !rpc->handed_off)
+			uh_rpc_end(rpc, p);
 		return;
 	}
 	len = (uint32_t)in->length;
@@ -193,10 +199,17 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
 		return;
 	}
 	rpc->busy_seen = false;          /* it does not have the request */
-	/* No silence reset: a server that keeps answering RPC_UNKNOWN
-	 * (it lost the RPC and refuses the retransmission, e.g. because it
-	 * already served that id) must end in a timeout, not a loop. A
-	 * server that takes the retransmission answers with DATA or BUSY. */
+	/* The server is alive and the request starts over: a restart gets
+	 * the time a new request gets (else an RPC that waited behind a
+	 * busy server times out just after sending again). Only a few: a
+	 * server that keeps answering RPC_UNKNOWN (it refuses the
+	 * retransmission, e.g. because it already served that id) must end
+	 * in a timeout, not a loop. A server that takes the retransmission
+	 * answers with DATA or BUSY. */
+	if (rpc->restarts < UH_MAX_RESTARTS) {
+		rpc->restarts++;
+		uh_rpc_heard(rpc);
+	}
 	if (rpc->state == UH_RPC_INCOMING && !rpc->handed_off &&
 	    rpc->in.copies == 0) {
 		/* The server lost the RPC while responding: start over. */

@@ -51,6 +51,8 @@ enum uh_rpc_state {
  * UH_GAPS_BLOCK (gaps.c): enough for any arrival order of a 1 MB message
  * in packets of 1,000 bytes or more. */
 #define UH_MAX_GAPS 8
+/* Restarts after RPC_UNKNOWN that reset a client RPC's silence. */
+#define UH_MAX_RESTARTS 3
 #define UH_GAPS_BLOCK 512
 
 /* A hash bucket: its lock is the lock of every RPC in it. */
@@ -135,6 +137,8 @@ struct uh_rpc {
 				  * the silence is measured from it */
 	bool busy_seen;          /* client: the server answered BUSY, so it
 				  * has the request (cleared on RPC_UNKNOWN) */
+	uint8_t restarts;        /* client: RPC_UNKNOWNs that restarted the
+				  * silence (at most UH_MAX_RESTARTS) */
 	bool acked;              /* client: the server has our ACK already
 				  * (sent for its NEED_ACK) */
 	uint64_t done_tick;      /* server: tick the response was fully sent */

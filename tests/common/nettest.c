@@ -246,7 +246,7 @@ int nt_echo_ready(struct uhoma_sock *srv, uint8_t *buf)
 }
 
 void nt_forge_request(struct uhoma_stack *st, const char *src,
-		      uint64_t sender_id, uint32_t claim)
+		      uint16_t sport, uint64_t sender_id, uint32_t claim)
 {
 	uint8_t pkt[UH_MAX_HEADER + 64];
 	struct uh_hdr h;
@@ -257,7 +257,7 @@ void nt_forge_request(struct uhoma_stack *st, const char *src,
 		abort();
 	memset(&h, 0, sizeof(h));
 	h.type = UH_PKT_DATA;
-	h.sport = 999;
+	h.sport = sport;
 	h.dport = 80;
 	h.sender_id = sender_id;
 	h.u.data.message_length = claim;

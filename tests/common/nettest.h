@@ -78,11 +78,12 @@ struct nt_echo {
 void nt_echo_start(struct nt_echo *e, struct uhoma_sock *s, unsigned n);
 void nt_echo_stop(struct nt_echo *e);
 
-/* Feeds @st, as if from @src (text), the first DATA packet of request
- * @sender_id (even: the client's numbering) claiming @claim bytes and
- * carrying 64 of them: a forged claim, or a sender that vanishes. */
+/* Feeds @st, as if from @src (text) port @sport, the first DATA packet of
+ * request @sender_id (even: the client's numbering) for port 80, claiming
+ * @claim bytes and carrying 64 of them: a forged claim, or a sender that
+ * vanishes. */
 void nt_forge_request(struct uhoma_stack *st, const char *src,
-		      uint64_t sender_id, uint32_t claim);
+		      uint16_t sport, uint64_t sender_id, uint32_t claim);
 
 /* Seconds of monotonic time. */
 double nt_now(void);

@@ -39,7 +39,7 @@ static void forge(struct uhoma_stack *st, unsigned net, unsigned n,
 
 	snprintf(text, sizeof(text), "10.%u.%u.%u", net, (n / 250) % 250,
 		 n % 250 + 1);
-	nt_forge_request(st, text, 2 + 2ull * n, claim);
+	nt_forge_request(st, text, 999, 2 + 2ull * n, claim);
 }
 
 /* 2,000 one-packet requests from a client that vanishes once they are in:
@@ -220,6 +220,49 @@ static void bounded__legit_client_not_starved_by_forged_claims(void **state)
 	free(buf);
 }
 
+/* A forged first packet takes the id a real client will use next, from its
+ * own address and port, claiming a megabyte: when the real request (100
+ * bytes) comes, the conflicting, unproven one gives way and the request
+ * completes. (Before, the real sender's retransmissions kept the forged
+ * RPC alive and the request never ran.) */
+static void bounded__forged_claim_on_next_id_gives_way(void **state)
+{
+	struct nt_pair p;
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint8_t *buf = malloc(UHOMA_MAX_MESSAGE);
+	struct uhoma_msg m;
+	uint64_t id;
+	int rc = UHOMA_ERR_AGAIN;
+	(void)state;
+
+	nt_pair_open(&p, 55, 1, 1500, NT_REGION, NT_REGION);
+	nt_addr(1, 80, &to, &to_len);
+	memset(buf, 4, 100);
+	assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to, to_len, buf,
+				    100, 1, 0, &id), UHOMA_OK);
+	for (int i = 0; i < 50 && rc == UHOMA_ERR_AGAIN; i++) {
+		uhoma_memnet_run(p.net, 100 * 1000);
+		nt_echo_ready(p.srv, buf);
+		rc = nt_recv_nb(p.cli, &m);
+	}
+	assert_int_equal(rc, 100);
+	uhoma_msg_release(p.cli, &m);
+	nt_forge_request(p.a, "10.0.0.2", uhoma_port(p.cli), id + 2, 1000000);
+	assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to, to_len, buf,
+				    100, 2, 0, &id), UHOMA_OK);
+	rc = UHOMA_ERR_AGAIN;
+	for (int i = 0; i < 2000 && rc == UHOMA_ERR_AGAIN; i++) {
+		uhoma_memnet_run(p.net, 100 * 1000);
+		nt_echo_ready(p.srv, buf);
+		rc = nt_recv_nb(p.cli, &m);
+	}
+	assert_int_equal(rc, 100);       /* answered, within 200 ms */
+	uhoma_msg_release(p.cli, &m);
+	nt_pair_close(&p);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +270,7 @@ int main(void)
 		UH_TEST(bounded__closing_client_sends_its_acks),
 		UH_TEST(bounded__idle_peers_are_freed),
 		UH_TEST(bounded__legit_client_not_starved_by_forged_claims),
+		UH_TEST(bounded__forged_claim_on_next_id_gives_way),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,10 @@
 #include "nettest.h"
 #include "testutil.h"
 
+#include "core/addr.h"
 #include "core/sock.h"
+#include "core/stack.h"
+#include "core/wire.h"
 
 #define REQ_LEN 100
 
@@ -133,10 +136,108 @@ static void timeouts__many_in_flight_at_one_pct_loss(void **state)
 	    env_or("UHOMA_SOAK_WINDOW", 30000));
 }
 
+/* The server's packets go straight into the client stack, but for the
+ * BUSYs after the first one: lost, while the server's other traffic keeps
+ * arriving (the client's RPC stays alive on the server's liveness). */
+static struct uhoma_stack *client_stack;
+static unsigned busys;
+
+static void server_wire(void *arg, const struct uh_tx *pkts, unsigned n)
+{
+	struct uh_addr src;
+	uint8_t buf[2048];
+
+	(void)arg;
+	uh_addr_parse("10.0.0.1", &src);
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = pkts[i].hdr_len + pkts[i].payload_len;
+
+		if (pkts[i].hdr[11] == UH_PKT_BUSY && busys++ > 0)
+			continue;
+		if (len > sizeof(buf))
+			continue;
+		memcpy(buf, pkts[i].hdr, pkts[i].hdr_len);
+		memcpy(buf + pkts[i].hdr_len, pkts[i].payload,
+		       pkts[i].payload_len);
+		uh_stack_input(client_stack, buf, len, &src);
+	}
+}
+
+/*
+ * A client RPC waits 95 ms behind a busy server (its BUSYs lost after the
+ * first, at tick 5, but the server otherwise heard), then the server says
+ * RPC_UNKNOWN: the request starts over and gets the time a new one gets.
+ * (Before, the silence it had before the restart counted, and it timed out
+ * at the timer's next look.)
+ */
+static void timeouts__restart_gets_a_fresh_timeout(void **state)
+{
+	struct nt_pair p;
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint8_t buf[100] = { 0 };
+	struct uhoma_msg m;
+	struct uh_hdr h;
+	struct uh_addr srv;
+	uint8_t pkt[UH_MAX_HEADER];
+	uint64_t a, b;
+	(void)state;
+
+	nt_pair_open(&p, 32, 1, 1500, NT_REGION, NT_REGION);
+	client_stack = p.b;
+	busys = 0;
+	p.a->xmit_hook = server_wire;
+	nt_addr(1, 80, &to, &to_len);
+	/* A: stays queued at the server. */
+	assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to, to_len, buf,
+				    sizeof(buf), 1, UHOMA_PRIVATE, &a), UHOMA_OK);
+	uhoma_memnet_run(p.net, 100 * 1000);
+	/* The server hears and answers other requests every few ticks. */
+	for (int t = 0; t < 95; t++) {
+		if (t % 4 == 0)
+			assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to,
+						    to_len, buf, sizeof(buf), 2,
+						    0, &b), UHOMA_OK);
+		uhoma_memnet_run(p.net, 1000 * 1000);
+		while (nt_recv_nb(p.srv, &m) > 0) {
+			uhoma_msg_release(p.srv, &m);
+			if ((m.id ^ 1) == a)
+				continue;   /* A: taken, never answered */
+			assert_int_equal(uhoma_reply(p.srv,
+						     (struct sockaddr *)&m.peer,
+						     m.peer_len, m.id, buf,
+						     sizeof(buf)), UHOMA_OK);
+		}
+		while (nt_recv_nb(p.cli, &m) != UHOMA_ERR_AGAIN)
+			uhoma_msg_release(p.cli, &m);
+	}
+	assert_true(busys >= 2);
+	/* RPC_UNKNOWN for A, from the server. */
+	memset(&h, 0, sizeof(h));
+	h.type = UH_PKT_RPC_UNKNOWN;
+	h.sport = 80;
+	h.dport = uhoma_port(p.cli);
+	h.sender_id = a ^ 1;
+	uh_addr_parse("10.0.0.1", &srv);
+	uh_stack_input(p.b, pkt, uh_wire_encode(&h, pkt), &srv);
+	/* Its last BUSY came at tick 5: the timer's next look (at its next
+	 * probe, tick 125) would find 120 ticks of silence and end it. Forty
+	 * ticks on, the restarted request must be alive. */
+	for (int t = 0; t < 40; t++)
+		uhoma_memnet_run(p.net, 1000 * 1000);
+	memset(&m, 0, sizeof(m));
+	m.id = a;
+	assert_int_equal(uhoma_recv(p.cli, &m, UHOMA_NONBLOCK, 0),
+			 UHOMA_ERR_AGAIN);
+	p.a->xmit_hook = NULL;
+	nt_pair_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(timeouts__many_in_flight_at_one_pct_loss),
+		UH_TEST(timeouts__restart_gets_a_fresh_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,7 +53,7 @@ static void forge(struct uhoma_stack *st, unsigned n)
 
 	snprintf(text, sizeof(text), "10.2.%u.%u", (n / 250) % 250,
 		 n % 250 + 1);
-	nt_forge_request(st, text, 2 + 2ull * n, 1000000);
+	nt_forge_request(st, text, 999, 2 + 2ull * n, 1000000);
 }
 
 int main(int argc, char **argv)

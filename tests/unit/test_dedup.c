@@ -114,6 +114,31 @@ static void dedup__lost_first_copy_is_kept(void **state)
 	uh_dedup_free(d);
 }
 
+/* A request that ended before it ran (the server timed it out while its
+ * client still tried) may come again much later: the floor does not slide
+ * past it once it settles, as it does for numbers never seen. */
+static void dedup__unrun_request_stays_admissible(void **state)
+{
+	struct uh_dedup *d = uh_dedup_new(id_of(P, 30000), 1);
+	(void)state;
+
+	admit(d, 30000, 1);
+	uh_dedup_end(d, id_of(P, 30000), false, 170);
+	/* A client talking to ten servers goes on for a second. */
+	for (uint64_t s = 30010; s < 40000; s += 10) {
+		uint64_t now = 170 + (s - 30000) / 10;
+
+		admit(d, s, now);
+		uh_dedup_end(d, id_of(P, s), true, now);
+	}
+	assert_false(uh_dedup_finished(d, id_of(P, 30000)));
+	assert_int_equal(admit(d, 30000, 1200), 0);   /* sent again: runs */
+	uh_dedup_end(d, id_of(P, 30000), true, 1201);
+	assert_true(uh_dedup_finished(d, id_of(P, 30000)));
+	assert_true(d->forgotten == 0);
+	uh_dedup_free(d);
+}
+
 /* A client that also talks to other servers: the numbers we never see
  * settle, and the floor slides past them without counting a loss; the
  * ring covers only what its client issues in the settle time. */
@@ -213,6 +238,7 @@ int main(void)
 		UH_TEST(dedup__hole_holds_the_floor),
 		UH_TEST(dedup__lost_first_copy_is_kept),
 		UH_TEST(dedup__other_servers_numbers_settle),
+		UH_TEST(dedup__unrun_request_stays_admissible),
 		UH_TEST(dedup__limit_slides_and_counts),
 		UH_TEST(dedup__partial_slide_keeps_bits),
 		UH_TEST(dedup__idle_after_quiet_time),
