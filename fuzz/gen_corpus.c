@@ -48,8 +48,9 @@ static void capture(void *arg, const struct uh_tx *pkts, unsigned n)
 		p->to = !from;
 		p->len = (uint16_t)len;
 		memcpy(p->data, pkts[i].hdr, pkts[i].hdr_len);
-		memcpy(p->data + pkts[i].hdr_len, pkts[i].payload,
-		       pkts[i].payload_len);
+		if (pkts[i].payload_len)   /* control packets: NULL */
+			memcpy(p->data + pkts[i].hdr_len, pkts[i].payload,
+			       pkts[i].payload_len);
 	}
 }
 

@@ -157,8 +157,9 @@ static void server_wire(void *arg, const struct uh_tx *pkts, unsigned n)
 		if (len > sizeof(buf))
 			continue;
 		memcpy(buf, pkts[i].hdr, pkts[i].hdr_len);
-		memcpy(buf + pkts[i].hdr_len, pkts[i].payload,
-		       pkts[i].payload_len);
+		if (pkts[i].payload_len)   /* control packets: NULL */
+			memcpy(buf + pkts[i].hdr_len, pkts[i].payload,
+			       pkts[i].payload_len);
 		uh_stack_input(client_stack, buf, len, &src);
 	}
 }
