@@ -533,6 +533,9 @@ struct uhoma_metrics {
 	uint64_t unproven_evictions; /* incoming requests ended before their
 				      * sender showed it exists, to make room
 				      * (more than max_unproven at once) */
+	uint64_t port_unreachable; /* ICMP port unreachable for what we sent
+				    * (UDP carrier): RPCs to that port end
+				    * with UHOMA_ERR_NOT_CONNECTED */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

@@ -479,3 +479,48 @@ void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	uh_pending_flush(st, &p);
 	uh_rcu_read_unlock();
 }
+
+/* Fails or ends the RPCs of @s to (@addr, @port) (see stack.h). */
+static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
+			     uint16_t port)
+{
+	struct uh_pending p;
+	struct uh_rculist *pos;
+
+	if (!uh_sock_protect(s))
+		return;
+	uh_pending_init(&p);
+	/* Against the lock order, as every walk of the active list: the
+	 * protect count keeps the RPCs we reach allocated. */
+	for (pos = uh_rculist_next(&s->active); pos != &s->active;
+	     pos = uh_rculist_next(pos)) {
+		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
+
+		if (rpc->dport != port || !uh_addr_eq(&rpc->peer->addr, addr))
+			continue;   /* immutable fields: read unlocked */
+		uh_rpc_lock(rpc);
+		uh_rpc_hold(rpc);
+		if (uh_rpc_is_client(rpc) && rpc->state == UH_RPC_OUTGOING)
+			uh_rpc_fail(rpc, UHOMA_ERR_NOT_CONNECTED, &p);
+		else if (!uh_rpc_is_client(rpc))
+			uh_rpc_end(rpc, &p);   /* its client is gone */
+		uh_rpc_release(rpc);
+		uh_pending_flush(s->stack, &p);
+	}
+	uh_sock_unprotect(s);
+}
+
+void uh_stack_unreachable(struct uhoma_stack *st, const struct uh_addr *addr,
+			  uint16_t port)
+{
+	uh_metric_inc(st->metrics, UH_M_PORT_UNREACHABLE);
+	uh_rcu_read_lock();
+	for (unsigned b = 0; b < UH_SOCKTAB_BUCKETS; b++)
+		for (struct uhoma_sock *s = atomic_load_explicit(
+			     &st->socktab[b], memory_order_acquire);
+		     s; s = atomic_load_explicit(&s->tab_next,
+						 memory_order_acquire))
+			if (!atomic_load(&s->shutdown))
+				unreachable_sock(s, addr, port);
+	uh_rcu_read_unlock();
+}

@@ -66,6 +66,7 @@ static const char *const plain_name[] = {
 	[UH_M_DEDUP_RECORDS] = "dedup_records",
 	[UH_M_PEERS] = "peers",
 	[UH_M_UNPROVEN_EVICTIONS] = "unproven_evictions",
+	[UH_M_PORT_UNREACHABLE] = "port_unreachable",
 };
 
 void uh_metric_name(unsigned i, char *buf, size_t n)
@@ -145,6 +146,7 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->dedup_records = rd(m, UH_M_DEDUP_RECORDS);
 	out->peers = rd(m, UH_M_PEERS);
 	out->unproven_evictions = rd(m, UH_M_UNPROVEN_EVICTIONS);
+	out->port_unreachable = rd(m, UH_M_PORT_UNREACHABLE);
 	out->grantable = uh_grant_count(st);
 	out->throttled = uh_pacer_throttled(st);
 	out->deferred = uh_pacer_deferred(st);

@@ -71,6 +71,12 @@ struct uhoma_stack {
 void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		    const struct uh_addr *src);
 
+/* Word from the network (ICMP port unreachable) that nobody listens at
+ * @addr, port @port: client RPCs to it that have no response yet fail with
+ * UHOMA_ERR_NOT_CONNECTED, and server RPCs whose client was there end. */
+void uh_stack_unreachable(struct uhoma_stack *st, const struct uh_addr *addr,
+			  uint16_t port);
+
 /* One timer tick: retransmissions, timeouts, NEED_ACKs, reaping. */
 void uh_stack_tick(struct uhoma_stack *st);
 

@@ -40,6 +40,9 @@ struct uh_rx {
 	uint8_t priority;
 	size_t seg_size;      /* 0, or: @buf holds packets of this size
 			       * back to back (UDP GRO), the last shorter */
+	uint16_t unreachable; /* 0, or: no packet, but word (ICMP port
+			       * unreachable) that nobody listens at @src,
+			       * port @unreachable, where we sent */
 };
 
 struct uh_carrier;

@@ -299,6 +299,7 @@ static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
 		out->len = len;
 		out->priority = prio;
 		out->seg_size = 0;
+		out->unreachable = 0;
 		if (uh_addr_from_sockaddr((struct sockaddr *)&src[i],
 					  sizeof(src[i]), &out->src, &port))
 			continue;

@@ -16,6 +16,7 @@
 #include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -127,6 +128,13 @@ static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
 	 * receive queue drops most of them (machine-floor.md). */
 	if (u->gso)
 		setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
+	/* ICMP port unreachable for what we send: to the error queue, so
+	 * that a request to a port nobody listens on fails at once
+	 * (UHOMA_ERR_NOT_CONNECTED), as the module's does, not after the
+	 * timeout. IP_RECVERR also covers a dual-stack socket's IPv4. */
+	setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	if (u->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
 	/* Priorities arrive in TOS / traffic class: ask to see them. */
 	if (u->family == AF_INET)
 		setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
@@ -478,6 +486,62 @@ static void read_cmsg(struct msghdr *h, struct uh_rx *rx)
 }
 
 /* One recvmmsg of up to @max datagrams from @fd into @rx. */
+/*
+ * Reads @fd's error queue into @rx (up to @max entries): each ICMP port
+ * unreachable (ICMP type 3 code 3, ICMPv6 type 1 code 4) for a datagram we
+ * sent becomes an entry with @unreachable set. Other errors are dropped:
+ * the protocol's timers handle them.
+ */
+static unsigned recv_errors(int fd, struct uh_rx *rx, unsigned max)
+{
+	unsigned got = 0;
+
+	while (got < max) {
+		struct sockaddr_storage dst;
+		union {
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					    sizeof(struct sockaddr_in6))];
+			struct cmsghdr align;
+		} cm;
+		uint8_t data[64];
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr m = {
+			.msg_name = &dst, .msg_namelen = sizeof(dst),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+		};
+
+		if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c;
+		     c = CMSG_NXTHDR(&m, c)) {
+			const struct sock_extended_err *e =
+				(const void *)CMSG_DATA(c);
+			bool port4 = e->ee_origin == SO_EE_ORIGIN_ICMP &&
+				     e->ee_type == 3 && e->ee_code == 3;
+			bool port6 = e->ee_origin == SO_EE_ORIGIN_ICMP6 &&
+				     e->ee_type == 1 && e->ee_code == 4;
+
+			if (!((c->cmsg_level == IPPROTO_IP &&
+			       c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == IPPROTO_IPV6 &&
+			       c->cmsg_type == IPV6_RECVERR)) ||
+			    !(port4 || port6))
+				continue;
+			from_sockaddr(&dst, &rx[got].src);
+			rx[got].unreachable = ntohs(
+				dst.ss_family == AF_INET
+				? ((struct sockaddr_in *)(void *)&dst)->sin_port
+				: ((struct sockaddr_in6 *)(void *)&dst)->sin6_port);
+			rx[got].len = 0;
+			if (rx[got].unreachable)
+				got++;
+			break;
+		}
+	}
+	return got;
+}
+
 static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
 {
 	struct mmsghdr msgs[UDP_BATCH];
@@ -498,9 +562,14 @@ static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
 		msgs[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
 	}
 	r = recvmmsg(fd, msgs, max, MSG_DONTWAIT, NULL);
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		/* A pending ICMP error (ECONNREFUSED...): its details wait
+		 * in the error queue. */
+		return recv_errors(fd, rx, max);
 	for (int i = 0; i < r; i++) {
 		read_cmsg(&msgs[i].msg_hdr, &rx[i]);
 		rx[i].len = msgs[i].msg_len;
+		rx[i].unreachable = 0;
 		from_sockaddr(&src[i], &rx[i].src);
 	}
 	return r > 0 ? (unsigned)r : 0;

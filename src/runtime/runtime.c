@@ -87,6 +87,10 @@ static void input_one(struct uhoma_stack *st, const struct uh_rx *r)
 {
 	size_t seg = r->seg_size ? r->seg_size : r->len;
 
+	if (r->unreachable) {
+		uh_stack_unreachable(st, &r->src, r->unreachable);
+		return;
+	}
 	/* A GRO buffer holds several packets back to back. */
 	for (size_t off = 0; off < r->len; off += seg)
 		uh_stack_input(st, r->buf + off,

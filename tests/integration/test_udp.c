@@ -108,7 +108,9 @@ static void run_pair(const char *addr)
 		assert_true(nt_check(s, &m, sizes[i], i + 100));
 		uhoma_msg_release(s, &m);
 	}
-	/* The server process dies: the next RPC fails with TIMEDOUT. */
+	/* The server process dies: its port is closed, and the next RPC
+	 * fails with NOT_CONNECTED (ICMP port unreachable), as the module's
+	 * does, not TIMEDOUT after the timeout. */
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	{
@@ -119,7 +121,7 @@ static void run_pair(const char *addr)
 					    buf, 100, 0, 0, &id), UHOMA_OK);
 		memset(&m, 0, sizeof(m));
 		assert_int_equal(uhoma_recv(s, &m, 0, 10 * 1000000000ll),
-				 UHOMA_ERR_TIMEDOUT);
+				 UHOMA_ERR_NOT_CONNECTED);
 		assert_true(m.id == id);
 	}
 	uhoma_close(s);
@@ -163,9 +165,82 @@ static void udp__port_rules(void **state)
 	uhoma_stack_destroy(st);
 }
 
+/* A UDP port of @addr's family that nobody listens on (the kernel's pick
+ * for a socket closed at once). */
+static uint16_t unused_port(const char *addr)
+{
+	struct sockaddr_storage ss;
+	size_t len;
+	socklen_t sl;
+	int fd;
+
+	nt_sockaddr(addr, 0, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, (socklen_t)len), 0);
+	sl = sizeof(ss);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+	close(fd);
+	return ntohs(ss.ss_family == AF_INET
+		     ? ((struct sockaddr_in *)(void *)&ss)->sin_port
+		     : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+}
+
+/* A request to a port nobody listens on fails with NOT_CONNECTED, from the
+ * ICMP port unreachable, as the module's does -- not TIMEDOUT after the
+ * RPC timeout. Both families. */
+static void request_to(const char *addr)
+{
+	struct uhoma_stack *st = udp_stack(addr);
+	struct uhoma_sock *s;
+	struct sockaddr_storage to;
+	size_t to_len;
+	struct uhoma_msg m;
+	struct uhoma_metrics met;
+	uint8_t buf[100] = { 0 };
+	uint64_t id;
+	void *region;
+
+	assert_non_null(st);
+	assert_int_equal(uhoma_socket(st, 0, &s), UHOMA_OK);
+	region = nt_buffers(s, NT_REGION);
+	nt_sockaddr(addr, unused_port(addr), &to, &to_len);
+	assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len, buf,
+				    sizeof(buf), 7, 0, &id), UHOMA_OK);
+	memset(&m, 0, sizeof(m));
+	/* 10 s: far past the timeout, so that only the ICMP path passes. */
+	assert_int_equal(uhoma_recv(s, &m, 0, 10000000000ll),
+			 UHOMA_ERR_NOT_CONNECTED);
+	assert_true(m.id == id);
+	uhoma_metrics(st, &met);
+	assert_true(met.port_unreachable >= 1);
+	assert_true(met.rpc_timeouts == 0);
+	uhoma_close(s);
+	uhoma_stack_destroy(st);
+	nt_unmap(region, NT_REGION);
+}
+
+static void udp__unbound_port_not_connected_ipv4(void **state)
+{
+	(void)state;
+	request_to("127.0.0.1");
+}
+
+static void udp__unbound_port_not_connected_ipv6(void **state)
+{
+	(void)state;
+	if (!have_ipv6_loopback()) {
+		print_message("    skipped: no IPv6 loopback (::1) here\n");
+		skip();
+	}
+	request_to("::1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		UH_TEST(udp__unbound_port_not_connected_ipv4),
+		UH_TEST(udp__unbound_port_not_connected_ipv6),
 		UH_TEST(udp__ipv4_two_processes),
 		UH_TEST(udp__ipv6_two_processes),
 		UH_TEST(udp__port_rules),

@@ -708,6 +708,33 @@ static void check_errors(void)
 	free(big);
 }
 
+/* A request to a port nobody listens on: recvmsg reports ENOTCONN (the
+ * ICMP port unreachable), as the module's does, not ETIMEDOUT after the
+ * RPC timeout. */
+static void check_unreachable(void)
+{
+	struct hsock c;
+	struct homa_recvmsg_args ra = { 0 };
+	uint8_t buf[100] = { 0 };
+	uint16_t saved = server_port;
+	uint64_t id;
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+	socklen_t al = sizeof(a);
+
+	/* A port the kernel just handed out and took back. */
+	inet_pton(AF_INET6, "::1", &a.sin6_addr);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	      getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+	close(fd);
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	server_port = ntohs(a.sin6_port);
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 0, 0, &id) == 0);
+	server_port = saved;
+	CHECK_ERR(receive(c.fd, &ra, 0, 0, NULL), ENOTCONN);
+	close_homa(&c);
+}
+
 /* Descriptors that are not Homa behave as always. */
 static void check_passthrough(void)
 {
@@ -838,6 +865,7 @@ int main(int argc, char **argv)
 		{ "bpages", check_bpages },
 		{ "info", check_info },
 		{ "errors", check_errors },
+		{ "unreachable", check_unreachable },
 		{ "passthrough", check_passthrough },
 		{ "dup", check_dup },
 		{ "fork_exec", check_fork_exec },
