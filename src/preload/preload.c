@@ -140,11 +140,19 @@ static int fail_code(struct hsock *h, int code, const char *what)
 	return fail(h, errno_of(code), "%s: %s", what, uhoma_strerror(code));
 }
 
-static struct uhoma_stack *get_stack(void)
+/*
+ * The process's stack, created on first use. NULL with *@rc set if it
+ * cannot be: socket() then fails with that code's errno (EPERM for the
+ * raw-IP carrier without CAP_NET_RAW, EINVAL for a configuration the stack
+ * refuses...), not a misleading ENOMEM, and says why on stderr once.
+ */
+static struct uhoma_stack *get_stack(int *rc)
 {
+	static bool told;
 	struct uhoma_stack *st;
 
 	pthread_mutex_lock(&stack_lock);
+	*rc = UHOMA_OK;
 	if (!stack) {
 		struct uhoma_config cfg;
 		const char *env = getenv("UHOMA_CONFIG");
@@ -154,8 +162,19 @@ static struct uhoma_stack *get_stack(void)
 				"items; using the rest\n");
 		if (!env || !strstr(env, "addr="))
 			strcpy(cfg.addr, "::");
-		if (uhoma_stack_create(&cfg, &stack) != UHOMA_OK)
+		*rc = uhoma_stack_create(&cfg, &stack);
+		if (*rc != UHOMA_OK) {
 			stack = NULL;
+			if (!told)
+				fprintf(stderr, "uhoma-preload: cannot start Homa: "
+					"%s%s\n", uhoma_strerror(*rc),
+					*rc == UHOMA_ERR_PERMISSION &&
+					cfg.carrier == UHOMA_CARRIER_IP
+					? " (carrier=ip needs CAP_NET_RAW: run "
+					  "as root, or leave the default UDP "
+					  "carrier)" : "");
+			told = true;
+		}
 	}
 	st = stack;
 	pthread_mutex_unlock(&stack_lock);
@@ -175,9 +194,9 @@ static int homa_socket(int domain, int type)
 		return errno = EPROTONOSUPPORT, -1;
 	if (!fdt_init())
 		return errno = ENOMEM, -1;
-	st = get_stack();
+	st = get_stack(&rc);
 	if (!st)
-		return errno = ENOMEM, -1;
+		return errno = rc ? errno_of(rc) : ENOMEM, -1;
 	rc = uhoma_socket(st, 0, &s);
 	if (rc)
 		return errno = errno_of(rc), -1;

@@ -33,6 +33,7 @@
 #include "uhoma/homa.h"
 
 static int failures;
+static const char *self_path;   /* argv[0], for the checks that exec */
 
 #define CHECK(cond)                                                        \
 	do {                                                               \
@@ -735,6 +736,23 @@ static void check_unreachable(void)
 	close_homa(&c);
 }
 
+/* A stack that cannot start: socket() says why with that errno (here
+ * EINVAL: a memnet carrier needs a network the preload cannot give it),
+ * not ENOMEM. Run in a child process with its own UHOMA_CONFIG. */
+static void check_start_errno(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		setenv("UHOMA_CONFIG", "carrier=memnet", 1);
+		execl(self_path, self_path, "socket_errno", (char *)NULL);
+		_exit(127);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	      WEXITSTATUS(st) == 0);
+}
+
 /* Descriptors that are not Homa behave as always. */
 static void check_passthrough(void)
 {
@@ -795,8 +813,6 @@ static int exec_self_rpc(const char *self)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
-
-static const char *self_path;
 
 static void check_fork_exec(void)
 {
@@ -866,6 +882,7 @@ int main(int argc, char **argv)
 		{ "info", check_info },
 		{ "errors", check_errors },
 		{ "unreachable", check_unreachable },
+		{ "start_errno", check_start_errno },
 		{ "passthrough", check_passthrough },
 		{ "dup", check_dup },
 		{ "fork_exec", check_fork_exec },
@@ -874,6 +891,9 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "rpc") == 0)
 		return child_rpc(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "socket_errno") == 0)
+		return socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA) < 0 &&
+		       errno == EINVAL ? 0 : 1;
 	self_path = argv[0];
 	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
 	if (fd < 0) {
