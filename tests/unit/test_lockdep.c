@@ -28,6 +28,8 @@ static UH_LOCK_CLASS(c_x, "t.x", 500, 0);
 static UH_LOCK_CLASS(c_y, "t.y", 500, 0);
 static UH_LOCK_CLASS(c_z, "t.z", 500, 0);
 static UH_LOCK_CLASS(c_mutex, "t.sleeping", 50, UH_LC_SLEEPS);
+static UH_LOCK_CLASS(c_outer, "t.outer", 30, UH_LC_SLEEPS);
+static UH_LOCK_CLASS(c_inner, "t.inner", 60, UH_LC_SLEEPS);
 static UH_LOCK_CLASS(c_twin1, "t.twin", UH_RANK_RPC, 0);
 static UH_LOCK_CLASS(c_twin2, "t.twin", UH_RANK_RPC, 0);
 /* One definition expanded twice on one line: what a class defined static in
@@ -663,24 +665,34 @@ static void test_lockdep__barrier_under_lock_a_reader_takes(void **state)
 static void test_lockdep__chain_in_acquisition_order(void **state)
 {
 	LOCKS(r, s, m);
+	const char *t, *a, *b, *c;
 	(void)state;
-	init(&r, &c_rpc); init(&s, &c_sock); init(&m, &c_mutex);
-	uh_lock(&m);
-	uh_synchronize_rcu();          /* learns t.sleeping -> rcu_read */
-	uh_unlock(&m);
+	init(&r, &c_outer); init(&s, &c_mutex); init(&m, &c_inner);
 	uh_capture_start();
+	/* Learns rcu_read -> t.inner with the chain outer, rcu, sleeping
+	 * (sleeping classes: a read section may take them; only holding one
+	 * across synchronize_rcu closes a cycle). */
 	uh_lock(&r);
 	uh_rcu_read_lock();
 	uh_lock(&s);
-	uh_lock(&m);   /* closes rcu_read -> t.sleeping -> rcu_read */
+	uh_lock(&m);
 	uh_unlock(&m); uh_unlock(&s);
 	uh_rcu_read_unlock();
 	uh_unlock(&r);
-	assert_true(uh_capture_stop() >= 1);
-	const char *t = uh_capture_text();
-	const char *a = strstr(t, "#0 \"t.rpc\""), *b = strstr(t, "RCU read-side section (depth 1)");
+	assert_int_equal(uh_capture_stop(), 0);
+	uh_capture_start();
+	uh_lock(&m);
+	uh_synchronize_rcu();   /* closes the cycle: the report shows it */
+	uh_unlock(&m);
+	assert_int_equal(uh_capture_stop(), 1);
+	t = uh_capture_text();
+	a = strstr(t, "#0 \"t.outer\"");
+	b = strstr(t, "#1 \"rcu_read\"");
+	c = strstr(t, "#2 \"t.sleeping\"");
 	assert_non_null(a);
 	assert_non_null(b);
+	assert_non_null(c);
+	assert_true(a < b && b < c);
 }
 
 /* Past UH_LOCKDEP_MAX_HELD: one report, and no false report when the
