@@ -121,10 +121,12 @@ struct uhoma_config {
 				    * "::1"; "0.0.0.0"/"::" for all), MEMNET
 				    * uses it as this stack's address */
 	struct uhoma_memnet *memnet; /* MEMNET only: the network to join */
-	uint32_t mtu;              /* bytes per IP packet; 0 (default) = the
-				    * interface's: 65536 on loopback, else
-				    * the MTU of the interface holding addr,
-				    * 1500 if unknown */
+	uint32_t mtu;              /* bytes per IP packet; 0 (default) =
+				    * each destination's route MTU, looked
+				    * up once per peer (65536 to loopback
+				    * and to this host's own addresses, the
+				    * device's MTU elsewhere); non-zero:
+				    * this MTU for every destination */
 	/* Runtime. */
 	uint32_t rx_threads;       /* receive threads; default 1. 0 = manual:
 				    * no threads, the caller (or a memnet with

@@ -100,7 +100,9 @@ uint8_t uh_grant_priority(const struct uh_grant *g, unsigned rank,
 	return (uint8_t)(prio > 0 ? prio : 0);
 }
 
-static uint32_t window_of(struct uhoma_stack *st)
+/* How far past what arrived @rpc's sender may be granted: at least one of
+ * its packets (their size is the route's: 64 KB on loopback). */
+static uint32_t window_of(struct uhoma_stack *st, const struct uh_rpc *rpc)
 {
 	uint32_t w = st->cfg.window;
 
@@ -108,7 +110,7 @@ static uint32_t window_of(struct uhoma_stack *st)
 		w = st->cfg.max_incoming /
 		    (atomic_load_explicit(&st->grant.num_active,
 					  memory_order_relaxed) + 1);
-	return w < st->max_payload ? st->max_payload : w;
+	return w < rpc->peer->max_payload ? rpc->peer->max_payload : w;
 }
 
 static void set_needy(struct uh_grant *g, int slot, bool on)
@@ -132,7 +134,7 @@ static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
 	struct uh_msgin *in = &rpc->in;
 	int s = rpc->g.slot;
 	uint32_t len = (uint32_t)in->length, inc;
-	uint64_t target = (uint64_t)received(rpc) + window_of(st);
+	uint64_t target = (uint64_t)received(rpc) + window_of(st, rpc);
 	int64_t headroom;
 	bool capped;
 
@@ -158,7 +160,7 @@ static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
 	capped = (int64_t)inc > headroom;
 	if (capped)
 		inc = (uint32_t)headroom;
-	if (inc < st->max_payload && in->granted + inc < len) {
+	if (inc < rpc->peer->max_payload && in->granted + inc < len) {
 		/* Less than a packet: wait for more progress or headroom. */
 		set_needy(g, s, capped);
 		return;
@@ -245,7 +247,7 @@ void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p)
 	    (int64_t)st->cfg.max_incoming -
 			    atomic_load_explicit(&g->total_incoming,
 						 memory_order_relaxed) >=
-		    (int64_t)st->max_payload)
+		    (int64_t)rpc->peer->max_payload)
 		p->grant_recalc = true;   /* headroom for needy messages */
 }
 
@@ -469,9 +471,11 @@ static void serve_needy(struct uhoma_stack *st, struct uh_pending *out)
 		int best = -1;
 		struct uh_rpc *rpc;
 
+		/* Whether the headroom makes a packet is try_send's to say
+		 * (packet sizes differ by peer): it leaves the message needy
+		 * when it does not, and the loop ends. */
 		if (!mask || (int64_t)st->cfg.max_incoming -
-					     atomic_load(&g->total_incoming) <
-				     (int64_t)st->max_payload)
+				     atomic_load(&g->total_incoming) <= 0)
 			return;
 		for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++)
 			if ((mask & (1u << i)) &&
@@ -574,7 +578,7 @@ void uh_grant_tick(struct uhoma_stack *st)
 
 		if (wants_grants(rpc) && rpc->in.granted >= rcvd &&
 		    rpc->in.granted - rcvd <
-			    (uint64_t)window_of(st) + 2ull * inc) {
+			    (uint64_t)window_of(st, rpc) + 2ull * inc) {
 			uint32_t len = (uint32_t)rpc->in.length;
 			uint32_t before = rpc->in.granted;
 

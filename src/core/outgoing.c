@@ -122,7 +122,7 @@ bool uh_out_sent_lately(const struct uh_rpc *rpc, uint32_t start)
 	const struct uhoma_stack *st = rpc->sock->stack;
 	const struct uh_msgout *out = &rpc->out;
 	uint64_t now = now_tick(st), h = lately(st);
-	uint32_t off = start - start % st->max_payload;
+	uint32_t off = start - start % rpc->peer->max_payload;
 
 	return (now - out->fresh_tick < h && off >= out->fresh_lo &&
 		off < out->next_xmit) ||
@@ -176,13 +176,13 @@ static void xmit(struct uh_rpc *rpc, bool paced, uint32_t budget)
 			uint32_t off = rpc->out.next_xmit;
 			uint32_t len = rpc->out.length - off;
 
-			if (len > st->max_payload)
-				len = st->max_payload;
+			if (len > rpc->peer->max_payload)
+				len = rpc->peer->max_payload;
 			if (sent && len > budget - sent) {
 				spent = true;
 				break;
 			}
-			if (pace &&
+			if (pace && !rpc->peer->local &&
 			    !uh_pacer_admit(st, len + UH_HDR_DATA,
 					    force || rpc->out.length - off <=
 							     st->cfg.defer_min_bytes)) {
@@ -246,7 +246,7 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 		end = rpc->out.length;
 	/* Segments always start at multiples of max_payload, so a
 	 * retransmission lines up with what the receiver has. */
-	off = start - start % st->max_payload;
+	off = start - start % rpc->peer->max_payload;
 	if (off < end && off < rpc->out.next_xmit)
 		note_resent(rpc, off, end < rpc->out.next_xmit
 					      ? end : rpc->out.next_xmit);
@@ -254,8 +254,8 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 	       off < rpc->out.next_xmit) {
 		uint32_t len = rpc->out.length - off;
 
-		if (len > st->max_payload)
-			len = st->max_payload;
+		if (len > rpc->peer->max_payload)
+			len = rpc->peer->max_payload;
 		batch_add(&b, rpc, off, len, end, true, prio, version);
 		off += len;
 		sent++;
@@ -282,7 +282,7 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 static void resend_req(struct uh_rpc *rpc, struct uh_pending *p,
 		       uint32_t off, uint32_t len, uint8_t prio)
 {
-	uint32_t cap = RESEND_MAX_PKTS * rpc->sock->stack->max_payload;
+	uint32_t cap = RESEND_MAX_PKTS * rpc->peer->max_payload;
 	struct uh_hdr h;
 
 	if (len != UH_RESEND_ALL && len > cap)

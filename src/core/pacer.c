@@ -32,7 +32,9 @@ void uh_pacer_init(struct uhoma_stack *st, uint32_t link_mbps,
 	pc->max_backlog_ns = (uint64_t)st->cfg.max_nic_backlog_us * 1000;
 	/* The backlog must hold at least two full packets, or with large
 	 * packets (loopback's 64 KiB) nobody but the pacer could ever send. */
-	pkt_ns = (uint64_t)(st->max_payload + pc->wire_overhead) *
+	pkt_ns = (uint64_t)((st->carrier->link_mtu ? st->carrier->link_mtu
+						   : st->max_payload) +
+			    pc->wire_overhead) *
 		 pc->ps_per_byte / 1000;
 	if (pc->max_backlog_ns < 2 * pkt_ns)
 		pc->max_backlog_ns = 2 * pkt_ns;

@@ -6,6 +6,7 @@
 
 #include "core/metrics.h"
 #include "core/peer.h"
+#include "net/carrier.h"
 #include "mem/cache.h"
 #include "sync/rcu.h"
 
@@ -22,6 +23,28 @@ void uh_peertab_init(struct uh_peertab *t, uint32_t max,
 	t->count = 0;
 	t->max = max;
 	t->metrics = metrics;
+}
+
+void uh_peertab_sizing(struct uh_peertab *t, struct uh_carrier *c,
+		       uint32_t hdr_bytes, uint32_t min_payload)
+{
+	t->carrier = c;
+	t->hdr_bytes = hdr_bytes;
+	t->min_payload = min_payload;
+}
+
+/* The DATA bytes per packet to @addr (no lock held: may ask the kernel). */
+static uint32_t peer_payload(struct uh_peertab *t, const struct uh_addr *addr,
+			     bool *local)
+{
+	uint32_t max;
+
+	*local = false;
+	if (!t->carrier)
+		return t->min_payload;
+	max = uh_carrier_max_packet_to(t->carrier, addr, local);
+	max = max > t->hdr_bytes ? max - t->hdr_bytes : 0;
+	return max > t->min_payload ? max : t->min_payload;
 }
 
 static void peer_free(struct uh_peer *p)
@@ -103,6 +126,7 @@ struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr,
 	if (!fresh)
 		return NULL;
 	fresh->addr = *addr;
+	fresh->max_payload = peer_payload(t, addr, &fresh->local);
 	atomic_init(&fresh->refs, 1);       /* the caller's */
 	uh_lock_init(&fresh->lock, &peer_class);
 	uh_seqlock_init(&fresh->cut_lock, &cutoffs_class);

@@ -41,6 +41,10 @@ struct uh_peer {
 	struct uh_peer *_Atomic next;  /* hash chain: written under
 					* peertab.lock, read under RCU */
 	struct uh_addr addr;           /* immutable */
+	uint32_t max_payload;          /* immutable: DATA bytes per packet to
+					* it (the route's MTU) */
+	bool local;                    /* immutable: packets to it stay in
+					* this host (not paced) */
 	_Atomic uint32_t refs;         /* RPCs and getters (see above) */
 	_Atomic uint64_t used_tick;    /* last uh_peer_get (relaxed) */
 	struct uh_rcu_head rcu;        /* its free after removal */
@@ -81,13 +85,24 @@ struct uh_peertab {
 	uint32_t max;                               /* immutable: the cap */
 	struct uh_metrics *metrics;                 /* immutable: the
 						     * stack's (peers gauge) */
+	struct uh_carrier *carrier;                 /* immutable: sizes
+						     * each new peer's
+						     * packets */
+	uint32_t hdr_bytes;                         /* immutable: a DATA
+						     * packet's header */
+	uint32_t min_payload;                       /* immutable */
 };
 
 struct uh_metrics;
+struct uh_carrier;
 
 /* @max: peers the table may hold (cfg.max_peers). */
 void uh_peertab_init(struct uh_peertab *t, uint32_t max,
 		     struct uh_metrics *metrics);
+/* Each new peer's packets are sized by @c's max_packet_to (the route to
+ * it) less @hdr_bytes, never below @min_payload. Unset: @min_payload. */
+void uh_peertab_sizing(struct uh_peertab *t, struct uh_carrier *c,
+		       uint32_t hdr_bytes, uint32_t min_payload);
 /* Frees every peer. No thread may use the table any more. */
 void uh_peertab_destroy(struct uh_peertab *t);
 

@@ -124,6 +124,8 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 		return rc;
 	}
 	uh_peertab_init(&st->peers, c.max_peers, st->metrics);
+	uh_peertab_sizing(&st->peers, st->carrier, UH_HDR_DATA,
+			  st->max_payload < 256 ? st->max_payload : 256);
 	st->now = uh_now_ns;
 	st->link_mbps = c.link_mbps ? c.link_mbps : st->carrier->link_mbps;
 	uh_prio_init(st);

@@ -15,6 +15,7 @@
 #ifndef UHOMA_NET_CARRIER_H
 #define UHOMA_NET_CARRIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,12 @@ struct uh_carrier_ops {
 	 * last check and its recv is not lost (the blocking receiver relies
 	 * on it, runtime.h). A later recv may return early once: harmless. */
 	void (*kick)(struct uh_carrier *c);
+	/* Optional: the largest Homa packet (header + payload) for @dst, at
+	 * most max_packet, and in *@local whether packets to @dst stay in
+	 * this host (no link to pace). NULL: max_packet, not local. May make
+	 * system calls: called with no lock held, once per peer. */
+	uint32_t (*max_packet_to)(struct uh_carrier *c,
+				  const struct uh_addr *dst, bool *local);
 	/* Frees the carrier; every port is closed and no call is running. */
 	void (*destroy)(struct uh_carrier *c);
 };
@@ -87,10 +94,23 @@ struct uh_carrier {
 					   * up get their own receive queue
 					   * where the carrier can (UDP lanes);
 					   * 0 = one queue */
+	uint32_t link_mtu;                /* immutable: the local link's MTU
+					   * (what the pacer sizes for; 0:
+					   * max_packet) */
 	uint32_t link_mbps;               /* immutable: the link rate to pace
 					   * at when cfg.link_mbps is 0 (auto);
 					   * 0 = do not pace */
 };
+
+/* The carrier's max_packet_to, or its defaults. */
+static inline uint32_t uh_carrier_max_packet_to(struct uh_carrier *c,
+						const struct uh_addr *dst,
+						bool *local)
+{
+	*local = false;
+	return c->ops->max_packet_to ? c->ops->max_packet_to(c, dst, local)
+				     : c->max_packet;
+}
 
 struct uhoma_config;
 

@@ -73,6 +73,35 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 	freeifaddrs(ifa);
 }
 
+bool uh_iface_route(const struct uh_addr *dst, uint32_t *mtu, bool *local)
+{
+	struct sockaddr_storage ss, src;
+	socklen_t len, slen = sizeof(src);
+	int v4 = uh_addr_is_v4(dst), fd, m = 0;
+	socklen_t mlen = sizeof(m);
+	struct uh_addr s;
+	uint16_t port;
+	bool ok = false;
+
+	fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	/* Any port: connect() on a datagram socket only looks up the route. */
+	uh_addr_to_sockaddr(dst, 9, &ss, &len);
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    getsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6,
+		       v4 ? IP_MTU : IPV6_MTU, &m, &mlen) == 0 && m >= 576 &&
+	    getsockname(fd, (struct sockaddr *)&src, &slen) == 0 &&
+	    uh_addr_from_sockaddr((struct sockaddr *)&src, slen, &s,
+				  &port) == 0) {
+		*mtu = (uint32_t)m;
+		*local = uh_addr_eq(&s, dst);
+		ok = true;
+	}
+	close(fd);
+	return ok;
+}
+
 int uh_net_error(int e)
 {
 	switch (e) {

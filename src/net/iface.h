@@ -25,6 +25,16 @@ bool uh_iface_is_loopback(const struct uh_addr *a);
 void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 		   uint32_t *mbps);
 
+/*
+ * The route to @dst, as the kernel would use it for a packet sent now: its
+ * MTU (IP_MTU / IPV6_MTU of a connected probe socket: the device's, or the
+ * route's own mtu attribute) into *@mtu, and in *@local whether the route
+ * stays inside this host (the kernel picks @dst itself as the source
+ * address: loopback, or one of the host's own addresses). Four system
+ * calls; false (and nothing written) when there is no route.
+ */
+bool uh_iface_route(const struct uh_addr *dst, uint32_t *mtu, bool *local);
+
 /* The uhoma code for a socket call's errno @e (EADDRINUSE: ADDR_IN_USE,
  * EPERM/EACCES: PERMISSION, ENOMEM/ENOBUFS: NOMEM, EADDRNOTAVAIL:
  * INVALID_ARGUMENT, anything else: SYSTEM). */

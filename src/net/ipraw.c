@@ -50,6 +50,8 @@ struct ipraw_carrier {
 	int fd4, fd6;                 /* immutable: raw sockets, or -1 */
 	struct uh_waitset ws;         /* its own locking */
 	bool have_ws;                 /* immutable: @ws initialized */
+	uint32_t cfg_mtu;             /* immutable: cfg.mtu (0: each
+				       * route's) */
 	_Atomic int claim[65536];     /* claim socket + 1 of each port we
 				       * own, 0 if not ours: written under
 				       * claim_lock, read by receivers */
@@ -347,6 +349,25 @@ static void ipraw_destroy(struct uh_carrier *c)
 	free(r);
 }
 
+/* The route's MTU to @dst less the IP header, as the module sizes packets
+ * by the device's MTU (cfg.mtu: one MTU for every destination). */
+static uint32_t ipraw_max_packet_to(struct uh_carrier *c,
+				    const struct uh_addr *dst, bool *local)
+{
+	struct ipraw_carrier *r = (struct ipraw_carrier *)(void *)c;
+	uint32_t mtu = 1500, hdr = uh_addr_is_v4(dst) ? IPV4_HDR : IPV6_HDR;
+	uint32_t max;
+
+	if (!uh_iface_route(dst, &mtu, local))
+		*local = false;
+	if (r->cfg_mtu)
+		mtu = r->cfg_mtu;
+	max = mtu > hdr ? mtu - hdr : 0;
+	if (uh_addr_is_v4(dst) && max > IP_MAX_TOTAL - IPV4_HDR)
+		max = IP_MAX_TOTAL - IPV4_HDR;
+	return max < c->max_packet ? max : c->max_packet;
+}
+
 static const struct uh_carrier_ops ipraw_ops = {
 	.name = "ip",
 	.open_port = ipraw_open_port,
@@ -354,6 +375,7 @@ static const struct uh_carrier_ops ipraw_ops = {
 	.send = ipraw_send,
 	.recv = ipraw_recv,
 	.kick = ipraw_kick,
+	.max_packet_to = ipraw_max_packet_to,
 	.destroy = ipraw_destroy,
 };
 
@@ -424,15 +446,14 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	}
 	ip_hdr = v4 ? IPV4_HDR : IPV6_HDR;
 	uh_iface_info(&r->c.local, any, &mtu, &link);
-	if (cfg->mtu)
-		mtu = cfg->mtu;
+	/* Packets are sized per destination (ipraw_max_packet_to); this is
+	 * the largest, for receive buffers. */
+	r->cfg_mtu = cfg->mtu;
+	r->c.link_mtu = cfg->mtu ? cfg->mtu : mtu;
+	mtu = cfg->mtu ? cfg->mtu : IP_MAX_TOTAL + (v4 ? 0u : IPV6_HDR);
 	if (mtu > IP_MAX_TOTAL + (v4 ? 0u : IPV6_HDR))
 		mtu = IP_MAX_TOTAL + (v4 ? 0u : IPV6_HDR);
-	/* A "::" stack sends IPv4 too: size packets for the larger header
-	 * and the IPv4 total-length limit. */
 	r->c.max_packet = mtu - ip_hdr;
-	if (any && !v4 && r->c.max_packet > IP_MAX_TOTAL - IPV4_HDR)
-		r->c.max_packet = IP_MAX_TOTAL - IPV6_HDR;
 	r->c.rx_buf_size = r->c.max_packet;
 	r->c.link_mbps = link;
 	r->next_auto = (uint32_t)getpid();

@@ -73,6 +73,8 @@ struct udp_carrier {
 	socklen_t bind_len;
 	bool any;                            /* bound to the wildcard */
 	bool gso;                            /* immutable: use UDP_SEGMENT */
+	uint32_t cfg_mtu;                    /* immutable: cfg.mtu (0: each
+					      * route's) */
 	struct uh_waitset ws;                /* its own locking */
 	struct udp_port *_Atomic ports[65536]; /* RCU: set at open, cleared
 						* at close */
@@ -676,6 +678,25 @@ static void udp_destroy(struct uh_carrier *c)
 	free(u);
 }
 
+/*
+ * A datagram to @dst carries at most the route's MTU less the IP and UDP
+ * headers (loopback: 65536, so one datagram holds 64 KB of a message),
+ * unless cfg.mtu fixed one MTU for every destination.
+ */
+static uint32_t udp_max_packet_to(struct uh_carrier *c,
+				  const struct uh_addr *dst, bool *local)
+{
+	struct udp_carrier *u = udp_of(c);
+	uint32_t mtu = 1500, hdr = uh_addr_is_v4(dst) ? 28 : 48, max;
+
+	if (!uh_iface_route(dst, &mtu, local))
+		*local = false;
+	if (u->cfg_mtu)
+		mtu = u->cfg_mtu;
+	max = mtu > hdr ? mtu - hdr : 0;
+	return max < c->max_packet ? max : c->max_packet;
+}
+
 static const struct uh_carrier_ops udp_ops = {
 	.name = "udp",
 	.open_port = udp_open_port,
@@ -683,6 +704,7 @@ static const struct uh_carrier_ops udp_ops = {
 	.send = udp_send,
 	.recv = udp_recv,
 	.kick = udp_kick,
+	.max_packet_to = udp_max_packet_to,
 	.destroy = udp_destroy,
 };
 
@@ -724,19 +746,20 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	}
 	uh_addr_to_sockaddr(&u->c.local, 0, &u->bind_ss, &len);
 	u->bind_len = len;
-	mtu = cfg->mtu;
-	link = 0;
+	/* Packets are sized per destination (udp_max_packet_to); this is
+	 * the largest, for receive buffers. The link rate to pace at is the
+	 * local interface's. */
 	uh_iface_info(&u->c.local, u->any, &mtu, &link);
-	if (cfg->mtu)
-		mtu = cfg->mtu;
-	u->c.max_packet = mtu - ip_hdr - 8;
+	u->cfg_mtu = cfg->mtu;
+	u->c.max_packet = cfg->mtu ? cfg->mtu - ip_hdr - 8 : UDP_MAX_PAYLOAD;
 	if (u->c.max_packet > UDP_MAX_PAYLOAD)
 		u->c.max_packet = UDP_MAX_PAYLOAD;
 	u->c.link_mbps = link;
-	/* GSO pays only when several packets fit under its 64 KiB limit. */
-	u->gso = cfg->gso && u->c.max_packet <= GSO_MAX_BYTES / 4 &&
-		 gso_supported(u->family);
-	u->c.rx_buf_size = u->gso ? 65536 : 0;
+	u->c.link_mtu = cfg->mtu ? cfg->mtu : mtu;
+	/* GSO batches runs of small packets (gso_run); 64 KB ones travel
+	 * alone. GRO may then hand us up to 64 KiB at once. */
+	u->gso = cfg->gso && gso_supported(u->family);
+	u->c.rx_buf_size = 65536;
 	if (uh_waitset_init(&u->ws)) {
 		free(u);
 		return UHOMA_ERR_SYSTEM;

@@ -236,6 +236,82 @@ static void udp__unbound_port_not_connected_ipv6(void **state)
 	request_to("::1");
 }
 
+/*
+ * Packets are sized by the route to each destination, with no
+ * configuration: a default stack (the wildcard "::", mtu 0) sends 1 MB to
+ * a loopback address in 64 KB datagrams (loopback's MTU is 65536), not in
+ * 1500-byte ones; with mtu=1500 set, every destination gets 1500. Both
+ * families from the one default stack. Returns the DATA packets that
+ * carried one 1,000,000-byte echo (request and response) to @addr.
+ */
+static uint64_t echo_data_packets(uint32_t mtu, const char *addr)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *st;
+	struct uhoma_sock *srv, *cli;
+	struct nt_echo echo;
+	struct sockaddr_storage to;
+	struct uhoma_metrics before, after;
+	struct uhoma_msg m;
+	size_t to_len, len = UHOMA_MAX_MESSAGE;
+	uint8_t *buf = malloc(len);
+	void *r1, *r2;
+	uint64_t id;
+
+	assert_non_null(buf);
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "::");
+	cfg.mtu = mtu;
+	assert_int_equal(uhoma_stack_create(&cfg, &st), UHOMA_OK);
+	assert_int_equal(uhoma_socket(st, 0, &srv), UHOMA_OK);
+	assert_int_equal(uhoma_set_server(srv, 1), UHOMA_OK);
+	assert_int_equal(uhoma_socket(st, 0, &cli), UHOMA_OK);
+	r1 = nt_buffers(srv, NT_REGION);
+	r2 = nt_buffers(cli, NT_REGION);
+	nt_echo_start(&echo, srv, 1);
+	nt_sockaddr(addr, uhoma_port(srv), &to, &to_len);
+	nt_fill(buf, len, 5);
+	uhoma_metrics(st, &before);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, buf,
+				    len, 1, 0, &id), UHOMA_OK);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(cli, &m, 0, 10 * 1000000000ll), (int)len);
+	assert_true(nt_check(cli, &m, len, 5));
+	uhoma_msg_release(cli, &m);
+	uhoma_metrics(st, &after);
+	nt_echo_stop(&echo);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(st);
+	nt_unmap(r1, NT_REGION);
+	nt_unmap(r2, NT_REGION);
+	free(buf);
+	return after.packets_sent[0] - before.packets_sent[0] -
+	       after.resent_packets + before.resent_packets;
+}
+
+static void udp__mtu_per_destination(void **state)
+{
+	uint64_t n;
+
+	(void)state;
+	/* 2 x 1,000,000 bytes in at most 65,507-byte datagrams: 32 or so. */
+	n = echo_data_packets(0, "127.0.0.1");
+	print_message("    127.0.0.1, default: %llu DATA packets\n",
+		      (unsigned long long)n);
+	assert_true(n >= 2 * 16 && n <= 2 * 17);
+	n = echo_data_packets(1500, "127.0.0.1");
+	print_message("    127.0.0.1, mtu=1500: %llu DATA packets\n",
+		      (unsigned long long)n);
+	assert_true(n >= 2 * 600);
+	if (have_ipv6_loopback()) {
+		n = echo_data_packets(0, "::1");
+		print_message("    ::1, default: %llu DATA packets\n",
+			      (unsigned long long)n);
+		assert_true(n >= 2 * 16 && n <= 2 * 17);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +320,7 @@ int main(void)
 		UH_TEST(udp__ipv4_two_processes),
 		UH_TEST(udp__ipv6_two_processes),
 		UH_TEST(udp__port_rules),
+		UH_TEST(udp__mtu_per_destination),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
