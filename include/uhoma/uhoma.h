@@ -132,8 +132,8 @@ struct uhoma_config {
 				    * no threads, the caller (or a memnet with
 				    * a virtual clock) drives the stack */
 	uint32_t tick_us;          /* timer period; default 1000 */
-	uint32_t poll_us;          /* uhoma_recv busy-polls this long before
-				    * sleeping; default 50 */
+	uint32_t poll_us;          /* uhoma_recv busy-polls at most this long
+				    * before sleeping; default 50 */
 	/* Protocol. */
 	uint32_t unsched_bytes;    /* sent before any grant; default 40000 */
 	uint32_t window;           /* granted-but-unreceived bytes per message;
@@ -193,6 +193,10 @@ struct uhoma_config {
 				    * sender has sent one packet and answered
 				    * nothing; past it the oldest is ended;
 				    * default 4096 */
+	uint32_t poll_always;      /* 0 (default): uhoma_recv busy-polls
+				    * only while no other thread of the host
+				    * waits for a CPU (runnable threads <=
+				    * online CPUs); 1: always, for poll_us */
 };
 
 /*

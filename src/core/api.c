@@ -12,6 +12,7 @@
 #include "core/outgoing.h"
 #include "core/peer.h"
 #include "core/stack.h"
+#include "runtime/cpuidle.h"
 #include "runtime/runtime.h"
 #include "sync/rcu.h"
 #include "util/clock.h"
@@ -422,9 +423,11 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uhoma_poll(st, 1000000);
 			continue;
 		}
-		if (now < poll_end) {
+		if (now < poll_end &&
+		    (st->cfg.poll_always || uh_cpu_idle(now))) {
 			/* Busy-poll: receive packets in this thread (the
-			 * receive threads stand aside meanwhile). */
+			 * receive threads stand aside meanwhile) -- while
+			 * no other thread waits for a CPU (cpuidle.h). */
 			if (!*polling) {
 				uh_runtime_poll_begin(st);
 				*polling = true;

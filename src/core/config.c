@@ -46,6 +46,7 @@ static const struct field fields[] = {
 	F(dedup_quiet_ms, 1, 3600000),
 	F(max_peers, 1, 1u << 26),
 	F(max_unproven, 16, 1u << 24),
+	F(poll_always, 0, 1),
 };
 #undef F
 

@@ -190,6 +190,13 @@ void uh_sock_check_bufs(struct uhoma_sock *s);
 /* The readiness fd reflects whether `ready` is empty (no lock held). */
 void uh_sock_sync_fd(struct uhoma_sock *s);
 
+/* @s's readiness eventfd, without starting to keep it in step (uhoma_fd
+ * does that): for a caller that will start it when someone polls. */
+static inline int uh_sock_efd(const struct uhoma_sock *s)
+{
+	return s->efd;
+}
+
 /* Shuts down (idempotent) / closes (last call) the socket. */
 void uh_sock_shutdown(struct uhoma_sock *s);
 void uh_sock_close(struct uhoma_sock *s);

@@ -30,12 +30,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/sock.h"
 #include "preload/fdtable.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -56,6 +60,13 @@ static struct {
 	int (*getsockopt)(int, int, int, void *, socklen_t *);
 	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *,
+		     const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *,
+		       const struct timespec *, const sigset_t *);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
 	ssize_t (*sendto)(int, const void *, size_t, int,
 			  const struct sockaddr *, socklen_t);
 	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
@@ -99,6 +110,7 @@ static void resolve(void)
 	R(setsockopt); R(getsockopt); R(sendmsg); R(recvmsg); R(sendto);
 	R(recvfrom); R(send); R(recv); R(read); R(write); R(ioctl); R(fcntl);
 	R(shutdown); R(close); R(dup); R(dup2); R(dup3);
+	R(poll); R(ppoll); R(select); R(pselect); R(epoll_ctl);
 #undef R
 	pthread_atfork(NULL, NULL, child_after_fork);
 }
@@ -201,7 +213,10 @@ static int homa_socket(int domain, int type)
 	if (rc)
 		return errno = errno_of(rc), -1;
 	/* Close-on-exec always: the socket lives in this process only. */
-	fd = real.fcntl(uhoma_fd(s), F_DUPFD_CLOEXEC, 0);
+	/* The descriptor's readiness is kept in step only once the program
+	 * polls it (homa_polled): two system calls per message saved for
+	 * the usual program, whose threads just block in recvmsg. */
+	fd = real.fcntl(uh_sock_efd(s), F_DUPFD_CLOEXEC, 0);
 	if (fd < 0) {
 		uhoma_close(s);
 		return -1;
@@ -402,6 +417,102 @@ EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
 EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
 	return homa_unsupported(fd) ? -1 : real.accept4(fd, sa, len, flags);
+}
+
+/* ---- poll, select, epoll ------------------------------------------------ */
+
+/*
+ * A Homa descriptor is an eventfd that uhoma keeps readable while a
+ * message waits -- from the first time the program hands it to poll,
+ * ppoll, select, pselect or epoll_ctl, which these wrappers see before
+ * libc does: until then nobody can be looking, and keeping it in step
+ * would cost a write and a read per message. (A program that reaches the
+ * descriptor only through other means -- io_uring, a raw system call --
+ * should call poll on it once first; uhoma(7).)
+ */
+static void homa_polled(int fd)
+{
+	struct hsock *h = fdt_get(fd);
+
+	if (h) {
+		(void)uhoma_fd(h->s);   /* starts keeping it in step */
+		fdt_put(h);
+	}
+}
+
+static void polled_fds(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; fds && i < n; i++)
+		if (fds[i].fd >= 0)
+			homa_polled(fds[i].fd);
+}
+
+static void polled_sets(int nfds, const fd_set *r, const fd_set *w,
+			const fd_set *e)
+{
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
+		if ((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
+		    (e && FD_ISSET(fd, e)))
+			homa_polled(fd);
+}
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	need_real();
+	polled_fds(fds, n);
+	return real.poll(fds, n, timeout);
+}
+
+/* glibc's _FORTIFY_SOURCE entry points for poll and ppoll. */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		const sigset_t *mask, size_t fdslen);
+
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
+		      size_t fdslen)
+{
+	(void)fdslen;
+	return poll(fds, n, timeout);
+}
+
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		 const sigset_t *mask)
+{
+	need_real();
+	polled_fds(fds, n);
+	return real.ppoll(fds, n, ts, mask);
+}
+
+EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n,
+		       const struct timespec *ts, const sigset_t *mask,
+		       size_t fdslen)
+{
+	(void)fdslen;
+	return ppoll(fds, n, ts, mask);
+}
+
+EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		  struct timeval *tv)
+{
+	need_real();
+	polled_sets(nfds, r, w, e);
+	return real.select(nfds, r, w, e, tv);
+}
+
+EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		   const struct timespec *ts, const sigset_t *mask)
+{
+	need_real();
+	polled_sets(nfds, r, w, e);
+	return real.pselect(nfds, r, w, e, ts, mask);
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	need_real();
+	if (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD)
+		homa_polled(fd);
+	return real.epoll_ctl(epfd, op, fd, ev);
 }
 
 /* ---- socket options ----------------------------------------------------- */

@@ -1,0 +1,30 @@
+/*
+ * cpuidle.h - whether busy-polling would take a CPU from another thread.
+ *
+ * A thread that busy-polls for its message saves the wake-up of a sleeping
+ * thread (tens of microseconds on a VM whose idle CPUs halt), but only
+ * while a CPU would otherwise idle: on a host where every CPU has work -- an
+ * application's spinning sender, the server's threads, the stack's own
+ * threads on two cores -- a poller takes the CPU from the thread that would
+ * produce the very packet it waits for, and the kernel gives it back only
+ * at the next preemption point. So uhoma_recv polls only while the host's
+ * runnable threads (the instantaneous count of /proc/loadavg, the caller
+ * included) are no more than its online CPUs.
+ */
+#ifndef UHOMA_RUNTIME_CPUIDLE_H
+#define UHOMA_RUNTIME_CPUIDLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Whether a CPU of this host has nothing better to do than let the caller
+ * poll, as of about @now_ns (CLOCK_MONOTONIC). Reads /proc/loadavg at most
+ * once every few microseconds per thread (a 0.4 us system call); answers
+ * "busy" only when two readings in a row saw more runnable threads than
+ * CPUs, so a timer thread's few microseconds do not end a poll. true when
+ * /proc is not readable (poll as configured).
+ */
+bool uh_cpu_idle(uint64_t now_ns);
+
+#endif /* UHOMA_RUNTIME_CPUIDLE_H */
