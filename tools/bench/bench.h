@@ -59,6 +59,14 @@ struct bench_opts {
 	bool progress;          /* progress line on stderr */
 	bool hol;               /* client: one 100-byte RPC at a time next to
 				 * a stream of 1 MB requests (lane 1) */
+	/* `api` (api.c): the Linux-API programs' thread structure. */
+	bool blocking;          /* the sender waits for each response */
+	unsigned client_ports;  /* client sockets, a sender thread each */
+	unsigned receivers;     /* receiver threads per client socket */
+	unsigned server_ports;  /* server sockets */
+	unsigned port_threads;  /* threads per server socket */
+	char apiload[256];      /* uhoma-apiload (default: next to us) */
+	char preload[256];      /* libuhoma-preload.so (default: found) */
 };
 
 void bench_opts_default(struct bench_opts *o);
@@ -150,6 +158,28 @@ struct plot_series {
 };
 int plot_svg(const char *path, const char *title,
 	     const struct plot_series *s, size_t ns);
+
+/* `uhoma-bench api` (api.c): uhoma-apiload under the preload, with the
+ * defaults, against the same program over TCP. */
+struct api_shape {
+	bool blocking;
+	unsigned outstanding, client_ports, receivers;
+	unsigned server_ports, port_threads;
+	double gbps;            /* open loop; 0: closed */
+	char workload[16];
+};
+
+struct api_result {
+	double rps, gbps, p50, p99, short_p50, short_p99;  /* µs */
+	unsigned long long rpcs, errors;
+	bool ok;
+};
+
+void api_shape_from(const struct bench_opts *o, struct api_shape *sh);
+/* One run of @sh over uhoma (@homa) or TCP; 0 or -1 (said on stderr). */
+int api_run(const struct bench_opts *o, bool homa, const struct api_shape *sh,
+	    struct api_result *r);
+int run_api(const struct bench_opts *o);
 
 /* `uhoma-bench compare` */
 int run_compare(const struct bench_opts *o, int argc, char **argv);

@@ -11,9 +11,19 @@
  *         between the same two processes: TCP on the same connection and
  *         on separate connections, uhoma on one socket
  *
+ * then, as users run Linux Homa programs (api.c: uhoma-apiload through
+ * libuhoma-preload.so with the default settings, against the same program
+ * over TCP; unpinned, the usual threads):
+ *   api rtt     100 B, one in flight, the sender blocking in recvmsg
+ *   api rtt2    100 B, one in flight, a spinning sender thread and a
+ *               receiver thread blocked in recvmsg
+ *   api w4      W4, 8 in flight, sender + receiver threads, one server
+ *               thread
+ *
  * The last line is machine-readable:
  *   SUMMARY rtt_p50_vs_udp=.. rtt_p50_vs_tcp=.. rps_vs_tcp=.. bulk_vs_tcp=..
- *           hol_p99_tcp_over_homa=..
+ *           hol_p99_tcp_over_homa=.. api_rtt_vs_tcp=.. api_w4_rps_vs_tcp=..
+ *           api_w4_short_p99_vs_tcp=..
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +76,11 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 {
 	struct bench_opts o = *base;
 	struct measure rtt[3], rps[2], bulk[2], hol[3];
-	int server;
+	struct api_result api[3][2];
+	struct api_shape sh = { .outstanding = 1, .client_ports = 1,
+				.receivers = 1, .server_ports = 1,
+				.port_threads = 1, .workload = "100" };
+	int server, api_ok = 0;
 
 	(void)argc;
 	(void)argv;
@@ -93,6 +107,18 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 	hol[1] = run(&o, PROTO_TCP, "100", 2, 2, 0, true);
 	hol[2] = run(&o, PROTO_HOMA, "100", 2, 1, 0, true);
 	bench_stop_server(server);
+	/* The Linux-API rows: the defaults, as users run them. */
+	o.resp_len = 0;
+	sh.blocking = true;
+	api_ok += !api_run(&o, true, &sh, &api[0][0]);
+	api_ok += !api_run(&o, false, &sh, &api[0][1]);
+	sh.blocking = false;
+	api_ok += !api_run(&o, true, &sh, &api[1][0]);
+	api_ok += !api_run(&o, false, &sh, &api[1][1]);
+	sh.outstanding = 8;
+	snprintf(sh.workload, sizeof(sh.workload), "w4");
+	api_ok += !api_run(&o, true, &sh, &api[2][0]);
+	api_ok += !api_run(&o, false, &sh, &api[2][1]);
 
 	printf("%-34s %12s %12s %12s\n", "", "UDP floor", "TCP", "uhoma");
 	printf("%-34s %12.1f %12.1f %12.1f\n", "100 B RTT p50 (us)", rtt[0].p50,
@@ -109,14 +135,31 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 	       "-", hol[1].p99, "-");
 	printf("%-34s %12s %12.1f %12.1f\n", "  ... p50 (us)", "-", hol[0].p50,
 	       hol[2].p50);
+	printf("Linux API through the preload, default settings, unpinned:\n");
+	printf("%-34s %12s %12.1f %12.1f\n", "100 B RTT p50, blocking (us)", "-",
+	       api[0][1].p50, api[0][0].p50);
+	printf("%-34s %12s %12.1f %12.1f\n", "100 B RTT p50, 2 threads (us)",
+	       "-", api[1][1].p50, api[1][0].p50);
+	printf("%-34s %12s %12.0f %12.0f\n", "W4, 8 in flight: RPC/s", "-",
+	       api[2][1].rps, api[2][0].rps);
+	printf("%-34s %12s %12.1f %12.1f\n", "  ... < 1000 B p50 (us)", "-",
+	       api[2][1].short_p50, api[2][0].short_p50);
+	printf("%-34s %12s %12.1f %12.1f\n", "  ... < 1000 B p99 (us)", "-",
+	       api[2][1].short_p99, api[2][0].short_p99);
 	if (rtt[2].errors + rps[1].errors + bulk[1].errors + hol[2].errors)
 		printf("uhoma RPC errors: %llu\n",
 		       rtt[2].errors + rps[1].errors + bulk[1].errors +
 			       hol[2].errors);
 	printf("SUMMARY rtt_p50_vs_udp=%.2f rtt_p50_vs_tcp=%.2f rps_vs_tcp=%.2f "
-	       "bulk_vs_tcp=%.2f hol_p99_tcp_over_homa=%.1f\n",
+	       "bulk_vs_tcp=%.2f hol_p99_tcp_over_homa=%.1f "
+	       "api_rtt_vs_tcp=%.2f api_w4_rps_vs_tcp=%.2f "
+	       "api_w4_short_p99_vs_tcp=%.2f\n",
 	       ratio(rtt[2].p50, rtt[0].p50), ratio(rtt[2].p50, rtt[1].p50),
 	       ratio(rps[1].rps, rps[0].rps), ratio(bulk[1].gbps, bulk[0].gbps),
-	       ratio(hol[0].p99, hol[2].p99));
-	return rtt[2].ok && rps[1].ok && bulk[1].ok && hol[2].ok ? 0 : 1;
+	       ratio(hol[0].p99, hol[2].p99),
+	       ratio(api[0][0].p50, api[0][1].p50),
+	       ratio(api[2][0].rps, api[2][1].rps),
+	       ratio(api[2][0].short_p99, api[2][1].short_p99));
+	return rtt[2].ok && rps[1].ok && bulk[1].ok && hol[2].ok &&
+			       api_ok == 6 ? 0 : 1;
 }

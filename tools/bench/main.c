@@ -4,6 +4,8 @@
  *   uhoma-bench server  [options]   serve uhoma, TCP and UDP (until killed)
  *   uhoma-bench client  [options]   generate load, report, CSV, SVG
  *   uhoma-bench compare [options]   UDP floor vs TCP vs uhoma, SUMMARY line
+ *   uhoma-bench api     [options]   a Linux Homa program (uhoma-apiload)
+ *                                   under the preload, defaults, vs TCP
  *   uhoma-bench workloads           W1-W5 as generated, with check values
  */
 #define _GNU_SOURCE
@@ -94,12 +96,16 @@ void bench_opts_default(struct bench_opts *o)
 	o->link_gbps = 25;
 	o->buckets = 10;
 	o->progress = isatty(2);
+	o->client_ports = 1;
+	o->receivers = 1;
+	o->server_ports = 1;
+	o->port_threads = 1;
 }
 
 static void usage(void)
 {
 	fputs(
-"usage: uhoma-bench server|client|compare|workloads [options]\n"
+"usage: uhoma-bench server|client|compare|api|workloads [options]\n"
 "  --protocol P      homa, tcp or udp (client: a comma list runs each)\n"
 "  --server ADDR     server IP address (default 127.0.0.1)\n"
 "  --workload W      w1..w5, starve, or a length in bytes (default 100)\n"
@@ -118,7 +124,15 @@ static void usage(void)
 "  --buckets N       size buckets in reports (default 10)\n"
 "  --csv FILE --svg FILE   write the buckets / the slowdown plot\n"
 "  --local           client: start a server process on CPU 1 first\n"
-"  --quiet           no progress line\n", stderr);
+"  --quiet           no progress line\n"
+"api (uhoma-apiload under libuhoma-preload.so, then over TCP; also\n"
+"--workload --outstanding --gbps --seconds --warmup --response --config):\n"
+"  --client-ports N  client sockets, one spinning sender thread each (1)\n"
+"  --receivers N     receiver threads per client socket (1)\n"
+"  --blocking        the sender waits for each response (one in flight)\n"
+"  --server-ports N  server sockets (1); --port-threads N threads each (1)\n"
+"  --apiload PATH --preload PATH   default: found next to uhoma-bench\n",
+	      stderr);
 }
 
 static int parse_proto(const char *s, enum bench_proto *p)
@@ -287,7 +301,11 @@ int main(int argc, char **argv)
 		{ "link-gbps", 1, 0, 'l' }, { "buckets", 1, 0, 'B' },
 		{ "csv", 1, 0, 'v' }, { "svg", 1, 0, 'G' },
 		{ "local", 0, 0, 'L' }, { "quiet", 0, 0, 'q' },
-		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "help", 0, 0, 'h' }, { "blocking", 0, 0, 'x' },
+		{ "client-ports", 1, 0, 'X' }, { "receivers", 1, 0, 'R' },
+		{ "server-ports", 1, 0, 'y' }, { "port-threads", 1, 0, 'Y' },
+		{ "apiload", 1, 0, 'a' }, { "preload", 1, 0, 'A' },
+		{ 0, 0, 0, 0 },
 	};
 	struct bench_opts o;
 	const char *cmd, *protos = "homa";
@@ -325,12 +343,22 @@ int main(int argc, char **argv)
 		case 'G': o.svg = optarg; break;
 		case 'L': local = true; break;
 		case 'q': o.progress = false; break;
+		case 'x': o.blocking = true; break;
+		case 'X': o.client_ports = (unsigned)atoi(optarg); break;
+		case 'R': o.receivers = (unsigned)atoi(optarg); break;
+		case 'y': o.server_ports = (unsigned)atoi(optarg); break;
+		case 'Y': o.port_threads = (unsigned)atoi(optarg); break;
+		case 'a': snprintf(o.apiload, sizeof(o.apiload), "%s", optarg); break;
+		case 'A': snprintf(o.preload, sizeof(o.preload), "%s", optarg); break;
 		default: usage(); return 2;
 		}
 	}
 	if (o.threads < 1 || o.threads > 64 || o.outstanding < 1 ||
 	    o.outstanding > BENCH_MAX_SLOTS / 2 || o.seconds <= 0 ||
-	    o.server_threads < 1 || o.buckets < 1 || o.link_gbps <= 0) {
+	    o.server_threads < 1 || o.buckets < 1 || o.link_gbps <= 0 ||
+	    o.client_ports < 1 || o.client_ports > 64 || o.receivers < 1 ||
+	    o.receivers > 64 || o.server_ports < 1 || o.server_ports > 16 ||
+	    o.port_threads < 1 || o.port_threads > 64) {
 		fprintf(stderr, "uhoma-bench: option out of range\n");
 		return 2;
 	}
@@ -348,6 +376,8 @@ int main(int argc, char **argv)
 		return cmd_client(&o, protos, local);
 	if (!strcmp(cmd, "compare"))
 		return run_compare(&o, argc, argv);
+	if (!strcmp(cmd, "api"))
+		return run_api(&o);
 	if (!strcmp(cmd, "workloads"))
 		return cmd_workloads();
 	usage();
