@@ -97,14 +97,23 @@ static struct udp_carrier *udp_of(struct uh_carrier *c)
  * read section. Bound ports are never 0, so a token is never NULL (the
  * waitset's kick).
  */
-static void *port_token(uint16_t port)
+#define LANE_URGENT 1u
+#define LANE_BULK 2u
+
+static void *port_token(uint16_t port, unsigned lane)
 {
-	return (void *)(uintptr_t)port;
+	return (void *)(((uintptr_t)lane << 16) | port);
 }
 
 static uint16_t token_port(const void *token)
 {
 	return (uint16_t)(uintptr_t)token;
+}
+
+/* Which lane's socket the waitset found readable (both when polling). */
+static unsigned token_lane(const void *token)
+{
+	return (unsigned)((uintptr_t)token >> 16);
 }
 
 /*
@@ -270,9 +279,10 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 				      memory_order_release);
 	atomic_fetch_add(&u->nopen, 1);
 	pthread_mutex_unlock(&u->open_lock);
-	rc = uh_waitset_add(&u->ws, fd, port_token(*port));
+	rc = uh_waitset_add(&u->ws, fd, port_token(*port, LANE_BULK));
 	if (!rc && ufd >= 0)
-		rc = uh_waitset_add(&u->ws, ufd, port_token(*port));
+		rc = uh_waitset_add(&u->ws, ufd,
+				    port_token(*port, LANE_URGENT));
 	if (rc)
 		udp_close_port(c, *port);
 	return rc;
@@ -588,14 +598,17 @@ static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
  * least every other poll. Waits (epoll) read both lanes.
  */
 static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
-			  bool poll)
+			  bool poll, unsigned lanes)
 {
 	unsigned got = 0, bulk, n;
 
 	if (p->ufd < 0)
 		return recv_fd(p->fd, rx, max);
-	got = recv_fd(p->ufd, rx, max);
-	if (got == max)
+	/* After a wait, only the lanes it found readable: a read of an
+	 * empty socket is a system call for nothing. */
+	if (lanes & LANE_URGENT)
+		got = recv_fd(p->ufd, rx, max);
+	if (got == max || !(lanes & LANE_BULK))
 		return got;
 	if (poll) {
 		uint32_t k = atomic_load_explicit(&p->bulk_skip,
@@ -649,7 +662,8 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 				&u->open[i], memory_order_acquire);
 
 			if (q)
-				ready[ne++] = port_token(q->port);
+				ready[ne++] = port_token(
+					q->port, LANE_URGENT | LANE_BULK);
 		}
 	} else {
 		ne = uh_waitset_wait(&u->ws, ready, 8, timeout_ns);
@@ -658,13 +672,18 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 	for (int e = 0; e < ne && got < max; e++) {
 		struct udp_port *p = atomic_load_explicit(
 			&u->ports[token_port(ready[e])], memory_order_acquire);
+		unsigned lanes = token_lane(ready[e]);
 		bool seen = false;
 
-		/* Both lanes of a port report under the same token. */
+		/* The two lanes of a port report separately: one read of
+		 * the port takes both. */
 		for (int k = 0; k < e; k++)
-			seen |= ready[k] == ready[e];
+			seen |= token_port(ready[k]) == token_port(ready[e]);
+		for (int k = e + 1; k < ne; k++)
+			if (token_port(ready[k]) == token_port(ready[e]))
+				lanes |= token_lane(ready[k]);
 		if (p && !seen)
-			got += recv_port(p, rx + got, max - got, poll);
+			got += recv_port(p, rx + got, max - got, poll, lanes);
 	}
 	uh_rcu_read_unlock();
 	return got;
