@@ -193,10 +193,11 @@ struct uhoma_config {
 				    * sender has sent one packet and answered
 				    * nothing; past it the oldest is ended;
 				    * default 4096 */
-	uint32_t poll_always;      /* 0 (default): uhoma_recv busy-polls
-				    * only while no other thread of the host
-				    * waits for a CPU (runnable threads <=
-				    * online CPUs); 1: always, for poll_us */
+	uint32_t poll_always;      /* 0 (default): uhoma_recv stops
+				    * busy-polling once other threads of the
+				    * host have waited for a CPU (runnable
+				    * threads > online CPUs) for 48 us in a
+				    * row; 1: polls for poll_us regardless */
 };
 
 /*

@@ -11,7 +11,7 @@
 #include "runtime/cpuidle.h"
 
 #define RECHECK_NS 4000
-#define BUSY_READINGS 2
+#define BUSY_READINGS 12
 
 static int loadavg_fd = -1;       /* immutable after once */
 static long online_cpus = 1;      /* immutable after once */

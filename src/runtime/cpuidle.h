@@ -7,9 +7,13 @@
  * application's spinning sender, the server's threads, the stack's own
  * threads on two cores -- a poller takes the CPU from the thread that would
  * produce the very packet it waits for, and the kernel gives it back only
- * at the next preemption point. So uhoma_recv polls only while the host's
- * runnable threads (the instantaneous count of /proc/loadavg, the caller
- * included) are no more than its online CPUs.
+ * at the next preemption point -- and a poller that keeps receiving keeps
+ * polling. So uhoma_recv stops polling once the host's runnable threads
+ * (the instantaneous count of /proc/loadavg, the caller included) have
+ * exceeded its online CPUs for about as long as a wake-up costs here (48
+ * us: spinning longer than blocking would cost is the ski-rental bound);
+ * shorter bursts -- a timer thread, a thread that runs a few microseconds
+ * and sleeps -- do not end a poll.
  */
 #ifndef UHOMA_RUNTIME_CPUIDLE_H
 #define UHOMA_RUNTIME_CPUIDLE_H
@@ -20,10 +24,9 @@
 /*
  * Whether a CPU of this host has nothing better to do than let the caller
  * poll, as of about @now_ns (CLOCK_MONOTONIC). Reads /proc/loadavg at most
- * once every few microseconds per thread (a 0.4 us system call); answers
- * "busy" only when two readings in a row saw more runnable threads than
- * CPUs, so a timer thread's few microseconds do not end a poll. true when
- * /proc is not readable (poll as configured).
+ * once every 4 us per thread (a 0.4 us system call); answers "busy" only
+ * when 12 readings in a row (48 us) saw more runnable threads than CPUs.
+ * true when /proc is not readable (poll as configured).
  */
 bool uh_cpu_idle(uint64_t now_ns);
 
