@@ -34,6 +34,21 @@ static bool family_ok(const struct uhoma_stack *st, const struct uh_addr *a)
 	return memcmp(l->b, zero16, 16) == 0 || !uh_addr_is_v4(a);
 }
 
+bool uh_stack_family_ok(const struct uhoma_stack *st, bool v4)
+{
+	struct uh_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (v4) {
+		a.b[10] = a.b[11] = 0xff;     /* ::ffff:0.0.0.1 */
+		a.b[15] = 1;
+	} else {
+		a.b[0] = 0x20;                /* 2000::1 */
+		a.b[15] = 1;
+	}
+	return family_ok(st, &a);
+}
+
 int uhoma_socket(struct uhoma_stack *st, uint16_t port,
 		 struct uhoma_sock **out)
 {

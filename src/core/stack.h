@@ -90,4 +90,9 @@ static inline void uh_stack_drop(struct uhoma_stack *st, enum uh_drop reason)
 void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 		   const struct uh_tx *pkts, unsigned n);
 
+/* Whether sockets of @st can send to IPv4 (@v4) or IPv6 addresses: a stack
+ * bound to an IPv4 address reaches only IPv4, one bound to an IPv6 address
+ * only IPv6, the wildcard "::" both. */
+bool uh_stack_family_ok(const struct uhoma_stack *st, bool v4);
+
 #endif /* UHOMA_CORE_STACK_H */

@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 
 #include "core/addr.h"
 #include "core/sock.h"
+#include "core/stack.h"
 #include "preload/fdtable.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -209,6 +211,20 @@ static int homa_socket(int domain, int type)
 	st = get_stack(&rc);
 	if (!st)
 		return errno = rc ? errno_of(rc) : ENOMEM, -1;
+	/* A socket whose family the stack cannot reach would open, bind and
+	 * then fail every send: refuse it here, as a host without that
+	 * family would, and say why once. */
+	if (!uh_stack_family_ok(st, domain == AF_INET)) {
+		static atomic_bool said;
+
+		if (!atomic_exchange(&said, true))
+			fprintf(stderr, "uhoma-preload: UHOMA_CONFIG's addr "
+				"reaches only IPv%c; an AF_INET%s Homa socket "
+				"needs addr=:: (both families, the default)\n",
+				domain == AF_INET ? '6' : '4',
+				domain == AF_INET ? "" : "6");
+		return errno = EAFNOSUPPORT, -1;
+	}
 	rc = uhoma_socket(st, 0, &s);
 	if (rc)
 		return errno = errno_of(rc), -1;

@@ -793,6 +793,23 @@ static void check_start_errno(void)
 	      WEXITSTATUS(st) == 0);
 }
 
+/* A stack told to use an IPv4 address cannot reach IPv6 peers: an
+ * AF_INET6 Homa socket fails at socket() with EAFNOSUPPORT (not later, at
+ * every send), and AF_INET sockets work. */
+static void check_family_mismatch(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		setenv("UHOMA_CONFIG", "addr=127.0.0.1", 1);
+		execl(self_path, self_path, "family_v4", (char *)NULL);
+		_exit(127);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	      WEXITSTATUS(st) == 0);
+}
+
 /* Descriptors that are not Homa behave as always. */
 static void check_passthrough(void)
 {
@@ -924,6 +941,7 @@ int main(int argc, char **argv)
 		{ "errors", check_errors },
 		{ "unreachable", check_unreachable },
 		{ "start_errno", check_start_errno },
+		{ "family_mismatch", check_family_mismatch },
 		{ "passthrough", check_passthrough },
 		{ "dup", check_dup },
 		{ "fork_exec", check_fork_exec },
@@ -932,6 +950,12 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "rpc") == 0)
 		return child_rpc(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "family_v4") == 0) {
+		int v4 = socket(AF_INET, SOCK_DGRAM, IPPROTO_HOMA);
+
+		return socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA) < 0 &&
+		       errno == EAFNOSUPPORT && v4 >= 0 ? 0 : 1;
+	}
 	if (argc == 2 && strcmp(argv[1], "socket_errno") == 0)
 		return socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA) < 0 &&
 		       errno == EINVAL ? 0 : 1;
