@@ -198,6 +198,12 @@ struct uhoma_config {
 				    * host have waited for a CPU (runnable
 				    * threads > online CPUs) for 48 us in a
 				    * row; 1: polls for poll_us regardless */
+	uint32_t port_offset;      /* UDP carrier: Homa port P travels as UDP
+				    * port P + port_offset (0..32767; default
+				    * 0), so that an unprivileged process can
+				    * use Homa ports below 1024. Every host
+				    * of an application must use the same
+				    * offset. */
 };
 
 /*

@@ -75,6 +75,8 @@ struct udp_carrier {
 	bool gso;                            /* immutable: use UDP_SEGMENT */
 	uint32_t cfg_mtu;                    /* immutable: cfg.mtu (0: each
 					      * route's) */
+	uint16_t port_offset;                /* immutable: Homa port P is UDP
+					      * port P + port_offset */
 	struct uh_waitset ws;                /* its own locking */
 	struct udp_port *_Atomic ports[65536]; /* RCU: set at open, cleared
 						* at close */
@@ -121,10 +123,59 @@ static unsigned token_lane(const void *token)
  * binds it to @*port (0: the kernel picks; written back). @reuse joins the
  * port's SO_REUSEPORT group. Returns the fd or a uhoma error (< 0).
  */
-static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
+static int bind_port(const struct udp_carrier *u, int fd,
+		     struct sockaddr_storage *ss, socklen_t len, uint16_t port)
+{
+	if (u->family == AF_INET)
+		((struct sockaddr_in *)(void *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)(void *)ss)->sin6_port = htons(port);
+	return bind(fd, (struct sockaddr *)ss, len);
+}
+
+/*
+ * Binds @fd to Homa port @*port: UDP port @*port + port_offset. Port 0
+ * asks for any free port at or above 0x8000 (written back): the kernel's
+ * choice without an offset; with one, a free UDP port in [0x8000 + offset,
+ * 65535] tried from a random start. 0 or -1 with errno.
+ */
+static int bind_homa_port(const struct udp_carrier *u, int fd,
+			  uint16_t *port)
 {
 	struct sockaddr_storage ss = u->bind_ss;
 	socklen_t len = u->bind_len;
+	uint32_t lo = 0x8000u + u->port_offset, n = 65536u - lo, start;
+
+	if (*port)
+		return bind_port(u, fd, &ss, len,
+				 (uint16_t)(*port + u->port_offset));
+	if (u->port_offset == 0) {
+		if (bind_port(u, fd, &ss, len, 0) < 0)
+			return -1;
+		len = sizeof(ss);
+		getsockname(fd, (struct sockaddr *)&ss, &len);
+		*port = ntohs(u->family == AF_INET
+			      ? ((struct sockaddr_in *)(void *)&ss)->sin_port
+			      : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+		return 0;
+	}
+	start = (uint32_t)random();
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t udp = (uint16_t)(lo + (start + i) % n);
+
+		if (bind_port(u, fd, &ss, len, udp) == 0) {
+			*port = (uint16_t)(udp - u->port_offset);
+			return 0;
+		}
+		if (errno != EADDRINUSE)
+			return -1;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
+{
 	int fd, one = 1, zero = 0, size = UDP_SOCKBUF, e;
 
 	fd = socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -157,20 +208,11 @@ static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
 		close(fd);
 		return uh_net_error(e);
 	}
-	if (u->family == AF_INET)
-		((struct sockaddr_in *)(void *)&ss)->sin_port = htons(*port);
-	else
-		((struct sockaddr_in6 *)(void *)&ss)->sin6_port = htons(*port);
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+	if (bind_homa_port(u, fd, port) < 0) {
 		e = errno;
 		close(fd);
 		return uh_net_error(e);
 	}
-	len = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &len);
-	*port = ntohs(u->family == AF_INET
-			      ? ((struct sockaddr_in *)(void *)&ss)->sin_port
-			      : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
 	return fd;
 }
 
@@ -337,14 +379,14 @@ static socklen_t to_sockaddr(const struct udp_carrier *u,
 		struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
 
 		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
+		in->sin_port = htons((uint16_t)(port + u->port_offset));
 		memcpy(&in->sin_addr, a->b + 12, 4);
 		return sizeof(*in);
 	} else {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)ss;
 
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
+		in6->sin6_port = htons((uint16_t)(port + u->port_offset));
 		memcpy(&in6->sin6_addr, a->b, 16);
 		return sizeof(*in6);
 	}
@@ -682,8 +724,24 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 		for (int k = e + 1; k < ne; k++)
 			if (token_port(ready[k]) == token_port(ready[e]))
 				lanes |= token_lane(ready[k]);
-		if (p && !seen)
-			got += recv_port(p, rx + got, max - got, poll, lanes);
+		if (p && !seen) {
+			unsigned n = recv_port(p, rx + got, max - got, poll,
+					       lanes);
+
+			/* An ICMP error names the UDP port: the Homa port is
+			 * port_offset below it. */
+			for (unsigned i = got; i < got + n; i++) {
+				uint16_t udp = rx[i].unreachable;
+
+				if (udp)
+					rx[i].unreachable =
+						udp > u->port_offset
+						? (uint16_t)(udp -
+							     u->port_offset)
+						: 0;
+			}
+			got += n;
+		}
 	}
 	uh_rcu_read_unlock();
 	return got;
@@ -770,6 +828,7 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	 * local interface's. */
 	uh_iface_info(&u->c.local, u->any, &mtu, &link);
 	u->cfg_mtu = cfg->mtu;
+	u->port_offset = (uint16_t)cfg->port_offset;
 	u->c.max_packet = cfg->mtu ? cfg->mtu - ip_hdr - 8 : UDP_MAX_PAYLOAD;
 	if (u->c.max_packet > UDP_MAX_PAYLOAD)
 		u->c.max_packet = UDP_MAX_PAYLOAD;

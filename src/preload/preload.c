@@ -338,6 +338,22 @@ static int homa_bind(struct hsock *h, const struct sockaddr *sa,
 		return fail(h, EINVAL, "port %u is not below %u", port,
 			    HOMA_MIN_DEFAULT_PORT);
 	rc = uhoma_bind(h->s, port);
+	if (rc == UHOMA_ERR_PERMISSION) {
+		/* The UDP port is privileged here; the module would allow
+		 * the Homa port. EACCES, as Linux says for such ports. */
+		static atomic_bool said;
+
+		if (!atomic_exchange(&said, true))
+			fprintf(stderr, "uhoma-preload: Homa port %u is UDP "
+				"port %u + port_offset, which needs "
+				"CAP_NET_BIND_SERVICE here: set UHOMA_CONFIG="
+				"port_offset=N (the same N on every host; Homa "
+				"port P then uses UDP port P+N), or lower "
+				"net.ipv4.ip_unprivileged_port_start\n",
+				port, port);
+		return fail(h, EACCES, "bind: Homa port %u needs a privileged "
+			    "UDP port (UHOMA_CONFIG port_offset)", port);
+	}
 	return rc ? fail_code(h, rc, "bind") : 0;
 }
 

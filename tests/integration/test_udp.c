@@ -4,6 +4,8 @@
  * that an unbound port times out cleanly. Skips IPv6 (with a message) if
  * the machine has no ::1.
  */
+#include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -314,6 +316,136 @@ static void udp__mtu_per_destination(void **state)
 	}
 }
 
+static struct uhoma_stack *offset_stack(uint32_t offset)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *st = NULL;
+
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
+	cfg.port_offset = offset;
+	if (uhoma_stack_create(&cfg, &st) != UHOMA_OK)
+		return NULL;
+	return st;
+}
+
+static int udp_bind_errno(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), e = 0;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
+/*
+ * port_offset: Homa port P travels as UDP port P + offset on both ends, so
+ * a server can have a Homa port below 1024 without privileges. An RPC to
+ * Homa port 80 works between two stacks with the same offset, the UDP
+ * port taken is 80 + offset, automatic ports stay at or above 0x8000, and
+ * an ICMP port unreachable maps back to the Homa port (NOT_CONNECTED).
+ */
+static void udp__port_offset(void **state)
+{
+	const uint32_t off = 20000 + (uint32_t)getpid() % 5000;
+	struct uhoma_stack *st = offset_stack(off);
+	struct uhoma_sock *srv, *cli;
+	struct nt_echo echo;
+	struct sockaddr_storage to;
+	struct uhoma_msg m;
+	size_t to_len;
+	uint8_t buf[3000];
+	void *r1, *r2;
+	uint64_t id;
+
+	(void)state;
+	assert_non_null(st);
+	assert_int_equal(uhoma_socket(st, 80, &srv), UHOMA_OK);
+	assert_int_equal(udp_bind_errno((uint16_t)(80 + off)), EADDRINUSE);
+	assert_int_equal(uhoma_socket(st, 0, &cli), UHOMA_OK);
+	assert_true(uhoma_port(cli) >= 0x8000);
+	assert_int_equal(udp_bind_errno((uint16_t)(uhoma_port(cli) + off)),
+			 EADDRINUSE);
+	r1 = nt_buffers(srv, NT_REGION);
+	r2 = nt_buffers(cli, NT_REGION);
+	nt_echo_start(&echo, srv, 1);
+	nt_sockaddr("127.0.0.1", 80, &to, &to_len);
+	nt_fill(buf, sizeof(buf), 9);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, buf,
+				    sizeof(buf), 1, 0, &id), UHOMA_OK);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(cli, &m, 0, 10 * 1000000000ll),
+			 (int)sizeof(buf));
+	assert_true(nt_check(cli, &m, sizeof(buf), 9));
+	uhoma_msg_release(cli, &m);
+	/* Nobody at Homa port 81 (UDP 81 + off). */
+	nt_sockaddr("127.0.0.1", 81, &to, &to_len);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, buf,
+				    100, 2, 0, &id), UHOMA_OK);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(cli, &m, 0, 10 * 1000000000ll),
+			 UHOMA_ERR_NOT_CONNECTED);
+	nt_echo_stop(&echo);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(st);
+	nt_unmap(r1, NT_REGION);
+	nt_unmap(r2, NT_REGION);
+}
+
+/* The lowest port an unprivileged process may bind here. */
+static int unprivileged_port_start(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+	int v = 1024;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 1024;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Without privileges, Homa port 80 over UDP port 80 is refused with
+ * PERMISSION (the preload says EACCES and how to fix it); with an offset
+ * it works. Run in a child that drops root if it has it. */
+static void udp__low_port_unprivileged(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (unprivileged_port_start() <= 80) {
+		print_message("    skipped: unprivileged processes may bind "
+			      "port 80 here\n");
+		skip();
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct uhoma_stack *a, *b;
+		struct uhoma_sock *s;
+
+		if (getuid() == 0 && (setgid(65534) || setuid(65534)))
+			_exit(10);
+		a = offset_stack(0);
+		if (!a || uhoma_socket(a, 80, &s) != UHOMA_ERR_PERMISSION)
+			_exit(11);
+		b = offset_stack(21000);
+		if (!b || uhoma_socket(b, 80, &s) != UHOMA_OK)
+			_exit(12);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +455,8 @@ int main(void)
 		UH_TEST(udp__ipv6_two_processes),
 		UH_TEST(udp__port_rules),
 		UH_TEST(udp__mtu_per_destination),
+		UH_TEST(udp__port_offset),
+		UH_TEST(udp__low_port_unprivileged),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -810,6 +810,40 @@ static void check_family_mismatch(void)
 	      WEXITSTATUS(st) == 0);
 }
 
+/* Homa port 80 over UDP port 80 needs a privilege the module would not
+ * ask for: bind fails with EACCES (Linux's errno for privileged ports),
+ * and with UHOMA_CONFIG=port_offset=N it works. Skipped where
+ * unprivileged processes may bind port 80. */
+static void check_low_port(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+	int start = 1024, st;
+	pid_t pid;
+
+	if (f) {
+		if (fscanf(f, "%d", &start) != 1)
+			start = 1024;
+		fclose(f);
+	}
+	if (start <= 80)
+		return;
+	for (int offset = 0; offset <= 1; offset++) {
+		pid = fork();
+		if (pid == 0) {
+			if (getuid() == 0 && (setgid(65534) || setuid(65534)))
+				_exit(10);
+			if (offset)
+				setenv("UHOMA_CONFIG", "port_offset=20000", 1);
+			execl(self_path, self_path, offset ? "low_port_ok"
+							   : "low_port_eacces",
+			      (char *)NULL);
+			_exit(127);
+		}
+		CHECK(pid > 0 && waitpid(pid, &st, 0) == pid &&
+		      WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
 /* Descriptors that are not Homa behave as always. */
 static void check_passthrough(void)
 {
@@ -942,6 +976,7 @@ int main(int argc, char **argv)
 		{ "unreachable", check_unreachable },
 		{ "start_errno", check_start_errno },
 		{ "family_mismatch", check_family_mismatch },
+		{ "low_port", check_low_port },
 		{ "passthrough", check_passthrough },
 		{ "dup", check_dup },
 		{ "fork_exec", check_fork_exec },
@@ -950,6 +985,18 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "rpc") == 0)
 		return child_rpc(argv[2]);
+	if (argc == 2 && (strcmp(argv[1], "low_port_eacces") == 0 ||
+			  strcmp(argv[1], "low_port_ok") == 0)) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons(80) };
+		int h = socket(AF_INET, SOCK_DGRAM, IPPROTO_HOMA), r;
+
+		a.sin_addr.s_addr = htonl(INADDR_ANY);
+		r = bind(h, (struct sockaddr *)&a, sizeof(a));
+		if (strcmp(argv[1], "low_port_ok") == 0)
+			return h >= 0 && r == 0 ? 0 : 1;
+		return h >= 0 && r < 0 && errno == EACCES ? 0 : 1;
+	}
 	if (argc == 2 && strcmp(argv[1], "family_v4") == 0) {
 		int v4 = socket(AF_INET, SOCK_DGRAM, IPPROTO_HOMA);
 
