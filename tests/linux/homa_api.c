@@ -830,8 +830,16 @@ static void check_low_port(void)
 	for (int offset = 0; offset <= 1; offset++) {
 		pid = fork();
 		if (pid == 0) {
+			const char *pre = getenv("LD_PRELOAD");
+
 			if (getuid() == 0 && (setgid(65534) || setuid(65534)))
 				_exit(10);
+			/* A build directory the unprivileged user cannot
+			 * reach (a 0700 home or temporary directory) makes
+			 * the check impossible, not failed. */
+			if (access(self_path, X_OK) ||
+			    (pre && access(pre, R_OK)))
+				_exit(77);
 			if (offset)
 				setenv("UHOMA_CONFIG", "port_offset=20000", 1);
 			execl(self_path, self_path, offset ? "low_port_ok"
@@ -840,7 +848,13 @@ static void check_low_port(void)
 			_exit(127);
 		}
 		CHECK(pid > 0 && waitpid(pid, &st, 0) == pid &&
-		      WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		      WIFEXITED(st));
+		if (WEXITSTATUS(st) == 77) {
+			printf("low_port: skipped (user nobody cannot reach "
+			       "%s or the preload library)\n", self_path);
+			return;
+		}
+		CHECK(WEXITSTATUS(st) == 0);
 	}
 }
 
