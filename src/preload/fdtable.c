@@ -136,10 +136,15 @@ void fdt_mark_stale(void)
 {
 	int hi = atomic_load(&fd_high);
 
+	/* Only this thread exists now: a lock another thread of the parent
+	 * held is free again here, and must look so. */
+	pthread_mutex_init(&free_lock, NULL);
 	for (int fd = 0; fd <= hi; fd++) {
 		struct hsock *h = atomic_load(&table[fd]);
 
-		if (h)
+		if (h) {
 			atomic_store(&h->stale, true);
+			pthread_mutex_init(&h->lock, NULL);
+		}
 	}
 }

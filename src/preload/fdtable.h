@@ -61,7 +61,8 @@ bool fdt_install(int fd, struct hsock *h);
  * other slot names the hsock. */
 struct hsock *fdt_remove(int fd, bool *last);
 
-/* In a fork child: every inherited hsock becomes stale. */
+/* In a fork child (one thread): every inherited hsock becomes stale, and
+ * the table's locks free. */
 void fdt_mark_stale(void);
 
 #endif /* UHOMA_PRELOAD_FDTABLE_H */
