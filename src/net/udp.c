@@ -84,6 +84,8 @@ struct udp_carrier {
 	struct udp_port *_Atomic open[POLL_DIRECT]; /* RCU: the open ports
 						 * while few, for polls */
 	_Atomic int nopen;                   /* open ports (open_lock) */
+	_Atomic unsigned next_first;         /* where the next receive starts
+					      * among the ready ports (relaxed) */
 };
 
 static struct udp_carrier *udp_of(struct uh_carrier *c)
@@ -687,7 +689,7 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 {
 	struct udp_carrier *u = udp_of(c);
 	void *ready[8];
-	unsigned got = 0;
+	unsigned got = 0, first;
 	bool poll = false;
 	int ne;
 
@@ -711,18 +713,28 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 		ne = uh_waitset_wait(&u->ws, ready, 8, timeout_ns);
 		uh_rcu_read_lock();
 	}
-	for (int e = 0; e < ne && got < max; e++) {
+	/* Each receive starts at another of the ready ports: one with a
+	 * standing backlog would otherwise fill every batch and starve the
+	 * ports after it. */
+	first = ne > 1 ? atomic_fetch_add_explicit(&u->next_first, 1,
+						   memory_order_relaxed) %
+				 (unsigned)ne
+		       : 0;
+	for (int i = 0; i < ne && got < max; i++) {
+		int e = (int)((first + (unsigned)i) % (unsigned)ne);
 		struct udp_port *p = atomic_load_explicit(
 			&u->ports[token_port(ready[e])], memory_order_acquire);
 		unsigned lanes = token_lane(ready[e]);
 		bool seen = false;
 
 		/* The two lanes of a port report separately: one read of
-		 * the port takes both. */
-		for (int k = 0; k < e; k++)
-			seen |= token_port(ready[k]) == token_port(ready[e]);
-		for (int k = e + 1; k < ne; k++)
-			if (token_port(ready[k]) == token_port(ready[e]))
+		 * the port takes both (at its first token in this order). */
+		for (int j = 0; j < i; j++)
+			seen |= token_port(ready[(first + (unsigned)j) %
+						 (unsigned)ne]) ==
+				token_port(ready[e]);
+		for (int k = 0; k < ne; k++)
+			if (k != e && token_port(ready[k]) == token_port(ready[e]))
 				lanes |= token_lane(ready[k]);
 		if (p && !seen) {
 			unsigned n = recv_port(p, rx + got, max - got, poll,
@@ -730,11 +742,11 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 
 			/* An ICMP error names the UDP port: the Homa port is
 			 * port_offset below it. */
-			for (unsigned i = got; i < got + n; i++) {
-				uint16_t udp = rx[i].unreachable;
+			for (unsigned r = got; r < got + n; r++) {
+				uint16_t udp = rx[r].unreachable;
 
 				if (udp)
-					rx[i].unreachable =
+					rx[r].unreachable =
 						udp > u->port_offset
 						? (uint16_t)(udp -
 							     u->port_offset)

@@ -479,12 +479,22 @@ static void polled_fds(const struct pollfd *fds, nfds_t n)
 			homa_polled(fds[i].fd);
 }
 
+/* Bit @fd of a set: the kernel takes sets larger than FD_SETSIZE (the
+ * caller allocates nfds bits), where FD_ISSET would abort under
+ * _FORTIFY_SOURCE. */
+static bool in_set(const fd_set *set, int fd)
+{
+	const unsigned long *w = (const unsigned long *)(const void *)set;
+	const unsigned bits = 8 * sizeof(unsigned long);
+
+	return set && (w[(unsigned)fd / bits] >> ((unsigned)fd % bits)) & 1;
+}
+
 static void polled_sets(int nfds, const fd_set *r, const fd_set *w,
 			const fd_set *e)
 {
-	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
-		if ((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
-		    (e && FD_ISSET(fd, e)))
+	for (int fd = 0; fd < nfds; fd++)
+		if (in_set(r, fd) || in_set(w, fd) || in_set(e, fd))
 			homa_polled(fd);
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -515,6 +516,42 @@ static void check_poll_first_time(void)
 	close_homa(&c);
 }
 
+/* select on a Homa descriptor above FD_SETSIZE (the kernel takes larger
+ * sets; the caller allocates them): readiness tracking starts there too. */
+static void check_select_high_fd(void)
+{
+	struct hsock c;
+	struct rlimit rl;
+	uint8_t buf[100] = { 0 };
+	struct timeval tv = { 2, 0 };
+	const unsigned high = 1500;
+	size_t words = (size_t)high / (8 * sizeof(unsigned long)) + 1;
+	unsigned long *set;
+	uint64_t id;
+	int fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max <= (rlim_t)high)
+		return;               /* cannot have such a descriptor here */
+	if (rl.rlim_cur <= (rlim_t)high) {
+		rl.rlim_cur = (rlim_t)high + 1;
+		CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	}
+	CHECK(open_homa(AF_INET, &c) == 0);
+	CHECK(send_request(c.fd, AF_INET, buf, sizeof(buf), 1, 0, &id) == 0);
+	usleep(200000);           /* the response is in; nobody polled */
+	fd = dup2(c.fd, (int)high);
+	CHECK(fd == (int)high);
+	set = calloc(words, sizeof(*set));
+	CHECK(set != NULL);
+	set[high / (8 * sizeof(unsigned long))] |=
+		1ul << (high % (8 * sizeof(unsigned long)));
+	CHECK(select((int)high + 1, (fd_set *)(void *)set, NULL, NULL,
+		     &tv) == 1);
+	free(set);
+	close(fd);
+	close_homa(&c);
+}
+
 static int blocked_fd;
 static int blocked_errno;
 
@@ -983,6 +1020,7 @@ int main(int argc, char **argv)
 		{ "abort", check_abort },
 		{ "poll_epoll", check_poll_epoll },
 		{ "poll_first_time", check_poll_first_time },
+		{ "select_high_fd", check_select_high_fd },
 		{ "shutdown", check_shutdown },
 		{ "bpages", check_bpages },
 		{ "info", check_info },
