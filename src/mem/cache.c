@@ -620,3 +620,26 @@ struct uh_depot *uh_cache_depot(struct uh_cache *c)
 {
 	return &c->depot;
 }
+
+/*
+ * fork(2): the registry and every depot are taken before the fork and let
+ * go after it in both processes, so that the child, which gets only the
+ * forking thread, inherits none of them held (its own stack allocates
+ * from these caches). Magazines of threads the child does not get are
+ * lost to it: memory, not correctness.
+ */
+void uh_cache_fork_prepare(void)
+{
+	uh_lock_fork_acquire(&registry_lock);
+	for (unsigned i = 0; i < UH_CACHE_MAX; i++)
+		if (caches[i])
+			uh_lock_fork_acquire(&caches[i]->depot.lock);
+}
+
+void uh_cache_fork_release(void)
+{
+	for (unsigned i = UH_CACHE_MAX; i-- > 0;)
+		if (caches[i])
+			uh_lock_fork_release(&caches[i]->depot.lock);
+	uh_lock_fork_release(&registry_lock);
+}

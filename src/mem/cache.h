@@ -162,4 +162,9 @@ struct uh_depot *uh_cache_depot(struct uh_cache *c);
 /* Statistics of every cache: fills up to @max entries, returns the count. */
 size_t uh_cache_stats_all(struct uh_cache_stats *out, size_t max);
 
+/* fork(2) handlers (runtime/fork.c): take every cache lock before the fork;
+ * release them after it, in the parent and in the child. */
+void uh_cache_fork_prepare(void);
+void uh_cache_fork_release(void);
+
 #endif /* UHOMA_MEM_CACHE_H */

@@ -14,11 +14,11 @@
  *
  * Differences, all documented in uhoma(7): Homa descriptors are
  * close-on-exec (a user-space socket cannot survive exec); in a fork child
- * the inherited ones fail with EBADFD, and a child of a process that had
- * Homa sockets cannot open new ones before it execs (EPROTONOSUPPORT: the
- * parent's threads may have held RCU read sections and locks the child can
- * never see released); of the SOL_SOCKET options SO_SNDBUF sets the send
- * budget (doubled, as Linux does), the rest are accepted and ignored.
+ * the inherited ones fail with EBADFD (their stack's threads stayed in the
+ * parent), and the child's first Homa socket makes the child's own stack
+ * (runtime/fork.h makes that safe); of the SOL_SOCKET options SO_SNDBUF
+ * sets the send budget (doubled, as Linux does), the rest are accepted and
+ * ignored.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -89,17 +89,14 @@ static struct {
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct uhoma_stack *stack;          /* stack_lock */
-static bool forked_from_user;              /* a fork child of a process
-					    * that had a stack: written in
-					    * the child before any thread */
-
 static void child_after_fork(void)
 {
 	/* The parent's stack has no threads here, and its locks may have
-	 * been held by threads that did not come along: never touch it. */
+	 * been held by threads that did not come along: never touch it. The
+	 * first Homa socket of the child makes the child's own stack (the
+	 * library's fork handlers, runtime/fork.h, left its process-wide
+	 * state usable); inherited descriptors fail with EBADFD. */
 	pthread_mutex_init(&stack_lock, NULL);
-	if (stack)
-		forked_from_user = true;
 	stack = NULL;
 	fdt_mark_stale();
 }
@@ -204,8 +201,6 @@ static int homa_socket(int domain, int type)
 	struct hsock *h;
 	int rc, fd;
 
-	if (forked_from_user)
-		return errno = EPROTONOSUPPORT, -1;
 	if (!fdt_init())
 		return errno = ENOMEM, -1;
 	st = get_stack(&rc);

@@ -10,6 +10,7 @@
 #include "core/stack.h"
 #include "mem/cache.h"
 #include "net/memnet.h"
+#include "runtime/fork.h"
 #include "runtime/runtime.h"
 #include "runtime/stat.h"
 #include "sync/lockdep.h"
@@ -339,6 +340,7 @@ int uh_runtime_start(struct uhoma_stack *st)
 
 	if (!rt)
 		return UHOMA_ERR_NOMEM;
+	uh_fork_handlers_install();
 	rt->st = st;
 	atomic_init(&rt->stop, false);
 	atomic_init(&rt->pollers, 0);

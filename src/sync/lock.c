@@ -3,8 +3,11 @@
  */
 #include "sync/lock.h"
 
+#include <time.h>
+
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "sync/futex.h"
 #include "util/cycles.h"
@@ -69,3 +72,24 @@ void uh_lock_assert_failed(const struct uh_lock *l, struct uh_srcloc loc)
 	abort();
 }
 #endif
+
+void uh_lock_fork_acquire(struct uh_lock *l)
+{
+	struct timespec ts = { 0, 20 * 1000 };
+
+	for (;;) {
+		uint32_t expect = 0;
+
+		if (atomic_compare_exchange_strong_explicit(
+			    &l->state, &expect, 1, memory_order_acquire,
+			    memory_order_relaxed))
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+void uh_lock_fork_release(struct uh_lock *l)
+{
+	if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
+		uh_lock_wake(l);
+}

@@ -93,6 +93,16 @@ static inline void uh_unlock_(struct uh_lock *l, struct uh_srcloc loc)
 	uh_yield_point();
 }
 
+/*
+ * For fork(2) handlers only (pthread_atfork): takes / releases @l outside
+ * the validator, which has no model for one thread freezing every lock of
+ * a class at once so that the child inherits none of them held by a
+ * thread it does not get. Spins politely; never called with a uhoma lock
+ * held by the caller.
+ */
+void uh_lock_fork_acquire(struct uh_lock *l);
+void uh_lock_fork_release(struct uh_lock *l);
+
 /* Takes @l, waiting as long as needed. */
 #define uh_lock(l) uh_lock_acquire_((l), 0, UH_HERE)
 /* Takes @l while a lock of the same class is held: @sub must exceed the

@@ -85,3 +85,13 @@ size_t uh_lock_class_stats(struct uh_lock_class_stats *out, size_t max)
 	}
 	return (size_t)n;
 }
+
+void uh_lock_class_fork_prepare(void)
+{
+	pthread_mutex_lock(&registry_mutex);
+}
+
+void uh_lock_class_fork_release(void)
+{
+	pthread_mutex_unlock(&registry_mutex);
+}

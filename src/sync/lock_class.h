@@ -85,4 +85,8 @@ struct uh_lock_class_stats {
  */
 size_t uh_lock_class_stats(struct uh_lock_class_stats *out, size_t max);
 
+/* fork(2) handlers: the class registry's lock around the fork. */
+void uh_lock_class_fork_prepare(void);
+void uh_lock_class_fork_release(void);
+
 #endif /* UHOMA_SYNC_LOCK_CLASS_H */

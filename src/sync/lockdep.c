@@ -889,6 +889,18 @@ void uh_lockdep_reset(void)
 	atomic_store(&report_count, 0);
 }
 
+void uh_lockdep_fork_prepare(void)
+{
+	pthread_mutex_lock(&hook_mutex);
+	pthread_mutex_lock(&graph_mutex);
+}
+
+void uh_lockdep_fork_release(void)
+{
+	pthread_mutex_unlock(&graph_mutex);
+	pthread_mutex_unlock(&hook_mutex);
+}
+
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int uh_lockdep_compiled_out;

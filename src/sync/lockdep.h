@@ -192,4 +192,14 @@ static inline void uh_lockdep_return_to_app(const char *api,
 
 #endif /* UHOMA_LOCKDEP */
 
+/* fork(2) handlers: the validator's own locks, taken before the fork and
+ * released after it in both processes (no-ops when compiled out). */
+#ifdef UHOMA_LOCKDEP
+void uh_lockdep_fork_prepare(void);
+void uh_lockdep_fork_release(void);
+#else
+static inline void uh_lockdep_fork_prepare(void) {}
+static inline void uh_lockdep_fork_release(void) {}
+#endif
+
 #endif /* UHOMA_SYNC_LOCKDEP_H */

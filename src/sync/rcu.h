@@ -30,6 +30,7 @@
 #ifndef UHOMA_SYNC_RCU_H
 #define UHOMA_SYNC_RCU_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /*
@@ -52,6 +53,26 @@
 extern __thread bool uh_rcu_registered;
 void uh_rcu_register_slow(void);
 
+/*
+ * The fork gate (rcu.c, uh_rcu_fork_prepare): while a fork is being
+ * prepared, no thread may enter an outermost read section, so that no
+ * thread is inside one when the child is made -- the child inherits every
+ * thread's liburcu reader state but not the threads, and a reader frozen
+ * inside a section would stall the child's grace periods forever. The
+ * gate is checked after the reader's counter is set (a closing fork's
+ * grace period either waits for the reader or is seen by it).
+ */
+extern _Atomic int uh_rcu_fork_gate;
+extern __thread unsigned uh_rcu_depth;   /* this thread's nesting */
+void uh_rcu_gate_wait(void);
+
+/* fork(2) handlers (runtime/fork.c): liburcu's callback threads paused,
+ * the gate closed and every read section drained before the fork; the
+ * gate opened after it, in the parent and in the child. */
+void uh_rcu_fork_prepare(void);
+void uh_rcu_fork_parent(void);
+void uh_rcu_fork_child(void);
+
 /* The address TSan annotations use for "a grace period separates these". */
 extern char uh_rcu_tsan_gp;
 
@@ -66,6 +87,14 @@ static inline void uh_rcu_read_lock_(struct uh_srcloc loc)
 	uh_rcu_ensure_registered();
 	uh_lockdep_rcu_read_lock(loc);
 	urcu_memb_read_lock();
+	if (uh_rcu_depth++ == 0 &&
+	    uh_unlikely(atomic_load_explicit(&uh_rcu_fork_gate,
+					     memory_order_relaxed))) {
+		/* A fork is being prepared: step out until it is made. */
+		urcu_memb_read_unlock();
+		uh_rcu_gate_wait();
+		urcu_memb_read_lock();
+	}
 	uh_yield_point();
 }
 
@@ -73,6 +102,7 @@ static inline void uh_rcu_read_unlock_(struct uh_srcloc loc)
 {
 	uh_yield_point();
 	uh_tsan_release(&uh_rcu_tsan_gp);
+	uh_rcu_depth--;
 	urcu_memb_read_unlock();
 	uh_lockdep_rcu_read_unlock(loc);
 }
