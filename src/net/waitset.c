@@ -220,7 +220,11 @@ static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 	for (int i = 0; i < n && got < max; i++)
 		if (pf[i].revents)
 			ready[got++] = ptr[i];
-	if (pf[n].revents)
+	/* A kick is for a thread that waits: a poll that does not wait
+	 * leaves it pending, or it would take the kick meant for the
+	 * blocking receiver, which would then sleep on (seen: a private
+	 * response ready and its thread asleep for a whole wait). */
+	if (pf[n].revents && timeout_ns != 0)
 		drain_kick(ws);
 	return got;
 }
@@ -275,8 +279,8 @@ int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 	for (int e = 0; e < ne; e++) {
 		if (ev[e].data.ptr)
 			ready[got++] = ev[e].data.ptr;
-		else
-			drain_kick(ws);
+		else if (timeout_ns != 0)
+			drain_kick(ws);    /* as in wait_poll */
 	}
 	return got;
 }
