@@ -104,11 +104,13 @@ static void drain(int i)
 }
 
 /* A poll consumes the kick that each add leaves pending. */
+/* A wait (1 ns: a poll that waits) takes pending kicks; a poll with no
+ * timeout would leave them (see the test below). */
 static void drain_kicks(void)
 {
 	void *ready[16];
 
-	assert_int_equal(uh_waitset_wait(&fx.ws, ready, 16, 0), 0);
+	assert_int_equal(uh_waitset_wait(&fx.ws, ready, 16, 1), 0);
 }
 
 /* Waits once for up to 1 s; returns the mask of the reported members. */
@@ -266,6 +268,31 @@ static void test_waitset__kick_wakes_a_waiter(void **state)
 	finish(&s);
 }
 
+/* A busy poll (no timeout) must not take a kick meant for the thread that
+ * waits (the blocking receiver): the kick stays pending and ends the next
+ * wait at once, in ppoll and in epoll mode. */
+static void test_waitset__poll_leaves_the_kick(void **state)
+{
+	void *ready[16];
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		add_members(round ? UH_WAITSET_POLL_MAX + 1 : 2);
+		drain_kicks();
+		uh_waitset_kick(&fx.ws);
+		assert_int_equal(uh_waitset_wait(&fx.ws, ready, 16, 0), 0);
+		assert_int_equal(uh_waitset_wait(&fx.ws, ready, 16, 0), 0);
+		/* Still pending: a 5 s wait returns at once. */
+		{
+			uint64_t t0 = uh_now_ns();
+
+			assert_int_equal(uh_waitset_wait(&fx.ws, ready, 16,
+							 5000000000ll), 0);
+			assert_true(uh_now_ns() - t0 < 1000000000ull);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +308,8 @@ int main(void)
 			test_waitset__disarm_wakes_an_epoll_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waitset__kick_wakes_a_waiter,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_waitset__poll_leaves_the_kick, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
