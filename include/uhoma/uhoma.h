@@ -199,11 +199,13 @@ struct uhoma_config {
 				    * threads > online CPUs) for 48 us in a
 				    * row; 1: polls for poll_us regardless */
 	uint32_t port_offset;      /* UDP carrier: Homa port P travels as UDP
-				    * port P + port_offset (0..32767; default
+				    * port P + port_offset (0..16383; default
 				    * 0), so that an unprivileged process can
 				    * use Homa ports below 1024. Every host
 				    * of an application must use the same
-				    * offset. */
+				    * offset. Automatic ports use UDP ports
+				    * 32768 + offset .. 65535: at least
+				    * 16384 of them. */
 };
 
 /*

@@ -47,7 +47,7 @@ static const struct field fields[] = {
 	F(max_peers, 1, 1u << 26),
 	F(max_unproven, 16, 1u << 24),
 	F(poll_always, 0, 1),
-	F(port_offset, 0, 32767),
+	F(port_offset, 0, 16383),
 };
 #undef F
 

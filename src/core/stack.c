@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/stack.h"
 #include "mem/cache.h"
+#include "runtime/fork.h"
 #include "runtime/runtime.h"
 #include "runtime/stat.h"
 #include "sync/rcu.h"
@@ -82,6 +83,9 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 
 	if (!out)
 		return UHOMA_ERR_INVALID_ARGUMENT;
+	/* Before any process-wide lock is first taken (the caches'): a
+	 * fork from now on finds none of them held (runtime/fork.h). */
+	uh_fork_handlers_install();
 	if (cfg)
 		c = *cfg;
 	else

@@ -78,6 +78,12 @@ struct uh_carrier_ops {
 	 * system calls: called with no lock held, once per peer. */
 	uint32_t (*max_packet_to)(struct uh_carrier *c,
 				  const struct uh_addr *dst, bool *local);
+	/* Optional. In a fork(2) child, which has only the forking thread:
+	 * closes every descriptor the carrier holds, taking no lock and
+	 * freeing nothing, so that the parent's ports are not held bound by
+	 * the child (the parent could not bind them again, and packets sent
+	 * to a port it closed would go to the child's copy). */
+	void (*forget)(struct uh_carrier *c);
 	/* Frees the carrier; every port is closed and no call is running. */
 	void (*destroy)(struct uh_carrier *c);
 };

@@ -334,6 +334,24 @@ static void ipraw_kick(struct uh_carrier *c)
 	uh_waitset_kick(&raw_of(c)->ws);
 }
 
+static void ipraw_forget(struct uh_carrier *c)
+{
+	struct ipraw_carrier *r = raw_of(c);
+
+	for (unsigned p = 0; p < 65536; p++) {
+		int fd = atomic_load(&r->claim[p]) - 1;
+
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r->fd4 >= 0)
+		close(r->fd4);
+	if (r->fd6 >= 0)
+		close(r->fd6);
+	if (r->have_ws)
+		uh_waitset_forget(&r->ws);
+}
+
 static void ipraw_destroy(struct uh_carrier *c)
 {
 	struct ipraw_carrier *r = raw_of(c);
@@ -376,6 +394,7 @@ static const struct uh_carrier_ops ipraw_ops = {
 	.recv = ipraw_recv,
 	.kick = ipraw_kick,
 	.max_packet_to = ipraw_max_packet_to,
+	.forget = ipraw_forget,
 	.destroy = ipraw_destroy,
 };
 

@@ -759,6 +759,23 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 	return got;
 }
 
+static void udp_forget(struct uh_carrier *c)
+{
+	struct udp_carrier *u = udp_of(c);
+
+	for (unsigned i = 0; i < 65536; i++) {
+		struct udp_port *p = atomic_load_explicit(
+			&u->ports[i], memory_order_relaxed);
+
+		if (p) {
+			close(p->fd);
+			if (p->ufd >= 0)
+				close(p->ufd);
+		}
+	}
+	uh_waitset_forget(&u->ws);
+}
+
 static void udp_destroy(struct uh_carrier *c)
 {
 	struct udp_carrier *u = udp_of(c);
@@ -794,6 +811,7 @@ static const struct uh_carrier_ops udp_ops = {
 	.recv = udp_recv,
 	.kick = udp_kick,
 	.max_packet_to = udp_max_packet_to,
+	.forget = udp_forget,
 	.destroy = udp_destroy,
 };
 

@@ -302,3 +302,9 @@ bool uh_waitset_armed(struct uh_waitset *ws)
 	pthread_mutex_unlock(&ws->lock);
 	return armed;
 }
+
+void uh_waitset_forget(struct uh_waitset *ws)
+{
+	close(ws->epfd);
+	close(ws->kickfd);
+}

@@ -94,4 +94,7 @@ void uh_waitset_kick(struct uh_waitset *ws);
 /* Whether the members are in the epoll set now (tests). */
 bool uh_waitset_armed(struct uh_waitset *ws);
 
+/* In a fork child: closes the waitset's own descriptors (no lock). */
+void uh_waitset_forget(struct uh_waitset *ws);
+
 #endif /* UHOMA_NET_WAITSET_H */

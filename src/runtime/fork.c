@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "mem/cache.h"
+#include "net/carrier.h"
 #include "runtime/fork.h"
 #include "sync/lock_class.h"
 #include "sync/lockdep.h"
@@ -12,10 +13,35 @@
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+#define TRACK_MAX 256
+static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct uh_carrier *tracked[TRACK_MAX];   /* track_lock */
+
+void uh_fork_track(struct uh_carrier *c)
+{
+	pthread_mutex_lock(&track_lock);
+	for (unsigned i = 0; i < TRACK_MAX; i++)
+		if (!tracked[i]) {
+			tracked[i] = c;
+			break;
+		}
+	pthread_mutex_unlock(&track_lock);
+}
+
+void uh_fork_untrack(struct uh_carrier *c)
+{
+	pthread_mutex_lock(&track_lock);
+	for (unsigned i = 0; i < TRACK_MAX; i++)
+		if (tracked[i] == c)
+			tracked[i] = NULL;
+	pthread_mutex_unlock(&track_lock);
+}
+
 /* Read sections first (a grace period must not wait with a lock held),
  * then the caches, the class registry and the validator's own locks. */
 static void prepare(void)
 {
+	pthread_mutex_lock(&track_lock);
 	uh_rcu_fork_prepare();
 	uh_cache_fork_prepare();
 	uh_lock_class_fork_prepare();
@@ -33,12 +59,21 @@ static void parent(void)
 {
 	release();
 	uh_rcu_fork_parent();
+	pthread_mutex_unlock(&track_lock);
 }
 
 static void child(void)
 {
 	release();
 	uh_rcu_fork_child();
+	/* The parent's stacks are not the child's: their ports are let go
+	 * (the carriers' memory stays, never used again here). */
+	for (unsigned i = 0; i < TRACK_MAX; i++) {
+		if (tracked[i] && tracked[i]->ops->forget)
+			tracked[i]->ops->forget(tracked[i]);
+		tracked[i] = NULL;
+	}
+	pthread_mutex_unlock(&track_lock);
 }
 
 static void install(void)

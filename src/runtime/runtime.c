@@ -370,7 +370,6 @@ int uh_runtime_start(struct uhoma_stack *st)
 
 	if (!rt)
 		return UHOMA_ERR_NOMEM;
-	uh_fork_handlers_install();
 	rt->st = st;
 	atomic_init(&rt->stop, false);
 	atomic_init(&rt->pollers, 0);
@@ -396,6 +395,7 @@ int uh_runtime_start(struct uhoma_stack *st)
 				     (uint64_t)st->cfg.tick_us * 1000);
 		return UHOMA_OK;
 	}
+	uh_fork_track(st->carrier);
 	if (st->cfg.rx_threads == 0)
 		return UHOMA_OK;
 	for (unsigned i = 0; i < st->cfg.rx_threads; i++) {
@@ -426,6 +426,7 @@ void uh_runtime_stop(struct uhoma_stack *st)
 
 	if (!rt)
 		return;
+	uh_fork_untrack(st->carrier);
 	atomic_store_explicit(&rt->stop, true, memory_order_release);
 	uh_wait_wake_all(&rt->rx_wait);
 	st->carrier->ops->kick(st->carrier);

@@ -351,7 +351,7 @@ static int udp_bind_errno(uint16_t port)
  */
 static void udp__port_offset(void **state)
 {
-	const uint32_t off = 20000 + (uint32_t)getpid() % 5000;
+	const uint32_t off = 10000 + (uint32_t)getpid() % 5000;
 	struct uhoma_stack *st = offset_stack(off);
 	struct uhoma_sock *srv, *cli;
 	struct nt_echo echo;
@@ -436,7 +436,7 @@ static void udp__low_port_unprivileged(void **state)
 		a = offset_stack(0);
 		if (!a || uhoma_socket(a, 80, &s) != UHOMA_ERR_PERMISSION)
 			_exit(11);
-		b = offset_stack(21000);
+		b = offset_stack(11000);
 		if (!b || uhoma_socket(b, 80, &s) != UHOMA_OK)
 			_exit(12);
 		_exit(0);

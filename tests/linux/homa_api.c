@@ -882,7 +882,7 @@ static void check_low_port(void)
 			    (pre && access(pre, R_OK)))
 				_exit(77);
 			if (offset)
-				setenv("UHOMA_CONFIG", "port_offset=20000", 1);
+				setenv("UHOMA_CONFIG", "port_offset=10000", 1);
 			execl(self_path, self_path, offset ? "low_port_ok"
 							   : "low_port_eacces",
 			      (char *)NULL);
@@ -1001,6 +1001,60 @@ static void check_fork_exec(void)
 	close_homa(&c);
 }
 
+/*
+ * A child holds none of the parent's ports: with a (sleeping) child alive,
+ * the parent closes a bound socket and binds its port again, and a
+ * request to a port it closed fails at once with ENOTCONN (the child's
+ * copy of the port would otherwise take the packets, silently).
+ */
+static void check_fork_ports(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_addr = IN6ADDR_ANY_INIT };
+	uint16_t port = (uint16_t)(21000 + getpid() % 5000);
+	int fd, go[2], st;
+	char b = 0;
+	pid_t pid;
+
+	a.sin6_port = htons(port);
+	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(pipe(go) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		alarm(20);
+		_exit(read(go[0], &b, 1) >= 0 ? 0 : 1);   /* until told */
+	}
+	close(go[0]);
+	close(fd);
+	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+	CHECK(fd >= 0);
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	close(fd);
+	{
+		/* Nobody at the port now, child or not: ENOTCONN, fast. */
+		struct hsock c;
+		uint16_t saved = server_port;
+		uint8_t buf[100] = { 0 };
+		struct homa_recvmsg_args ra = { 0 };
+		uint64_t id;
+
+		server_port = port;
+		CHECK(open_homa(AF_INET6, &c) == 0);
+		CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 1, 0,
+				   &id) == 0);
+		CHECK_ERR(receive(c.fd, &ra, 0, 0, NULL), ENOTCONN);
+		close_homa(&c);
+		server_port = saved;
+	}
+	CHECK(write(go[1], &b, 1) == 1);
+	close(go[1]);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	      WEXITSTATUS(st) == 0);
+}
+
 static atomic_bool fork_stress_stop;
 
 static void *fork_stress_rpcs(void *arg)
@@ -1115,6 +1169,7 @@ int main(int argc, char **argv)
 		{ "dup", check_dup },
 		{ "fork_exec", check_fork_exec },
 		{ "fork_busy", check_fork_busy },
+		{ "fork_ports", check_fork_ports },
 	};
 	int fd;
 
