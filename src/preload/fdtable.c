@@ -132,7 +132,7 @@ struct hsock *fdt_remove(int fd, bool *last)
 	return h;
 }
 
-void fdt_mark_stale(void)
+void fdt_mark_stale(void (*each)(int fd))
 {
 	int hi = atomic_load(&fd_high);
 
@@ -145,6 +145,7 @@ void fdt_mark_stale(void)
 		if (h) {
 			atomic_store(&h->stale, true);
 			pthread_mutex_init(&h->lock, NULL);
+			each(fd);
 		}
 	}
 }

@@ -62,7 +62,8 @@ bool fdt_install(int fd, struct hsock *h);
 struct hsock *fdt_remove(int fd, bool *last);
 
 /* In a fork child (one thread): every inherited hsock becomes stale, and
- * the table's locks free. */
-void fdt_mark_stale(void);
+ * the table's locks free; @each is called with every descriptor number
+ * that names one. */
+void fdt_mark_stale(void (*each)(int fd));
 
 #endif /* UHOMA_PRELOAD_FDTABLE_H */

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -89,6 +90,22 @@ static struct {
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct uhoma_stack *stack;          /* stack_lock */
+/* An inherited descriptor nothing will ever update: it is made readable,
+ * so that a program polling it learns at once (its recvmsg fails with
+ * EBADFD) rather than wait forever. Its number is pointed at a readable
+ * eventfd of the child's own: the inherited one is shared with the parent,
+ * whose readiness must not change. */
+static void stale_readable(int fd)
+{
+	int e = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	if (e < 0)
+		return;
+	if (e != fd)
+		(void)real.dup3(e, fd, O_CLOEXEC);
+	real.close(e);
+}
+
 static void child_after_fork(void)
 {
 	/* The parent's stack has no threads here, and its locks may have
@@ -98,7 +115,7 @@ static void child_after_fork(void)
 	 * state usable); inherited descriptors fail with EBADFD. */
 	pthread_mutex_init(&stack_lock, NULL);
 	stack = NULL;
-	fdt_mark_stale();
+	fdt_mark_stale(stale_readable);
 }
 
 static void resolve(void)
@@ -376,6 +393,10 @@ EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 	h = fdt_get(fd);
 	if (!h)
 		return real.getsockname(fd, sa, len);
+	if (atomic_load(&h->stale)) {
+		fdt_put(h);
+		return errno = EBADFD, -1;   /* inherited across fork */
+	}
 	memset(&ss, 0, sizeof(ss));
 	if (h->family == AF_INET) {
 		struct sockaddr_in *in = (void *)&ss;
@@ -462,7 +483,9 @@ static void homa_polled(int fd)
 	struct hsock *h = fdt_get(fd);
 
 	if (h) {
-		(void)uhoma_fd(h->s);   /* starts keeping it in step */
+		/* (Not an inherited one: its socket is the parent's.) */
+		if (!atomic_load(&h->stale))
+			(void)uhoma_fd(h->s);   /* starts keeping it in step */
 		fdt_put(h);
 	}
 }
@@ -861,9 +884,12 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 #define NOT_FOR_HOMA(fd, call)                                            \
 	do {                                                              \
 		struct hsock *h_ = fdt_get(fd);                           \
+		bool stale_;                                              \
 		if (!h_)                                                  \
 			return call;                                      \
-		fail(h_, EINVAL, "use sendmsg/recvmsg with Homa's args"); \
+		stale_ = atomic_load(&h_->stale);                         \
+		fail(stale_ ? NULL : h_, stale_ ? EBADFD : EINVAL,        \
+		     "use sendmsg/recvmsg with Homa's args");             \
 		fdt_put(h_);                                              \
 		return -1;                                                \
 	} while (0)

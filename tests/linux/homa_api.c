@@ -978,8 +978,20 @@ static void check_fork_exec(void)
 
 		struct hsock n;
 
+		struct pollfd pf = { .fd = c.fd, .events = POLLIN };
+		struct sockaddr_storage me;
+		socklen_t ml = sizeof(me);
+
 		if (!(ioctl(c.fd, HOMAIOCINFO, &info) < 0 && errno == EBADFD))
 			code |= 1;
+		/* Every call says EBADFD, and poll does not wait forever
+		 * on a descriptor nothing updates here. */
+		if (!(send(c.fd, "x", 1, 0) < 0 && errno == EBADFD) ||
+		    !(getsockname(c.fd, (struct sockaddr *)&me, &ml) < 0 &&
+		      errno == EBADFD))
+			code |= 16;
+		if (poll(&pf, 1, 2000) != 1 || !(pf.revents & POLLIN))
+			code |= 32;
 		if (close(c.fd) != 0)
 			code |= 4;
 		/* A forked child (a pre-forking server's worker) opens its
@@ -993,6 +1005,13 @@ static void check_fork_exec(void)
 	}
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
 	CHECK(WEXITSTATUS(st) == 0);
+	{
+		/* The child's readable stand-in did not make the parent's
+		 * descriptor readable. */
+		struct pollfd pf = { .fd = c.fd, .events = POLLIN };
+
+		CHECK(poll(&pf, 1, 0) == 0);
+	}
 	/* The parent's socket still works. */
 	CHECK(round_trip(&c, AF_INET6, 70000, 2));
 	/* A child that execs starts afresh and can use Homa. */
