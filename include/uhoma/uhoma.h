@@ -48,6 +48,8 @@ enum uhoma_error {
 	UHOMA_ERR_PERMISSION = -215,       /* operation needs a privilege */
 	UHOMA_ERR_SYSTEM = -216,           /* a system call failed */
 	UHOMA_ERR_PROTO_NOT_SUPPORTED = -217, /* peer speaks no Homa */
+	UHOMA_ERR_NO_FILES = -218,         /* out of file descriptors
+					    * (RLIMIT_NOFILE or the system's) */
 	UHOMA_ERR_FATAL = -500,            /* codes <= this are fatal */
 	UHOMA_ERR_INTERNAL = -501,         /* invariant broken inside uhoma */
 };

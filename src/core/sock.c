@@ -2,6 +2,7 @@
  * sock.c - socket open/close, the port table, deferred work, protect
  * counts, reaping and buffer waiters.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -181,8 +182,10 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 	}
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0) {
+		rc = errno == EMFILE || errno == ENFILE ? UHOMA_ERR_NO_FILES
+							: UHOMA_ERR_SYSTEM;
 		free(s);
-		return UHOMA_ERR_SYSTEM;
+		return rc;
 	}
 	rc = st->carrier->ops->open_port(st->carrier, &port);
 	if (rc) {

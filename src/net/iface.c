@@ -113,6 +113,9 @@ int uh_net_error(int e)
 	case ENOMEM:
 	case ENOBUFS:
 		return UHOMA_ERR_NOMEM;
+	case EMFILE:
+	case ENFILE:
+		return UHOMA_ERR_NO_FILES;
 	case EADDRNOTAVAIL:
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	default:

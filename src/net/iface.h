@@ -36,8 +36,8 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 bool uh_iface_route(const struct uh_addr *dst, uint32_t *mtu, bool *local);
 
 /* The uhoma code for a socket call's errno @e (EADDRINUSE: ADDR_IN_USE,
- * EPERM/EACCES: PERMISSION, ENOMEM/ENOBUFS: NOMEM, EADDRNOTAVAIL:
- * INVALID_ARGUMENT, anything else: SYSTEM). */
+ * EPERM/EACCES: PERMISSION, ENOMEM/ENOBUFS: NOMEM, EMFILE/ENFILE:
+ * NO_FILES, EADDRNOTAVAIL: INVALID_ARGUMENT, anything else: SYSTEM). */
 int uh_net_error(int e);
 
 /* Writes at @cm the control message that sends a packet of @family at

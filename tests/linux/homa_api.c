@@ -899,6 +899,41 @@ static void check_low_port(void)
 	}
 }
 
+/* At the descriptor limit, socket() fails with EMFILE, as the module's
+ * does (not EIO); closing one makes room again. */
+static void check_emfile(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		struct rlimit rl;
+		int fds[64], n = 0, code = 0;
+
+		alarm(20);
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(10);
+		/* Room for the library's own descriptors, then a few. */
+		rl.rlim_cur = 80;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(11);
+		while (n < 64 && (fds[n] = socket(AF_INET6, SOCK_DGRAM,
+						   IPPROTO_HOMA)) >= 0)
+			n++;
+		if (n == 64 || errno != EMFILE)
+			code |= 1;
+		if (n > 0) {
+			close(fds[--n]);
+			fds[n] = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+			if (fds[n] < 0)
+				code |= 2;
+		}
+		_exit(code);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	      WEXITSTATUS(st) == 0);
+}
+
 /* Descriptors that are not Homa behave as always. */
 static void check_passthrough(void)
 {
@@ -1031,22 +1066,28 @@ static void check_fork_ports(void)
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
 				  .sin6_addr = IN6ADDR_ANY_INIT };
 	uint16_t port = (uint16_t)(21000 + getpid() % 5000);
-	int fd, go[2], st;
+	int fd, go[2], up[2], st;
 	char b = 0;
 	pid_t pid;
 
 	a.sin6_port = htons(port);
 	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
 	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CHECK(pipe(go) == 0);
+	CHECK(pipe(go) == 0 && pipe(up) == 0);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		close(go[1]);
+		close(up[0]);
 		alarm(20);
+		/* Running: the library's fork handler has run here. */
+		(void)!write(up[1], &b, 1);
 		_exit(read(go[0], &b, 1) >= 0 ? 0 : 1);   /* until told */
 	}
 	close(go[0]);
+	close(up[1]);
+	CHECK(read(up[0], &b, 1) == 1);
+	close(up[0]);
 	close(fd);
 	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
 	CHECK(fd >= 0);
@@ -1184,6 +1225,7 @@ int main(int argc, char **argv)
 		{ "start_errno", check_start_errno },
 		{ "family_mismatch", check_family_mismatch },
 		{ "low_port", check_low_port },
+		{ "emfile", check_emfile },
 		{ "passthrough", check_passthrough },
 		{ "dup", check_dup },
 		{ "fork_exec", check_fork_exec },

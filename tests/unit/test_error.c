@@ -13,7 +13,7 @@ static void test_strerror__every_code_has_text(void **state)
 {
 	(void)state;
 	for (int code = UHOMA_ERR_INVALID_ARGUMENT;
-	     code >= UHOMA_ERR_PROTO_NOT_SUPPORTED; code--)
+	     code >= UHOMA_ERR_NO_FILES; code--)
 		assert_string_not_equal(uhoma_strerror(code),
 					"unknown uhoma error");
 	assert_string_equal(uhoma_strerror(UHOMA_OK), "success");
