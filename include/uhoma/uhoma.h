@@ -454,7 +454,8 @@ uint64_t uhoma_buffers_free(struct uhoma_sock *s);
 /*
  * uhoma_fd - a file descriptor, owned by the socket, that polls readable
  * (poll/select/epoll) while a non-private message or error is ready, and
- * after shutdown. Never read or close it.
+ * after shutdown; and writable while the send budget is not spent
+ * (uhoma_set_sndbuf). Never read, write or close it.
  */
 int uhoma_fd(const struct uhoma_sock *s);
 

@@ -73,8 +73,10 @@ int uhoma_fd(const struct uhoma_sock *s)
 
 	if (!m)
 		return -1;
-	if (!atomic_exchange(&m->efd_used, true))
+	if (!atomic_exchange(&m->efd_used, true)) {
 		uh_sock_sync_fd(m);
+		uh_sock_sync_tx_fd(m);
+	}
 	uh_lockdep_return_to_app(__func__, UH_HERE);
 	return m->efd;
 }

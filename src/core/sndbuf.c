@@ -51,9 +51,13 @@ static bool region_full(struct uhoma_sock *s)
 	return full;
 }
 
+/* The module's rule: a send is admitted while the budget is not spent,
+ * whatever its size (so one message may overshoot it), and poll reports
+ * the descriptor writable exactly then (uh_sock_sync_tx_fd). */
 static bool fits(uint64_t cur, uint64_t want, uint32_t limit)
 {
-	return limit == 0 || cur == 0 || cur + want <= limit;
+	(void)want;
+	return limit == 0 || cur < limit;
 }
 
 int uh_sock_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
@@ -122,20 +126,26 @@ int uh_sock_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 	if (waiting)
 		atomic_fetch_sub(&s->tx_waiters, 1);
 	*charged = rc == UHOMA_OK ? (uint32_t)want : 0;
+	if (rc == UHOMA_OK)
+		uh_sock_sync_tx_fd(s);     /* may be spent now: no POLLOUT */
 	return rc;
 }
 
-/* Subtracts @bytes; true if a sender may be waiting for them. */
+/* Subtracts @bytes; true if a sender may be waiting for them, or the
+ * readiness descriptor may have to become writable again. */
 static bool give_back(struct uhoma_sock *s, uint32_t bytes)
 {
 	atomic_fetch_sub(&s->tx_bytes, bytes);
-	return atomic_load(&s->tx_waiters) != 0;
+	return atomic_load(&s->tx_waiters) != 0 ||
+	       atomic_load(&s->efd_tx_full);
 }
 
 void uh_sock_tx_return(struct uhoma_sock *s, uint32_t bytes)
 {
-	if (bytes && give_back(s, bytes))
+	if (bytes && give_back(s, bytes)) {
 		uh_wait_wake_all(&s->tx_wait);
+		uh_sock_sync_tx_fd(s);
+	}
 }
 
 void uh_rpc_tx_uncharge(struct uh_rpc *rpc, struct uh_pending *p)
@@ -159,6 +169,7 @@ int uhoma_set_sndbuf(struct uhoma_sock *s, size_t bytes)
 	/* A larger budget may admit a waiting sender now. */
 	if (atomic_load(&s->tx_waiters))
 		uh_wait_wake_all(&s->tx_wait);
+	uh_sock_sync_tx_fd(s);
 	return UHOMA_OK;
 }
 

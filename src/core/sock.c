@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/grant.h"
@@ -77,8 +77,10 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 		if (p->signal_fd)
 			uh_sock_sync_fd(s);
 	}
-	if (p->wake_tx)
+	if (p->wake_tx) {
 		uh_wait_wake_all(&p->wake_tx->tx_wait);
+		uh_sock_sync_tx_fd(p->wake_tx);
+	}
 	uh_pending_init(p);
 }
 
@@ -94,32 +96,68 @@ static bool sock_readable(struct uhoma_sock *s)
 	return ready;
 }
 
-/* The eventfd is non-blocking: a failed write means it is already at its
- * maximum (readable), a failed read that it was already drained. */
-static void efd_signal(int efd)
+/* Makes the readiness descriptor readable: a byte from its other end (a
+ * failed write means plenty are queued already). */
+static void efd_signal(struct uhoma_sock *s)
 {
-	uint64_t v = 1;
+	(void)!write(s->efd_peer, "r", 1);
+}
 
-	(void)!write(efd, &v, sizeof(v));
+/* Drains what efd_signal queued (all of it: signals may have piled up). */
+static void efd_drain(int fd)
+{
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
 }
 
 void uh_sock_sync_fd(struct uhoma_sock *s)
 {
-	uint64_t v;
-
 	/* Two system calls per message saved for applications that never
 	 * poll the descriptor. */
 	if (!atomic_load_explicit(&s->efd_used, memory_order_acquire))
 		return;
 	if (sock_readable(s)) {
-		efd_signal(s->efd);
+		efd_signal(s);
 		return;
 	}
 	/* Drain, then look again: an RPC made ready between our check and
 	 * the drain must leave the fd readable. */
-	(void)!read(s->efd, &v, sizeof(v));
+	efd_drain(s->efd);
 	if (sock_readable(s))
-		efd_signal(s->efd);
+		efd_signal(s);
+}
+
+static bool tx_spent(struct uhoma_sock *s)
+{
+	uint32_t limit = atomic_load_explicit(&s->tx_limit,
+					      memory_order_relaxed);
+
+	return limit != 0 && atomic_load(&s->tx_bytes) >= limit;
+}
+
+void uh_sock_sync_tx_fd(struct uhoma_sock *s)
+{
+	static const char junk[256];
+
+	if (!atomic_load_explicit(&s->efd_used, memory_order_acquire) ||
+	    tx_spent(s) == atomic_load(&s->efd_tx_full))
+		return;    /* nobody polls it, or it says the truth already */
+	pthread_mutex_lock(&s->efd_tx_lock);
+	/* Settle on what the budget says after the change: a writer
+	 * racing us calls here too and finds it. */
+	if (tx_spent(s) && !s->efd_tx_full) {
+		/* Fill efd's tiny send buffer (SO_SNDBUF at its minimum):
+		 * poll then reports it not writable. */
+		while (write(s->efd, junk, sizeof(junk)) > 0)
+			;
+		atomic_store(&s->efd_tx_full, true);
+	} else if (!tx_spent(s) && s->efd_tx_full) {
+		efd_drain(s->efd_peer);
+		atomic_store(&s->efd_tx_full, false);
+	}
+	pthread_mutex_unlock(&s->efd_tx_lock);
 }
 
 /* ---- the port table ----------------------------------------------------- */
@@ -180,12 +218,23 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 		uh_lock_init(&s->client_buckets[i].lock, &rpc_class);
 		uh_lock_init(&s->server_buckets[i].lock, &rpc_class);
 	}
-	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->efd < 0) {
-		rc = errno == EMFILE || errno == ENFILE ? UHOMA_ERR_NO_FILES
-							: UHOMA_ERR_SYSTEM;
-		free(s);
-		return rc;
+	{
+		int sv[2], small = 1;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+					SOCK_CLOEXEC, 0, sv) != 0) {
+			rc = errno == EMFILE || errno == ENFILE
+				     ? UHOMA_ERR_NO_FILES : UHOMA_ERR_SYSTEM;
+			free(s);
+			return rc;
+		}
+		/* The smallest send buffer: a few writes fill it. */
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small,
+			   sizeof(small));
+		s->efd = sv[0];
+		s->efd_peer = sv[1];
+		pthread_mutex_init(&s->efd_tx_lock, NULL);
+		atomic_init(&s->efd_tx_full, false);
 	}
 	rc = st->carrier->ops->open_port(st->carrier, &port);
 	if (rc) {
@@ -203,6 +252,7 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 		uh_unlock(&st->socktab_lock);
 		st->carrier->ops->close_port(st->carrier, port);
 		close(s->efd);
+		close(s->efd_peer);
 		free(s);
 		return rc;
 	}
@@ -542,5 +592,7 @@ void uh_sock_close(struct uhoma_sock *s)
 	}
 	uh_pool_destroy(&s->pool);
 	close(s->efd);
+	close(s->efd_peer);
+	pthread_mutex_destroy(&s->efd_tx_lock);
 	free(s);
 }

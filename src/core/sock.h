@@ -33,6 +33,7 @@
 #define UHOMA_CORE_SOCK_H
 
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -74,9 +75,22 @@ struct uhoma_sock {
 					* (in.proven), oldest first */
 	uint32_t nunproven;            /* lock: entries on unproven */
 	struct uh_wait wait;           /* uhoma_recv sleepers */
-	int efd;                       /* eventfd: readable while ready */
+	int efd;                       /* the readiness descriptor the
+					* application polls: one end of a
+					* UNIX stream pair, readable while a
+					* message is ready, not writable
+					* while the send budget is spent */
+	int efd_peer;                  /* its other end: uhoma writes here to
+					* make efd readable */
 	_Atomic bool efd_used;         /* uhoma_fd was called: keep efd in
 					* step (set once, atomic) */
+	pthread_mutex_t efd_tx_lock;   /* efd_tx_full and the writes that
+					* fill efd / reads that drain
+					* efd_peer: a plain mutex, taken
+					* with no uhoma lock held and never
+					* nested, around system calls */
+	_Atomic bool efd_tx_full;      /* efd made unwritable: written under
+					* efd_tx_lock, read as a hint */
 	struct uh_pool pool;
 	/* The send budget (uhoma_set_sndbuf): bytes of requests still
 	 * awaiting their response. uhoma_send waits while it is spent. */
@@ -189,6 +203,11 @@ void uh_sock_check_bufs(struct uhoma_sock *s);
 
 /* The readiness fd reflects whether `ready` is empty (no lock held). */
 void uh_sock_sync_fd(struct uhoma_sock *s);
+
+/* Keeps the readiness descriptor's writability in step with the send
+ * budget: not writable while it is spent (tx_bytes >= tx_limit), as the
+ * module withholds POLLOUT while its output memory is. No lock held. */
+void uh_sock_sync_tx_fd(struct uhoma_sock *s);
 
 /* @s's readiness eventfd, without starting to keep it in step (uhoma_fd
  * does that): for a caller that will start it when someone polls. */

@@ -5,10 +5,11 @@
  * socket(AF_INET or AF_INET6, SOCK_DGRAM, IPPROTO_HOMA) opens a uhoma
  * socket on the process's one stack (created on first use from
  * UHOMA_CONFIG; address "::" unless UHOMA_CONFIG names one) and returns a
- * duplicate of its readiness eventfd: poll, select and epoll work on it
+ * duplicate of its readiness descriptor: poll, select and epoll work on it
  * as they would on a kernel Homa socket (readable while a message waits or
- * after shutdown; always writable). Every call the module implements is
- * intercepted on those descriptors and mapped to the uhoma API with the
+ * after shutdown; writable while the send budget is not spent). Every
+ * call the module implements is intercepted on those descriptors and
+ * mapped to the uhoma API with the
  * module's argument checks and errno values (homa-protocol.md §2);
  * everything else, and every other descriptor, goes to libc untouched.
  *
@@ -470,8 +471,9 @@ EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 /* ---- poll, select, epoll ------------------------------------------------ */
 
 /*
- * A Homa descriptor is an eventfd that uhoma keeps readable while a
- * message waits -- from the first time the program hands it to poll,
+ * A Homa descriptor is a readiness descriptor that uhoma keeps readable
+ * while a message waits (and writable while the send budget is not
+ * spent) -- from the first time the program hands it to poll,
  * ppoll, select, pselect or epoll_ctl, which these wrappers see before
  * libc does: until then nobody can be looking, and keeping it in step
  * would cost a write and a read per message. (A program that reaches the
