@@ -36,13 +36,6 @@ struct uh_runtime {
 	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
 	_Atomic bool blocker;                /* an application thread waits in
 					      * the carrier (seq_cst) */
-	_Atomic uint64_t polls_done;         /* receive calls completed
-					      * (relaxed): the pollers' progress */
-	uint64_t polls_seen;                 /* timer thread only: polls_done
-					      * at its last tick */
-	_Atomic bool stalled;                /* the pollers made no progress
-					      * for a tick: the receive threads
-					      * receive anyway (timer sets) */
 };
 
 /* This thread is the blocking receiver (it need not kick itself). */
@@ -119,9 +112,6 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)
 		rb->rx[i].cap = rb->each;
 	}
 	n = c->ops->recv(c, rb->rx, RX_BATCH, timeout_ns);
-	if (st->rt)
-		atomic_fetch_add_explicit(&st->rt->polls_done, 1,
-					  memory_order_relaxed);
 	/*
 	 * A carrier queue without priorities (a UDP socket, loopback) is
 	 * FIFO: a short request lands behind whatever scheduled data was
@@ -187,9 +177,7 @@ static void *rx_main(void *arg)
 		uint32_t t = uh_wait_prepare(&rt->rx_wait);
 		uint64_t until, now;
 
-		if (atomic_load(&rt->pollers) > 0 &&
-		    !atomic_load_explicit(&rt->stalled,
-					  memory_order_relaxed)) {
+		if (atomic_load(&rt->pollers) > 0) {
 			/* A poller receives for us. One that returns a
 			 * message does not wake us (that would cost a wake-up
 			 * per RPC): the timer thread does, within a tick,
@@ -256,26 +244,8 @@ void uh_runtime_grace(struct uhoma_stack *st)
  */
 static void rx_nudge(struct uh_runtime *rt, uint64_t now, uint64_t period)
 {
-	uint64_t done = atomic_load_explicit(&rt->polls_done,
-					     memory_order_relaxed);
-	bool stuck = atomic_load(&rt->pollers) > 0 && done == rt->polls_seen;
-
-	/*
-	 * Pollers that completed no receive in a whole tick may be stuck
-	 * away from the carrier -- a page fault behind another thread's
-	 * mmap, a preemption -- with packets waiting for them (seen: 36 ms
-	 * and RPC timeouts while twelve threads populated their buffer
-	 * regions). The receive threads then receive too, until the
-	 * pollers move again. (A blocking receiver asleep in an idle
-	 * carrier looks the same; a second waiter there costs nothing.)
-	 */
-	rt->polls_seen = done;
-	if (stuck != atomic_load_explicit(&rt->stalled, memory_order_relaxed))
-		atomic_store_explicit(&rt->stalled, stuck,
-				      memory_order_relaxed);
-	if (atomic_load(&rt->parked) > 0 &&
-	    (stuck || (atomic_load(&rt->pollers) == 0 &&
-		       now >= atomic_load(&rt->poll_grace_ns) + period)))
+	if (atomic_load(&rt->parked) > 0 && atomic_load(&rt->pollers) == 0 &&
+	    now >= atomic_load(&rt->poll_grace_ns) + period)
 		uh_wait_wake_all(&rt->rx_wait);
 }
 
@@ -376,9 +346,6 @@ int uh_runtime_start(struct uhoma_stack *st)
 	atomic_init(&rt->parked, 0);
 	atomic_init(&rt->poll_grace_ns, 0);
 	atomic_init(&rt->blocker, false);
-	atomic_init(&rt->polls_done, 0);
-	atomic_init(&rt->stalled, false);
-	rt->polls_seen = 0;
 	uh_wait_init(&rt->rx_wait);
 	atomic_init(&rt->next_tick_ns,
 		    uh_now_ns() + (uint64_t)st->cfg.tick_us * 1000);
