@@ -12,7 +12,6 @@
 #include "core/outgoing.h"
 #include "core/peer.h"
 #include "core/stack.h"
-#include "runtime/cpuidle.h"
 #include "runtime/runtime.h"
 #include "sync/rcu.h"
 #include "util/clock.h"
@@ -440,8 +439,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uhoma_poll(st, 1000000);
 			continue;
 		}
-		if (now < poll_end &&
-		    (st->cfg.poll_always || uh_cpu_idle(now))) {
+		if (now < poll_end && uh_runtime_spin_pays(st, now)) {
 			/* Busy-poll: receive packets in this thread (the
 			 * receive threads stand aside meanwhile) -- while
 			 * no other thread waits for a CPU (cpuidle.h). */

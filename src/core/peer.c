@@ -6,7 +6,6 @@
 
 #include "core/metrics.h"
 #include "core/peer.h"
-#include "net/carrier.h"
 #include "mem/cache.h"
 #include "sync/rcu.h"
 
@@ -25,11 +24,13 @@ void uh_peertab_init(struct uh_peertab *t, uint32_t max,
 	t->metrics = metrics;
 }
 
-void uh_peertab_sizing(struct uh_peertab *t, struct uh_carrier *c,
-		       uint32_t hdr_bytes, uint32_t min_payload)
+void uh_peertab_sizing(struct uh_peertab *t,
+		       uint32_t (*size_to)(void *ctx, const struct uh_addr *a,
+					   bool *local),
+		       void *ctx, uint32_t min_payload)
 {
-	t->carrier = c;
-	t->hdr_bytes = hdr_bytes;
+	t->size_to = size_to;
+	t->size_ctx = ctx;
 	t->min_payload = min_payload;
 }
 
@@ -40,10 +41,9 @@ static uint32_t peer_payload(struct uh_peertab *t, const struct uh_addr *addr,
 	uint32_t max;
 
 	*local = false;
-	if (!t->carrier)
+	if (!t->size_to)
 		return t->min_payload;
-	max = uh_carrier_max_packet_to(t->carrier, addr, local);
-	max = max > t->hdr_bytes ? max - t->hdr_bytes : 0;
+	max = t->size_to(t->size_ctx, addr, local);
 	return max > t->min_payload ? max : t->min_payload;
 }
 

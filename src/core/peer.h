@@ -85,24 +85,27 @@ struct uh_peertab {
 	uint32_t max;                               /* immutable: the cap */
 	struct uh_metrics *metrics;                 /* immutable: the
 						     * stack's (peers gauge) */
-	struct uh_carrier *carrier;                 /* immutable: sizes
-						     * each new peer's
-						     * packets */
-	uint32_t hdr_bytes;                         /* immutable: a DATA
-						     * packet's header */
+	uint32_t (*size_to)(void *ctx, const struct uh_addr *addr,
+			    bool *local);           /* immutable: the DATA
+						     * payload per packet to
+						     * a new peer (the route
+						     * to it); NULL: min */
+	void *size_ctx;                             /* immutable */
 	uint32_t min_payload;                       /* immutable */
 };
 
 struct uh_metrics;
-struct uh_carrier;
 
 /* @max: peers the table may hold (cfg.max_peers). */
 void uh_peertab_init(struct uh_peertab *t, uint32_t max,
 		     struct uh_metrics *metrics);
-/* Each new peer's packets are sized by @c's max_packet_to (the route to
- * it) less @hdr_bytes, never below @min_payload. Unset: @min_payload. */
-void uh_peertab_sizing(struct uh_peertab *t, struct uh_carrier *c,
-		       uint32_t hdr_bytes, uint32_t min_payload);
+/* Each new peer's packets carry @size_to(@ctx, its address, &local) bytes
+ * of payload (asked once, with no lock held: it may make system calls),
+ * never fewer than @min_payload. Unset: @min_payload, not local. */
+void uh_peertab_sizing(struct uh_peertab *t,
+		       uint32_t (*size_to)(void *ctx, const struct uh_addr *a,
+					   bool *local),
+		       void *ctx, uint32_t min_payload);
 /* Frees every peer. No thread may use the table any more. */
 void uh_peertab_destroy(struct uh_peertab *t);
 

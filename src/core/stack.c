@@ -8,7 +8,6 @@
 #include "core/config.h"
 #include "core/stack.h"
 #include "mem/cache.h"
-#include "runtime/fork.h"
 #include "runtime/runtime.h"
 #include "runtime/stat.h"
 #include "sync/rcu.h"
@@ -72,6 +71,16 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 		uh_metric_add(st->metrics, UH_M_XMIT_ERRORS, n - sent);
 }
 
+/* The peer table's sizing callback: the carrier's packet size for the
+ * route to @a, less a DATA header. */
+static uint32_t peer_size(void *ctx, const struct uh_addr *a, bool *local)
+{
+	struct uhoma_stack *st = ctx;
+	uint32_t max = uh_carrier_max_packet_to(st->carrier, a, local);
+
+	return max > UH_HDR_DATA ? max - UH_HDR_DATA : 0;
+}
+
 int uhoma_stack_create(const struct uhoma_config *cfg,
 		       struct uhoma_stack **out)
 {
@@ -85,7 +94,7 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	/* Before any process-wide lock is first taken (the caches'): a
 	 * fork from now on finds none of them held (runtime/fork.h). */
-	uh_fork_handlers_install();
+	uh_runtime_process_init();
 	if (cfg)
 		c = *cfg;
 	else
@@ -128,7 +137,7 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 		return rc;
 	}
 	uh_peertab_init(&st->peers, c.max_peers, st->metrics);
-	uh_peertab_sizing(&st->peers, st->carrier, UH_HDR_DATA,
+	uh_peertab_sizing(&st->peers, peer_size, st,
 			  st->max_payload < 256 ? st->max_payload : 256);
 	st->now = uh_now_ns;
 	st->link_mbps = c.link_mbps ? c.link_mbps : st->carrier->link_mbps;

@@ -10,6 +10,7 @@
 #include "core/stack.h"
 #include "mem/cache.h"
 #include "net/memnet.h"
+#include "runtime/cpuidle.h"
 #include "runtime/fork.h"
 #include "runtime/runtime.h"
 #include "runtime/stat.h"
@@ -155,6 +156,16 @@ void uh_runtime_kick_receiver(struct uhoma_stack *st)
 {
 	if (st->rt && !tl_blocker && atomic_load(&st->rt->blocker))
 		st->carrier->ops->kick(st->carrier);
+}
+
+void uh_runtime_process_init(void)
+{
+	uh_fork_handlers_install();
+}
+
+bool uh_runtime_spin_pays(const struct uhoma_stack *st, uint64_t now_ns)
+{
+	return st->cfg.poll_always || uh_cpu_idle(now_ns);
 }
 
 bool uh_runtime_manual(const struct uhoma_stack *st)

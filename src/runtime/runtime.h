@@ -21,6 +21,15 @@
 
 struct uhoma_stack;
 
+/* Once per process, before a stack takes any process-wide lock: the
+ * fork(2) handlers (runtime/fork.h). */
+void uh_runtime_process_init(void);
+
+/* Whether a thread waiting for a message should busy-poll at @now_ns:
+ * always with cfg.poll_always, else only while the host has a CPU to spare
+ * (runtime/cpuidle.h). */
+bool uh_runtime_spin_pays(const struct uhoma_stack *st, uint64_t now_ns);
+
 /* Starts the threads @st's config asks for. 0 or a uhoma error. */
 int uh_runtime_start(struct uhoma_stack *st);
 

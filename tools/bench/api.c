@@ -171,6 +171,15 @@ static double field(const char *line, const char *key)
 	return p ? atof(p + strlen(pat)) : 0;
 }
 
+/* argv for execv: @prog, then @n built arguments, then NULL. */
+static void set_argv(char **argv, char *prog, char (*args)[64], int n)
+{
+	argv[0] = prog;
+	for (int i = 0; i < n; i++)
+		argv[i + 1] = args[i];
+	argv[n + 1] = NULL;
+}
+
 #define ARG(...) snprintf(args[na], sizeof(args[na]), __VA_ARGS__), na++
 
 int api_run(const struct bench_opts *o, bool homa,
@@ -193,10 +202,7 @@ int api_run(const struct bench_opts *o, bool homa,
 	ARG("--port"); ARG("%u", port);
 	ARG("--ports"); ARG("%u", sh->server_ports);
 	ARG("--port-threads"); ARG("%u", sh->port_threads);
-	argv[0] = apiload;
-	for (int i = 0; i < na; i++)
-		argv[i + 1] = args[i];
-	argv[na + 1] = NULL;
+	set_argv(argv, apiload, args, na);
 	server = spawn(argv, homa ? preload : NULL, o->config, &sfd);
 	if (server < 0 || !read_line(sfd, "READY", line, sizeof(line), 10000)) {
 		fprintf(stderr, "uhoma-bench: the %s api server did not start\n",
@@ -230,9 +236,7 @@ int api_run(const struct bench_opts *o, bool homa,
 	if (o->resp_len) {
 		ARG("--response"); ARG("%u", o->resp_len);
 	}
-	for (int i = 0; i < na; i++)
-		argv[i + 1] = args[i];
-	argv[na + 1] = NULL;
+	set_argv(argv, apiload, args, na);
 	client = spawn(argv, homa ? preload : NULL, o->config, &cfd);
 	r->ok = client > 0 &&
 		read_line(cfd, "RESULT", line, sizeof(line),
