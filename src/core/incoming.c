@@ -321,7 +321,8 @@ static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 	}
 }
 
-static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
+/* Returns whether the packet is a request this socket does not serve. */
+static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		     const struct uh_hdr *h, const struct uh_addr *src,
 		     struct uh_pending *p)
 {
@@ -335,7 +336,7 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 			    rpc->dport != h->sport)) {
 			uh_rpc_release(rpc);     /* someone else's packet */
 			uh_stack_drop(st, UH_DROP_MISMATCH);
-			return;
+			return false;
 		}
 	} else {
 		rpc = uh_rpc_find_server(s, src, id);
@@ -347,25 +348,25 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 
 			if (!peer) {
 				uh_stack_drop(st, UH_DROP_NOMEM);
-				return;
+				return false;
 			}
 			rpc = uh_rpc_find_or_new_server(
 				s, peer, h->sport, id,
 				h->u.data.message_length, &drop);
 			if (!rpc) {
 				uh_stack_drop(st, drop);
-				return;
+				return drop == UH_DROP_NOT_SERVER;
 			}
 		}
 		if (rpc && rpc->dport != h->sport) {
 			uh_rpc_release(rpc);
 			uh_stack_drop(st, UH_DROP_MISMATCH);
-			return;
+			return false;
 		}
 	}
 	if (!rpc) {
 		no_rpc(st, s, h, src, id, p);
-		return;
+		return false;
 	}
 	/* The peer is alive: the timer probes its waiting RPCs less. */
 	uh_peer_heard(rpc->peer,
@@ -396,6 +397,7 @@ static void dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		break;
 	}
 	uh_rpc_release(rpc);
+	return false;
 }
 
 void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
@@ -433,9 +435,10 @@ static void handle_ack_pkt(struct uhoma_stack *st, const struct uh_hdr *h,
 		uh_in_apply_ack(st, src, &h->u.ack.acks[i]);
 }
 
-void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
+bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		    const struct uh_addr *src)
 {
+	bool refuse = false;
 	struct uh_hdr h;
 	struct uh_pending p;
 	struct uhoma_sock *s;
@@ -453,7 +456,7 @@ void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		d = UH_DROP_FREEZE;
 	if (d != UH_DROP_NONE) {
 		uh_stack_drop(st, d);
-		return;
+		return false;
 	}
 	uh_pending_init(&p);
 	if (h.type == UH_PKT_DATA)
@@ -462,6 +465,7 @@ void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	s = uh_sock_find(st, h.dport);
 	if (!s) {
 		uh_stack_drop(st, UH_DROP_NO_SOCKET);
+		refuse = true;
 	} else if (atomic_load_explicit(&s->shutdown, memory_order_relaxed)) {
 		uh_stack_drop(st, UH_DROP_SHUTDOWN);
 	} else if (h.type == UH_PKT_ACK) {
@@ -474,15 +478,16 @@ void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		else
 			uh_stack_drop(st, UH_DROP_UNKNOWN_RPC);
 	} else {
-		dispatch(st, s, &h, src, &p);
+		refuse = dispatch(st, s, &h, src, &p);
 	}
 	uh_pending_flush(st, &p);
 	uh_rcu_read_unlock();
+	return refuse;
 }
 
 /* Fails or ends the RPCs of @s to (@addr, @port) (see stack.h). */
 static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
-			     uint16_t port)
+			     uint16_t port, int err)
 {
 	struct uh_pending p;
 	struct uh_rculist *pos;
@@ -496,12 +501,13 @@ static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
 	     pos = uh_rculist_next(pos)) {
 		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
 
-		if (rpc->dport != port || !uh_addr_eq(&rpc->peer->addr, addr))
+		if ((port && rpc->dport != port) ||
+		    !uh_addr_eq(&rpc->peer->addr, addr))
 			continue;   /* immutable fields: read unlocked */
 		uh_rpc_lock(rpc);
 		uh_rpc_hold(rpc);
 		if (uh_rpc_is_client(rpc) && rpc->state == UH_RPC_OUTGOING)
-			uh_rpc_fail(rpc, UHOMA_ERR_NOT_CONNECTED, &p);
+			uh_rpc_fail(rpc, err, &p);
 		else if (!uh_rpc_is_client(rpc))
 			uh_rpc_end(rpc, &p);   /* its client is gone */
 		uh_rpc_release(rpc);
@@ -511,7 +517,7 @@ static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
 }
 
 void uh_stack_unreachable(struct uhoma_stack *st, const struct uh_addr *addr,
-			  uint16_t port)
+			  uint16_t port, int err)
 {
 	uh_metric_inc(st->metrics, UH_M_PORT_UNREACHABLE);
 	uh_rcu_read_lock();
@@ -521,6 +527,6 @@ void uh_stack_unreachable(struct uhoma_stack *st, const struct uh_addr *addr,
 		     s; s = atomic_load_explicit(&s->tab_next,
 						 memory_order_acquire))
 			if (!atomic_load(&s->shutdown))
-				unreachable_sock(s, addr, port);
+				unreachable_sock(s, addr, port, err);
 	uh_rcu_read_unlock();
 }

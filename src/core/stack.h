@@ -67,15 +67,24 @@ struct uhoma_stack {
 	struct uh_stat *stat;          /* immutable: the published segment */
 };
 
-/* Feeds one received packet (@len bytes at @buf from @src) to the core. */
-void uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
+/*
+ * Feeds one received packet (@len bytes at @buf from @src) to the core.
+ * Returns true when no socket here takes it: its port has none, or it is a
+ * request to a socket that is not a server. The module answers those with
+ * an ICMP port unreachable; a carrier that can send one should.
+ */
+bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		    const struct uh_addr *src);
 
-/* Word from the network (ICMP port unreachable) that nobody listens at
- * @addr, port @port: client RPCs to it that have no response yet fail with
- * UHOMA_ERR_NOT_CONNECTED, and server RPCs whose client was there end. */
+/*
+ * Word from the network (ICMP) that @addr cannot be reached at port @port
+ * (0: at any port): client RPCs to it that have no response yet fail with
+ * @err (UHOMA_ERR_NOT_CONNECTED for a port unreachable,
+ * UHOMA_ERR_PROTO_NOT_SUPPORTED, UHOMA_ERR_HOST_UNREACHABLE), and server
+ * RPCs whose client was there end.
+ */
 void uh_stack_unreachable(struct uhoma_stack *st, const struct uh_addr *addr,
-			  uint16_t port);
+			  uint16_t port, int err);
 
 /* One timer tick: retransmissions, timeouts, NEED_ACKs, reaping. */
 void uh_stack_tick(struct uhoma_stack *st);

@@ -41,9 +41,22 @@ struct uh_rx {
 	uint8_t priority;
 	size_t seg_size;      /* 0, or: @buf holds packets of this size
 			       * back to back (UDP GRO), the last shorter */
-	uint16_t unreachable; /* 0, or: no packet, but word (ICMP port
-			       * unreachable) that nobody listens at @src,
-			       * port @unreachable, where we sent */
+	uint8_t unreachable;  /* UH_REACHED (a packet), or: no packet but
+			       * word from the network (ICMP) that @src
+			       * cannot be reached, of this kind */
+	uint16_t unreach_port; /* with UH_UNREACH_PORT: the Homa port we
+				* sent to there */
+	struct uh_addr dst;   /* the address it was sent to (raw IP only:
+			       * what a refusal quotes) */
+};
+
+/* What an ICMP error says of where we sent (uh_rx.unreachable). */
+enum uh_unreach {
+	UH_REACHED = 0,
+	UH_UNREACH_PORT,      /* no socket at that port (port unreachable) */
+	UH_UNREACH_PROTO,     /* the host does not speak Homa (protocol
+			       * unreachable, IPv6: unknown next header) */
+	UH_UNREACH_HOST,      /* any other destination unreachable */
 };
 
 struct uh_carrier;
@@ -84,6 +97,13 @@ struct uh_carrier_ops {
 	 * the child (the parent could not bind them again, and packets sent
 	 * to a port it closed would go to the child's copy). */
 	void (*forget)(struct uh_carrier *c);
+	/* Optional. Tells the sender of @r (its @len bytes at @pkt, one
+	 * packet of it) that no socket here takes it: an ICMP port
+	 * unreachable, as the module sends for a packet to a port with no
+	 * socket, or a request to a socket that is not a server. Rate
+	 * limited by the carrier; called with no lock held. */
+	void (*refuse)(struct uh_carrier *c, const struct uh_rx *r,
+		       const uint8_t *pkt, size_t len);
 	/* Frees the carrier; every port is closed and no call is running. */
 	void (*destroy)(struct uh_carrier *c);
 };

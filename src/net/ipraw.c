@@ -20,10 +20,25 @@
  * The receive path needs no RCU: the port table holds only the claim
  * descriptors, and a packet that slips past a port being closed reaches the
  * core, which finds no socket there and counts the drop.
+ *
+ * ICMP, as the module speaks it (homa-protocol.md §2): a packet for a port
+ * no process on the host holds, or a request to a socket of ours that is
+ * not a server, is answered with an ICMP port unreachable quoting it, so
+ * that its sender fails at once (ENOTCONN) rather than at its timeout.
+ * Every uhoma process on the host sees a packet for nobody's port; one of
+ * them answers: the one holding the host-wide "refuser" name for its
+ * address, taken by whichever needs it first and freed when it exits.
+ * Answers are rate limited as Linux limits its own ICMP (1,000 a second,
+ * bursts of 50). The other way, IP_RECVERR queues the ICMP errors for
+ * what we send (port, protocol and host unreachable, from kernel peers and
+ * from uhoma ones alike), and the core fails the RPCs they name.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+/* After netinet/in.h: the kernel's headers defer to glibc's. */
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,16 +49,24 @@
 #include <unistd.h>
 
 #include "net/carrier.h"
+#include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"
 #include "uhoma/homa.h"
 #include "uhoma/uhoma.h"
+#include "util/clock.h"
 
 #define RAW_BATCH 16
 #define RAW_SOCKBUF (4 << 20)
 #define IPV4_HDR 20
 #define IPV6_HDR 40
 #define IP_MAX_TOTAL 65535
+#define REFUSE_GAP_NS 1000000          /* one ICMP a millisecond ... */
+#define REFUSE_BURST 50                /* ... after a burst of this many */
+#define REFUSER_RETRY_NS 1000000000    /* tries for the refuser name */
+#define HELD_SLOTS 4096                /* cache of ports others hold ... */
+#define HELD_MS 100                    /* ... trusted this long */
+#define ERRQ_GAP_NS 1000000            /* polls ask the error queues */
 
 struct ipraw_carrier {
 	struct uh_carrier c;          /* first */
@@ -57,6 +80,21 @@ struct ipraw_carrier {
 				       * claim_lock, read by receivers */
 	pthread_mutex_t claim_lock;   /* serializes open/close_port */
 	uint32_t next_auto;           /* claim_lock: next automatic port */
+	int icmp4, icmp6;             /* immutable: raw ICMP sockets that
+				       * send refusals, or -1 */
+	char refuser_name[96];        /* immutable: the host-wide name whose
+				       * holder refuses for our address */
+	_Atomic int refuser;          /* its socket once we hold it, else -1:
+				       * set once, by CAS */
+	_Atomic int64_t refuser_retry; /* when we may try for the name
+					* again */
+	_Atomic int64_t errq_next;    /* when a poll next asks the error
+				       * queues (errq_due) */
+	_Atomic int64_t refuse_next;  /* rate limit: when the next refusal
+				       * is due (theoretical arrival time) */
+	_Atomic uint64_t held[HELD_SLOTS]; /* ports another process held
+					    * when last asked: port | until
+					    * (ms) << 16 */
 };
 
 static struct ipraw_carrier *raw_of(struct uh_carrier *c)
@@ -64,22 +102,29 @@ static struct ipraw_carrier *raw_of(struct uh_carrier *c)
 	return (struct ipraw_carrier *)(void *)c;
 }
 
-/* Claims Homa port @port host-wide; returns the claim socket or -errno. */
-static int claim_port(uint16_t port)
+/* The abstract AF_UNIX address named @name (sun_path[0] is NUL: no file);
+ * returns its length. */
+static socklen_t abstract_name(struct sockaddr_un *sun, const char *name)
+{
+	size_t n = strlen(name);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (n > sizeof(sun->sun_path) - 1)
+		n = sizeof(sun->sun_path) - 1;
+	memcpy(sun->sun_path + 1, name, n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+/* Binds the host-wide name @name; returns its socket or -errno. */
+static int hold_name(const char *name)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
-	int fd, n;
+	socklen_t len = abstract_name(&sun, name);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	/* Abstract name: sun_path[0] is NUL; not a file. */
-	n = snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
-		     "uhoma/ip146/port/%u", port);
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 	if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
 		int e = errno;
 
@@ -87,6 +132,38 @@ static int claim_port(uint16_t port)
 		return -e;
 	}
 	return fd;
+}
+
+static void port_name(char *buf, size_t size, uint16_t port)
+{
+	snprintf(buf, size, "uhoma/ip146/port/%u", port);
+}
+
+/* Claims Homa port @port host-wide; returns the claim socket or -errno. */
+static int claim_port(uint16_t port)
+{
+	char name[32];
+
+	port_name(name, sizeof(name), port);
+	return hold_name(name);
+}
+
+/* Whether some process on the host holds Homa port @port (its claim takes
+ * a connection: ours is dropped at once). */
+static bool port_held(uint16_t port)
+{
+	struct sockaddr_un sun;
+	char name[32];
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
+
+	if (fd < 0)
+		return true;      /* cannot tell: say nothing */
+	port_name(name, sizeof(name), port);
+	len = abstract_name(&sun, name);
+	rc = connect(fd, (struct sockaddr *)&sun, len);
+	close(fd);
+	return rc == 0 || errno != ECONNREFUSED;
 }
 
 static int ipraw_open_port(struct uh_carrier *c, uint16_t *port)
@@ -134,6 +211,98 @@ union raw_cmsg {
 	char buf[CMSG_SPACE(sizeof(int))];
 	struct cmsghdr align;
 };
+
+/* Receive side: IPv6's traffic class and destination address. */
+union raw_rx_cmsg {
+	char buf[CMSG_SPACE(sizeof(int)) +
+		 CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+/* Whether a refusal may go now (rate limit, shared by every thread). */
+static bool refuse_due(struct ipraw_carrier *r, int64_t now)
+{
+	int64_t tat = atomic_load_explicit(&r->refuse_next,
+					   memory_order_relaxed), base;
+
+	do {
+		base = tat > now ? tat : now;
+		if (base - now >= (int64_t)REFUSE_BURST * REFUSE_GAP_NS)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+			 &r->refuse_next, &tat, base + REFUSE_GAP_NS,
+			 memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+/* Sends the ICMP port unreachable for @pkt (@len bytes of @rx), rate
+ * limited; the core's verdict (uh_stack_input) or ours. */
+static void ipraw_refuse(struct uh_carrier *c, const struct uh_rx *rx,
+			 const uint8_t *pkt, size_t len)
+{
+	struct ipraw_carrier *r = raw_of(c);
+	int fd = uh_addr_is_v4(&rx->src) ? r->icmp4 : r->icmp6;
+
+	if (fd >= 0 && refuse_due(r, (int64_t)uh_now_ns()))
+		uh_icmp_refuse(fd, rx, pkt, len);
+}
+
+/* Whether this stack answers for ports nobody on the host holds: it holds
+ * the refuser name, or takes it now (its holder is gone, or never was;
+ * tried at most once a second). */
+static bool is_refuser(struct ipraw_carrier *r, int64_t now)
+{
+	int64_t due = atomic_load_explicit(&r->refuser_retry,
+					   memory_order_relaxed);
+	int fd, none = -1;
+
+	if (atomic_load_explicit(&r->refuser, memory_order_acquire) >= 0)
+		return true;
+	if (now < due || !atomic_compare_exchange_strong_explicit(
+				 &r->refuser_retry, &due, now + REFUSER_RETRY_NS,
+				 memory_order_relaxed, memory_order_relaxed))
+		return false;
+	fd = hold_name(r->refuser_name);
+	if (fd < 0)
+		return false;
+	if (!atomic_compare_exchange_strong(&r->refuser, &none, fd))
+		close(fd);
+	return true;
+}
+
+/*
+ * A packet for Homa port @dport, which is not ours: refused when we answer
+ * for the host and no process holds the port. Most such packets are for
+ * another uhoma process here, so what the common case costs matters: a
+ * stack that does not answer checks a word; the one that does looks in a
+ * cache of ports known held before it asks the kernel (three system calls).
+ */
+static void foreign(struct ipraw_carrier *r, const struct uh_rx *rx,
+		    uint16_t dport)
+{
+	_Atomic uint64_t *slot = &r->held[dport % HELD_SLOTS];
+	int64_t now;
+	uint64_t v;
+	int fd = uh_addr_is_v4(&rx->src) ? r->icmp4 : r->icmp6;
+
+	if (fd < 0)
+		return;
+	now = (int64_t)uh_now_ns();
+	if (!is_refuser(r, now))
+		return;
+	v = atomic_load_explicit(slot, memory_order_relaxed);
+	if ((v & 0xFFFF) == dport && (int64_t)(v >> 16) > now / 1000000)
+		return;
+	if (!refuse_due(r, now))
+		return;
+	if (port_held(dport)) {
+		atomic_store_explicit(
+			slot, (uint64_t)(now / 1000000 + HELD_MS) << 16 | dport,
+			memory_order_relaxed);
+		return;
+	}
+	uh_icmp_refuse(fd, rx, rx->buf, rx->len);
+}
 
 /* Sends @n packets of one family through @fd; returns how many went. */
 static unsigned send_family(int fd, int family, const struct uh_tx *pkts,
@@ -210,26 +379,43 @@ static unsigned ipraw_send(struct uh_carrier *c, uint16_t sport,
 	return done;
 }
 
-/* Whether @len bytes at @buf are for a port of ours. */
-static bool ours(struct ipraw_carrier *r, const uint8_t *buf, size_t len)
+/* Whether a poll that found nothing should ask the error queues: every
+ * ERRQ_GAP_NS, shared by every polling thread. */
+static bool errq_due(struct ipraw_carrier *r)
+{
+	int64_t now = (int64_t)uh_now_ns();
+	int64_t due = atomic_load_explicit(&r->errq_next,
+					   memory_order_relaxed);
+
+	return now >= due &&
+	       atomic_compare_exchange_strong_explicit(
+		       &r->errq_next, &due, now + ERRQ_GAP_NS,
+		       memory_order_relaxed, memory_order_relaxed);
+}
+
+/* Whether @rx is for a port of ours (refused if nobody's, see foreign). */
+static bool ours(struct ipraw_carrier *r, const struct uh_rx *rx)
 {
 	uint16_t dport;
 
-	if (len < 4)
+	if (rx->len < 4)
 		return true;     /* let the core count it as short */
-	dport = (uint16_t)(buf[2] << 8 | buf[3]);
-	return atomic_load_explicit(&r->claim[dport], memory_order_acquire) != 0;
+	dport = (uint16_t)(rx->buf[2] << 8 | rx->buf[3]);
+	if (atomic_load_explicit(&r->claim[dport], memory_order_acquire) != 0)
+		return true;
+	foreign(r, rx, dport);
+	return false;
 }
 
 /* Receives what is queued on raw socket @fd into @rx (at most @max). */
 static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
-			    struct uh_rx *rx, unsigned max)
+			    bool woke, struct uh_rx *rx, unsigned max)
 {
 	struct mmsghdr msgs[RAW_BATCH];
 	struct iovec iov[RAW_BATCH][2];
 	uint8_t iph[RAW_BATCH][IPV4_HDR];
 	struct sockaddr_storage src[RAW_BATCH];
-	union raw_cmsg cm[RAW_BATCH];
+	union raw_rx_cmsg cm[RAW_BATCH];
 	unsigned got = 0;
 	int n;
 
@@ -251,12 +437,19 @@ static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
 		msgs[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
 	}
 	n = recvmmsg(fd, msgs, max, MSG_DONTWAIT, NULL);
+	if (n <= 0 && (woke || errq_due(r)))
+		/* Nothing to read: an ICMP error for what we sent may be
+		 * why we woke. A raw socket does not fail its reads for
+		 * one as a UDP socket does; its error queue must be asked
+		 * (polls, which are never woken, ask now and then). */
+		return uh_icmp_read_errors(fd, UH_ICMP_PORT_IN_DATA, rx, max);
 	for (int i = 0; i < n; i++) {
 		struct uh_rx *out = &rx[got];
 		size_t len = msgs[i].msg_len;
 		uint8_t prio = 0;
 		uint16_t port;
 
+		memset(&rx[i].dst, 0, sizeof(rx[i].dst));
 		if (v4) {
 			size_t ihl = (size_t)(iph[i][0] & 0xF) * 4;
 
@@ -264,6 +457,8 @@ static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
 			    ihl < IPV4_HDR || len < ihl)
 				continue;
 			prio = (uint8_t)(iph[i][1] >> 5);
+			rx[i].dst.b[10] = rx[i].dst.b[11] = 0xFF;
+			memcpy(rx[i].dst.b + 12, iph[i] + 16, 4);
 			len -= IPV4_HDR;
 			if (ihl > IPV4_HDR) {   /* options: rare */
 				len -= ihl - IPV4_HDR;
@@ -283,9 +478,18 @@ static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
 					memcpy(&v, CMSG_DATA(cmh), sizeof(v));
 					prio = (uint8_t)((v >> 5) & 7);
 				}
+				if (cmh->cmsg_level == IPPROTO_IPV6 &&
+				    cmh->cmsg_type == IPV6_PKTINFO &&
+				    cmh->cmsg_len >= CMSG_LEN(
+					    sizeof(struct in6_pktinfo)))
+					memcpy(rx[i].dst.b, CMSG_DATA(cmh), 16);
 			}
 		}
-		if (!ours(r, rx[i].buf, len))
+		rx[i].len = len;
+		rx[i].priority = prio;
+		if (uh_addr_from_sockaddr((struct sockaddr *)&src[i],
+					  sizeof(src[i]), &rx[i].src, &port) ||
+		    !ours(r, &rx[i]))
 			continue;
 		if (got != (unsigned)i) {
 			/* Close the gap a dropped packet left: trade
@@ -297,14 +501,13 @@ static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
 			out->cap = rx[i].cap;
 			rx[i].buf = b;
 			rx[i].cap = cap;
+			out->src = rx[i].src;
+			out->dst = rx[i].dst;
 		}
 		out->len = len;
 		out->priority = prio;
 		out->seg_size = 0;
-		out->unreachable = 0;
-		if (uh_addr_from_sockaddr((struct sockaddr *)&src[i],
-					  sizeof(src[i]), &out->src, &port))
-			continue;
+		out->unreachable = UH_REACHED;
 		got++;
 	}
 	return got;
@@ -316,22 +519,37 @@ static unsigned ipraw_recv(struct uh_carrier *c, struct uh_rx *rx,
 	struct ipraw_carrier *r = raw_of(c);
 	unsigned got = 0;
 
+	bool woke = false;
+
 	if (timeout_ns != 0) {
 		void *ready[2];
 
 		if (uh_waitset_wait(&r->ws, ready, 2, timeout_ns) <= 0)
 			return 0;
+		woke = true;
 	}
 	if (r->fd4 >= 0)
-		got += recv_family(r, r->fd4, true, rx, max);
+		got += recv_family(r, r->fd4, true, woke, rx, max);
 	if (r->fd6 >= 0 && got < max)
-		got += recv_family(r, r->fd6, false, rx + got, max - got);
+		got += recv_family(r, r->fd6, false, woke, rx + got,
+				   max - got);
 	return got;
 }
 
 static void ipraw_kick(struct uh_carrier *c)
 {
 	uh_waitset_kick(&raw_of(c)->ws);
+}
+
+/* Closes the carrier's own sockets (not the port claims). */
+static void close_fds(struct ipraw_carrier *r)
+{
+	int fds[] = { r->fd4, r->fd6, r->icmp4, r->icmp6,
+		      atomic_load(&r->refuser) };
+
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 static void ipraw_forget(struct uh_carrier *c)
@@ -344,10 +562,7 @@ static void ipraw_forget(struct uh_carrier *c)
 		if (fd >= 0)
 			close(fd);
 	}
-	if (r->fd4 >= 0)
-		close(r->fd4);
-	if (r->fd6 >= 0)
-		close(r->fd6);
+	close_fds(r);
 	if (r->have_ws)
 		uh_waitset_forget(&r->ws);
 }
@@ -358,10 +573,7 @@ static void ipraw_destroy(struct uh_carrier *c)
 
 	for (unsigned p = 0; p < 65536; p++)
 		ipraw_close_port(c, (uint16_t)p);
-	if (r->fd4 >= 0)
-		close(r->fd4);
-	if (r->fd6 >= 0)
-		close(r->fd6);
+	close_fds(r);
 	uh_waitset_destroy(&r->ws);
 	pthread_mutex_destroy(&r->claim_lock);
 	free(r);
@@ -395,6 +607,7 @@ static const struct uh_carrier_ops ipraw_ops = {
 	.kick = ipraw_kick,
 	.max_packet_to = ipraw_max_packet_to,
 	.forget = ipraw_forget,
+	.refuse = ipraw_refuse,
 	.destroy = ipraw_destroy,
 };
 
@@ -409,9 +622,16 @@ static int open_raw(int family, const struct uh_addr *local, bool any)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	if (family == AF_INET6) {
+	/* ICMP errors for what we send, to the error queue (ipraw.c top). */
+	if (family == AF_INET) {
+		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	} else {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
+		/* The address each packet came to: a refusal quotes it. */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+			   sizeof(one));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
 	}
 	if (!any) {
 		struct sockaddr_storage ss;
@@ -428,6 +648,32 @@ static int open_raw(int family, const struct uh_addr *local, bool any)
 	return fd;
 }
 
+/* A raw ICMP socket of @family that only sends: it would otherwise get a
+ * copy of every ICMP message to the host. -1 if it cannot be had (then
+ * nothing is refused: senders time out instead). */
+static int open_icmp(int family)
+{
+	int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	int small = 1;
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET) {
+		struct icmp_filter none = { .data = ~0u };
+
+		setsockopt(fd, SOL_RAW, ICMP_FILTER, &none, sizeof(none));
+	} else {
+		struct icmp6_filter none;
+
+		memset(&none, 0xFF, sizeof(none));
+		setsockopt(fd, IPPROTO_ICMPV6, ICMPV6_FILTER, &none,
+			   sizeof(none));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	return fd;
+}
+
 int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 {
 	struct ipraw_carrier *r = calloc(1, sizeof(*r));
@@ -439,7 +685,8 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	if (!r)
 		return UHOMA_ERR_NOMEM;
 	r->c.ops = &ipraw_ops;
-	r->fd4 = r->fd6 = -1;
+	r->fd4 = r->fd6 = r->icmp4 = r->icmp6 = -1;
+	atomic_init(&r->refuser, -1);
 	pthread_mutex_init(&r->claim_lock, NULL);
 	if (uh_addr_parse(cfg->addr, &r->c.local)) {
 		rc = UHOMA_ERR_INVALID_ARGUMENT;
@@ -476,6 +723,18 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	r->c.rx_buf_size = r->c.max_packet;
 	r->c.link_mbps = link;
 	r->next_auto = (uint32_t)getpid();
+	if (r->fd4 >= 0)
+		r->icmp4 = open_icmp(AF_INET);
+	if (r->fd6 >= 0)
+		r->icmp6 = open_icmp(AF_INET6);
+	{
+		char a[64];
+
+		snprintf(r->refuser_name, sizeof(r->refuser_name),
+			 "uhoma/ip146/refuser/%s",
+			 any ? "any" : uh_addr_format(&r->c.local, a,
+						      sizeof(a)));
+	}
 	rc = uh_waitset_init(&r->ws);
 	if (rc)
 		goto fail;
@@ -486,10 +745,7 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	*out = &r->c;
 	return UHOMA_OK;
 fail:
-	if (r->fd4 >= 0)
-		close(r->fd4);
-	if (r->fd6 >= 0)
-		close(r->fd6);
+	close_fds(r);
 	if (r->have_ws)
 		uh_waitset_destroy(&r->ws);
 	pthread_mutex_destroy(&r->claim_lock);

@@ -548,7 +548,7 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			rx[i].src = got[i]->src;
 			rx[i].priority = 0;
 			rx[i].seg_size = 0;
-			rx[i].unreachable = 0;
+			rx[i].unreachable = UH_REACHED;
 			pkt_free(got[i]);
 			STAT(net, delivered);
 		}

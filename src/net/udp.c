@@ -16,12 +16,12 @@
 #include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "net/carrier.h"
+#include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"
 #include "sync/rcu.h"
@@ -542,62 +542,6 @@ static void read_cmsg(struct msghdr *h, struct uh_rx *rx)
 }
 
 /* One recvmmsg of up to @max datagrams from @fd into @rx. */
-/*
- * Reads @fd's error queue into @rx (up to @max entries): each ICMP port
- * unreachable (ICMP type 3 code 3, ICMPv6 type 1 code 4) for a datagram we
- * sent becomes an entry with @unreachable set. Other errors are dropped:
- * the protocol's timers handle them.
- */
-static unsigned recv_errors(int fd, struct uh_rx *rx, unsigned max)
-{
-	unsigned got = 0;
-
-	while (got < max) {
-		struct sockaddr_storage dst;
-		union {
-			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
-					    sizeof(struct sockaddr_in6))];
-			struct cmsghdr align;
-		} cm;
-		uint8_t data[64];
-		struct iovec iov = { data, sizeof(data) };
-		struct msghdr m = {
-			.msg_name = &dst, .msg_namelen = sizeof(dst),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
-		};
-
-		if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-			break;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c;
-		     c = CMSG_NXTHDR(&m, c)) {
-			const struct sock_extended_err *e =
-				(const void *)CMSG_DATA(c);
-			bool port4 = e->ee_origin == SO_EE_ORIGIN_ICMP &&
-				     e->ee_type == 3 && e->ee_code == 3;
-			bool port6 = e->ee_origin == SO_EE_ORIGIN_ICMP6 &&
-				     e->ee_type == 1 && e->ee_code == 4;
-
-			if (!((c->cmsg_level == IPPROTO_IP &&
-			       c->cmsg_type == IP_RECVERR) ||
-			      (c->cmsg_level == IPPROTO_IPV6 &&
-			       c->cmsg_type == IPV6_RECVERR)) ||
-			    !(port4 || port6))
-				continue;
-			from_sockaddr(&dst, &rx[got].src);
-			rx[got].unreachable = ntohs(
-				dst.ss_family == AF_INET
-				? ((struct sockaddr_in *)(void *)&dst)->sin_port
-				: ((struct sockaddr_in6 *)(void *)&dst)->sin6_port);
-			rx[got].len = 0;
-			if (rx[got].unreachable)
-				got++;
-			break;
-		}
-	}
-	return got;
-}
-
 static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
 {
 	struct mmsghdr msgs[UDP_BATCH];
@@ -621,11 +565,11 @@ static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		/* A pending ICMP error (ECONNREFUSED...): its details wait
 		 * in the error queue. */
-		return recv_errors(fd, rx, max);
+		return uh_icmp_read_errors(fd, UH_ICMP_PORT_IN_NAME, rx, max);
 	for (int i = 0; i < r; i++) {
 		read_cmsg(&msgs[i].msg_hdr, &rx[i]);
 		rx[i].len = msgs[i].msg_len;
-		rx[i].unreachable = 0;
+		rx[i].unreachable = UH_REACHED;
 		from_sockaddr(&src[i], &rx[i].src);
 	}
 	return r > 0 ? (unsigned)r : 0;
@@ -741,16 +685,24 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 					       lanes);
 
 			/* An ICMP error names the UDP port: the Homa port is
-			 * port_offset below it. */
+			 * port_offset below it (none there: not ours). */
 			for (unsigned r = got; r < got + n; r++) {
-				uint16_t udp = rx[r].unreachable;
+				uint16_t udp = rx[r].unreach_port;
 
-				if (udp)
-					rx[r].unreachable =
-						udp > u->port_offset
-						? (uint16_t)(udp -
-							     u->port_offset)
-						: 0;
+				if (rx[r].unreachable != UH_UNREACH_PORT)
+					continue;
+				if (udp > u->port_offset) {
+					rx[r].unreach_port = (uint16_t)(
+						udp - u->port_offset);
+					continue;
+				}
+				/* Swap it to the end, buffers and all. */
+				struct uh_rx last = rx[got + n - 1];
+
+				rx[got + n - 1] = rx[r];
+				rx[r] = last;
+				n--;
+				r--;
 			}
 			got += n;
 		}

@@ -89,14 +89,28 @@ static void input_one(struct uhoma_stack *st, const struct uh_rx *r)
 {
 	size_t seg = r->seg_size ? r->seg_size : r->len;
 
-	if (r->unreachable) {
-		uh_stack_unreachable(st, &r->src, r->unreachable);
+	static const int err_of[] = {
+		[UH_UNREACH_PORT] = UHOMA_ERR_NOT_CONNECTED,
+		[UH_UNREACH_PROTO] = UHOMA_ERR_PROTO_NOT_SUPPORTED,
+		[UH_UNREACH_HOST] = UHOMA_ERR_HOST_UNREACHABLE,
+	};
+	struct uh_carrier *c = st->carrier;
+
+	if (r->unreachable != UH_REACHED) {
+		uh_stack_unreachable(st, &r->src,
+				     r->unreachable == UH_UNREACH_PORT
+				     ? r->unreach_port : 0,
+				     err_of[r->unreachable]);
 		return;
 	}
 	/* A GRO buffer holds several packets back to back. */
-	for (size_t off = 0; off < r->len; off += seg)
-		uh_stack_input(st, r->buf + off,
-			       r->len - off < seg ? r->len - off : seg, &r->src);
+	for (size_t off = 0; off < r->len; off += seg) {
+		size_t len = r->len - off < seg ? r->len - off : seg;
+
+		if (uh_stack_input(st, r->buf + off, len, &r->src) &&
+		    c->ops->refuse)
+			c->ops->refuse(c, r, r->buf + off, len);
+	}
 }
 
 unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)

@@ -18,7 +18,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "nettest.h"
@@ -204,6 +206,27 @@ static size_t raw_expect(int fd, uint16_t dport, uint8_t type, uint8_t *ip,
 	return 0;
 }
 
+/*
+ * Holds Homa port @port host-wide for the test's own raw socket, as a
+ * kernel peer's packets would come from another host: otherwise a uhoma
+ * stack here finds nobody holding the port and refuses what is sent to it
+ * (ICMP port unreachable). Returns the claim (close it to release).
+ */
+static int hold_port(uint16_t port)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	int n = snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
+			 "uhoma/ip146/port/%u", port);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun,
+			      (socklen_t)(offsetof(struct sockaddr_un,
+						   sun_path) + 1 + (size_t)n)),
+			 0);
+	return fd;
+}
+
 static void ipraw__speaks_the_module_wire_format(void **state)
 {
 	const uint16_t kport = 40000 + (uint16_t)(getpid() % 1000);
@@ -215,13 +238,14 @@ static void ipraw__speaks_the_module_wire_format(void **state)
 	uint8_t req[56 + 200], want[56 + 300], got[70000], ip[20];
 	uint8_t body[300];
 	uint16_t port = (uint16_t)(1000 + getpid() % 20000);
-	int fd, prio = -1;
+	int fd, claim, prio = -1;
 	size_t n;
 
 	(void)state;
 	NEED_RAW();
 	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
 	assert_true(fd >= 0);
+	claim = hold_port(kport);
 	st = ip_stack("127.0.0.1");
 	assert_non_null(st);
 	assert_int_equal(uhoma_socket(st, port, &s), UHOMA_OK);
@@ -316,7 +340,299 @@ static void ipraw__speaks_the_module_wire_format(void **state)
 	}
 	uhoma_close(s);
 	uhoma_stack_destroy(st);
+	close(claim);
 	close(fd);
+}
+
+/* ---- ICMP, as the module speaks it -------------------------------------- */
+
+/* The Internet checksum of @len bytes at @p (written independently of the
+ * library's, to check it). */
+static uint16_t csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | (i + 1 < len ? p[i + 1] : 0));
+	while (sum >> 16)
+		sum = (sum & 0xFFFF) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Counts the ICMP port unreachables on @icmp (a raw ICMP socket) for
+ * packets from Homa port @sport to @dport within @ms; the first one's
+ * bytes (ICMP header on) into @first, if given. */
+static int count_refusals(int icmp, uint16_t sport, uint16_t dport, int ms,
+			  uint8_t *first, size_t *first_len)
+{
+	double end = nt_now() + ms / 1000.0;
+	int n = 0;
+
+	while (nt_now() < end) {
+		struct pollfd pfd = { .fd = icmp, .events = POLLIN };
+		uint8_t buf[2000];
+		ssize_t len;
+		size_t ihl;
+		uint8_t *q;
+
+		if (poll(&pfd, 1, 10) <= 0)
+			continue;
+		len = recv(icmp, buf, sizeof(buf), 0);
+		if (len < 20)
+			continue;
+		ihl = (size_t)(buf[0] & 0xF) * 4;
+		q = buf + ihl + 8 + 20;        /* the quoted Homa header */
+		if ((size_t)len < ihl + 8 + 20 + 4 || buf[ihl] != 3 ||
+		    buf[ihl + 1] != 3 || (q[0] << 8 | q[1]) != sport ||
+		    (q[2] << 8 | q[3]) != dport)
+			continue;
+		if (n++ == 0 && first) {
+			*first_len = (size_t)len - ihl;
+			memcpy(first, buf + ihl, *first_len);
+		}
+	}
+	return n;
+}
+
+/* A Homa request of @len bytes (header included) from @sport to @dport. */
+static void request_pkt(uint8_t *pkt, size_t len, uint16_t sport,
+			uint16_t dport, uint64_t id)
+{
+	memset(pkt, 0, len);
+	common(pkt, sport, dport, 0, 0x10, id);
+	put32(pkt + 28, (uint32_t)(len - 56));
+	put32(pkt + 32, (uint32_t)(len - 56));
+}
+
+/*
+ * A packet for a port no process holds, and a request to a socket that is
+ * not a server, are answered with an ICMP port unreachable (IPv4 type 3
+ * code 3) quoting the IP header and the packet, as the module answers.
+ * Two stacks see each such packet; one answers. Answers are rate limited
+ * (1,000 a second after a burst of 50).
+ */
+static void ipraw__refuses_like_the_module(void **state)
+{
+	const uint16_t kport = 41000 + (uint16_t)(getpid() % 1000);
+	struct uhoma_stack *a, *b;
+	struct uhoma_sock *client_only;
+	uint8_t req[56 + 40], icmp_msg[2000];
+	uint16_t nobody;
+	size_t len = 0;
+	int fd, icmp, n;
+	double t0, elapsed_ms;
+
+	(void)state;
+	NEED_RAW();
+	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
+	icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	assert_true(fd >= 0 && icmp >= 0);
+	a = ip_stack("127.0.0.1");
+	b = ip_stack("127.0.0.1");
+	assert_non_null(a);
+	assert_non_null(b);
+	/* A port nobody holds: one a socket just held and gave back. */
+	{
+		struct uhoma_sock *tmp;
+
+		assert_int_equal(uhoma_socket(a, 0, &tmp), UHOMA_OK);
+		nobody = uhoma_port(tmp);
+		uhoma_close(tmp);
+	}
+	request_pkt(req, sizeof(req), kport, nobody, 0x1000);
+	raw_send(fd, req, sizeof(req), 0);
+	n = count_refusals(icmp, kport, nobody, 300, icmp_msg, &len);
+	assert_int_equal(n, 1);             /* one stack answered, once */
+	/* ICMP header: type, code, a checksum that checks, 4 unused. */
+	assert_true(len >= 8 + 20 + 8);
+	assert_int_equal(csum(icmp_msg, len), 0);
+	assert_int_equal(icmp_msg[0], 3);
+	assert_int_equal(icmp_msg[1], 3);
+	/* The quoted IP header: IPv4, protocol 146, our request's length
+	 * and addresses, its own checksum right. */
+	assert_int_equal(icmp_msg[8], 0x45);
+	assert_int_equal(icmp_msg[8 + 9], PROTO_HOMA);
+	assert_int_equal(icmp_msg[8 + 2] << 8 | icmp_msg[8 + 3],
+			 20 + sizeof(req));
+	assert_int_equal(csum(icmp_msg + 8, 20), 0);
+	{
+		uint8_t lo[4] = { 127, 0, 0, 1 };
+
+		assert_memory_equal(icmp_msg + 8 + 12, lo, 4);
+		assert_memory_equal(icmp_msg + 8 + 16, lo, 4);
+	}
+	/* Then the packet itself: at least the 8 bytes RFC 792 asks. */
+	assert_memory_equal(icmp_msg + 28, req,
+			    len - 28 < sizeof(req) ? len - 28 : sizeof(req));
+
+	/* A request to a client-only socket: refused by its owner. */
+	assert_int_equal(uhoma_socket(a, 0, &client_only), UHOMA_OK);
+	request_pkt(req, sizeof(req), kport, uhoma_port(client_only), 0x1002);
+	raw_send(fd, req, sizeof(req), 0);
+	assert_int_equal(count_refusals(icmp, kport, uhoma_port(client_only),
+					300, NULL, NULL), 1);
+
+	/* A flood: answered at the burst, then 1 a millisecond. */
+	usleep(100 * 1000);                 /* the bucket refills */
+	t0 = nt_now();
+	for (unsigned i = 0; i < 400; i++) {
+		request_pkt(req, sizeof(req), kport, nobody, 0x2000 + 2u * i);
+		raw_send(fd, req, sizeof(req), 0);
+	}
+	elapsed_ms = (nt_now() - t0) * 1000;
+	n = count_refusals(icmp, kport, nobody, 200, NULL, NULL);
+	print_message("    flood of 400 in %.1f ms: %d answers\n", elapsed_ms, n);
+	assert_true(n >= 1);
+	assert_true(n <= 50 + (int)elapsed_ms + 200 / 2);
+	assert_true(n < 400);
+	uhoma_close(client_only);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	close(icmp);
+	close(fd);
+}
+
+/* An RPC outstanding from a client on stack @cli to @port (a server that
+ * never answers); returns its id. */
+static uint64_t outstanding(struct uhoma_sock *cli, const char *addr,
+			    uint16_t port)
+{
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint64_t id;
+	uint8_t b[10] = { 0 };
+
+	nt_sockaddr(addr, port, &to, &to_len);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, b,
+				    sizeof(b), 0, 0, &id), UHOMA_OK);
+	return id;
+}
+
+/* Plays a router: an ICMP destination unreachable of @code for a Homa
+ * packet from 127.0.0.1 port @sport to 127.0.0.1 port @dport. */
+static void router_says(int icmp, uint8_t code, uint16_t sport,
+			uint16_t dport)
+{
+	uint8_t m[8 + 20 + 28];
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint16_t c;
+
+	memset(m, 0, sizeof(m));
+	m[0] = 3;
+	m[1] = code;
+	m[8] = 0x45;
+	put16(m + 8 + 2, 20 + 28);
+	m[8 + 8] = 64;
+	m[8 + 9] = PROTO_HOMA;
+	inet_pton(AF_INET, "127.0.0.1", m + 8 + 12);
+	inet_pton(AF_INET, "127.0.0.1", m + 8 + 16);
+	c = csum(m + 8, 20);
+	put16(m + 8 + 10, c);
+	common(m + 28, sport, dport, 0, 0x10, 2);
+	c = csum(m, sizeof(m));
+	put16(m + 2, c);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	assert_int_equal(sendto(icmp, m, sizeof(m), 0, (struct sockaddr *)&to,
+				sizeof(to)), (ssize_t)sizeof(m));
+}
+
+/* The waiting RPC @id of @s fails with @err within 50 ms. */
+static void fails_with(struct uhoma_sock *s, uint64_t id, int err)
+{
+	struct uhoma_msg m;
+	double t0 = nt_now();
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(s, &m, 0, 2 * 1000000000ll), err);
+	assert_true(m.id == id);
+	assert_true(nt_now() - t0 < 0.05);
+}
+
+/*
+ * ICMP errors fail the RPCs they name, as the module's homa_err_handler
+ * does: a port unreachable those to that port (UHOMA_ERR_NOT_CONNECTED,
+ * ENOTCONN), a protocol unreachable (the host has no Homa) and any other
+ * destination unreachable those to that host (PROTO_NOT_SUPPORTED,
+ * HOST_UNREACHABLE) -- well within the RPC timeout, over both families.
+ */
+static void ipraw__icmp_fails_rpcs(void **state)
+{
+	static const char *addrs[] = { "127.0.0.1", "::1" };
+	struct uhoma_stack *a, *b;
+	struct uhoma_sock *srv, *cli, *client_only;
+	uint16_t nobody;
+	int icmp;
+
+	(void)state;
+	NEED_RAW();
+	for (unsigned f = 0; f < 2; f++) {
+		a = ip_stack(addrs[f]);
+		if (!a && f == 1) {
+			print_message("    no IPv6 loopback: IPv4 only\n");
+			break;
+		}
+		b = ip_stack(addrs[f]);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_int_equal(uhoma_socket(a, 0, &client_only), UHOMA_OK);
+		assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
+		nt_buffers(cli, NT_REGION);
+		{
+			struct uhoma_sock *tmp;
+
+			assert_int_equal(uhoma_socket(a, 0, &tmp), UHOMA_OK);
+			nobody = uhoma_port(tmp);
+			uhoma_close(tmp);
+		}
+		fails_with(cli, outstanding(cli, addrs[f], nobody),
+			   UHOMA_ERR_NOT_CONNECTED);
+		fails_with(cli, outstanding(cli, addrs[f],
+					    uhoma_port(client_only)),
+			   UHOMA_ERR_NOT_CONNECTED);
+		uhoma_close(client_only);
+		uhoma_close(cli);
+		uhoma_stack_destroy(a);
+		uhoma_stack_destroy(b);
+	}
+
+	/* Routers' words, forged here over IPv4. */
+	icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	assert_true(icmp >= 0);
+	a = ip_stack("127.0.0.1");
+	b = ip_stack("127.0.0.1");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(uhoma_socket(a, (uint16_t)(2000 + getpid() % 20000),
+				      &srv), UHOMA_OK);
+	nt_buffers(srv, NT_REGION);        /* it never answers */
+	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
+	nt_buffers(cli, NT_REGION);
+	{
+		static const struct { uint8_t code; int err; } says[] = {
+			{ 2, UHOMA_ERR_PROTO_NOT_SUPPORTED },
+			{ 1, UHOMA_ERR_HOST_UNREACHABLE },
+			{ 13, UHOMA_ERR_HOST_UNREACHABLE },  /* prohibited */
+		};
+
+		for (unsigned i = 0; i < UH_ARRAY_SIZE(says); i++) {
+			uint64_t id = outstanding(cli, "127.0.0.1",
+						  uhoma_port(srv));
+
+			usleep(10 * 1000);
+			/* Names another port: the whole host is meant. */
+			router_says(icmp, says[i].code, uhoma_port(cli),
+				    (uint16_t)(uhoma_port(srv) + 1));
+			fails_with(cli, id, says[i].err);
+		}
+	}
+	/* (Fragmentation needed, code 4, is path MTU news that uhoma
+	 * ignores; forging one would lower the host's path MTU to the
+	 * address for ten minutes, so it is not tried here.) */
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	close(icmp);
 }
 
 int main(void)
@@ -325,6 +641,8 @@ int main(void)
 		UH_TEST(ipraw__two_stacks_ipv4),
 		UH_TEST(ipraw__two_stacks_ipv6),
 		UH_TEST(ipraw__speaks_the_module_wire_format),
+		UH_TEST(ipraw__refuses_like_the_module),
+		UH_TEST(ipraw__icmp_fails_rpcs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "nettest.h"
@@ -39,6 +40,8 @@ static void serve(const char *addr, uint16_t port, int ready_fd)
 	struct nt_echo echo;
 	char ok = 1;
 
+	/* Dies with the test, whatever ends it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (!st || uhoma_socket(st, port, &s) != UHOMA_OK)
 		_exit(2);
 	nt_buffers(s, NT_REGION);

@@ -801,31 +801,104 @@ static void check_errors(void)
 	free(big);
 }
 
-/* A request to a port nobody listens on: recvmsg reports ENOTCONN (the
- * ICMP port unreachable), as the module's does, not ETIMEDOUT after the
- * RPC timeout. */
-static void check_unreachable(void)
+/* Whether the preload was told to use the raw-IP carrier. */
+static bool raw_ip(void)
+{
+	const char *cfg = getenv("UHOMA_CONFIG");
+
+	return cfg && strstr(cfg, "carrier=ip");
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* One request to @port at the loopback address of @family, from a fresh
+ * socket: recvmsg's result and errno, and how long it took in *@ms. */
+static int request_to(int family, uint16_t port, int *err, double *ms)
 {
 	struct hsock c;
 	struct homa_recvmsg_args ra = { 0 };
 	uint8_t buf[100] = { 0 };
 	uint16_t saved = server_port;
+	struct timespec t0;
 	uint64_t id;
-	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
-	socklen_t al = sizeof(a);
+	int rc;
 
-	/* A port the kernel just handed out and took back. */
-	inet_pton(AF_INET6, "::1", &a.sin6_addr);
-	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	      getsockname(fd, (struct sockaddr *)&a, &al) == 0);
-	close(fd);
-	CHECK(open_homa(AF_INET6, &c) == 0);
-	server_port = ntohs(a.sin6_port);
-	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 0, 0, &id) == 0);
+	if (open_homa(family, &c) != 0)
+		return -2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	server_port = port;
+	rc = send_request(c.fd, family, buf, sizeof(buf), 0, 0, &id);
 	server_port = saved;
-	CHECK_ERR(receive(c.fd, &ra, 0, 0, NULL), ENOTCONN);
+	if (rc == 0)
+		rc = (int)receive(c.fd, &ra, 0, 0, NULL);
+	*err = errno;
+	*ms = ms_since(&t0);
 	close_homa(&c);
+	return rc;
+}
+
+/*
+ * A request to a port nobody listens on: recvmsg reports ENOTCONN (the
+ * ICMP port unreachable), as the module's does, not ETIMEDOUT after the
+ * RPC timeout (100 ms by default); well within it, over both families.
+ * Then a request to a socket that exists but is not a server: the module
+ * refuses it the same way; so does uhoma's raw-IP carrier, while over UDP
+ * (no ICMP to send without privileges) it times out (uhoma(7)).
+ */
+static void check_unreachable(void)
+{
+	static const int families[] = { AF_INET6, AF_INET };
+
+	for (unsigned i = 0; i < 2; i++) {
+		int fd = socket(families[i], SOCK_DGRAM, 0), err;
+		struct sockaddr_storage a;
+		socklen_t al = server_addr(families[i], &a);
+		double ms;
+
+		/* A port the kernel just handed out and took back. */
+		((struct sockaddr_in *)(void *)&a)->sin_port = 0;
+		CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, al) == 0 &&
+		      getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+		close(fd);
+		CHECK(request_to(families[i],
+				 ntohs(((struct sockaddr_in *)(void *)&a)
+					       ->sin_port),
+				 &err, &ms) == -1);
+		CHECK(err == ENOTCONN);
+		CHECK(ms < 50);
+	}
+	{
+		struct hsock client_only;
+		struct sockaddr_in6 a;
+		socklen_t al = sizeof(a);
+		double ms;
+		int err;
+
+		CHECK(open_homa(AF_INET6, &client_only) == 0);
+		/* Its first send binds it to an automatic port. */
+		{
+			uint64_t id;
+			uint8_t b = 0;
+
+			CHECK(send_request(client_only.fd, AF_INET6, &b, 1, 0,
+					   0, &id) == 0);
+		}
+		CHECK(getsockname(client_only.fd, (struct sockaddr *)&a,
+				  &al) == 0 && ntohs(a.sin6_port) >= 0x8000);
+		CHECK(request_to(AF_INET6, ntohs(a.sin6_port), &err, &ms) ==
+		      -1);
+		close_homa(&client_only);
+		CHECK(err == (raw_ip() ? ENOTCONN : ETIMEDOUT));
+		if (raw_ip())
+			CHECK(ms < 50);
+	}
 }
 
 /* A stack that cannot start: socket() says why with that errno (here
@@ -876,6 +949,17 @@ static void check_low_port(void)
 		if (fscanf(f, "%d", &start) != 1)
 			start = 1024;
 		fclose(f);
+	}
+	if (raw_ip()) {
+		/* Raw IP: Homa's ports are no UDP ports, and any of them
+		 * binds, as with the module (root here: CAP_NET_RAW). */
+		int h = socket(AF_INET, SOCK_DGRAM, IPPROTO_HOMA);
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons(80) };
+
+		CHECK(h >= 0 && bind(h, (struct sockaddr *)&a, sizeof(a)) == 0);
+		close(h);
+		return;
 	}
 	if (start <= 80)
 		return;
@@ -1270,6 +1354,10 @@ int main(int argc, char **argv)
 		       errno == EINVAL ? 0 : 1;
 	self_path = argv[0];
 	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+	if (fd < 0 && raw_ip() && (errno == EPERM || errno == EACCES)) {
+		printf("homa_api: skipped: carrier=ip needs CAP_NET_RAW\n");
+		return 77;
+	}
 	if (fd < 0) {
 		fprintf(stderr, "homa_api: no Homa here (%s): run under "
 			"LD_PRELOAD=libuhoma-preload.so or with homa.ko\n",
