@@ -93,9 +93,8 @@ unsigned uh_icmp_read_errors(int fd, enum uh_icmp_port where,
 						  &port))
 				break;
 			if (where == UH_ICMP_PORT_IN_DATA)
-				port = n >= 4 ? (uint16_t)(data[2] << 8 |
-							   data[3])
-					      : 0;
+				port = (uint16_t)(n >= 4 ? data[2] << 8 | data[3]
+							 : 0);
 			out->unreach_port = port;
 			/* A port unreachable naming no port says nothing. */
 			if (out->unreachable == UH_UNREACH_PORT && port == 0)
