@@ -86,8 +86,13 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 void uh_stack_unreachable(struct uhoma_stack *st, const struct uh_addr *addr,
 			  uint16_t port, int err);
 
-/* One timer tick: retransmissions, timeouts, NEED_ACKs, reaping. */
-void uh_stack_tick(struct uhoma_stack *st);
+/*
+ * One timer tick: retransmissions, timeouts, NEED_ACKs, reaping. Returns
+ * how many RPCs wait on a timer after it (0: nothing can time out). Silence
+ * is measured in ticks: the caller should have read what the network
+ * delivered before it ticks (a packet waiting unread is not silence).
+ */
+uint64_t uh_stack_tick(struct uhoma_stack *st);
 
 /* Counts and drops a packet for @reason. */
 static inline void uh_stack_drop(struct uhoma_stack *st, enum uh_drop reason)

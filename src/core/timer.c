@@ -254,7 +254,8 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 }
 
 /* Looks at every RPC of @s due at tick @now. */
-static void tick_sock(struct uhoma_sock *s, uint64_t now)
+/* One tick of socket @s; returns how many of its RPCs wait on a timer. */
+static uint64_t tick_sock(struct uhoma_sock *s, uint64_t now)
 {
 	struct uh_pending p;
 	struct uh_list due;
@@ -274,7 +275,7 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 		} while (got && freed < backlog);
 	}
 	if (!uh_sock_protect(s))
-		return;
+		return 0;
 	uh_list_init(&due);
 	n = uh_twheel_take(&s->timers, now, &due);
 	uh_pending_init(&p);
@@ -304,6 +305,7 @@ static void tick_sock(struct uhoma_sock *s, uint64_t now)
 	uh_sock_unprotect(s);
 	if (n)
 		uh_metric_add(s->stack->metrics, UH_M_TIMER_VISITS, n);
+	return uh_twheel_armed(&s->timers);
 }
 
 struct expiry {
@@ -318,9 +320,9 @@ static void expire_peer(struct uh_peer *peer, void *arg)
 	e->freed += uh_peer_dedup_expire(peer, e->now, e->quiet);
 }
 
-void uh_stack_tick(struct uhoma_stack *st)
+uint64_t uh_stack_tick(struct uhoma_stack *st)
 {
-	uint64_t now = atomic_fetch_add(&st->ticks, 1) + 1;
+	uint64_t now = atomic_fetch_add(&st->ticks, 1) + 1, armed = 0;
 	struct expiry exp;
 
 	uh_metric_inc(st->metrics, UH_M_TIMER_TICKS);
@@ -332,7 +334,7 @@ void uh_stack_tick(struct uhoma_stack *st)
 		for (; s; s = atomic_load_explicit(&s->tab_next,
 						   memory_order_acquire))
 			if (!atomic_load(&s->shutdown))
-				tick_sock(s, now);
+				armed += tick_sock(s, now);
 	}
 	uh_rcu_read_unlock();
 	uh_grant_tick(st);
@@ -349,4 +351,5 @@ void uh_stack_tick(struct uhoma_stack *st)
 	if (exp.freed)
 		uh_metric_add(st->metrics, UH_M_DEDUP_RECORDS,
 			      -(int64_t)exp.freed);
+	return armed;
 }

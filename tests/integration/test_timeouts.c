@@ -21,6 +21,7 @@
 #include "core/sock.h"
 #include "core/stack.h"
 #include "core/wire.h"
+#include "runtime/runtime.h"
 
 #define REQ_LEN 100
 
@@ -234,11 +235,50 @@ static void timeouts__restart_gets_a_fresh_timeout(void **state)
 	nt_pair_close(&p);
 }
 
+/*
+ * A poller that stops polling -- a page fault, or another thread's mmap
+ * holding the process's memory-map lock -- keeps the receive threads
+ * standing aside. The response it should have read waits unread; that is
+ * not silence, and the RPC must not time out. Here the test registers a
+ * poller that never polls, for four timeouts' worth of time.
+ */
+static void timeouts__stuck_poller_is_not_silence(void **state)
+{
+	struct nt_pair p;
+	struct nt_echo echo;
+	struct sockaddr_storage to;
+	struct uhoma_msg m;
+	uint8_t req[REQ_LEN];
+	size_t to_len;
+	uint64_t id;
+
+	(void)state;
+	nt_pair_open(&p, 7, 0, 0, NT_REGION, NT_REGION);
+	nt_echo_start(&echo, p.srv, 1);
+	nt_addr(1, 80, &to, &to_len);
+	nt_fill(req, sizeof(req), 3);
+	uh_runtime_poll_begin(p.b);          /* ... and it never polls */
+	/* The receive thread, out of its wait, now stands aside. */
+	p.b->carrier->ops->kick(p.b->carrier);
+	usleep(20 * 1000);
+	assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to, to_len, req,
+				    sizeof(req), 0, 0, &id), UHOMA_OK);
+	usleep(4 * p.b->cfg.timeout_ticks * p.b->cfg.tick_us);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(nt_recv_nb(p.cli, &m), REQ_LEN);
+	assert_true(m.id == id && nt_check(p.cli, &m, REQ_LEN, 3));
+	uhoma_msg_release(p.cli, &m);
+	uh_runtime_poll_end(p.b, false);
+	nt_echo_stop(&echo);
+	nt_pair_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(timeouts__many_in_flight_at_one_pct_loss),
 		UH_TEST(timeouts__restart_gets_a_fresh_timeout),
+		UH_TEST(timeouts__stuck_poller_is_not_silence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
