@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "core/stack.h"
 #include "uhoma/memnet.h"
 #include "uhoma/uhoma.h"

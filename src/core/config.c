@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "core/addr.h"
+#include "util/addr.h"
 
 struct field {
 	const char *name;

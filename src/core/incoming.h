@@ -4,7 +4,7 @@
 #ifndef UHOMA_CORE_INCOMING_H
 #define UHOMA_CORE_INCOMING_H
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "core/wire.h"
 
 struct uhoma_stack;

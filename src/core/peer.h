@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "core/dedup.h"
 #include "core/prio.h"
 #include "core/wire.h"

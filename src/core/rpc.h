@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "core/pool.h"
 #include "core/wire.h"
 #include "sync/lock.h"

@@ -22,16 +22,17 @@
  * than wait for a release that may never come. Responses are never
  * charged: their requests were already bounded by their clients.
  *
- * Lost wake-ups: a sender registers in tx_waiters before it re-reads
- * tx_bytes; a returner subtracts from tx_bytes before it reads
- * tx_waiters (all seq_cst). Either the sender sees the space or the
- * returner sees the sender and wakes it.
+ * This file is the admission and the accounting; the wait of a sender
+ * whose budget is spent is the api layer's (api/send_wait.c). Lost
+ * wake-ups: a sender registers in tx_waiters before it re-reads tx_bytes;
+ * a returner subtracts from tx_bytes before it reads tx_waiters (all
+ * seq_cst). Either the sender sees the space or the returner sees the
+ * sender and wakes it.
  */
 #include "core/metrics.h"
 #include "core/rpc.h"
 #include "core/sock.h"
 #include "core/stack.h"
-#include "runtime/runtime.h"
 #include "sync/lockdep.h"
 
 /*
@@ -51,84 +52,64 @@ static bool region_full(struct uhoma_sock *s)
 	return full;
 }
 
-/* The module's rule: a send is admitted while the budget is not spent,
- * whatever its size (so one message may overshoot it), and poll reports
- * the descriptor writable exactly then (uh_sock_sync_tx_fd). */
-static bool fits(uint64_t cur, uint64_t want, uint32_t limit)
+bool uh_sock_tx_spent(struct uhoma_sock *s)
 {
-	(void)want;
-	return limit == 0 || cur < limit;
+	uint32_t limit = atomic_load_explicit(&s->tx_limit,
+					      memory_order_relaxed);
+
+	return limit != 0 && atomic_load(&s->tx_bytes) >= limit;
 }
 
-int uh_sock_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
-		      uint32_t *charged)
+/* The module's rule: a send is admitted while the budget is not spent,
+ * whatever its size (so one message may overshoot it), and poll reports
+ * the descriptor writable exactly then. */
+bool uh_sock_tx_open(struct uhoma_sock *s)
+{
+	return !uh_sock_tx_spent(s);
+}
+
+/* Tells the layer above that @s's budget may have changed (spent or not):
+ * its descriptor's writability follows. */
+static void tx_changed(struct uhoma_sock *s)
+{
+	if (s->stack->up.tx_budget)
+		s->stack->up.tx_budget(s);
+}
+
+int uh_sock_tx_try_charge(struct uhoma_sock *s, uint32_t len,
+			  uint32_t *charged)
 {
 	uint64_t want = (uint64_t)len + UH_TX_OVERHEAD;
-	bool waiting = false, counted = false;
-	int rc = UHOMA_OK;
 
+	*charged = 0;
 	for (;;) {
 		uint32_t limit = atomic_load_explicit(&s->tx_limit,
 						      memory_order_relaxed);
 		uint64_t cur = atomic_load(&s->tx_bytes);
-		uint32_t ticket;
 
-		if (fits(cur, want, limit)) {
+		if (limit == 0 || cur < limit) {
 			if (atomic_compare_exchange_weak(&s->tx_bytes, &cur,
 							 cur + want))
 				break;
 			continue;
 		}
-		if (atomic_load(&s->shutdown)) {
-			rc = UHOMA_ERR_SHUTDOWN;
-			break;
-		}
-		if (nonblock) {
-			rc = UHOMA_ERR_AGAIN;
-			break;
-		}
-		if (region_full(s)) {
-			rc = UHOMA_ERR_NO_BUFFER;
-			break;
-		}
-		if (!waiting) {
-			/* Register, then look again (see the top). */
-			atomic_fetch_add(&s->tx_waiters, 1);
-			waiting = true;
-			continue;
-		}
-		/* A virtual clock only moves when the caller returns. */
-		if (uh_runtime_virtual(s->stack)) {
-			rc = UHOMA_ERR_AGAIN;
-			break;
-		}
-		if (!counted) {
-			uh_metric_inc(s->stack->metrics, UH_M_SEND_WAITS);
-			counted = true;
-		}
-		if (uh_runtime_manual(s->stack)) {
-			/* No threads to return charges: drive the stack. */
-			uhoma_poll(s->stack, 1000000);
-			continue;
-		}
-		ticket = uh_wait_prepare(&s->tx_wait);
-		cur = atomic_load(&s->tx_bytes);
-		if (fits(cur, want, limit) || atomic_load(&s->shutdown))
-			continue;
-		uh_lockdep_might_sleep("uhoma_send waiting for its budget",
-				       UH_HERE);
-		if (uh_wait_sleep(&s->tx_wait, ticket, UINT64_MAX) ==
-		    UHOMA_ERR_INTERRUPTED) {
-			rc = UHOMA_ERR_INTERRUPTED;
-			break;
-		}
+		if (atomic_load(&s->shutdown))
+			return UHOMA_ERR_SHUTDOWN;
+		return region_full(s) ? UHOMA_ERR_NO_BUFFER : UHOMA_ERR_AGAIN;
 	}
-	if (waiting)
-		atomic_fetch_sub(&s->tx_waiters, 1);
-	*charged = rc == UHOMA_OK ? (uint32_t)want : 0;
-	if (rc == UHOMA_OK)
-		uh_sock_sync_tx_fd(s);     /* may be spent now: no POLLOUT */
-	return rc;
+	*charged = (uint32_t)want;
+	tx_changed(s);     /* may be spent now: no POLLOUT */
+	return UHOMA_OK;
+}
+
+void uh_sock_tx_wait_begin(struct uhoma_sock *s)
+{
+	atomic_fetch_add(&s->tx_waiters, 1);
+}
+
+void uh_sock_tx_wait_end(struct uhoma_sock *s)
+{
+	atomic_fetch_sub(&s->tx_waiters, 1);
 }
 
 /* Subtracts @bytes; true if a sender may be waiting for them, or the
@@ -137,14 +118,14 @@ static bool give_back(struct uhoma_sock *s, uint32_t bytes)
 {
 	atomic_fetch_sub(&s->tx_bytes, bytes);
 	return atomic_load(&s->tx_waiters) != 0 ||
-	       atomic_load(&s->efd_tx_full);
+	       atomic_load(&s->tx_watch);
 }
 
 void uh_sock_tx_return(struct uhoma_sock *s, uint32_t bytes)
 {
 	if (bytes && give_back(s, bytes)) {
 		uh_wait_wake_all(&s->tx_wait);
-		uh_sock_sync_tx_fd(s);
+		tx_changed(s);
 	}
 }
 
@@ -169,7 +150,7 @@ int uhoma_set_sndbuf(struct uhoma_sock *s, size_t bytes)
 	/* A larger budget may admit a waiting sender now. */
 	if (atomic_load(&s->tx_waiters))
 		uh_wait_wake_all(&s->tx_wait);
-	uh_sock_sync_tx_fd(s);
+	tx_changed(s);
 	return UHOMA_OK;
 }
 

@@ -2,20 +2,15 @@
  * sock.c - socket open/close, the port table, deferred work, protect
  * counts, reaping and buffer waiters.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/grant.h"
 #include "core/incoming.h"
 #include "core/outgoing.h"
 #include "core/sock.h"
 #include "core/stack.h"
-#include "runtime/runtime.h"
 #include "sync/rcu.h"
-#include "util/clock.h"
 
 static UH_LOCK_CLASS(sock_class, "socket", UH_RANK_SOCKET, 0);
 static UH_LOCK_CLASS(rpc_class, "rpc", UH_RANK_RPC, 0);
@@ -72,92 +67,17 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 			uh_wait_wake_all(&s->wait);
 		else if (p->wake_one)
 			uh_wait_wake_one(&s->wait);
-		if (p->wake_all || p->wake_one)
-			uh_runtime_kick_receiver(st);
-		if (p->signal_fd)
-			uh_sock_sync_fd(s);
+		if ((p->wake_all || p->wake_one) && st->up.kick_receiver)
+			st->up.kick_receiver(st);
+		if (p->signal_fd && st->up.rx_ready)
+			st->up.rx_ready(s);
 	}
 	if (p->wake_tx) {
 		uh_wait_wake_all(&p->wake_tx->tx_wait);
-		uh_sock_sync_tx_fd(p->wake_tx);
+		if (st->up.tx_budget)
+			st->up.tx_budget(p->wake_tx);
 	}
 	uh_pending_init(p);
-}
-
-/* ---- readiness fd ------------------------------------------------------- */
-
-static bool sock_readable(struct uhoma_sock *s)
-{
-	bool ready;
-
-	uh_lock(&s->lock);
-	ready = !uh_list_empty(&s->ready) || atomic_load(&s->shutdown);
-	uh_unlock(&s->lock);
-	return ready;
-}
-
-/* Makes the readiness descriptor readable: a byte from its other end (a
- * failed write means plenty are queued already). */
-static void efd_signal(struct uhoma_sock *s)
-{
-	(void)!write(s->efd_peer, "r", 1);
-}
-
-/* Drains what efd_signal queued (all of it: signals may have piled up). */
-static void efd_drain(int fd)
-{
-	char buf[256];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
-
-void uh_sock_sync_fd(struct uhoma_sock *s)
-{
-	/* Two system calls per message saved for applications that never
-	 * poll the descriptor. */
-	if (!atomic_load_explicit(&s->efd_used, memory_order_acquire))
-		return;
-	if (sock_readable(s)) {
-		efd_signal(s);
-		return;
-	}
-	/* Drain, then look again: an RPC made ready between our check and
-	 * the drain must leave the fd readable. */
-	efd_drain(s->efd);
-	if (sock_readable(s))
-		efd_signal(s);
-}
-
-static bool tx_spent(struct uhoma_sock *s)
-{
-	uint32_t limit = atomic_load_explicit(&s->tx_limit,
-					      memory_order_relaxed);
-
-	return limit != 0 && atomic_load(&s->tx_bytes) >= limit;
-}
-
-void uh_sock_sync_tx_fd(struct uhoma_sock *s)
-{
-	static const char junk[256];
-
-	if (!atomic_load_explicit(&s->efd_used, memory_order_acquire) ||
-	    tx_spent(s) == atomic_load(&s->efd_tx_full))
-		return;    /* nobody polls it, or it says the truth already */
-	pthread_mutex_lock(&s->efd_tx_lock);
-	/* Settle on what the budget says after the change: a writer
-	 * racing us calls here too and finds it. */
-	if (tx_spent(s) && !s->efd_tx_full) {
-		/* Fill efd's tiny send buffer (SO_SNDBUF at its minimum):
-		 * poll then reports it not writable. */
-		while (write(s->efd, junk, sizeof(junk)) > 0)
-			;
-		atomic_store(&s->efd_tx_full, true);
-	} else if (!tx_spent(s) && s->efd_tx_full) {
-		efd_drain(s->efd_peer);
-		atomic_store(&s->efd_tx_full, false);
-	}
-	pthread_mutex_unlock(&s->efd_tx_lock);
 }
 
 /* ---- the port table ----------------------------------------------------- */
@@ -190,7 +110,8 @@ static void socktab_link(struct uhoma_stack *st, struct uhoma_sock *s)
 	atomic_store_explicit(&st->socktab[b], s, memory_order_release);
 }
 
-int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
+int uh_sock_open(struct uhoma_stack *st, uint16_t port,
+		 struct uh_readiness *readiness, struct uhoma_sock **out)
 {
 	struct uhoma_sock *s;
 	int rc;
@@ -218,27 +139,10 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 		uh_lock_init(&s->client_buckets[i].lock, &rpc_class);
 		uh_lock_init(&s->server_buckets[i].lock, &rpc_class);
 	}
-	{
-		int sv[2], small = 1;
-
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-					SOCK_CLOEXEC, 0, sv) != 0) {
-			rc = errno == EMFILE || errno == ENFILE
-				     ? UHOMA_ERR_NO_FILES : UHOMA_ERR_SYSTEM;
-			free(s);
-			return rc;
-		}
-		/* The smallest send buffer: a few writes fill it. */
-		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small,
-			   sizeof(small));
-		s->efd = sv[0];
-		s->efd_peer = sv[1];
-		pthread_mutex_init(&s->efd_tx_lock, NULL);
-		atomic_init(&s->efd_tx_full, false);
-	}
+	s->readiness = readiness;
+	atomic_init(&s->tx_watch, false);
 	rc = st->carrier->ops->open_port(st->carrier, &port);
 	if (rc) {
-		close(s->efd);
 		free(s);
 		return rc;
 	}
@@ -251,8 +155,6 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out)
 						  : UHOMA_ERR_ADDR_IN_USE;
 		uh_unlock(&st->socktab_lock);
 		st->carrier->ops->close_port(st->carrier, port);
-		close(s->efd);
-		close(s->efd_peer);
 		free(s);
 		return rc;
 	}
@@ -525,9 +427,11 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 	}
 	uh_sock_unprotect(s);
 	uh_wait_wake_all(&s->wait);
-	uh_runtime_kick_receiver(s->stack);
+	if (s->stack->up.kick_receiver)
+		s->stack->up.kick_receiver(s->stack);
 	uh_wait_wake_all(&s->tx_wait);
-	uh_sock_sync_fd(s);
+	if (s->stack->up.rx_ready)
+		s->stack->up.rx_ready(s);    /* readable: it is shut down */
 }
 
 struct ack_flush {
@@ -560,7 +464,7 @@ static void flush_peer_acks(struct uh_peer *peer, void *arg)
 	}
 }
 
-void uh_sock_close(struct uhoma_sock *s)
+void uh_sock_close_start(struct uhoma_sock *s)
 {
 	struct uhoma_stack *st = s->stack;
 	struct ack_flush f = { .s = s };
@@ -579,20 +483,21 @@ void uh_sock_close(struct uhoma_sock *s)
 	uh_lock(&st->socktab_lock);
 	uh_list_del(&s->stack_link);
 	uh_unlock(&st->socktab_lock);
-	for (;;) {
-		bool empty;
+}
 
-		uh_sock_reap(s, true);
-		uh_lock(&s->lock);
-		empty = uh_list_empty(&s->dead);
-		uh_unlock(&s->lock);
-		if (empty)
-			break;
-		uh_sleep_ns(100000);  /* a reference still held: wait */
-	}
+bool uh_sock_reap_final(struct uhoma_sock *s)
+{
+	bool empty;
+
+	uh_sock_reap(s, true);
+	uh_lock(&s->lock);
+	empty = uh_list_empty(&s->dead);
+	uh_unlock(&s->lock);
+	return empty;
+}
+
+void uh_sock_free(struct uhoma_sock *s)
+{
 	uh_pool_destroy(&s->pool);
-	close(s->efd);
-	close(s->efd_peer);
-	pthread_mutex_destroy(&s->efd_tx_lock);
 	free(s);
 }

@@ -13,8 +13,9 @@
  *   active                    socket lock             walkers holding a
  *                                                     protect count
  *   ready, dead, waiting_bufs socket lock             socket lock
- *   wait, efd                 internally synchronized (efd kept in
- *                             step only once efd_used is set)
+ *   wait                      internally synchronized
+ *   readiness                 immutable (the layer above's)
+ *   tx_watch                  atomic (the layer above's flag)
  *   pool                      pool lock (leaf)
  *   tx_bytes, tx_waiters      atomic (seq_cst: see uh_sock_tx_charge)
  *   tx_limit                  atomic (relaxed; uhoma_set_sndbuf)
@@ -26,18 +27,17 @@
  * list, protect) checks it under the same lock, so nothing is added after.
  * (2) Unlink from the port table. (3) End every RPC, walking `active` under
  * a protect count. (4) Wake every waiter: they see `shutdown`. (5) Free
- * only in uh_sock_close, after a grace period and after every RPC is
- * reaped.
+ * only in uh_sock_free, after uh_sock_close_start's grace period and once
+ * uh_sock_reap_final has reaped every RPC.
  */
 #ifndef UHOMA_CORE_SOCK_H
 #define UHOMA_CORE_SOCK_H
 
 #include <stdatomic.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "core/pool.h"
 #include "core/rpc.h"
 #include "core/twheel.h"
@@ -48,6 +48,7 @@
 #include "util/list.h"
 
 struct uhoma_stack;
+struct uh_readiness;
 
 struct uhoma_sock {
 	struct uhoma_stack *stack;        /* immutable */
@@ -75,22 +76,14 @@ struct uhoma_sock {
 					* (in.proven), oldest first */
 	uint32_t nunproven;            /* lock: entries on unproven */
 	struct uh_wait wait;           /* uhoma_recv sleepers */
-	int efd;                       /* the readiness descriptor the
-					* application polls: one end of a
-					* UNIX stream pair, readable while a
-					* message is ready, not writable
-					* while the send budget is spent */
-	int efd_peer;                  /* its other end: uhoma writes here to
-					* make efd readable */
-	_Atomic bool efd_used;         /* uhoma_fd was called: keep efd in
-					* step (set once, atomic) */
-	pthread_mutex_t efd_tx_lock;   /* efd_tx_full and the writes that
-					* fill efd / reads that drain
-					* efd_peer: a plain mutex, taken
-					* with no uhoma lock held and never
-					* nested, around system calls */
-	_Atomic bool efd_tx_full;      /* efd made unwritable: written under
-					* efd_tx_lock, read as a hint */
+	struct uh_readiness *readiness; /* immutable: the layer above's
+					 * readiness descriptor (api/
+					 * readiness.c), given to
+					 * uh_sock_open; never looked into
+					 * here */
+	_Atomic bool tx_watch;         /* the layer above shows the send
+					* budget spent and must hear when it
+					* frees (set and cleared by it) */
 	struct uh_pool pool;
 	/* The send budget (uhoma_set_sndbuf): bytes of requests still
 	 * awaiting their response. uhoma_send waits while it is spent. */
@@ -156,8 +149,10 @@ void uh_pending_wake(struct uh_pending *p, struct uhoma_sock *s, bool all);
 /* Does everything @p holds. No lock may be held. */
 void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p);
 
-/* Opens a socket on @port (0 = automatic). */
-int uh_sock_open(struct uhoma_stack *st, uint16_t port, struct uhoma_sock **out);
+/* Opens a socket on @port (0 = automatic), carrying the layer above's
+ * @readiness (may be NULL), which the stack's upcalls receive back. */
+int uh_sock_open(struct uhoma_stack *st, uint16_t port,
+		 struct uh_readiness *readiness, struct uhoma_sock **out);
 
 /*
  * Moves @s to port @port (1..0x7FFF) and makes it a server. The socket
@@ -201,40 +196,48 @@ void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
  * held. */
 void uh_sock_check_bufs(struct uhoma_sock *s);
 
-/* The readiness fd reflects whether `ready` is empty (no lock held). */
-void uh_sock_sync_fd(struct uhoma_sock *s);
-
-/* Keeps the readiness descriptor's writability in step with the send
- * budget: not writable while it is spent (tx_bytes >= tx_limit), as the
- * module withholds POLLOUT while its output memory is. No lock held. */
-void uh_sock_sync_tx_fd(struct uhoma_sock *s);
-
-/* @s's readiness eventfd, without starting to keep it in step (uhoma_fd
- * does that): for a caller that will start it when someone polls. */
-static inline int uh_sock_efd(const struct uhoma_sock *s)
-{
-	return s->efd;
-}
-
-/* Shuts down (idempotent) / closes (last call) the socket. */
+/* Shuts down @s (idempotent). */
 void uh_sock_shutdown(struct uhoma_sock *s);
-void uh_sock_close(struct uhoma_sock *s);
+
+/*
+ * Closing, in three steps, so that the waiting is the caller's:
+ * uh_sock_close_start shuts @s down, sends the acks the stack owes, waits
+ * a grace period and releases the port; uh_sock_reap_final reaps and says
+ * whether every RPC is freed (false: a reference is still held somewhere;
+ * try again shortly); then uh_sock_free frees the socket. No lock held.
+ */
+void uh_sock_close_start(struct uhoma_sock *s);
+bool uh_sock_reap_final(struct uhoma_sock *s);
+void uh_sock_free(struct uhoma_sock *s);
 
 /*
  * The send budget (core/sndbuf.c). A request charges its length plus
  * UH_TX_OVERHEAD to its socket's tx_bytes from uhoma_send until its
- * response is complete, or the RPC fails or ends. uh_sock_tx_charge waits (or fails with UHOMA_ERR_AGAIN
- * if @nonblock) while the charge would take tx_bytes past tx_limit; an
- * idle socket (tx_bytes 0) always accepts one message, however long.
- * Sets *@charged. Blocks: call with no lock held.
+ * response is complete, or the RPC fails or ends. A charge is admitted
+ * while tx_bytes is below tx_limit, whatever its size (the module's rule).
+ *
+ * uh_sock_tx_try_charge admits or refuses at once: 0 (and *@charged set),
+ * UHOMA_ERR_AGAIN (spent), UHOMA_ERR_SHUTDOWN, or UHOMA_ERR_NO_BUFFER
+ * (spent, and responses wait for buffer pages the application holds, so
+ * waiting could be forever). A sender that will wait registers first
+ * (uh_sock_tx_wait_begin), tries again, then sleeps on tx_wait; returners
+ * subtract before they look for waiters (all seq_cst): either the sender
+ * sees the space or the returner sees the sender and wakes it. The waiting
+ * itself is the api layer's (api/send_wait.c).
  */
 #define UH_TX_OVERHEAD 1024u
-int uh_sock_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
-		      uint32_t *charged);
+int uh_sock_tx_try_charge(struct uhoma_sock *s, uint32_t len,
+			  uint32_t *charged);
+void uh_sock_tx_wait_begin(struct uhoma_sock *s);
+void uh_sock_tx_wait_end(struct uhoma_sock *s);
+/* Whether a charge of any size would be admitted now. */
+bool uh_sock_tx_open(struct uhoma_sock *s);
 /* Returns @bytes to the budget (no lock needed; wakes senders at once). */
 void uh_sock_tx_return(struct uhoma_sock *s, uint32_t bytes);
 /* Returns @rpc's charge, if it still holds one (RPC lock held; the wake-up
  * goes into @p). */
 void uh_rpc_tx_uncharge(struct uh_rpc *rpc, struct uh_pending *p);
+/* Whether @s's budget is spent (tx_bytes >= tx_limit, a limit set). */
+bool uh_sock_tx_spent(struct uhoma_sock *s);
 
 #endif /* UHOMA_CORE_SOCK_H */

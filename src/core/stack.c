@@ -1,5 +1,7 @@
 /*
- * stack.c - creating and destroying a stack; the transmit funnel.
+ * stack.c - a stack's core state, made and freed (what assembles it --
+ * carrier, counters, threads -- is the api layer's: api/stack.c); the
+ * transmit funnel.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,10 +10,6 @@
 #include "core/config.h"
 #include "core/stack.h"
 #include "mem/cache.h"
-#include "runtime/runtime.h"
-#include "runtime/stat.h"
-#include "sync/rcu.h"
-#include "util/clock.h"
 
 static UH_LOCK_CLASS(socktab_class, "socktab", UH_RANK_TABLE, 0);
 
@@ -81,27 +79,15 @@ static uint32_t peer_size(void *ctx, const struct uh_addr *a, bool *local)
 	return max > UH_HDR_DATA ? max - UH_HDR_DATA : 0;
 }
 
-int uhoma_stack_create(const struct uhoma_config *cfg,
-		       struct uhoma_stack **out)
+int uh_stack_new(const struct uhoma_config *cfg,
+		 const struct uh_stack_parts *parts, struct uhoma_stack **out)
 {
-	struct uhoma_config c;
 	struct uhoma_stack *st;
 	size_t size = (sizeof(*st) + UH_CACHELINE - 1) &
 		      ~(size_t)(UH_CACHELINE - 1);
-	int rc;
 
-	if (!out)
+	if (parts->carrier->max_packet <= UH_HDR_DATA + 64)
 		return UHOMA_ERR_INVALID_ARGUMENT;
-	/* Before any process-wide lock is first taken (the caches'): a
-	 * fork from now on finds none of them held (runtime/fork.h). */
-	uh_runtime_process_init();
-	if (cfg)
-		c = *cfg;
-	else
-		uhoma_config_default(&c);
-	rc = uh_config_validate(&c);
-	if (rc)
-		return rc;
 	pthread_once(&rpc_cache_once, rpc_cache_init);
 	if (!rpc_cache)
 		return UHOMA_ERR_NOMEM;
@@ -109,75 +95,55 @@ int uhoma_stack_create(const struct uhoma_config *cfg,
 	if (!st)
 		return UHOMA_ERR_NOMEM;
 	memset(st, 0, size);
-	st->cfg = c;
+	st->cfg = *cfg;
 	st->rpc_cache = rpc_cache;
+	st->carrier = parts->carrier;
+	st->metrics = parts->metrics;
+	st->now = parts->now;
+	st->up = parts->up;
 	st->dedup_cap = UH_DEDUP_MIN_CAP;
-	while (st->dedup_cap < c.dedup_window)
+	while (st->dedup_cap < cfg->dedup_window)
 		st->dedup_cap *= 2;
-	st->dedup_quiet = ((uint64_t)c.dedup_quiet_ms * 1000 + c.tick_us - 1) /
-			  c.tick_us;
+	st->dedup_quiet = ((uint64_t)cfg->dedup_quiet_ms * 1000 +
+			   cfg->tick_us - 1) / cfg->tick_us;
 	uh_lock_init(&st->socktab_lock, &socktab_class);
 	pthread_mutex_init(&st->bind_mutex, NULL);
 	uh_list_init(&st->all_socks);
-	rc = uh_carrier_create(&c, &st->carrier);
-	if (rc) {
-		free(st);
-		return rc;
-	}
-	if (st->carrier->max_packet <= UH_HDR_DATA + 64) {
-		st->carrier->ops->destroy(st->carrier);
-		free(st);
-		return UHOMA_ERR_INVALID_ARGUMENT;
-	}
 	st->max_payload = st->carrier->max_packet - UH_HDR_DATA;
-	rc = uh_stat_create(st);
-	if (rc) {
-		st->carrier->ops->destroy(st->carrier);
-		free(st);
-		return rc;
-	}
-	uh_peertab_init(&st->peers, c.max_peers, st->metrics);
+	uh_peertab_init(&st->peers, cfg->max_peers, st->metrics);
 	uh_peertab_sizing(&st->peers, peer_size, st,
 			  st->max_payload < 256 ? st->max_payload : 256);
-	st->now = uh_now_ns;
-	st->link_mbps = c.link_mbps ? c.link_mbps : st->carrier->link_mbps;
+	st->link_mbps = cfg->link_mbps ? cfg->link_mbps
+				       : st->carrier->link_mbps;
 	uh_prio_init(st);
-	if (c.lanes)
+	if (cfg->lanes)
 		st->carrier->urgent_prio = uh_prio_urgent(st);
 	uh_grant_init(st);
 	uh_pacer_init(st, st->link_mbps, st->now);
-	rc = uh_runtime_start(st);
-	if (rc) {
-		uh_stat_destroy(st);
-		st->carrier->ops->destroy(st->carrier);
-		free(st);
-		return rc;
-	}
 	*out = st;
-	uh_lockdep_return_to_app("uhoma_stack_create", UH_HERE);
 	return UHOMA_OK;
 }
 
-void uhoma_stack_destroy(struct uhoma_stack *st)
+void uh_stack_stop_sockets(struct uhoma_stack *st)
 {
-	if (!st)
-		return;
+	uh_lock(&st->socktab_lock);
 	atomic_store(&st->destroying, true);
-	uh_runtime_stop(st);
-	for (;;) {
-		struct uhoma_sock *s = NULL;
+	uh_unlock(&st->socktab_lock);
+}
 
-		uh_lock(&st->socktab_lock);
-		s = uh_list_first(&st->all_socks, struct uhoma_sock, stack_link);
-		uh_unlock(&st->socktab_lock);
-		if (!s)
-			break;
-		uh_sock_close(s);
-	}
-	uh_synchronize_rcu();
-	st->carrier->ops->destroy(st->carrier);
+struct uhoma_sock *uh_stack_any_sock(struct uhoma_stack *st)
+{
+	struct uhoma_sock *s;
+
+	uh_lock(&st->socktab_lock);
+	s = uh_list_first(&st->all_socks, struct uhoma_sock, stack_link);
+	uh_unlock(&st->socktab_lock);
+	return s;
+}
+
+void uh_stack_free(struct uhoma_stack *st)
+{
 	uh_peertab_destroy(&st->peers);
-	uh_stat_destroy(st);
+	pthread_mutex_destroy(&st->bind_mutex);
 	free(st);
-	uh_lockdep_return_to_app("uhoma_stack_destroy", UH_HERE);
 }

@@ -4,6 +4,11 @@
  * uh_stack_input() (one received packet) and uh_stack_tick() (one timer
  * tick). Both may run in any number of threads at once, concurrently with
  * every API call.
+ *
+ * The core starts no thread, opens no descriptor and reads no clock of its
+ * own: the layer above (src/api/) gives a new stack its carrier, its
+ * counters' storage, its clock and the upcalls through which readiness
+ * leaves the core (uh_stack_new).
  */
 #ifndef UHOMA_CORE_STACK_H
 #define UHOMA_CORE_STACK_H
@@ -19,12 +24,38 @@
 #include "core/peer.h"
 #include "core/prio.h"
 #include "core/sock.h"
-#include "net/carrier.h"
+#include "core/carrier.h"
 #include "sync/lock.h"
 #include "uhoma/uhoma.h"
 
 struct uh_cache;
 struct uh_runtime;
+struct uh_stat;
+
+/*
+ * How readiness leaves the core: functions the layer above installs, each
+ * optional, called with no lock held.
+ */
+struct uh_stack_upcalls {
+	/* A message became ready, or a socket shut down, after the socket's
+	 * wait count moved: a thread waiting in the carrier on the socket's
+	 * behalf (the blocking receiver, runtime.h) must notice. */
+	void (*kick_receiver)(struct uhoma_stack *st);
+	/* Whether @s has a message ready (or is shut down) may have
+	 * changed: its readiness descriptor follows. */
+	void (*rx_ready)(struct uhoma_sock *s);
+	/* @s's send budget may have become spent, or open again. */
+	void (*tx_budget)(struct uhoma_sock *s);
+};
+
+/* What uh_stack_new is given. */
+struct uh_stack_parts {
+	struct uh_carrier *carrier;       /* the stack's from then on (its
+					   * destruction stays the caller's) */
+	struct uh_metrics *metrics;       /* zeroed storage for the counters */
+	uint64_t (*now)(void);            /* the clock, in nanoseconds */
+	struct uh_stack_upcalls up;
+};
 
 #define UH_SOCKTAB_BUCKETS 256
 
@@ -60,12 +91,33 @@ struct uhoma_stack {
 	void (*xmit_hook)(void *arg, const struct uh_tx *pkts, unsigned n);
 	void *xmit_hook_arg;
 	_Atomic bool destroying;       /* no new sockets */
-	struct uh_runtime *rt;         /* immutable */
-	struct uh_metrics *metrics;    /* immutable pointer: in the shared
-					* memory uhoma-stat reads (stat.h),
-					* else malloc'ed */
-	struct uh_stat *stat;          /* immutable: the published segment */
+	struct uh_stack_upcalls up;    /* immutable: the layer above's */
+	struct uh_runtime *rt;         /* immutable: the runtime's threads
+					* (set by the layer above) */
+	struct uh_metrics *metrics;    /* immutable pointer: the caller's
+					* storage (the shared memory
+					* uhoma-stat reads, or private) */
+	struct uh_stat *stat;          /* immutable: the published segment
+					* (the layer above's) */
 };
+
+/*
+ * A new stack for @cfg (validated: uh_config_validate) on @parts. Returns
+ * 0, UHOMA_ERR_NOMEM, or UHOMA_ERR_INVALID_ARGUMENT (packets too small for
+ * a DATA header). Opens nothing and starts nothing.
+ */
+int uh_stack_new(const struct uhoma_config *cfg,
+		 const struct uh_stack_parts *parts, struct uhoma_stack **out);
+
+/* No socket may open from now on (uh_sock_open: UHOMA_ERR_SHUTDOWN). */
+void uh_stack_stop_sockets(struct uhoma_stack *st);
+
+/* Some open socket of @st, or NULL when none is left (to close them). */
+struct uhoma_sock *uh_stack_any_sock(struct uhoma_stack *st);
+
+/* Frees @st: every socket closed, no thread inside, a grace period since
+ * the last one closed. Its carrier and metrics storage stay the caller's. */
+void uh_stack_free(struct uhoma_stack *st);
 
 /*
  * Feeds one received packet (@len bytes at @buf from @src) to the core.

@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/addr.h"
-#include "net/carrier.h"
+#include "util/addr.h"
+#include "core/carrier.h"
 
 /* Where the Homa port of an error is found. */
 enum uh_icmp_port {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 
 /* Whether @a is 127.x.y.z or ::1. */
 bool uh_iface_is_loopback(const struct uh_addr *a);

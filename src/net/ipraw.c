@@ -48,7 +48,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "net/carrier.h"
+#include "net/carriers.h"
 #include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/addr.h"
-#include "net/carrier.h"
+#include "util/addr.h"
+#include "net/carriers.h"
 
 typedef void (*uh_memnet_input_fn)(void *arg, const uint8_t *buf, size_t len,
 				   const struct uh_addr *src);

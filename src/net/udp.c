@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/carrier.h"
+#include "net/carriers.h"
 #include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"

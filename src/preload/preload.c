@@ -41,9 +41,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "core/addr.h"
+#include "api/readiness.h"
 #include "core/sock.h"
 #include "core/stack.h"
+#include "util/addr.h"
 #include "preload/fdtable.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -245,7 +246,7 @@ static int homa_socket(int domain, int type)
 	/* The descriptor's readiness is kept in step only once the program
 	 * polls it (homa_polled): two system calls per message saved for
 	 * the usual program, whose threads just block in recvmsg. */
-	fd = real.fcntl(uh_sock_efd(s), F_DUPFD_CLOEXEC, 0);
+	fd = real.fcntl(uh_readiness_fd(s, false), F_DUPFD_CLOEXEC, 0);
 	if (fd < 0) {
 		uhoma_close(s);
 		return -1;

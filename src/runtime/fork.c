@@ -5,7 +5,7 @@
 #include <pthread.h>
 
 #include "mem/cache.h"
-#include "net/carrier.h"
+#include "core/carrier.h"
 #include "runtime/fork.h"
 #include "sync/lock_class.h"
 #include "sync/lockdep.h"

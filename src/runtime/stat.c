@@ -89,16 +89,17 @@ static size_t align64(size_t v)
 	return (v + 63) & ~(size_t)63;
 }
 
-static int private_metrics(struct uhoma_stack *st)
+static int private_metrics(struct uh_metrics **metrics)
 {
-	st->metrics = aligned_alloc(64, sizeof(struct uh_metrics));
-	if (!st->metrics)
+	*metrics = aligned_alloc(64, sizeof(struct uh_metrics));
+	if (!*metrics)
 		return UHOMA_ERR_NOMEM;
-	memset(st->metrics, 0, sizeof(*st->metrics));
+	memset(*metrics, 0, sizeof(**metrics));
 	return UHOMA_OK;
 }
 
-int uh_stat_create(struct uhoma_stack *st)
+int uh_stat_create(const struct uhoma_config *cfg, const char *carrier,
+		   struct uh_metrics **metrics, struct uh_stat **stat)
 {
 	size_t names_off = align64(sizeof(struct uh_stat_hdr));
 	size_t shards_off = align64(names_off + UH_M_COUNT * UH_STAT_NAME);
@@ -108,8 +109,9 @@ int uh_stat_create(struct uhoma_stack *st)
 	void *mem;
 	int fd;
 
-	if (!st->cfg.stat)
-		return private_metrics(st);
+	*stat = NULL;
+	if (!cfg->stat)
+		return private_metrics(metrics);
 	pthread_once(&sweep_once, sweep_dead);
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -126,14 +128,14 @@ int uh_stat_create(struct uhoma_stack *st)
 			unlink(s->path);
 		}
 		free(s);
-		return private_metrics(st);
+		return private_metrics(metrics);
 	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (mem == MAP_FAILED) {
 		unlink(s->path);
 		free(s);
-		return private_metrics(st);
+		return private_metrics(metrics);
 	}
 	h = mem;   /* the file is zero-filled */
 	h->version = UH_STAT_VERSION;
@@ -144,16 +146,15 @@ int uh_stat_create(struct uhoma_stack *st)
 	h->shards_off = shards_off;
 	h->pid = (int32_t)getpid();
 	h->stack_no = atomic_load(&stack_numbers) - 1;
-	snprintf(h->addr, sizeof(h->addr), "%s", st->cfg.addr);
-	snprintf(h->carrier, sizeof(h->carrier), "%s",
-		 st->carrier->ops->name);
+	snprintf(h->addr, sizeof(h->addr), "%s", cfg->addr);
+	snprintf(h->carrier, sizeof(h->carrier), "%s", carrier);
 	for (unsigned i = 0; i < UH_M_COUNT; i++)
 		uh_metric_name(i, (char *)mem + names_off + i * UH_STAT_NAME,
 			       UH_STAT_NAME);
 	s->hdr = h;
 	s->size = size;
-	st->metrics = (struct uh_metrics *)(void *)((char *)mem + shards_off);
-	st->stat = s;
+	*metrics = (struct uh_metrics *)(void *)((char *)mem + shards_off);
+	*stat = s;
 	__atomic_store_n(&h->magic, UH_STAT_MAGIC, __ATOMIC_RELEASE);
 	return UHOMA_OK;
 }
@@ -202,17 +203,13 @@ void uh_stat_update(struct uhoma_stack *st)
 			      memory_order_release);
 }
 
-void uh_stat_destroy(struct uhoma_stack *st)
+void uh_stat_destroy(struct uh_metrics *metrics, struct uh_stat *s)
 {
-	struct uh_stat *s = st->stat;
-
 	if (!s) {
-		free(st->metrics);
+		free(metrics);
 		return;
 	}
 	unlink(s->path);
 	munmap(s->hdr, s->size);
 	free(s);
-	st->stat = NULL;
-	st->metrics = NULL;
 }

@@ -60,17 +60,23 @@ struct uh_stat_hdr {
 };
 
 struct uhoma_stack;
+struct uhoma_config;
+struct uh_metrics;
+struct uh_stat;
 
-/* Sets st->metrics: in a new shared segment if cfg.stat, else private.
- * Returns 0 or a uhoma error (a segment that cannot be created falls back
- * to private counters, with a warning on stderr). */
-int uh_stat_create(struct uhoma_stack *st);
+/* Storage for a new stack's counters (*@metrics): in a new shared segment
+ * (*@stat) if cfg.stat, else private (*@stat NULL). @carrier is the
+ * carrier's name, for uhoma-stat. Returns 0 or a uhoma error (a segment
+ * that cannot be created falls back to private counters, with a warning
+ * on stderr). */
+int uh_stat_create(const struct uhoma_config *cfg, const char *carrier,
+		   struct uh_metrics **metrics, struct uh_stat **stat);
 
 /* Refreshes the snapshot part (the timer thread, every 100 ms). */
 void uh_stat_update(struct uhoma_stack *st);
 
 /* Unlinks and unmaps the segment (or frees the private counters). */
-void uh_stat_destroy(struct uhoma_stack *st);
+void uh_stat_destroy(struct uh_metrics *metrics, struct uh_stat *stat);
 
 /* Calls @fn for every segment file (@name: what follows the prefix,
  * "PID.STACK"); returns the sum of what @fn returned. */

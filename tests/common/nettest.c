@@ -12,7 +12,7 @@
 #include "nettest.h"
 #include "testutil.h"
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "core/stack.h"
 #include "core/wire.h"
 

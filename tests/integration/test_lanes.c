@@ -28,7 +28,7 @@
 
 #include "core/config.h"
 #include "core/stack.h"
-#include "net/carrier.h"
+#include "net/carriers.h"
 #include "nettest.h"
 #include "testutil.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "core/config.h"
 #include "testutil.h"
 

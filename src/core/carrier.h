@@ -1,25 +1,26 @@
 /*
- * carrier.h - how the protocol core's packets reach the wire.
+ * carrier.h - the core's port to the network: what a carrier must do.
  *
- * The core never performs I/O. It hands finished packets (a header and a
- * payload pointer, never copied) to a carrier's send(); the runtime pulls
- * received packets out of recv() and feeds them to uh_stack_input(). Each
- * carrier (UDP, the in-memory network, raw IP) implements these
- * operations. A carrier is shared by all threads of a stack: send() and
+ * The core never performs I/O itself. It hands finished packets (a header
+ * and a payload pointer, never copied) to a carrier's send(); the runtime
+ * pulls received packets out of recv() and feeds them to
+ * uh_stack_input(). The core owns this interface; each carrier in
+ * src/net/ (UDP, the in-memory network, raw IP; net/carriers.h)
+ * implements it, and the api layer picks one (src/api/stack.c). A carrier is shared by all threads of a stack: send() and
  * recv() must be safe to call concurrently; open_port()/close_port() are
  * called by the socket code, also concurrently with send/recv.
  *
  * None of these calls may be made while holding an RPC or socket lock:
  * send() and recv() are system calls.
  */
-#ifndef UHOMA_NET_CARRIER_H
-#define UHOMA_NET_CARRIER_H
+#ifndef UHOMA_CORE_CARRIER_H
+#define UHOMA_CORE_CARRIER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 
 /* One packet to send: header bytes, then payload bytes (may be empty). */
 struct uh_tx {
@@ -138,15 +139,4 @@ static inline uint32_t uh_carrier_max_packet_to(struct uh_carrier *c,
 				     : c->max_packet;
 }
 
-struct uhoma_config;
-
-/* Creates the carrier @cfg asks for. Returns 0 or a uhoma error code. */
-int uh_carrier_create(const struct uhoma_config *cfg, struct uh_carrier **out);
-
-/* The carriers (src/net/udp.c, src/net/memnet.c, src/net/ipraw.c). */
-int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out);
-int uh_memnet_carrier_create(const struct uhoma_config *cfg,
-			     struct uh_carrier **out);
-int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out);
-
-#endif /* UHOMA_NET_CARRIER_H */
+#endif /* UHOMA_CORE_CARRIER_H */

@@ -2,8 +2,8 @@
  * addr.h - peer addresses. Every address is kept as 16 bytes of IPv6, an
  * IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d), as the module does.
  */
-#ifndef UHOMA_CORE_ADDR_H
-#define UHOMA_CORE_ADDR_H
+#ifndef UHOMA_UTIL_ADDR_H
+#define UHOMA_UTIL_ADDR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,4 +47,4 @@ int uh_addr_parse(const char *text, struct uh_addr *a);
 /* Formats @a into @buf (at least 48 bytes); returns @buf. */
 char *uh_addr_format(const struct uh_addr *a, char *buf, size_t len);
 
-#endif /* UHOMA_CORE_ADDR_H */
+#endif /* UHOMA_UTIL_ADDR_H */

@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "core/addr.h"
+#include "util/addr.h"
 #include "uhoma/uhoma.h"
 
 uint32_t uh_addr_hash(const struct uh_addr *a)

@@ -1,5 +1,6 @@
 /*
- * api.c - the public socket and RPC calls (include/uhoma/uhoma.h).
+ * api.c - the public socket and RPC calls (include/uhoma/uhoma.h), above
+ * the core and the runtime: the waits of uhoma_recv live here.
  *
  * Every call validates its arguments, does anything that can block
  * (allocating, copying the caller's message) before taking a lock, and
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
+#include "api/readiness.h"
 #include "core/grant.h"
 #include "core/outgoing.h"
 #include "core/peer.h"
@@ -53,9 +56,16 @@ int uhoma_socket(struct uhoma_stack *st, uint16_t port,
 {
 	int rc;
 
+	struct uh_readiness *r;
+
 	if (!st || !out || port >= 0x8000)
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	rc = uh_sock_open(st, port, out);
+	rc = uh_readiness_create(&r);
+	if (rc)
+		RETURN(rc);
+	rc = uh_sock_open(st, port, r, out);
+	if (rc)
+		uh_readiness_destroy(r);
 	RETURN(rc);
 }
 
@@ -66,18 +76,15 @@ uint16_t uhoma_port(const struct uhoma_sock *s)
 
 int uhoma_fd(const struct uhoma_sock *s)
 {
+	int fd;
+
+	if (!s)
+		return -1;
 	/* The descriptor is kept in step with the ready list only from the
 	 * first call on; the socket is internally mutable here. */
-	struct uhoma_sock *m = (struct uhoma_sock *)(uintptr_t)s;
-
-	if (!m)
-		return -1;
-	if (!atomic_exchange(&m->efd_used, true)) {
-		uh_sock_sync_fd(m);
-		uh_sock_sync_tx_fd(m);
-	}
+	fd = uh_readiness_fd((struct uhoma_sock *)(uintptr_t)s, true);
 	uh_lockdep_return_to_app(__func__, UH_HERE);
-	return m->efd;
+	return fd;
 }
 
 int uhoma_set_server(struct uhoma_sock *s, int on)
@@ -207,8 +214,8 @@ static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 	if (atomic_load(&s->shutdown))
 		return UHOMA_ERR_SHUTDOWN;
 	if (charged) {
-		rc = uh_sock_tx_charge(s, (uint32_t)len,
-				       flags & UHOMA_NONBLOCK, charged);
+		rc = uh_api_tx_charge(s, (uint32_t)len,
+				      flags & UHOMA_NONBLOCK, charged);
 		if (rc)
 			return rc;
 	}
@@ -609,10 +616,21 @@ int uhoma_shutdown(struct uhoma_sock *s)
 	RETURN(UHOMA_OK);
 }
 
+void uh_api_close(struct uhoma_sock *s)
+{
+	struct uh_readiness *r = s->readiness;
+
+	uh_sock_close_start(s);
+	while (!uh_sock_reap_final(s))
+		uh_sleep_ns(100000);  /* a reference still held: wait */
+	uh_sock_free(s);
+	uh_readiness_destroy(r);
+}
+
 void uhoma_close(struct uhoma_sock *s)
 {
 	if (!s)
 		return;
-	uh_sock_close(s);
+	uh_api_close(s);
 	uh_lockdep_return_to_app("uhoma_close", UH_HERE);
 }

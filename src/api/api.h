@@ -1,0 +1,32 @@
+/*
+ * api.h - what the api layer's files share (the public calls themselves
+ * are in include/uhoma/uhoma.h).
+ *
+ * The api layer sits above the core and the runtime: it assembles stacks
+ * (stack.c), keeps sockets' pollable descriptors (readiness.c), and does
+ * every wait an application call may make -- for a message (api.c), for
+ * send budget (send_wait.c), for a closing socket's last references.
+ */
+#ifndef UHOMA_API_API_H
+#define UHOMA_API_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct uhoma_sock;
+
+/* Closes @s (no checks, no validator hook): uhoma_close's work, also
+ * used by uhoma_stack_destroy for the sockets left open. */
+void uh_api_close(struct uhoma_sock *s);
+
+/*
+ * Charges a request of @len bytes to @s's send budget (core/sock.h),
+ * waiting while it is spent -- or failing with UHOMA_ERR_AGAIN if
+ * @nonblock, UHOMA_ERR_NO_BUFFER if the budget can only come back once the
+ * application releases buffers, UHOMA_ERR_SHUTDOWN, or
+ * UHOMA_ERR_INTERRUPTED. Sets *@charged. No lock held.
+ */
+int uh_api_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
+		     uint32_t *charged);
+
+#endif /* UHOMA_API_API_H */

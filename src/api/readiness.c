@@ -1,0 +1,138 @@
+/*
+ * readiness.c - keeping a socket's pollable descriptor in step with its
+ * ready list and its send budget (readiness.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/readiness.h"
+#include "core/sock.h"
+#include "uhoma/uhoma.h"
+
+int uh_readiness_create(struct uh_readiness **out)
+{
+	struct uh_readiness *r = calloc(1, sizeof(*r));
+	int sv[2], small = 1;
+
+	if (!r)
+		return UHOMA_ERR_NOMEM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv) != 0) {
+		int rc = errno == EMFILE || errno == ENFILE
+			 ? UHOMA_ERR_NO_FILES : UHOMA_ERR_SYSTEM;
+
+		free(r);
+		return rc;
+	}
+	/* The smallest send buffer: a few writes fill it. */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	r->fd = sv[0];
+	r->peer = sv[1];
+	atomic_init(&r->used, false);
+	atomic_init(&r->tx_full, false);
+	pthread_mutex_init(&r->tx_lock, NULL);
+	*out = r;
+	return UHOMA_OK;
+}
+
+void uh_readiness_destroy(struct uh_readiness *r)
+{
+	if (!r)
+		return;
+	close(r->fd);
+	close(r->peer);
+	pthread_mutex_destroy(&r->tx_lock);
+	free(r);
+}
+
+static bool sock_readable(struct uhoma_sock *s)
+{
+	bool ready;
+
+	uh_lock(&s->lock);
+	ready = !uh_list_empty(&s->ready) || atomic_load(&s->shutdown);
+	uh_unlock(&s->lock);
+	return ready;
+}
+
+/* Makes the descriptor readable: a byte from its other end (a failed
+ * write means plenty are queued already). */
+static void signal_fd(struct uh_readiness *r)
+{
+	(void)!write(r->peer, "r", 1);
+}
+
+/* Drains what signal_fd queued (all of it: signals may have piled up). */
+static void drain(int fd)
+{
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+void uh_readiness_rx(struct uhoma_sock *s)
+{
+	struct uh_readiness *r = s->readiness;
+
+	/* Two system calls per message saved for applications that never
+	 * poll the descriptor. */
+	if (!r || !atomic_load_explicit(&r->used, memory_order_acquire))
+		return;
+	if (sock_readable(s)) {
+		signal_fd(r);
+		return;
+	}
+	/* Drain, then look again: an RPC made ready between our check and
+	 * the drain must leave the descriptor readable. */
+	drain(r->fd);
+	if (sock_readable(s))
+		signal_fd(r);
+}
+
+void uh_readiness_tx(struct uhoma_sock *s)
+{
+	static const char junk[256];
+	struct uh_readiness *r = s->readiness;
+
+	if (!r || !atomic_load_explicit(&r->used, memory_order_acquire) ||
+	    uh_sock_tx_spent(s) == atomic_load(&r->tx_full))
+		return;    /* nobody polls it, or it says the truth already */
+	pthread_mutex_lock(&r->tx_lock);
+	/* Settle on what the budget says, looking again after each change:
+	 * a returner that gave back bytes while we filled either sees
+	 * tx_watch and comes here after us, or gave them back before our
+	 * next look (all seq_cst). */
+	for (;;) {
+		bool spent = uh_sock_tx_spent(s);
+
+		if (spent == atomic_load(&r->tx_full))
+			break;
+		if (spent) {
+			/* Fill the descriptor's tiny send buffer: poll
+			 * then reports it not writable. */
+			atomic_store(&s->tx_watch, true);
+			while (write(r->fd, junk, sizeof(junk)) > 0)
+				;
+			atomic_store(&r->tx_full, true);
+		} else {
+			drain(r->peer);
+			atomic_store(&r->tx_full, false);
+			atomic_store(&s->tx_watch, false);
+		}
+	}
+	pthread_mutex_unlock(&r->tx_lock);
+}
+
+int uh_readiness_fd(struct uhoma_sock *s, bool keep)
+{
+	struct uh_readiness *r = s->readiness;
+
+	if (keep && !atomic_exchange(&r->used, true)) {
+		uh_readiness_rx(s);
+		uh_readiness_tx(s);
+	}
+	return r->fd;
+}
