@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/readiness.h"
+#include "core/calls.h"
 #include "core/grant.h"
 #include "core/outgoing.h"
 #include "core/peer.h"
@@ -23,33 +24,6 @@
 	uh_lockdep_return_to_app(__func__, UH_HERE); \
 	return (rc); \
 } while (0)
-
-/* Can this stack's carrier reach @a? (A socket bound to an IPv4 address
- * cannot send to IPv6 and vice versa; the wildcard "::" reaches both.) */
-static bool family_ok(const struct uhoma_stack *st, const struct uh_addr *a)
-{
-	static const uint8_t zero16[16];
-	const struct uh_addr *l = &st->carrier->local;
-
-	if (uh_addr_is_v4(l))
-		return uh_addr_is_v4(a);
-	return memcmp(l->b, zero16, 16) == 0 || !uh_addr_is_v4(a);
-}
-
-bool uh_stack_family_ok(const struct uhoma_stack *st, bool v4)
-{
-	struct uh_addr a;
-
-	memset(&a, 0, sizeof(a));
-	if (v4) {
-		a.b[10] = a.b[11] = 0xff;     /* ::ffff:0.0.0.1 */
-		a.b[15] = 1;
-	} else {
-		a.b[0] = 0x20;                /* 2000::1 */
-		a.b[15] = 1;
-	}
-	return family_ok(st, &a);
-}
 
 int uhoma_socket(struct uhoma_stack *st, uint16_t port,
 		 struct uhoma_sock **out)
@@ -207,7 +181,7 @@ static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 		return rc;
 	if (*port == 0 || !buf || len == 0)
 		return UHOMA_ERR_INVALID_ARGUMENT;
-	if (!family_ok(s->stack, addr))
+	if (!uh_call_family_ok(s->stack, addr))
 		return UHOMA_ERR_AF_NOT_SUPPORTED;
 	if (len > UHOMA_MAX_MESSAGE)
 		return UHOMA_ERR_MSG_TOO_LONG;
@@ -234,10 +208,7 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	       size_t dest_len, const void *buf, size_t len, uint64_t cookie,
 	       unsigned flags, uint64_t *id)
 {
-	struct uhoma_stack *st;
 	struct uh_addr addr;
-	struct uh_peer *peer;
-	struct uh_rpc *rpc;
 	uint16_t port;
 	uint32_t charged;
 	uint8_t *copy;
@@ -245,38 +216,19 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 
 	if (!s || !id || (flags & ~(UHOMA_PRIVATE | UHOMA_NONBLOCK)))
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	st = s->stack;
 	rc = prepare_message(s, dest, dest_len, buf, len, &addr, &port, &copy,
 			     flags, &charged);
 	if (rc)
 		RETURN(rc);
-	peer = uh_peer_get(&st->peers, &addr,
-			   atomic_load_explicit(&st->ticks,
-						memory_order_relaxed));
-	if (!peer) {
-		uh_rpc_msgbuf_free(copy, len);
-		uh_sock_tx_return(s, charged);
-		RETURN(UHOMA_ERR_NOMEM);
-	}
-	rpc = uh_rpc_new_client(s, peer, port, copy, (uint32_t)len, cookie,
-				flags & UHOMA_PRIVATE, &rc);
-	if (!rpc) {
-		uh_sock_tx_return(s, charged);
-		RETURN(rc);
-	}
-	rpc->out.charged = charged;    /* returned from now on by the RPC */
-	*id = rpc->id;
-	uh_metric_inc(st->metrics, UH_M_REQUESTS_SENT);
-	uh_out_xmit(rpc);
-	uh_rpc_release(rpc);
-	RETURN(UHOMA_OK);
+	rc = uh_call_send(s, &addr, port, copy, (uint32_t)len, cookie,
+			  flags & UHOMA_PRIVATE, charged, id);
+	RETURN(rc);
 }
 
 int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 		size_t client_len, uint64_t id, const void *buf, size_t len)
 {
 	struct uh_addr addr;
-	struct uh_rpc *rpc;
 	uint16_t port;
 	uint8_t *copy;
 	int rc;
@@ -287,117 +239,7 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 			     &copy, 0, NULL);
 	if (rc)
 		RETURN(rc);
-	rpc = uh_rpc_find_server(s, &addr, id);
-	if (!rpc) {
-		uh_rpc_msgbuf_free(copy, len);  /* the RPC ended (client gone): nothing to do */
-		RETURN(UHOMA_OK);
-	}
-	if (rpc->state != UH_RPC_IN_SERVICE) {
-		uh_rpc_release(rpc);
-		uh_rpc_msgbuf_free(copy, len);
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	}
-	uh_rpc_set_msgout(rpc, copy, (uint32_t)len);
-	uh_rpc_heard(rpc);
-	uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
-	uh_rpc_arm(rpc, 1);        /* the response's timer starts */
-	uh_out_xmit(rpc);
-	uh_rpc_release(rpc);
-	RETURN(UHOMA_OK);
-}
-
-/* Gives @rpc's (locked) message or error to the application. */
-static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
-			struct uhoma_msg *msg, struct uh_pending *p)
-{
-	struct uhoma_stack *st = s->stack;
-	int rc;
-
-	msg->id = rpc->id;
-	msg->cookie = uh_rpc_is_client(rpc) ? rpc->cookie : 0;
-	uh_addr_to_sockaddr(&rpc->peer->addr, rpc->dport, &msg->peer,
-			    &msg->peer_len);
-	msg->length = 0;
-	msg->num_bpages = 0;
-	if (rpc->error) {
-		rc = rpc->error;
-		uh_rpc_end(rpc, p);
-		return rc;
-	}
-	msg->length = (uint32_t)rpc->in.length;
-	msg->num_bpages = rpc->in.num_bpages;
-	memcpy(msg->bpage_offsets, rpc->in.bpage_offsets,
-	       rpc->in.num_bpages * sizeof(msg->bpage_offsets[0]));
-	uh_pool_give_to_app(&s->pool, rpc->in.bpage_offsets,
-			    rpc->in.num_bpages);
-	rpc->in.given = true;
-	if (uh_rpc_is_client(rpc)) {
-		struct uh_ack ack = { rpc->id, rpc->dport }, full[UH_MAX_ACKS];
-
-		if (!rpc->acked && uh_peer_add_ack(rpc->peer, &ack, full)) {
-			struct uh_hdr h;
-
-			uh_out_ctl_init(&h, rpc, UH_PKT_ACK);
-			h.u.ack.num_acks = UH_MAX_ACKS;
-			memcpy(h.u.ack.acks, full, sizeof(full));
-			uh_pending_ctl(p, &h, s->port, &rpc->peer->addr,
-				       rpc->dport);
-		}
-		uh_metric_inc(st->metrics, UH_M_RESPONSES_RECEIVED);
-		uh_rpc_end(rpc, p);
-	} else {
-		uh_rpc_set_state(rpc, UH_RPC_IN_SERVICE);
-	}
-	return (int)msg->length;
-}
-
-/* One attempt: 1 = done (*rc set), 0 = nothing ready. */
-static int try_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
-		    int *rc)
-{
-	struct uh_pending p;
-	struct uh_rpc *rpc;
-
-	uh_pending_init(&p);
-	if (want) {
-		rpc = uh_rpc_find_client(s, want);
-		if (!rpc || !rpc->is_private) {
-			if (rpc)
-				uh_rpc_release(rpc);
-			*rc = UHOMA_ERR_INVALID_ARGUMENT;
-			return 1;
-		}
-		if (!rpc->private_ready) {
-			uh_rpc_release(rpc);
-			return 0;
-		}
-		*rc = take_message(s, rpc, msg, &p);
-		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
-		return 1;
-	}
-	for (;;) {
-		uh_lock(&s->lock);
-		rpc = uh_list_first(&s->ready, struct uh_rpc, ready_link);
-		if (rpc) {
-			uh_list_del(&rpc->ready_link);
-			uh_rpc_hold(rpc);   /* on a list: not reapable */
-		}
-		uh_unlock(&s->lock);
-		if (!rpc)
-			return 0;
-		uh_rpc_lock(rpc);
-		if (rpc->state == UH_RPC_DEAD) {  /* aborted meanwhile */
-			uh_rpc_release(rpc);
-			continue;
-		}
-		*rc = take_message(s, rpc, msg, &p);
-		uh_rpc_release(rpc);
-		p.signal_fd = true;
-		p.wake_sock = s;
-		uh_pending_flush(s->stack, &p);
-		return 1;
-	}
+	RETURN(uh_call_reply(s, &addr, port, id, copy, (uint32_t)len));
 }
 
 /* The longest single wait of a blocking receiver in the carrier (it then
@@ -429,7 +271,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 	for (;;) {
 		uint32_t ticket = uh_wait_prepare(&s->wait);
 
-		if (try_take(s, want, msg, &rc))
+		if (uh_call_take(s, want, msg, &rc))
 			return (rc);
 		if (atomic_load(&s->shutdown))
 			return (UHOMA_ERR_SHUTDOWN);
@@ -563,49 +405,11 @@ size_t uhoma_msg_copy(const struct uhoma_sock *s, const struct uhoma_msg *msg,
 	return done;
 }
 
-static void abort_one(struct uh_rpc *rpc, int error, struct uh_pending *p)
-{
-	uh_metric_inc(rpc->sock->stack->metrics, UH_M_ABORTS);
-	if (error == 0)
-		uh_rpc_end(rpc, p);
-	else
-		uh_rpc_fail(rpc, error, p);
-}
-
 int uhoma_abort(struct uhoma_sock *s, uint64_t id, int error)
 {
-	struct uh_pending p;
-	struct uh_rpc *rpc;
-	struct uh_rculist *pos;
-
 	if (!s || error > 0 || (id & 1))
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	uh_pending_init(&p);
-	if (id) {
-		rpc = uh_rpc_find_client(s, id);
-		if (!rpc)
-			RETURN(UHOMA_ERR_NOT_FOUND);
-		abort_one(rpc, error, &p);
-		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
-		RETURN(UHOMA_OK);
-	}
-	if (!uh_sock_protect(s))
-		RETURN(UHOMA_OK);      /* shut down: nothing left */
-	for (pos = uh_rculist_next(&s->active); pos != &s->active;
-	     pos = uh_rculist_next(pos)) {
-		rpc = uh_container_of(pos, struct uh_rpc, active);
-		if (!uh_rpc_is_client(rpc))   /* immutable: no lock needed */
-			continue;
-		uh_rpc_lock(rpc);
-		uh_rpc_hold(rpc);
-		if (rpc->state != UH_RPC_DEAD)
-			abort_one(rpc, error, &p);
-		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
-	}
-	uh_sock_unprotect(s);
-	RETURN(UHOMA_OK);
+	RETURN(uh_call_abort(s, id, error));
 }
 
 int uhoma_shutdown(struct uhoma_sock *s)
