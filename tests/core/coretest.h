@@ -1,0 +1,110 @@
+/*
+ * coretest.h - driving the protocol core alone, as ngtcp2's tests drive a
+ * connection: no runtime, no network, no api layer, no clock but the
+ * test's. Programs under tests/core link only the core library (core,
+ * sync, mem, util: CMake's uhoma_core) and this file, so a call from the
+ * core up into another layer fails to link them.
+ *
+ * A ct_net is a queue of packets in flight between ct_hosts (stacks at
+ * 10.0.0.N, each on a test carrier that queues what its stack sends).
+ * Nothing moves unless the test moves it: ct_deliver hands queued packets
+ * to their destinations' uh_stack_input, ct_tick advances the test clock
+ * by one tick and ticks every host. ct_drop and ct_take let a test lose
+ * or inspect packets on the way.
+ */
+#ifndef UHOMA_TESTS_CORETEST_H
+#define UHOMA_TESTS_CORETEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/calls.h"
+#include "core/carrier.h"
+#include "core/stack.h"
+#include "core/wire.h"
+
+#define CT_MAX_HOSTS 8
+#define CT_REGION (8u << 20)     /* buffer region per socket */
+
+struct ct_pkt {
+	struct uh_addr src, dst;
+	uint16_t sport, dport;
+	uint8_t priority;
+	size_t len;
+	uint8_t *data;               /* header + payload, malloc'ed */
+};
+
+struct ct_net;
+
+struct ct_host {
+	struct uh_carrier c;         /* first: the test carrier */
+	struct ct_net *net;
+	int n;                       /* 10.0.0.n */
+	struct uh_addr addr;
+	struct uhoma_stack *st;
+	struct uh_metrics *metrics;
+	uint16_t next_port;          /* automatic ports from 0x8000 */
+};
+
+struct ct_net {
+	struct ct_host *hosts[CT_MAX_HOSTS + 1];
+	struct ct_pkt *q;            /* packets in flight, oldest first */
+	size_t nq, capq;
+	uint64_t sent;               /* every packet sent, ever */
+};
+
+/* The test clock (nanoseconds): every stack's. */
+extern uint64_t ct_now_ns;
+
+void ct_net_init(struct ct_net *net);
+/* Frees every host (closing their sockets) and every queued packet. */
+void ct_net_free(struct ct_net *net);
+
+/* Host 10.0.0.@n with "key=value,..." @config (NULL: defaults). */
+struct ct_host *ct_host(struct ct_net *net, int n, const char *config);
+
+/* A socket of @h on @port (0: automatic) with a CT_REGION buffer region. */
+struct uhoma_sock *ct_sock(struct ct_host *h, uint16_t port);
+void ct_sock_close(struct uhoma_sock *s);
+
+/* The address of 10.0.0.@n. */
+struct uh_addr ct_addr(int n);
+
+/* Hands every queued packet to its destination (and what that sends in
+ * turn), at most @max packets (0: until the queue is empty). Returns how
+ * many were delivered. Packets to a host that does not exist vanish. */
+size_t ct_deliver(struct ct_net *net, size_t max);
+
+/* Removes queued packet @i (ct_drop frees it, ct_take hands it over). */
+void ct_drop(struct ct_net *net, size_t i);
+struct ct_pkt ct_take(struct ct_net *net, size_t i);
+/* The decoded header of queued packet @i. */
+struct uh_hdr ct_hdr(const struct ct_net *net, size_t i);
+/* How many queued packets have type @type (0: any). */
+size_t ct_count(const struct ct_net *net, uint8_t type);
+
+/* One tick of time for every host (their timers run). */
+void ct_tick(struct ct_net *net);
+
+/* Feeds @h a packet from 10.0.0.@from built from @hdr and @payload. */
+bool ct_inject(struct ct_host *h, int from, const struct uh_hdr *hdr,
+	       const void *payload, size_t len);
+
+/* A request of @len pattern bytes (seed @seed) from @s to 10.0.0.@to:@port.
+ * Returns its id (asserts it started). */
+uint64_t ct_send(struct uhoma_sock *s, int to, uint16_t port, size_t len,
+		 unsigned seed, bool is_private);
+/* Replies to request @m with @len pattern bytes (seed @seed). */
+void ct_reply(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
+	      unsigned seed);
+/* Takes a ready message: 1 (and *@rc) or 0 (nothing ready). */
+int ct_take_msg(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *m,
+		int *rc);
+/* Whether message @m (of @len bytes) holds the pattern of @seed. */
+bool ct_check(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
+	      unsigned seed);
+/* Gives @m's buffer pages back. */
+void ct_release(struct uhoma_sock *s, struct uhoma_msg *m);
+
+#endif /* UHOMA_TESTS_CORETEST_H */
