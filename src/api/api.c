@@ -123,16 +123,15 @@ static void rpc_info_fill(const struct uh_rpc *rpc, struct uhoma_rpc_info *i)
 int uhoma_rpc_info(struct uhoma_sock *s, struct uhoma_rpc_info *out,
 		   size_t max)
 {
-	struct uh_rculist *pos;
+	struct uh_rpc_walk w;
+	struct uh_rpc *rpc;
 	size_t n = 0;
 
 	if (!s || (max && !out))
 		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	if (!uh_sock_protect(s))
+	if (!uh_rpc_walk_begin(&w, s))
 		RETURN(UHOMA_ERR_SHUTDOWN);
-	for (pos = uh_rculist_next(&s->active); pos != &s->active;
-	     pos = uh_rculist_next(pos)) {
-		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
+	while ((rpc = uh_rpc_walk_next(&w))) {
 		struct uhoma_rpc_info row;
 		bool live;
 
@@ -146,7 +145,7 @@ int uhoma_rpc_info(struct uhoma_sock *s, struct uhoma_rpc_info *out,
 			out[n] = row;
 		n += live;
 	}
-	uh_sock_unprotect(s);
+	uh_rpc_walk_end(&w);
 	RETURN(n > INT32_MAX ? INT32_MAX : (int)n);
 }
 

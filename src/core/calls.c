@@ -196,24 +196,22 @@ static void abort_one(struct uh_rpc *rpc, int error, struct uh_pending *p)
 int uh_call_abort(struct uhoma_sock *s, uint64_t id, int error)
 {
 	struct uh_pending p;
+	struct uh_rpc_walk w;
 	struct uh_rpc *rpc;
-	struct uh_rculist *pos;
 
 	uh_pending_init(&p);
 	if (id) {
 		rpc = uh_rpc_find_client(s, id);
 		if (!rpc)
-			return (UHOMA_ERR_NOT_FOUND);
+			return UHOMA_ERR_NOT_FOUND;
 		abort_one(rpc, error, &p);
 		uh_rpc_release(rpc);
 		uh_pending_flush(s->stack, &p);
-		return (UHOMA_OK);
+		return UHOMA_OK;
 	}
-	if (!uh_sock_protect(s))
-		return (UHOMA_OK);      /* shut down: nothing left */
-	for (pos = uh_rculist_next(&s->active); pos != &s->active;
-	     pos = uh_rculist_next(pos)) {
-		rpc = uh_container_of(pos, struct uh_rpc, active);
+	if (!uh_rpc_walk_begin(&w, s))
+		return UHOMA_OK;      /* shut down: nothing left */
+	while ((rpc = uh_rpc_walk_next(&w))) {
 		if (!uh_rpc_is_client(rpc))   /* immutable: no lock needed */
 			continue;
 		uh_rpc_lock(rpc);
@@ -223,7 +221,7 @@ int uh_call_abort(struct uhoma_sock *s, uint64_t id, int error)
 		uh_rpc_release(rpc);
 		uh_pending_flush(s->stack, &p);
 	}
-	uh_sock_unprotect(s);
-	return (UHOMA_OK);
+	uh_rpc_walk_end(&w);
+	return UHOMA_OK;
 }
 

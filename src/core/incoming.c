@@ -490,17 +490,13 @@ static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
 			     uint16_t port, int err)
 {
 	struct uh_pending p;
-	struct uh_rculist *pos;
+	struct uh_rpc_walk w;
+	struct uh_rpc *rpc;
 
-	if (!uh_sock_protect(s))
+	if (!uh_rpc_walk_begin(&w, s))
 		return;
 	uh_pending_init(&p);
-	/* Against the lock order, as every walk of the active list: the
-	 * protect count keeps the RPCs we reach allocated. */
-	for (pos = uh_rculist_next(&s->active); pos != &s->active;
-	     pos = uh_rculist_next(pos)) {
-		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
-
+	while ((rpc = uh_rpc_walk_next(&w))) {
 		if ((port && rpc->dport != port) ||
 		    !uh_addr_eq(&rpc->peer->addr, addr))
 			continue;   /* immutable fields: read unlocked */
@@ -513,7 +509,7 @@ static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
 		uh_rpc_release(rpc);
 		uh_pending_flush(s->stack, &p);
 	}
-	uh_sock_unprotect(s);
+	uh_rpc_walk_end(&w);
 }
 
 void uh_stack_unreachable(struct uhoma_stack *st, const struct uh_addr *addr,

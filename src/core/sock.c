@@ -399,7 +399,8 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 void uh_sock_shutdown(struct uhoma_sock *s)
 {
 	struct uh_pending p;
-	struct uh_rculist *pos;
+	struct uh_rpc_walk w;
+	struct uh_rpc *rpc;
 
 	uh_pending_init(&p);
 	uh_lock(&s->lock);
@@ -413,12 +414,10 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 
 	socktab_unlink(s->stack, s);
 
-	/* Walk against the lock order: the protect count keeps every RPC we
-	 * can reach allocated; lock each one and skip the dead. */
-	for (pos = uh_rculist_next(&s->active); pos != &s->active;
-	     pos = uh_rculist_next(pos)) {
-		struct uh_rpc *rpc = uh_container_of(pos, struct uh_rpc, active);
-
+	/* The protect count taken above (uh_sock_protect fails from now on)
+	 * keeps every RPC we can reach allocated. */
+	uh_rpc_walk_protected(&w, s);
+	while ((rpc = uh_rpc_walk_next(&w))) {
 		uh_rpc_lock(rpc);
 		uh_rpc_hold(rpc);
 		uh_rpc_end(rpc, &p);

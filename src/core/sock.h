@@ -170,6 +170,57 @@ struct uhoma_sock *uh_sock_find(struct uhoma_stack *st, uint16_t port);
 bool uh_sock_protect(struct uhoma_sock *s);
 void uh_sock_unprotect(struct uhoma_sock *s);
 
+/*
+ * Walking a socket's live RPCs against the lock order: the walker holds no
+ * lock when it takes an RPC's, and the protect count keeps every RPC it
+ * reaches allocated, dead or not (lock it, then skip the dead). Fields an
+ * RPC never changes (id, peer, dport) may be read unlocked to choose.
+ *
+ *	struct uh_rpc_walk w;
+ *	struct uh_rpc *rpc;
+ *
+ *	if (uh_rpc_walk_begin(&w, s)) {
+ *		while ((rpc = uh_rpc_walk_next(&w)))
+ *			...
+ *		uh_rpc_walk_end(&w);
+ *	}
+ */
+struct uh_rpc_walk {
+	struct uhoma_sock *s;
+	struct uh_rculist *pos;
+};
+
+/* Starts a walk; false (no walk) once @s is shut down. */
+static inline bool uh_rpc_walk_begin(struct uh_rpc_walk *w,
+				     struct uhoma_sock *s)
+{
+	w->s = s;
+	w->pos = &s->active;
+	return uh_sock_protect(s);
+}
+
+/* Starts a walk for a caller that holds a protect count already. */
+static inline void uh_rpc_walk_protected(struct uh_rpc_walk *w,
+					 struct uhoma_sock *s)
+{
+	w->s = s;
+	w->pos = &s->active;
+}
+
+/* The next RPC (unlocked), or NULL at the end. */
+static inline struct uh_rpc *uh_rpc_walk_next(struct uh_rpc_walk *w)
+{
+	w->pos = uh_rculist_next(w->pos);
+	return w->pos == &w->s->active
+	       ? NULL : uh_container_of(w->pos, struct uh_rpc, active);
+}
+
+/* Ends a walk begun with uh_rpc_walk_begin (drops its protect count). */
+static inline void uh_rpc_walk_end(struct uh_rpc_walk *w)
+{
+	uh_sock_unprotect(w->s);
+}
+
 /* Frees up to cfg.reap_limit dead RPCs (all with @all). Returns how many.
  * No lock may be held. */
 unsigned uh_sock_reap(struct uhoma_sock *s, bool all);
