@@ -16,6 +16,7 @@
 
 #include "util/addr.h"
 #include "core/stack.h"
+#include "net/memnet.h"
 #include "uhoma/memnet.h"
 #include "uhoma/uhoma.h"
 
@@ -92,8 +93,7 @@ static struct uhoma_stack *make(struct uhoma_memnet *net, const char *a,
 	strcpy(cfg.addr, a);
 	if (uhoma_stack_create(&cfg, &st) != UHOMA_OK)
 		abort();
-	st->xmit_hook = capture;
-	st->xmit_hook_arg = (void *)(intptr_t)i;
+	uh_memnet_divert(st->carrier, capture, (void *)(intptr_t)i);
 	uh_addr_parse(a, &addr[i]);
 	return st;
 }

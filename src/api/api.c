@@ -20,7 +20,9 @@
 #include "sync/rcu.h"
 #include "util/clock.h"
 
-#define RETURN(rc) do { \
+/* Every public call returns through here: the validator checks that the
+ * caller gets its thread back holding no lock (lockdep.h). */
+#define RETURN_TO_APP(rc) do { \
 	uh_lockdep_return_to_app(__func__, UH_HERE); \
 	return (rc); \
 } while (0)
@@ -33,14 +35,14 @@ int uhoma_socket(struct uhoma_stack *st, uint16_t port,
 	struct uh_readiness *r;
 
 	if (!st || !out || port >= 0x8000)
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	rc = uh_readiness_create(&r);
 	if (rc)
-		RETURN(rc);
+		RETURN_TO_APP(rc);
 	rc = uh_sock_open(st, port, r, out);
 	if (rc)
 		uh_readiness_destroy(r);
-	RETURN(rc);
+	RETURN_TO_APP(rc);
 }
 
 uint16_t uhoma_port(const struct uhoma_sock *s)
@@ -66,21 +68,21 @@ int uhoma_set_server(struct uhoma_sock *s, int on)
 	int rc = UHOMA_OK;
 
 	if (!s)
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	uh_lock(&s->lock);
 	if (atomic_load(&s->shutdown))
 		rc = UHOMA_ERR_SHUTDOWN;
 	else
 		atomic_store(&s->is_server, on != 0);
 	uh_unlock(&s->lock);
-	RETURN(rc);
+	RETURN_TO_APP(rc);
 }
 
 int uhoma_bind(struct uhoma_sock *s, uint16_t port)
 {
 	if (!s || port == 0 || port >= 0x8000)
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	RETURN(uh_sock_bind(s, port));
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
+	RETURN_TO_APP(uh_sock_bind(s, port));
 }
 
 int uhoma_is_server(const struct uhoma_sock *s)
@@ -128,9 +130,9 @@ int uhoma_rpc_info(struct uhoma_sock *s, struct uhoma_rpc_info *out,
 	size_t n = 0;
 
 	if (!s || (max && !out))
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	if (!uh_rpc_walk_begin(&w, s))
-		RETURN(UHOMA_ERR_SHUTDOWN);
+		RETURN_TO_APP(UHOMA_ERR_SHUTDOWN);
 	while ((rpc = uh_rpc_walk_next(&w))) {
 		struct uhoma_rpc_info row;
 		bool live;
@@ -146,7 +148,7 @@ int uhoma_rpc_info(struct uhoma_sock *s, struct uhoma_rpc_info *out,
 		n += live;
 	}
 	uh_rpc_walk_end(&w);
-	RETURN(n > INT32_MAX ? INT32_MAX : (int)n);
+	RETURN_TO_APP(n > INT32_MAX ? INT32_MAX : (int)n);
 }
 
 int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
@@ -154,13 +156,13 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
 	int rc;
 
 	if (!s)
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	if (atomic_load(&s->shutdown))
-		RETURN(UHOMA_ERR_SHUTDOWN);
+		RETURN_TO_APP(UHOMA_ERR_SHUTDOWN);
 	rc = uh_pool_setup(&s->pool, region, length);
 	if (rc == UHOMA_OK)
 		uh_sock_check_bufs(s);    /* requests that arrived before */
-	RETURN(rc);
+	RETURN_TO_APP(rc);
 }
 
 /*
@@ -214,14 +216,14 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	int rc;
 
 	if (!s || !id || (flags & ~(UHOMA_PRIVATE | UHOMA_NONBLOCK)))
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	rc = prepare_message(s, dest, dest_len, buf, len, &addr, &port, &copy,
 			     flags, &charged);
 	if (rc)
-		RETURN(rc);
+		RETURN_TO_APP(rc);
 	rc = uh_call_send(s, &addr, port, copy, (uint32_t)len, cookie,
 			  flags & UHOMA_PRIVATE, charged, id);
-	RETURN(rc);
+	RETURN_TO_APP(rc);
 }
 
 int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
@@ -233,12 +235,12 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 	int rc;
 
 	if (!s || !(id & 1))
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	rc = prepare_message(s, client, client_len, buf, len, &addr, &port,
 			     &copy, 0, NULL);
 	if (rc)
-		RETURN(rc);
-	RETURN(uh_call_reply(s, &addr, port, id, copy, (uint32_t)len));
+		RETURN_TO_APP(rc);
+	RETURN_TO_APP(uh_call_reply(s, &addr, port, id, copy, (uint32_t)len));
 }
 
 /* The longest single wait of a blocking receiver in the carrier (it then
@@ -352,7 +354,7 @@ int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 		uh_runtime_poll_end(s->stack, false);
 	else if (s)
 		uh_runtime_grace(s->stack);
-	RETURN(rc);
+	RETURN_TO_APP(rc);
 }
 
 int uhoma_release(struct uhoma_sock *s, const uint32_t *offsets, unsigned n)
@@ -360,11 +362,11 @@ int uhoma_release(struct uhoma_sock *s, const uint32_t *offsets, unsigned n)
 	int rc;
 
 	if (!s || (n && !offsets))
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	rc = uh_pool_release(&s->pool, offsets, n);
 	if (rc == UHOMA_OK && n)
 		uh_sock_check_bufs(s);
-	RETURN(rc);
+	RETURN_TO_APP(rc);
 }
 
 int uhoma_msg_release(struct uhoma_sock *s, struct uhoma_msg *msg)
@@ -407,16 +409,16 @@ size_t uhoma_msg_copy(const struct uhoma_sock *s, const struct uhoma_msg *msg,
 int uhoma_abort(struct uhoma_sock *s, uint64_t id, int error)
 {
 	if (!s || error > 0 || (id & 1))
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
-	RETURN(uh_call_abort(s, id, error));
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
+	RETURN_TO_APP(uh_call_abort(s, id, error));
 }
 
 int uhoma_shutdown(struct uhoma_sock *s)
 {
 	if (!s)
-		RETURN(UHOMA_ERR_INVALID_ARGUMENT);
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	uh_sock_shutdown(s);
-	RETURN(UHOMA_OK);
+	RETURN_TO_APP(UHOMA_OK);
 }
 
 void uh_api_close(struct uhoma_sock *s)

@@ -93,7 +93,7 @@ int uh_call_reply(struct uhoma_sock *s, const struct uh_addr *addr,
 
 /* Gives @rpc's (locked) message or error to the application. */
 static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
-			struct uhoma_msg *msg, struct uh_pending *p)
+			struct uhoma_msg *msg, struct uh_deferred *p)
 {
 	struct uhoma_stack *st = s->stack;
 	int rc;
@@ -125,7 +125,7 @@ static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
 			uh_out_ctl_init(&h, rpc, UH_PKT_ACK);
 			h.u.ack.num_acks = UH_MAX_ACKS;
 			memcpy(h.u.ack.acks, full, sizeof(full));
-			uh_pending_ctl(p, &h, s->port, &rpc->peer->addr,
+			uh_deferred_ctl(p, &h, s->port, &rpc->peer->addr,
 				       rpc->dport);
 		}
 		uh_metric_inc(st->metrics, UH_M_RESPONSES_RECEIVED);
@@ -139,10 +139,10 @@ static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
 int uh_call_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 		 int *rc)
 {
-	struct uh_pending p;
+	struct uh_deferred p;
 	struct uh_rpc *rpc;
 
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	if (want) {
 		rpc = uh_rpc_find_client(s, want);
 		if (!rpc || !rpc->is_private) {
@@ -157,7 +157,7 @@ int uh_call_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 		}
 		*rc = take_message(s, rpc, msg, &p);
 		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 		return 1;
 	}
 	for (;;) {
@@ -179,12 +179,12 @@ int uh_call_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 		uh_rpc_release(rpc);
 		p.signal_fd = true;
 		p.wake_sock = s;
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 		return 1;
 	}
 }
 
-static void abort_one(struct uh_rpc *rpc, int error, struct uh_pending *p)
+static void abort_one(struct uh_rpc *rpc, int error, struct uh_deferred *p)
 {
 	uh_metric_inc(rpc->sock->stack->metrics, UH_M_ABORTS);
 	if (error == 0)
@@ -195,18 +195,18 @@ static void abort_one(struct uh_rpc *rpc, int error, struct uh_pending *p)
 
 int uh_call_abort(struct uhoma_sock *s, uint64_t id, int error)
 {
-	struct uh_pending p;
+	struct uh_deferred p;
 	struct uh_rpc_walk w;
 	struct uh_rpc *rpc;
 
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	if (id) {
 		rpc = uh_rpc_find_client(s, id);
 		if (!rpc)
 			return UHOMA_ERR_NOT_FOUND;
 		abort_one(rpc, error, &p);
 		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 		return UHOMA_OK;
 	}
 	if (!uh_rpc_walk_begin(&w, s))
@@ -219,7 +219,7 @@ int uh_call_abort(struct uhoma_sock *s, uint64_t id, int error)
 		if (rpc->state != UH_RPC_DEAD)
 			abort_one(rpc, error, &p);
 		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 	}
 	uh_rpc_walk_end(&w);
 	return UHOMA_OK;

@@ -59,11 +59,11 @@ static void account(struct uh_grant *g, struct uh_rpc *rpc, bool live)
 
 	if (live && rpc->in.length > 0 && rpc->in.granted > received(rpc))
 		now = rpc->in.granted - received(rpc);
-	if (now != rpc->g.acct) {
+	if (now != rpc->granting.acct) {
 		atomic_fetch_add_explicit(&g->total_incoming,
-					  (int64_t)now - (int64_t)rpc->g.acct,
+					  (int64_t)now - (int64_t)rpc->granting.acct,
 					  memory_order_relaxed);
-		rpc->g.acct = now;
+		rpc->granting.acct = now;
 	}
 }
 
@@ -128,11 +128,11 @@ static void set_needy(struct uh_grant *g, int slot, bool on)
  * max_incoming allow. Outside @needy_pass a message defers to needy ones.
  */
 static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
-		     struct uh_pending *p, bool needy_pass)
+		     struct uh_deferred *p, bool needy_pass)
 {
 	struct uh_grant *g = &st->grant;
 	struct uh_msgin *in = &rpc->in;
-	int s = rpc->g.slot;
+	int s = rpc->granting.slot;
 	uint32_t len = (uint32_t)in->length, inc;
 	uint64_t target = (uint64_t)received(rpc) + window_of(st, rpc);
 	int64_t headroom;
@@ -170,38 +170,38 @@ static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
 	set_needy(g, s, capped);
 	if (needy_pass)
 		uh_metric_inc(st->metrics, UH_M_NEEDY_GRANTS);
-	rpc->g.prio = uh_grant_priority(
-		g, rank_of(g, s, in->bytes_remaining, rpc->g.birth),
+	rpc->granting.prio = uh_grant_priority(
+		g, rank_of(g, s, in->bytes_remaining, rpc->granting.birth),
 		atomic_load_explicit(&g->num_active, memory_order_relaxed));
 	uh_grant_send(rpc, p);
 }
 
 /* Asks the manager to look at @rpc (locked) after the locks are gone. */
-static void request(struct uh_rpc *rpc, struct uh_pending *p)
+static void request(struct uh_rpc *rpc, struct uh_deferred *p)
 {
-	if (rpc->g.requested)
+	if (rpc->granting.requested)
 		return;
-	if (p->num_grant == UH_PENDING_GRANT) {
+	if (p->num_grant == UH_DEFERRED_GRANT) {
 		atomic_store(&rpc->sock->stack->grant.rescan, true);
 		p->grant_recalc = true;
 		return;
 	}
 	uh_rpc_hold(rpc);
 	p->grant[p->num_grant++] = rpc;
-	rpc->g.requested = true;
+	rpc->granting.requested = true;
 }
 
-void uh_grant_send(struct uh_rpc *rpc, struct uh_pending *p)
+void uh_grant_send(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	struct uh_hdr h;
 
 	uh_out_ctl_init(&h, rpc, UH_PKT_GRANT);
 	h.u.grant.offset = rpc->in.granted;
-	h.u.grant.priority = rpc->g.prio;
-	uh_pending_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
+	h.u.grant.priority = rpc->granting.prio;
+	uh_deferred_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
 }
 
-void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p)
+void uh_grant_check(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 	struct uh_grant *g = &st->grant;
@@ -209,17 +209,17 @@ void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p)
 
 	if (rpc->in.length <= 0)
 		return;
-	if (!rpc->g.birth)
-		rpc->g.birth = atomic_fetch_add_explicit(&g->births, 1,
+	if (!rpc->granting.birth)
+		rpc->granting.birth = atomic_fetch_add_explicit(&g->births, 1,
 							 memory_order_relaxed);
 	want = wants_grants(rpc);
-	if (rpc->g.state == UH_G_NONE) {
+	if (rpc->granting.state == UH_G_NONE) {
 		if (want)
 			request(rpc, p);
 		return;
 	}
 	account(g, rpc, true);
-	if (rpc->g.state == UH_G_QUEUED) {
+	if (rpc->granting.state == UH_G_QUEUED) {
 		/* Promotion is the manager's; ask when it could happen. */
 		uint32_t worst = 0;
 
@@ -235,7 +235,7 @@ void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p)
 			request(rpc, p);
 		return;
 	}
-	atomic_store_explicit(&g->slot[rpc->g.slot].remaining,
+	atomic_store_explicit(&g->slot[rpc->granting.slot].remaining,
 			      rpc->in.bytes_remaining, memory_order_relaxed);
 	if (!want) {
 		request(rpc, p);
@@ -243,7 +243,7 @@ void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p)
 	}
 	try_send(st, rpc, p, false);
 	if ((atomic_load_explicit(&g->needy, memory_order_relaxed) &
-	     ~(1u << rpc->g.slot)) &&
+	     ~(1u << rpc->granting.slot)) &&
 	    (int64_t)st->cfg.max_incoming -
 			    atomic_load_explicit(&g->total_incoming,
 						 memory_order_relaxed) >=
@@ -251,10 +251,10 @@ void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p)
 		p->grant_recalc = true;   /* headroom for needy messages */
 }
 
-void uh_grant_done(struct uh_rpc *rpc, struct uh_pending *p)
+void uh_grant_done(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	account(&rpc->sock->stack->grant, rpc, false);
-	if (rpc->g.state != UH_G_NONE)
+	if (rpc->granting.state != UH_G_NONE)
 		request(rpc, p);
 }
 
@@ -264,14 +264,14 @@ static void queue_insert(struct uh_grant *g, struct uh_rpc *rpc)
 {
 	struct uh_list *pos;
 
-	rpc->g.key = rpc->in.bytes_remaining;
+	rpc->granting.key = rpc->in.bytes_remaining;
 	for (pos = g->queue.next; pos != &g->queue; pos = pos->next) {
-		struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc, g.link);
+		struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc, granting.link);
 
-		if (outranks(rpc->g.key, rpc->g.birth, o->g.key, o->g.birth))
+		if (outranks(rpc->granting.key, rpc->granting.birth, o->granting.key, o->granting.birth))
 			break;
 	}
-	uh_list_add_before(&rpc->g.link, pos);
+	uh_list_add_before(&rpc->granting.link, pos);
 	g->num_queued++;
 }
 
@@ -288,14 +288,14 @@ static void slot_clear(struct uh_grant *g, int s)
  * reference after unlocking. */
 static void unmanage(struct uh_grant *g, struct uh_rpc *rpc)
 {
-	if (rpc->g.state == UH_G_QUEUED) {
-		uh_list_del(&rpc->g.link);
+	if (rpc->granting.state == UH_G_QUEUED) {
+		uh_list_del(&rpc->granting.link);
 		g->num_queued--;
-	} else if (rpc->g.state == UH_G_ACTIVE) {
-		slot_clear(g, rpc->g.slot);
+	} else if (rpc->granting.state == UH_G_ACTIVE) {
+		slot_clear(g, rpc->granting.slot);
 	}
-	rpc->g.state = UH_G_NONE;
-	rpc->g.slot = -1;
+	rpc->granting.state = UH_G_NONE;
+	rpc->granting.slot = -1;
 }
 
 /* Brings the manager up to date with @rpc. */
@@ -305,18 +305,18 @@ static void examine(struct uhoma_stack *st, struct uh_rpc *rpc)
 	bool want, drop = false;
 
 	uh_rpc_lock(rpc);
-	rpc->g.requested = false;
+	rpc->granting.requested = false;
 	want = wants_grants(rpc);
-	if (want && rpc->g.state == UH_G_NONE) {
+	if (want && rpc->granting.state == UH_G_NONE) {
 		uh_rpc_hold(rpc);               /* the manager's reference */
 		account(g, rpc, true);
 		queue_insert(g, rpc);
-		rpc->g.state = UH_G_QUEUED;
-	} else if (!want && rpc->g.state != UH_G_NONE) {
+		rpc->granting.state = UH_G_QUEUED;
+	} else if (!want && rpc->granting.state != UH_G_NONE) {
 		unmanage(g, rpc);
 		drop = true;
-	} else if (want && rpc->g.state == UH_G_QUEUED) {
-		uh_list_del(&rpc->g.link);
+	} else if (want && rpc->granting.state == UH_G_QUEUED) {
+		uh_list_del(&rpc->granting.link);
 		g->num_queued--;
 		queue_insert(g, rpc);
 	}
@@ -344,7 +344,7 @@ static struct uh_rpc *pick_candidate(struct uh_grant *g, unsigned *count)
 
 	for (struct uh_list *pos = g->queue.next; pos != &g->queue;
 	     pos = pos->next) {
-		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, g.link);
+		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, granting.link);
 		unsigned n = peer_active(g, r->peer);
 
 		if (n < best_n) {
@@ -386,24 +386,24 @@ static int pick_victim(struct uh_grant *g, unsigned limit, unsigned *count)
 }
 
 static void activate(struct uhoma_stack *st, struct uh_rpc *rpc, int s,
-		     struct uh_pending *out)
+		     struct uh_deferred *out)
 {
 	struct uh_grant *g = &st->grant;
 
 	uh_rpc_lock(rpc);
-	uh_list_del(&rpc->g.link);
+	uh_list_del(&rpc->granting.link);
 	g->num_queued--;
 	if (!wants_grants(rpc)) {
 		/* Ended or completed since it was queued. */
-		rpc->g.state = UH_G_NONE;
+		rpc->granting.state = UH_G_NONE;
 		uh_rpc_unlock(rpc);
 		uh_rpc_put(rpc);
 		return;
 	}
-	rpc->g.state = UH_G_ACTIVE;
-	rpc->g.slot = (int8_t)s;
+	rpc->granting.state = UH_G_ACTIVE;
+	rpc->granting.slot = (int8_t)s;
 	g->slot[s].rpc = rpc;
-	atomic_store(&g->slot[s].birth, rpc->g.birth);
+	atomic_store(&g->slot[s].birth, rpc->granting.birth);
 	atomic_store(&g->slot[s].remaining, rpc->in.bytes_remaining);
 	atomic_fetch_add(&g->num_active, 1);
 	uh_metric_inc(st->metrics, UH_M_GRANT_ACTIVATIONS);
@@ -418,8 +418,8 @@ static void deactivate(struct uhoma_stack *st, int s)
 
 	uh_rpc_lock(rpc);
 	slot_clear(g, s);
-	rpc->g.slot = -1;
-	rpc->g.state = UH_G_QUEUED;
+	rpc->granting.slot = -1;
+	rpc->granting.state = UH_G_QUEUED;
 	queue_insert(g, rpc);
 	uh_metric_inc(st->metrics, UH_M_GRANT_EVICTIONS);
 	uh_rpc_unlock(rpc);
@@ -427,7 +427,7 @@ static void deactivate(struct uhoma_stack *st, int s)
 
 /* Fills free slots and lets better queued messages displace worse active
  * ones. */
-static void fill(struct uhoma_stack *st, struct uh_pending *out)
+static void fill(struct uhoma_stack *st, struct uh_deferred *out)
 {
 	struct uh_grant *g = &st->grant;
 	unsigned limit = st->cfg.max_overcommit;
@@ -450,7 +450,7 @@ static void fill(struct uhoma_stack *st, struct uh_pending *out)
 		}
 		v = pick_victim(g, limit, &vn);
 		same = g->slot[v].rpc->peer == cand->peer;
-		better = outranks(cand->g.key, cand->g.birth,
+		better = outranks(cand->granting.key, cand->granting.birth,
 				  atomic_load(&g->slot[v].remaining),
 				  atomic_load(&g->slot[v].birth));
 		if (same ? !better
@@ -462,7 +462,7 @@ static void fill(struct uhoma_stack *st, struct uh_pending *out)
 }
 
 /* Spends headroom on needy messages, best first. */
-static void serve_needy(struct uhoma_stack *st, struct uh_pending *out)
+static void serve_needy(struct uhoma_stack *st, struct uh_deferred *out)
 {
 	struct uh_grant *g = &st->grant;
 
@@ -505,9 +505,9 @@ void uh_grant_recalc(struct uhoma_stack *st, struct uh_rpc **rpcs,
 		     unsigned n)
 {
 	struct uh_grant *g = &st->grant;
-	struct uh_pending out;
+	struct uh_deferred out;
 
-	uh_pending_init(&out);
+	uh_deferred_init(&out);
 	uh_lock(&g->lock);
 	uh_metric_inc(st->metrics, UH_M_GRANT_RECALCS);
 	for (unsigned i = 0; i < n; i++)
@@ -520,7 +520,7 @@ void uh_grant_recalc(struct uhoma_stack *st, struct uh_rpc **rpcs,
 				examine(st, g->slot[i].rpc);
 		for (pos = g->queue.next; pos != &g->queue; pos = next) {
 			next = pos->next;
-			examine(st, uh_list_entry(pos, struct uh_rpc, g.link));
+			examine(st, uh_list_entry(pos, struct uh_rpc, granting.link));
 		}
 	}
 	fill(st, &out);
@@ -528,7 +528,7 @@ void uh_grant_recalc(struct uhoma_stack *st, struct uh_rpc **rpcs,
 	uh_unlock(&g->lock);
 	for (unsigned i = 0; i < n; i++)
 		uh_rpc_put(rpcs[i]);
-	uh_pending_flush(st, &out);
+	uh_deferred_flush(st, &out);
 }
 
 /* The oldest managed message. */
@@ -544,11 +544,11 @@ static struct uh_rpc *oldest(struct uh_grant *g)
 		}
 	for (struct uh_list *pos = g->queue.next; pos != &g->queue;
 	     pos = pos->next) {
-		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, g.link);
+		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, granting.link);
 
-		if (r->g.birth < bb) {
+		if (r->granting.birth < bb) {
 			best = r;
-			bb = r->g.birth;
+			bb = r->granting.birth;
 		}
 	}
 	return best;
@@ -559,10 +559,10 @@ void uh_grant_tick(struct uhoma_stack *st)
 	struct uh_grant *g = &st->grant;
 	const struct uhoma_config *c = &st->cfg;
 	uint32_t inc = c->fifo_grant_increment;
-	struct uh_pending out;
+	struct uh_deferred out;
 	struct uh_rpc *rpc;
 
-	uh_pending_init(&out);
+	uh_deferred_init(&out);
 	uh_lock(&g->lock);
 	if (c->grant_fifo_fraction && c->link_mbps) {
 		/* link_mbps * tick_us / 8 bytes cross the link per tick. */
@@ -585,7 +585,7 @@ void uh_grant_tick(struct uhoma_stack *st)
 			rpc->in.granted = len - before < inc ? len
 							     : before + inc;
 			account(g, rpc, true);
-			rpc->g.prio = uh_prio_high(st);
+			rpc->granting.prio = uh_prio_high(st);
 			uh_grant_send(rpc, &out);
 			g->fifo_credit -= inc;
 			uh_metric_add(st->metrics, UH_M_FIFO_GRANT_BYTES,
@@ -596,7 +596,7 @@ void uh_grant_tick(struct uhoma_stack *st)
 	/* A safety net for headroom freed without a recalc. */
 	serve_needy(st, &out);
 	uh_unlock(&g->lock);
-	uh_pending_flush(st, &out);
+	uh_deferred_flush(st, &out);
 }
 
 uint32_t uh_grant_count(struct uhoma_stack *st)

@@ -30,7 +30,7 @@
  *   - moving messages between NONE, QUEUED and ACTIVE needs the grant lock
  *     and then the RPC lock. Code holding an RPC lock cannot take the grant
  *     lock, so it records the RPC (with a reference) in its struct
- *     uh_pending; uh_pending_flush calls uh_grant_recalc after all locks
+ *     uh_deferred; uh_deferred_flush calls uh_grant_recalc after all locks
  *     are gone;
  *   - the manager holds a reference on every RPC it tracks, dropped when
  *     the RPC leaves it.
@@ -85,14 +85,14 @@ void uh_grant_init(struct uhoma_stack *st);
 /* After DATA was accepted for @rpc (locked): updates its accounting and,
  * if it is active, grants more when the policy allows, queueing GRANTs in
  * @p. A message that needs the manager is recorded in @p. */
-void uh_grant_check(struct uh_rpc *rpc, struct uh_pending *p);
+void uh_grant_check(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* Queues a GRANT repeating @rpc's current grant (lost-grant recovery). */
-void uh_grant_send(struct uh_rpc *rpc, struct uh_pending *p);
+void uh_grant_send(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* @rpc's (locked) message is complete, abandoned or restarting: the
- * manager will re-examine it (and drop it) from uh_pending_flush. */
-void uh_grant_done(struct uh_rpc *rpc, struct uh_pending *p);
+ * manager will re-examine it (and drop it) from uh_deferred_flush. */
+void uh_grant_done(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* Does what uh_grant_check/uh_grant_done deferred for the @n RPCs in
  * @rpcs (each with a reference, dropped here). No lock may be held. */

@@ -6,7 +6,7 @@
  * is dropped and counted by reason. A valid packet is matched to its
  * socket (under RCU) and RPC (lookup and lock in one step); handlers run
  * under that RPC's lock and queue any reply packets, acks for other RPCs
- * and wake-ups in a struct uh_pending, performed after the lock is gone.
+ * and wake-ups in a struct uh_deferred, performed after the lock is gone.
  */
 #include <string.h>
 
@@ -38,7 +38,7 @@ static void copy_to_region(uint8_t *region, const uint32_t *offsets,
 }
 
 static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
-			const struct uh_addr *src, struct uh_pending *p)
+			const struct uh_addr *src, struct uh_deferred *p)
 {
 	struct uhoma_sock *s = rpc->sock;
 	struct uhoma_stack *st = s->stack;
@@ -80,7 +80,7 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 	}
 	uh_prio_check_version(st, h, src, p);
 	if (h->u.data.ack.client_id && !uh_rpc_is_client(rpc) &&
-	    p->num_acks < UH_PENDING_ACKS) {
+	    p->num_acks < UH_DEFERRED_ACKS) {
 		p->acks[p->num_acks].src = *src;
 		p->acks[p->num_acks].ack = h->u.data.ack;
 		p->num_acks++;
@@ -156,7 +156,7 @@ static void handle_grant(struct uh_rpc *rpc, const struct uh_hdr *h)
 }
 
 static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
-			  struct uh_pending *p)
+			  struct uh_deferred *p)
 {
 	uint64_t start = h->u.resend.offset, end;
 
@@ -190,7 +190,7 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 	uh_out_xmit_granted(rpc);
 }
 
-static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
+static void handle_unknown(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 
@@ -243,7 +243,7 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_pending *p)
  * acks wait for that peer (@peer may be NULL: none). */
 static void send_ack(struct uhoma_sock *s, struct uh_peer *peer,
 		     const struct uh_addr *src, uint16_t dport, uint64_t id,
-		     struct uh_pending *p)
+		     struct uh_deferred *p)
 {
 	struct uh_hdr r;
 
@@ -255,7 +255,7 @@ static void send_ack(struct uhoma_sock *s, struct uh_peer *peer,
 	if (peer)
 		r.u.ack.num_acks = (uint16_t)uh_peer_take_acks(
 			peer, r.u.ack.acks, UH_MAX_ACKS);
-	uh_pending_ctl(p, &r, s->port, src, dport);
+	uh_deferred_ctl(p, &r, s->port, src, dport);
 }
 
 /*
@@ -276,7 +276,7 @@ static void send_ack(struct uhoma_sock *s, struct uh_peer *peer,
  * so answer BUSY: it keeps the server's RPC alive, and the pool's RESEND
  * restarts a waiting message when space frees up.
  */
-static void handle_need_ack(struct uh_rpc *rpc, struct uh_pending *p)
+static void handle_need_ack(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 
@@ -302,7 +302,7 @@ static void handle_need_ack(struct uh_rpc *rpc, struct uh_pending *p)
 /* A packet for an RPC we do not have. */
 static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 		   const struct uh_hdr *h, const struct uh_addr *src,
-		   uint64_t id, struct uh_pending *p)
+		   uint64_t id, struct uh_deferred *p)
 {
 	struct uh_hdr r;
 
@@ -312,7 +312,7 @@ static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 	r.sender_id = id;
 	if (h->type == UH_PKT_RESEND) {
 		r.type = UH_PKT_RPC_UNKNOWN;
-		uh_pending_ctl(p, &r, s->port, src, h->sport);
+		uh_deferred_ctl(p, &r, s->port, src, h->sport);
 	} else if (h->type == UH_PKT_NEED_ACK && !(id & 1)) {
 		send_ack(s, uh_peer_find(&st->peers, src), src, h->sport, id,
 			 p);
@@ -324,7 +324,7 @@ static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 /* Returns whether the packet is a request this socket does not serve. */
 static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		     const struct uh_hdr *h, const struct uh_addr *src,
-		     struct uh_pending *p)
+		     struct uh_deferred *p)
 {
 	uint64_t id = h->sender_id ^ 1;     /* our id for this RPC */
 	struct uh_rpc *rpc;
@@ -403,11 +403,11 @@ static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 		     const struct uh_ack *ack)
 {
-	struct uh_pending p;
+	struct uh_deferred p;
 	struct uhoma_sock *s;
 	struct uh_rpc *rpc;
 
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	uh_rcu_read_lock();
 	s = uh_sock_find(st, ack->server_port);
 	rpc = s ? uh_rpc_find_server(s, src, ack->client_id ^ 1) : NULL;
@@ -419,7 +419,7 @@ void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 			uh_stack_drop(st, UH_DROP_WRONG_STATE);
 		}
 		uh_rpc_release(rpc);
-		uh_pending_flush(st, &p);
+		uh_deferred_flush(st, &p);
 	}
 	uh_rcu_read_unlock();
 }
@@ -440,7 +440,7 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 {
 	bool refuse = false;
 	struct uh_hdr h;
-	struct uh_pending p;
+	struct uh_deferred p;
 	struct uhoma_sock *s;
 	enum uh_drop d = uh_wire_decode(buf, len, &h);
 
@@ -458,7 +458,7 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		uh_stack_drop(st, d);
 		return false;
 	}
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	if (h.type == UH_PKT_DATA)
 		uh_gaps_prepare();   /* no lock yet: a gap block may be needed */
 	uh_rcu_read_lock();
@@ -480,7 +480,7 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	} else {
 		refuse = dispatch(st, s, &h, src, &p);
 	}
-	uh_pending_flush(st, &p);
+	uh_deferred_flush(st, &p);
 	uh_rcu_read_unlock();
 	return refuse;
 }
@@ -489,13 +489,13 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
 			     uint16_t port, int err)
 {
-	struct uh_pending p;
+	struct uh_deferred p;
 	struct uh_rpc_walk w;
 	struct uh_rpc *rpc;
 
 	if (!uh_rpc_walk_begin(&w, s))
 		return;
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	while ((rpc = uh_rpc_walk_next(&w))) {
 		if ((port && rpc->dport != port) ||
 		    !uh_addr_eq(&rpc->peer->addr, addr))
@@ -507,7 +507,7 @@ static void unreachable_sock(struct uhoma_sock *s, const struct uh_addr *addr,
 		else if (!uh_rpc_is_client(rpc))
 			uh_rpc_end(rpc, &p);   /* its client is gone */
 		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 	}
 	uh_rpc_walk_end(&w);
 }

@@ -21,12 +21,12 @@ void uh_out_ctl_init(struct uh_hdr *h, const struct uh_rpc *rpc, uint8_t type)
 	h->sender_id = rpc->id;
 }
 
-void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_pending *p)
+void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_deferred *p)
 {
 	struct uh_hdr h;
 
 	uh_out_ctl_init(&h, rpc, type);
-	uh_pending_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
+	uh_deferred_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
 }
 
 struct batch {
@@ -279,7 +279,7 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 /* Gaps asked for per round (a message may have hundreds: gaps.h). */
 #define RESEND_MAX_GAPS 8
 
-static void resend_req(struct uh_rpc *rpc, struct uh_pending *p,
+static void resend_req(struct uh_rpc *rpc, struct uh_deferred *p,
 		       uint32_t off, uint32_t len, uint8_t prio)
 {
 	uint32_t cap = RESEND_MAX_PKTS * rpc->peer->max_payload;
@@ -291,10 +291,10 @@ static void resend_req(struct uh_rpc *rpc, struct uh_pending *p,
 	h.u.resend.offset = off;
 	h.u.resend.length = len;
 	h.u.resend.priority = prio;
-	uh_pending_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
+	uh_deferred_ctl(p, &h, rpc->sock->port, &rpc->peer->addr, rpc->dport);
 }
 
-void uh_out_probe(struct uh_rpc *rpc, struct uh_pending *p)
+void uh_out_probe(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	uint32_t at = rpc->in.length < 0 ? 0 : rpc->in.granted;
 
@@ -303,7 +303,7 @@ void uh_out_probe(struct uh_rpc *rpc, struct uh_pending *p)
 	resend_req(rpc, p, at, 0, uh_prio_ctl(rpc->sock->stack));
 }
 
-void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all)
+void uh_out_request_resend(struct uh_rpc *rpc, struct uh_deferred *p, bool all)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 	struct uh_msgin *in = &rpc->in;

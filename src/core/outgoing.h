@@ -21,7 +21,7 @@
 void uh_out_ctl_init(struct uh_hdr *h, const struct uh_rpc *rpc, uint8_t type);
 
 /* Queues a header-only control packet @type about @rpc (locked). */
-void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_pending *p);
+void uh_out_ctl(struct uh_rpc *rpc, uint8_t type, struct uh_deferred *p);
 
 /* Sends every granted byte of @rpc's message not sent yet, as far as the
  * pacer admits (pacer.h); returns at once if the message is throttled. */
@@ -71,11 +71,11 @@ bool uh_out_sent_lately(const struct uh_rpc *rpc, uint32_t start);
 
 /* Receiver side: asks the sender of @rpc's incoming message for what is
  * missing (@all: everything, RESEND(0, -1)). */
-void uh_out_request_resend(struct uh_rpc *rpc, struct uh_pending *p, bool all);
+void uh_out_request_resend(struct uh_rpc *rpc, struct uh_deferred *p, bool all);
 
 /* Queues an empty RESEND at the message's granted offset: a probe that a
  * live sender answers with BUSY, for a message that waits on us (for a
  * grant, or for buffer space) and so hears nothing. RPC lock held. */
-void uh_out_probe(struct uh_rpc *rpc, struct uh_pending *p);
+void uh_out_probe(struct uh_rpc *rpc, struct uh_deferred *p);
 
 #endif /* UHOMA_CORE_OUTGOING_H */

@@ -92,7 +92,7 @@ void uh_prio_store(struct uh_peer *peer, const struct uh_hdr *h)
 }
 
 void uh_prio_check_version(struct uhoma_stack *st, const struct uh_hdr *h,
-			   const struct uh_addr *src, struct uh_pending *p)
+			   const struct uh_addr *src, struct uh_deferred *p)
 {
 	struct uh_peer *peer;
 	uint64_t now, last;
@@ -116,6 +116,6 @@ void uh_prio_check_version(struct uhoma_stack *st, const struct uh_hdr *h,
 	memcpy(r.u.cutoffs.cutoffs, st->cutoffs.cutoff,
 	       sizeof(r.u.cutoffs.cutoffs));
 	r.u.cutoffs.version = st->cutoffs.version;
-	uh_pending_ctl(p, &r, h->dport, src, h->sport);
+	uh_deferred_ctl(p, &r, h->dport, src, h->sport);
 	uh_metric_inc(st->metrics, UH_M_CUTOFFS_SENT);
 }

@@ -19,7 +19,7 @@
 
 struct uhoma_stack;
 struct uh_peer;
-struct uh_pending;
+struct uh_deferred;
 struct uh_addr;
 
 /* What a peer told us (or the defaults until it does). */
@@ -56,6 +56,6 @@ void uh_prio_store(struct uh_peer *peer, const struct uh_hdr *h);
 /* DATA @h from @src carried cutoff version @h->u.data.cutoff_version:
  * queue a CUTOFFS in @p if it is stale (rate-limited per peer). */
 void uh_prio_check_version(struct uhoma_stack *st, const struct uh_hdr *h,
-			   const struct uh_addr *src, struct uh_pending *p);
+			   const struct uh_addr *src, struct uh_deferred *p);
 
 #endif /* UHOMA_CORE_PRIO_H */

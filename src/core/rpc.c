@@ -208,8 +208,8 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_list_init(&rpc->dead_link);
 	uh_list_init(&rpc->buf_link);
 	uh_list_init(&rpc->unproven_link);
-	uh_list_init(&rpc->g.link);
-	rpc->g.slot = -1;
+	uh_list_init(&rpc->granting.link);
+	rpc->granting.slot = -1;
 	uh_list_init(&rpc->throttle_link);
 	rpc->throttle_q = NULL;
 	uh_list_init(&rpc->timer_link);
@@ -266,7 +266,7 @@ void uh_rpc_arm(struct uh_rpc *rpc, uint64_t ticks)
  * round trip of its first packet; one that has not after all the newer
  * ones came is most likely a forged claim). No lock held.
  */
-static void evict_unproven(struct uhoma_sock *s, struct uh_pending *p)
+static void evict_unproven(struct uhoma_sock *s, struct uh_deferred *p)
 {
 	struct uh_rpc *victim = NULL;
 
@@ -406,11 +406,11 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 	}
 	/* Admitted: every way out below ends the admission once. */
 	{
-		struct uh_pending p;
+		struct uh_deferred p;
 
-		uh_pending_init(&p);
+		uh_deferred_init(&p);
 		evict_unproven(s, &p);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 	}
 	fresh = rpc_alloc(s, peer, id, sport);  /* no lock held: may block */
 	if (!fresh) {
@@ -462,7 +462,7 @@ static void unhash(struct uh_rpc *rpc)
 	rpc->hash_next = NULL;
 }
 
-void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
+void uh_rpc_end(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	struct uhoma_sock *s = rpc->sock;
 
@@ -493,12 +493,12 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p)
 	atomic_fetch_add_explicit(&s->dead_count, 1, memory_order_relaxed);
 	uh_unlock(&s->lock);
 	if (rpc->is_private)
-		uh_pending_wake(p, s, true);
+		uh_deferred_wake(p, s, true);
 	p->signal_fd = true;    /* it may have left the ready list */
 	p->wake_sock = s;
 }
 
-void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_pending *p)
+void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	struct uhoma_sock *s = rpc->sock;
 
@@ -508,20 +508,20 @@ void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_pending *p)
 	uh_rpc_tx_uncharge(rpc, p);     /* complete: no longer in flight */
 	if (rpc->is_private) {   /* a client's: never on unproven */
 		rpc->private_ready = true;
-		uh_pending_wake(p, s, true);
+		uh_deferred_wake(p, s, true);
 		return;
 	}
 	uh_lock(&s->lock);
 	unproven_del(s, rpc);      /* complete: its sender existed */
 	if (!atomic_load(&s->shutdown)) {
 		uh_list_add_tail(&rpc->ready_link, &s->ready);
-		uh_pending_wake(p, s, false);
+		uh_deferred_wake(p, s, false);
 		p->signal_fd = true;
 	}
 	uh_unlock(&s->lock);
 }
 
-void uh_rpc_fail(struct uh_rpc *rpc, int error, struct uh_pending *p)
+void uh_rpc_fail(struct uh_rpc *rpc, int error, struct uh_deferred *p)
 {
 	if (rpc->handed_off || rpc->state == UH_RPC_DEAD)
 		return;

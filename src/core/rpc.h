@@ -37,7 +37,7 @@
 
 struct uhoma_sock;
 struct uh_peer;
-struct uh_pending;
+struct uh_deferred;
 
 enum uh_rpc_state {
 	UH_RPC_OUTGOING = 5,
@@ -160,7 +160,7 @@ struct uh_rpc {
 				      * then read-only (also under grant) */
 		struct uh_list link; /* grant lock: on grant.queue */
 		uint32_t key;        /* grant lock: remaining bytes when sorted */
-	} g;
+	} granting;
 
 	/* Pacer (core/pacer.h): throttle lock. */
 	struct uh_list throttle_link; /* on throttle_q->bucket[throttle_bucket] */
@@ -293,17 +293,17 @@ void uh_rpc_set_state(struct uh_rpc *rpc, int state);
  * Ends @rpc (locked): DEAD, unhashed, off every socket list, onto the dead
  * list. Wake-ups it causes are queued in @p. Idempotent.
  */
-void uh_rpc_end(struct uh_rpc *rpc, struct uh_pending *p);
+void uh_rpc_end(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /*
  * Completes client RPC @rpc (locked) with @error (a uhoma code): the
  * application's uhoma_recv will report it. Nothing happens if it already
  * completed.
  */
-void uh_rpc_fail(struct uh_rpc *rpc, int error, struct uh_pending *p);
+void uh_rpc_fail(struct uh_rpc *rpc, int error, struct uh_deferred *p);
 
 /* Makes the complete (or failed) @rpc (locked) available to uhoma_recv. */
-void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_pending *p);
+void uh_rpc_handoff(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* Frees a dead, unreferenced RPC (the reaper's last step; no lock). */
 void uh_rpc_free(struct uh_rpc *rpc);

@@ -129,7 +129,7 @@ void uh_sock_tx_return(struct uhoma_sock *s, uint32_t bytes)
 	}
 }
 
-void uh_rpc_tx_uncharge(struct uh_rpc *rpc, struct uh_pending *p)
+void uh_rpc_tx_uncharge(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	uint32_t bytes = rpc->out.charged;
 

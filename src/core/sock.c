@@ -17,10 +17,10 @@ static UH_LOCK_CLASS(rpc_class, "rpc", UH_RANK_RPC, 0);
 
 /* ---- deferred work ------------------------------------------------------ */
 
-void uh_pending_ctl(struct uh_pending *p, const struct uh_hdr *h,
+void uh_deferred_ctl(struct uh_deferred *p, const struct uh_hdr *h,
 		    uint16_t sport, const struct uh_addr *dst, uint16_t dport)
 {
-	if (p->num_ctl == UH_PENDING_CTL)
+	if (p->num_ctl == UH_DEFERRED_CTL)
 		return;   /* a control packet lost; the timer repeats it */
 	p->ctl[p->num_ctl].len = uh_wire_encode(h, p->ctl[p->num_ctl].hdr);
 	p->ctl[p->num_ctl].dst = *dst;
@@ -29,7 +29,7 @@ void uh_pending_ctl(struct uh_pending *p, const struct uh_hdr *h,
 	p->num_ctl++;
 }
 
-void uh_pending_wake(struct uh_pending *p, struct uhoma_sock *s, bool all)
+void uh_deferred_wake(struct uh_deferred *p, struct uhoma_sock *s, bool all)
 {
 	p->wake_sock = s;
 	if (all)
@@ -38,9 +38,9 @@ void uh_pending_wake(struct uh_pending *p, struct uhoma_sock *s, bool all)
 		p->wake_one = true;
 }
 
-void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
+void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p)
 {
-	uh_lockdep_might_block("uh_pending_flush", UH_HERE);
+	uh_lockdep_might_block("uh_deferred_flush", UH_HERE);
 	for (unsigned i = 0; i < p->num_ctl; i++) {
 		struct uh_tx tx = {
 			.hdr = p->ctl[i].hdr, .hdr_len = p->ctl[i].len,
@@ -52,7 +52,7 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 	for (unsigned i = 0; i < p->num_acks; i++)
 		uh_in_apply_ack(st, &p->acks[i].src, &p->acks[i].ack);
 	if (p->num_grant || p->grant_recalc) {
-		struct uh_rpc *g[UH_PENDING_GRANT];
+		struct uh_rpc *g[UH_DEFERRED_GRANT];
 		unsigned n = p->num_grant;
 
 		memcpy(g, p->grant, n * sizeof(g[0]));
@@ -77,7 +77,7 @@ void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p)
 		if (st->up.tx_budget)
 			st->up.tx_budget(p->wake_tx);
 	}
-	uh_pending_init(p);
+	uh_deferred_init(p);
 }
 
 /* ---- the port table ----------------------------------------------------- */
@@ -323,7 +323,7 @@ static void bufs_insert(struct uhoma_sock *s, struct uh_rpc *rpc)
 }
 
 void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
-		       struct uh_pending *p)
+		       struct uh_deferred *p)
 {
 	if (rpc->in.waiting_bufs)
 		return;
@@ -352,9 +352,9 @@ void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 
 void uh_sock_check_bufs(struct uhoma_sock *s)
 {
-	struct uh_pending p;
+	struct uh_deferred p;
 
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	for (;;) {
 		struct uh_rpc *rpc;
 		bool got;
@@ -388,7 +388,7 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 			got = true;     /* gone meanwhile: look at the next */
 		}
 		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 		if (!got)
 			break;          /* still no room for the shortest */
 	}
@@ -398,11 +398,11 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 
 void uh_sock_shutdown(struct uhoma_sock *s)
 {
-	struct uh_pending p;
+	struct uh_deferred p;
 	struct uh_rpc_walk w;
 	struct uh_rpc *rpc;
 
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	uh_lock(&s->lock);
 	if (atomic_load(&s->shutdown)) {
 		uh_unlock(&s->lock);
@@ -422,7 +422,7 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 		uh_rpc_hold(rpc);
 		uh_rpc_end(rpc, &p);
 		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 	}
 	uh_sock_unprotect(s);
 	uh_wait_wake_all(&s->wait);
@@ -435,7 +435,7 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 
 struct ack_flush {
 	struct uhoma_sock *s;
-	struct uh_pending p;
+	struct uh_deferred p;
 };
 
 /* Sends every ack stored for @peer, UH_MAX_ACKS + 1 to a packet: the
@@ -456,9 +456,9 @@ static void flush_peer_acks(struct uh_peer *peer, void *arg)
 		h.sender_id = a[0].client_id;
 		h.u.ack.num_acks = (uint16_t)(n - 1);
 		memcpy(h.u.ack.acks, a + 1, (n - 1) * sizeof(a[0]));
-		if (f->p.num_ctl == UH_PENDING_CTL)
-			uh_pending_flush(f->s->stack, &f->p);
-		uh_pending_ctl(&f->p, &h, f->s->port, &peer->addr,
+		if (f->p.num_ctl == UH_DEFERRED_CTL)
+			uh_deferred_flush(f->s->stack, &f->p);
+		uh_deferred_ctl(&f->p, &h, f->s->port, &peer->addr,
 			       a[0].server_port);
 	}
 }
@@ -471,9 +471,9 @@ void uh_sock_close_start(struct uhoma_sock *s)
 	uh_sock_shutdown(s);
 	/* The acks this stack still owes servers go out now: else each
 	 * server keeps the last responses it sent us until its timeout. */
-	uh_pending_init(&f.p);
+	uh_deferred_init(&f.p);
 	uh_peertab_walk(&st->peers, UH_PEERTAB_BUCKETS, flush_peer_acks, &f);
-	uh_pending_flush(st, &f.p);
+	uh_deferred_flush(st, &f.p);
 	/* Receive and timer threads find sockets under RCU: after a grace
 	 * period none of them can still be using this one (or sending from
 	 * its port), so the port can go. */

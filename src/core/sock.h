@@ -96,31 +96,31 @@ struct uhoma_sock {
 	struct uh_bucket server_buckets[UH_RPC_BUCKETS];
 };
 
-#define UH_PENDING_CTL 20
-#define UH_PENDING_GRANT 4
-#define UH_PENDING_ACKS 8
+#define UH_DEFERRED_CTL 20
+#define UH_DEFERRED_GRANT 4
+#define UH_DEFERRED_ACKS 8
 
 /*
- * struct uh_pending - what a locked section decided to do once its locks
+ * struct uh_deferred - what a locked section decided to do once its locks
  * are dropped: control packets to send, acks to apply to other RPCs,
  * threads to wake. Lives on the stack of the thread that fills it;
- * uh_pending_flush() performs it with no lock held.
+ * uh_deferred_flush() performs it with no lock held.
  */
-struct uh_pending {
+struct uh_deferred {
 	unsigned num_ctl;
 	struct {
 		uint8_t hdr[UH_MAX_HEADER];
 		size_t len;
 		struct uh_addr dst;
 		uint16_t sport, dport;
-	} ctl[UH_PENDING_CTL];
+	} ctl[UH_DEFERRED_CTL];
 	unsigned num_acks;
 	struct {
 		struct uh_addr src;
 		struct uh_ack ack;
-	} acks[UH_PENDING_ACKS];
+	} acks[UH_DEFERRED_ACKS];
 	unsigned num_grant;
-	struct uh_rpc *grant[UH_PENDING_GRANT]; /* for the grant manager,
+	struct uh_rpc *grant[UH_DEFERRED_GRANT]; /* for the grant manager,
 						 * each with a reference */
 	bool grant_recalc;                /* run the grant manager anyway */
 	struct uhoma_sock *wake_sock;     /* socket whose waiters to wake */
@@ -128,7 +128,7 @@ struct uh_pending {
 	bool wake_one, wake_all, signal_fd;
 };
 
-static inline void uh_pending_init(struct uh_pending *p)
+static inline void uh_deferred_init(struct uh_deferred *p)
 {
 	p->num_ctl = 0;
 	p->num_acks = 0;
@@ -140,14 +140,14 @@ static inline void uh_pending_init(struct uh_pending *p)
 }
 
 /* Queues control packet @h from port @sport to @dst:@dport. */
-void uh_pending_ctl(struct uh_pending *p, const struct uh_hdr *h,
+void uh_deferred_ctl(struct uh_deferred *p, const struct uh_hdr *h,
 		    uint16_t sport, const struct uh_addr *dst, uint16_t dport);
 
 /* Queues a wake-up of @s's waiters (one, or all). */
-void uh_pending_wake(struct uh_pending *p, struct uhoma_sock *s, bool all);
+void uh_deferred_wake(struct uh_deferred *p, struct uhoma_sock *s, bool all);
 
 /* Does everything @p holds. No lock may be held. */
-void uh_pending_flush(struct uhoma_stack *st, struct uh_pending *p);
+void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p);
 
 /* Opens a socket on @port (0 = automatic), carrying the layer above's
  * @readiness (may be NULL), which the stack's upcalls receive back. */
@@ -237,7 +237,7 @@ static inline void uh_sock_reap_some(struct uhoma_sock *s)
 /* Queues @rpc (locked; incoming message without buffer space) on the
  * socket's waiting list: proven senders first, then shortest first. */
 void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
-		       struct uh_pending *p);
+		       struct uh_deferred *p);
 
 /* @rpc (locked, waiting) was just proven: moves it to its new place. */
 void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
@@ -287,7 +287,7 @@ bool uh_sock_tx_open(struct uhoma_sock *s);
 void uh_sock_tx_return(struct uhoma_sock *s, uint32_t bytes);
 /* Returns @rpc's charge, if it still holds one (RPC lock held; the wake-up
  * goes into @p). */
-void uh_rpc_tx_uncharge(struct uh_rpc *rpc, struct uh_pending *p);
+void uh_rpc_tx_uncharge(struct uh_rpc *rpc, struct uh_deferred *p);
 /* Whether @s's budget is spent (tx_bytes >= tx_limit, a limit set). */
 bool uh_sock_tx_spent(struct uhoma_sock *s);
 

@@ -38,13 +38,10 @@ void uh_stack_xmit(struct uhoma_stack *st, uint16_t sport,
 	unsigned sent;
 
 	uh_lockdep_might_block("carrier send", UH_HERE);
-	if (uh_unlikely(st->xmit_hook)) {
-		st->xmit_hook(st->xmit_hook_arg, pkts, n);
-		return;
-	}
 	sent = st->carrier->ops->send(st->carrier, sport, pkts, n);
 	for (unsigned i = 0; i < sent; i++) {
-		unsigned t = (unsigned)(pkts[i].hdr[11] - UH_PKT_MIN_TYPE);
+		unsigned t = (unsigned)(uh_wire_type(pkts[i].hdr) -
+				    UH_PKT_MIN_TYPE);
 		int64_t len = (int64_t)(pkts[i].hdr_len + pkts[i].payload_len);
 		unsigned q = pkts[i].priority & (UH_MAX_PRIORITIES - 1);
 

@@ -87,9 +87,6 @@ struct uhoma_stack {
 	struct uh_pacer pacer;         /* sender scheduling (pacer.h) */
 	uint64_t (*now)(void);         /* immutable: the clock the core uses
 					* (uh_now_ns; tests mock it) */
-	/* Tests only: set before traffic, receives what would be sent. */
-	void (*xmit_hook)(void *arg, const struct uh_tx *pkts, unsigned n);
-	void *xmit_hook_arg;
 	_Atomic bool destroying;       /* no new sockets */
 	struct uh_stack_upcalls up;    /* immutable: the layer above's */
 	struct uh_runtime *rt;         /* immutable: the runtime's threads

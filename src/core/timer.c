@@ -80,7 +80,7 @@ static bool waiting_for_grant(const struct uh_rpc *rpc)
 	       in->granted < (uint32_t)in->length;
 }
 
-static void timed_out(struct uh_rpc *rpc, struct uh_pending *p)
+static void timed_out(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
 	if (uh_rpc_is_client(rpc))
@@ -100,7 +100,7 @@ static void timed_out(struct uh_rpc *rpc, struct uh_pending *p)
  * the timeout ends like any other.
  */
 static void waiting_on_us(struct uh_rpc *rpc, uint64_t now, uint64_t k,
-			  struct uh_pending *p)
+			  struct uh_deferred *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 	uint64_t silence = now - rpc->silent_since;
@@ -121,7 +121,7 @@ static void waiting_on_us(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 /* Looks at server RPC @rpc at tick @now, @k ticks after the last look;
  * sets rpc->timer_due to the next tick to look again (0: none). */
 static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
-			 struct uh_pending *p)
+			 struct uh_deferred *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 	uint64_t silence = now - rpc->silent_since;
@@ -193,7 +193,7 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 
 /* The same for client RPC @rpc. */
 static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
-			 struct uh_pending *p)
+			 struct uh_deferred *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
@@ -257,7 +257,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 /* One tick of socket @s; returns how many of its RPCs wait on a timer. */
 static uint64_t tick_sock(struct uhoma_sock *s, uint64_t now)
 {
-	struct uh_pending p;
+	struct uh_deferred p;
 	struct uh_list due;
 	unsigned n;
 
@@ -278,7 +278,7 @@ static uint64_t tick_sock(struct uhoma_sock *s, uint64_t now)
 		return 0;
 	uh_list_init(&due);
 	n = uh_twheel_take(&s->timers, now, &due);
-	uh_pending_init(&p);
+	uh_deferred_init(&p);
 	while (!uh_list_empty(&due)) {
 		struct uh_rpc *rpc = uh_list_entry(due.next, struct uh_rpc,
 						   timer_link);
@@ -300,7 +300,7 @@ static uint64_t tick_sock(struct uhoma_sock *s, uint64_t now)
 		/* Later in this turn of the wheel: back to its slot. */
 		uh_twheel_put_back(&s->timers, rpc);
 		uh_rpc_release(rpc);
-		uh_pending_flush(s->stack, &p);
+		uh_deferred_flush(s->stack, &p);
 	}
 	uh_sock_unprotect(s);
 	if (n)

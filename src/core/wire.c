@@ -128,7 +128,7 @@ enum uh_drop uh_wire_decode(const uint8_t *buf, size_t len, struct uh_hdr *h)
 	memset(h, 0, sizeof(*h));
 	if (len < UH_HDR_COMMON)
 		return UH_DROP_SHORT;
-	h->type = buf[11];
+	h->type = buf[UH_WIRE_TYPE_OFFSET];
 	need = uh_wire_header_len(h->type);
 	if (need == 0)
 		return UH_DROP_BAD_TYPE;
@@ -179,7 +179,7 @@ size_t uh_wire_encode(const struct uh_hdr *h, uint8_t *buf)
 	put16(buf, h->sport);
 	put16(buf + 2, h->dport);
 	put32(buf + 4, h->type == UH_PKT_DATA ? h->u.data.offset : 0);
-	buf[11] = h->type;
+	buf[UH_WIRE_TYPE_OFFSET] = h->type;
 	buf[12] = h->type == UH_PKT_DATA ? UH_DOFF_DATA : UH_DOFF_CONTROL;
 	buf[13] = UH_HIJACK_FLAGS;
 	put16(buf + 18, UH_HIJACK_URGENT);

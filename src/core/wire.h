@@ -134,6 +134,9 @@ const char *uh_wire_type_name(unsigned type);
 /* The name of drop reason @r ("short", ...). */
 const char *uh_wire_drop_name(unsigned r);
 
+/* Where the common header keeps the packet type (§1.3: byte 11). */
+#define UH_WIRE_TYPE_OFFSET 11
+
 /*
  * Decodes and validates @len bytes at @buf into @h. Returns UH_DROP_NONE,
  * or the reason the packet must be dropped. Never reads past @len.
@@ -146,5 +149,11 @@ enum uh_drop uh_wire_decode(const uint8_t *buf, size_t len, struct uh_hdr *h);
  * carries its offset in both `sequence` and the segment header.
  */
 size_t uh_wire_encode(const struct uh_hdr *h, uint8_t *buf);
+
+/* The type byte of an encoded header (at least its common part). */
+static inline uint8_t uh_wire_type(const uint8_t *hdr)
+{
+	return hdr[UH_WIRE_TYPE_OFFSET];
+}
 
 #endif /* UHOMA_CORE_WIRE_H */

@@ -77,6 +77,10 @@ struct mn_node {
 	uh_memnet_tick_fn tick;
 	void *arg;
 	uint64_t tick_ns, next_tick;
+	/* A tap (uh_memnet_divert): arg written before fn (release), read
+	 * after it (acquire). */
+	_Atomic uh_memnet_divert_fn divert;
+	void *_Atomic divert_arg;
 };
 
 struct uhoma_memnet {
@@ -95,7 +99,7 @@ struct uhoma_memnet {
 	} st;                          /* relaxed atomics */
 };
 
-#define STAT(net, f) atomic_fetch_add_explicit(&(net)->st.f, 1, \
+#define MN_COUNT(net, f) atomic_fetch_add_explicit(&(net)->st.f, 1, \
 					       memory_order_relaxed)
 
 /* xorshift64*, per node under its tx lock. */
@@ -398,7 +402,7 @@ static void deliver(struct uhoma_memnet *net, struct mn_node *dst,
 	ok = heap_push(dst, p);
 	uh_unlock(&dst->lock);
 	if (!ok) {
-		STAT(net, overflowed);
+		MN_COUNT(net, overflowed);
 		pkt_free(p);
 	}
 }
@@ -424,14 +428,30 @@ static struct mn_pkt *pkt_copy(struct uhoma_memnet *net,
 	return p;
 }
 
+void uh_memnet_divert(struct uh_carrier *c, uh_memnet_divert_fn fn,
+		      void *arg)
+{
+	struct mn_node *self = node_of(c);
+
+	atomic_store_explicit(&self->divert_arg, arg, memory_order_relaxed);
+	atomic_store_explicit(&self->divert, fn, memory_order_release);
+}
+
 static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 			const struct uh_tx *pkts, unsigned count)
 {
 	struct mn_node *self = node_of(c);
 	struct uhoma_memnet *net = self->net;
+	uh_memnet_divert_fn divert = atomic_load_explicit(&self->divert,
+							  memory_order_acquire);
 	unsigned sent = 0;
 
 	(void)sport;
+	if (divert) {
+		divert(atomic_load_explicit(&self->divert_arg,
+					    memory_order_relaxed), pkts, count);
+		return count;
+	}
 	for (unsigned i = 0; i < count; i++) {
 		const struct uh_tx *t = &pkts[i];
 		struct mn_pkt *p = pkt_copy(net, t, &c->local), *dup = NULL;
@@ -447,16 +467,16 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 			continue;
 		}
 		sent++;
-		STAT(net, sent);
+		MN_COUNT(net, sent);
 		uh_rcu_read_lock();
 		pol = atomic_load_explicit(&net->policy, memory_order_acquire);
 		dst = find_node(net, &t->dst);
 		if (!dst) {
-			STAT(net, unroutable);
+			MN_COUNT(net, unroutable);
 			goto drop;
 		}
 		if (is_cut(pol, &c->local, &t->dst)) {
-			STAT(net, partitioned);
+			MN_COUNT(net, partitioned);
 			goto drop;
 		}
 		uh_lock(&self->tx_lock);
@@ -474,29 +494,29 @@ static unsigned mn_send(struct uh_carrier *c, uint16_t sport,
 		if (twice && !(dup = pkt_copy(net, t, &c->local)))
 			twice = false;
 		if (lose) {
-			STAT(net, lost);
+			MN_COUNT(net, lost);
 			goto drop;
 		}
 		if (corrupt) {
-			STAT(net, corrupted);   /* the checksum catches it */
+			MN_COUNT(net, corrupted);   /* the checksum catches it */
 			goto drop;
 		}
 		if (garble) {
 			uint32_t span = p->len < 56 ? p->len : 56;
 
 			p->data[r1 % span] ^= (uint8_t)(1 + r2 % 255);
-			STAT(net, garbled);
+			MN_COUNT(net, garbled);
 		}
 		now = uhoma_memnet_now(net);
 		p->due = now + pol->f.delay_ns;
 		if (reorder) {
 			p->due += r3 % pol->f.max_delay_ns;
-			STAT(net, reordered);
+			MN_COUNT(net, reordered);
 		}
 		if (twice) {
 			dup->due = p->due + (pol->f.max_delay_ns
 				? r2 % pol->f.max_delay_ns : 0);
-			STAT(net, duplicated);
+			MN_COUNT(net, duplicated);
 			deliver(net, dst, dup);
 			dup = NULL;
 		}
@@ -550,7 +570,7 @@ static unsigned mn_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			rx[i].seg_size = 0;
 			rx[i].unreachable = UH_REACHED;
 			pkt_free(got[i]);
-			STAT(net, delivered);
+			MN_COUNT(net, delivered);
 		}
 		if (k || timeout_ns == 0 || net->virtual_clock || pending ||
 		    atomic_load(&n->kicks) != kicks)
@@ -721,7 +741,7 @@ uint64_t uhoma_memnet_run(struct uhoma_memnet *net, uint64_t ns)
 			uh_lock(&best->lock);
 			p = heap_pop(best);
 			uh_unlock(&best->lock);
-			STAT(net, delivered);
+			MN_COUNT(net, delivered);
 		}
 		input = best->input;
 		tick = best->tick;

@@ -24,4 +24,12 @@ bool uh_memnet_is_virtual(const struct uh_carrier *c);
 void uh_memnet_set_driver(struct uh_carrier *c, uh_memnet_input_fn input,
 			  uh_memnet_tick_fn tick, void *arg, uint64_t tick_ns);
 
+/* What a node sends, diverted (a tap on its link): @fn gets the packets
+ * instead of the network, in the sending thread. NULL restores delivery.
+ * For white-box tests that want to see, or stop, what a stack sends. */
+typedef void (*uh_memnet_divert_fn)(void *arg, const struct uh_tx *pkts,
+				    unsigned n);
+void uh_memnet_divert(struct uh_carrier *c, uh_memnet_divert_fn fn,
+		      void *arg);
+
 #endif /* UHOMA_NET_MEMNET_H */

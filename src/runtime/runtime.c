@@ -26,7 +26,6 @@ struct uh_runtime {
 	pthread_t rx[RX_MAX_THREADS];        /* immutable after start */
 	pthread_t timer, pacer;
 	bool have_timer, have_pacer;         /* immutable after start */
-	_Atomic bool pacer_rt;               /* the pacer got SCHED_FIFO */
 	bool virtual_clock;                  /* immutable */
 	_Atomic bool stop;
 	_Atomic int pollers;                 /* application threads polling */
@@ -342,8 +341,8 @@ static void *pacer_main(void *arg)
 	if (st->cfg.pacer_rt) {
 		struct sched_param sp = { .sched_priority = 10 };
 
-		if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
-			atomic_store(&rt->pacer_rt, true);
+		/* Without the privilege it stays an ordinary thread. */
+		(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 	}
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
 		uint32_t t = uh_wait_prepare(&st->pacer.wait);
@@ -362,18 +361,13 @@ static void *pacer_main(void *arg)
 	return NULL;
 }
 
-bool uh_runtime_pacer_rt(const struct uhoma_stack *st)
-{
-	return st->rt && atomic_load(&st->rt->pacer_rt);
-}
-
-static void vtick(void *arg)
+static void virtual_tick(void *arg)
 {
 	uh_stack_tick(arg);
 	uh_pacer_run(arg);
 }
 
-static void vinput(void *arg, const uint8_t *buf, size_t len,
+static void virtual_input(void *arg, const uint8_t *buf, size_t len,
 		   const struct uh_addr *src)
 {
 	uh_stack_input(arg, buf, len, src);
@@ -403,7 +397,7 @@ int uh_runtime_start(struct uhoma_stack *st)
 			return UHOMA_ERR_INVALID_ARGUMENT;
 		}
 		rt->virtual_clock = true;
-		uh_memnet_set_driver(st->carrier, vinput, vtick, st,
+		uh_memnet_set_driver(st->carrier, virtual_input, virtual_tick, st,
 				     (uint64_t)st->cfg.tick_us * 1000);
 		return UHOMA_OK;
 	}

@@ -80,9 +80,6 @@ void uh_runtime_kick_receiver(struct uhoma_stack *st);
 /* True if no runtime threads drive @st. */
 bool uh_runtime_manual(const struct uhoma_stack *st);
 
-/* True if @st's pacer thread runs SCHED_FIFO. */
-bool uh_runtime_pacer_rt(const struct uhoma_stack *st);
-
 /* True if @st moves only with a virtual memnet clock. */
 bool uh_runtime_virtual(const struct uhoma_stack *st);
 

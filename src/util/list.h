@@ -46,11 +46,6 @@ static inline void uh_list_add_tail(struct uh_list *n, struct uh_list *h)
 	uh_list_insert_(n, h->prev, h);
 }
 
-static inline void uh_list_add_head(struct uh_list *n, struct uh_list *h)
-{
-	uh_list_insert_(n, h, h->next);
-}
-
 /* Inserts @n before @pos. */
 static inline void uh_list_add_before(struct uh_list *n, struct uh_list *pos)
 {

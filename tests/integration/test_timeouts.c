@@ -20,6 +20,7 @@
 #include "util/addr.h"
 #include "core/sock.h"
 #include "core/stack.h"
+#include "net/memnet.h"
 #include "core/wire.h"
 #include "runtime/runtime.h"
 
@@ -188,7 +189,7 @@ static void timeouts__restart_gets_a_fresh_timeout(void **state)
 	nt_pair_open(&p, 32, 1, 1500, NT_REGION, NT_REGION);
 	client_stack = p.b;
 	busys = 0;
-	p.a->xmit_hook = server_wire;
+	uh_memnet_divert(p.a->carrier, server_wire, NULL);
 	nt_addr(1, 80, &to, &to_len);
 	/* A: stays queued at the server. */
 	assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to, to_len, buf,
@@ -231,7 +232,7 @@ static void timeouts__restart_gets_a_fresh_timeout(void **state)
 	m.id = a;
 	assert_int_equal(uhoma_recv(p.cli, &m, UHOMA_NONBLOCK, 0),
 			 UHOMA_ERR_AGAIN);
-	p.a->xmit_hook = NULL;
+	uh_memnet_divert(p.a->carrier, NULL, NULL);
 	nt_pair_close(&p);
 }
 

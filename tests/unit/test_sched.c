@@ -22,6 +22,7 @@
 
 #include "core/outgoing.h"
 #include "core/stack.h"
+#include "net/memnet.h"
 #include "util/clock.h"
 #include "nettest.h"
 #include "testutil.h"
@@ -79,7 +80,7 @@ static void setup(const char *config)
 	unsetenv("UHOMA_CONFIG");
 	assert_int_equal(uhoma_socket(fx.st, 80, &fx.srv), UHOMA_OK);
 	fx.region = nt_buffers(fx.srv, NT_REGION);
-	fx.st->xmit_hook = hook;
+	uh_memnet_divert(fx.st->carrier, hook, NULL);
 	npkts = 0;
 }
 
@@ -550,7 +551,7 @@ static void defer__left_data_flushed_without_poller(void **state)
 	fx.st = nt_stack(net, 2, 0, 1);
 	unsetenv("UHOMA_CONFIG");
 	atomic_store(&hook_data_bytes, 0);
-	fx.st->xmit_hook = count_hook;
+	uh_memnet_divert(fx.st->carrier, count_hook, NULL);
 	cli = send_requests(lens, 1, ids);
 	first = atomic_load(&hook_data_bytes);
 	assert_true(first > 0 && first < lens[0]);
