@@ -126,7 +126,7 @@ static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
 			h.u.ack.num_acks = UH_MAX_ACKS;
 			memcpy(h.u.ack.acks, full, sizeof(full));
 			uh_deferred_ctl(p, &h, s->port, &rpc->peer->addr,
-				       rpc->dport);
+					rpc->dport);
 		}
 		uh_metric_inc(st->metrics, UH_M_RESPONSES_RECEIVED);
 		uh_rpc_end(rpc, p);

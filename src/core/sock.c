@@ -18,7 +18,7 @@ static UH_LOCK_CLASS(rpc_class, "rpc", UH_RANK_RPC, 0);
 /* ---- deferred work ------------------------------------------------------ */
 
 void uh_deferred_ctl(struct uh_deferred *p, const struct uh_hdr *h,
-		    uint16_t sport, const struct uh_addr *dst, uint16_t dport)
+		     uint16_t sport, const struct uh_addr *dst, uint16_t dport)
 {
 	if (p->num_ctl == UH_DEFERRED_CTL)
 		return;   /* a control packet lost; the timer repeats it */
@@ -459,7 +459,7 @@ static void flush_peer_acks(struct uh_peer *peer, void *arg)
 		if (f->p.num_ctl == UH_DEFERRED_CTL)
 			uh_deferred_flush(f->s->stack, &f->p);
 		uh_deferred_ctl(&f->p, &h, f->s->port, &peer->addr,
-			       a[0].server_port);
+				a[0].server_port);
 	}
 }
 

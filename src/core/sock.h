@@ -141,7 +141,7 @@ static inline void uh_deferred_init(struct uh_deferred *p)
 
 /* Queues control packet @h from port @sport to @dst:@dport. */
 void uh_deferred_ctl(struct uh_deferred *p, const struct uh_hdr *h,
-		    uint16_t sport, const struct uh_addr *dst, uint16_t dport);
+		     uint16_t sport, const struct uh_addr *dst, uint16_t dport);
 
 /* Queues a wake-up of @s's waiters (one, or all). */
 void uh_deferred_wake(struct uh_deferred *p, struct uhoma_sock *s, bool all);

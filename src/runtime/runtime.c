@@ -368,7 +368,7 @@ static void virtual_tick(void *arg)
 }
 
 static void virtual_input(void *arg, const uint8_t *buf, size_t len,
-		   const struct uh_addr *src)
+			  const struct uh_addr *src)
 {
 	uh_stack_input(arg, buf, len, src);
 }
