@@ -11,6 +11,9 @@
 #include "core/sock.h"
 #include "uhoma/uhoma.h"
 
+static UH_LOCK_CLASS(tx_class, "readiness.tx", UH_RANK_LEAF,
+		     UH_LC_LEAF | UH_LC_SLEEPS);
+
 int uh_readiness_create(struct uh_readiness **out)
 {
 	struct uh_readiness *r = calloc(1, sizeof(*r));
@@ -32,7 +35,7 @@ int uh_readiness_create(struct uh_readiness **out)
 	r->peer = sv[1];
 	atomic_init(&r->used, false);
 	atomic_init(&r->tx_full, false);
-	pthread_mutex_init(&r->tx_lock, NULL);
+	uh_lock_init(&r->tx_lock, &tx_class);
 	*out = r;
 	return UHOMA_OK;
 }
@@ -43,7 +46,6 @@ void uh_readiness_destroy(struct uh_readiness *r)
 		return;
 	close(r->fd);
 	close(r->peer);
-	pthread_mutex_destroy(&r->tx_lock);
 	free(r);
 }
 
@@ -100,7 +102,7 @@ void uh_readiness_tx(struct uhoma_sock *s)
 	if (!r || !atomic_load_explicit(&r->used, memory_order_acquire) ||
 	    uh_sock_tx_spent(s) == atomic_load(&r->tx_full))
 		return;    /* nobody polls it, or it says the truth already */
-	pthread_mutex_lock(&r->tx_lock);
+	uh_lock(&r->tx_lock);
 	/* Settle on what the budget says, looking again after each change:
 	 * a returner that gave back bytes while we filled either sees
 	 * tx_watch and comes here after us, or gave them back before our
@@ -123,7 +125,7 @@ void uh_readiness_tx(struct uhoma_sock *s)
 			atomic_store(&s->tx_watch, false);
 		}
 	}
-	pthread_mutex_unlock(&r->tx_lock);
+	uh_unlock(&r->tx_lock);
 }
 
 int uh_readiness_fd(struct uhoma_sock *s, bool keep)

@@ -12,9 +12,10 @@
 #ifndef UHOMA_API_READINESS_H
 #define UHOMA_API_READINESS_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+
+#include "sync/lock.h"
 
 struct uhoma_sock;
 struct uhoma_stack;
@@ -26,10 +27,9 @@ struct uh_readiness {
 				    * here to make fd readable */
 	_Atomic bool used;         /* the descriptor was asked for: keep it
 				    * in step (set once) */
-	pthread_mutex_t tx_lock;   /* tx_full, and the writes that fill fd /
-				    * reads that drain peer: a plain mutex,
-				    * taken with no uhoma lock held and never
-				    * nested, around system calls */
+	struct uh_lock tx_lock;    /* class readiness.tx (leaf, sleeps):
+				    * tx_full, and the writes that fill fd /
+				    * reads that drain peer (system calls) */
 	_Atomic bool tx_full;      /* fd made unwritable: written under
 				    * tx_lock, read as a hint */
 };

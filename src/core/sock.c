@@ -189,7 +189,7 @@ int uh_sock_bind(struct uhoma_sock *s, uint16_t port)
 	int rc;
 
 	uh_lockdep_might_block("uh_sock_bind", UH_HERE);
-	pthread_mutex_lock(&st->bind_mutex);
+	uh_lock(&st->bind_lock);
 	old = s->port;
 	if (old == port) {
 		rc = atomic_load(&s->shutdown) ? UHOMA_ERR_SHUTDOWN : UHOMA_OK;
@@ -224,7 +224,7 @@ int uh_sock_bind(struct uhoma_sock *s, uint16_t port)
 	uh_unlock(&st->socktab_lock);
 	st->carrier->ops->close_port(st->carrier, old);
 out:
-	pthread_mutex_unlock(&st->bind_mutex);
+	uh_unlock(&st->bind_lock);
 	return rc;
 }
 

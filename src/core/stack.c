@@ -12,6 +12,7 @@
 #include "mem/cache.h"
 
 static UH_LOCK_CLASS(socktab_class, "socktab", UH_RANK_TABLE, 0);
+static UH_LOCK_CLASS(bind_class, "bind", UH_RANK_BIND, UH_LC_SLEEPS);
 
 /* One RPC cache for every stack of the process (never destroyed). */
 static struct uh_cache *rpc_cache;
@@ -104,7 +105,7 @@ int uh_stack_new(const struct uhoma_config *cfg,
 	st->dedup_quiet = ((uint64_t)cfg->dedup_quiet_ms * 1000 +
 			   cfg->tick_us - 1) / cfg->tick_us;
 	uh_lock_init(&st->socktab_lock, &socktab_class);
-	pthread_mutex_init(&st->bind_mutex, NULL);
+	uh_lock_init(&st->bind_lock, &bind_class);
 	uh_list_init(&st->all_socks);
 	st->max_payload = st->carrier->max_packet - UH_HDR_DATA;
 	uh_peertab_init(&st->peers, cfg->max_peers, st->metrics);
@@ -141,6 +142,5 @@ struct uhoma_sock *uh_stack_any_sock(struct uhoma_stack *st)
 void uh_stack_free(struct uhoma_stack *st)
 {
 	uh_peertab_destroy(&st->peers);
-	pthread_mutex_destroy(&st->bind_mutex);
 	free(st);
 }

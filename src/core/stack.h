@@ -64,10 +64,9 @@ struct uhoma_stack {
 	struct uh_carrier *carrier;    /* immutable */
 	uint32_t max_payload;          /* immutable: DATA bytes per packet */
 	struct uh_lock socktab_lock;   /* class socktab: writers */
-	pthread_mutex_t bind_mutex;    /* serializes uh_sock_bind, which
-					* sleeps for a grace period: taken
-					* with no uhoma lock held, none taken
-					* under it but socktab */
+	struct uh_lock bind_lock;      /* class bind (sleeps): serializes
+					* uh_sock_bind, which waits for a
+					* grace period under it */
 	struct uhoma_sock *_Atomic socktab[UH_SOCKTAB_BUCKETS]; /* RCU readers */
 	struct uh_list all_socks;      /* socktab lock: every open socket,
 					* shut down or not */

@@ -52,9 +52,13 @@
 #include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"
+#include "sync/lock.h"
 #include "uhoma/homa.h"
 #include "uhoma/uhoma.h"
 #include "util/clock.h"
+
+static UH_LOCK_CLASS(claim_class, "ipraw.ports", UH_RANK_LEAF,
+		     UH_LC_LEAF | UH_LC_SLEEPS);
 
 #define RAW_BATCH 16
 #define RAW_SOCKBUF (4 << 20)
@@ -78,7 +82,9 @@ struct ipraw_carrier {
 	_Atomic int claim[65536];     /* claim socket + 1 of each port we
 				       * own, 0 if not ours: written under
 				       * claim_lock, read by receivers */
-	pthread_mutex_t claim_lock;   /* serializes open/close_port */
+	struct uh_lock claim_lock;    /* class ipraw.ports (leaf, sleeps:
+				       * binds claim names under it):
+				       * serializes open/close_port */
 	uint32_t next_auto;           /* claim_lock: next automatic port */
 	int icmp4, icmp6;             /* immutable: raw ICMP sockets that
 				       * send refusals, or -1 */
@@ -171,7 +177,7 @@ static int ipraw_open_port(struct uh_carrier *c, uint16_t *port)
 	struct ipraw_carrier *r = raw_of(c);
 	int fd = -EADDRINUSE;
 
-	pthread_mutex_lock(&r->claim_lock);
+	uh_lock(&r->claim_lock);
 	if (*port) {
 		if (atomic_load(&r->claim[*port]) == 0)
 			fd = claim_port(*port);
@@ -191,7 +197,7 @@ static int ipraw_open_port(struct uh_carrier *c, uint16_t *port)
 	if (fd >= 0)
 		atomic_store_explicit(&r->claim[*port], fd + 1,
 				      memory_order_release);
-	pthread_mutex_unlock(&r->claim_lock);
+	uh_unlock(&r->claim_lock);
 	return fd >= 0 ? UHOMA_OK : uh_net_error(-fd);
 }
 
@@ -200,9 +206,9 @@ static void ipraw_close_port(struct uh_carrier *c, uint16_t port)
 	struct ipraw_carrier *r = raw_of(c);
 	int fd;
 
-	pthread_mutex_lock(&r->claim_lock);
+	uh_lock(&r->claim_lock);
 	fd = atomic_exchange(&r->claim[port], 0) - 1;
-	pthread_mutex_unlock(&r->claim_lock);
+	uh_unlock(&r->claim_lock);
 	if (fd >= 0)
 		close(fd);
 }
@@ -575,7 +581,6 @@ static void ipraw_destroy(struct uh_carrier *c)
 		ipraw_close_port(c, (uint16_t)p);
 	close_fds(r);
 	uh_waitset_destroy(&r->ws);
-	pthread_mutex_destroy(&r->claim_lock);
 	free(r);
 }
 
@@ -687,7 +692,7 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	r->c.ops = &ipraw_ops;
 	r->fd4 = r->fd6 = r->icmp4 = r->icmp6 = -1;
 	atomic_init(&r->refuser, -1);
-	pthread_mutex_init(&r->claim_lock, NULL);
+	uh_lock_init(&r->claim_lock, &claim_class);
 	if (uh_addr_parse(cfg->addr, &r->c.local)) {
 		rc = UHOMA_ERR_INVALID_ARGUMENT;
 		goto fail;
@@ -748,7 +753,6 @@ fail:
 	close_fds(r);
 	if (r->have_ws)
 		uh_waitset_destroy(&r->ws);
-	pthread_mutex_destroy(&r->claim_lock);
 	free(r);
 	return rc;
 }

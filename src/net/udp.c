@@ -24,6 +24,7 @@
 #include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"
+#include "sync/lock.h"
 #include "sync/rcu.h"
 #include "uhoma/uhoma.h"
 
@@ -45,6 +46,8 @@
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
+
+static UH_LOCK_CLASS(open_class, "udp.ports", UH_RANK_LEAF, UH_LC_LEAF);
 
 /*
  * A port's sockets. With lanes, the kernel steers each datagram by its
@@ -80,7 +83,9 @@ struct udp_carrier {
 	struct uh_waitset ws;                /* its own locking */
 	struct udp_port *_Atomic ports[65536]; /* RCU: set at open, cleared
 						* at close */
-	pthread_mutex_t open_lock;           /* serializes open/close_port */
+	struct uh_lock open_lock;            /* class udp.ports (leaf):
+					      * serializes updates of the
+					      * direct-poll list */
 	struct udp_port *_Atomic open[POLL_DIRECT]; /* RCU: the open ports
 						 * while few, for polls */
 	_Atomic int nopen;                   /* open ports (open_lock) */
@@ -317,12 +322,12 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	atomic_init(&p->bulk_yielded, false);
 	p->port = *port;
 	atomic_store_explicit(&u->ports[*port], p, memory_order_release);
-	pthread_mutex_lock(&u->open_lock);
+	uh_lock(&u->open_lock);
 	if (atomic_load(&u->nopen) < POLL_DIRECT)
 		atomic_store_explicit(&u->open[atomic_load(&u->nopen)], p,
 				      memory_order_release);
 	atomic_fetch_add(&u->nopen, 1);
-	pthread_mutex_unlock(&u->open_lock);
+	uh_unlock(&u->open_lock);
 	rc = uh_waitset_add(&u->ws, fd, port_token(*port, LANE_BULK));
 	if (!rc && ufd >= 0)
 		rc = uh_waitset_add(&u->ws, ufd,
@@ -348,7 +353,7 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 	if (p->ufd >= 0)
 		uh_waitset_del(&u->ws, p->ufd);
 	atomic_store(&u->ports[port], NULL);
-	pthread_mutex_lock(&u->open_lock);
+	uh_lock(&u->open_lock);
 	/* Rebuild the direct-poll list from the port table. */
 	atomic_fetch_sub(&u->nopen, 1);
 	{
@@ -363,7 +368,7 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 		for (; k < POLL_DIRECT; k++)
 			atomic_store(&u->open[k], NULL);
 	}
-	pthread_mutex_unlock(&u->open_lock);
+	uh_unlock(&u->open_lock);
 	udp_kick(c);
 	uh_synchronize_rcu();     /* no receiver still reads from @p */
 	close(p->fd);
@@ -824,7 +829,7 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 		free(u);
 		return UHOMA_ERR_SYSTEM;
 	}
-	pthread_mutex_init(&u->open_lock, NULL);
+	uh_lock_init(&u->open_lock, &open_class);
 	*out = &u->c;
 	return UHOMA_OK;
 }

@@ -45,7 +45,10 @@ struct uh_waitset_member {
 struct uh_waitset {
 	int epfd;                           /* immutable */
 	int kickfd;                         /* immutable; always in @epfd */
-	pthread_mutex_t lock;               /* members, arming, disarming */
+	pthread_mutex_t lock;               /* members, arming, disarming: a
+					     * pthread mutex for @drained's
+					     * sake, outside the validator
+					     * (docs/design.md §3.3) */
 	struct uh_waitset_member *members;  /* @lock */
 	unsigned n, cap;                    /* @lock */
 	bool armed;                         /* @lock: members in @epfd */

@@ -90,6 +90,8 @@ static struct {
 } real;                   /* set once, by resolve() under real_once */
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+/* Outside uhoma's validator, as the application's: held across
+ * uhoma_stack_create (docs/design.md §3.3). */
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct uhoma_stack *stack;          /* stack_lock */
 /* An inherited descriptor nothing will ever update: it is made readable,

@@ -14,6 +14,8 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 #define TRACK_MAX 256
+/* Outside the validator: the fork handlers hold it from prepare to parent
+ * and child (docs/design.md §3.3). */
 static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct uh_carrier *tracked[TRACK_MAX];   /* track_lock */
 

@@ -17,6 +17,11 @@
 #define UHOMA_SYNC_LOCK_ORDER_H
 
 enum uh_lock_rank {
+	/* Taken with nothing else held, and held across sleeps. */
+	UH_RANK_BIND = 50,        /* a stack's rebinds (uh_sock_bind): held
+				   * across a grace period and the carrier's
+				   * port calls */
+
 	/* Protocol locks (src/core, added with the protocol core). */
 	UH_RANK_GRANT = 100,      /* receiver grant state: taken first */
 	UH_RANK_RPC = 200,        /* RPC bucket locks: the RPC lock */

@@ -904,6 +904,7 @@ static void test_lockdep__cache_free_under_spin_class(void **state)
 static void test_lockdep__design_doc_matches_lock_order(void **state)
 {
 	static const struct { const char *name; int rank; } ranks[] = {
+		{ "UH_RANK_BIND", UH_RANK_BIND },
 		{ "UH_RANK_GRANT", UH_RANK_GRANT },
 		{ "UH_RANK_RPC", UH_RANK_RPC },
 		{ "UH_RANK_SOCKET", UH_RANK_SOCKET },
