@@ -176,7 +176,7 @@ static int state_metric(const struct uh_rpc *rpc, int state)
 					  : UHOMA_RPCS_SERVER_OUTGOING;
 }
 
-void uh_rpc_set_state(struct uh_rpc *rpc, int state)
+void uh_rpc_set_state(struct uh_rpc *rpc, enum uh_rpc_state state)
 {
 	struct uh_metrics *m = rpc->sock->stack->metrics;
 

@@ -39,10 +39,27 @@ struct uhoma_sock;
 struct uh_peer;
 struct uh_deferred;
 
+/*
+ * Where an RPC is in its life (the module's states and numbers, §3 of
+ * homa-protocol.md). A client RPC goes OUTGOING -> INCOMING -> DEAD; a
+ * server RPC INCOMING -> IN_SERVICE -> OUTGOING -> DEAD. Written under the
+ * RPC lock (uh_rpc_set_state, which keeps the per-state gauges).
+ */
 enum uh_rpc_state {
+	/* Sending its message: a client's request (until the first byte of
+	 * the response arrives), or a server's response (until the client
+	 * acknowledges it, the only proof it arrived). */
 	UH_RPC_OUTGOING = 5,
+	/* Receiving a message: a client's response, or a server's request
+	 * (from its first DATA packet until the application takes it). */
 	UH_RPC_INCOMING = 6,
+	/* Server only: the application has the request and owes the
+	 * response. Nothing is sent or expected meanwhile, but the client's
+	 * RESENDs are answered with BUSY. */
 	UH_RPC_IN_SERVICE = 8,
+	/* Ended (uh_rpc_end): unreachable from the socket's tables, waiting
+	 * on the dead list for the reaper, which frees it once nothing holds
+	 * it. Every path re-checks for DEAD after taking the RPC lock. */
 	UH_RPC_DEAD = 9,
 };
 
@@ -128,7 +145,7 @@ struct uh_rpc {
 
 	/* RPC (bucket) lock. */
 	struct uh_rpc *hash_next;
-	int state;               /* enum uh_rpc_state */
+	enum uh_rpc_state state; /* RPC lock: where it is in its life */
 	int error;               /* uhoma error the RPC completed with, or 0 */
 	bool handed_off;         /* complete (or failed) and made available */
 	bool private_ready;      /* private RPC ready for uhoma_recv by id */
@@ -287,7 +304,7 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 void uh_rpc_set_msgout(struct uh_rpc *rpc, uint8_t *buf, uint32_t len);
 
 /* Moves @rpc (locked) to @state, keeping the per-state gauges. */
-void uh_rpc_set_state(struct uh_rpc *rpc, int state);
+void uh_rpc_set_state(struct uh_rpc *rpc, enum uh_rpc_state state);
 
 /*
  * Ends @rpc (locked): DEAD, unhashed, off every socket list, onto the dead
