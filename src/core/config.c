@@ -2,6 +2,7 @@
  * config.c - stack configuration: defaults, UHOMA_CONFIG, validation.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,7 @@ static const struct field fields[] = {
 	CONFIG_FIELD(poll_always, 0, 1),
 	CONFIG_FIELD(port_offset, 0, 16383),
 };
-#undef F
+#undef CONFIG_FIELD
 
 static void set_defaults(struct uhoma_config *c)
 {
@@ -185,4 +186,64 @@ int uh_config_validate(const struct uhoma_config *c)
 	if (c->carrier == UHOMA_CARRIER_MEMNET && !c->memnet)
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	return UHOMA_OK;
+}
+
+/* Why "@key=@value" is refused, into @out; false if it is accepted. */
+static bool explain_item(const char *key, const char *value, char *out,
+			 size_t len)
+{
+	struct uhoma_config scratch;
+
+	set_defaults(&scratch);
+	if (uhoma_config_set(&scratch, key, value) == UHOMA_OK)
+		return false;
+	if (strcmp(key, "addr") == 0) {
+		snprintf(out, len, "addr=%s (not an IPv4 or IPv6 address)",
+			 value);
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(key, fields[i].name) == 0) {
+			snprintf(out, len, "%s=%s (allowed: %s%u..%u)", key,
+				 value,
+				 strcmp(key, "carrier") == 0
+				 ? "udp, memnet, ip or "
+				 : strcmp(key, "mtu") == 0 ? "0 or " : "",
+				 strcmp(key, "mtu") == 0
+				 ? 576u : (unsigned)fields[i].min,
+				 (unsigned)fields[i].max);
+			return true;
+		}
+	snprintf(out, len, "%s=%s (no such key)", key, value);
+	return true;
+}
+
+unsigned uh_config_explain(const char *text, char *out, size_t len)
+{
+	char buf[1024], *save = NULL, *tok;
+	unsigned bad = 0;
+	size_t used = 0;
+
+	if (len)
+		out[0] = '\0';
+	if (!text || strlen(text) >= sizeof(buf))
+		return text ? 1 : 0;
+	strcpy(buf, text);
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		char *eq = strchr(tok, '='), item[160];
+
+		if (!eq)
+			snprintf(item, sizeof(item), "%s (not key=value)", tok);
+		else {
+			*eq = '\0';
+			if (!explain_item(tok, eq + 1, item, sizeof(item)))
+				continue;
+		}
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used, "%s%s",
+						 bad ? ", " : "", item);
+		bad++;
+	}
+	return bad;
 }

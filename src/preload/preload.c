@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "api/readiness.h"
+#include "core/config.h"
 #include "core/sock.h"
 #include "core/stack.h"
 #include "util/addr.h"
@@ -189,9 +190,13 @@ static struct uhoma_stack *get_stack(int *rc)
 		struct uhoma_config cfg;
 		const char *env = getenv("UHOMA_CONFIG");
 
-		if (uhoma_config_default(&cfg) != UHOMA_OK)
-			fprintf(stderr, "uhoma-preload: UHOMA_CONFIG has bad "
-				"items; using the rest\n");
+		if (uhoma_config_default(&cfg) != UHOMA_OK) {
+			char why[512];
+
+			uh_config_explain(env, why, sizeof(why));
+			fprintf(stderr, "uhoma-preload: UHOMA_CONFIG: "
+				"ignoring %s\n", why);
+		}
 		if (!env || !strstr(env, "addr="))
 			strcpy(cfg.addr, "::");
 		*rc = uhoma_stack_create(&cfg, &stack);

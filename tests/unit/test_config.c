@@ -124,6 +124,34 @@ static void config__parse_text(void **state)
 	assert_int_equal(uhoma_config_parse(&c, ""), UHOMA_OK);
 }
 
+/* A bad item is named with the reason, so that a user whose UHOMA_CONFIG
+ * is partly ignored learns which part and why (the preload prints it);
+ * good items are not mentioned. */
+static void config__explains_bad_items(void **state)
+{
+	char why[512];
+
+	(void)state;
+	assert_int_equal(uh_config_explain("poll_us=10,timeout_ticks=1", why,
+					   sizeof(why)), 1);
+	assert_string_equal(why, "timeout_ticks=1 (allowed: 2..1000000)");
+	assert_int_equal(uh_config_explain("colour=red mtu=x carrier=tcp",
+					   why, sizeof(why)), 3);
+	assert_string_equal(why, "colour=red (no such key), mtu=x (allowed: "
+			    "0 or 576..65536), carrier=tcp (allowed: udp, memnet, ip "
+			    "or 0..2)");
+	assert_int_equal(uh_config_explain("addr=1.2.3,lanes", why,
+					   sizeof(why)), 2);
+	assert_string_equal(why, "addr=1.2.3 (not an IPv4 or IPv6 address), "
+			    "lanes (not key=value)");
+	assert_int_equal(uh_config_explain("addr=::1,lanes=0", why,
+					   sizeof(why)), 0);
+	assert_string_equal(why, "");
+	/* Truncated, never overrun. */
+	assert_int_equal(uh_config_explain("a=1,b=2", why, 8), 2);
+	assert_int_equal(strlen(why), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +159,7 @@ int main(void)
 		UH_TEST(config__environment_overrides),
 		UH_TEST(config__set_and_validate),
 		UH_TEST(config__parse_text),
+		UH_TEST(config__explains_bad_items),
 		UH_TEST(addr__round_trips),
 	};
 
