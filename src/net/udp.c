@@ -445,6 +445,39 @@ static unsigned gso_run(const struct uh_tx *t, unsigned n)
 	return k;
 }
 
+/* Sends @n packets from port @p as datagrams of their own (no GSO);
+ * returns how many went. */
+static unsigned send_each(struct udp_carrier *u, struct udp_port *p,
+			  const struct uh_tx *t, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct iovec iov[2] = {
+			{ (void *)(uintptr_t)t[i].hdr, t[i].hdr_len },
+			{ (void *)(uintptr_t)t[i].payload, t[i].payload_len },
+		};
+		struct sockaddr_storage dst;
+		union udp_cmsg cm;
+		struct msghdr h = {
+			.msg_name = &dst,
+			.msg_iov = iov,
+			.msg_iovlen = t[i].payload_len ? 2 : 1,
+			.msg_control = cm.buf,
+		};
+		ssize_t r;
+
+		h.msg_namelen = to_sockaddr(u, &t[i].dst, t[i].dport, &dst);
+		h.msg_controllen = fill_cmsg(u, &cm, t[i].priority, 0);
+		do
+			r = sendmsg(p->fd, &h, 0);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			break;
+	}
+	return i;
+}
+
 static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 			 const struct uh_tx *pkts, unsigned n)
 {
@@ -456,6 +489,7 @@ static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 	unsigned count[UDP_BATCH];
 	struct udp_port *p;
 	unsigned done = 0;
+	bool retried = false;
 
 	uh_rcu_read_lock();
 	p = atomic_load_explicit(&u->ports[sport], memory_order_acquire);
@@ -494,15 +528,33 @@ static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 			next += k;
 		}
 		r = sendmmsg(p->fd, msgs, m, 0);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && count[0] > 1 &&
+		    (errno == EINVAL || errno == EMSGSIZE)) {
+			/* The route's MTU fell below the GSO segment size (a
+			 * path-MTU report since the peer's packet size was
+			 * read): GSO refuses the run, so its packets go one
+			 * by one, which the kernel fragments as it must. */
+			unsigned sent = send_each(u, p, &pkts[done], count[0]);
+
+			done += sent;
+			if (sent < count[0])
+				break;
+			continue;
+		}
+		if (r <= 0)
 			/* Full buffer or unreachable: the rest is lost, as
 			 * on a congested wire; Homa's timers recover. */
 			break;
-		}
 		for (int i = 0; i < r; i++)
 			done += count[i];
+		/* Stopped short: the next call starts at the message that
+		 * failed, and says why (sendmmsg drops a later error). */
+		if ((unsigned)r < m && !retried) {
+			retried = true;
+			continue;
+		}
 		if ((unsigned)r < m)
 			break;
 	}

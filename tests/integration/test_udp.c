@@ -4,6 +4,7 @@
  * that an unbound port times out cleanly. Skips IPv6 (with a message) if
  * the machine has no ::1.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -450,6 +454,193 @@ static void udp__low_port_unprivileged(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- a path MTU that falls ------------------------------------------------ */
+
+/* Brings up the loopback interface of a fresh network namespace. */
+static bool lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	bool ok;
+
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* The path MTU the kernel has for 127.0.0.1 now. */
+static int path_mtu(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), mtu = -1;
+	socklen_t len = sizeof(mtu);
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len);
+	if (fd >= 0)
+		close(fd);
+	return mtu;
+}
+
+/* What a router says when a datagram from UDP port @sport to @dport (both
+ * at 127.0.0.1) is too big for the next hop's @mtu. */
+static bool frag_needed(uint16_t sport, uint16_t dport, uint16_t mtu)
+{
+	uint8_t m[8 + 20 + 8];
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint32_t sum = 0;
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	bool ok;
+
+	memset(m, 0, sizeof(m));
+	m[0] = 3;                                /* unreachable */
+	m[1] = 4;                                /* fragmentation needed */
+	m[6] = (uint8_t)(mtu >> 8);
+	m[7] = (uint8_t)mtu;
+	m[8] = 0x45;
+	m[8 + 2] = 0x05;                         /* total length 1500 */
+	m[8 + 3] = 0xdc;
+	m[8 + 6] = 0x40;                         /* DF */
+	m[8 + 8] = 64;
+	m[8 + 9] = IPPROTO_UDP;
+	inet_pton(AF_INET, "127.0.0.1", m + 8 + 12);
+	inet_pton(AF_INET, "127.0.0.1", m + 8 + 16);
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)(m[8 + i] << 8 | m[8 + i + 1]);
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	sum = ~(sum + (sum >> 16)) & 0xFFFF;
+	m[8 + 10] = (uint8_t)(sum >> 8);
+	m[8 + 11] = (uint8_t)sum;
+	m[28] = (uint8_t)(sport >> 8);
+	m[29] = (uint8_t)sport;
+	m[30] = (uint8_t)(dport >> 8);
+	m[31] = (uint8_t)dport;
+	sum = 0;
+	for (size_t i = 0; i < sizeof(m); i += 2)
+		sum += (uint32_t)(m[i] << 8 | m[i + 1]);
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	sum = ~(sum + (sum >> 16)) & 0xFFFF;
+	m[2] = (uint8_t)(sum >> 8);
+	m[3] = (uint8_t)sum;
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	ok = fd >= 0 && sendto(fd, m, sizeof(m), 0, (struct sockaddr *)&to,
+			       sizeof(to)) == (ssize_t)sizeof(m);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* One echo of @len bytes from @cli to 127.0.0.1:@port; its result. */
+static int echo_once(struct uhoma_sock *cli, uint16_t port, size_t len,
+		     uint8_t *buf)
+{
+	struct sockaddr_storage to;
+	struct uhoma_msg m;
+	size_t to_len;
+	uint64_t id;
+	int rc;
+
+	nt_sockaddr("127.0.0.1", port, &to, &to_len);
+	nt_fill(buf, len, 5);
+	rc = uhoma_send(cli, (struct sockaddr *)&to, to_len, buf, len, 0, 0,
+			&id);
+	if (rc)
+		return rc;
+	memset(&m, 0, sizeof(m));
+	rc = uhoma_recv(cli, &m, 0, 3 * 1000000000ll);
+	if (rc > 0 && !nt_check(cli, &m, len, 5))
+		rc = -1;
+	if (rc > 0)
+		uhoma_msg_release(cli, &m);
+	return rc;
+}
+
+/* The child: in a network namespace of its own (the path MTU it lowers
+ * is that namespace's), with Ethernet-sized packets, which go out in GSO
+ * runs. Exit 0: passed; 77: cannot test here; else failed. */
+static int mtu_drop_child(void)
+{
+	const size_t len = 300000;
+	struct uhoma_config cfg;
+	struct uhoma_stack *st;
+	struct uhoma_sock *srv, *cli;
+	struct nt_echo echo;
+	struct uhoma_metrics before, after;
+	uint8_t *buf = malloc(len);
+
+	if (unshare(CLONE_NEWNET) != 0 || !lo_up())
+		return 77;
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
+	cfg.stat = 0;
+	cfg.mtu = 1500;     /* packets of an Ethernet link, in GSO runs */
+	if (!buf || uhoma_stack_create(&cfg, &st) ||
+	    uhoma_socket(st, 4000, &srv) || uhoma_socket(st, 0, &cli))
+		return 10;
+	nt_buffers(srv, NT_REGION);
+	nt_buffers(cli, NT_REGION);
+	nt_echo_start(&echo, srv, 1);
+	if (echo_once(cli, 4000, len, buf) != (int)len)
+		return 11;
+	/* A router reports a 1280-byte next hop for our datagrams. */
+	if (!frag_needed(uhoma_port(cli), 4000, 1280))
+		return 77;
+	usleep(10000);
+	if (path_mtu() != 1280)
+		return 77;          /* this kernel took no exception */
+	/* The peer's packets stay 64 KB: GSO refuses them now. Each must
+	 * still go out (the kernel fragments it): no send fails, so nothing
+	 * waits for a RESEND to get through. */
+	uhoma_metrics(st, &before);
+	if (echo_once(cli, 4000, len, buf) != (int)len)
+		return 12;
+	uhoma_metrics(st, &after);
+	if (after.xmit_errors != before.xmit_errors) {
+		fprintf(stderr, "%llu sends failed after the MTU fell\n",
+			(unsigned long long)(after.xmit_errors -
+					     before.xmit_errors));
+		return 13;
+	}
+	uhoma_close(cli);
+	uhoma_shutdown(srv);
+	nt_echo_stop(&echo);
+	uhoma_close(srv);
+	uhoma_stack_destroy(st);
+	free(buf);
+	return 0;
+}
+
+/*
+ * A path MTU that falls after a peer's packet size was read (a router's
+ * fragmentation-needed report) must not make the large messages to that
+ * peer lose their packets (and get through only by RESENDs, one packet a
+ * resend interval): the kernel refuses GSO runs whose segments exceed it,
+ * and the carrier then sends the run's packets one by one.
+ */
+static void udp__path_mtu_falls(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork();
+	if (pid == 0)
+		_exit(mtu_drop_child());
+	assert_true(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77) {
+		print_message("    skipped: needs a network namespace and raw "
+			      "sockets (root)\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +652,7 @@ int main(void)
 		UH_TEST(udp__mtu_per_destination),
 		UH_TEST(udp__port_offset),
 		UH_TEST(udp__low_port_unprivileged),
+		UH_TEST(udp__path_mtu_falls),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
