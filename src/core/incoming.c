@@ -148,7 +148,11 @@ static void handle_grant(struct uh_rpc *rpc, const struct uh_hdr *h)
 	uh_rpc_heard(rpc);
 	off = h->u.grant.offset < rpc->out.length ? h->u.grant.offset
 						  : rpc->out.length;
-	if (off > rpc->out.granted) {
+	/* A GRANT sets the priority of what is granted, even when it grants
+	 * nothing new (the receiver repeats a lost grant, or re-ranks the
+	 * message: §1.8); only an older one, overtaken by a later grant on
+	 * the way, says nothing. */
+	if (off >= rpc->out.granted) {
 		rpc->out.granted = off;
 		rpc->out.sched_prio = h->u.grant.priority;
 	}

@@ -1,0 +1,638 @@
+/*
+ * test_rpc.c - src/core/rpc.c driven alone: creating client and server
+ * RPCs, finding them, their ids, their states and the gauges that count
+ * them, ending versus failing, reaping, and what a duplicate request may
+ * or may not do (at most once).
+ *
+ * Host 1 is the stack under test; the peer is played by the test, which
+ * injects hand-built packets "from" 10.0.0.3 or 10.0.0.4 (hosts that do
+ * not exist, so whatever the stack sends back only waits in the queue).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/peer.h"
+#include "core/rpc.h"
+#include "core/sock.h"
+#include "coretest.h"
+#include "testutil.h"
+
+#define PEER 3               /* the test's peer: 10.0.0.3 */
+#define PEER_PORT 4000       /* its client port */
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int64_t metric(struct ct_host *h, unsigned which)
+{
+	return uh_metric_read(h->metrics, which);
+}
+
+static int64_t gauge(struct ct_host *h, int state)
+{
+	return metric(h, UH_M_RPC_STATE + (unsigned)state);
+}
+
+static int64_t drops(struct ct_host *h, enum uh_drop why)
+{
+	return metric(h, UH_M_DROP + (unsigned)why);
+}
+
+static uint8_t byte_at(unsigned seed, uint32_t i)
+{
+	return (uint8_t)(seed * 31 + i * 13 + (i >> 9));
+}
+
+static void clear_queue(struct ct_net *net)
+{
+	while (net->nq)
+		ct_drop(net, 0);
+}
+
+/* Feeds @h bytes [@off, @off + @len) of a @length-byte message from
+ * 10.0.0.@from:@sport to port @dport, RPC @sender_id as the sender
+ * numbers it. The payload is byte_at(@seed, offset). */
+static bool inject_data(struct ct_host *h, int from, uint16_t sport,
+			uint16_t dport, uint64_t sender_id, uint32_t length,
+			uint32_t off, uint32_t len, unsigned seed)
+{
+	uint8_t payload[1500];
+	struct uh_hdr d;
+
+	assert_true(len <= sizeof(payload));
+	memset(&d, 0, sizeof(d));
+	d.type = UH_PKT_DATA;
+	d.sport = sport;
+	d.dport = dport;
+	d.sender_id = sender_id;
+	d.u.data.message_length = length;
+	d.u.data.incoming = length;
+	d.u.data.offset = off;
+	d.u.data.cutoff_version = h->st->cutoffs.version;
+	for (uint32_t i = 0; i < len; i++)
+		payload[i] = byte_at(seed, off + i);
+	return ct_inject(h, from, &d, payload, len);
+}
+
+/* The whole @length-byte request @sender_id from the test's peer. */
+static void inject_request(struct ct_host *h, uint64_t sender_id,
+			   uint32_t length, unsigned seed)
+{
+	uint32_t mp = h->st->max_payload;
+
+	for (uint32_t off = 0; off < length; off += mp)
+		assert_false(inject_data(h, PEER, PEER_PORT, 80, sender_id,
+					 length, off,
+					 length - off < mp ? length - off : mp,
+					 seed));
+}
+
+static void inject_ctl(struct ct_host *h, int from, uint8_t type,
+		       uint16_t sport, uint16_t dport, uint64_t sender_id)
+{
+	struct uh_hdr c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = type;
+	c.sport = sport;
+	c.dport = dport;
+	c.sender_id = sender_id;
+	assert_false(ct_inject(h, from, &c, NULL, 0));
+}
+
+/* The state of server RPC @id (our numbering) from 10.0.0.@from, or -1. */
+static int server_state(struct uhoma_sock *s, int from, uint64_t id)
+{
+	struct uh_addr a = ct_addr(from);
+	struct uh_rpc *rpc = uh_rpc_find_server(s, &a, id);
+	int state;
+
+	if (!rpc)
+		return -1;
+	state = rpc->state;
+	uh_rpc_release(rpc);
+	return state;
+}
+
+static int client_state(struct uhoma_sock *s, uint64_t id)
+{
+	struct uh_rpc *rpc = uh_rpc_find_client(s, id);
+	int state;
+
+	if (!rpc)
+		return -1;
+	state = rpc->state;
+	uh_rpc_release(rpc);
+	return state;
+}
+
+static bool msg_holds(struct uhoma_sock *s, const struct uhoma_msg *m,
+		      uint32_t length, unsigned seed)
+{
+	uint8_t *region = uh_pool_region(&s->pool);
+
+	if (m->length != length)
+		return false;
+	for (uint32_t i = 0; i < length; i++)
+		if (region[m->bpage_offsets[i >> UH_BPAGE_SHIFT] +
+			   (i & (UH_BPAGE_SIZE - 1))] != byte_at(seed, i))
+			return false;
+	return true;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+/*
+ * Client ids are even (the low bit tells a packet's receiver which side
+ * it is: sender_id ^ 1 is its own id) and never repeat on this host (a
+ * server keys RPCs by client address and id, ignoring the port, so two
+ * sockets of one host sharing an id would collide at the server).
+ */
+static void rpc__client_ids_even_and_unique(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *c1, *c2;
+	uint64_t prev = 0, a, b;
+
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		uint64_t id = uh_rpc_new_client_id();
+
+		assert_int_equal(id & 1, 0);
+		assert_true(id > prev);     /* a counter: never repeats */
+		prev = id;
+	}
+	/* Two sockets of one host draw from the same sequence. */
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	c1 = ct_sock(h, 0);
+	c2 = ct_sock(h, 0);
+	a = ct_send(c1, PEER, 80, 100, 1, false);
+	b = ct_send(c2, PEER, 80, 100, 2, false);
+	assert_int_equal(a & 1, 0);
+	assert_int_equal(b & 1, 0);
+	assert_true(a != b && a > prev && b > prev);
+	/* Each is found only on its own socket. */
+	assert_int_equal(client_state(c1, a), UH_RPC_OUTGOING);
+	assert_int_equal(client_state(c2, a), -1);
+	assert_int_equal(client_state(c2, b), UH_RPC_OUTGOING);
+	ct_net_free(&net);
+}
+
+/*
+ * A new client RPC starts OUTGOING with its first unsched_bytes granted,
+ * is found by its id (locked, with a reference), only in the client
+ * table, and carries what it was created with (peer, port, cookie).
+ */
+static void rpc__new_client_outgoing_and_found(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *cli;
+	struct uh_addr peer = ct_addr(PEER);
+	struct uh_rpc *rpc;
+	uint64_t id;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	cli = ct_sock(h, 0);
+	id = ct_send(cli, PEER, 80, 100000, 42, false);
+
+	rpc = uh_rpc_find_client(cli, id);
+	assert_non_null(rpc);
+	assert_int_equal(rpc->state, UH_RPC_OUTGOING);
+	assert_true(rpc->id == id && uh_rpc_is_client(rpc));
+	assert_int_equal(rpc->dport, 80);
+	assert_true(uh_addr_eq(&rpc->peer->addr, &peer));
+	assert_int_equal(rpc->cookie, 42);
+	assert_int_equal(rpc->out.length, 100000);
+	assert_int_equal(rpc->out.granted, h->st->cfg.unsched_bytes);
+	assert_int_equal(rpc->in.length, -1);     /* nothing received */
+	assert_true(atomic_load(&rpc->refs) >= 1);
+	uh_rpc_release(rpc);
+
+	assert_null(uh_rpc_find_client(cli, id + 2));
+	assert_null(uh_rpc_find_server(cli, &peer, id | 1));
+	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 1);
+	assert_int_equal(metric(h, UH_M_REQUESTS_SENT), 1);
+	ct_net_free(&net);
+}
+
+/*
+ * Server RPCs are keyed by (client address, id): the same id from two
+ * hosts is two RPCs, and the first DATA creates the RPC (INCOMING, with
+ * the message length it announced) while later DATA joins it.
+ */
+static void rpc__server_keyed_by_address_and_id(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uh_addr a3 = ct_addr(3), a4 = ct_addr(4), a5 = ct_addr(5);
+	struct uh_rpc *rpc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	assert_false(inject_data(h, 3, PEER_PORT, 80, 1000, 3000, 0, 1424, 1));
+	assert_false(inject_data(h, 4, PEER_PORT, 80, 1000, 5000, 0, 1424, 1));
+	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_INCOMING), 2);
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+
+	rpc = uh_rpc_find_server(srv, &a3, 1001);
+	assert_non_null(rpc);
+	assert_int_equal(rpc->state, UH_RPC_INCOMING);
+	assert_false(uh_rpc_is_client(rpc));
+	assert_int_equal(rpc->in.length, 3000);
+	assert_int_equal(rpc->in.bytes_remaining, 3000 - 1424);
+	assert_int_equal(rpc->dport, PEER_PORT);
+	uh_rpc_release(rpc);
+	rpc = uh_rpc_find_server(srv, &a4, 1001);
+	assert_non_null(rpc);
+	assert_int_equal(rpc->in.length, 5000);
+	uh_rpc_release(rpc);
+	assert_null(uh_rpc_find_server(srv, &a5, 1001));
+	assert_null(uh_rpc_find_server(srv, &a3, 1003));
+	assert_null(uh_rpc_find_client(srv, 1000));
+
+	/* More of the same request joins it. */
+	assert_false(inject_data(h, 3, PEER_PORT, 80, 1000, 3000, 1424, 1424,
+				 1));
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	rpc = uh_rpc_find_server(srv, &a3, 1001);
+	assert_non_null(rpc);
+	assert_int_equal(rpc->in.bytes_remaining, 3000 - 2 * 1424);
+	uh_rpc_release(rpc);
+	ct_net_free(&net);
+}
+
+/*
+ * uh_rpc_find_or_new_server creates an RPC once and then returns the same
+ * one (two threads racing on the first packets of one request must not
+ * make two); a socket that is not a server creates nothing and says why.
+ */
+static void rpc__find_or_new_server_creates_once(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv, *cli;
+	struct uh_addr a = ct_addr(PEER);
+	struct uh_rpc *r1, *r2;
+	enum uh_drop drop = UH_DROP_NONE;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	cli = ct_sock(h, 0);
+
+	r1 = uh_rpc_find_or_new_server(srv, uh_peer_get(&h->st->peers, &a, 0),
+				       PEER_PORT, 2001, 5000, &drop);
+	assert_non_null(r1);
+	assert_int_equal(r1->state, UH_RPC_INCOMING);
+	assert_int_equal(r1->in.length, 5000);
+	assert_int_equal(r1->id, 2001);
+	uh_rpc_release(r1);
+	r2 = uh_rpc_find_or_new_server(srv, uh_peer_get(&h->st->peers, &a, 0),
+				       PEER_PORT, 2001, 5000, &drop);
+	assert_ptr_equal(r1, r2);
+	uh_rpc_release(r2);
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_INCOMING), 1);
+
+	assert_null(uh_rpc_find_or_new_server(
+		cli, uh_peer_get(&h->st->peers, &a, 0), PEER_PORT, 2003, 5000,
+		&drop));
+	assert_int_equal(drop, UH_DROP_NOT_SERVER);
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	ct_net_free(&net);
+}
+
+/*
+ * The per-state gauges follow one RPC through its whole life on both
+ * sides, each step moving exactly one count: client OUTGOING -> INCOMING
+ * (first response byte) -> DEAD (received) -> freed; server INCOMING ->
+ * IN_SERVICE (received) -> OUTGOING (reply). uhoma-stat reads them; a
+ * missed decrement shows RPCs that do not exist.
+ */
+static void rpc__state_gauges_follow_life_cycle(void **state)
+{
+	struct ct_net net;
+	struct ct_host *a, *b;
+	struct uhoma_sock *cli, *srv;
+	struct uhoma_msg m;
+	uint64_t id;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	a = ct_host(&net, 1, NULL);
+	b = ct_host(&net, 2, NULL);
+	srv = ct_sock(b, 80);
+	cli = ct_sock(a, 0);
+
+	id = ct_send(cli, 2, 80, 100, 7, false);
+	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_OUTGOING), 1);
+	ct_deliver(&net, 0);
+	/* Complete but not yet received: still INCOMING. */
+	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	assert_int_equal(rc, 100);
+	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 0);
+	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_IN_SERVICE), 1);
+	ct_reply(srv, &m, 3000, 8);
+	ct_release(srv, &m);
+	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_IN_SERVICE), 0);
+	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+
+	ct_deliver(&net, 1);    /* the response's first packet */
+	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_OUTGOING), 0);
+	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_INCOMING), 1);
+	ct_deliver(&net, 0);
+	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
+	assert_int_equal(rc, 3000);
+	assert_true(m.id == id);
+	ct_release(cli, &m);
+	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_INCOMING), 0);
+	assert_int_equal(gauge(a, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(uh_sock_reap(cli, true), 1);
+	assert_int_equal(gauge(a, UHOMA_RPCS_DEAD), 0);
+	assert_int_equal(metric(a, UH_M_RPCS_REAPED), 1);
+	for (int s = 0; s < UHOMA_RPC_STATES; s++)
+		assert_int_equal(gauge(a, s), 0);
+	ct_net_free(&net);
+}
+
+/*
+ * Ending makes an RPC unreachable at once -- out of its bucket and the
+ * active list, onto the dead list, DEAD in the gauges, its send budget
+ * returned -- and ending it again changes nothing (shutdown, abort and a
+ * timeout may all try to end the same RPC).
+ */
+static void rpc__end_unlinks_once(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *cli;
+	struct uh_deferred p;
+	struct uh_rpc *rpc;
+	uint64_t id;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	cli = ct_sock(h, 0);
+	id = ct_send(cli, PEER, 80, 5000, 1, false);
+	assert_true(atomic_load(&cli->tx_bytes) == 5000 + UH_TX_OVERHEAD);
+
+	rpc = uh_rpc_find_client(cli, id);
+	assert_non_null(rpc);
+	uh_deferred_init(&p);
+	uh_rpc_end(rpc, &p);
+	assert_int_equal(rpc->state, UH_RPC_DEAD);
+	uh_rpc_end(rpc, &p);
+	uh_rpc_release(rpc);
+	uh_deferred_flush(h->st, &p);
+
+	assert_int_equal(client_state(cli, id), -1);
+	assert_int_equal(atomic_load(&cli->dead_count), 1);
+	assert_ptr_equal(uh_rculist_next(&cli->active), &cli->active);
+	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 0);
+	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 1);
+	assert_true(atomic_load(&cli->tx_bytes) == 0);
+	/* Nothing to hand the application: ending is not failing. */
+	{
+		struct uhoma_msg m;
+		int rc;
+
+		assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 0);
+	}
+	ct_net_free(&net);
+}
+
+/*
+ * Failing completes a client RPC with an error that the application then
+ * receives, once, with the RPC's id and cookie; a second failure (a timeout
+ * racing an abort) does not replace the first error. Failing is not
+ * ending: the RPC lives until the application takes the error.
+ */
+static void rpc__fail_reports_first_error_once(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *cli;
+	struct uh_deferred p;
+	struct uh_rpc *rpc;
+	struct uhoma_msg m;
+	uint64_t id;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	cli = ct_sock(h, 0);
+	id = ct_send(cli, PEER, 80, 100, 77, false);
+
+	rpc = uh_rpc_find_client(cli, id);
+	assert_non_null(rpc);
+	uh_deferred_init(&p);
+	uh_rpc_fail(rpc, UHOMA_ERR_ABORTED, &p);
+	uh_rpc_fail(rpc, UHOMA_ERR_TIMEDOUT, &p);
+	assert_int_equal(rpc->error, UHOMA_ERR_ABORTED);
+	assert_true(rpc->handed_off);
+	assert_int_equal(rpc->state, UH_RPC_OUTGOING);
+	uh_rpc_release(rpc);
+	uh_deferred_flush(h->st, &p);
+	assert_int_equal(client_state(cli, id), UH_RPC_OUTGOING);
+
+	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
+	assert_int_equal(rc, UHOMA_ERR_ABORTED);
+	assert_true(m.id == id && m.cookie == 77);
+	assert_int_equal(m.num_bpages, 0);
+	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 0);
+	assert_int_equal(client_state(cli, id), -1);
+	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 1);
+	ct_net_free(&net);
+}
+
+/*
+ * The reaper frees a dead RPC only once nobody holds a reference: a thread
+ * that unlocked it to send or copy must still find it allocated when it
+ * relocks. Once the last reference goes, the next reap frees it.
+ */
+static void rpc__reaper_waits_for_last_reference(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *cli;
+	struct uh_deferred p;
+	struct uh_rpc *rpc;
+	uint64_t id;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	cli = ct_sock(h, 0);
+	id = ct_send(cli, PEER, 80, 100, 1, false);
+
+	rpc = uh_rpc_find_client(cli, id);
+	assert_non_null(rpc);
+	uh_rpc_hold(rpc);              /* someone else's reference */
+	uh_deferred_init(&p);
+	uh_rpc_end(rpc, &p);
+	uh_rpc_release(rpc);
+	uh_deferred_flush(h->st, &p);
+
+	assert_int_equal(uh_sock_reap(cli, true), 0);
+	assert_int_equal(atomic_load(&cli->dead_count), 1);
+	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(metric(h, UH_M_RPCS_REAPED), 0);
+	uh_rpc_put(rpc);
+	assert_int_equal(uh_sock_reap(cli, true), 1);
+	assert_int_equal(atomic_load(&cli->dead_count), 0);
+	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 0);
+	assert_int_equal(metric(h, UH_M_RPCS_REAPED), 1);
+	ct_net_free(&net);
+}
+
+/*
+ * At most once: a request the application has seen never runs again. After
+ * the RPC ended (ACKed), a retransmitted copy of the request is dropped as
+ * already done and creates nothing.
+ */
+static void rpc__seen_request_never_runs_twice(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	struct uh_hdr ack;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	inject_request(h, 5000, 100, 3);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	assert_true(m.id == 5001);
+	ct_reply(srv, &m, 100, 4);
+	ct_release(srv, &m);
+	clear_queue(&net);
+
+	memset(&ack, 0, sizeof(ack));
+	ack.type = UH_PKT_ACK;
+	ack.sport = PEER_PORT;
+	ack.dport = 80;
+	ack.sender_id = 5000;
+	assert_false(ct_inject(h, PEER, &ack, NULL, 0));
+	assert_int_equal(server_state(srv, PEER, 5001), -1);
+	assert_int_equal(metric(h, UH_M_RESPONSES_SENT), 1);
+
+	inject_request(h, 5000, 100, 3);
+	assert_int_equal(drops(h, UH_DROP_DONE), 1);
+	assert_int_equal(server_state(srv, PEER, 5001), -1);
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 0);
+	ct_net_free(&net);
+}
+
+/*
+ * A request that ended before the application saw it (here its client
+ * said RPC_UNKNOWN) did not run, so its client may send it again and it
+ * then runs, in full.
+ */
+static void rpc__unseen_request_may_run_again(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	assert_false(inject_data(h, PEER, PEER_PORT, 80, 6000, 3000, 0, 1424,
+				 5));
+	assert_int_equal(server_state(srv, PEER, 6001), UH_RPC_INCOMING);
+	inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, PEER_PORT, 80, 6000);
+	assert_int_equal(server_state(srv, PEER, 6001), -1);
+
+	inject_request(h, 6000, 3000, 5);
+	assert_int_equal(drops(h, UH_DROP_DONE), 0);
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	assert_int_equal(rc, 3000);
+	assert_true(m.id == 6001);
+	assert_true(msg_holds(srv, &m, 3000, 5));
+	ct_release(srv, &m);
+	ct_net_free(&net);
+}
+
+/*
+ * A socket holds at most max_unproven requests whose senders have not
+ * shown that they exist (one forged first packet each could otherwise pin
+ * memory and buffer space without bound). A new one evicts the oldest
+ * unproven request; a proven one (second offset seen) is never evicted.
+ */
+static void rpc__oldest_unproven_request_evicted(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	uint64_t sid = 100;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, "max_unproven=16");
+	srv = ct_sock(h, 80);
+	for (int i = 0; i < 16; i++, sid += 2)
+		assert_false(inject_data(h, PEER, PEER_PORT, 80, sid, 3000, 0,
+					 1424, 1));
+	assert_int_equal(srv->nunproven, 16);
+	/* The oldest shows it exists: a second offset. */
+	assert_false(inject_data(h, PEER, PEER_PORT, 80, 100, 3000, 1424, 1424,
+				 1));
+	assert_int_equal(srv->nunproven, 15);
+	assert_false(inject_data(h, PEER, PEER_PORT, 80, sid, 3000, 0, 1424,
+				 1));
+	sid += 2;
+	assert_int_equal(metric(h, UH_M_UNPROVEN_EVICTIONS), 0);
+	assert_false(inject_data(h, PEER, PEER_PORT, 80, sid, 3000, 0, 1424,
+				 1));
+	assert_int_equal(metric(h, UH_M_UNPROVEN_EVICTIONS), 1);
+	assert_int_equal(srv->nunproven, 16);
+	assert_int_equal(server_state(srv, PEER, 101), UH_RPC_INCOMING);
+	assert_int_equal(server_state(srv, PEER, 103), -1);   /* evicted */
+	assert_int_equal(server_state(srv, PEER, 105), UH_RPC_INCOMING);
+	assert_int_equal(server_state(srv, PEER, sid | 1), UH_RPC_INCOMING);
+	ct_net_free(&net);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UH_TEST(rpc__client_ids_even_and_unique),
+		UH_TEST(rpc__new_client_outgoing_and_found),
+		UH_TEST(rpc__server_keyed_by_address_and_id),
+		UH_TEST(rpc__find_or_new_server_creates_once),
+		UH_TEST(rpc__state_gauges_follow_life_cycle),
+		UH_TEST(rpc__end_unlinks_once),
+		UH_TEST(rpc__fail_reports_first_error_once),
+		UH_TEST(rpc__reaper_waits_for_last_reference),
+		UH_TEST(rpc__seen_request_never_runs_twice),
+		UH_TEST(rpc__unseen_request_may_run_again),
+		UH_TEST(rpc__oldest_unproven_request_evicted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
