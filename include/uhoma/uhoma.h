@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -324,6 +325,18 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	       unsigned flags, uint64_t *id);
 
 /*
+ * uhoma_sendv - uhoma_send of a message in @iovcnt parts (at most
+ * UHOMA_MAX_IOV; parts may be empty), gathered in the one copy uhoma makes
+ * of every message: a caller whose message is in pieces (a header and a
+ * body, or pages of its buffer region) need not join them first. The same
+ * results as uhoma_send, counting the parts' total length.
+ */
+#define UHOMA_MAX_IOV 1024
+int uhoma_sendv(struct uhoma_sock *s, const struct sockaddr *dest,
+		size_t dest_len, const struct iovec *iov, size_t iovcnt,
+		uint64_t cookie, unsigned flags, uint64_t *id);
+
+/*
  * uhoma_set_sndbuf - sets the socket's send budget to @bytes (0: none): the
  * requests it has sent that have not yet begun to receive their response
  * may hold at most this many bytes (each counts its length plus 1 KiB),
@@ -346,6 +359,12 @@ size_t uhoma_sndbuf(const struct uhoma_sock *s);
  */
 int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 		size_t client_len, uint64_t id, const void *buf, size_t len);
+
+/* uhoma_replyv - uhoma_reply of a response in @iovcnt parts, as
+ * uhoma_sendv. */
+int uhoma_replyv(struct uhoma_sock *s, const struct sockaddr *client,
+		 size_t client_len, uint64_t id, const struct iovec *iov,
+		 size_t iovcnt);
 
 /*
  * struct uhoma_msg - one received message. Its bytes are in the buffer

@@ -6,6 +6,7 @@
  * (allocating, copying the caller's message) before taking a lock, and
  * returns with no lock held (checked by the validator in test builds).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,60 +166,86 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
 	RETURN_TO_APP(rc);
 }
 
+/* The total length of @iov[0..@n), or SIZE_MAX if a part without a base
+ * has bytes or the sum would pass UHOMA_MAX_MESSAGE + 1. */
+static size_t iov_length(const struct iovec *iov, size_t n)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return SIZE_MAX;
+		if (iov[i].iov_len > UHOMA_MAX_MESSAGE + 1 - len)
+			return UHOMA_MAX_MESSAGE + 1;
+		len += iov[i].iov_len;
+	}
+	return len;
+}
+
 /*
- * What uhoma_send and uhoma_reply share: checks the peer address
- * (@sa, @sa_len -> *@addr, *@port) and the socket, charges a request
- * (@charged non-NULL) to the send budget, then copies the caller's message
- * into *@copy (no lock held: may block).
+ * What the sends and replies share: checks the peer address (@sa, @sa_len
+ * -> *@addr, *@port) and the socket, charges a request (@charged
+ * non-NULL) to the send budget, then gathers the caller's message (@n
+ * parts at @iov, *@len bytes in all) into *@copy, its one copy (no lock
+ * held: may block).
  */
 static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
-			   size_t sa_len, const void *buf, size_t len,
-			   struct uh_addr *addr, uint16_t *port,
+			   size_t sa_len, const struct iovec *iov, size_t n,
+			   size_t *len, struct uh_addr *addr, uint16_t *port,
 			   uint8_t **copy, unsigned flags, uint32_t *charged)
 {
 	int rc = uh_addr_from_sockaddr(sa, sa_len, addr, port);
+	size_t off = 0;
 
 	if (rc)
 		return rc;
-	if (*port == 0 || !buf || len == 0)
+	if ((!iov && n) || n > UHOMA_MAX_IOV)
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	*len = iov_length(iov, n);
+	if (*port == 0 || *len == 0 || *len == SIZE_MAX)
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	if (!uh_call_family_ok(s->stack, addr))
 		return UHOMA_ERR_AF_NOT_SUPPORTED;
-	if (len > UHOMA_MAX_MESSAGE)
+	if (*len > UHOMA_MAX_MESSAGE)
 		return UHOMA_ERR_MSG_TOO_LONG;
 	if (atomic_load(&s->shutdown))
 		return UHOMA_ERR_SHUTDOWN;
 	if (charged) {
-		rc = uh_api_tx_charge(s, (uint32_t)len,
+		rc = uh_api_tx_charge(s, (uint32_t)*len,
 				      flags & UHOMA_NONBLOCK, charged);
 		if (rc)
 			return rc;
 	}
 	uh_sock_reap_some(s);
-	*copy = uh_rpc_msgbuf_alloc(len);
+	*copy = uh_rpc_msgbuf_alloc(*len);
 	if (!*copy) {
 		if (charged)
 			uh_sock_tx_return(s, *charged);
 		return UHOMA_ERR_NOMEM;
 	}
-	memcpy(*copy, buf, len);
+	for (size_t i = 0; i < n; i++) {
+		if (iov[i].iov_len)
+			memcpy(*copy + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
 	return UHOMA_OK;
 }
 
-int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
-	       size_t dest_len, const void *buf, size_t len, uint64_t cookie,
-	       unsigned flags, uint64_t *id)
+int uhoma_sendv(struct uhoma_sock *s, const struct sockaddr *dest,
+		size_t dest_len, const struct iovec *iov, size_t iovcnt,
+		uint64_t cookie, unsigned flags, uint64_t *id)
 {
 	struct uh_addr addr;
 	uint16_t port;
 	uint32_t charged;
 	uint8_t *copy;
+	size_t len;
 	int rc;
 
 	if (!s || !id || (flags & ~(UHOMA_PRIVATE | UHOMA_NONBLOCK)))
 		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
-	rc = prepare_message(s, dest, dest_len, buf, len, &addr, &port, &copy,
-			     flags, &charged);
+	rc = prepare_message(s, dest, dest_len, iov, iovcnt, &len, &addr,
+			     &port, &copy, flags, &charged);
 	if (rc)
 		RETURN_TO_APP(rc);
 	rc = uh_call_send(s, &addr, port, copy, (uint32_t)len, cookie,
@@ -226,21 +253,44 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	RETURN_TO_APP(rc);
 }
 
-int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
-		size_t client_len, uint64_t id, const void *buf, size_t len)
+int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
+	       size_t dest_len, const void *buf, size_t len, uint64_t cookie,
+	       unsigned flags, uint64_t *id)
+{
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+
+	if (!buf)
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
+	return uhoma_sendv(s, dest, dest_len, &iov, 1, cookie, flags, id);
+}
+
+int uhoma_replyv(struct uhoma_sock *s, const struct sockaddr *client,
+		 size_t client_len, uint64_t id, const struct iovec *iov,
+		 size_t iovcnt)
 {
 	struct uh_addr addr;
 	uint16_t port;
 	uint8_t *copy;
+	size_t len;
 	int rc;
 
 	if (!s || !(id & 1))
 		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
-	rc = prepare_message(s, client, client_len, buf, len, &addr, &port,
-			     &copy, 0, NULL);
+	rc = prepare_message(s, client, client_len, iov, iovcnt, &len, &addr,
+			     &port, &copy, 0, NULL);
 	if (rc)
 		RETURN_TO_APP(rc);
 	RETURN_TO_APP(uh_call_reply(s, &addr, port, id, copy, (uint32_t)len));
+}
+
+int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
+		size_t client_len, uint64_t id, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+
+	if (!buf)
+		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
+	return uhoma_replyv(s, client, client_len, id, &iov, 1);
 }
 
 /* The longest single wait of a blocking receiver in the carrier (it then

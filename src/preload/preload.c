@@ -717,43 +717,10 @@ EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
 
 /* ---- sendmsg and recvmsg ------------------------------------------------ */
 
-static pthread_key_t gather_key;
-static pthread_once_t gather_once = PTHREAD_ONCE_INIT;
-
-static void gather_key_make(void)
-{
-	pthread_key_create(&gather_key, free);
-}
-
-/* The message of @msg as one buffer: its only iovec, or a per-thread copy. */
-static const void *gather(const struct msghdr *msg)
-{
-	uint8_t *buf;
-	size_t off = 0;
-
-	if (msg->msg_iovlen == 1)
-		return msg->msg_iov[0].iov_base;
-	pthread_once(&gather_once, gather_key_make);
-	buf = pthread_getspecific(gather_key);
-	if (!buf) {
-		buf = malloc(HOMA_MAX_MESSAGE_LENGTH);
-		if (!buf)
-			return NULL;
-		pthread_setspecific(gather_key, buf);
-	}
-	for (size_t i = 0; i < msg->msg_iovlen; i++) {
-		memcpy(buf + off, msg->msg_iov[i].iov_base,
-		       msg->msg_iov[i].iov_len);
-		off += msg->msg_iov[i].iov_len;
-	}
-	return buf;
-}
-
 static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 			    int flags)
 {
 	struct homa_sendmsg_args *a;
-	const void *buf;
 	uint16_t port;
 	size_t len = 0;
 	int rc;
@@ -773,25 +740,27 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 	if (msg->msg_iovlen && !msg->msg_iov)
 		return fail(h, EFAULT, "no iovec");
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		len += msg->msg_iov[i].iov_len;
+		len += msg->msg_iov[i].iov_len < HOMA_MAX_MESSAGE_LENGTH
+		       ? msg->msg_iov[i].iov_len : HOMA_MAX_MESSAGE_LENGTH + 1;
+	if (msg->msg_iovlen > UHOMA_MAX_IOV)
+		return fail(h, EINVAL, "more than %d iovecs", UHOMA_MAX_IOV);
 	if (len == 0 || len > HOMA_MAX_MESSAGE_LENGTH)
 		return fail(h, EINVAL, "message length %zu not in 1..%d", len,
 			    HOMA_MAX_MESSAGE_LENGTH);
-	buf = gather(msg);
-	if (!buf)
-		return fail(h, ENOMEM, "no memory to gather the message");
 	if (a->id == 0) {
 		uint64_t id;
 
 		/* The send budget is SO_SNDBUF's: a full one makes a
 		 * non-blocking sendmsg fail with EAGAIN, as in the module. */
-		rc = uhoma_send(h->s, msg->msg_name, msg->msg_namelen, buf,
-				len, a->completion_cookie,
-				((a->flags & HOMA_SENDMSG_PRIVATE) ? UHOMA_PRIVATE
-								   : 0) |
-				((flags & MSG_DONTWAIT) ||
-				 atomic_load(&h->nonblock) ? UHOMA_NONBLOCK : 0),
-				&id);
+		unsigned uflags =
+			((a->flags & HOMA_SENDMSG_PRIVATE) ? UHOMA_PRIVATE : 0) |
+			((flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
+			 ? UHOMA_NONBLOCK : 0);
+
+		/* The parts are gathered in uhoma's one copy. */
+		rc = uhoma_sendv(h->s, msg->msg_name, msg->msg_namelen,
+				 msg->msg_iov, msg->msg_iovlen,
+				 a->completion_cookie, uflags, &id);
 		if (rc)
 			return fail_code(h, rc, "sendmsg (request)");
 		a->id = id;
@@ -805,8 +774,8 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 	 * id names no server RPC at all. */
 	if (!(a->id & 1))
 		return 0;
-	rc = uhoma_reply(h->s, msg->msg_name, msg->msg_namelen, a->id, buf,
-			 len);
+	rc = uhoma_replyv(h->s, msg->msg_name, msg->msg_namelen, a->id,
+			  msg->msg_iov, msg->msg_iovlen);
 	return rc ? fail_code(h, rc, "sendmsg (response)") : 0;
 }
 

@@ -4,6 +4,7 @@
  * the readiness fd, and argument errors.
  */
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,10 +219,105 @@ static void echo__abort(void **state)
 			 UHOMA_ERR_AGAIN);
 }
 
+/*
+ * A message in parts arrives as the parts' concatenation, both ways:
+ * uhoma_sendv with parts of every shape (empty ones among them), and
+ * uhoma_replyv from a server that answers with its request's own pages,
+ * one part per bpage, as Linux programs answer through the preload.
+ */
+static void echo__scatter_gather(void **state)
+{
+	struct env *e = *state;
+	static const size_t len = 300000;
+	uint8_t *buf = malloc(len);
+	struct uhoma_sock *srv2;
+	struct sockaddr_storage to2;
+	size_t to2_len;
+	void *r2;
+	uint64_t id;
+	struct uhoma_msg m, req;
+	struct iovec iov[6];
+
+	nt_fill(buf, len, 9);
+	iov[0] = (struct iovec){ buf, 1 };
+	iov[1] = (struct iovec){ NULL, 0 };
+	iov[2] = (struct iovec){ buf + 1, 65535 };
+	iov[3] = (struct iovec){ buf + 65536, 100000 };
+	iov[4] = (struct iovec){ buf + 165536, 0 };
+	iov[5] = (struct iovec){ buf + 165536, len - 165536 };
+	assert_int_equal(uhoma_sendv(e->cli, (struct sockaddr *)&e->to,
+				     e->to_len, iov, 6, 5, 0, &id), UHOMA_OK);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(e->cli, &m, 0, 10 * 1000000000ll),
+			 (int)len);
+	assert_true(m.id == id && nt_check(e->cli, &m, len, 9));
+	uhoma_msg_release(e->cli, &m);
+
+	/* A server of the test's own answers with replyv. */
+	assert_int_equal(uhoma_socket(e->a, 98, &srv2), UHOMA_OK);
+	r2 = nt_buffers(srv2, NT_REGION);
+	nt_addr(1, 98, &to2, &to2_len);
+	assert_int_equal(uhoma_send(e->cli, (struct sockaddr *)&to2, to2_len,
+				    buf, len, 6, 0, &id), UHOMA_OK);
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(uhoma_recv(srv2, &req, 0, 10 * 1000000000ll),
+			 (int)len);
+	assert_true(req.num_bpages == 5);
+	for (unsigned i = 0; i < req.num_bpages; i++) {
+		size_t off = (size_t)i * UHOMA_BPAGE_SIZE;
+
+		iov[i].iov_base = (uint8_t *)r2 + req.bpage_offsets[i];
+		iov[i].iov_len = len - off < UHOMA_BPAGE_SIZE
+				 ? len - off : UHOMA_BPAGE_SIZE;
+	}
+	assert_int_equal(uhoma_replyv(srv2, (struct sockaddr *)&req.peer,
+				      req.peer_len, req.id, iov,
+				      req.num_bpages), UHOMA_OK);
+	uhoma_msg_release(srv2, &req);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(e->cli, &m, 0, 10 * 1000000000ll),
+			 (int)len);
+	assert_true(m.id == id && m.cookie == 6 && nt_check(e->cli, &m, len, 9));
+	uhoma_msg_release(e->cli, &m);
+
+	/* What a list of parts may not be. */
+	iov[0] = (struct iovec){ NULL, 10 };
+	assert_int_equal(uhoma_sendv(e->cli, (struct sockaddr *)&e->to,
+				     e->to_len, iov, 1, 0, 0, &id),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_sendv(e->cli, (struct sockaddr *)&e->to,
+				     e->to_len, NULL, 2, 0, 0, &id),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	iov[0] = (struct iovec){ buf, 0 };
+	assert_int_equal(uhoma_sendv(e->cli, (struct sockaddr *)&e->to,
+				     e->to_len, iov, 1, 0, 0, &id),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_sendv(e->cli, (struct sockaddr *)&e->to,
+				     e->to_len, iov, UHOMA_MAX_IOV + 1, 0, 0,
+				     &id), UHOMA_ERR_INVALID_ARGUMENT);
+	iov[0] = (struct iovec){ buf, len };
+	iov[1] = (struct iovec){ buf, len };
+	iov[2] = (struct iovec){ buf, len };
+	iov[3] = (struct iovec){ buf, len };
+	assert_int_equal(uhoma_sendv(e->cli, (struct sockaddr *)&e->to,
+				     e->to_len, iov, 4, 0, 0, &id),
+			 UHOMA_ERR_MSG_TOO_LONG);
+	iov[0] = (struct iovec){ buf, SIZE_MAX };
+	assert_int_equal(uhoma_sendv(e->cli, (struct sockaddr *)&e->to,
+				     e->to_len, iov, 2, 0, 0, &id),
+			 UHOMA_ERR_MSG_TOO_LONG);
+	uhoma_close(srv2);
+	nt_unmap(r2, NT_REGION);
+	free(buf);
+	round_trip(e, 77, 77);     /* the socket still works */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(echo__sizes, env_up, env_down),
+		cmocka_unit_test_setup_teardown(echo__scatter_gather, env_up,
+						env_down),
 		cmocka_unit_test_setup_teardown(echo__private, env_up, env_down),
 		cmocka_unit_test_setup_teardown(echo__poll_fd, env_up, env_down),
 		cmocka_unit_test_setup_teardown(echo__bad_arguments, env_up,
