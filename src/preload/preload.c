@@ -740,7 +740,7 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 	if (msg->msg_iovlen && !msg->msg_iov)
 		return fail(h, EFAULT, "no iovec");
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		len += msg->msg_iov[i].iov_len < HOMA_MAX_MESSAGE_LENGTH
+		len += msg->msg_iov[i].iov_len <= HOMA_MAX_MESSAGE_LENGTH
 		       ? msg->msg_iov[i].iov_len : HOMA_MAX_MESSAGE_LENGTH + 1;
 	if (msg->msg_iovlen > UHOMA_MAX_IOV)
 		return fail(h, EINVAL, "more than %d iovecs", UHOMA_MAX_IOV);
