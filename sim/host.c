@@ -1,0 +1,390 @@
+/*
+ * host.c - the core on a simulated carrier, in virtual time (host.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/calls.h"
+#include "core/config.h"
+#include "core/metrics.h"
+#include "core/pool.h"
+#include "core/rpc.h"
+#include "core/sock.h"
+#include "core/stack.h"
+#include "core/wire.h"
+#include "sync/rcu.h"
+#include "host.h"
+
+/*
+ * The stacks' clock. uh_stack_parts.now takes no argument, so the engine
+ * it reads is the one thing here that is global; one simulation runs at a
+ * time. The core sees SIM_EPOCH_NS at time 0, never a clock of zero.
+ */
+#define SIM_EPOCH_NS 1000000000ull
+static const struct sim_engine *clock_eng;
+
+uint64_t sim_clock_ns(void)
+{
+	return SIM_EPOCH_NS + clock_eng->now / SIM_PS_PER_NS;
+}
+
+static struct sim_host *host_of(struct uh_carrier *c)
+{
+	return (struct sim_host *)(void *)c;
+}
+
+struct uh_addr sim_host_addr(uint32_t i)
+{
+	struct uh_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.b[10] = 0xff;
+	a.b[11] = 0xff;
+	a.b[12] = 10;
+	a.b[13] = (uint8_t)((i + 1) >> 16);
+	a.b[14] = (uint8_t)((i + 1) >> 8);
+	a.b[15] = (uint8_t)(i + 1);
+	return a;
+}
+
+/* The host index in @a (an address sim_host_addr made); UINT32_MAX for
+ * any other. */
+static uint32_t index_of(const struct uh_addr *a)
+{
+	uint32_t n = (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 |
+		     a->b[15];
+
+	if (!uh_addr_is_v4(a) || a->b[12] != 10 || n == 0)
+		return UINT32_MAX;
+	return n - 1;
+}
+
+uint32_t sim_msg_peer(const struct uhoma_msg *m)
+{
+	struct uh_addr a;
+	uint16_t port;
+
+	if (uh_addr_from_sockaddr((const struct sockaddr *)&m->peer,
+				  m->peer_len, &a, &port))
+		return UINT32_MAX;
+	return index_of(&a);
+}
+
+/* ---- the carrier --------------------------------------------------------- */
+
+static int sc_open_port(struct uh_carrier *c, uint16_t *port)
+{
+	(void)c;
+	return *port == SIM_PORT ? UHOMA_OK : UHOMA_ERR_ADDR_IN_USE;
+}
+
+static void sc_close_port(struct uh_carrier *c, uint16_t port)
+{
+	(void)c;
+	(void)port;
+}
+
+static unsigned sc_send(struct uh_carrier *c, uint16_t sport,
+			const struct uh_tx *pkts, unsigned n)
+{
+	struct sim_host *h = host_of(c);
+	struct sim_net *net = h->all->net;
+
+	(void)sport;     /* every host has the one port */
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t to = index_of(&pkts[i].dst);
+		struct sim_pkt *p;
+
+		if (to >= net->nhosts ||
+		    pkts[i].hdr_len + pkts[i].payload_len > SIM_MAX_HOMA)
+			return i;
+		/* The core's buffers are not ours past this call: the packet
+		 * travels as a copy. */
+		p = sim_pkt_alloc(net);
+		p->src = h->index;
+		p->dst = to;
+		p->prio = pkts[i].priority & (SIM_PRIOS - 1);
+		p->len = (uint32_t)(pkts[i].hdr_len + pkts[i].payload_len);
+		memcpy(p->data, pkts[i].hdr, pkts[i].hdr_len);
+		if (pkts[i].payload_len)
+			memcpy(p->data + pkts[i].hdr_len, pkts[i].payload,
+			       pkts[i].payload_len);
+		sim_nic_send(net, h->index, p);
+	}
+	return n;
+}
+
+static unsigned sc_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
+			int64_t timeout_ns)
+{
+	(void)c;
+	(void)rx;
+	(void)max;
+	(void)timeout_ns;
+	return 0;     /* the simulator delivers: deliver() */
+}
+
+static void sc_kick(struct uh_carrier *c)
+{
+	(void)c;
+}
+
+static void sc_destroy(struct uh_carrier *c)
+{
+	(void)c;
+}
+
+static const struct uh_carrier_ops sim_carrier_ops = {
+	.name = "sim",
+	.open_port = sc_open_port,
+	.close_port = sc_close_port,
+	.send = sc_send,
+	.recv = sc_recv,
+	.kick = sc_kick,
+	.destroy = sc_destroy,
+};
+
+/* ---- readiness, the pacer, after every call into a core ------------------ */
+
+static struct sim_host *host_of_stack(struct uhoma_stack *st)
+{
+	return host_of(st->carrier);
+}
+
+static void up_kick(struct uhoma_stack *st)
+{
+	host_of_stack(st)->rx_ready = true;
+}
+
+static void up_rx_ready(struct uhoma_sock *s)
+{
+	host_of_stack(s->stack)->rx_ready = true;
+}
+
+static void after(struct sim_host *h);
+
+static void pacer_fire(void *a, void *b)
+{
+	struct sim_host *h = a;
+	uint64_t delay;
+
+	(void)b;
+	h->pacer_armed = false;
+	delay = uh_pacer_run(h->st);
+	if (delay) {
+		h->pacer_armed = true;
+		sim_at(h->all->net->eng, delay * SIM_PS_PER_NS, pacer_fire, h,
+		       NULL);
+	}
+	after(h);
+}
+
+/*
+ * What the runtime's threads would do next: take every message the core
+ * made ready (the application waits in uhoma_recv), and wake the pacer
+ * when something is throttled.
+ */
+static void after(struct sim_host *h)
+{
+	struct sim_hosts *hs = h->all;
+
+	while (h->rx_ready) {
+		struct uhoma_msg m;
+		int rc;
+
+		h->rx_ready = false;
+		memset(&m, 0, sizeof(m));
+		while (uh_call_take(h->sock, 0, &m, &rc) == 1) {
+			hs->on_msg(hs->app, h, &m, rc);
+			memset(&m, 0, sizeof(m));
+		}
+	}
+	if (!h->pacer_armed && uh_pacer_throttled(h->st)) {
+		h->pacer_armed = true;
+		sim_at(hs->net->eng, uh_pacer_delay_ns(h->st) * SIM_PS_PER_NS,
+		       pacer_fire, h, NULL);
+	}
+}
+
+static void deliver(void *arg, uint32_t host, struct sim_pkt *p)
+{
+	struct sim_hosts *hs = arg;
+	struct sim_host *h = &hs->h[host];
+	struct uh_addr src = sim_host_addr(p->src);
+
+	uh_stack_input(h->st, p->data, p->len, &src);
+	after(h);
+}
+
+static void tick(void *a, void *b)
+{
+	struct sim_host *h = a;
+
+	(void)b;
+	uh_stack_tick(h->st);
+	after(h);
+	sim_at(h->all->net->eng, h->all->tick_ps, tick, h, NULL);
+}
+
+/* ---- hosts --------------------------------------------------------------- */
+
+/* The simulator's defaults, before the caller's configuration string. */
+static const char sim_config[] =
+	"rx_threads=0,"      /* the simulator drives the stacks */
+	"sndbuf=0,"          /* open loop: the sender queues, never waits */
+	"stat=0,lanes=0";
+
+static int host_start(struct sim_hosts *hs, uint32_t i, const char *config)
+{
+	struct sim_host *h = &hs->h[i];
+	struct uhoma_config cfg;
+	struct uh_stack_parts parts = {
+		.now = sim_clock_ns,
+		.up = { .kick_receiver = up_kick, .rx_ready = up_rx_ready },
+	};
+	int rc;
+
+	h->all = hs;
+	h->index = i;
+	h->c.ops = &sim_carrier_ops;
+	h->c.local = sim_host_addr(i);
+	h->c.max_packet = SIM_MAX_HOMA;
+	h->c.link_mtu = SIM_MTU;
+	h->c.link_mbps = (uint32_t)(8000000ull / hs->net->nic[i].ps_per_byte);
+	if (uhoma_config_default(&cfg) || uhoma_config_parse(&cfg, sim_config))
+		return -1;
+	if (config && uhoma_config_parse(&cfg, config)) {
+		fprintf(stderr, "uhoma-sim: bad core configuration '%s'\n",
+			config);
+		return -1;
+	}
+	if (uh_config_validate(&cfg))
+		return -1;
+	hs->tick_ps = (uint64_t)cfg.tick_us * SIM_PS_PER_US;
+	h->metrics = aligned_alloc(64, sizeof(*h->metrics));
+	if (!h->metrics)
+		return -1;
+	memset(h->metrics, 0, sizeof(*h->metrics));
+	parts.carrier = &h->c;
+	parts.metrics = h->metrics;
+	rc = uh_stack_new(&cfg, &parts, &h->st);
+	if (rc)
+		return -1;
+	h->region = mmap(NULL, SIM_REGION, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h->region == MAP_FAILED) {
+		h->region = NULL;
+		return -1;
+	}
+	if (uh_sock_open(h->st, SIM_PORT, NULL, &h->sock))
+		return -1;
+	if (uh_pool_setup(&h->sock->pool, h->region, SIM_REGION))
+		return -1;
+	return sim_at(hs->net->eng, hs->tick_ps, tick, h, NULL);
+}
+
+int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
+		    const char *config, sim_msg_fn on_msg, void *app)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->net = net;
+	hs->on_msg = on_msg;
+	hs->app = app;
+	hs->h = calloc(net->nhosts, sizeof(*hs->h));
+	if (!hs->h)
+		return -1;
+	hs->n = net->nhosts;
+	clock_eng = net->eng;
+	net->deliver = deliver;
+	net->deliver_arg = hs;
+	for (uint32_t i = 0; i < hs->n; i++)
+		if (host_start(hs, i, config)) {
+			fprintf(stderr, "uhoma-sim: host %u: no stack\n", i);
+			return -1;
+		}
+	return 0;
+}
+
+void sim_hosts_stop(struct sim_hosts *hs)
+{
+	for (uint32_t i = 0; i < hs->n; i++) {
+		struct sim_host *h = &hs->h[i];
+		struct uhoma_sock *s;
+
+		if (!h->st)
+			continue;
+		uh_stack_stop_sockets(h->st);
+		while ((s = uh_stack_any_sock(h->st))) {
+			uh_sock_close_start(s);
+			/* Nothing else runs: every reference is gone. */
+			uh_sock_reap_final(s);
+			uh_sock_free(s);
+		}
+	}
+	uh_synchronize_rcu();
+	for (uint32_t i = 0; i < hs->n; i++) {
+		struct sim_host *h = &hs->h[i];
+
+		if (h->st)
+			uh_stack_free(h->st);
+		if (h->region)
+			munmap(h->region, SIM_REGION);
+		free(h->metrics);
+	}
+	free(hs->h);
+	memset(hs, 0, sizeof(*hs));
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+int sim_host_send(struct sim_host *h, uint32_t to, uint32_t len,
+		  uint64_t cookie, uint64_t *id)
+{
+	struct uh_addr a = sim_host_addr(to);
+	uint8_t *copy = uh_rpc_msgbuf_alloc(len);
+	uint32_t charged = 0;
+	int rc;
+
+	if (!copy)
+		return UHOMA_ERR_NOMEM;
+	/* The message's bytes are whatever the buffer held: nothing looks
+	 * at them, and copying a pattern in would cost time for nothing. */
+	rc = uh_sock_tx_try_charge(h->sock, len, &charged);
+	if (rc) {
+		uh_rpc_msgbuf_free(copy, len);
+		return rc;
+	}
+	rc = uh_call_send(h->sock, &a, SIM_PORT, copy, len, cookie, false,
+			  charged, id);
+	after(h);
+	return rc;
+}
+
+int sim_host_reply(struct sim_host *h, const struct uhoma_msg *m,
+		   uint32_t len)
+{
+	uint8_t *copy = uh_rpc_msgbuf_alloc(len);
+	struct uh_addr a;
+	uint16_t port;
+
+	if (!copy)
+		return UHOMA_ERR_NOMEM;
+	if (uh_addr_from_sockaddr((const struct sockaddr *)&m->peer,
+				  m->peer_len, &a, &port)) {
+		uh_rpc_msgbuf_free(copy, len);
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	}
+	/* Called from after(): the caller's after() loop sees to the
+	 * pacer once the callback returns. */
+	return uh_call_reply(h->sock, &a, port, m->id, copy, len);
+}
+
+void sim_host_release(struct sim_host *h, const struct uhoma_msg *m)
+{
+	if (m->num_bpages)
+		uh_pool_release(&h->sock->pool, m->bpage_offsets,
+				m->num_bpages);
+	uh_sock_check_bufs(h->sock);
+}

@@ -1,0 +1,86 @@
+/*
+ * host.h - a simulated host: the real protocol core (a uhoma stack) on a
+ * carrier whose send puts packets into the host's NIC in the model, driven
+ * by the simulator's events.
+ *
+ * Each host has one stack and one socket (port 1, a server) with a buffer
+ * region of SIM_REGION bytes. The simulator calls into the core exactly
+ * as the runtime would, in virtual time: uh_stack_input() when a packet's
+ * last bit reaches the host, uh_stack_tick() every cfg.tick_us, and
+ * uh_pacer_run() when the pacer's wait expires. A message that becomes
+ * ready is taken (uh_call_take) at once, in the same instant, and handed
+ * to the application's callback. Nothing costs time but the network: the
+ * hosts' CPUs are infinitely fast.
+ */
+#ifndef UHOMA_SIM_HOST_H
+#define UHOMA_SIM_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/carrier.h"
+#include "net.h"
+#include "uhoma/uhoma.h"
+
+/* Each host's buffer region: reserved address space, touched on demand. */
+#define SIM_REGION (16u << 20)
+#define SIM_PORT 1
+
+struct sim_host;
+struct uh_metrics;
+
+/* A message was taken at @h (@rc: its length or an error). */
+typedef void (*sim_msg_fn)(void *app, struct sim_host *h,
+			   const struct uhoma_msg *m, int rc);
+
+struct sim_host {
+	struct uh_carrier c;          /* first: the stack's carrier */
+	struct sim_hosts *all;
+	uint32_t index;
+	struct uhoma_stack *st;
+	struct uh_metrics *metrics;
+	struct uhoma_sock *sock;
+	void *region;
+	bool rx_ready;                /* the core said a message may be ready */
+	bool pacer_armed;             /* a pacer event is pending */
+};
+
+struct sim_hosts {
+	struct sim_net *net;
+	uint32_t n;
+	struct sim_host *h;           /* [n] */
+	uint64_t tick_ps;
+	sim_msg_fn on_msg;
+	void *app;
+};
+
+/* The address of host @i (10.a.b.c holding i + 1). */
+struct uh_addr sim_host_addr(uint32_t i);
+
+/*
+ * Starts a stack on every host of @net with "key=value,..." @config on top
+ * of the simulator's defaults (NULL: none), each host's carrier pacing at
+ * its NIC's rate, and schedules their ticks. Returns 0 or -1 (a message
+ * on stderr).
+ */
+int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
+		    const char *config, sim_msg_fn on_msg, void *app);
+void sim_hosts_stop(struct sim_hosts *hs);
+
+/* Sends a request of @len bytes from host @from to host @to with @cookie.
+ * Returns 0 or a uhoma error; *@id is the client RPC's id. */
+int sim_host_send(struct sim_host *h, uint32_t to, uint32_t len,
+		  uint64_t cookie, uint64_t *id);
+/* Replies @len bytes to request @m, taken at @h. */
+int sim_host_reply(struct sim_host *h, const struct uhoma_msg *m,
+		   uint32_t len);
+/* Gives @m's buffer pages back. */
+void sim_host_release(struct sim_host *h, const struct uhoma_msg *m);
+
+/* The sending host of message @m (taken at some host). */
+uint32_t sim_msg_peer(const struct uhoma_msg *m);
+
+/* The virtual clock the stacks read, in ns. */
+uint64_t sim_clock_ns(void);
+
+#endif /* UHOMA_SIM_HOST_H */

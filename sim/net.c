@@ -1,0 +1,190 @@
+/*
+ * net.c - ports, links, switches and packets (net.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+void sim_net_init(struct sim_net *net, struct sim_engine *eng)
+{
+	memset(net, 0, sizeof(*net));
+	net->eng = eng;
+}
+
+void sim_net_free(struct sim_net *net)
+{
+	struct sim_pkt *p;
+
+	/* Every packet ever allocated, wherever it is now: queued, on a
+	 * wire, in an event that will never fire, or free. */
+	while ((p = net->all_pkts)) {
+		net->all_pkts = p->all_next;
+		free(p);
+	}
+	for (uint32_t s = 0; s < net->nswitches; s++)
+		free(net->sw[s].ports);
+	free(net->nic);
+	free(net->sw);
+	free(net->topo);
+	memset(net, 0, sizeof(*net));
+}
+
+void sim_port_init(struct sim_port *port, struct sim_net *net,
+		   struct sim_switch *sw, uint32_t mbps, uint64_t prop_ns,
+		   struct sim_switch *to_sw, uint32_t to_host)
+{
+	memset(port, 0, sizeof(*port));
+	port->net = net;
+	port->sw = sw;
+	port->to_sw = to_sw;
+	port->to_host = to_host;
+	port->ps_per_byte = sim_ps_per_byte(mbps);
+	port->prop_ps = prop_ns * SIM_PS_PER_NS;
+	port->fifo = sw == NULL;
+	port->is_downlink = sw != NULL && to_sw == NULL;
+}
+
+struct sim_pkt *sim_pkt_alloc(struct sim_net *net)
+{
+	struct sim_pkt *p = net->free_pkts;
+
+	if (p) {
+		net->free_pkts = p->next;
+	} else {
+		p = malloc(sizeof(*p));
+		if (!p) {
+			fprintf(stderr, "uhoma-sim: out of memory\n");
+			abort();
+		}
+		p->all_next = net->all_pkts;
+		net->all_pkts = p;
+	}
+	p->next = NULL;
+	return p;
+}
+
+void sim_pkt_free(struct sim_net *net, struct sim_pkt *p)
+{
+	p->next = net->free_pkts;
+	net->free_pkts = p;
+}
+
+void sim_port_settle(struct sim_port *port)
+{
+	uint64_t now = port->net->eng->now, dt = now - port->last_ps;
+
+	if (dt) {
+		for (unsigned q = 0; q < SIM_PRIOS; q++)
+			port->st.area[q] += (long double)port->qbytes[q] * dt;
+		port->last_ps = now;
+	}
+}
+
+/* Occupancy of queue @q changes by @delta bytes now. */
+static void occupy(struct sim_port *port, unsigned q, int64_t delta)
+{
+	sim_port_settle(port);
+	port->qbytes[q] += (uint64_t)delta;
+	if (port->qbytes[q] > port->st.max_bytes[q])
+		port->st.max_bytes[q] = port->qbytes[q];
+	if (port->sw) {
+		port->sw->buf_used += (uint64_t)delta;
+		if (port->sw->buf_used > port->sw->buf_max)
+			port->sw->buf_max = port->sw->buf_used;
+	}
+}
+
+static void start_next(struct sim_port *port);
+
+static void arrive(void *a, void *b);
+
+/* @port's packet on the wire has left it entirely. */
+static void tx_done(void *a, void *b)
+{
+	struct sim_port *port = a;
+	struct sim_pkt *p = port->tx;
+
+	(void)b;
+	port->tx = NULL;
+	occupy(port, port->fifo ? 0 : p->prio, -(int64_t)p->wire);
+	port->st.tx_pkts++;
+	port->st.tx_bytes += p->wire;
+	port->st.busy_ps += p->wire * port->ps_per_byte;
+	/* Its last bit reaches the far end one propagation delay later. */
+	if (sim_at(port->net->eng, port->prop_ps, arrive, port, p)) {
+		fprintf(stderr, "uhoma-sim: out of memory\n");
+		abort();
+	}
+	start_next(port);
+}
+
+static void start_next(struct sim_port *port)
+{
+	struct sim_pkt *p = NULL;
+
+	if (port->tx)
+		return;
+	for (int q = SIM_PRIOS - 1; q >= 0 && !p; q--) {
+		p = port->head[q];
+		if (p) {
+			port->head[q] = p->next;
+			if (!p->next)
+				port->tail[q] = NULL;
+		}
+	}
+	if (!p)
+		return;
+	p->next = NULL;
+	port->tx = p;
+	if (sim_at(port->net->eng, p->wire * port->ps_per_byte, tx_done,
+		   port, NULL)) {
+		fprintf(stderr, "uhoma-sim: out of memory\n");
+		abort();
+	}
+}
+
+bool sim_port_enqueue(struct sim_port *port, struct sim_pkt *p)
+{
+	unsigned q = port->fifo ? 0 : p->prio;
+
+	if (port->sw && port->sw->buf_used + p->wire > port->sw->buf_cap) {
+		port->st.drops[p->prio]++;
+		port->net->dropped++;
+		sim_pkt_free(port->net, p);
+		return false;
+	}
+	occupy(port, q, p->wire);
+	p->next = NULL;
+	if (port->tail[q])
+		port->tail[q]->next = p;
+	else
+		port->head[q] = p;
+	port->tail[q] = p;
+	start_next(port);
+	return true;
+}
+
+/* The last bit of @b has arrived at the far end of @a's link. */
+static void arrive(void *a, void *b)
+{
+	struct sim_port *from = a;
+	struct sim_pkt *p = b;
+	struct sim_net *net = from->net;
+	struct sim_switch *sw = from->to_sw;
+
+	if (sw) {
+		sim_port_enqueue(&sw->ports[net->route(net, sw, p)], p);
+		return;
+	}
+	net->delivered++;
+	net->deliver(net->deliver_arg, from->to_host, p);
+	sim_pkt_free(net, p);
+}
+
+void sim_nic_send(struct sim_net *net, uint32_t host, struct sim_pkt *p)
+{
+	p->wire = sim_wire_bytes(p->len);
+	sim_port_enqueue(&net->nic[host], p);
+}

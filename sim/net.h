@@ -1,0 +1,158 @@
+/*
+ * net.h - the simulated fabric: hosts' NICs, links, switches.
+ *
+ * A packet travels as a sequence of hops. Each hop is an output port (a
+ * NIC or a switch port) with a transmit queue, a rate and a link of some
+ * propagation delay to the next node. The model is store-and-forward: a
+ * switch routes a packet only once its last bit has arrived, and a port
+ * puts it on the wire only once the port is idle -- serialization at each
+ * hop plus the link's propagation, no cut-through.
+ *
+ * A switch port has eight strict-priority queues, one per Homa priority
+ * (7 most urgent): the port always sends from the highest non-empty one,
+ * choosing when it starts a packet (a packet on the wire is never
+ * preempted). All ports of a switch share one buffer of buf_cap bytes; a
+ * packet that does not fit when it arrives is dropped (tail drop). A packet
+ * holds its bytes of the buffer from its arrival until its last bit has
+ * left. A host's NIC is one FIFO (or, with nic_prio, eight priority
+ * queues like a switch port's) without a limit -- the pacer in the core is
+ * what keeps it short -- and drops nothing.
+ *
+ * Where packets go is the topology's business (topo.c): a switch asks
+ * net->route for the output port. Packets that reach a host are handed to
+ * net->deliver; the model knows nothing of what is in them.
+ */
+#ifndef UHOMA_SIM_NET_H
+#define UHOMA_SIM_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+/*
+ * What a packet costs on the wire besides the Homa packet (header and
+ * payload) itself, in bytes -- the one place the simulator states it:
+ * the Homa packet rides in UDP over IPv4 over Ethernet, as the UDP
+ * carrier sends it.
+ */
+#define SIM_UDP_HDR 8
+#define SIM_IPV4_HDR 20
+#define SIM_ETH_HDR 14           /* MAC addresses and EtherType */
+#define SIM_ETH_FCS 4
+#define SIM_ETH_PREAMBLE 8       /* preamble and start-of-frame delimiter */
+#define SIM_ETH_IFG 12           /* the gap the link must stay idle */
+#define SIM_WIRE_OVERHEAD (SIM_UDP_HDR + SIM_IPV4_HDR + SIM_ETH_HDR + \
+			   SIM_ETH_FCS + SIM_ETH_PREAMBLE + SIM_ETH_IFG)
+#define SIM_MTU 1500             /* IP packet: Ethernet's payload */
+/* The largest Homa packet (header + payload) a host sends: 1472 bytes. */
+#define SIM_MAX_HOMA (SIM_MTU - SIM_IPV4_HDR - SIM_UDP_HDR)
+
+#define SIM_PRIOS 8
+
+/* The bytes a Homa packet of @len bytes occupies on a link. */
+static inline uint32_t sim_wire_bytes(uint32_t len)
+{
+	return len + SIM_WIRE_OVERHEAD;
+}
+
+/* Picoseconds a link of @mbps takes to send one byte (exact when @mbps
+ * divides 8,000,000; rounded down otherwise). */
+static inline uint64_t sim_ps_per_byte(uint32_t mbps)
+{
+	return 8000000ull / mbps;
+}
+
+struct sim_pkt {
+	struct sim_pkt *next;         /* in a queue or the free list */
+	struct sim_pkt *all_next;     /* every packet allocated */
+	uint32_t src, dst;       /* host indices */
+	uint32_t len;            /* Homa bytes at data */
+	uint32_t wire;           /* sim_wire_bytes(len) */
+	uint8_t prio;            /* 0..7 */
+	uint8_t data[SIM_MAX_HOMA];
+};
+
+struct sim_switch;
+
+/* Per-priority occupancy and drops of one output port. */
+struct sim_port_stats {
+	uint64_t max_bytes[SIM_PRIOS];
+	long double area[SIM_PRIOS];  /* bytes x ps, for the mean */
+	uint64_t drops[SIM_PRIOS];
+	uint64_t tx_pkts, tx_bytes;   /* wire bytes */
+	uint64_t busy_ps;             /* time spent transmitting */
+};
+
+struct sim_port {
+	struct sim_net *net;
+	struct sim_switch *sw;        /* owner; NULL: a host's NIC */
+	uint32_t host;                /* the NIC's host (sw NULL) */
+	/* The link: where it leads (a switch, or host to_host) and how fast. */
+	struct sim_switch *to_sw;
+	uint32_t to_host;
+	uint64_t ps_per_byte;
+	uint64_t prop_ps;
+	bool fifo;                    /* one queue (a NIC, by default) */
+	bool is_downlink;             /* a switch port to a host */
+	struct sim_pkt *head[SIM_PRIOS], *tail[SIM_PRIOS];
+	uint64_t qbytes[SIM_PRIOS];   /* queued and in transmission */
+	struct sim_pkt *tx;           /* on the wire now */
+	uint64_t last_ps;             /* when the areas were brought up to
+				       * date */
+	struct sim_port_stats st;
+};
+
+struct sim_switch {
+	struct sim_net *net;
+	uint32_t index;
+	uint32_t nports;
+	struct sim_port *ports;
+	uint64_t buf_cap, buf_used, buf_max;
+	uint32_t rack;                /* a ToR's rack; spines: UINT32_MAX */
+};
+
+struct sim_net {
+	struct sim_engine *eng;
+	uint32_t nhosts;
+	struct sim_port *nic;         /* [nhosts] */
+	uint32_t nswitches;
+	struct sim_switch *sw;        /* [nswitches] */
+	/* Which output port of @sw packet @p leaves by. */
+	uint32_t (*route)(struct sim_net *net, struct sim_switch *sw,
+			  const struct sim_pkt *p);
+	/* A packet reached host @host; the model frees @p afterwards. */
+	void (*deliver)(void *arg, uint32_t host, struct sim_pkt *p);
+	void *deliver_arg;
+	void *topo;                   /* the topology's own state */
+	struct sim_pkt *free_pkts;
+	struct sim_pkt *all_pkts;
+	uint64_t delivered;           /* packets handed to hosts */
+	uint64_t dropped;
+	uint64_t rng;                 /* spraying (topo.c) */
+};
+
+/* An empty network on @eng (topo.c fills it in). */
+void sim_net_init(struct sim_net *net, struct sim_engine *eng);
+void sim_net_free(struct sim_net *net);
+
+/* Sets up @port's link: @mbps, @prop_ns, to switch @to_sw or host @to_host. */
+void sim_port_init(struct sim_port *port, struct sim_net *net,
+		   struct sim_switch *sw, uint32_t mbps, uint64_t prop_ns,
+		   struct sim_switch *to_sw, uint32_t to_host);
+
+/* A packet to fill in (never NULL: aborts when memory runs out). */
+struct sim_pkt *sim_pkt_alloc(struct sim_net *net);
+void sim_pkt_free(struct sim_net *net, struct sim_pkt *p);
+
+/* Host @host's NIC takes @p (its src, dst, len, prio set) to send. */
+void sim_nic_send(struct sim_net *net, uint32_t host, struct sim_pkt *p);
+
+/* Queues @p at @port, as a switch does (for the tests: into a port
+ * directly); false if the shared buffer had no room (dropped, freed). */
+bool sim_port_enqueue(struct sim_port *port, struct sim_pkt *p);
+
+/* Brings @port's occupancy areas up to now (before reading them). */
+void sim_port_settle(struct sim_port *port);
+
+#endif /* UHOMA_SIM_NET_H */

@@ -1,0 +1,119 @@
+/*
+ * sim.c - assembling and running one simulation (sim.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/wire.h"
+#include "sim.h"
+
+void sim_opts_default(struct sim_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topology = "rack:16";
+	o->workload = "w4";
+	o->mode = SIM_ONEWAY;
+	o->load = 0.5;
+	o->seed = 1;
+	o->messages = 20000;
+	o->warmup = 0.1;
+	o->drain_us = 200000;
+	sim_topo_defaults(&o->topo);
+}
+
+int sim_create(struct sim *s, const struct sim_opts *o)
+{
+	char err[160];
+
+	memset(s, 0, sizeof(*s));
+	s->o = *o;
+	s->o.topo.seed = o->seed;
+	sim_engine_init(&s->eng);
+	sim_net_init(&s->net, &s->eng);
+	if (sim_topo_build(&s->net, o->topology, &s->o.topo, err,
+			   sizeof(err))) {
+		fprintf(stderr, "uhoma-sim: %s\n", err);
+		return -1;
+	}
+	if (sim_workload_init(&s->w, o->workload, o->mode, o->load, o->seed,
+			      o->messages, s->net.nhosts))
+		return -1;
+	if (sim_hosts_start(&s->hosts, &s->net, o->core_config,
+			    sim_workload_on_msg, &s->w))
+		return -1;
+	return sim_workload_start(&s->w, &s->hosts);
+}
+
+void sim_destroy(struct sim *s)
+{
+	sim_hosts_stop(&s->hosts);
+	sim_workload_free(&s->w);
+	sim_net_free(&s->net);
+	sim_engine_free(&s->eng);
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void sim_run(struct sim *s)
+{
+	const uint64_t slice = 100 * SIM_PS_PER_US;   /* progress period */
+	double t0 = wall_now();
+	uint64_t until = slice;
+
+	for (;;) {
+		struct sim_workload *w = &s->w;
+		bool generated = w->nmsgs >= w->max_msgs;
+
+		sim_run_until(&s->eng, until);
+		if (!s->o.quiet)
+			fprintf(stderr, "\r%8.1f ms simulated: %llu/%llu "
+				"messages done, %llu packets delivered",
+				(double)s->eng.now / 1e9,
+				(unsigned long long)w->ndone,
+				(unsigned long long)w->max_msgs,
+				(unsigned long long)s->net.delivered);
+		if (generated && w->ndone >= w->nmsgs)
+			break;
+		/* An incast run with nothing in flight has no more rounds. */
+		if (w->incast_n && w->incast_left == 0)
+			break;
+		if (generated && s->eng.now >=
+		    w->last_start_ps + s->o.drain_us * SIM_PS_PER_US)
+			break;
+		until += slice;
+	}
+	if (!s->o.quiet)
+		fprintf(stderr, "\n");
+	s->wall_s = wall_now() - t0;
+}
+
+uint64_t sim_ideal_ps(const struct sim_net *net, uint32_t src, uint32_t dst,
+		      uint32_t len)
+{
+	uint64_t ppb[4], prop[4], done[4] = { 0, 0, 0, 0 };
+	unsigned hops = sim_topo_path(net, src, dst, ppb, prop);
+	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA, left = len;
+
+	/* done[j]: when hop j finished serializing the latest packet. */
+	do {
+		uint32_t payload = left < per ? left : per;
+		uint64_t wire = sim_wire_bytes(UH_HDR_DATA + payload);
+		uint64_t ready = 0;     /* all are at the sender at time 0 */
+
+		for (unsigned j = 0; j < hops; j++) {
+			uint64_t start = ready > done[j] ? ready : done[j];
+
+			done[j] = start + wire * ppb[j];
+			ready = done[j] + prop[j];
+		}
+		left -= payload;
+	} while (left);
+	return done[hops - 1] + prop[hops - 1];
+}

@@ -1,0 +1,49 @@
+/*
+ * topo.h - the shapes of fabric the simulator builds (topo.c).
+ *
+ *   rack:N      N hosts on one switch.
+ *   fabric:RxH  R racks of H hosts; each rack's top-of-rack switch (ToR)
+ *               has one uplink to each of S spines. A packet to another
+ *               rack leaves its ToR by an uplink drawn at random for each
+ *               packet (per-packet spraying, from the run's seed), and the
+ *               spine sends it down to the destination's ToR.
+ *
+ * Host i sits in rack i / H at ToR port i % H; a ToR's uplinks are its
+ * ports H .. H+S-1; spine s's port r leads to ToR r.
+ */
+#ifndef UHOMA_SIM_TOPO_H
+#define UHOMA_SIM_TOPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+
+struct sim_topo_opts {
+	uint32_t host_mbps;      /* host links (NIC and ToR downlink) */
+	uint32_t uplink_mbps;    /* ToR-spine links, both ways */
+	uint32_t spines;
+	uint64_t prop_ns;        /* every link's propagation delay */
+	uint64_t switch_buf;     /* bytes of shared buffer per switch */
+	uint64_t seed;           /* spraying */
+	bool nic_prio;           /* NICs with 8 strict-priority queues, as
+				  * switch ports (default: one FIFO) */
+};
+
+void sim_topo_defaults(struct sim_topo_opts *o);
+
+/* Builds @spec ("rack:N" or "fabric:RxH") into @net (sim_net_init'ed).
+ * Returns 0, or -1 with a message in @err (@len bytes). */
+int sim_topo_build(struct sim_net *net, const char *spec,
+		   const struct sim_topo_opts *o, char *err, size_t len);
+
+/* The hops from host @src to host @dst: their count (2 or 4), and each
+ * hop's ps per byte and propagation (for the idle-fabric baseline). */
+unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
+		       uint64_t ps_per_byte[4], uint64_t prop_ps[4]);
+
+/* Whether hosts @a and @b share a rack (their paths have 2 hops). */
+bool sim_topo_same_rack(const struct sim_net *net, uint32_t a, uint32_t b);
+
+#endif /* UHOMA_SIM_TOPO_H */

@@ -1,0 +1,288 @@
+/*
+ * workload.c - message generation and completion (workload.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workload.h"
+
+/* ---- client RPC id -> message index (oneway mode) ------------------------ */
+
+/*
+ * Open addressing, linear probing, deletion by backward shift. A receiver
+ * knows a request only by its RPC id (the server's id is the client's with
+ * bit 0 set): the map finds the message it belongs to. Key 0 is empty
+ * (client ids are never 0).
+ */
+struct sim_id_map {
+	uint64_t *key;
+	uint64_t *val;
+	size_t cap, n;       /* cap a power of two */
+};
+
+static int map_put(struct sim_id_map *m, uint64_t key, uint64_t val);
+
+static int map_grow(struct sim_id_map *m)
+{
+	struct sim_id_map old = *m;
+
+	m->cap = old.cap ? 2 * old.cap : 1024;
+	m->n = 0;
+	m->key = calloc(m->cap, sizeof(*m->key));
+	m->val = calloc(m->cap, sizeof(*m->val));
+	if (!m->key || !m->val)
+		return -1;
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.key[i])
+			map_put(m, old.key[i], old.val[i]);
+	free(old.key);
+	free(old.val);
+	return 0;
+}
+
+static size_t slot_of(const struct sim_id_map *m, uint64_t key)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (m->cap - 1);
+}
+
+static int map_put(struct sim_id_map *m, uint64_t key, uint64_t val)
+{
+	size_t i;
+
+	if (2 * (m->n + 1) > m->cap && map_grow(m))
+		return -1;
+	for (i = slot_of(m, key); m->key[i]; i = (i + 1) & (m->cap - 1))
+		;
+	m->key[i] = key;
+	m->val[i] = val;
+	m->n++;
+	return 0;
+}
+
+/* Removes @key; its value into *@val. False if absent. */
+static bool map_take(struct sim_id_map *m, uint64_t key, uint64_t *val)
+{
+	size_t i, j;
+
+	if (!m->cap)
+		return false;
+	for (i = slot_of(m, key); m->key[i] != key; i = (i + 1) & (m->cap - 1))
+		if (!m->key[i])
+			return false;
+	*val = m->val[i];
+	/* Shift back every later entry of the run whose home is not
+	 * between the hole and it, so that probes never meet a gap. */
+	for (j = (i + 1) & (m->cap - 1); m->key[j];
+	     j = (j + 1) & (m->cap - 1)) {
+		size_t home = slot_of(m, m->key[j]);
+
+		if (((j - home) & (m->cap - 1)) >= ((j - i) & (m->cap - 1))) {
+			m->key[i] = m->key[j];
+			m->val[i] = m->val[j];
+			i = j;
+		}
+	}
+	m->key[i] = 0;
+	m->n--;
+	return true;
+}
+
+/* ---- generation ---------------------------------------------------------- */
+
+static uint64_t mix(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+int sim_workload_init(struct sim_workload *w, const char *workload,
+		      enum sim_mode mode, double load, uint64_t seed,
+		      uint64_t max_msgs, uint32_t nhosts)
+{
+	unsigned n = 0, size = 0;
+	char tail;
+
+	memset(w, 0, sizeof(*w));
+	w->mode = mode;
+	w->load = load;
+	w->seed = seed;
+	w->max_msgs = max_msgs;
+	if (sscanf(workload, "incast:%u,%u%c", &n, &size, &tail) == 2) {
+		if (n < 1 || n >= nhosts || size < 1 ||
+		    size > UHOMA_MAX_MESSAGE) {
+			fprintf(stderr, "uhoma-sim: incast:N,SIZE wants 1 <= N "
+				"< hosts and 1 <= SIZE <= %u\n",
+				UHOMA_MAX_MESSAGE);
+			return -1;
+		}
+		w->incast_n = n;
+		w->incast_size = size;
+		w->incast_rng = mix(seed ^ 0x494e43415354ull);
+	} else if (uh_dist_create(workload, UHOMA_MAX_MESSAGE, &w->dist)) {
+		fprintf(stderr, "uhoma-sim: unknown workload '%s'\n", workload);
+		return -1;
+	}
+	w->msgs = calloc(max_msgs, sizeof(*w->msgs));
+	w->rng = calloc(nhosts, sizeof(*w->rng));
+	w->mean_gap_ps = calloc(nhosts, sizeof(*w->mean_gap_ps));
+	w->ids = calloc(1, sizeof(*w->ids));
+	if (!w->msgs || !w->rng || !w->mean_gap_ps || !w->ids) {
+		fprintf(stderr, "uhoma-sim: out of memory\n");
+		return -1;
+	}
+	for (uint32_t i = 0; i < nhosts; i++)
+		w->rng[i] = mix(seed * 0x100000001b3ull + i + 1);
+	return 0;
+}
+
+void sim_workload_free(struct sim_workload *w)
+{
+	if (w->ids) {
+		free(w->ids->key);
+		free(w->ids->val);
+	}
+	free(w->ids);
+	free(w->msgs);
+	free(w->rng);
+	free(w->mean_gap_ps);
+	if (!w->incast_n)
+		uh_dist_destroy(&w->dist);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Starts message @len from host @src to @dst now. */
+static void start_msg(struct sim_workload *w, uint32_t src, uint32_t dst,
+		      uint32_t len)
+{
+	uint64_t idx = w->nmsgs++, id = 0;
+	struct sim_msg *m = &w->msgs[idx];
+	int rc;
+
+	m->start_ps = w->eng->now;
+	m->len = len;
+	m->src = src;
+	m->dst = dst;
+	w->last_start_ps = m->start_ps;
+	rc = sim_host_send(&w->hosts->h[src], dst, len, idx, &id);
+	if (rc == 0 && w->mode == SIM_ONEWAY)
+		rc = map_put(w->ids, id >> 1, idx) ? UHOMA_ERR_NOMEM : 0;
+	if (rc) {
+		m->error = rc;
+		m->done_ps = m->start_ps;
+		w->ndone++;
+		w->nerrors++;
+	}
+}
+
+static void generate(void *a, void *b)
+{
+	struct sim_workload *w = a;
+	struct sim_host *h = b;
+	uint64_t *rng = &w->rng[h->index];
+	uint32_t n = w->hosts->n;
+	uint32_t dst, len;
+	double gap;
+
+	if (w->nmsgs >= w->max_msgs)
+		return;
+	len = uh_dist_sample(&w->dist, rng);
+	if (len == 0)
+		len = 1;
+	dst = (uint32_t)(uh_dist_uniform(rng) * (n - 1));
+	if (dst >= h->index)
+		dst++;          /* any host but this one */
+	start_msg(w, h->index, dst, len);
+	gap = -log(1.0 - uh_dist_uniform(rng)) * w->mean_gap_ps[h->index];
+	sim_at(w->eng, (uint64_t)gap + 1, generate, w, h);
+}
+
+/* Starts a round of incast: incast_n distinct senders to one receiver. */
+static void incast_round(struct sim_workload *w)
+{
+	uint32_t n = w->hosts->n, dst;
+	uint32_t *pick;
+
+	if (w->nmsgs + w->incast_n > w->max_msgs)
+		return;
+	pick = malloc(n * sizeof(*pick));
+	if (!pick)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		pick[i] = i;
+	dst = (uint32_t)(uh_dist_uniform(&w->incast_rng) * n);
+	pick[dst] = n - 1;     /* the receiver out of the draw */
+	w->incast_left = w->incast_n;
+	for (uint32_t i = 0; i < w->incast_n; i++) {
+		uint32_t k = i + (uint32_t)(uh_dist_uniform(&w->incast_rng) *
+					    (n - 1 - i));
+		uint32_t src = pick[k];
+
+		pick[k] = pick[i];
+		start_msg(w, src, dst, w->incast_size);
+	}
+	free(pick);
+}
+
+int sim_workload_start(struct sim_workload *w, struct sim_hosts *hs)
+{
+	w->hosts = hs;
+	w->eng = hs->net->eng;
+	if (w->incast_n) {
+		incast_round(w);
+		return 0;
+	}
+	for (uint32_t i = 0; i < hs->n; i++) {
+		double bytes_per_ps = w->load /
+				      (double)hs->net->nic[i].ps_per_byte;
+
+		/* Mean gap: one mean message at load x the link's rate. */
+		w->mean_gap_ps[i] = w->dist.mean / bytes_per_ps;
+		if (sim_at(w->eng, (uint64_t)(-log(1.0 -
+				uh_dist_uniform(&w->rng[i])) *
+				w->mean_gap_ps[i]) + 1, generate, w, &hs->h[i]))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+static void complete(struct sim_workload *w, uint64_t idx, int error)
+{
+	struct sim_msg *m = &w->msgs[idx];
+
+	if (m->done_ps)
+		return;
+	m->done_ps = w->eng->now;
+	m->error = error;
+	w->ndone++;
+	if (error)
+		w->nerrors++;
+	if (w->incast_n && --w->incast_left == 0)
+		incast_round(w);
+}
+
+void sim_workload_on_msg(void *app, struct sim_host *h,
+			 const struct uhoma_msg *m, int rc)
+{
+	struct sim_workload *w = app;
+	uint64_t idx;
+
+	if (m->id & 1) {
+		/* A request: the oneway message is complete here. */
+		if (w->mode == SIM_ONEWAY && map_take(w->ids, m->id >> 1, &idx))
+			complete(w, idx, rc < 0 ? rc : 0);
+		if (rc >= 0)
+			sim_host_reply(h, m, w->mode == SIM_RPC ? m->length
+								 : 1);
+	} else if (w->mode == SIM_RPC || rc < 0) {
+		/* A response, or a client RPC that failed. */
+		if (w->mode == SIM_ONEWAY)
+			map_take(w->ids, m->id >> 1, &idx);
+		complete(w, m->cookie, rc < 0 ? rc : 0);
+	}
+	sim_host_release(h, m);
+}

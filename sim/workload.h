@@ -1,0 +1,76 @@
+/*
+ * workload.h - the applications on the hosts: open-loop Poisson message
+ * generation, one socket per host, and the record of every message.
+ *
+ * Each host draws its messages' arrival times from a Poisson process of
+ * rate load x (its link's rate in bytes/s) / (the mean message length):
+ * --load counts message bytes, not headers or framing. Lengths come from
+ * W1-W5 or are fixed; destinations are uniform over the other hosts. Each
+ * host draws from its own generator, seeded from the run's seed and its
+ * index. The run stops generating after --messages messages in all.
+ *
+ * Modes:
+ *   oneway  the message is a request; it is complete when the receiver
+ *           takes it (as the Homa paper measures one-way messages). The
+ *           receiver answers with one byte, so that the RPC ends.
+ *   rpc     the receiver echoes the request's length back; the message is
+ *           complete when the client takes the response.
+ *   incast  (incast:N,SIZE) rounds of N hosts each sending SIZE bytes to
+ *           one receiver at the same instant; a round starts when the
+ *           previous one has completed. --load is not used.
+ */
+#ifndef UHOMA_SIM_WORKLOAD_H
+#define UHOMA_SIM_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dist.h"
+#include "host.h"
+
+enum sim_mode { SIM_ONEWAY, SIM_RPC };
+
+struct sim_msg {
+	uint64_t start_ps, done_ps;   /* done 0: not complete */
+	uint32_t len;
+	uint32_t src, dst;
+	int error;                    /* 0, or the RPC's error */
+};
+
+struct sim_id_map;
+
+struct sim_workload {
+	struct sim_hosts *hosts;
+	struct sim_engine *eng;
+	struct uh_dist dist;
+	enum sim_mode mode;
+	double load;
+	uint64_t seed;
+	uint32_t incast_n, incast_size;  /* incast_n 0: Poisson */
+	uint64_t max_msgs;
+	uint64_t *rng;                /* [hosts]: each host's generator */
+	double *mean_gap_ps;          /* [hosts] */
+	struct sim_msg *msgs;
+	uint64_t nmsgs;               /* generated so far */
+	uint64_t ndone, nerrors;
+	uint64_t last_start_ps;       /* the last message's generation */
+	uint64_t incast_left;         /* messages of the round not done */
+	uint64_t incast_rng;
+	struct sim_id_map *ids;       /* oneway: client RPC id -> message */
+};
+
+/* Parses @workload ("w1".."w5", a length, or "incast:N,SIZE") and sets up
+ * @w for @max_msgs messages. Returns 0, or -1 with a message on stderr. */
+int sim_workload_init(struct sim_workload *w, const char *workload,
+		      enum sim_mode mode, double load, uint64_t seed,
+		      uint64_t max_msgs, uint32_t nhosts);
+void sim_workload_free(struct sim_workload *w);
+
+/* The application callback for sim_hosts_start (@app: the workload). */
+void sim_workload_on_msg(void *app, struct sim_host *h,
+			 const struct uhoma_msg *m, int rc);
+
+/* Schedules every host's first message on the running @hs. */
+int sim_workload_start(struct sim_workload *w, struct sim_hosts *hs);
+
+#endif /* UHOMA_SIM_WORKLOAD_H */
