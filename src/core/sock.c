@@ -47,6 +47,11 @@ void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p)
 			.dst = p->ctl[i].dst, .dport = p->ctl[i].dport,
 			.priority = (uint8_t)(st->cfg.num_priorities - 1),
 		};
+		/* Control packets are never held back, but they take the
+		 * link as data does: the pacer counts them, or the NIC's
+		 * queue grows by them (a GRANT for about every second
+		 * DATA packet received at line rate) behind its back. */
+		uh_pacer_admit(st, (uint32_t)p->ctl[i].len, true);
 		uh_stack_xmit(st, p->ctl[i].sport, &tx, 1);
 	}
 	for (unsigned i = 0; i < p->num_acks; i++)
