@@ -63,6 +63,8 @@ struct uh_dedup *uh_dedup_new(uint64_t id, uint64_t now)
 	d->key = uh_dedup_key(id);
 	d->cap = UH_DEDUP_MIN_CAP;
 	d->floor = s > half ? s - half : 0;
+	d->start = d->floor;
+	d->born_tick = now;
 	d->top = d->floor;
 	d->active_tick = now;
 	return d;
@@ -85,6 +87,31 @@ bool uh_dedup_finished(const struct uh_dedup *d, uint64_t id)
 	if (s - d->floor > d->cap)
 		return false;
 	return bit_get(d->bits, d->cap, DONE, s);
+}
+
+uint32_t uh_dedup_lower_needs(const struct uh_dedup *d, uint64_t id,
+			      uint32_t max_cap, uint64_t now, uint64_t settle)
+{
+	uint64_t s = seq_of(id), span;
+	uint32_t want = d->cap;
+
+	if (s == 0 || s > d->floor || d->floor != d->start ||
+	    now >= d->born_tick + settle)
+		return UINT32_MAX;
+	span = (d->top > d->floor ? d->top : d->floor) - (s - 1);
+	if (span > max_cap)
+		return UINT32_MAX;
+	while (want < span)
+		want *= 2;
+	return want > d->cap ? want : 0;
+}
+
+void uh_dedup_lower(struct uh_dedup *d, uint64_t id)
+{
+	/* Nothing at or below the old floor was ever seen, so the ring's
+	 * bits for (s - 1, old floor] are clear: those positions held only
+	 * numbers above the top. */
+	d->floor = d->start = seq_of(id) - 1;
 }
 
 /* The highest number seen at least @settle ticks before @now: numbers

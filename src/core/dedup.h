@@ -26,6 +26,13 @@
  * too, counting it "forgotten": an alive RPC's own packets still find it
  * in the hash table, but a first copy arriving later is dropped, never run.
  *
+ * A new record's floor is a guess (nothing at or below it was ever seen):
+ * for @settle ticks after its creation, while the floor has not moved, a
+ * first copy from below it lowers the floor under itself (growing the
+ * ring to reach the record's top, up to the window) and is admitted. A
+ * client's ids to one server are sparse -- it numbers every RPC to every
+ * server from one counter -- so its first request here may well overtake
+ * an earlier one still in its pacer or on another path.
  * So a request runs at most once as long as the record lives: while any of
  * the client's requests is alive here and for dedup_quiet_ms after the last
  * one ended (the timer frees it then). A first copy is refused (never run)
@@ -58,6 +65,9 @@ struct uh_dedup {
 	struct uh_dedup *next;   /* the peer's list (peer lock) */
 	uint64_t key;            /* id >> UH_DEDUP_KEY_SHIFT */
 	uint64_t floor;          /* seq <= floor: finished */
+	uint64_t start;          /* the floor as created (a guess: nothing at
+				  * or below it seen); lowered with it */
+	uint64_t born_tick;      /* tick of the record's creation */
 	uint64_t top;            /* highest seq admitted */
 	uint64_t active_tick;    /* tick of the last admit or finish */
 	uint64_t forgotten;      /* seqs slid under the floor unfinished */
@@ -84,6 +94,19 @@ void uh_dedup_free(struct uh_dedup *d);
 
 /* Whether request @id is finished (a copy must be dropped). */
 bool uh_dedup_finished(const struct uh_dedup *d, uint64_t id);
+
+/*
+ * For @id below the floor of a young record whose floor is still its
+ * first guess (see the top): the ring size that lowering the floor under
+ * @id needs -- 0 if the ring reaches already, a size up to @max_cap to
+ * allocate first -- or UINT32_MAX if @id is truly finished (the floor is
+ * knowledge, the record is old, or the window would not reach).
+ */
+uint32_t uh_dedup_lower_needs(const struct uh_dedup *d, uint64_t id,
+			      uint32_t max_cap, uint64_t now, uint64_t settle);
+/* Lowers the floor under @id (uh_dedup_lower_needs said it may, and the
+ * ring is large enough). */
+void uh_dedup_lower(struct uh_dedup *d, uint64_t id);
 
 /* The ring size that admitting @id at tick @now needs (0: sliding is
  * enough), limited to @max_cap. The caller allocates it unlocked. */

@@ -310,14 +310,37 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
 			continue;
 		}
 		if (uh_dedup_finished(d, id)) {
-			uh_unlock(&p->lock);
-			v = UH_DEDUP_FINISHED;
-			break;
+			/* Below a young record's first floor: not known
+			 * finished, only never seen (dedup.h). */
+			uint32_t low = uh_dedup_lower_needs(d, id, lim->max_cap,
+							    lim->now,
+							    lim->settle);
+
+			if (low == UINT32_MAX || (low && !can_grow)) {
+				uh_unlock(&p->lock);
+				v = UH_DEDUP_FINISHED;
+				break;
+			}
+			if (low && !(ring && ring_cap >= low)) {
+				uh_unlock(&p->lock);
+				free(ring);
+				ring = uh_dedup_ring(low);
+				ring_cap = low;
+				can_grow = ring != NULL;
+				continue;
+			}
+			if (low) {
+				free(spare);
+				spare = uh_dedup_install(d, ring, ring_cap);
+				ring = NULL;
+			}
+			uh_dedup_lower(d, id);
 		}
 		need = can_grow ? uh_dedup_needs(d, id, lim->max_cap, lim->now,
 						 lim->settle)
 				: 0;
 		if (need && ring && ring_cap >= need) {
+			free(spare);
 			spare = uh_dedup_install(d, ring, ring_cap);
 			ring = NULL;
 			need = 0;

@@ -545,6 +545,58 @@ static void rpc__seen_request_never_runs_twice(void **state)
 }
 
 /*
+ * A client numbers every RPC, to every server, from one counter, so its
+ * ids here are sparse; its first request to arrive may have overtaken an
+ * earlier one still in its pacer or on another path through the fabric.
+ * That earlier one is new, not finished: it runs (once), however far
+ * below the first its number is -- uhoma-sim's 144-host fabric dropped
+ * such requests as "already done", and they timed out with no packet
+ * lost. Once it finished, its copies are refused like any other's.
+ */
+static void rpc__overtaken_first_request_runs(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	uint64_t later = 2000000, earlier = 2000000 - 2 * 20000;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	inject_request(h, later, 100, 3);
+	inject_request(h, earlier, 100, 4);
+	assert_int_equal(drops(h, UH_DROP_DONE), 0);
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		ct_reply(srv, &m, 10, 5);
+		ct_release(srv, &m);
+	}
+	/* Both answered and acknowledged: a late copy of either is refused. */
+	{
+		struct uh_hdr ack;
+
+		memset(&ack, 0, sizeof(ack));
+		ack.type = UH_PKT_ACK;
+		ack.sport = PEER_PORT;
+		ack.dport = 80;
+		ack.sender_id = earlier;
+		assert_false(ct_inject(h, PEER, &ack, NULL, 0));
+		ack.sender_id = later;
+		assert_false(ct_inject(h, PEER, &ack, NULL, 0));
+	}
+	inject_request(h, earlier, 100, 4);
+	inject_request(h, later, 100, 3);
+	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 0);
+	assert_true(drops(h, UH_DROP_DONE) == 2);
+	ct_net_free(&net);
+}
+
+/*
  * A request that ended before the application saw it (here its client
  * said RPC_UNKNOWN) did not run, so its client may send it again and it
  * then runs, in full.
@@ -630,6 +682,7 @@ int main(void)
 		UH_TEST(rpc__fail_reports_first_error_once),
 		UH_TEST(rpc__reaper_waits_for_last_reference),
 		UH_TEST(rpc__seen_request_never_runs_twice),
+		UH_TEST(rpc__overtaken_first_request_runs),
 		UH_TEST(rpc__unseen_request_may_run_again),
 		UH_TEST(rpc__oldest_unproven_request_evicted),
 	};

@@ -66,6 +66,42 @@ static void dedup__earlier_ids_at_start_are_new(void **state)
 	uh_dedup_free(d);
 }
 
+/* Far below a young record's first floor, a first copy is only unseen:
+ * the floor moves under it (the ring grows to keep the record's top in
+ * reach); after settle ticks, or once the floor has moved, it would be
+ * refused. */
+static void dedup__first_floor_is_a_guess(void **state)
+{
+	struct uh_dedup *d = uh_dedup_new(id_of(P, 100000), 1);
+	uint32_t need;
+	(void)state;
+
+	assert_int_equal(admit(d, 100000, 1), 0);
+	assert_true(uh_dedup_finished(d, id_of(P, 90000)));
+	need = uh_dedup_lower_needs(d, id_of(P, 90000), MAX_CAP, 2, SETTLE);
+	assert_int_equal(need, 16384);
+	/* Too late, or too far for the window: truly finished. */
+	assert_int_equal(uh_dedup_lower_needs(d, id_of(P, 90000), MAX_CAP,
+					      1 + SETTLE, SETTLE), UINT32_MAX);
+	assert_int_equal(uh_dedup_lower_needs(d, id_of(P, 90000), 8192, 2,
+					      SETTLE), UINT32_MAX);
+	free(uh_dedup_install(d, uh_dedup_ring(need), need));
+	uh_dedup_lower(d, id_of(P, 90000));
+	assert_false(uh_dedup_finished(d, id_of(P, 90000)));
+	/* The later one is still alive and known; the earlier runs. */
+	assert_false(uh_dedup_finished(d, id_of(P, 100000)));
+	assert_int_equal(admit(d, 90000, 2), 0);
+	uh_dedup_end(d, id_of(P, 90000), true, 3);
+	assert_true(uh_dedup_finished(d, id_of(P, 90000)));
+	/* The floor is knowledge now: below it stays finished. */
+	assert_int_equal(uh_dedup_lower_needs(d, id_of(P, 80000), MAX_CAP, 4,
+					      SETTLE), UINT32_MAX);
+	uh_dedup_end(d, id_of(P, 100000), true, 5);
+	assert_true(uh_dedup_finished(d, id_of(P, 100000)));
+	assert_int_equal(d->alive, 0);
+	uh_dedup_free(d);
+}
+
 /* An unfinished request holds the floor; the ones after it are held as
  * bits; when it finishes, the floor jumps over all of them. */
 static void dedup__hole_holds_the_floor(void **state)
@@ -235,6 +271,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(dedup__finished_ids_are_refused_forever),
 		UH_TEST(dedup__earlier_ids_at_start_are_new),
+		UH_TEST(dedup__first_floor_is_a_guess),
 		UH_TEST(dedup__hole_holds_the_floor),
 		UH_TEST(dedup__lost_first_copy_is_kept),
 		UH_TEST(dedup__other_servers_numbers_settle),
