@@ -37,7 +37,8 @@
  * the client's requests is alive here and for dedup_quiet_ms after the last
  * one ended (the timer frees it then). A first copy is refused (never run)
  * only if at least @cap later requests of its client, to any server, were
- * issued before it arrived, and one of them has already reached this one.
+ * issued before it arrived, and one of them has already reached this one --
+ * or, to a record a later request created, @settle ticks after that one.
  *
  * No locking of its own: the owner (struct uh_peer) serializes every call
  * with its lock. Nothing here allocates except uh_dedup_new/uh_dedup_grow,
