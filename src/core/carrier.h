@@ -47,6 +47,9 @@ struct uh_rx {
 			       * cannot be reached, of this kind */
 	uint16_t unreach_port; /* with UH_UNREACH_PORT: the Homa port we
 				* sent to there */
+	uint16_t unreach_from; /* the Homa port the quoted packet came
+				* from, where the carrier can tell (raw IP;
+				* 0: unknown) */
 	struct uh_addr dst;   /* the address it was sent to (raw IP only:
 			       * what a refusal quotes) */
 };

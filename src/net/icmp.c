@@ -92,9 +92,13 @@ unsigned uh_icmp_read_errors(int fd, enum uh_icmp_port where,
 						  m.msg_namelen, &out->src,
 						  &port))
 				break;
-			if (where == UH_ICMP_PORT_IN_DATA)
+			out->unreach_from = 0;
+			if (where == UH_ICMP_PORT_IN_DATA) {
 				port = (uint16_t)(n >= 4 ? data[2] << 8 | data[3]
 							 : 0);
+				out->unreach_from = (uint16_t)(
+					n >= 2 ? data[0] << 8 | data[1] : 0);
+			}
 			out->unreach_port = port;
 			/* A port unreachable naming no port says nothing. */
 			if (out->unreachable == UH_UNREACH_PORT && port == 0)

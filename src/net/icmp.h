@@ -28,7 +28,8 @@
 enum uh_icmp_port {
 	UH_ICMP_PORT_IN_NAME,    /* the address of the error (UDP) */
 	UH_ICMP_PORT_IN_DATA,    /* bytes 2-3 of the quoted packet: the Homa
-				  * header's dport (raw IP) */
+				  * header's dport (raw IP); bytes 0-1, its
+				  * sport, into @unreach_from */
 };
 
 /*

@@ -399,6 +399,36 @@ static bool errq_due(struct ipraw_carrier *r)
 		       memory_order_relaxed, memory_order_relaxed);
 }
 
+/*
+ * Reads @fd's error queue, keeping only the errors about packets we sent.
+ * Every raw protocol-146 socket on the host gets a copy of each ICMP
+ * error that quotes a protocol-146 packet between its addresses: one that
+ * another process's packet drew (from another port of this host) is not
+ * word about our peers, and acting on it would fail or end RPCs of ours
+ * that share the quoted address and port.
+ */
+static unsigned our_errors(struct ipraw_carrier *r, int fd, struct uh_rx *rx,
+			   unsigned max)
+{
+	unsigned n = uh_icmp_read_errors(fd, UH_ICMP_PORT_IN_DATA, rx, max);
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (atomic_load_explicit(&r->claim[rx[i].unreach_from],
+					 memory_order_acquire) == 0)
+			continue;
+		if (kept != i) {
+			/* Swap, buffers and all (carrier.h). */
+			struct uh_rx t = rx[kept];
+
+			rx[kept] = rx[i];
+			rx[i] = t;
+		}
+		kept++;
+	}
+	return kept;
+}
+
 /* Whether @rx is for a port of ours (refused if nobody's, see foreign). */
 static bool ours(struct ipraw_carrier *r, const struct uh_rx *rx)
 {
@@ -448,7 +478,7 @@ static unsigned recv_family(struct ipraw_carrier *r, int fd, bool v4,
 		 * why we woke. A raw socket does not fail its reads for
 		 * one as a UDP socket does; its error queue must be asked
 		 * (polls, which are never woken, ask now and then). */
-		return uh_icmp_read_errors(fd, UH_ICMP_PORT_IN_DATA, rx, max);
+		return our_errors(r, fd, rx, max);
 	for (int i = 0; i < n; i++) {
 		struct uh_rx *out = &rx[got];
 		size_t len = msgs[i].msg_len;

@@ -635,6 +635,68 @@ static void ipraw__icmp_fails_rpcs(void **state)
 	close(icmp);
 }
 
+/*
+ * Every raw protocol-146 socket on the host gets a copy of each ICMP error
+ * quoting a protocol-146 packet between its addresses. A stack acts only
+ * on errors about packets it sent: here a third party (the test, from a
+ * port of its own) sends a request to a client-only socket, which refuses
+ * it; the server stack, holding a request from that same socket, must not
+ * take the refusal for news that its client is gone (helper-8: it ended
+ * the RPC, and the client timed out).
+ */
+static void ipraw__others_icmp_ends_nothing(void **state)
+{
+	const uint16_t kport = 42000 + (uint16_t)(getpid() % 1000);
+	struct uhoma_stack *a, *b;
+	struct uhoma_sock *srv, *cli;
+	struct sockaddr_storage to;
+	struct uhoma_msg m;
+	size_t to_len;
+	uint8_t req[56 + 20], body[10] = { 1, 2, 3 };
+	uint64_t id;
+	int fd, claim;
+
+	(void)state;
+	NEED_RAW();
+	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
+	assert_true(fd >= 0);
+	claim = hold_port(kport);       /* a process of its own, as it were */
+	a = ip_stack("127.0.0.1");
+	b = ip_stack("127.0.0.1");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(uhoma_socket(a, (uint16_t)(3000 + getpid() % 20000),
+				      &srv), UHOMA_OK);
+	nt_buffers(srv, NT_REGION);
+	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
+	nt_buffers(cli, NT_REGION);
+	nt_sockaddr("127.0.0.1", uhoma_port(srv), &to, &to_len);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, body,
+				    sizeof(body), 0, 0, &id), UHOMA_OK);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(srv, &m, 0, 2 * 1000000000ll),
+			 (int)sizeof(body));
+	/* The server holds it. Someone else writes to the client's port. */
+	request_pkt(req, sizeof(req), kport, uhoma_port(cli), 0x3000);
+	raw_send(fd, req, sizeof(req), 0);
+	usleep(30 * 1000);
+	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
+				     m.peer_len, m.id, body, sizeof(body)),
+			 UHOMA_OK);
+	uhoma_msg_release(srv, &m);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(cli, &m, 0, 2 * 1000000000ll),
+			 (int)sizeof(body));
+	assert_true(m.id == id);
+	uhoma_msg_release(cli, &m);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	close(claim);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +705,7 @@ int main(void)
 		UH_TEST(ipraw__speaks_the_module_wire_format),
 		UH_TEST(ipraw__refuses_like_the_module),
 		UH_TEST(ipraw__icmp_fails_rpcs),
+		UH_TEST(ipraw__others_icmp_ends_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
