@@ -51,6 +51,8 @@ enum uhoma_error {
 	UHOMA_ERR_PROTO_NOT_SUPPORTED = -217, /* peer speaks no Homa */
 	UHOMA_ERR_NO_FILES = -218,         /* out of file descriptors
 					    * (RLIMIT_NOFILE or the system's) */
+	UHOMA_ERR_BAD_ADDRESS = -219,      /* a buffer the caller named
+					    * cannot be read */
 	UHOMA_ERR_FATAL = -500,            /* codes <= this are fatal */
 	UHOMA_ERR_INTERNAL = -501,         /* invariant broken inside uhoma */
 };

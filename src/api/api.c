@@ -6,9 +6,13 @@
  * (allocating, copying the caller's message) before taking a lock, and
  * returns with no lock held (checked by the validator in test builds).
  */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/readiness.h"
@@ -189,19 +193,47 @@ static size_t iov_length(const struct iovec *iov, size_t n)
  * parts at @iov, *@len bytes in all) into *@copy, its one copy (no lock
  * held: may block).
  */
+/* Gathers @n parts at @iov (@len bytes) into @dst: through the kernel
+ * with @checked (an unreadable part fails), else by memcpy. */
+static int gather(uint8_t *dst, const struct iovec *iov, size_t n, size_t len,
+		  bool checked)
+{
+	size_t off = 0;
+
+	if (checked) {
+		struct iovec local = { dst, len };
+		ssize_t got = process_vm_readv(getpid(), &local, 1, iov,
+					       (unsigned long)n, 0);
+
+		if (got == (ssize_t)len)
+			return UHOMA_OK;
+		if (got >= 0 || errno == EFAULT)
+			return UHOMA_ERR_BAD_ADDRESS;
+		/* Refused (a seccomp filter, an old kernel): copy plainly. */
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (iov[i].iov_len)
+			memcpy(dst + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	return UHOMA_OK;
+}
+
 static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 			   size_t sa_len, const struct iovec *iov, size_t n,
 			   size_t *len, struct uh_addr *addr, uint16_t *port,
-			   uint8_t **copy, unsigned flags, uint32_t *charged)
+			   uint8_t **copy, unsigned flags, uint32_t *charged,
+			   bool checked)
 {
 	int rc = uh_addr_from_sockaddr(sa, sa_len, addr, port);
-	size_t off = 0;
 
 	if (rc)
 		return rc;
 	if ((!iov && n) || n > UHOMA_MAX_IOV)
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	*len = iov_length(iov, n);
+	if (*len == SIZE_MAX && checked)
+		return UHOMA_ERR_BAD_ADDRESS;   /* a part with no base */
 	if (*port == 0 || *len == 0 || *len == SIZE_MAX)
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	if (!uh_call_family_ok(s->stack, addr))
@@ -223,17 +255,18 @@ static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 			uh_sock_tx_return(s, *charged);
 		return UHOMA_ERR_NOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (iov[i].iov_len)
-			memcpy(*copy + off, iov[i].iov_base, iov[i].iov_len);
-		off += iov[i].iov_len;
+	rc = gather(*copy, iov, n, *len, checked);
+	if (rc) {
+		uh_rpc_msgbuf_free(*copy, *len);
+		if (charged)
+			uh_sock_tx_return(s, *charged);
 	}
-	return UHOMA_OK;
+	return rc;
 }
 
-int uhoma_sendv(struct uhoma_sock *s, const struct sockaddr *dest,
-		size_t dest_len, const struct iovec *iov, size_t iovcnt,
-		uint64_t cookie, unsigned flags, uint64_t *id)
+static int sendv(struct uhoma_sock *s, const struct sockaddr *dest,
+		 size_t dest_len, const struct iovec *iov, size_t iovcnt,
+		 uint64_t cookie, unsigned flags, uint64_t *id, bool checked)
 {
 	struct uh_addr addr;
 	uint16_t port;
@@ -243,14 +276,30 @@ int uhoma_sendv(struct uhoma_sock *s, const struct sockaddr *dest,
 	int rc;
 
 	if (!s || !id || (flags & ~(UHOMA_PRIVATE | UHOMA_NONBLOCK)))
-		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
+		return UHOMA_ERR_INVALID_ARGUMENT;
 	rc = prepare_message(s, dest, dest_len, iov, iovcnt, &len, &addr,
-			     &port, &copy, flags, &charged);
+			     &port, &copy, flags, &charged, checked);
 	if (rc)
-		RETURN_TO_APP(rc);
-	rc = uh_call_send(s, &addr, port, copy, (uint32_t)len, cookie,
-			  flags & UHOMA_PRIVATE, charged, id);
-	RETURN_TO_APP(rc);
+		return rc;
+	return uh_call_send(s, &addr, port, copy, (uint32_t)len, cookie,
+			    flags & UHOMA_PRIVATE, charged, id);
+}
+
+int uhoma_sendv(struct uhoma_sock *s, const struct sockaddr *dest,
+		size_t dest_len, const struct iovec *iov, size_t iovcnt,
+		uint64_t cookie, unsigned flags, uint64_t *id)
+{
+	RETURN_TO_APP(sendv(s, dest, dest_len, iov, iovcnt, cookie, flags,
+			    id, false));
+}
+
+int uh_api_sendv_checked(struct uhoma_sock *s, const struct sockaddr *dest,
+			 size_t dest_len, const struct iovec *iov,
+			 size_t iovcnt, uint64_t cookie, unsigned flags,
+			 uint64_t *id)
+{
+	RETURN_TO_APP(sendv(s, dest, dest_len, iov, iovcnt, cookie, flags,
+			    id, true));
 }
 
 int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
@@ -264,9 +313,9 @@ int uhoma_send(struct uhoma_sock *s, const struct sockaddr *dest,
 	return uhoma_sendv(s, dest, dest_len, &iov, 1, cookie, flags, id);
 }
 
-int uhoma_replyv(struct uhoma_sock *s, const struct sockaddr *client,
-		 size_t client_len, uint64_t id, const struct iovec *iov,
-		 size_t iovcnt)
+static int replyv(struct uhoma_sock *s, const struct sockaddr *client,
+		  size_t client_len, uint64_t id, const struct iovec *iov,
+		  size_t iovcnt, bool checked)
 {
 	struct uh_addr addr;
 	uint16_t port;
@@ -275,12 +324,26 @@ int uhoma_replyv(struct uhoma_sock *s, const struct sockaddr *client,
 	int rc;
 
 	if (!s || !(id & 1))
-		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
+		return UHOMA_ERR_INVALID_ARGUMENT;
 	rc = prepare_message(s, client, client_len, iov, iovcnt, &len, &addr,
-			     &port, &copy, 0, NULL);
+			     &port, &copy, 0, NULL, checked);
 	if (rc)
-		RETURN_TO_APP(rc);
-	RETURN_TO_APP(uh_call_reply(s, &addr, port, id, copy, (uint32_t)len));
+		return rc;
+	return uh_call_reply(s, &addr, port, id, copy, (uint32_t)len);
+}
+
+int uhoma_replyv(struct uhoma_sock *s, const struct sockaddr *client,
+		 size_t client_len, uint64_t id, const struct iovec *iov,
+		 size_t iovcnt)
+{
+	RETURN_TO_APP(replyv(s, client, client_len, id, iov, iovcnt, false));
+}
+
+int uh_api_replyv_checked(struct uhoma_sock *s,
+			  const struct sockaddr *client, size_t client_len,
+			  uint64_t id, const struct iovec *iov, size_t iovcnt)
+{
+	RETURN_TO_APP(replyv(s, client, client_len, id, iov, iovcnt, true));
 }
 
 int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,

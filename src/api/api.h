@@ -11,6 +11,7 @@
 #define UHOMA_API_API_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct uhoma_sock;
@@ -28,5 +29,23 @@ void uh_api_close(struct uhoma_sock *s);
  */
 int uh_api_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 		     uint32_t *charged);
+
+/*
+ * uhoma_sendv and uhoma_replyv for the preload library: the caller's parts
+ * are read through the kernel (process_vm_readv, one call per message), so
+ * a part the process cannot read fails with UHOMA_ERR_BAD_ADDRESS (EFAULT)
+ * as the module's copy from user memory does, instead of crashing the
+ * program. Where the kernel refuses that call (a seccomp filter), the
+ * parts are copied as uhoma_sendv copies them.
+ */
+struct iovec;
+struct sockaddr;
+int uh_api_sendv_checked(struct uhoma_sock *s, const struct sockaddr *dest,
+			 size_t dest_len, const struct iovec *iov,
+			 size_t iovcnt, uint64_t cookie, unsigned flags,
+			 uint64_t *id);
+int uh_api_replyv_checked(struct uhoma_sock *s,
+			  const struct sockaddr *client, size_t client_len,
+			  uint64_t id, const struct iovec *iov, size_t iovcnt);
 
 #endif /* UHOMA_API_API_H */

@@ -41,6 +41,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "api/readiness.h"
 #include "core/config.h"
 #include "core/sock.h"
@@ -758,9 +759,10 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 			 ? UHOMA_NONBLOCK : 0);
 
 		/* The parts are gathered in uhoma's one copy. */
-		rc = uhoma_sendv(h->s, msg->msg_name, msg->msg_namelen,
-				 msg->msg_iov, msg->msg_iovlen,
-				 a->completion_cookie, uflags, &id);
+		rc = uh_api_sendv_checked(h->s, msg->msg_name,
+					  msg->msg_namelen, msg->msg_iov,
+					  msg->msg_iovlen,
+					  a->completion_cookie, uflags, &id);
 		if (rc)
 			return fail_code(h, rc, "sendmsg (request)");
 		a->id = id;
@@ -774,8 +776,8 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 	 * id names no server RPC at all. */
 	if (!(a->id & 1))
 		return 0;
-	rc = uhoma_replyv(h->s, msg->msg_name, msg->msg_namelen, a->id,
-			  msg->msg_iov, msg->msg_iovlen);
+	rc = uh_api_replyv_checked(h->s, msg->msg_name, msg->msg_namelen,
+				   a->id, msg->msg_iov, msg->msg_iovlen);
 	return rc ? fail_code(h, rc, "sendmsg (response)") : 0;
 }
 

@@ -35,6 +35,7 @@ static const struct err_entry err_table[] = {
 	{ UHOMA_ERR_SYSTEM, EIO, "system call failed" },
 	{ UHOMA_ERR_PROTO_NOT_SUPPORTED, EPROTONOSUPPORT, "peer does not speak Homa" },
 	{ UHOMA_ERR_NO_FILES, EMFILE, "out of file descriptors" },
+	{ UHOMA_ERR_BAD_ADDRESS, EFAULT, "a buffer cannot be read" },
 	{ UHOMA_ERR_FATAL, EIO, "fatal error" },
 	{ UHOMA_ERR_INTERNAL, EIO, "internal error in uhoma" },
 };

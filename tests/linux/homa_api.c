@@ -683,6 +683,45 @@ static void check_info(void)
 	close_homa(&c);
 }
 
+/* A message part the program cannot read: sendmsg fails with EFAULT, as
+ * the module's copy from user memory does -- the program does not crash --
+ * and the socket still works. */
+static void check_bad_iov(void)
+{
+	struct hsock c;
+	struct homa_sendmsg_args sa = { 0 };
+	struct sockaddr_storage to;
+	uint8_t ok[10] = { 0 };
+	struct iovec iov[2] = { { ok, sizeof(ok) }, { (void *)8, 100 } };
+	struct msghdr h = { 0 };
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	h.msg_name = &to;
+	h.msg_namelen = server_addr(AF_INET6, &to);
+	h.msg_iov = iov;
+	h.msg_iovlen = 2;
+	h.msg_control = &sa;
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
+	iov[1].iov_base = NULL;
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
+	/* An unmapped page in the middle of a large part. */
+	{
+		size_t len = 3 * 4096;
+		uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		CHECK(p != MAP_FAILED);
+		munmap(p + 4096, 4096);
+		iov[1].iov_base = p;
+		iov[1].iov_len = len;
+		CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
+		munmap(p, 4096);
+		munmap(p + 8192, 4096);
+	}
+	CHECK(round_trip(&c, AF_INET6, 100, 9));
+	close_homa(&c);
+}
+
 static void check_errors(void)
 {
 	struct hsock c, d;
@@ -1316,6 +1355,7 @@ int main(int argc, char **argv)
 		{ "bpages", check_bpages },
 		{ "info", check_info },
 		{ "errors", check_errors },
+		{ "bad_iov", check_bad_iov },
 		{ "unreachable", check_unreachable },
 		{ "start_errno", check_start_errno },
 		{ "family_mismatch", check_family_mismatch },
