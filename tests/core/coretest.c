@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
+#include "core/rpc.h"
 #include "core/sock.h"
 #include "coretest.h"
 
@@ -217,6 +219,27 @@ void ct_drop(struct ct_net *net, size_t i)
 	free(ct_take(net, i).data);
 }
 
+void ct_clear(struct ct_net *net)
+{
+	while (net->nq)
+		ct_drop(net, 0);
+}
+
+int64_t ct_metric(struct ct_host *h, unsigned which)
+{
+	return uh_metric_read(h->metrics, which);
+}
+
+int64_t ct_gauge(struct ct_host *h, unsigned state)
+{
+	return ct_metric(h, UH_M_RPC_STATE + state);
+}
+
+int64_t ct_drops(struct ct_host *h, enum uh_drop why)
+{
+	return ct_metric(h, UH_M_DROP + (unsigned)why);
+}
+
 struct uh_hdr ct_hdr(const struct ct_net *net, size_t i)
 {
 	struct uh_hdr h;
@@ -288,9 +311,21 @@ bool ct_inject(struct ct_host *h, int from, const struct uh_hdr *hdr,
 
 /* ---- messages ----------------------------------------------------------------- */
 
-static uint8_t pattern(unsigned seed, size_t i)
+uint8_t ct_byte(unsigned seed, size_t i)
 {
 	return (uint8_t)(seed * 131 + i * 7 + (i >> 8));
+}
+
+int ct_client_state(struct uhoma_sock *s, uint64_t id)
+{
+	struct uh_rpc *rpc = uh_rpc_find_client(s, id);
+	int state;
+
+	if (!rpc)
+		return -1;
+	state = (int)rpc->state;
+	uh_rpc_release(rpc);
+	return state;
 }
 
 uint64_t ct_send(struct uhoma_sock *s, int to, uint16_t port, size_t len,
@@ -303,7 +338,7 @@ uint64_t ct_send(struct uhoma_sock *s, int to, uint16_t port, size_t len,
 
 	assert_non_null(copy);
 	for (size_t i = 0; i < len; i++)
-		copy[i] = pattern(seed, i);
+		copy[i] = ct_byte(seed, i);
 	assert_int_equal(uh_sock_tx_try_charge(s, (uint32_t)len, &charged),
 			 UHOMA_OK);
 	assert_int_equal(uh_call_send(s, &a, port, copy, (uint32_t)len, seed,
@@ -320,7 +355,7 @@ void ct_reply(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
 
 	assert_non_null(copy);
 	for (size_t i = 0; i < len; i++)
-		copy[i] = pattern(seed, i);
+		copy[i] = ct_byte(seed, i);
 	assert_int_equal(uh_addr_from_sockaddr((const struct sockaddr *)&m->peer,
 					       m->peer_len, &a, &port), 0);
 	assert_int_equal(uh_call_reply(s, &a, port, m->id, copy,
@@ -345,7 +380,7 @@ bool ct_check(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
 		size_t page = i >> UH_BPAGE_SHIFT;
 
 		if (region[m->bpage_offsets[page] + (i & (UH_BPAGE_SIZE - 1))] !=
-		    pattern(seed, i))
+		    ct_byte(seed, i))
 			return false;
 	}
 	return true;

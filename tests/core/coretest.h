@@ -84,6 +84,15 @@ struct uh_hdr ct_hdr(const struct ct_net *net, size_t i);
 /* How many queued packets have type @type (0: any). */
 size_t ct_count(const struct ct_net *net, uint8_t type);
 
+/* Removes every queued packet. */
+void ct_clear(struct ct_net *net);
+
+/* Counter @which of @h (core/metrics.h), its RPCs in public state @state
+ * (UHOMA_RPCS_*), its drops for @why. */
+int64_t ct_metric(struct ct_host *h, unsigned which);
+int64_t ct_gauge(struct ct_host *h, unsigned state);
+int64_t ct_drops(struct ct_host *h, enum uh_drop why);
+
 /* One tick of time for every host (their timers run). */
 void ct_tick(struct ct_net *net);
 
@@ -101,6 +110,10 @@ void ct_reply(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
 /* Takes a ready message: 1 (and *@rc) or 0 (nothing ready). */
 int ct_take_msg(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *m,
 		int *rc);
+/* Byte @i of the test pattern of @seed (what ct_send sends). */
+uint8_t ct_byte(unsigned seed, size_t i);
+/* The state of client RPC @id of @s (enum uh_rpc_state), or -1. */
+int ct_client_state(struct uhoma_sock *s, uint64_t id);
 /* Whether message @m (of @len bytes) holds the pattern of @seed. */
 bool ct_check(struct uhoma_sock *s, const struct uhoma_msg *m, size_t len,
 	      unsigned seed);

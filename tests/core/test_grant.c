@@ -31,11 +31,6 @@
 #define CLI_PORT 5000
 #define PAYLOAD 1424            /* DATA bytes per packet: 1480 - 56 */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
 static int64_t total_incoming(struct ct_host *h)
 {
 	return atomic_load(&h->st->grant.total_incoming);
@@ -104,12 +99,6 @@ static size_t grants_to(const struct ct_net *net, int to)
 	return n;
 }
 
-static void drop_all(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
-}
-
 /*
  * A message longer than its unscheduled bytes is granted as soon as it
  * arrives, a window ahead of what it received (max_incoming / (active + 1)
@@ -140,12 +129,12 @@ static void grant__long_message_granted_window_ahead(void **state)
 	assert_int_equal(h.u.grant.offset, PAYLOAD + 200000);
 	assert_int_equal(h.u.grant.priority, 0);   /* alone: the lowest */
 	assert_int_equal(uh_grant_count(b->st), 1);
-	drop_all(&net);
+	ct_clear(&net);
 	request_data(b, 4, 1000, 1000000, PAYLOAD, PAYLOAD, 40000);
 	assert_int_equal(grants_to(&net, 4), 1);
 	assert_true(last_grant(&net, 4, &h) >= 0);
 	assert_int_equal(h.u.grant.offset, 2 * PAYLOAD + 200000);
-	drop_all(&net);
+	ct_clear(&net);
 	/* 120 KB, second of two active (window 400000 / 3): granted whole
 	 * at once, and out of the manager by its next packet. */
 	request_data(b, 5, 1000, 120000, 0, PAYLOAD, 40000);
@@ -174,20 +163,20 @@ static void grant__srpt_by_remaining_not_length(void **state)
 	ct_sock(b, SRV_PORT);
 	request_range(b, 3, 1000, 300000, 0, 250000, 10000);
 	assert_true(grants_to(&net, 3) > 0);
-	drop_all(&net);
+	ct_clear(&net);
 	/* 100 KB fresh: 98576 left against 50000: queued. */
 	request_data(b, 4, 1000, 100000, 0, PAYLOAD, 10000);
 	assert_int_equal(grants_to(&net, 4), 0);
-	assert_int_equal(metric(b, UH_M_GRANT_EVICTIONS), 0);
+	assert_int_equal(ct_metric(b, UH_M_GRANT_EVICTIONS), 0);
 	assert_int_equal(uh_grant_count(b->st), 2);
 	request_data(b, 3, 1000, 300000, 250000, PAYLOAD, 10000);
 	assert_int_equal(grants_to(&net, 3), 1);     /* still granted */
-	drop_all(&net);
+	ct_clear(&net);
 	/* 45 KB fresh: 43576 left against 48576: takes the slot. */
 	request_data(b, 5, 1000, 45000, 0, PAYLOAD, 10000);
-	assert_int_equal(metric(b, UH_M_GRANT_EVICTIONS), 1);
+	assert_int_equal(ct_metric(b, UH_M_GRANT_EVICTIONS), 1);
 	assert_int_equal(grants_to(&net, 5), 1);
-	drop_all(&net);
+	ct_clear(&net);
 	request_data(b, 3, 1000, 300000, 250000 + PAYLOAD, PAYLOAD, 10000);
 	request_data(b, 4, 1000, 100000, PAYLOAD, PAYLOAD, 10000);
 	assert_int_equal(grants_to(&net, 3), 0);
@@ -218,8 +207,8 @@ static void grant__overcommit_bounds_active(void **state)
 			     PAYLOAD, PAYLOAD);
 	assert_int_equal(atomic_load(&b->st->grant.num_active), 3);
 	assert_int_equal(uh_grant_count(b->st), 6);
-	assert_int_equal(metric(b, UH_M_GRANT_EVICTIONS), 3);
-	drop_all(&net);
+	assert_int_equal(ct_metric(b, UH_M_GRANT_EVICTIONS), 3);
+	ct_clear(&net);
 	for (int p = 3; p <= 8; p++)
 		request_data(b, p, 1000, (uint32_t)(9 - p) * 100000, PAYLOAD,
 			     PAYLOAD, PAYLOAD);
@@ -260,7 +249,7 @@ static void grant__freed_headroom_goes_to_best_needy(void **state)
 		assert_int_equal(grants_to(&net, p), 1);
 	assert_int_equal(grants_to(&net, 6), 0);
 	assert_int_equal(grants_to(&net, 7), 0);
-	drop_all(&net);
+	ct_clear(&net);
 	/* 10.0.0.4's client forgets its request: it dies. */
 	memset(&u, 0, sizeof(u));
 	u.type = UH_PKT_RPC_UNKNOWN;
@@ -273,7 +262,7 @@ static void grant__freed_headroom_goes_to_best_needy(void **state)
 	assert_int_equal(h.u.grant.offset, PAYLOAD + 10000);
 	assert_int_equal(grants_to(&net, 6), 0);
 	assert_int_equal(total_incoming(b), 30000);
-	assert_true(metric(b, UH_M_NEEDY_GRANTS) >= 1);
+	assert_true(ct_metric(b, UH_M_NEEDY_GRANTS) >= 1);
 	ct_net_free(&net);
 }
 
@@ -297,7 +286,7 @@ static void grant__priority_follows_rank(void **state)
 		request_data(b, p, 1000, (uint32_t)(p - 2) * 100000, 0,
 			     PAYLOAD, PAYLOAD);
 	assert_int_equal(atomic_load(&b->st->grant.num_active), 5);
-	drop_all(&net);
+	ct_clear(&net);
 	for (int p = 7; p >= 3; p--)            /* longest first */
 		request_data(b, p, 1000, (uint32_t)(p - 2) * 100000, PAYLOAD,
 			     PAYLOAD, PAYLOAD);
@@ -425,7 +414,7 @@ static void grant__dead_or_finished_message_leaves(void **state)
 	request_data(b, 5, 1000, 150000, 0, PAYLOAD, PAYLOAD);
 	assert_int_equal(uh_grant_count(b->st), 3);
 	assert_int_equal(grants_to(&net, 4) + grants_to(&net, 5), 0);
-	drop_all(&net);
+	ct_clear(&net);
 	/* The active one dies: the best queued one is granted. */
 	memset(&u, 0, sizeof(u));
 	u.type = UH_PKT_RPC_UNKNOWN;
@@ -437,15 +426,15 @@ static void grant__dead_or_finished_message_leaves(void **state)
 	assert_int_equal(grants_to(&net, 5), 1);
 	assert_int_equal(grants_to(&net, 4), 0);
 	assert_int_equal(total_incoming(b), 10000);
-	assert_int_equal(metric(b, UH_M_RPCS_REAPED), 0);
+	assert_int_equal(ct_metric(b, UH_M_RPCS_REAPED), 0);
 	ct_tick(&net);
-	assert_int_equal(metric(b, UH_M_RPCS_REAPED), 1);
-	drop_all(&net);
+	assert_int_equal(ct_metric(b, UH_M_RPCS_REAPED), 1);
+	ct_clear(&net);
 	/* It finishes: the last one is granted. */
 	request_range(b, 5, 1000, 150000, PAYLOAD, 150000, PAYLOAD);
 	assert_int_equal(uh_grant_count(b->st), 1);
 	assert_int_equal(grants_to(&net, 4), 1);
-	drop_all(&net);
+	ct_clear(&net);
 	/* That one finishes too: nothing is left to grant to. */
 	request_range(b, 4, 1000, 200000, PAYLOAD, 200000, PAYLOAD);
 	assert_int_equal(uh_grant_count(b->st), 0);

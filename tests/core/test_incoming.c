@@ -26,40 +26,14 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
-static int64_t gauge(struct ct_host *h, int state)
-{
-	return metric(h, UH_M_RPC_STATE + (unsigned)state);
-}
-
-static int64_t drops(struct ct_host *h, enum uh_drop why)
-{
-	return metric(h, UH_M_DROP + (unsigned)why);
-}
-
 /* Every drop, whatever the reason. */
 static int64_t all_drops(struct ct_host *h)
 {
 	int64_t n = 0;
 
 	for (unsigned r = 1; r < UH_DROP_NREASONS; r++)
-		n += drops(h, (enum uh_drop)r);
+		n += ct_drops(h, (enum uh_drop)r);
 	return n;
-}
-
-static uint8_t byte_at(unsigned seed, uint32_t i)
-{
-	return (uint8_t)(seed * 31 + i * 13 + (i >> 9));
-}
-
-static void clear_queue(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
 }
 
 /* A DATA header for bytes from @off of a @length-byte message. */
@@ -88,7 +62,7 @@ static bool inject_hdr(struct ct_host *h, int from, const struct uh_hdr *d,
 
 	assert_true(len <= sizeof(payload));
 	for (uint32_t i = 0; i < len; i++)
-		payload[i] = byte_at(seed, d->u.data.offset + i);
+		payload[i] = ct_byte(seed, d->u.data.offset + i);
 	return ct_inject(h, from, d, payload, len);
 }
 
@@ -169,32 +143,6 @@ static int server_state(struct uhoma_sock *s, uint64_t id)
 	return state;
 }
 
-static int client_state(struct uhoma_sock *s, uint64_t id)
-{
-	struct uh_rpc *rpc = uh_rpc_find_client(s, id);
-	int state;
-
-	if (!rpc)
-		return -1;
-	state = rpc->state;
-	uh_rpc_release(rpc);
-	return state;
-}
-
-static bool msg_holds(struct uhoma_sock *s, const struct uhoma_msg *m,
-		      uint32_t length, unsigned seed)
-{
-	uint8_t *region = uh_pool_region(&s->pool);
-
-	if (m->length != length)
-		return false;
-	for (uint32_t i = 0; i < length; i++)
-		if (region[m->bpage_offsets[i >> UH_BPAGE_SHIFT] +
-			   (i & (UH_BPAGE_SIZE - 1))] != byte_at(seed, i))
-			return false;
-	return true;
-}
-
 /* Takes the request @sender_id ^ 1 (which must be ready) and replies with
  * @len bytes. */
 static void serve(struct ct_net *net, struct uhoma_sock *srv,
@@ -207,7 +155,7 @@ static void serve(struct ct_net *net, struct uhoma_sock *srv,
 	assert_true(m.id == (sender_id ^ 1));
 	ct_reply(srv, &m, len, 9);
 	ct_release(srv, &m);
-	clear_queue(net);
+	ct_clear(net);
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -245,9 +193,9 @@ static void incoming__data_in_order_completes(void **state)
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_int_equal(rc, 3000);
 	assert_true(m.id == 101);
-	assert_true(msg_holds(srv, &m, 3000, 4));
+	assert_true(ct_check(srv, &m, 3000, 4));
 	ct_release(srv, &m);
-	assert_int_equal(metric(h, UH_M_PKT_RECV + UH_PKT_DATA -
+	assert_int_equal(ct_metric(h, UH_M_PKT_RECV + UH_PKT_DATA -
 				       UH_PKT_MIN_TYPE), 3);
 	assert_int_equal(all_drops(h), 0);
 	assert_int_equal(net.nq, 0);
@@ -302,7 +250,7 @@ static void incoming__data_out_of_order_tracks_gaps(void **state)
 	inject_req_pkt(h, 100, 7000, 1, 6);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_int_equal(rc, 7000);
-	assert_true(msg_holds(srv, &m, 7000, 6));
+	assert_true(ct_check(srv, &m, 7000, 6));
 	ct_release(srv, &m);
 	assert_int_equal(all_drops(h), 0);
 	ct_net_free(&net);
@@ -329,9 +277,9 @@ static void incoming__duplicate_and_overlap(void **state)
 	srv = ct_sock(h, 80);
 	assert_false(inject_req(h, 100, 3000, 0, 1424, 1));
 	assert_false(inject_req(h, 100, 3000, 0, 1424, 2));  /* other bytes */
-	assert_int_equal(drops(h, UH_DROP_DUPLICATE), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_DUPLICATE), 1);
 	assert_false(inject_req(h, 100, 3000, 700, 1424, 1)); /* half new */
-	assert_int_equal(drops(h, UH_DROP_DUPLICATE), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_DUPLICATE), 1);
 	rpc = server_rpc(srv, 101);
 	assert_non_null(rpc);
 	assert_int_equal(rpc->in.bytes_remaining, 3000 - 2124);
@@ -340,13 +288,13 @@ static void incoming__duplicate_and_overlap(void **state)
 	assert_false(inject_req(h, 100, 3000, 2124, 876, 1));
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_int_equal(rc, 3000);
-	assert_true(msg_holds(srv, &m, 3000, 1));
+	assert_true(ct_check(srv, &m, 3000, 1));
 	ct_release(srv, &m);
 
 	/* Complete (and taken): more of it is a duplicate, and runs nothing. */
 	assert_false(inject_req(h, 100, 3000, 0, 1424, 1));
-	assert_int_equal(drops(h, UH_DROP_DUPLICATE), 2);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_DUPLICATE), 2);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 1);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 0);
 	ct_net_free(&net);
 }
@@ -373,10 +321,10 @@ static void incoming__malformed_dropped_by_reason(void **state)
 	memset(buf, 0, sizeof(buf));
 
 	assert_false(input_raw(h, buf, 10));
-	assert_int_equal(drops(h, UH_DROP_SHORT), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_SHORT), 1);
 	buf[11] = 0x20;
 	assert_false(input_raw(h, buf, UH_HDR_COMMON));
-	assert_int_equal(drops(h, UH_DROP_BAD_TYPE), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_BAD_TYPE), 1);
 
 	memset(&x, 0, sizeof(x));
 	x.type = UH_PKT_GRANT;
@@ -385,7 +333,7 @@ static void incoming__malformed_dropped_by_reason(void **state)
 	hl = uh_wire_encode(&x, buf);
 	assert_int_equal(hl, UH_HDR_GRANT);
 	assert_false(input_raw(h, buf, hl - 3));
-	assert_int_equal(drops(h, UH_DROP_SHORT), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_SHORT), 2);
 
 	x = data_hdr(PEER_PORT, 80, 100, 0, 0);
 	hl = uh_wire_encode(&x, buf);
@@ -393,22 +341,22 @@ static void incoming__malformed_dropped_by_reason(void **state)
 	x = data_hdr(PEER_PORT, 80, 100, UH_MAX_MESSAGE + 1, 0);
 	hl = uh_wire_encode(&x, buf);
 	assert_false(input_raw(h, buf, hl + 10));
-	assert_int_equal(drops(h, UH_DROP_BAD_LENGTH), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_BAD_LENGTH), 2);
 
 	x = data_hdr(PEER_PORT, 80, 100, 3000, 3000);
 	hl = uh_wire_encode(&x, buf);
 	assert_false(input_raw(h, buf, hl + 10));
-	assert_int_equal(drops(h, UH_DROP_BAD_OFFSET), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_BAD_OFFSET), 1);
 
 	x = data_hdr(PEER_PORT, 80, 100, 3000, 2000);
 	hl = uh_wire_encode(&x, buf);
 	assert_false(input_raw(h, buf, hl + 1424));
-	assert_int_equal(drops(h, UH_DROP_PAST_END), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_PAST_END), 1);
 
 	x = data_hdr(PEER_PORT, 80, 100, 3000, 0);
 	hl = uh_wire_encode(&x, buf);
 	assert_false(input_raw(h, buf, hl));
-	assert_int_equal(drops(h, UH_DROP_EMPTY), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_EMPTY), 1);
 
 	memset(&x, 0, sizeof(x));
 	x.type = UH_PKT_ACK;
@@ -418,19 +366,19 @@ static void incoming__malformed_dropped_by_reason(void **state)
 	hl = uh_wire_encode(&x, buf);
 	buf[29] = UH_MAX_ACKS + 1;           /* num_acks, low byte */
 	assert_false(input_raw(h, buf, hl));
-	assert_int_equal(drops(h, UH_DROP_BAD_ACKS), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_BAD_ACKS), 1);
 
 	x = data_hdr(PEER_PORT, 0, 100, 3000, 0);
 	hl = uh_wire_encode(&x, buf);
 	assert_false(input_raw(h, buf, hl + 100));
-	assert_int_equal(drops(h, UH_DROP_BAD_PORT), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_BAD_PORT), 1);
 
 	assert_false(inject_ctl(h, PEER, UH_PKT_FREEZE, PEER_PORT, 80, 100));
-	assert_int_equal(drops(h, UH_DROP_FREEZE), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_FREEZE), 1);
 
 	assert_int_equal(all_drops(h), 11);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 0);
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_INCOMING), 0);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 0);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 0);
 	assert_int_equal(net.nq, 0);
 	ct_net_free(&net);
 }
@@ -454,19 +402,19 @@ static void incoming__length_mismatch(void **state)
 	srv = ct_sock(h, 80);
 	assert_false(inject_req(h, 100, 5000, 0, 1424, 1));
 	assert_false(inject_req(h, 100, 6000, 1424, 1424, 1));
-	assert_int_equal(drops(h, UH_DROP_MISMATCH), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_MISMATCH), 1);
 	assert_int_equal(server_state(srv, 101), -1);
 
 	assert_false(inject_req(h, 102, 5000, 0, 1424, 1));
 	assert_false(inject_req(h, 102, 5000, 1424, 1424, 1));   /* proven */
 	assert_false(inject_req(h, 102, 6000, 2848, 1424, 1));
-	assert_int_equal(drops(h, UH_DROP_MISMATCH), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_MISMATCH), 2);
 	assert_int_equal(server_state(srv, 103), UH_RPC_INCOMING);
 
 	/* The real 6000-byte request 100 now starts over. */
 	assert_false(inject_req(h, 100, 6000, 0, 1424, 1));
 	assert_int_equal(server_state(srv, 101), UH_RPC_INCOMING);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 3);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 3);
 	ct_net_free(&net);
 }
 
@@ -503,7 +451,7 @@ static void incoming__unknown_rpc(void **state)
 
 		assert_true(uh_addr_eq(&net.q[0].dst, &a));
 	}
-	clear_queue(&net);
+	ct_clear(&net);
 
 	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port, 7003));
 	assert_int_equal(net.nq, 1);
@@ -512,7 +460,7 @@ static void incoming__unknown_rpc(void **state)
 	assert_true(r.sender_id == 7002);
 	assert_int_equal(r.sport, cli->port);
 	assert_int_equal(r.dport, 80);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	/* Dropped: NEED_ACK for a server id, GRANT, BUSY, RPC_UNKNOWN, and a
 	 * response's DATA. */
@@ -523,10 +471,10 @@ static void incoming__unknown_rpc(void **state)
 				7007));
 	d = data_hdr(80, cli->port, 7009, 100, 0);
 	assert_false(ct_inject(h, PEER, &d, payload, sizeof(payload)));
-	assert_int_equal(drops(h, UH_DROP_UNKNOWN_RPC), 5);
+	assert_int_equal(ct_drops(h, UH_DROP_UNKNOWN_RPC), 5);
 	assert_int_equal(all_drops(h), 5);
 	assert_int_equal(net.nq, 0);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 0);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 0);
 	assert_ptr_equal(uh_rculist_next(&srv->active), &srv->active);
 	assert_ptr_equal(uh_rculist_next(&cli->active), &cli->active);
 	ct_net_free(&net);
@@ -554,11 +502,11 @@ static void incoming__no_socket_or_not_server_refused(void **state)
 	d = data_hdr(PEER_PORT, 99, 100, 100, 0);
 	assert_true(inject_hdr(h, PEER, &d, 100, 1));
 	assert_true(inject_ctl(h, PEER, UH_PKT_GRANT, PEER_PORT, 99, 100));
-	assert_int_equal(drops(h, UH_DROP_NO_SOCKET), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_NO_SOCKET), 2);
 
 	d = data_hdr(PEER_PORT, cli->port, 100, 100, 0);   /* a request */
 	assert_true(inject_hdr(h, PEER, &d, 100, 1));
-	assert_int_equal(drops(h, UH_DROP_NOT_SERVER), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_NOT_SERVER), 1);
 	assert_ptr_equal(uh_rculist_next(&cli->active), &cli->active);
 
 	/* Taken (and dropped) by the socket: not refused. */
@@ -566,7 +514,7 @@ static void incoming__no_socket_or_not_server_refused(void **state)
 	assert_false(inject_hdr(h, PEER, &d, 100, 1));
 	assert_false(inject_ctl(h, PEER, UH_PKT_BUSY, 80, cli->port, 103));
 	assert_false(inject_req(h, 104, 100, 0, 100, 1));
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 1);
 	assert_int_equal(all_drops(h), 5);
 	ct_net_free(&net);
 }
@@ -595,25 +543,25 @@ static void incoming__wrong_state_dropped(void **state)
 
 	assert_false(inject_req(h, 100, 3000, 0, 1424, 1));
 	assert_false(inject_ctl(h, PEER, UH_PKT_GRANT, PEER_PORT, 80, 100));
-	assert_int_equal(drops(h, UH_DROP_WRONG_STATE), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_WRONG_STATE), 1);
 	memset(&x, 0, sizeof(x));
 	x.type = UH_PKT_ACK;
 	x.sport = PEER_PORT;
 	x.dport = 80;
 	x.sender_id = 100;
 	assert_false(ct_inject(h, PEER, &x, NULL, 0));
-	assert_int_equal(drops(h, UH_DROP_WRONG_STATE), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_WRONG_STATE), 2);
 	assert_int_equal(server_state(srv, 101), UH_RPC_INCOMING);
 
 	id = ct_send(cli, PEER, 80, 100, 1, false);
-	clear_queue(&net);
+	ct_clear(&net);
 	assert_false(inject_resp(h, cli, id, 100, 0, 100, 2));   /* complete */
 	assert_false(inject_ctl(h, PEER, UH_PKT_GRANT, 80, cli->port, id | 1));
 	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, 80, cli->port,
 				id | 1));
-	assert_int_equal(drops(h, UH_DROP_WRONG_STATE), 4);
+	assert_int_equal(ct_drops(h, UH_DROP_WRONG_STATE), 4);
 	assert_false(inject_resp(h, cli, id, 100, 0, 100, 3));
-	assert_int_equal(drops(h, UH_DROP_DUPLICATE), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_DUPLICATE), 1);
 	assert_int_equal(net.nq, 0);
 
 	/* Someone else's packet for our id: another port, another host. */
@@ -621,12 +569,12 @@ static void incoming__wrong_state_dropped(void **state)
 	assert_false(inject_hdr(h, PEER, &x, 100, 4));
 	x = data_hdr(80, cli->port, id | 1, 100, 0);
 	assert_false(inject_hdr(h, 4, &x, 100, 4));
-	assert_int_equal(drops(h, UH_DROP_MISMATCH), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_MISMATCH), 2);
 
 	/* The response is intact. */
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	assert_true(m.id == id);
-	assert_true(msg_holds(cli, &m, 100, 2));
+	assert_true(ct_check(cli, &m, 100, 2));
 	ct_release(cli, &m);
 	ct_net_free(&net);
 }
@@ -660,7 +608,7 @@ static void incoming__resend_to_busy_server(void **state)
 	assert_int_equal(r.type, UH_PKT_RESEND);
 	assert_int_equal(r.u.resend.offset, 1424);
 	assert_int_equal(r.u.resend.length, 3000 - 1424);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	assert_false(inject_req(h, 100, 3000, 1424, 1424, 1));
 	assert_false(inject_req(h, 100, 3000, 2848, 152, 1));
@@ -695,7 +643,7 @@ static void incoming__rpc_unknown(void **state)
 	cli = ct_sock(h, 0);
 
 	id = ct_send(cli, PEER, 80, 3000, 1, false);
-	clear_queue(&net);
+	ct_clear(&net);
 	assert_false(inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
 				id | 1));
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 3);
@@ -708,12 +656,12 @@ static void incoming__rpc_unknown(void **state)
 		assert_int_equal(d.u.data.retransmit, 1);
 		assert_int_equal(net.q[i].priority, 6);  /* unscheduled */
 	}
-	clear_queue(&net);
+	ct_clear(&net);
 
 	id2 = ct_send(cli, PEER, 80, 3000, 2, false);
-	clear_queue(&net);
+	ct_clear(&net);
 	assert_false(inject_resp(h, cli, id2, 5000, 0, 1424, 3));
-	assert_int_equal(client_state(cli, id2), UH_RPC_INCOMING);
+	assert_int_equal(ct_client_state(cli, id2), UH_RPC_INCOMING);
 	assert_false(inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
 				id2 | 1));
 	rpc = uh_rpc_find_client(cli, id2);
@@ -723,9 +671,9 @@ static void incoming__rpc_unknown(void **state)
 	assert_int_equal(rpc->restarts, 1);
 	uh_rpc_release(rpc);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 3);
-	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_INCOMING), 0);
-	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 2);
-	clear_queue(&net);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_CLIENT_INCOMING), 0);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 2);
+	ct_clear(&net);
 
 	inject_request(h, 300, 100, 1);
 	serve(&net, srv, 300, 100);
@@ -761,7 +709,7 @@ static void incoming__busy_keeps_client_alive(void **state)
 	id2 = ct_send(c2, 4, 80, 100, 2, false);
 	for (int t = 1; t <= 105; t++) {
 		ct_tick(&net);
-		clear_queue(&net);
+		ct_clear(&net);
 		if (t == 50) {
 			struct uh_rpc *rpc;
 
@@ -778,8 +726,8 @@ static void incoming__busy_keeps_client_alive(void **state)
 	assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
 	assert_true(m.id == id2);
 	assert_int_equal(ct_take_msg(c1, 0, &m, &rc), 0);
-	assert_int_equal(client_state(c1, id1), UH_RPC_OUTGOING);
-	assert_int_equal(metric(h, UH_M_RPC_TIMEOUTS), 1);
+	assert_int_equal(ct_client_state(c1, id1), UH_RPC_OUTGOING);
+	assert_int_equal(ct_metric(h, UH_M_RPC_TIMEOUTS), 1);
 	ct_net_free(&net);
 }
 
@@ -809,7 +757,7 @@ static void incoming__need_ack(void **state)
 	id1 = ct_send(cli, PEER, 80, 100, 1, false);
 	id2 = ct_send(cli, PEER, 80, 100, 2, false);
 	id3 = ct_send(cli, PEER, 80, 100, 3, false);
-	clear_queue(&net);
+	ct_clear(&net);
 	assert_false(inject_resp(h, cli, id1, 100, 0, 100, 1));
 	assert_false(inject_resp(h, cli, id2, 3000, 0, 1424, 1));
 
@@ -821,7 +769,7 @@ static void incoming__need_ack(void **state)
 	assert_true(r.sender_id == id1);
 	assert_int_equal(r.dport, 80);
 	assert_int_equal(r.sport, cli->port);
-	clear_queue(&net);
+	ct_clear(&net);
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	assert_true(m.id == id1);
 	ct_release(cli, &m);
@@ -842,7 +790,7 @@ static void incoming__need_ack(void **state)
 	r = ct_hdr(&net, 0);
 	assert_int_equal(r.type, UH_PKT_BUSY);
 	assert_true(r.sender_id == id2);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port,
 				id3 | 1));
@@ -852,7 +800,7 @@ static void incoming__need_ack(void **state)
 	assert_true(r.sender_id == id3);
 	assert_int_equal(r.u.resend.offset, 0);
 	assert_true(r.u.resend.length == UH_RESEND_ALL);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	inject_request(h, 400, 100, 1);
 	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, PEER_PORT, 80, 400));
@@ -882,7 +830,7 @@ static void incoming__ack_ends_server_rpcs(void **state)
 		inject_request(h, sid, 100, 1);
 		serve(&net, srv, sid, 100);
 	}
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 3);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 3);
 
 	memset(&x, 0, sizeof(x));
 	x.type = UH_PKT_ACK;
@@ -898,15 +846,15 @@ static void incoming__ack_ends_server_rpcs(void **state)
 	assert_int_equal(server_state(srv, 201), -1);
 	assert_int_equal(server_state(srv, 203), -1);
 	assert_int_equal(server_state(srv, 205), UH_RPC_OUTGOING);
-	assert_int_equal(metric(h, UH_M_RESPONSES_SENT), 2);
+	assert_int_equal(ct_metric(h, UH_M_RESPONSES_SENT), 2);
 
 	x = data_hdr(PEER_PORT, 80, 206, 100, 0);
 	x.u.data.ack = (struct uh_ack){ .client_id = 204, .server_port = 80 };
 	assert_false(inject_hdr(h, PEER, &x, 100, 1));
 	assert_int_equal(server_state(srv, 205), -1);
 	assert_int_equal(server_state(srv, 207), UH_RPC_INCOMING);
-	assert_int_equal(metric(h, UH_M_RESPONSES_SENT), 3);
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_metric(h, UH_M_RESPONSES_SENT), 3);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 0);
 	assert_int_equal(net.nq, 0);
 	ct_net_free(&net);
 }
@@ -933,7 +881,7 @@ static void incoming__cutoffs(void **state)
 	assert_int_equal(net.nq, 1);
 	assert_int_equal(net.q[0].priority, 6);        /* no table yet */
 	assert_int_equal(ct_hdr(&net, 0).u.data.cutoff_version, 0);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	memset(&x, 0, sizeof(x));
 	x.type = UH_PKT_CUTOFFS;
@@ -946,10 +894,10 @@ static void incoming__cutoffs(void **state)
 	assert_int_equal(net.nq, 1);
 	assert_int_equal(net.q[0].priority, 2);
 	assert_int_equal(ct_hdr(&net, 0).u.data.cutoff_version, 9);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	assert_false(ct_inject(h, 5, &x, NULL, 0));
-	assert_int_equal(drops(h, UH_DROP_UNKNOWN_RPC), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_UNKNOWN_RPC), 1);
 
 	/* As a receiver: a stale version draws our table, once a tick. */
 	x = data_hdr(PEER_PORT, 80, 500, 100, 0);
@@ -963,16 +911,16 @@ static void incoming__cutoffs(void **state)
 			    sizeof(r.u.cutoffs.cutoffs));
 	assert_int_equal(r.sport, 80);
 	assert_int_equal(r.dport, PEER_PORT);
-	clear_queue(&net);
+	ct_clear(&net);
 	x.sender_id = 502;
 	assert_false(inject_hdr(h, PEER, &x, 100, 1));
 	assert_int_equal(net.nq, 0);
 	ct_tick(&net);
-	clear_queue(&net);
+	ct_clear(&net);
 	x.sender_id = 504;
 	assert_false(inject_hdr(h, PEER, &x, 100, 1));
 	assert_int_equal(ct_count(&net, UH_PKT_CUTOFFS), 1);
-	assert_int_equal(metric(h, UH_M_CUTOFFS_SENT), 2);
+	assert_int_equal(ct_metric(h, UH_M_CUTOFFS_SENT), 2);
 	ct_net_free(&net);
 }
 

@@ -29,33 +29,12 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
-static int64_t gauge(struct ct_host *h, int state)
-{
-	return metric(h, UH_M_RPC_STATE + (unsigned)state);
-}
-
-static uint8_t byte_at(unsigned seed, uint32_t i)
-{
-	return (uint8_t)(seed * 31 + i * 13 + (i >> 9));
-}
-
-static void clear_queue(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
-}
-
 static uint32_t payload_len(const struct ct_net *net, size_t i)
 {
 	return (uint32_t)(net->q[i].len - UH_HDR_DATA);
 }
 
-/* A request of @len bytes byte_at(@seed, i) from @s to the peer's port
+/* A request of @len bytes ct_byte(@seed, i) from @s to the peer's port
  * 80 (no send budget charged). */
 static uint64_t send_req(struct uhoma_sock *s, uint32_t len, unsigned seed)
 {
@@ -65,7 +44,7 @@ static uint64_t send_req(struct uhoma_sock *s, uint32_t len, unsigned seed)
 
 	assert_non_null(copy);
 	for (uint32_t i = 0; i < len; i++)
-		copy[i] = byte_at(seed, i);
+		copy[i] = ct_byte(seed, i);
 	assert_int_equal(uh_call_send(s, &a, 80, copy, len, seed, false, 0,
 				      &id), UHOMA_OK);
 	return id;
@@ -124,7 +103,7 @@ static void inject_req(struct ct_host *h, uint64_t sender_id, uint32_t length,
 	d.u.data.offset = off;
 	d.u.data.cutoff_version = h->st->cutoffs.version;
 	for (uint32_t i = 0; i < len; i++)
-		payload[i] = byte_at(1, off + i);
+		payload[i] = ct_byte(1, off + i);
 	assert_false(ct_inject(h, PEER, &d, payload, len));
 }
 
@@ -228,9 +207,9 @@ static void outgoing__segments_of_max_payload(void **state)
 		assert_true(d.u.data.ack.client_id == 0);
 		for (uint32_t k = 0; k < payload_len(&net, i); k++)
 			assert_int_equal(p->data[UH_HDR_DATA + k],
-					 byte_at(3, d.u.data.offset + k));
+					 ct_byte(3, d.u.data.offset + k));
 	}
-	assert_int_equal(metric(h, UH_M_PKT_SENT + UH_PKT_DATA -
+	assert_int_equal(ct_metric(h, UH_M_PKT_SENT + UH_PKT_DATA -
 				       UH_PKT_MIN_TYPE), 4);
 	ct_net_free(&net);
 }
@@ -262,7 +241,7 @@ static void outgoing__unscheduled_then_waits_for_grants(void **state)
 	assert_int_equal(net.nq, 29);
 	assert_int_equal(check_fresh(&net, 0, id, 100000, unsched, 0, 41296,
 				     UNSCHED_PRIO), 29);
-	clear_queue(&net);
+	ct_clear(&net);
 	for (int t = 0; t < 3; t++)
 		ct_tick(&net);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 0);
@@ -271,7 +250,7 @@ static void outgoing__unscheduled_then_waits_for_grants(void **state)
 	assert_int_equal(net.nq, 14);
 	assert_int_equal(check_fresh(&net, 0, id, 100000, unsched, 41296,
 				     61232, 3), 14);
-	clear_queue(&net);
+	ct_clear(&net);
 	grant(h, cli, id, 50000, 1);
 	assert_int_equal(net.nq, 0);
 	grant(h, cli, id, 200000, 2);
@@ -279,9 +258,9 @@ static void outgoing__unscheduled_then_waits_for_grants(void **state)
 	assert_int_equal(check_fresh(&net, 0, id, 100000, unsched, 61232,
 				     100000, 2), 28);
 	assert_int_equal(payload_len(&net, 27), 100000 - 99680);
-	assert_int_equal(metric(h, UH_M_PRIO_PKTS + UNSCHED_PRIO), 29);
-	assert_int_equal(metric(h, UH_M_PRIO_PKTS + 3), 14);
-	assert_int_equal(metric(h, UH_M_PRIO_PKTS + 2), 28);
+	assert_int_equal(ct_metric(h, UH_M_PRIO_PKTS + UNSCHED_PRIO), 29);
+	assert_int_equal(ct_metric(h, UH_M_PRIO_PKTS + 3), 14);
+	assert_int_equal(ct_metric(h, UH_M_PRIO_PKTS + 2), 28);
 	ct_net_free(&net);
 }
 
@@ -305,11 +284,11 @@ static void outgoing__resend_retransmits_range(void **state)
 	h = ct_host(&net, 1, NULL);
 	cli = ct_sock(h, 0);
 	id = send_req(cli, 5000, 2);
-	clear_queue(&net);
+	ct_clear(&net);
 	/* Data sent within resend_ticks - 1 ticks is "sent lately". */
 	for (unsigned t = 0; t + 1 < h->st->cfg.resend_ticks; t++)
 		ct_tick(&net);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	resend(h, cli, id, 2000, 1500, 5);
 	assert_int_equal(net.nq, 2);
@@ -324,23 +303,23 @@ static void outgoing__resend_retransmits_range(void **state)
 		assert_int_equal(d.u.data.incoming, 3500);
 		assert_int_equal(net.q[i].priority, 5);
 		assert_int_equal(net.q[i].data[UH_HDR_DATA],
-				 byte_at(2, 1424 * (uint32_t)(i + 1)));
+				 ct_byte(2, 1424 * (uint32_t)(i + 1)));
 	}
-	assert_int_equal(metric(h, UH_M_RESENT_PACKETS), 2);
-	clear_queue(&net);
+	assert_int_equal(ct_metric(h, UH_M_RESENT_PACKETS), 2);
+	ct_clear(&net);
 
 	resend(h, cli, id, 2000, 1500, 5);
 	assert_int_equal(net.nq, 0);
-	assert_int_equal(metric(h, UH_M_STALE_RESENDS), 1);
-	assert_int_equal(metric(h, UH_M_RESENT_PACKETS), 2);
+	assert_int_equal(ct_metric(h, UH_M_STALE_RESENDS), 1);
+	assert_int_equal(ct_metric(h, UH_M_RESENT_PACKETS), 2);
 
 	for (unsigned t = 0; t + 1 < h->st->cfg.resend_ticks; t++)
 		ct_tick(&net);
-	clear_queue(&net);
+	ct_clear(&net);
 	resend(h, cli, id, 2000, 1500, 4);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 2);
 	assert_int_equal(net.q[0].priority, 4);
-	assert_int_equal(metric(h, UH_M_RESENT_PACKETS), 4);
+	assert_int_equal(ct_metric(h, UH_M_RESENT_PACKETS), 4);
 	ct_net_free(&net);
 }
 
@@ -366,7 +345,7 @@ static void outgoing__resend_past_sent_is_lost_grant(void **state)
 	id = send_req(cli, 100000, 1);
 	for (unsigned t = 0; t + 1 < h->st->cfg.resend_ticks; t++)
 		ct_tick(&net);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	resend(h, cli, id, 60000, 10000, 4);
 	rpc = uh_rpc_find_client(cli, id);
@@ -389,7 +368,7 @@ static void outgoing__resend_past_sent_is_lost_grant(void **state)
 	}
 	assert_int_equal(busy, 1);
 	assert_int_equal(data, 21);
-	assert_int_equal(metric(h, UH_M_RESENT_PACKETS), 0);
+	assert_int_equal(ct_metric(h, UH_M_RESENT_PACKETS), 0);
 	ct_net_free(&net);
 }
 
@@ -414,7 +393,7 @@ static void outgoing__control_packets_highest_priority(void **state)
 	cli = ct_sock(h, 0);
 	id = send_req(cli, 100, 1);
 	assert_int_equal(net.q[0].priority, UNSCHED_PRIO);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	inject_req(h, 100, 3000, 0, 1424);
 	memset(&c, 0, sizeof(c));
@@ -465,7 +444,7 @@ static void outgoing__request_resend_asks_for_gaps(void **state)
 	inject_req_pkt(h, 100, 30000, 0);
 	inject_req_pkt(h, 100, 30000, 3);
 	inject_req_pkt(h, 100, 30000, 6);
-	clear_queue(&net);
+	ct_clear(&net);
 	request_resend(h, srv, 101, false);
 	assert_int_equal(net.nq, 3);
 	{
@@ -484,19 +463,19 @@ static void outgoing__request_resend_asks_for_gaps(void **state)
 			assert_int_equal(r.u.resend.priority, CTL_PRIO);
 		}
 	}
-	clear_queue(&net);
+	ct_clear(&net);
 
 	request_resend(h, srv, 101, true);
 	assert_int_equal(net.nq, 1);
 	r = ct_hdr(&net, 0);
 	assert_int_equal(r.u.resend.offset, 0);
 	assert_true(r.u.resend.length == UH_RESEND_ALL);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	/* Ten gaps: the first eight and the tail this round. */
 	for (unsigned k = 0; k <= 20; k += 2)
 		inject_req_pkt(h, 102, 30000, k);
-	clear_queue(&net);
+	ct_clear(&net);
 	request_resend(h, srv, 103, false);
 	assert_int_equal(net.nq, 9);
 	for (size_t i = 0; i < 8; i++) {
@@ -507,7 +486,7 @@ static void outgoing__request_resend_asks_for_gaps(void **state)
 	r = ct_hdr(&net, 8);
 	assert_int_equal(r.u.resend.offset, 21 * 1424);
 	assert_int_equal(r.u.resend.length, 30000 - 21 * 1424);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	{
 		struct uh_addr a = ct_addr(PEER);
@@ -562,8 +541,8 @@ static void outgoing__response_then_need_ack(void **state)
 		assert_int_equal(d.u.data.offset, i * 1424);
 		assert_true(uh_addr_eq(&net.q[i].dst, &a));
 	}
-	clear_queue(&net);
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	ct_clear(&net);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 1);
 
 	for (int t = 1; t <= 10; t++) {
 		ct_tick(&net);
@@ -577,7 +556,7 @@ static void outgoing__response_then_need_ack(void **state)
 				first = t;
 			need_acks++;
 		}
-		clear_queue(&net);
+		ct_clear(&net);
 	}
 	assert_true(first > (int)h->st->cfg.request_ack_ticks);
 	assert_true(first <= (int)h->st->cfg.request_ack_ticks + 1);
@@ -615,7 +594,7 @@ static void outgoing__piggybacks_stored_ack(void **state)
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	ct_release(cli, &m);
 	assert_int_equal(net.nq, 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
 
 	id2 = ct_send(cli, 2, 80, 3000, 3, false);
 	assert_int_equal(net.nq, 3);
@@ -626,9 +605,9 @@ static void outgoing__piggybacks_stored_ack(void **state)
 	assert_true(ct_hdr(&net, 1).u.data.ack.client_id == 0);
 	assert_true(ct_hdr(&net, 2).u.data.ack.client_id == 0);
 	ct_deliver(&net, 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
-	assert_int_equal(metric(b, UH_M_RESPONSES_SENT), 1);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_metric(b, UH_M_RESPONSES_SENT), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	ct_net_free(&net);
 }
 
@@ -654,7 +633,7 @@ static void outgoing__grant_priority_without_new_offset(void **state)
 	h = ct_host(&net, 1, NULL);
 	cli = ct_sock(h, 0);
 	id = send_req(cli, 100000, 1);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	uh_out_defer(true);            /* as a thread polling would */
 	grant(h, cli, id, 60000, 3);

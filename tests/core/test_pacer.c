@@ -29,17 +29,6 @@
 #define BACKLOG_NS 25694        /* two 1500-byte MTU packets + framing */
 #define UNSCHED_PKTS 29         /* 40000 bytes: 28 x 1424 + 128 */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
-static void drop_all(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
-}
-
 /*
  * Without a link rate nothing is paced: a request's unscheduled bytes go
  * out at once. With one, only the backlog's worth goes (three packets:
@@ -62,11 +51,11 @@ static void pacer__backlog_limits_first_burst(void **state)
 	ct_send(ca, 3, SRV_PORT, 100000, 1, false);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), UNSCHED_PKTS);
 	assert_int_equal(uh_pacer_throttled(a->st), 0);
-	drop_all(&net);
+	ct_clear(&net);
 	ct_send(cb, 3, SRV_PORT, 100000, 1, false);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 3);
 	assert_int_equal(uh_pacer_throttled(b->st), 1);
-	assert_int_equal(metric(b, UH_M_THROTTLE_ADDS), 1);
+	assert_int_equal(ct_metric(b, UH_M_THROTTLE_ADDS), 1);
 	ct_net_free(&net);
 }
 
@@ -120,7 +109,7 @@ static void pacer__releases_at_link_rate(void **state)
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), UNSCHED_PKTS);
 	assert_int_equal(uh_pacer_throttled(a->st), 0);
 	assert_true(uh_pacer_run(a->st) == 0);
-	assert_true(metric(a, UH_M_PACER_SENDS) >= UNSCHED_PKTS - 3);
+	assert_true(ct_metric(a, UH_M_PACER_SENDS) >= UNSCHED_PKTS - 3);
 	ct_net_free(&net);
 }
 
@@ -152,7 +141,7 @@ static void pacer__srpt_order_on_the_wire(void **state)
 				 false);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 3);  /* the first's */
 	assert_int_equal(uh_pacer_throttled(a->st), 4);
-	drop_all(&net);
+	ct_clear(&net);
 	for (int i = 0; i < 10000 && uh_pacer_throttled(a->st); i++) {
 		ct_now_ns += 1000;
 		uh_pacer_run(a->st);
@@ -179,7 +168,7 @@ static void pacer__srpt_order_on_the_wire(void **state)
 	assert_int_equal(n[0], UNSCHED_PKTS - 3);
 	for (int k = 1; k < 4; k++)
 		assert_int_equal(n[k], UNSCHED_PKTS);
-	assert_int_equal(metric(a, UH_M_PACER_FIFO_SENDS), 0);
+	assert_int_equal(ct_metric(a, UH_M_PACER_FIFO_SENDS), 0);
 	ct_net_free(&net);
 }
 
@@ -203,12 +192,12 @@ static void pacer__short_message_not_held(void **state)
 	ct_send(cli, 3, SRV_PORT, 100000, 1, false);
 	assert_int_equal(uh_pacer_throttled(a->st), 1);
 	assert_true(uh_pacer_delay_ns(a->st) > 0);
-	drop_all(&net);
+	ct_clear(&net);
 	id = ct_send(cli, 3, SRV_PORT, 500, 2, false);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 1);
 	assert_true(ct_hdr(&net, 0).sender_id == id);
 	assert_int_equal(uh_pacer_throttled(a->st), 1);
-	drop_all(&net);
+	ct_clear(&net);
 	ct_send(cli, 3, SRV_PORT, 5000, 3, false);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 0);
 	assert_int_equal(uh_pacer_throttled(a->st), 2);
@@ -234,14 +223,14 @@ static void pacer__ended_message_leaves_set(void **state)
 	cli = ct_sock(a, 0);
 	id = ct_send(cli, 3, SRV_PORT, 100000, 1, false);
 	assert_int_equal(uh_pacer_throttled(a->st), 1);
-	drop_all(&net);
+	ct_clear(&net);
 	assert_int_equal(uh_call_abort(cli, id, 0), UHOMA_OK);
 	assert_int_equal(uh_pacer_throttled(a->st), 0);
 	ct_now_ns += 1000000;
 	assert_true(uh_pacer_run(a->st) == 0);
 	assert_int_equal(ct_count(&net, 0), 0);
 	ct_tick(&net);
-	assert_int_equal(metric(a, UH_M_RPCS_REAPED), 1);
+	assert_int_equal(ct_metric(a, UH_M_RPCS_REAPED), 1);
 	ct_net_free(&net);
 }
 
@@ -286,7 +275,7 @@ static void pacer__paced_message_delivered_whole(void **state)
 	 * first burst that the backlog admits at once (the last packet
 	 * goes 25.7 us of backlog before the link is idle). */
 	assert_true(ct_now_ns - t0 >= (211ull - 4) * PKT_NS);
-	assert_true(metric(a, UH_M_THROTTLE_ADDS) > 1);
+	assert_true(ct_metric(a, UH_M_THROTTLE_ADDS) > 1);
 	ct_net_free(&net);
 }
 

@@ -26,16 +26,6 @@
 #define CLI_PORT 5000
 #define PAYLOAD 1424            /* DATA bytes per packet: 1480 - 56 */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
-static int64_t gauge(struct ct_host *h, unsigned state)
-{
-	return metric(h, UH_M_RPC_STATE + state);
-}
-
 /* The peer of @h for 10.0.0.@n, or NULL. The pointer is only compared or
  * read while the test knows the peer is in the table. */
 static struct uh_peer *find(struct ct_host *h, int n)
@@ -76,12 +66,6 @@ static void request_data(struct ct_host *h, int from, uint64_t cid,
 	ct_inject(h, from, &hdr, zeros, n);
 }
 
-static void drop_all(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
-}
-
 /* Ticks @net until @h's peer for 10.0.0.@n is gone (at most @max ticks);
  * returns the tick it went at, or 0 if it stayed. */
 static uint64_t tick_until_gone(struct ct_net *net, struct ct_host *h, int n,
@@ -115,12 +99,12 @@ static void peer__created_on_demand_and_found_again(void **state)
 	srv = ct_sock(b, SRV_PORT);
 	cli = ct_sock(b, 0);
 	assert_null(find(b, 3));
-	assert_int_equal(metric(b, UH_M_PEERS), 0);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 0);
 	request_data(b, 3, 1000, 100, 0, 100);
 	p3 = find(b, 3);
 	assert_non_null(p3);
 	assert_true(uh_addr_eq(&p3->addr, &a3));
-	assert_int_equal(metric(b, UH_M_PEERS), 1);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 1);
 	/* Its packets are the carrier's size less a DATA header. */
 	assert_int_equal(p3->max_payload, PAYLOAD);
 	assert_false(p3->local);
@@ -128,9 +112,9 @@ static void peer__created_on_demand_and_found_again(void **state)
 	request_data(b, 3, 1002, 100, 0, 100);
 	ct_send(cli, 3, SRV_PORT, 100, 1, false);
 	assert_ptr_equal(find(b, 3), p3);
-	assert_int_equal(metric(b, UH_M_PEERS), 1);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING) +
-			 gauge(b, UHOMA_RPCS_CLIENT_OUTGOING), 3);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING) +
+			 ct_gauge(b, UHOMA_RPCS_CLIENT_OUTGOING), 3);
 	/* Each RPC holds a reference; uh_peer_get adds one more. */
 	assert_int_equal(atomic_load(&p3->refs), 3);
 	p = uh_peer_get(&b->st->peers, &a3, now_tick(b));
@@ -142,7 +126,7 @@ static void peer__created_on_demand_and_found_again(void **state)
 	p4 = find(b, 4);
 	assert_non_null(p4);
 	assert_ptr_not_equal(p4, p3);
-	assert_int_equal(metric(b, UH_M_PEERS), 2);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 2);
 	(void)srv;
 	ct_net_free(&net);
 }
@@ -172,7 +156,7 @@ static void peer__cutoffs_kept_per_peer(void **state)
 		assert_int_equal(net.q[i].priority, 6);
 		assert_int_equal(h.u.data.cutoff_version, 0);
 	}
-	drop_all(&net);
+	ct_clear(&net);
 	/* 10.0.0.3 puts messages up to 1 MB at priority 2. */
 	memset(&c, 0, sizeof(c));
 	c.type = UH_PKT_CUTOFFS;
@@ -215,7 +199,7 @@ static void peer__idle_peer_removed_after_quiet(void **state)
 	b = ct_host(&net, 2, "dedup_quiet_ms=300");   /* 300 ticks */
 	p = uh_peer_get(&b->st->peers, &a3, now_tick(b));
 	uh_peer_put(p);
-	assert_int_equal(metric(b, UH_M_PEERS), 1);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 1);
 	/* Used again at tick 280: its quiet time runs from there. The walk
 	 * reaches its bucket at least once in [300, 580). */
 	assert_int_equal(tick_until_gone(&net, b, 3, 280), 0);
@@ -224,11 +208,11 @@ static void peer__idle_peer_removed_after_quiet(void **state)
 	gone = tick_until_gone(&net, b, 3, 600);
 	assert_true(gone >= 280 + 300);
 	assert_true(gone <= 280 + 300 + 256);
-	assert_int_equal(metric(b, UH_M_PEERS), 0);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 0);
 	/* Asked for again: a new one. */
 	p = uh_peer_get(&b->st->peers, &a3, now_tick(b));
 	assert_non_null(p);
-	assert_int_equal(metric(b, UH_M_PEERS), 1);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 1);
 	uh_peer_put(p);
 	ct_net_free(&net);
 }
@@ -259,13 +243,13 @@ static void peer__peer_in_use_never_removed(void **state)
 		ct_tick(&net);
 	assert_ptr_equal(find(b, 3), p3);
 	assert_ptr_equal(find(b, 4), p4);
-	assert_int_equal(metric(b, UH_M_PEERS), 2);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 2);
 	uh_peer_put(p3);
 	assert_int_equal(uh_peer_take_acks(p4, out, UH_MAX_ACKS), 1);
 	assert_true(out[0].client_id == 1234);
 	assert_true(tick_until_gone(&net, b, 3, 300) != 0);
 	assert_true(tick_until_gone(&net, b, 4, 300) != 0);
-	assert_int_equal(metric(b, UH_M_PEERS), 0);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 0);
 	ct_net_free(&net);
 }
 
@@ -294,12 +278,12 @@ static void peer__max_peers_caps_table(void **state)
 	/* Partial requests: they time out, then their peers may go. */
 	request_data(b, 3, 1000, 10000, 0, PAYLOAD);
 	request_data(b, 4, 1000, 10000, 0, PAYLOAD);
-	assert_int_equal(metric(b, UH_M_PEERS), 2);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 2);
 	request_data(b, 5, 1000, 10000, 0, PAYLOAD);
 	assert_null(find(b, 5));
-	assert_int_equal(metric(b, UH_M_PEERS), 2);
-	assert_int_equal(metric(b, UH_M_DROP + UH_DROP_NOMEM), 1);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 2);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 2);
+	assert_int_equal(ct_metric(b, UH_M_DROP + UH_DROP_NOMEM), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 2);
 	/* Sending to a new host fails and returns its budget. */
 	copy = uh_rpc_msgbuf_alloc(100);
 	assert_non_null(copy);
@@ -312,17 +296,17 @@ static void peer__max_peers_caps_table(void **state)
 	assert_true(atomic_load(&cli->tx_bytes) == 0);
 	/* A known host is still served. */
 	request_data(b, 3, 1002, 10000, 0, PAYLOAD);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 3);
-	assert_int_equal(metric(b, UH_M_PEERS), 2);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 3);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 2);
 	/* The requests time out, the peers idle out: room again. */
-	for (int t = 0; t < 1000 && metric(b, UH_M_PEERS); t++) {
+	for (int t = 0; t < 1000 && ct_metric(b, UH_M_PEERS); t++) {
 		ct_tick(&net);
-		drop_all(&net);
+		ct_clear(&net);
 	}
-	assert_int_equal(metric(b, UH_M_PEERS), 0);
+	assert_int_equal(ct_metric(b, UH_M_PEERS), 0);
 	request_data(b, 5, 1000, 10000, 0, PAYLOAD);
 	assert_non_null(find(b, 5));
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	ct_net_free(&net);
 }
 
@@ -395,10 +379,10 @@ static void peer__full_ack_store_flushed(void **state)
 	}
 	assert_true(acked == 0x1F);           /* each of the first five */
 	assert_int_equal(p2->num_acks, 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 6);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 6);
 	ct_deliver(&net, 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
-	assert_int_equal(metric(b, UH_M_RESPONSES_SENT), 6);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_metric(b, UH_M_RESPONSES_SENT), 6);
 	ct_net_free(&net);
 }
 
@@ -427,7 +411,7 @@ static void peer__stored_ack_rides_next_data(void **state)
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	ct_release(cli, &m);
 	assert_int_equal(find(a, 2)->num_acks, 1);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
 	id2 = ct_send(cli, 2, SRV_PORT, 100, 1, false);
 	assert_int_equal(ct_count(&net, 0), 1);
 	h = ct_hdr(&net, 0);
@@ -436,8 +420,8 @@ static void peer__stored_ack_rides_next_data(void **state)
 	assert_int_equal(h.u.data.ack.server_port, SRV_PORT);
 	assert_int_equal(find(a, 2)->num_acks, 0);
 	ct_deliver(&net, 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	assert_int_equal(ct_count(&net, UH_PKT_ACK), 0);
 	ct_net_free(&net);
 }
@@ -482,7 +466,7 @@ static void peer__need_ack_drains_stored_acks(void **state)
 	assert_int_equal(ct_hdr(&net, 2).u.ack.num_acks, 0);
 	assert_int_equal(find(a, 2)->num_acks, 0);
 	ct_deliver(&net, 1);                  /* the first ACK alone */
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
 	ct_net_free(&net);
 }
 

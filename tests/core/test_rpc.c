@@ -27,35 +27,9 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
-static int64_t gauge(struct ct_host *h, int state)
-{
-	return metric(h, UH_M_RPC_STATE + (unsigned)state);
-}
-
-static int64_t drops(struct ct_host *h, enum uh_drop why)
-{
-	return metric(h, UH_M_DROP + (unsigned)why);
-}
-
-static uint8_t byte_at(unsigned seed, uint32_t i)
-{
-	return (uint8_t)(seed * 31 + i * 13 + (i >> 9));
-}
-
-static void clear_queue(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
-}
-
 /* Feeds @h bytes [@off, @off + @len) of a @length-byte message from
  * 10.0.0.@from:@sport to port @dport, RPC @sender_id as the sender
- * numbers it. The payload is byte_at(@seed, offset). */
+ * numbers it. The payload is ct_byte(@seed, offset). */
 static bool inject_data(struct ct_host *h, int from, uint16_t sport,
 			uint16_t dport, uint64_t sender_id, uint32_t length,
 			uint32_t off, uint32_t len, unsigned seed)
@@ -74,7 +48,7 @@ static bool inject_data(struct ct_host *h, int from, uint16_t sport,
 	d.u.data.offset = off;
 	d.u.data.cutoff_version = h->st->cutoffs.version;
 	for (uint32_t i = 0; i < len; i++)
-		payload[i] = byte_at(seed, off + i);
+		payload[i] = ct_byte(seed, off + i);
 	return ct_inject(h, from, &d, payload, len);
 }
 
@@ -118,32 +92,6 @@ static int server_state(struct uhoma_sock *s, int from, uint64_t id)
 	return state;
 }
 
-static int client_state(struct uhoma_sock *s, uint64_t id)
-{
-	struct uh_rpc *rpc = uh_rpc_find_client(s, id);
-	int state;
-
-	if (!rpc)
-		return -1;
-	state = rpc->state;
-	uh_rpc_release(rpc);
-	return state;
-}
-
-static bool msg_holds(struct uhoma_sock *s, const struct uhoma_msg *m,
-		      uint32_t length, unsigned seed)
-{
-	uint8_t *region = uh_pool_region(&s->pool);
-
-	if (m->length != length)
-		return false;
-	for (uint32_t i = 0; i < length; i++)
-		if (region[m->bpage_offsets[i >> UH_BPAGE_SHIFT] +
-			   (i & (UH_BPAGE_SIZE - 1))] != byte_at(seed, i))
-			return false;
-	return true;
-}
-
 /* ---- tests --------------------------------------------------------------- */
 
 /*
@@ -178,9 +126,9 @@ static void rpc__client_ids_even_and_unique(void **state)
 	assert_int_equal(b & 1, 0);
 	assert_true(a != b && a > prev && b > prev);
 	/* Each is found only on its own socket. */
-	assert_int_equal(client_state(c1, a), UH_RPC_OUTGOING);
-	assert_int_equal(client_state(c2, a), -1);
-	assert_int_equal(client_state(c2, b), UH_RPC_OUTGOING);
+	assert_int_equal(ct_client_state(c1, a), UH_RPC_OUTGOING);
+	assert_int_equal(ct_client_state(c2, a), -1);
+	assert_int_equal(ct_client_state(c2, b), UH_RPC_OUTGOING);
 	ct_net_free(&net);
 }
 
@@ -219,8 +167,8 @@ static void rpc__new_client_outgoing_and_found(void **state)
 
 	assert_null(uh_rpc_find_client(cli, id + 2));
 	assert_null(uh_rpc_find_server(cli, &peer, id | 1));
-	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 1);
-	assert_int_equal(metric(h, UH_M_REQUESTS_SENT), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 1);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_SENT), 1);
 	ct_net_free(&net);
 }
 
@@ -243,8 +191,8 @@ static void rpc__server_keyed_by_address_and_id(void **state)
 	srv = ct_sock(h, 80);
 	assert_false(inject_data(h, 3, PEER_PORT, 80, 1000, 3000, 0, 1424, 1));
 	assert_false(inject_data(h, 4, PEER_PORT, 80, 1000, 5000, 0, 1424, 1));
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_INCOMING), 2);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 2);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 2);
 
 	rpc = uh_rpc_find_server(srv, &a3, 1001);
 	assert_non_null(rpc);
@@ -265,7 +213,7 @@ static void rpc__server_keyed_by_address_and_id(void **state)
 	/* More of the same request joins it. */
 	assert_false(inject_data(h, 3, PEER_PORT, 80, 1000, 3000, 1424, 1424,
 				 1));
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 2);
 	rpc = uh_rpc_find_server(srv, &a3, 1001);
 	assert_non_null(rpc);
 	assert_int_equal(rpc->in.bytes_remaining, 3000 - 2 * 1424);
@@ -304,14 +252,14 @@ static void rpc__find_or_new_server_creates_once(void **state)
 				       PEER_PORT, 2001, 5000, &drop);
 	assert_ptr_equal(r1, r2);
 	uh_rpc_release(r2);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 1);
 
 	assert_null(uh_rpc_find_or_new_server(
 		cli, uh_peer_get(&h->st->peers, &a, 0), PEER_PORT, 2003, 5000,
 		&drop));
 	assert_int_equal(drop, UH_DROP_NOT_SERVER);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 1);
 	ct_net_free(&net);
 }
 
@@ -339,34 +287,34 @@ static void rpc__state_gauges_follow_life_cycle(void **state)
 	cli = ct_sock(a, 0);
 
 	id = ct_send(cli, 2, 80, 100, 7, false);
-	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_OUTGOING), 1);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_CLIENT_OUTGOING), 1);
 	ct_deliver(&net, 0);
 	/* Complete but not yet received: still INCOMING. */
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_int_equal(rc, 100);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_IN_SERVICE), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 0);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_IN_SERVICE), 1);
 	ct_reply(srv, &m, 3000, 8);
 	ct_release(srv, &m);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_IN_SERVICE), 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_IN_SERVICE), 0);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
 
 	ct_deliver(&net, 1);    /* the response's first packet */
-	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_OUTGOING), 0);
-	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_INCOMING), 1);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_CLIENT_OUTGOING), 0);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_CLIENT_INCOMING), 1);
 	ct_deliver(&net, 0);
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	assert_int_equal(rc, 3000);
 	assert_true(m.id == id);
 	ct_release(cli, &m);
-	assert_int_equal(gauge(a, UHOMA_RPCS_CLIENT_INCOMING), 0);
-	assert_int_equal(gauge(a, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_CLIENT_INCOMING), 0);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_DEAD), 1);
 	assert_int_equal(uh_sock_reap(cli, true), 1);
-	assert_int_equal(gauge(a, UHOMA_RPCS_DEAD), 0);
-	assert_int_equal(metric(a, UH_M_RPCS_REAPED), 1);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_DEAD), 0);
+	assert_int_equal(ct_metric(a, UH_M_RPCS_REAPED), 1);
 	for (int s = 0; s < UHOMA_RPC_STATES; s++)
-		assert_int_equal(gauge(a, s), 0);
+		assert_int_equal(ct_gauge(a, (unsigned)s), 0);
 	ct_net_free(&net);
 }
 
@@ -401,11 +349,11 @@ static void rpc__end_unlinks_once(void **state)
 	uh_rpc_release(rpc);
 	uh_deferred_flush(h->st, &p);
 
-	assert_int_equal(client_state(cli, id), -1);
+	assert_int_equal(ct_client_state(cli, id), -1);
 	assert_int_equal(atomic_load(&cli->dead_count), 1);
 	assert_ptr_equal(uh_rculist_next(&cli->active), &cli->active);
-	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 0);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 0);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 1);
 	assert_true(atomic_load(&cli->tx_bytes) == 0);
 	/* Nothing to hand the application: ending is not failing. */
 	{
@@ -450,15 +398,15 @@ static void rpc__fail_reports_first_error_once(void **state)
 	assert_int_equal(rpc->state, UH_RPC_OUTGOING);
 	uh_rpc_release(rpc);
 	uh_deferred_flush(h->st, &p);
-	assert_int_equal(client_state(cli, id), UH_RPC_OUTGOING);
+	assert_int_equal(ct_client_state(cli, id), UH_RPC_OUTGOING);
 
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	assert_int_equal(rc, UHOMA_ERR_ABORTED);
 	assert_true(m.id == id && m.cookie == 77);
 	assert_int_equal(m.num_bpages, 0);
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 0);
-	assert_int_equal(client_state(cli, id), -1);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(ct_client_state(cli, id), -1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 1);
 	ct_net_free(&net);
 }
 
@@ -492,13 +440,13 @@ static void rpc__reaper_waits_for_last_reference(void **state)
 
 	assert_int_equal(uh_sock_reap(cli, true), 0);
 	assert_int_equal(atomic_load(&cli->dead_count), 1);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 1);
-	assert_int_equal(metric(h, UH_M_RPCS_REAPED), 0);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(ct_metric(h, UH_M_RPCS_REAPED), 0);
 	uh_rpc_put(rpc);
 	assert_int_equal(uh_sock_reap(cli, true), 1);
 	assert_int_equal(atomic_load(&cli->dead_count), 0);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 0);
-	assert_int_equal(metric(h, UH_M_RPCS_REAPED), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 0);
+	assert_int_equal(ct_metric(h, UH_M_RPCS_REAPED), 1);
 	ct_net_free(&net);
 }
 
@@ -525,7 +473,7 @@ static void rpc__seen_request_never_runs_twice(void **state)
 	assert_true(m.id == 5001);
 	ct_reply(srv, &m, 100, 4);
 	ct_release(srv, &m);
-	clear_queue(&net);
+	ct_clear(&net);
 
 	memset(&ack, 0, sizeof(ack));
 	ack.type = UH_PKT_ACK;
@@ -534,12 +482,12 @@ static void rpc__seen_request_never_runs_twice(void **state)
 	ack.sender_id = 5000;
 	assert_false(ct_inject(h, PEER, &ack, NULL, 0));
 	assert_int_equal(server_state(srv, PEER, 5001), -1);
-	assert_int_equal(metric(h, UH_M_RESPONSES_SENT), 1);
+	assert_int_equal(ct_metric(h, UH_M_RESPONSES_SENT), 1);
 
 	inject_request(h, 5000, 100, 3);
-	assert_int_equal(drops(h, UH_DROP_DONE), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_DONE), 1);
 	assert_int_equal(server_state(srv, PEER, 5001), -1);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 1);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 0);
 	ct_net_free(&net);
 }
@@ -568,8 +516,8 @@ static void rpc__overtaken_first_request_runs(void **state)
 	srv = ct_sock(h, 80);
 	inject_request(h, later, 100, 3);
 	inject_request(h, earlier, 100, 4);
-	assert_int_equal(drops(h, UH_DROP_DONE), 0);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_DONE), 0);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 2);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 		ct_reply(srv, &m, 10, 5);
@@ -590,9 +538,9 @@ static void rpc__overtaken_first_request_runs(void **state)
 	}
 	inject_request(h, earlier, 100, 4);
 	inject_request(h, later, 100, 3);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 2);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 0);
-	assert_true(drops(h, UH_DROP_DONE) == 2);
+	assert_true(ct_drops(h, UH_DROP_DONE) == 2);
 	ct_net_free(&net);
 }
 
@@ -620,12 +568,12 @@ static void rpc__unseen_request_may_run_again(void **state)
 	assert_int_equal(server_state(srv, PEER, 6001), -1);
 
 	inject_request(h, 6000, 3000, 5);
-	assert_int_equal(drops(h, UH_DROP_DONE), 0);
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_DONE), 0);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 2);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_int_equal(rc, 3000);
 	assert_true(m.id == 6001);
-	assert_true(msg_holds(srv, &m, 3000, 5));
+	assert_true(ct_check(srv, &m, 3000, 5));
 	ct_release(srv, &m);
 	ct_net_free(&net);
 }
@@ -658,10 +606,10 @@ static void rpc__oldest_unproven_request_evicted(void **state)
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, sid, 3000, 0, 1424,
 				 1));
 	sid += 2;
-	assert_int_equal(metric(h, UH_M_UNPROVEN_EVICTIONS), 0);
+	assert_int_equal(ct_metric(h, UH_M_UNPROVEN_EVICTIONS), 0);
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, sid, 3000, 0, 1424,
 				 1));
-	assert_int_equal(metric(h, UH_M_UNPROVEN_EVICTIONS), 1);
+	assert_int_equal(ct_metric(h, UH_M_UNPROVEN_EVICTIONS), 1);
 	assert_int_equal(srv->nunproven, 16);
 	assert_int_equal(server_state(srv, PEER, 101), UH_RPC_INCOMING);
 	assert_int_equal(server_state(srv, PEER, 103), -1);   /* evicted */

@@ -29,27 +29,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
-static int64_t gauge(struct ct_host *h, int state)
-{
-	return metric(h, UH_M_RPC_STATE + (unsigned)state);
-}
-
-static int64_t drops(struct ct_host *h, enum uh_drop why)
-{
-	return metric(h, UH_M_DROP + (unsigned)why);
-}
-
-static void clear_queue(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
-}
-
 static bool inject_data(struct ct_host *h, int from, uint16_t sport,
 			uint16_t dport, uint64_t sender_id, uint32_t length,
 			uint32_t off, uint32_t len)
@@ -173,7 +152,7 @@ static void sock__bind_moves_and_makes_server(void **state)
 	old = c->port;
 	/* A client socket refuses requests... */
 	assert_true(inject_data(h, PEER, PEER_PORT, old, 100, 100, 0, 100));
-	assert_int_equal(drops(h, UH_DROP_NOT_SERVER), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_NOT_SERVER), 1);
 
 	assert_int_equal(uh_sock_bind(c, 90), UHOMA_OK);
 	assert_int_equal(c->port, 90);
@@ -182,7 +161,7 @@ static void sock__bind_moves_and_makes_server(void **state)
 	assert_true(port_is(h->st, old, NULL));
 	/* ... a bound one serves them. */
 	assert_false(inject_data(h, PEER, PEER_PORT, 90, 102, 100, 0, 100));
-	assert_int_equal(metric(h, UH_M_REQUESTS_RECEIVED), 1);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 1);
 
 	assert_int_equal(uh_sock_bind(c, 80), UHOMA_ERR_ADDR_IN_USE);
 	assert_int_equal(c->port, 90);
@@ -233,18 +212,18 @@ static void sock__shutdown_ends_every_state(void **state)
 	ct_release(s, &m1);
 	ct_release(s, &m2);
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, 1000, 3000, 0, 1424));
-	clear_queue(&net);
-	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 1);
-	assert_int_equal(gauge(h, UHOMA_RPCS_CLIENT_INCOMING), 1);
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_INCOMING), 1);
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_IN_SERVICE), 1);
-	assert_int_equal(gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	ct_clear(&net);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_CLIENT_INCOMING), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_IN_SERVICE), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_OUTGOING), 1);
 
 	uh_sock_shutdown(s);
 	assert_true(atomic_load(&s->shutdown));
 	for (int i = 0; i < UHOMA_RPCS_DEAD; i++)
-		assert_int_equal(gauge(h, i), 0);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 5);
+		assert_int_equal(ct_gauge(h, (unsigned)i), 0);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 5);
 	assert_int_equal(atomic_load(&s->dead_count), 5);
 	assert_ptr_equal(uh_rculist_next(&s->active), &s->active);
 	assert_true(uh_list_empty(&s->ready));
@@ -263,9 +242,9 @@ static void sock__shutdown_ends_every_state(void **state)
 		&drop));
 	assert_int_equal(drop, UH_DROP_SHUTDOWN);
 	assert_true(inject_data(h, PEER, PEER_PORT, 80, 2002, 100, 0, 100));
-	assert_int_equal(drops(h, UH_DROP_NO_SOCKET), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_NO_SOCKET), 1);
 	assert_ptr_equal(uh_rculist_next(&s->active), &s->active);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 5);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 5);
 	/* Shutting down again changes nothing. */
 	uh_sock_shutdown(s);
 	assert_int_equal(atomic_load(&s->dead_count), 5);
@@ -298,15 +277,15 @@ static void sock__protect_holds_off_reaper(void **state)
 	assert_int_equal(uh_sock_reap(cli, false), 0);
 	ct_tick(&net);
 	assert_int_equal(atomic_load(&cli->dead_count), 3);
-	assert_int_equal(metric(h, UH_M_RPCS_REAPED), 0);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 3);
+	assert_int_equal(ct_metric(h, UH_M_RPCS_REAPED), 0);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 3);
 
 	uh_sock_unprotect(cli);
 	assert_int_equal(atomic_load(&cli->protect_count), 0);
 	assert_int_equal(uh_sock_reap(cli, true), 3);
 	assert_int_equal(atomic_load(&cli->dead_count), 0);
-	assert_int_equal(metric(h, UH_M_RPCS_REAPED), 3);
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 0);
+	assert_int_equal(ct_metric(h, UH_M_RPCS_REAPED), 3);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 0);
 	ct_net_free(&net);
 }
 
@@ -335,7 +314,7 @@ static void sock__reap_limit_bounds_a_pass(void **state)
 	assert_int_equal(uh_sock_reap(cli, true), 1);
 	assert_int_equal(atomic_load(&cli->dead_count), 0);
 	assert_int_equal(uh_sock_reap(cli, true), 0);
-	assert_int_equal(metric(h, UH_M_RPCS_REAPED), 5);
+	assert_int_equal(ct_metric(h, UH_M_RPCS_REAPED), 5);
 	ct_net_free(&net);
 }
 
@@ -363,8 +342,8 @@ static void sock__buffer_waiters_proven_then_shortest(void **state)
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, 12, 10000, 0, 1424));
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, 14, 20000, 0, 1424));
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, 16, 10000, 0, 1424));
-	assert_int_equal(drops(h, UH_DROP_NO_BUFFER), 4);
-	assert_int_equal(metric(h, UH_M_BUFFER_WAITS), 4);
+	assert_int_equal(ct_drops(h, UH_DROP_NO_BUFFER), 4);
+	assert_int_equal(ct_metric(h, UH_M_BUFFER_WAITS), 4);
 	assert_int_equal(waiting_ids(s, ids, 8), 4);
 	assert_true(ids[0] == 13 && ids[1] == 17 && ids[2] == 15 &&
 		    ids[3] == 11);
@@ -372,8 +351,8 @@ static void sock__buffer_waiters_proven_then_shortest(void **state)
 	/* The longest one's sender proves itself (a second offset). */
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, 10, 30000, 1424,
 				 1424));
-	assert_int_equal(drops(h, UH_DROP_NO_BUFFER), 5);
-	assert_int_equal(metric(h, UH_M_BUFFER_WAITS), 4);   /* no new wait */
+	assert_int_equal(ct_drops(h, UH_DROP_NO_BUFFER), 5);
+	assert_int_equal(ct_metric(h, UH_M_BUFFER_WAITS), 4);   /* no new wait */
 	assert_int_equal(waiting_ids(s, ids, 8), 4);
 	assert_true(ids[0] == 11 && ids[1] == 13 && ids[2] == 17 &&
 		    ids[3] == 15);
@@ -402,7 +381,7 @@ static void sock__buffer_waiters_proven_then_shortest(void **state)
 	}
 	/* And its data is taken now. */
 	assert_false(inject_data(h, PEER, PEER_PORT, 80, 12, 10000, 0, 1424));
-	assert_int_equal(drops(h, UH_DROP_NO_BUFFER), 5);
+	assert_int_equal(ct_drops(h, UH_DROP_NO_BUFFER), 5);
 	ct_net_free(&net);
 }
 
@@ -440,7 +419,7 @@ static void sock__close_sends_owed_acks(void **state)
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	ct_release(cli, &m);
 	assert_int_equal(net.nq, 0);    /* the ack is stored, not sent */
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
 
 	region = uh_pool_region(&cli->pool);
 	uh_sock_close_start(cli);
@@ -455,8 +434,8 @@ static void sock__close_sends_owed_acks(void **state)
 	munmap(region, CT_REGION);
 
 	ct_deliver(&net, 0);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
-	assert_int_equal(metric(b, UH_M_RESPONSES_SENT), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_metric(b, UH_M_RESPONSES_SENT), 1);
 	ct_net_free(&net);
 }
 
@@ -488,10 +467,10 @@ static void sock__reap_final_waits_for_references(void **state)
 	assert_int_equal(rpc->state, UH_RPC_DEAD);
 	assert_false(uh_sock_reap_final(cli));
 	assert_false(uh_sock_reap_final(cli));
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 1);
 	uh_rpc_put(rpc);
 	assert_true(uh_sock_reap_final(cli));
-	assert_int_equal(gauge(h, UHOMA_RPCS_DEAD), 0);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_DEAD), 0);
 	uh_sock_free(cli);
 	munmap(region, CT_REGION);
 	ct_net_free(&net);

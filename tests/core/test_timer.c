@@ -27,16 +27,6 @@
 #define CLI_PORT 5000           /* the port a played client sends from */
 #define PAYLOAD 1424            /* DATA bytes per packet: 1480 - 56 */
 
-static int64_t metric(struct ct_host *h, unsigned which)
-{
-	return uh_metric_read(h->metrics, which);
-}
-
-static int64_t gauge(struct ct_host *h, unsigned state)
-{
-	return metric(h, UH_M_RPC_STATE + state);
-}
-
 /* Feeds @h DATA [@off, @off + @n) of a @len-byte request with client id
  * @cid from the client played at 10.0.0.@from, whose unscheduled bytes
  * end at @incoming. */
@@ -109,12 +99,6 @@ static long find_type(const struct ct_net *net, uint8_t type)
 	return -1;
 }
 
-static void drop_all(struct ct_net *net)
-{
-	while (net->nq)
-		ct_drop(net, 0);
-}
-
 /* ct_tick, returning what @h's uh_stack_tick returned. */
 static uint64_t tick_ret(struct ct_net *net, struct ct_host *h)
 {
@@ -154,7 +138,7 @@ static void timer__client_resend_after_resend_ticks_not_before(void **state)
 	cli = ct_sock(a, 0);
 	id = ct_send(cli, 2, SRV_PORT, 100, 1, false);   /* nobody there */
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 1);
-	drop_all(&net);                                  /* lost */
+	ct_clear(&net);                                  /* lost */
 	for (unsigned t = 1; t <= 13; t++) {
 		long i;
 
@@ -172,7 +156,7 @@ static void timer__client_resend_after_resend_ticks_not_before(void **state)
 			assert_int_equal(net.q[i].priority, 7);
 			seen[nseen++] = t;
 		}
-		drop_all(&net);
+		ct_clear(&net);
 	}
 	assert_int_equal(nseen, 3);
 	assert_int_equal(seen[0], 7);
@@ -200,7 +184,7 @@ static void timer__packet_restarts_silence(void **state)
 	b = ct_host(&net, 2, NULL);                 /* resend_ticks 5 */
 	ct_sock(b, SRV_PORT);
 	request_data(b, 3, cid, len, 0, PAYLOAD, len);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	for (int t = 1; t <= 3; t++)
 		ct_tick(&net);
 	/* Tick 3: the third packet; the second is missing. */
@@ -250,10 +234,10 @@ static void timer__client_times_out_with_timedout(void **state)
 		ct_deliver(&net, 0);                    /* into the void */
 		assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 0);
 	}
-	assert_int_equal(metric(a, UH_M_RPC_TIMEOUTS), 0);
+	assert_int_equal(ct_metric(a, UH_M_RPC_TIMEOUTS), 0);
 	/* Tick 40: timed out, and nothing left for the timer. */
 	assert_true(tick_ret(&net, a) == 0);
-	assert_int_equal(metric(a, UH_M_RPC_TIMEOUTS), 1);
+	assert_int_equal(ct_metric(a, UH_M_RPC_TIMEOUTS), 1);
 	assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
 	assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
 	assert_true(m.id == id && m.cookie == 7);
@@ -288,15 +272,15 @@ static void timer__server_rpc_ends_after_timeout(void **state)
 			assert_true(nseen < 8);
 			seen[nseen++] = t;
 		}
-		drop_all(&net);
+		ct_clear(&net);
 	}
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	assert_int_equal(nseen, sizeof(want) / sizeof(want[0]));
 	for (unsigned i = 0; i < nseen; i++)
 		assert_int_equal(seen[i], want[i]);
 	ct_tick(&net);                    /* tick 100 */
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 0);
-	assert_int_equal(metric(b, UH_M_RPC_TIMEOUTS), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 0);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 1);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 0);
 	ct_net_free(&net);
 }
@@ -327,7 +311,7 @@ static void timer__need_ack_backs_off_then_times_out(void **state)
 	ct_reply(srv, &m, 200, 1);        /* tick 0: the response goes */
 	ct_release(srv, &m);
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 1);
-	drop_all(&net);
+	ct_clear(&net);
 	for (unsigned t = 1; t < 100; t++) {
 		long i;
 
@@ -338,15 +322,15 @@ static void timer__need_ack_backs_off_then_times_out(void **state)
 			assert_true(nseen < 8);
 			seen[nseen++] = t;
 		}
-		drop_all(&net);
+		ct_clear(&net);
 	}
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
 	assert_int_equal(nseen, sizeof(want) / sizeof(want[0]));
 	for (unsigned i = 0; i < nseen; i++)
 		assert_int_equal(seen[i], want[i]);
 	ct_tick(&net);                    /* tick 100 */
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
-	assert_int_equal(metric(b, UH_M_RPC_TIMEOUTS), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 1);
 	ct_net_free(&net);
 }
 
@@ -376,14 +360,14 @@ static void timer__need_ack_answered_and_silence_restarted(void **state)
 		ct_reply(srv, &m, 200, 1);
 		ct_release(srv, &m);
 	}
-	drop_all(&net);
+	ct_clear(&net);
 	for (int t = 1; t <= 3; t++)
 		ct_tick(&net);
 	assert_int_equal(ct_count(&net, UH_PKT_NEED_ACK), 2);
-	drop_all(&net);
+	ct_clear(&net);
 	/* RPC 1000 is acknowledged; RPC 2000's client asks again at 60. */
 	client_ctl(b, 3, UH_PKT_ACK, 1000);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
 	for (int t = 4; t <= 110; t++) {
 		ct_tick(&net);
 		if (t == 60) {
@@ -401,17 +385,17 @@ static void timer__need_ack_answered_and_silence_restarted(void **state)
 		for (size_t i = 0; i < net.nq; i++)
 			if (ct_hdr(&net, i).type == UH_PKT_NEED_ACK)
 				assert_true(ct_hdr(&net, i).sender_id == 2001);
-		drop_all(&net);
+		ct_clear(&net);
 	}
 	/* Tick 100 is past RPC 2000's reply but not past its client's
 	 * last word (tick 60). */
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
-	assert_int_equal(metric(b, UH_M_RPC_TIMEOUTS), 0);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 0);
 	for (int t = 111; t <= 160; t++)
 		ct_tick(&net);
-	drop_all(&net);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
-	assert_int_equal(metric(b, UH_M_RPC_TIMEOUTS), 1);
+	ct_clear(&net);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 1);
 	ct_net_free(&net);
 }
 
@@ -460,11 +444,11 @@ static void timer__tick_counts_rpcs_waiting_on_timers(void **state)
 	}
 	assert_true(tick_ret(&net, a) == 0);    /* received: done */
 	/* NEED_ACK, then ACK: the server's RPCs end. */
-	for (int t = 0; t < 10 && gauge(b, UHOMA_RPCS_SERVER_OUTGOING); t++) {
+	for (int t = 0; t < 10 && ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING); t++) {
 		tick_ret(&net, b);
 		ct_deliver(&net, 0);
 	}
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
 	assert_true(tick_ret(&net, b) == 0);
 	ct_net_free(&net);
 }
@@ -496,25 +480,25 @@ static void timer__tick_reaps_dead_rpcs(void **state)
 		if (i == 0)
 			first = id;
 	}
-	drop_all(&net);
+	ct_clear(&net);
 	held = uh_rpc_find_client(cli, first);     /* locked, referenced */
 	assert_non_null(held);
 	uh_rpc_unlock(held);                       /* keep the reference */
 	assert_int_equal(uh_call_abort(cli, 0, 0), UHOMA_OK);
-	assert_int_equal(gauge(a, UHOMA_RPCS_DEAD), N);
-	assert_int_equal(metric(a, UH_M_RPCS_REAPED), 0);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_DEAD), N);
+	assert_int_equal(ct_metric(a, UH_M_RPCS_REAPED), 0);
 	ct_tick(&net);
-	r1 = metric(a, UH_M_RPCS_REAPED);
+	r1 = ct_metric(a, UH_M_RPCS_REAPED);
 	assert_true(r1 >= N / 8 && r1 < N / 8 + 4);
 	for (int t = 0; t < 60; t++)
 		ct_tick(&net);
-	assert_int_equal(metric(a, UH_M_RPCS_REAPED), N - 1);
-	assert_int_equal(gauge(a, UHOMA_RPCS_DEAD), 1);
+	assert_int_equal(ct_metric(a, UH_M_RPCS_REAPED), N - 1);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_DEAD), 1);
 	assert_int_equal(held->state, UH_RPC_DEAD);  /* still allocated */
 	uh_rpc_put(held);
 	ct_tick(&net);
-	assert_int_equal(metric(a, UH_M_RPCS_REAPED), N);
-	assert_int_equal(gauge(a, UHOMA_RPCS_DEAD), 0);
+	assert_int_equal(ct_metric(a, UH_M_RPCS_REAPED), N);
+	assert_int_equal(ct_gauge(a, UHOMA_RPCS_DEAD), 0);
 	ct_net_free(&net);
 }
 
@@ -541,7 +525,7 @@ static void timer__waiting_for_grant_probed_kept_alive(void **state)
 	request_range(b, 3, short_id, 100000, 0, 40000, 40000);
 	request_range(b, 4, long_id, 200000, 0, 40000, 40000);
 	assert_int_equal(count_to(&net, UH_PKT_GRANT, 4), 0);
-	drop_all(&net);
+	ct_clear(&net);
 	for (int t = 1; t < 100; t++) {
 		ct_tick(&net);
 		for (size_t i = 0; i < net.nq; i++) {
@@ -558,16 +542,16 @@ static void timer__waiting_for_grant_probed_kept_alive(void **state)
 			client_ctl(b, 4, UH_PKT_BUSY, long_id);
 		}
 		assert_int_equal(count_to(&net, UH_PKT_GRANT, 4), 0);
-		drop_all(&net);
+		ct_clear(&net);
 	}
 	/* Answered at each probe, it is probed at each resend_interval. */
 	assert_true(probes >= 15);
-	assert_int_equal(metric(b, UH_M_RPC_TIMEOUTS), 0);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 0);
 	/* Tick 100: the silent one times out; the probed one lives, and
 	 * takes the grant slot it leaves. */
 	ct_tick(&net);
-	assert_int_equal(metric(b, UH_M_RPC_TIMEOUTS), 1);
-	assert_int_equal(gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 1);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	assert_true(count_to(&net, UH_PKT_GRANT, 4) >= 1);
 	ct_net_free(&net);
 }
