@@ -309,6 +309,25 @@ bool ct_inject(struct ct_host *h, int from, const struct uh_hdr *hdr,
 	return uh_stack_input(h->st, buf, hl + len, &src);
 }
 
+void ct_request_data(struct ct_host *h, int from, uint64_t cid, uint32_t len,
+		     uint32_t off, uint32_t n, uint32_t incoming)
+{
+	static const uint8_t zeros[1424];
+	struct uh_hdr hdr;
+
+	assert_true(n <= sizeof(zeros));
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = UH_PKT_DATA;
+	hdr.sport = 5000;
+	hdr.dport = 80;
+	hdr.sender_id = cid;
+	hdr.u.data.message_length = len;
+	hdr.u.data.incoming = incoming;
+	hdr.u.data.offset = off;
+	hdr.u.data.cutoff_version = 1;     /* current: no CUTOFFS back */
+	ct_inject(h, from, &hdr, zeros, n);
+}
+
 /* ---- messages ----------------------------------------------------------------- */
 
 uint8_t ct_byte(unsigned seed, size_t i)

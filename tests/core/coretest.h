@@ -100,6 +100,12 @@ void ct_tick(struct ct_net *net);
 bool ct_inject(struct ct_host *h, int from, const struct uh_hdr *hdr,
 	       const void *payload, size_t len);
 
+/* DATA of a request @cid from 10.0.0.@from port 5000 to @h's port 80:
+ * bytes [@off, @off + @n) of a @len-byte message claiming @incoming
+ * unscheduled bytes, zeros for payload (at most 1424 bytes). */
+void ct_request_data(struct ct_host *h, int from, uint64_t cid, uint32_t len,
+		     uint32_t off, uint32_t n, uint32_t incoming);
+
 /* A request of @len pattern bytes (seed @seed) from @s to 10.0.0.@to:@port.
  * Returns its id (asserts it started). */
 uint64_t ct_send(struct uhoma_sock *s, int to, uint16_t port, size_t len,

@@ -36,38 +36,14 @@ static int64_t total_incoming(struct ct_host *h)
 	return atomic_load(&h->st->grant.total_incoming);
 }
 
-/* DATA [@off, @off + @n) of a @len-byte request (client id @cid) from the
- * client played at 10.0.0.@from, which sends @incoming bytes unscheduled. */
-static void request_data(struct ct_host *h, int from, uint64_t cid,
-			 uint32_t len, uint32_t off, uint32_t n,
-			 uint32_t incoming)
-{
-	static const uint8_t zeros[PAYLOAD];
-	struct uh_hdr hdr;
-
-	assert_true(n <= PAYLOAD);
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.type = UH_PKT_DATA;
-	hdr.sport = CLI_PORT;
-	hdr.dport = SRV_PORT;
-	hdr.sender_id = cid;
-	hdr.u.data.message_length = len;
-	hdr.u.data.incoming = incoming;
-	hdr.u.data.offset = off;
-	hdr.u.data.cutoff_version = 1;
-	hdr.u.data.payload = zeros;
-	hdr.u.data.payload_len = n;
-	ct_inject(h, from, &hdr, zeros, n);
-}
-
 /* Bytes [@lo, @hi) of that request in whole packets. */
 static void request_range(struct ct_host *h, int from, uint64_t cid,
 			  uint32_t len, uint32_t lo, uint32_t hi,
 			  uint32_t incoming)
 {
 	for (uint32_t off = lo; off < hi; off += PAYLOAD)
-		request_data(h, from, cid, len, off,
-			     hi - off < PAYLOAD ? hi - off : PAYLOAD, incoming);
+		ct_request_data(h, from, cid, len, off,
+				hi - off < PAYLOAD ? hi - off : PAYLOAD, incoming);
 }
 
 /* The last queued GRANT to 10.0.0.@to (its header in *@h, its packet's
@@ -123,24 +99,24 @@ static void grant__long_message_granted_window_ahead(void **state)
 	assert_int_equal(ct_count(&net, UH_PKT_GRANT), 0);
 	assert_int_equal(uh_grant_count(b->st), 0);
 	/* 1 MB: granted 200000 past the first packet, at once. */
-	request_data(b, 4, 1000, 1000000, 0, PAYLOAD, 40000);
+	ct_request_data(b, 4, 1000, 1000000, 0, PAYLOAD, 40000);
 	assert_true(last_grant(&net, 4, &h) >= 0);
 	assert_true(h.sender_id == 1001);
 	assert_int_equal(h.u.grant.offset, PAYLOAD + 200000);
 	assert_int_equal(h.u.grant.priority, 0);   /* alone: the lowest */
 	assert_int_equal(uh_grant_count(b->st), 1);
 	ct_clear(&net);
-	request_data(b, 4, 1000, 1000000, PAYLOAD, PAYLOAD, 40000);
+	ct_request_data(b, 4, 1000, 1000000, PAYLOAD, PAYLOAD, 40000);
 	assert_int_equal(grants_to(&net, 4), 1);
 	assert_true(last_grant(&net, 4, &h) >= 0);
 	assert_int_equal(h.u.grant.offset, 2 * PAYLOAD + 200000);
 	ct_clear(&net);
 	/* 120 KB, second of two active (window 400000 / 3): granted whole
 	 * at once, and out of the manager by its next packet. */
-	request_data(b, 5, 1000, 120000, 0, PAYLOAD, 40000);
+	ct_request_data(b, 5, 1000, 120000, 0, PAYLOAD, 40000);
 	assert_true(last_grant(&net, 5, &h) >= 0);
 	assert_int_equal(h.u.grant.offset, 120000);
-	request_data(b, 5, 1000, 120000, PAYLOAD, PAYLOAD, 40000);
+	ct_request_data(b, 5, 1000, 120000, PAYLOAD, PAYLOAD, 40000);
 	assert_int_equal(grants_to(&net, 5), 1);
 	assert_int_equal(uh_grant_count(b->st), 1);
 	ct_net_free(&net);
@@ -165,20 +141,20 @@ static void grant__srpt_by_remaining_not_length(void **state)
 	assert_true(grants_to(&net, 3) > 0);
 	ct_clear(&net);
 	/* 100 KB fresh: 98576 left against 50000: queued. */
-	request_data(b, 4, 1000, 100000, 0, PAYLOAD, 10000);
+	ct_request_data(b, 4, 1000, 100000, 0, PAYLOAD, 10000);
 	assert_int_equal(grants_to(&net, 4), 0);
 	assert_int_equal(ct_metric(b, UH_M_GRANT_EVICTIONS), 0);
 	assert_int_equal(uh_grant_count(b->st), 2);
-	request_data(b, 3, 1000, 300000, 250000, PAYLOAD, 10000);
+	ct_request_data(b, 3, 1000, 300000, 250000, PAYLOAD, 10000);
 	assert_int_equal(grants_to(&net, 3), 1);     /* still granted */
 	ct_clear(&net);
 	/* 45 KB fresh: 43576 left against 48576: takes the slot. */
-	request_data(b, 5, 1000, 45000, 0, PAYLOAD, 10000);
+	ct_request_data(b, 5, 1000, 45000, 0, PAYLOAD, 10000);
 	assert_int_equal(ct_metric(b, UH_M_GRANT_EVICTIONS), 1);
 	assert_int_equal(grants_to(&net, 5), 1);
 	ct_clear(&net);
-	request_data(b, 3, 1000, 300000, 250000 + PAYLOAD, PAYLOAD, 10000);
-	request_data(b, 4, 1000, 100000, PAYLOAD, PAYLOAD, 10000);
+	ct_request_data(b, 3, 1000, 300000, 250000 + PAYLOAD, PAYLOAD, 10000);
+	ct_request_data(b, 4, 1000, 100000, PAYLOAD, PAYLOAD, 10000);
 	assert_int_equal(grants_to(&net, 3), 0);
 	assert_int_equal(grants_to(&net, 4), 0);
 	assert_int_equal(uh_grant_count(b->st), 3);
@@ -203,15 +179,15 @@ static void grant__overcommit_bounds_active(void **state)
 	ct_sock(b, SRV_PORT);
 	/* 10.0.0.3: 600 KB ... 10.0.0.8: 100 KB. */
 	for (int p = 3; p <= 8; p++)
-		request_data(b, p, 1000, (uint32_t)(9 - p) * 100000, 0,
-			     PAYLOAD, PAYLOAD);
+		ct_request_data(b, p, 1000, (uint32_t)(9 - p) * 100000, 0,
+				PAYLOAD, PAYLOAD);
 	assert_int_equal(atomic_load(&b->st->grant.num_active), 3);
 	assert_int_equal(uh_grant_count(b->st), 6);
 	assert_int_equal(ct_metric(b, UH_M_GRANT_EVICTIONS), 3);
 	ct_clear(&net);
 	for (int p = 3; p <= 8; p++)
-		request_data(b, p, 1000, (uint32_t)(9 - p) * 100000, PAYLOAD,
-			     PAYLOAD, PAYLOAD);
+		ct_request_data(b, p, 1000, (uint32_t)(9 - p) * 100000, PAYLOAD,
+				PAYLOAD, PAYLOAD);
 	for (int p = 3; p <= 5; p++)
 		assert_int_equal(grants_to(&net, p), 0);
 	for (int p = 6; p <= 8; p++)
@@ -241,7 +217,7 @@ static void grant__freed_headroom_goes_to_best_needy(void **state)
 	/* 10.0.0.3..5 take 10000 each; 6 (800 KB, older) and 7 (700 KB)
 	 * find no headroom. */
 	for (int p = 3; p <= 7; p++) {
-		request_data(b, p, 1000, len[p - 3], 0, PAYLOAD, PAYLOAD);
+		ct_request_data(b, p, 1000, len[p - 3], 0, PAYLOAD, PAYLOAD);
 		assert_true(total_incoming(b) <= 30000);
 	}
 	assert_int_equal(total_incoming(b), 30000);
@@ -283,13 +259,13 @@ static void grant__priority_follows_rank(void **state)
 	b = ct_host(&net, 2, "window=10000");
 	ct_sock(b, SRV_PORT);
 	for (int p = 3; p <= 7; p++)           /* 100 KB ... 500 KB */
-		request_data(b, p, 1000, (uint32_t)(p - 2) * 100000, 0,
-			     PAYLOAD, PAYLOAD);
+		ct_request_data(b, p, 1000, (uint32_t)(p - 2) * 100000, 0,
+				PAYLOAD, PAYLOAD);
 	assert_int_equal(atomic_load(&b->st->grant.num_active), 5);
 	ct_clear(&net);
 	for (int p = 7; p >= 3; p--)            /* longest first */
-		request_data(b, p, 1000, (uint32_t)(p - 2) * 100000, PAYLOAD,
-			     PAYLOAD, PAYLOAD);
+		ct_request_data(b, p, 1000, (uint32_t)(p - 2) * 100000, PAYLOAD,
+				PAYLOAD, PAYLOAD);
 	for (int p = 3; p <= 7; p++) {
 		struct uh_hdr h;
 		long i = last_grant(&net, p, &h);
@@ -409,9 +385,9 @@ static void grant__dead_or_finished_message_leaves(void **state)
 	ct_net_init(&net);
 	b = ct_host(&net, 2, "max_overcommit=1,window=10000");
 	srv = ct_sock(b, SRV_PORT);
-	request_data(b, 3, 1000, 100000, 0, PAYLOAD, PAYLOAD);
-	request_data(b, 4, 1000, 200000, 0, PAYLOAD, PAYLOAD);
-	request_data(b, 5, 1000, 150000, 0, PAYLOAD, PAYLOAD);
+	ct_request_data(b, 3, 1000, 100000, 0, PAYLOAD, PAYLOAD);
+	ct_request_data(b, 4, 1000, 200000, 0, PAYLOAD, PAYLOAD);
+	ct_request_data(b, 5, 1000, 150000, 0, PAYLOAD, PAYLOAD);
 	assert_int_equal(uh_grant_count(b->st), 3);
 	assert_int_equal(grants_to(&net, 4) + grants_to(&net, 5), 0);
 	ct_clear(&net);

@@ -44,26 +44,11 @@ static uint64_t now_tick(struct ct_host *h)
 	return atomic_load(&h->st->ticks);
 }
 
-/* A DATA packet of a @len-byte request (client id @cid) from 10.0.0.@from:
- * bytes [@off, @off + @n), all of it unscheduled. */
+/* A request's DATA claiming the whole message unscheduled. */
 static void request_data(struct ct_host *h, int from, uint64_t cid,
 			 uint32_t len, uint32_t off, uint32_t n)
 {
-	static const uint8_t zeros[PAYLOAD];
-	struct uh_hdr hdr;
-
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.type = UH_PKT_DATA;
-	hdr.sport = CLI_PORT;
-	hdr.dport = SRV_PORT;
-	hdr.sender_id = cid;
-	hdr.u.data.message_length = len;
-	hdr.u.data.incoming = len;
-	hdr.u.data.offset = off;
-	hdr.u.data.cutoff_version = 1;
-	hdr.u.data.payload = zeros;
-	hdr.u.data.payload_len = n;
-	ct_inject(h, from, &hdr, zeros, n);
+	ct_request_data(h, from, cid, len, off, n, len);
 }
 
 /* Ticks @net until @h's peer for 10.0.0.@n is gone (at most @max ticks);

@@ -27,39 +27,14 @@
 #define CLI_PORT 5000           /* the port a played client sends from */
 #define PAYLOAD 1424            /* DATA bytes per packet: 1480 - 56 */
 
-/* Feeds @h DATA [@off, @off + @n) of a @len-byte request with client id
- * @cid from the client played at 10.0.0.@from, whose unscheduled bytes
- * end at @incoming. */
-static void request_data(struct ct_host *h, int from, uint64_t cid,
-			 uint32_t len, uint32_t off, uint32_t n,
-			 uint32_t incoming)
-{
-	static const uint8_t zeros[PAYLOAD];
-	struct uh_hdr hdr;
-
-	assert_true(n <= PAYLOAD);
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.type = UH_PKT_DATA;
-	hdr.sport = CLI_PORT;
-	hdr.dport = SRV_PORT;
-	hdr.sender_id = cid;
-	hdr.u.data.message_length = len;
-	hdr.u.data.incoming = incoming;
-	hdr.u.data.offset = off;
-	hdr.u.data.cutoff_version = 1;     /* current: no CUTOFFS back */
-	hdr.u.data.payload = zeros;
-	hdr.u.data.payload_len = n;
-	ct_inject(h, from, &hdr, zeros, n);
-}
-
 /* Feeds @h the bytes [@lo, @hi) of that request, in whole packets. */
 static void request_range(struct ct_host *h, int from, uint64_t cid,
 			  uint32_t len, uint32_t lo, uint32_t hi,
 			  uint32_t incoming)
 {
 	for (uint32_t off = lo; off < hi; off += PAYLOAD)
-		request_data(h, from, cid, len, off,
-			     hi - off < PAYLOAD ? hi - off : PAYLOAD, incoming);
+		ct_request_data(h, from, cid, len, off,
+				hi - off < PAYLOAD ? hi - off : PAYLOAD, incoming);
 }
 
 /* A header-only packet @type from the client played at 10.0.0.@from about
@@ -183,12 +158,12 @@ static void timer__packet_restarts_silence(void **state)
 	ct_net_init(&net);
 	b = ct_host(&net, 2, NULL);                 /* resend_ticks 5 */
 	ct_sock(b, SRV_PORT);
-	request_data(b, 3, cid, len, 0, PAYLOAD, len);
+	ct_request_data(b, 3, cid, len, 0, PAYLOAD, len);
 	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_INCOMING), 1);
 	for (int t = 1; t <= 3; t++)
 		ct_tick(&net);
 	/* Tick 3: the third packet; the second is missing. */
-	request_data(b, 3, cid, len, 2 * PAYLOAD, PAYLOAD, len);
+	ct_request_data(b, 3, cid, len, 2 * PAYLOAD, PAYLOAD, len);
 	for (int t = 4; t <= 7; t++) {
 		ct_tick(&net);
 		/* Tick 5 would be resend_ticks after the first packet. */
@@ -265,7 +240,7 @@ static void timer__server_rpc_ends_after_timeout(void **state)
 	ct_net_init(&net);
 	b = ct_host(&net, 2, NULL);       /* 5 / 5 / 100 ticks */
 	srv = ct_sock(b, SRV_PORT);
-	request_data(b, 3, 1000, 10000, 0, PAYLOAD, 10000);
+	ct_request_data(b, 3, 1000, 10000, 0, PAYLOAD, 10000);
 	for (unsigned t = 1; t < 100; t++) {
 		ct_tick(&net);
 		if (ct_count(&net, UH_PKT_RESEND)) {
@@ -306,7 +281,7 @@ static void timer__need_ack_backs_off_then_times_out(void **state)
 	ct_net_init(&net);
 	b = ct_host(&net, 2, NULL);
 	srv = ct_sock(b, SRV_PORT);
-	request_data(b, 3, 1000, 100, 0, 100, 100);
+	ct_request_data(b, 3, 1000, 100, 0, 100, 100);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	ct_reply(srv, &m, 200, 1);        /* tick 0: the response goes */
 	ct_release(srv, &m);
@@ -353,8 +328,8 @@ static void timer__need_ack_answered_and_silence_restarted(void **state)
 	b = ct_host(&net, 2, NULL);
 	srv = ct_sock(b, SRV_PORT);
 	/* Two requests; both answered at tick 0. */
-	request_data(b, 3, 1000, 100, 0, 100, 100);
-	request_data(b, 3, 2000, 100, 0, 100, 100);
+	ct_request_data(b, 3, 1000, 100, 0, 100, 100);
+	ct_request_data(b, 3, 2000, 100, 0, 100, 100);
 	for (int k = 0; k < 2; k++) {
 		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 		ct_reply(srv, &m, 200, 1);
