@@ -188,24 +188,35 @@ int uh_config_validate(const struct uhoma_config *c)
 	return UHOMA_OK;
 }
 
+/* @text as shown in an explanation: at most 40 characters, "..." after
+ * a cut, so that the reason always fits after it. */
+static const char *shown(const char *text, char *buf, size_t len)
+{
+	if (strlen(text) <= 40)
+		return text;
+	snprintf(buf, len, "%.37s...", text);
+	return buf;
+}
+
 /* Why "@key=@value" is refused, into @out; false if it is accepted. */
 static bool explain_item(const char *key, const char *value, char *out,
 			 size_t len)
 {
 	struct uhoma_config scratch;
+	char kb[48], vb[48];
+	const char *k = shown(key, kb, sizeof(kb));
+	const char *v = shown(value, vb, sizeof(vb));
 
 	set_defaults(&scratch);
 	if (uhoma_config_set(&scratch, key, value) == UHOMA_OK)
 		return false;
 	if (strcmp(key, "addr") == 0) {
-		snprintf(out, len, "addr=%s (not an IPv4 or IPv6 address)",
-			 value);
+		snprintf(out, len, "addr=%s (not an IPv4 or IPv6 address)", v);
 		return true;
 	}
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (strcmp(key, fields[i].name) == 0) {
-			snprintf(out, len, "%s=%s (allowed: %s%u..%u)", key,
-				 value,
+			snprintf(out, len, "%s=%s (allowed: %s%u..%u)", k, v,
 				 strcmp(key, "carrier") == 0
 				 ? "udp, memnet, ip or "
 				 : strcmp(key, "mtu") == 0 ? "0 or " : "",
@@ -214,7 +225,7 @@ static bool explain_item(const char *key, const char *value, char *out,
 				 (unsigned)fields[i].max);
 			return true;
 		}
-	snprintf(out, len, "%s=%s (no such key)", key, value);
+	snprintf(out, len, "%s=%s (no such key)", k, v);
 	return true;
 }
 

@@ -147,6 +147,16 @@ static void config__explains_bad_items(void **state)
 	assert_int_equal(uh_config_explain("addr=::1,lanes=0", why,
 					   sizeof(why)), 0);
 	assert_string_equal(why, "");
+	/* A long key or value is cut, its reason kept (helper-8). */
+	{
+		char item[400];
+
+		memset(item, 'k', 300);
+		strcpy(item + 300, "=1");
+		assert_int_equal(uh_config_explain(item, why, sizeof(why)), 1);
+		assert_non_null(strstr(why, "...=1 (no such key)"));
+		assert_true(strlen(why) < 60);
+	}
 	/* Truncated, never overrun. */
 	assert_int_equal(uh_config_explain("a=1,b=2", why, 8), 2);
 	assert_int_equal(strlen(why), 7);
