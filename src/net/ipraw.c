@@ -67,9 +67,13 @@ static UH_LOCK_CLASS(claim_class, "ipraw.ports", UH_RANK_LEAF,
 #define IP_MAX_TOTAL 65535
 #define REFUSE_GAP_NS 1000000          /* one ICMP a millisecond ... */
 #define REFUSE_BURST 50                /* ... after a burst of this many */
-#define REFUSER_RETRY_NS 1000000000    /* tries for the refuser name */
+#define REFUSER_RETRY_NS 10000000      /* tries for the refuser name */
 #define HELD_SLOTS 4096                /* cache of ports others hold ... */
-#define HELD_MS 100                    /* ... trusted this long */
+#define HELD_MS 10                     /* ... trusted this long: well
+					* under a RESEND interval (5 ms)
+					* and the timeout (100 ms), so a
+					* port that closes is refused by
+					* its client's next RESEND or two */
 #define ERRQ_GAP_NS 1000000            /* polls ask the error queues */
 
 struct ipraw_carrier {
@@ -255,7 +259,8 @@ static void ipraw_refuse(struct uh_carrier *c, const struct uh_rx *rx,
 
 /* Whether this stack answers for ports nobody on the host holds: it holds
  * the refuser name, or takes it now (its holder is gone, or never was;
- * tried at most once a second). */
+ * tried at most every 10 ms: a successor takes over well within an RPC
+ * timeout). */
 static bool is_refuser(struct ipraw_carrier *r, int64_t now)
 {
 	int64_t due = atomic_load_explicit(&r->refuser_retry,

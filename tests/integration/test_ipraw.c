@@ -697,6 +697,58 @@ static void ipraw__others_icmp_ends_nothing(void **state)
 	close(fd);
 }
 
+/*
+ * A server that closes its socket with a client's request in hand: the
+ * client's next RESENDs reach a port nobody holds, and it fails with
+ * NOT_CONNECTED (the module's ENOTCONN) well within its timeout -- not
+ * TIMEDOUT at it (helper-8: the cache of ports held elsewhere trusted an
+ * entry for as long as the timeout, so the refusal raced it).
+ */
+static void ipraw__closed_server_refuses_waiting_client(void **state)
+{
+	struct uhoma_stack *a, *b;
+	struct uhoma_sock *srv, *cli;
+	struct sockaddr_storage to;
+	struct uhoma_msg m;
+	size_t to_len;
+	uint8_t body[10] = { 7 };
+	uint64_t id;
+	double t0;
+
+	(void)state;
+	NEED_RAW();
+	a = ip_stack("127.0.0.1");
+	b = ip_stack("127.0.0.1");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(uhoma_socket(a, (uint16_t)(4000 + getpid() % 20000),
+				      &srv), UHOMA_OK);
+	nt_buffers(srv, NT_REGION);
+	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
+	nt_buffers(cli, NT_REGION);
+	nt_sockaddr("127.0.0.1", uhoma_port(srv), &to, &to_len);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, body,
+				    sizeof(body), 0, 0, &id), UHOMA_OK);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(srv, &m, 0, 2 * 1000000000ll),
+			 (int)sizeof(body));
+	/* Held a while: the client's RESENDs draw BUSYs, and the port is
+	 * seen held by whoever answers for the host. */
+	usleep(30 * 1000);
+	uhoma_close(srv);
+	t0 = nt_now();
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(uhoma_recv(cli, &m, 0, 2 * 1000000000ll),
+			 UHOMA_ERR_NOT_CONNECTED);
+	assert_true(m.id == id);
+	print_message("    refused %.1f ms after the close\n",
+		      (nt_now() - t0) * 1000);
+	assert_true(nt_now() - t0 < 0.06);
+	uhoma_close(cli);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +758,7 @@ int main(void)
 		UH_TEST(ipraw__refuses_like_the_module),
 		UH_TEST(ipraw__icmp_fails_rpcs),
 		UH_TEST(ipraw__others_icmp_ends_nothing),
+		UH_TEST(ipraw__closed_server_refuses_waiting_client),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
