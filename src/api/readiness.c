@@ -3,6 +3,7 @@
  * ready list and its send budget (readiness.h).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -120,6 +121,35 @@ void uh_readiness_tx(struct uhoma_sock *s)
 				;
 			atomic_store(&r->tx_full, true);
 		} else {
+			drain(r->peer);
+			atomic_store(&r->tx_full, false);
+			atomic_store(&s->tx_watch, false);
+		}
+	}
+	uh_unlock(&r->tx_lock);
+}
+
+void uh_readiness_tx_refused(struct uhoma_sock *s)
+{
+	static const char junk[256];
+	struct uh_readiness *r = s->readiness;
+	struct pollfd pf;
+
+	if (!r || !atomic_load_explicit(&r->used, memory_order_acquire))
+		return;
+	uh_lock(&r->tx_lock);
+	pf.fd = r->fd;
+	pf.events = POLLOUT;
+	pf.revents = 0;
+	if (uh_sock_tx_spent(s) && poll(&pf, 1, 0) == 1 &&
+	    (pf.revents & POLLOUT)) {
+		atomic_store(&s->tx_watch, true);
+		while (write(r->fd, junk, sizeof(junk)) > 0)
+			;
+		atomic_store(&r->tx_full, true);
+		/* Spent no longer (a response came meanwhile): writable
+		 * again, by the rule of uh_readiness_tx. */
+		if (!uh_sock_tx_spent(s)) {
 			drain(r->peer);
 			atomic_store(&r->tx_full, false);
 			atomic_store(&s->tx_watch, false);

@@ -43,6 +43,16 @@ void uh_readiness_destroy(struct uh_readiness *r);
 void uh_readiness_rx(struct uhoma_sock *s);
 void uh_readiness_tx(struct uhoma_sock *s);
 
+/*
+ * A non-blocking send was refused for want of budget: the descriptor must
+ * not be writable now. If it is anyway, it is made unwritable again. (The
+ * adversary of 2026-12-06 saw the filled descriptor turn writable with no
+ * drain by uhoma in between, on a 6.18 kernel, and a program spin between
+ * POLLOUT and EAGAIN; the cause is not found. This keeps the poll and the
+ * send in agreement whatever it is, at the cost of one poll per refusal.)
+ */
+void uh_readiness_tx_refused(struct uhoma_sock *s);
+
 /* @s's descriptor; with @keep, kept in step from now on (uhoma_fd), else
  * not yet (a caller that starts that when someone polls: the preload). */
 int uh_readiness_fd(struct uhoma_sock *s, bool keep);

@@ -763,6 +763,8 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 					  msg->msg_namelen, msg->msg_iov,
 					  msg->msg_iovlen,
 					  a->completion_cookie, uflags, &id);
+		if (rc == UHOMA_ERR_AGAIN)
+			uh_readiness_tx_refused(h->s);
 		if (rc)
 			return fail_code(h, rc, "sendmsg (request)");
 		a->id = id;

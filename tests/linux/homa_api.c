@@ -722,6 +722,93 @@ static void check_bad_iov(void)
 	close_homa(&c);
 }
 
+static double ms_since(const struct timespec *t0);
+
+/* A slow server of the check's own: answers each request after 20 ms. */
+static struct hsock slow;
+static _Atomic bool slow_stop;
+
+static void *slow_serve(void *arg)
+{
+	struct homa_recvmsg_args a = { 0 };
+
+	(void)arg;
+	while (!atomic_load(&slow_stop)) {
+		struct sockaddr_storage peer;
+		struct homa_sendmsg_args sa = { 0 };
+		struct iovec iov;
+		struct msghdr h = { 0 };
+		ssize_t n = receive(slow.fd, &a, 0, 0, &peer);
+
+		if (n < 0)
+			continue;
+		usleep(20 * 1000);
+		iov.iov_base = slow.region + a.bpage_offsets[0];
+		iov.iov_len = 1;
+		sa.id = a.id;
+		h.msg_name = &peer;
+		h.msg_namelen = sizeof(struct sockaddr_in6);
+		h.msg_iov = &iov;
+		h.msg_iovlen = 1;
+		h.msg_control = &sa;
+		(void)sendmsg(slow.fd, &h, 0);
+	}
+	return NULL;
+}
+
+/*
+ * A writer that waits for POLLOUT after EAGAIN, never receiving: each poll
+ * must wait for a response to free budget, not return at once while every
+ * send still fails (helper-8 saw thousands of POLLOUT-then-EAGAIN rounds a
+ * second at 100 % CPU). Within 200 ms of 20 ms responses the writer may
+ * go round a few dozen times, not hundreds.
+ */
+static void check_pollout_agrees(void)
+{
+	struct hsock c;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+	struct homa_sendmsg_args sa;
+	uint8_t buf[1000] = { 0 };
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr h = { 0 };
+	pthread_t t;
+	int sb = 4096, rounds = 0, refused = 0;
+	struct timespec t0;
+
+	CHECK(open_homa(AF_INET6, &slow) == 0);
+	inet_pton(AF_INET6, "::1", &a.sin6_addr);
+	a.sin6_port = htons((uint16_t)(server_port + 7));
+	CHECK(bind(slow.fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	atomic_store(&slow_stop, false);
+	CHECK(pthread_create(&t, NULL, slow_serve, NULL) == 0);
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) == 0);
+	h.msg_name = &a;
+	h.msg_namelen = sizeof(a);
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	h.msg_control = &sa;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 200) {
+		struct pollfd p = { .fd = c.fd, .events = POLLOUT };
+
+		memset(&sa, 0, sizeof(sa));
+		if (sendmsg(c.fd, &h, MSG_DONTWAIT) == 0)
+			continue;
+		CHECK(errno == EAGAIN);
+		refused++;
+		rounds++;
+		CHECK(poll(&p, 1, 1000) == 1 && (p.revents & POLLOUT));
+	}
+	atomic_store(&slow_stop, true);
+	shutdown(slow.fd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close_homa(&c);
+	close_homa(&slow);
+	printf("pollout_agrees: %d refusals in 200 ms\n", refused);
+	CHECK(rounds < 60);
+}
+
 static void check_errors(void)
 {
 	struct hsock c, d;
@@ -1356,6 +1443,7 @@ int main(int argc, char **argv)
 		{ "info", check_info },
 		{ "errors", check_errors },
 		{ "bad_iov", check_bad_iov },
+		{ "pollout_agrees", check_pollout_agrees },
 		{ "unreachable", check_unreachable },
 		{ "start_errno", check_start_errno },
 		{ "family_mismatch", check_family_mismatch },
