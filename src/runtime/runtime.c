@@ -36,9 +36,11 @@ struct uh_runtime {
 	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
 	_Atomic bool blocker;                /* an application thread waits in
 					      * the carrier (seq_cst) */
-	_Atomic uint64_t reads;              /* carrier reads completed (any
-					      * thread): the timer's evidence
-					      * that someone listens */
+	_Atomic bool read_seen;              /* a carrier read completed since
+					      * the timer last looked (set by
+					      * any reader only when clear, so
+					      * busy pollers leave the line
+					      * shared; the timer clears it) */
 };
 
 /* This thread is the blocking receiver (it need not kick itself). */
@@ -129,9 +131,10 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)
 		rb->rx[i].cap = rb->each;
 	}
 	n = c->ops->recv(c, rb->rx, RX_BATCH, timeout_ns);
-	if (st->rt)
-		atomic_fetch_add_explicit(&st->rt->reads, 1,
-					  memory_order_relaxed);
+	if (st->rt && !atomic_load_explicit(&st->rt->read_seen,
+					    memory_order_relaxed))
+		atomic_store_explicit(&st->rt->read_seen, true,
+				      memory_order_relaxed);
 	/*
 	 * A carrier queue without priorities (a UDP socket, loopback) is
 	 * FIFO: a short request lands behind whatever scheduled data was
@@ -284,7 +287,7 @@ static void *timer_main(void *arg)
 	struct uh_runtime *rt = arg;
 	uint64_t period = (uint64_t)rt->st->cfg.tick_us * 1000;
 	uint64_t next = uh_now_ns() + period, last_cache = uh_now_ns();
-	uint64_t armed = 0, reads, seen_reads = 0;
+	uint64_t armed = 0;
 
 	prctl(PR_SET_NAME, "uhoma-timer", 0, 0, 0);
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
@@ -305,11 +308,13 @@ static void *timer_main(void *arg)
 		 * map lock (another thread's mmap) must not make its peers
 		 * look dead. Once a tick at most, and only then.
 		 */
-		reads = atomic_load_explicit(&rt->reads, memory_order_relaxed);
-		if (armed && reads == seen_reads)
+		if (!atomic_exchange_explicit(&rt->read_seen, false,
+					      memory_order_relaxed) && armed) {
 			uh_runtime_poll(rt->st, 0);
-		seen_reads = atomic_load_explicit(&rt->reads,
-						  memory_order_relaxed);
+			/* Our own read is no evidence of anyone else's. */
+			atomic_store_explicit(&rt->read_seen, false,
+					      memory_order_relaxed);
+		}
 		armed = uh_stack_tick(rt->st);
 		rx_nudge(rt, now, period);
 		/* Deferred data whose poller went away (not to sleep: that
