@@ -95,19 +95,16 @@ void uh_readiness_rx(struct uhoma_sock *s)
 		signal_fd(r);
 }
 
-void uh_readiness_tx(struct uhoma_sock *s)
+/*
+ * tx_lock held: makes the descriptor's writability what the budget says,
+ * looking again after each change. A returner that gave back bytes while
+ * we filled either sees tx_watch and comes here after us, or gave them
+ * back before our next look (all seq_cst).
+ */
+static void settle_tx(struct uhoma_sock *s, struct uh_readiness *r)
 {
 	static const char junk[256];
-	struct uh_readiness *r = s->readiness;
 
-	if (!r || !atomic_load_explicit(&r->used, memory_order_acquire) ||
-	    uh_sock_tx_spent(s) == atomic_load(&r->tx_full))
-		return;    /* nobody polls it, or it says the truth already */
-	uh_lock(&r->tx_lock);
-	/* Settle on what the budget says, looking again after each change:
-	 * a returner that gave back bytes while we filled either sees
-	 * tx_watch and comes here after us, or gave them back before our
-	 * next look (all seq_cst). */
 	for (;;) {
 		bool spent = uh_sock_tx_spent(s);
 
@@ -126,35 +123,35 @@ void uh_readiness_tx(struct uhoma_sock *s)
 			atomic_store(&s->tx_watch, false);
 		}
 	}
+}
+
+void uh_readiness_tx(struct uhoma_sock *s)
+{
+	struct uh_readiness *r = s->readiness;
+
+	if (!r || !atomic_load_explicit(&r->used, memory_order_acquire) ||
+	    uh_sock_tx_spent(s) == atomic_load(&r->tx_full))
+		return;    /* nobody polls it, or it says the truth already */
+	uh_lock(&r->tx_lock);
+	settle_tx(s, r);
 	uh_unlock(&r->tx_lock);
 }
 
 void uh_readiness_tx_refused(struct uhoma_sock *s)
 {
-	static const char junk[256];
 	struct uh_readiness *r = s->readiness;
-	struct pollfd pf;
+	struct pollfd pf = { .events = POLLOUT };
 
 	if (!r || !atomic_load_explicit(&r->used, memory_order_acquire))
 		return;
 	uh_lock(&r->tx_lock);
+	/* tx_full says what we made the descriptor; believe the kernel
+	 * instead, and settle from there. */
 	pf.fd = r->fd;
-	pf.events = POLLOUT;
-	pf.revents = 0;
-	if (uh_sock_tx_spent(s) && poll(&pf, 1, 0) == 1 &&
-	    (pf.revents & POLLOUT)) {
-		atomic_store(&s->tx_watch, true);
-		while (write(r->fd, junk, sizeof(junk)) > 0)
-			;
-		atomic_store(&r->tx_full, true);
-		/* Spent no longer (a response came meanwhile): writable
-		 * again, by the rule of uh_readiness_tx. */
-		if (!uh_sock_tx_spent(s)) {
-			drain(r->peer);
-			atomic_store(&r->tx_full, false);
-			atomic_store(&s->tx_watch, false);
-		}
-	}
+	if (atomic_load(&r->tx_full) && poll(&pf, 1, 0) == 1 &&
+	    (pf.revents & POLLOUT))
+		atomic_store(&r->tx_full, false);
+	settle_tx(s, r);
 	uh_unlock(&r->tx_lock);
 }
 
