@@ -636,6 +636,41 @@ static void ipraw__icmp_fails_rpcs(void **state)
 }
 
 /*
+ * A server on one stack holding a 10-byte request from a client socket on
+ * another (both raw IP on 127.0.0.1): the state the two tests below start
+ * from. *@held is the request as the server took it; returns its id.
+ */
+struct held_pair {
+	struct uhoma_stack *a, *b;
+	struct uhoma_sock *srv, *cli;
+	struct uhoma_msg held;
+};
+
+static uint64_t hold_one_request(struct held_pair *hp, uint16_t srv_port)
+{
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint8_t body[10] = { 7 };
+	uint64_t id;
+
+	hp->a = ip_stack("127.0.0.1");
+	hp->b = ip_stack("127.0.0.1");
+	assert_non_null(hp->a);
+	assert_non_null(hp->b);
+	assert_int_equal(uhoma_socket(hp->a, srv_port, &hp->srv), UHOMA_OK);
+	nt_buffers(hp->srv, NT_REGION);
+	assert_int_equal(uhoma_socket(hp->b, 0, &hp->cli), UHOMA_OK);
+	nt_buffers(hp->cli, NT_REGION);
+	nt_sockaddr("127.0.0.1", srv_port, &to, &to_len);
+	assert_int_equal(uhoma_send(hp->cli, (struct sockaddr *)&to, to_len,
+				    body, sizeof(body), 0, 0, &id), UHOMA_OK);
+	memset(&hp->held, 0, sizeof(hp->held));
+	assert_int_equal(uhoma_recv(hp->srv, &hp->held, 0,
+				    2 * 1000000000ll), (int)sizeof(body));
+	return id;
+}
+
+/*
  * Every raw protocol-146 socket on the host gets a copy of each ICMP error
  * quoting a protocol-146 packet between its addresses. A stack acts only
  * on errors about packets it sent: here a third party (the test, from a
@@ -647,11 +682,8 @@ static void ipraw__icmp_fails_rpcs(void **state)
 static void ipraw__others_icmp_ends_nothing(void **state)
 {
 	const uint16_t kport = 42000 + (uint16_t)(getpid() % 1000);
-	struct uhoma_stack *a, *b;
-	struct uhoma_sock *srv, *cli;
-	struct sockaddr_storage to;
+	struct held_pair hp;
 	struct uhoma_msg m;
-	size_t to_len;
 	uint8_t req[56 + 20], body[10] = { 1, 2, 3 };
 	uint64_t id;
 	int fd, claim;
@@ -661,38 +693,24 @@ static void ipraw__others_icmp_ends_nothing(void **state)
 	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
 	assert_true(fd >= 0);
 	claim = hold_port(kport);       /* a process of its own, as it were */
-	a = ip_stack("127.0.0.1");
-	b = ip_stack("127.0.0.1");
-	assert_non_null(a);
-	assert_non_null(b);
-	assert_int_equal(uhoma_socket(a, (uint16_t)(3000 + getpid() % 20000),
-				      &srv), UHOMA_OK);
-	nt_buffers(srv, NT_REGION);
-	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
-	nt_buffers(cli, NT_REGION);
-	nt_sockaddr("127.0.0.1", uhoma_port(srv), &to, &to_len);
-	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, body,
-				    sizeof(body), 0, 0, &id), UHOMA_OK);
-	memset(&m, 0, sizeof(m));
-	assert_int_equal(uhoma_recv(srv, &m, 0, 2 * 1000000000ll),
-			 (int)sizeof(body));
+	id = hold_one_request(&hp, (uint16_t)(3000 + getpid() % 20000));
 	/* The server holds it. Someone else writes to the client's port. */
-	request_pkt(req, sizeof(req), kport, uhoma_port(cli), 0x3000);
+	request_pkt(req, sizeof(req), kport, uhoma_port(hp.cli), 0x3000);
 	raw_send(fd, req, sizeof(req), 0);
 	usleep(30 * 1000);
-	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&m.peer,
-				     m.peer_len, m.id, body, sizeof(body)),
-			 UHOMA_OK);
-	uhoma_msg_release(srv, &m);
+	assert_int_equal(uhoma_reply(hp.srv, (struct sockaddr *)&hp.held.peer,
+				     hp.held.peer_len, hp.held.id, body,
+				     sizeof(body)), UHOMA_OK);
+	uhoma_msg_release(hp.srv, &hp.held);
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(uhoma_recv(cli, &m, 0, 2 * 1000000000ll),
+	assert_int_equal(uhoma_recv(hp.cli, &m, 0, 2 * 1000000000ll),
 			 (int)sizeof(body));
 	assert_true(m.id == id);
-	uhoma_msg_release(cli, &m);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
+	uhoma_msg_release(hp.cli, &m);
+	uhoma_close(hp.cli);
+	uhoma_close(hp.srv);
+	uhoma_stack_destroy(hp.a);
+	uhoma_stack_destroy(hp.b);
 	close(claim);
 	close(fd);
 }
@@ -706,47 +724,29 @@ static void ipraw__others_icmp_ends_nothing(void **state)
  */
 static void ipraw__closed_server_refuses_waiting_client(void **state)
 {
-	struct uhoma_stack *a, *b;
-	struct uhoma_sock *srv, *cli;
-	struct sockaddr_storage to;
+	struct held_pair hp;
 	struct uhoma_msg m;
-	size_t to_len;
-	uint8_t body[10] = { 7 };
 	uint64_t id;
 	double t0;
 
 	(void)state;
 	NEED_RAW();
-	a = ip_stack("127.0.0.1");
-	b = ip_stack("127.0.0.1");
-	assert_non_null(a);
-	assert_non_null(b);
-	assert_int_equal(uhoma_socket(a, (uint16_t)(4000 + getpid() % 20000),
-				      &srv), UHOMA_OK);
-	nt_buffers(srv, NT_REGION);
-	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
-	nt_buffers(cli, NT_REGION);
-	nt_sockaddr("127.0.0.1", uhoma_port(srv), &to, &to_len);
-	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to, to_len, body,
-				    sizeof(body), 0, 0, &id), UHOMA_OK);
-	memset(&m, 0, sizeof(m));
-	assert_int_equal(uhoma_recv(srv, &m, 0, 2 * 1000000000ll),
-			 (int)sizeof(body));
+	id = hold_one_request(&hp, (uint16_t)(4000 + getpid() % 20000));
 	/* Held a while: the client's RESENDs draw BUSYs, and the port is
 	 * seen held by whoever answers for the host. */
 	usleep(30 * 1000);
-	uhoma_close(srv);
+	uhoma_close(hp.srv);
 	t0 = nt_now();
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(uhoma_recv(cli, &m, 0, 2 * 1000000000ll),
+	assert_int_equal(uhoma_recv(hp.cli, &m, 0, 2 * 1000000000ll),
 			 UHOMA_ERR_NOT_CONNECTED);
 	assert_true(m.id == id);
 	print_message("    refused %.1f ms after the close\n",
 		      (nt_now() - t0) * 1000);
 	assert_true(nt_now() - t0 < 0.06);
-	uhoma_close(cli);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
+	uhoma_close(hp.cli);
+	uhoma_stack_destroy(hp.a);
+	uhoma_stack_destroy(hp.b);
 }
 
 int main(void)
