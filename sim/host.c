@@ -1,6 +1,7 @@
 /*
  * host.c - the core on a simulated carrier, in virtual time (host.h).
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,8 @@ static void pacer_fire(void *a, void *b)
 static void after(struct sim_host *h)
 {
 	struct sim_hosts *hs = h->all;
+	uint32_t active = atomic_load_explicit(&h->st->grant.num_active,
+					       memory_order_relaxed);
 
 	while (h->rx_ready) {
 		struct uhoma_msg m;
@@ -201,11 +204,27 @@ static void after(struct sim_host *h)
 			memset(&m, 0, sizeof(m));
 		}
 	}
+	if (active != h->active) {
+		sim_host_settle(h);
+		h->active = active;
+		if (active > h->max_active)
+			h->max_active = active;
+	}
 	if (!h->pacer_armed && uh_pacer_throttled(h->st)) {
 		h->pacer_armed = true;
 		sim_at(hs->net->eng, uh_pacer_delay_ns(h->st) * SIM_PS_PER_NS,
 		       pacer_fire, h, NULL);
 	}
+}
+
+void sim_host_settle(struct sim_host *h)
+{
+	uint64_t now = h->all->net->eng->now, dt = now - h->active_since;
+
+	h->active_area += (long double)h->active * (long double)dt;
+	if (h->active)
+		h->granting_ps += dt;
+	h->active_since = now;
 }
 
 static void deliver(void *arg, uint32_t host, struct sim_pkt *p)
@@ -269,6 +288,8 @@ static int host_start(struct sim_hosts *hs, uint32_t i, const char *config)
 	memset(h->metrics, 0, sizeof(*h->metrics));
 	parts.carrier = &h->c;
 	parts.metrics = h->metrics;
+	/* Ids as dense as a real process's: one counter per host. */
+	parts.own_ids = true;
 	rc = uh_stack_new(&cfg, &parts, &h->st);
 	if (rc)
 		return -1;

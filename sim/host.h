@@ -43,6 +43,12 @@ struct sim_host {
 	void *region;
 	bool rx_ready;                /* the core said a message may be ready */
 	bool pacer_armed;             /* a pacer event is pending */
+	/* The receiver's overcommitment: messages its core grants to at
+	 * once (grant slots in use), sampled after every call into it. */
+	uint32_t active, max_active;
+	uint64_t active_since;        /* ps: when active took its value */
+	long double active_area;      /* active x ps, for the mean */
+	uint64_t granting_ps;         /* time with active > 0 */
 };
 
 struct sim_hosts {
@@ -79,6 +85,9 @@ void sim_host_release(struct sim_host *h, const struct uhoma_msg *m);
 
 /* The sending host of message @m (taken at some host). */
 uint32_t sim_msg_peer(const struct uhoma_msg *m);
+
+/* Brings @h's overcommitment figures up to now (before reading them). */
+void sim_host_settle(struct sim_host *h);
 
 /* The virtual clock the stacks read, in ns. */
 uint64_t sim_clock_ns(void);

@@ -3,6 +3,7 @@
  * virtual time over a modelled fabric. See sim/README.md.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ static void usage(FILE *f)
 "  --config STR     uhoma configuration for every stack (key=value,...)\n"
 "  --csv FILE       per-size-bucket results as CSV\n"
 "  --svg FILE       P50/P99 slowdown against length, SVG\n"
+"  --compare        four runs of the same workload and seed: the defaults\n"
+"                   (with --config), priorities off (num_priorities=1),\n"
+"                   overcommit 1 (max_overcommit=1) and the least\n"
+"                   unscheduled data (unsched_bytes=1: one packet);\n"
+"                   one table, CSV and plot for all\n"
 "  --quiet          no progress line\n"
 "  --help\n");
 }
@@ -47,6 +53,103 @@ static double number(const char *name, const char *arg)
 		exit(2);
 	}
 	return v;
+}
+
+/* One run, reported in full. Returns the exit status. */
+static int one_run(const struct sim_opts *o, const char *csv,
+		   const char *svg)
+{
+	struct sim s;
+	int rc;
+
+	if (sim_create(&s, o)) {
+		sim_destroy(&s);
+		return 1;
+	}
+	sim_run(&s);
+	rc = sim_report(&s, stdout, csv, svg, NULL);
+	sim_destroy(&s);
+	return rc ? 1 : 0;
+}
+
+/* The --compare runs: each adds its configuration to the caller's. */
+static const struct {
+	const char *label, *config, *what;
+} ablations[] = {
+	{ "defaults", NULL, "Homa defaults" },
+	{ "prio_off", "num_priorities=1", "priorities off" },
+	{ "overcommit_1", "max_overcommit=1", "overcommit 1" },
+	{ "unsched_min", "unsched_bytes=1", "unscheduled 1 packet" },
+};
+#define NABLATIONS (sizeof(ablations) / sizeof(ablations[0]))
+
+/* Every ablation in turn, each reported in full, then one table, CSV and
+ * plot for all and the defaults' SUMMARY last. Returns the exit status. */
+static int compare_runs(const struct sim_opts *base, const char *csv,
+		       const char *svg)
+{
+	static struct sim_result r[NABLATIONS];
+	const char *labels[NABLATIONS];
+	struct plot_series ps[NABLATIONS];
+	char config[NABLATIONS][512];
+	int rc = 0;
+
+	for (size_t k = 0; k < NABLATIONS; k++) {
+		struct sim_opts o = *base;
+		struct sim s;
+
+		labels[k] = ablations[k].label;
+		if (ablations[k].config) {
+			snprintf(config[k], sizeof(config[k]), "%s%s%s",
+				 base->core_config ? base->core_config : "",
+				 base->core_config ? "," : "",
+				 ablations[k].config);
+			o.core_config = config[k];
+		}
+		printf("== %s (%s) ==\n", ablations[k].what,
+		       o.core_config ? o.core_config : "no --config");
+		if (sim_create(&s, &o)) {
+			sim_destroy(&s);
+			return 1;
+		}
+		sim_run(&s);
+		if (sim_report(&s, stdout, NULL, NULL, &r[k]))
+			rc = 1;
+		sim_destroy(&s);
+		ps[k] = (struct plot_series){ ablations[k].what, r[k].b,
+					      r[k].nb };
+		printf("\n");
+	}
+	printf("== compared: %s %s load %.2f seed %llu ==\n", base->topology,
+	       base->workload, base->load, (unsigned long long)base->seed);
+	printf("%-22s %12s %12s %12s %10s %10s\n", "run", "short_p99",
+	       "all_p50", "largest_p99", "sustained", "granted");
+	for (size_t k = 0; k < NABLATIONS; k++) {
+		const struct sim_result *x = &r[k];
+		double p50 = 0;
+
+		/* The median bucket's P50 stands for all lengths. */
+		if (x->nb)
+			p50 = x->b[x->nb / 2].s50;
+		printf("%-22s %12.2f %12.2f %12.2f %10.3f %10.2f\n",
+		       ablations[k].what, x->short_p99, p50,
+		       x->nb ? x->b[x->nb - 1].s99 : 0, x->sustained,
+		       x->mean_active);
+	}
+	if (csv && sim_write_csv(csv, labels, r, NABLATIONS))
+		rc = 1;
+	if (svg) {
+		char title[160];
+
+		snprintf(title, sizeof(title), "uhoma-sim %s %s load %.2f",
+			 base->topology, base->workload, base->load);
+		if (plot_svg(svg, title, ps, NABLATIONS))
+			rc = 1;
+	}
+	printf("SUMMARY short_p99_slowdown=%.2f sustained=%.3f "
+	       "pkts_per_s=%.0f\n", r[0].short_p99, r[0].sustained,
+	       r[0].pkts_per_s);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -68,14 +171,15 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "csv", required_argument, NULL, 'C' },
 		{ "svg", required_argument, NULL, 'V' },
+		{ "compare", no_argument, NULL, 'X' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *csv = NULL, *svg = NULL;
+	bool compare = false;
 	struct sim_opts o;
-	struct sim s;
-	int c, rc;
+	int c;
 
 	sim_opts_default(&o);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -122,6 +226,7 @@ int main(int argc, char **argv)
 		case 'c': o.core_config = optarg; break;
 		case 'C': csv = optarg; break;
 		case 'V': svg = optarg; break;
+		case 'X': compare = true; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -136,12 +241,5 @@ int main(int argc, char **argv)
 			"1.5)\n");
 		return 2;
 	}
-	if (sim_create(&s, &o)) {
-		sim_destroy(&s);
-		return 1;
-	}
-	sim_run(&s);
-	rc = sim_report(&s, stdout, csv, svg);
-	sim_destroy(&s);
-	return rc ? 1 : 0;
+	return compare ? compare_runs(&o, csv, svg) : one_run(&o, csv, svg);
 }

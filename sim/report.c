@@ -3,7 +3,8 @@
  * message length, the busiest downlinks, CSV, SVG, the SUMMARY line.
  *
  * A message's slowdown is its completion time over sim_ideal_ps, the same
- * message alone on the idle fabric; 1 is the best possible. Messages that
+ * message alone on the idle fabric; 1 is the best possible (one below it
+ * is counted as a model error: sim_result.faster). Messages that
  * started in the leading --warmup fraction, failed, or never completed are
  * left out of the percentiles (the counts say how many). Buckets hold
  * about equal numbers of messages, a length never split between two.
@@ -13,11 +14,13 @@
 
 #include "bench.h"
 #include "core/metrics.h"
+#include "core/stack.h"
 #include "core/wire.h"
 #include "sim.h"
 
-#define NBUCKETS 10
+#define NBUCKETS SIM_NBUCKETS
 #define NPORTS 5              /* downlinks listed */
+#define NUPLINKS 3            /* uplinks listed */
 
 struct done {
 	uint32_t len;
@@ -71,7 +74,7 @@ static void fill_bucket(struct bucket *b, struct done *d, size_t n)
 }
 
 /* The measured messages, with their slowdowns, sorted by length. */
-static struct done *collect(struct sim *s, size_t *count)
+static struct done *collect(struct sim *s, size_t *count, uint64_t *faster)
 {
 	const struct sim_workload *w = &s->w;
 	uint64_t first = (uint64_t)(s->o.warmup * (double)w->nmsgs);
@@ -100,6 +103,8 @@ static struct done *collect(struct sim *s, size_t *count)
 				cache_ps[c] *= 2;
 		}
 		d[n].slow = (double)d[n].ps / (double)cache_ps[c];
+		if (d[n].ps < cache_ps[c])
+			(*faster)++;
 		n++;
 	}
 	qsort(d, n, sizeof(*d), by_len);
@@ -131,43 +136,81 @@ static int by_busy(const void *a, const void *b)
 
 	if (x->st.busy_ps != y->st.busy_ps)
 		return x->st.busy_ps > y->st.busy_ps ? -1 : 1;
-	return x->to_host < y->to_host ? -1 : x->to_host > y->to_host;
+	/* Ties (idle ports) in the order the fabric lists them. */
+	return x < y ? -1 : x > y;
+}
+
+/* The switch ports that are downlinks (@down) or not, busiest first;
+ * NULL if memory is short. */
+static struct sim_port **busiest(struct sim_net *net, bool down, size_t *n)
+{
+	size_t cap = 0, k = 0;
+	struct sim_port **p;
+
+	for (uint32_t i = 0; i < net->nswitches; i++)
+		cap += net->sw[i].nports;
+	p = malloc((cap + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	for (uint32_t i = 0; i < net->nswitches; i++)
+		for (uint32_t j = 0; j < net->sw[i].nports; j++)
+			if (net->sw[i].ports[j].is_downlink == down)
+				p[k++] = &net->sw[i].ports[j];
+	qsort(p, k, sizeof(*p), by_busy);
+	*n = k;
+	return p;
+}
+
+static void print_port(FILE *out, struct sim_port *port, uint64_t elapsed)
+{
+	uint64_t drops = 0;
+
+	sim_port_settle(port);
+	for (unsigned q = 0; q < SIM_PRIOS; q++)
+		drops += port->st.drops[q];
+	fprintf(out, "util %5.1f%% drops %llu ",
+		100.0 * (double)port->st.busy_ps / (double)elapsed,
+		(unsigned long long)drops);
+	for (int q = SIM_PRIOS - 1; q >= 0; q--)
+		if (port->st.max_bytes[q])
+			fprintf(out, " p%d %.1f/%.1f", q,
+				(double)(port->st.area[q] /
+					 (long double)elapsed) / 1e3,
+				(double)port->st.max_bytes[q] / 1e3);
+	fprintf(out, "\n");
 }
 
 static void print_ports(struct sim *s, FILE *out)
 {
 	struct sim_net *net = &s->net;
-	struct sim_port **p = malloc(net->nhosts * sizeof(*p));
 	uint64_t elapsed = s->eng.now ? s->eng.now : 1;
+	struct sim_port **p;
 	size_t n = 0;
 
+	p = busiest(net, true, &n);
 	if (!p)
 		return;
-	for (uint32_t i = 0; i < net->nswitches; i++)
-		for (uint32_t k = 0; k < net->sw[i].nports; k++)
-			if (net->sw[i].ports[k].is_downlink)
-				p[n++] = &net->sw[i].ports[k];
-	qsort(p, n, sizeof(*p), by_busy);
 	fprintf(out, "busiest downlinks (queue per priority, KB: mean/max; "
 		     "priorities never used left out):\n");
 	for (size_t i = 0; i < n && i < NPORTS; i++) {
-		struct sim_port *port = p[i];
-		uint64_t drops = 0;
+		fprintf(out, "  to host %4u: ", p[i]->to_host);
+		print_port(out, p[i], elapsed);
+	}
+	free(p);
+	p = busiest(net, false, &n);
+	if (p && n) {
+		fprintf(out, "busiest uplinks (ToR to spine, spine to ToR):\n");
+		for (size_t i = 0; i < n && i < NUPLINKS; i++) {
+			const struct sim_switch *from = p[i]->sw;
+			const struct sim_switch *to = p[i]->to_sw;
 
-		sim_port_settle(port);
-		for (unsigned q = 0; q < SIM_PRIOS; q++)
-			drops += port->st.drops[q];
-		fprintf(out, "  to host %4u: util %5.1f%% drops %llu ",
-			port->to_host,
-			100.0 * (double)port->st.busy_ps / (double)elapsed,
-			(unsigned long long)drops);
-		for (int q = SIM_PRIOS - 1; q >= 0; q--)
-			if (port->st.max_bytes[q])
-				fprintf(out, " p%d %.1f/%.1f", q,
-					(double)(port->st.area[q] /
-						 (long double)elapsed) / 1e3,
-					(double)port->st.max_bytes[q] / 1e3);
-		fprintf(out, "\n");
+			fprintf(out, "  %s %u to %s %u: ",
+				from->rack == UINT32_MAX ? "spine" : "ToR",
+				from->index,
+				to && to->rack == UINT32_MAX ? "spine" : "ToR",
+				to ? to->index : 0);
+			print_port(out, p[i], elapsed);
+		}
 	}
 	free(p);
 	/* The NICs: one FIFO each, kept short by the senders' pacers. */
@@ -192,6 +235,19 @@ static void print_ports(struct sim *s, FILE *out)
 			     "(host %u)\n",
 			(double)(area / elapsed / net->nhosts) / 1e3,
 			(double)max / 1e3, at);
+	}
+	{
+		uint64_t buf = 0;
+		uint32_t at = 0;
+
+		for (uint32_t i = 0; i < net->nswitches; i++)
+			if (net->sw[i].buf_max > buf) {
+				buf = net->sw[i].buf_max;
+				at = i;
+			}
+		fprintf(out, "switch buffers: peak %.1f KB (switch %u) of "
+			     "%.0f KB\n", (double)buf / 1e3, at,
+			net->nswitches ? (double)net->sw[0].buf_cap / 1e3 : 0);
 	}
 }
 
@@ -222,7 +278,8 @@ static void print_core(struct sim *s, FILE *out)
 	fprintf(out, "\n");
 }
 
-static int write_csv(const char *path, const struct bucket *b, size_t n)
+int sim_write_csv(const char *path, const char *const *label,
+		  const struct sim_result *r, size_t n)
 {
 	FILE *f = fopen(path, "w");
 
@@ -230,12 +287,16 @@ static int write_csv(const char *path, const struct bucket *b, size_t n)
 		perror(path);
 		return -1;
 	}
-	fprintf(f, "max_len,count,p50_us,p99_us,p999_us,slowdown_p50,"
+	fprintf(f, "config,max_len,count,p50_us,p99_us,p999_us,slowdown_p50,"
 		   "slowdown_p99,slowdown_p999\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%u,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
-			b[i].max_len, b[i].count, b[i].p50, b[i].p99,
-			b[i].p999, b[i].s50, b[i].s99, b[i].s999);
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; i < r[k].nb; i++) {
+			const struct bucket *b = &r[k].b[i];
+
+			fprintf(f, "%s,%u,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+				label[k], b->max_len, b->count, b->p50, b->p99,
+				b->p999, b->s50, b->s99, b->s999);
+		}
 	return fclose(f) ? -1 : 0;
 }
 
@@ -254,69 +315,144 @@ static double short_p99(struct done *d, size_t n, const struct bucket *b,
 	return d[rank(k, 99)].slow;
 }
 
-/* Bytes completed over bytes offered while messages were being made. */
-static double sustained(const struct sim_workload *w)
+/* The backlog at @t: bytes of messages started by @t and not done by it. */
+static double backlog_at(const struct sim_workload *w, uint64_t t)
 {
-	double offered = 0, done = 0;
+	double b = 0;
 
-	for (uint64_t i = 0; i < w->nmsgs; i++) {
-		uint64_t at = w->msgs[i].done_ps;
-
-		offered += w->msgs[i].len;
-		if (at && at <= w->last_start_ps)
-			done += w->msgs[i].len;
-	}
-	return offered > 0 ? done / offered : 0;
+	for (uint64_t i = 0; i < w->nmsgs && w->msgs[i].start_ps <= t; i++)
+		if (!w->msgs[i].done_ps || w->msgs[i].done_ps > t)
+			b += w->msgs[i].len;
+	return b;
 }
 
-int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg)
+/* Fills @r's sustained and backlogs: the window runs from the first
+ * measured message's start to the last message's. */
+static void sustained(const struct sim *s, struct sim_result *r)
 {
-	struct bucket b[NBUCKETS];
-	size_t n = 0, nb;
-	struct done *d = collect(s, &n);
 	const struct sim_workload *w = &s->w;
-	double wall = s->wall_s > 0 ? s->wall_s : 1e-9;
-	int rc = 0;
+	uint64_t first = (uint64_t)(s->o.warmup * (double)w->nmsgs);
+	uint64_t t0, t1 = w->last_start_ps;
+	double offered = 0;
 
+	r->sustained = 0;
+	if (first >= w->nmsgs)
+		return;
+	t0 = w->msgs[first].start_ps;
+	for (uint64_t i = first + 1; i < w->nmsgs; i++)
+		offered += w->msgs[i].len;
+	r->backlog_start = backlog_at(w, t0);
+	r->backlog_end = backlog_at(w, t1);
+	if (offered > 0)
+		r->sustained = 1 - (r->backlog_end - r->backlog_start) /
+				   offered;
+}
+
+static void receivers(struct sim *s, struct sim_result *r)
+{
+	long double area = 0;
+	uint64_t granting = 0;
+
+	for (uint32_t i = 0; i < s->hosts.n; i++) {
+		struct sim_host *h = &s->hosts.h[i];
+
+		sim_host_settle(h);
+		if (h->max_active > r->max_active)
+			r->max_active = h->max_active;
+		area += h->active_area;
+		granting += h->granting_ps;
+	}
+	r->mean_active = granting ? (double)(area / granting) : 0;
+}
+
+int sim_results(struct sim *s, struct sim_result *r)
+{
+	size_t n = 0;
+	struct done *d;
+	uint64_t elapsed = s->eng.now ? s->eng.now : 1;
+	struct sim_port **p;
+
+	memset(r, 0, sizeof(*r));
+	d = collect(s, &n, &r->faster);
 	if (!d)
 		return -1;
-	nb = buckets(d, n, b);
+	r->measured = n;
+	r->nb = buckets(d, n, r->b);
+	r->short_p99 = short_p99(d, n, r->b, r->nb);
+	free(d);
+	sustained(s, r);
+	r->pkts_per_s = (double)s->net.delivered /
+			(s->wall_s > 0 ? s->wall_s : 1e-9);
+	p = busiest(&s->net, true, &n);
+	if (!p)
+		return -1;
+	if (n)
+		r->downlink_util = (double)p[0]->st.busy_ps / (double)elapsed;
+	free(p);
+	for (uint32_t i = 0; i < s->net.nswitches; i++)
+		if (s->net.sw[i].buf_max > r->max_switch_buf)
+			r->max_switch_buf = s->net.sw[i].buf_max;
+	receivers(s, r);
+	return 0;
+}
+
+int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
+	       struct sim_result *res)
+{
+	struct sim_result mine, *r = res ? res : &mine;
+	const struct sim_workload *w = &s->w;
+	const char *label = "uhoma";
+	int rc = 0;
+
+	if (sim_results(s, r))
+		return -1;
 	fprintf(out, "%s %s %s load %.2f seed %llu: %llu messages, %llu "
 		     "complete, %llu failed, %zu measured; %.3f ms simulated\n",
 		s->o.topology, s->o.workload,
 		w->mode == SIM_RPC ? "rpc" : "oneway", s->o.load,
 		(unsigned long long)s->o.seed, (unsigned long long)w->nmsgs,
 		(unsigned long long)(w->ndone - w->nerrors),
-		(unsigned long long)w->nerrors, n, (double)s->eng.now / 1e9);
+		(unsigned long long)w->nerrors, r->measured,
+		(double)s->eng.now / 1e9);
 	fprintf(out, "%9s %8s %10s %10s %10s %8s %8s %8s\n", "len<=",
 		"count", "p50_us", "p99_us", "p99.9_us", "slow50", "slow99",
 		"slow99.9");
-	for (size_t i = 0; i < nb; i++)
+	for (size_t i = 0; i < r->nb; i++)
 		fprintf(out, "%9u %8zu %10.1f %10.1f %10.1f %8.2f %8.2f "
 			     "%8.2f\n",
-			b[i].max_len, b[i].count, b[i].p50, b[i].p99,
-			b[i].p999, b[i].s50, b[i].s99, b[i].s999);
+			r->b[i].max_len, r->b[i].count, r->b[i].p50,
+			r->b[i].p99, r->b[i].p999, r->b[i].s50, r->b[i].s99,
+			r->b[i].s999);
+	if (r->faster)
+		fprintf(out, "MODEL ERROR: %llu messages faster than on the "
+			     "idle fabric\n", (unsigned long long)r->faster);
 	print_ports(s, out);
+	fprintf(out, "receivers: at most %u messages granted at once, %.2f "
+		     "on average while granting (max_overcommit %u)\n",
+		r->max_active, r->mean_active,
+		s->hosts.n ? s->hosts.h[0].st->cfg.max_overcommit : 0);
+	fprintf(out, "backlog (bytes offered, not yet delivered): %.1f KB "
+		     "after the warmup, %.1f KB at the last start\n",
+		r->backlog_start / 1e3, r->backlog_end / 1e3);
 	print_core(s, out);
 	fprintf(out, "packets delivered %llu, dropped %llu; %llu events in "
 		     "%.2f s\n",
 		(unsigned long long)s->net.delivered,
 		(unsigned long long)s->net.dropped,
 		(unsigned long long)s->eng.fired, s->wall_s);
-	if (csv && write_csv(csv, b, nb))
+	if (csv && sim_write_csv(csv, &label, r, 1))
 		rc = -1;
-	if (svg) {
+	if (svg && r->nb) {
 		char title[160];
-		struct plot_series ps = { "uhoma (simulated)", b, nb };
+		struct plot_series ps = { "uhoma (simulated)", r->b, r->nb };
 
 		snprintf(title, sizeof(title), "uhoma-sim %s %s load %.2f",
 			 s->o.topology, s->o.workload, s->o.load);
-		if (nb && plot_svg(svg, title, &ps, 1))
+		if (plot_svg(svg, title, &ps, 1))
 			rc = -1;
 	}
 	fprintf(out, "SUMMARY short_p99_slowdown=%.2f sustained=%.3f "
-		     "pkts_per_s=%.0f\n", short_p99(d, n, b, nb), sustained(w),
-		(double)s->net.delivered / wall);
-	free(d);
+		     "pkts_per_s=%.0f\n", r->short_p99, r->sustained,
+		r->pkts_per_s);
 	return rc;
 }

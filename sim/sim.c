@@ -1,6 +1,7 @@
 /*
  * sim.c - assembling and running one simulation (sim.h).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -94,26 +95,57 @@ void sim_run(struct sim *s)
 	s->wall_s = wall_now() - t0;
 }
 
+struct ideal_pkt {
+	uint64_t ready, wire;      /* at the last hop */
+};
+
+static int by_ready(const void *a, const void *b)
+{
+	const struct ideal_pkt *x = a, *y = b;
+
+	return x->ready < y->ready ? -1 : x->ready > y->ready;
+}
+
 uint64_t sim_ideal_ps(const struct sim_net *net, uint32_t src, uint32_t dst,
 		      uint32_t len)
 {
-	uint64_t ppb[4], prop[4], done[4] = { 0, 0, 0, 0 };
-	unsigned hops = sim_topo_path(net, src, dst, ppb, prop);
-	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA, left = len;
+	uint64_t ppb[4], prop[4], *done, last = 0;
+	unsigned ways, hops = sim_topo_path(net, src, dst, ppb, prop, &ways);
+	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA, left = len, k = 0;
+	uint32_t npkts = len ? (len + per - 1) / per : 1;
+	struct ideal_pkt *at = calloc(npkts, sizeof(*at));
 
-	/* done[j]: when hop j finished serializing the latest packet. */
+	/* done[j * ways + w]: when hop j, by spine w, finished serializing
+	 * the latest packet there. The middle hops of a 4-hop path are as
+	 * many as the spines, and at best packets take them in turn. */
+	done = calloc((size_t)hops * ways, sizeof(*done));
+	if (!done || !at)
+		abort();
 	do {
 		uint32_t payload = left < per ? left : per;
 		uint64_t wire = sim_wire_bytes(UH_HDR_DATA + payload);
 		uint64_t ready = 0;     /* all are at the sender at time 0 */
 
-		for (unsigned j = 0; j < hops; j++) {
-			uint64_t start = ready > done[j] ? ready : done[j];
+		for (unsigned j = 0; j + 1 < hops; j++) {
+			bool mid = j == 1 || j == 2;
+			uint64_t *d = &done[j * ways + (mid ? k % ways : 0)];
+			uint64_t start = ready > *d ? ready : *d;
 
-			done[j] = start + wire * ppb[j];
-			ready = done[j] + prop[j];
+			*d = start + wire * ppb[j];
+			ready = *d + prop[j];
 		}
+		at[k++] = (struct ideal_pkt){ ready, wire };
 		left -= payload;
 	} while (left);
-	return done[hops - 1] + prop[hops - 1];
+	/* The last hop takes them as they come, which (spines in parallel)
+	 * need not be the order they were sent in. */
+	qsort(at, k, sizeof(*at), by_ready);
+	for (uint32_t i = 0; i < k; i++) {
+		uint64_t start = at[i].ready > last ? at[i].ready : last;
+
+		last = start + at[i].wire * ppb[hops - 1];
+	}
+	free(at);
+	free(done);
+	return last + prop[hops - 1];
 }

@@ -133,13 +133,15 @@ nomem:
 }
 
 unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
-		       uint64_t ps_per_byte[4], uint64_t prop_ps[4])
+		       uint64_t ps_per_byte[4], uint64_t prop_ps[4],
+		       unsigned *ways)
 {
 	const struct topo *t = net->topo;
 	uint32_t rs = src / t->per_rack, rd = dst / t->per_rack;
 	const struct sim_port *down = &net->sw[rd].ports[dst % t->per_rack];
 	unsigned n = 0;
 
+	*ways = 1;
 	ps_per_byte[n] = net->nic[src].ps_per_byte;
 	prop_ps[n++] = net->nic[src].prop_ps;
 	if (rs != rd) {
@@ -153,6 +155,7 @@ unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
 		prop_ps[n++] = up->prop_ps;
 		ps_per_byte[n] = sd->ps_per_byte;
 		prop_ps[n++] = sd->prop_ps;
+		*ways = t->spines;
 	}
 	ps_per_byte[n] = down->ps_per_byte;
 	prop_ps[n++] = down->prop_ps;

@@ -39,9 +39,12 @@ int sim_topo_build(struct sim_net *net, const char *spec,
 		   const struct sim_topo_opts *o, char *err, size_t len);
 
 /* The hops from host @src to host @dst: their count (2 or 4), and each
- * hop's ps per byte and propagation (for the idle-fabric baseline). */
+ * hop's ps per byte and propagation (for the idle-fabric baseline);
+ * *@ways: how many spines the middle hops of a 4-hop path may take, each
+ * packet its own (1 for a 2-hop path). */
 unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
-		       uint64_t ps_per_byte[4], uint64_t prop_ps[4]);
+		       uint64_t ps_per_byte[4], uint64_t prop_ps[4],
+		       unsigned *ways);
 
 /* Whether hosts @a and @b share a rack (their paths have 2 hops). */
 bool sim_topo_same_rack(const struct sim_net *net, uint32_t a, uint32_t b);

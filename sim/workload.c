@@ -12,10 +12,17 @@
 
 /*
  * Open addressing, linear probing, deletion by backward shift. A receiver
- * knows a request only by its RPC id (the server's id is the client's with
- * bit 0 set): the map finds the message it belongs to. Key 0 is empty
- * (client ids are never 0).
+ * knows a request only by its client's address and RPC id (the server's
+ * id is the client's with bit 0 set; each host numbers its own RPCs): the
+ * map finds the message they belong to. Key 0 is empty (client ids are
+ * never 0).
  */
+/* The map's key for client host @src's RPC @id. */
+static uint64_t id_key(uint32_t src, uint64_t id)
+{
+	return (uint64_t)src << 40 | (id >> 1);
+}
+
 struct sim_id_map {
 	uint64_t *key;
 	uint64_t *val;
@@ -168,7 +175,8 @@ static void start_msg(struct sim_workload *w, uint32_t src, uint32_t dst,
 	w->last_start_ps = m->start_ps;
 	rc = sim_host_send(&w->hosts->h[src], dst, len, idx, &id);
 	if (rc == 0 && w->mode == SIM_ONEWAY)
-		rc = map_put(w->ids, id >> 1, idx) ? UHOMA_ERR_NOMEM : 0;
+		rc = map_put(w->ids, id_key(src, id), idx) ? UHOMA_ERR_NOMEM
+							     : 0;
 	if (rc) {
 		m->error = rc;
 		m->done_ps = m->start_ps;
@@ -273,7 +281,8 @@ void sim_workload_on_msg(void *app, struct sim_host *h,
 
 	if (m->id & 1) {
 		/* A request: the oneway message is complete here. */
-		if (w->mode == SIM_ONEWAY && map_take(w->ids, m->id >> 1, &idx))
+		if (w->mode == SIM_ONEWAY &&
+		    map_take(w->ids, id_key(sim_msg_peer(m), m->id), &idx))
 			complete(w, idx, rc < 0 ? rc : 0);
 		if (rc >= 0)
 			sim_host_reply(h, m, w->mode == SIM_RPC ? m->length
@@ -281,7 +290,7 @@ void sim_workload_on_msg(void *app, struct sim_host *h,
 	} else if (w->mode == SIM_RPC || rc < 0) {
 		/* A response, or a client RPC that failed. */
 		if (w->mode == SIM_ONEWAY)
-			map_take(w->ids, m->id >> 1, &idx);
+			map_take(w->ids, id_key(h->index, m->id), &idx);
 		complete(w, m->cookie, rc < 0 ? rc : 0);
 	}
 	sim_host_release(h, m);

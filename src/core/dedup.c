@@ -37,12 +37,6 @@ static void bit_put(uint64_t *bits, uint32_t cap, unsigned which, uint64_t s,
 		*w &= ~m;
 }
 
-static bool alive(const struct uh_dedup *d, uint64_t s)
-{
-	return bit_get(d->bits, d->cap, SEEN, s) &&
-	       !bit_get(d->bits, d->cap, DONE, s);
-}
-
 uint64_t *uh_dedup_ring(uint32_t cap)
 {
 	return calloc(2 * (cap / 64), sizeof(uint64_t));
@@ -127,19 +121,85 @@ static uint64_t settled_top(const struct uh_dedup *d, uint64_t now,
 	return top;
 }
 
-/* Whether sliding the floor past @t would lose something: @t is alive
- * here, or unseen and recent enough that its first copy may still come. */
-static bool keep(const struct uh_dedup *d, uint64_t t, uint64_t settled)
+/*
+ * The scans below go a word at a time: numbers base .. base + 63, with
+ * base a multiple of 64, share one word of each ring (cap is a multiple of
+ * 64). A client's ids at one server are sparse (one counter for all its
+ * servers), so a slide passes over as many numbers as the client sent
+ * elsewhere meanwhile, on every request once the window is full.
+ */
+
+/* Bits @from .. @to (0..63, inclusive) of a word. */
+static uint64_t span_mask(unsigned from, unsigned to)
 {
-	if (bit_get(d->bits, d->cap, SEEN, t))
-		return alive(d, t);
-	return t > settled;
+	uint64_t up = to == 63 ? ~0ull : (2ull << to) - 1;
+
+	return up & (~0ull << from);
+}
+
+/* Which of the 64 numbers from @base sliding the floor past would lose:
+ * alive ones (seen, not finished), and unseen ones above @settled, whose
+ * first copy may still come (see dedup.h). */
+static uint64_t keep_word(const struct uh_dedup *d, uint64_t base,
+			  uint64_t settled)
+{
+	uint64_t w = (base & (d->cap - 1)) / 64;
+	uint64_t done = d->bits[DONE * (d->cap / 64) + w];
+	uint64_t seen = d->bits[SEEN * (d->cap / 64) + w];
+	uint64_t recent;
+
+	if (settled < base)
+		recent = ~0ull;
+	else if (settled - base >= 63)
+		recent = 0;
+	else
+		recent = ~0ull << (settled - base + 1);
+	return (seen & ~done) | (~seen & recent);
+}
+
+/* How many numbers in [@a, @b] are to keep; @first (if not NULL) gets
+ * the lowest, or b + 1 if none. */
+static uint64_t scan_keep(const struct uh_dedup *d, uint64_t a, uint64_t b,
+			  uint64_t settled, uint64_t *first)
+{
+	uint64_t n = 0, none = b + 1;
+
+	if (!first)
+		first = &none;
+	*first = b + 1;
+	while (a <= b) {
+		uint64_t base = a & ~63ull;
+		unsigned to = b - base >= 63 ? 63 : (unsigned)(b - base);
+		uint64_t k = keep_word(d, base, settled) &
+			     span_mask((unsigned)(a - base), to);
+
+		if (k && *first > b)
+			*first = base + (uint64_t)__builtin_ctzll(k);
+		n += (uint64_t)__builtin_popcountll(k);
+		a = base + to + 1;
+	}
+	return n;
+}
+
+/* Clears both rings' bits for the numbers [@a, @b]. */
+static void clear_span(struct uh_dedup *d, uint64_t a, uint64_t b)
+{
+	while (a <= b) {
+		uint64_t base = a & ~63ull;
+		uint64_t w = (base & (d->cap - 1)) / 64;
+		unsigned to = b - base >= 63 ? 63 : (unsigned)(b - base);
+		uint64_t m = span_mask((unsigned)(a - base), to);
+
+		d->bits[DONE * (d->cap / 64) + w] &= ~m;
+		d->bits[SEEN * (d->cap / 64) + w] &= ~m;
+		a = base + to + 1;
+	}
 }
 
 uint32_t uh_dedup_needs(const struct uh_dedup *d, uint64_t id,
 			uint32_t max_cap, uint64_t now, uint64_t settle)
 {
-	uint64_t s = seq_of(id), to, t, settled;
+	uint64_t s = seq_of(id), to, t, settled, end;
 	uint32_t want = d->cap;
 
 	if (s <= d->floor || s - d->floor <= d->cap)
@@ -148,10 +208,9 @@ uint32_t uh_dedup_needs(const struct uh_dedup *d, uint64_t id,
 	 * freely; one to keep there asks for a larger ring instead. */
 	to = s - d->cap;
 	settled = settled_top(d, now, settle);
-	for (t = d->floor + 1; t <= to && t <= d->floor + d->cap; t++)
-		if (keep(d, t, settled))
-			break;
-	if (t > to || t > d->floor + d->cap)
+	end = to < d->floor + d->cap ? to : d->floor + d->cap;
+	(void)scan_keep(d, d->floor + 1, end, settled, &t);
+	if (t > end)
 		return 0;
 	while (want < s - t + 1 && want < max_cap)
 		want *= 2;
@@ -176,10 +235,18 @@ uint64_t *uh_dedup_install(struct uh_dedup *d, uint64_t *bits, uint32_t cap)
 /* Moves the floor up over every finished number just above it. */
 static void advance(struct uh_dedup *d)
 {
-	while (bit_get(d->bits, d->cap, DONE, d->floor + 1)) {
-		bit_put(d->bits, d->cap, DONE, d->floor + 1, false);
-		bit_put(d->bits, d->cap, SEEN, d->floor + 1, false);
-		d->floor++;
+	for (;;) {
+		uint64_t a = d->floor + 1, base = a & ~63ull;
+		uint64_t w = (base & (d->cap - 1)) / 64;
+		uint64_t run = ~(d->bits[DONE * (d->cap / 64) + w] >> (a - base));
+		unsigned n = run ? (unsigned)__builtin_ctzll(run) : 64;
+
+		if (n > 64 - (unsigned)(a - base))
+			n = 64 - (unsigned)(a - base);
+		if (!n)
+			return;
+		clear_span(d, a, a + n - 1);
+		d->floor += n;
 	}
 }
 
@@ -213,19 +280,13 @@ uint64_t uh_dedup_admit(struct uh_dedup *d, uint64_t id, uint64_t now,
 
 		/* Count what the slide loses: numbers still to keep. The
 		 * part beyond the ring was never seen, and is recent. */
-		for (uint64_t t = d->floor + 1; t <= end; t++)
-			if (keep(d, t, settled))
-				forgotten++;
+		forgotten = scan_keep(d, d->floor + 1, end, settled, NULL);
 		if (to > end)
 			forgotten += to - (settled > end ? settled : end);
-		if (to - d->floor >= d->cap) {
+		if (to - d->floor >= d->cap)
 			memset(d->bits, 0, 2 * (d->cap / 8));
-		} else {
-			for (uint64_t t = d->floor + 1; t <= to; t++) {
-				bit_put(d->bits, d->cap, DONE, t, false);
-				bit_put(d->bits, d->cap, SEEN, t, false);
-			}
-		}
+		else
+			clear_span(d, d->floor + 1, to);
 		d->floor = to;
 		d->forgotten += forgotten;
 		advance(d);

@@ -39,10 +39,13 @@ static void id_init(void)
 	pthread_atfork(NULL, NULL, id_reset_after_fork);
 }
 
-uint64_t uh_rpc_new_client_id(void)
+uint64_t uh_rpc_new_client_id(struct uhoma_stack *st)
 {
 	uint64_t n;
 
+	if (st->own_ids)
+		return atomic_fetch_add_explicit(&st->next_id, 1,
+						 memory_order_relaxed) << 1;
 	pthread_once(&id_once, id_init);
 	n = atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
 	return atomic_load_explicit(&id_pid_bits, memory_order_relaxed) |
@@ -322,7 +325,7 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 				 uint16_t dport, uint8_t *buf, uint32_t len,
 				 uint64_t cookie, bool is_private, int *err)
 {
-	struct uh_rpc *rpc = rpc_alloc(s, peer, uh_rpc_new_client_id(), dport);
+	struct uh_rpc *rpc = rpc_alloc(s, peer, uh_rpc_new_client_id(s->stack), dport);
 
 	if (!rpc) {
 		uh_rpc_msgbuf_free(buf, len);

@@ -36,6 +36,7 @@
 #include "util/list.h"
 
 struct uhoma_sock;
+struct uhoma_stack;
 struct uh_peer;
 struct uh_deferred;
 
@@ -252,8 +253,9 @@ static inline void uh_rpc_put(struct uh_rpc *rpc)
 uint8_t *uh_rpc_msgbuf_alloc(size_t len);
 void uh_rpc_msgbuf_free(uint8_t *buf, size_t len);
 
-/* A new client id: even, unique on this host (pid and a counter). */
-uint64_t uh_rpc_new_client_id(void);
+/* A new client id of @st: even, unique on this host (pid and a counter;
+ * the stack's own counter if it asked for one, see uh_stack_parts). */
+uint64_t uh_rpc_new_client_id(struct uhoma_stack *st);
 
 /* The bucket of client RPC @id / server RPC @id of @s. */
 struct uh_bucket *uh_rpc_client_bucket(struct uhoma_sock *s, uint64_t id);

@@ -98,6 +98,8 @@ int uh_stack_new(const struct uhoma_config *cfg,
 	st->carrier = parts->carrier;
 	st->metrics = parts->metrics;
 	st->now = parts->now;
+	st->own_ids = parts->own_ids;
+	atomic_init(&st->next_id, 1);
 	st->up = parts->up;
 	st->dedup_cap = UH_DEDUP_MIN_CAP;
 	while (st->dedup_cap < cfg->dedup_window)

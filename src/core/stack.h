@@ -55,6 +55,11 @@ struct uh_stack_parts {
 	struct uh_metrics *metrics;       /* zeroed storage for the counters */
 	uint64_t (*now)(void);            /* the clock, in nanoseconds */
 	struct uh_stack_upcalls up;
+	/* Number client RPCs from the stack's own counter, not the
+	 * process's: only for a stack whose address no other stack in the
+	 * process shares (a simulated host, whose ids must be as dense as a
+	 * real process's). */
+	bool own_ids;
 };
 
 #define UH_SOCKTAB_BUCKETS 256
@@ -95,6 +100,8 @@ struct uhoma_stack {
 					* uhoma-stat reads, or private) */
 	struct uh_stat *stat;          /* immutable: the published segment
 					* (the layer above's) */
+	bool own_ids;                  /* immutable: ids from next_id */
+	_Atomic uint64_t next_id;      /* own_ids: the counter; atomic adds */
 };
 
 /*

@@ -108,16 +108,16 @@ static void rpc__client_ids_even_and_unique(void **state)
 	uint64_t prev = 0, a, b;
 
 	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
 	for (int i = 0; i < 10000; i++) {
-		uint64_t id = uh_rpc_new_client_id();
+		uint64_t id = uh_rpc_new_client_id(h->st);
 
 		assert_int_equal(id & 1, 0);
 		assert_true(id > prev);     /* a counter: never repeats */
 		prev = id;
 	}
 	/* Two sockets of one host draw from the same sequence. */
-	ct_net_init(&net);
-	h = ct_host(&net, 1, NULL);
 	c1 = ct_sock(h, 0);
 	c2 = ct_sock(h, 0);
 	a = ct_send(c1, PEER, 80, 100, 1, false);
@@ -129,6 +129,32 @@ static void rpc__client_ids_even_and_unique(void **state)
 	assert_int_equal(ct_client_state(c1, a), UH_RPC_OUTGOING);
 	assert_int_equal(ct_client_state(c2, a), -1);
 	assert_int_equal(ct_client_state(c2, b), UH_RPC_OUTGOING);
+	ct_net_free(&net);
+}
+
+/*
+ * A stack that asked for its own ids (a simulated host: its address is
+ * its own) numbers its RPCs densely from its own counter, whatever other
+ * stacks of the process do meanwhile; the others share the process's.
+ */
+static void rpc__own_ids_are_dense(void **state)
+{
+	struct ct_net net;
+	struct ct_host *own, *shared;
+	uint64_t a, b;
+
+	(void)state;
+	ct_net_init(&net);
+	own = ct_host(&net, 1, NULL);
+	shared = ct_host(&net, 2, NULL);
+	own->st->own_ids = true;      /* before its first RPC */
+	assert_int_equal(uh_rpc_new_client_id(own->st), 2);
+	a = uh_rpc_new_client_id(shared->st);
+	b = uh_rpc_new_client_id(shared->st);
+	assert_int_equal(b - a, 2);
+	assert_int_equal(ct_send(ct_sock(own, 0), PEER, 80, 100, 1, false), 4);
+	assert_true(uh_rpc_new_client_id(shared->st) > b);
+	assert_int_equal(uh_rpc_new_client_id(own->st), 6);
 	ct_net_free(&net);
 }
 
@@ -622,6 +648,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(rpc__client_ids_even_and_unique),
+		UH_TEST(rpc__own_ids_are_dense),
 		UH_TEST(rpc__new_client_outgoing_and_found),
 		UH_TEST(rpc__server_keyed_by_address_and_id),
 		UH_TEST(rpc__find_or_new_server_creates_once),

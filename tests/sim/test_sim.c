@@ -1,7 +1,8 @@
 /*
  * test_sim.c - the simulator: exact timing on the model, strict priorities
  * and tail drop at a switch port, SRPT at a receiver through the real
- * core, and the same output from the same seed.
+ * core, incast, what priorities are worth at load, request/response, and
+ * the same output from the same seed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -267,11 +268,100 @@ static void test_srpt(void **state)
 	bed_down(&b);
 }
 
+/* ---- whole runs ---------------------------------------------------------- */
+
+/* Runs @o to its end and fills @r; every message complete, none faster
+ * than the idle fabric allows. */
+static void run_whole(struct sim_opts *o, struct sim_result *r)
+{
+	struct sim s;
+	FILE *devnull = fopen("/dev/null", "w");
+
+	assert_non_null(devnull);
+	o->quiet = true;
+	assert_int_equal(sim_create(&s, o), 0);
+	sim_run(&s);
+	assert_int_equal(sim_report(&s, devnull, NULL, NULL, r), 0);
+	fclose(devnull);
+	assert_true(s.w.nmsgs == o->messages);
+	assert_true(s.w.ndone == s.w.nmsgs);
+	assert_true(s.w.nerrors == 0);
+	assert_true(r->faster == 0);
+	sim_destroy(&s);
+}
+
+/* 16 senders start 1 MB each to one receiver at the same instant: the
+ * receiver's downlink stays busy, it grants to at most max_overcommit at
+ * once, and the switch holds no more than the unscheduled bytes of all
+ * and the receiver's granted window. */
+static void test_incast(void **state)
+{
+	struct sim_opts o;
+	struct sim_result r;
+	/* The core's defaults: unsched_bytes, max_incoming (uhoma(7)). */
+	const uint64_t unsched = 40000, incoming = 400000;
+
+	(void)state;
+	sim_opts_default(&o);
+	o.topology = "rack:17";
+	o.workload = "incast:16,1000000";
+	o.messages = 16;
+	o.warmup = 0;
+	run_whole(&o, &r);
+	assert_true(r.downlink_util >= 0.90);
+	assert_true(r.max_active >= 2);          /* it did overcommit */
+	assert_true(r.max_active <= 8);          /* max_overcommit */
+	assert_true(r.max_switch_buf <= 16 * unsched + incoming +
+					 16 * SIM_MAX_HOMA);
+	/* Equal lengths: nothing starves, all end within the last fifth. */
+	assert_true(r.b[0].p50 > 0.8 * r.b[0].p99);
+}
+
+/* The same W4 run at 80% load with every packet in one queue: the short
+ * messages' P99 slowdown is much worse, the largest messages' no better
+ * by much. */
+static void test_priorities_matter(void **state)
+{
+	struct sim_opts o;
+	struct sim_result on, off;
+
+	(void)state;
+	sim_opts_default(&o);
+	o.topology = "rack:8";
+	o.load = 0.8;
+	o.seed = 3;
+	o.messages = 3000;
+	run_whole(&o, &on);
+	o.core_config = "num_priorities=1";
+	run_whole(&o, &off);
+	assert_true(on.short_p99 >= 1.0);
+	assert_true(off.short_p99 > 3 * on.short_p99);
+}
+
+/* Request and response: each message counts the round trip, so its ideal
+ * is twice the one-way one; none beats it, all complete. */
+static void test_rpc_mode(void **state)
+{
+	struct sim_opts o;
+	struct sim_result r;
+
+	(void)state;
+	sim_opts_default(&o);
+	o.topology = "fabric:2x4";
+	o.mode = SIM_RPC;
+	o.load = 0.3;
+	o.messages = 1500;
+	run_whole(&o, &r);
+	assert_true(r.nb > 3);
+	assert_true(r.b[0].s50 >= 1.0);
+	assert_true(r.sustained > 0.9);
+}
+
 /* ---- determinism --------------------------------------------------------- */
 
-/* Runs a small W4 workload in a child process (a process of its own, as
- * each uhoma-sim run is) and writes its CSV to @path. */
-static void run_child(const char *path)
+/* Runs a small W4 workload on @topology in a child process (a process of
+ * its own, as each uhoma-sim run is) and writes its CSV to @path. */
+static void run_child(const char *topology, const char *path)
 {
 	pid_t pid = fork();
 	int status;
@@ -283,7 +373,7 @@ static void run_child(const char *path)
 		FILE *devnull = fopen("/dev/null", "w");
 
 		sim_opts_default(&o);
-		o.topology = "rack:8";
+		o.topology = topology;
 		o.workload = "w4";
 		o.load = 0.6;
 		o.seed = 7;
@@ -292,7 +382,7 @@ static void run_child(const char *path)
 		if (!devnull || sim_create(&s, &o))
 			_exit(1);
 		sim_run(&s);
-		if (sim_report(&s, devnull, path, NULL))
+		if (sim_report(&s, devnull, path, NULL, NULL))
 			_exit(1);
 		if (s.w.ndone != s.w.nmsgs || s.w.nerrors)
 			_exit(3);
@@ -316,19 +406,19 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void test_determinism(void **state)
+/* Two runs of @topology with the same seed: byte-identical CSVs. */
+static void same_twice(const char *topology)
 {
 	char a[] = "/tmp/test_sim_a.XXXXXX", b[] = "/tmp/test_sim_b.XXXXXX";
 	int fa = mkstemp(a), fb = mkstemp(b);
 	size_t la, lb;
 	char *x, *y;
 
-	(void)state;
 	assert_true(fa >= 0 && fb >= 0);
 	close(fa);
 	close(fb);
-	run_child(a);
-	run_child(b);
+	run_child(topology, a);
+	run_child(topology, b);
 	x = slurp(a, &la);
 	y = slurp(b, &lb);
 	assert_true(la > 100);     /* a header and some buckets */
@@ -340,6 +430,13 @@ static void test_determinism(void **state)
 	unlink(b);
 }
 
+static void test_determinism(void **state)
+{
+	(void)state;
+	same_twice("rack:8");
+	same_twice("fabric:2x4");    /* spraying draws from the seed too */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +445,9 @@ int main(void)
 		cmocka_unit_test(test_priority_overtakes),
 		cmocka_unit_test(test_tail_drop),
 		cmocka_unit_test(test_srpt),
+		cmocka_unit_test(test_incast),
+		cmocka_unit_test(test_priorities_matter),
+		cmocka_unit_test(test_rpc_mode),
 		cmocka_unit_test(test_determinism),
 	};
 

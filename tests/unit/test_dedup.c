@@ -252,6 +252,56 @@ static void dedup__partial_slide_keeps_bits(void **state)
 	uh_dedup_free(d);
 }
 
+/* The scans go a word (64 numbers) at a time: what a slide keeps and
+ * counts is exact at the words' edges, and the floor runs over finished
+ * numbers from one word into the next. */
+static void dedup__slide_is_exact_across_words(void **state)
+{
+	struct uh_dedup *d = uh_dedup_new(id_of(P, 5000), 1);
+	(void)state;
+
+	assert_true(d->floor == 4488);
+	/* Alive on both sides of the edges at 4544 and 4608. */
+	admit(d, 4543, 1);
+	admit(d, 4544, 1);
+	for (uint64_t s = 4600; s <= 4650; s++) {
+		admit(d, s, 1);
+		if (s != 4607 && s != 4608)
+			uh_dedup_end(d, id_of(P, s), true, 1);
+	}
+	/* The first to keep is 4543: the ring must reach 5724 - 4543 + 1. */
+	assert_int_equal(uh_dedup_needs(d, id_of(P, 5724), MAX_CAP, 1000,
+					SETTLE), 2048);
+	assert_int_equal(uh_dedup_needs(d, id_of(P, 5724), 1024, 1000,
+					SETTLE), 0);
+	/* Sliding to 4700 loses the four alive and 4651..4700, unseen
+	 * and above the settled top (4650); the unseen below it, and the
+	 * finished, are no loss. */
+	assert_int_equal(uh_dedup_admit(d, id_of(P, 5724), 1000, SETTLE), 54);
+	assert_true(d->floor == 4700);
+	assert_true(uh_dedup_finished(d, id_of(P, 4608)));
+	assert_false(uh_dedup_finished(d, id_of(P, 4701)));
+	assert_false(uh_dedup_finished(d, id_of(P, 5724)));
+	uh_dedup_free(d);
+
+	/* The floor follows finished numbers over two word edges. */
+	d = uh_dedup_new(id_of(P, 1000), 1);
+	assert_true(d->floor == 488);
+	for (uint64_t s = 489; s <= 700; s++) {
+		admit(d, s, 1);
+		uh_dedup_end(d, id_of(P, s), true, 1);
+	}
+	assert_true(d->floor == 700);
+	admit(d, 702, 1);
+	uh_dedup_end(d, id_of(P, 702), true, 1);
+	assert_true(d->floor == 700);           /* 701 is a hole */
+	admit(d, 701, 1);
+	uh_dedup_end(d, id_of(P, 701), true, 1);
+	assert_true(d->floor == 702);
+	assert_true(uh_dedup_finished(d, id_of(P, 702)));
+	uh_dedup_free(d);
+}
+
 static void dedup__idle_after_quiet_time(void **state)
 {
 	struct uh_dedup *d = uh_dedup_new(id_of(P, 10), 100);
@@ -278,6 +328,7 @@ int main(void)
 		UH_TEST(dedup__unrun_request_stays_admissible),
 		UH_TEST(dedup__limit_slides_and_counts),
 		UH_TEST(dedup__partial_slide_keeps_bits),
+		UH_TEST(dedup__slide_is_exact_across_words),
 		UH_TEST(dedup__idle_after_quiet_time),
 	};
 
