@@ -1,6 +1,6 @@
 /*
  * engine.h - the simulator's discrete-event engine: one virtual clock and
- * a binary min-heap of pending events.
+ * a 4-ary min-heap of pending events.
  *
  * Time is kept in picoseconds, so that a byte's serialization at any rate
  * that divides 8,000,000 Mb/s (10, 25, 40, 100 Gb/s ...) is an exact

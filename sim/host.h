@@ -23,7 +23,7 @@
 #include "uhoma/uhoma.h"
 
 /* Each host's buffer region: reserved address space, touched on demand. */
-#define SIM_REGION (16u << 20)
+#define SIM_REGION (64u << 20)
 #define SIM_PORT 1
 
 struct sim_host;

@@ -71,21 +71,26 @@ void sim_pkt_free(struct sim_net *net, struct sim_pkt *p)
 	net->free_pkts = p;
 }
 
+/* Brings queue @q's area up to now. */
+static void settle_queue(struct sim_port *port, unsigned q)
+{
+	uint64_t now = port->net->eng->now;
+
+	port->st.area[q] += (double)port->qbytes[q] *
+			    (double)(now - port->last_ps[q]);
+	port->last_ps[q] = now;
+}
+
 void sim_port_settle(struct sim_port *port)
 {
-	uint64_t now = port->net->eng->now, dt = now - port->last_ps;
-
-	if (dt) {
-		for (unsigned q = 0; q < SIM_PRIOS; q++)
-			port->st.area[q] += (long double)port->qbytes[q] * dt;
-		port->last_ps = now;
-	}
+	for (unsigned q = 0; q < SIM_PRIOS; q++)
+		settle_queue(port, q);
 }
 
 /* Occupancy of queue @q changes by @delta bytes now. */
 static void occupy(struct sim_port *port, unsigned q, int64_t delta)
 {
-	sim_port_settle(port);
+	settle_queue(port, q);
 	port->qbytes[q] += (uint64_t)delta;
 	if (port->qbytes[q] > port->st.max_bytes[q])
 		port->st.max_bytes[q] = port->qbytes[q];

@@ -78,7 +78,7 @@ struct sim_switch;
 /* Per-priority occupancy and drops of one output port. */
 struct sim_port_stats {
 	uint64_t max_bytes[SIM_PRIOS];
-	long double area[SIM_PRIOS];  /* bytes x ps, for the mean */
+	double area[SIM_PRIOS];       /* bytes x ps, for the mean */
 	uint64_t drops[SIM_PRIOS];
 	uint64_t tx_pkts, tx_bytes;   /* wire bytes */
 	uint64_t busy_ps;             /* time spent transmitting */
@@ -98,7 +98,7 @@ struct sim_port {
 	struct sim_pkt *head[SIM_PRIOS], *tail[SIM_PRIOS];
 	uint64_t qbytes[SIM_PRIOS];   /* queued and in transmission */
 	struct sim_pkt *tx;           /* on the wire now */
-	uint64_t last_ps;             /* when the areas were brought up to
+	uint64_t last_ps[SIM_PRIOS];  /* when each area was brought up to
 				       * date */
 	struct sim_port_stats st;
 };

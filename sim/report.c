@@ -174,8 +174,7 @@ static void print_port(FILE *out, struct sim_port *port, uint64_t elapsed)
 	for (int q = SIM_PRIOS - 1; q >= 0; q--)
 		if (port->st.max_bytes[q])
 			fprintf(out, " p%d %.1f/%.1f", q,
-				(double)(port->st.area[q] /
-					 (long double)elapsed) / 1e3,
+				port->st.area[q] / (double)elapsed / 1e3,
 				(double)port->st.max_bytes[q] / 1e3);
 	fprintf(out, "\n");
 }
