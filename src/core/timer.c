@@ -24,11 +24,11 @@
 #include "sync/rcu.h"
 
 /*
- * Probe schedules. A probe (RESEND, NEED_ACK) goes out at silence @start,
- * then after gaps of @every, 2 @every, 4 @every, ... up to @backoff
- * @every. A peer that answers resets the silence, and the schedule, at
- * once. A server's probes back off (SERVER_BACKOFF): a client that
- * vanished, or a sender of bogus partial messages, draws a handful of
+ * Probe schedules. A probe (RESEND, NEED_ACK, BUSY) goes out at silence
+ * @start, then after gaps of @every, 2 @every, 4 @every, ... up to
+ * @backoff @every. A peer that answers resets the silence, and the
+ * schedule, at once. A server's probes back off (SERVER_BACKOFF): a client
+ * that vanished, or a sender of bogus partial messages, draws a handful of
  * packets before the timeout instead of one per resend_interval -- output
  * proportional to its input, not ten times it. A client's own probes for
  * its own requests stay at the full rate (backoff 1): they recover its
@@ -140,12 +140,29 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		/* Response waiting for grants (or the pacer): a live client
 		 * sends nothing while it grants to other messages, so only
 		 * a long silence -- ten timeouts, far beyond what FIFO grants
-		 * allow -- means that it is gone. */
+		 * allow -- means that it is gone. But one that is gone must
+		 * hear from us again, or its host has nothing to refuse: a
+		 * response that stops for grants sends no more, and if its
+		 * first packets drew no ICMP port unreachable (the raw-IP
+		 * refuser trusts for 10 ms what it last knew of a port and
+		 * of who refuses; any ICMP may be rate limited or lost), it
+		 * sat here the ten timeouts. So while every granted byte is
+		 * out, BUSY on the probes' backing-off schedule: a live
+		 * client takes it as news that we are alive, a free port
+		 * draws the refusal that ends the RPC. */
 		if (silence >= 10ull * c->timeout_ticks) {
 			timed_out(rpc, p);
 			return;
 		}
-		rpc->timer_due = rpc->silent_since + 10ull * c->timeout_ticks;
+		if (rpc->out.next_xmit >= rpc->out.granted &&
+		    sched_crossed(silence, k, c->resend_ticks,
+				  c->resend_interval, SERVER_BACKOFF))
+			uh_out_ctl(rpc, UH_PKT_BUSY, p);
+		rpc->timer_due = min_u64(
+			rpc->silent_since + sched_next(silence, c->resend_ticks,
+						       c->resend_interval,
+						       SERVER_BACKOFF),
+			rpc->silent_since + 10ull * c->timeout_ticks);
 		return;
 	}
 	if (rpc->state == UH_RPC_OUTGOING) {

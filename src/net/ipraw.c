@@ -70,10 +70,13 @@ static UH_LOCK_CLASS(claim_class, "ipraw.ports", UH_RANK_LEAF,
 #define REFUSER_RETRY_NS 10000000      /* tries for the refuser name */
 #define HELD_SLOTS 4096                /* cache of ports others hold ... */
 #define HELD_MS 10                     /* ... trusted this long: well
-					* under a RESEND interval (5 ms)
-					* and the timeout (100 ms), so a
+					* under the timeout (100 ms), so a
 					* port that closes is refused by
-					* its client's next RESEND or two */
+					* the next probe or two of whoever
+					* still sends to it (a client's
+					* RESENDs; a server's NEED_ACKs,
+					* or BUSYs while its response
+					* waits for grants: timer.c) */
 #define ERRQ_GAP_NS 1000000            /* polls ask the error queues */
 
 struct ipraw_carrier {

@@ -4,7 +4,8 @@
  * before, timeouts after timeout_ticks (a client RPC fails with
  * UHOMA_ERR_TIMEDOUT, a server RPC ends), a packet restarting the silence,
  * the NEED_ACK schedule and its back-off, probes of a message that waits
- * for a grant, the count uh_stack_tick returns, and reaping by the tick.
+ * for a grant and of the client of a response that waits for one, the
+ * count uh_stack_tick returns, and reaping by the tick.
  *
  * Peers that do not exist as hosts (10.0.0.3 and up, or a missing 10.0.0.2)
  * are played by the test: their packets are built by hand (ct_inject), and
@@ -531,6 +532,65 @@ static void timer__waiting_for_grant_probed_kept_alive(void **state)
 	ct_net_free(&net);
 }
 
+/*
+ * A response that waits for grants its client never sends: once every
+ * granted byte is out the server probes the client with BUSY on its
+ * backing-off schedule (a live client need not answer; a client that is
+ * gone must be sent something its host can refuse with an ICMP port
+ * unreachable, which ends the RPC at once -- the response's first packets
+ * may have drawn none), sends no NEED_ACK (the response is not all out),
+ * and ends the RPC only after ten timeouts of silence.
+ */
+static void timer__response_waiting_for_grants_probes_client(void **state)
+{
+	static const unsigned want[] = { 5, 10, 20, 40, 80, 160, 240 };
+	struct ct_net net;
+	struct ct_host *b;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	unsigned seen[8], nseen = 0;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	b = ct_host(&net, 2, NULL);       /* 40,000 unscheduled bytes */
+	srv = ct_sock(b, SRV_PORT);
+	ct_request_data(b, 3, 1000, 100, 0, 100, 100);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	ct_reply(srv, &m, 100000, 1);     /* tick 0: 40,000 bytes go */
+	ct_release(srv, &m);
+	assert_true(ct_count(&net, UH_PKT_DATA) >= 1);
+	ct_clear(&net);
+	for (unsigned t = 1; t <= 250; t++) {
+		long i;
+
+		ct_tick(&net);
+		assert_int_equal(ct_count(&net, UH_PKT_DATA), 0);
+		assert_int_equal(ct_count(&net, UH_PKT_NEED_ACK), 0);
+		i = find_type(&net, UH_PKT_BUSY);
+		if (i >= 0) {
+			assert_int_equal(count_to(&net, UH_PKT_BUSY, 3), 1);
+			assert_true(ct_hdr(&net, (size_t)i).sender_id == 1001);
+			assert_true(nseen < 8);
+			seen[nseen++] = t;
+		}
+		ct_clear(&net);
+	}
+	assert_int_equal(nseen, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < nseen; i++)
+		assert_int_equal(seen[i], want[i]);
+	for (unsigned t = 251; t < 1000; t++) {
+		ct_tick(&net);
+		ct_clear(&net);
+	}
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 0);
+	ct_tick(&net);                    /* tick 1000: ten timeouts */
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
+	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 1);
+	ct_net_free(&net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +603,7 @@ int main(void)
 		UH_TEST(timer__tick_counts_rpcs_waiting_on_timers),
 		UH_TEST(timer__tick_reaps_dead_rpcs),
 		UH_TEST(timer__waiting_for_grant_probed_kept_alive),
+		UH_TEST(timer__response_waiting_for_grants_probes_client),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nettest.h"
@@ -749,6 +751,137 @@ static void ipraw__closed_server_refuses_waiting_client(void **state)
 	uhoma_stack_destroy(hp.b);
 }
 
+/*
+ * The client, in a process of its own, sends a request and is killed
+ * before the answer. What the server sends its port is refused (ICMP port
+ * unreachable), and the server's RPC ends well within the timeout, counted
+ * in port_unreachable and never shown to the server application, as the
+ * module ends it (homa_rpc_abort of a server RPC). With @server_refuses,
+ * the server stack answers for the host (it refuses its own packets);
+ * else the client stack took that role and died with it.
+ *
+ * Either way the response's first packets went unrefused: the refuser
+ * had seen the client's port held, when the server's CUTOFFS went to it,
+ * and trusts that for 10 ms; a server that is not the refuser tries for
+ * the name at most every 10 ms, and tried at that CUTOFFS. A short
+ * response was refused at its third NEED_ACK (18 ms); one that waits for
+ * grants sent nothing more and lived its ten timeouts (1 s) until the
+ * server probed its client while it waits.
+ */
+static void dead_client(bool server_refuses, size_t resp_len, uint16_t port)
+{
+	struct uhoma_stack *a = ip_stack("127.0.0.1");
+	struct uhoma_sock *srv;
+	struct uhoma_metrics before, m;
+	struct uhoma_msg req;
+	uint8_t body[10] = { 9 }, *resp = calloc(1, resp_len);
+	int ready[2], status;
+	double t0, end;
+	pid_t pid;
+	char c;
+
+	assert_non_null(a);
+	assert_int_equal(uhoma_socket(a, port, &srv), UHOMA_OK);
+	nt_buffers(srv, NT_REGION);
+	if (server_refuses) {
+		/* A request for a port nobody holds: only stack a sees it,
+		 * and answers for the host from then on. */
+		struct uhoma_sock *tmp;
+		uint8_t pkt[56 + 10];
+		uint16_t nobody;
+		int fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
+		int icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+
+		assert_true(fd >= 0 && icmp >= 0);
+		assert_int_equal(uhoma_socket(a, 0, &tmp), UHOMA_OK);
+		nobody = uhoma_port(tmp);
+		uhoma_close(tmp);
+		request_pkt(pkt, sizeof(pkt), port, nobody, 0x4000);
+		raw_send(fd, pkt, sizeof(pkt), 0);
+		assert_int_equal(count_refusals(icmp, port, nobody, 100, NULL,
+						NULL), 1);
+		close(icmp);
+		close(fd);
+	}
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct uhoma_stack *b = ip_stack("127.0.0.1");
+		struct uhoma_sock *cli;
+		struct sockaddr_storage to;
+		size_t to_len;
+		uint64_t id;
+
+		close(ready[0]);
+		if (!b || uhoma_socket(b, 0, &cli) != UHOMA_OK)
+			_exit(10);
+		nt_buffers(cli, NT_REGION);
+		nt_sockaddr("127.0.0.1", port, &to, &to_len);
+		if (uhoma_send(cli, (struct sockaddr *)&to, to_len, body,
+			       sizeof(body), 0, 0, &id) != UHOMA_OK)
+			_exit(11);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(12);
+		pause();           /* until killed, its RPC outstanding */
+		_exit(13);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(uhoma_recv(srv, &req, 0, 2 * 1000000000ll),
+			 (int)sizeof(body));
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	uhoma_metrics(a, &before);
+	t0 = nt_now();
+	assert_int_equal(uhoma_reply(srv, (struct sockaddr *)&req.peer,
+				     req.peer_len, req.id, resp, resp_len),
+			 UHOMA_OK);
+	uhoma_msg_release(srv, &req);
+	end = t0 + 2;
+	do {
+		uhoma_metrics(a, &m);
+		if (m.rpcs[UHOMA_RPCS_SERVER_OUTGOING] == 0)
+			break;
+		usleep(500);
+	} while (nt_now() < end);
+	print_message("    %zu-byte response: server RPC gone %.1f ms after "
+		      "the reply (%s)\n", resp_len, (nt_now() - t0) * 1000,
+		      m.rpc_timeouts > before.rpc_timeouts ? "timed out"
+		      : m.port_unreachable > before.port_unreachable
+		      ? "refused" : "?");
+	assert_int_equal(m.rpcs[UHOMA_RPCS_SERVER_OUTGOING], 0);
+	assert_true(nt_now() - t0 < 0.1);
+	assert_true(m.port_unreachable > before.port_unreachable);
+	assert_int_equal(m.rpc_timeouts, before.rpc_timeouts);
+	/* Nothing for the server application: the next receive waits. */
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(uhoma_recv(srv, &req, 0, 20 * 1000000ll),
+			 UHOMA_ERR_AGAIN);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	free(resp);
+}
+
+static void ipraw__dead_client_ends_server_rpc(void **state)
+{
+	(void)state;
+	NEED_RAW();
+	dead_client(false, 10, (uint16_t)(5000 + getpid() % 20000));
+	dead_client(false, 100000, (uint16_t)(5001 + getpid() % 20000));
+}
+
+static void ipraw__dead_client_ends_server_rpc_server_refuses(void **state)
+{
+	(void)state;
+	NEED_RAW();
+	dead_client(true, 10, (uint16_t)(5002 + getpid() % 20000));
+	dead_client(true, 100000, (uint16_t)(5003 + getpid() % 20000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -759,6 +892,8 @@ int main(void)
 		UH_TEST(ipraw__icmp_fails_rpcs),
 		UH_TEST(ipraw__others_icmp_ends_nothing),
 		UH_TEST(ipraw__closed_server_refuses_waiting_client),
+		UH_TEST(ipraw__dead_client_ends_server_rpc),
+		UH_TEST(ipraw__dead_client_ends_server_rpc_server_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
