@@ -402,6 +402,33 @@ int sim_host_reply(struct sim_host *h, const struct uhoma_msg *m,
 	return uh_call_reply(h->sock, &a, port, m->id, copy, len);
 }
 
+int sim_host_forget(struct sim_host *h, const struct uhoma_msg *m)
+{
+	struct uh_deferred p;
+	struct uh_rpc *rpc;
+	struct uh_addr a;
+	uint16_t port;
+
+	if (uh_addr_from_sockaddr((const struct sockaddr *)&m->peer,
+				  m->peer_len, &a, &port))
+		return UHOMA_ERR_INVALID_ARGUMENT;
+	rpc = uh_rpc_find_server(h->sock, &a, m->id);
+	if (!rpc)
+		return UHOMA_ERR_NOT_FOUND;
+	uh_deferred_init(&p);
+	uh_rpc_end(rpc, &p);
+	uh_rpc_release(rpc);
+	uh_deferred_flush(h->st, &p);
+	return UHOMA_OK;
+}
+
+void sim_host_abort(struct sim_host *h, uint64_t id)
+{
+	/* Nothing to take or pace follows: no after(h), which would take
+	 * @h's messages from inside another host's callback. */
+	(void)uh_call_abort(h->sock, id, 0);
+}
+
 void sim_host_release(struct sim_host *h, const struct uhoma_msg *m)
 {
 	if (m->num_bpages)

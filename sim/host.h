@@ -80,6 +80,12 @@ int sim_host_send(struct sim_host *h, uint32_t to, uint32_t len,
 /* Replies @len bytes to request @m, taken at @h. */
 int sim_host_reply(struct sim_host *h, const struct uhoma_msg *m,
 		   uint32_t len);
+/* Ends request @m, taken at @h, with no response and no packet: a
+ * one-way message's receiver (Homa has only RPCs; the simulator ends
+ * both sides itself, see sim_host_abort). 0 or UHOMA_ERR_NOT_FOUND. */
+int sim_host_forget(struct sim_host *h, const struct uhoma_msg *m);
+/* Ends client RPC @id of @h silently, with no packet. */
+void sim_host_abort(struct sim_host *h, uint64_t id);
 /* Gives @m's buffer pages back. */
 void sim_host_release(struct sim_host *h, const struct uhoma_msg *m);
 

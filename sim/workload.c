@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/wire.h"
 #include "workload.h"
 
 /* ---- client RPC id -> message index (oneway mode) ------------------------ */
@@ -207,6 +208,30 @@ static void generate(void *a, void *b)
 	sim_at(w->eng, (uint64_t)gap + 1, generate, w, h);
 }
 
+/* The wire bytes of a message of @len bytes: its DATA packets whole. */
+static double wire_of(uint32_t len)
+{
+	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA;
+	uint32_t pkts = len ? (len + per - 1) / per : 1;
+
+	return (double)len + (double)pkts * (UH_HDR_DATA + SIM_WIRE_OVERHEAD);
+}
+
+/* The mean wire bytes of a message drawn from @d (lengths 0 drawn as 1,
+ * as generate() sends them). */
+static double mean_wire(const struct uh_dist *d)
+{
+	double mean = 0, prev = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		uint32_t len = d->points[i].length ? d->points[i].length : 1;
+
+		mean += wire_of(len) * (d->points[i].fraction - prev);
+		prev = d->points[i].fraction;
+	}
+	return mean;
+}
+
 /* Starts a round of incast: incast_n distinct senders to one receiver. */
 static void incast_round(struct sim_workload *w)
 {
@@ -246,8 +271,9 @@ int sim_workload_start(struct sim_workload *w, struct sim_hosts *hs)
 		double bytes_per_ps = w->load /
 				      (double)hs->net->nic[i].ps_per_byte;
 
-		/* Mean gap: one mean message at load x the link's rate. */
-		w->mean_gap_ps[i] = w->dist.mean / bytes_per_ps;
+		/* Mean gap: one mean message on the wire at load x the
+		 * link's rate. */
+		w->mean_gap_ps[i] = mean_wire(&w->dist) / bytes_per_ps;
 		if (sim_at(w->eng, (uint64_t)(-log(1.0 -
 				uh_dist_uniform(&w->rng[i])) *
 				w->mean_gap_ps[i]) + 1, generate, w, &hs->h[i]))
@@ -280,13 +306,20 @@ void sim_workload_on_msg(void *app, struct sim_host *h,
 	uint64_t idx;
 
 	if (m->id & 1) {
-		/* A request: the oneway message is complete here. */
-		if (w->mode == SIM_ONEWAY &&
-		    map_take(w->ids, id_key(sim_msg_peer(m), m->id), &idx))
+		uint32_t src = sim_msg_peer(m);
+
+		if (w->mode == SIM_RPC) {
+			if (rc >= 0)
+				sim_host_reply(h, m, m->length);
+		} else if (map_take(w->ids, id_key(src, m->id), &idx)) {
+			/* A one-way message, complete here: both ends of
+			 * its RPC end now, with no response and no packet
+			 * (as the Homa paper's simulations send messages,
+			 * not RPCs). */
 			complete(w, idx, rc < 0 ? rc : 0);
-		if (rc >= 0)
-			sim_host_reply(h, m, w->mode == SIM_RPC ? m->length
-								 : 1);
+			sim_host_forget(h, m);
+			sim_host_abort(&w->hosts->h[src], m->id & ~1ull);
+		}
 	} else if (w->mode == SIM_RPC || rc < 0) {
 		/* A response, or a client RPC that failed. */
 		if (w->mode == SIM_ONEWAY)

@@ -3,16 +3,19 @@
  * generation, one socket per host, and the record of every message.
  *
  * Each host draws its messages' arrival times from a Poisson process of
- * rate load x (its link's rate in bytes/s) / (the mean message length):
- * --load counts message bytes, not headers or framing. Lengths come from
+ * rate load x (its link's rate in bytes/s) / (the mean message's wire
+ * bytes): --load is the fraction of the link the messages' DATA packets
+ * would keep busy, headers and framing included (a W1 message of 8 bytes
+ * is 130 on the wire); control packets (grants, acks) come on top. Lengths come from
  * W1-W5 or are fixed; destinations are uniform over the other hosts. Each
  * host draws from its own generator, seeded from the run's seed and its
  * index. The run stops generating after --messages messages in all.
  *
  * Modes:
  *   oneway  the message is a request; it is complete when the receiver
- *           takes it (as the Homa paper measures one-way messages). The
- *           receiver answers with one byte, so that the RPC ends.
+ *           takes it (as the Homa paper measures one-way messages). Homa
+ *           has only RPCs: the simulator then ends the RPC at both ends
+ *           itself, with no response and no further packet.
  *   rpc     the receiver echoes the request's length back; the message is
  *           complete when the client takes the response.
  *   incast  (incast:N,SIZE) rounds of N hosts each sending SIZE bytes to

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The measurements in sim/README.md, rerunnable: W1-W5 at 50 % and 80 %
+# load on the 144-host fabric, the ablations on W4 at 80 %, the load sweep
+# on W4 and W5, incast 100 x 1 MB, and the done-when command of the
+# simulator's issue. Each run's full report goes to OUT/NAME.txt, its CSV
+# and SVG beside it; OUT/summary.txt collects the SUMMARY lines.
+# Usage: sim/tables.sh [BUILD_DIR [OUT_DIR]]   (defaults: build, sim-out)
+# One run at a time, one core each; about 15 minutes on the project's VM.
+# SIM_WRAP: a command each run goes under (e.g. "flock /tmp/cpu.lock").
+set -euo pipefail
+build=${1:-build}
+out=${2:-sim-out}
+sim="$build/uhoma-sim"
+[ -x "$sim" ] || { echo "tables.sh: no $sim (make first)" >&2; exit 1; }
+mkdir -p "$out"
+: >"$out/summary.txt"
+
+run() {   # NAME ARGS...
+	local name=$1
+	shift
+	echo "== $name: uhoma-sim $*" >&2
+	# shellcheck disable=SC2086  # SIM_WRAP: words on purpose
+	${SIM_WRAP:-} "$sim" --quiet --csv "$out/$name.csv" --svg "$out/$name.svg" "$@" \
+		>"$out/$name.txt"
+	printf '%-22s %s\n' "$name" "$(tail -1 "$out/$name.txt")" \
+		>>"$out/summary.txt"
+}
+
+fabric=(--topology fabric:9x16 --seed 1)
+# Message counts so that each run has millions of packets at most: W1-W3
+# are mostly one-packet messages, W5's mean is ~40 times W4's.
+declare -A msgs=([w1]=200000 [w2]=200000 [w3]=200000 [w4]=100000 [w5]=20000)
+for w in w1 w2 w3 w4 w5; do
+	for load in 0.5 0.8; do
+		run "$w-$load" "${fabric[@]}" --workload "$w" --load "$load" \
+			--messages "${msgs[$w]}"
+	done
+	run "$w-0.8-nicprio" "${fabric[@]}" --workload "$w" --load 0.8 \
+		--messages "${msgs[$w]}" --nic-prio
+done
+# The ablations (one invocation, one plot).
+run w4-0.8-compare "${fabric[@]}" --workload w4 --load 0.8 \
+	--messages 50000 --compare
+# The highest load sustained.
+for load in 0.85 0.9; do
+	run "w4-$load" "${fabric[@]}" --workload w4 --load "$load" \
+		--messages 100000
+	run "w5-$load" "${fabric[@]}" --workload w5 --load "$load" \
+		--messages 20000
+done
+# Incast: 100 senders, 1 MB each, to one receiver at the same instant.
+run incast-100x1M "${fabric[@]}" --workload incast:100,1000000 \
+	--messages 100 --warmup 0
+# The issue's command, last: its pkts_per_s is the simulator's speed
+# (run it alone for that figure).
+run w4-0.8-200k "${fabric[@]}" --workload w4 --load 0.8 --messages 200000
+cat "$out/summary.txt"
