@@ -125,9 +125,11 @@ struct uh_bucket *uh_rpc_client_bucket(struct uhoma_sock *s, uint64_t id)
 	return &s->client_buckets[(id >> 1) & (UH_RPC_BUCKETS - 1)];
 }
 
-struct uh_bucket *uh_rpc_server_bucket(struct uhoma_sock *s, uint64_t id)
+struct uh_bucket *uh_rpc_server_bucket(struct uhoma_sock *s,
+				       const struct uh_addr *a, uint64_t id)
 {
-	return &s->server_buckets[(id >> 1) & (UH_RPC_BUCKETS - 1)];
+	return &s->server_buckets[((id >> 1) ^ uh_addr_hash(a)) &
+				  (UH_RPC_BUCKETS - 1)];
 }
 
 static struct uh_rpc *bucket_search(struct uh_bucket *b, uint64_t id,
@@ -163,7 +165,7 @@ struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id)
 struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
 				  uint64_t id)
 {
-	return find_locked(uh_rpc_server_bucket(s, id), id, a);
+	return find_locked(uh_rpc_server_bucket(s, a, id), id, a);
 }
 
 static int state_metric(const struct uh_rpc *rpc, int state)
@@ -202,7 +204,7 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	rpc->peer = peer;
 	rpc->id = id;
 	rpc->dport = dport;
-	rpc->bucket = (id & 1) ? uh_rpc_server_bucket(s, id)
+	rpc->bucket = (id & 1) ? uh_rpc_server_bucket(s, &peer->addr, id)
 			       : uh_rpc_client_bucket(s, id);
 	atomic_init(&rpc->refs, 1);      /* the creator's */
 	rpc->in.length = -1;

@@ -257,9 +257,12 @@ void uh_rpc_msgbuf_free(uint8_t *buf, size_t len);
  * the stack's own counter if it asked for one, see uh_stack_parts). */
 uint64_t uh_rpc_new_client_id(struct uhoma_stack *st);
 
-/* The bucket of client RPC @id / server RPC @id of @s. */
+/* The bucket of client RPC @id / server RPC @id from @a of @s. A server
+ * bucket mixes in the client's address: clients number their RPCs from
+ * similar counters, and ids alone would pile theirs into few buckets. */
 struct uh_bucket *uh_rpc_client_bucket(struct uhoma_sock *s, uint64_t id);
-struct uh_bucket *uh_rpc_server_bucket(struct uhoma_sock *s, uint64_t id);
+struct uh_bucket *uh_rpc_server_bucket(struct uhoma_sock *s,
+				       const struct uh_addr *a, uint64_t id);
 
 /* Unlocks @rpc and drops the caller's reference, in that order. */
 static inline void uh_rpc_release(struct uh_rpc *rpc)

@@ -7,15 +7,29 @@
 #include "util/addr.h"
 #include "uhoma/uhoma.h"
 
+/* splitmix64's finalizer: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 27;
+	x *= 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Each word goes through the full finalizer: a multiply carries bits only
+ * upward, so one multiply and shift per word (as this once did) left the
+ * low bits of the hash blind to an address's last bytes -- every host of a
+ * 10.0.0.x network fell in one bucket of the peer table.
+ */
 uint32_t uh_addr_hash(const struct uh_addr *a)
 {
 	uint64_t h = 0x9E3779B97F4A7C15ull, w;
 
 	for (int i = 0; i < 16; i += 8) {
 		memcpy(&w, a->b + i, 8);
-		h ^= w;
-		h *= 0xBF58476D1CE4E5B9ull;
-		h ^= h >> 31;
+		h = mix64(h ^ w);
 	}
 	return (uint32_t)(h ^ (h >> 32));
 }
