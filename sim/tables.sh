@@ -27,9 +27,10 @@ run() {   # NAME ARGS...
 }
 
 fabric=(--topology fabric:9x16 --seed 1)
-# Message counts so that each run has millions of packets at most: W1-W3
-# are mostly one-packet messages, W5's mean is ~40 times W4's.
-declare -A msgs=([w1]=200000 [w2]=200000 [w3]=200000 [w4]=100000 [w5]=20000)
+# Message counts: enough simulated time (milliseconds) for the largest
+# messages (1 MB: 0.85 ms alone on a 10 Gb/s link) to come and go many
+# times, and a few million packets at most per run.
+declare -A msgs=([w1]=1000000 [w2]=2000000 [w3]=1000000 [w4]=100000 [w5]=20000)
 for w in w1 w2 w3 w4 w5; do
 	for load in 0.5 0.8; do
 		run "$w-$load" "${fabric[@]}" --workload "$w" --load "$load" \
