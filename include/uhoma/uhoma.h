@@ -575,6 +575,9 @@ struct uhoma_metrics {
 	uint64_t port_unreachable; /* ICMP port unreachable for what we sent
 				    * (UDP carrier): RPCs to that port end
 				    * with UHOMA_ERR_NOT_CONNECTED */
+	uint64_t data_landed;      /* DATA packets read straight into the
+				    * buffer region, with no staging copy
+				    * (UDP carrier, long messages) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

@@ -19,8 +19,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "util/addr.h"
+
+struct uhoma_stack;
+struct uh_rpc;
 
 /* One packet to send: header bytes, then payload bytes (may be empty). */
 struct uh_tx {
@@ -52,6 +56,8 @@ struct uh_rx {
 				* 0: unknown) */
 	struct uh_addr dst;   /* the address it was sent to (raw IP only:
 			       * what a refusal quotes) */
+	bool landed;          /* the carrier landed it in the region
+			       * (uh_stack_land_*): nothing left to input */
 };
 
 /* What an ICMP error says of where we sent (uh_rx.unreachable). */
@@ -130,7 +136,57 @@ struct uh_carrier {
 	uint32_t link_mbps;               /* immutable: the link rate to pace
 					   * at when cfg.link_mbps is 0 (auto);
 					   * 0 = do not pace */
+	struct uhoma_stack *stack;        /* set by uh_stack_new before any
+					   * port opens: the stack a carrier
+					   * lands DATA for (uh_stack_land) */
 };
+
+/*
+ * Landing: DATA received straight into the socket's buffer region, with no
+ * staging copy. A carrier that can read a datagram's first bytes without
+ * taking it (MSG_PEEK), and then take it into an I/O vector, asks the core
+ * where the datagram goes; the core accounts the new bytes as for any DATA
+ * and answers with an I/O vector: the header and any bytes it already has
+ * into the carrier's @sink, the new ones into the region. Until
+ * uh_stack_land_end the message cannot be handed to the application (its
+ * copy count is raised) and the RPC and its pages stay (a reference).
+ * Nothing between the peek and the read may take the datagram from the
+ * queue: the carrier reads that queue alone meanwhile.
+ */
+#define UH_LAND_IOV 8
+
+enum uh_land {
+	UH_LAND_NO,          /* not for landing: read it as any packet */
+	UH_LAND_DISCARD,     /* handled (a duplicate, counted): read it into
+			      * the sink and forget it */
+	UH_LAND_PLACE,       /* read it into iov, then uh_stack_land_end */
+};
+
+struct uh_landing {
+	struct iovec iov[UH_LAND_IOV];  /* out: where the datagram goes */
+	unsigned niov;
+	struct uh_rpc *rpc;             /* private: referenced, unlocked */
+};
+
+/*
+ * A datagram of @total bytes from @src is queued whose first @peeked bytes
+ * are at @hdr. Only DATA for an RPC that has its buffers already is
+ * landed; @sink (@sink_cap bytes, at least @total) takes what does not go
+ * to the region. No lock may be held.
+ */
+enum uh_land uh_stack_land_begin(struct uhoma_stack *st, const uint8_t *hdr,
+				 size_t peeked, size_t total,
+				 const struct uh_addr *src, uint8_t *sink,
+				 size_t sink_cap, struct uh_landing *l);
+
+/*
+ * The read of UH_LAND_PLACE's datagram is done: @ok when it took the
+ * datagram that was peeked, whole, into @l's iov. Not @ok (some other
+ * datagram, or an error, reached the region range), the message is
+ * unusable: a server ends the request unrun (its client sends it again),
+ * a client fails the RPC with UHOMA_ERR_SYSTEM. No lock may be held.
+ */
+void uh_stack_land_end(struct uhoma_stack *st, struct uh_landing *l, bool ok);
 
 /* The carrier's max_packet_to, or its defaults. */
 static inline uint32_t uh_carrier_max_packet_to(struct uh_carrier *c,

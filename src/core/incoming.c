@@ -37,14 +37,14 @@ static void copy_to_region(uint8_t *region, const uint32_t *offsets,
 	}
 }
 
-static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
-			const struct uh_addr *src, struct uh_deferred *p)
+bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
+		       const struct uh_addr *src, struct uh_deferred *p,
+		       uint32_t *start_out, uint32_t *n_out)
 {
 	struct uhoma_sock *s = rpc->sock;
 	struct uhoma_stack *st = s->stack;
 	struct uh_msgin *in = &rpc->in;
-	uint32_t offsets[UH_MAX_BPAGES], start, n, len, incoming;
-	uint8_t *region;
+	uint32_t start, n, len, incoming;
 
 	if (uh_rpc_is_client(rpc)) {
 		if (rpc->state == UH_RPC_OUTGOING) {
@@ -54,11 +54,11 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 			uh_rpc_set_state(rpc, UH_RPC_INCOMING);
 		} else if (rpc->state != UH_RPC_INCOMING) {
 			uh_stack_drop(st, UH_DROP_WRONG_STATE);
-			return;
+			return false;
 		}
 	} else if (rpc->state != UH_RPC_INCOMING) {
 		uh_stack_drop(st, UH_DROP_DUPLICATE); /* request complete */
-		return;
+		return false;
 	}
 	if ((uint32_t)in->length != h->u.data.message_length) {
 		uh_stack_drop(st, UH_DROP_MISMATCH);
@@ -68,7 +68,7 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 		 * alive): end it, unrun, and let the next copy start over. */
 		if (!uh_rpc_is_client(rpc) && !in->proven && !rpc->handed_off)
 			uh_rpc_end(rpc, p);
-		return;
+		return false;
 	}
 	len = (uint32_t)in->length;
 	uh_rpc_heard(rpc);
@@ -87,7 +87,7 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 	}
 	if (rpc->handed_off || in->bytes_remaining == 0) {
 		uh_stack_drop(st, UH_DROP_DUPLICATE);
-		return;
+		return false;
 	}
 	incoming = h->u.data.incoming < len ? h->u.data.incoming : len;
 	if (in->granted < incoming)
@@ -107,27 +107,26 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 		if (!in->has_bufs) {
 			uh_sock_wait_bufs(s, rpc, p);
 			uh_stack_drop(st, UH_DROP_NO_BUFFER);
-			return;
+			return false;
 		}
 	}
 	n = uh_gaps_accept(in, h->u.data.offset, h->u.data.payload_len,
 			   &start);
 	if (n == 0 || n == UINT32_MAX) {
 		uh_stack_drop(st, n ? UH_DROP_TOO_MANY_GAPS : UH_DROP_DUPLICATE);
-		return;
+		return false;
 	}
 	in->bytes_remaining -= n;
 	in->copies++;
 	uh_grant_check(rpc, p);
-	memcpy(offsets, in->bpage_offsets, in->num_bpages * sizeof(offsets[0]));
-	region = uh_pool_region(&s->pool);
+	*start_out = start;
+	*n_out = n;
+	return true;
+}
 
-	/* Copy with the lock dropped; the range is ours (accounted above)
-	 * and our reference keeps the RPC and its pages. */
-	uh_rpc_unlock(rpc);
-	copy_to_region(region, offsets, start,
-		       h->u.data.payload + (start - h->u.data.offset), n);
-	uh_rpc_lock(rpc);
+void uh_in_data_placed(struct uh_rpc *rpc, struct uh_deferred *p)
+{
+	struct uh_msgin *in = &rpc->in;
 
 	in->copies--;
 	if (rpc->state != UH_RPC_DEAD && in->bytes_remaining == 0 &&
@@ -135,6 +134,27 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 		uh_grant_done(rpc, p);
 		uh_rpc_handoff(rpc, p);
 	}
+}
+
+static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
+			const struct uh_addr *src, struct uh_deferred *p)
+{
+	struct uh_msgin *in = &rpc->in;
+	uint32_t offsets[UH_MAX_BPAGES], start, n;
+	uint8_t *region;
+
+	if (!uh_in_data_accept(rpc, h, src, p, &start, &n))
+		return;
+	memcpy(offsets, in->bpage_offsets, in->num_bpages * sizeof(offsets[0]));
+	region = uh_pool_region(&rpc->sock->pool);
+
+	/* Copy with the lock dropped; the range is ours (accounted above)
+	 * and our reference keeps the RPC and its pages. */
+	uh_rpc_unlock(rpc);
+	copy_to_region(region, offsets, start,
+		       h->u.data.payload + (start - h->u.data.offset), n);
+	uh_rpc_lock(rpc);
+	uh_in_data_placed(rpc, p);
 }
 
 static void handle_grant(struct uh_rpc *rpc, const struct uh_hdr *h)

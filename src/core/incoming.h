@@ -4,10 +4,29 @@
 #ifndef UHOMA_CORE_INCOMING_H
 #define UHOMA_CORE_INCOMING_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "util/addr.h"
 #include "core/wire.h"
 
 struct uhoma_stack;
+struct uh_rpc;
+struct uh_deferred;
+
+/*
+ * DATA @h for @rpc (locked, with a reference): checks it, accounts it
+ * and, when it brings new bytes, returns true with the message range
+ * [*@start, *@start + *@n) to place (the packet's first new run) and the
+ * RPC's copy count raised -- the message is not handed off before
+ * uh_in_data_placed. The caller places the bytes in the region with the
+ * lock dropped (its reference keeps the RPC and its pages), relocks, and
+ * calls uh_in_data_placed. False: nothing to place (dropped, counted).
+ */
+bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
+		       const struct uh_addr *src, struct uh_deferred *p,
+		       uint32_t *start, uint32_t *n);
+void uh_in_data_placed(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* Server side: client @src acknowledged @ack; its RPC ends. No lock may be
  * held. */

@@ -67,6 +67,7 @@ static const char *const plain_name[] = {
 	[UH_M_PEERS] = "peers",
 	[UH_M_UNPROVEN_EVICTIONS] = "unproven_evictions",
 	[UH_M_PORT_UNREACHABLE] = "port_unreachable",
+	[UH_M_DATA_LANDED] = "data_landed",
 };
 
 void uh_metric_name(unsigned i, char *buf, size_t n)
@@ -147,6 +148,7 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->peers = rd(m, UH_M_PEERS);
 	out->unproven_evictions = rd(m, UH_M_UNPROVEN_EVICTIONS);
 	out->port_unreachable = rd(m, UH_M_PORT_UNREACHABLE);
+	out->data_landed = rd(m, UH_M_DATA_LANDED);
 	out->grantable = uh_grant_count(st);
 	out->throttled = uh_pacer_throttled(st);
 	out->deferred = uh_pacer_deferred(st);

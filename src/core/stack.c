@@ -96,6 +96,7 @@ int uh_stack_new(const struct uhoma_config *cfg,
 	st->cfg = *cfg;
 	st->rpc_cache = rpc_cache;
 	st->carrier = parts->carrier;
+	st->carrier->stack = st;
 	st->metrics = parts->metrics;
 	st->now = parts->now;
 	st->own_ids = parts->own_ids;

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/wire.h"
 #include "net/carriers.h"
 #include "net/icmp.h"
 #include "net/iface.h"
@@ -48,6 +49,7 @@
 #endif
 
 static UH_LOCK_CLASS(open_class, "udp.ports", UH_RANK_LEAF, UH_LC_LEAF);
+static UH_LOCK_CLASS(bulk_class, "udp.bulk", UH_RANK_LANE, UH_LC_SLEEPS);
 
 /*
  * A port's sockets. With lanes, the kernel steers each datagram by its
@@ -67,6 +69,10 @@ struct udp_port {
 	_Atomic bool bulk_yielded;  /* the last busy poll left the bulk
 				     * lane to urgent packets: relaxed, a
 				     * hint */
+	struct uh_lock bulk_lock;   /* class udp.bulk (sleeps): readers of
+				     * @fd take turns, so that nothing takes
+				     * a datagram between its peek and its
+				     * landing (recv_bulk) */
 };
 
 struct udp_carrier {
@@ -320,6 +326,7 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	p->ufd = ufd;
 	atomic_init(&p->bulk_skip, 0);
 	atomic_init(&p->bulk_yielded, false);
+	uh_lock_init(&p->bulk_lock, &bulk_class);
 	p->port = *port;
 	atomic_store_explicit(&u->ports[*port], p, memory_order_release);
 	uh_lock(&u->open_lock);
@@ -632,6 +639,109 @@ static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
 	return r > 0 ? (unsigned)r : 0;
 }
 
+/* Reads and drops the datagram at the head of @fd. */
+static void discard(int fd, struct uh_rx *sink)
+{
+	(void)!recv(fd, sink->buf, sink->cap, MSG_DONTWAIT);
+}
+
+/*
+ * Reads at most @max datagrams of the bulk lane @fd into @rx, landing the
+ * DATA the core takes straight in the region (uh_stack_land_begin): a
+ * long message's 64 KB datagrams cross memory once, not twice. A landed
+ * datagram still takes an entry of @rx (marked landed) so that the caller
+ * counts the work. Between a peek and its read nothing else may take the
+ * datagram: readers of a port's bulk lane take turns (@p->bulk_lock),
+ * and one that finds it taken leaves the lane to its holder, which reads
+ * on until it is empty or has read BULK_BYTES.
+ */
+static unsigned recv_bulk(struct udp_carrier *u, struct udp_port *p,
+			  struct uh_rx *rx, unsigned max)
+{
+	struct uhoma_stack *st = u->c.stack;
+	size_t bytes = 0;
+	unsigned got = 0;
+
+	if (!st)
+		return recv_fd(p->fd, rx, max);
+	if (!uh_trylock(&p->bulk_lock))
+		return 0;
+	while (got < max && bytes < BULK_BYTES) {
+		uint8_t hdr[UH_HDR_DATA];
+		struct sockaddr_storage ss;
+		union udp_cmsg cm;
+		struct iovec iov = { hdr, sizeof(hdr) };
+		struct msghdr m = {
+			.msg_name = &ss, .msg_namelen = sizeof(ss),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cm.buf,
+			.msg_controllen = sizeof(cm.buf),
+		};
+		struct uh_landing l;
+		ssize_t total, n;
+		bool ok;
+
+		total = recvmsg(p->fd, &m, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+		if (total < 0) {
+			/* Empty; or an ICMP error was pending (the peek took
+			 * it): its details wait in the error queue. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				got += uh_icmp_read_errors(p->fd,
+							   UH_ICMP_PORT_IN_NAME,
+							   rx + got, max - got);
+			break;
+		}
+		read_cmsg(&m, &rx[got]);
+		from_sockaddr(&ss, &rx[got].src);
+		rx[got].len = 0;
+		rx[got].unreachable = UH_REACHED;
+		/* Several packets coalesced (GRO) are read as they are. */
+		if (rx[got].seg_size && rx[got].seg_size < (size_t)total) {
+			n = recv_fd(p->fd, rx + got, 1);
+			got += (unsigned)n;
+			bytes += (size_t)total;
+			if (!n)
+				break;
+			continue;
+		}
+		switch (uh_stack_land_begin(st, hdr,
+					    (size_t)total < sizeof(hdr)
+						    ? (size_t)total
+						    : sizeof(hdr),
+					    (size_t)total, &rx[got].src,
+					    rx[got].buf, rx[got].cap, &l)) {
+		case UH_LAND_NO:
+			n = recv_fd(p->fd, rx + got, 1);
+			got += (unsigned)n;
+			bytes += (size_t)total;
+			if (!n)
+				goto out;
+			continue;
+		case UH_LAND_DISCARD:
+			discard(p->fd, &rx[got]);
+			break;
+		case UH_LAND_PLACE:
+			memset(&m, 0, sizeof(m));
+			m.msg_iov = l.iov;
+			m.msg_iovlen = l.niov;
+			n = recvmsg(p->fd, &m, MSG_DONTWAIT);
+			/* The datagram peeked, whole: its header in the
+			 * sink (the first entry) matches. */
+			ok = n == total && !(m.msg_flags & MSG_TRUNC) &&
+			     memcmp(l.iov[0].iov_base, hdr, sizeof(hdr)) == 0;
+			uh_stack_land_end(st, &l, ok);
+			break;
+		}
+		rx[got].landed = true;
+		got++;
+		bytes += (size_t)total;
+	}
+out:
+	uh_unlock(&p->bulk_lock);
+	return got;
+}
+
 /*
  * Reads port @p: its urgent lane, then (room left) at most BULK_BYTES of
  * its bulk lane. A busy poll (@poll) that found the bulk lane empty skips
@@ -642,13 +752,14 @@ static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
  * its processing -- but never two polls in a row, so the bulk lane gets at
  * least every other poll. Waits (epoll) read both lanes.
  */
-static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
-			  bool poll, unsigned lanes)
+static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
+			  struct uh_rx *rx, unsigned max, bool poll,
+			  unsigned lanes)
 {
 	unsigned got = 0, bulk, n;
 
 	if (p->ufd < 0)
-		return recv_fd(p->fd, rx, max);
+		return recv_bulk(u, p, rx, max);
 	/* After a wait, only the lanes it found readable: a read of an
 	 * empty socket is a system call for nothing. */
 	if (lanes & LANE_URGENT)
@@ -678,7 +789,7 @@ static unsigned recv_port(struct udp_port *p, struct uh_rx *rx, unsigned max,
 		bulk = rx[got].cap >= BULK_BYTES
 			       ? 1
 			       : (unsigned)(BULK_BYTES / rx[got].cap);
-	n = recv_fd(p->fd, rx + got, bulk);
+	n = recv_bulk(u, p, rx + got, bulk);
 	if (n == 0 && poll)
 		atomic_store_explicit(&p->bulk_skip, BULK_SKIP,
 				      memory_order_relaxed);
@@ -738,8 +849,8 @@ static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,
 			if (k != e && token_port(ready[k]) == token_port(ready[e]))
 				lanes |= token_lane(ready[k]);
 		if (p && !seen) {
-			unsigned n = recv_port(p, rx + got, max - got, poll,
-					       lanes);
+			unsigned n = recv_port(u, p, rx + got, max - got,
+					       poll, lanes);
 
 			/* An ICMP error names the UDP port: the Homa port is
 			 * port_offset below it (none there: not ours). */

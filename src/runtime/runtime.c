@@ -100,6 +100,8 @@ static void input_one(struct uhoma_stack *st, const struct uh_rx *r)
 	};
 	struct uh_carrier *c = st->carrier;
 
+	if (r->landed)
+		return;
 	if (r->unreachable != UH_REACHED) {
 		uh_stack_unreachable(st, &r->src,
 				     r->unreachable == UH_UNREACH_PORT
@@ -129,6 +131,7 @@ unsigned uh_runtime_poll(struct uhoma_stack *st, int64_t timeout_ns)
 	for (unsigned i = 0; i < RX_BATCH; i++) {
 		rb->rx[i].buf = rb->mem + i * rb->each;
 		rb->rx[i].cap = rb->each;
+		rb->rx[i].landed = false;
 	}
 	n = c->ops->recv(c, rb->rx, RX_BATCH, timeout_ns);
 	if (st->rt && !atomic_load_explicit(&st->rt->read_seen,

@@ -21,6 +21,10 @@ enum uh_lock_rank {
 	UH_RANK_BIND = 50,        /* a stack's rebinds (uh_sock_bind): held
 				   * across a grace period and the carrier's
 				   * port calls */
+	UH_RANK_LANE = 60,        /* a carrier's receive queue read in
+				   * turns: held across a peek, the core's
+				   * accounting of the datagram and its read
+				   * into the region (uh_stack_land_*) */
 
 	/* Protocol locks (src/core, added with the protocol core). */
 	UH_RANK_GRANT = 100,      /* receiver grant state: taken first */

@@ -117,6 +117,43 @@ static void run_pair(const char *addr)
 		assert_true(nt_check(s, &m, sizes[i], i + 100));
 		uhoma_msg_release(s, &m);
 	}
+	/* Eight long messages at once, each echoed: their datagrams
+	 * interleave in the bulk lane, and each lands in its own message's
+	 * pages, the right bytes at the right place. */
+	{
+		uint64_t ids[8];
+		bool seen[8] = { false };
+		struct uhoma_metrics mt;
+
+		for (unsigned k = 0; k < 8; k++) {
+			nt_fill(buf, 1000000 - k * 1000, 200 + k);
+			assert_int_equal(uhoma_send(s, (struct sockaddr *)&to,
+						    to_len, buf,
+						    1000000 - k * 1000, k, 0,
+						    &ids[k]),
+					 UHOMA_OK);
+		}
+		for (unsigned k = 0; k < 8; k++) {
+			struct uhoma_msg m;
+			int rc;
+
+			memset(&m, 0, sizeof(m));
+			rc = uhoma_recv(s, &m, 0, 10 * 1000000000ll);
+			assert_true(m.cookie < 8 && !seen[m.cookie]);
+			seen[m.cookie] = true;
+			assert_int_equal(rc, 1000000 - (int)m.cookie * 1000);
+			assert_true(m.id == ids[m.cookie]);
+			assert_true(nt_check(s, &m, (size_t)rc,
+					     200 + m.cookie));
+			uhoma_msg_release(s, &m);
+		}
+		/* The responses' datagrams after each first one went
+		 * straight to the region. */
+		uhoma_metrics(st, &mt);
+		assert_true(mt.data_landed >= 8 * 10);
+		print_message("    %llu DATA packets landed in the region\n",
+			      (unsigned long long)mt.data_landed);
+	}
 	/* The server process dies: its port is closed, and the next RPC
 	 * fails with NOT_CONNECTED (ICMP port unreachable), as the module's
 	 * does, not TIMEDOUT after the timeout. */
