@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -770,16 +771,52 @@ static void ipraw__closed_server_refuses_waiting_client(void **state)
  */
 static void dead_client(bool server_refuses, size_t resp_len, uint16_t port)
 {
-	struct uhoma_stack *a = ip_stack("127.0.0.1");
+	struct uhoma_stack *a;
 	struct uhoma_sock *srv;
 	struct uhoma_metrics before, m;
 	struct uhoma_msg req;
 	uint8_t body[10] = { 9 }, *resp = calloc(1, resp_len);
-	int ready[2], status;
+	int ready[2], go[2], status;
 	double t0, end;
 	pid_t pid;
 	char c;
 
+	/* The client process first, while this one has no stack and so no
+	 * thread of its own (a process forked from a threaded one must not
+	 * start threads under ThreadSanitizer); it starts its stack when
+	 * told to. */
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct uhoma_stack *b;
+		struct uhoma_sock *cli;
+		struct sockaddr_storage to;
+		size_t to_len;
+		uint64_t id;
+
+		close(ready[0]);
+		close(go[1]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (read(go[0], &c, 1) != 1)
+			_exit(9);
+		b = ip_stack("127.0.0.1");
+		if (!b || uhoma_socket(b, 0, &cli) != UHOMA_OK)
+			_exit(10);
+		nt_buffers(cli, NT_REGION);
+		nt_sockaddr("127.0.0.1", port, &to, &to_len);
+		if (uhoma_send(cli, (struct sockaddr *)&to, to_len, body,
+			       sizeof(body), 0, 0, &id) != UHOMA_OK)
+			_exit(11);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(12);
+		pause();           /* until killed, its RPC outstanding */
+		_exit(13);
+	}
+	close(ready[1]);
+	close(go[0]);
+	a = ip_stack("127.0.0.1");
 	assert_non_null(a);
 	assert_int_equal(uhoma_socket(a, port, &srv), UHOMA_OK);
 	nt_buffers(srv, NT_REGION);
@@ -803,30 +840,8 @@ static void dead_client(bool server_refuses, size_t resp_len, uint16_t port)
 		close(icmp);
 		close(fd);
 	}
-	assert_int_equal(pipe(ready), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct uhoma_stack *b = ip_stack("127.0.0.1");
-		struct uhoma_sock *cli;
-		struct sockaddr_storage to;
-		size_t to_len;
-		uint64_t id;
-
-		close(ready[0]);
-		if (!b || uhoma_socket(b, 0, &cli) != UHOMA_OK)
-			_exit(10);
-		nt_buffers(cli, NT_REGION);
-		nt_sockaddr("127.0.0.1", port, &to, &to_len);
-		if (uhoma_send(cli, (struct sockaddr *)&to, to_len, body,
-			       sizeof(body), 0, 0, &id) != UHOMA_OK)
-			_exit(11);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(12);
-		pause();           /* until killed, its RPC outstanding */
-		_exit(13);
-	}
-	close(ready[1]);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	close(ready[0]);
 	memset(&req, 0, sizeof(req));

@@ -7,11 +7,13 @@
  * budget gives UHOMA_ERR_AGAIN, since nothing moves until the caller
  * returns). The last runs real threads and checks the blocking path.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nettest.h"
 #include "testutil.h"
+#include "util/clock.h"
 
 #define TICK_NS 1000000ull
 #define CHARGE(len) ((size_t)(len) + 1024)   /* UH_TX_OVERHEAD */
@@ -200,14 +202,26 @@ static void budget__full_region_gives_no_buffer(void **state)
 	nt_pair_close(&p);
 }
 
+/* Lets the server (10.0.0.1) take packets again after 300 ms. */
+static void *unstall_later(void *arg)
+{
+	uh_sleep_ns(300 * 1000000ull);
+	uhoma_memnet_stall(arg, "10.0.0.1", 0);
+	return NULL;
+}
+
 /*
  * Real threads: one thread sends 60 requests without receiving between
  * them. It must block (send_waits), never have more than the budget's
  * three requests in flight, and be released by the receive thread as
- * responses complete -- no uhoma_recv needed.
+ * responses complete -- no uhoma_recv needed. The server starts stalled,
+ * so the fourth send finds the budget spent however the threads are
+ * scheduled (a fast echo on a loaded machine could otherwise answer each
+ * request before the next is sent).
  */
 static void budget__blocked_sender_released_by_responses(void **state)
 {
+	pthread_t unstaller;
 	struct nt_pair p;
 	struct nt_echo echo;
 	struct uhoma_metrics met;
@@ -223,6 +237,9 @@ static void budget__blocked_sender_released_by_responses(void **state)
 	unsetenv("UHOMA_CONFIG");
 	nt_echo_start(&echo, p.srv, 1);
 	assert_int_equal(uhoma_set_sndbuf(p.cli, 3 * CHARGE(30000)), UHOMA_OK);
+	assert_int_equal(uhoma_memnet_stall(p.net, "10.0.0.1", 1), 0);
+	assert_int_equal(pthread_create(&unstaller, NULL, unstall_later, p.net),
+			 0);
 	for (int i = 0; i < 60; i++) {
 		int k;
 
@@ -233,6 +250,7 @@ static void budget__blocked_sender_released_by_responses(void **state)
 			most = k;
 	}
 	assert_true(most <= 3);
+	pthread_join(unstaller, NULL);
 	uhoma_metrics(p.b, &met);
 	assert_true(met.send_waits > 0);
 	while (got < 60) {
