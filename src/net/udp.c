@@ -653,10 +653,12 @@ static void discard(int fd, struct uh_rx *sink)
  * counts the work. Between a peek and its read nothing else may take the
  * datagram: readers of a port's bulk lane take turns (@p->bulk_lock),
  * and one that finds it taken leaves the lane to its holder, which reads
- * on until it is empty or has read BULK_BYTES.
+ * on until it is empty or has read BULK_BYTES. A landing is processed
+ * here, before the caller processes anything: with urgent packets already
+ * read (@urgent), the lane is read as usual, so that they go first.
  */
 static unsigned recv_bulk(struct udp_carrier *u, struct udp_port *p,
-			  struct uh_rx *rx, unsigned max)
+			  struct uh_rx *rx, unsigned max, bool urgent)
 {
 	struct uhoma_stack *st = u->c.stack;
 	size_t bytes = 0;
@@ -666,6 +668,12 @@ static unsigned recv_bulk(struct udp_carrier *u, struct udp_port *p,
 		return recv_fd(p->fd, rx, max);
 	if (!uh_trylock(&p->bulk_lock))
 		return 0;
+	/* Every read of the lane under the lock: a plain one too could take
+	 * a datagram another reader has peeked at. */
+	if (urgent) {
+		got = recv_fd(p->fd, rx, max);
+		goto out;
+	}
 	while (got < max && bytes < BULK_BYTES) {
 		uint8_t hdr[UH_HDR_DATA];
 		struct sockaddr_storage ss;
@@ -759,7 +767,7 @@ static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
 	unsigned got = 0, bulk, n;
 
 	if (p->ufd < 0)
-		return recv_bulk(u, p, rx, max);
+		return recv_bulk(u, p, rx, max, false);
 	/* After a wait, only the lanes it found readable: a read of an
 	 * empty socket is a system call for nothing. */
 	if (lanes & LANE_URGENT)
@@ -789,7 +797,7 @@ static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
 		bulk = rx[got].cap >= BULK_BYTES
 			       ? 1
 			       : (unsigned)(BULK_BYTES / rx[got].cap);
-	n = recv_bulk(u, p, rx + got, bulk);
+	n = recv_bulk(u, p, rx + got, bulk, got > 0);
 	if (n == 0 && poll)
 		atomic_store_explicit(&p->bulk_skip, BULK_SKIP,
 				      memory_order_relaxed);
