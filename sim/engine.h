@@ -4,10 +4,12 @@
  *
  * Time is kept in picoseconds, so that a byte's serialization at any rate
  * that divides 8,000,000 Mb/s (10, 25, 40, 100 Gb/s ...) is an exact
- * integer and the timings the tests check are exact. Events are ordered by
- * (time, sequence): the sequence number is the order in which they were
- * scheduled, so events due at the same instant fire first-scheduled first
- * and a run never depends on how the heap happens to break ties.
+ * integer and the timings the tests check are exact (other rates: each
+ * port carries the fraction of a picosecond, sim_ser_ps in net.h). Events
+ * are ordered by (time, sequence): the sequence number is the order in
+ * which they were scheduled, so events due at the same instant fire
+ * first-scheduled first and a run never depends on how the heap happens
+ * to break ties.
  *
  * Single-threaded: nothing here locks.
  */

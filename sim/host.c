@@ -255,10 +255,50 @@ static const char sim_config[] =
 	"sndbuf=0,"          /* open loop: the sender queues, never waits */
 	"stat=0,lanes=0";
 
-static int host_start(struct sim_hosts *hs, uint32_t i, const char *config)
+int sim_hosts_config(const char *config, struct uhoma_config *cfg,
+		     char *err, size_t len)
+{
+	char why[256];
+
+	/* uhoma_config_default applies UHOMA_CONFIG from the environment,
+	 * as every stack does; the simulator's settings and @config come
+	 * on top of it. */
+	if (uhoma_config_default(cfg)) {
+		uh_config_explain(getenv("UHOMA_CONFIG"), why, sizeof(why));
+		snprintf(err, len, "UHOMA_CONFIG in the environment: %s", why);
+		return -1;
+	}
+	if (uhoma_config_parse(cfg, sim_config)) {
+		snprintf(err, len, "the simulator's own configuration "
+			 "(%s) was refused", sim_config);
+		return -1;
+	}
+	if (config && strlen(config) > SIM_MAX_CONFIG) {
+		snprintf(err, len, "--config: %zu bytes, at most %u",
+			 strlen(config), SIM_MAX_CONFIG);
+		return -1;
+	}
+	if (config && uhoma_config_parse(cfg, config)) {
+		if (!uh_config_explain(config, why, sizeof(why)))
+			snprintf(why, sizeof(why), "refused");
+		snprintf(err, len, "--config: %s", why);
+		return -1;
+	}
+	/* Each value is in range (uhoma_config_parse checked it); what is
+	 * left are combinations, such as carrier=memnet with no network. */
+	if (uh_config_validate(cfg)) {
+		snprintf(err, len, "--config '%s': the core refuses this "
+			 "configuration as a whole (uh_config_validate)",
+			 config ? config : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int host_start(struct sim_hosts *hs, uint32_t i,
+		      const struct uhoma_config *cfg)
 {
 	struct sim_host *h = &hs->h[i];
-	struct uhoma_config cfg;
 	struct uh_stack_parts parts = {
 		.now = sim_clock_ns,
 		.up = { .kick_receiver = up_kick, .rx_ready = up_rx_ready },
@@ -271,17 +311,8 @@ static int host_start(struct sim_hosts *hs, uint32_t i, const char *config)
 	h->c.local = sim_host_addr(i);
 	h->c.max_packet = SIM_MAX_HOMA;
 	h->c.link_mtu = SIM_MTU;
-	h->c.link_mbps = (uint32_t)(8000000ull / hs->net->nic[i].ps_per_byte);
-	if (uhoma_config_default(&cfg) || uhoma_config_parse(&cfg, sim_config))
-		return -1;
-	if (config && uhoma_config_parse(&cfg, config)) {
-		fprintf(stderr, "uhoma-sim: bad core configuration '%s'\n",
-			config);
-		return -1;
-	}
-	if (uh_config_validate(&cfg))
-		return -1;
-	hs->tick_ps = (uint64_t)cfg.tick_us * SIM_PS_PER_US;
+	h->c.link_mbps = hs->net->nic[i].mbps;
+	hs->tick_ps = (uint64_t)cfg->tick_us * SIM_PS_PER_US;
 	h->metrics = aligned_alloc(64, sizeof(*h->metrics));
 	if (!h->metrics)
 		return -1;
@@ -290,7 +321,7 @@ static int host_start(struct sim_hosts *hs, uint32_t i, const char *config)
 	parts.metrics = h->metrics;
 	/* Ids as dense as a real process's: one counter per host. */
 	parts.own_ids = true;
-	rc = uh_stack_new(&cfg, &parts, &h->st);
+	rc = uh_stack_new(cfg, &parts, &h->st);
 	if (rc)
 		return -1;
 	h->region = mmap(NULL, SIM_REGION, PROT_READ | PROT_WRITE,
@@ -309,7 +340,16 @@ static int host_start(struct sim_hosts *hs, uint32_t i, const char *config)
 int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
 		    const char *config, sim_msg_fn on_msg, void *app)
 {
+	struct uhoma_config cfg;
+	char err[512];
+
 	memset(hs, 0, sizeof(*hs));
+	/* One configuration for all, checked once: a bad one is reported
+	 * for what is wrong with it, not as a host without a stack. */
+	if (sim_hosts_config(config, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "uhoma-sim: %s\n", err);
+		return -1;
+	}
 	hs->net = net;
 	hs->on_msg = on_msg;
 	hs->app = app;
@@ -321,7 +361,7 @@ int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
 	net->deliver = deliver;
 	net->deliver_arg = hs;
 	for (uint32_t i = 0; i < hs->n; i++)
-		if (host_start(hs, i, config)) {
+		if (host_start(hs, i, &cfg)) {
 			fprintf(stderr, "uhoma-sim: host %u: no stack\n", i);
 			return -1;
 		}

@@ -63,11 +63,24 @@ struct sim_hosts {
 /* The address of host @i (10.a.b.c holding i + 1). */
 struct uh_addr sim_host_addr(uint32_t i);
 
+/* The longest configuration string a stack takes (uhoma_config_parse). */
+#define SIM_MAX_CONFIG 1023u
+
 /*
- * Starts a stack on every host of @net with "key=value,..." @config on top
- * of the simulator's defaults (NULL: none), each host's carrier pacing at
- * its NIC's rate, and schedules their ticks. Returns 0 or -1 (a message
- * on stderr).
+ * The configuration every host's stack gets, into @cfg: the defaults
+ * (with UHOMA_CONFIG from the environment, as for any stack), the
+ * simulator's own settings (rx_threads=0, sndbuf=0, stat=0, lanes=0),
+ * then "key=value,..." @config (NULL: none), which may override them.
+ * Returns 0, or -1 with what is wrong in @err (@len bytes): each refused
+ * item and why (uh_config_explain).
+ */
+int sim_hosts_config(const char *config, struct uhoma_config *cfg,
+		     char *err, size_t len);
+
+/*
+ * Starts a stack on every host of @net with sim_hosts_config(@config),
+ * each host's carrier pacing at its NIC's rate, and schedules their
+ * ticks. Returns 0 or -1 (a message on stderr).
  */
 int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
 		    const char *config, sim_msg_fn on_msg, void *app);

@@ -40,7 +40,7 @@ void sim_port_init(struct sim_port *port, struct sim_net *net,
 	port->sw = sw;
 	port->to_sw = to_sw;
 	port->to_host = to_host;
-	port->ps_per_byte = sim_ps_per_byte(mbps);
+	port->mbps = mbps;
 	port->prop_ps = prop_ns * SIM_PS_PER_NS;
 	port->fifo = sw == NULL;
 	port->is_downlink = sw != NULL && to_sw == NULL;
@@ -116,7 +116,7 @@ static void tx_done(void *a, void *b)
 	occupy(port, port->fifo ? 0 : p->prio, -(int64_t)p->wire);
 	port->st.tx_pkts++;
 	port->st.tx_bytes += p->wire;
-	port->st.busy_ps += p->wire * port->ps_per_byte;
+	port->st.busy_ps += port->tx_ps;
 	/* Its last bit reaches the far end one propagation delay later. */
 	if (sim_at(port->net->eng, port->prop_ps, arrive, port, p)) {
 		fprintf(stderr, "uhoma-sim: out of memory\n");
@@ -128,6 +128,7 @@ static void tx_done(void *a, void *b)
 static void start_next(struct sim_port *port)
 {
 	struct sim_pkt *p = NULL;
+	uint64_t scaled;
 
 	if (port->tx)
 		return;
@@ -143,8 +144,12 @@ static void start_next(struct sim_port *port)
 		return;
 	p->next = NULL;
 	port->tx = p;
-	if (sim_at(port->net->eng, p->wire * port->ps_per_byte, tx_done,
-		   port, NULL)) {
+	/* Whole picoseconds, the fraction carried to the next packet: no
+	 * rate is rounded (sim_ser_ps). */
+	scaled = (uint64_t)p->wire * 8000000ull + port->ser_rem;
+	port->tx_ps = scaled / port->mbps;
+	port->ser_rem = scaled % port->mbps;
+	if (sim_at(port->net->eng, port->tx_ps, tx_done, port, NULL)) {
 		fprintf(stderr, "uhoma-sim: out of memory\n");
 		abort();
 	}

@@ -56,11 +56,22 @@ static inline uint32_t sim_wire_bytes(uint32_t len)
 	return len + SIM_WIRE_OVERHEAD;
 }
 
-/* Picoseconds a link of @mbps takes to send one byte (exact when @mbps
- * divides 8,000,000; rounded down otherwise). */
-static inline uint64_t sim_ps_per_byte(uint32_t mbps)
+/* The rates a link may have, in Mb/s: 1 Mb/s to 10 Tb/s (the core's
+ * link_mbps goes no higher). */
+#define SIM_MIN_MBPS 1u
+#define SIM_MAX_MBPS 10000000u
+
+/*
+ * Picoseconds a link of @mbps (at least 1) takes to send @bytes, rounded
+ * down: bytes x 8 bits x 10^6 ps per us / (mbps bits per us). Exact for
+ * every rate that divides 8,000,000 Mb/s (10, 25, 40, 100 Gb/s ...); a
+ * port carries the remainder from packet to packet (sim_port.ser_rem), so
+ * that over any run its rate is the one asked for to the picosecond,
+ * whatever the rate.
+ */
+static inline uint64_t sim_ser_ps(uint64_t bytes, uint32_t mbps)
 {
-	return 8000000ull / mbps;
+	return bytes * 8000000ull / mbps;
 }
 
 struct sim_pkt {
@@ -91,7 +102,10 @@ struct sim_port {
 	/* The link: where it leads (a switch, or host to_host) and how fast. */
 	struct sim_switch *to_sw;
 	uint32_t to_host;
-	uint64_t ps_per_byte;
+	uint32_t mbps;                /* the link's rate */
+	uint64_t ser_rem;             /* bits x 10^6 of serialization not yet
+				       * counted in whole ps: < mbps */
+	uint64_t tx_ps;               /* the packet on the wire's time */
 	uint64_t prop_ps;
 	bool fifo;                    /* one queue (a NIC, by default) */
 	bool is_downlink;             /* a switch port to a host */

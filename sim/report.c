@@ -89,7 +89,7 @@ static struct done *collect(struct sim *s, size_t *count, uint64_t *faster)
 		const struct sim_msg *m = &w->msgs[i];
 		unsigned c;
 
-		if (!m->done_ps || m->error)
+		if (!m->done || m->error)
 			continue;
 		d[n].len = m->len;
 		d[n].ps = m->done_ps - m->start_ps;
@@ -200,14 +200,15 @@ static void print_ports(struct sim *s, FILE *out)
 	if (p && n) {
 		fprintf(out, "busiest uplinks (ToR to spine, spine to ToR):\n");
 		for (size_t i = 0; i < n && i < NUPLINKS; i++) {
-			const struct sim_switch *from = p[i]->sw;
-			const struct sim_switch *to = p[i]->to_sw;
+			char a[32], b[32];
 
-			fprintf(out, "  %s %u to %s %u: ",
-				from->rack == UINT32_MAX ? "spine" : "ToR",
-				from->index,
-				to && to->rack == UINT32_MAX ? "spine" : "ToR",
-				to ? to->index : 0);
+			/* Spines by their number, 0 .. --spines - 1, not by
+			 * their index among all the switches. */
+			fprintf(out, "  %s to %s: ",
+				sim_topo_switch_name(net, p[i]->sw, a,
+						     sizeof(a)),
+				sim_topo_switch_name(net, p[i]->to_sw, b,
+						     sizeof(b)));
 			print_port(out, p[i], elapsed);
 		}
 	}
@@ -235,18 +236,21 @@ static void print_ports(struct sim *s, FILE *out)
 			(double)(area / elapsed / net->nhosts) / 1e3,
 			(double)max / 1e3, at);
 	}
-	{
+	if (net->nswitches) {
 		uint64_t buf = 0;
 		uint32_t at = 0;
+		char name[32];
 
 		for (uint32_t i = 0; i < net->nswitches; i++)
 			if (net->sw[i].buf_max > buf) {
 				buf = net->sw[i].buf_max;
 				at = i;
 			}
-		fprintf(out, "switch buffers: peak %.1f KB (switch %u) of "
-			     "%.0f KB\n", (double)buf / 1e3, at,
-			net->nswitches ? (double)net->sw[0].buf_cap / 1e3 : 0);
+		fprintf(out, "switch buffers: peak %.1f KB (%s) of %.0f KB\n",
+			(double)buf / 1e3,
+			sim_topo_switch_name(net, &net->sw[at], name,
+					     sizeof(name)),
+			(double)net->sw[0].buf_cap / 1e3);
 	}
 }
 
@@ -314,14 +318,19 @@ static double short_p99(struct done *d, size_t n, const struct bucket *b,
 	return d[rank(k, 99)].slow;
 }
 
-/* The backlog at @t: bytes of messages started by @t and not done by it. */
+/* The backlog at @t: bytes of messages started by @t and not delivered
+ * by it. A failed message never is: it stays in the backlog for good, or
+ * a run whose every send failed would read as one that kept up. */
 static double backlog_at(const struct sim_workload *w, uint64_t t)
 {
 	double b = 0;
 
-	for (uint64_t i = 0; i < w->nmsgs && w->msgs[i].start_ps <= t; i++)
-		if (!w->msgs[i].done_ps || w->msgs[i].done_ps > t)
-			b += w->msgs[i].len;
+	for (uint64_t i = 0; i < w->nmsgs && w->msgs[i].start_ps <= t; i++) {
+		const struct sim_msg *m = &w->msgs[i];
+
+		if (!m->done || m->error || m->done_ps > t)
+			b += m->len;
+	}
 	return b;
 }
 
@@ -334,7 +343,7 @@ static void sustained(const struct sim *s, struct sim_result *r)
 	uint64_t t0, t1 = w->last_start_ps;
 	double offered = 0;
 
-	r->sustained = 0;
+	r->sustained = -1;
 	if (first >= w->nmsgs)
 		return;
 	t0 = w->msgs[first].start_ps;
@@ -342,7 +351,13 @@ static void sustained(const struct sim *s, struct sim_result *r)
 		offered += w->msgs[i].len;
 	r->backlog_start = backlog_at(w, t0);
 	r->backlog_end = backlog_at(w, t1);
-	if (offered > 0)
+	/* Too few messages in the window, and the ratio measures their
+	 * lengths, not the fabric (one long message behind the window's
+	 * start and a short one in it read as 748); too little offered
+	 * against the backlog at its start, and that backlog draining
+	 * reads as a fabric doing better than keeping up: -1, n/a. */
+	if (w->nmsgs - first - 1 >= SIM_SUSTAINED_MIN && offered > 0 &&
+	    offered >= SIM_SUSTAINED_RATIO * r->backlog_start)
 		r->sustained = 1 - (r->backlog_end - r->backlog_start) /
 				   offered;
 }
@@ -376,6 +391,8 @@ int sim_results(struct sim *s, struct sim_result *r)
 	if (!d)
 		return -1;
 	r->measured = n;
+	r->failed = s->w.nerrors;
+	r->in_flight = s->w.nmsgs - s->w.ndone;
 	r->nb = buckets(d, n, r->b);
 	r->short_p99 = short_p99(d, n, r->b, r->nb);
 	free(d);
@@ -395,6 +412,51 @@ int sim_results(struct sim *s, struct sim_result *r)
 	return 0;
 }
 
+struct reason {
+	int code;
+	uint64_t n;
+};
+
+/* The failed messages by reason, most frequent first. */
+static void print_failures(const struct sim_workload *w, FILE *out)
+{
+	struct reason why[16];
+	size_t nwhy = 0, other = 0;
+
+	for (uint64_t i = 0; i < w->nmsgs; i++) {
+		int code = w->msgs[i].error;
+		size_t k;
+
+		if (!w->msgs[i].done || !code)
+			continue;
+		for (k = 0; k < nwhy && why[k].code != code; k++)
+			;
+		if (k == nwhy) {
+			if (nwhy == sizeof(why) / sizeof(why[0])) {
+				other++;
+				continue;
+			}
+			why[nwhy++] = (struct reason){ code, 0 };
+		}
+		why[k].n++;
+	}
+	for (size_t i = 1; i < nwhy; i++)
+		for (size_t j = i; j > 0 && why[j].n > why[j - 1].n; j--) {
+			struct reason t = why[j];
+
+			why[j] = why[j - 1];
+			why[j - 1] = t;
+		}
+	fprintf(out, "failed by reason:");
+	for (size_t k = 0; k < nwhy; k++)
+		fprintf(out, "%s %llu %s (%d)", k ? "," : "",
+			(unsigned long long)why[k].n,
+			uhoma_strerror(why[k].code), why[k].code);
+	if (other)
+		fprintf(out, ", %zu other", other);
+	fprintf(out, "\n");
+}
+
 int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
 	       struct sim_result *res)
 {
@@ -405,14 +467,30 @@ int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
 
 	if (sim_results(s, r))
 		return -1;
-	fprintf(out, "%s %s %s load %.2f seed %llu: %llu messages, %llu "
-		     "complete, %llu failed, %zu measured; %.3f ms simulated\n",
+	fprintf(out, "%s %s %s load %g seed %llu: %llu messages, %llu "
+		     "complete, %llu failed, %llu still in flight at the end, "
+		     "%zu measured; %.3f ms simulated\n",
 		s->o.topology, s->o.workload,
 		w->mode == SIM_RPC ? "rpc" : "oneway", s->o.load,
 		(unsigned long long)s->o.seed, (unsigned long long)w->nmsgs,
 		(unsigned long long)(w->ndone - w->nerrors),
-		(unsigned long long)w->nerrors, r->measured,
+		(unsigned long long)w->nerrors,
+		(unsigned long long)r->in_flight, r->measured,
 		(double)s->eng.now / 1e9);
+	if (r->in_flight)
+		fprintf(out, "WARNING: %llu messages still in flight when the "
+			     "run stopped, %.1f ms after the last start "
+			     "(--drain-ms): left out of the percentiles, "
+			     "counted in the backlog\n",
+			(unsigned long long)r->in_flight,
+			(double)s->o.drain_us / 1e3);
+	if (w->nerrors)
+		print_failures(w, out);
+	if (w->nmsgs < s->o.messages)
+		fprintf(out, "note: %llu of --messages %llu started (incast "
+			     "starts whole rounds, each once the last ended)\n",
+			(unsigned long long)w->nmsgs,
+			(unsigned long long)s->o.messages);
 	fprintf(out, "%9s %8s %10s %10s %10s %8s %8s %8s\n", "len<=",
 		"count", "p50_us", "p99_us", "p99.9_us", "slow50", "slow99",
 		"slow99.9");
@@ -441,11 +519,13 @@ int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
 		(unsigned long long)s->eng.fired, s->wall_s);
 	if (csv && sim_write_csv(csv, &label, r, 1))
 		rc = -1;
-	if (svg && r->nb) {
+	/* Written even with nothing measured (empty axes): a file asked
+	 * for is never silently missing. */
+	if (svg) {
 		char title[160];
 		struct plot_series ps = { "uhoma (simulated)", r->b, r->nb };
 
-		snprintf(title, sizeof(title), "uhoma-sim %s %s load %.2f",
+		snprintf(title, sizeof(title), "uhoma-sim %s %s load %g",
 			 s->o.topology, s->o.workload, s->o.load);
 		if (plot_svg(svg, title, &ps, 1))
 			rc = -1;

@@ -17,6 +17,27 @@
 #include "topo.h"
 #include "workload.h"
 
+/* What the options may be (sim_opts_check; the command line's parsers
+ * take the same ranges). */
+#define SIM_MIN_LOAD 1e-4            /* below it, hours of idle ticks */
+#define SIM_MAX_LOAD 1.5
+#define SIM_MAX_MESSAGES 100000000ull  /* 32 bytes each, all kept */
+#define SIM_MAX_PROP_NS 1000000000ull  /* a second */
+#define SIM_MAX_DRAIN_MS 1000000ull
+#define SIM_MIN_BUFFER 1538ull       /* one full packet on the wire */
+#define SIM_MAX_BUFFER (1ull << 40)
+/* The most timer ticks (hosts x simulated time / tick_us) a run may be
+ * expected to take: each costs a call into a core, and a run of tiny load
+ * or rate would tick for hours between its messages. */
+#define SIM_MAX_TICKS 200000000.0
+/* Fewer messages than this starting after the warmup, or bytes offered in
+ * that window fewer than SIM_SUSTAINED_RATIO times the backlog it starts
+ * with, and sustained says nothing (-1): a window of one or two messages
+ * measures their lengths, and one that a draining backlog outweighs reads
+ * far above 1. */
+#define SIM_SUSTAINED_MIN 100
+#define SIM_SUSTAINED_RATIO 10
+
 struct sim_opts {
 	const char *topology;        /* "rack:N", "fabric:RxH" */
 	const char *workload;        /* "w1".."w5", a length, incast:N,SIZE */
@@ -26,7 +47,8 @@ struct sim_opts {
 	uint64_t messages;
 	double warmup;               /* leading fraction left out of stats */
 	uint64_t drain_us;           /* after the last message starts, at
-				      * most this long for the rest */
+				      * most this long for the rest
+				      * (--drain-ms; 200 ms) */
 	const char *core_config;     /* "key=value,..." for every stack */
 	struct sim_topo_opts topo;
 	bool quiet;                  /* no progress line */
@@ -43,13 +65,27 @@ struct sim {
 
 void sim_opts_default(struct sim_opts *o);
 
-/* Builds everything for @o. Returns 0, or -1 (a message on stderr); on
- * failure as on success, sim_destroy frees what there is. */
+/*
+ * Whether @o makes a run: every field in its range, the topology and the
+ * workload well formed and fitting each other (an incast round within the
+ * hosts and --messages), the stacks' configuration accepted
+ * (sim_hosts_config), and the run expected to take at most SIM_MAX_TICKS
+ * ticks. Returns 0, or -1 with what is wrong, naming the option, in @err
+ * (@len bytes). Builds nothing.
+ */
+int sim_opts_check(const struct sim_opts *o, char *err, size_t len);
+
+/* Builds everything for @o (sim_opts_check first). Returns 0, or -1 (a
+ * message on stderr); on failure as on success, sim_destroy frees what
+ * there is. */
 int sim_create(struct sim *s, const struct sim_opts *o);
 void sim_destroy(struct sim *s);
 
-/* Runs the workload to its end: every message complete, or drain_us after
- * the last one started. */
+/* Runs the workload to its end: every message complete; or no incast
+ * round in flight and no whole one left to start; or, once no more will
+ * be generated (incast: from each round's start), drain_us after the
+ * last one started. Always ends: messages are finite, and so is the
+ * drain. */
 void sim_run(struct sim *s);
 
 /* The completion time, in ps, of a message of @len bytes from @src to @dst
@@ -57,7 +93,8 @@ void sim_run(struct sim *s);
  * each serialized on each hop once the hop is free and the whole packet
  * has arrived, plus every link's propagation; across racks the packets
  * take the spines in turn (the best spraying can do), and the last hop
- * sends them as they arrive. */
+ * sends them as they arrive. Each serialization is rounded down to the
+ * picosecond (sim_ser_ps), never more than the model takes. */
 uint64_t sim_ideal_ps(const struct sim_net *net, uint32_t src, uint32_t dst,
 		      uint32_t len);
 
@@ -68,11 +105,15 @@ struct sim_result {
 	struct bucket b[SIM_NBUCKETS];  /* by length, about equal counts */
 	size_t nb;
 	size_t measured;             /* messages in the percentiles */
+	uint64_t failed;             /* messages that ended in an error */
+	uint64_t in_flight;          /* neither complete nor failed when the
+				      * run stopped (--drain-ms) */
 	double short_p99;            /* P99 slowdown, one-packet messages */
 	/* Offered load met: bytes completed over bytes offered between the
 	 * end of the warmup and the last message's start, that is 1 - (the
 	 * growth of the backlog) / (bytes offered); backlog = bytes offered
-	 * and not yet delivered. */
+	 * and not yet delivered (a failed message never is). -1 when the
+	 * window is too short to say (SIM_SUSTAINED_MIN, _RATIO). */
 	double sustained;
 	double backlog_start, backlog_end;   /* bytes */
 	uint64_t faster;             /* messages faster than the idle fabric

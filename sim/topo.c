@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opts.h"
 #include "topo.h"
 
 struct topo {
@@ -59,32 +60,65 @@ static int alloc_switch(struct sim_net *net, uint32_t i, uint32_t nports,
 	return sw->ports ? 0 : -1;
 }
 
+int sim_topo_parse(const char *spec, uint32_t *racks, uint32_t *per_rack,
+		   char *err, size_t len)
+{
+	uint64_t a = 0, b = 0;
+	const char *p;
+
+	/* Digits read one at a time against a limit: "fabric:4294967297x2"
+	 * must not wrap to 1x2, as sscanf's %u would. */
+	if (!strncmp(spec, "rack:", 5)) {
+		p = sim_decimal(spec + 5, SIM_MAX_HOSTS, &a);
+		if (p && !*p && a >= 2) {
+			*racks = 1;
+			*per_rack = (uint32_t)a;
+			return 0;
+		}
+	} else if (!strncmp(spec, "fabric:", 7)) {
+		p = sim_decimal(spec + 7, SIM_MAX_HOSTS, &a);
+		if (p && *p == 'x')
+			p = sim_decimal(p + 1, SIM_MAX_HOSTS, &b);
+		else
+			p = NULL;
+		if (p && !*p && a >= 1 && b >= 1 && a * b > SIM_MAX_HOSTS) {
+			snprintf(err, len, "--topology '%s': at most %u hosts",
+				 spec, SIM_MAX_HOSTS);
+			return -1;
+		}
+		if (p && !*p && a >= 1 && b >= 1 && a * b >= 2) {
+			*racks = (uint32_t)a;
+			*per_rack = (uint32_t)b;
+			return 0;
+		}
+	}
+	snprintf(err, len, "--topology '%s': want rack:N (2 <= N <= %u) or "
+		 "fabric:RxH (R racks of H hosts, R, H >= 1, 2 to %u hosts)",
+		 spec, SIM_MAX_HOSTS, SIM_MAX_HOSTS);
+	return -1;
+}
+
 int sim_topo_build(struct sim_net *net, const char *spec,
 		   const struct sim_topo_opts *o, char *err, size_t len)
 {
 	struct topo *t = calloc(1, sizeof(*t));
-	unsigned a = 0, b = 0;
-	char tail;
 
 	if (!t)
 		goto nomem;
 	net->topo = t;
-	if (sscanf(spec, "rack:%u%c", &a, &tail) == 1 && a >= 2) {
-		t->racks = 1;
-		t->per_rack = a;
-		t->spines = 0;
-	} else if (sscanf(spec, "fabric:%ux%u%c", &a, &b, &tail) == 2 &&
-		   a >= 1 && b >= 1 && a * b >= 2 && o->spines >= 1) {
-		t->racks = a;
-		t->per_rack = b;
-		t->spines = a > 1 ? o->spines : 0;
-	} else {
-		snprintf(err, len, "topology '%s': want rack:N (N >= 2) or "
-			 "fabric:RxH", spec);
+	if (sim_topo_parse(spec, &t->racks, &t->per_rack, err, len))
+		return -1;
+	t->spines = t->racks > 1 ? o->spines : 0;
+	if (t->racks > 1 && (o->spines < 1 || o->spines > SIM_MAX_SPINES)) {
+		snprintf(err, len, "--spines %u: want 1 to %u", o->spines,
+			 SIM_MAX_SPINES);
 		return -1;
 	}
-	if ((uint64_t)t->racks * t->per_rack > 65535) {
-		snprintf(err, len, "topology '%s': at most 65535 hosts", spec);
+	/* A rate of 0 would divide by zero (sim_ser_ps). */
+	if (o->host_mbps < SIM_MIN_MBPS || o->host_mbps > SIM_MAX_MBPS ||
+	    o->uplink_mbps < SIM_MIN_MBPS || o->uplink_mbps > SIM_MAX_MBPS) {
+		snprintf(err, len, "link rates: want %u to %u Mb/s",
+			 SIM_MIN_MBPS, SIM_MAX_MBPS);
 		return -1;
 	}
 	net->nhosts = t->racks * t->per_rack;
@@ -133,8 +167,7 @@ nomem:
 }
 
 unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
-		       uint64_t ps_per_byte[4], uint64_t prop_ps[4],
-		       unsigned *ways)
+		       uint32_t mbps[4], uint64_t prop_ps[4], unsigned *ways)
 {
 	const struct topo *t = net->topo;
 	uint32_t rs = src / t->per_rack, rd = dst / t->per_rack;
@@ -142,7 +175,7 @@ unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
 	unsigned n = 0;
 
 	*ways = 1;
-	ps_per_byte[n] = net->nic[src].ps_per_byte;
+	mbps[n] = net->nic[src].mbps;
 	prop_ps[n++] = net->nic[src].prop_ps;
 	if (rs != rd) {
 		/* Every spine's path is alike: the first spine's stands for
@@ -151,13 +184,13 @@ unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
 		const struct sim_port *sd =
 			&net->sw[t->racks].ports[rd];
 
-		ps_per_byte[n] = up->ps_per_byte;
+		mbps[n] = up->mbps;
 		prop_ps[n++] = up->prop_ps;
-		ps_per_byte[n] = sd->ps_per_byte;
+		mbps[n] = sd->mbps;
 		prop_ps[n++] = sd->prop_ps;
 		*ways = t->spines;
 	}
-	ps_per_byte[n] = down->ps_per_byte;
+	mbps[n] = down->mbps;
 	prop_ps[n++] = down->prop_ps;
 	return n;
 }
@@ -167,4 +200,18 @@ bool sim_topo_same_rack(const struct sim_net *net, uint32_t a, uint32_t b)
 	const struct topo *t = net->topo;
 
 	return a / t->per_rack == b / t->per_rack;
+}
+
+const char *sim_topo_switch_name(const struct sim_net *net,
+				 const struct sim_switch *sw, char *buf,
+				 size_t len)
+{
+	const struct topo *t = net->topo;
+
+	/* The ToRs come first in net->sw, then the spines. */
+	if (sw->rack == UINT32_MAX)
+		snprintf(buf, len, "spine %u", sw->index - t->racks);
+	else
+		snprintf(buf, len, "ToR %u", sw->rack);
+	return buf;
 }

@@ -31,7 +31,19 @@ struct sim_topo_opts {
 				  * switch ports (default: one FIFO) */
 };
 
+/* The most hosts a fabric may have (host addresses hold 16 bits). */
+#define SIM_MAX_HOSTS 65535u
+/* The most spines (each ToR has a port to each). */
+#define SIM_MAX_SPINES 1024u
+
 void sim_topo_defaults(struct sim_topo_opts *o);
+
+/* Parses @spec ("rack:N", N >= 2, or "fabric:RxH", R, H >= 1, R x H >= 2;
+ * decimal numbers, nothing else around them; at most SIM_MAX_HOSTS hosts)
+ * into *@racks and *@per_rack (rack:N is one rack of N). Returns 0, or -1
+ * with a message in @err (@len bytes). */
+int sim_topo_parse(const char *spec, uint32_t *racks, uint32_t *per_rack,
+		   char *err, size_t len);
 
 /* Builds @spec ("rack:N" or "fabric:RxH") into @net (sim_net_init'ed).
  * Returns 0, or -1 with a message in @err (@len bytes). */
@@ -39,12 +51,17 @@ int sim_topo_build(struct sim_net *net, const char *spec,
 		   const struct sim_topo_opts *o, char *err, size_t len);
 
 /* The hops from host @src to host @dst: their count (2 or 4), and each
- * hop's ps per byte and propagation (for the idle-fabric baseline);
+ * hop's rate in Mb/s and propagation (for the idle-fabric baseline);
  * *@ways: how many spines the middle hops of a 4-hop path may take, each
  * packet its own (1 for a 2-hop path). */
 unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
-		       uint64_t ps_per_byte[4], uint64_t prop_ps[4],
-		       unsigned *ways);
+		       uint32_t mbps[4], uint64_t prop_ps[4], unsigned *ways);
+
+/* Names switch @sw as the report shows it: "ToR R" (its rack) or
+ * "spine S" (S from 0, as --spines counts them), into @buf. */
+const char *sim_topo_switch_name(const struct sim_net *net,
+				 const struct sim_switch *sw, char *buf,
+				 size_t len);
 
 /* Whether hosts @a and @b share a rack (their paths have 2 hops). */
 bool sim_topo_same_rack(const struct sim_net *net, uint32_t a, uint32_t b);

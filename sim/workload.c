@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/wire.h"
+#include "opts.h"
 #include "workload.h"
 
 /* ---- client RPC id -> message index (oneway mode) ------------------------ */
@@ -106,31 +107,122 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* The wire bytes of a message of @len bytes: its DATA packets whole. */
+static double wire_of(uint32_t len)
+{
+	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA;
+	uint32_t pkts = len ? (len + per - 1) / per : 1;
+
+	return (double)len + (double)pkts * (UH_HDR_DATA + SIM_WIRE_OVERHEAD);
+}
+
+/* The mean wire bytes of a message drawn from @d (lengths 0 drawn as 1,
+ * as generate() sends them). */
+static double mean_wire(const struct uh_dist *d)
+{
+	double mean = 0, prev = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		uint32_t len = d->points[i].length ? d->points[i].length : 1;
+
+		mean += wire_of(len) * (d->points[i].fraction - prev);
+		prev = d->points[i].fraction;
+	}
+	return mean;
+}
+
+/* "incast:N,SIZE" into *@n, *@size: 1 if @workload is one (its numbers
+ * well formed, not yet checked against anything), 0 if it is not incast
+ * at all, -1 if it is malformed. */
+static int parse_incast(const char *workload, uint64_t *n, uint64_t *size)
+{
+	const char *p;
+
+	if (strncmp(workload, "incast:", 7))
+		return 0;
+	/* Digits against a limit: sscanf's %u would wrap 4294967297 to 1. */
+	p = sim_decimal(workload + 7, UINT32_MAX, n);
+	if (p && *p == ',')
+		p = sim_decimal(p + 1, UINT32_MAX, size);
+	else
+		p = NULL;
+	return p && !*p ? 1 : -1;
+}
+
+int sim_workload_check(const char *workload, uint32_t nhosts,
+		       uint64_t max_msgs, double *mean_wire_bytes, char *err,
+		       size_t len)
+{
+	uint64_t n = 0, size = 0;
+	struct uh_dist d;
+	int inc = parse_incast(workload, &n, &size);
+
+	if (inc) {
+		if (inc < 0 || n < 1 || n >= nhosts || size < 1 ||
+		    size > UHOMA_MAX_MESSAGE) {
+			snprintf(err, len, "--workload '%s': incast:N,SIZE "
+				 "wants 1 <= N < %u (the hosts) and 1 <= SIZE "
+				 "<= %u", workload, nhosts, UHOMA_MAX_MESSAGE);
+			return -1;
+		}
+		if (max_msgs < n) {
+			snprintf(err, len, "--messages %llu: fewer than one "
+				 "round of --workload %s (%llu messages)",
+				 (unsigned long long)max_msgs, workload,
+				 (unsigned long long)n);
+			return -1;
+		}
+		*mean_wire_bytes = wire_of((uint32_t)size);
+		return 0;
+	}
+	if (*workload >= '0' && *workload <= '9') {
+		const char *p = sim_decimal(workload, UHOMA_MAX_MESSAGE, &size);
+
+		if (!p || *p || size < 1) {
+			snprintf(err, len, "--workload '%s': a length wants 1 "
+				 "to %u bytes, in decimal", workload,
+				 UHOMA_MAX_MESSAGE);
+			return -1;
+		}
+	} else if (*workload < 'a' || *workload > 'z') {
+		/* uh_dist_create reads "+5" and " 5" as 5: names only. */
+		goto unknown;
+	}
+	if (uh_dist_create(workload, UHOMA_MAX_MESSAGE, &d))
+		goto unknown;
+	*mean_wire_bytes = mean_wire(&d);
+	uh_dist_destroy(&d);
+	return 0;
+unknown:
+	snprintf(err, len, "--workload '%s': want w1..w5, a length in bytes "
+		 "or incast:N,SIZE", workload);
+	return -1;
+}
+
 int sim_workload_init(struct sim_workload *w, const char *workload,
 		      enum sim_mode mode, double load, uint64_t seed,
 		      uint64_t max_msgs, uint32_t nhosts)
 {
-	unsigned n = 0, size = 0;
-	char tail;
+	uint64_t n = 0, size = 0;
+	double mean;
+	char err[256];
 
 	memset(w, 0, sizeof(*w));
 	w->mode = mode;
 	w->load = load;
 	w->seed = seed;
 	w->max_msgs = max_msgs;
-	if (sscanf(workload, "incast:%u,%u%c", &n, &size, &tail) == 2) {
-		if (n < 1 || n >= nhosts || size < 1 ||
-		    size > UHOMA_MAX_MESSAGE) {
-			fprintf(stderr, "uhoma-sim: incast:N,SIZE wants 1 <= N "
-				"< hosts and 1 <= SIZE <= %u\n",
-				UHOMA_MAX_MESSAGE);
-			return -1;
-		}
-		w->incast_n = n;
-		w->incast_size = size;
+	if (sim_workload_check(workload, nhosts, max_msgs, &mean, err,
+			       sizeof(err))) {
+		fprintf(stderr, "uhoma-sim: %s\n", err);
+		return -1;
+	}
+	if (parse_incast(workload, &n, &size) > 0) {
+		w->incast_n = (uint32_t)n;
+		w->incast_size = (uint32_t)size;
 		w->incast_rng = mix(seed ^ 0x494e43415354ull);
 	} else if (uh_dist_create(workload, UHOMA_MAX_MESSAGE, &w->dist)) {
-		fprintf(stderr, "uhoma-sim: unknown workload '%s'\n", workload);
+		fprintf(stderr, "uhoma-sim: out of memory\n");
 		return -1;
 	}
 	w->msgs = calloc(max_msgs, sizeof(*w->msgs));
@@ -161,6 +253,22 @@ void sim_workload_free(struct sim_workload *w)
 	memset(w, 0, sizeof(*w));
 }
 
+static void incast_rounds(struct sim_workload *w);
+
+/* Message @m has ended now, complete (@error 0) or failed: it counts, and
+ * in incast mode the round's last to end starts the next round. */
+static void finish(struct sim_workload *w, struct sim_msg *m, int error)
+{
+	m->done = true;
+	m->done_ps = w->eng->now;
+	m->error = (int16_t)error;
+	w->ndone++;
+	if (error)
+		w->nerrors++;
+	if (w->incast_n && --w->incast_left == 0)
+		incast_rounds(w);
+}
+
 /* Starts message @len from host @src to @dst now. */
 static void start_msg(struct sim_workload *w, uint32_t src, uint32_t dst,
 		      uint32_t len)
@@ -178,12 +286,11 @@ static void start_msg(struct sim_workload *w, uint32_t src, uint32_t dst,
 	if (rc == 0 && w->mode == SIM_ONEWAY)
 		rc = map_put(w->ids, id_key(src, id), idx) ? UHOMA_ERR_NOMEM
 							     : 0;
-	if (rc) {
-		m->error = rc;
-		m->done_ps = m->start_ps;
-		w->ndone++;
-		w->nerrors++;
-	}
+	/* A refused send (a spent sndbuf, say) ends the message now, failed;
+	 * in incast mode it counts toward its round like any other, or the
+	 * round would never end. */
+	if (rc)
+		finish(w, m, rc);
 }
 
 static void generate(void *a, void *b)
@@ -208,41 +315,18 @@ static void generate(void *a, void *b)
 	sim_at(w->eng, (uint64_t)gap + 1, generate, w, h);
 }
 
-/* The wire bytes of a message of @len bytes: its DATA packets whole. */
-static double wire_of(uint32_t len)
-{
-	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA;
-	uint32_t pkts = len ? (len + per - 1) / per : 1;
-
-	return (double)len + (double)pkts * (UH_HDR_DATA + SIM_WIRE_OVERHEAD);
-}
-
-/* The mean wire bytes of a message drawn from @d (lengths 0 drawn as 1,
- * as generate() sends them). */
-static double mean_wire(const struct uh_dist *d)
-{
-	double mean = 0, prev = 0;
-
-	for (size_t i = 0; i < d->n; i++) {
-		uint32_t len = d->points[i].length ? d->points[i].length : 1;
-
-		mean += wire_of(len) * (d->points[i].fraction - prev);
-		prev = d->points[i].fraction;
-	}
-	return mean;
-}
-
-/* Starts a round of incast: incast_n distinct senders to one receiver. */
-static void incast_round(struct sim_workload *w)
+/* Starts a round of incast: incast_n distinct senders to one receiver.
+ * False if no whole round is left (or no memory for the draw). */
+static bool incast_round(struct sim_workload *w)
 {
 	uint32_t n = w->hosts->n, dst;
 	uint32_t *pick;
 
 	if (w->nmsgs + w->incast_n > w->max_msgs)
-		return;
+		return false;
 	pick = malloc(n * sizeof(*pick));
 	if (!pick)
-		return;
+		return false;
 	for (uint32_t i = 0; i < n; i++)
 		pick[i] = i;
 	dst = (uint32_t)(uh_dist_uniform(&w->incast_rng) * n);
@@ -257,6 +341,24 @@ static void incast_round(struct sim_workload *w)
 		start_msg(w, src, dst, w->incast_size);
 	}
 	free(pick);
+	return true;
+}
+
+/*
+ * Starts the next round, and another while one ends as it starts (all its
+ * sends refused). A round ending inside a round's start -- a refused send
+ * or a callback during one -- finds in_rounds set and leaves the next
+ * round to the loop here, not to a recursion in the middle of a draw.
+ * When no round is in flight afterwards, none will start: sim_run stops.
+ */
+static void incast_rounds(struct sim_workload *w)
+{
+	if (w->in_rounds)
+		return;
+	w->in_rounds = true;
+	while (w->incast_left == 0 && incast_round(w))
+		;
+	w->in_rounds = false;
 }
 
 int sim_workload_start(struct sim_workload *w, struct sim_hosts *hs)
@@ -264,12 +366,13 @@ int sim_workload_start(struct sim_workload *w, struct sim_hosts *hs)
 	w->hosts = hs;
 	w->eng = hs->net->eng;
 	if (w->incast_n) {
-		incast_round(w);
+		incast_rounds(w);
 		return 0;
 	}
 	for (uint32_t i = 0; i < hs->n; i++) {
-		double bytes_per_ps = w->load /
-				      (double)hs->net->nic[i].ps_per_byte;
+		/* Mb/s are bits per us: 8 x 10^6 of them per byte per ps. */
+		double bytes_per_ps = w->load * hs->net->nic[i].mbps /
+				      8000000.0;
 
 		/* Mean gap: one mean message on the wire at load x the
 		 * link's rate. */
@@ -288,15 +391,8 @@ static void complete(struct sim_workload *w, uint64_t idx, int error)
 {
 	struct sim_msg *m = &w->msgs[idx];
 
-	if (m->done_ps)
-		return;
-	m->done_ps = w->eng->now;
-	m->error = error;
-	w->ndone++;
-	if (error)
-		w->nerrors++;
-	if (w->incast_n && --w->incast_left == 0)
-		incast_round(w);
+	if (!m->done)
+		finish(w, m, error);
 }
 
 void sim_workload_on_msg(void *app, struct sim_host *h,

@@ -6,10 +6,11 @@
  * rate load x (its link's rate in bytes/s) / (the mean message's wire
  * bytes): --load is the fraction of the link the messages' DATA packets
  * would keep busy, headers and framing included (a W1 message of 8 bytes
- * is 130 on the wire); control packets (grants, acks) come on top. Lengths come from
- * W1-W5 or are fixed; destinations are uniform over the other hosts. Each
- * host draws from its own generator, seeded from the run's seed and its
- * index. The run stops generating after --messages messages in all.
+ * is 130 on the wire); control packets (grants, acks) come on top.
+ * Lengths come from W1-W5 or are fixed; destinations are uniform over
+ * the other hosts. Each host draws from its own generator, seeded from
+ * the run's seed and its index. The run stops generating after
+ * --messages messages in all.
  *
  * Modes:
  *   oneway  the message is a request; it is complete when the receiver
@@ -20,7 +21,11 @@
  *           complete when the client takes the response.
  *   incast  (incast:N,SIZE) rounds of N hosts each sending SIZE bytes to
  *           one receiver at the same instant; a round starts when the
- *           previous one has completed. --load is not used.
+ *           previous one has ended (each message complete or failed).
+ *           --load is not used; --messages is taken in whole rounds.
+ *
+ * A message whose send fails (with --config sndbuf=N, a spent budget:
+ * the open loop never waits) ends at once, failed, with the core's error.
  */
 #ifndef UHOMA_SIM_WORKLOAD_H
 #define UHOMA_SIM_WORKLOAD_H
@@ -34,10 +39,12 @@
 enum sim_mode { SIM_ONEWAY, SIM_RPC };
 
 struct sim_msg {
-	uint64_t start_ps, done_ps;   /* done 0: not complete */
+	uint64_t start_ps, done_ps;   /* done_ps: when it ended, if done */
 	uint32_t len;
 	uint32_t src, dst;
-	int error;                    /* 0, or the RPC's error */
+	int16_t error;                /* 0, or the RPC's error (UHOMA_ERR_*) */
+	bool done;                    /* complete or failed (a send refused at
+				       * time 0 ends at done_ps 0) */
 };
 
 struct sim_id_map;
@@ -58,12 +65,24 @@ struct sim_workload {
 	uint64_t ndone, nerrors;
 	uint64_t last_start_ps;       /* the last message's generation */
 	uint64_t incast_left;         /* messages of the round not done */
+	bool in_rounds;               /* incast_rounds() is running */
 	uint64_t incast_rng;
 	struct sim_id_map *ids;       /* oneway: client RPC id -> message */
 };
 
-/* Parses @workload ("w1".."w5", a length, or "incast:N,SIZE") and sets up
- * @w for @max_msgs messages. Returns 0, or -1 with a message on stderr. */
+/*
+ * Checks @workload ("w1".."w5", a length of 1 to UHOMA_MAX_MESSAGE bytes
+ * in decimal, or "incast:N,SIZE" with 1 <= N < @nhosts) and that
+ * @max_msgs holds one incast round at least. *@mean_wire: the mean
+ * message's wire bytes (its DATA packets whole). Returns 0, or -1 with a
+ * message naming the option in @err (@len bytes).
+ */
+int sim_workload_check(const char *workload, uint32_t nhosts,
+		       uint64_t max_msgs, double *mean_wire, char *err,
+		       size_t len);
+
+/* Parses @workload (as sim_workload_check) and sets up @w for @max_msgs
+ * messages. Returns 0, or -1 with a message on stderr. */
 int sim_workload_init(struct sim_workload *w, const char *workload,
 		      enum sim_mode mode, double load, uint64_t seed,
 		      uint64_t max_msgs, uint32_t nhosts);

@@ -1,8 +1,10 @@
 /*
- * test_sim.c - the simulator: exact timing on the model, strict priorities
- * and tail drop at a switch port, SRPT at a receiver through the real
- * core, incast, what priorities are worth at load, request/response, and
- * the same output from the same seed.
+ * test_sim.c - the simulator: exact timing on the model (at any rate),
+ * strict priorities and tail drop at a switch port, SRPT at a receiver
+ * through the real core, incast (with refused sends too), what priorities
+ * are worth at load, request/response, the same output from the same
+ * seed; the report's accounting (failed messages, messages in flight,
+ * sustained); and the command line's strict parsing and checks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/wire.h"
+#include "opts.h"
 #include "sim.h"
 
 #define PROP_NS 200
@@ -268,6 +271,70 @@ static void test_srpt(void **state)
 	bed_down(&b);
 }
 
+/* ---- rates that do not divide 8,000,000 Mb/s ----------------------------- */
+
+/* A port at 3 Gb/s (2666.67 ps a byte) sends packets back to back: each
+ * takes whole picoseconds, the fractions carried, so that the port's busy
+ * time is the exact time of all its bytes, to the picosecond. */
+static void test_odd_rate_exact(void **state)
+{
+	struct sim_topo_opts o;
+	struct sim_engine eng;
+	struct sim_net net;
+	struct order got = { .n = 0 };
+	struct sim_port *port;
+	char err[128];
+	uint64_t bits = 0;
+
+	(void)state;
+	sim_topo_defaults(&o);
+	o.host_mbps = 3000;
+	sim_engine_init(&eng);
+	sim_net_init(&net, &eng);
+	assert_int_equal(sim_topo_build(&net, "rack:3", &o, err, sizeof(err)),
+			 0);
+	net.deliver = record;
+	net.deliver_arg = &got;
+	port = &net.sw[0].ports[2];
+	for (uint8_t i = 0; i < 7; i++) {
+		struct sim_pkt *p = pkt(&net, i, 0);
+
+		bits += (uint64_t)p->wire * 8000000ull;
+		assert_true(sim_port_enqueue(port, p));
+	}
+	while (sim_step(&eng))
+		;
+	assert_int_equal(got.n, 7);
+	assert_int_equal(port->st.busy_ps, bits / 3000);
+	sim_net_free(&net);
+	sim_engine_free(&eng);
+}
+
+/* Whole runs at rates that used to divide by zero (above 8,000 Gb/s),
+ * or to round (5,000 Gb/s simulated as 8,000; 3 Gb/s): every message
+ * complete, none faster than the idle fabric -- the baseline rounds each
+ * serialization down, the model never takes less. */
+static void run_whole(struct sim_opts *o, struct sim_result *r);
+
+static void test_any_rate(void **state)
+{
+	static const uint32_t host[] = { 3000, 5000000, 9000000, 10000000 };
+	static const uint32_t up[] = { 7001, 10000000, 9000000, 333333 };
+	struct sim_opts o;
+	struct sim_result r;
+
+	(void)state;
+	for (unsigned i = 0; i < 4; i++) {
+		sim_opts_default(&o);
+		o.topology = "fabric:2x3";
+		o.workload = "w2";
+		o.messages = 300;
+		o.topo.host_mbps = host[i];
+		o.topo.uplink_mbps = up[i];
+		run_whole(&o, &r);
+	}
+}
+
 /* ---- whole runs ---------------------------------------------------------- */
 
 /* Runs @o to its end and fills @r; every message complete, none faster
@@ -437,6 +504,374 @@ static void test_determinism(void **state)
 	same_twice("fabric:2x4");    /* spraying draws from the seed too */
 }
 
+/* ---- what the report counts --------------------------------------------- */
+
+/* A finished run of @n messages of 10 KB on rack:2, one every 10 us, none
+ * complete or failed yet (no hosts: only the report's accounting). */
+static void fake_run(struct sim *s, uint64_t n)
+{
+	char err[128];
+
+	memset(s, 0, sizeof(*s));
+	sim_opts_default(&s->o);
+	s->o.warmup = 0;
+	sim_engine_init(&s->eng);
+	sim_net_init(&s->net, &s->eng);
+	assert_int_equal(sim_topo_build(&s->net, "rack:2", &s->o.topo, err,
+					sizeof(err)), 0);
+	s->w.msgs = calloc(n, sizeof(*s->w.msgs));
+	assert_non_null(s->w.msgs);
+	s->w.nmsgs = s->w.max_msgs = n;
+	for (uint64_t i = 0; i < n; i++)
+		s->w.msgs[i] = (struct sim_msg){ .start_ps = i * 10 *
+						 SIM_PS_PER_US,
+						 .len = 10000, .src = 0,
+						 .dst = 1 };
+	s->w.last_start_ps = (n - 1) * 10 * SIM_PS_PER_US;
+	s->eng.now = s->w.last_start_ps + 1000 * SIM_PS_PER_US;
+}
+
+static void fake_done(struct sim *s, uint64_t i, uint64_t after_ps,
+		      int error)
+{
+	struct sim_msg *m = &s->w.msgs[i];
+
+	m->done = true;
+	m->done_ps = m->start_ps + after_ps;
+	m->error = (int16_t)error;
+	s->w.ndone++;
+	if (error)
+		s->w.nerrors++;
+}
+
+static void fake_down(struct sim *s)
+{
+	free(s->w.msgs);
+	s->w.msgs = NULL;
+	sim_net_free(&s->net);
+	sim_engine_free(&s->eng);
+}
+
+/* Failed messages are never delivered: a run whose every send failed
+ * sustained nothing (it read 1.000 with 0 delivered). */
+static void test_failed_never_delivered(void **state)
+{
+	struct sim s;
+	struct sim_result r;
+
+	(void)state;
+	fake_run(&s, 300);
+	for (uint64_t i = 0; i < 300; i++)
+		fake_done(&s, i, 0, UHOMA_ERR_AGAIN);
+	assert_int_equal(sim_results(&s, &r), 0);
+	assert_int_equal(r.failed, 300);
+	assert_int_equal(r.measured, 0);
+	assert_true(r.sustained < 0.01 && r.sustained > -0.01);
+	/* The same run with every message complete in 5 us kept up. */
+	fake_down(&s);
+	fake_run(&s, 300);
+	for (uint64_t i = 0; i < 300; i++)
+		fake_done(&s, i, 5 * SIM_PS_PER_US, 0);
+	assert_int_equal(sim_results(&s, &r), 0);
+	assert_int_equal(r.measured, 300);
+	assert_int_equal(r.in_flight, 0);
+	assert_true(r.sustained > 0.99 && r.sustained <= 1.0);
+	fake_down(&s);
+}
+
+/* A window of a few messages, or one outweighed by the backlog at its
+ * start, says nothing: sustained -1 (--warmup 0.99 read 748). */
+static void test_sustained_na(void **state)
+{
+	struct sim s;
+	struct sim_result r;
+
+	(void)state;
+	fake_run(&s, 300);
+	s.o.warmup = 0.99;      /* 3 messages measured */
+	for (uint64_t i = 0; i < 300; i++)
+		fake_done(&s, i, 5 * SIM_PS_PER_US, 0);
+	assert_int_equal(sim_results(&s, &r), 0);
+	assert_true(r.sustained == -1);
+	fake_down(&s);
+	/* 200 in the window, but 100 long ones still owed at its start,
+	 * all done within it: the fabric "caught up" 1.5 times over. */
+	fake_run(&s, 300);
+	s.o.warmup = 1.0 / 3;
+	for (uint64_t i = 0; i < 300; i++)
+		fake_done(&s, i, i < 100 ? 1000 * SIM_PS_PER_US
+					  : 5 * SIM_PS_PER_US, 0);
+	assert_int_equal(sim_results(&s, &r), 0);
+	assert_true(r.sustained == -1);
+	fake_down(&s);
+}
+
+/* Runs @o to its end; the report into a string (freed by the caller). */
+static char *run_report(struct sim_opts *o, const char *svg, struct sim *s,
+			struct sim_result *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	o->quiet = true;
+	assert_int_equal(sim_create(s, o), 0);
+	sim_run(s);
+	assert_int_equal(sim_report(s, out, NULL, svg, r), 0);
+	fclose(out);
+	return text;
+}
+
+/* Incast whose sends the budget refuses (sndbuf=1000): the refused ones
+ * end their round like any other, so the rounds go on and the run ends
+ * (it hung); the report gives the failures by reason. */
+static void test_incast_refused_sends(void **state)
+{
+	struct sim_opts o;
+	struct sim_result r;
+	struct sim s;
+	char *text;
+
+	(void)state;
+	sim_opts_default(&o);
+	o.workload = "incast:4,100000";
+	o.messages = 20;
+	o.core_config = "sndbuf=1000";
+	text = run_report(&o, NULL, &s, &r);
+	assert_int_equal(s.w.nmsgs, 20);
+	assert_int_equal(s.w.ndone, 20);
+	assert_true(s.w.nerrors > 0);
+	assert_int_equal(r.failed, s.w.nerrors);
+	assert_non_null(strstr(text, "failed by reason: "));
+	assert_non_null(strstr(text, uhoma_strerror(UHOMA_ERR_AGAIN)));
+	free(text);
+	sim_destroy(&s);
+}
+
+/* Stopped with messages in flight (--drain-ms 0): the header counts them,
+ * a WARNING says so, and the SVG asked for is written though nothing was
+ * measured. */
+static void test_in_flight_reported(void **state)
+{
+	char svg[] = "/tmp/test_sim_svg.XXXXXX";
+	int fd = mkstemp(svg);
+	struct sim_opts o;
+	struct sim_result r;
+	struct sim s;
+	char *text;
+	size_t len;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(svg);
+	sim_opts_default(&o);
+	o.workload = "1000000";
+	o.messages = 2;
+	o.drain_us = 0;
+	text = run_report(&o, svg, &s, &r);
+	assert_true(r.in_flight > 0);
+	assert_int_equal(r.measured, 0);
+	assert_non_null(strstr(text, "still in flight at the end"));
+	assert_non_null(strstr(text, "WARNING: "));
+	free(text);
+	sim_destroy(&s);
+	free(slurp(svg, &len));
+	assert_true(len > 100);
+	unlink(svg);
+}
+
+/* Spines by their number: with one spine, "spine 0", not the switch's
+ * index among all (it read "spine 2" on fabric:2x2). */
+static void test_spine_names(void **state)
+{
+	struct sim_topo_opts o;
+	struct sim_engine eng;
+	struct sim_net net;
+	char err[128], name[32];
+
+	(void)state;
+	sim_topo_defaults(&o);
+	o.spines = 1;
+	sim_engine_init(&eng);
+	sim_net_init(&net, &eng);
+	assert_int_equal(sim_topo_build(&net, "fabric:2x2", &o, err,
+					sizeof(err)), 0);
+	assert_int_equal(net.nswitches, 3);
+	assert_string_equal(sim_topo_switch_name(&net, &net.sw[2], name,
+						 sizeof(name)), "spine 0");
+	assert_string_equal(sim_topo_switch_name(&net, &net.sw[1], name,
+						 sizeof(name)), "ToR 1");
+	sim_net_free(&net);
+	sim_engine_free(&eng);
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+/* Parses "uhoma-sim @args..." (NULL-terminated); the status, and the
+ * message into @msg (@len bytes). */
+static int parse(struct sim_cli *cli, char *msg, size_t len, ...)
+{
+	static char copy[32][64];  /* cli points into them afterwards */
+	char *argv[32];
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *err = open_memstream(&text, &tlen);
+	FILE *out = fopen("/dev/null", "w");
+	const char *a = "uhoma-sim";
+	int argc = 0, rc;
+	va_list ap;
+
+	assert_non_null(err);
+	assert_non_null(out);
+	/* Copies: getopt_long may reorder argv, and its strings are not
+	 * const. */
+	va_start(ap, len);
+	do {
+		assert_true(argc < 31 && strlen(a) < sizeof(copy[0]));
+		strcpy(copy[argc], a);
+		argv[argc] = copy[argc];
+		argc++;
+	} while ((a = va_arg(ap, const char *)));
+	va_end(ap);
+	argv[argc] = NULL;
+	rc = sim_cli_parse(cli, argc, argv, out, err);
+	fclose(err);
+	fclose(out);
+	snprintf(msg, len, "%s", text ? text : "");
+	free(text);
+	return rc;
+}
+
+/* Every bad number: exit 2, and the message names the option. */
+static void test_cli_rejects(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "--prop-ns", "-5" }, { "--prop-ns", "1e3" },
+		{ "--prop-ns", "abc" }, { "--seed", "abc" },
+		{ "--seed", "-1" }, { "--seed", "18446744073709551616" },
+		{ "--warmup", "nan" }, { "--warmup", "abc" },
+		{ "--warmup", "1" }, { "--messages", "0.5" },
+		{ "--messages", "1e30" }, { "--messages", "0" },
+		{ "--buffer", "1e30" }, { "--spines", "0.5" },
+		{ "--spines", "0" }, { "--load", "1e-300" },
+		{ "--load", "1e-9" }, { "--load", "2" }, { "--load", "inf" },
+		{ "--load", "0x1p-1" }, { "--load", "0.5x" },
+		{ "--host-gbps", "0.0005" }, { "--host-gbps", "10001" },
+		{ "--host-gbps", "10.0005" }, { "--uplink-gbps", "0" },
+		{ "--drain-ms", "-1" }, { "--mode", "both" },
+	};
+	struct sim_cli cli;
+	char msg[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&cli, msg, sizeof(msg), bad[i][0],
+				       bad[i][1], NULL), 2);
+		if (!strstr(msg, bad[i][0]))
+			fail_msg("%s %s: '%s'", bad[i][0], bad[i][1], msg);
+	}
+	assert_int_equal(parse(&cli, msg, sizeof(msg), "--bogus", NULL), 2);
+	assert_int_equal(parse(&cli, msg, sizeof(msg), "--seed", NULL), 2);
+	assert_int_equal(parse(&cli, msg, sizeof(msg), "stray", NULL), 2);
+}
+
+static void test_cli_accepts(void **state)
+{
+	struct sim_cli cli;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(parse(&cli, msg, sizeof(msg), "--seed",
+			       "18446744073709551615", "--host-gbps", "2.5",
+			       "--uplink-gbps", "0.001", "--drain-ms", "7",
+			       "--prop-ns", "0", "--warmup", "0", "--load",
+			       "1e-4", "--messages", "100000000", "--spines",
+			       "3", "--svg", "x.svg", NULL), 0);
+	assert_int_equal(cli.o.seed, UINT64_MAX);
+	assert_int_equal(cli.o.topo.host_mbps, 2500);
+	assert_int_equal(cli.o.topo.uplink_mbps, 1);
+	assert_int_equal(cli.o.drain_us, 7000);
+	assert_int_equal(cli.o.topo.prop_ns, 0);
+	assert_int_equal(cli.o.messages, SIM_MAX_MESSAGES);
+	assert_int_equal(cli.o.topo.spines, 3);
+	assert_string_equal(cli.svg, "x.svg");
+	assert_false(cli.help);
+	assert_int_equal(parse(&cli, msg, sizeof(msg), "--help", NULL), 0);
+	assert_true(cli.help);
+}
+
+/* What depends on several options, or on the core: @what is refused with
+ * a message holding @want. */
+static void check_refused(const struct sim_opts *o, const char *want)
+{
+	char err[512];
+
+	assert_int_equal(sim_opts_check(o, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("want '%s' in '%s'", want, err);
+}
+
+static void test_opts_check(void **state)
+{
+	static const char *const topo[] = {
+		"rack:1", "fabric:0x4", "fabric:1x1", "mesh:4", "rack:",
+		"fabric:4294967297x2", "rack:16x", "rack:+16", "rack:65536",
+		"fabric:300x300",
+	};
+	static const char *const work[] = {
+		"w9", "1000001", "0", "+5", "incast:16,100", "incast:3,0",
+		"incast:0,5", "incast:4294967297,100", "incast:3", "",
+	};
+	struct sim_opts o;
+	char err[512], longer[1100];
+
+	(void)state;
+	sim_opts_default(&o);
+	assert_int_equal(sim_opts_check(&o, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(topo) / sizeof(topo[0]); i++) {
+		sim_opts_default(&o);
+		o.topology = topo[i];
+		check_refused(&o, "--topology");
+	}
+	for (size_t i = 0; i < sizeof(work) / sizeof(work[0]); i++) {
+		sim_opts_default(&o);
+		o.workload = work[i];
+		check_refused(&o, "--workload");
+	}
+	/* Fewer messages than a round: 0 messages and no SVG, exit 0. */
+	sim_opts_default(&o);
+	o.workload = "incast:5,1000";
+	o.messages = 3;
+	check_refused(&o, "--messages");
+	/* A value out of its range says which and what is allowed (it said
+	 * "host 0: no stack"). */
+	sim_opts_default(&o);
+	o.core_config = "max_overcommit=0";
+	check_refused(&o, "max_overcommit=0 (allowed: 1..8)");
+	o.core_config = "num_priorities=9,lanes=4";
+	check_refused(&o, "lanes=4 (allowed: 0..1)");
+	o.core_config = "garbage";
+	check_refused(&o, "garbage (not key=value)");
+	memset(longer, 0, sizeof(longer));
+	for (size_t i = 0; i + 12 < sizeof(longer) - 1; i += 12)
+		memcpy(longer + i, "tick_us=100,", 12);
+	o.core_config = longer;
+	check_refused(&o, "--config");
+	/* Hours of idle ticks between messages (--load 1e-9 ran for
+	 * hours): refused from the expected length of the run. */
+	sim_opts_default(&o);
+	o.load = SIM_MIN_LOAD;
+	o.topo.host_mbps = 1;
+	check_refused(&o, "timer ticks");
+	o.load = 1e-9;
+	check_refused(&o, "--load");
+	sim_opts_default(&o);
+	o.topo.prop_ns = (uint64_t)-5;
+	check_refused(&o, "--prop-ns");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +884,16 @@ int main(void)
 		cmocka_unit_test(test_priorities_matter),
 		cmocka_unit_test(test_rpc_mode),
 		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_odd_rate_exact),
+		cmocka_unit_test(test_any_rate),
+		cmocka_unit_test(test_failed_never_delivered),
+		cmocka_unit_test(test_sustained_na),
+		cmocka_unit_test(test_incast_refused_sends),
+		cmocka_unit_test(test_in_flight_reported),
+		cmocka_unit_test(test_spine_names),
+		cmocka_unit_test(test_cli_rejects),
+		cmocka_unit_test(test_cli_accepts),
+		cmocka_unit_test(test_opts_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

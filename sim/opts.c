@@ -1,0 +1,260 @@
+/*
+ * opts.c - uhoma-sim's command line (opts.h).
+ *
+ * Every number goes through one of two strict parsers: an integer in a
+ * range, or a finite number in a range. strtoull and strtod alone accept
+ * too much -- "-1" as 2^64 - 1, "abc" as 0, "1e3" as 1 -- and a wrapped or
+ * truncated value runs a different simulation than the one asked for.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+
+void sim_usage(FILE *f)
+{
+	fprintf(f,
+"usage: uhoma-sim [options]\n"
+"  --topology T     rack:N or fabric:RxH (default rack:16)\n"
+"  --workload W     w1..w5, a message length, or incast:N,SIZE (w4)\n"
+"  --mode M         oneway (the message's arrival; default) or rpc\n"
+"                   (request and an echo of its length, round trip)\n"
+"  --load F         offered load: the fraction of each host's link its\n"
+"                   messages' DATA packets keep busy, headers and framing\n"
+"                   included (0.5; 0.0001 to 1.5)\n"
+"  --seed N         a decimal integer (1); the same seed gives the same\n"
+"                   results\n"
+"  --messages N     messages in all (20000; incast: whole rounds)\n"
+"  --warmup F       leading fraction of messages left out (0.1)\n"
+"  --drain-ms N     after the last message starts, simulate at most N ms\n"
+"                   more for the rest (200); those still in flight are\n"
+"                   reported\n"
+"  --host-gbps N    host links (10), a whole number of Mb/s\n"
+"  --uplink-gbps N  ToR-spine links (40), a whole number of Mb/s\n"
+"  --spines N       (4)\n"
+"  --prop-ns N      propagation delay of every link, integer ns (200)\n"
+"  --buffer BYTES   shared buffer per switch (12582912)\n"
+"  --nic-prio       NICs with 8 priority queues (default: one FIFO)\n"
+"  --config STR     uhoma configuration for every stack (key=value,...)\n"
+"  --csv FILE       per-size-bucket results as CSV\n"
+"  --svg FILE       P50/P99 slowdown against length, SVG\n"
+"  --compare        four runs of the same workload and seed: the defaults\n"
+"                   (with --config), priorities off (num_priorities=1),\n"
+"                   overcommit 1 (max_overcommit=1) and the least\n"
+"                   unscheduled data (unsched_bytes=1: one packet);\n"
+"                   one table, CSV and plot for all\n"
+"  --quiet          no progress line\n"
+"  --help\n"
+"Exit status: 0; 1 if a run could not be set up or a file not written;\n"
+"2 for a bad option. See uhoma-sim(1).\n");
+}
+
+const char *sim_decimal(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t x = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		/* x * 10 + d > max, asked without overflowing. */
+		if (x > (max - d) / 10)
+			return NULL;
+		x = x * 10 + d;
+	}
+	if (p == s)
+		return NULL;
+	*v = x;
+	return p;
+}
+
+int sim_parse_uint(const char *name, const char *arg, uint64_t min,
+		   uint64_t max, FILE *err, uint64_t *out)
+{
+	const char *end = sim_decimal(arg, max, out);
+
+	if (end && !*end && *out >= min)
+		return 0;
+	fprintf(err, "uhoma-sim: --%s '%s': want a whole number from %llu "
+		"to %llu\n", name, arg, (unsigned long long)min,
+		(unsigned long long)max);
+	return -1;
+}
+
+int sim_parse_double(const char *name, const char *arg, double min,
+		     double max, FILE *err, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	/* strtod takes "nan", "inf" and hexadecimal too: digits or a point
+	 * first, and no 'x' anywhere, keep to the decimal forms. */
+	if (end != arg && !*end && !errno && isfinite(v) && v >= min &&
+	    v <= max && *arg && strchr("0123456789.", *arg) &&
+	    !strpbrk(arg, "xX")) {
+		*out = v;
+		return 0;
+	}
+	fprintf(err, "uhoma-sim: --%s '%s': want a number from %g to %g\n",
+		name, arg, min, max);
+	return -1;
+}
+
+/* --@name in Gb/s, into Mb/s: a whole number of them, as the links are
+ * modelled (net.h). */
+static int parse_gbps(const char *name, const char *arg, FILE *err,
+		      uint32_t *mbps)
+{
+	double g, m;
+
+	if (sim_parse_double(name, arg, SIM_MIN_MBPS / 1000.0,
+			     SIM_MAX_MBPS / 1000.0, err, &g))
+		return -1;
+	m = g * 1000;
+	if (fabs(m - round(m)) > 1e-6) {
+		fprintf(err, "uhoma-sim: --%s '%s': %.4f Mb/s; want a whole "
+			"number of Mb/s\n", name, arg, m);
+		return -1;
+	}
+	*mbps = (uint32_t)round(m);
+	return 0;
+}
+
+int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
+		  FILE *err)
+{
+	static const struct option longopts[] = {
+		{ "topology", required_argument, NULL, 't' },
+		{ "workload", required_argument, NULL, 'w' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "load", required_argument, NULL, 'l' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "messages", required_argument, NULL, 'n' },
+		{ "warmup", required_argument, NULL, 'W' },
+		{ "drain-ms", required_argument, NULL, 'D' },
+		{ "host-gbps", required_argument, NULL, 'H' },
+		{ "uplink-gbps", required_argument, NULL, 'U' },
+		{ "spines", required_argument, NULL, 'S' },
+		{ "prop-ns", required_argument, NULL, 'P' },
+		{ "buffer", required_argument, NULL, 'B' },
+		{ "nic-prio", no_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "csv", required_argument, NULL, 'C' },
+		{ "svg", required_argument, NULL, 'V' },
+		{ "compare", no_argument, NULL, 'X' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sim_opts *o = &cli->o;
+	uint64_t u = 0;
+	int c, bad = 0;
+
+	memset(cli, 0, sizeof(*cli));
+	sim_opts_default(o);
+	optind = 0;           /* glibc: start afresh (tests parse often) */
+	opterr = 0;           /* our messages, on @err */
+	/* ":" first: a missing argument is ':', an unknown option '?'. */
+	while (!bad &&
+	       (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': o->topology = optarg; break;
+		case 'w': o->workload = optarg; break;
+		case 'm':
+			if (!strcmp(optarg, "oneway")) {
+				o->mode = SIM_ONEWAY;
+			} else if (!strcmp(optarg, "rpc")) {
+				o->mode = SIM_RPC;
+			} else {
+				fprintf(err, "uhoma-sim: --mode '%s': want "
+					"oneway or rpc\n", optarg);
+				bad = 1;
+			}
+			break;
+		case 'l':
+			bad = sim_parse_double("load", optarg, SIM_MIN_LOAD,
+					       SIM_MAX_LOAD, err, &o->load);
+			break;
+		case 's':
+			bad = sim_parse_uint("seed", optarg, 0, UINT64_MAX,
+					     err, &o->seed);
+			break;
+		case 'n':
+			bad = sim_parse_uint("messages", optarg, 1,
+					     SIM_MAX_MESSAGES, err,
+					     &o->messages);
+			break;
+		case 'W':
+			bad = sim_parse_double("warmup", optarg, 0, 1, err,
+					       &o->warmup);
+			if (!bad && o->warmup == 1) {
+				/* [0, 1): a warmup of all leaves nothing. */
+				fprintf(err, "uhoma-sim: --warmup '%s': want "
+					"0 or more, below 1\n", optarg);
+				bad = 1;
+			}
+			break;
+		case 'D':
+			bad = sim_parse_uint("drain-ms", optarg, 0,
+					     SIM_MAX_DRAIN_MS, err, &u);
+			o->drain_us = u * 1000;
+			break;
+		case 'H':
+			bad = parse_gbps("host-gbps", optarg, err,
+					 &o->topo.host_mbps);
+			break;
+		case 'U':
+			bad = parse_gbps("uplink-gbps", optarg, err,
+					 &o->topo.uplink_mbps);
+			break;
+		case 'S':
+			bad = sim_parse_uint("spines", optarg, 1,
+					     SIM_MAX_SPINES, err, &u);
+			o->topo.spines = (uint32_t)u;
+			break;
+		case 'P':
+			bad = sim_parse_uint("prop-ns", optarg, 0,
+					     SIM_MAX_PROP_NS, err,
+					     &o->topo.prop_ns);
+			break;
+		case 'B':
+			bad = sim_parse_uint("buffer", optarg, SIM_MIN_BUFFER,
+					     SIM_MAX_BUFFER, err,
+					     &o->topo.switch_buf);
+			break;
+		case 'N': o->topo.nic_prio = true; break;
+		case 'c': o->core_config = optarg; break;
+		case 'C': cli->csv = optarg; break;
+		case 'V': cli->svg = optarg; break;
+		case 'X': cli->compare = true; break;
+		case 'q': o->quiet = true; break;
+		case 'h':
+			sim_usage(out);
+			cli->help = true;
+			return 0;
+		case ':':
+			fprintf(err, "uhoma-sim: %s wants an argument\n",
+				argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(err, "uhoma-sim: unknown option '%s'\n",
+				argv[optind - 1]);
+			sim_usage(err);
+			return 2;
+		}
+	}
+	if (bad)
+		return 2;
+	if (optind < argc) {
+		fprintf(err, "uhoma-sim: unexpected argument '%s'\n",
+			argv[optind]);
+		sim_usage(err);
+		return 2;
+	}
+	return 0;
+}
