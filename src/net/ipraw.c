@@ -27,7 +27,11 @@
  * that its sender fails at once (ENOTCONN) rather than at its timeout.
  * Every uhoma process on the host sees a packet for nobody's port; one of
  * them answers: the one holding the host-wide "refuser" name for its
- * address, taken by whichever needs it first and freed when it exits.
+ * address, taken by the first stack of that address when it starts (or
+ * by one that needs it once its holder is gone) and freed when it exits.
+ * A stack bound to the wildcard holds the name "any", and leaves a packet
+ * to an address whose own name is held to that holder: one refusal per
+ * packet, as from the module.
  * Answers are rate limited as Linux limits its own ICMP (1,000 a second,
  * bursts of 50). The other way, IP_RECVERR queues the ICMP errors for
  * what we send (port, protocol and host unreachable, from kernel peers and
@@ -97,6 +101,8 @@ struct ipraw_carrier {
 				       * send refusals, or -1 */
 	char refuser_name[96];        /* immutable: the host-wide name whose
 				       * holder refuses for our address */
+	bool refuses_any;             /* immutable: that name is the
+				       * wildcard's ("any") */
 	_Atomic int refuser;          /* its socket once we hold it, else -1:
 				       * set once, by CAS */
 	_Atomic int64_t refuser_retry; /* when we may try for the name
@@ -161,22 +167,41 @@ static int claim_port(uint16_t port)
 	return hold_name(name);
 }
 
-/* Whether some process on the host holds Homa port @port (its claim takes
- * a connection: ours is dropped at once). */
-static bool port_held(uint16_t port)
+/* Whether some process on the host holds the abstract name @name (it
+ * takes a connection: ours is dropped at once). */
+static bool name_held(const char *name)
 {
 	struct sockaddr_un sun;
-	char name[32];
 	socklen_t len;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
 
 	if (fd < 0)
 		return true;      /* cannot tell: say nothing */
-	port_name(name, sizeof(name), port);
 	len = abstract_name(&sun, name);
 	rc = connect(fd, (struct sockaddr *)&sun, len);
 	close(fd);
 	return rc == 0 || errno != ECONNREFUSED;
+}
+
+/* Whether some process on the host holds Homa port @port. */
+static bool port_held(uint16_t port)
+{
+	char name[32];
+
+	port_name(name, sizeof(name), port);
+	return name_held(name);
+}
+
+/* Whether a stack bound to @dst itself answers for it: then a wildcard
+ * stack's refuser leaves it that packet (both see it; the module sends
+ * one refusal). */
+static bool dst_has_refuser(const struct uh_addr *dst)
+{
+	char name[96], a[64];
+
+	snprintf(name, sizeof(name), "uhoma/ip146/refuser/%s",
+		 uh_addr_format(dst, a, sizeof(a)));
+	return name_held(name);
 }
 
 static int ipraw_open_port(struct uh_carrier *c, uint16_t *port)
@@ -315,6 +340,8 @@ static void foreign(struct ipraw_carrier *r, const struct uh_rx *rx,
 			memory_order_relaxed);
 		return;
 	}
+	if (r->refuses_any && dst_has_refuser(&rx->dst))
+		return;
 	uh_icmp_refuse(fd, rx, rx->buf, rx->len);
 }
 
@@ -777,6 +804,7 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 			 "uhoma/ip146/refuser/%s",
 			 any ? "any" : uh_addr_format(&r->c.local, a,
 						      sizeof(a)));
+		r->refuses_any = any;
 	}
 	rc = uh_waitset_init(&r->ws);
 	if (rc)
@@ -785,6 +813,11 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	if ((r->fd4 >= 0 && (rc = uh_waitset_add(&r->ws, r->fd4, &r->fd4))) ||
 	    (r->fd6 >= 0 && (rc = uh_waitset_add(&r->ws, r->fd6, &r->fd6))))
 		goto fail;
+	/* Answer for the address from the start, if nobody does: a wildcard
+	 * stack's refuser defers to this name, which must then be held
+	 * before the first packet both see. */
+	if (r->icmp4 >= 0 || r->icmp6 >= 0)
+		(void)is_refuser(r, (int64_t)uh_now_ns());
 	*out = &r->c;
 	return UHOMA_OK;
 fail:

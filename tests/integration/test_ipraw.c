@@ -408,6 +408,51 @@ static void request_pkt(uint8_t *pkt, size_t len, uint16_t sport,
 }
 
 /*
+ * A stack bound to the wildcard address and one bound to 127.0.0.1 both
+ * see a packet to 127.0.0.1 for a port nobody holds, and each may answer
+ * for its own address: the wildcard's refuser leaves the packet to the
+ * specific one, so the sender gets one refusal, as from the module.
+ */
+static void ipraw__one_refusal_with_wildcard_stack(void **state)
+{
+	const uint16_t kport = 42000 + (uint16_t)(getpid() % 1000);
+	struct uhoma_stack *spec, *any;
+	uint8_t req[56 + 40];
+	uint16_t nobody;
+	int fd, icmp;
+
+	(void)state;
+	NEED_RAW();
+	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
+	icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	assert_true(fd >= 0 && icmp >= 0);
+	spec = ip_stack("127.0.0.1");
+	any = ip_stack("0.0.0.0");
+	assert_non_null(spec);
+	assert_non_null(any);
+	{
+		struct uhoma_sock *tmp;
+
+		assert_int_equal(uhoma_socket(spec, 0, &tmp), UHOMA_OK);
+		nobody = uhoma_port(tmp);
+		uhoma_close(tmp);
+	}
+	/* Each stack takes its refuser name on the first foreign packet. */
+	for (int i = 0; i < 3; i++) {
+		request_pkt(req, sizeof(req), kport, nobody,
+			    (uint64_t)(0x2000 + 2 * i));
+		raw_send(fd, req, sizeof(req), 0);
+		assert_int_equal(count_refusals(icmp, kport, nobody, 100, NULL,
+						NULL), 1);
+		usleep(12000);   /* past the refuser's retry interval */
+	}
+	uhoma_stack_destroy(any);
+	uhoma_stack_destroy(spec);
+	close(icmp);
+	close(fd);
+}
+
+/*
  * A packet for a port no process holds, and a request to a socket that is
  * not a server, are answered with an ICMP port unreachable (IPv4 type 3
  * code 3) quoting the IP header and the packet, as the module answers.
@@ -908,6 +953,7 @@ int main(void)
 		UH_TEST(ipraw__two_stacks_ipv6),
 		UH_TEST(ipraw__speaks_the_module_wire_format),
 		UH_TEST(ipraw__refuses_like_the_module),
+		UH_TEST(ipraw__one_refusal_with_wildcard_stack),
 		UH_TEST(ipraw__icmp_fails_rpcs),
 		UH_TEST(ipraw__others_icmp_ends_nothing),
 		UH_TEST(ipraw__closed_server_refuses_waiting_client),
