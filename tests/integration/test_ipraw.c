@@ -63,6 +63,27 @@ static struct uhoma_stack *ip_stack(const char *addr)
 	return st;
 }
 
+/* Raw sockets of our own: *@fd sends Homa packets (IPv4), *@icmp reads
+ * the ICMP messages that come back. */
+static void raw_pair(int *fd, int *icmp)
+{
+	*fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
+	*icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	assert_true(*fd >= 0 && *icmp >= 0);
+}
+
+/* A port nobody holds: one a socket of @st just held and gave back. */
+static uint16_t free_port(struct uhoma_stack *st)
+{
+	struct uhoma_sock *tmp;
+	uint16_t port;
+
+	assert_int_equal(uhoma_socket(st, 0, &tmp), UHOMA_OK);
+	port = (uint16_t)uhoma_port(tmp);
+	uhoma_close(tmp);
+	return port;
+}
+
 static void two_stacks(const char *addr)
 {
 	static const size_t sizes[] = { 1, 1400, 20000, 150000, 1000000 };
@@ -423,20 +444,12 @@ static void ipraw__one_refusal_with_wildcard_stack(void **state)
 
 	(void)state;
 	NEED_RAW();
-	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
-	icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
-	assert_true(fd >= 0 && icmp >= 0);
+	raw_pair(&fd, &icmp);
 	spec = ip_stack("127.0.0.1");
 	any = ip_stack("0.0.0.0");
 	assert_non_null(spec);
 	assert_non_null(any);
-	{
-		struct uhoma_sock *tmp;
-
-		assert_int_equal(uhoma_socket(spec, 0, &tmp), UHOMA_OK);
-		nobody = uhoma_port(tmp);
-		uhoma_close(tmp);
-	}
+	nobody = free_port(spec);
 	/* Each stack takes its refuser name on the first foreign packet. */
 	for (int i = 0; i < 3; i++) {
 		request_pkt(req, sizeof(req), kport, nobody,
@@ -472,21 +485,12 @@ static void ipraw__refuses_like_the_module(void **state)
 
 	(void)state;
 	NEED_RAW();
-	fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
-	icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
-	assert_true(fd >= 0 && icmp >= 0);
+	raw_pair(&fd, &icmp);
 	a = ip_stack("127.0.0.1");
 	b = ip_stack("127.0.0.1");
 	assert_non_null(a);
 	assert_non_null(b);
-	/* A port nobody holds: one a socket just held and gave back. */
-	{
-		struct uhoma_sock *tmp;
-
-		assert_int_equal(uhoma_socket(a, 0, &tmp), UHOMA_OK);
-		nobody = uhoma_port(tmp);
-		uhoma_close(tmp);
-	}
+	nobody = free_port(a);
 	request_pkt(req, sizeof(req), kport, nobody, 0x1000);
 	raw_send(fd, req, sizeof(req), 0);
 	n = count_refusals(icmp, kport, nobody, 300, icmp_msg, &len);
@@ -625,13 +629,7 @@ static void ipraw__icmp_fails_rpcs(void **state)
 		assert_int_equal(uhoma_socket(a, 0, &client_only), UHOMA_OK);
 		assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
 		nt_buffers(cli, NT_REGION);
-		{
-			struct uhoma_sock *tmp;
-
-			assert_int_equal(uhoma_socket(a, 0, &tmp), UHOMA_OK);
-			nobody = uhoma_port(tmp);
-			uhoma_close(tmp);
-		}
+		nobody = free_port(a);
 		fails_with(cli, outstanding(cli, addrs[f], nobody),
 			   UHOMA_ERR_NOT_CONNECTED);
 		fails_with(cli, outstanding(cli, addrs[f],
@@ -868,16 +866,11 @@ static void dead_client(bool server_refuses, size_t resp_len, uint16_t port)
 	if (server_refuses) {
 		/* A request for a port nobody holds: only stack a sees it,
 		 * and answers for the host from then on. */
-		struct uhoma_sock *tmp;
 		uint8_t pkt[56 + 10];
-		uint16_t nobody;
-		int fd = socket(AF_INET, SOCK_RAW, PROTO_HOMA);
-		int icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+		uint16_t nobody = free_port(a);
+		int fd, icmp;
 
-		assert_true(fd >= 0 && icmp >= 0);
-		assert_int_equal(uhoma_socket(a, 0, &tmp), UHOMA_OK);
-		nobody = uhoma_port(tmp);
-		uhoma_close(tmp);
+		raw_pair(&fd, &icmp);
 		request_pkt(pkt, sizeof(pkt), port, nobody, 0x4000);
 		raw_send(fd, pkt, sizeof(pkt), 0);
 		assert_int_equal(count_refusals(icmp, port, nobody, 100, NULL,

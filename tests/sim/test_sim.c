@@ -158,6 +158,42 @@ static void record(void *arg, uint32_t host, struct sim_pkt *p)
 	o->tag[o->n++] = p->data[0];
 }
 
+/* A rack of three hosts whose packets are recorded, not given to cores;
+ * tests drive host 2's downlink port directly. */
+struct port_bed {
+	struct sim_engine eng;
+	struct sim_net net;
+	struct order got;
+	struct sim_port *port;        /* the switch's port to host 2 */
+};
+
+static void port_bed_up(struct port_bed *b, struct sim_topo_opts *o)
+{
+	char err[128];
+
+	memset(b, 0, sizeof(*b));
+	sim_engine_init(&b->eng);
+	sim_net_init(&b->net, &b->eng);
+	assert_int_equal(sim_topo_build(&b->net, "rack:3", o, err,
+					sizeof(err)), 0);
+	b->net.deliver = record;
+	b->net.deliver_arg = &b->got;
+	b->port = &b->net.sw[0].ports[2];
+}
+
+/* Runs until no event is left. */
+static void port_bed_run(struct port_bed *b)
+{
+	while (sim_step(&b->eng))
+		;
+}
+
+static void port_bed_down(struct port_bed *b)
+{
+	sim_net_free(&b->net);
+	sim_engine_free(&b->eng);
+}
+
 static struct sim_pkt *pkt(struct sim_net *net, uint8_t tag, uint8_t prio)
 {
 	struct sim_pkt *p = sim_pkt_alloc(net);
@@ -176,68 +212,44 @@ static struct sim_pkt *pkt(struct sim_net *net, uint8_t tag, uint8_t prio)
 static void test_priority_overtakes(void **state)
 {
 	struct sim_topo_opts o;
-	struct sim_engine eng;
-	struct sim_net net;
-	struct order got = { .n = 0 };
-	struct sim_port *port;
-	char err[128];
+	struct port_bed b;
 	static const uint8_t want[] = { 0, 9, 1, 2, 3, 4 };
 
 	(void)state;
 	sim_topo_defaults(&o);
-	sim_engine_init(&eng);
-	sim_net_init(&net, &eng);
-	assert_int_equal(sim_topo_build(&net, "rack:3", &o, err, sizeof(err)),
-			 0);
-	net.deliver = record;
-	net.deliver_arg = &got;
-	port = &net.sw[0].ports[2];
+	port_bed_up(&b, &o);
 	for (uint8_t i = 0; i < 5; i++)
-		assert_true(sim_port_enqueue(port, pkt(&net, i, 0)));
-	assert_true(sim_port_enqueue(port, pkt(&net, 9, 7)));
-	while (sim_step(&eng))
-		;
-	assert_int_equal(got.n, 6);
-	assert_memory_equal(got.tag, want, sizeof(want));
-	assert_int_equal(port->st.max_bytes[0], 5 * sim_wire_bytes(1000));
-	assert_int_equal(port->st.max_bytes[7], sim_wire_bytes(1000));
-	assert_int_equal(net.sw[0].buf_used, 0);
-	sim_net_free(&net);
-	sim_engine_free(&eng);
+		assert_true(sim_port_enqueue(b.port, pkt(&b.net, i, 0)));
+	assert_true(sim_port_enqueue(b.port, pkt(&b.net, 9, 7)));
+	port_bed_run(&b);
+	assert_int_equal(b.got.n, 6);
+	assert_memory_equal(b.got.tag, want, sizeof(want));
+	assert_int_equal(b.port->st.max_bytes[0], 5 * sim_wire_bytes(1000));
+	assert_int_equal(b.port->st.max_bytes[7], sim_wire_bytes(1000));
+	assert_int_equal(b.net.sw[0].buf_used, 0);
+	port_bed_down(&b);
 }
 
 /* A switch whose buffer holds three packets drops the next ones. */
 static void test_tail_drop(void **state)
 {
 	struct sim_topo_opts o;
-	struct sim_engine eng;
-	struct sim_net net;
-	struct order got = { .n = 0 };
-	struct sim_port *port;
-	char err[128];
+	struct port_bed b;
 
 	(void)state;
 	sim_topo_defaults(&o);
 	o.switch_buf = 3 * sim_wire_bytes(1000);
-	sim_engine_init(&eng);
-	sim_net_init(&net, &eng);
-	assert_int_equal(sim_topo_build(&net, "rack:3", &o, err, sizeof(err)),
-			 0);
-	net.deliver = record;
-	net.deliver_arg = &got;
-	port = &net.sw[0].ports[2];
+	port_bed_up(&b, &o);
 	for (uint8_t i = 0; i < 3; i++)
-		assert_true(sim_port_enqueue(port, pkt(&net, i, 3)));
-	assert_false(sim_port_enqueue(port, pkt(&net, 3, 6)));
-	assert_false(sim_port_enqueue(port, pkt(&net, 4, 3)));
-	while (sim_step(&eng))
-		;
-	assert_int_equal(got.n, 3);
-	assert_int_equal(port->st.drops[6], 1);
-	assert_int_equal(port->st.drops[3], 1);
-	assert_int_equal(net.dropped, 2);
-	sim_net_free(&net);
-	sim_engine_free(&eng);
+		assert_true(sim_port_enqueue(b.port, pkt(&b.net, i, 3)));
+	assert_false(sim_port_enqueue(b.port, pkt(&b.net, 3, 6)));
+	assert_false(sim_port_enqueue(b.port, pkt(&b.net, 4, 3)));
+	port_bed_run(&b);
+	assert_int_equal(b.got.n, 3);
+	assert_int_equal(b.port->st.drops[6], 1);
+	assert_int_equal(b.port->st.drops[3], 1);
+	assert_int_equal(b.net.dropped, 2);
+	port_bed_down(&b);
 }
 
 /* ---- SRPT through the core ----------------------------------------------- */
@@ -279,35 +291,23 @@ static void test_srpt(void **state)
 static void test_odd_rate_exact(void **state)
 {
 	struct sim_topo_opts o;
-	struct sim_engine eng;
-	struct sim_net net;
-	struct order got = { .n = 0 };
-	struct sim_port *port;
-	char err[128];
+	struct port_bed b;
 	uint64_t bits = 0;
 
 	(void)state;
 	sim_topo_defaults(&o);
 	o.host_mbps = 3000;
-	sim_engine_init(&eng);
-	sim_net_init(&net, &eng);
-	assert_int_equal(sim_topo_build(&net, "rack:3", &o, err, sizeof(err)),
-			 0);
-	net.deliver = record;
-	net.deliver_arg = &got;
-	port = &net.sw[0].ports[2];
+	port_bed_up(&b, &o);
 	for (uint8_t i = 0; i < 7; i++) {
-		struct sim_pkt *p = pkt(&net, i, 0);
+		struct sim_pkt *p = pkt(&b.net, i, 0);
 
 		bits += (uint64_t)p->wire * 8000000ull;
-		assert_true(sim_port_enqueue(port, p));
+		assert_true(sim_port_enqueue(b.port, p));
 	}
-	while (sim_step(&eng))
-		;
-	assert_int_equal(got.n, 7);
-	assert_int_equal(port->st.busy_ps, bits / 3000);
-	sim_net_free(&net);
-	sim_engine_free(&eng);
+	port_bed_run(&b);
+	assert_int_equal(b.got.n, 7);
+	assert_int_equal(b.port->st.busy_ps, bits / 3000);
+	port_bed_down(&b);
 }
 
 /* Whole runs at rates that used to divide by zero (above 8,000 Gb/s),
