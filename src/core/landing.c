@@ -116,7 +116,6 @@ enum uh_land uh_stack_land_begin(struct uhoma_stack *st, const uint8_t *hdr,
 		      atomic_load_explicit(&st->ticks, memory_order_relaxed));
 	if (uh_in_data_accept(rpc, &h, src, &p, &start, &n)) {
 		build(l, rpc, &h, start, n, sink);
-		uh_metric_inc(st->metrics, UH_M_DATA_LANDED);
 		l->rpc = rpc;
 		uh_rpc_unlock(rpc);      /* the reference stays, as in
 					  * handle_data's copy */
@@ -139,6 +138,7 @@ void uh_stack_land_end(struct uhoma_stack *st, struct uh_landing *l, bool ok)
 	uh_deferred_init(&p);
 	uh_rpc_lock(rpc);
 	if (ok) {
+		uh_metric_inc(st->metrics, UH_M_DATA_LANDED);
 		uh_in_data_placed(rpc, &p);
 	} else {
 		/* Bytes counted as received are not the message's: it must

@@ -122,6 +122,8 @@ enum uh_drop {
 	UH_DROP_DONE,           /* request for an RPC already acknowledged */
 	UH_DROP_NOMEM,          /* no memory for a new server RPC */
 	UH_DROP_FREEZE,         /* FREEZE (debugging only; ignored) */
+	UH_DROP_SPOOFED,        /* source port not the one it was sent from
+				 * (UDP: any local process could forge it) */
 	UH_DROP_NREASONS
 };
 

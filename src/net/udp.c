@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/stack.h"
 #include "core/wire.h"
 #include "net/carriers.h"
 #include "net/icmp.h"
@@ -605,8 +606,49 @@ static void read_cmsg(struct msghdr *h, struct uh_rx *rx)
 	}
 }
 
-/* One recvmmsg of up to @max datagrams from @fd into @rx. */
-static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
+static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+/*
+ * Whether the Homa packets in @buf (@len bytes; with @seg, several back
+ * to back, GRO) name as their source the UDP port they came from (Homa
+ * port P is UDP port P + port_offset). Any local process may send from
+ * the host's own address, and the core knows a peer by address and Homa
+ * port: without this check one could write its own bytes into another
+ * process's RPCs by naming their port. (The module has no such opening:
+ * its ports are Homa's own, and forging them takes a raw socket, root.)
+ */
+static bool from_its_port(const struct udp_carrier *u,
+			  const struct sockaddr_storage *ss,
+			  const uint8_t *buf, size_t len, size_t seg)
+{
+	uint16_t udp = sockaddr_port(ss);
+
+	if (!seg)
+		seg = len;
+	for (size_t off = 0; off + 2 <= len; off += seg)
+		if ((uint16_t)((buf[off] << 8 | buf[off + 1]) +
+			       u->port_offset) != udp)
+			return false;
+	return true;          /* (shorter than a port: the core's drop) */
+}
+
+static void count_spoofed(const struct udp_carrier *u)
+{
+	if (u->c.stack)
+		uh_stack_drop(u->c.stack, UH_DROP_SPOOFED);
+}
+
+/* One recvmmsg of up to @max datagrams from @fd into @rx; datagrams whose
+ * Homa source port is not their UDP one are dropped and counted. */
+static unsigned recv_fd(const struct udp_carrier *u, int fd,
+			struct uh_rx *rx, unsigned max)
 {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
@@ -630,13 +672,31 @@ static unsigned recv_fd(int fd, struct uh_rx *rx, unsigned max)
 		/* A pending ICMP error (ECONNREFUSED...): its details wait
 		 * in the error queue. */
 		return uh_icmp_read_errors(fd, UH_ICMP_PORT_IN_NAME, rx, max);
+	if (r <= 0)
+		return 0;
 	for (int i = 0; i < r; i++) {
 		read_cmsg(&msgs[i].msg_hdr, &rx[i]);
 		rx[i].len = msgs[i].msg_len;
 		rx[i].unreachable = UH_REACHED;
 		from_sockaddr(&src[i], &rx[i].src);
 	}
-	return r > 0 ? (unsigned)r : 0;
+	for (int i = 0; i < r;) {
+		struct uh_rx t;
+
+		if (from_its_port(u, &src[i], rx[i].buf, rx[i].len,
+				  rx[i].seg_size)) {
+			i++;
+			continue;
+		}
+		count_spoofed(u);
+		/* Swap it past the end, buffers and all. */
+		r--;
+		t = rx[r];
+		rx[r] = rx[i];
+		rx[i] = t;
+		src[i] = src[r];
+	}
+	return (unsigned)r;
 }
 
 /* Reads and drops the datagram at the head of @fd. */
@@ -665,13 +725,13 @@ static unsigned recv_bulk(struct udp_carrier *u, struct udp_port *p,
 	unsigned got = 0;
 
 	if (!st)
-		return recv_fd(p->fd, rx, max);
+		return recv_fd(u, p->fd, rx, max);
 	if (!uh_trylock(&p->bulk_lock))
 		return 0;
 	/* Every read of the lane under the lock: a plain one too could take
 	 * a datagram another reader has peeked at. */
 	if (urgent) {
-		got = recv_fd(p->fd, rx, max);
+		got = recv_fd(u, p->fd, rx, max);
 		goto out;
 	}
 	while (got < max && bytes < BULK_BYTES) {
@@ -704,9 +764,18 @@ static unsigned recv_bulk(struct udp_carrier *u, struct udp_port *p,
 		from_sockaddr(&ss, &rx[got].src);
 		rx[got].len = 0;
 		rx[got].unreachable = UH_REACHED;
+		if (!from_its_port(u, &ss, hdr,
+				   (size_t)total < sizeof(hdr) ? (size_t)total
+							       : sizeof(hdr),
+				   0)) {
+			count_spoofed(u);
+			discard(p->fd, &rx[got]);
+			bytes += (size_t)total;
+			continue;
+		}
 		/* Several packets coalesced (GRO) are read as they are. */
 		if (rx[got].seg_size && rx[got].seg_size < (size_t)total) {
-			n = recv_fd(p->fd, rx + got, 1);
+			n = recv_fd(u, p->fd, rx + got, 1);
 			got += (unsigned)n;
 			bytes += (size_t)total;
 			if (!n)
@@ -720,7 +789,7 @@ static unsigned recv_bulk(struct udp_carrier *u, struct udp_port *p,
 					    (size_t)total, &rx[got].src,
 					    rx[got].buf, rx[got].cap, &l)) {
 		case UH_LAND_NO:
-			n = recv_fd(p->fd, rx + got, 1);
+			n = recv_fd(u, p->fd, rx + got, 1);
 			got += (unsigned)n;
 			bytes += (size_t)total;
 			if (!n)
@@ -771,7 +840,7 @@ static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
 	/* After a wait, only the lanes it found readable: a read of an
 	 * empty socket is a system call for nothing. */
 	if (lanes & LANE_URGENT)
-		got = recv_fd(p->ufd, rx, max);
+		got = recv_fd(u, p->ufd, rx, max);
 	if (got == max || !(lanes & LANE_BULK))
 		return got;
 	if (poll) {

@@ -60,26 +60,43 @@ static struct uh_carrier *carrier_port(const char *addr, uint8_t urgent_prio,
 	return c;
 }
 
-/* A plain UDP socket sending datagrams at priority @prio to @port. */
+/* The tag a test datagram carries: after the source port, which the
+ * carrier checks against the UDP port it came from. */
+#define TAG_AT 4
+
+/* A plain UDP socket sending datagrams at priority @prio to @port, the
+ * first two bytes its own port, as a Homa packet's source port. */
 static void send_at(const char *addr, uint16_t port, uint8_t prio,
 		    uint8_t tag, size_t len)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, me;
+	socklen_t me_len = sizeof(me);
 	size_t sl;
 	int fd, tos = prio << 5;
 	uint8_t *buf = calloc(1, len);
+	uint16_t mine;
 
 	assert_non_null(buf);
 	nt_sockaddr(addr, port, &ss, &sl);
 	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
 	assert_true(fd >= 0);
+	/* A port of its own, to write in the packet. */
+	nt_sockaddr(addr, 0, &me, &sl);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, (socklen_t)sl), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &me_len), 0);
+	mine = me.ss_family == AF_INET
+		       ? ntohs(((struct sockaddr_in *)&me)->sin_port)
+		       : ntohs(((struct sockaddr_in6 *)&me)->sin6_port);
+	buf[0] = (uint8_t)(mine >> 8);
+	buf[1] = (uint8_t)mine;
+	nt_sockaddr(addr, port, &ss, &sl);
 	if (ss.ss_family == AF_INET)
 		assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos,
 					    sizeof(tos)), 0);
 	else
 		assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS,
 					    &tos, sizeof(tos)), 0);
-	buf[0] = tag;
+	buf[TAG_AT] = tag;
 	assert_int_equal(sendto(fd, buf, len, 0, (struct sockaddr *)&ss,
 				(socklen_t)sl), (ssize_t)len);
 	close(fd);
@@ -121,7 +138,7 @@ static void recv_all(struct uh_carrier *c, struct got *g)
 		if (g->n == 0)
 			g->first_call = n;
 		for (unsigned i = 0; i < n; i++) {
-			g->tag[g->n] = rx[i].buf[0];
+			g->tag[g->n] = rx[i].buf[TAG_AT];
 			g->prio[g->n++] = rx[i].priority;
 		}
 	}
@@ -191,7 +208,7 @@ static unsigned poll_once(struct uh_carrier *c, uint8_t *mem, uint8_t *tags)
 		rx[i] = (struct uh_rx){ .buf = mem + i * RXCAP, .cap = RXCAP };
 	n = c->ops->recv(c, rx, NBULK + 1, 0);
 	for (unsigned i = 0; i < n; i++)
-		tags[i] = rx[i].buf[0];
+		tags[i] = rx[i].buf[TAG_AT];
 	return n;
 }
 

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "core/wire.h"
 #include "nettest.h"
 #include "testutil.h"
 
@@ -678,6 +679,71 @@ static void udp__path_mtu_falls(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * Any local process can send UDP from the host's own address: a datagram
+ * whose Homa header names a source port other than the UDP port it came
+ * from is dropped (counted as spoofed), or one could write into another
+ * process's RPCs by naming its port. The same request from its own port
+ * is served.
+ */
+static void udp__forged_source_port_dropped(void **state)
+{
+	struct uhoma_stack *st = udp_stack("127.0.0.1");
+	struct uhoma_sock *srv;
+	struct uhoma_metrics m;
+	struct uhoma_msg msg;
+	struct sockaddr_storage to, me;
+	socklen_t me_len = sizeof(me);
+	size_t to_len, me_sl;
+	uint8_t pkt[UH_HDR_DATA + 20];
+	struct uh_hdr h;
+	uint16_t mine;
+	int fd;
+
+	(void)state;
+	assert_non_null(st);
+	assert_int_equal(uhoma_socket(st, 0, &srv), UHOMA_OK);
+	assert_int_equal(uhoma_set_server(srv, 1), UHOMA_OK);
+	nt_buffers(srv, NT_REGION);
+	nt_sockaddr("127.0.0.1", (uint16_t)uhoma_port(srv), &to, &to_len);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	nt_sockaddr("127.0.0.1", 0, &me, &me_sl);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, (socklen_t)me_sl), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &me_len), 0);
+	mine = ntohs(((struct sockaddr_in *)&me)->sin_port);
+	for (int own = 0; own < 2; own++) {
+		memset(&h, 0, sizeof(h));
+		h.type = UH_PKT_DATA;
+		h.sport = own ? mine : (uint16_t)(mine + 1);
+		h.dport = (uint16_t)uhoma_port(srv);
+		h.sender_id = 0x1000 + 2 * (uint64_t)own;
+		h.u.data.message_length = 20;
+		h.u.data.incoming = 20;
+		memset(pkt, 0x5A, sizeof(pkt));
+		uh_wire_encode(&h, pkt);
+		assert_int_equal(sendto(fd, pkt, sizeof(pkt), 0,
+					(struct sockaddr *)&to,
+					(socklen_t)to_len), (ssize_t)sizeof(pkt));
+		memset(&msg, 0, sizeof(msg));
+		if (!own) {
+			assert_int_equal(uhoma_recv(srv, &msg, 0,
+						    100 * 1000000ll),
+					 UHOMA_ERR_AGAIN);
+			uhoma_metrics(st, &m);
+			assert_int_equal(m.drops[UH_DROP_SPOOFED], 1);
+		} else {
+			assert_int_equal(uhoma_recv(srv, &msg, 0,
+						    2000 * 1000000ll), 20);
+			assert_true(msg.id == (0x1002 | 1));
+			uhoma_msg_release(srv, &msg);
+		}
+	}
+	close(fd);
+	uhoma_close(srv);
+	uhoma_stack_destroy(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -690,6 +756,7 @@ int main(void)
 		UH_TEST(udp__port_offset),
 		UH_TEST(udp__low_port_unprivileged),
 		UH_TEST(udp__path_mtu_falls),
+		UH_TEST(udp__forged_source_port_dropped),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
