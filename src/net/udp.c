@@ -836,7 +836,9 @@ static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
 	unsigned got = 0, bulk, n;
 
 	if (p->ufd < 0)
-		return recv_bulk(u, p, rx, max, false);
+		/* One lane: control packets and short messages too, for
+		 * which a peek would be a system call more each. */
+		return recv_fd(u, p->fd, rx, max);
 	/* After a wait, only the lanes it found readable: a read of an
 	 * empty socket is a system call for nothing. */
 	if (lanes & LANE_URGENT)
