@@ -56,8 +56,10 @@ struct uh_rx {
 				* 0: unknown) */
 	struct uh_addr dst;   /* the address it was sent to (raw IP only:
 			       * what a refusal quotes) */
-	bool landed;          /* the carrier landed it in the region
-			       * (uh_stack_land_*): nothing left to input */
+	bool landed;          /* the carrier dealt with it through the core
+			       * itself (landed in the region, or dropped
+			       * as uh_stack_land_begin said): nothing
+			       * left to input */
 };
 
 /* What an ICMP error says of where we sent (uh_rx.unreachable). */

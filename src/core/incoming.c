@@ -346,24 +346,36 @@ static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 }
 
 /* Returns whether the packet is a request this socket does not serve. */
+struct uh_rpc *uh_in_find_rpc(struct uhoma_sock *s, const struct uh_hdr *h,
+			      const struct uh_addr *src, bool *mismatch)
+{
+	uint64_t id = h->sender_id ^ 1;     /* our id for this RPC */
+	struct uh_rpc *rpc = (id & 1) ? uh_rpc_find_server(s, src, id)
+				      : uh_rpc_find_client(s, id);
+
+	*mismatch = rpc && (rpc->dport != h->sport ||
+			    !uh_addr_eq(&rpc->peer->addr, src));
+	if (*mismatch) {
+		uh_rpc_release(rpc);             /* someone else's packet */
+		return NULL;
+	}
+	return rpc;
+}
+
 static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		     const struct uh_hdr *h, const struct uh_addr *src,
 		     struct uh_deferred *p)
 {
 	uint64_t id = h->sender_id ^ 1;     /* our id for this RPC */
-	struct uh_rpc *rpc;
 	enum uh_drop drop = UH_DROP_NONE;
+	bool mismatch;
+	struct uh_rpc *rpc = uh_in_find_rpc(s, h, src, &mismatch);
 
-	if (!(id & 1)) {
-		rpc = uh_rpc_find_client(s, id);
-		if (rpc && (!uh_addr_eq(&rpc->peer->addr, src) ||
-			    rpc->dport != h->sport)) {
-			uh_rpc_release(rpc);     /* someone else's packet */
-			uh_stack_drop(st, UH_DROP_MISMATCH);
-			return false;
-		}
-	} else {
-		rpc = uh_rpc_find_server(s, src, id);
+	if (mismatch) {
+		uh_stack_drop(st, UH_DROP_MISMATCH);
+		return false;
+	}
+	if (id & 1) {
 		if (!rpc && h->type == UH_PKT_DATA) {
 			struct uh_peer *peer = uh_peer_get(
 				&st->peers, src,
@@ -381,11 +393,12 @@ static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 				uh_stack_drop(st, drop);
 				return drop == UH_DROP_NOT_SERVER;
 			}
-		}
-		if (rpc && rpc->dport != h->sport) {
-			uh_rpc_release(rpc);
-			uh_stack_drop(st, UH_DROP_MISMATCH);
-			return false;
+			/* Another thread's, made meanwhile, may differ. */
+			if (rpc->dport != h->sport) {
+				uh_rpc_release(rpc);
+				uh_stack_drop(st, UH_DROP_MISMATCH);
+				return false;
+			}
 		}
 	}
 	if (!rpc) {
@@ -459,6 +472,16 @@ static void handle_ack_pkt(struct uhoma_stack *st, const struct uh_hdr *h,
 		uh_in_apply_ack(st, src, &h->u.ack.acks[i]);
 }
 
+void uh_in_count(struct uhoma_stack *st, uint8_t type, size_t len)
+{
+	if (type >= UH_PKT_MIN_TYPE && type <= UH_PKT_MAX_TYPE) {
+		uh_metric_inc(st->metrics, UH_M_PKT_RECV + type - UH_PKT_MIN_TYPE);
+		uh_metric_add(st->metrics,
+			      UH_M_BYTES_RECV + type - UH_PKT_MIN_TYPE,
+			      (int64_t)len);
+	}
+}
+
 bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 		    const struct uh_addr *src)
 {
@@ -468,12 +491,7 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	struct uhoma_sock *s;
 	enum uh_drop d = uh_wire_decode(buf, len, &h);
 
-	if (h.type >= UH_PKT_MIN_TYPE && h.type <= UH_PKT_MAX_TYPE) {
-		uh_metric_inc(st->metrics, UH_M_PKT_RECV + h.type - UH_PKT_MIN_TYPE);
-		uh_metric_add(st->metrics,
-			      UH_M_BYTES_RECV + h.type - UH_PKT_MIN_TYPE,
-			      (int64_t)len);
-	}
+	uh_in_count(st, h.type, len);
 	if (d == UH_DROP_NONE && h.dport == 0)
 		d = UH_DROP_BAD_PORT;
 	if (d == UH_DROP_NONE && h.type == UH_PKT_FREEZE)

@@ -13,6 +13,7 @@
 struct uhoma_stack;
 struct uh_rpc;
 struct uh_deferred;
+struct uhoma_sock;
 
 /*
  * DATA @h for @rpc (locked, with a reference): checks it, accounts it
@@ -27,6 +28,15 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 		       const struct uh_addr *src, struct uh_deferred *p,
 		       uint32_t *start, uint32_t *n);
 void uh_in_data_placed(struct uh_rpc *rpc, struct uh_deferred *p);
+
+/* The RPC of @s that packet @h from @src is for, locked with a reference;
+ * NULL if there is none, or (*@mismatch) if the one with its id belongs to
+ * another peer or port (someone else's packet). Creates nothing. */
+struct uh_rpc *uh_in_find_rpc(struct uhoma_sock *s, const struct uh_hdr *h,
+			      const struct uh_addr *src, bool *mismatch);
+
+/* Counts a received packet of @type and @len bytes. */
+void uh_in_count(struct uhoma_stack *st, uint8_t type, size_t len);
 
 /* Server side: client @src acknowledged @ack; its RPC ends. No lock may be
  * held. */

@@ -30,14 +30,12 @@ static struct uh_rpc *landing_rpc(struct uhoma_sock *s,
 				  const struct uh_hdr *h,
 				  const struct uh_addr *src)
 {
-	uint64_t id = h->sender_id ^ 1;
-	struct uh_rpc *rpc = (id & 1) ? uh_rpc_find_server(s, src, id)
-				      : uh_rpc_find_client(s, id);
+	bool mismatch;
+	struct uh_rpc *rpc = uh_in_find_rpc(s, h, src, &mismatch);
 
 	if (!rpc)
 		return NULL;
-	if (rpc->dport != h->sport || !uh_addr_eq(&rpc->peer->addr, src) ||
-	    rpc->state != UH_RPC_INCOMING || !rpc->in.has_bufs ||
+	if (rpc->state != UH_RPC_INCOMING || !rpc->in.has_bufs ||
 	    rpc->handed_off) {
 		uh_rpc_release(rpc);
 		return NULL;       /* uh_stack_input knows what to do */
@@ -108,10 +106,7 @@ enum uh_land uh_stack_land_begin(struct uhoma_stack *st, const uint8_t *hdr,
 	rpc = landing_rpc(s, &h, src);
 	if (!rpc)
 		goto out;
-	uh_metric_inc(st->metrics, UH_M_PKT_RECV + UH_PKT_DATA - UH_PKT_MIN_TYPE);
-	uh_metric_add(st->metrics,
-		      UH_M_BYTES_RECV + UH_PKT_DATA - UH_PKT_MIN_TYPE,
-		      (int64_t)total);
+	uh_in_count(st, UH_PKT_DATA, total);
 	uh_peer_heard(rpc->peer,
 		      atomic_load_explicit(&st->ticks, memory_order_relaxed));
 	if (uh_in_data_accept(rpc, &h, src, &p, &start, &n)) {
