@@ -129,6 +129,13 @@ static uint64_t settled_top(const struct uh_dedup *d, uint64_t now,
  * elsewhere meanwhile, on every request once the window is full.
  */
 
+/* The word of ring @which holding numbers @base .. @base + 63. */
+static uint64_t *word_at(const struct uh_dedup *d, unsigned which,
+			 uint64_t base)
+{
+	return &d->bits[which * (d->cap / 64) + (base & (d->cap - 1)) / 64];
+}
+
 /* Bits @from .. @to (0..63, inclusive) of a word. */
 static uint64_t span_mask(unsigned from, unsigned to)
 {
@@ -143,9 +150,8 @@ static uint64_t span_mask(unsigned from, unsigned to)
 static uint64_t keep_word(const struct uh_dedup *d, uint64_t base,
 			  uint64_t settled)
 {
-	uint64_t w = (base & (d->cap - 1)) / 64;
-	uint64_t done = d->bits[DONE * (d->cap / 64) + w];
-	uint64_t seen = d->bits[SEEN * (d->cap / 64) + w];
+	uint64_t done = *word_at(d, DONE, base);
+	uint64_t seen = *word_at(d, SEEN, base);
 	uint64_t recent;
 
 	if (settled < base)
@@ -186,12 +192,11 @@ static void clear_span(struct uh_dedup *d, uint64_t a, uint64_t b)
 {
 	while (a <= b) {
 		uint64_t base = a & ~63ull;
-		uint64_t w = (base & (d->cap - 1)) / 64;
 		unsigned to = b - base >= 63 ? 63 : (unsigned)(b - base);
 		uint64_t m = span_mask((unsigned)(a - base), to);
 
-		d->bits[DONE * (d->cap / 64) + w] &= ~m;
-		d->bits[SEEN * (d->cap / 64) + w] &= ~m;
+		*word_at(d, DONE, base) &= ~m;
+		*word_at(d, SEEN, base) &= ~m;
 		a = base + to + 1;
 	}
 }
@@ -237,8 +242,7 @@ static void advance(struct uh_dedup *d)
 {
 	for (;;) {
 		uint64_t a = d->floor + 1, base = a & ~63ull;
-		uint64_t w = (base & (d->cap - 1)) / 64;
-		uint64_t run = ~(d->bits[DONE * (d->cap / 64) + w] >> (a - base));
+		uint64_t run = ~(*word_at(d, DONE, base) >> (a - base));
 		unsigned n = run ? (unsigned)__builtin_ctzll(run) : 64;
 
 		if (n > 64 - (unsigned)(a - base))

@@ -192,15 +192,23 @@ static bool port_held(uint16_t port)
 	return name_held(name);
 }
 
+/* The host-wide name of the refuser for @addr (NULL: the wildcard's). */
+static void refuser_name(char *buf, size_t size, const struct uh_addr *addr)
+{
+	char a[64];
+
+	snprintf(buf, size, "uhoma/ip146/refuser/%s",
+		 addr ? uh_addr_format(addr, a, sizeof(a)) : "any");
+}
+
 /* Whether a stack bound to @dst itself answers for it: then a wildcard
  * stack's refuser leaves it that packet (both see it; the module sends
  * one refusal). */
 static bool dst_has_refuser(const struct uh_addr *dst)
 {
-	char name[96], a[64];
+	char name[96];
 
-	snprintf(name, sizeof(name), "uhoma/ip146/refuser/%s",
-		 uh_addr_format(dst, a, sizeof(a)));
+	refuser_name(name, sizeof(name), dst);
 	return name_held(name);
 }
 
@@ -797,15 +805,9 @@ int uh_ipraw_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 		r->icmp4 = open_icmp(AF_INET);
 	if (r->fd6 >= 0)
 		r->icmp6 = open_icmp(AF_INET6);
-	{
-		char a[64];
-
-		snprintf(r->refuser_name, sizeof(r->refuser_name),
-			 "uhoma/ip146/refuser/%s",
-			 any ? "any" : uh_addr_format(&r->c.local, a,
-						      sizeof(a)));
-		r->refuses_any = any;
-	}
+	refuser_name(r->refuser_name, sizeof(r->refuser_name),
+		     any ? NULL : &r->c.local);
+	r->refuses_any = any;
 	rc = uh_waitset_init(&r->ws);
 	if (rc)
 		goto fail;
