@@ -256,6 +256,12 @@ unsigned uh_out_resend(struct uh_rpc *rpc, uint32_t start, uint32_t end,
 
 		if (len > rpc->peer->max_payload)
 			len = rpc->peer->max_payload;
+		/* Sent now, whatever the backlog (the receiver is waiting),
+		 * but it takes the link like any packet: the pacer counts it,
+		 * or the messages it paces next would overfill the NIC's
+		 * queue by as much. */
+		if (st->pacer.ps_per_byte && !rpc->peer->local)
+			(void)uh_pacer_admit(st, len + UH_HDR_DATA, true);
 		batch_add(&b, rpc, off, len, end, true, prio, version);
 		off += len;
 		sent++;

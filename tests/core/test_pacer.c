@@ -114,6 +114,53 @@ static void pacer__releases_at_link_rate(void **state)
 }
 
 /*
+ * A retransmission is sent at once (the receiver is waiting for it), but
+ * it takes the link like any packet, so the pacer counts it: after a
+ * RESEND for a whole 4000-byte request (three packets: 1424, 1424 and 1152
+ * bytes), the link is busy for exactly their time from now. Uncounted,
+ * the next paced packets would go out on top of them, and a sender
+ * answering RESENDs would overfill its NIC's queue by all it resent.
+ */
+static void pacer__resent_bytes_take_the_link(void **state)
+{
+	struct ct_net net;
+	struct ct_host *a;
+	struct uhoma_sock *cli;
+	struct uh_hdr r;
+	uint64_t id, idle;
+
+	(void)state;
+	ct_net_init(&net);
+	a = ct_host(&net, 1, "link_mbps=1000");
+	cli = ct_sock(a, 0);
+	id = ct_send(cli, 3, SRV_PORT, 4000, 1, false);
+	assert_int_equal(ct_count(&net, UH_PKT_DATA), 3);
+	/* Long enough that those packets are off the link and that a
+	 * RESEND is not taken for a stale one; not so long that the client
+	 * asks for its response (a packet on the link too). */
+	for (unsigned t = 0; t + 1 < a->st->cfg.resend_ticks; t++)
+		ct_tick(&net);
+	ct_clear(&net);
+	idle = atomic_load(&a->st->pacer.link_idle_ns);
+	assert_true(idle < ct_now_ns);
+
+	memset(&r, 0, sizeof(r));
+	r.type = UH_PKT_RESEND;
+	r.sport = SRV_PORT;
+	r.dport = cli->port;
+	r.sender_id = id | 1;
+	r.u.resend.offset = 0;
+	r.u.resend.length = 4000;
+	r.u.resend.priority = 0;
+	assert_false(ct_inject(a, 3, &r, NULL, 0));
+	assert_int_equal(ct_count(&net, UH_PKT_DATA), 3);
+	/* (1424 + 56 + 90) x 8.08 ns twice, and (1152 + 56 + 90) x 8.08. */
+	idle = atomic_load(&a->st->pacer.link_idle_ns);
+	assert_int_equal(idle - ct_now_ns, 2 * PKT_NS + 10487);
+	ct_net_free(&net);
+}
+
+/*
  * Held messages go out fewest-bytes-left first, re-ranked as they shrink:
  * requests of 105, 200 and 100 KB sent while a 300 KB one is held overtake
  * it, each whole, shortest first (100 KB before 105 KB, though they share
@@ -284,6 +331,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(pacer__backlog_limits_first_burst),
 		UH_TEST(pacer__releases_at_link_rate),
+		UH_TEST(pacer__resent_bytes_take_the_link),
 		UH_TEST(pacer__srpt_order_on_the_wire),
 		UH_TEST(pacer__short_message_not_held),
 		UH_TEST(pacer__ended_message_leaves_set),
