@@ -27,6 +27,7 @@
 #define BENCH_UDP_PORT 6000
 #define BENCH_MAX_LEN 1000000u
 #define BENCH_MAX_SLOTS 4096        /* outstanding RPCs per client thread */
+#define BENCH_MAX_SERVERS 64        /* --servers: destinations of a client */
 
 /* The first bytes of every request. */
 struct bench_hdr {
@@ -39,6 +40,14 @@ enum bench_proto { PROTO_HOMA, PROTO_TCP, PROTO_UDP };
 struct bench_opts {
 	enum bench_proto proto;
 	char server[64];        /* server IP address */
+	char servers[1024];     /* --servers A,B,...: each RPC goes to one
+				 * of them at random ("": --server) */
+	char self[64];          /* node: this host's address ("": server) */
+	double start_at;        /* node: CLOCK_REALTIME second to start the
+				 * clients at (0: now) */
+	double linger;          /* node: seconds to go on serving after */
+	const char *samples;    /* node: every measured RPC, "len rtt_ns" */
+	bool serve_only;        /* node: no client */
 	char workload[16];      /* "w1".."w5", "starve" or a length */
 	double gbps;            /* open loop: offered request bytes; 0 =
 				 * closed loop */
@@ -54,8 +63,16 @@ struct bench_opts {
 	char config[256];       /* uhoma config overrides "k=v,..." */
 	double baseline_us;     /* slowdown: best-case small RTT */
 	double link_gbps;       /* slowdown: per-byte cost */
+	unsigned mtu;           /* slowdown: 0: message bytes cross the link
+				 * once; else request and response, as
+				 * Homa packets of this MTU (with UDP, IP
+				 * and Ethernet headers) */
+	unsigned hops;          /* slowdown with mtu: store-and-forward
+				 * links each way (each adds a packet's
+				 * time; 1 unless set) */
 	unsigned buckets;       /* size buckets in reports */
 	const char *csv, *svg;  /* output files (NULL: none) */
+	char title[128];        /* report: the plot's title */
 	bool progress;          /* progress line on stderr */
 	bool hol;               /* client: one 100-byte RPC at a time next to
 				 * a stream of 1 MB requests (lane 1) */
@@ -106,8 +123,9 @@ int udp_server_start(const struct bench_opts *o);
 /* ---- measurement ------------------------------------------------------ */
 
 struct sample {
+	uint64_t rtt_ns;     /* (a TCP RTT on a lossy cluster link can
+			      * pass the 4.3 s of 32 bits) */
 	uint32_t len;        /* request length */
-	uint32_t rtt_ns;
 };
 
 struct samples {
@@ -123,6 +141,7 @@ struct run_result {
 	struct samples hol_small;  /* hol mode: the 100-byte RPCs */
 	uint64_t rpcs, bytes;      /* completed in the measured window */
 	uint64_t errors, skipped;  /* failed RPCs; arrivals with no slot */
+	int last_error;            /* -errno of the latest failure, or 0 */
 	double seconds;
 };
 
@@ -140,6 +159,13 @@ struct bucket {
 	double p50, p99, p999;        /* RTT, microseconds */
 	double s50, s99, s999;        /* slowdown */
 };
+
+/* The best RTT for a request of @len bytes (microseconds): the slowdown's
+ * denominator. */
+double bench_ideal_us(const struct bench_opts *o, uint32_t len);
+/* Bytes on an Ethernet link (headers from Ethernet's on, no FCS or gap)
+ * of a @len-byte Homa message in packets of @mtu bytes. */
+uint64_t bench_wire_bytes(uint32_t len, unsigned mtu);
 
 /* Splits @v into @nb buckets of about equal counts by length; returns the
  * number filled. Sorts @v. */
@@ -181,6 +207,14 @@ int api_run(const struct bench_opts *o, bool homa, const struct api_shape *sh,
 	    struct api_result *r);
 int run_api(const struct bench_opts *o);
 
+/* `uhoma-bench node` (node.c): one host of a cluster, server and client
+ * in one process; `uhoma-bench report` the buckets of nodes' samples. */
+int run_node(const struct bench_opts *o);
+int run_report(const struct bench_opts *o, int argc, char **argv);
+/* Samples as "len rtt_ns" lines: write @v to @path; add @path's to @v. */
+int samples_write(const char *path, const struct samples *v);
+int samples_read(const char *path, struct samples *v);
+
 /* `uhoma-bench compare` */
 int run_compare(const struct bench_opts *o, int argc, char **argv);
 
@@ -191,6 +225,11 @@ void bench_stop_server(int pid);
 /* Small helpers. */
 socklen_t bench_addr(const struct bench_opts *o, uint16_t port,
 		     struct sockaddr_storage *ss);
+/* The client's destinations (--servers, else --server): how many, and
+ * the @i'th's address at @port (0 if it is not an address). */
+unsigned bench_nservers(const struct bench_opts *o);
+socklen_t bench_server_addr(const struct bench_opts *o, unsigned i,
+			    uint16_t port, struct sockaddr_storage *ss);
 uint64_t bench_now_ns(void);
 /* @ns (>= 0) as a timespec, for waits with nanosecond timeouts: a
  * millisecond wait would make an open-loop client late for arrivals. */

@@ -78,6 +78,7 @@ static int start_rpc(struct worker *w, struct xclient *c, struct slot *slots,
 		slots[tag].used = false;
 		free_list[(*nfree)++] = tag;
 		w->r.errors++;
+		w->r.last_error = rc;
 	}
 	return rc;
 }
@@ -100,6 +101,7 @@ static bool finish_rpc(struct worker *w, struct slot *slots,
 	free_list[(*nfree)++] = tag;
 	if (rc < 0) {
 		w->r.errors++;
+		w->r.last_error = rc;
 	} else if (now >= w->measure_from) {
 		struct samples *v = o->hol && slots[tag].lane == 0
 					    ? &w->r.hol_small
@@ -286,6 +288,8 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 		r->rpcs += w[i].r.rpcs;
 		r->bytes += w[i].r.bytes;
 		r->errors += w[i].r.errors;
+		if (w[i].r.last_error)
+			r->last_error = w[i].r.last_error;
 		r->skipped += w[i].r.skipped;
 		run_result_free(&w[i].r);
 	}

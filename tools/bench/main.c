@@ -7,6 +7,9 @@
  *   uhoma-bench api     [options]   a Linux Homa program (uhoma-apiload)
  *                                   under the preload, defaults, vs TCP
  *   uhoma-bench workloads           W1-W5 as generated, with check values
+ *   uhoma-bench node    [options]   one host of uhoma-cluster: serve, then
+ *                                   load --servers from --start-at
+ *   uhoma-bench report  [options] LABEL=FILE...   nodes' samples: buckets
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -78,6 +81,45 @@ socklen_t bench_addr(const struct bench_opts *o, uint16_t port,
 	return 0;
 }
 
+/* The @i'th name of the comma list @list into @out; false past the end. */
+static bool list_item(const char *list, unsigned i, char *out, size_t len)
+{
+	const char *p = list;
+
+	for (; i > 0; i--) {
+		p = strchr(p, ',');
+		if (!p)
+			return false;
+		p++;
+	}
+	snprintf(out, len, "%.*s", (int)strcspn(p, ","), p);
+	return true;
+}
+
+unsigned bench_nservers(const struct bench_opts *o)
+{
+	unsigned n = 1;
+
+	if (!o->servers[0])
+		return 1;
+	for (const char *p = o->servers; *p; p++)
+		n += *p == ',';
+	return n;
+}
+
+socklen_t bench_server_addr(const struct bench_opts *o, unsigned i,
+			    uint16_t port, struct sockaddr_storage *ss)
+{
+	struct bench_opts one;
+
+	if (!o->servers[0])
+		return bench_addr(o, port, ss);
+	one = *o;
+	if (!list_item(o->servers, i, one.server, sizeof(one.server)))
+		return 0;
+	return bench_addr(&one, port, ss);
+}
+
 void bench_opts_default(struct bench_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -105,7 +147,7 @@ void bench_opts_default(struct bench_opts *o)
 static void usage(void)
 {
 	fputs(
-"usage: uhoma-bench server|client|compare|api|workloads [options]\n"
+"usage: uhoma-bench server|client|compare|api|workloads|node|report [options]\n"
 "  --protocol P      homa, tcp or udp (client: a comma list runs each)\n"
 "  --server ADDR     server IP address (default 127.0.0.1)\n"
 "  --workload W      w1..w5, starve, or a length in bytes (default 100)\n"
@@ -131,7 +173,19 @@ static void usage(void)
 "  --receivers N     receiver threads per client socket (1)\n"
 "  --blocking        the sender waits for each response (one in flight)\n"
 "  --server-ports N  server sockets (1); --port-threads N threads each (1)\n"
-"  --apiload PATH --preload PATH   default: found next to uhoma-bench\n",
+"  --apiload PATH --preload PATH   default: found next to uhoma-bench\n"
+"node (one host of uhoma-cluster; also the client's options):\n"
+"  --self ADDR       serve here  --servers A,B,..  each RPC to one at random\n"
+"  --start-at T      start the clients at CLOCK_REALTIME second T\n"
+"  --samples FILE    write every measured RPC as \"len rtt_ns\"\n"
+"  --linger S        go on serving S seconds after the run (0)\n"
+"  --serve-only      no client: serve for the run's time and the linger\n"
+"report LABEL=FILE... (nodes' samples; up to 4 labels):\n"
+"  --mtu N           slowdown counts request and response as Homa packets\n"
+"                    of N bytes with their headers (0: message bytes)\n"
+"  --hops H          with --mtu: store-and-forward links each way (1)\n"
+"  --title T         the plot's title; also --baseline-us --link-gbps\n"
+"                    --response --buckets --csv --svg\n",
 	      stderr);
 }
 
@@ -305,6 +359,10 @@ int main(int argc, char **argv)
 		{ "client-ports", 1, 0, 'X' }, { "receivers", 1, 0, 'R' },
 		{ "server-ports", 1, 0, 'y' }, { "port-threads", 1, 0, 'Y' },
 		{ "apiload", 1, 0, 'a' }, { "preload", 1, 0, 'A' },
+		{ "servers", 1, 0, 'N' }, { "self", 1, 0, 'F' },
+		{ "start-at", 1, 0, 'T' }, { "linger", 1, 0, 'I' },
+		{ "samples", 1, 0, 'M' }, { "mtu", 1, 0, 'U' },
+		{ "title", 1, 0, 'E' }, { "hops", 1, 0, 'u' }, { "serve-only", 0, 0, 'O' },
 		{ 0, 0, 0, 0 },
 	};
 	struct bench_opts o;
@@ -350,6 +408,22 @@ int main(int argc, char **argv)
 		case 'Y': o.port_threads = (unsigned)atoi(optarg); break;
 		case 'a': snprintf(o.apiload, sizeof(o.apiload), "%s", optarg); break;
 		case 'A': snprintf(o.preload, sizeof(o.preload), "%s", optarg); break;
+		case 'N':
+			if (strlen(optarg) >= sizeof(o.servers)) {
+				fprintf(stderr, "uhoma-bench: --servers too "
+					"long\n");
+				return 2;
+			}
+			snprintf(o.servers, sizeof(o.servers), "%s", optarg);
+			break;
+		case 'F': snprintf(o.self, sizeof(o.self), "%s", optarg); break;
+		case 'T': o.start_at = atof(optarg); break;
+		case 'I': o.linger = atof(optarg); break;
+		case 'M': o.samples = optarg; break;
+		case 'U': o.mtu = (unsigned)atoi(optarg); break;
+		case 'O': o.serve_only = true; break;
+		case 'u': o.hops = (unsigned)atoi(optarg); break;
+		case 'E': snprintf(o.title, sizeof(o.title), "%s", optarg); break;
 		default: usage(); return 2;
 		}
 	}
@@ -358,7 +432,10 @@ int main(int argc, char **argv)
 	    o.server_threads < 1 || o.buckets < 1 || o.link_gbps <= 0 ||
 	    o.client_ports < 1 || o.client_ports > 64 || o.receivers < 1 ||
 	    o.receivers > 64 || o.server_ports < 1 || o.server_ports > 16 ||
-	    o.port_threads < 1 || o.port_threads > 64) {
+	    o.port_threads < 1 || o.port_threads > 64 ||
+	    bench_nservers(&o) > BENCH_MAX_SERVERS || o.linger < 0 ||
+	    o.linger > 3600 || (o.mtu && (o.mtu < 576 || o.mtu > 65536)) ||
+	    o.hops > 8) {
 		fprintf(stderr, "uhoma-bench: option out of range\n");
 		return 2;
 	}
@@ -380,6 +457,16 @@ int main(int argc, char **argv)
 		return run_api(&o);
 	if (!strcmp(cmd, "workloads"))
 		return cmd_workloads();
+	if (!strcmp(cmd, "node")) {
+		if (parse_proto(protos, &o.proto)) {
+			fprintf(stderr, "uhoma-bench: node runs one protocol: "
+				"homa, tcp or udp\n");
+			return 2;
+		}
+		return run_node(&o);
+	}
+	if (!strcmp(cmd, "report"))
+		return run_report(&o, argc - optind, argv + optind);
 	usage();
 	return 2;
 }

@@ -1,8 +1,10 @@
 /*
  * stats.c - latency samples, percentiles, size buckets, slowdown, CSV.
  *
- * Slowdown (as the module's cperf.py): RTT / (baseline + length x 8 /
- * link rate), the best a message of that length could do; 1 is perfect.
+ * Slowdown: an RPC's RTT over the best an RPC of its length could do
+ * (bench_ideal_us: baseline + length x 8 / link rate, or with --mtu the
+ * request's and response's packets); 1 is perfect. A bucket's slowdown
+ * percentiles are of its RPCs' own slowdowns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +23,7 @@ int samples_add(struct samples *v, uint32_t len, uint64_t rtt_ns)
 		v->s = s;
 		v->cap = cap;
 	}
-	v->s[v->n++] = (struct sample){
-		len, rtt_ns > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_ns };
+	v->s[v->n++] = (struct sample){ rtt_ns, len };
 	return 0;
 }
 
@@ -34,8 +35,8 @@ void samples_free(struct samples *v)
 
 static int by_rtt(const void *a, const void *b)
 {
-	uint32_t x = ((const struct sample *)a)->rtt_ns;
-	uint32_t y = ((const struct sample *)b)->rtt_ns;
+	uint64_t x = ((const struct sample *)a)->rtt_ns;
+	uint64_t y = ((const struct sample *)b)->rtt_ns;
 
 	return x < y ? -1 : x > y;
 }
@@ -58,13 +59,64 @@ static double pct(const struct sample *s, size_t n, double p)
 	i = (size_t)(p / 100.0 * (double)n);
 	if (i >= n)
 		i = n - 1;
-	return s[i].rtt_ns / 1000.0;
+	return (double)s[i].rtt_ns / 1000.0;
 }
 
 double samples_pct_us(struct samples *v, double p)
 {
 	qsort(v->s, v->n, sizeof(*v->s), by_rtt);
 	return pct(v->s, v->n, p);
+}
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentile @p of the @n sorted values @v (as pct). */
+static double slow_pct(const double *v, size_t n, double p)
+{
+	size_t i = (size_t)(p / 100.0 * (double)n);
+
+	return v[i < n ? i : n - 1];
+}
+
+/* Homa's DATA header, and what UDP, IPv4 and Ethernet add to a packet. */
+#define HOMA_DATA_HDR 56
+#define PKT_OVERHEAD (HOMA_DATA_HDR + 8 + 20 + 14)
+
+uint64_t bench_wire_bytes(uint32_t len, unsigned mtu)
+{
+	uint32_t per = mtu - (HOMA_DATA_HDR + 8 + 20);
+	uint64_t pkts = len ? (len + per - 1) / per : 1;
+
+	return len + pkts * PKT_OVERHEAD;
+}
+
+/* Bytes' worth of link time for @len bytes one way over @hops store-and-
+ * forward links: all of them once, and the first packet again at each
+ * further hop (as uhoma-sim's ideal). */
+static double one_way_bytes(uint32_t len, unsigned mtu, unsigned hops)
+{
+	uint32_t per = mtu - (HOMA_DATA_HDR + 8 + 20);
+	uint32_t first = len < per ? len : per;
+
+	return (double)bench_wire_bytes(len, mtu) +
+	       (double)(hops > 1 ? hops - 1 : 0) *
+		       (double)bench_wire_bytes(first, mtu);
+}
+
+double bench_ideal_us(const struct bench_opts *o, uint32_t len)
+{
+	uint32_t resp = o->resp_len ? o->resp_len : len;
+	double bytes = len;
+
+	if (o->mtu)
+		bytes = one_way_bytes(len, o->mtu, o->hops) +
+			one_way_bytes(resp, o->mtu, o->hops);
+	return o->baseline_us + bytes * 8.0 / (o->link_gbps * 1e3);
 }
 
 size_t samples_buckets(struct samples *v, const struct bench_opts *o,
@@ -78,7 +130,7 @@ size_t samples_buckets(struct samples *v, const struct bench_opts *o,
 	while (start < v->n && filled < nb) {
 		size_t end = start + (v->n - start) / (nb - filled);
 		struct bucket *b = &out[filled];
-		double ideal;
+		double *slow;
 
 		if (end <= start)
 			end = start + 1;
@@ -91,10 +143,20 @@ size_t samples_buckets(struct samples *v, const struct bench_opts *o,
 		b->p50 = pct(v->s + start, b->count, 50);
 		b->p99 = pct(v->s + start, b->count, 99);
 		b->p999 = pct(v->s + start, b->count, 99.9);
-		ideal = o->baseline_us + b->max_len * 8.0 / (o->link_gbps * 1e3);
-		b->s50 = b->p50 / ideal;
-		b->s99 = b->p99 / ideal;
-		b->s999 = b->p999 / ideal;
+		/* Slowdown is each RPC's own (its RTT over its length's
+		 * ideal), then the percentiles: a bucket may span lengths
+		 * whose ideals differ a hundredfold. */
+		slow = malloc(b->count * sizeof(*slow));
+		if (!slow)
+			return filled;
+		for (size_t i = 0; i < b->count; i++)
+			slow[i] = (double)v->s[start + i].rtt_ns / 1000.0 /
+				  bench_ideal_us(o, v->s[start + i].len);
+		qsort(slow, b->count, sizeof(*slow), by_value);
+		b->s50 = slow_pct(slow, b->count, 50);
+		b->s99 = slow_pct(slow, b->count, 99);
+		b->s999 = slow_pct(slow, b->count, 99.9);
+		free(slow);
 		filled++;
 		start = end;
 	}

@@ -16,9 +16,11 @@
 #define REGION (64u << 20)       /* receive buffer region per socket */
 
 static struct uhoma_stack *stack;
+static bool serving;               /* a server runs on the stack */
 static uint8_t zeros[BENCH_MAX_LEN];
 
-static int make_stack(const struct bench_opts *o)
+/* The process's stack, made by its server (@server) or first client. */
+static int make_stack(const struct bench_opts *o, bool server)
 {
 	struct uhoma_config cfg;
 	char poll[16];
@@ -27,7 +29,17 @@ static int make_stack(const struct bench_opts *o)
 	if (stack)
 		return 0;
 	uhoma_config_default(&cfg);
-	snprintf(cfg.addr, sizeof(cfg.addr), "%s", o->server);
+	/* The stack's own address: --self; else a server's, or a client's
+	 * of a loopback server (client and server on this host); else any
+	 * of the server's family (a client of a remote server). */
+	if (o->self[0])
+		snprintf(cfg.addr, sizeof(cfg.addr), "%s", o->self);
+	else if (server || !strncmp(o->server, "127.", 4) ||
+		 !strcmp(o->server, "::1"))
+		snprintf(cfg.addr, sizeof(cfg.addr), "%s", o->server);
+	else
+		snprintf(cfg.addr, sizeof(cfg.addr), "%s",
+			 strchr(o->server, ':') ? "::" : "0.0.0.0");
 	snprintf(poll, sizeof(poll), "%u", o->poll_us);
 	uhoma_config_set(&cfg, "poll_us", poll);
 	if (uhoma_config_parse(&cfg, o->config) != UHOMA_OK) {
@@ -72,22 +84,34 @@ static struct uhoma_sock *open_sock(uint16_t port)
 struct homa_client {
 	struct xclient x;
 	struct uhoma_sock *s;
-	struct sockaddr_storage dst;
-	socklen_t dst_len;
+	unsigned ndst;                  /* --servers: each RPC to one */
+	uint64_t rng;
+	struct sockaddr_storage dst[BENCH_MAX_SERVERS];
+	socklen_t dst_len[BENCH_MAX_SERVERS];
 	uint8_t *req;
 };
+
+/* The destination of the next RPC: uniform over the servers. */
+static unsigned pick(uint64_t *rng, unsigned n)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return n > 1 ? (unsigned)(*rng % n) : 0;
+}
 
 static int hc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
 		   uint32_t tag, unsigned lane)
 {
 	struct homa_client *c = (struct homa_client *)x;
 	struct bench_hdr h = { resp_len, lane };
+	unsigned d = pick(&c->rng, c->ndst);
 	uint64_t id;
 	int rc;
 
 	memcpy(c->req, &h, sizeof(h));
-	rc = uhoma_send(c->s, (struct sockaddr *)&c->dst, c->dst_len, c->req,
-			len, tag, 0, &id);
+	rc = uhoma_send(c->s, (struct sockaddr *)&c->dst[d], c->dst_len[d],
+			c->req, len, tag, 0, &id);
 	return rc ? -uhoma_err_to_errno(rc) : 0;
 }
 
@@ -123,11 +147,13 @@ static const struct xclient_ops homa_client_ops = {
 
 int homa_client_init(const struct bench_opts *o)
 {
-	return make_stack(o);
+	return make_stack(o, false);
 }
 
 void homa_client_fini(void)
 {
+	if (serving)
+		return;    /* node: the server in this process goes on */
 	uhoma_stack_destroy(stack);
 	stack = NULL;
 }
@@ -141,10 +167,17 @@ struct xclient *homa_client_open(const struct bench_opts *o)
 	c->x.ops = &homa_client_ops;
 	c->req = calloc(1, BENCH_MAX_LEN);
 	c->s = c->req ? open_sock(0) : NULL;
-	c->dst_len = bench_addr(o, BENCH_HOMA_PORT, &c->dst);
-	if (!c->s || !c->dst_len) {
-		if (c->s)
+	c->ndst = bench_nservers(o);
+	c->rng = 0x9E3779B97F4A7C15ull ^ (uintptr_t)c;
+	for (unsigned i = 0; i < c->ndst && c->s; i++) {
+		c->dst_len[i] = bench_server_addr(o, i, BENCH_HOMA_PORT,
+						  &c->dst[i]);
+		if (!c->dst_len[i]) {
 			uhoma_close(c->s);
+			c->s = NULL;
+		}
+	}
+	if (!c->s) {
 		free(c->req);
 		free(c);
 		return NULL;
@@ -182,11 +215,12 @@ int homa_server_start(const struct bench_opts *o)
 {
 	struct uhoma_sock *s;
 
-	if (make_stack(o))
+	if (make_stack(o, true))
 		return -1;
 	s = open_sock(BENCH_HOMA_PORT);
 	if (!s)
 		return -1;
+	serving = true;
 	for (unsigned i = 0; i < o->server_threads; i++) {
 		pthread_t t;
 

@@ -1,17 +1,18 @@
 /*
  * xport_tcp.c - TCP as a uhoma-bench transport: each request is a 4-byte
  * length and the message; the response is resp_len bytes. A client thread
- * spreads lane-0 RPCs over a pool of `conns` connections (the one with the
- * fewest outstanding, pipelined in order); with --conns 1 everything shares
- * one connection. Lane 1 (the bulk stream of --hol) gets a connection of
- * its own when conns > 1. The server runs one thread per connection. Both
- * sides busy-poll poll_us before blocking, as uhoma does.
+ * spreads lane-0 RPCs over a pool of `conns` connections per server (the
+ * one with the fewest outstanding, pipelined in order); with --conns 1
+ * everything to a server shares one connection. Lane 1 (the bulk stream
+ * of --hol) gets a connection of its own when conns > 1. The client is
+ * event-driven (no connection's transfer waits for another's); the server
+ * runs one thread per connection. Both sides busy-poll poll_us before
+ * blocking, as uhoma does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,28 +23,313 @@
 
 #include "bench.h"
 
-#define MAX_CONNS 65
-#define FIFO 1024
+#define MAX_CONNS 257     /* every server's pool, and --hol's stream */
+#define FIFO 1024         /* RPCs outstanding per connection */
+#define CHUNK (256u << 10)  /* bytes per recv */
 
+/* The request bytes after a request's prefix and header: zeros (never
+ * written). */
+static uint8_t zeros[BENCH_MAX_LEN];
+
+/*
+ * A client connection. Nothing on it ever blocks the thread: requests
+ * are written as far as the socket takes them (the rest when it is
+ * writable again), responses read as their bytes come, so a 1 MB message
+ * on one connection never holds up what arrives on another -- as an
+ * event-driven TCP application works.
+ */
 struct conn {
 	int fd;
-	unsigned head, tail;              /* FIFO of outstanding RPCs */
-	uint32_t tag[FIFO], resp[FIFO];
+	bool want_out;                    /* EPOLLOUT registered */
+	/* Requests not yet written whole; woff: bytes of the first out. */
+	unsigned whead, wtail;
+	uint32_t wlen[FIFO], wresp[FIFO], woff;
+	/* Responses due, in order; roff: bytes of the first read. */
+	unsigned rhead, rtail;
+	uint32_t rtag[FIFO], rresp[FIFO], roff;
 };
 
 struct tcp_client {
 	struct xclient x;
-	unsigned n, poll_us;
+	unsigned n, poll_us;              /* n: connections per server */
+	unsigned nsrv;                    /* servers, n connections each */
+	uint64_t rng;
 	int ep;
 	struct conn c[MAX_CONNS];
-	uint8_t *buf, *rbuf;
-	/* Responses read while a send waited for room (see tc_send). */
+	uint8_t *rbuf;
+	/* Completed RPCs not yet handed out by wait(). */
 	unsigned done_head, done_tail;
-	uint32_t done[FIFO];
-	int done_rc[FIFO];
+	uint32_t done[4 * FIFO];
+	int done_rc[4 * FIFO];
 };
 
-static int read_one(struct tcp_client *c, struct conn *k, uint32_t *tag);
+static void complete(struct tcp_client *c, uint32_t tag, int rc)
+{
+	if (c->done_tail - c->done_head < 4 * FIFO) {
+		c->done[c->done_tail % (4 * FIFO)] = tag;
+		c->done_rc[c->done_tail % (4 * FIFO)] = rc;
+		c->done_tail++;
+	}
+}
+
+static int want_out(struct tcp_client *c, struct conn *k, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
+				  .data.ptr = k };
+
+	if (k->want_out == on)
+		return 0;
+	k->want_out = on;
+	return epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev) ? -errno : 0;
+}
+
+/* Writes what the socket takes of @k's queued requests. */
+static int flush(struct tcp_client *c, struct conn *k)
+{
+	while (k->whead != k->wtail) {
+		unsigned i = k->whead % FIFO;
+		uint32_t len = k->wlen[i];
+		uint8_t head[4 + sizeof(struct bench_hdr)];
+		struct bench_hdr h = { k->wresp[i], 0 };
+		struct iovec iov[2];
+		int n = 0;
+		ssize_t w;
+
+		memcpy(head, &len, 4);
+		memcpy(head + 4, &h, sizeof(h));
+		/* 4 + len bytes in all: the prefix and header, then zeros. */
+		if (k->woff < sizeof(head))
+			iov[n++] = (struct iovec){ head + k->woff,
+						   sizeof(head) - k->woff };
+		iov[n++] = (struct iovec){
+			zeros, 4 + len - (k->woff > sizeof(head)
+						  ? k->woff : sizeof(head)) };
+		w = sendmsg(k->fd, &(struct msghdr){ .msg_iov = iov,
+						     .msg_iovlen = (size_t)n },
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return want_out(c, k, true);
+		if (w < 0)
+			return -errno;
+		k->woff += (uint32_t)w;
+		if (k->woff == 4 + len) {
+			k->whead++;
+			k->woff = 0;
+		}
+	}
+	return want_out(c, k, false);
+}
+
+/* Reads what has come on @k, completing the responses it ends. */
+static int take_in(struct tcp_client *c, struct conn *k)
+{
+	for (;;) {
+		ssize_t r = recv(k->fd, c->rbuf, CHUNK, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 0;
+		if (r <= 0)
+			return r == 0 ? -ECONNRESET : -errno;
+		while (r > 0) {
+			unsigned i = k->rhead % FIFO;
+			uint32_t need, take;
+
+			if (k->rhead == k->rtail)
+				return -EPROTO;      /* bytes nobody asked for */
+			need = k->rresp[i] - k->roff;
+			take = (uint32_t)r < need ? (uint32_t)r : need;
+			k->roff += take;
+			r -= take;
+			if (k->roff == k->rresp[i]) {
+				complete(c, k->rtag[i], 1);
+				k->rhead++;
+				k->roff = 0;
+			}
+		}
+	}
+}
+
+/* A connection that failed: its outstanding RPCs end with @rc. */
+static void fail_conn(struct tcp_client *c, struct conn *k, int rc)
+{
+	while (k->rhead != k->rtail)
+		complete(c, k->rtag[k->rhead++ % FIFO], rc);
+	k->whead = k->wtail;
+}
+
+static int tcp_connect(const struct bench_opts *o, unsigned server)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = bench_server_addr(o, server, BENCH_TCP_PORT, &ss);
+	int fd, one = 1;
+
+	if (!len)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int tc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
+		   uint32_t tag, unsigned lane)
+{
+	struct tcp_client *c = (struct tcp_client *)x;
+	struct conn *k, *pool;
+	int rc;
+
+	if (len < sizeof(struct bench_hdr))
+		len = sizeof(struct bench_hdr);
+	/* A server at random (as uhoma's client picks one), then its
+	 * connection with the fewest RPCs outstanding. */
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	pool = &c->c[(c->nsrv > 1 ? c->rng % c->nsrv : 0) * c->n];
+	k = pool;
+	if (lane == 1 && c->n > 1) {
+		k = &c->c[c->n];          /* the stream's own connection */
+	} else if (c->n > 1) {
+		for (unsigned i = 1; i < c->n; i++)
+			if (pool[i].rtail - pool[i].rhead < k->rtail - k->rhead)
+				k = &pool[i];
+	}
+	if (k->rtail - k->rhead == FIFO)
+		return -ENOBUFS;
+	k->wlen[k->wtail % FIFO] = len;
+	k->wresp[k->wtail % FIFO] = resp_len;
+	k->wtail++;
+	k->rtag[k->rtail % FIFO] = tag;
+	k->rresp[k->rtail % FIFO] = resp_len;
+	k->rtail++;
+	rc = flush(c, k);
+	if (rc) {
+		fail_conn(c, k, rc);
+		return 0;                 /* its failure comes from wait() */
+	}
+	return 0;
+}
+
+static int tc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
+{
+	struct tcp_client *c = (struct tcp_client *)x;
+	uint64_t now = bench_now_ns();
+	uint64_t spin_until = now + (timeout_ns == 0 ? 0
+					: (uint64_t)c->poll_us * 1000);
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX
+					   : now + (uint64_t)timeout_ns;
+
+	for (;;) {
+		struct epoll_event ev[16];
+		int n;
+
+		if (c->done_head != c->done_tail) {
+			*tag = c->done[c->done_head % (4 * FIFO)];
+			return c->done_rc[c->done_head++ % (4 * FIFO)];
+		}
+		now = bench_now_ns();
+		if (now < spin_until || now >= deadline) {
+			n = epoll_wait(c->ep, ev, 16, 0);
+		} else {
+			struct timespec ts = bench_timespec(
+				(int64_t)(deadline - now));
+
+			n = epoll_pwait2(c->ep, ev, 16,
+					 deadline == UINT64_MAX ? NULL : &ts,
+					 NULL);
+		}
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			struct conn *k = ev[i].data.ptr;
+			int rc = 0;
+
+			if (ev[i].events & EPOLLOUT)
+				rc = flush(c, k);
+			if (!rc && (ev[i].events & (EPOLLIN | EPOLLHUP |
+						    EPOLLERR)))
+				rc = take_in(c, k);
+			if (rc)
+				fail_conn(c, k, rc);
+		}
+		if (n <= 0 && bench_now_ns() >= deadline &&
+		    c->done_head == c->done_tail)
+			return 0;
+	}
+}
+
+static void tc_close(struct xclient *x)
+{
+	struct tcp_client *c = (struct tcp_client *)x;
+
+	for (unsigned i = 0; i < MAX_CONNS; i++)
+		if (c->c[i].fd >= 0)
+			close(c->c[i].fd);
+	close(c->ep);
+	free(c->rbuf);
+	free(c);
+}
+
+static const struct xclient_ops tcp_client_ops = {
+	tc_send, tc_wait, tc_close,
+};
+
+struct xclient *tcp_client_open(const struct bench_opts *o)
+{
+	struct tcp_client *c = calloc(1, sizeof(*c));
+	unsigned total;
+
+	if (!c)
+		return NULL;
+	c->x.ops = &tcp_client_ops;
+	c->nsrv = bench_nservers(o);
+	c->n = o->conns < 1 ? 1 : o->conns;
+	c->poll_us = o->poll_us;
+	c->rng = 0x9E3779B97F4A7C15ull ^ (uintptr_t)c;
+	c->rbuf = malloc(CHUNK);
+	c->ep = epoll_create1(EPOLL_CLOEXEC);
+	for (unsigned i = 0; i < MAX_CONNS; i++)
+		c->c[i].fd = -1;
+	if (c->nsrv > 1 && o->hol) {
+		fprintf(stderr, "uhoma-bench: --hol wants one server\n");
+		tc_close(&c->x);
+		return NULL;
+	}
+	total = c->n * c->nsrv + (o->hol && c->n > 1 ? 1 : 0);
+	if (total > MAX_CONNS) {
+		fprintf(stderr, "uhoma-bench: %u TCP connections per thread: "
+			"at most %u\n", total, MAX_CONNS);
+		tc_close(&c->x);
+		return NULL;
+	}
+	for (unsigned i = 0; i < total; i++) {
+		struct epoll_event ev = { .events = EPOLLIN,
+					  .data.ptr = &c->c[i] };
+		unsigned srv = i / c->n < c->nsrv ? i / c->n : 0;
+
+		c->c[i].fd = tcp_connect(o, srv);
+		if (c->c[i].fd < 0 || !c->rbuf || c->ep < 0 ||
+		    epoll_ctl(c->ep, EPOLL_CTL_ADD, c->c[i].fd, &ev) < 0) {
+			fprintf(stderr, "uhoma-bench: TCP connect to server "
+				"%u (port %u): %s\n", srv, BENCH_TCP_PORT,
+				strerror(errno));
+			tc_close(&c->x);
+			return NULL;
+		}
+	}
+	return &c->x;
+}
+
+/* ---- server ----------------------------------------------------------- */
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -85,170 +371,6 @@ static int read_all(int fd, void *p, size_t n, unsigned poll_us)
 	}
 	return 0;
 }
-
-static int tcp_connect(const struct bench_opts *o)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = bench_addr(o, BENCH_TCP_PORT, &ss);
-	int fd, one = 1;
-
-	if (!len)
-		return -1;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int tc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
-		   uint32_t tag, unsigned lane)
-{
-	struct tcp_client *c = (struct tcp_client *)x;
-	struct bench_hdr h = { resp_len, lane };
-	struct conn *k = &c->c[0];
-	uint32_t prefix = len;
-	int rc;
-
-	if (lane == 1 && c->n > 1) {
-		k = &c->c[c->n];          /* the stream's own connection */
-	} else if (c->n > 1) {
-		for (unsigned i = 1; i < c->n; i++)
-			if (c->c[i].tail - c->c[i].head < k->tail - k->head)
-				k = &c->c[i];
-	}
-	if (k->tail - k->head == FIFO)
-		return -ENOBUFS;
-	memcpy(c->buf, &prefix, 4);
-	memcpy(c->buf + 4, &h, sizeof(h));
-	/* Queue the response first: while the request waits for room, the
-	 * server may be answering earlier requests on this connection, and
-	 * both sides blocked in send() would deadlock. So a send that would
-	 * block reads what responses there are and keeps them for wait(). */
-	k->tag[k->tail % FIFO] = tag;
-	k->resp[k->tail % FIFO] = resp_len;
-	k->tail++;
-	for (size_t off = 0; off < len + 4;) {
-		ssize_t w = send(k->fd, c->buf + off, len + 4 - off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		struct pollfd p = { .fd = k->fd, .events = POLLIN | POLLOUT };
-
-		if (w > 0) {
-			off += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
-			return -errno;
-		if ((p.revents & POLLIN) && k->head != k->tail - 1 &&
-		    c->done_tail - c->done_head < FIFO) {
-			uint32_t t;
-
-			rc = read_one(c, k, &t);
-			c->done[c->done_tail % FIFO] = t;
-			c->done_rc[c->done_tail % FIFO] = rc;
-			c->done_tail++;
-		}
-	}
-	return 0;
-}
-
-/* Reads the response at the head of @k's FIFO. */
-static int read_one(struct tcp_client *c, struct conn *k, uint32_t *tag)
-{
-	int rc = read_all(k->fd, c->rbuf, k->resp[k->head % FIFO], c->poll_us);
-
-	*tag = k->tag[k->head % FIFO];
-	k->head++;
-	return rc ? rc : 1;
-}
-
-static int tc_wait(struct xclient *x, uint32_t *tag, int64_t timeout_ns)
-{
-	struct tcp_client *c = (struct tcp_client *)x;
-	struct epoll_event ev;
-	uint64_t until = bench_now_ns() +
-			 (timeout_ns == 0 ? 0 : (uint64_t)c->poll_us * 1000);
-	struct timespec ts = bench_timespec(timeout_ns);
-	struct conn *k;
-	int n;
-
-	if (c->done_head != c->done_tail) {
-		*tag = c->done[c->done_head % FIFO];
-		return c->done_rc[c->done_head++ % FIFO];
-	}
-	for (;;) {
-		n = epoll_wait(c->ep, &ev, 1, 0);
-		if (n != 0 || bench_now_ns() >= until)
-			break;
-	}
-	if (n == 0 && timeout_ns != 0)
-		n = epoll_pwait2(c->ep, &ev, 1, timeout_ns < 0 ? NULL : &ts,
-				 NULL);
-	if (n <= 0)
-		return 0;
-	k = ev.data.ptr;
-	if (k->head == k->tail)
-		return -EPROTO;          /* bytes nobody asked for */
-	return read_one(c, k, tag);
-}
-
-static void tc_close(struct xclient *x)
-{
-	struct tcp_client *c = (struct tcp_client *)x;
-
-	for (unsigned i = 0; i <= c->n; i++)
-		if (c->c[i].fd >= 0)
-			close(c->c[i].fd);
-	close(c->ep);
-	free(c->buf);
-	free(c->rbuf);
-	free(c);
-}
-
-static const struct xclient_ops tcp_client_ops = {
-	tc_send, tc_wait, tc_close,
-};
-
-struct xclient *tcp_client_open(const struct bench_opts *o)
-{
-	struct tcp_client *c = calloc(1, sizeof(*c));
-	unsigned total;
-
-	if (!c)
-		return NULL;
-	c->x.ops = &tcp_client_ops;
-	c->n = o->conns < 1 ? 1 : o->conns > MAX_CONNS - 1 ? MAX_CONNS - 1
-							   : o->conns;
-	c->poll_us = o->poll_us;
-	c->buf = malloc(BENCH_MAX_LEN + 8);
-	c->rbuf = malloc(BENCH_MAX_LEN + 8);
-	c->ep = epoll_create1(EPOLL_CLOEXEC);
-	total = c->n + (o->hol && c->n > 1 ? 1 : 0);
-	for (unsigned i = 0; i < MAX_CONNS; i++)
-		c->c[i].fd = -1;
-	for (unsigned i = 0; i < total; i++) {
-		struct epoll_event ev = { .events = EPOLLIN,
-					  .data.ptr = &c->c[i] };
-
-		c->c[i].fd = tcp_connect(o);
-		if (c->c[i].fd < 0 || !c->buf || !c->rbuf ||
-		    epoll_ctl(c->ep, EPOLL_CTL_ADD, c->c[i].fd, &ev) < 0) {
-			fprintf(stderr, "uhoma-bench: TCP connect to %s:%u: %s\n",
-				o->server, BENCH_TCP_PORT, strerror(errno));
-			tc_close(&c->x);
-			return NULL;
-		}
-	}
-	return &c->x;
-}
-
-/* ---- server ----------------------------------------------------------- */
 
 struct tcp_conn_arg {
 	int fd;
