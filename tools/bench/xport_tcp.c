@@ -2,7 +2,7 @@
  * xport_tcp.c - TCP as a uhoma-bench transport: each request is a 4-byte
  * length and the message; the response is resp_len bytes. A client thread
  * spreads lane-0 RPCs over a pool of `conns` connections per server (the
- * one with the fewest outstanding, pipelined in order); with --conns 1
+ * one with the fewest bytes outstanding, pipelined in order); with --conns 1
  * everything to a server shares one connection. Lane 1 (the bulk stream
  * of --hol) gets a connection of its own when conns > 1. The client is
  * event-driven (no connection's transfer waits for another's); the server
@@ -46,7 +46,9 @@ struct conn {
 	uint32_t wlen[FIFO], wresp[FIFO], woff;
 	/* Responses due, in order; roff: bytes of the first read. */
 	unsigned rhead, rtail;
-	uint32_t rtag[FIFO], rresp[FIFO], roff;
+	uint32_t rtag[FIFO], rresp[FIFO], rwlen[FIFO], roff;
+	uint64_t load;                    /* bytes of the RPCs outstanding:
+					   * requests and responses */
 };
 
 struct tcp_client {
@@ -145,6 +147,7 @@ static int take_in(struct tcp_client *c, struct conn *k)
 			k->roff += take;
 			r -= take;
 			if (k->roff == k->rresp[i]) {
+				k->load -= (uint64_t)k->rwlen[i] + k->rresp[i];
 				complete(c, k->rtag[i], 1);
 				k->rhead++;
 				k->roff = 0;
@@ -159,6 +162,7 @@ static void fail_conn(struct tcp_client *c, struct conn *k, int rc)
 	while (k->rhead != k->rtail)
 		complete(c, k->rtag[k->rhead++ % FIFO], rc);
 	k->whead = k->wtail;
+	k->load = 0;
 }
 
 static int tcp_connect(const struct bench_opts *o, unsigned server)
@@ -199,8 +203,10 @@ static int tc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
 	if (lane == 1 && c->n > 1) {
 		k = &c->c[c->n];          /* the stream's own connection */
 	} else if (c->n > 1) {
+		/* The fewest bytes ahead: a short RPC does not queue behind
+		 * a 1 MB one while another connection has less to carry. */
 		for (unsigned i = 1; i < c->n; i++)
-			if (pool[i].rtail - pool[i].rhead < k->rtail - k->rhead)
+			if (pool[i].load < k->load)
 				k = &pool[i];
 	}
 	if (k->rtail - k->rhead == FIFO)
@@ -210,7 +216,9 @@ static int tc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
 	k->wtail++;
 	k->rtag[k->rtail % FIFO] = tag;
 	k->rresp[k->rtail % FIFO] = resp_len;
+	k->rwlen[k->rtail % FIFO] = len;
 	k->rtail++;
+	k->load += (uint64_t)len + resp_len;
 	rc = flush(c, k);
 	if (rc) {
 		fail_conn(c, k, rc);
