@@ -37,6 +37,14 @@ last=$(LD_PRELOAD="$prefix/lib/libuhoma-preload.so" "$homa_api" | tail -1)
 grep -q PASS <<<"$last" ||
   { echo "FAIL: homa_api under the installed preload"; exit 1; }
 test -f "$prefix/share/uhoma/wireshark/homa.lua"
+# uhoma-cluster is installed beside the tools it runs, and says how to use
+# it (its runs need root: tests/tools/cluster.sh).
+test -x "$prefix/bin/uhoma-cluster" && test -x "$prefix/bin/uhoma-bench" &&
+  test -x "$prefix/bin/uhoma-sim" ||
+  { echo "FAIL: uhoma-cluster and its tools not in $prefix/bin"; exit 1; }
+use=$("$prefix/bin/uhoma-cluster" help 2>&1 || true)
+grep -q "uhoma-cluster up N" <<<"$use" ||
+  { echo "FAIL: uhoma-cluster help: $use"; exit 1; }
 # The Linux uapi header compiles as C and as C++ (Homa's own tools, such as
 # cp_node, are C++), layouts checked in both.
 echo '#include <uhoma/homa.h>' | cc -fsyntax-only -x c -I"$prefix/include" - ||
