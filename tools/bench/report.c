@@ -7,9 +7,10 @@
  * the plot as they are. Besides the table it prints,
  * per label, one line a script can read:
  *   SHORT label count=N p50_us=A p99_us=B slowdown_p99=S
- * for the one-packet requests (as uhoma-sim's short_p99_slowdown), and
- *   LONG label max_len=L count=N slowdown_p50=S slowdown_p99=T
- * for the largest bucket.
+ * for the one-packet requests (as uhoma-sim's short_p99_slowdown; the
+ * smallest bucket if there are none), and
+ *   LONG label len=L count=N p50_us=A p99_us=B slowdown_p50=S slowdown_p99=T
+ * for the requests of the greatest length (1 MB in W1-W5).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -66,9 +67,11 @@ int samples_read(const char *path, struct samples *v)
 	return 0;
 }
 
-/* The one-packet requests of @v: count, P50/P99 RTT and P99 slowdown. */
+/* The one-packet requests of @v (as uhoma-sim's short_p99_slowdown: if
+ * there are none, the smallest bucket's): count, P50/P99 RTT, P99
+ * slowdown. */
 static void print_short(const struct bench_opts *o, const char *label,
-			const struct samples *v)
+			const struct samples *v, const struct bucket *first)
 {
 	uint32_t one = o->mtu ? o->mtu - (56 + 8 + 20) : 1000;   /* Homa, UDP, IP */
 	struct samples s = { 0 };
@@ -77,10 +80,39 @@ static void print_short(const struct bench_opts *o, const char *label,
 	for (size_t i = 0; i < v->n; i++)
 		if (v->s[i].len <= one)
 			samples_add(&s, v->s[i].len, v->s[i].rtt_ns);
+	if (s.n == 0) {
+		printf("SHORT %s count=%zu p50_us=%.1f p99_us=%.1f "
+		       "slowdown_p99=%.3f (no one-packet requests: the "
+		       "smallest bucket, <= %u bytes)\n", label, first->count,
+		       first->p50, first->p99, first->s99, first->max_len);
+		return;
+	}
 	/* One bucket: its slowdowns are the requests' own. */
 	samples_buckets(&s, o, &b, 1);
 	printf("SHORT %s count=%zu p50_us=%.1f p99_us=%.1f "
 	       "slowdown_p99=%.3f\n", label, s.n, b.p50, b.p99, b.s99);
+	samples_free(&s);
+}
+
+/* The requests of @v's greatest length (W1-W5's largest are cut to 1 MB,
+ * so many are exactly that): count and P50/P99 slowdown. */
+static void print_long(const struct bench_opts *o, const char *label,
+		       const struct samples *v)
+{
+	uint32_t top = 0;
+	struct samples s = { 0 };
+	struct bucket b = { 0 };
+
+	for (size_t i = 0; i < v->n; i++)
+		if (v->s[i].len > top)
+			top = v->s[i].len;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->s[i].len == top)
+			samples_add(&s, v->s[i].len, v->s[i].rtt_ns);
+	samples_buckets(&s, o, &b, 1);
+	printf("LONG %s len=%u count=%zu p50_us=%.1f p99_us=%.1f "
+	       "slowdown_p50=%.3f slowdown_p99=%.3f\n", label, top, s.n,
+	       b.p50, b.p99, b.s50, b.s99);
 	samples_free(&s);
 }
 
@@ -178,15 +210,12 @@ int run_report(const struct bench_opts *o, int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		print_short(o, labels[ns], &v);
+		print_long(o, labels[ns], &v);
 		n = samples_buckets(&v, o, b[ns],
 				    o->buckets < MAX_BUCKETS ? o->buckets
 							     : MAX_BUCKETS);
+		print_short(o, labels[ns], &v, &b[ns][0]);
 		report_print(labels[ns], b[ns], n);
-		printf("LONG %s max_len=%u count=%zu slowdown_p50=%.3f "
-		       "slowdown_p99=%.3f\n", labels[ns], b[ns][n - 1].max_len,
-		       b[ns][n - 1].count, b[ns][n - 1].s50,
-		       b[ns][n - 1].s99);
 		if (o->csv && report_csv(o->csv, labels[ns], b[ns], n, ns > 0))
 			rc = 1;
 		series[ns] = (struct plot_series){ labels[ns], b[ns], n };
