@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -111,6 +112,8 @@ struct xclient {
 /* Per-process setup (uhoma: the stack) before client threads start. */
 int homa_client_init(const struct bench_opts *o);
 void homa_client_fini(void);
+/* The process's stack's counters, "name value" a line (none: nothing). */
+void homa_print_metrics(FILE *f);
 struct xclient *homa_client_open(const struct bench_opts *o);
 struct xclient *tcp_client_open(const struct bench_opts *o);
 struct xclient *udp_client_open(const struct bench_opts *o);
@@ -210,7 +213,7 @@ int run_api(const struct bench_opts *o);
 /* `uhoma-bench node` (node.c): one host of a cluster, server and client
  * in one process; `uhoma-bench report` the buckets of nodes' samples. */
 int run_node(const struct bench_opts *o);
-int run_report(const struct bench_opts *o, int argc, char **argv);
+int report_run(const struct bench_opts *o, int argc, char **argv);
 /* Samples as "len rtt_ns" lines: write @v to @path; add @path's to @v. */
 int samples_write(const char *path, const struct samples *v);
 int samples_read(const char *path, struct samples *v);

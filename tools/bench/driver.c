@@ -6,7 +6,9 @@
  *                second; an arrival with no free slot is counted as
  *                skipped, never queued (queueing would hide latency);
  *   --hol:       lane 1 keeps `outstanding` 1,000,000-byte requests in
- *                flight while lane 0 runs one 100-byte RPC at a time.
+ *                flight while lane 0 runs one 100-byte RPC at a time
+ *                (with --gbps: 100-byte RPCs at Poisson arrivals of that
+ *                many Gbit/s, whatever is in flight).
  * RPCs completing after the warm-up and before the end are recorded. The
  * clock starts once every thread has opened its client (opening maps and
  * populates a buffer region: tens of milliseconds that would otherwise
@@ -147,7 +149,8 @@ static void *worker_main(void *arg)
 	for (unsigned i = BENCH_MAX_SLOTS; i-- > 0;)
 		free_list[nfree++] = i;
 	if (o->gbps > 0)
-		rate = o->gbps * 1e9 / 8 / w->dist->mean / o->threads / 1e9;
+		rate = o->gbps * 1e9 / 8 /
+		       (o->hol ? 100.0 : w->dist->mean) / o->threads / 1e9;
 	next_arrival = w->start;
 	if (o->hol) {
 		for (unsigned i = 0; i < o->outstanding; i++)
@@ -162,7 +165,7 @@ static void *worker_main(void *arg)
 
 		if (now >= w->end)
 			break;
-		if (o->hol && in_small == 0) {
+		if (o->hol && rate == 0 && in_small == 0) {
 			start_rpc(w, c, slots, free_list, &nfree, 100, 0);
 			in_small = 1;
 		}
@@ -182,7 +185,9 @@ static void *worker_main(void *arg)
 			 * send re-reads the clock). */
 			while (now >= next_arrival && now < w->end) {
 				start_rpc(w, c, slots, free_list, &nfree,
-					  uh_dist_sample(w->dist, &rng), 0);
+					  o->hol ? 100
+						 : uh_dist_sample(w->dist, &rng),
+					  0);
 				next_arrival += (uint64_t)(
 					-log(1.0 - uh_dist_uniform(&rng)) / rate);
 				take_ready(w, c, slots, free_list, &nfree);

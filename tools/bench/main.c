@@ -466,7 +466,7 @@ int main(int argc, char **argv)
 		return run_node(&o);
 	}
 	if (!strcmp(cmd, "report"))
-		return run_report(&o, argc - optind, argv + optind);
+		return report_run(&o, argc - optind, argv + optind);
 	usage();
 	return 2;
 }

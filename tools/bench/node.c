@@ -66,6 +66,10 @@ int run_node(const struct bench_opts *o)
 	if (o->serve_only) {
 		/* The incast's receiver: it only answers. */
 		sleep_s(o->warmup + o->seconds + o->linger);
+		if (o->proto == PROTO_HOMA) {
+			printf("metrics:\n");
+			homa_print_metrics(stdout);
+		}
 		return 0;
 	}
 	if (run_client(&so, &r))
@@ -88,5 +92,11 @@ int run_node(const struct bench_opts *o)
 	fflush(stdout);
 	run_result_free(&r);
 	sleep_s(o->linger);
+	/* The stack's counters once the peers are done, for the cluster's
+	 * report (resends, timeouts, drops by reason). */
+	if (o->proto == PROTO_HOMA) {
+		printf("metrics:\n");
+		homa_print_metrics(stdout);
+	}
 	return 0;
 }

@@ -161,7 +161,7 @@ static size_t buckets_read(const char *path, struct bucket *b, size_t max)
 	return n;
 }
 
-int run_report(const struct bench_opts *o, int argc, char **argv)
+int report_run(const struct bench_opts *o, int argc, char **argv)
 {
 	static struct bucket b[MAX_SERIES][MAX_BUCKETS];
 	struct plot_series series[MAX_SERIES];

@@ -150,6 +150,12 @@ int homa_client_init(const struct bench_opts *o)
 	return make_stack(o, false);
 }
 
+void homa_print_metrics(FILE *f)
+{
+	if (stack)
+		uhoma_metrics_print(stack, f);
+}
+
 void homa_client_fini(void)
 {
 	if (serving)
