@@ -37,7 +37,7 @@ summarize() {   # name, run arguments...
 	shift
 	{
 		echo "## $name: $*"
-		grep -E "^(uhoma configuration|unloaded|  (homa|tcp): CPUs|SHORT|LONG|  SUMMARY)" "$name/run.txt"
+		grep -E "^(uhoma configuration|unloaded|  (homa|tcp): CPUs|  homa: DATA|SHORT|LONG|  SUMMARY)" "$name/run.txt"
 	} | tee -a summary.txt
 }
 

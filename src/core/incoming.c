@@ -202,18 +202,12 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 		end = rpc->out.length;
 	if (end > rpc->out.granted)
 		rpc->out.granted = (uint32_t)end;   /* a GRANT was lost */
-	if (start < end && uh_out_sent_lately(rpc, (uint32_t)start)) {
+	if (start < end && uh_out_sent_lately(rpc, (uint32_t)start))
 		/* Asked before our data could arrive: it waited in a queue
 		 * while we sent. Serving each such RESEND is how a peer
-		 * that fell behind gets buried in duplicates -- but the peer
-		 * hears from us: a BUSY, or its silence grows while our
-		 * packets wait behind others (a low-priority band starved
-		 * by strict priority holds them for as long as the higher
-		 * ones are busy), and it times the RPC out although we are
-		 * alive and it has our data coming. */
+		 * that fell behind gets buried in duplicates. */
 		uh_metric_inc(rpc->sock->stack->metrics, UH_M_STALE_RESENDS);
-		uh_out_ctl(rpc, UH_PKT_BUSY, p);
-	} else if (start >= end ||
+	else if (start >= end ||
 		 uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
 			       h->u.resend.priority) == 0)
 		uh_out_ctl(rpc, UH_PKT_BUSY, p);
