@@ -7,6 +7,9 @@
 #   - uhoma's packets reached several priority bands of the switch port,
 #     its short messages' and control packets' the first (priority 7), and
 #     TCP's only the last (TOS 0);
+#   - a host cut off from the others fails the run, with its name;
+#   - bad commands, options and values exit 2 with a reason, and a
+#     prefix with pattern characters is refused;
 #   - a second `up` over a live cluster, and one after a run killed in
 #     the middle, start clean; `down` leaves no namespace behind.
 # Without root, or where namespaces cannot be made, it says so and skips
@@ -41,6 +44,16 @@ msg=$("$SCRIPT" up 1 2>&1) && fail "up 1 accepted"
 grep -q "2 to 16" <<<"$msg" || fail "up 1: '$msg'"
 msg=$("$SCRIPT" run 2>&1) && fail "run without a cluster accepted"
 grep -q "no cluster" <<<"$msg" || fail "run without a cluster: '$msg'"
+# Bad commands, options and values: exit 2 and a reason.
+for args in "up 08 --rate" "up 2 3" "up 4 --rate 1.5" "down extra" \
+	"run --seconds 1abc" "run --protocols tcp,tcp" "run --load 5" "frobnicate"; do
+	# shellcheck disable=SC2086  # words on purpose
+	"$SCRIPT" $args >/dev/null 2>"$OUT/err"
+	rc=$?
+	[ $rc = 2 ] && [ -s "$OUT/err" ] || fail "'$args': exit $rc, '$(cat "$OUT/err")'"
+done
+# A prefix is letters and digits: a pattern in it must not reach others.
+UHOMA_CLUSTER_PREFIX='uh.t|uhc' "$SCRIPT" down 2>/dev/null && fail "prefix with a pattern accepted"
 
 "$SCRIPT" up 4 --rate 20 >/dev/null || fail "up"
 "$SCRIPT" up 4 --rate 20 >/dev/null || fail "up over a live cluster"
@@ -67,6 +80,13 @@ for i in 0 1 2 3 4 5 6; do
 	[ "${tb[$i]}" = 0 ] || fail "TCP in band $((i + 1)): ${tb[*]}"
 done
 [ "${tb[7]}" -gt 0 ] || fail "TCP's packets not counted in the last band: ${tb[*]}"
+
+# A host that cannot reach anyone completes no RPC: the run fails, loudly.
+ip netns exec "$UHOMA_CLUSTER_PREFIX-h2" ip link set eth0 down
+"$SCRIPT" run --workload w3 --load 0.3 --seconds 2 --warmup 0.5 --protocols homa \
+	--out "$OUT/down" >"$OUT/down.txt" 2>&1 && fail "a run with a host cut off passed"
+grep -q "host 2 (homa) failed" "$OUT/down.txt" || { cat "$OUT/down.txt"; fail "no word of host 2"; }
+ip netns exec "$UHOMA_CLUSTER_PREFIX-h2" ip link set eth0 up
 
 # A run killed in the middle leaves processes and queues; up starts clean.
 "$SCRIPT" run --workload w3 --load 0.3 --seconds 30 --out "$OUT/killed" \

@@ -142,6 +142,7 @@ void bench_opts_default(struct bench_opts *o)
 	o->receivers = 1;
 	o->server_ports = 1;
 	o->port_threads = 1;
+	o->hops = 1;
 }
 
 static void usage(void)
@@ -367,6 +368,7 @@ int main(int argc, char **argv)
 	};
 	struct bench_opts o;
 	const char *cmd, *protos = "homa";
+	char *end;
 	bool local = false;
 	int c;
 
@@ -409,15 +411,23 @@ int main(int argc, char **argv)
 		case 'a': snprintf(o.apiload, sizeof(o.apiload), "%s", optarg); break;
 		case 'A': snprintf(o.preload, sizeof(o.preload), "%s", optarg); break;
 		case 'N':
-			if (strlen(optarg) >= sizeof(o.servers)) {
-				fprintf(stderr, "uhoma-bench: --servers too "
-					"long\n");
+			if (!*optarg || strlen(optarg) >= sizeof(o.servers)) {
+				fprintf(stderr, "uhoma-bench: --servers: "
+					"1 to %zu characters\n",
+					sizeof(o.servers) - 1);
 				return 2;
 			}
 			snprintf(o.servers, sizeof(o.servers), "%s", optarg);
 			break;
 		case 'F': snprintf(o.self, sizeof(o.self), "%s", optarg); break;
-		case 'T': o.start_at = atof(optarg); break;
+		case 'T':
+			o.start_at = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.start_at > 0)) {
+				fprintf(stderr, "uhoma-bench: --start-at '%s': "
+					"a CLOCK_REALTIME second\n", optarg);
+				return 2;
+			}
+			break;
 		case 'I': o.linger = atof(optarg); break;
 		case 'M': o.samples = optarg; break;
 		case 'U': o.mtu = (unsigned)atoi(optarg); break;
@@ -435,7 +445,7 @@ int main(int argc, char **argv)
 	    o.port_threads < 1 || o.port_threads > 64 ||
 	    bench_nservers(&o) > BENCH_MAX_SERVERS || o.linger < 0 ||
 	    o.linger > 3600 || (o.mtu && (o.mtu < 576 || o.mtu > 65536)) ||
-	    o.hops > 8) {
+	    o.hops < 1 || o.hops > 8 || o.baseline_us < 0) {
 		fprintf(stderr, "uhoma-bench: option out of range\n");
 		return 2;
 	}

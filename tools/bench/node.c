@@ -56,9 +56,12 @@ int run_node(const struct bench_opts *o)
 	if (o->start_at > 0) {
 		double wait = o->start_at - realtime_s();
 
-		if (wait > 60) {
+		if (wait > 60 || wait < -10) {
 			fprintf(stderr, "uhoma-bench node: --start-at is "
-				"%.0f s away\n", wait);
+				"%.0f s %s (the hosts' clocks, or the time, "
+				"are not the cluster's)\n", wait < 0 ? -wait
+								      : wait,
+				wait < 0 ? "past" : "away");
 			return 2;
 		}
 		sleep_s(wait);
@@ -90,6 +93,12 @@ int run_node(const struct bench_opts *o)
 	       r.last_error ? strerror(-r.last_error) : "",
 	       r.last_error ? ")" : "", (unsigned long long)r.skipped);
 	fflush(stdout);
+	/* A host whose every RPC failed (its link down, its peers gone)
+	 * has no result: the cluster's run must not report one. */
+	rc = r.rpcs == 0 ? 1 : 0;
+	if (rc)
+		fprintf(stderr, "uhoma-bench node %s: no RPC completed\n",
+			so.server);
 	run_result_free(&r);
 	sleep_s(o->linger);
 	/* The stack's counters once the peers are done, for the cluster's
@@ -98,5 +107,5 @@ int run_node(const struct bench_opts *o)
 		printf("metrics:\n");
 		homa_print_metrics(stdout);
 	}
-	return 0;
+	return rc;
 }

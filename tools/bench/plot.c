@@ -28,6 +28,21 @@ static double ymap(double v, double lo, double hi)
 	return H - B - (log10(v) - lo) / (hi - lo) * (H - T - B);
 }
 
+/* @text as SVG character data: &, < and > escaped. */
+static void put_text(FILE *f, const char *text)
+{
+	for (; *text; text++) {
+		if (*text == '&')
+			fputs("&amp;", f);
+		else if (*text == '<')
+			fputs("&lt;", f);
+		else if (*text == '>')
+			fputs("&gt;", f);
+		else
+			fputc(*text, f);
+	}
+}
+
 int plot_svg(const char *path, const char *title,
 	     const struct plot_series *s, size_t ns)
 {
@@ -62,8 +77,10 @@ int plot_svg(const char *path, const char *title,
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 		   "height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n"
 		   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-		   "<text x=\"%d\" y=\"22\" font-size=\"15\">%s</text>\n",
-		W, H, L, title);
+		   "<text x=\"%d\" y=\"22\" font-size=\"15\">",
+		W, H, L);
+	put_text(f, title);
+	fprintf(f, "</text>\n");
 	for (double e = xlo; e <= xhi; e++) {
 		double x = xmap(pow(10, e), xlo, xhi);
 
@@ -103,9 +120,11 @@ int plot_svg(const char *path, const char *title,
 		}
 		fprintf(f, "<line x1=\"%d\" y1=\"%zu\" x2=\"%d\" y2=\"%zu\" "
 			   "stroke=\"%s\" stroke-width=\"2\"/><text x=\"%d\" "
-			   "y=\"%zu\">%s P99 (dashed: P50)</text>\n",
+			   "y=\"%zu\">",
 			L + 10, T + 10 + 18 * k, L + 40, T + 10 + 18 * k, c,
-			L + 46, T + 14 + 18 * k, s[k].label);
+			L + 46, T + 14 + 18 * k);
+		put_text(f, s[k].label);
+		fprintf(f, " P99 (dashed: P50)</text>\n");
 	}
 	fprintf(f, "</svg>\n");
 	fclose(f);

@@ -40,30 +40,67 @@ int samples_write(const char *path, const struct samples *v)
 	return 0;
 }
 
+/* A decimal number at *@p (digits only), at most @max; advances *@p. */
+static bool read_u64(const char **p, unsigned long long max,
+		     unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *q = *p;
+
+	if (*q < '0' || *q > '9')
+		return false;
+	for (; *q >= '0' && *q <= '9'; q++) {
+		if (v > (max - (unsigned)(*q - '0')) / 10)
+			return false;
+		v = v * 10 + (unsigned)(*q - '0');
+	}
+	*p = q;
+	*out = v;
+	return true;
+}
+
 int samples_read(const char *path, struct samples *v)
 {
+	/* An hour: a longer RTT is not a measurement. */
+	const unsigned long long max_rtt = 3600ull * 1000000000ull;
 	FILE *f = fopen(path, "r");
+	char line[128];
 	unsigned long long len, rtt;
-	int n, line = 0;
+	unsigned long n = 0;
 
 	if (!f) {
 		fprintf(stderr, "uhoma-bench: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	while ((n = fscanf(f, "%llu %llu", &len, &rtt)) == 2) {
-		line++;
-		if (len > BENCH_MAX_LEN ||
-		    samples_add(v, (uint32_t)len, rtt)) {
-			n = 0;
-			break;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line;
+		const char *why = NULL;
+
+		n++;
+		if (!strchr(line, '\n') && !feof(f))
+			why = "too long";
+		else if (!read_u64(&p, ~0ull, &len) || *p++ != ' ' ||
+			 !read_u64(&p, ~0ull, &rtt) ||
+			 (*p != '\n' && *p != '\0'))
+			why = "not two decimal numbers \"len rtt_ns\"";
+		else if (len > BENCH_MAX_LEN)
+			why = "a length above 1,000,000 bytes";
+		else if (rtt > max_rtt)
+			why = "an RTT above an hour";
+		if (why) {
+			fprintf(stderr, "uhoma-bench: %s: line %lu: %s\n",
+				path, n, why);
+			fclose(f);
+			return -1;
+		}
+		if (samples_add(v, (uint32_t)len, rtt)) {
+			fprintf(stderr, "uhoma-bench: %s: out of memory\n",
+				path);
+			fclose(f);
+			return -1;
 		}
 	}
 	fclose(f);
-	if (n != EOF) {
-		fprintf(stderr, "uhoma-bench: %s: line %d is not \"len "
-			"rtt_ns\"\n", path, line + 1);
-		return -1;
-	}
 	return 0;
 }
 
