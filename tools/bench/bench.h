@@ -112,6 +112,8 @@ struct xclient {
 /* Per-process setup (uhoma: the stack) before client threads start. */
 int homa_client_init(const struct bench_opts *o);
 void homa_client_fini(void);
+/* Zeros to send (never written): message bytes after the header. */
+extern uint8_t bench_zeros[BENCH_MAX_LEN + 8];
 /* The process's stack's counters, "name value" a line (none: nothing). */
 void homa_print_metrics(FILE *f);
 struct xclient *homa_client_open(const struct bench_opts *o);
@@ -166,6 +168,8 @@ struct bucket {
 /* The best RTT for a request of @len bytes (microseconds): the slowdown's
  * denominator. */
 double bench_ideal_us(const struct bench_opts *o, uint32_t len);
+/* Homa payload bytes in one packet of an @mtu-byte IP packet. */
+uint32_t bench_payload(unsigned mtu);
 /* Bytes on an Ethernet link (headers from Ethernet's on, no FCS or gap)
  * of a @len-byte Homa message in packets of @mtu bytes. */
 uint64_t bench_wire_bytes(uint32_t len, unsigned mtu);

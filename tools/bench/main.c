@@ -27,6 +27,8 @@
 #include "dist.h"
 #include "uhoma/uhoma.h"
 
+uint8_t bench_zeros[BENCH_MAX_LEN + 8];
+
 uint64_t bench_now_ns(void)
 {
 	struct timespec ts;

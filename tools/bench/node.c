@@ -37,6 +37,16 @@ static void sleep_s(double s)
 		;
 }
 
+/* uhoma's counters once the peers are done, for the cluster's report
+ * (resends, timeouts, drops by reason). */
+static void print_counters(const struct bench_opts *o)
+{
+	if (o->proto == PROTO_HOMA) {
+		printf("metrics:\n");
+		homa_print_metrics(stdout);
+	}
+}
+
 int run_node(const struct bench_opts *o)
 {
 	struct bench_opts so = *o;
@@ -69,10 +79,7 @@ int run_node(const struct bench_opts *o)
 	if (o->serve_only) {
 		/* The incast's receiver: it only answers. */
 		sleep_s(o->warmup + o->seconds + o->linger);
-		if (o->proto == PROTO_HOMA) {
-			printf("metrics:\n");
-			homa_print_metrics(stdout);
-		}
+		print_counters(o);
 		return 0;
 	}
 	if (run_client(&so, &r))
@@ -101,11 +108,6 @@ int run_node(const struct bench_opts *o)
 			so.server);
 	run_result_free(&r);
 	sleep_s(o->linger);
-	/* The stack's counters once the peers are done, for the cluster's
-	 * report (resends, timeouts, drops by reason). */
-	if (o->proto == PROTO_HOMA) {
-		printf("metrics:\n");
-		homa_print_metrics(stdout);
-	}
+	print_counters(o);
 	return rc;
 }

@@ -110,7 +110,7 @@ int samples_read(const char *path, struct samples *v)
 static void print_short(const struct bench_opts *o, const char *label,
 			const struct samples *v, const struct bucket *first)
 {
-	uint32_t one = o->mtu ? o->mtu - (56 + 8 + 20) : 1000;   /* Homa, UDP, IP */
+	uint32_t one = o->mtu ? bench_payload(o->mtu) : 1000;
 	struct samples s = { 0 };
 	struct bucket b = { 0 };
 

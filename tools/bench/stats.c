@@ -87,9 +87,14 @@ static double slow_pct(const double *v, size_t n, double p)
 #define HOMA_DATA_HDR 56
 #define PKT_OVERHEAD (HOMA_DATA_HDR + 8 + 20 + 14)
 
+uint32_t bench_payload(unsigned mtu)
+{
+	return mtu - (HOMA_DATA_HDR + 8 + 20);
+}
+
 uint64_t bench_wire_bytes(uint32_t len, unsigned mtu)
 {
-	uint32_t per = mtu - (HOMA_DATA_HDR + 8 + 20);
+	uint32_t per = bench_payload(mtu);
 	uint64_t pkts = len ? (len + per - 1) / per : 1;
 
 	return len + pkts * PKT_OVERHEAD;
@@ -100,7 +105,7 @@ uint64_t bench_wire_bytes(uint32_t len, unsigned mtu)
  * further hop (as uhoma-sim's ideal). */
 static double one_way_bytes(uint32_t len, unsigned mtu, unsigned hops)
 {
-	uint32_t per = mtu - (HOMA_DATA_HDR + 8 + 20);
+	uint32_t per = bench_payload(mtu);
 	uint32_t first = len < per ? len : per;
 
 	return (double)bench_wire_bytes(len, mtu) +

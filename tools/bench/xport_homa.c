@@ -16,8 +16,8 @@
 #define REGION (64u << 20)       /* receive buffer region per socket */
 
 static struct uhoma_stack *stack;
-static bool serving;               /* a server runs on the stack */
-static uint8_t zeros[BENCH_MAX_LEN];
+static bool serving;               /* a server runs on the stack: set
+				    * before any client thread starts */
 
 /* The process's stack, made by its server (@server) or first client. */
 static int make_stack(const struct bench_opts *o, bool server)
@@ -213,7 +213,7 @@ static void *serve(void *arg)
 		if (h.resp_len == 0 || h.resp_len > BENCH_MAX_LEN)
 			h.resp_len = (uint32_t)rc;
 		uhoma_reply(s, (struct sockaddr *)&m.peer, m.peer_len, m.id,
-			    zeros, h.resp_len);
+			    bench_zeros, h.resp_len);
 	}
 }
 

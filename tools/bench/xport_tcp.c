@@ -27,10 +27,6 @@
 #define FIFO 1024         /* RPCs outstanding per connection */
 #define CHUNK (BENCH_MAX_LEN + 8)  /* bytes per recv, and per flush */
 
-/* The request bytes after a request's prefix and header: zeros (never
- * written). */
-static uint8_t zeros[BENCH_MAX_LEN];
-
 /*
  * A client connection. Nothing on it ever blocks the thread: requests
  * are written as far as the socket takes them (the rest when it is
@@ -121,7 +117,7 @@ static int flush(struct tcp_client *c, struct conn *k, size_t budget)
 				iov[n++] = (struct iovec){
 					head + k->woff, sizeof(head) - k->woff };
 			iov[n++] = (struct iovec){
-				zeros, 4 + len - (k->woff > sizeof(head)
+				bench_zeros, 4 + len - (k->woff > sizeof(head)
 							  ? k->woff
 							  : sizeof(head)) };
 			if (iov[n - 1].iov_len > budget)
