@@ -7,6 +7,8 @@
 #   - uhoma's packets reached several priority bands of the switch port,
 #     its short messages' and control packets' the first (priority 7), and
 #     TCP's only the last (TOS 0);
+#   - every host knows the others' MAC addresses for good, and the
+#     switch every host's port (no ARP to starve in a band under incast);
 #   - a host cut off from the others fails the run, with its name;
 #   - bad commands, options and values exit 2 with a reason, and a
 #     prefix with pattern characters is refused;
@@ -80,6 +82,14 @@ for i in 0 1 2 3 4 5 6; do
 	[ "${tb[$i]}" = 0 ] || fail "TCP in band $((i + 1)): ${tb[*]}"
 done
 [ "${tb[7]}" -gt 0 ] || fail "TCP's packets not counted in the last band: ${tb[*]}"
+
+# No ARP during a run: permanent neighbours, static forwarding entries.
+for h in 0 1 2 3; do
+	n=$(ip netns exec "$UHOMA_CLUSTER_PREFIX-h$h" ip neigh show dev eth0 nud permanent | grep -c lladdr)
+	[ "$n" = 3 ] || fail "host $h: $n permanent neighbours, want 3: $(ip netns exec "$UHOMA_CLUSTER_PREFIX-h$h" ip neigh)"
+done
+n=$(ip netns exec "$UHOMA_CLUSTER_PREFIX-sw" bridge fdb show br br0 | grep -c ' dev p[0-9]* master br0 static')
+[ "$n" = 4 ] || fail "$n static forwarding entries, want 4"
 
 # A host that cannot reach anyone completes no RPC: the run fails, loudly.
 ip netns exec "$UHOMA_CLUSTER_PREFIX-h2" ip link set eth0 down
