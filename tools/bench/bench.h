@@ -238,6 +238,9 @@ unsigned bench_nservers(const struct bench_opts *o);
 socklen_t bench_server_addr(const struct bench_opts *o, unsigned i,
 			    uint16_t port, struct sockaddr_storage *ss);
 uint64_t bench_now_ns(void);
+/* CLOCK_REALTIME in seconds: the clock --start-at names, the same on
+ * every host of a cluster. */
+double bench_realtime_s(void);
 /* @ns (>= 0) as a timespec, for waits with nanosecond timeouts: a
  * millisecond wait would make an open-loop client late for arrivals. */
 struct timespec bench_timespec(int64_t ns);

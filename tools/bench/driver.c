@@ -224,7 +224,7 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 	struct worker *w = calloc(o->threads, sizeof(*w));
 	pthread_t *t = calloc(o->threads, sizeof(*t));
 	pthread_barrier_t ready;
-	uint64_t start, next_report;
+	uint64_t start, base, next_report;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -250,11 +250,43 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 		pthread_create(&t[i], NULL, worker_main, &w[i]);
 	}
 	pthread_barrier_wait(&ready);      /* every client is open */
+	if (o->start_at > 0) {
+		/* A cluster's node opened its clients (TCP's connections)
+		 * ahead of the start that every host shares. */
+		double wait = o->start_at - bench_realtime_s();
+
+		if (wait > 0) {
+			struct timespec ts = bench_timespec(
+				(int64_t)(wait * 1e9));
+
+			nanosleep(&ts, NULL);
+		}
+	}
 	start = bench_now_ns();
+	base = start;
+	if (o->start_at > 0) {
+		/* A cluster's node: its run ends when every other host's
+		 * does, at --start-at + warmup + seconds, however late it
+		 * began (a slow start, its clients slow to open); else its
+		 * peers, done and gone, would reset its last RPCs. */
+		double late = bench_realtime_s() - o->start_at;
+
+		if (late > 0)
+			base = start > (uint64_t)(late * 1e9)
+				       ? start - (uint64_t)(late * 1e9) : 0;
+		if (late > 0.25)
+			fprintf(stderr, "uhoma-bench: this node's clients "
+				"began %.2f s after --start-at: its run is "
+				"that much shorter\n", late);
+	}
 	for (unsigned i = 0; i < o->threads; i++) {
 		w[i].start = start;
-		w[i].measure_from = start + (uint64_t)(o->warmup * 1e9);
-		w[i].end = w[i].measure_from + (uint64_t)(o->seconds * 1e9);
+		w[i].measure_from = base + (uint64_t)(o->warmup * 1e9);
+		if (w[i].measure_from < start)
+			w[i].measure_from = start;
+		w[i].end = base + (uint64_t)((o->warmup + o->seconds) * 1e9);
+		if (w[i].end < w[i].measure_from)
+			w[i].end = w[i].measure_from;
 	}
 	pthread_barrier_wait(&ready);
 	next_report = start + 1000000000ull;
@@ -299,7 +331,11 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 		run_result_free(&w[i].r);
 	}
 	pthread_barrier_destroy(&ready);
-	r->seconds = o->seconds;
+	/* The time measured: shorter than asked for a node that began
+	 * late. */
+	r->seconds = (double)(w[0].end - w[0].measure_from) / 1e9;
+	if (r->seconds <= 0)
+		r->seconds = o->seconds;
 	if (o->proto == PROTO_HOMA)
 		homa_client_fini();
 	uh_dist_destroy(&dist);

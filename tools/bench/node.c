@@ -17,14 +17,6 @@
 
 #include "bench.h"
 
-static double realtime_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_s(double s)
 {
 	struct timespec ts;
@@ -64,7 +56,7 @@ int run_node(const struct bench_opts *o)
 		return 1;
 	}
 	if (o->start_at > 0) {
-		double wait = o->start_at - realtime_s();
+		double wait = o->start_at - bench_realtime_s();
 
 		if (wait > 60 || wait < -10) {
 			fprintf(stderr, "uhoma-bench node: --start-at is "
@@ -74,7 +66,10 @@ int run_node(const struct bench_opts *o)
 				wait < 0 ? "past" : "away");
 			return 2;
 		}
-		sleep_s(wait);
+		/* Half a second to open the clients (TCP connects to every
+		 * server, whose listeners are up by then) before the start
+		 * that run_client waits for. */
+		sleep_s(o->serve_only ? wait : wait - 0.5);
 	}
 	if (o->serve_only) {
 		/* The incast's receiver: it only answers. */

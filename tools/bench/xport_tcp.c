@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -207,15 +208,20 @@ static int tcp_connect(const struct bench_opts *o, unsigned server)
 
 	if (!len)
 		return -1;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+	/* A server still starting (a cluster's hosts start together)
+	 * refuses: try again for up to 2 s. */
+	for (unsigned tries = 0;; tries++) {
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+			return fd;
 		close(fd);
-		return -1;
+		if (errno != ECONNREFUSED || tries == 100)
+			return -1;
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	}
-	return fd;
 }
 
 static int tc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
