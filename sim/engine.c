@@ -6,10 +6,15 @@
 
 #include "engine.h"
 
-/* A 4-ary heap: half the levels of a binary one, and a node's children
- * share a cache line or two -- the heap outgrows the caches on a large
- * fabric, and its misses were the simulator's largest cost. */
+/* A 4-ary heap of 16-byte keys: half the levels of a binary one, and a
+ * node's four children share one cache line (the heap starts 3 entries
+ * into a 64-byte-aligned block, so that children 4i+1..4i+4 sit at
+ * 4(i+1)..4(i+1)+3). What each event does lives in a side table the
+ * heap never moves. The heap outgrows the caches on a large fabric, and
+ * its misses were the simulator's largest cost. */
 #define ARITY 4
+#define BASE 3
+#define SLOT_MASK ((1ull << SIM_SLOT_BITS) - 1)
 
 void sim_engine_init(struct sim_engine *e)
 {
@@ -19,48 +24,87 @@ void sim_engine_init(struct sim_engine *e)
 void sim_engine_free(struct sim_engine *e)
 {
 	free(e->heap);
+	free(e->ev);
+	free(e->free_slots);
 	memset(e, 0, sizeof(*e));
 }
 
-static int earlier(const struct sim_event *x, const struct sim_event *y)
+static int earlier(const struct sim_key *x, const struct sim_key *y)
 {
-	return x->time < y->time || (x->time == y->time && x->seq < y->seq);
+	return x->time < y->time || (x->time == y->time && x->order < y->order);
+}
+
+/* Room for one more event: a heap entry and a slot. */
+static int grow(struct sim_engine *e)
+{
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? 2 * e->cap : 1024;
+		struct sim_key *h = aligned_alloc(
+			64, ((cap + BASE) * sizeof(*h) + 63) & ~(size_t)63);
+
+		if (!h)
+			return -1;
+		if (e->heap)
+			memcpy(h, e->heap, (e->n + BASE) * sizeof(*h));
+		free(e->heap);
+		e->heap = h;
+		e->cap = cap;
+	}
+	if (e->nfree == 0) {
+		size_t slots = e->slots ? 2 * e->slots : 1024;
+		struct sim_event *ev;
+		uint32_t *fs;
+
+		if (slots > (1ull << SIM_SLOT_BITS))
+			return -1;
+		ev = realloc(e->ev, slots * sizeof(*ev));
+		if (!ev)
+			return -1;
+		e->ev = ev;
+		fs = realloc(e->free_slots, slots * sizeof(*fs));
+		if (!fs)
+			return -1;
+		e->free_slots = fs;
+		for (size_t i = slots; i-- > e->slots;)
+			e->free_slots[e->nfree++] = (uint32_t)i;
+		e->slots = slots;
+	}
+	return 0;
 }
 
 int sim_at(struct sim_engine *e, uint64_t delay, sim_fn fn, void *a, void *b)
 {
-	struct sim_event ev = { e->now + delay, e->next_seq++, fn, a, b };
+	struct sim_key k;
+	uint32_t slot;
 	size_t i;
 
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? 2 * e->cap : 1024;
-		struct sim_event *h = realloc(e->heap, cap * sizeof(*h));
-
-		if (!h)
-			return -1;
-		e->heap = h;
-		e->cap = cap;
-	}
-	/* Sift up: the new event rises past every later parent. */
+	if (grow(e))
+		return -1;
+	slot = e->free_slots[--e->nfree];
+	e->ev[slot] = (struct sim_event){ fn, a, b };
+	k.time = e->now + delay;
+	k.order = e->next_seq++ << SIM_SLOT_BITS | slot;
+	/* Sift up: the new key rises past every later parent. */
 	for (i = e->n++; i > 0; i = (i - 1) / ARITY) {
 		size_t up = (i - 1) / ARITY;
 
-		if (!earlier(&ev, &e->heap[up]))
+		if (!earlier(&k, &e->heap[BASE + up]))
 			break;
-		e->heap[i] = e->heap[up];
+		e->heap[BASE + i] = e->heap[BASE + up];
 	}
-	e->heap[i] = ev;
+	e->heap[BASE + i] = k;
 	return 0;
 }
 
-/* Removes the earliest event into @out. The heap is not empty. */
-static void pop(struct sim_engine *e, struct sim_event *out)
+/* Removes the earliest key into @out. The heap is not empty. */
+static void pop(struct sim_engine *e, struct sim_key *out)
 {
-	struct sim_event last = e->heap[--e->n];
+	struct sim_key *h = e->heap + BASE;
+	struct sim_key last = h[--e->n];
 	size_t i = 0;
 
-	*out = e->heap[0];
-	/* Sift the last event down from the root. */
+	*out = h[0];
+	/* Sift the last key down from the root. */
 	for (;;) {
 		size_t first = ARITY * i + 1, c = first, end = first + ARITY;
 
@@ -69,25 +113,30 @@ static void pop(struct sim_engine *e, struct sim_event *out)
 		if (end > e->n)
 			end = e->n;
 		for (size_t k = first + 1; k < end; k++)
-			if (earlier(&e->heap[k], &e->heap[c]))
+			if (earlier(&h[k], &h[c]))
 				c = k;
-		if (!earlier(&e->heap[c], &last))
+		if (!earlier(&h[c], &last))
 			break;
-		e->heap[i] = e->heap[c];
+		h[i] = h[c];
 		i = c;
 	}
 	if (e->n)
-		e->heap[i] = last;
+		h[i] = last;
 }
 
 int sim_step(struct sim_engine *e)
 {
+	struct sim_key k;
 	struct sim_event ev;
+	uint32_t slot;
 
 	if (!e->n)
 		return 0;
-	pop(e, &ev);
-	e->now = ev.time;
+	pop(e, &k);
+	slot = (uint32_t)(k.order & SLOT_MASK);
+	ev = e->ev[slot];
+	e->free_slots[e->nfree++] = slot;
+	e->now = k.time;
 	e->fired++;
 	ev.fn(ev.a, ev.b);
 	return 1;
@@ -97,7 +146,7 @@ uint64_t sim_run_until(struct sim_engine *e, uint64_t until)
 {
 	uint64_t start = e->fired;
 
-	while (e->n && e->heap[0].time <= until)
+	while (e->n && e->heap[BASE].time <= until)
 		sim_step(e);
 	if (e->now < until && e->n)
 		e->now = until;

@@ -1,6 +1,6 @@
 /*
  * engine.h - the simulator's discrete-event engine: one virtual clock and
- * a 4-ary min-heap of pending events.
+ * a 4-ary min-heap of pending events' keys.
  *
  * Time is kept in picoseconds, so that a byte's serialization at any rate
  * that divides 8,000,000 Mb/s (10, 25, 40, 100 Gb/s ...) is an exact
@@ -24,19 +24,32 @@
 
 typedef void (*sim_fn)(void *a, void *b);
 
-struct sim_event {
+/* A pending event's key, all the heap moves: 16 bytes, four of them (a
+ * node's children) in one cache line. `order` is the sequence number
+ * above the event's slot in `ev` (SIM_SLOT_BITS): comparing it compares
+ * sequence numbers, which are unique. */
+struct sim_key {
 	uint64_t time;       /* ps */
-	uint64_t seq;        /* tie-break: scheduling order */
+	uint64_t order;      /* seq << SIM_SLOT_BITS | slot */
+};
+
+/* What an event does, kept out of the heap: read once, when it fires. */
+struct sim_event {
 	sim_fn fn;
 	void *a, *b;
 };
+
+#define SIM_SLOT_BITS 24     /* events pending at once: 16 M */
 
 struct sim_engine {
 	uint64_t now;        /* ps: the time of the event firing */
 	uint64_t next_seq;
 	uint64_t fired;      /* events fired so far */
-	struct sim_event *heap;
+	struct sim_key *heap;    /* heap[3 + i]: node i (cache-line groups) */
 	size_t n, cap;
+	struct sim_event *ev;    /* [slot] */
+	uint32_t *free_slots;    /* slots not in use */
+	size_t nfree, slots;
 };
 
 void sim_engine_init(struct sim_engine *e);

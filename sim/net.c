@@ -71,26 +71,20 @@ void sim_pkt_free(struct sim_net *net, struct sim_pkt *p)
 	net->free_pkts = p;
 }
 
-/* Brings queue @q's area up to now. */
-static void settle_queue(struct sim_port *port, unsigned q)
+/* Brings queue @q's area up to @t (not before its last change). */
+static void settle_queue_at(struct sim_port *port, unsigned q, uint64_t t)
 {
-	uint64_t now = port->net->eng->now;
-
 	port->st.area[q] += (double)port->qbytes[q] *
-			    (double)(now - port->last_ps[q]);
-	port->last_ps[q] = now;
+			    (double)(t - port->last_ps[q]);
+	port->last_ps[q] = t;
 }
 
-void sim_port_settle(struct sim_port *port)
+/* Occupancy of queue @q changes by @delta bytes at @t (now, or the end of
+ * a transmission that nothing has looked at since). */
+static void occupy_at(struct sim_port *port, unsigned q, int64_t delta,
+		      uint64_t t)
 {
-	for (unsigned q = 0; q < SIM_PRIOS; q++)
-		settle_queue(port, q);
-}
-
-/* Occupancy of queue @q changes by @delta bytes now. */
-static void occupy(struct sim_port *port, unsigned q, int64_t delta)
-{
-	settle_queue(port, q);
+	settle_queue_at(port, q, t);
 	port->qbytes[q] += (uint64_t)delta;
 	if (port->qbytes[q] > port->st.max_bytes[q])
 		port->st.max_bytes[q] = port->qbytes[q];
@@ -101,37 +95,86 @@ static void occupy(struct sim_port *port, unsigned q, int64_t delta)
 	}
 }
 
+/*
+ * The packet on @port's wire leaves the port's queue when its last bit
+ * has left (tx_end). No event marks that unless a packet waits behind it
+ * (tx_done): whoever looks at the port next settles it first, at the
+ * time it happened, so occupancy, areas and the switch's buffer are what
+ * an event would have made them.
+ */
+static void settle_tx(struct sim_port *port)
+{
+	if (!port->tx || port->net->eng->now < port->tx_end)
+		return;
+	/* The packet itself may be gone (delivered, freed, reused): what
+	 * it held was noted when it started. */
+	port->tx = NULL;
+	occupy_at(port, port->tx_q, -(int64_t)port->tx_wire, port->tx_end);
+}
+
+void sim_port_settle(struct sim_port *port)
+{
+	settle_tx(port);
+	for (unsigned q = 0; q < SIM_PRIOS; q++)
+		settle_queue_at(port, q, port->net->eng->now);
+}
+
+/* Every port of @sw settled: its buffer use is exact now. */
+static void settle_switch(struct sim_switch *sw)
+{
+	for (uint32_t i = 0; i < sw->nports; i++)
+		settle_tx(&sw->ports[i]);
+}
+
 static void start_next(struct sim_port *port);
 
 static void arrive(void *a, void *b);
 
-/* @port's packet on the wire has left it entirely. */
+/* @port's packet on the wire has left it, and others wait: the next. */
 static void tx_done(void *a, void *b)
 {
 	struct sim_port *port = a;
-	struct sim_pkt *p = port->tx;
 
 	(void)b;
-	port->tx = NULL;
-	occupy(port, port->fifo ? 0 : p->prio, -(int64_t)p->wire);
-	port->st.tx_pkts++;
-	port->st.tx_bytes += p->wire;
-	port->st.busy_ps += port->tx_ps;
-	/* Its last bit reaches the far end one propagation delay later. */
-	if (sim_at(port->net->eng, port->prop_ps, arrive, port, p)) {
-		fprintf(stderr, "uhoma-sim: out of memory\n");
-		abort();
-	}
+	port->tx_armed = false;
 	start_next(port);
 }
 
+static bool waiting(const struct sim_port *port)
+{
+	for (int q = SIM_PRIOS - 1; q >= 0; q--)
+		if (port->head[q])
+			return true;
+	return false;
+}
+
+/* A packet on the wire with others behind it: a tx_done at its end. */
+static void arm(struct sim_port *port)
+{
+	struct sim_engine *eng = port->net->eng;
+
+	if (!port->tx || port->tx_armed || !waiting(port))
+		return;
+	port->tx_armed = true;
+	if (sim_at(eng, port->tx_end - eng->now, tx_done, port, NULL)) {
+		fprintf(stderr, "uhoma-sim: out of memory\n");
+		abort();
+	}
+}
+
+/* Puts the next packet on @port's wire, if the port is idle and one
+ * waits. Its arrival at the far end (last bit + propagation) is the one
+ * event a hop costs; a tx_done at its end only while others wait. */
 static void start_next(struct sim_port *port)
 {
 	struct sim_pkt *p = NULL;
 	uint64_t scaled;
 
-	if (port->tx)
+	settle_tx(port);
+	if (port->tx) {
+		arm(port);
 		return;
+	}
 	for (int q = SIM_PRIOS - 1; q >= 0 && !p; q--) {
 		p = port->head[q];
 		if (p) {
@@ -149,30 +192,44 @@ static void start_next(struct sim_port *port)
 	scaled = (uint64_t)p->wire * 8000000ull + port->ser_rem;
 	port->tx_ps = scaled / port->mbps;
 	port->ser_rem = scaled % port->mbps;
-	if (sim_at(port->net->eng, port->tx_ps, tx_done, port, NULL)) {
+	port->tx_end = port->net->eng->now + port->tx_ps;
+	port->tx_q = port->fifo ? 0 : p->prio;
+	port->tx_wire = p->wire;
+	port->st.tx_pkts++;
+	port->st.tx_bytes += p->wire;
+	port->st.busy_ps += port->tx_ps;
+	if (sim_at(port->net->eng, port->tx_ps + port->prop_ps, arrive, port,
+		   p)) {
 		fprintf(stderr, "uhoma-sim: out of memory\n");
 		abort();
 	}
+	arm(port);
 }
 
 bool sim_port_enqueue(struct sim_port *port, struct sim_pkt *p)
 {
+	struct sim_engine *eng = port->net->eng;
 	unsigned q = port->fifo ? 0 : p->prio;
 
+	settle_tx(port);
+	if (port->sw && port->sw->buf_used + p->wire > port->sw->buf_max)
+		/* A full buffer, or a new peak: exact only with every
+		 * port's finished packet taken out. */
+		settle_switch(port->sw);
 	if (port->sw && port->sw->buf_used + p->wire > port->sw->buf_cap) {
 		port->st.drops[p->prio]++;
 		port->net->dropped++;
 		sim_pkt_free(port->net, p);
 		return false;
 	}
-	occupy(port, q, p->wire);
+	occupy_at(port, q, p->wire, eng->now);
 	p->next = NULL;
 	if (port->tail[q])
 		port->tail[q]->next = p;
 	else
 		port->head[q] = p;
 	port->tail[q] = p;
-	start_next(port);
+	start_next(port);       /* or, busy, a tx_done when it is free */
 	return true;
 }
 

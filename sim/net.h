@@ -50,6 +50,9 @@
 
 #define SIM_PRIOS 8
 
+/* The bytes of a packet the model carries (sim_pkt.data). */
+#define SIM_PKT_CARRIED 128
+
 /* The bytes a Homa packet of @len bytes occupies on a link. */
 static inline uint32_t sim_wire_bytes(uint32_t len)
 {
@@ -78,10 +81,15 @@ struct sim_pkt {
 	struct sim_pkt *next;         /* in a queue or the free list */
 	struct sim_pkt *all_next;     /* every packet allocated */
 	uint32_t src, dst;       /* host indices */
-	uint32_t len;            /* Homa bytes at data */
+	uint32_t len;            /* the Homa packet's bytes */
 	uint32_t wire;           /* sim_wire_bytes(len) */
 	uint8_t prio;            /* 0..7 */
-	uint8_t data[SIM_MAX_HOMA];
+	/* Its first SIM_PKT_CARRIED bytes: every header, and all of a
+	 * short packet. A DATA packet's payload past them is not carried
+	 * (nothing looks at a message's bytes: sim_host_send); the
+	 * receiver reads whatever a scratch buffer holds there. A packet
+	 * is ~10 times smaller for it, and not copied. */
+	uint8_t data[SIM_PKT_CARRIED];
 };
 
 struct sim_switch;
@@ -106,12 +114,19 @@ struct sim_port {
 	uint64_t ser_rem;             /* bits x 10^6 of serialization not yet
 				       * counted in whole ps: < mbps */
 	uint64_t tx_ps;               /* the packet on the wire's time */
+	uint64_t tx_end;              /* when its last bit leaves */
+	uint32_t tx_wire;             /* its wire bytes and queue: it may be
+				       * freed before tx_end is settled */
+	uint8_t tx_q;
+	bool tx_armed;                /* a tx_done is due at tx_end (only
+				       * while packets wait behind it) */
 	uint64_t prop_ps;
 	bool fifo;                    /* one queue (a NIC, by default) */
 	bool is_downlink;             /* a switch port to a host */
 	struct sim_pkt *head[SIM_PRIOS], *tail[SIM_PRIOS];
 	uint64_t qbytes[SIM_PRIOS];   /* queued and in transmission */
-	struct sim_pkt *tx;           /* on the wire now */
+	struct sim_pkt *tx;           /* on the wire now (non-NULL: busy till
+				       * tx_end; not to be read, see tx_wire) */
 	uint64_t last_ps[SIM_PRIOS];  /* when each area was brought up to
 				       * date */
 	struct sim_port_stats st;

@@ -226,6 +226,9 @@ static void test_priority_overtakes(void **state)
 	assert_memory_equal(b.got.tag, want, sizeof(want));
 	assert_int_equal(b.port->st.max_bytes[0], 5 * sim_wire_bytes(1000));
 	assert_int_equal(b.port->st.max_bytes[7], sim_wire_bytes(1000));
+	/* The last packet leaves the buffer when its last bit has left
+	 * (looked at lazily: settled before reading). */
+	sim_port_settle(b.port);
 	assert_int_equal(b.net.sw[0].buf_used, 0);
 	port_bed_down(&b);
 }
@@ -249,6 +252,37 @@ static void test_tail_drop(void **state)
 	assert_int_equal(b.port->st.drops[6], 1);
 	assert_int_equal(b.port->st.drops[3], 1);
 	assert_int_equal(b.net.dropped, 2);
+	port_bed_down(&b);
+}
+
+/* A packet leaves its port's queue and the switch's buffer when its last
+ * bit has left, to the picosecond, though no event marks that instant
+ * when nothing waits behind it: the buffer that holds one packet and not
+ * two refuses a second one a picosecond before, takes it at that instant,
+ * and the port's occupancy area is the packet's bytes times its time. */
+static void test_buffer_freed_at_last_bit(void **state)
+{
+	struct sim_topo_opts o;
+	struct port_bed b;
+	uint64_t end = (uint64_t)sim_wire_bytes(1000) * PS_PER_BYTE_10G;
+
+	(void)state;
+	sim_topo_defaults(&o);
+	o.switch_buf = 2 * sim_wire_bytes(1000) - 1;
+	port_bed_up(&b, &o);
+	assert_true(sim_port_enqueue(b.port, pkt(&b.net, 0, 0)));
+	sim_run_until(&b.eng, end - 1);
+	assert_false(sim_port_enqueue(&b.net.sw[0].ports[1],
+				      pkt(&b.net, 1, 0)));
+	sim_run_until(&b.eng, end);
+	assert_true(sim_port_enqueue(&b.net.sw[0].ports[1],
+				     pkt(&b.net, 2, 0)));
+	sim_port_settle(b.port);
+	assert_true(b.port->st.area[0] ==
+		    (double)sim_wire_bytes(1000) * (double)end);
+	assert_int_equal(b.port->st.max_bytes[0], sim_wire_bytes(1000));
+	assert_int_equal(b.port->st.busy_ps, end);
+	assert_int_equal(b.net.sw[0].buf_max, sim_wire_bytes(1000));
 	port_bed_down(&b);
 }
 
@@ -879,6 +913,7 @@ int main(void)
 		cmocka_unit_test(test_message_timing),
 		cmocka_unit_test(test_priority_overtakes),
 		cmocka_unit_test(test_tail_drop),
+		cmocka_unit_test(test_buffer_freed_at_last_bit),
 		cmocka_unit_test(test_srpt),
 		cmocka_unit_test(test_incast),
 		cmocka_unit_test(test_priorities_matter),
