@@ -110,6 +110,11 @@ static void settle_tx(struct sim_port *port)
 	 * it held was noted when it started. */
 	port->tx = NULL;
 	occupy_at(port, port->tx_q, -(int64_t)port->tx_wire, port->tx_end);
+	/* Counted once it has left, as an event at its end would: a port
+	 * still sending when the run stops is not busy past the end. */
+	port->st.tx_pkts++;
+	port->st.tx_bytes += port->tx_wire;
+	port->st.busy_ps += port->tx_ps;
 }
 
 void sim_port_settle(struct sim_port *port)
@@ -119,11 +124,33 @@ void sim_port_settle(struct sim_port *port)
 		settle_queue_at(port, q, port->net->eng->now);
 }
 
-/* Every port of @sw settled: its buffer use is exact now. */
+/* Every port of @sw settled: its buffer use is exact now. The ports are
+ * walked only once one of them can have finished (next_release), so a
+ * switch whose buffer stays full walks them once per packet that leaves,
+ * not once per packet that arrives. */
 static void settle_switch(struct sim_switch *sw)
 {
-	for (uint32_t i = 0; i < sw->nports; i++)
-		settle_tx(&sw->ports[i]);
+	uint64_t next = UINT64_MAX;
+
+	if (sw->net->eng->now < sw->next_release)
+		return;
+	for (uint32_t i = 0; i < sw->nports; i++) {
+		struct sim_port *port = &sw->ports[i];
+
+		settle_tx(port);
+		if (port->tx && port->tx_end < next)
+			next = port->tx_end;
+	}
+	sw->next_release = next;
+}
+
+void sim_net_settle(struct sim_net *net)
+{
+	for (uint32_t h = 0; h < net->nhosts; h++)
+		sim_port_settle(&net->nic[h]);
+	for (uint32_t s = 0; s < net->nswitches; s++)
+		for (uint32_t i = 0; i < net->sw[s].nports; i++)
+			sim_port_settle(&net->sw[s].ports[i]);
 }
 
 static void start_next(struct sim_port *port);
@@ -195,9 +222,8 @@ static void start_next(struct sim_port *port)
 	port->tx_end = port->net->eng->now + port->tx_ps;
 	port->tx_q = port->fifo ? 0 : p->prio;
 	port->tx_wire = p->wire;
-	port->st.tx_pkts++;
-	port->st.tx_bytes += p->wire;
-	port->st.busy_ps += port->tx_ps;
+	if (port->sw && port->tx_end < port->sw->next_release)
+		port->sw->next_release = port->tx_end;
 	if (sim_at(port->net->eng, port->tx_ps + port->prop_ps, arrive, port,
 		   p)) {
 		fprintf(stderr, "uhoma-sim: out of memory\n");

@@ -138,6 +138,8 @@ struct sim_switch {
 	uint32_t nports;
 	struct sim_port *ports;
 	uint64_t buf_cap, buf_used, buf_max;
+	uint64_t next_release;        /* no port's packet leaves before this
+				       * (a lower bound: settle_switch) */
 	uint32_t rack;                /* a ToR's rack; spines: UINT32_MAX */
 };
 
@@ -181,7 +183,9 @@ void sim_nic_send(struct sim_net *net, uint32_t host, struct sim_pkt *p);
  * directly); false if the shared buffer had no room (dropped, freed). */
 bool sim_port_enqueue(struct sim_port *port, struct sim_pkt *p);
 
-/* Brings @port's occupancy areas up to now (before reading them). */
+/* Brings @port's occupancy areas, its buffer use and its counters up to
+ * now (before reading them); sim_net_settle: every port. */
 void sim_port_settle(struct sim_port *port);
+void sim_net_settle(struct sim_net *net);
 
 #endif /* UHOMA_SIM_NET_H */

@@ -147,6 +147,7 @@ static struct sim_port **busiest(struct sim_net *net, bool down, size_t *n)
 	size_t cap = 0, k = 0;
 	struct sim_port **p;
 
+	sim_net_settle(net);
 	for (uint32_t i = 0; i < net->nswitches; i++)
 		cap += net->sw[i].nports;
 	p = malloc((cap + 1) * sizeof(*p));

@@ -259,7 +259,8 @@ static void test_tail_drop(void **state)
  * bit has left, to the picosecond, though no event marks that instant
  * when nothing waits behind it: the buffer that holds one packet and not
  * two refuses a second one a picosecond before, takes it at that instant,
- * and the port's occupancy area is the packet's bytes times its time. */
+ * and the port's occupancy area is the packet's bytes times its time; its
+ * busy time counts it only then. */
 static void test_buffer_freed_at_last_bit(void **state)
 {
 	struct sim_topo_opts o;
@@ -274,6 +275,10 @@ static void test_buffer_freed_at_last_bit(void **state)
 	sim_run_until(&b.eng, end - 1);
 	assert_false(sim_port_enqueue(&b.net.sw[0].ports[1],
 				      pkt(&b.net, 1, 0)));
+	/* Not busy past now: a packet counts once it has left. */
+	sim_port_settle(b.port);
+	assert_int_equal(b.port->st.busy_ps, 0);
+	assert_int_equal(b.port->st.tx_pkts, 0);
 	sim_run_until(&b.eng, end);
 	assert_true(sim_port_enqueue(&b.net.sw[0].ports[1],
 				     pkt(&b.net, 2, 0)));
@@ -340,6 +345,7 @@ static void test_odd_rate_exact(void **state)
 	}
 	port_bed_run(&b);
 	assert_int_equal(b.got.n, 7);
+	sim_port_settle(b.port);      /* the counters, before reading them */
 	assert_int_equal(b.port->st.busy_ps, bits / 3000);
 	port_bed_down(&b);
 }
