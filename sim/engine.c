@@ -34,41 +34,39 @@ static int earlier(const struct sim_key *x, const struct sim_key *y)
 	return x->time < y->time || (x->time == y->time && x->order < y->order);
 }
 
-/* Room for one more event: a heap entry and a slot. */
+/* Room for one more event: a key and a slot. Each pending event holds
+ * one of each, so both tables have cap entries and the free slots are the
+ * cap - n not in use. */
 static int grow(struct sim_engine *e)
 {
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? 2 * e->cap : 1024;
-		struct sim_key *h = aligned_alloc(
-			64, ((cap + BASE) * sizeof(*h) + 63) & ~(size_t)63);
+	size_t cap = e->cap ? 2 * e->cap : 1024;
+	struct sim_key *h;
+	struct sim_event *ev;
+	uint32_t *fs;
 
-		if (!h)
-			return -1;
-		if (e->heap)
-			memcpy(h, e->heap, (e->n + BASE) * sizeof(*h));
-		free(e->heap);
-		e->heap = h;
-		e->cap = cap;
-	}
-	if (e->nfree == 0) {
-		size_t slots = e->slots ? 2 * e->slots : 1024;
-		struct sim_event *ev;
-		uint32_t *fs;
-
-		if (slots > (1ull << SIM_SLOT_BITS))
-			return -1;
-		ev = realloc(e->ev, slots * sizeof(*ev));
-		if (!ev)
-			return -1;
-		e->ev = ev;
-		fs = realloc(e->free_slots, slots * sizeof(*fs));
-		if (!fs)
-			return -1;
-		e->free_slots = fs;
-		for (size_t i = slots; i-- > e->slots;)
-			e->free_slots[e->nfree++] = (uint32_t)i;
-		e->slots = slots;
-	}
+	if (e->n < e->cap)
+		return 0;
+	if (cap > (1ull << SIM_SLOT_BITS))
+		return -1;
+	h = aligned_alloc(64, ((cap + BASE) * sizeof(*h) + 63) & ~(size_t)63);
+	if (!h)
+		return -1;
+	if (e->heap)
+		memcpy(h, e->heap, (e->n + BASE) * sizeof(*h));
+	free(e->heap);
+	e->heap = h;
+	ev = realloc(e->ev, cap * sizeof(*ev));
+	if (!ev)
+		return -1;
+	e->ev = ev;
+	fs = realloc(e->free_slots, cap * sizeof(*fs));
+	if (!fs)
+		return -1;
+	e->free_slots = fs;
+	/* All cap old slots are in use (n == cap): the new ones are free. */
+	for (size_t i = cap; i-- > e->cap;)
+		e->free_slots[i - e->cap] = (uint32_t)i;
+	e->cap = cap;
 	return 0;
 }
 
@@ -80,7 +78,8 @@ int sim_at(struct sim_engine *e, uint64_t delay, sim_fn fn, void *a, void *b)
 
 	if (grow(e))
 		return -1;
-	slot = e->free_slots[--e->nfree];
+	/* free_slots[0 .. cap - n) are free; the last is taken. */
+	slot = e->free_slots[e->cap - e->n - 1];
 	e->ev[slot] = (struct sim_event){ fn, a, b };
 	k.time = e->now + delay;
 	k.order = e->next_seq++ << SIM_SLOT_BITS | slot;
@@ -132,10 +131,10 @@ int sim_step(struct sim_engine *e)
 
 	if (!e->n)
 		return 0;
-	pop(e, &k);
+	pop(e, &k);             /* n is one less: cap - n - 1 slots were free */
 	slot = (uint32_t)(k.order & SLOT_MASK);
 	ev = e->ev[slot];
-	e->free_slots[e->nfree++] = slot;
+	e->free_slots[e->cap - e->n - 1] = slot;
 	e->now = k.time;
 	e->fired++;
 	ev.fn(ev.a, ev.b);

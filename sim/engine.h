@@ -46,10 +46,9 @@ struct sim_engine {
 	uint64_t next_seq;
 	uint64_t fired;      /* events fired so far */
 	struct sim_key *heap;    /* heap[3 + i]: node i (cache-line groups) */
-	size_t n, cap;
-	struct sim_event *ev;    /* [slot] */
-	uint32_t *free_slots;    /* slots not in use */
-	size_t nfree, slots;
+	size_t n, cap;           /* keys pending; room for cap of them */
+	struct sim_event *ev;    /* [slot], cap slots */
+	uint32_t *free_slots;    /* the cap - n slots not in use */
 };
 
 void sim_engine_init(struct sim_engine *e);

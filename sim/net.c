@@ -104,11 +104,11 @@ static void occupy_at(struct sim_port *port, unsigned q, int64_t delta,
  */
 static void settle_tx(struct sim_port *port)
 {
-	if (!port->tx || port->net->eng->now < port->tx_end)
+	if (!port->sending || port->net->eng->now < port->tx_end)
 		return;
 	/* The packet itself may be gone (delivered, freed, reused): what
 	 * it held was noted when it started. */
-	port->tx = NULL;
+	port->sending = false;
 	occupy_at(port, port->tx_q, -(int64_t)port->tx_wire, port->tx_end);
 	/* Counted once it has left, as an event at its end would: a port
 	 * still sending when the run stops is not busy past the end. */
@@ -138,7 +138,7 @@ static void settle_switch(struct sim_switch *sw)
 		struct sim_port *port = &sw->ports[i];
 
 		settle_tx(port);
-		if (port->tx && port->tx_end < next)
+		if (port->sending && port->tx_end < next)
 			next = port->tx_end;
 	}
 	sw->next_release = next;
@@ -180,7 +180,7 @@ static void arm(struct sim_port *port)
 {
 	struct sim_engine *eng = port->net->eng;
 
-	if (!port->tx || port->tx_armed || !waiting(port))
+	if (!port->sending || port->tx_armed || !waiting(port))
 		return;
 	port->tx_armed = true;
 	if (sim_at(eng, port->tx_end - eng->now, tx_done, port, NULL)) {
@@ -198,7 +198,7 @@ static void start_next(struct sim_port *port)
 	uint64_t scaled;
 
 	settle_tx(port);
-	if (port->tx) {
+	if (port->sending) {
 		arm(port);
 		return;
 	}
@@ -213,7 +213,7 @@ static void start_next(struct sim_port *port)
 	if (!p)
 		return;
 	p->next = NULL;
-	port->tx = p;
+	port->sending = true;
 	/* Whole picoseconds, the fraction carried to the next packet: no
 	 * rate is rounded (sim_ser_ps). */
 	scaled = (uint64_t)p->wire * 8000000ull + port->ser_rem;

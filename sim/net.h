@@ -115,8 +115,9 @@ struct sim_port {
 				       * counted in whole ps: < mbps */
 	uint64_t tx_ps;               /* the packet on the wire's time */
 	uint64_t tx_end;              /* when its last bit leaves */
-	uint32_t tx_wire;             /* its wire bytes and queue: it may be
-				       * freed before tx_end is settled */
+	uint32_t tx_wire;             /* its wire bytes and queue (the packet
+				       * may be freed before tx_end is
+				       * settled) */
 	uint8_t tx_q;
 	bool tx_armed;                /* a tx_done is due at tx_end (only
 				       * while packets wait behind it) */
@@ -125,8 +126,8 @@ struct sim_port {
 	bool is_downlink;             /* a switch port to a host */
 	struct sim_pkt *head[SIM_PRIOS], *tail[SIM_PRIOS];
 	uint64_t qbytes[SIM_PRIOS];   /* queued and in transmission */
-	struct sim_pkt *tx;           /* on the wire now (non-NULL: busy till
-				       * tx_end; not to be read, see tx_wire) */
+	bool sending;                 /* a packet is on the wire till tx_end
+				       * (not yet settled: settle_tx) */
 	uint64_t last_ps[SIM_PRIOS];  /* when each area was brought up to
 				       * date */
 	struct sim_port_stats st;

@@ -147,7 +147,6 @@ static struct sim_port **busiest(struct sim_net *net, bool down, size_t *n)
 	size_t cap = 0, k = 0;
 	struct sim_port **p;
 
-	sim_net_settle(net);
 	for (uint32_t i = 0; i < net->nswitches; i++)
 		cap += net->sw[i].nports;
 	p = malloc((cap + 1) * sizeof(*p));
@@ -166,7 +165,6 @@ static void print_port(FILE *out, struct sim_port *port, uint64_t elapsed)
 {
 	uint64_t drops = 0;
 
-	sim_port_settle(port);
 	for (unsigned q = 0; q < SIM_PRIOS; q++)
 		drops += port->st.drops[q];
 	fprintf(out, "util %5.1f%% drops %llu ",
@@ -223,7 +221,6 @@ static void print_ports(struct sim *s, FILE *out)
 		/* The largest of any one queue (the only one, unless
 		 * nic_prio), and the mean of them all together. */
 		for (uint32_t h = 0; h < net->nhosts; h++) {
-			sim_port_settle(&net->nic[h]);
 			for (unsigned q = 0; q < SIM_PRIOS; q++) {
 				area += net->nic[h].st.area[q];
 				if (net->nic[h].st.max_bytes[q] > max) {
@@ -388,6 +385,9 @@ int sim_results(struct sim *s, struct sim_result *r)
 	struct sim_port **p;
 
 	memset(r, 0, sizeof(*r));
+	/* Every port's occupancy, buffer use and counters up to now: the
+	 * report (sim_report) reads them after this too. */
+	sim_net_settle(&s->net);
 	d = collect(s, &n, &r->faster);
 	if (!d)
 		return -1;

@@ -250,30 +250,25 @@ int run_client(const struct bench_opts *o, struct run_result *r)
 		pthread_create(&t[i], NULL, worker_main, &w[i]);
 	}
 	pthread_barrier_wait(&ready);      /* every client is open */
-	if (o->start_at > 0) {
-		/* A cluster's node opened its clients (TCP's connections)
-		 * ahead of the start that every host shares. */
-		double wait = o->start_at - bench_realtime_s();
-
-		if (wait > 0) {
-			struct timespec ts = bench_timespec(
-				(int64_t)(wait * 1e9));
-
-			nanosleep(&ts, NULL);
-		}
-	}
 	start = bench_now_ns();
 	base = start;
 	if (o->start_at > 0) {
-		/* A cluster's node: its run ends when every other host's
-		 * does, at --start-at + warmup + seconds, however late it
-		 * began (a slow start, its clients slow to open); else its
-		 * peers, done and gone, would reset its last RPCs. */
+		/* A cluster's node opened its clients (TCP's connections)
+		 * ahead of the start every host shares, and its run ends
+		 * with every other host's, at --start-at + warmup + seconds,
+		 * however late it began; else its peers, done and gone,
+		 * would reset its last RPCs. */
 		double late = bench_realtime_s() - o->start_at;
 
-		if (late > 0)
-			base = start > (uint64_t)(late * 1e9)
-				       ? start - (uint64_t)(late * 1e9) : 0;
+		if (late < 0) {
+			struct timespec ts = bench_timespec(
+				(int64_t)(-late * 1e9));
+
+			nanosleep(&ts, NULL);
+			start = base = bench_now_ns();
+		} else {
+			base = start - (uint64_t)(late * 1e9);
+		}
 		if (late > 0.25)
 			fprintf(stderr, "uhoma-bench: this node's clients "
 				"began %.2f s after --start-at: its run is "

@@ -13,6 +13,7 @@
  * for the requests of the greatest length (1 MB in W1-W5).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +41,8 @@ int samples_write(const char *path, const struct samples *v)
 	return 0;
 }
 
-/* A decimal number at *@p (digits only), at most @max; advances *@p. */
-static bool read_u64(const char **p, unsigned long long max,
-		     unsigned long long *out)
+/* A decimal number at *@p (digits only) that fits 64 bits; advances *@p. */
+static bool read_u64(const char **p, unsigned long long *out)
 {
 	unsigned long long v = 0;
 	const char *q = *p;
@@ -50,7 +50,7 @@ static bool read_u64(const char **p, unsigned long long max,
 	if (*q < '0' || *q > '9')
 		return false;
 	for (; *q >= '0' && *q <= '9'; q++) {
-		if (v > (max - (unsigned)(*q - '0')) / 10)
+		if (v > (ULLONG_MAX - (unsigned)(*q - '0')) / 10)
 			return false;
 		v = v * 10 + (unsigned)(*q - '0');
 	}
@@ -79,8 +79,8 @@ int samples_read(const char *path, struct samples *v)
 		n++;
 		if (!strchr(line, '\n') && !feof(f))
 			why = "too long";
-		else if (!read_u64(&p, ~0ull, &len) || *p++ != ' ' ||
-			 !read_u64(&p, ~0ull, &rtt) ||
+		else if (!read_u64(&p, &len) || *p++ != ' ' ||
+			 !read_u64(&p, &rtt) ||
 			 (*p != '\n' && *p != '\0'))
 			why = "not two decimal numbers \"len rtt_ns\"";
 		else if (len > BENCH_MAX_LEN)

@@ -97,37 +97,25 @@ static int flush(struct tcp_client *c, struct conn *k, size_t budget)
 		uint32_t len = r->len;
 		uint8_t head[4 + sizeof(struct bench_hdr)];
 		struct bench_hdr h = { r->resp, 0 };
-		uint8_t small[256];
 		struct iovec iov[2];
 		int n = 0;
 		ssize_t w;
 
 		memcpy(head, &len, 4);
 		memcpy(head + 4, &h, sizeof(h));
-		if (k->woff == 0 && 4 + len <= sizeof(small)) {
-			/* A short request in one piece, as a program would
-			 * write it. */
-			memcpy(small, head, sizeof(head));
-			memset(small + sizeof(head), 0, 4 + len - sizeof(head));
-			w = send(k->fd, small, 4 + len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		} else {
-			/* 4 + len bytes in all: the prefix and header, then
-			 * zeros. */
-			if (k->woff < sizeof(head))
-				iov[n++] = (struct iovec){
-					head + k->woff, sizeof(head) - k->woff };
-			iov[n++] = (struct iovec){
-				bench_zeros, 4 + len - (k->woff > sizeof(head)
-							  ? k->woff
-							  : sizeof(head)) };
-			if (iov[n - 1].iov_len > budget)
-				iov[n - 1].iov_len = budget;
-			w = sendmsg(k->fd, &(struct msghdr){
-					    .msg_iov = iov,
-					    .msg_iovlen = (size_t)n },
-				    MSG_NOSIGNAL | MSG_DONTWAIT);
-		}
+		/* 4 + len bytes in all, in one call (a short request is
+		 * one segment): the prefix and header, then zeros. */
+		if (k->woff < sizeof(head))
+			iov[n++] = (struct iovec){ head + k->woff,
+						   sizeof(head) - k->woff };
+		iov[n++] = (struct iovec){
+			bench_zeros, 4 + len - (k->woff > sizeof(head)
+						  ? k->woff : sizeof(head)) };
+		if (iov[n - 1].iov_len > budget)
+			iov[n - 1].iov_len = budget;
+		w = sendmsg(k->fd, &(struct msghdr){ .msg_iov = iov,
+						     .msg_iovlen = (size_t)n },
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN)
