@@ -183,6 +183,7 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 			  struct uh_deferred *p)
 {
 	uint64_t start = h->u.resend.offset, end;
+	bool stale;
 
 	uh_rpc_heard(rpc);
 	if (!uh_rpc_is_client(rpc) && rpc->state != UH_RPC_OUTGOING) {
@@ -202,17 +203,17 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 		end = rpc->out.length;
 	if (end > rpc->out.granted)
 		rpc->out.granted = (uint32_t)end;   /* a GRANT was lost */
-	if (start < end && uh_out_sent_lately(rpc, (uint32_t)start)) {
-		/* Asked before our data could arrive: it waited in a queue
-		 * while we sent. Serving each such RESEND is how a peer
-		 * that fell behind gets buried in duplicates. But answer
-		 * BUSY: our data may wait for long in a starved band, and
-		 * a peer that hears nothing takes us for dead. */
+	/* Asked before our data could arrive (stale): it waited in a queue
+	 * while we sent. Serving each such RESEND is how a peer that fell
+	 * behind gets buried in duplicates. Whatever is not served gets a
+	 * BUSY: our data may wait for long in a starved band, and a peer
+	 * that hears nothing takes us for dead. */
+	stale = start < end && uh_out_sent_lately(rpc, (uint32_t)start);
+	if (stale)
 		uh_metric_inc(rpc->sock->stack->metrics, UH_M_STALE_RESENDS);
-		uh_out_ctl(rpc, UH_PKT_BUSY, p);
-	} else if (start >= end ||
-		 uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
-			       h->u.resend.priority) == 0)
+	if (stale || start >= end ||
+	    uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
+			  h->u.resend.priority) == 0)
 		uh_out_ctl(rpc, UH_PKT_BUSY, p);
 	uh_out_xmit_granted(rpc);
 }
