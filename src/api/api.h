@@ -31,12 +31,13 @@ int uh_api_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 		     uint32_t *charged);
 
 /*
- * uhoma_sendv and uhoma_replyv for the preload library: the caller's parts
- * are read through the kernel (process_vm_readv, one call per message), so
- * a part the process cannot read fails with UHOMA_ERR_BAD_ADDRESS (EFAULT)
- * as the module's copy from user memory does, instead of crashing the
- * program. Where the kernel refuses that call (a seccomp filter), the
- * parts are copied as uhoma_sendv copies them.
+ * uhoma_sendv and uhoma_replyv for the preload library: a part the
+ * process cannot read fails with UHOMA_ERR_BAD_ADDRESS (EFAULT) as the
+ * module's copy from user memory does, instead of crashing the program.
+ * The parts' pages are checked without a copy (MADV_POPULATE_READ) and
+ * then copied as uhoma_sendv copies them; where the kernel cannot check
+ * that way, they are read through it (process_vm_readv); where it refuses
+ * both (a seccomp filter), they are copied unchecked.
  */
 struct iovec;
 struct sockaddr;

@@ -715,8 +715,29 @@ static void check_bad_iov(void)
 		iov[1].iov_base = p;
 		iov[1].iov_len = len;
 		CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
-		munmap(p, 4096);
-		munmap(p + 8192, 4096);
+		/* A mapped page that cannot be read (a guard page). */
+		CHECK(mmap(p + 4096, 4096, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		      p + 4096);
+		CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
+		/* Readable again, in two parts on the same pages: sent. */
+		CHECK(mprotect(p + 4096, 4096, PROT_READ | PROT_WRITE) == 0);
+		iov[0].iov_base = p;
+		iov[0].iov_len = 10;
+		iov[1].iov_base = p + 10;
+		iov[1].iov_len = len - 10;
+		CHECK(sendmsg(c.fd, &h, 0) == 0);
+		{
+			struct homa_recvmsg_args a = { 0 };
+
+			CHECK(receive(c.fd, &a, 0, 0, NULL) ==
+			      (ssize_t)len && a.id == sa.id);
+			a.id = 0;
+			receive(c.fd, &a, 0, MSG_DONTWAIT, NULL);
+		}
+		iov[0].iov_base = ok;
+		iov[0].iov_len = sizeof(ok);
+		munmap(p, len);
 	}
 	CHECK(round_trip(&c, AF_INET6, 100, 9));
 	close_homa(&c);
