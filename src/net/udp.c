@@ -211,10 +211,11 @@ static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
 	setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	if (u->family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
-	/* Priorities arrive in TOS / traffic class: ask to see them. */
-	if (u->family == AF_INET)
+	/* Priorities arrive in TOS / traffic class: ask to see them (on a
+	 * dual-stack socket both, since its IPv4 peers' packets carry TOS). */
+	if (u->family == AF_INET || u->any)
 		setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
-	else
+	if (u->family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
 	if (reuse &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
@@ -413,14 +414,23 @@ union udp_cmsg {
 	struct cmsghdr align;
 };
 
+/*
+ * The control messages of a send to @dst: its priority as TOS or traffic
+ * class, and the GSO segment size. A dual-stack socket sends to an IPv4
+ * peer through the IPv4 path, which reads only IP-level control messages:
+ * an IPV6_TCLASS there is ignored and the packet leaves with TOS 0 -- the
+ * lowest priority on the wire and in the receiver's bulk lane.
+ */
 static size_t fill_cmsg(const struct udp_carrier *u, union udp_cmsg *c,
-			uint8_t prio, uint16_t gso_size)
+			const struct uh_addr *dst, uint8_t prio,
+			uint16_t gso_size)
 {
 	struct cmsghdr *cm;
 	size_t len;
 
 	memset(c, 0, sizeof(*c));
-	len = uh_net_put_tos((struct cmsghdr *)(void *)c->buf, u->family, prio);
+	len = uh_net_put_tos((struct cmsghdr *)(void *)c->buf,
+			     uh_addr_is_v4(dst) ? AF_INET : u->family, prio);
 	if (gso_size) {
 		cm = (struct cmsghdr *)(void *)(c->buf + len);
 		cm->cmsg_level = IPPROTO_UDP;
@@ -476,7 +486,8 @@ static unsigned send_each(struct udp_carrier *u, struct udp_port *p,
 		ssize_t r;
 
 		h.msg_namelen = to_sockaddr(u, &t[i].dst, t[i].dport, &dst);
-		h.msg_controllen = fill_cmsg(u, &cm, t[i].priority, 0);
+		h.msg_controllen = fill_cmsg(u, &cm, &t[i].dst, t[i].priority,
+					     0);
 		do
 			r = sendmsg(p->fd, &h, 0);
 		while (r < 0 && errno == EINTR);
@@ -529,7 +540,7 @@ static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 			h->msg_namelen = to_sockaddr(u, &t->dst, t->dport, &dst[m]);
 			h->msg_control = cm[m].buf;
 			h->msg_controllen = fill_cmsg(
-				u, &cm[m], t->priority,
+				u, &cm[m], &t->dst, t->priority,
 				k > 1 ? (uint16_t)(t->hdr_len + t->payload_len)
 				      : 0);
 			count[m++] = k;

@@ -6,7 +6,7 @@
  * long low-priority datagrams ahead of a short urgent one from a plain UDP
  * socket and check what recv() hands out first; that the split follows
  * the priority exactly at the threshold, for IPv4 TOS and IPv6 traffic
- * class; that nothing is lost or reordered within a lane; that a busy poll
+ * class, and from a dual-stack carrier's own sends to an IPv4 peer; that nothing is lost or reordered within a lane; that a busy poll
  * that got urgent packets leaves the bulk lane to the next poll, never two
  * in a row; that with lanes off the order is the socket's FIFO; and that a
  * port with lanes stays
@@ -216,6 +216,50 @@ static unsigned poll_once(struct uh_carrier *c, uint8_t *mem, uint8_t *tags)
  * it alone; the next poll reads the bulk lane even though another urgent
  * datagram waits (never two yields in a row); one with no urgent datagram
  * reads the bulk lane. */
+/*
+ * A dual-stack carrier ("::") sending to an IPv4 peer (127.0.0.1) through
+ * its own send path: the priority must leave in the IPv4 TOS byte (an
+ * IPV6_TCLASS control message is ignored on the IPv4 path, and every
+ * packet went out at priority 0: the bulk lane, the lowest band on the
+ * wire), and the dual-stack receiver must see it.
+ */
+static void lanes__dual_stack_ipv4_keeps_priority(void **state)
+{
+	uint16_t rport = 0, sport = 0;
+	struct uh_carrier *r = carrier_port("::", 5, &rport);
+	struct uh_carrier *s = carrier_port("::", 5, &sport);
+	static uint8_t bulk[NBULK][BULK_LEN], urgent[100];
+	struct uh_tx tx[NBULK + 1];
+	struct got g;
+
+	(void)state;
+	memset(tx, 0, sizeof(tx));
+	for (unsigned i = 0; i <= NBULK; i++) {
+		uint8_t *b = i < NBULK ? bulk[i] : urgent;
+
+		b[0] = (uint8_t)(sport >> 8);
+		b[1] = (uint8_t)sport;
+		b[TAG_AT] = i < NBULK ? (uint8_t)i : 0xAA;
+		tx[i].hdr = b;
+		tx[i].hdr_len = i < NBULK ? BULK_LEN : sizeof(urgent);
+		assert_int_equal(uh_addr_parse("127.0.0.1", &tx[i].dst), 0);
+		tx[i].dport = rport;
+		tx[i].priority = i < NBULK ? 1 : 6;
+	}
+	/* One at a time: no GSO run joins them. */
+	for (unsigned i = 0; i <= NBULK; i++)
+		assert_int_equal(s->ops->send(s, sport, &tx[i], 1), 1);
+	recv_all(r, &g);
+	assert_int_equal(g.n, NBULK + 1);
+	check_urgent_first(&g);
+	assert_int_equal(g.prio[0], 6);
+	assert_int_equal(g.prio[1], 1);
+	s->ops->close_port(s, sport);
+	s->ops->destroy(s);
+	r->ops->close_port(r, rport);
+	r->ops->destroy(r);
+}
+
 static void lanes__poll_yields_bulk_once(void **state)
 {
 	uint8_t *mem = malloc((size_t)RXCAP * (NBULK + 1)), tags[NBULK + 1];
@@ -381,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(lanes__urgent_read_first_ipv4),
 		UH_TEST(lanes__urgent_read_first_ipv6),
+		UH_TEST(lanes__dual_stack_ipv4_keeps_priority),
 		UH_TEST(lanes__poll_yields_bulk_once),
 		UH_TEST(lanes__below_threshold_stays_in_order),
 		UH_TEST(lanes__off_is_one_fifo),
