@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "api/api.h"
 #include "api/readiness.h"
+#include "api/usermem.h"
 #include "core/calls.h"
 #include "core/grant.h"
 #include "core/outgoing.h"
@@ -194,80 +194,26 @@ static size_t iov_length(const struct iovec *iov, size_t n)
  * parts at @iov, *@len bytes in all) into *@copy, its one copy (no lock
  * held: may block).
  */
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22   /* Linux 5.14 */
-#endif
-
-/*
- * Whether every byte of @iov[0..@n) can be read: 1 yes, 0 no, -1 the
- * kernel cannot tell this way. MADV_POPULATE_READ walks each part's pages
- * as a read would, faulting them in, and copies nothing: unmapped memory
- * fails with ENOMEM (or EFAULT); a mapping it does not serve (PROT_NONE,
- * I/O memory, a kernel before 5.14, a seccomp filter) with EINVAL, ENOSYS
- * or EPERM, which the caller settles by reading through the kernel.
- */
-static int readable(const struct iovec *iov, size_t n)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = 0, hi = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uintptr_t a = (uintptr_t)iov[i].iov_base, from, to;
-
-		if (!iov[i].iov_len)
-			continue;
-		from = a & ~(page - 1);
-		to = a + iov[i].iov_len;
-		if (to < a)
-			return 0;
-		/* A part within the pages of the last call (a header
-		 * beside its body) costs none. */
-		if (from >= lo && to <= hi)
-			continue;
-		if (madvise((void *)from, to - from, MADV_POPULATE_READ)) {
-			if (errno == ENOMEM || errno == EFAULT)
-				return 0;
-			return -1;
-		}
-		lo = from;
-		hi = (to + page - 1) & ~(page - 1);
-	}
-	return 1;
-}
-
 /*
  * Gathers @n parts at @iov (@len bytes) into @dst. With @checked, a part
  * the process cannot read fails with UHOMA_ERR_BAD_ADDRESS instead of
- * crashing it: the pages are checked first (readable(): no copy) and then
- * copied by memcpy, which costs a quarter of reading them through the
- * kernel (process_vm_readv copies page by page, and the kernel's copy
- * is slow on CPUs without fast string moves); where that check cannot
- * tell, through the kernel. Memory another thread unmaps between the
- * check and the copy can still fault, as in any copy from a buffer the
- * program frees while it is being sent.
+ * crashing it (api/usermem.h). A copy never passes @len, whatever the
+ * parts say by now.
  */
 static int gather(uint8_t *dst, const struct iovec *iov, size_t n, size_t len,
 		  bool checked)
 {
 	size_t off = 0;
-	int ok = checked ? readable(iov, n) : 1;
 
-	if (ok == 0)
-		return UHOMA_ERR_BAD_ADDRESS;
-	if (ok < 0) {
-		struct iovec local = { dst, len };
-		ssize_t got = process_vm_readv(getpid(), &local, 1, iov,
-					       (unsigned long)n, 0);
+	if (checked)
+		return uh_user_gather(dst, len, iov, n);
+	for (size_t i = 0; i < n && off < len; i++) {
+		size_t part = iov[i].iov_len < len - off ? iov[i].iov_len
+							 : len - off;
 
-		if (got == (ssize_t)len)
-			return UHOMA_OK;
-		if (got >= 0 || errno == EFAULT)
-			return UHOMA_ERR_BAD_ADDRESS;
-		/* Refused (a seccomp filter, an old kernel): copy plainly. */
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (iov[i].iov_len)
-			memcpy(dst + off, iov[i].iov_base, iov[i].iov_len);
-		off += iov[i].iov_len;
+		if (part)
+			memcpy(dst + off, iov[i].iov_base, part);
+		off += part;
 	}
 	return UHOMA_OK;
 }

@@ -33,11 +33,9 @@ int uh_api_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 /*
  * uhoma_sendv and uhoma_replyv for the preload library: a part the
  * process cannot read fails with UHOMA_ERR_BAD_ADDRESS (EFAULT) as the
- * module's copy from user memory does, instead of crashing the program.
- * The parts' pages are checked without a copy (MADV_POPULATE_READ) and
- * then copied as uhoma_sendv copies them; where the kernel cannot check
- * that way, they are read through it (process_vm_readv); where it refuses
- * both (a seccomp filter), they are copied unchecked.
+ * module's copy from user memory does, instead of crashing the program
+ * (api/usermem.h). @iov itself must be the caller's own copy: its
+ * lengths are read twice.
  */
 struct iovec;
 struct sockaddr;

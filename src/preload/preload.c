@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/usermem.h"
 #include "api/readiness.h"
 #include "core/config.h"
 #include "core/sock.h"
@@ -718,69 +719,136 @@ EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
 
 /* ---- sendmsg and recvmsg ------------------------------------------------ */
 
-static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
-			    int flags)
+/*
+ * The caller's msghdr, Homa arguments, address and iovec array are copied
+ * in once, through api/usermem.h as the module's copy_from_user would
+ * (a bad pointer anywhere: EFAULT, not a crash), and only the copies are
+ * read after: another thread changing them meanwhile changes at most
+ * what is sent, as with the module.
+ */
+struct msg_in {
+	struct msghdr mh;
+	struct sockaddr_storage name;
+	socklen_t namelen;
+	struct iovec few[16], *iov;     /* iov: few, or allocated */
+};
+
+static void msg_in_free(struct msg_in *m)
 {
-	struct homa_sendmsg_args *a;
+	if (m->iov != m->few)
+		free(m->iov);
+}
+
+/* Copies in @msg's header, address and iovec array: 0, or -1 with errno
+ * (EFAULT, EMSGSIZE past UHOMA_MAX_IOV iovecs, ENOMEM). */
+static int msg_in_read(struct hsock *h, const struct msghdr *msg,
+		       struct msg_in *m)
+{
+	int rc;
+
+	m->iov = m->few;
+	uh_user_begin();
+	if (!msg || uh_user_read(&m->mh, msg, sizeof(m->mh)))
+		return fail(h, EFAULT, "msghdr not readable");
+	m->namelen = m->mh.msg_namelen < sizeof(m->name)
+			     ? m->mh.msg_namelen : sizeof(m->name);
+	if (m->mh.msg_name &&
+	    uh_user_read(&m->name, m->mh.msg_name, m->namelen))
+		return fail(h, EFAULT, "msg_name not readable");
+	if (m->mh.msg_iovlen > UHOMA_MAX_IOV)
+		return fail(h, EMSGSIZE, "more than %d iovecs", UHOMA_MAX_IOV);
+	if (m->mh.msg_iovlen > sizeof(m->few) / sizeof(m->few[0]) &&
+	    !(m->iov = malloc(m->mh.msg_iovlen * sizeof(*m->iov)))) {
+		m->iov = m->few;
+		return fail(h, ENOMEM, "no memory for %zu iovecs",
+			    (size_t)m->mh.msg_iovlen);
+	}
+	if (m->mh.msg_iovlen &&
+	    (!m->mh.msg_iov ||
+	     (rc = uh_user_read(m->iov, m->mh.msg_iov,
+				m->mh.msg_iovlen * sizeof(*m->iov))))) {
+		msg_in_free(m);
+		m->iov = m->few;
+		return fail(h, EFAULT, "iovec array not readable");
+	}
+	return 0;
+}
+
+static ssize_t homa_send_in(struct hsock *h, struct msg_in *m, int flags)
+{
+	struct homa_sendmsg_args a, *ua = m->mh.msg_control;
+	const struct sockaddr *name = m->mh.msg_name
+					      ? (const void *)&m->name : NULL;
 	uint16_t port;
 	size_t len = 0;
 	int rc;
 
-	STALE_CHECK(h);
-	if (!msg)
-		return fail(h, EFAULT, "no msghdr");
-	a = msg->msg_control;
-	if (!a || msg->msg_controllen != 0)
+	if (!ua || m->mh.msg_controllen != 0)
 		return fail(h, EINVAL, "msg_control must point to struct "
 			    "homa_sendmsg_args, with msg_controllen 0");
-	if (a->reserved || (a->flags & ~(uint32_t)HOMA_SENDMSG_VALID_FLAGS))
+	/* Read, and writable for the id that comes back: checked before
+	 * anything is sent. */
+	if (uh_user_writable(ua, sizeof(a)) || uh_user_read(&a, ua, sizeof(a)))
+		return fail(h, EFAULT, "homa_sendmsg_args not accessible");
+	if (a.reserved || (a.flags & ~(uint32_t)HOMA_SENDMSG_VALID_FLAGS))
 		return fail(h, EINVAL, "reserved field or unknown flags set "
 			    "in homa_sendmsg_args");
-	if (parse_addr(h, msg->msg_name, msg->msg_namelen, &port))
+	if (parse_addr(h, name, m->namelen, &port))
 		return -1;
-	if (msg->msg_iovlen && !msg->msg_iov)
-		return fail(h, EFAULT, "no iovec");
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		len += msg->msg_iov[i].iov_len <= HOMA_MAX_MESSAGE_LENGTH
-		       ? msg->msg_iov[i].iov_len : HOMA_MAX_MESSAGE_LENGTH + 1;
-	if (msg->msg_iovlen > UHOMA_MAX_IOV)
-		return fail(h, EINVAL, "more than %d iovecs", UHOMA_MAX_IOV);
+	for (size_t i = 0; i < m->mh.msg_iovlen; i++)
+		len += m->iov[i].iov_len <= HOMA_MAX_MESSAGE_LENGTH
+		       ? m->iov[i].iov_len : HOMA_MAX_MESSAGE_LENGTH + 1;
 	if (len == 0 || len > HOMA_MAX_MESSAGE_LENGTH)
 		return fail(h, EINVAL, "message length %zu not in 1..%d", len,
 			    HOMA_MAX_MESSAGE_LENGTH);
-	if (a->id == 0) {
+	if (a.id == 0) {
 		uint64_t id;
 
 		/* The send budget is SO_SNDBUF's: a full one makes a
 		 * non-blocking sendmsg fail with EAGAIN, as in the module. */
 		unsigned uflags =
-			((a->flags & HOMA_SENDMSG_PRIVATE) ? UHOMA_PRIVATE : 0) |
+			((a.flags & HOMA_SENDMSG_PRIVATE) ? UHOMA_PRIVATE : 0) |
 			((flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
 			 ? UHOMA_NONBLOCK : 0);
 
 		/* The parts are gathered in uhoma's one copy. */
-		rc = uh_api_sendv_checked(h->s, msg->msg_name,
-					  msg->msg_namelen, msg->msg_iov,
-					  msg->msg_iovlen,
-					  a->completion_cookie, uflags, &id);
+		rc = uh_api_sendv_checked(h->s, name, m->namelen, m->iov,
+					  m->mh.msg_iovlen,
+					  a.completion_cookie, uflags, &id);
 		if (rc == UHOMA_ERR_AGAIN)
 			uh_readiness_tx_refused(h->s);
 		if (rc)
 			return fail_code(h, rc, "sendmsg (request)");
-		a->id = id;
+		if (uh_user_write(&ua->id, &id, sizeof(id)))
+			return fail(h, EFAULT, "homa_sendmsg_args not "
+				    "writable");
 		return 0;
 	}
-	if (a->completion_cookie)
+	if (a.completion_cookie)
 		return fail(h, EINVAL, "a response carries no completion "
 			    "cookie");
 	/* The module answers a response for an RPC it does not have with
 	 * 0 (it may have been aborted meanwhile), whatever the id; an even
 	 * id names no server RPC at all. */
-	if (!(a->id & 1))
+	if (!(a.id & 1))
 		return 0;
-	rc = uh_api_replyv_checked(h->s, msg->msg_name, msg->msg_namelen,
-				   a->id, msg->msg_iov, msg->msg_iovlen);
+	rc = uh_api_replyv_checked(h->s, name, m->namelen, a.id, m->iov,
+				   m->mh.msg_iovlen);
 	return rc ? fail_code(h, rc, "sendmsg (response)") : 0;
+}
+
+static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
+			    int flags)
+{
+	struct msg_in m;
+	ssize_t r;
+
+	STALE_CHECK(h);
+	if (msg_in_read(h, msg, &m))
+		return -1;
+	r = homa_send_in(h, &m, flags);
+	msg_in_free(&m);
+	return r;
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -797,54 +865,82 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return r;
 }
 
+/*
+ * As homa_sendmsg, the caller's msghdr and arguments are copied in once
+ * and written back through api/usermem.h. The arguments (which say where
+ * the message's pages are) are checked writable before a message is
+ * taken, so that a bad pointer there loses no message; an address buffer
+ * that cannot be written fails the call after it, as the module's copy
+ * out does.
+ */
 static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
 {
-	struct homa_recvmsg_args *a;
+	struct homa_recvmsg_args a, *ua;
 	struct uhoma_msg m;
 	struct sockaddr_storage ss;
+	struct msghdr mh;
 	socklen_t n;
-	int rc;
+	int rc, zero = 0;
+	bool bad_name;
 
 	STALE_CHECK(h);
-	if (!msg)
-		return fail(h, EFAULT, "no msghdr");
-	a = msg->msg_control;
-	if (!a || msg->msg_controllen != sizeof(*a))
+	uh_user_begin();
+	if (!msg || uh_user_writable(msg, sizeof(*msg)) ||
+	    uh_user_read(&mh, msg, sizeof(mh)))
+		return fail(h, EFAULT, "msghdr not accessible");
+	ua = mh.msg_control;
+	if (!ua || mh.msg_controllen != sizeof(a))
 		return fail(h, EINVAL, "msg_control must point to struct "
 			    "homa_recvmsg_args, msg_controllen %zu",
-			    sizeof(*a));
-	if (a->reserved)
+			    sizeof(a));
+	if (uh_user_writable(ua, sizeof(a)) || uh_user_read(&a, ua, sizeof(a)))
+		return fail(h, EFAULT, "homa_recvmsg_args not accessible");
+	(void)uh_user_write(&msg->msg_flags, &zero, sizeof(zero));
+	if (a.reserved)
 		return fail(h, EINVAL, "reserved field set in "
 			    "homa_recvmsg_args");
-	if (a->num_bpages > HOMA_MAX_BPAGES) {
-		a->num_bpages = 0;
+	if (a.num_bpages > HOMA_MAX_BPAGES) {
+		a.num_bpages = 0;
+		(void)uh_user_write(&ua->num_bpages, &a.num_bpages,
+				    sizeof(a.num_bpages));
 		return fail(h, EINVAL, "num_bpages over %d", HOMA_MAX_BPAGES);
 	}
-	if (a->num_bpages) {
-		rc = uhoma_release(h->s, a->bpage_offsets, a->num_bpages);
-		a->num_bpages = 0;
+	if (a.num_bpages) {
+		rc = uhoma_release(h->s, a.bpage_offsets, a.num_bpages);
+		a.num_bpages = 0;
+		(void)uh_user_write(&ua->num_bpages, &a.num_bpages,
+				    sizeof(a.num_bpages));
 		if (rc)
 			return fail(h, EINVAL, "returned bpages that the "
 				    "application does not hold");
 	}
 	memset(&m, 0, sizeof(m));
-	m.id = a->id;
+	m.id = a.id;
 	rc = uhoma_recv(h->s, &m,
 			(flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
 				? UHOMA_NONBLOCK : 0, -1);
 	if (rc < 0 && !m.id)
 		return fail_code(h, rc, "recvmsg");
-	a->id = m.id;
-	a->completion_cookie = m.cookie;
+	a.id = m.id;
+	a.completion_cookie = m.cookie;
 	n = to_family(h, &m.peer, &ss);
-	if (msg->msg_name)
-		copy_name(msg->msg_name, &msg->msg_namelen, &ss, n);
+	bad_name = mh.msg_name &&
+		   (uh_user_write(mh.msg_name, &ss,
+				  mh.msg_namelen < n ? mh.msg_namelen : n) ||
+		    uh_user_write(&msg->msg_namelen, &n, sizeof(n)));
+	if (rc >= 0) {
+		a.num_bpages = m.num_bpages;
+		memcpy(a.bpage_offsets, m.bpage_offsets,
+		       m.num_bpages * sizeof(m.bpage_offsets[0]));
+	}
+	/* Checked writable above: only another thread unmapping it now can
+	 * make this fail, and then the pages are the application's. */
+	if (uh_user_write(ua, &a, sizeof(a)))
+		return fail(h, EFAULT, "homa_recvmsg_args not writable");
+	if (bad_name)   /* the message's pages are in the arguments */
+		return fail(h, EFAULT, "msg_name not writable");
 	if (rc < 0)   /* this RPC failed; it is gone now */
 		return fail_code(h, rc, "RPC failed");
-	a->num_bpages = m.num_bpages;
-	memcpy(a->bpage_offsets, m.bpage_offsets,
-	       m.num_bpages * sizeof(m.bpage_offsets[0]));
-	msg->msg_flags = 0;
 	return rc;
 }
 

@@ -1,0 +1,231 @@
+/*
+ * usermem.c - reads and writes of the caller's memory that fail with
+ * EFAULT instead of faulting (usermem.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "api/usermem.h"
+#include "uhoma/uhoma.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22   /* Linux 5.14 */
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define PIPE_CHUNK 4096u        /* a pipe holds at least this at once */
+
+static int through_pipe(void *dst, const void *src, size_t len);
+
+/* This thread's stack, found once (top 0: unknown). */
+static __thread uintptr_t tl_stack_lo, tl_stack_top;
+static __thread int tl_stack_known;
+
+static void find_stack(void)
+{
+	pthread_attr_t at;
+	void *lo;
+	size_t size;
+
+	tl_stack_known = 1;
+	if (pthread_getattr_np(pthread_self(), &at) != 0)
+		return;
+	if (pthread_attr_getstack(&at, &lo, &size) == 0) {
+		tl_stack_lo = (uintptr_t)lo;
+		tl_stack_top = (uintptr_t)lo + size;
+	}
+	pthread_attr_destroy(&at);
+}
+
+/* Whether [@p, @p + @len) lies between this frame and the top of the
+ * thread's stack: in use by its callers, so mapped and writable. Not on
+ * another stack (a coroutine's, a signal's): the frame must be in the
+ * thread's own. */
+static int in_my_stack(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+	if (!tl_stack_known)
+		find_stack();
+	return tl_stack_top && here >= tl_stack_lo && here < tl_stack_top &&
+	       a >= here && a < tl_stack_top && len <= tl_stack_top - a;
+}
+
+/*
+ * Pages checked since this thread's last uh_user_begin(): within one call
+ * of the application's, the msghdr, the Homa arguments and the address
+ * usually share a page, and a page checked for writing is readable too
+ * (no architecture Linux runs on has write-only pages). One page each;
+ * a range over several pages is checked whole every time.
+ */
+#define CACHED_PAGES 4
+static __thread uintptr_t tl_page[CACHED_PAGES];
+static __thread uint8_t tl_page_how[CACHED_PAGES];  /* 0 none, 1 read, 2 write */
+static __thread unsigned tl_page_next;
+
+void uh_user_begin(void)
+{
+	memset(tl_page_how, 0, sizeof(tl_page_how));
+}
+
+/* 1: every page of [@p, @p + @len) can be accessed (@write: written too)
+ * as the check says; 0: not, or the check cannot judge. */
+static int pages_ok(const void *p, size_t len, bool write)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p, from = a & ~(page - 1), to = a + len;
+	bool one = to > a && ((to - 1) & ~(page - 1)) == from;
+
+	if (to < a)
+		return 0;
+	if (one)
+		for (unsigned i = 0; i < CACHED_PAGES; i++)
+			if (tl_page_how[i] >= (write ? 2 : 1) &&
+			    tl_page[i] == from)
+				return 1;
+	if (madvise((void *)from, to - from,
+		    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0)
+		return 0;
+	if (one) {
+		unsigned i = tl_page_next++ % CACHED_PAGES;
+
+		tl_page[i] = from;
+		tl_page_how[i] = write ? 2 : 1;
+	}
+	return 1;
+}
+
+int uh_user_writable(void *p, size_t len)
+{
+	uint8_t probe[64];
+
+	if (!len || in_my_stack(p, len) || pages_ok(p, len, true))
+		return UHOMA_OK;
+	/* The pipe's verdict: read it, write the same bytes back. */
+	for (size_t off = 0; off < len; off += sizeof(probe)) {
+		size_t n = len - off < sizeof(probe) ? len - off
+						     : sizeof(probe);
+		int rc = through_pipe(probe, (uint8_t *)p + off, n);
+
+		if (!rc)
+			rc = through_pipe((uint8_t *)p + off, probe, n);
+		if (rc)
+			return rc;
+	}
+	return UHOMA_OK;
+}
+
+/*
+ * Moves @len bytes from @src to @dst through a pipe: the write is the
+ * kernel's copy_from_user of @src, the read its copy_to_user to @dst, so
+ * either fails exactly where the module's copy would. Slow (two copies,
+ * two system calls a page), and only for what the page check refused.
+ */
+static int through_pipe(void *dst, const void *src, size_t len)
+{
+	int p[2], rc = UHOMA_OK;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+		return errno == EMFILE || errno == ENFILE ? UHOMA_ERR_NOMEM
+							  : UHOMA_ERR_SYSTEM;
+	for (size_t off = 0; off < len && rc == UHOMA_OK;) {
+		size_t n = len - off < PIPE_CHUNK ? len - off : PIPE_CHUNK;
+		ssize_t w = write(p[1], (const uint8_t *)src + off, n);
+		ssize_t r;
+
+		if (w <= 0) {
+			rc = w < 0 && errno == EFAULT ? UHOMA_ERR_BAD_ADDRESS
+						      : UHOMA_ERR_SYSTEM;
+			break;
+		}
+		r = read(p[0], (uint8_t *)dst + off, (size_t)w);
+		if (r != w) {
+			rc = r < 0 && errno == EFAULT ? UHOMA_ERR_BAD_ADDRESS
+						      : UHOMA_ERR_SYSTEM;
+			break;
+		}
+		off += (size_t)w;
+	}
+	close(p[0]);
+	close(p[1]);
+	return rc;
+}
+
+int uh_user_read(void *dst, const void *src, size_t len)
+{
+	if (!len)
+		return UHOMA_OK;
+	if (in_my_stack(src, len) || pages_ok(src, len, false)) {
+		memcpy(dst, src, len);
+		return UHOMA_OK;
+	}
+	return through_pipe(dst, src, len);
+}
+
+int uh_user_write(void *dst, const void *src, size_t len)
+{
+	if (!len)
+		return UHOMA_OK;
+	if (in_my_stack(dst, len) || pages_ok(dst, len, true)) {
+		memcpy(dst, src, len);
+		return UHOMA_OK;
+	}
+	return through_pipe(dst, src, len);
+}
+
+int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
+		   size_t n)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = 1, hi = 0;
+	size_t off = 0;
+	int ok = 1;
+
+	/* Check every part first: a message is sent whole or not at all. */
+	for (size_t i = 0; i < n && ok; i++) {
+		uintptr_t a = (uintptr_t)iov[i].iov_base, from, to;
+
+		if (!iov[i].iov_len) {
+			/* The kernel refuses even an empty part at a
+			 * kernel address (its access_ok). */
+			if ((intptr_t)a < 0)
+				return UHOMA_ERR_BAD_ADDRESS;
+			continue;
+		}
+		from = a & ~(page - 1);
+		to = a + iov[i].iov_len;
+		/* A part within the pages of the last check (a header
+		 * beside its body) costs none. */
+		if (from >= lo && to <= hi && to >= a)
+			continue;
+		ok = in_my_stack(iov[i].iov_base, iov[i].iov_len) ||
+		     pages_ok(iov[i].iov_base, iov[i].iov_len, false);
+		lo = from;
+		hi = (to + page - 1) & ~(page - 1);
+	}
+	for (size_t i = 0; i < n && off < len; i++) {
+		size_t part = iov[i].iov_len < len - off ? iov[i].iov_len
+							 : len - off;
+		int rc;
+
+		if (!part)
+			continue;
+		if (ok) {
+			memcpy(dst + off, iov[i].iov_base, part);
+		} else if ((rc = through_pipe(dst + off, iov[i].iov_base,
+					      part)) != UHOMA_OK) {
+			return rc;
+		}
+		off += part;
+	}
+	return UHOMA_OK;
+}

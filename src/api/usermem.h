@@ -1,0 +1,49 @@
+/*
+ * usermem.h - the caller's memory read and written as the kernel module's
+ * copy_from_user / copy_to_user would: an address the process cannot read
+ * (or write) fails with UHOMA_ERR_BAD_ADDRESS (EFAULT) instead of
+ * faulting the program. The preload library goes through here for every
+ * byte a Linux program hands to sendmsg/recvmsg, its msghdr and the
+ * Homa arguments included.
+ *
+ * How: a range in the calling thread's stack, between its frame and the
+ * stack's top, is mapped and writable and needs no check. Any other range
+ * is checked page-wise without a copy (MADV_POPULATE_READ / _WRITE fault
+ * the pages in as an access would) and then copied with memcpy. Where
+ * that check fails or cannot judge (unmapped memory; PROT_NONE; mappings
+ * the kernel's page walker refuses though the CPU can read them, such as
+ * write-only or secret memory; a kernel before 5.14; a seccomp filter),
+ * the bytes travel through a pipe, whose write and read are the kernel's
+ * own copy_from_user and copy_to_user: the verdict is then exactly the
+ * module's. No lock may be held: these calls may fault pages in.
+ *
+ * Memory another thread unmaps between the check and the copy can still
+ * fault, as in any program that frees a buffer while a call uses it.
+ */
+#ifndef UHOMA_API_USERMEM_H
+#define UHOMA_API_USERMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* Starts a call of the application's: pages checked before it are
+ * checked again (they may have been unmapped since). */
+void uh_user_begin(void);
+
+/* Checks that @len bytes at the caller's @p can be written, without
+ * changing them. */
+int uh_user_writable(void *p, size_t len);
+
+/* Gathers @n parts at @iov into @dst, at most @len bytes in all (a part
+ * past them is cut: the caller's lengths were summed before). */
+int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
+		   size_t n);
+
+/* Copies @len bytes from the caller's @src to @dst. */
+int uh_user_read(void *dst, const void *src, size_t len);
+
+/* Copies @len bytes from @src to the caller's @dst. */
+int uh_user_write(void *dst, const void *src, size_t len);
+
+#endif /* UHOMA_API_USERMEM_H */
