@@ -564,9 +564,12 @@ void uh_grant_tick(struct uhoma_stack *st)
 
 	uh_deferred_init(&out);
 	uh_lock(&g->lock);
-	if (c->grant_fifo_fraction && c->link_mbps) {
+	/* The stack's link rate, the configured one or the interface's (a
+	 * config of 0, the default, means the interface's: reading the
+	 * config's here kept the FIFO share off by default). */
+	if (c->grant_fifo_fraction && st->link_mbps) {
 		/* link_mbps * tick_us / 8 bytes cross the link per tick. */
-		g->fifo_credit += (uint64_t)c->link_mbps * c->tick_us / 8 *
+		g->fifo_credit += (uint64_t)st->link_mbps * c->tick_us / 8 *
 				  c->grant_fifo_fraction / 1000;
 		if (g->fifo_credit > inc)
 			g->fifo_credit = inc;   /* no bursts after idling */

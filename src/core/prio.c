@@ -8,22 +8,31 @@
 #include "core/stack.h"
 #include "sync/seqlock.h"
 
-/* The module's receiver defaults: <=200 B at 7, <=2800 at 6, <=15000 at 5,
- * everything else at 4; 0..3 are for scheduled bytes. */
-static const uint32_t default_cutoffs[UH_MAX_PRIORITIES] = {
-	UINT32_MAX, 0, 0, 0, 1000000, 15000, 2800, 200,
+/* The module's receiver defaults, for 8 levels: <=200 B at 7, <=2800 at
+ * 6, <=15000 at 5, everything else at 4; 0..3 are for scheduled bytes. */
+#define UNSCHED_CLASSES 4
+static const uint32_t default_classes[UNSCHED_CLASSES] = {
+	1000000, 15000, 2800, 200,
 };
 
+/*
+ * With fewer levels the classes keep their order and scheduled bytes keep
+ * the lowest level: k = min(4, n - 1) levels n-k..n-1 take the classes
+ * 0..k-1 (the shortest classes merge into the top one), 0..n-k-1 carry
+ * scheduled bytes. The module keeps the 8-level cutoffs and, with 4
+ * levels or fewer, sends every unscheduled byte at 0 and grants at up to
+ * n - 1: scheduled data above short messages, in the urgent lane.
+ */
 void uh_prio_init(struct uhoma_stack *st)
 {
 	unsigned n = st->cfg.num_priorities;
+	unsigned k = n - 1 < UNSCHED_CLASSES ? n - 1 : UNSCHED_CLASSES;
 
-	memcpy(st->cutoffs.cutoff, default_cutoffs, sizeof(default_cutoffs));
-	/* As homa_prios_changed: [0] catches everything, levels the stack
-	 * does not use never match. */
+	memset(st->cutoffs.cutoff, 0, sizeof(st->cutoffs.cutoff));
+	for (unsigned j = 0; j < k; j++)
+		st->cutoffs.cutoff[n - k + j] = default_classes[j];
+	/* As homa_prios_changed: [0] catches everything. */
 	st->cutoffs.cutoff[0] = UINT32_MAX;
-	for (unsigned i = n; i < UH_MAX_PRIORITIES; i++)
-		st->cutoffs.cutoff[i] = 0;
 	st->cutoffs.version = 1;
 }
 
@@ -31,11 +40,12 @@ uint8_t uh_prio_max_sched(const struct uhoma_stack *st)
 {
 	unsigned n = st->cfg.num_priorities;
 
-	/* Just below the lowest level that carries unscheduled bytes. */
+	/* Just below the lowest level that carries unscheduled bytes; 0 if
+	 * only level 0 does (one level: everything shares it). */
 	for (unsigned i = 1; i < n; i++)
 		if (st->cutoffs.cutoff[i] != 0)
 			return (uint8_t)(i - 1);
-	return (uint8_t)(n - 1);
+	return 0;
 }
 
 uint8_t uh_prio_urgent(const struct uhoma_stack *st)

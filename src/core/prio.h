@@ -7,8 +7,9 @@
  * packet echoes; a DATA packet with a stale version draws a new CUTOFFS,
  * at most once per tick per peer. Senders keep each peer's table under the
  * peer's seqlock: read on every message, written only by CUTOFFS.
- * Scheduled bytes use the priority of the last GRANT (0..max_sched_prio);
- * control packets the highest priority.
+ * Scheduled bytes use the priority of the last GRANT (0..max_sched_prio;
+ * a FIFO-share grant the second-highest level, as in the module); control
+ * packets the highest priority.
  */
 #ifndef UHOMA_CORE_PRIO_H
 #define UHOMA_CORE_PRIO_H

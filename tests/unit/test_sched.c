@@ -250,6 +250,81 @@ static void grant__fifo_share_to_oldest(void **state)
 	teardown();
 }
 
+/* The FIFO share runs at the stack's link rate when the configuration
+ * leaves it to the interface (link_mbps=0, the default): it read the
+ * configured rate only, and never ran by default. */
+static void grant__fifo_share_at_interface_rate(void **state)
+{
+	const struct sent *g;
+	uint32_t before;
+
+	(void)state;
+	setup("max_overcommit=1,grant_fifo_fraction=500");
+	fx.st->link_mbps = 100000;       /* what the interface said */
+	data(2, 2, 500000, 0, 1000, 10000);
+	data(3, 2, 200000, 0, 1000, 10000);
+	g = last_grant(2, 0);
+	before = g ? g->offset : 10000;
+	uh_grant_tick(fx.st);
+	g = last_grant(2, 0);
+	assert_non_null(g);
+	assert_int_equal(g->offset, before + 50000);
+	assert_int_equal(metric(UH_M_FIFO_GRANT_BYTES), 50000);
+	teardown();
+}
+
+/* The highest level of the stack's own cutoffs that takes a message of
+ * @len unscheduled bytes. */
+static unsigned unsched_level(const struct uhoma_stack *st, uint32_t len)
+{
+	for (unsigned i = UH_MAX_PRIORITIES; i-- > 0;)
+		if (st->cutoffs.cutoff[i] >= len)
+			return i;
+	return 0;
+}
+
+/* For every count of priorities, scheduled bytes stay below every
+ * unscheduled byte, shorter messages never below longer ones, control at
+ * the top, and the urgent lane takes short messages but not the longest
+ * messages' unscheduled bytes (with 4 levels or fewer the 8-level
+ * defaults sent unscheduled bytes at 0 and grants up to the top). */
+static void prio__levels_ordered_for_any_count(void **state)
+{
+	static const uint32_t lens[] = { 100, 2000, 10000, 100000, 1000000 };
+	char cfg[40];
+
+	(void)state;
+	for (unsigned n = 1; n <= UH_MAX_PRIORITIES; n++) {
+		unsigned sched, urgent, prev = UH_MAX_PRIORITIES;
+
+		snprintf(cfg, sizeof(cfg), "num_priorities=%u", n);
+		setup(cfg);
+		sched = uh_prio_max_sched(fx.st);
+		urgent = uh_prio_urgent(fx.st);
+		assert_int_equal(uh_prio_ctl(fx.st), n - 1);
+		for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			unsigned l = unsched_level(fx.st, lens[i]);
+
+			assert_true(l < n && l <= prev);
+			if (n >= 2)
+				assert_true(l > sched);
+			prev = l;
+		}
+		if (n >= 3) {
+			assert_true(urgent > unsched_level(fx.st, 1000000));
+			assert_true(urgent <= unsched_level(fx.st, 2000));
+		}
+		teardown();
+	}
+	/* Eight levels: the module's table. */
+	setup("num_priorities=8");
+	assert_int_equal(uh_prio_max_sched(fx.st), 3);
+	assert_int_equal(unsched_level(fx.st, 100), 7);
+	assert_int_equal(unsched_level(fx.st, 1000000), 4);
+	assert_int_equal(uh_prio_urgent(fx.st), 5);
+	teardown();
+}
+
 /* Granted-but-unreceived bytes exceed max_incoming by no more than the
  * senders' own unscheduled bytes. */
 static void grant__max_incoming_bounds_grants(void **state)
@@ -578,6 +653,8 @@ int main(void)
 		UH_TEST(grant__one_active_per_peer_first),
 		UH_TEST(grant__completion_promotes_next),
 		UH_TEST(grant__fifo_share_to_oldest),
+		UH_TEST(grant__fifo_share_at_interface_rate),
+		UH_TEST(prio__levels_ordered_for_any_count),
 		UH_TEST(grant__max_incoming_bounds_grants),
 		UH_TEST(pacer__backlog_admission_on_mock_clock),
 		UH_TEST(pacer__throttled_srpt_order),
