@@ -161,26 +161,28 @@ static int through_pipe(void *dst, const void *src, size_t len)
 	return rc;
 }
 
-int uh_user_read(void *dst, const void *src, size_t len)
+/* Copies @len bytes from @src to @dst, one of which (@user) is the
+ * caller's, to be read (@write false) or written. */
+static int copy_checked(void *dst, const void *src, size_t len,
+			const void *user, bool write)
 {
 	if (!len)
 		return UHOMA_OK;
-	if (in_my_stack(src, len) || pages_ok(src, len, false)) {
+	if (in_my_stack(user, len) || pages_ok(user, len, write)) {
 		memcpy(dst, src, len);
 		return UHOMA_OK;
 	}
 	return through_pipe(dst, src, len);
 }
 
+int uh_user_read(void *dst, const void *src, size_t len)
+{
+	return copy_checked(dst, src, len, src, false);
+}
+
 int uh_user_write(void *dst, const void *src, size_t len)
 {
-	if (!len)
-		return UHOMA_OK;
-	if (in_my_stack(dst, len) || pages_ok(dst, len, true)) {
-		memcpy(dst, src, len);
-		return UHOMA_OK;
-	}
-	return through_pipe(dst, src, len);
+	return copy_checked(dst, src, len, dst, true);
 }
 
 int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,

@@ -229,14 +229,18 @@ static void grant__completion_promotes_next(void **state)
 	teardown();
 }
 
-/* The FIFO share goes to the oldest message at the high priority. */
-static void grant__fifo_share_to_oldest(void **state)
+/* Two requests under max_overcommit=1 (@config, and the stack's link rate
+ * @link_mbps if not 0), then a tick: the FIFO share's GRANT to the oldest,
+ * checked to add one increment. */
+static const struct sent *fifo_grant_after_tick(const char *config,
+						uint32_t link_mbps)
 {
 	const struct sent *g;
 	uint32_t before;
 
-	(void)state;
-	setup("max_overcommit=1,grant_fifo_fraction=500,link_mbps=100000");
+	setup(config);
+	if (link_mbps)
+		fx.st->link_mbps = link_mbps;   /* what the interface said */
 	data(2, 2, 500000, 0, 1000, 10000);     /* oldest */
 	data(3, 2, 200000, 0, 1000, 10000);     /* shorter: takes the slot */
 	g = last_grant(2, 0);
@@ -245,8 +249,18 @@ static void grant__fifo_share_to_oldest(void **state)
 	g = last_grant(2, 0);
 	assert_non_null(g);
 	assert_int_equal(g->offset, before + 50000);
-	assert_int_equal(g->prio, 6);            /* num_priorities - 2 */
 	assert_int_equal(metric(UH_M_FIFO_GRANT_BYTES), 50000);
+	return g;
+}
+
+/* The FIFO share goes to the oldest message at the high priority. */
+static void grant__fifo_share_to_oldest(void **state)
+{
+	(void)state;
+	assert_int_equal(fifo_grant_after_tick("max_overcommit=1,"
+					       "grant_fifo_fraction=500,"
+					       "link_mbps=100000", 0)->prio,
+			 6);            /* num_priorities - 2 */
 	teardown();
 }
 
@@ -255,21 +269,9 @@ static void grant__fifo_share_to_oldest(void **state)
  * configured rate only, and never ran by default. */
 static void grant__fifo_share_at_interface_rate(void **state)
 {
-	const struct sent *g;
-	uint32_t before;
-
 	(void)state;
-	setup("max_overcommit=1,grant_fifo_fraction=500");
-	fx.st->link_mbps = 100000;       /* what the interface said */
-	data(2, 2, 500000, 0, 1000, 10000);
-	data(3, 2, 200000, 0, 1000, 10000);
-	g = last_grant(2, 0);
-	before = g ? g->offset : 10000;
-	uh_grant_tick(fx.st);
-	g = last_grant(2, 0);
-	assert_non_null(g);
-	assert_int_equal(g->offset, before + 50000);
-	assert_int_equal(metric(UH_M_FIFO_GRANT_BYTES), 50000);
+	fifo_grant_after_tick("max_overcommit=1,grant_fifo_fraction=500",
+			      100000);
 	teardown();
 }
 
