@@ -21,7 +21,9 @@
 #include <cmocka.h>
 
 #include "core/outgoing.h"
+#include "core/peer.h"
 #include "core/stack.h"
+#include "sync/rcu.h"
 #include "net/memnet.h"
 #include "util/clock.h"
 #include "nettest.h"
@@ -272,6 +274,34 @@ static void grant__fifo_share_at_interface_rate(void **state)
 	(void)state;
 	fifo_grant_after_tick("max_overcommit=1,grant_fifo_fraction=500",
 			      100000);
+	teardown();
+}
+
+/* A message from a peer on this host takes no FIFO share: there is no
+ * link for it to have a share of (a loopback stack's was 100 Gbit/s). */
+static void grant__no_fifo_share_for_local_peers(void **state)
+{
+	struct uh_addr a;
+	struct uh_peer *p;
+	const struct sent *g;
+	uint32_t before;
+
+	(void)state;
+	setup("max_overcommit=1,grant_fifo_fraction=500,link_mbps=100000");
+	data(2, 2, 500000, 0, 1000, 10000);     /* oldest */
+	data(3, 2, 200000, 0, 1000, 10000);     /* shorter: takes the slot */
+	assert_int_equal(uh_addr_parse("10.0.0.2", &a), 0);
+	uh_rcu_read_lock();
+	p = uh_peer_find(&fx.st->peers, &a);
+	assert_non_null(p);
+	p->local = true;                        /* as a loopback peer */
+	uh_rcu_read_unlock();
+	g = last_grant(2, 0);
+	before = g ? g->offset : 0;
+	uh_grant_tick(fx.st);
+	g = last_grant(2, 0);
+	assert_int_equal(g ? g->offset : 0, before);
+	assert_int_equal(metric(UH_M_FIFO_GRANT_BYTES), 0);
 	teardown();
 }
 
@@ -656,6 +686,7 @@ int main(void)
 		UH_TEST(grant__completion_promotes_next),
 		UH_TEST(grant__fifo_share_to_oldest),
 		UH_TEST(grant__fifo_share_at_interface_rate),
+		UH_TEST(grant__no_fifo_share_for_local_peers),
 		UH_TEST(prio__levels_ordered_for_any_count),
 		UH_TEST(grant__max_incoming_bounds_grants),
 		UH_TEST(pacer__backlog_admission_on_mock_clock),
