@@ -436,10 +436,15 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			}
 			uh_pacer_flush_deferred(st);
 			uh_sock_reap(s, false);
+			(void)uh_runtime_take_interrupt();
 			if (uh_wait_prepare(&s->wait) == ticket)
 				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
 						? BLOCK_MAX_NS : remaining);
 			uh_runtime_block_end(st);
+			/* A signal: EINTR, as the module's wait gives, and
+			 * as the wait on the socket below does. */
+			if (uh_runtime_take_interrupt())
+				return UHOMA_ERR_INTERRUPTED;
 			continue;
 		}
 		if (*polling) {

@@ -202,6 +202,17 @@ static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 	return n;
 }
 
+/* Set when this thread's wait was interrupted by a signal (EINTR). */
+static __thread bool tl_interrupted;
+
+bool uh_waitset_take_interrupt(void)
+{
+	bool was = tl_interrupted;
+
+	tl_interrupted = false;
+	return was;
+}
+
 /* A wait on @n snapshot members (and the kick, pf[@n]) of @phase. */
 static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 		     int n, unsigned phase, void **ready, int max,
@@ -215,6 +226,8 @@ static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 	if (--ws->polling[phase] == 0 && phase != ws->phase)
 		pthread_cond_broadcast(&ws->drained);
 	pthread_mutex_unlock(&ws->lock);
+	if (r < 0 && errno == EINTR)
+		tl_interrupted = true;
 	if (r <= 0)
 		return 0;
 	for (int i = 0; i < n && got < max; i++)
@@ -276,6 +289,8 @@ int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 	if (max > WAIT_EVENTS)
 		max = WAIT_EVENTS;
 	ne = epoll_wait_ns(ws->epfd, ev, max, timeout_ns);
+	if (ne < 0 && errno == EINTR)
+		tl_interrupted = true;
 	for (int e = 0; e < ne; e++) {
 		if (ev[e].data.ptr)
 			ready[got++] = ev[e].data.ptr;

@@ -90,6 +90,10 @@ void uh_waitset_del(struct uh_waitset *ws, int fd);
 int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 		    int64_t timeout_ns);
 
+/* Whether this thread's last waits were interrupted by a signal since it
+ * last asked; clears the mark. */
+bool uh_waitset_take_interrupt(void);
+
 /* Wakes the threads waiting in uh_waitset_wait (and the next one, if none
  * is). */
 void uh_waitset_kick(struct uh_waitset *ws);

@@ -819,6 +819,7 @@ static ssize_t homa_send_in(struct hsock *h, struct msg_in *m, int flags)
 			uh_readiness_tx_refused(h->s);
 		if (rc)
 			return fail_code(h, rc, "sendmsg (request)");
+		uh_user_begin();   /* it may have waited: check again */
 		if (uh_user_write(&ua->id, &id, sizeof(id)))
 			return fail(h, EFAULT, "homa_sendmsg_args not "
 				    "writable");
@@ -919,6 +920,7 @@ static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
 	rc = uhoma_recv(h->s, &m,
 			(flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
 				? UHOMA_NONBLOCK : 0, -1);
+	uh_user_begin();   /* it may have waited: check again */
 	if (rc < 0 && !m.id)
 		return fail_code(h, rc, "recvmsg");
 	a.id = m.id;
@@ -933,8 +935,9 @@ static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
 		memcpy(a.bpage_offsets, m.bpage_offsets,
 		       m.num_bpages * sizeof(m.bpage_offsets[0]));
 	}
-	/* Checked writable above: only another thread unmapping it now can
-	 * make this fail, and then the pages are the application's. */
+	/* Checked writable before the wait: only another thread changing
+	 * its mapping since can make this fail, and then the pages are the
+	 * application's. */
 	if (uh_user_write(ua, &a, sizeof(a)))
 		return fail(h, EFAULT, "homa_recvmsg_args not writable");
 	if (bad_name)   /* the message's pages are in the arguments */

@@ -10,6 +10,7 @@
 #include "core/stack.h"
 #include "mem/cache.h"
 #include "net/memnet.h"
+#include "net/waitset.h"
 #include "runtime/cpuidle.h"
 #include "runtime/fork.h"
 #include "runtime/runtime.h"
@@ -169,6 +170,11 @@ bool uh_runtime_block_begin(struct uhoma_stack *st)
 		return false;
 	tl_blocker = true;
 	return true;
+}
+
+bool uh_runtime_take_interrupt(void)
+{
+	return uh_waitset_take_interrupt();
 }
 
 void uh_runtime_block_end(struct uhoma_stack *st)

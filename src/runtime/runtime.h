@@ -60,6 +60,10 @@ void uh_runtime_poll_end(struct uhoma_stack *st, bool to_sleep);
  * taking ready messages without ever polling. */
 void uh_runtime_grace(struct uhoma_stack *st);
 
+/* Whether a carrier wait of this thread was interrupted by a signal since
+ * it last asked (the blocking receiver's EINTR); clears the mark. */
+bool uh_runtime_take_interrupt(void);
+
 /*
  * The blocking receiver. An application thread about to sleep in
  * uhoma_recv may instead wait in the carrier itself, as the one blocking

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -826,6 +827,104 @@ static void check_bad_msghdr(void)
 	close_homa(&c);
 }
 
+/* ---- a blocked receive: signals and pages changed under it --------------- */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct blocked {
+	int fd;
+	struct msghdr *h;
+	_Atomic int done;
+	ssize_t r;
+	int err;
+};
+
+static void *recv_blocked(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->r = recvmsg(b->fd, b->h, 0);
+	b->err = errno;
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+/* A lone thread blocked in recvmsg -- the one that waits in the carrier
+ * for the stack -- returns EINTR on a signal, as the module's wait does
+ * (it slept on: a program's alarm() could not stop its server). */
+static void check_eintr(void)
+{
+	struct hsock c;
+	struct homa_recvmsg_args ra = { 0 };
+	struct msghdr h = { 0 };
+	struct blocked b = { 0 };
+	struct sigaction sa = { 0 }, old;
+	pthread_t t;
+
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	sa.sa_handler = on_usr1;        /* no SA_RESTART */
+	CHECK(sigaction(SIGUSR1, &sa, &old) == 0);
+	h.msg_control = &ra;
+	h.msg_controllen = sizeof(ra);
+	b.fd = c.fd;
+	b.h = &h;
+	CHECK(pthread_create(&t, NULL, recv_blocked, &b) == 0);
+	usleep(100 * 1000);
+	CHECK(!atomic_load(&b.done));
+	pthread_kill(t, SIGUSR1);
+	for (int i = 0; i < 200 && !atomic_load(&b.done); i++)
+		usleep(5 * 1000);
+	CHECK(atomic_load(&b.done));
+	if (!atomic_load(&b.done)) {
+		close_homa(&c);            /* shutdown wakes it */
+		pthread_join(t, NULL);
+		sigaction(SIGUSR1, &old, NULL);
+		return;
+	}
+	pthread_join(t, NULL);
+	CHECK(b.r == -1 && b.err == EINTR);
+	sigaction(SIGUSR1, &old, NULL);
+	CHECK(round_trip(&c, AF_INET6, 100, 12));
+	close_homa(&c);
+}
+
+/* The arguments of a blocked recvmsg made read-only while it waits: the
+ * response's delivery fails with EFAULT, no crash (the writability check
+ * made before the wait was trusted after it). */
+static void check_args_changed_while_blocked(void)
+{
+	struct hsock c;
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *pg = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct homa_recvmsg_args *ra = (void *)pg;
+	struct msghdr h = { 0 };
+	struct blocked b = { 0 };
+	uint8_t buf[100] = { 0 };
+	pthread_t t;
+	uint64_t id;
+
+	CHECK(pg != MAP_FAILED);
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	memset(ra, 0, sizeof(*ra));
+	h.msg_control = ra;
+	h.msg_controllen = sizeof(*ra);
+	b.fd = c.fd;
+	b.h = &h;
+	CHECK(pthread_create(&t, NULL, recv_blocked, &b) == 0);
+	usleep(100 * 1000);
+	CHECK(mprotect(pg, (size_t)page, PROT_READ) == 0);
+	CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 1, 0, &id) == 0);
+	pthread_join(t, NULL);
+	CHECK(b.r == -1 && b.err == EFAULT);
+	munmap(pg, (size_t)page);
+	CHECK(round_trip(&c, AF_INET6, 100, 13));
+	close_homa(&c);
+}
+
 static double ms_since(const struct timespec *t0);
 
 /* A slow server of the check's own: answers each request after 20 ms. */
@@ -1548,6 +1647,8 @@ int main(int argc, char **argv)
 		{ "errors", check_errors },
 		{ "bad_iov", check_bad_iov },
 		{ "bad_msghdr", check_bad_msghdr },
+		{ "eintr", check_eintr },
+		{ "args_changed_while_blocked", check_args_changed_while_blocked },
 		{ "pollout_agrees", check_pollout_agrees },
 		{ "unreachable", check_unreachable },
 		{ "start_errno", check_start_errno },
