@@ -21,6 +21,7 @@
 #include "core/grant.h"
 #include "core/outgoing.h"
 #include "core/peer.h"
+#include "core/pool.h"
 #include "core/stack.h"
 #include "runtime/runtime.h"
 #include "sync/rcu.h"
@@ -165,6 +166,13 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
 		RETURN_TO_APP(UHOMA_ERR_INVALID_ARGUMENT);
 	if (atomic_load(&s->shutdown))
 		RETURN_TO_APP(UHOMA_ERR_SHUTDOWN);
+	/* The receive path writes the region with no lock to catch a fault:
+	 * one it cannot write would crash the process later, at the first
+	 * message. */
+	if (region && !((uintptr_t)region & 4095) &&
+	    length >= UH_POOL_MIN_BYTES && length <= (1ull << 32) &&
+	    uh_user_mapped_writable(region, length))
+		RETURN_TO_APP(UHOMA_ERR_BAD_ADDRESS);
 	rc = uh_pool_setup(&s->pool, region, length);
 	if (rc == UHOMA_OK)
 		uh_sock_check_bufs(s);    /* requests that arrived before */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -230,4 +231,34 @@ int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
 		off += part;
 	}
 	return UHOMA_OK;
+}
+
+int uh_user_mapped_writable(const void *p, size_t len)
+{
+	uintptr_t at = (uintptr_t)p, end = at + len;
+	char line[512];
+	FILE *f;
+
+	if (end < at)
+		return UHOMA_ERR_BAD_ADDRESS;
+	if (!len)
+		return UHOMA_OK;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)   /* no /proc: the first page written as the module does */
+		return uh_user_writable((void *)(uintptr_t)p, 1);
+	/* Mappings come in address order: walk them from @at on. */
+	while (at < end && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (hi <= at)
+			continue;
+		if (lo > at || perms[1] != 'w')
+			break;              /* a hole, or not writable */
+		at = hi;
+	}
+	fclose(f);
+	return at >= end ? UHOMA_OK : UHOMA_ERR_BAD_ADDRESS;
 }

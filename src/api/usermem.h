@@ -46,4 +46,10 @@ int uh_user_read(void *dst, const void *src, size_t len);
 /* Copies @len bytes from @src to the caller's @dst. */
 int uh_user_write(void *dst, const void *src, size_t len);
 
+/* Whether [@p, @p + @len) is mapped writable from end to end, without
+ * touching its pages (a buffer region: populating it would take memory
+ * the application meant to leave to demand). From /proc/self/maps; where
+ * that cannot be read, the first byte is checked as the module does. */
+int uh_user_mapped_writable(const void *p, size_t len);
+
 #endif /* UHOMA_API_USERMEM_H */

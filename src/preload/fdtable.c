@@ -106,6 +106,11 @@ struct hsock *fdt_alloc(struct uhoma_sock *s, int family)
 	return h;
 }
 
+int fdt_high(void)
+{
+	return atomic_load_explicit(&fd_high, memory_order_relaxed);
+}
+
 bool fdt_install(int fd, struct hsock *h)
 {
 	if (fd < 0 || (size_t)fd >= atomic_load(&table_size))

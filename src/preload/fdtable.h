@@ -56,6 +56,10 @@ struct hsock *fdt_alloc(struct uhoma_sock *s, int family);
  * of the table's range. */
 bool fdt_install(int fd, struct hsock *h);
 
+/* The highest descriptor ever installed, or -1: no Homa descriptor is
+ * above it. */
+int fdt_high(void);
+
 /* Unnames @fd: returns its hsock with the slot's reference now the
  * caller's (to put), or NULL if @fd was not Homa. *@last is set when no
  * other slot names the hsock. */

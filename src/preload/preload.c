@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -90,6 +92,8 @@ static struct {
 	int (*dup)(int);
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
 } real;                   /* set once, by resolve() under real_once */
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
@@ -133,6 +137,7 @@ static void resolve(void)
 	R(setsockopt); R(getsockopt); R(sendmsg); R(recvmsg); R(sendto);
 	R(recvfrom); R(send); R(recv); R(read); R(write); R(ioctl); R(fcntl);
 	R(shutdown); R(close); R(dup); R(dup2); R(dup3);
+	R(close_range); R(closefrom);
 	R(poll); R(ppoll); R(select); R(pselect); R(epoll_ctl);
 #undef R
 	pthread_atfork(NULL, NULL, child_after_fork);
@@ -331,15 +336,6 @@ static socklen_t to_family(const struct hsock *h,
 	return sizeof(*in6);
 }
 
-static void copy_name(void *dst, socklen_t *dst_len,
-		      const struct sockaddr_storage *src, socklen_t src_len)
-{
-	if (!dst || !dst_len)
-		return;
-	memcpy(dst, src, *dst_len < src_len ? *dst_len : src_len);
-	*dst_len = src_len;
-}
-
 #define STALE_CHECK(h)                                                    \
 	do {                                                              \
 		if (atomic_load(&(h)->stale))                             \
@@ -349,11 +345,19 @@ static void copy_name(void *dst, socklen_t *dst_len,
 static int homa_bind(struct hsock *h, const struct sockaddr *sa,
 		     socklen_t len)
 {
+	struct sockaddr_storage ss;
 	uint16_t port;
 	int rc;
 
 	STALE_CHECK(h);
-	if (parse_addr(h, sa, len, &port))
+	/* As the kernel's bind: the address is copied in first. */
+	if (len > sizeof(ss))
+		return fail(h, EINVAL, "address length %u", (unsigned)len);
+	uh_user_begin();
+	if (sa && uh_user_read(&ss, sa, len))
+		return fail(h, EFAULT, "address not readable");
+	if (parse_addr(h, sa ? (const struct sockaddr *)&ss : NULL, len,
+		       &port))
 		return -1;
 	if (port == 0)
 		return 0;
@@ -398,7 +402,7 @@ EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct hsock *h;
 	struct sockaddr_storage ss;
-	socklen_t n;
+	socklen_t n, room;
 
 	need_real();
 	h = fdt_get(fd);
@@ -423,9 +427,11 @@ EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 		n = sizeof(*in6);
 	}
 	fdt_put(h);
-	if (!sa || !len)
+	uh_user_begin();
+	if (!sa || !len || uh_user_read(&room, len, sizeof(room)) ||
+	    uh_user_write(sa, &ss, room < n ? room : n) ||
+	    uh_user_write(len, &n, sizeof(n)))
 		return errno = EFAULT, -1;
-	copy_name(sa, len, &ss, n);
 	return 0;
 }
 
@@ -502,30 +508,74 @@ static void homa_polled(int fd)
 	}
 }
 
+/*
+ * The caller's arrays are read through usermem, a chunk at a time, and
+ * only as far as a Homa descriptor can be (fdt_high): one the process
+ * cannot read, or an nfds the kernel refuses, ends the scan and is left
+ * to the kernel's call, which says so (EFAULT, EINVAL).
+ */
+#define SCAN_CHUNK 64
+
 static void polled_fds(const struct pollfd *fds, nfds_t n)
 {
-	for (nfds_t i = 0; fds && i < n; i++)
-		if (fds[i].fd >= 0)
-			homa_polled(fds[i].fd);
+	struct pollfd c[SCAN_CHUNK];
+	int high = fdt_high();
+
+	if (high < 0 || !fds || n > (1u << 20))
+		return;
+	uh_user_begin();
+	for (nfds_t i = 0; i < n; i += SCAN_CHUNK) {
+		nfds_t k = n - i < SCAN_CHUNK ? n - i : SCAN_CHUNK;
+
+		if (uh_user_read(c, fds + i, k * sizeof(c[0])))
+			return;
+		for (nfds_t j = 0; j < k; j++)
+			if (c[j].fd >= 0 && c[j].fd <= high)
+				homa_polled(c[j].fd);
+	}
 }
 
-/* Bit @fd of a set: the kernel takes sets larger than FD_SETSIZE (the
- * caller allocates nfds bits), where FD_ISSET would abort under
- * _FORTIFY_SOURCE. */
-static bool in_set(const fd_set *set, int fd)
+/* The descriptors below @nfds in the caller's @set (the kernel takes sets
+ * larger than FD_SETSIZE: the caller allocates nfds bits; FD_ISSET would
+ * abort under _FORTIFY_SOURCE). */
+static void polled_set(int nfds, const fd_set *set)
 {
-	const unsigned long *w = (const unsigned long *)(const void *)set;
 	const unsigned bits = 8 * sizeof(unsigned long);
+	unsigned long w[SCAN_CHUNK];
 
-	return set && (w[(unsigned)fd / bits] >> ((unsigned)fd % bits)) & 1;
+	if (!set)
+		return;
+	for (int base = 0; base < nfds; base += (int)(SCAN_CHUNK * bits)) {
+		int left = nfds - base;
+		size_t words = ((size_t)left + bits - 1) / bits;
+
+		if (words > SCAN_CHUNK)
+			words = SCAN_CHUNK;
+		if (uh_user_read(w, (const unsigned long *)(const void *)set +
+					    (unsigned)base / bits,
+				 words * sizeof(w[0])))
+			return;
+		for (int fd = base; fd < nfds && fd < base +
+				(int)(words * bits); fd++)
+			if ((w[(unsigned)(fd - base) / bits] >>
+			     ((unsigned)(fd - base) % bits)) & 1)
+				homa_polled(fd);
+	}
 }
 
 static void polled_sets(int nfds, const fd_set *r, const fd_set *w,
 			const fd_set *e)
 {
-	for (int fd = 0; fd < nfds; fd++)
-		if (in_set(r, fd) || in_set(w, fd) || in_set(e, fd))
-			homa_polled(fd);
+	int high = fdt_high();
+
+	if (high < 0 || nfds <= 0)
+		return;
+	if (nfds > high + 1)
+		nfds = high + 1;
+	uh_user_begin();
+	polled_set(nfds, r);
+	polled_set(nfds, w);
+	polled_set(nfds, e);
 }
 
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
@@ -595,12 +645,14 @@ static int homa_setsockopt(struct hsock *h, int level, int opt,
 	int rc;
 
 	STALE_CHECK(h);
+	uh_user_begin();
 	if (level == SOL_SOCKET && opt == SO_SNDBUF) {
 		int v;
 
 		if (len < sizeof(int) || !val)
 			return fail(h, EINVAL, "SO_SNDBUF needs an int");
-		memcpy(&v, val, sizeof(v));
+		if (uh_user_read(&v, val, sizeof(v)))
+			return fail(h, EFAULT, "option value not readable");
 		/* Doubled, as Linux does; the send budget (uhoma(7)). */
 		rc = uhoma_set_sndbuf(h->s, v <= 0 ? 2048u : 2u * (size_t)v);
 		return rc ? fail_code(h, rc, "SO_SNDBUF") : 0;
@@ -615,7 +667,8 @@ static int homa_setsockopt(struct hsock *h, int level, int opt,
 		if (len != sizeof(a) || !val)
 			return fail(h, EINVAL, "SO_HOMA_RCVBUF needs struct "
 				    "homa_rcvbuf_args (%zu bytes)", sizeof(a));
-		memcpy(&a, val, sizeof(a));
+		if (uh_user_read(&a, val, sizeof(a)))
+			return fail(h, EFAULT, "option value not readable");
 		rc = uhoma_set_buffers(h->s, (void *)(uintptr_t)a.start,
 				       a.length);
 		if (rc)
@@ -628,9 +681,10 @@ static int homa_setsockopt(struct hsock *h, int level, int opt,
 	if (opt == SO_HOMA_SERVER) {
 		int on;
 
-		if (len < sizeof(int) || !val)
+		if (len != sizeof(int) || !val)
 			return fail(h, EINVAL, "SO_HOMA_SERVER needs an int");
-		memcpy(&on, val, sizeof(on));
+		if (uh_user_read(&on, val, sizeof(on)))
+			return fail(h, EFAULT, "option value not readable");
 		rc = uhoma_set_server(h->s, on);
 		return rc ? fail_code(h, rc, "SO_HOMA_SERVER") : 0;
 	}
@@ -652,19 +706,31 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val,
 	return r;
 }
 
+/* Writes @n bytes at @v to the caller's @val, whose room *@len says (read
+ * and written back through usermem: a bad pointer is EFAULT). */
+static int put_opt(void *val, socklen_t *len, const void *v, socklen_t n)
+{
+	socklen_t room;
+
+	if (!len || uh_user_read(&room, len, sizeof(room)))
+		return errno = EFAULT, -1;
+	if (!val || room < n)
+		return errno = EINVAL, -1;
+	if (uh_user_write(val, v, n) || uh_user_write(len, &n, sizeof(n)))
+		return errno = EFAULT, -1;
+	return 0;
+}
+
 static int put_int(void *val, socklen_t *len, int v)
 {
-	if (!val || !len || *len < sizeof(int))
-		return errno = EINVAL, -1;
-	memcpy(val, &v, sizeof(v));
-	*len = sizeof(int);
-	return 0;
+	return put_opt(val, len, &v, sizeof(v));
 }
 
 static int homa_getsockopt(struct hsock *h, int level, int opt, void *val,
 			   socklen_t *len)
 {
 	STALE_CHECK(h);
+	uh_user_begin();
 	if (level == SOL_SOCKET) {
 		switch (opt) {
 		case SO_TYPE:
@@ -691,14 +757,12 @@ static int homa_getsockopt(struct hsock *h, int level, int opt, void *val,
 	if (opt == SO_HOMA_SERVER)
 		return put_int(val, len, uhoma_is_server(h->s));
 	if (opt == SO_HOMA_RCVBUF) {
-		if (!val || !len || *len < sizeof(struct homa_rcvbuf_args))
-			return fail(h, EINVAL, "SO_HOMA_RCVBUF needs %zu "
-				    "bytes", sizeof(struct homa_rcvbuf_args));
+		struct homa_rcvbuf_args a;
+
 		pthread_mutex_lock(&h->lock);
-		memcpy(val, &h->rcvbuf, sizeof(h->rcvbuf));
+		a = h->rcvbuf;
 		pthread_mutex_unlock(&h->lock);
-		*len = sizeof(struct homa_rcvbuf_args);
-		return 0;
+		return put_opt(val, len, &a, sizeof(a));
 	}
 	return fail(h, ENOPROTOOPT, "unknown option %d", opt);
 }
@@ -1016,17 +1080,21 @@ EXPORT ssize_t write(int fd, const void *b, size_t n)
 
 /* ---- ioctl and fcntl ---------------------------------------------------- */
 
-static int homa_info(struct hsock *h, struct homa_info *info)
+/* HOMAIOCINFO: the caller's struct and its array copied in and out
+ * through usermem (a bad pointer is EFAULT). */
+static int homa_info(struct hsock *h, struct homa_info *uinfo)
 {
+	struct homa_info info;
 	size_t max, n;
 	struct uhoma_rpc_info *rows = NULL;
 	int rc;
 
-	if (!info)
-		return fail(h, EFAULT, "no homa_info");
-	max = info->rpc_info ? info->rpc_info_length /
-				       sizeof(struct homa_rpc_info)
-			     : 0;
+	if (!uinfo || uh_user_writable(uinfo, sizeof(info)) ||
+	    uh_user_read(&info, uinfo, sizeof(info)))
+		return fail(h, EFAULT, "homa_info not accessible");
+	max = info.rpc_info ? info.rpc_info_length /
+				      sizeof(struct homa_rpc_info)
+			    : 0;
 	if (max > 65536)
 		max = 65536;
 	if (max) {
@@ -1041,33 +1109,40 @@ static int homa_info(struct hsock *h, struct homa_info *info)
 	}
 	n = (size_t)rc < max ? (size_t)rc : max;
 	for (size_t i = 0; i < n; i++) {
-		struct homa_rpc_info *o = (struct homa_rpc_info *)(uintptr_t)
-					   info->rpc_info + i;
+		struct homa_rpc_info o;
 		struct sockaddr_storage ss;
 
-		memset(o, 0, sizeof(*o));
-		o->id = rows[i].id;
+		memset(&o, 0, sizeof(o));
+		o.id = rows[i].id;
 		to_family(h, &rows[i].peer, &ss);
-		memcpy(&o->peer, &ss, sizeof(o->peer));
-		o->completion_cookie = rows[i].cookie;
-		o->tx_length = rows[i].tx_length;
-		o->tx_sent = rows[i].tx_sent;
-		o->tx_granted = rows[i].tx_granted;
-		o->tx_prio = rows[i].tx_prio;
-		o->rx_length = rows[i].rx_length;
-		o->rx_remaining = rows[i].rx_remaining;
-		o->rx_gaps = rows[i].rx_gaps;
-		o->rx_gap_bytes = rows[i].rx_gap_bytes;
-		o->rx_granted = rows[i].rx_granted;
-		o->flags = (uint16_t)rows[i].flags;
+		memcpy(&o.peer, &ss, sizeof(o.peer));
+		o.completion_cookie = rows[i].cookie;
+		o.tx_length = rows[i].tx_length;
+		o.tx_sent = rows[i].tx_sent;
+		o.tx_granted = rows[i].tx_granted;
+		o.tx_prio = rows[i].tx_prio;
+		o.rx_length = rows[i].rx_length;
+		o.rx_remaining = rows[i].rx_remaining;
+		o.rx_gaps = rows[i].rx_gaps;
+		o.rx_gap_bytes = rows[i].rx_gap_bytes;
+		o.rx_granted = rows[i].rx_granted;
+		o.flags = (uint16_t)rows[i].flags;
+		if (uh_user_write((struct homa_rpc_info *)(uintptr_t)
+					  info.rpc_info + i,
+				  &o, sizeof(o))) {
+			free(rows);
+			return fail(h, EFAULT, "rpc_info not writable");
+		}
 	}
 	free(rows);
-	info->bpool_avail_bytes = uhoma_buffers_free(h->s);
-	info->port = uhoma_port(h->s);
-	info->num_rpcs = (uint32_t)rc;
+	info.bpool_avail_bytes = uhoma_buffers_free(h->s);
+	info.port = uhoma_port(h->s);
+	info.num_rpcs = (uint32_t)rc;
 	pthread_mutex_lock(&h->lock);
-	memcpy(info->error_msg, h->err, sizeof(info->error_msg));
+	memcpy(info.error_msg, h->err, sizeof(info.error_msg));
 	pthread_mutex_unlock(&h->lock);
+	if (uh_user_write(uinfo, &info, sizeof(info)))
+		return fail(h, EFAULT, "homa_info not writable");
 	return 0;
 }
 
@@ -1076,13 +1151,15 @@ static int homa_ioctl(struct hsock *h, unsigned long req, void *arg)
 	int rc;
 
 	STALE_CHECK(h);
+	uh_user_begin();
 	if (req == HOMAIOCINFO)
 		return homa_info(h, arg);
 	if (req == HOMAIOCABORT) {
-		struct homa_abort_args *a = arg;
+		struct homa_abort_args ab, *a = &ab;
 
-		if (!a)
-			return fail(h, EFAULT, "no homa_abort_args");
+		if (!arg || uh_user_read(&ab, arg, sizeof(ab)))
+			return fail(h, EFAULT, "homa_abort_args not "
+				    "readable");
 		if (a->_pad1 || a->_pad2[0] || a->_pad2[1])
 			return fail(h, EINVAL, "padding in homa_abort_args "
 				    "must be zero");
@@ -1104,9 +1181,8 @@ static int homa_ioctl(struct hsock *h, unsigned long req, void *arg)
 	if (req == FIONBIO) {
 		int on;
 
-		if (!arg)
+		if (!arg || uh_user_read(&on, arg, sizeof(on)))
 			return fail(h, EFAULT, "FIONBIO needs an int");
-		memcpy(&on, arg, sizeof(on));
 		atomic_store(&h->nonblock, on != 0);
 		return 0;
 	}
@@ -1238,6 +1314,51 @@ EXPORT int close(int fd)
 	need_real();
 	homa_forget(fd);
 	return real.close(fd);
+}
+
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1u << 1)
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1u << 2)
+#endif
+
+/* Forgets the Homa descriptors in [@first, @last]. */
+static void homa_forget_range(unsigned first, unsigned last)
+{
+	int high = fdt_high();
+
+	for (unsigned fd = first; fd <= last && high >= 0 &&
+				  fd <= (unsigned)high; fd++)
+		homa_forget((int)fd);
+}
+
+/* close_range and closefrom close Homa descriptors too: forgotten first,
+ * as by close (the number could otherwise be reused while still named
+ * Homa: a file opened on it read as a Homa socket). */
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	need_real();
+	if (first > last ||
+	    ((unsigned)flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+		return errno = EINVAL, -1;
+	if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC))
+		homa_forget_range(first, last);
+	if (real.close_range)
+		return real.close_range(first, last, flags);
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+EXPORT void closefrom(int low)
+{
+	need_real();
+	if (low < 0)
+		low = 0;
+	homa_forget_range((unsigned)low, UINT_MAX);
+	if (real.closefrom)
+		real.closefrom(low);
+	else
+		(void)syscall(SYS_close_range, (unsigned)low, UINT_MAX, 0);
 }
 
 EXPORT int dup(int fd)

@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -925,6 +927,90 @@ static void check_args_changed_while_blocked(void)
 	close_homa(&c);
 }
 
+/* Every other call the preload takes: a bad pointer is EFAULT as the
+ * kernel's copies make it, never a crash (setsockopt, getsockopt,
+ * getsockname, bind, the ioctls, poll and select's arrays); a receive
+ * region that cannot be written is refused at setsockopt (it crashed the
+ * receive thread at the first message); close_range forgets a Homa
+ * descriptor as close does. */
+static void check_bad_pointers_other_calls(void)
+{
+	struct hsock c;
+	void *bad = (void *)16;
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *ro = mmap(NULL, (size_t)page, PROT_READ,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int v = 0, fd;
+	socklen_t l = sizeof(v);
+	struct sockaddr_storage ss;
+	struct pollfd pf;
+	volatile nfds_t huge = 1u << 30;   /* (past RLIMIT_NOFILE) */
+	fd_set set;
+	struct timeval tv = { 0, 0 };
+
+	CHECK(ro != MAP_FAILED);
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	CHECK_ERR(setsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_SERVER, bad,
+			     sizeof(int)), EFAULT);
+	CHECK_ERR(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, bad, sizeof(int)),
+		  EFAULT);
+	CHECK_ERR(getsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_SERVER, &v, bad),
+		  EFAULT);
+	CHECK_ERR(getsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_SERVER, bad, &l),
+		  EFAULT);
+	CHECK_ERR(getsockopt(c.fd, IPPROTO_HOMA, SO_HOMA_SERVER, ro, &l),
+		  EFAULT);
+	l = sizeof(ss);
+	CHECK_ERR(getsockname(c.fd, bad, &l), EFAULT);
+	CHECK_ERR(getsockname(c.fd, (struct sockaddr *)&ss, bad), EFAULT);
+	CHECK_ERR(bind(c.fd, bad, sizeof(struct sockaddr_in6)), EFAULT);
+	CHECK_ERR(bind(c.fd, (struct sockaddr *)&ss, 4096), EINVAL);
+	CHECK_ERR(ioctl(c.fd, HOMAIOCINFO, bad), EFAULT);
+	CHECK_ERR(ioctl(c.fd, HOMAIOCINFO, ro), EFAULT);
+	CHECK_ERR(ioctl(c.fd, HOMAIOCABORT, bad), EFAULT);
+	CHECK_ERR(ioctl(c.fd, FIONBIO, bad), EFAULT);
+	CHECK_ERR(poll(bad, 1, 0), EFAULT);
+	pf.fd = c.fd;
+	pf.events = POLLIN;
+	CHECK_ERR(poll(&pf, huge, 0), EINVAL);
+	FD_ZERO(&set);
+	FD_SET(c.fd, &set);
+	/* The kernel reads the set as far as its own table: past our
+	 * 128 bytes, whatever is there (EBADF for a stray bit); no crash. */
+	CHECK(select(1 << 30, &set, NULL, NULL, &tv) >= 0 || errno == EBADF);
+	CHECK_ERR(select(c.fd + 1, bad, NULL, NULL, &tv), EFAULT);
+	CHECK(round_trip(&c, AF_INET6, 100, 14));
+	/* A region the process cannot write. */
+	fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+	CHECK(fd >= 0);
+	{
+		uint8_t *r = mmap(NULL, REGION, PROT_READ,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct homa_rcvbuf_args rb = { (uintptr_t)r, REGION };
+
+		CHECK(r != MAP_FAILED);
+		CHECK_ERR(setsockopt(fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb,
+				     sizeof(rb)), EFAULT);
+		CHECK_ERR(setsockopt(fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, bad,
+				     sizeof(rb)), EFAULT);
+		munmap(r, REGION);
+	}
+	/* close_range forgets it: the number, reused by a file, is the
+	 * file's. */
+	CHECK(close_range((unsigned)fd, (unsigned)fd, 0) == 0);
+	{
+		int f = open("/proc/self/stat", O_RDONLY);
+		char b[8];
+
+		CHECK(f >= 0);
+		if (f == fd)
+			CHECK(read(f, b, sizeof(b)) == (ssize_t)sizeof(b));
+		close(f);
+	}
+	munmap(ro, (size_t)page);
+	close_homa(&c);
+}
+
 static double ms_since(const struct timespec *t0);
 
 /* A slow server of the check's own: answers each request after 20 ms. */
@@ -1648,6 +1734,7 @@ int main(int argc, char **argv)
 		{ "bad_iov", check_bad_iov },
 		{ "bad_msghdr", check_bad_msghdr },
 		{ "eintr", check_eintr },
+		{ "bad_pointers_other_calls", check_bad_pointers_other_calls },
 		{ "args_changed_while_blocked", check_args_changed_while_blocked },
 		{ "pollout_agrees", check_pollout_agrees },
 		{ "unreachable", check_unreachable },
