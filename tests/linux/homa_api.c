@@ -943,8 +943,6 @@ static void check_bad_pointers_other_calls(void)
 	int v = 0, fd;
 	socklen_t l = sizeof(v);
 	struct sockaddr_storage ss;
-	struct pollfd pf;
-	volatile nfds_t huge = 1u << 30;   /* (past RLIMIT_NOFILE) */
 	fd_set set;
 	struct timeval tv = { 0, 0 };
 
@@ -970,14 +968,20 @@ static void check_bad_pointers_other_calls(void)
 	CHECK_ERR(ioctl(c.fd, HOMAIOCABORT, bad), EFAULT);
 	CHECK_ERR(ioctl(c.fd, FIONBIO, bad), EFAULT);
 	CHECK_ERR(poll(bad, 1, 0), EFAULT);
-	pf.fd = c.fd;
-	pf.events = POLLIN;
-	CHECK_ERR(poll(&pf, huge, 0), EINVAL);
 	FD_ZERO(&set);
 	FD_SET(c.fd, &set);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	/* (The sanitizers' own poll and select read the whole array first.) */
+	{
+		struct pollfd pf = { .fd = c.fd, .events = POLLIN };
+		volatile nfds_t huge = 1u << 30;   /* past RLIMIT_NOFILE */
+
+		CHECK_ERR(poll(&pf, huge, 0), EINVAL);
+	}
 	/* The kernel reads the set as far as its own table: past our
 	 * 128 bytes, whatever is there (EBADF for a stray bit); no crash. */
 	CHECK(select(1 << 30, &set, NULL, NULL, &tv) >= 0 || errno == EBADF);
+#endif
 	CHECK_ERR(select(c.fd + 1, bad, NULL, NULL, &tv), EFAULT);
 	CHECK(round_trip(&c, AF_INET6, 100, 14));
 	/* A region the process cannot write. */
