@@ -445,6 +445,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uh_pacer_flush_deferred(st);
 			uh_sock_reap(s, false);
 			(void)uh_runtime_take_interrupt();
+			uh_user_begin();   /* the caller's pages: check again */
 			if (uh_wait_prepare(&s->wait) == ticket)
 				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
 						? BLOCK_MAX_NS : remaining);
@@ -461,6 +462,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		}
 		uh_pacer_flush_deferred(st);
 		uh_sock_reap(s, false);
+		uh_user_begin();           /* the caller's pages: check again */
 		rc = uh_wait_sleep(&s->wait, ticket,
 				   timeout_ns < 0 ? UINT64_MAX
 				   : (uint64_t)timeout_ns - (now - start));

@@ -3,6 +3,7 @@
  * core/sndbuf.c).
  */
 #include "api/api.h"
+#include "api/usermem.h"
 #include "core/metrics.h"
 #include "core/sock.h"
 #include "core/stack.h"
@@ -46,6 +47,7 @@ int uh_api_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 			continue;
 		uh_lockdep_might_sleep("uhoma_send waiting for its budget",
 				       UH_HERE);
+		uh_user_begin();    /* the caller's pages: check again after */
 		if (uh_wait_sleep(&s->tx_wait, ticket, UINT64_MAX) ==
 		    UHOMA_ERR_INTERRUPTED) {
 			rc = UHOMA_ERR_INTERRUPTED;

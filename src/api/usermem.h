@@ -27,8 +27,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-/* Starts a call of the application's: pages checked before it are
- * checked again (they may have been unmapped since). */
+/* Starts a call of the application's, or a sleep within one: pages
+ * checked before are checked again after (another thread may have
+ * changed their mapping meanwhile). */
 void uh_user_begin(void);
 
 /* Checks that @len bytes at the caller's @p can be written, without

@@ -883,7 +883,6 @@ static ssize_t homa_send_in(struct hsock *h, struct msg_in *m, int flags)
 			uh_readiness_tx_refused(h->s);
 		if (rc)
 			return fail_code(h, rc, "sendmsg (request)");
-		uh_user_begin();   /* it may have waited: check again */
 		if (uh_user_write(&ua->id, &id, sizeof(id)))
 			return fail(h, EFAULT, "homa_sendmsg_args not "
 				    "writable");
@@ -984,7 +983,6 @@ static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
 	rc = uhoma_recv(h->s, &m,
 			(flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
 				? UHOMA_NONBLOCK : 0, -1);
-	uh_user_begin();   /* it may have waited: check again */
 	if (rc < 0 && !m.id)
 		return fail_code(h, rc, "recvmsg");
 	a.id = m.id;
