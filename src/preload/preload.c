@@ -24,8 +24,8 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,13 +39,13 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "api/api.h"
-#include "api/usermem.h"
 #include "api/readiness.h"
+#include "api/usermem.h"
 #include "core/config.h"
 #include "core/sock.h"
 #include "core/stack.h"
