@@ -254,8 +254,20 @@ static int homa_socket(int domain, int type)
 		return errno = EAFNOSUPPORT, -1;
 	}
 	rc = uhoma_socket(st, 0, &s);
-	if (rc)
+	if (rc) {
+		static atomic_bool said;
+
+		/* Say why once, as for a stack that cannot start: a port
+		 * that cannot be bound is usually an addr= that is not this
+		 * host's. */
+		if (!atomic_exchange(&said, true))
+			fprintf(stderr, "uhoma-preload: cannot open a Homa "
+				"socket: %s%s\n", uhoma_strerror(rc),
+				rc == UHOMA_ERR_INVALID_ARGUMENT
+				? " (is UHOMA_CONFIG's addr an address of "
+				  "this host?)" : "");
 		return errno = errno_of(rc), -1;
+	}
 	/* Close-on-exec always: the socket lives in this process only. */
 	/* The descriptor's readiness is kept in step only once the program
 	 * polls it (homa_polled): two system calls per message saved for
