@@ -169,8 +169,7 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length)
 	/* The receive path writes the region with no lock to catch a fault:
 	 * one it cannot write would crash the process later, at the first
 	 * message. */
-	if (region && !((uintptr_t)region & 4095) &&
-	    length >= UH_POOL_MIN_BYTES && length <= (1ull << 32) &&
+	if (uh_pool_region_ok(region, length) &&
 	    uh_user_mapped_writable(region, length))
 		RETURN_TO_APP(UHOMA_ERR_BAD_ADDRESS);
 	rc = uh_pool_setup(&s->pool, region, length);

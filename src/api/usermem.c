@@ -5,9 +5,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -63,56 +63,71 @@ static int in_my_stack(const void *p, size_t len)
 }
 
 /*
- * Pages checked since this thread's last uh_user_begin(): within one call
- * of the application's, the msghdr, the Homa arguments and the address
- * usually share a page, and a page checked for writing is readable too
- * (no architecture Linux runs on has write-only pages). One page each;
- * a range over several pages is checked whole every time.
+ * Ranges checked since this thread's last uh_user_begin(), whole pages
+ * each: within one call of the application's, the msghdr, the Homa
+ * arguments and the address usually share a page, and a message's header
+ * lies beside its body. A range checked for writing is readable too (no
+ * architecture Linux runs on has write-only pages).
  */
-#define CACHED_PAGES 4
-static __thread uintptr_t tl_page[CACHED_PAGES];
-static __thread uint8_t tl_page_how[CACHED_PAGES];  /* 0 none, 1 read, 2 write */
-static __thread unsigned tl_page_next;
+#define CACHED_RANGES 4
+static __thread struct {
+	uintptr_t lo, hi;      /* [lo, hi): page-aligned; hi 0: empty */
+	bool write;
+} tl_checked[CACHED_RANGES];
+static __thread unsigned tl_checked_next;
 
 void uh_user_begin(void)
 {
-	memset(tl_page_how, 0, sizeof(tl_page_how));
+	memset(tl_checked, 0, sizeof(tl_checked));
+}
+
+static uintptr_t page_size(void)
+{
+	static _Atomic uintptr_t size;   /* 0 until first asked; racing
+					  * writers store the same value */
+	uintptr_t s = atomic_load_explicit(&size, memory_order_relaxed);
+
+	if (!s) {
+		s = (uintptr_t)sysconf(_SC_PAGESIZE);
+		atomic_store_explicit(&size, s, memory_order_relaxed);
+	}
+	return s;
 }
 
 /* 1: every page of [@p, @p + @len) can be accessed (@write: written too)
  * as the check says; 0: not, or the check cannot judge. */
 static int pages_ok(const void *p, size_t len, bool write)
 {
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)p, from = a & ~(page - 1), to = a + len;
-	bool one = to > a && ((to - 1) & ~(page - 1)) == from;
+	uintptr_t page = page_size(), a = (uintptr_t)p, to = a + len;
+	uintptr_t from = a & ~(page - 1), end = (to + page - 1) & ~(page - 1);
+	unsigned i;
 
-	if (to < a)
+	if (to < a || end < to)
 		return 0;
-	if (one)
-		for (unsigned i = 0; i < CACHED_PAGES; i++)
-			if (tl_page_how[i] >= (write ? 2 : 1) &&
-			    tl_page[i] == from)
-				return 1;
-	if (madvise((void *)from, to - from,
+	for (i = 0; i < CACHED_RANGES; i++)
+		if (tl_checked[i].lo <= from && end <= tl_checked[i].hi &&
+		    (tl_checked[i].write || !write))
+			return 1;
+	if (madvise((void *)from, end - from,
 		    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0)
 		return 0;
-	if (one) {
-		unsigned i = tl_page_next++ % CACHED_PAGES;
-
-		tl_page[i] = from;
-		tl_page_how[i] = write ? 2 : 1;
-	}
+	i = tl_checked_next++ % CACHED_RANGES;
+	tl_checked[i].lo = from;
+	tl_checked[i].hi = end;
+	tl_checked[i].write = write;
 	return 1;
 }
 
-int uh_user_writable(void *p, size_t len)
+/* Checks that @len bytes at the caller's @p can be written, without
+ * changing them. */
+static int writable(void *p, size_t len)
 {
 	uint8_t probe[64];
 
 	if (!len || in_my_stack(p, len) || pages_ok(p, len, true))
 		return UHOMA_OK;
-	/* The pipe's verdict: read it, write the same bytes back. */
+	/* The pipe's verdict: read it, write the same bytes back (a rare
+	 * path; a write another thread makes there meanwhile can be lost). */
 	for (size_t off = 0; off < len; off += sizeof(probe)) {
 		size_t n = len - off < sizeof(probe) ? len - off
 						     : sizeof(probe);
@@ -186,34 +201,30 @@ int uh_user_write(void *dst, const void *src, size_t len)
 	return copy_checked(dst, src, len, dst, true);
 }
 
+int uh_user_read_rw(void *dst, void *src, size_t len)
+{
+	int rc = writable(src, len);
+
+	return rc ? rc : uh_user_read(dst, src, len);
+}
+
 int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
 		   size_t n)
 {
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = 1, hi = 0;
 	size_t off = 0;
-	int ok = 1;
+	bool ok = true;
 
 	/* Check every part first: a message is sent whole or not at all. */
 	for (size_t i = 0; i < n && ok; i++) {
-		uintptr_t a = (uintptr_t)iov[i].iov_base, from, to;
-
 		if (!iov[i].iov_len) {
 			/* The kernel refuses even an empty part at a
 			 * kernel address (its access_ok). */
-			if ((intptr_t)a < 0)
+			if ((intptr_t)iov[i].iov_base < 0)
 				return UHOMA_ERR_BAD_ADDRESS;
 			continue;
 		}
-		from = a & ~(page - 1);
-		to = a + iov[i].iov_len;
-		/* A part within the pages of the last check (a header
-		 * beside its body) costs none. */
-		if (from >= lo && to <= hi && to >= a)
-			continue;
 		ok = in_my_stack(iov[i].iov_base, iov[i].iov_len) ||
 		     pages_ok(iov[i].iov_base, iov[i].iov_len, false);
-		lo = from;
-		hi = (to + page - 1) & ~(page - 1);
 	}
 	for (size_t i = 0; i < n && off < len; i++) {
 		size_t part = iov[i].iov_len < len - off ? iov[i].iov_len
@@ -245,7 +256,7 @@ int uh_user_mapped_writable(const void *p, size_t len)
 		return UHOMA_OK;
 	f = fopen("/proc/self/maps", "re");
 	if (!f)   /* no /proc: the first page written as the module does */
-		return uh_user_writable((void *)(uintptr_t)p, 1);
+		return writable((void *)(uintptr_t)p, 1);
 	/* Mappings come in address order: walk them from @at on. */
 	while (at < end && fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;

@@ -32,10 +32,6 @@
  * changed their mapping meanwhile). */
 void uh_user_begin(void);
 
-/* Checks that @len bytes at the caller's @p can be written, without
- * changing them. */
-int uh_user_writable(void *p, size_t len);
-
 /* Gathers @n parts at @iov into @dst, at most @len bytes in all (a part
  * past them is cut: the caller's lengths were summed before). */
 int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
@@ -46,6 +42,11 @@ int uh_user_read(void *dst, const void *src, size_t len);
 
 /* Copies @len bytes from @src to the caller's @dst. */
 int uh_user_write(void *dst, const void *src, size_t len);
+
+/* Copies in @len bytes of the caller's @src that the call will write back
+ * (Homa's arguments, a msghdr): checked writable first, so that a failure
+ * comes before the call does anything. */
+int uh_user_read_rw(void *dst, void *src, size_t len);
 
 /* Whether [@p, @p + @len) is mapped writable from end to end, without
  * touching its pages (a buffer region: populating it would take memory

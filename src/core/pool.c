@@ -20,14 +20,19 @@ void uh_pool_init(struct uh_pool *p)
 	p->partial = NO_PARTIAL;
 }
 
+bool uh_pool_region_ok(const void *region, size_t length)
+{
+	return region && !((uintptr_t)region & 4095) &&
+	       length >= UH_POOL_MIN_BYTES && length <= (1ull << 32);
+}
+
 int uh_pool_setup(struct uh_pool *p, void *region, size_t length)
 {
 	uint32_t n;
 	uint32_t *stack;
 	uint16_t *refs, *app;
 
-	if (!region || ((uintptr_t)region & 4095) || length < UH_POOL_MIN_BYTES ||
-	    length > (1ull << 32))
+	if (!uh_pool_region_ok(region, length))
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	n = (uint32_t)(length >> UH_BPAGE_SHIFT);
 	uh_lockdep_might_block("pool setup", UH_HERE);

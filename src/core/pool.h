@@ -48,6 +48,10 @@ void uh_pool_init(struct uh_pool *p);
  * UHOMA_ERR_INVALID_ARGUMENT / UHOMA_ERR_NOMEM. */
 int uh_pool_setup(struct uh_pool *p, void *region, size_t length);
 
+/* Whether @region and @length are a region uh_pool_setup takes: page
+ * aligned, UH_POOL_MIN_BYTES to 4 GiB. */
+bool uh_pool_region_ok(const void *region, size_t length);
+
 /* Frees the bookkeeping (not the region, which is the application's). */
 void uh_pool_destroy(struct uh_pool *p);
 

@@ -222,12 +222,13 @@ static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 	int got = 0, r = ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts),
 			       NULL);
 
+	/* (Before the lock calls below can change errno.) */
+	if (r < 0 && errno == EINTR)
+		tl_interrupted = true;
 	pthread_mutex_lock(&ws->lock);   /* our files are released now */
 	if (--ws->polling[phase] == 0 && phase != ws->phase)
 		pthread_cond_broadcast(&ws->drained);
 	pthread_mutex_unlock(&ws->lock);
-	if (r < 0 && errno == EINTR)
-		tl_interrupted = true;
 	if (r <= 0)
 		return 0;
 	for (int i = 0; i < n && got < max; i++)

@@ -552,26 +552,24 @@ static void polled_fds(const struct pollfd *fds, nfds_t n)
  * abort under _FORTIFY_SOURCE). */
 static void polled_set(int nfds, const fd_set *set)
 {
-	const unsigned bits = 8 * sizeof(unsigned long);
+	const size_t bits = 8 * sizeof(unsigned long);
+	size_t words = ((size_t)nfds + bits - 1) / bits;
 	unsigned long w[SCAN_CHUNK];
 
-	if (!set)
-		return;
-	for (int base = 0; base < nfds; base += (int)(SCAN_CHUNK * bits)) {
-		int left = nfds - base;
-		size_t words = ((size_t)left + bits - 1) / bits;
+	for (size_t at = 0; set && at < words; at += SCAN_CHUNK) {
+		size_t k = words - at < SCAN_CHUNK ? words - at : SCAN_CHUNK;
 
-		if (words > SCAN_CHUNK)
-			words = SCAN_CHUNK;
 		if (uh_user_read(w, (const unsigned long *)(const void *)set +
-					    (unsigned)base / bits,
-				 words * sizeof(w[0])))
+					    at, k * sizeof(w[0])))
 			return;
-		for (int fd = base; fd < nfds && fd < base +
-				(int)(words * bits); fd++)
-			if ((w[(unsigned)(fd - base) / bits] >>
-			     ((unsigned)(fd - base) % bits)) & 1)
-				homa_polled(fd);
+		for (size_t i = 0; i < k; i++)
+			for (unsigned long m = w[i]; m; m &= m - 1) {
+				size_t fd = (at + i) * bits +
+					    (size_t)__builtin_ctzl(m);
+
+				if (fd < (size_t)nfds)
+					homa_polled((int)fd);
+			}
 	}
 }
 
@@ -820,8 +818,6 @@ static void msg_in_free(struct msg_in *m)
 static int msg_in_read(struct hsock *h, const struct msghdr *msg,
 		       struct msg_in *m)
 {
-	int rc;
-
 	m->iov = m->few;
 	uh_user_begin();
 	if (!msg || uh_user_read(&m->mh, msg, sizeof(m->mh)))
@@ -841,8 +837,8 @@ static int msg_in_read(struct hsock *h, const struct msghdr *msg,
 	}
 	if (m->mh.msg_iovlen &&
 	    (!m->mh.msg_iov ||
-	     (rc = uh_user_read(m->iov, m->mh.msg_iov,
-				m->mh.msg_iovlen * sizeof(*m->iov))))) {
+	     uh_user_read(m->iov, m->mh.msg_iov,
+			  m->mh.msg_iovlen * sizeof(*m->iov)))) {
 		msg_in_free(m);
 		m->iov = m->few;
 		return fail(h, EFAULT, "iovec array not readable");
@@ -864,7 +860,7 @@ static ssize_t homa_send_in(struct hsock *h, struct msg_in *m, int flags)
 			    "homa_sendmsg_args, with msg_controllen 0");
 	/* Read, and writable for the id that comes back: checked before
 	 * anything is sent. */
-	if (uh_user_writable(ua, sizeof(a)) || uh_user_read(&a, ua, sizeof(a)))
+	if (uh_user_read_rw(&a, ua, sizeof(a)))
 		return fail(h, EFAULT, "homa_sendmsg_args not accessible");
 	if (a.reserved || (a.flags & ~(uint32_t)HOMA_SENDMSG_VALID_FLAGS))
 		return fail(h, EINVAL, "reserved field or unknown flags set "
@@ -961,15 +957,14 @@ static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
 
 	STALE_CHECK(h);
 	uh_user_begin();
-	if (!msg || uh_user_writable(msg, sizeof(*msg)) ||
-	    uh_user_read(&mh, msg, sizeof(mh)))
+	if (!msg || uh_user_read_rw(&mh, msg, sizeof(mh)))
 		return fail(h, EFAULT, "msghdr not accessible");
 	ua = mh.msg_control;
 	if (!ua || mh.msg_controllen != sizeof(a))
 		return fail(h, EINVAL, "msg_control must point to struct "
 			    "homa_recvmsg_args, msg_controllen %zu",
 			    sizeof(a));
-	if (uh_user_writable(ua, sizeof(a)) || uh_user_read(&a, ua, sizeof(a)))
+	if (uh_user_read_rw(&a, ua, sizeof(a)))
 		return fail(h, EFAULT, "homa_recvmsg_args not accessible");
 	(void)uh_user_write(&msg->msg_flags, &zero, sizeof(zero));
 	if (a.reserved)
@@ -1099,8 +1094,7 @@ static int homa_info(struct hsock *h, struct homa_info *uinfo)
 	struct uhoma_rpc_info *rows = NULL;
 	int rc;
 
-	if (!uinfo || uh_user_writable(uinfo, sizeof(info)) ||
-	    uh_user_read(&info, uinfo, sizeof(info)))
+	if (!uinfo || uh_user_read_rw(&info, uinfo, sizeof(info)))
 		return fail(h, EFAULT, "homa_info not accessible");
 	max = info.rpc_info ? info.rpc_info_length /
 				      sizeof(struct homa_rpc_info)
