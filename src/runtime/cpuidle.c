@@ -4,21 +4,28 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "runtime/cpuidle.h"
 
-#define RECHECK_NS 4000
-#define BUSY_READINGS 12
+/* A reading every 16 us, three busy ones in a row: 48 us. */
+#define RECHECK_NS 16000
+#define BUSY_READINGS 3
 
 static int loadavg_fd = -1;       /* immutable after once */
 static long online_cpus = 1;      /* immutable after once */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static __thread uint64_t tl_checked;  /* when this thread last read */
-static __thread unsigned tl_busy;     /* busy readings in a row */
+/* The process's last reading, shared by its pollers: the one whose
+ * compare-and-swap moves @checked_ns reads, the others use the verdict. */
+static _Atomic uint64_t checked_ns;  /* when it was last read */
+static _Atomic unsigned busy;        /* busy readings in a row */
+
+/* What a reading asks (tests give their own); set with no poller. */
+static long (*source)(void) = uh_cpu_runnable;
 
 static void cpuidle_init(void)
 {
@@ -28,12 +35,15 @@ static void cpuidle_init(void)
 	loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 }
 
-/* The runnable threads now (the fourth field's numerator, "R/T"), or -1. */
-static long runnable_now(void)
+long uh_cpu_runnable(void)
 {
 	char buf[128], *slash;
-	ssize_t n = pread(loadavg_fd, buf, sizeof(buf) - 1, 0);
+	ssize_t n;
 
+	pthread_once(&once, cpuidle_init);
+	if (loadavg_fd < 0)
+		return -1;
+	n = pread(loadavg_fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -47,17 +57,31 @@ static long runnable_now(void)
 
 bool uh_cpu_idle(uint64_t now_ns)
 {
+	uint64_t last = atomic_load_explicit(&checked_ns, memory_order_relaxed);
+	unsigned b;
 	long r;
 
 	pthread_once(&once, cpuidle_init);
-	if (now_ns - tl_checked < RECHECK_NS)
-		return tl_busy < BUSY_READINGS;
-	tl_checked = now_ns;
-	if (loadavg_fd < 0 || (r = runnable_now()) < 0)
+	/* Signed: another poller may have moved the time past a @now_ns
+	 * this caller read a moment earlier. */
+	if ((int64_t)(now_ns - last) < RECHECK_NS ||
+	    !atomic_compare_exchange_strong_explicit(&checked_ns, &last, now_ns,
+						     memory_order_relaxed,
+						     memory_order_relaxed))
+		return atomic_load_explicit(&busy, memory_order_relaxed) <
+		       BUSY_READINGS;
+	if ((r = source()) < 0)
 		return true;
-	if (r > online_cpus)
-		tl_busy = tl_busy < BUSY_READINGS ? tl_busy + 1 : BUSY_READINGS;
-	else
-		tl_busy = 0;
-	return tl_busy < BUSY_READINGS;
+	b = atomic_load_explicit(&busy, memory_order_relaxed);
+	b = r > online_cpus ? (b < BUSY_READINGS ? b + 1 : BUSY_READINGS) : 0;
+	atomic_store_explicit(&busy, b, memory_order_relaxed);
+	return b < BUSY_READINGS;
+}
+
+void uh_cpu_idle_test_source(long (*runnable)(void))
+{
+	pthread_once(&once, cpuidle_init);
+	source = runnable ? runnable : uh_cpu_runnable;
+	atomic_store(&checked_ns, 0);
+	atomic_store(&busy, 0);
 }

@@ -24,10 +24,20 @@
 /*
  * Whether a CPU of this host has nothing better to do than let the caller
  * poll, as of about @now_ns (CLOCK_MONOTONIC). Reads /proc/loadavg at most
- * once every 4 us per thread (a 0.4 us system call); answers "busy" only
- * when 12 readings in a row (48 us) saw more runnable threads than CPUs.
+ * once every 16 us per process (a 0.4-0.9 us system call, formatting five
+ * numbers: every 4 us it was a fifth of a poll's time), the process's
+ * pollers sharing the reading; answers "busy" only when 3 readings in a
+ * row (48 us) saw more runnable threads than CPUs.
  * true when /proc is not readable (poll as configured).
  */
 bool uh_cpu_idle(uint64_t now_ns);
+
+/* The host's runnable threads now (/proc/loadavg's fourth field, "R/T":
+ * R, the caller included), or -1 when it cannot be read. */
+long uh_cpu_runnable(void);
+
+/* Tests: readings come from @runnable (the host's runnable threads; NULL:
+ * /proc/loadavg again), the shared state reset. Call with no poller. */
+void uh_cpu_idle_test_source(long (*runnable)(void));
 
 #endif /* UHOMA_RUNTIME_CPUIDLE_H */
