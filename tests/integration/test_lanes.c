@@ -6,7 +6,10 @@
  * long low-priority datagrams ahead of a short urgent one from a plain UDP
  * socket and check what recv() hands out first; that the split follows
  * the priority exactly at the threshold, for IPv4 TOS and IPv6 traffic
- * class, and from a dual-stack carrier's own sends to an IPv4 peer; that nothing is lost or reordered within a lane; that a busy poll
+ * class, and from a dual-stack carrier's own sends to an IPv4 peer; that
+ * a carrier's sends arrive with every priority 0-7 (the default level
+ * needs no control message, the others do); that nothing is lost or
+ * reordered within a lane; that a busy poll
  * that got urgent packets leaves the bulk lane to the next poll, never two
  * in a row; that with lanes off the order is the socket's FIFO; and that a
  * port with lanes stays
@@ -196,6 +199,81 @@ static void lanes__urgent_read_first_ipv6(void **state)
 	check_urgent_first(&g);
 	assert_int_equal(g.prio[0], 7);
 	assert_int_equal(g.prio[1], 1);
+}
+
+/*
+ * A carrier on @from sends one datagram at each priority 0-7 to a carrier
+ * on @to, given as @dst: each must arrive with its own. The sending socket
+ * carries the default level (7) as its own TOS and sends it with no
+ * control message; every other level still needs one, and a dual-stack
+ * socket's IPv4 peers need the IPv4 TOS.
+ */
+static void every_priority_arrives(const char *from, const char *to,
+				   const char *dst)
+{
+	uint16_t rport = 0, sport = 0;
+	struct uh_carrier *r = carrier_port(to, 4, &rport);
+	struct uh_carrier *s = carrier_port(from, 4, &sport);
+	uint8_t pkt[8][100], *mem = malloc((size_t)RXCAP * 8);
+	unsigned seen = 0, got = 0;
+
+	assert_non_null(mem);
+	for (uint8_t prio = 0; prio < 8; prio++) {
+		struct uh_tx tx = { .hdr = pkt[prio], .hdr_len = 100,
+				    .dport = rport, .priority = prio };
+
+		memset(pkt[prio], 0, sizeof(pkt[prio]));
+		pkt[prio][0] = (uint8_t)(sport >> 8);
+		pkt[prio][1] = (uint8_t)sport;
+		pkt[prio][TAG_AT] = prio;
+		assert_int_equal(uh_addr_parse(dst, &tx.dst), 0);
+		assert_int_equal(s->ops->send(s, sport, &tx, 1), 1);
+	}
+	for (unsigned calls = 0; got < 8 && calls < 50; calls++) {
+		struct uh_rx rx[8];
+		unsigned n;
+
+		for (unsigned i = 0; i < 8; i++)
+			rx[i] = (struct uh_rx){ .buf = mem + i * RXCAP,
+						.cap = RXCAP };
+		n = r->ops->recv(r, rx, 8 - got, 1000 * 1000 * 1000);
+		for (unsigned i = 0; i < n; i++) {
+			/* Its tag is the priority it was sent at. */
+			assert_int_equal(rx[i].priority, rx[i].buf[TAG_AT]);
+			seen |= 1u << rx[i].priority;
+		}
+		got += n;
+	}
+	assert_int_equal(got, 8);
+	assert_int_equal(seen, 0xff);
+	free(mem);
+	s->ops->close_port(s, sport);
+	s->ops->destroy(s);
+	r->ops->close_port(r, rport);
+	r->ops->destroy(r);
+}
+
+static void lanes__every_priority_arrives_ipv4(void **state)
+{
+	(void)state;
+	every_priority_arrives("127.0.0.1", "127.0.0.1", "127.0.0.1");
+}
+
+static void lanes__every_priority_arrives_dual_stack_to_ipv4(void **state)
+{
+	(void)state;
+	every_priority_arrives("::", "::", "127.0.0.1");
+}
+
+static void lanes__every_priority_arrives_ipv6(void **state)
+{
+	(void)state;
+	if (!have_ipv6_loopback()) {
+		print_message("    skipped: no IPv6 loopback (::1) here\n");
+		skip();
+	}
+	every_priority_arrives("::1", "::1", "::1");
+	every_priority_arrives("::", "::", "::1");
 }
 
 /* Busy polls (timeout 0) into @rx; the tags of what one returned. */
@@ -426,6 +504,9 @@ int main(void)
 		UH_TEST(lanes__urgent_read_first_ipv4),
 		UH_TEST(lanes__urgent_read_first_ipv6),
 		UH_TEST(lanes__dual_stack_ipv4_keeps_priority),
+		UH_TEST(lanes__every_priority_arrives_ipv4),
+		UH_TEST(lanes__every_priority_arrives_dual_stack_to_ipv4),
+		UH_TEST(lanes__every_priority_arrives_ipv6),
 		UH_TEST(lanes__poll_yields_bulk_once),
 		UH_TEST(lanes__below_threshold_stays_in_order),
 		UH_TEST(lanes__off_is_one_fifo),
