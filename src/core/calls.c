@@ -148,7 +148,11 @@ int uh_call_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 		if (!rpc || !rpc->is_private) {
 			if (rpc)
 				uh_rpc_release(rpc);
-			*rc = UHOMA_ERR_INVALID_ARGUMENT;
+			/* Shutdown ended it: say so, as every later call
+			 * does, not "unknown id". */
+			*rc = !rpc && atomic_load(&s->shutdown)
+				      ? UHOMA_ERR_SHUTDOWN
+				      : UHOMA_ERR_INVALID_ARGUMENT;
 			return 1;
 		}
 		if (!rpc->private_ready) {
@@ -200,17 +204,20 @@ int uh_call_abort(struct uhoma_sock *s, uint64_t id, int error)
 	struct uh_rpc *rpc;
 
 	uh_deferred_init(&p);
+	if (atomic_load(&s->shutdown))
+		return UHOMA_ERR_SHUTDOWN;   /* every RPC has ended */
 	if (id) {
 		rpc = uh_rpc_find_client(s, id);
 		if (!rpc)
-			return UHOMA_ERR_NOT_FOUND;
+			return atomic_load(&s->shutdown) ? UHOMA_ERR_SHUTDOWN
+							 : UHOMA_ERR_NOT_FOUND;
 		abort_one(rpc, error, &p);
 		uh_rpc_release(rpc);
 		uh_deferred_flush(s->stack, &p);
 		return UHOMA_OK;
 	}
 	if (!uh_rpc_walk_begin(&w, s))
-		return UHOMA_OK;      /* shut down: nothing left */
+		return UHOMA_ERR_SHUTDOWN;      /* nothing left */
 	while ((rpc = uh_rpc_walk_next(&w))) {
 		if (!uh_rpc_is_client(rpc))   /* immutable: no lock needed */
 			continue;

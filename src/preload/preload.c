@@ -1175,7 +1175,11 @@ static int homa_ioctl(struct hsock *h, unsigned long req, void *arg)
 				    (unsigned long long)a->id);
 		rc = uhoma_abort(h->s, a->id,
 				 a->error ? ERRNO_CODE_BASE - (int)a->error : 0);
-		if (rc == UHOMA_ERR_NOT_FOUND)
+		/* The module's abort does not look at shutdown: all of
+		 * none is done, one that shutdown ended is unknown. */
+		if (rc == UHOMA_ERR_SHUTDOWN && !a->id)
+			return 0;
+		if (rc == UHOMA_ERR_NOT_FOUND || rc == UHOMA_ERR_SHUTDOWN)
 			return fail(h, EINVAL, "no client RPC %llu",
 				    (unsigned long long)a->id);
 		return rc ? fail_code(h, rc, "HOMAIOCABORT") : 0;

@@ -162,12 +162,31 @@ static void shutdown__rpcs_in_every_state(void **state)
 	assert_int_equal(uhoma_msg_release(d.srv, &held[0]), UHOMA_OK);
 	assert_int_equal(uhoma_msg_release(d.srv, &held[1]), UHOMA_OK);
 
-	assert_int_equal(uhoma_shutdown(d.cli), UHOMA_OK);
 	{
 		struct sockaddr_storage to;
 		size_t to_len;
+		struct uhoma_msg pm;
+		uint64_t priv;
 
+		/* A private RPC that shutdown ends: waiting for it, or
+		 * aborting it (or all), says SHUTDOWN, not "unknown id"
+		 * (helper-17). */
 		nt_addr(1, 80, &to, &to_len);
+		assert_int_equal(uhoma_send(d.cli, (struct sockaddr *)&to,
+					    to_len, msgbuf, 10, 0,
+					    UHOMA_PRIVATE, &priv),
+				 UHOMA_OK);
+		assert_int_equal(uhoma_shutdown(d.cli), UHOMA_OK);
+		memset(&pm, 0, sizeof(pm));
+		pm.id = priv;
+		assert_int_equal(uhoma_recv(d.cli, &pm, UHOMA_NONBLOCK, 0),
+				 UHOMA_ERR_SHUTDOWN);
+		pm.id = priv;
+		assert_int_equal(uhoma_recv(d.cli, &pm, 0, 1000000),
+				 UHOMA_ERR_SHUTDOWN);
+		assert_int_equal(uhoma_abort(d.cli, priv, 0),
+				 UHOMA_ERR_SHUTDOWN);
+		assert_int_equal(uhoma_abort(d.cli, 0, 0), UHOMA_ERR_SHUTDOWN);
 		assert_int_equal(uhoma_send(d.cli, (struct sockaddr *)&to,
 					    to_len, msgbuf, 10, 0, 0, &id),
 				 UHOMA_ERR_SHUTDOWN);
@@ -181,7 +200,7 @@ static void shutdown__rpcs_in_every_state(void **state)
 		assert_true(ma.rpcs[s] == 0);    /* all reaped at close */
 		assert_true(mb.rpcs[s] == 0);
 	}
-	assert_true(ma.rpcs_reaped == 4 && mb.rpcs_reaped == 4);
+	assert_true(ma.rpcs_reaped == 4 && mb.rpcs_reaped == 5);
 	uhoma_stack_destroy(d.a);
 	uhoma_stack_destroy(d.b);
 	uhoma_memnet_destroy(d.net);
