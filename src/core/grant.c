@@ -51,14 +51,25 @@ static bool wants_grants(const struct uh_rpc *rpc)
 	       in->granted < (uint32_t)in->length;
 }
 
-/* Keeps @rpc's (locked) share of total_incoming equal to its granted but
- * unreceived bytes while it is scheduled, 0 otherwise. */
+/*
+ * Keeps @rpc's (locked) share of total_incoming equal to the bytes we
+ * granted it and it has not sent, while it is scheduled; 0 otherwise.
+ * Bytes its sender claimed unscheduled (in.claimed) count only once
+ * received: a forged first packet claiming 40 KB it never sends held 39 KB
+ * of max_incoming for a whole timeout, and about ten of them a second
+ * stopped every grant at the receiver (helper-17). Nor do bytes granted to
+ * a sender gone silent (uh_grant_silent): a forged message granted a
+ * window would otherwise hold it until its timeout.
+ */
 static void account(struct uh_grant *g, struct uh_rpc *rpc, bool live)
 {
-	uint32_t now = 0;
+	uint32_t now = 0, floor = received(rpc);
 
-	if (live && rpc->in.length > 0 && rpc->in.granted > received(rpc))
-		now = rpc->in.granted - received(rpc);
+	if (floor < rpc->in.claimed)
+		floor = rpc->in.claimed;
+	if (live && !rpc->granting.silent && rpc->in.length > 0 &&
+	    rpc->in.granted > floor)
+		now = rpc->in.granted - floor;
 	if (now != rpc->granting.acct) {
 		atomic_fetch_add_explicit(&g->total_incoming,
 					  (int64_t)now - (int64_t)rpc->granting.acct,
@@ -166,6 +177,7 @@ static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
 		return;
 	}
 	in->granted += inc;
+	rpc->granting.silent = false;     /* a new grant: it may send */
 	account(g, rpc, true);
 	set_needy(g, s, capped);
 	if (needy_pass)
@@ -209,6 +221,7 @@ void uh_grant_check(struct uh_rpc *rpc, struct uh_deferred *p)
 
 	if (rpc->in.length <= 0)
 		return;
+	rpc->granting.silent = false;     /* it spoke: its grant counts */
 	if (!rpc->granting.birth)
 		rpc->granting.birth = atomic_fetch_add_explicit(&g->births, 1,
 							 memory_order_relaxed);
@@ -249,6 +262,17 @@ void uh_grant_check(struct uh_rpc *rpc, struct uh_deferred *p)
 						 memory_order_relaxed) >=
 		    (int64_t)rpc->peer->max_payload)
 		p->grant_recalc = true;   /* headroom for needy messages */
+}
+
+void uh_grant_silent(struct uh_rpc *rpc, struct uh_deferred *p)
+{
+	struct uh_grant *g = &rpc->sock->stack->grant;
+
+	if (rpc->granting.silent || !rpc->granting.acct)
+		return;           /* nothing held (it may wait for a grant) */
+	rpc->granting.silent = true;
+	account(g, rpc, true);
+	p->grant_recalc = true;           /* its headroom to the needy */
 }
 
 void uh_grant_done(struct uh_rpc *rpc, struct uh_deferred *p)

@@ -94,6 +94,13 @@ void uh_grant_send(struct uh_rpc *rpc, struct uh_deferred *p);
  * manager will re-examine it (and drop it) from uh_deferred_flush. */
 void uh_grant_done(struct uh_rpc *rpc, struct uh_deferred *p);
 
+/* @rpc (locked) is silent past resend_ticks while granted bytes are
+ * unsent: they stop holding max_incoming headroom (which goes to the
+ * needy) until its next DATA (uh_grant_check). A live sender resumes; a
+ * forged or vanished one no longer blocks every other grant until its
+ * timeout. */
+void uh_grant_silent(struct uh_rpc *rpc, struct uh_deferred *p);
+
 /* Does what uh_grant_check/uh_grant_done deferred for the @n RPCs in
  * @rpcs (each with a reference, dropped here). No lock may be held. */
 void uh_grant_recalc(struct uhoma_stack *st, struct uh_rpc **rpcs,

@@ -90,8 +90,10 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 		return false;
 	}
 	incoming = h->u.data.incoming < len ? h->u.data.incoming : len;
-	if (in->granted < incoming)
+	if (in->granted < incoming) {
 		in->granted = incoming;
+		in->claimed = incoming;
+	}
 	if (!in->has_bufs) {
 		if (uh_pool_region(&s->pool) &&
 		    uh_pool_alloc(&s->pool, len, in->bpage_offsets,

@@ -89,6 +89,10 @@ struct uh_msgin {
 	uint32_t recv_end;       /* one past the highest byte received */
 	uint32_t bytes_remaining;/* bytes not yet received */
 	uint32_t granted;        /* sender may send below this */
+	uint32_t claimed;        /* the most the sender itself said it sends
+				  * ungranted (DATA's incoming above what we
+				  * granted): its unscheduled bytes, which
+				  * hold no grant headroom (grant.c) */
 	uint32_t copies;         /* copies to the region running unlocked */
 	uint16_t num_gaps;
 	uint16_t gaps_cap;       /* UH_MAX_GAPS, or UH_GAPS_BLOCK */
@@ -173,6 +177,10 @@ struct uh_rpc {
 		uint8_t prio;        /* RPC lock: priority of the last GRANT */
 		bool requested;      /* RPC lock: recorded in a pending */
 		uint32_t acct;       /* RPC lock: our share of total_incoming */
+		bool silent;         /* RPC lock: its sender went silent with
+				      * granted bytes unsent (the timer's
+				      * RESEND): they hold no headroom until
+				      * its next DATA */
 		uint64_t birth;      /* age: written once, under the RPC lock,
 				      * before the RPC reaches the manager;
 				      * then read-only (also under grant) */

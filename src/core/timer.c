@@ -200,8 +200,10 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	}
 	if (rpc->state == UH_RPC_INCOMING &&
 	    sched_crossed(silence, k, c->resend_ticks, c->resend_interval,
-			  SERVER_BACKOFF))
+			  SERVER_BACKOFF)) {
 		uh_out_request_resend(rpc, p, false);
+		uh_grant_silent(rpc, p);   /* its grant is not arriving */
+	}
 	rpc->timer_due = min_u64(rpc->silent_since +
 				 sched_next(silence, c->resend_ticks,
 					    c->resend_interval, SERVER_BACKOFF),
@@ -260,10 +262,13 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		return;
 	}
 	if (sched_crossed(now - rpc->silent_since, k, first, every,
-			  CLIENT_BACKOFF))
+			  CLIENT_BACKOFF)) {
 		/* No response yet: RESEND(0, -1) draws BUSY from a live
 		 * server, RPC_UNKNOWN from one that lost the request. */
 		uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
+		if (rpc->state == UH_RPC_INCOMING)
+			uh_grant_silent(rpc, p);
+	}
 	rpc->timer_due = min_u64(rpc->silent_since +
 				 sched_next(now - rpc->silent_since, first,
 					    every, CLIENT_BACKOFF),

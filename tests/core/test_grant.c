@@ -424,6 +424,49 @@ static void grant__dead_or_finished_message_leaves(void **state)
 	ct_net_free(&net);
 }
 
+/*
+ * Forged first packets (helper-17): 30 "senders" each claim a 1 MB message
+ * with 40 KB unscheduled and send one packet. Their claims hold no grant
+ * headroom (bytes a sender says it will send unasked count once they
+ * arrive), and what we grant them stops counting once they stay silent
+ * past resend_ticks: a real 120 KB request arriving among them is granted
+ * whole within a resend interval, not after their timeout (100 ticks),
+ * when about ten such packets a second had stopped every grant.
+ */
+static void grant__forged_claims_do_not_starve_real_messages(void **state)
+{
+	struct ct_net net;
+	struct ct_host *b;
+	struct uh_hdr h;
+	uint32_t sent = 40000;
+	int ticks = 0;
+
+	(void)state;
+	ct_net_init(&net);
+	b = ct_host(&net, 2, NULL);           /* max_incoming 400000 */
+	ct_sock(b, SRV_PORT);
+	for (int p = 10; p < 40; p++) {
+		ct_request_data(b, p, 1000, 1000000, 0, PAYLOAD, 40000);
+		assert_true(total_incoming(b) <= 400000);
+	}
+	ct_clear(&net);
+	request_range(b, 3, 1000, 120000, 0, sent, 40000);
+	/* The real sender sends whatever it is granted, at once. */
+	while (sent < 120000 && ticks <= (int)b->st->cfg.resend_ticks + 1) {
+		if (last_grant(&net, 3, &h) >= 0 && h.u.grant.offset > sent) {
+			request_range(b, 3, 1000, 120000, sent,
+				      h.u.grant.offset, 40000);
+			sent = h.u.grant.offset;
+		} else {
+			ct_tick(&net);
+			ticks++;
+		}
+		assert_true(total_incoming(b) <= 400000);
+	}
+	assert_int_equal(sent, 120000);
+	ct_net_free(&net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +477,7 @@ int main(void)
 		UH_TEST(grant__priority_follows_rank),
 		UH_TEST(grant__sender_uses_granted_priority),
 		UH_TEST(grant__dead_or_finished_message_leaves),
+		UH_TEST(grant__forged_claims_do_not_starve_real_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

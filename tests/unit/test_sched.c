@@ -148,18 +148,21 @@ static void grant__srpt_order_and_priorities(void **state)
 
 	(void)state;
 	setup("max_overcommit=2");
-	data(2, 2, 500000, 0, 1000, 10000);
+	/* Each sender claims only its first packet unscheduled: its next
+	 * packets, received, free granted headroom (claimed bytes hold
+	 * none). */
+	data(2, 2, 500000, 0, 1000, 1000);
 	assert_non_null(last_grant(2, 0));   /* alone: granted */
 	assert_int_equal(last_grant(2, 0)->prio, 0); /* lowest level */
-	data(3, 2, 200000, 0, 1000, 10000);
+	data(3, 2, 200000, 0, 1000, 1000);
 	assert_non_null(last_grant(2, 0));
 	mark = npkts;
-	data(4, 2, 300000, 0, 1000, 10000);
+	data(4, 2, 300000, 0, 1000, 1000);
 	/* The 500 KB message lost its slot to the 300 KB one. */
 	assert_int_equal(metric(UH_M_GRANT_EVICTIONS), 1);
-	data(2, 2, 500000, 1000, PKT, 10000);
-	data(3, 2, 200000, 1000, PKT, 10000);
-	data(4, 2, 300000, 1000, PKT, 10000);
+	data(2, 2, 500000, 1000, PKT, 1000);
+	data(3, 2, 200000, 1000, PKT, 1000);
+	data(4, 2, 300000, 1000, PKT, 1000);
 	g3 = NULL;
 	g4 = NULL;
 	for (unsigned i = mark; i < npkts; i++) {
