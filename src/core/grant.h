@@ -96,9 +96,9 @@ void uh_grant_done(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* @rpc (locked) is silent past resend_ticks while granted bytes are
  * unsent: they stop holding max_incoming headroom (which goes to the
- * needy) until its next DATA (uh_grant_check). A live sender resumes; a
- * forged or vanished one no longer blocks every other grant until its
- * timeout. */
+ * needy) until its next DATA (uh_grant_check) or a new grant to it. A
+ * live sender resumes; a forged or vanished one no longer blocks every
+ * other grant until its timeout. */
 void uh_grant_silent(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* Does what uh_grant_check/uh_grant_done deferred for the @n RPCs in

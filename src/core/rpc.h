@@ -178,9 +178,9 @@ struct uh_rpc {
 		bool requested;      /* RPC lock: recorded in a pending */
 		uint32_t acct;       /* RPC lock: our share of total_incoming */
 		bool silent;         /* RPC lock: its sender went silent with
-				      * granted bytes unsent (the timer's
-				      * RESEND): they hold no headroom until
-				      * its next DATA */
+				      * granted bytes unsent (set with the
+				      * timer's RESEND): they hold no headroom
+				      * until its next DATA or a new grant */
 		uint64_t birth;      /* age: written once, under the RPC lock,
 				      * before the RPC reaches the manager;
 				      * then read-only (also under grant) */
