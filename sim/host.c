@@ -472,7 +472,7 @@ int sim_host_forget(struct sim_host *h, const struct uhoma_msg *m)
 	if (uh_addr_from_sockaddr((const struct sockaddr *)&m->peer,
 				  m->peer_len, &a, &port))
 		return UHOMA_ERR_INVALID_ARGUMENT;
-	rpc = uh_rpc_find_server(h->sock, &a, m->id);
+	rpc = uh_rpc_find_server(h->sock, &a, port, m->id);
 	if (!rpc)
 		return UHOMA_ERR_NOT_FOUND;
 	uh_deferred_init(&p);

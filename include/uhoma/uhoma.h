@@ -189,6 +189,13 @@ struct uhoma_config {
 				    * process with no request alive (and a
 				    * stack any host with no RPC alive);
 				    * default 10000 */
+	uint32_t dedup_mb;         /* memory for those records, every client
+				    * together, in MiB (1..1048576); past it
+				    * records stop growing (dedup_forgotten)
+				    * and a new client takes the place of its
+				    * host's quietest idle one, or its
+				    * request is dropped (drop_no_memory);
+				    * default 64 */
 	uint32_t max_peers;        /* hosts a stack keeps state for at once;
 				    * past it, packets from new hosts are
 				    * dropped (drop_no_memory) and sends to
@@ -566,8 +573,11 @@ struct uhoma_metrics {
 				    * dedup_window); a late first copy of one
 				    * is dropped, never run */
 	uint64_t dedup_evictions;  /* client processes forgotten early to make
-				    * room (more than 1024 on one host) */
+				    * room (more than 1024 on one host, or
+				    * past dedup_mb) */
 	uint64_t dedup_records;    /* gauge: client processes remembered */
+	uint64_t dedup_bytes;      /* gauge: memory of those records (at most
+				    * dedup_mb MiB) */
 	uint64_t peers;            /* gauge: hosts this stack keeps state for
 				    * (freed dedup_quiet_ms after their last
 				    * RPC; at most max_peers) */

@@ -68,9 +68,8 @@ int uh_call_send(struct uhoma_sock *s, const struct uh_addr *addr,
 int uh_call_reply(struct uhoma_sock *s, const struct uh_addr *addr,
 		  uint16_t port, uint64_t id, uint8_t *copy, uint32_t len)
 {
-	struct uh_rpc *rpc = uh_rpc_find_server(s, addr, id);
+	struct uh_rpc *rpc = uh_rpc_find_server(s, addr, port, id);
 
-	(void)port;
 	if (!rpc) {
 		/* The RPC ended (its client is gone): nothing to do, as the
 		 * module says (0). */
@@ -118,13 +117,16 @@ static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
 	rpc->in.given = true;
 	if (uh_rpc_is_client(rpc)) {
 		struct uh_ack ack = { rpc->id, rpc->dport }, full[UH_MAX_ACKS];
+		unsigned n = rpc->acked ? 0 : uh_peer_add_ack(rpc->peer,
+							      s->port, &ack,
+							      full);
 
-		if (!rpc->acked && uh_peer_add_ack(rpc->peer, &ack, full)) {
+		if (n) {
 			struct uh_hdr h;
 
 			uh_out_ctl_init(&h, rpc, UH_PKT_ACK);
-			h.u.ack.num_acks = UH_MAX_ACKS;
-			memcpy(h.u.ack.acks, full, sizeof(full));
+			h.u.ack.num_acks = (uint16_t)n;
+			memcpy(h.u.ack.acks, full, n * sizeof(full[0]));
 			uh_deferred_ctl(p, &h, s->port, &rpc->peer->addr,
 					rpc->dport);
 		}

@@ -45,6 +45,7 @@ static const struct field fields[] = {
 	CONFIG_FIELD(lanes, 0, 1),
 	CONFIG_FIELD(dedup_window, 1024, 1u << 24),
 	CONFIG_FIELD(dedup_quiet_ms, 1, 3600000),
+	CONFIG_FIELD(dedup_mb, 1, 1u << 20),
 	CONFIG_FIELD(max_peers, 1, 1u << 26),
 	CONFIG_FIELD(max_unproven, 16, 1u << 24),
 	CONFIG_FIELD(poll_always, 0, 1),
@@ -85,6 +86,7 @@ static void set_defaults(struct uhoma_config *c)
 	c->lanes = 1;
 	c->dedup_window = 1u << 16;
 	c->dedup_quiet_ms = 10000;
+	c->dedup_mb = 64;
 	c->max_peers = 1u << 18;
 	c->max_unproven = 4096;
 }

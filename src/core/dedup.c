@@ -42,7 +42,7 @@ uint64_t *uh_dedup_ring(uint32_t cap)
 	return calloc(2 * (cap / 64), sizeof(uint64_t));
 }
 
-struct uh_dedup *uh_dedup_new(uint64_t id, uint64_t now)
+struct uh_dedup *uh_dedup_new(uint64_t key, uint64_t id, uint64_t now)
 {
 	struct uh_dedup *d = calloc(1, sizeof(*d));
 	uint64_t s = seq_of(id), half = UH_DEDUP_MIN_CAP / 2;
@@ -54,7 +54,7 @@ struct uh_dedup *uh_dedup_new(uint64_t id, uint64_t now)
 		free(d);
 		return NULL;
 	}
-	d->key = uh_dedup_key(id);
+	d->key = key;
 	d->cap = UH_DEDUP_MIN_CAP;
 	d->floor = s > half ? s - half : 0;
 	d->start = d->floor;
@@ -330,5 +330,5 @@ bool uh_dedup_idle(const struct uh_dedup *d, uint64_t now, uint64_t quiet)
 
 uint64_t uh_dedup_bytes(const struct uh_dedup *d)
 {
-	return sizeof(*d) + 2 * (d->cap / 8);
+	return sizeof(*d) + uh_dedup_ring_bytes(d->cap);
 }

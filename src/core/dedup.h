@@ -50,6 +50,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct uh_metrics;
+
 /* Id bits above this name the client process (rpc.c's id layout). */
 #define UH_DEDUP_KEY_SHIFT 41
 /* The ring's first size, in sequence numbers (power of two). */
@@ -64,7 +66,7 @@ struct uh_dedup_mark {
 
 struct uh_dedup {
 	struct uh_dedup *next;   /* the peer's list (peer lock) */
-	uint64_t key;            /* id >> UH_DEDUP_KEY_SHIFT */
+	uint64_t key;            /* uh_dedup_key: client process and port */
 	uint64_t floor;          /* seq <= floor: finished */
 	uint64_t start;          /* the floor as created (a guess: nothing at
 				  * or below it seen); lowered with it */
@@ -81,16 +83,39 @@ struct uh_dedup {
 	unsigned mark_next;      /* the mark written next */
 };
 
-/* The client process of request @id. */
-static inline uint64_t uh_dedup_key(uint64_t id)
+/*
+ * The memory of every record of a stack, against cfg.dedup_mb. A record's
+ * ring grows only with bytes taken from here (else its floor slides, and
+ * ids are forgotten), and a new record past the limit must take the place
+ * of an idle one: a flood of forged ids far apart (16 KiB of ring for two
+ * datagrams) holds at most the limit, not 16 KiB per pair.
+ */
+struct uh_dedup_budget {
+	_Atomic uint64_t used;      /* bytes held (atomic: each peer's lock
+				     * covers only its own records) */
+	uint64_t max;               /* immutable: cfg.dedup_mb in bytes */
+	struct uh_metrics *metrics; /* immutable: the gauge dedup_bytes */
+};
+
+/* Bytes of a ring of @cap ids (two bits each). */
+static inline uint64_t uh_dedup_ring_bytes(uint32_t cap)
 {
-	return id >> UH_DEDUP_KEY_SHIFT;
+	return 2 * (uint64_t)(cap / 64) * sizeof(uint64_t);
 }
 
-/* A record for the client of @id, its floor set below @id's sequence
+/* The client of request @id from port @port: the process that numbered
+ * it, on the port its packets come from (the one thing in a datagram its
+ * sender cannot forge; rpc.h). */
+static inline uint64_t uh_dedup_key(uint64_t id, uint16_t port)
+{
+	return (uint64_t)port << (64 - UH_DEDUP_KEY_SHIFT) |
+	       id >> UH_DEDUP_KEY_SHIFT;
+}
+
+/* A record for client @key (uh_dedup_key), @id its first request, its floor set below @id's sequence
  * number by half the first ring (copies that overtook earlier requests of
  * the client are common at start). NULL if memory is short. */
-struct uh_dedup *uh_dedup_new(uint64_t id, uint64_t now);
+struct uh_dedup *uh_dedup_new(uint64_t key, uint64_t id, uint64_t now);
 void uh_dedup_free(struct uh_dedup *d);
 
 /* Whether request @id is finished (a copy must be dropped). */

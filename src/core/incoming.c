@@ -82,6 +82,7 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 	if (h->u.data.ack.client_id && !uh_rpc_is_client(rpc) &&
 	    p->num_acks < UH_DEFERRED_ACKS) {
 		p->acks[p->num_acks].src = *src;
+		p->acks[p->num_acks].sport = h->sport;
 		p->acks[p->num_acks].ack = h->u.data.ack;
 		p->num_acks++;
 	}
@@ -284,7 +285,7 @@ static void send_ack(struct uhoma_sock *s, struct uh_peer *peer,
 	r.sender_id = id;
 	if (peer)
 		r.u.ack.num_acks = (uint16_t)uh_peer_take_acks(
-			peer, r.u.ack.acks, UH_MAX_ACKS);
+			peer, s->port, r.u.ack.acks, UH_MAX_ACKS);
 	uh_deferred_ctl(p, &r, s->port, src, dport);
 }
 
@@ -356,9 +357,10 @@ struct uh_rpc *uh_in_find_rpc(struct uhoma_sock *s, const struct uh_hdr *h,
 			      const struct uh_addr *src, bool *mismatch)
 {
 	uint64_t id = h->sender_id ^ 1;     /* our id for this RPC */
-	struct uh_rpc *rpc = (id & 1) ? uh_rpc_find_server(s, src, id)
+	struct uh_rpc *rpc = (id & 1) ? uh_rpc_find_server(s, src, h->sport, id)
 				      : uh_rpc_find_client(s, id);
 
+	/* A server RPC's key holds both; a client RPC is ours by id. */
 	*mismatch = rpc && (rpc->dport != h->sport ||
 			    !uh_addr_eq(&rpc->peer->addr, src));
 	if (*mismatch) {
@@ -399,12 +401,6 @@ static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 				uh_stack_drop(st, drop);
 				return drop == UH_DROP_NOT_SERVER;
 			}
-			/* Another thread's, made meanwhile, may differ. */
-			if (rpc->dport != h->sport) {
-				uh_rpc_release(rpc);
-				uh_stack_drop(st, UH_DROP_MISMATCH);
-				return false;
-			}
 		}
 	}
 	if (!rpc) {
@@ -444,7 +440,7 @@ static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 }
 
 void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
-		     const struct uh_ack *ack)
+		     uint16_t sport, const struct uh_ack *ack)
 {
 	struct uh_deferred p;
 	struct uhoma_sock *s;
@@ -453,7 +449,7 @@ void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 	uh_deferred_init(&p);
 	uh_rcu_read_lock();
 	s = uh_sock_find(st, ack->server_port);
-	rpc = s ? uh_rpc_find_server(s, src, ack->client_id ^ 1) : NULL;
+	rpc = s ? uh_rpc_find_server(s, src, sport, ack->client_id ^ 1) : NULL;
 	if (rpc) {
 		if (rpc->state == UH_RPC_OUTGOING) {
 			uh_metric_inc(st->metrics, UH_M_RESPONSES_SENT);
@@ -473,9 +469,9 @@ static void handle_ack_pkt(struct uhoma_stack *st, const struct uh_hdr *h,
 	struct uh_ack a = { .client_id = h->sender_id, .server_port = h->dport };
 
 	if (!(h->sender_id & 1))
-		uh_in_apply_ack(st, src, &a);
+		uh_in_apply_ack(st, src, h->sport, &a);
 	for (unsigned i = 0; i < h->u.ack.num_acks; i++)
-		uh_in_apply_ack(st, src, &h->u.ack.acks[i]);
+		uh_in_apply_ack(st, src, h->sport, &h->u.ack.acks[i]);
 }
 
 void uh_in_count(struct uhoma_stack *st, uint8_t type, size_t len)

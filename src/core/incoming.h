@@ -38,9 +38,11 @@ struct uh_rpc *uh_in_find_rpc(struct uhoma_sock *s, const struct uh_hdr *h,
 /* Counts a received packet of @type and @len bytes. */
 void uh_in_count(struct uhoma_stack *st, uint8_t type, size_t len);
 
-/* Server side: client @src acknowledged @ack; its RPC ends. No lock may be
- * held. */
+/* Server side: client @src, in a packet from its port @sport, acknowledged
+ * @ack; its RPC ends. Only an RPC of @sport's: the ack's own fields do not
+ * name the client's port, and an ack from another port may be forged.
+ * No lock may be held. */
 void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
-		     const struct uh_ack *ack);
+		     uint16_t sport, const struct uh_ack *ack);
 
 #endif /* UHOMA_CORE_INCOMING_H */

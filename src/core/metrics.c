@@ -64,6 +64,7 @@ static const char *const plain_name[] = {
 	[UH_M_DEDUP_FORGOTTEN] = "dedup_forgotten",
 	[UH_M_DEDUP_EVICTIONS] = "dedup_evictions",
 	[UH_M_DEDUP_RECORDS] = "dedup_records",
+	[UH_M_DEDUP_BYTES] = "dedup_bytes",
 	[UH_M_PEERS] = "peers",
 	[UH_M_UNPROVEN_EVICTIONS] = "unproven_evictions",
 	[UH_M_PORT_UNREACHABLE] = "port_unreachable",
@@ -145,6 +146,7 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->dedup_forgotten = rd(m, UH_M_DEDUP_FORGOTTEN);
 	out->dedup_evictions = rd(m, UH_M_DEDUP_EVICTIONS);
 	out->dedup_records = rd(m, UH_M_DEDUP_RECORDS);
+	out->dedup_bytes = rd(m, UH_M_DEDUP_BYTES);
 	out->peers = rd(m, UH_M_PEERS);
 	out->unproven_evictions = rd(m, UH_M_UNPROVEN_EVICTIONS);
 	out->port_unreachable = rd(m, UH_M_PORT_UNREACHABLE);

@@ -52,6 +52,7 @@ enum uh_metric {
 				  * unfinished (dedup.h) */
 	UH_M_DEDUP_EVICTIONS,    /* client records evicted for room */
 	UH_M_DEDUP_RECORDS,      /* gauge: client records held */
+	UH_M_DEDUP_BYTES,        /* gauge: their memory (uh_dedup_budget) */
 	UH_M_PEERS,              /* gauge: peers in the table */
 	UH_M_UNPROVEN_EVICTIONS, /* requests ended unproven for room */
 	UH_M_PORT_UNREACHABLE,   /* ICMP port unreachable received */

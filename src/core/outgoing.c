@@ -48,10 +48,11 @@ static void batch_add(struct batch *b, struct uh_rpc *rpc, uint32_t off,
 	h.u.data.retransmit = retransmit;
 	h.u.data.cutoff_version = cutoff_version;
 	if (b->n == 0) {
-		/* Piggyback one stored ack for this peer (client side). */
+		/* Piggyback one stored ack of this socket's for this peer
+		 * (client side). */
 		struct uh_ack ack;
 
-		if (uh_peer_take_acks(rpc->peer, &ack, 1) == 1)
+		if (uh_peer_take_acks(rpc->peer, rpc->sock->port, &ack, 1) == 1)
 			h.u.data.ack = ack;
 	}
 	uh_wire_encode(&h, b->hdr[b->n]);

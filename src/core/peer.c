@@ -49,6 +49,8 @@ static uint32_t peer_payload(struct uh_peertab *t, const struct uh_addr *addr,
 
 static void peer_free(struct uh_peer *p)
 {
+	/* Records are freed here only as the stack goes (a peer with one is
+	 * never idle, never removed): their bytes go with the budget. */
 	while (p->dedup) {
 		struct uh_dedup *d = p->dedup;
 
@@ -216,36 +218,69 @@ unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
 	return n;
 }
 
-bool uh_peer_add_ack(struct uh_peer *p, const struct uh_ack *ack,
-		     struct uh_ack *out)
+/* Peer lock held: moves up to @max of @port's acks to @out, the newest
+ * first, keeping the others in order; returns how many. */
+static unsigned acks_take_locked(struct uh_peer *p, uint16_t port,
+				 struct uh_ack *out, unsigned max)
 {
-	bool full = false;
+	bool taken[UH_MAX_ACKS] = { false };
+	unsigned n = 0, keep = 0;
+
+	for (unsigned i = p->num_acks; i-- > 0 && n < max;)
+		if (p->ack_port[i] == port) {
+			out[n++] = p->acks[i];
+			taken[i] = true;
+		}
+	for (unsigned i = 0; n && i < p->num_acks; i++)
+		if (!taken[i]) {
+			p->acks[keep] = p->acks[i];
+			p->ack_port[keep] = p->ack_port[i];
+			keep++;
+		}
+	if (n)
+		p->num_acks = keep;
+	return n;
+}
+
+unsigned uh_peer_add_ack(struct uh_peer *p, uint16_t port,
+			 const struct uh_ack *ack, struct uh_ack *out)
+{
+	unsigned n = 0;
 
 	uh_lock(&p->lock);
 	if (p->num_acks == UH_MAX_ACKS) {
-		memcpy(out, p->acks, sizeof(p->acks));
-		p->num_acks = 0;
-		full = true;
-	} else {
-		p->acks[p->num_acks++] = *ack;
+		n = acks_take_locked(p, port, out, UH_MAX_ACKS);
+		if (n == 0) {
+			/* Every stored ack is another socket's: its server
+			 * will ask for the oldest with NEED_ACK. */
+			memmove(p->acks, p->acks + 1,
+				(UH_MAX_ACKS - 1) * sizeof(p->acks[0]));
+			memmove(p->ack_port, p->ack_port + 1,
+				(UH_MAX_ACKS - 1) * sizeof(p->ack_port[0]));
+			p->num_acks--;
+		}
 	}
-	uh_unlock(&p->lock);
-	return full;
-}
-
-unsigned uh_peer_take_acks(struct uh_peer *p, struct uh_ack *out, unsigned max)
-{
-	unsigned n;
-
-	uh_lock(&p->lock);
-	n = p->num_acks < max ? p->num_acks : max;
-	p->num_acks -= n;
-	memcpy(out, p->acks + p->num_acks, n * sizeof(*out));
+	if (n == 0) {
+		p->acks[p->num_acks] = *ack;
+		p->ack_port[p->num_acks] = port;
+		p->num_acks++;
+	}
 	uh_unlock(&p->lock);
 	return n;
 }
 
-/* Peer lock held: the record of client process @key, or NULL. */
+unsigned uh_peer_take_acks(struct uh_peer *p, uint16_t port,
+			   struct uh_ack *out, unsigned max)
+{
+	unsigned n;
+
+	uh_lock(&p->lock);
+	n = acks_take_locked(p, port, out, max);
+	uh_unlock(&p->lock);
+	return n;
+}
+
+/* Peer lock held: the record of client @key (uh_dedup_key), or NULL. */
 static struct uh_dedup *dedup_find(struct uh_peer *p, uint64_t key)
 {
 	for (struct uh_dedup *d = p->dedup; d; d = d->next)
@@ -272,15 +307,73 @@ static struct uh_dedup *dedup_victim(struct uh_peer *p)
 	return v;
 }
 
-enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
+/* Takes @n bytes from @b; false (nothing taken) past its limit. */
+static bool budget_take(struct uh_dedup_budget *b, uint64_t n)
+{
+	if (atomic_fetch_add_explicit(&b->used, n, memory_order_relaxed) + n >
+	    b->max) {
+		atomic_fetch_sub_explicit(&b->used, n, memory_order_relaxed);
+		return false;
+	}
+	uh_metric_add(b->metrics, UH_M_DEDUP_BYTES, (int64_t)n);
+	return true;
+}
+
+/* Takes @n bytes from @b whatever its limit (an eviction pays them back
+ * at once). */
+static void budget_force(struct uh_dedup_budget *b, uint64_t n)
+{
+	atomic_fetch_add_explicit(&b->used, n, memory_order_relaxed);
+	uh_metric_add(b->metrics, UH_M_DEDUP_BYTES, (int64_t)n);
+}
+
+static void budget_give(struct uh_dedup_budget *b, uint64_t n)
+{
+	atomic_fetch_sub_explicit(&b->used, n, memory_order_relaxed);
+	uh_metric_add(b->metrics, UH_M_DEDUP_BYTES, -(int64_t)n);
+}
+
+/* A ring of @cap ids paid from @b; NULL past its limit or with no
+ * memory. */
+static uint64_t *ring_get(struct uh_dedup_budget *b, uint32_t cap)
+{
+	uint64_t *r;
+
+	if (!budget_take(b, uh_dedup_ring_bytes(cap)))
+		return NULL;
+	r = uh_dedup_ring(cap);
+	if (!r)
+		budget_give(b, uh_dedup_ring_bytes(cap));
+	return r;
+}
+
+static void ring_put(struct uh_dedup_budget *b, uint64_t *r, uint32_t cap)
+{
+	if (r) {
+		free(r);
+		budget_give(b, uh_dedup_ring_bytes(cap));
+	}
+}
+
+static void record_put(struct uh_dedup_budget *b, struct uh_dedup *d)
+{
+	if (d) {
+		budget_give(b, uh_dedup_bytes(d));
+		uh_dedup_free(d);
+	}
+}
+
+enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
+					  uint64_t id,
 					  const struct uh_dedup_limits *lim,
 					  struct uh_dedup_counts *counts)
 {
-	uint64_t key = uh_dedup_key(id);
+	uint64_t key = uh_dedup_key(id, port);
+	struct uh_dedup_budget *b = lim->budget;
 	struct uh_dedup *fresh = NULL, *victim = NULL, *d;
 	uint64_t *ring = NULL, *spare = NULL;
-	uint32_t need, ring_cap = 0;
-	bool can_grow = true;
+	uint32_t need, ring_cap = 0, spare_cap = 0;
+	bool can_grow = true, fresh_paid = false;
 	enum uh_dedup_verdict v;
 
 	uh_lockdep_might_block("dedup record allocation", UH_HERE);
@@ -290,11 +383,17 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
 		uh_lock(&p->lock);
 		d = dedup_find(p, key);
 		if (!d && fresh) {
-			if (p->ndedup >= lim->max_records &&
+			/* Past either limit a new record takes the place
+			 * of the quietest idle one. */
+			if ((p->ndedup >= lim->max_records || !fresh_paid) &&
 			    !(victim = dedup_victim(p))) {
 				uh_unlock(&p->lock);
 				v = UH_DEDUP_NOMEM;   /* every one busy */
 				break;
+			}
+			if (!fresh_paid) {
+				budget_force(b, uh_dedup_bytes(fresh));
+				fresh_paid = true;
 			}
 			fresh->next = p->dedup;
 			p->dedup = d = fresh;
@@ -304,9 +403,10 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
 		}
 		if (!d) {
 			uh_unlock(&p->lock);
-			fresh = uh_dedup_new(id, lim->now);
+			fresh = uh_dedup_new(key, id, lim->now);
 			if (!fresh)
 				return UH_DEDUP_NOMEM;
+			fresh_paid = budget_take(b, uh_dedup_bytes(fresh));
 			continue;
 		}
 		if (uh_dedup_finished(d, id)) {
@@ -323,15 +423,18 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
 			}
 			if (low && !(ring && ring_cap >= low)) {
 				uh_unlock(&p->lock);
-				free(ring);
-				ring = uh_dedup_ring(low);
+				ring_put(b, ring, ring_cap);
+				ring = ring_get(b, low);
 				ring_cap = low;
 				can_grow = ring != NULL;
 				continue;
 			}
 			if (low) {
-				free(spare);
+				ring_put(b, spare, spare_cap);
+				spare_cap = d->cap;
 				spare = uh_dedup_install(d, ring, ring_cap);
+				if (spare == ring)
+					spare_cap = ring_cap;
 				ring = NULL;
 			}
 			uh_dedup_lower(d, id);
@@ -340,8 +443,11 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
 						 lim->settle)
 				: 0;
 		if (need && ring && ring_cap >= need) {
-			free(spare);
+			ring_put(b, spare, spare_cap);
+			spare_cap = d->cap;
 			spare = uh_dedup_install(d, ring, ring_cap);
+			if (spare == ring)
+				spare_cap = ring_cap;
 			ring = NULL;
 			need = 0;
 		}
@@ -354,35 +460,38 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
 			break;
 		}
 		uh_unlock(&p->lock);
-		free(ring);
-		ring = uh_dedup_ring(need);
+		ring_put(b, ring, ring_cap);
+		ring = ring_get(b, need);
 		ring_cap = need;
 		can_grow = ring != NULL;   /* no memory: slide instead */
 	}
-	free(ring);
-	free(spare);
-	uh_dedup_free(fresh);
+	ring_put(b, ring, ring_cap);
+	ring_put(b, spare, spare_cap);
+	if (fresh_paid)
+		record_put(b, fresh);
+	else
+		uh_dedup_free(fresh);
 	if (victim) {
 		counts->evicted++;
-		uh_dedup_free(victim);
+		record_put(b, victim);
 	}
 	return v;
 }
 
-void uh_peer_dedup_end(struct uh_peer *p, uint64_t id, bool ran,
-		       uint64_t now)
+void uh_peer_dedup_end(struct uh_peer *p, uint16_t port, uint64_t id,
+		       bool ran, uint64_t now)
 {
 	struct uh_dedup *d;
 
 	uh_lock(&p->lock);
-	d = dedup_find(p, uh_dedup_key(id));
+	d = dedup_find(p, uh_dedup_key(id, port));
 	if (d)      /* always: a record with RPCs alive is never freed */
 		uh_dedup_end(d, id, ran, now);
 	uh_unlock(&p->lock);
 }
 
 unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
-			      uint64_t quiet)
+			      uint64_t quiet, struct uh_dedup_budget *b)
 {
 	struct uh_dedup *gone = NULL;
 	unsigned n = 0;
@@ -405,7 +514,7 @@ unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
 	while (gone) {
 		struct uh_dedup *next = gone->next;
 
-		uh_dedup_free(gone);
+		record_put(b, gone);
 		gone = next;
 	}
 	return n;

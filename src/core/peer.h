@@ -53,6 +53,8 @@ struct uh_peer {
 	struct uh_ack acks[UH_MAX_ACKS]; /* peer.lock: client side, RPCs
 					  * whose responses we received and
 					  * must acknowledge */
+	uint16_t ack_port[UH_MAX_ACKS];  /* peer.lock: the port of our
+					  * socket that owns each of @acks */
 	struct uh_dedup *dedup;        /* peer.lock: server side, one record
 					* per client process (dedup.h) */
 	uint32_t ndedup;               /* peer.lock: records in @dedup */
@@ -134,17 +136,23 @@ unsigned uh_peertab_expire(struct uh_peertab *t, unsigned b, uint64_t now,
 			   uint64_t quiet);
 
 /*
- * Client side: remember that the response of RPC @ack arrived. Returns
- * true if the store was full: then @ack is not stored, *@out holds the
- * UH_MAX_ACKS stored acks (the store is emptied), and the caller must send
- * them now in an ACK packet whose header names @ack's RPC.
+ * Client side: remember that the response of RPC @ack, of our socket on
+ * port @port, arrived. An ack goes only in packets from its own socket's
+ * port: a server applies one only to the RPC of the port the packet came
+ * from (the one thing a datagram's sender cannot forge, design.md "Source
+ * ports"). Returns 0, or, if the store was full, how many of @port's acks
+ * it moved to @out (up to UH_MAX_ACKS; @ack is not among them): the
+ * caller must send them now in an ACK packet from @port whose header names
+ * @ack's RPC. A full store with none of @port's drops its oldest ack to
+ * make room for @ack (that server asks again with NEED_ACK).
  */
-bool uh_peer_add_ack(struct uh_peer *p, const struct uh_ack *ack,
-		     struct uh_ack *out);
+unsigned uh_peer_add_ack(struct uh_peer *p, uint16_t port,
+			 const struct uh_ack *ack, struct uh_ack *out);
 
-/* Takes up to @max stored acks into @out; returns how many. */
-unsigned uh_peer_take_acks(struct uh_peer *p, struct uh_ack *out,
-			   unsigned max);
+/* Takes up to @max stored acks of our socket on @port into @out; returns
+ * how many. */
+unsigned uh_peer_take_acks(struct uh_peer *p, uint16_t port,
+			   struct uh_ack *out, unsigned max);
 
 /* What uh_peer_dedup_admit decided. */
 enum uh_dedup_verdict {
@@ -153,7 +161,7 @@ enum uh_dedup_verdict {
 	UH_DEDUP_NOMEM,      /* no memory for the record: drop it */
 };
 
-/* Client processes one peer (host) is remembered for at most. */
+/* Clients (process and port) one peer (host) is remembered for at most. */
 #define UH_PEER_MAX_CLIENTS 1024
 
 /* Limits and clock of the dedup records (from the stack's config). */
@@ -162,6 +170,8 @@ struct uh_dedup_limits {
 	uint32_t max_cap;    /* cfg.dedup_window, a power of two */
 	uint32_t max_records;/* per peer: client processes remembered */
 	uint64_t settle;     /* ticks after which unseen ids will not come */
+	struct uh_dedup_budget *budget; /* the stack's: pays for records
+					 * and rings */
 };
 
 /* What one admission changed, for the metrics. */
@@ -173,24 +183,25 @@ struct uh_dedup_counts {
 
 /*
  * Server side, at-most-once (dedup.h): may a new RPC be created for
- * request @id from this peer? UH_DEDUP_NEW admits it; the caller must then
+ * request @id from this peer's @port? UH_DEDUP_NEW admits it; the caller must then
  * call uh_peer_dedup_end once for it, whether or not it creates the RPC.
  * May allocate: call with no lock held. Adds to *@counts.
  */
-enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint64_t id,
+enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
+					  uint64_t id,
 					  const struct uh_dedup_limits *lim,
 					  struct uh_dedup_counts *counts);
 
-/* The server RPC of @id admitted above ended; @ran: the application saw
- * the request (finished for good). Never blocks: any lock may be held
- * (the peer lock is a leaf). */
-void uh_peer_dedup_end(struct uh_peer *p, uint64_t id, bool ran,
-		       uint64_t now);
+/* The server RPC of @id from @port admitted above ended; @ran: the
+ * application saw the request (finished for good). Never blocks: any lock
+ * may be held (the peer lock is a leaf). */
+void uh_peer_dedup_end(struct uh_peer *p, uint16_t port, uint64_t id,
+		       bool ran, uint64_t now);
 
 /* Frees the records of @p idle for @quiet ticks; returns how many. Takes
  * the peer lock; frees after releasing it. */
 unsigned uh_peer_dedup_expire(struct uh_peer *p, uint64_t now,
-			      uint64_t quiet);
+			      uint64_t quiet, struct uh_dedup_budget *b);
 
 /* Calls @fn(peer, @arg) for each peer in bucket @b of @t, or in every
  * bucket if @b is UH_PEERTAB_BUCKETS, inside an RCU read section: @fn may

@@ -17,9 +17,10 @@
 
 /*
  * Client ids: bits 63..41 the process id, bits 40..1 a per-process
- * counter, bit 0 clear. A server keys RPCs by (address, id), ignoring the
- * port, so two processes on one host must never share an id: the pid
- * separates processes, the counter RPCs within one (2^40 before it wraps).
+ * counter, bit 0 clear. The module keys a server's RPCs by (address, id),
+ * ignoring the port, so two processes on one host must never share an id:
+ * the pid separates processes, the counter RPCs within one (2^40 before it
+ * wraps). (uhoma's servers key them by address, port and id.)
  * Processes in different pid namespaces that share an IP address could in
  * principle collide; docs/design.md notes it.
  */
@@ -132,24 +133,26 @@ struct uh_bucket *uh_rpc_server_bucket(struct uhoma_sock *s,
 				  (UH_RPC_BUCKETS - 1)];
 }
 
+/* The RPC @id in @b; a server's (@a not NULL) also from @a's @port. */
 static struct uh_rpc *bucket_search(struct uh_bucket *b, uint64_t id,
-				    const struct uh_addr *a)
+				    const struct uh_addr *a, uint16_t port)
 {
 	for (struct uh_rpc *r = b->head; r; r = r->hash_next)
-		if (r->id == id && (!a || uh_addr_eq(&r->peer->addr, a)))
+		if (r->id == id &&
+		    (!a || (r->dport == port && uh_addr_eq(&r->peer->addr, a))))
 			return r;
 	return NULL;
 }
 
-/* Locks @b and returns its RPC (@id, and @a unless NULL) with a
+/* Locks @b and returns its RPC (as bucket_search finds it) with a
  * reference, still locked; or NULL with @b unlocked. */
 static struct uh_rpc *find_locked(struct uh_bucket *b, uint64_t id,
-				  const struct uh_addr *a)
+				  const struct uh_addr *a, uint16_t port)
 {
 	struct uh_rpc *r;
 
 	uh_lock(&b->lock);
-	r = bucket_search(b, id, a);
+	r = bucket_search(b, id, a, port);
 	if (r)
 		uh_rpc_hold(r);
 	else
@@ -159,13 +162,13 @@ static struct uh_rpc *find_locked(struct uh_bucket *b, uint64_t id,
 
 struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id)
 {
-	return find_locked(uh_rpc_client_bucket(s, id), id, NULL);
+	return find_locked(uh_rpc_client_bucket(s, id), id, NULL, 0);
 }
 
 struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
-				  uint64_t id)
+				  uint16_t port, uint64_t id)
 {
-	return find_locked(uh_rpc_server_bucket(s, a, id), id, a);
+	return find_locked(uh_rpc_server_bucket(s, a, id), id, a, port);
 }
 
 static int state_metric(const struct uh_rpc *rpc, int state)
@@ -354,7 +357,8 @@ struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 
 /* At most once: may request @id from @peer create an RPC? (dedup.h) */
 static enum uh_dedup_verdict dedup_admit(struct uhoma_sock *s,
-					 struct uh_peer *peer, uint64_t id)
+					 struct uh_peer *peer, uint16_t port,
+					 uint64_t id)
 {
 	struct uhoma_stack *st = s->stack;
 	const struct uh_dedup_limits lim = {
@@ -362,9 +366,10 @@ static enum uh_dedup_verdict dedup_admit(struct uhoma_sock *s,
 		.max_cap = st->dedup_cap,
 		.max_records = UH_PEER_MAX_CLIENTS,
 		.settle = 2ull * st->cfg.timeout_ticks,
+		.budget = &st->dedup_budget,
 	};
 	struct uh_dedup_counts n = { 0 };
-	enum uh_dedup_verdict v = uh_peer_dedup_admit(peer, id, &lim, &n);
+	enum uh_dedup_verdict v = uh_peer_dedup_admit(peer, port, id, &lim, &n);
 
 	if (n.forgotten)
 		uh_metric_add(st->metrics, UH_M_DEDUP_FORGOTTEN,
@@ -378,9 +383,9 @@ static enum uh_dedup_verdict dedup_admit(struct uhoma_sock *s,
 }
 
 static void dedup_end(struct uhoma_sock *s, struct uh_peer *peer,
-		      uint64_t id, bool ran)
+		      uint16_t port, uint64_t id, bool ran)
 {
-	uh_peer_dedup_end(peer, id, ran,
+	uh_peer_dedup_end(peer, port, id, ran,
 			  atomic_load_explicit(&s->stack->ticks,
 					       memory_order_relaxed));
 }
@@ -392,14 +397,14 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 {
 	struct uh_rpc *rpc, *fresh;
 
-	rpc = uh_rpc_find_server(s, &peer->addr, id);
+	rpc = uh_rpc_find_server(s, &peer->addr, sport, id);
 	if (rpc)
 		goto drop_ref;
 	if (!atomic_load(&s->is_server)) {
 		*drop = UH_DROP_NOT_SERVER;
 		goto drop_ref;
 	}
-	switch (dedup_admit(s, peer, id)) {
+	switch (dedup_admit(s, peer, sport, id)) {
 	case UH_DEDUP_NEW:
 		break;
 	case UH_DEDUP_FINISHED:
@@ -419,19 +424,19 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 	}
 	fresh = rpc_alloc(s, peer, id, sport);  /* no lock held: may block */
 	if (!fresh) {
-		dedup_end(s, peer, id, false);
+		dedup_end(s, peer, sport, id, false);
 		*drop = UH_DROP_NOMEM;
 		goto drop_ref;
 	}
 	uh_lock(&fresh->bucket->lock);
-	if (bucket_search(fresh->bucket, id, &peer->addr)) {
+	if (bucket_search(fresh->bucket, id, &peer->addr, sport)) {
 		/* Another thread created it. Free ours outside the bucket
 		 * lock (a free may block), then look it up as usual; if it
 		 * ended in between, this packet is for a finished request. */
 		uh_unlock(&fresh->bucket->lock);
 		uh_cache_free(s->stack->rpc_cache, fresh);
-		dedup_end(s, peer, id, false);
-		rpc = uh_rpc_find_server(s, &peer->addr, id);
+		dedup_end(s, peer, sport, id, false);
+		rpc = uh_rpc_find_server(s, &peer->addr, sport, id);
 		if (!rpc)
 			*drop = UH_DROP_DONE;
 		goto drop_ref;
@@ -441,7 +446,7 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		*drop = atomic_load(&s->shutdown) ? UH_DROP_SHUTDOWN
 						  : UH_DROP_NOT_SERVER;
 		uh_cache_free(s->stack->rpc_cache, fresh);
-		dedup_end(s, peer, id, false);
+		dedup_end(s, peer, sport, id, false);
 		goto drop_ref;
 	}
 	fresh->in.length = (int32_t)length;
@@ -478,7 +483,7 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_deferred *p)
 	 * copy of it must never create a new RPC, however this one ends. One
 	 * that never reached the application may come again and run. */
 	if (!uh_rpc_is_client(rpc))
-		dedup_end(s, rpc->peer, rpc->id,
+		dedup_end(s, rpc->peer, rpc->dport, rpc->id,
 			  rpc->state == UH_RPC_IN_SERVICE ||
 			  rpc->state == UH_RPC_OUTGOING);
 	uh_grant_done(rpc, p);

@@ -286,8 +286,13 @@ static inline void uh_rpc_release(struct uh_rpc *rpc)
  * does not stop the reaper once the RPC is dead.
  */
 struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id);
+/* A server RPC is named by its client's address, port and id: the module
+ * ignores the port, but over UDP any local process can send from the
+ * host's address, and only the port is its own (design.md "Source
+ * ports"). Keyed by (address, id) alone, one datagram naming another
+ * process's next id would take that request's place. */
 struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
-				  uint64_t id);
+				  uint16_t port, uint64_t id);
 
 /*
  * Creates a client RPC sending @buf (from uh_rpc_msgbuf_alloc, @len bytes)

@@ -55,7 +55,8 @@ void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p)
 		uh_stack_xmit(st, p->ctl[i].sport, &tx, 1);
 	}
 	for (unsigned i = 0; i < p->num_acks; i++)
-		uh_in_apply_ack(st, &p->acks[i].src, &p->acks[i].ack);
+		uh_in_apply_ack(st, &p->acks[i].src, p->acks[i].sport,
+				&p->acks[i].ack);
 	if (p->num_grant || p->grant_recalc) {
 		struct uh_rpc *g[UH_DEFERRED_GRANT];
 		unsigned n = p->num_grant;
@@ -443,15 +444,17 @@ struct ack_flush {
 	struct uh_deferred p;
 };
 
-/* Sends every ack stored for @peer, UH_MAX_ACKS + 1 to a packet: the
- * first names the packet's RPC (and the server port it goes to). */
+/* Sends every ack of the socket's stored for @peer, UH_MAX_ACKS + 1 to a
+ * packet: the first names the packet's RPC (and the server port it goes
+ * to). */
 static void flush_peer_acks(struct uh_peer *peer, void *arg)
 {
 	struct ack_flush *f = arg;
 	struct uh_ack a[UH_MAX_ACKS + 1];
 	unsigned n;
 
-	while ((n = uh_peer_take_acks(peer, a, UH_MAX_ACKS + 1)) > 0) {
+	while ((n = uh_peer_take_acks(peer, f->s->port, a,
+				      UH_MAX_ACKS + 1)) > 0) {
 		struct uh_hdr h;
 
 		memset(&h, 0, sizeof(h));
@@ -474,8 +477,9 @@ void uh_sock_close_start(struct uhoma_sock *s)
 	struct ack_flush f = { .s = s };
 
 	uh_sock_shutdown(s);
-	/* The acks this stack still owes servers go out now: else each
-	 * server keeps the last responses it sent us until its timeout. */
+	/* The acks this socket still owes servers go out now: else each
+	 * server keeps the last responses it sent us until its timeout (its
+	 * NEED_ACK would find the port closed). */
 	uh_deferred_init(&f.p);
 	uh_peertab_walk(&st->peers, UH_PEERTAB_BUCKETS, flush_peer_acks, &f);
 	uh_deferred_flush(st, &f.p);

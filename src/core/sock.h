@@ -117,6 +117,7 @@ struct uh_deferred {
 	unsigned num_acks;
 	struct {
 		struct uh_addr src;
+		uint16_t sport;          /* the port the ack came from */
 		struct uh_ack ack;
 	} acks[UH_DEFERRED_ACKS];
 	unsigned num_grant;

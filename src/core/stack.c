@@ -105,6 +105,8 @@ int uh_stack_new(const struct uhoma_config *cfg,
 	st->dedup_cap = UH_DEDUP_MIN_CAP;
 	while (st->dedup_cap < cfg->dedup_window)
 		st->dedup_cap *= 2;
+	st->dedup_budget.max = (uint64_t)cfg->dedup_mb << 20;
+	st->dedup_budget.metrics = st->metrics;
 	st->dedup_quiet = ((uint64_t)cfg->dedup_quiet_ms * 1000 +
 			   cfg->tick_us - 1) / cfg->tick_us;
 	uh_lock_init(&st->socktab_lock, &socktab_class);

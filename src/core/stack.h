@@ -82,6 +82,8 @@ struct uhoma_stack {
 					* up to a power of two */
 	uint64_t dedup_quiet;          /* immutable: cfg.dedup_quiet_ms in
 					* ticks */
+	struct uh_dedup_budget dedup_budget; /* cfg.dedup_mb: its own
+					      * atomics */
 	unsigned dedup_scan;           /* timer thread only: the peer-table
 					* bucket whose records expire next */
 	uint32_t link_mbps;            /* immutable: cfg's, or the carrier's

@@ -332,6 +332,7 @@ static uint64_t tick_sock(struct uhoma_sock *s, uint64_t now)
 
 struct expiry {
 	uint64_t now, quiet;
+	struct uh_dedup_budget *budget;
 	unsigned freed;
 };
 
@@ -339,7 +340,7 @@ static void expire_peer(struct uh_peer *peer, void *arg)
 {
 	struct expiry *e = arg;
 
-	e->freed += uh_peer_dedup_expire(peer, e->now, e->quiet);
+	e->freed += uh_peer_dedup_expire(peer, e->now, e->quiet, e->budget);
 }
 
 uint64_t uh_stack_tick(struct uhoma_stack *st)
@@ -365,6 +366,7 @@ uint64_t uh_stack_tick(struct uhoma_stack *st)
 	 * UH_PEERTAB_BUCKETS ticks. */
 	exp.now = now;
 	exp.quiet = st->dedup_quiet;
+	exp.budget = &st->dedup_budget;
 	exp.freed = 0;
 	uh_peertab_walk(&st->peers, st->dedup_scan, expire_peer, &exp);
 	/* ... and peers gone idle after them. */

@@ -128,7 +128,7 @@ static struct uh_rpc *server_rpc(struct uhoma_sock *s, uint64_t id)
 {
 	struct uh_addr a = ct_addr(PEER);
 
-	return uh_rpc_find_server(s, &a, id);
+	return uh_rpc_find_server(s, &a, PEER_PORT, id);
 }
 
 static int server_state(struct uhoma_sock *s, uint64_t id)
@@ -779,7 +779,8 @@ static void incoming__need_ack(void **state)
 		uh_rcu_read_lock();
 		peer = uh_peer_find(&h->st->peers, &a);
 		assert_non_null(peer);
-		assert_int_equal(uh_peer_take_acks(peer, left, UH_MAX_ACKS),
+		assert_int_equal(uh_peer_take_acks(peer, cli->port, left,
+						   UH_MAX_ACKS),
 				 0);
 		uh_rcu_read_unlock();
 	}

@@ -122,7 +122,7 @@ static void request_resend(struct ct_host *h, struct uhoma_sock *srv,
 			   uint64_t id, bool all)
 {
 	struct uh_addr a = ct_addr(PEER);
-	struct uh_rpc *rpc = uh_rpc_find_server(srv, &a, id);
+	struct uh_rpc *rpc = uh_rpc_find_server(srv, &a, PEER_PORT, id);
 	struct uh_deferred p;
 
 	assert_non_null(rpc);
@@ -492,7 +492,7 @@ static void outgoing__request_resend_asks_for_gaps(void **state)
 
 	{
 		struct uh_addr a = ct_addr(PEER);
-		struct uh_rpc *rpc = uh_rpc_find_server(srv, &a, 101);
+		struct uh_rpc *rpc = uh_rpc_find_server(srv, &a, PEER_PORT, 101);
 		struct uh_deferred p;
 
 		assert_non_null(rpc);

@@ -221,7 +221,7 @@ static void peer__peer_in_use_never_removed(void **state)
 	b = ct_host(&net, 2, "dedup_quiet_ms=10");
 	p3 = uh_peer_get(&b->st->peers, &a3, now_tick(b));   /* held */
 	p4 = uh_peer_get(&b->st->peers, &a4, now_tick(b));
-	assert_false(uh_peer_add_ack(p4, &ack, out));        /* owed */
+	assert_int_equal(uh_peer_add_ack(p4, 4000, &ack, out), 0); /* owed */
 	uh_peer_put(p4);
 	/* Two turns of the table, far past the quiet time. */
 	for (int t = 0; t < 600; t++)
@@ -230,7 +230,7 @@ static void peer__peer_in_use_never_removed(void **state)
 	assert_ptr_equal(find(b, 4), p4);
 	assert_int_equal(ct_metric(b, UH_M_PEERS), 2);
 	uh_peer_put(p3);
-	assert_int_equal(uh_peer_take_acks(p4, out, UH_MAX_ACKS), 1);
+	assert_int_equal(uh_peer_take_acks(p4, 4000, out, UH_MAX_ACKS), 1);
 	assert_true(out[0].client_id == 1234);
 	assert_true(tick_until_gone(&net, b, 3, 300) != 0);
 	assert_true(tick_until_gone(&net, b, 4, 300) != 0);
@@ -455,6 +455,82 @@ static void peer__need_ack_drains_stored_acks(void **state)
 	ct_net_free(&net);
 }
 
+/*
+ * A server applies an ack only to an RPC of the port the packet came from
+ * (a client's port is the one thing another local process cannot forge),
+ * so a client keeps each ack with its socket's port and sends it only from
+ * there: on a DATA of that socket, in its full-store flush, in its answer
+ * to NEED_ACK. A full store holding only other sockets' acks drops the
+ * oldest (its server asks with NEED_ACK) rather than send it from the
+ * wrong port, where it would be lost silently.
+ */
+static void peer__acks_leave_from_their_own_port(void **state)
+{
+	struct ct_net net;
+	struct ct_host *a, *b;
+	struct uhoma_sock *c1, *c2, *srv;
+	struct uh_ack out[UH_MAX_ACKS], ack = { 2, SRV_PORT };
+	struct uhoma_msg m;
+	struct uh_peer *p2;
+	uint64_t id1, id2, id3;
+	struct uh_hdr h;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	a = ct_host(&net, 1, NULL);
+	b = ct_host(&net, 2, NULL);
+	srv = ct_sock(b, SRV_PORT);
+	c1 = ct_sock(a, 0);
+	c2 = ct_sock(a, 0);
+	id1 = ct_send(c1, 2, SRV_PORT, 100, 1, false);
+	id2 = ct_send(c2, 2, SRV_PORT, 100, 2, false);
+	ct_deliver(&net, 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		ct_reply(srv, &m, 50, 1);
+		ct_release(srv, &m);
+	}
+	ct_deliver(&net, 0);
+	assert_int_equal(ct_take_msg(c1, 0, &m, &rc), 1);
+	ct_release(c1, &m);
+	assert_int_equal(ct_take_msg(c2, 0, &m, &rc), 1);
+	ct_release(c2, &m);
+	p2 = find(a, 2);
+	assert_int_equal(p2->num_acks, 2);
+
+	/* c2's next request carries c2's ack, not c1's (the newer). */
+	id3 = ct_send(c2, 2, SRV_PORT, 100, 3, false);
+	h = ct_hdr(&net, 0);
+	assert_true(h.sender_id == id3 && h.sport == c2->port);
+	assert_true(h.u.data.ack.client_id == id2);
+	assert_int_equal(p2->num_acks, 1);
+	ct_deliver(&net, 0);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	/* c1's ack is still owed, and only c1 can pay it. */
+	assert_int_equal(uh_peer_take_acks(p2, c2->port, out, UH_MAX_ACKS), 0);
+	assert_int_equal(uh_peer_take_acks(p2, c1->port, out, UH_MAX_ACKS), 1);
+	assert_true(out[0].client_id == id1);
+
+	/* The store itself: full of port 7's acks, one of port 9's drops the
+	 * oldest of 7's; full again, 9's next flushes only 9's. */
+	for (uint64_t i = 0; i < UH_MAX_ACKS; i++) {
+		ack.client_id = 100 + 2 * i;
+		assert_int_equal(uh_peer_add_ack(p2, 7, &ack, out), 0);
+	}
+	ack.client_id = 200;
+	assert_int_equal(uh_peer_add_ack(p2, 9, &ack, out), 0);
+	assert_int_equal(p2->num_acks, UH_MAX_ACKS);
+	ack.client_id = 202;
+	assert_int_equal(uh_peer_add_ack(p2, 9, &ack, out), 1);
+	assert_true(out[0].client_id == 200);
+	assert_int_equal(uh_peer_take_acks(p2, 7, out, UH_MAX_ACKS),
+			 UH_MAX_ACKS - 1);
+	assert_true(out[0].client_id == 108 && out[3].client_id == 102);
+	assert_int_equal(p2->num_acks, 0);
+	ct_net_free(&net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +542,7 @@ int main(void)
 		UH_TEST(peer__full_ack_store_flushed),
 		UH_TEST(peer__stored_ack_rides_next_data),
 		UH_TEST(peer__need_ack_drains_stored_acks),
+		UH_TEST(peer__acks_leave_from_their_own_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include "core/peer.h"
 #include "core/rpc.h"
 #include "core/sock.h"
+#include "sync/rcu.h"
 #include "coretest.h"
 #include "testutil.h"
 
@@ -82,7 +83,7 @@ static void inject_ctl(struct ct_host *h, int from, uint8_t type,
 static int server_state(struct uhoma_sock *s, int from, uint64_t id)
 {
 	struct uh_addr a = ct_addr(from);
-	struct uh_rpc *rpc = uh_rpc_find_server(s, &a, id);
+	struct uh_rpc *rpc = uh_rpc_find_server(s, &a, PEER_PORT, id);
 	int state;
 
 	if (!rpc)
@@ -192,18 +193,18 @@ static void rpc__new_client_outgoing_and_found(void **state)
 	uh_rpc_release(rpc);
 
 	assert_null(uh_rpc_find_client(cli, id + 2));
-	assert_null(uh_rpc_find_server(cli, &peer, id | 1));
+	assert_null(uh_rpc_find_server(cli, &peer, PEER_PORT, id | 1));
 	assert_int_equal(ct_gauge(h, UHOMA_RPCS_CLIENT_OUTGOING), 1);
 	assert_int_equal(ct_metric(h, UH_M_REQUESTS_SENT), 1);
 	ct_net_free(&net);
 }
 
 /*
- * Server RPCs are keyed by (client address, id): the same id from two
+ * Server RPCs are keyed by (client address, port, id): the same id from two
  * hosts is two RPCs, and the first DATA creates the RPC (INCOMING, with
  * the message length it announced) while later DATA joins it.
  */
-static void rpc__server_keyed_by_address_and_id(void **state)
+static void rpc__server_keyed_by_address_port_and_id(void **state)
 {
 	struct ct_net net;
 	struct ct_host *h;
@@ -220,7 +221,7 @@ static void rpc__server_keyed_by_address_and_id(void **state)
 	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 2);
 	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 2);
 
-	rpc = uh_rpc_find_server(srv, &a3, 1001);
+	rpc = uh_rpc_find_server(srv, &a3, PEER_PORT, 1001);
 	assert_non_null(rpc);
 	assert_int_equal(rpc->state, UH_RPC_INCOMING);
 	assert_false(uh_rpc_is_client(rpc));
@@ -228,19 +229,20 @@ static void rpc__server_keyed_by_address_and_id(void **state)
 	assert_int_equal(rpc->in.bytes_remaining, 3000 - 1424);
 	assert_int_equal(rpc->dport, PEER_PORT);
 	uh_rpc_release(rpc);
-	rpc = uh_rpc_find_server(srv, &a4, 1001);
+	rpc = uh_rpc_find_server(srv, &a4, PEER_PORT, 1001);
 	assert_non_null(rpc);
 	assert_int_equal(rpc->in.length, 5000);
 	uh_rpc_release(rpc);
-	assert_null(uh_rpc_find_server(srv, &a5, 1001));
-	assert_null(uh_rpc_find_server(srv, &a3, 1003));
+	assert_null(uh_rpc_find_server(srv, &a5, PEER_PORT, 1001));
+	assert_null(uh_rpc_find_server(srv, &a3, PEER_PORT, 1003));
+	assert_null(uh_rpc_find_server(srv, &a3, PEER_PORT + 1, 1001));
 	assert_null(uh_rpc_find_client(srv, 1000));
 
 	/* More of the same request joins it. */
 	assert_false(inject_data(h, 3, PEER_PORT, 80, 1000, 3000, 1424, 1424,
 				 1));
 	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 2);
-	rpc = uh_rpc_find_server(srv, &a3, 1001);
+	rpc = uh_rpc_find_server(srv, &a3, PEER_PORT, 1001);
 	assert_non_null(rpc);
 	assert_int_equal(rpc->in.bytes_remaining, 3000 - 2 * 1424);
 	uh_rpc_release(rpc);
@@ -518,6 +520,191 @@ static void rpc__seen_request_never_runs_twice(void **state)
 	ct_net_free(&net);
 }
 
+/* The port of message @m's sender. */
+static uint16_t msg_port(const struct uhoma_msg *m)
+{
+	struct uh_addr a;
+	uint16_t port = 0;
+
+	assert_int_equal(uh_addr_from_sockaddr((const struct sockaddr *)&m->peer,
+					       m->peer_len, &a, &port), 0);
+	return port;
+}
+
+/* An ACK from 10.0.0.@from:@sport for client RPC @cid, to port 80. */
+static void inject_ack(struct ct_host *h, int from, uint16_t sport,
+		       uint64_t cid)
+{
+	struct uh_hdr ack;
+
+	memset(&ack, 0, sizeof(ack));
+	ack.type = UH_PKT_ACK;
+	ack.sport = sport;
+	ack.dport = 80;
+	ack.sender_id = cid;
+	assert_false(ct_inject(h, from, &ack, NULL, 0));
+}
+
+/*
+ * Over UDP any local process can send from the host's address; only its
+ * port is its own (the carrier drops datagrams whose Homa port is not the
+ * UDP port). A process on the client's host that names the client's RPC
+ * ids from its own port -- its next id ahead of it, an id far ahead that
+ * would slide the at-most-once window past the client's, acks of the
+ * client's RPCs -- must change nothing for the client: helper-17 made a
+ * server refuse a real client's requests, and run one "from" the forger,
+ * with one datagram each (server RPCs and records were keyed by address
+ * and id).
+ */
+static void rpc__another_port_cannot_take_a_clients_ids(void **state)
+{
+	const uint64_t proc = 77ull << 41;
+	const uint16_t forger = PEER_PORT + 1;
+	uint64_t v1 = proc | 2, v2 = proc | 4, far = proc | (100000000ull << 1);
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	/* The client's first request runs, is answered and acknowledged. */
+	inject_request(h, v1, 100, 1);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	ct_reply(srv, &m, 10, 1);
+	ct_release(srv, &m);
+	inject_ack(h, PEER, PEER_PORT, v1);
+	assert_int_equal(server_state(srv, PEER, v1 | 1), -1);
+
+	/* The forger, from its own port: the client's next id, and an id far
+	 * ahead; both run (as the forger's), are answered and acknowledged. */
+	assert_false(inject_data(h, PEER, forger, 80, v2, 100, 0, 100, 2));
+	assert_false(inject_data(h, PEER, forger, 80, far, 100, 0, 100, 2));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		assert_int_equal(msg_port(&m), forger);
+		ct_reply(srv, &m, 10, 2);
+		ct_release(srv, &m);
+	}
+	inject_ack(h, PEER, forger, v2);
+	inject_ack(h, PEER, forger, far);
+
+	/* The client's next request is new to the server: it runs. */
+	inject_request(h, v2, 100, 3);
+	assert_int_equal(ct_drops(h, UH_DROP_DONE), 0);
+	assert_int_equal(ct_drops(h, UH_DROP_MISMATCH), 0);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	assert_true(m.id == (v2 | 1));
+	assert_int_equal(msg_port(&m), PEER_PORT);
+	assert_true(ct_check(srv, &m, 100, 3));
+	ct_reply(srv, &m, 10, 3);
+	ct_release(srv, &m);
+	assert_int_equal(server_state(srv, PEER, v2 | 1), UH_RPC_OUTGOING);
+
+	/* The forger's acks of it, alone and riding on its DATA, do not end
+	 * it; the client's own does. */
+	inject_ack(h, PEER, forger, v2);
+	{
+		uint8_t byte = 0;
+		struct uh_hdr d;
+
+		memset(&d, 0, sizeof(d));
+		d.type = UH_PKT_DATA;
+		d.sport = forger;
+		d.dport = 80;
+		d.sender_id = far + 2;
+		d.u.data.message_length = 1;
+		d.u.data.incoming = 1;
+		d.u.data.cutoff_version = h->st->cutoffs.version;
+		d.u.data.ack.client_id = v2;
+		d.u.data.ack.server_port = 80;
+		assert_false(ct_inject(h, PEER, &d, &byte, 1));
+	}
+	assert_int_equal(server_state(srv, PEER, v2 | 1), UH_RPC_OUTGOING);
+	inject_ack(h, PEER, PEER_PORT, v2);
+	assert_int_equal(server_state(srv, PEER, v2 | 1), -1);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 5);
+	/* And a late copy of the client's request is still refused. */
+	inject_request(h, v2, 100, 3);
+	assert_int_equal(ct_drops(h, UH_DROP_DONE), 1);
+	ct_net_free(&net);
+}
+
+/* Bytes of every at-most-once record @h keeps for 10.0.0.@from. */
+static uint64_t record_bytes(struct ct_host *h, int from, unsigned *n)
+{
+	struct uh_addr a = ct_addr(from);
+	struct uh_peer *peer;
+	uint64_t sum = 0;
+
+	*n = 0;
+	uh_rcu_read_lock();
+	peer = uh_peer_find(&h->st->peers, &a);
+	for (struct uh_dedup *d = peer ? peer->dedup : NULL; d; d = d->next) {
+		sum += uh_dedup_bytes(d);
+		(*n)++;
+	}
+	uh_rcu_read_unlock();
+	return sum;
+}
+
+/*
+ * Two requests with ids far apart cost a server a 16 KiB at-most-once
+ * record for dedup_quiet_ms: helper-17 flooded such pairs and took a
+ * server from 355 MB to 1.1 GB. Every record of a stack is paid from
+ * dedup_mb: past it rings stop growing, and a new client takes the place
+ * of an idle record -- here 300 forged pairs (5 MB unbounded) hold at most
+ * 1 MiB, the gauge says exactly what the records hold, and a real client
+ * arriving afterwards still runs its request.
+ */
+static void rpc__records_bounded_by_dedup_mb(void **state)
+{
+	const uint16_t forger = PEER_PORT + 1;
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	uint64_t bytes;
+	unsigned n;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, "dedup_mb=1");
+	srv = ct_sock(h, 80);
+	for (uint64_t k = 1; k <= 300; k++) {
+		uint64_t ids[2] = { k << 41 | 2, k << 41 | 60000ull << 1 };
+
+		for (int i = 0; i < 2; i++)
+			assert_false(inject_data(h, PEER, forger, 80, ids[i], 10,
+						 0, 10, 1));
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+			ct_reply(srv, &m, 10, 1);
+			ct_release(srv, &m);
+			inject_ack(h, PEER, forger, ids[i]);
+		}
+		bytes = record_bytes(h, PEER, &n);
+		assert_true(bytes <= 1u << 20);
+		assert_int_equal(ct_metric(h, UH_M_DEDUP_BYTES), bytes);
+		assert_int_equal(ct_metric(h, UH_M_DEDUP_RECORDS), n);
+	}
+	assert_int_equal(ct_drops(h, UH_DROP_NOMEM), 0);
+	assert_true(ct_metric(h, UH_M_DEDUP_EVICTIONS) > 0);
+	assert_true(bytes > (1u << 20) - 20 * 1024);    /* it was used */
+
+	/* A real client, new to the server, runs its request. */
+	inject_request(h, 500ull << 41 | 2, 100, 7);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	assert_true(ct_check(srv, &m, 100, 7));
+	ct_release(srv, &m);
+	assert_true(record_bytes(h, PEER, &n) <= 1u << 20);
+	ct_net_free(&net);
+}
+
 /*
  * A client numbers every RPC, to every server, from one counter, so its
  * ids here are sparse; its first request to arrive may have overtaken an
@@ -650,13 +837,15 @@ int main(void)
 		UH_TEST(rpc__client_ids_even_and_unique),
 		UH_TEST(rpc__own_ids_are_dense),
 		UH_TEST(rpc__new_client_outgoing_and_found),
-		UH_TEST(rpc__server_keyed_by_address_and_id),
+		UH_TEST(rpc__server_keyed_by_address_port_and_id),
 		UH_TEST(rpc__find_or_new_server_creates_once),
 		UH_TEST(rpc__state_gauges_follow_life_cycle),
 		UH_TEST(rpc__end_unlinks_once),
 		UH_TEST(rpc__fail_reports_first_error_once),
 		UH_TEST(rpc__reaper_waits_for_last_reference),
 		UH_TEST(rpc__seen_request_never_runs_twice),
+		UH_TEST(rpc__another_port_cannot_take_a_clients_ids),
+		UH_TEST(rpc__records_bounded_by_dedup_mb),
 		UH_TEST(rpc__overtaken_first_request_runs),
 		UH_TEST(rpc__unseen_request_may_run_again),
 		UH_TEST(rpc__oldest_unproven_request_evicted),

@@ -229,7 +229,7 @@ static void sock__shutdown_ends_every_state(void **state)
 	assert_true(uh_list_empty(&s->ready));
 	assert_int_equal(s->nunproven, 0);
 	assert_null(uh_rpc_find_client(s, id2));
-	assert_null(uh_rpc_find_server(s, &a, 1005));
+	assert_null(uh_rpc_find_server(s, &a, PEER_PORT, 1005));
 
 	/* Nothing attaches afterwards. */
 	copy = uh_rpc_msgbuf_alloc(100);

@@ -146,10 +146,12 @@ static uint64_t run(uint64_t seed, const struct uhoma_memnet_faults *f,
 
 		uhoma_metrics(a.p.a, &m);
 		assert_true(m.dedup_records == 1);
+		assert_true(m.dedup_bytes >= 256);
 		assert_true(m.dedup_evictions == 0);
 		uhoma_memnet_run(a.p.net, 11000000000ull);
 		uhoma_metrics(a.p.a, &m);
 		assert_true(m.dedup_records == 0);
+		assert_true(m.dedup_bytes == 0);
 	}
 	nt_pair_close(&a.p);
 	free(a.seen);

@@ -32,7 +32,7 @@ static uint64_t admit(struct uh_dedup *d, uint64_t s, uint64_t now)
 
 static void dedup__finished_ids_are_refused_forever(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 5000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 5000), 1);
 	(void)state;
 
 	assert_non_null(d);
@@ -57,7 +57,7 @@ static void dedup__finished_ids_are_refused_forever(void **state)
 /* Requests that overtook earlier ones at the start are still new. */
 static void dedup__earlier_ids_at_start_are_new(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 100000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 100000), 1);
 	(void)state;
 
 	assert_false(uh_dedup_finished(d, id_of(P, 99990)));
@@ -72,7 +72,7 @@ static void dedup__earlier_ids_at_start_are_new(void **state)
  * refused. */
 static void dedup__first_floor_is_a_guess(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 100000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 100000), 1);
 	uint32_t need;
 	(void)state;
 
@@ -106,7 +106,7 @@ static void dedup__first_floor_is_a_guess(void **state)
  * bits; when it finishes, the floor jumps over all of them. */
 static void dedup__hole_holds_the_floor(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 1000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 1000), 1);
 	(void)state;
 
 	/* The half ring below the first id runs and ends too. */
@@ -138,7 +138,7 @@ static void dedup__hole_holds_the_floor(void **state)
  * to keep it (it will be sent again), and it is admitted when it comes. */
 static void dedup__lost_first_copy_is_kept(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 7000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 7000), 1);
 	(void)state;
 
 	for (uint64_t s = 7001; s < 12000; s++)   /* 7000's copy is lost */
@@ -155,7 +155,7 @@ static void dedup__lost_first_copy_is_kept(void **state)
  * past it once it settles, as it does for numbers never seen. */
 static void dedup__unrun_request_stays_admissible(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 30000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 30000), 1);
 	(void)state;
 
 	admit(d, 30000, 1);
@@ -180,7 +180,7 @@ static void dedup__unrun_request_stays_admissible(void **state)
  * ring covers only what its client issues in the settle time. */
 static void dedup__other_servers_numbers_settle(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 50000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 50000), 1);
 	(void)state;
 
 	/* One in ten numbers is ours, ten numbers a tick. */
@@ -201,7 +201,7 @@ static void dedup__other_servers_numbers_settle(void **state)
  * an alive request's later copies are refused, never run twice. */
 static void dedup__limit_slides_and_counts(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 10000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 10000), 1);
 	(void)state;
 
 	admit(d, 10000, 1);                        /* stays alive */
@@ -235,7 +235,7 @@ static void dedup__limit_slides_and_counts(void **state)
 /* A slide by less than the ring keeps the bits above the new floor. */
 static void dedup__partial_slide_keeps_bits(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 2000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 2000), 1);
 	(void)state;
 
 	uh_dedup_admit(d, id_of(P, 2000), 1, SETTLE);   /* hole at 2000 */
@@ -257,7 +257,7 @@ static void dedup__partial_slide_keeps_bits(void **state)
  * numbers from one word into the next. */
 static void dedup__slide_is_exact_across_words(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 5000), 1);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 5000), 1);
 	(void)state;
 
 	assert_true(d->floor == 4488);
@@ -285,7 +285,7 @@ static void dedup__slide_is_exact_across_words(void **state)
 	uh_dedup_free(d);
 
 	/* The floor follows finished numbers over two word edges. */
-	d = uh_dedup_new(id_of(P, 1000), 1);
+	d = uh_dedup_new(P, id_of(P, 1000), 1);
 	assert_true(d->floor == 488);
 	for (uint64_t s = 489; s <= 700; s++) {
 		admit(d, s, 1);
@@ -304,7 +304,7 @@ static void dedup__slide_is_exact_across_words(void **state)
 
 static void dedup__idle_after_quiet_time(void **state)
 {
-	struct uh_dedup *d = uh_dedup_new(id_of(P, 10), 100);
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, 10), 100);
 	(void)state;
 
 	uh_dedup_admit(d, id_of(P, 10), 100, SETTLE);
