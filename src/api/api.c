@@ -195,13 +195,6 @@ static size_t iov_length(const struct iovec *iov, size_t n)
 }
 
 /*
- * What the sends and replies share: checks the peer address (@sa, @sa_len
- * -> *@addr, *@port) and the socket, charges a request (@charged
- * non-NULL) to the send budget, then gathers the caller's message (@n
- * parts at @iov, *@len bytes in all) into *@copy, its one copy (no lock
- * held: may block).
- */
-/*
  * Gathers @n parts at @iov (@len bytes) into @dst. With @checked, a part
  * the process cannot read fails with UHOMA_ERR_BAD_ADDRESS instead of
  * crashing it (api/usermem.h). A copy never passes @len, whatever the
@@ -225,6 +218,14 @@ static int gather(uint8_t *dst, const struct iovec *iov, size_t n, size_t len,
 	return UHOMA_OK;
 }
 
+/*
+ * What the sends and replies share: checks the peer address (@sa, @sa_len
+ * -> *@addr, *@port) and the socket, charges a request (@charged
+ * non-NULL) to the send budget, then gathers the caller's message (@n
+ * parts at @iov, *@len bytes in all) into *@copy, its one copy (no lock
+ * held: may block) -- or, with UHOMA_ZEROCOPY in @flags, points *@copy at
+ * the caller's one part.
+ */
 static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 			   size_t sa_len, const struct iovec *iov, size_t n,
 			   size_t *len, struct uh_addr *addr, uint16_t *port,
@@ -255,6 +256,10 @@ static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 			return rc;
 	}
 	uh_sock_reap_some(s);
+	if (flags & UHOMA_ZEROCOPY) {
+		*copy = iov[0].iov_base;   /* borrowed: sent from there */
+		return UHOMA_OK;
+	}
 	*copy = uh_rpc_msgbuf_alloc(*len);
 	if (!*copy) {
 		if (charged)
@@ -281,14 +286,17 @@ static int sendv(struct uhoma_sock *s, const struct sockaddr *dest,
 	size_t len;
 	int rc;
 
-	if (!s || !id || (flags & ~(UHOMA_PRIVATE | UHOMA_NONBLOCK)))
+	if (!s || !id ||
+	    (flags & ~(UHOMA_PRIVATE | UHOMA_NONBLOCK | UHOMA_ZEROCOPY)) ||
+	    ((flags & UHOMA_ZEROCOPY) && (checked || iovcnt != 1)))
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	rc = prepare_message(s, dest, dest_len, iov, iovcnt, &len, &addr,
 			     &port, &copy, flags, &charged, checked);
 	if (rc)
 		return rc;
 	return uh_call_send(s, &addr, port, copy, (uint32_t)len, cookie,
-			    flags & UHOMA_PRIVATE, charged, id);
+			    flags & (UHOMA_PRIVATE | UHOMA_ZEROCOPY), charged,
+			    id);
 }
 
 int uhoma_sendv(struct uhoma_sock *s, const struct sockaddr *dest,

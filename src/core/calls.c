@@ -36,7 +36,7 @@ bool uh_stack_family_ok(const struct uhoma_stack *st, bool v4)
 
 int uh_call_send(struct uhoma_sock *s, const struct uh_addr *addr,
 		 uint16_t port, uint8_t *copy, uint32_t len, uint64_t cookie,
-		 bool is_private, uint32_t charged, uint64_t *id)
+		 unsigned flags, uint32_t charged, uint64_t *id)
 {
 	struct uhoma_stack *st = s->stack;
 	struct uh_peer *peer;
@@ -47,12 +47,12 @@ int uh_call_send(struct uhoma_sock *s, const struct uh_addr *addr,
 			   atomic_load_explicit(&st->ticks,
 						memory_order_relaxed));
 	if (!peer) {
-		uh_rpc_msgbuf_free(copy, len);
+		if (!(flags & UHOMA_ZEROCOPY))
+			uh_rpc_msgbuf_free(copy, len);
 		uh_sock_tx_return(s, charged);
 		return UHOMA_ERR_NOMEM;
 	}
-	rpc = uh_rpc_new_client(s, peer, port, copy, len, cookie, is_private,
-				&rc);
+	rpc = uh_rpc_new_client(s, peer, port, copy, len, cookie, flags, &rc);
 	if (!rpc) {
 		uh_sock_tx_return(s, charged);
 		return rc;
@@ -162,7 +162,7 @@ int uh_call_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 			return 0;
 		}
 		*rc = take_message(s, rpc, msg, &p);
-		uh_rpc_release(rpc);
+		uh_rpc_release_borrowed(rpc);
 		uh_deferred_flush(s->stack, &p);
 		return 1;
 	}
@@ -182,7 +182,7 @@ int uh_call_take(struct uhoma_sock *s, uint64_t want, struct uhoma_msg *msg,
 			continue;
 		}
 		*rc = take_message(s, rpc, msg, &p);
-		uh_rpc_release(rpc);
+		uh_rpc_release_borrowed(rpc);
 		p.signal_fd = true;
 		p.wake_sock = s;
 		uh_deferred_flush(s->stack, &p);
@@ -214,7 +214,7 @@ int uh_call_abort(struct uhoma_sock *s, uint64_t id, int error)
 			return atomic_load(&s->shutdown) ? UHOMA_ERR_SHUTDOWN
 							 : UHOMA_ERR_NOT_FOUND;
 		abort_one(rpc, error, &p);
-		uh_rpc_release(rpc);
+		uh_rpc_release_borrowed(rpc);
 		uh_deferred_flush(s->stack, &p);
 		return UHOMA_OK;
 	}
@@ -227,7 +227,7 @@ int uh_call_abort(struct uhoma_sock *s, uint64_t id, int error)
 		uh_rpc_hold(rpc);
 		if (rpc->state != UH_RPC_DEAD)
 			abort_one(rpc, error, &p);
-		uh_rpc_release(rpc);
+		uh_rpc_release_borrowed(rpc);
 		uh_deferred_flush(s->stack, &p);
 	}
 	uh_rpc_walk_end(&w);

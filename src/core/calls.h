@@ -22,13 +22,15 @@ bool uh_call_family_ok(const struct uhoma_stack *st, const struct uh_addr *a);
 
 /*
  * Starts a request of @len bytes at @copy (uh_rpc_msgbuf_alloc'ed; the
- * RPC's from now on, freed on failure) to @addr:@port, holding @charged
- * bytes of send budget (returned on failure). Sets *@id. Returns 0,
- * UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.
+ * RPC's from now on, freed on failure; with UHOMA_ZEROCOPY in @flags the
+ * application's own memory, never freed) to @addr:@port, holding @charged
+ * bytes of send budget (returned on failure). @flags: UHOMA_PRIVATE,
+ * UHOMA_ZEROCOPY. Sets *@id. Returns 0, UHOMA_ERR_NOMEM or
+ * UHOMA_ERR_SHUTDOWN.
  */
 int uh_call_send(struct uhoma_sock *s, const struct uh_addr *addr,
 		 uint16_t port, uint8_t *copy, uint32_t len, uint64_t cookie,
-		 bool is_private, uint32_t charged, uint64_t *id);
+		 unsigned flags, uint32_t charged, uint64_t *id);
 
 /*
  * Sends @copy (@len bytes, owned as above) as the response of server RPC

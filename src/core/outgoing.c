@@ -64,14 +64,23 @@ static void batch_add(struct batch *b, struct uh_rpc *rpc, uint32_t off,
 	b->n++;
 }
 
-/* Sends @b with @rpc unlocked (the caller holds a reference). */
+/* Sends @b with @rpc unlocked (the caller holds a reference). A borrowed
+ * message's sender is counted while it reads the application's memory
+ * (uh_rpc_release_borrowed waits for it). */
 static void batch_send(struct batch *b, struct uh_rpc *rpc)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 	uint16_t sport = rpc->sock->port;
+	bool borrowed = rpc->out.borrowed;
 
+	if (borrowed)
+		atomic_fetch_add_explicit(&rpc->out.senders, 1,
+					  memory_order_relaxed);
 	uh_rpc_unlock(rpc);
 	uh_stack_xmit(st, sport, b->tx, b->n);
+	if (borrowed)
+		atomic_fetch_sub_explicit(&rpc->out.senders, 1,
+					  memory_order_release);
 	uh_rpc_lock(rpc);
 	b->n = 0;
 }

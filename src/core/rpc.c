@@ -2,6 +2,7 @@
  * rpc.c - RPC creation, lookup, state changes, ending and freeing.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -328,23 +329,27 @@ void uh_rpc_set_msgout(struct uh_rpc *rpc, uint8_t *buf, uint32_t len)
 
 struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 				 uint16_t dport, uint8_t *buf, uint32_t len,
-				 uint64_t cookie, bool is_private, int *err)
+				 uint64_t cookie, unsigned flags, int *err)
 {
 	struct uh_rpc *rpc = rpc_alloc(s, peer, uh_rpc_new_client_id(s->stack), dport);
+	bool borrowed = flags & UHOMA_ZEROCOPY;
 
 	if (!rpc) {
-		uh_rpc_msgbuf_free(buf, len);
+		if (!borrowed)
+			uh_rpc_msgbuf_free(buf, len);
 		uh_peer_put(peer);
 		*err = UHOMA_ERR_NOMEM;
 		return NULL;
 	}
 	rpc->cookie = cookie;
-	rpc->is_private = is_private;
+	rpc->is_private = flags & UHOMA_PRIVATE;
+	rpc->out.borrowed = borrowed;
 	uh_rpc_set_msgout(rpc, buf, len);
 	uh_rpc_lock(rpc);
 	if (!rpc_attach(s, rpc, false)) {
 		uh_rpc_unlock(rpc);
-		uh_rpc_msgbuf_free(buf, len);
+		if (!borrowed)
+			uh_rpc_msgbuf_free(buf, len);
 		uh_cache_free(s->stack->rpc_cache, rpc);
 		uh_peer_put(peer);
 		*err = UHOMA_ERR_SHUTDOWN;
@@ -539,6 +544,22 @@ void uh_rpc_fail(struct uh_rpc *rpc, int error, struct uh_deferred *p)
 	uh_rpc_handoff(rpc, p);
 }
 
+void uh_rpc_release_borrowed(struct uh_rpc *rpc)
+{
+	bool borrowed = rpc->out.borrowed;
+
+	uh_lock_assert_held(&rpc->bucket->lock);
+	uh_rpc_unlock(rpc);
+	if (borrowed) {
+		uh_lockdep_might_block("waiting for sends from a borrowed "
+				       "message", UH_HERE);
+		while (atomic_load_explicit(&rpc->out.senders,
+					    memory_order_acquire))
+			sched_yield();
+	}
+	uh_rpc_put(rpc);
+}
+
 void uh_rpc_free(struct uh_rpc *rpc)
 {
 	struct uhoma_sock *s = rpc->sock;
@@ -546,7 +567,8 @@ void uh_rpc_free(struct uh_rpc *rpc)
 	if (rpc->in.has_bufs && !rpc->in.given)
 		uh_pool_free(&s->pool, rpc->in.bpage_offsets,
 			     rpc->in.num_bpages);
-	uh_rpc_msgbuf_free(rpc->out.buf, rpc->out.length);
+	if (!rpc->out.borrowed)
+		uh_rpc_msgbuf_free(rpc->out.buf, rpc->out.length);
 	uh_gaps_release(&rpc->in);
 	uh_peer_put(rpc->peer);
 	uh_metric_add(s->stack->metrics, UH_M_RPC_STATE + UHOMA_RPCS_DEAD, -1);

@@ -118,7 +118,15 @@ struct uh_msgin {
  * read without the lock by senders holding a reference); the rest: RPC
  * lock. */
 struct uh_msgout {
-	uint8_t *buf;            /* malloc'ed copy of the message; NULL = none */
+	uint8_t *buf;            /* the message (uh_rpc_msgbuf_alloc's copy,
+				  * or the caller's own if @borrowed); NULL =
+				  * none */
+	bool borrowed;           /* immutable: @buf is the application's
+				  * (UHOMA_ZEROCOPY), never freed here */
+	_Atomic uint32_t senders;/* threads sending from a borrowed @buf with
+				  * the RPC unlocked: raised under the RPC
+				  * lock, lowered (release) after the send;
+				  * see uh_rpc_release_borrowed */
 	uint32_t length;
 	uint32_t next_xmit;      /* bytes handed to the carrier (first time) */
 	uint32_t granted;        /* receiver allows bytes below this */
@@ -280,6 +288,17 @@ static inline void uh_rpc_release(struct uh_rpc *rpc)
 }
 
 /*
+ * uh_rpc_release, for a call about to give the application back the
+ * memory of @rpc's borrowed message (UHOMA_ZEROCOPY): its response or
+ * error received, or the RPC aborted or shut down. @rpc must be ended or
+ * failed (no sender starts on it again); in between unlocking and
+ * dropping the reference this waits until no thread still sends from that
+ * memory (each such send is one carrier call, microseconds). No lock may
+ * be held but @rpc's. A plain release for an RPC of its own copy.
+ */
+void uh_rpc_release_borrowed(struct uh_rpc *rpc);
+
+/*
  * Finds an RPC, locks it and takes a reference (release both with
  * uh_rpc_release). NULL, with nothing locked, if there is none. Rule: a
  * thread holding an RPC lock always holds a reference too -- the lock alone
@@ -295,15 +314,17 @@ struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
 				  uint16_t port, uint64_t id);
 
 /*
- * Creates a client RPC sending @buf (from uh_rpc_msgbuf_alloc, @len bytes)
- * to @peer. It takes over the buffer and the caller's reference to @peer
- * (uh_peer_get), even on failure. Call with no lock held (allocates).
+ * Creates a client RPC sending @buf (from uh_rpc_msgbuf_alloc, @len bytes;
+ * with UHOMA_ZEROCOPY in @flags the application's memory, borrowed) to
+ * @peer. It takes over the buffer (frees it, unless borrowed) and the
+ * caller's reference to @peer (uh_peer_get), even on failure. @flags:
+ * UHOMA_PRIVATE, UHOMA_ZEROCOPY. Call with no lock held (allocates).
  * Returns it locked, with a reference held for the caller; or NULL with
  * *@err = UHOMA_ERR_NOMEM or UHOMA_ERR_SHUTDOWN.
  */
 struct uh_rpc *uh_rpc_new_client(struct uhoma_sock *s, struct uh_peer *peer,
 				 uint16_t dport, uint8_t *buf, uint32_t len,
-				 uint64_t cookie, bool is_private, int *err);
+				 uint64_t cookie, unsigned flags, int *err);
 
 /*
  * Finds server RPC (@peer, @id), creating it in INCOMING for a request of

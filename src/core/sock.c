@@ -427,7 +427,7 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 		uh_rpc_lock(rpc);
 		uh_rpc_hold(rpc);
 		uh_rpc_end(rpc, &p);
-		uh_rpc_release(rpc);
+		uh_rpc_release_borrowed(rpc);
 		uh_deferred_flush(s->stack, &p);
 	}
 	uh_sock_unprotect(s);

@@ -361,7 +361,8 @@ uint64_t ct_send(struct uhoma_sock *s, int to, uint16_t port, size_t len,
 	assert_int_equal(uh_sock_tx_try_charge(s, (uint32_t)len, &charged),
 			 UHOMA_OK);
 	assert_int_equal(uh_call_send(s, &a, port, copy, (uint32_t)len, seed,
-				      is_private, charged, &id), UHOMA_OK);
+				      is_private ? UHOMA_PRIVATE : 0, charged,
+				      &id), UHOMA_OK);
 	return id;
 }
 

@@ -155,6 +155,46 @@ static void run_pair(const char *addr)
 		print_message("    %llu DATA packets landed in the region\n",
 			      (unsigned long long)mt.data_landed);
 	}
+	/* The same, each request sent from its own memory (UHOMA_ZEROCOPY):
+	 * what arrives is what the caller's buffer holds, and the buffers
+	 * are the caller's again once the responses are in. */
+	{
+		uint8_t *zc[8];
+		uint64_t ids[8];
+		bool seen[8] = { false };
+		struct iovec two[2] = { { buf, 10 }, { buf + 10, 10 } };
+		uint64_t id;
+
+		assert_int_equal(uhoma_sendv(s, (struct sockaddr *)&to, to_len,
+					     two, 2, 0, UHOMA_ZEROCOPY, &id),
+				 UHOMA_ERR_INVALID_ARGUMENT);
+		for (unsigned k = 0; k < 8; k++) {
+			zc[k] = malloc(1000000);
+			assert_non_null(zc[k]);
+			nt_fill(zc[k], 1000000 - k * 7, 300 + k);
+			assert_int_equal(uhoma_send(s, (struct sockaddr *)&to,
+						    to_len, zc[k],
+						    1000000 - k * 7, k,
+						    UHOMA_ZEROCOPY, &ids[k]),
+					 UHOMA_OK);
+		}
+		for (unsigned k = 0; k < 8; k++) {
+			struct uhoma_msg m;
+			int rc;
+
+			memset(&m, 0, sizeof(m));
+			rc = uhoma_recv(s, &m, 0, 10 * 1000000000ll);
+			assert_true(m.cookie < 8 && !seen[m.cookie]);
+			seen[m.cookie] = true;
+			assert_int_equal(rc, 1000000 - (int)m.cookie * 7);
+			assert_true(m.id == ids[m.cookie]);
+			assert_true(nt_check(s, &m, (size_t)rc,
+					     300 + m.cookie));
+			uhoma_msg_release(s, &m);
+			memset(zc[m.cookie], 0xEE, 1000000);  /* ours again */
+			free(zc[m.cookie]);
+		}
+	}
 	/* The server process dies: its port is closed, and the next RPC
 	 * fails with NOT_CONNECTED (ICMP port unreachable), as the module's
 	 * does, not TIMEDOUT after the timeout. */

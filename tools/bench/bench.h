@@ -77,6 +77,8 @@ struct bench_opts {
 	bool progress;          /* progress line on stderr */
 	bool hol;               /* client: one 100-byte RPC at a time next to
 				 * a stream of 1 MB requests (lane 1) */
+	bool zerocopy;          /* uhoma client: UHOMA_ZEROCOPY requests, a
+				 * buffer per slot */
 	/* `api` (api.c): the Linux-API programs' thread structure. */
 	bool blocking;          /* the sender waits for each response */
 	unsigned client_ports;  /* client sockets, a sender thread each */

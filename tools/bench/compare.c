@@ -6,7 +6,8 @@
  *   rtt   one 100-byte RPC at a time: UDP ping-pong (the floor), TCP, uhoma
  *   rps   100-byte RPCs, 16 in flight, one client and one server thread
  *         (TCP pipelines them on one connection)
- *   bulk  1,000,000-byte requests (100-byte responses), 4 in flight
+ *   bulk  1,000,000-byte requests (100-byte responses), 4 in flight;
+ *         uhoma also with UHOMA_ZEROCOPY (sent from the caller's memory)
  *   hol   one 100-byte RPC at a time while 2 x 1 MB requests stream
  *         between the same two processes: TCP on the same connection and
  *         on separate connections, uhoma on one socket
@@ -22,7 +23,7 @@
  *
  * The last line is machine-readable:
  *   SUMMARY rtt_p50_vs_udp=.. rtt_p50_vs_tcp=.. rps_vs_tcp=.. bulk_vs_tcp=..
- *           hol_p99_tcp_over_homa=.. api_rtt_vs_tcp=.. api_w4_rps_vs_tcp=..
+ *           bulk_zerocopy_vs_tcp=.. hol_p99_tcp_over_homa=.. api_rtt_vs_tcp=.. api_w4_rps_vs_tcp=..
  *           api_w4_short_p99_vs_tcp=..
  */
 #include <stdio.h>
@@ -75,7 +76,7 @@ static double ratio(double a, double b)
 int run_compare(const struct bench_opts *base, int argc, char **argv)
 {
 	struct bench_opts o = *base;
-	struct measure rtt[3], rps[2], bulk[2], hol[3];
+	struct measure rtt[3], rps[2], bulk[3], hol[3];
 	struct api_result api[3][2];
 	struct api_shape sh = { .outstanding = 1, .client_ports = 1,
 				.receivers = 1, .server_ports = 1,
@@ -103,6 +104,9 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 	rps[1] = run(&o, PROTO_HOMA, "100", 16, 1, 0, false);
 	bulk[0] = run(&o, PROTO_TCP, "1000000", 4, 1, 100, false);
 	bulk[1] = run(&o, PROTO_HOMA, "1000000", 4, 1, 100, false);
+	o.zerocopy = true;
+	bulk[2] = run(&o, PROTO_HOMA, "1000000", 4, 1, 100, false);
+	o.zerocopy = false;
 	hol[0] = run(&o, PROTO_TCP, "100", 2, 1, 0, true);
 	hol[1] = run(&o, PROTO_TCP, "100", 2, 2, 0, true);
 	hol[2] = run(&o, PROTO_HOMA, "100", 2, 1, 0, true);
@@ -129,6 +133,8 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 	       rps[0].rps, rps[1].rps);
 	printf("%-34s %12s %12.2f %12.2f\n", "1 MB messages, Gbit/s", "-",
 	       bulk[0].gbps, bulk[1].gbps);
+	printf("%-34s %12s %12s %12.2f\n", "  ... UHOMA_ZEROCOPY", "-", "-",
+	       bulk[2].gbps);
 	printf("%-34s %12s %12.1f %12.1f\n", "100 B p99 next to 1 MB stream (us)",
 	       "-", hol[0].p99, hol[2].p99);
 	printf("%-34s %12s %12.1f %12s\n", "  ... TCP on separate connections",
@@ -146,20 +152,22 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 	       api[2][1].short_p50, api[2][0].short_p50);
 	printf("%-34s %12s %12.1f %12.1f\n", "  ... < 1000 B p99 (us)", "-",
 	       api[2][1].short_p99, api[2][0].short_p99);
-	if (rtt[2].errors + rps[1].errors + bulk[1].errors + hol[2].errors)
+	if (rtt[2].errors + rps[1].errors + bulk[1].errors + bulk[2].errors +
+	    hol[2].errors)
 		printf("uhoma RPC errors: %llu\n",
 		       rtt[2].errors + rps[1].errors + bulk[1].errors +
-			       hol[2].errors);
+			       bulk[2].errors + hol[2].errors);
 	printf("SUMMARY rtt_p50_vs_udp=%.2f rtt_p50_vs_tcp=%.2f rps_vs_tcp=%.2f "
-	       "bulk_vs_tcp=%.2f hol_p99_tcp_over_homa=%.1f "
+	       "bulk_vs_tcp=%.2f bulk_zerocopy_vs_tcp=%.2f "
+	       "hol_p99_tcp_over_homa=%.1f "
 	       "api_rtt_vs_tcp=%.2f api_w4_rps_vs_tcp=%.2f "
 	       "api_w4_short_p99_vs_tcp=%.2f\n",
 	       ratio(rtt[2].p50, rtt[0].p50), ratio(rtt[2].p50, rtt[1].p50),
 	       ratio(rps[1].rps, rps[0].rps), ratio(bulk[1].gbps, bulk[0].gbps),
-	       ratio(hol[0].p99, hol[2].p99),
+	       ratio(bulk[2].gbps, bulk[0].gbps), ratio(hol[0].p99, hol[2].p99),
 	       ratio(api[0][0].p50, api[0][1].p50),
 	       ratio(api[2][0].rps, api[2][1].rps),
 	       ratio(api[2][0].short_p99, api[2][1].short_p99));
-	return rtt[2].ok && rps[1].ok && bulk[1].ok && hol[2].ok &&
+	return rtt[2].ok && rps[1].ok && bulk[1].ok && bulk[2].ok && hol[2].ok &&
 			       api_ok == 6 ? 0 : 1;
 }

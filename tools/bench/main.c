@@ -170,6 +170,7 @@ static void usage(void)
 "  --seconds S       measured seconds (default 5); --warmup S (0.5)\n"
 "  --response N      response length (default: as long as the request)\n"
 "  --hol             100-byte RPCs next to a 1 MB stream (lane 1)\n"
+"  --zerocopy        uhoma: send requests with UHOMA_ZEROCOPY (no copy)\n"
 "  --poll-us N       busy-poll before blocking, every protocol (50)\n"
 "  --cpu N           pin this process to CPU N\n"
 "  --config K=V,...  uhoma configuration (see uhoma(7))\n"
@@ -374,6 +375,7 @@ int main(int argc, char **argv)
 		{ "start-at", 1, 0, 'T' }, { "linger", 1, 0, 'I' },
 		{ "samples", 1, 0, 'M' }, { "mtu", 1, 0, 'U' },
 		{ "title", 1, 0, 'E' }, { "hops", 1, 0, 'u' }, { "serve-only", 0, 0, 'O' },
+		{ "zerocopy", 0, 0, 'Z' },
 		{ 0, 0, 0, 0 },
 	};
 	struct bench_opts o;
@@ -403,6 +405,7 @@ int main(int argc, char **argv)
 		case 'W': o.warmup = atof(optarg); break;
 		case 'r': o.resp_len = (uint32_t)atoi(optarg); break;
 		case 'H': o.hol = true; break;
+		case 'Z': o.zerocopy = true; break;
 		case 'P': o.poll_us = (unsigned)atoi(optarg); break;
 		case 'C': o.cpu = atoi(optarg); break;
 		case 'k': snprintf(o.config, sizeof(o.config), "%s", optarg); break;

@@ -89,6 +89,10 @@ struct homa_client {
 	struct sockaddr_storage dst[BENCH_MAX_SERVERS];
 	socklen_t dst_len[BENCH_MAX_SERVERS];
 	uint8_t *req;
+	/* --zerocopy: a request stays the caller's until its response, so
+	 * each slot (tag) has its own, made at its first use. */
+	bool zerocopy;
+	uint8_t *slot_req[BENCH_MAX_SLOTS];
 };
 
 /* The destination of the next RPC: uniform over the servers. */
@@ -109,9 +113,19 @@ static int hc_send(struct xclient *x, uint32_t len, uint32_t resp_len,
 	uint64_t id;
 	int rc;
 
-	memcpy(c->req, &h, sizeof(h));
+	uint8_t *req = c->req;
+
+	if (c->zerocopy) {
+		if (tag >= BENCH_MAX_SLOTS)
+			return -EINVAL;
+		if (!c->slot_req[tag] &&
+		    !(c->slot_req[tag] = calloc(1, BENCH_MAX_LEN)))
+			return -ENOMEM;
+		req = c->slot_req[tag];
+	}
+	memcpy(req, &h, sizeof(h));
 	rc = uhoma_send(c->s, (struct sockaddr *)&c->dst[d], c->dst_len[d],
-			c->req, len, tag, 0, &id);
+			req, len, tag, c->zerocopy ? UHOMA_ZEROCOPY : 0, &id);
 	return rc ? -uhoma_err_to_errno(rc) : 0;
 }
 
@@ -136,7 +150,9 @@ static void hc_close(struct xclient *x)
 {
 	struct homa_client *c = (struct homa_client *)x;
 
-	uhoma_close(c->s);
+	uhoma_close(c->s);     /* returns the zero-copy requests */
+	for (unsigned i = 0; i < BENCH_MAX_SLOTS; i++)
+		free(c->slot_req[i]);
 	free(c->req);
 	free(c);
 }
@@ -171,6 +187,7 @@ struct xclient *homa_client_open(const struct bench_opts *o)
 	if (!c)
 		return NULL;
 	c->x.ops = &homa_client_ops;
+	c->zerocopy = o->zerocopy;
 	c->req = calloc(1, BENCH_MAX_LEN);
 	c->s = c->req ? open_sock(0) : NULL;
 	c->ndst = bench_nservers(o);
