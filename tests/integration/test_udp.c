@@ -72,6 +72,43 @@ static bool have_ipv6_loopback(void)
 	return ok;
 }
 
+/* Sends eight requests at once, 1,000,000 - k * @step bytes of pattern
+ * @seed + k from @bufs[k], and checks each echo (any order). With
+ * UHOMA_ZEROCOPY a buffer is overwritten as soon as its response is in:
+ * it is the caller's again. */
+static void eight_at_once(struct uhoma_sock *s,
+			  const struct sockaddr_storage *to, size_t to_len,
+			  uint8_t *bufs[8], size_t step, unsigned seed,
+			  unsigned flags)
+{
+	uint64_t ids[8];
+	bool seen[8] = { false };
+
+	for (unsigned k = 0; k < 8; k++) {
+		nt_fill(bufs[k], 1000000 - k * step, seed + k);
+		assert_int_equal(uhoma_send(s, (const struct sockaddr *)to,
+					    to_len, bufs[k],
+					    1000000 - k * step, k, flags,
+					    &ids[k]),
+				 UHOMA_OK);
+	}
+	for (unsigned k = 0; k < 8; k++) {
+		struct uhoma_msg m;
+		int rc;
+
+		memset(&m, 0, sizeof(m));
+		rc = uhoma_recv(s, &m, 0, 10 * 1000000000ll);
+		assert_true(m.cookie < 8 && !seen[m.cookie]);
+		seen[m.cookie] = true;
+		assert_int_equal(rc, 1000000 - (int)(m.cookie * step));
+		assert_true(m.id == ids[m.cookie]);
+		assert_true(nt_check(s, &m, (size_t)rc, seed + m.cookie));
+		uhoma_msg_release(s, &m);
+		if (flags & UHOMA_ZEROCOPY)
+			memset(bufs[m.cookie], 0xEE, 1000000);
+	}
+}
+
 static void run_pair(const char *addr)
 {
 	static const size_t sizes[] = { 1, 1000, 8900, 40000, 150000, 1000000 };
@@ -122,32 +159,10 @@ static void run_pair(const char *addr)
 	 * interleave in the bulk lane, and each lands in its own message's
 	 * pages, the right bytes at the right place. */
 	{
-		uint64_t ids[8];
-		bool seen[8] = { false };
+		uint8_t *same[8] = { buf, buf, buf, buf, buf, buf, buf, buf };
 		struct uhoma_metrics mt;
 
-		for (unsigned k = 0; k < 8; k++) {
-			nt_fill(buf, 1000000 - k * 1000, 200 + k);
-			assert_int_equal(uhoma_send(s, (struct sockaddr *)&to,
-						    to_len, buf,
-						    1000000 - k * 1000, k, 0,
-						    &ids[k]),
-					 UHOMA_OK);
-		}
-		for (unsigned k = 0; k < 8; k++) {
-			struct uhoma_msg m;
-			int rc;
-
-			memset(&m, 0, sizeof(m));
-			rc = uhoma_recv(s, &m, 0, 10 * 1000000000ll);
-			assert_true(m.cookie < 8 && !seen[m.cookie]);
-			seen[m.cookie] = true;
-			assert_int_equal(rc, 1000000 - (int)m.cookie * 1000);
-			assert_true(m.id == ids[m.cookie]);
-			assert_true(nt_check(s, &m, (size_t)rc,
-					     200 + m.cookie));
-			uhoma_msg_release(s, &m);
-		}
+		eight_at_once(s, &to, to_len, same, 1000, 200, 0);
 		/* The responses' datagrams after each first one went
 		 * straight to the region. */
 		uhoma_metrics(st, &mt);
@@ -155,45 +170,21 @@ static void run_pair(const char *addr)
 		print_message("    %llu DATA packets landed in the region\n",
 			      (unsigned long long)mt.data_landed);
 	}
-	/* The same, each request sent from its own memory (UHOMA_ZEROCOPY):
-	 * what arrives is what the caller's buffer holds, and the buffers
-	 * are the caller's again once the responses are in. */
+	/* The same, each request sent from its own memory (UHOMA_ZEROCOPY),
+	 * which is the caller's again once its response is in. */
 	{
-		uint8_t *zc[8];
-		uint64_t ids[8];
-		bool seen[8] = { false };
 		struct iovec two[2] = { { buf, 10 }, { buf + 10, 10 } };
+		uint8_t *zc[8];
 		uint64_t id;
 
 		assert_int_equal(uhoma_sendv(s, (struct sockaddr *)&to, to_len,
 					     two, 2, 0, UHOMA_ZEROCOPY, &id),
 				 UHOMA_ERR_INVALID_ARGUMENT);
-		for (unsigned k = 0; k < 8; k++) {
-			zc[k] = malloc(1000000);
-			assert_non_null(zc[k]);
-			nt_fill(zc[k], 1000000 - k * 7, 300 + k);
-			assert_int_equal(uhoma_send(s, (struct sockaddr *)&to,
-						    to_len, zc[k],
-						    1000000 - k * 7, k,
-						    UHOMA_ZEROCOPY, &ids[k]),
-					 UHOMA_OK);
-		}
-		for (unsigned k = 0; k < 8; k++) {
-			struct uhoma_msg m;
-			int rc;
-
-			memset(&m, 0, sizeof(m));
-			rc = uhoma_recv(s, &m, 0, 10 * 1000000000ll);
-			assert_true(m.cookie < 8 && !seen[m.cookie]);
-			seen[m.cookie] = true;
-			assert_int_equal(rc, 1000000 - (int)m.cookie * 7);
-			assert_true(m.id == ids[m.cookie]);
-			assert_true(nt_check(s, &m, (size_t)rc,
-					     300 + m.cookie));
-			uhoma_msg_release(s, &m);
-			memset(zc[m.cookie], 0xEE, 1000000);  /* ours again */
-			free(zc[m.cookie]);
-		}
+		for (unsigned k = 0; k < 8; k++)
+			assert_non_null(zc[k] = malloc(1000000));
+		eight_at_once(s, &to, to_len, zc, 7, 300, UHOMA_ZEROCOPY);
+		for (unsigned k = 0; k < 8; k++)
+			free(zc[k]);
 	}
 	/* The server process dies: its port is closed, and the next RPC
 	 * fails with NOT_CONNECTED (ICMP port unreachable), as the module's
