@@ -321,17 +321,18 @@ int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length);
 /*
  * uhoma_send - sends a request of @len bytes (1..UHOMA_MAX_MESSAGE) from
  * @buf to the socket at @dest (IPv4 or IPv6 address and port). @buf is
- * copied before the call returns; the caller may reuse it at once. @cookie
+ * copied before the call returns (but see UHOMA_ZEROCOPY); the caller may
+ * reuse it at once. @cookie
  * comes back with the response. @flags: UHOMA_PRIVATE, UHOMA_NONBLOCK,
  * UHOMA_ZEROCOPY. With UHOMA_ZEROCOPY nothing is copied: the packets are
- * sent from @buf itself (for a 1 MB request a third less CPU per byte on
- * loopback), and the caller must leave @buf's @len bytes unchanged and
- * readable until the RPC is over for it: uhoma_recv has returned its
- * response or error, or uhoma_abort of it (or of all), uhoma_shutdown or
- * uhoma_close has returned -- each of those first waits for any send
- * from @buf still under way. Bytes changed before then may reach the
- * server (in a retransmission); memory unmapped before then may crash the
- * process. Requests only (a response is copied).
+ * sent from @buf itself, and the caller must leave @buf's @len bytes
+ * unchanged and readable until the RPC is over for it: uhoma_recv has
+ * returned its response or error (an abort's error, too), or uhoma_abort
+ * of it (or of all) with error 0, uhoma_shutdown or uhoma_close has
+ * returned -- each of those first waits for any send from @buf still
+ * under way. Bytes changed before then may reach the server (in a
+ * retransmission); memory unmapped before then may crash the process.
+ * Requests only (a response is copied); see uhoma_send(3).
  * While the socket's send budget (uhoma_set_sndbuf) is spent the call
  * waits for it, or with UHOMA_NONBLOCK returns UHOMA_ERR_AGAIN; it fails
  * with UHOMA_ERR_NO_BUFFER instead if responses are waiting for space in
