@@ -100,12 +100,8 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 		    uh_pool_alloc(&s->pool, len, in->bpage_offsets,
 				  &in->num_bpages)) {
 			in->has_bufs = true;
-			if (in->waiting_bufs) {
-				uh_lock(&s->lock);
-				uh_list_del(&rpc->buf_link);
-				uh_unlock(&s->lock);
-				in->waiting_bufs = false;
-			}
+			if (in->waiting_bufs)
+				uh_sock_unwait_bufs(s, rpc);
 		}
 		if (!in->has_bufs) {
 			uh_sock_wait_bufs(s, rpc, p);
@@ -247,6 +243,8 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_deferred *p)
 		if (rpc->in.has_bufs)
 			uh_pool_free(&rpc->sock->pool, rpc->in.bpage_offsets,
 				     rpc->in.num_bpages);
+		if (rpc->in.waiting_bufs)  /* the reset forgets the wait */
+			uh_sock_unwait_bufs(rpc->sock, rpc);
 		uh_grant_done(rpc, p);
 		{
 			struct uh_gap *block = rpc->in.gaps;

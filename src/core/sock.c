@@ -346,6 +346,14 @@ void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
 		p->wake_tx = s;
 }
 
+void uh_sock_unwait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
+{
+	uh_lock(&s->lock);
+	uh_list_del(&rpc->buf_link);
+	uh_unlock(&s->lock);
+	rpc->in.waiting_bufs = false;
+}
+
 void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
 	uh_lock(&s->lock);
@@ -391,7 +399,13 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 				uh_out_request_resend(rpc, &p, true);
 			}
 		} else {
-			got = true;     /* gone meanwhile: look at the next */
+			/* Gone meanwhile: look at the next. One still listed
+			 * (nothing should leave it so) must not be looked at
+			 * forever. */
+			uh_lock(&s->lock);
+			uh_list_del(&rpc->buf_link);
+			uh_unlock(&s->lock);
+			got = true;
 		}
 		uh_rpc_release(rpc);
 		uh_deferred_flush(s->stack, &p);

@@ -240,6 +240,9 @@ static inline void uh_sock_reap_some(struct uhoma_sock *s)
 void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
 		       struct uh_deferred *p);
 
+/* @rpc (locked) no longer waits for buffer space: off the list. */
+void uh_sock_unwait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
+
 /* @rpc (locked, waiting) was just proven: moves it to its new place. */
 void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
 

@@ -386,6 +386,57 @@ static void sock__buffer_waiters_proven_then_shortest(void **state)
 }
 
 /*
+ * A response waiting for buffer space whose server then says RPC_UNKNOWN
+ * (it restarted, or a forged packet said so) starts over: it leaves the
+ * wait list as its message is reset. Before, it stayed listed with its
+ * waiting flag cleared, and the next uh_sock_check_bufs -- every message
+ * release -- spun on it forever (helper-18); waiting again would have
+ * linked it twice.
+ */
+static void sock__restarted_response_leaves_buffer_wait(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *c;
+	struct uh_hdr u;
+	uint64_t ids[4], id;
+	void *region;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	/* A client without a buffer region (yet). */
+	assert_int_equal(uh_sock_open(h->st, 0, NULL, &c), UHOMA_OK);
+	id = ct_send(c, PEER, 80, 100, 1, false);
+	ct_clear(&net);
+	assert_false(inject_data(h, PEER, 80, c->port, id | 1, 30000, 0,
+				 1424));
+	assert_int_equal(waiting_ids(c, ids, 4), 1);
+	memset(&u, 0, sizeof(u));
+	u.type = UH_PKT_RPC_UNKNOWN;
+	u.sport = 80;
+	u.dport = c->port;
+	u.sender_id = id | 1;
+	assert_false(ct_inject(h, PEER, &u, NULL, 0));
+	assert_int_equal(ct_client_state(c, id), UH_RPC_OUTGOING);
+	assert_int_equal(waiting_ids(c, ids, 4), 0);
+	/* The restarted response waits again, once. */
+	assert_false(inject_data(h, PEER, 80, c->port, id | 1, 30000, 0,
+				 1424));
+	assert_false(inject_data(h, PEER, 80, c->port, id | 1, 30000, 1424,
+				 1424));
+	assert_int_equal(waiting_ids(c, ids, 4), 1);
+	assert_true(ids[0] == id);
+	region = mmap(NULL, CT_REGION, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(region != MAP_FAILED);
+	assert_int_equal(uh_pool_setup(&c->pool, region, CT_REGION), UHOMA_OK);
+	uh_sock_check_bufs(c);
+	assert_int_equal(waiting_ids(c, ids, 4), 0);
+	ct_net_free(&net);
+}
+
+/*
  * Close, step one, sends the ACKs this stack still owes servers (one
  * stored per response received): else each server keeps the response
  * until its timeout. Step two reaps; step three frees. The port is gone
@@ -485,6 +536,7 @@ int main(void)
 		UH_TEST(sock__protect_holds_off_reaper),
 		UH_TEST(sock__reap_limit_bounds_a_pass),
 		UH_TEST(sock__buffer_waiters_proven_then_shortest),
+		UH_TEST(sock__restarted_response_leaves_buffer_wait),
 		UH_TEST(sock__close_sends_owed_acks),
 		UH_TEST(sock__reap_final_waits_for_references),
 	};
