@@ -62,6 +62,8 @@ static UH_LOCK_CLASS(bulk_class, "udp.bulk", UH_RANK_LANE, UH_LC_SLEEPS);
 struct udp_port {
 	int fd;          /* immutable; closed after a grace period; sends */
 	int ufd;         /* immutable (-1: one lane); closed with @fd */
+	int gfd;         /* immutable (-1: none): the port held on the
+			  * wildcard address (open_guard); closed with @fd */
 	uint16_t port;   /* immutable */
 	bool tos_set;    /* immutable: @fd's own TOS / traffic class is
 			  * DEFAULT_PRIO's (default_tos) */
@@ -262,27 +264,43 @@ static int attach_lanes(int fd, uint8_t urgent_prio)
 			  sizeof(prog));
 }
 
+/* A reuse-port group filter that gives every datagram to index 0: the
+ * one socket of a port without lanes. */
+static int attach_one(int fd)
+{
+	struct sock_filter code = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { 1, &code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+			  sizeof(prog));
+}
+
 /*
  * Opens @*port's sockets: with lanes, a bulk and an urgent socket in one
- * SO_REUSEPORT group steered by priority; else (lanes off, or a kernel
- * that refuses SO_REUSEPORT, a second socket or the filter) one socket.
- * Where only the filter is refused, the lone socket stays in its group:
- * a same-user reuse-port bind could then share its datagrams.
+ * SO_REUSEPORT group steered by priority; else one socket, in a group of
+ * its own when the port must also be held on the wildcard address
+ * (open_guard: our own sockets must be reuse-port to share the port with
+ * it). Where the kernel refuses SO_REUSEPORT, a second socket or the
+ * filter, one socket (and *@shared false: no guard can share the port).
+ * Where only the filter is refused, the lone socket stays in its group: a
+ * same-user reuse-port bind could then share its datagrams.
  *
  * SO_REUSEPORT alone would let a second bind of a busy port succeed (and
  * an ephemeral bind land on another group of the same user), so a plain
  * socket claims the port first: its bind fails on any port in use, and it
  * yields the port to the group right after. Another reuse-port bind of
  * the same user within that instant could still slip in; it would get no
- * packets (the filter only returns 0 and 1).
+ * packets (the filter only returns our indexes).
  */
 static int open_lanes(const struct udp_carrier *u, uint16_t *port,
-		      int *bulk, int *urgent)
+		      int *bulk, int *urgent, bool *shared)
 {
 	int probe = open_fd(u, port, false), fd;
+	bool lanes = u->c.urgent_prio != 0;
 
 	*urgent = -1;
-	if (probe < 0 || u->c.urgent_prio == 0) {
+	*shared = false;
+	if (probe < 0 || (!lanes && u->any)) {
 		*bulk = probe;
 		return probe < 0 ? probe : UHOMA_OK;
 	}
@@ -298,6 +316,11 @@ static int open_lanes(const struct udp_carrier *u, uint16_t *port,
 		return UHOMA_OK;
 	}
 	*bulk = fd;
+	*shared = true;
+	if (!lanes) {
+		(void)attach_one(fd);
+		return UHOMA_OK;
+	}
 	*urgent = open_fd(u, port, true);
 	if (*urgent >= 0 && attach_lanes(fd, u->c.urgent_prio) < 0) {
 		close(*urgent);
@@ -333,15 +356,87 @@ static bool default_tos(const struct udp_carrier *u, int fd)
 	return ok;
 }
 
+/*
+ * A stack bound to one address (not the wildcard) also holds its port on
+ * the wildcard address, in a socket that drops whatever reaches it. Else
+ * another user's process could bind a second local address on the same
+ * port (127.0.0.2:P next to 127.0.0.1:P: no conflict) and send with
+ * IP_PKTINFO / IPV6_PKTINFO naming our address as the source: its
+ * datagrams would come from our address *and* port, the one thing the
+ * core trusts a datagram's sender not to choose (design.md, "Source
+ * ports"; helper-18 forged responses, requests and acks that way). The
+ * kernel refuses any bind that overlaps a wildcard one, but for the same
+ * user's SO_REUSEPORT sockets -- so this socket is one too (and so are
+ * ours: open_lanes), and several stacks of one user on different
+ * addresses may share a port. Returns
+ * the fd, or a uhoma error (UHOMA_ERR_ADDR_IN_USE: another user holds the
+ * port on some address).
+ */
+static int open_guard(const struct udp_carrier *u, uint16_t port)
+{
+	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { 1, &drop };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, small = 1, e;
+
+	memset(&ss, 0, sizeof(ss));
+	if (u->family == AF_INET) {
+		ss.ss_family = AF_INET;
+		len = sizeof(struct sockaddr_in);
+	} else {
+		ss.ss_family = AF_INET6;
+		len = sizeof(struct sockaddr_in6);
+	}
+	fd = socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return uh_net_error(errno);
+	if (u->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+		       sizeof(prog)) < 0 ||
+	    bind_port(u, fd, &ss, len,
+		      (uint16_t)(port + u->port_offset)) < 0) {
+		e = errno;
+		close(fd);
+		return uh_net_error(e);
+	}
+	return fd;
+}
+
 static void udp_close_port(struct uh_carrier *c, uint16_t port);
+
+/* Tries for a free automatic port this often when the guard finds one
+ * taken on another address. */
+#define GUARD_TRIES 8
 
 static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 {
 	struct udp_carrier *u = udp_of(c);
 	struct udp_port *p;
-	int fd, ufd, rc;
+	int fd, ufd, gfd = -1, rc;
+	uint16_t want = *port;
 
-	rc = open_lanes(u, port, &fd, &ufd);
+	for (unsigned tries = 0;; tries++) {
+		bool shared;
+
+		*port = want;
+		rc = open_lanes(u, port, &fd, &ufd, &shared);
+		if (rc || u->any || !shared)
+			break;
+		gfd = open_guard(u, *port);
+		if (gfd >= 0)
+			break;
+		close(fd);
+		if (ufd >= 0)
+			close(ufd);
+		rc = gfd;
+		if (want || rc != UHOMA_ERR_ADDR_IN_USE ||
+		    tries + 1 == GUARD_TRIES)
+			break;
+	}
 	if (rc)
 		return rc;
 	p = malloc(sizeof(*p));
@@ -349,10 +444,13 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 		close(fd);
 		if (ufd >= 0)
 			close(ufd);
+		if (gfd >= 0)
+			close(gfd);
 		return UHOMA_ERR_NOMEM;
 	}
 	p->fd = fd;
 	p->ufd = ufd;
+	p->gfd = gfd;
 	p->tos_set = default_tos(u, fd);
 	atomic_init(&p->bulk_skip, 0);
 	atomic_init(&p->bulk_yielded, false);
@@ -411,6 +509,8 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 	close(p->fd);
 	if (p->ufd >= 0)
 		close(p->ufd);
+	if (p->gfd >= 0)
+		close(p->gfd);
 	free(p);
 }
 

@@ -775,6 +775,97 @@ static void udp__forged_source_port_dropped(void **state)
 	uhoma_stack_destroy(st);
 }
 
+/*
+ * Another process binding a second local address on our port, from which
+ * it could send with IP_PKTINFO naming our address as the source (our
+ * address and port: helper-18 forged responses, requests and acks that
+ * way), is refused: the stack holds its port on the wildcard address too.
+ * Checked for a plain bind, SO_REUSEADDR, and -- as another user, when
+ * the test may switch users -- SO_REUSEPORT (the same user's reuse-port
+ * sockets may share a port: design.md, "Source ports").
+ */
+static int second_bind(const char *addr, uint16_t port, int opt)
+{
+	struct sockaddr_storage ss;
+	size_t len;
+	int fd, one = 1, rc, e;
+
+	nt_sockaddr(addr, port, &ss, &len);
+	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (opt)
+		setsockopt(fd, SOL_SOCKET, opt, &one, sizeof(one));
+	rc = bind(fd, (struct sockaddr *)&ss, (socklen_t)len);
+	e = errno;
+	close(fd);
+	return rc == 0 ? 0 : e;
+}
+
+static void port_held_on_every_address(const char *mine, const char *other,
+				       bool lanes)
+{
+	struct uhoma_stack *st = udp_stack(mine);
+	struct uhoma_sock *s[2];
+	pid_t pid;
+	int status;
+
+	if (!st) {
+		print_message("    no %s here: skipped\n", mine);
+		return;
+	}
+	if (!lanes) {             /* one socket per port, no lane group */
+		struct uhoma_config cfg;
+
+		uhoma_stack_destroy(st);
+		uhoma_config_default(&cfg);
+		snprintf(cfg.addr, sizeof(cfg.addr), "%s", mine);
+		cfg.lanes = 0;
+		assert_int_equal(uhoma_stack_create(&cfg, &st), UHOMA_OK);
+	}
+	assert_int_equal(uhoma_socket(st, 0, &s[0]), UHOMA_OK);
+	assert_int_equal(uhoma_socket(st, 7123, &s[1]), UHOMA_OK);
+	for (int i = 0; i < 2; i++) {
+		uint16_t port = (uint16_t)uhoma_port(s[i]);
+
+		assert_int_equal(second_bind(other, port, 0), EADDRINUSE);
+		assert_int_equal(second_bind(other, port, SO_REUSEADDR),
+				 EADDRINUSE);
+		if (geteuid() != 0)
+			continue;
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (setgid(65534) || setuid(65534))
+				_exit(2);
+			_exit(second_bind(other, port, SO_REUSEPORT) ==
+			      EADDRINUSE ? 0 : 1);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	/* Closed, the port is free on every address again. */
+	for (int i = 0; i < 2; i++) {
+		uint16_t port = (uint16_t)uhoma_port(s[i]);
+
+		uhoma_close(s[i]);
+		assert_int_equal(second_bind(other, port, 0), 0);
+	}
+	uhoma_stack_destroy(st);
+}
+
+static void udp__port_held_on_every_address(void **state)
+{
+	(void)state;
+	port_held_on_every_address("127.0.0.1", "127.0.0.2", true);
+	port_held_on_every_address("127.0.0.1", "127.0.0.2", false);
+	if (have_ipv6_loopback())
+		port_held_on_every_address("::1", "fd00::99", true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -788,6 +879,7 @@ int main(void)
 		UH_TEST(udp__low_port_unprivileged),
 		UH_TEST(udp__path_mtu_falls),
 		UH_TEST(udp__forged_source_port_dropped),
+		UH_TEST(udp__port_held_on_every_address),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
