@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/gaps.h"
@@ -24,15 +25,34 @@
  * wraps). (uhoma's servers key them by address, port and id.)
  * Processes in different pid namespaces that share an IP address could in
  * principle collide; docs/design.md notes it.
+ *
+ * The counter does not start at 1 but at the wall clock's milliseconds
+ * times UH_ID_START_PER_MS (uh_rpc_id_start): a process that comes back
+ * with its predecessor's pid (pid 1 of a restarted container) and port
+ * would otherwise reuse ids a server still remembers as finished, and
+ * see them refused for dedup_quiet_ms (helper-18). It starts past them
+ * unless its predecessor averaged more than UH_ID_START_PER_MS RPCs a
+ * millisecond. Below 2^39, so 2^39 RPCs still come before a wrap.
  */
 static _Atomic uint64_t id_counter = 1;
 static _Atomic uint64_t id_pid_bits;
 static pthread_once_t id_once = PTHREAD_ONCE_INIT;
 
+uint64_t uh_rpc_id_start(uint64_t realtime_ns)
+{
+	return 1 + ((realtime_ns / 1000000 * UH_ID_START_PER_MS) &
+		    ((1ull << 39) - 1));
+}
+
 static void id_reset_after_fork(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	atomic_store(&id_pid_bits, (uint64_t)(getpid() & 0x7FFFFF) << 41);
-	atomic_store(&id_counter, 1);
+	atomic_store(&id_counter,
+		     uh_rpc_id_start((uint64_t)ts.tv_sec * 1000000000ull +
+				     (uint64_t)ts.tv_nsec));
 }
 
 static void id_init(void)

@@ -269,6 +269,14 @@ static inline void uh_rpc_put(struct uh_rpc *rpc)
 uint8_t *uh_rpc_msgbuf_alloc(size_t len);
 void uh_rpc_msgbuf_free(uint8_t *buf, size_t len);
 
+/* Client id counters start at the wall clock's milliseconds times this
+ * (rpc.c): ids of a restarted process with its predecessor's pid pass its
+ * predecessor's. */
+#define UH_ID_START_PER_MS 64ull
+
+/* Where a process's id counter starts at CLOCK_REALTIME @realtime_ns. */
+uint64_t uh_rpc_id_start(uint64_t realtime_ns);
+
 /* A new client id of @st: even, unique on this host (pid and a counter;
  * the stack's own counter if it asked for one, see uh_stack_parts). */
 uint64_t uh_rpc_new_client_id(struct uhoma_stack *st);

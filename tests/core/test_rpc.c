@@ -706,6 +706,50 @@ static void rpc__records_bounded_by_dedup_mb(void **state)
 }
 
 /*
+ * A process's id counter starts at the wall clock's milliseconds times
+ * UH_ID_START_PER_MS, below 2^39: a process restarted with its
+ * predecessor's pid (pid 1 of a container) starts past the ids of a
+ * predecessor that averaged fewer RPCs than that per millisecond. From 1,
+ * every restart reused the ids a server remembered as finished, and its
+ * requests were refused for dedup_quiet_ms (helper-18). And the server
+ * takes the restarted process's first request at once.
+ */
+static void rpc__restarted_process_ids_pass_its_predecessors(void **state)
+{
+	const uint64_t t0 = 1765000000ull * 1000000000ull;   /* 2025-12 */
+	const uint64_t proc = 77ull << 41;
+	uint64_t a = uh_rpc_id_start(t0), b = uh_rpc_id_start(t0 + 200000000);
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	int rc;
+
+	(void)state;
+	assert_true(a >= 1 && a < 1ull << 39);
+	assert_true(b == a + 200 * UH_ID_START_PER_MS);
+	assert_true(uh_rpc_id_start(0) == 1);
+	/* 10,000 RPCs of a predecessor that ran 200 ms, then its successor
+	 * with the same pid: the server runs the successor's first. */
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	for (uint64_t i = 0; i < 10000; i += 1000) {
+		inject_request(h, proc | (a + i) << 1, 100, 1);
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		ct_reply(srv, &m, 10, 1);
+		ct_release(srv, &m);
+		inject_ack(h, PEER, PEER_PORT, proc | (a + i) << 1);
+	}
+	inject_request(h, proc | b << 1, 100, 2);
+	assert_int_equal(ct_drops(h, UH_DROP_DONE), 0);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	assert_true(m.id == (proc | b << 1 | 1));
+	ct_release(srv, &m);
+	ct_net_free(&net);
+}
+
+/*
  * A client numbers every RPC, to every server, from one counter, so its
  * ids here are sparse; its first request to arrive may have overtaken an
  * earlier one still in its pacer or on another path through the fabric.
@@ -836,6 +880,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(rpc__client_ids_even_and_unique),
 		UH_TEST(rpc__own_ids_are_dense),
+		UH_TEST(rpc__restarted_process_ids_pass_its_predecessors),
 		UH_TEST(rpc__new_client_outgoing_and_found),
 		UH_TEST(rpc__server_keyed_by_address_port_and_id),
 		UH_TEST(rpc__find_or_new_server_creates_once),
