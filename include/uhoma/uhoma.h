@@ -192,8 +192,9 @@ struct uhoma_config {
 	uint32_t dedup_mb;         /* memory for those records, every client
 				    * together, in MiB (1..1048576); past it
 				    * records stop growing (dedup_forgotten)
-				    * and a new client takes the place of its
-				    * host's quietest idle one, or its
+				    * and a new client takes the place of an
+				    * idle one (its host's, or of a sample of
+				    * others), or, if none is idle, its
 				    * request is dropped (drop_no_memory);
 				    * default 64 */
 	uint32_t max_peers;        /* hosts a stack keeps state for at once;

@@ -87,14 +87,20 @@ struct uh_dedup {
  * The memory of every record of a stack, against cfg.dedup_mb. A record's
  * ring grows only with bytes taken from here (else its floor slides, and
  * ids are forgotten), and a new record past the limit must take the place
- * of an idle one: a flood of forged ids far apart (16 KiB of ring for two
- * datagrams) holds at most the limit, not 16 KiB per pair.
+ * of an idle one -- its host's, or the quietest of a sample of other
+ * hosts' (peer.c, steal_idle): a flood of forged ids far apart (16 KiB of
+ * ring for two datagrams) holds at most the limit, not 16 KiB per pair,
+ * and does not lock new clients out while its records wait out their
+ * quiet time.
  */
 struct uh_dedup_budget {
 	_Atomic uint64_t used;      /* bytes held (atomic: each peer's lock
 				     * covers only its own records) */
 	uint64_t max;               /* immutable: cfg.dedup_mb in bytes */
 	struct uh_metrics *metrics; /* immutable: the gauge dedup_bytes */
+	_Atomic unsigned cursor;    /* the peer-table bucket where the next
+				     * search for an idle record to evict
+				     * starts (relaxed: a hint) */
 };
 
 /* Bytes of a ring of @cap ids (two bits each). */

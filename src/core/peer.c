@@ -363,6 +363,58 @@ static void record_put(struct uh_dedup_budget *b, struct uh_dedup *d)
 	}
 }
 
+/* Peers a search for an idle record looks at, at most. */
+#define STEAL_PEERS 64
+
+/*
+ * The budget is spent and a new client needs a record: unlinks and
+ * returns the idle record (nothing alive) that was active longest ago
+ * among those of up to STEAL_PEERS peers, from where the last search
+ * stopped; NULL if none is idle. Records of a flood's first moments would
+ * otherwise hold the budget for their whole quiet time, and every new
+ * client meanwhile be refused (helper-18). Takes each peer's lock in turn
+ * (none may be held); the caller frees the record.
+ */
+static struct uh_dedup *steal_idle(struct uh_peertab *t,
+				   struct uh_dedup_budget *b)
+{
+	unsigned bucket = atomic_load_explicit(&b->cursor,
+					       memory_order_relaxed) %
+			  UH_PEERTAB_BUCKETS;
+	struct uh_peer *best = NULL;
+	struct uh_dedup *v = NULL;
+	uint64_t best_tick = UINT64_MAX;
+	unsigned seen = 0, i;
+
+	uh_rcu_read_lock();
+	for (i = 0; i < UH_PEERTAB_BUCKETS && seen < STEAL_PEERS; i++) {
+		unsigned k = (bucket + i) % UH_PEERTAB_BUCKETS;
+
+		for (struct uh_peer *p = atomic_load_explicit(
+			     &t->buckets[k], memory_order_acquire);
+		     p && seen < STEAL_PEERS;
+		     p = atomic_load_explicit(&p->next, memory_order_acquire)) {
+			seen++;
+			uh_lock(&p->lock);
+			for (struct uh_dedup *d = p->dedup; d; d = d->next)
+				if (d->alive == 0 && d->active_tick < best_tick) {
+					best = p;
+					best_tick = d->active_tick;
+				}
+			uh_unlock(&p->lock);
+		}
+	}
+	atomic_store_explicit(&b->cursor, bucket + i, memory_order_relaxed);
+	if (best) {
+		/* Its quietest idle record now (it may have changed). */
+		uh_lock(&best->lock);
+		v = dedup_victim(best);
+		uh_unlock(&best->lock);
+	}
+	uh_rcu_read_unlock();
+	return v;
+}
+
 enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 					  uint64_t id,
 					  const struct uh_dedup_limits *lim,
@@ -407,6 +459,17 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 			if (!fresh)
 				return UH_DEDUP_NOMEM;
 			fresh_paid = budget_take(b, uh_dedup_bytes(fresh));
+			if (!fresh_paid && lim->table) {
+				struct uh_dedup *stolen =
+					steal_idle(lim->table, b);
+
+				if (stolen) {
+					counts->evicted++;
+					record_put(b, stolen);
+					fresh_paid = budget_take(
+						b, uh_dedup_bytes(fresh));
+				}
+			}
 			continue;
 		}
 		if (uh_dedup_finished(d, id)) {

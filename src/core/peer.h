@@ -172,6 +172,9 @@ struct uh_dedup_limits {
 	uint64_t settle;     /* ticks after which unseen ids will not come */
 	struct uh_dedup_budget *budget; /* the stack's: pays for records
 					 * and rings */
+	struct uh_peertab *table;       /* the stack's peers: where an idle
+					 * record is found when the budget
+					 * is spent */
 };
 
 /* What one admission changed, for the metrics. */

@@ -657,8 +657,9 @@ static uint64_t record_bytes(struct ct_host *h, int from, unsigned *n)
  * server from 355 MB to 1.1 GB. Every record of a stack is paid from
  * dedup_mb: past it rings stop growing, and a new client takes the place
  * of an idle record -- here 300 forged pairs (5 MB unbounded) hold at most
- * 1 MiB, the gauge says exactly what the records hold, and a real client
- * arriving afterwards still runs its request.
+ * 1 MiB, the gauge says exactly what the records hold, and real clients
+ * arriving afterwards, from that host or another, still run their
+ * requests.
  */
 static void rpc__records_bounded_by_dedup_mb(void **state)
 {
@@ -696,12 +697,25 @@ static void rpc__records_bounded_by_dedup_mb(void **state)
 	assert_true(ct_metric(h, UH_M_DEDUP_EVICTIONS) > 0);
 	assert_true(bytes > (1u << 20) - 20 * 1024);    /* it was used */
 
-	/* A real client, new to the server, runs its request. */
+	/* A real client, new to the server, runs its request: one from the
+	 * flood's host takes the place of an idle record there, one from
+	 * another host the place of the quietest idle record it finds (it
+	 * was refused until the flood's records went quiet: helper-18). */
 	inject_request(h, 500ull << 41 | 2, 100, 7);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_true(ct_check(srv, &m, 100, 7));
 	ct_release(srv, &m);
 	assert_true(record_bytes(h, PEER, &n) <= 1u << 20);
+	assert_false(inject_data(h, PEER + 1, PEER_PORT, 80, 501ull << 41 | 2,
+				 100, 0, 100, 8));
+	assert_int_equal(ct_drops(h, UH_DROP_NOMEM), 0);
+	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+	assert_true(ct_check(srv, &m, 100, 8));
+	ct_release(srv, &m);
+	assert_int_equal(ct_metric(h, UH_M_DEDUP_BYTES),
+			 record_bytes(h, PEER, &n) +
+				 record_bytes(h, PEER + 1, &n));
+	assert_true(ct_metric(h, UH_M_DEDUP_BYTES) <= 1 << 20);
 	ct_net_free(&net);
 }
 
