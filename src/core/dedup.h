@@ -118,9 +118,10 @@ static inline uint64_t uh_dedup_key(uint64_t id, uint16_t port)
 	       id >> UH_DEDUP_KEY_SHIFT;
 }
 
-/* A record for client @key (uh_dedup_key), @id its first request, its floor set below @id's sequence
- * number by half the first ring (copies that overtook earlier requests of
- * the client are common at start). NULL if memory is short. */
+/* A record for client @key (uh_dedup_key), @id its first request, its
+ * floor set below @id's sequence number by half the first ring (copies
+ * that overtook earlier requests of the client are common at start). NULL
+ * if memory is short. */
 struct uh_dedup *uh_dedup_new(uint64_t key, uint64_t id, uint64_t now);
 void uh_dedup_free(struct uh_dedup *d);
 

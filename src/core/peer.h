@@ -186,8 +186,9 @@ struct uh_dedup_counts {
 
 /*
  * Server side, at-most-once (dedup.h): may a new RPC be created for
- * request @id from this peer's @port? UH_DEDUP_NEW admits it; the caller must then
- * call uh_peer_dedup_end once for it, whether or not it creates the RPC.
+ * request @id from this peer's @port? UH_DEDUP_NEW admits it; the caller
+ * must then call uh_peer_dedup_end once for it, whether or not it creates
+ * the RPC.
  * May allocate: call with no lock held. Adds to *@counts.
  */
 enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
