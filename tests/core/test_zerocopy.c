@@ -101,7 +101,7 @@ static bool stop_send_done(void)
 	return d;
 }
 
-/* ---- helpers --------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------- */
 
 static uint8_t *pattern(size_t len, unsigned seed)
 {
@@ -148,7 +148,7 @@ static void respond(struct ct_host *h, struct uhoma_sock *cli, uint64_t id)
 	from_server(h, cli, &d, id, body, sizeof(body));
 }
 
-/* ---- tests ------------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------- */
 
 /*
  * The packets carry the caller's bytes, sent from its memory (the RPC

@@ -23,8 +23,8 @@
  *
  * The last line is machine-readable:
  *   SUMMARY rtt_p50_vs_udp=.. rtt_p50_vs_tcp=.. rps_vs_tcp=.. bulk_vs_tcp=..
- *           bulk_zerocopy_vs_tcp=.. hol_p99_tcp_over_homa=.. api_rtt_vs_tcp=.. api_w4_rps_vs_tcp=..
- *           api_w4_short_p99_vs_tcp=..
+ *           bulk_zerocopy_vs_tcp=.. hol_p99_tcp_over_homa=..
+ *           api_rtt_vs_tcp=.. api_w4_rps_vs_tcp=.. api_w4_short_p99_vs_tcp=..
  */
 #include <stdio.h>
 #include <stdlib.h>
