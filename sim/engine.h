@@ -1,6 +1,6 @@
 /*
  * engine.h - the simulator's discrete-event engine: one virtual clock and
- * a 4-ary min-heap of pending events' keys.
+ * a radix heap of pending events' keys.
  *
  * Time is kept in picoseconds, so that a byte's serialization at any rate
  * that divides 8,000,000 Mb/s (10, 25, 40, 100 Gb/s ...) is an exact
@@ -41,12 +41,24 @@ struct sim_event {
 
 #define SIM_SLOT_BITS 24     /* events pending at once: 16 M */
 
+/* Keys whose time differs from the heap's `last` first in bit j - 1
+ * (bucket 0: equal to it), in no order but bucket 0's, which is sorted
+ * and read from @head. */
+struct sim_bucket {
+	struct sim_key *k;
+	uint32_t n, cap, head;
+};
+
+#define SIM_BUCKETS 65
+
 struct sim_engine {
 	uint64_t now;        /* ps: the time of the event firing */
 	uint64_t next_seq;
 	uint64_t fired;      /* events fired so far */
-	struct sim_key *heap;    /* heap[3 + i]: node i (cache-line groups) */
-	size_t n, cap;           /* keys pending; room for cap of them */
+	size_t n, cap;       /* events pending; room for cap of them */
+	uint64_t last;       /* the radix heap's base: no key is earlier */
+	uint64_t nonempty;   /* bit j - 1: bucket j (1..64) has keys */
+	struct sim_bucket b[SIM_BUCKETS];
 	struct sim_event *ev;    /* [slot], cap slots */
 	uint32_t *free_slots;    /* the cap - n slots not in use */
 };
