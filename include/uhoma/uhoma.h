@@ -193,9 +193,10 @@ struct uhoma_config {
 				    * together, in MiB (1..1048576); past it
 				    * records stop growing (dedup_forgotten)
 				    * and a new client takes the place of an
-				    * idle one (its host's, or of a sample of
-				    * others), or, if none is idle, its
-				    * request is dropped (drop_no_memory);
+				    * idle one (its host's, or one of a sample
+				    * of others' quiet for an RPC timeout),
+				    * or, if there is none, its request is
+				    * dropped (drop_no_memory);
 				    * default 64 */
 	uint32_t max_peers;        /* hosts a stack keeps state for at once;
 				    * past it, packets from new hosts are

@@ -368,15 +368,17 @@ static void record_put(struct uh_dedup_budget *b, struct uh_dedup *d)
 
 /*
  * The budget is spent and a new client needs a record: unlinks and
- * returns the idle record (nothing alive) that was active longest ago
- * among those of up to STEAL_PEERS peers, from where the last search
- * stopped; NULL if none is idle. Records of a flood's first moments would
+ * returns the idle record (nothing alive, quiet for @quiet ticks: its
+ * client can no longer be retransmitting a request it finished) that was
+ * active longest ago among those of up to STEAL_PEERS peers, from where
+ * the last search stopped; NULL if there is none. Records of a flood's first moments would
  * otherwise hold the budget for their whole quiet time, and every new
  * client meanwhile be refused (helper-18). Takes each peer's lock in turn
  * (none may be held); the caller frees the record.
  */
 static struct uh_dedup *steal_idle(struct uh_peertab *t,
-				   struct uh_dedup_budget *b)
+				   struct uh_dedup_budget *b, uint64_t now,
+				   uint64_t quiet)
 {
 	unsigned bucket = atomic_load_explicit(&b->cursor,
 					       memory_order_relaxed) %
@@ -397,7 +399,9 @@ static struct uh_dedup *steal_idle(struct uh_peertab *t,
 			seen++;
 			uh_lock(&p->lock);
 			for (struct uh_dedup *d = p->dedup; d; d = d->next)
-				if (d->alive == 0 && d->active_tick < best_tick) {
+				if (d->alive == 0 &&
+				    now - d->active_tick >= quiet &&
+				    d->active_tick < best_tick) {
 					best = p;
 					best_tick = d->active_tick;
 				}
@@ -409,6 +413,12 @@ static struct uh_dedup *steal_idle(struct uh_peertab *t,
 		/* Its quietest idle record now (it may have changed). */
 		uh_lock(&best->lock);
 		v = dedup_victim(best);
+		if (v && now - v->active_tick < quiet) {
+			v->next = best->dedup;     /* busy again: keep it */
+			best->dedup = v;
+			best->ndedup++;
+			v = NULL;
+		}
 		uh_unlock(&best->lock);
 	}
 	uh_rcu_read_unlock();
@@ -460,8 +470,9 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 				return UH_DEDUP_NOMEM;
 			fresh_paid = budget_take(b, uh_dedup_bytes(fresh));
 			if (!fresh_paid && lim->table) {
-				struct uh_dedup *stolen =
-					steal_idle(lim->table, b);
+				struct uh_dedup *stolen = steal_idle(
+					lim->table, b, lim->now,
+					lim->steal_quiet);
 
 				if (stolen) {
 					counts->evicted++;

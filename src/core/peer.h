@@ -175,6 +175,9 @@ struct uh_dedup_limits {
 	struct uh_peertab *table;       /* the stack's peers: where an idle
 					 * record is found when the budget
 					 * is spent */
+	uint64_t steal_quiet;           /* ticks a record of another peer
+					 * must have been quiet to be taken
+					 * (the RPC timeout) */
 };
 
 /* What one admission changed, for the metrics. */

@@ -393,6 +393,7 @@ static enum uh_dedup_verdict dedup_admit(struct uhoma_sock *s,
 		.settle = 2ull * st->cfg.timeout_ticks,
 		.budget = &st->dedup_budget,
 		.table = &st->peers,
+		.steal_quiet = st->cfg.timeout_ticks,
 	};
 	struct uh_dedup_counts n = { 0 };
 	enum uh_dedup_verdict v = uh_peer_dedup_admit(peer, port, id, &lim, &n);

@@ -2,6 +2,7 @@
  * sock.c - socket open/close, the port table, deferred work, protect
  * counts, reaping and buffer waiters.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,6 +427,15 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 	uh_lock(&s->lock);
 	if (atomic_load(&s->shutdown)) {
 		uh_unlock(&s->lock);
+		/* Another thread is shutting it down: return as it does,
+		 * when every RPC has ended and no sender still reads a
+		 * borrowed message (UHOMA_ZEROCOPY's promise; helper-19 saw
+		 * the second call return at once). */
+		uh_lockdep_might_block("waiting for another shutdown",
+				       UH_HERE);
+		while (!atomic_load_explicit(&s->shut_done,
+					     memory_order_acquire))
+			sched_yield();
 		return;
 	}
 	atomic_store(&s->shutdown, true);
@@ -445,6 +455,7 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 		uh_deferred_flush(s->stack, &p);
 	}
 	uh_sock_unprotect(s);
+	atomic_store_explicit(&s->shut_done, true, memory_order_release);
 	uh_wait_wake_all(&s->wait);
 	if (s->stack->up.kick_receiver)
 		s->stack->up.kick_receiver(s->stack);

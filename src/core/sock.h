@@ -59,6 +59,11 @@ struct uhoma_sock {
 	struct uh_list stack_link;     /* socktab lock: stack->all_socks */
 	struct uh_lock lock;           /* class socket */
 	_Atomic bool shutdown;         /* set once under lock */
+	_Atomic bool shut_done;        /* set (release) once the shutdown
+					* has ended every RPC and waited for
+					* their borrowed messages' senders:
+					* a second uh_sock_shutdown waits
+					* for it */
 	_Atomic bool is_server;        /* written under lock */
 	_Atomic int protect_count;     /* see above */
 	struct uh_rculist active;      /* every live RPC */

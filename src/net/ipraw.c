@@ -49,10 +49,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "net/carriers.h"
+#include "net/claim.h"
 #include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"
@@ -121,38 +121,6 @@ static struct ipraw_carrier *raw_of(struct uh_carrier *c)
 	return (struct ipraw_carrier *)(void *)c;
 }
 
-/* The abstract AF_UNIX address named @name (sun_path[0] is NUL: no file);
- * returns its length. */
-static socklen_t abstract_name(struct sockaddr_un *sun, const char *name)
-{
-	size_t n = strlen(name);
-
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (n > sizeof(sun->sun_path) - 1)
-		n = sizeof(sun->sun_path) - 1;
-	memcpy(sun->sun_path + 1, name, n);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-}
-
-/* Binds the host-wide name @name; returns its socket or -errno. */
-static int hold_name(const char *name)
-{
-	struct sockaddr_un sun;
-	socklen_t len = abstract_name(&sun, name);
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 static void port_name(char *buf, size_t size, uint16_t port)
 {
 	snprintf(buf, size, "uhoma/ip146/port/%u", port);
@@ -164,23 +132,7 @@ static int claim_port(uint16_t port)
 	char name[32];
 
 	port_name(name, sizeof(name), port);
-	return hold_name(name);
-}
-
-/* Whether some process on the host holds the abstract name @name (it
- * takes a connection: ours is dropped at once). */
-static bool name_held(const char *name)
-{
-	struct sockaddr_un sun;
-	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
-
-	if (fd < 0)
-		return true;      /* cannot tell: say nothing */
-	len = abstract_name(&sun, name);
-	rc = connect(fd, (struct sockaddr *)&sun, len);
-	close(fd);
-	return rc == 0 || errno != ECONNREFUSED;
+	return uh_claim(name);
 }
 
 /* Whether some process on the host holds Homa port @port. */
@@ -189,7 +141,7 @@ static bool port_held(uint16_t port)
 	char name[32];
 
 	port_name(name, sizeof(name), port);
-	return name_held(name);
+	return uh_claim_held(name);
 }
 
 /* The host-wide name of the refuser for @addr (NULL: the wildcard's). */
@@ -209,7 +161,7 @@ static bool dst_has_refuser(const struct uh_addr *dst)
 	char name[96];
 
 	refuser_name(name, sizeof(name), dst);
-	return name_held(name);
+	return uh_claim_held(name);
 }
 
 static int ipraw_open_port(struct uh_carrier *c, uint16_t *port)
@@ -309,7 +261,7 @@ static bool is_refuser(struct ipraw_carrier *r, int64_t now)
 				 &r->refuser_retry, &due, now + REFUSER_RETRY_NS,
 				 memory_order_relaxed, memory_order_relaxed))
 		return false;
-	fd = hold_name(r->refuser_name);
+	fd = uh_claim(r->refuser_name);
 	if (fd < 0)
 		return false;
 	if (!atomic_compare_exchange_strong(&r->refuser, &none, fd))

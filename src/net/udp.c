@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/filter.h>
@@ -23,6 +24,7 @@
 #include "core/stack.h"
 #include "core/wire.h"
 #include "net/carriers.h"
+#include "net/claim.h"
 #include "net/icmp.h"
 #include "net/iface.h"
 #include "net/waitset.h"
@@ -64,6 +66,9 @@ struct udp_port {
 	int ufd;         /* immutable (-1: one lane); closed with @fd */
 	int gfd;         /* immutable (-1: none): the port held on the
 			  * wildcard address (open_guard); closed with @fd */
+	int cfd;         /* immutable (-1: none): our host-wide claim of
+			  * the port on our address (claim_port); closed
+			  * with @fd */
 	uint16_t port;   /* immutable */
 	bool tos_set;    /* immutable: @fd's own TOS / traffic class is
 			  * DEFAULT_PRIO's (default_tos) */
@@ -290,21 +295,25 @@ static int attach_one(int fd)
  * socket claims the port first: its bind fails on any port in use, and it
  * yields the port to the group right after. Another reuse-port bind of
  * the same user within that instant could still slip in; it would get no
- * packets (the filter only returns our indexes).
+ * packets (the filter only returns our indexes). An explicit port of a
+ * stack bound to one address is @claimed host-wide instead (claim_port):
+ * the plain bind would fail on another of our stacks' guard, on another
+ * address.
  */
 static int open_lanes(const struct udp_carrier *u, uint16_t *port,
-		      int *bulk, int *urgent, bool *shared)
+		      bool claimed, int *bulk, int *urgent, bool *shared)
 {
-	int probe = open_fd(u, port, false), fd;
+	int probe = claimed ? -1 : open_fd(u, port, false), fd;
 	bool lanes = u->c.urgent_prio != 0;
 
 	*urgent = -1;
 	*shared = false;
-	if (probe < 0 || (!lanes && u->any)) {
+	if (!claimed && (probe < 0 || (!lanes && u->any))) {
 		*bulk = probe;
 		return probe < 0 ? probe : UHOMA_OK;
 	}
-	close(probe);
+	if (probe >= 0)
+		close(probe);
 	fd = open_fd(u, port, true);
 	if (fd < 0) {
 		/* No SO_REUSEPORT here (or the port was taken meanwhile):
@@ -406,51 +415,132 @@ static int open_guard(const struct udp_carrier *u, uint16_t port)
 	return fd;
 }
 
+/* The host-wide name of UDP port @udp on @u's address ("any": the
+ * wildcard of @v4's family). */
+static void claim_name(const struct udp_carrier *u, bool any, bool v4,
+		       uint16_t udp, char *buf, size_t size)
+{
+	char a[64] = "";
+
+	if (!any)
+		uh_addr_format(&u->c.local, a, sizeof(a));
+	snprintf(buf, size, "uhoma/udp/%s/%u",
+		 any ? (v4 ? "any4" : "any6") : a, udp);
+}
+
+/*
+ * Claims UDP port @udp host-wide for @u's address: another uhoma stack
+ * on that address, or on the wildcard (of either family: a dual-stack
+ * "::" covers IPv4 too), holds it already -> UHOMA_ERR_ADDR_IN_USE. A
+ * wildcard stack claims its "any" name, its plain bind having refused
+ * every other holder. Returns the claim's socket or a uhoma error.
+ */
+static int claim_port(const struct udp_carrier *u, uint16_t udp)
+{
+	char name[128];
+	int fd;
+
+	if (!u->any) {
+		for (int v4 = 0; v4 < 2; v4++) {
+			claim_name(u, true, v4, udp, name, sizeof(name));
+			if (uh_claim_held(name))
+				return UHOMA_ERR_ADDR_IN_USE;
+		}
+	}
+	claim_name(u, u->any, u->family == AF_INET, udp, name, sizeof(name));
+	fd = uh_claim(name);
+	return fd >= 0 ? fd : uh_net_error(-fd);
+}
+
+static void close_fds(int fd, int ufd, int gfd, int cfd)
+{
+	close(fd);
+	if (ufd >= 0)
+		close(ufd);
+	if (gfd >= 0)
+		close(gfd);
+	if (cfd >= 0)
+		close(cfd);
+}
+
 static void udp_close_port(struct uh_carrier *c, uint16_t port);
 
 /* Tries for a free automatic port this often when the guard finds one
  * taken on another address. */
 #define GUARD_TRIES 8
 
-static int udp_open_port(struct uh_carrier *c, uint16_t *port)
+/*
+ * A port's sockets: its lanes; for a stack bound to one address, its
+ * guard (open_guard); and a host-wide claim of it. An explicit port of
+ * such a stack is claimed first, in place of the plain bind that tests a
+ * port otherwise: that bind would also fail on the guard of our own stack
+ * on another address, and two stacks of one user on 127.0.0.1 and
+ * 127.0.0.2 may share a port number. Others' sockets on our address or
+ * port still fail our binds (the kernel's rules); the same user's
+ * reuse-port sockets on our address would join our group, and get
+ * nothing (the filter).
+ */
+static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
+			 int *ufd, int *gfd, int *cfd)
 {
-	struct udp_carrier *u = udp_of(c);
-	struct udp_port *p;
-	int fd, ufd, gfd = -1, rc;
 	uint16_t want = *port;
+	bool claimed = want && !u->any;
+	int rc;
 
+	*gfd = *cfd = -1;
 	for (unsigned tries = 0;; tries++) {
 		bool shared;
 
 		*port = want;
-		rc = open_lanes(u, port, &fd, &ufd, &shared);
-		if (rc || u->any || !shared)
-			break;
-		gfd = open_guard(u, *port);
-		if (gfd >= 0)
-			break;
-		close(fd);
-		if (ufd >= 0)
-			close(ufd);
-		rc = gfd;
+		if (claimed) {
+			*cfd = claim_port(u, (uint16_t)(want + u->port_offset));
+			if (*cfd < 0)
+				return *cfd;
+		}
+		rc = open_lanes(u, port, claimed, fd, ufd, &shared);
+		if (rc) {
+			if (*cfd >= 0)
+				close(*cfd);
+			return rc;
+		}
+		if (!claimed) {
+			*cfd = claim_port(u, (uint16_t)(*port + u->port_offset));
+			rc = *cfd < 0 ? *cfd : UHOMA_OK;
+		}
+		if (!rc && !u->any && shared) {
+			*gfd = open_guard(u, *port);
+			rc = *gfd < 0 ? *gfd : UHOMA_OK;
+			if (rc)
+				*gfd = -1;
+		}
+		if (!rc)
+			return UHOMA_OK;
+		close_fds(*fd, *ufd, -1, *cfd);
+		*cfd = -1;
 		if (want || rc != UHOMA_ERR_ADDR_IN_USE ||
 		    tries + 1 == GUARD_TRIES)
-			break;
+			return rc;
 	}
+}
+
+static int udp_open_port(struct uh_carrier *c, uint16_t *port)
+{
+	struct udp_carrier *u = udp_of(c);
+	struct udp_port *p;
+	int fd, ufd, gfd, cfd, rc;
+
+	rc = open_port_fds(u, port, &fd, &ufd, &gfd, &cfd);
 	if (rc)
 		return rc;
 	p = malloc(sizeof(*p));
 	if (!p) {
-		close(fd);
-		if (ufd >= 0)
-			close(ufd);
-		if (gfd >= 0)
-			close(gfd);
+		close_fds(fd, ufd, gfd, cfd);
 		return UHOMA_ERR_NOMEM;
 	}
 	p->fd = fd;
 	p->ufd = ufd;
 	p->gfd = gfd;
+	p->cfd = cfd;
 	p->tos_set = default_tos(u, fd);
 	atomic_init(&p->bulk_skip, 0);
 	atomic_init(&p->bulk_yielded, false);
@@ -506,11 +596,7 @@ static void udp_close_port(struct uh_carrier *c, uint16_t port)
 	uh_unlock(&u->open_lock);
 	udp_kick(c);
 	uh_synchronize_rcu();     /* no receiver still reads from @p */
-	close(p->fd);
-	if (p->ufd >= 0)
-		close(p->ufd);
-	if (p->gfd >= 0)
-		close(p->gfd);
+	close_fds(p->fd, p->ufd, p->gfd, p->cfd);
 	free(p);
 }
 
@@ -1109,11 +1195,8 @@ static void udp_forget(struct uh_carrier *c)
 		struct udp_port *p = atomic_load_explicit(
 			&u->ports[i], memory_order_relaxed);
 
-		if (p) {
-			close(p->fd);
-			if (p->ufd >= 0)
-				close(p->ufd);
-		}
+		if (p)
+			close_fds(p->fd, p->ufd, p->gfd, p->cfd);
 	}
 	uh_waitset_forget(&u->ws);
 }

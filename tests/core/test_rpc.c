@@ -699,8 +699,12 @@ static void rpc__records_bounded_by_dedup_mb(void **state)
 
 	/* A real client, new to the server, runs its request: one from the
 	 * flood's host takes the place of an idle record there, one from
-	 * another host the place of the quietest idle record it finds (it
-	 * was refused until the flood's records went quiet: helper-18). */
+	 * another host the place of the quietest record it finds quiet for
+	 * an RPC timeout (it was refused until the flood's records went
+	 * quiet: helper-18) -- not the first client's, idle but just used
+	 * (helper-19 saw a busy client's request run twice). */
+	for (uint32_t t = 0; t <= h->st->cfg.timeout_ticks; t++)
+		ct_tick(&net);
 	inject_request(h, 500ull << 41 | 2, 100, 7);
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_true(ct_check(srv, &m, 100, 7));
@@ -712,6 +716,18 @@ static void rpc__records_bounded_by_dedup_mb(void **state)
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_true(ct_check(srv, &m, 100, 8));
 	ct_release(srv, &m);
+	{
+		struct uh_addr a = ct_addr(PEER);
+		struct uh_peer *peer;
+		bool kept = false;
+
+		uh_rcu_read_lock();
+		peer = uh_peer_find(&h->st->peers, &a);
+		for (struct uh_dedup *d = peer->dedup; d; d = d->next)
+			kept |= d->key == uh_dedup_key(500ull << 41, PEER_PORT);
+		uh_rcu_read_unlock();
+		assert_true(kept);
+	}
 	assert_int_equal(ct_metric(h, UH_M_DEDUP_BYTES),
 			 record_bytes(h, PEER, &n) +
 				 record_bytes(h, PEER + 1, &n));

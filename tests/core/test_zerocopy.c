@@ -9,6 +9,8 @@
  * whatever host 1 sends waits in the queue.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -200,7 +202,8 @@ static void zerocopy__sent_from_callers_memory(void **state)
 struct taker {
 	struct uhoma_sock *s;
 	uint64_t id;
-	int how;                 /* 0: take the response, 1: abort, 2: shut down */
+	int how;                 /* 0: take the response, 1: abort, 2: shut
+				  * down, 3: shut down from two threads */
 	bool returned;
 	bool send_was_done;      /* what the taker saw as it returned */
 	pthread_mutex_t mu;
@@ -219,7 +222,7 @@ static void *taker_main(void *arg)
 	} else if (t->how == 1) {
 		assert_int_equal(uh_call_abort(t->s, t->id, 0), UHOMA_OK);
 	} else {
-		uh_sock_shutdown(t->s);
+		uh_sock_shutdown(t->s);   /* 2, or 3: two threads at once */
 	}
 	pthread_mutex_lock(&t->mu);
 	t->send_was_done = stop_send_done();
@@ -257,8 +260,8 @@ static void hand_back_waits(int how)
 	struct ct_host *h;
 	struct uhoma_sock *cli;
 	uint8_t *buf = pattern(LEN, 4);
-	struct taker t = { .how = how };
-	pthread_t resender, taker;
+	struct taker t = { .how = how }, t2;
+	pthread_t resender, taker, taker2;
 	void *args[3];
 	uint64_t id;
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
@@ -284,18 +287,35 @@ static void hand_back_waits(int how)
 	pthread_mutex_init(&t.mu, NULL);
 	t.s = cli;
 	t.id = id;
+	t2 = t;
+	pthread_mutex_init(&t2.mu, NULL);
 	assert_int_equal(pthread_create(&taker, NULL, taker_main, &t), 0);
+	if (how == 3) {
+		/* A second shutdown, once the first has begun. */
+		while (!atomic_load(&cli->shutdown))
+			sched_yield();
+		assert_int_equal(pthread_create(&taker2, NULL, taker_main,
+						&t2), 0);
+	}
 	nanosleep(&pause, NULL);
 	pthread_mutex_lock(&t.mu);
 	assert_false(t.returned);        /* still waiting for the send */
 	pthread_mutex_unlock(&t.mu);
+	pthread_mutex_lock(&t2.mu);
+	assert_false(t2.returned);
+	pthread_mutex_unlock(&t2.mu);
 	stop_release();
 	assert_int_equal(pthread_join(taker, NULL), 0);
+	if (how == 3) {
+		assert_int_equal(pthread_join(taker2, NULL), 0);
+		assert_true(t2.returned && t2.send_was_done);
+	}
 	assert_int_equal(pthread_join(resender, NULL), 0);
 	assert_true(t.returned && t.send_was_done);
 	memset(buf, 0, LEN);             /* the caller's again */
 	free(buf);
 	pthread_mutex_destroy(&t.mu);
+	pthread_mutex_destroy(&t2.mu);
 	h->c.ops = real_ops;
 	ct_net_free(&net);
 }
@@ -318,6 +338,14 @@ static void zerocopy__shutdown_waits_for_send_in_progress(void **state)
 	hand_back_waits(2);
 }
 
+/* Two threads shutting the socket down at once: neither returns before
+ * the send (the second used to return at once: helper-19). */
+static void zerocopy__second_shutdown_waits_too(void **state)
+{
+	(void)state;
+	hand_back_waits(3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +353,7 @@ int main(void)
 		UH_TEST(zerocopy__response_waits_for_send_in_progress),
 		UH_TEST(zerocopy__abort_waits_for_send_in_progress),
 		UH_TEST(zerocopy__shutdown_waits_for_send_in_progress),
+		UH_TEST(zerocopy__second_shutdown_waits_too),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -847,6 +847,32 @@ static void port_held_on_every_address(const char *mine, const char *other,
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
+	/* One user's stacks on other addresses may share the port number (a
+	 * host per loopback address); a second on the same address, or one
+	 * on the wildcard, may not. */
+	{
+		struct uhoma_stack *st2 = udp_stack(other), *st3 = udp_stack(mine);
+		struct uhoma_stack *any = udp_stack(strchr(mine, ':') ? "::"
+								      : "0.0.0.0");
+		struct uhoma_sock *s2, *dup;
+
+		assert_non_null(st2);
+		assert_non_null(st3);
+		assert_non_null(any);
+		/* (fd00::99 is no address of this host: IPv4 only.) */
+		assert_int_equal(uhoma_socket(st2, 7123, &s2),
+				 strchr(mine, ':') ? UHOMA_ERR_INVALID_ARGUMENT
+						   : UHOMA_OK);
+		assert_int_equal(uhoma_socket(st3, 7123, &dup),
+				 UHOMA_ERR_ADDR_IN_USE);
+		assert_int_equal(uhoma_socket(any, 7123, &dup),
+				 UHOMA_ERR_ADDR_IN_USE);
+		if (!strchr(mine, ':'))
+			uhoma_close(s2);
+		uhoma_stack_destroy(any);
+		uhoma_stack_destroy(st3);
+		uhoma_stack_destroy(st2);
+	}
 	/* Closed, the port is free on every address again. */
 	for (int i = 0; i < 2; i++) {
 		uint16_t port = (uint16_t)uhoma_port(s[i]);

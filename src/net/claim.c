@@ -1,0 +1,57 @@
+/*
+ * claim.c - host-wide claims as abstract AF_UNIX names (claim.h).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "net/claim.h"
+
+/* The abstract AF_UNIX address named @name (sun_path[0] is NUL: no file);
+ * returns its length. */
+static socklen_t abstract_name(struct sockaddr_un *sun, const char *name)
+{
+	size_t n = strlen(name);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (n > sizeof(sun->sun_path) - 1)
+		n = sizeof(sun->sun_path) - 1;
+	memcpy(sun->sun_path + 1, name, n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+int uh_claim(const char *name)
+{
+	struct sockaddr_un sun;
+	socklen_t len = abstract_name(&sun, name);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* A holder takes a connection: ours is dropped at once. */
+bool uh_claim_held(const char *name)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
+
+	if (fd < 0)
+		return true;      /* cannot tell: say nothing */
+	len = abstract_name(&sun, name);
+	rc = connect(fd, (struct sockaddr *)&sun, len);
+	close(fd);
+	return rc == 0 || errno != ECONNREFUSED;
+}
