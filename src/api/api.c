@@ -241,7 +241,9 @@ static int prepare_message(struct uhoma_sock *s, const struct sockaddr *sa,
 	*len = iov_length(iov, n);
 	if (*len == SIZE_MAX && checked)
 		return UHOMA_ERR_BAD_ADDRESS;   /* a part with no base */
-	if (*port == 0 || *len == 0 || *len == SIZE_MAX)
+	/* A reply's port may be 0: the module finds the RPC by address
+	 * and id (uh_rpc_find_reply). */
+	if ((charged && *port == 0) || *len == 0 || *len == SIZE_MAX)
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	if (!uh_call_family_ok(s->stack, addr))
 		return UHOMA_ERR_AF_NOT_SUPPORTED;

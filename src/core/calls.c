@@ -68,7 +68,7 @@ int uh_call_send(struct uhoma_sock *s, const struct uh_addr *addr,
 int uh_call_reply(struct uhoma_sock *s, const struct uh_addr *addr,
 		  uint16_t port, uint64_t id, uint8_t *copy, uint32_t len)
 {
-	struct uh_rpc *rpc = uh_rpc_find_server(s, addr, port, id);
+	struct uh_rpc *rpc = uh_rpc_find_reply(s, addr, port, id);
 
 	if (!rpc) {
 		/* The RPC ended (its client is gone): nothing to do, as the

@@ -42,10 +42,24 @@ uint64_t *uh_dedup_ring(uint32_t cap)
 	return calloc(2 * (cap / 64), sizeof(uint64_t));
 }
 
+/* Sets @d's window as a new record's for first request @id at @now. */
+static void start_window(struct uh_dedup *d, uint64_t id, uint64_t now)
+{
+	uint64_t s = seq_of(id), half = UH_DEDUP_MIN_CAP / 2;
+
+	d->floor = s > half ? s - half : 0;
+	d->start = d->floor;
+	d->born_tick = now;
+	d->top = d->floor;
+	d->active_tick = now;
+	d->forgotten = 0;
+	memset(d->marks, 0, sizeof(d->marks));
+	d->mark_next = 0;
+}
+
 struct uh_dedup *uh_dedup_new(uint64_t key, uint64_t id, uint64_t now)
 {
 	struct uh_dedup *d = calloc(1, sizeof(*d));
-	uint64_t s = seq_of(id), half = UH_DEDUP_MIN_CAP / 2;
 
 	if (!d)
 		return NULL;
@@ -56,12 +70,22 @@ struct uh_dedup *uh_dedup_new(uint64_t key, uint64_t id, uint64_t now)
 	}
 	d->key = key;
 	d->cap = UH_DEDUP_MIN_CAP;
-	d->floor = s > half ? s - half : 0;
-	d->start = d->floor;
-	d->born_tick = now;
-	d->top = d->floor;
-	d->active_tick = now;
+	start_window(d, id, now);
 	return d;
+}
+
+bool uh_dedup_reborn(const struct uh_dedup *d, uint64_t id)
+{
+	uint64_t s = seq_of(id);
+
+	return d->alive == 0 && s < d->floor &&
+	       d->floor - s > UH_DEDUP_REBORN_GAP;
+}
+
+void uh_dedup_restart(struct uh_dedup *d, uint64_t id, uint64_t now)
+{
+	memset(d->bits, 0, uh_dedup_ring_bytes(d->cap));
+	start_window(d, id, now);
 }
 
 void uh_dedup_free(struct uh_dedup *d)

@@ -125,6 +125,17 @@ static inline uint64_t uh_dedup_key(uint64_t id, uint16_t port)
 struct uh_dedup *uh_dedup_new(uint64_t key, uint64_t id, uint64_t now);
 void uh_dedup_free(struct uh_dedup *d);
 
+/* Sequence numbers this far below a record's floor are not a late copy
+ * (that would take 2^38 later requests) but a new counter: the client's
+ * process restarted with its predecessor's pid and port across the wrap
+ * of rpc.c's id start, or its own counter wrapped. */
+#define UH_DEDUP_REBORN_GAP (1ull << 38)
+
+/* Whether @id is such a new counter's, at a record with nothing alive. */
+bool uh_dedup_reborn(const struct uh_dedup *d, uint64_t id);
+/* Starts @d over as a new record for first request @id at @now. */
+void uh_dedup_restart(struct uh_dedup *d, uint64_t id, uint64_t now);
+
 /* Whether request @id is finished (a copy must be dropped). */
 bool uh_dedup_finished(const struct uh_dedup *d, uint64_t id);
 

@@ -192,6 +192,25 @@ struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
 	return find_locked(uh_rpc_server_bucket(s, a, id), id, a, port);
 }
 
+struct uh_rpc *uh_rpc_find_reply(struct uhoma_sock *s, const struct uh_addr *a,
+				 uint16_t port, uint64_t id)
+{
+	struct uh_bucket *b = uh_rpc_server_bucket(s, a, id);
+	struct uh_rpc *r;
+
+	uh_lock(&b->lock);
+	r = bucket_search(b, id, a, port);
+	for (struct uh_rpc *o = b->head; !r && o; o = o->hash_next)
+		if (o->id == id && o->state == UH_RPC_IN_SERVICE &&
+		    uh_addr_eq(&o->peer->addr, a))
+			r = o;
+	if (r)
+		uh_rpc_hold(r);
+	else
+		uh_unlock(&b->lock);
+	return r;
+}
+
 static int state_metric(const struct uh_rpc *rpc, int state)
 {
 	if (state == UH_RPC_DEAD)

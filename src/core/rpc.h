@@ -320,6 +320,15 @@ struct uh_rpc *uh_rpc_find_client(struct uhoma_sock *s, uint64_t id);
  * process's next id would take that request's place. */
 struct uh_rpc *uh_rpc_find_server(struct uhoma_sock *s, const struct uh_addr *a,
 				  uint16_t port, uint64_t id);
+/* The server RPC the application answers with @a, @port and @id: that
+ * one, else the one of @a and @id in service from any port. The module
+ * finds it by address and id alone, so programs that answer a request
+ * with its address but another port (or port 0) reach their client there
+ * (helper-20: the answer was dropped, and the client waited for ever);
+ * the port names an RPC only for packets, where it is the sender's proof
+ * of identity. */
+struct uh_rpc *uh_rpc_find_reply(struct uhoma_sock *s, const struct uh_addr *a,
+				 uint16_t port, uint64_t id);
 
 /*
  * Creates a client RPC sending @buf (from uh_rpc_msgbuf_alloc, @len bytes;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -300,14 +301,52 @@ static int attach_one(int fd)
  * the plain bind would fail on another of our stacks' guard, on another
  * address.
  */
+/* Ticks of 1 ms a port's opening waits for another process's (which
+ * takes microseconds) before it says the port is in use. */
+#define OPENING_WAIT_MS 200
+
+/*
+ * Serializes the opening of UDP port @udp among the host's uhoma stacks:
+ * a wildcard stack's test bind and claim, and a one-address stack's claim
+ * check and binds, interleaved, let both have the port (helper-20: 36 of
+ * 40 simultaneous starts). Returns the claim's socket (closed to let go)
+ * or a uhoma error.
+ */
+static int opening_lock(const struct udp_carrier *u, uint16_t udp)
+{
+	char name[64];
+	int fd = -EADDRINUSE;
+
+	(void)u;
+	snprintf(name, sizeof(name), "uhoma/udp/opening/%u", udp);
+	for (int i = 0; i < OPENING_WAIT_MS && fd == -EADDRINUSE; i++) {
+		struct timespec ms = { 0, 1000000 };
+
+		fd = uh_claim(name);
+		if (fd == -EADDRINUSE)
+			nanosleep(&ms, NULL);
+	}
+	return fd >= 0 ? fd : uh_net_error(-fd);
+}
+
 static int open_lanes(const struct udp_carrier *u, uint16_t *port,
-		      bool claimed, int *bulk, int *urgent, bool *shared)
+		      bool claimed, int *bulk, int *urgent, bool *shared,
+		      int *opening)
 {
 	int probe = claimed ? -1 : open_fd(u, port, false), fd;
 	bool lanes = u->c.urgent_prio != 0;
 
 	*urgent = -1;
 	*shared = false;
+	if (probe >= 0) {
+		/* The port is ours against every bind while the probe holds
+		 * it: the rest of its opening happens under the lock. */
+		*opening = opening_lock(u, (uint16_t)(*port + u->port_offset));
+		if (*opening < 0) {
+			close(probe);
+			return *opening;
+		}
+	}
 	if (!claimed && (probe < 0 || (!lanes && u->any))) {
 		*bulk = probe;
 		return probe < 0 ? probe : UHOMA_OK;
@@ -485,7 +524,7 @@ static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
 {
 	uint16_t want = *port;
 	bool claimed = want && !u->any;
-	int rc;
+	int rc, opening = -1;
 
 	*gfd = *cfd = -1;
 	for (unsigned tries = 0;; tries++) {
@@ -493,14 +532,22 @@ static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
 
 		*port = want;
 		if (claimed) {
+			opening = opening_lock(u, (uint16_t)(want +
+							     u->port_offset));
+			if (opening < 0)
+				return opening;
 			*cfd = claim_port(u, (uint16_t)(want + u->port_offset));
-			if (*cfd < 0)
+			if (*cfd < 0) {
+				close(opening);
 				return *cfd;
+			}
 		}
-		rc = open_lanes(u, port, claimed, fd, ufd, &shared);
+		rc = open_lanes(u, port, claimed, fd, ufd, &shared, &opening);
 		if (rc) {
 			if (*cfd >= 0)
 				close(*cfd);
+			if (opening >= 0)
+				close(opening);
 			return rc;
 		}
 		if (!claimed) {
@@ -513,6 +560,8 @@ static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
 			if (rc)
 				*gfd = -1;
 		}
+		close(opening);
+		opening = -1;
 		if (!rc)
 			return UHOMA_OK;
 		close_fds(*fd, *ufd, -1, *cfd);

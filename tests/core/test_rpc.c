@@ -633,6 +633,49 @@ static void rpc__another_port_cannot_take_a_clients_ids(void **state)
 	ct_net_free(&net);
 }
 
+/*
+ * The application answers a request by address, port and id; the module
+ * finds the RPC by address and id alone, so an answer naming another port
+ * (or port 0) still reaches the client, at the port its request came
+ * from (helper-20: it was dropped, sendmsg said 0, and the client waited
+ * for ever). Only packets must name the port.
+ */
+static void rpc__reply_found_by_address_and_id(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *srv;
+	struct uhoma_msg m;
+	struct uh_addr a = ct_addr(PEER);
+	uint16_t wrong[2] = { PEER_PORT + 1, 0 };
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	srv = ct_sock(h, 80);
+	for (int i = 0; i < 2; i++) {
+		uint64_t cid = 3000 + 2 * (uint64_t)i;
+		uint8_t *copy = uh_rpc_msgbuf_alloc(10);
+		struct uh_hdr d;
+
+		inject_request(h, cid, 100, 1);
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		ct_clear(&net);
+		memset(copy, 7, 10);
+		assert_int_equal(uh_call_reply(srv, &a, wrong[i], cid | 1, copy,
+					       10), UHOMA_OK);
+		ct_release(srv, &m);
+		assert_int_equal(server_state(srv, PEER, cid | 1),
+				 UH_RPC_OUTGOING);
+		assert_int_equal(ct_count(&net, UH_PKT_DATA), 1);
+		d = ct_hdr(&net, 0);
+		assert_int_equal(d.dport, PEER_PORT);
+		assert_true(d.sender_id == (cid | 1));
+	}
+	ct_net_free(&net);
+}
+
 /* Bytes of every at-most-once record @h keeps for 10.0.0.@from. */
 static uint64_t record_bytes(struct ct_host *h, int from, unsigned *n)
 {
@@ -776,6 +819,28 @@ static void rpc__restarted_process_ids_pass_its_predecessors(void **state)
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	assert_true(m.id == (proc | b << 1 | 1));
 	ct_release(srv, &m);
+	/* The start wraps every 2^33 ms (99 days): a successor started just
+	 * after a wrap numbers far below its predecessor, and a number 2^38
+	 * below a record's floor is a new counter, not a late copy
+	 * (helper-20: every request of such a successor was refused). */
+	{
+		const uint64_t wrap = (1ull << 33) * 1000000ull;  /* ns */
+		uint64_t before = uh_rpc_id_start(wrap - 3000000000ull);
+		uint64_t after = uh_rpc_id_start(wrap + 3000000000ull);
+		const uint64_t p2 = 78ull << 41;
+
+		assert_true(after < before);
+		inject_request(h, p2 | before << 1, 100, 3);
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		ct_reply(srv, &m, 10, 1);
+		ct_release(srv, &m);
+		inject_ack(h, PEER, PEER_PORT, p2 | before << 1);
+		inject_request(h, p2 | after << 1, 100, 4);
+		assert_int_equal(ct_drops(h, UH_DROP_DONE), 0);
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		assert_true(m.id == (p2 | after << 1 | 1));
+		ct_release(srv, &m);
+	}
 	ct_net_free(&net);
 }
 
@@ -921,6 +986,7 @@ int main(void)
 		UH_TEST(rpc__seen_request_never_runs_twice),
 		UH_TEST(rpc__another_port_cannot_take_a_clients_ids),
 		UH_TEST(rpc__records_bounded_by_dedup_mb),
+		UH_TEST(rpc__reply_found_by_address_and_id),
 		UH_TEST(rpc__overtaken_first_request_runs),
 		UH_TEST(rpc__unseen_request_may_run_again),
 		UH_TEST(rpc__oldest_unproven_request_evicted),

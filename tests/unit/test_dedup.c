@@ -316,9 +316,41 @@ static void dedup__idle_after_quiet_time(void **state)
 	uh_dedup_free(d);
 }
 
+/*
+ * A number 2^38 or more below the floor of a record with nothing alive is
+ * a new counter (a restarted process across the wrap of its id start, or
+ * a wrapped counter), not a late copy: the record starts over for it.
+ * With anything alive it is not, and a number just below the floor never
+ * is.
+ */
+static void dedup__far_below_is_a_new_counter(void **state)
+{
+	const uint64_t high = (1ull << 39) - 100;
+	struct uh_dedup *d = uh_dedup_new(P, id_of(P, high), 1);
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(admit(d, high, 1), 0);
+	uh_dedup_end(d, id_of(P, high), true, 2);
+	assert_true(uh_dedup_finished(d, id_of(P, high)));
+	assert_false(uh_dedup_reborn(d, id_of(P, high - 5)));
+	assert_true(uh_dedup_reborn(d, id_of(P, 7)));
+	assert_int_equal(admit(d, high + 1, 3), 0);      /* alive: not */
+	assert_false(uh_dedup_reborn(d, id_of(P, 7)));
+	uh_dedup_end(d, id_of(P, high + 1), true, 4);
+	assert_true(uh_dedup_reborn(d, id_of(P, 7)));
+	uh_dedup_restart(d, id_of(P, 7), 5);
+	assert_false(uh_dedup_finished(d, id_of(P, 7)));
+	assert_int_equal(admit(d, 7, 5), 0);
+	uh_dedup_end(d, id_of(P, 7), true, 6);
+	assert_true(uh_dedup_finished(d, id_of(P, 7)));
+	uh_dedup_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		UH_TEST(dedup__far_below_is_a_new_counter),
 		UH_TEST(dedup__finished_ids_are_refused_forever),
 		UH_TEST(dedup__earlier_ids_at_start_are_new),
 		UH_TEST(dedup__first_floor_is_a_guess),
