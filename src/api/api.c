@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,9 +378,52 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
  * looks at its socket and the clock again). */
 #define BLOCK_MAX_NS (50 * 1000 * 1000ll)
 
+/*
+ * The signals of a thread that waits in the carrier: blocked from its
+ * first wait until uhoma_recv returns, and open only inside each wait (the
+ * wait's own mask, uh_runtime_wait_sigmask), so that a signal falling
+ * between two waits -- a wait lasts at most BLOCK_MAX_NS -- is EINTR in
+ * the next, as the module's wait gives it, not handled and forgotten (a
+ * server's alarm() sometimes never stopped its recvmsg). The synchronous
+ * ones stay open: a fault must reach its handler (usermem.h).
+ */
+struct recv_signals {
+	bool blocked;
+	sigset_t old;
+};
+
+static void signals_block(struct recv_signals *sig)
+{
+	sigset_t all;
+
+	if (sig->blocked)
+		return;
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
+	if (pthread_sigmask(SIG_BLOCK, &all, &sig->old) == 0) {
+		sig->blocked = true;
+		uh_runtime_wait_sigmask(&sig->old);
+	}
+}
+
+static void signals_restore(struct recv_signals *sig)
+{
+	if (!sig->blocked)
+		return;
+	uh_runtime_wait_sigmask(NULL);
+	pthread_sigmask(SIG_SETMASK, &sig->old, NULL);
+	sig->blocked = false;
+}
+
 /* uhoma_recv's loop; *@polling tells whether it left a busy-poll open. */
 static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
-		     unsigned flags, int64_t timeout_ns, bool *polling)
+		     unsigned flags, int64_t timeout_ns, bool *polling,
+		     struct recv_signals *sig)
 {
 	struct uhoma_stack *st;
 	uint64_t want, start, poll_end, now;
@@ -453,6 +498,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			}
 			uh_pacer_flush_deferred(st);
 			uh_sock_reap(s, false);
+			signals_block(sig);
 			(void)uh_runtime_take_interrupt();
 			uh_user_begin();   /* the caller's pages: check again */
 			if (uh_wait_prepare(&s->wait) == ticket)
@@ -469,6 +515,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uh_runtime_poll_end(st, true);
 			*polling = false;
 		}
+		signals_restore(sig);      /* the futex wait needs them */
 		uh_pacer_flush_deferred(st);
 		uh_sock_reap(s, false);
 		uh_user_begin();           /* the caller's pages: check again */
@@ -483,9 +530,11 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 	       int64_t timeout_ns)
 {
+	struct recv_signals sig = { .blocked = false };
 	bool polling = false;
-	int rc = recv_loop(s, msg, flags, timeout_ns, &polling);
+	int rc = recv_loop(s, msg, flags, timeout_ns, &polling, &sig);
 
+	signals_restore(&sig);
 	if (polling)
 		uh_runtime_poll_end(s->stack, false);
 	else if (s)

@@ -204,6 +204,13 @@ static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 
 /* Set when this thread's wait was interrupted by a signal (EINTR). */
 static __thread bool tl_interrupted;
+/* The mask this thread's waits run with (NULL: its own). */
+static __thread const sigset_t *tl_wait_mask;
+
+void uh_waitset_wait_sigmask(const sigset_t *mask)
+{
+	tl_wait_mask = mask;
+}
 
 bool uh_waitset_take_interrupt(void)
 {
@@ -220,7 +227,7 @@ static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 {
 	struct timespec ts;
 	int got = 0, r = ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts),
-			       NULL);
+			       tl_wait_mask);
 
 	/* (Before the lock calls below can change errno.) */
 	if (r < 0 && errno == EINTR)
@@ -260,16 +267,17 @@ static int epoll_wait_ns(int epfd, struct epoll_event *ev, int max,
 						     memory_order_relaxed)) {
 		struct timespec ts;
 		int r = epoll_pwait2(epfd, ev, max, to_ts(timeout_ns, &ts),
-				     NULL);
+				     tl_wait_mask);
 
 		if (r >= 0 || errno != ENOSYS)
 			return r;
 		atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
 	}
 #endif
-	return epoll_wait(epfd, ev, max,
-			  timeout_ns < 0 ? -1
-					 : (int)((timeout_ns + 999999) / 1000000));
+	return epoll_pwait(epfd, ev, max,
+			   timeout_ns < 0 ? -1
+					  : (int)((timeout_ns + 999999) / 1000000),
+			   tl_wait_mask);
 }
 
 int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,

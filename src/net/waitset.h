@@ -34,6 +34,7 @@
 #define UHOMA_NET_WAITSET_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -93,6 +94,12 @@ int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 /* Whether this thread's last waits were interrupted by a signal since it
  * last asked; clears the mark. */
 bool uh_waitset_take_interrupt(void);
+
+/* The signal mask this thread's waits run with (ppoll / epoll_pwait2),
+ * NULL: its own. A thread that keeps signals blocked outside its waits
+ * gets each one as EINTR in the next wait, however it falls (api.c,
+ * uhoma_recv). */
+void uh_waitset_wait_sigmask(const sigset_t *mask);
 
 /* Wakes the threads waiting in uh_waitset_wait (and the next one, if none
  * is). */

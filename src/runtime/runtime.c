@@ -177,6 +177,11 @@ bool uh_runtime_take_interrupt(void)
 	return uh_waitset_take_interrupt();
 }
 
+void uh_runtime_wait_sigmask(const sigset_t *mask)
+{
+	uh_waitset_wait_sigmask(mask);
+}
+
 void uh_runtime_block_end(struct uhoma_stack *st)
 {
 	tl_blocker = false;

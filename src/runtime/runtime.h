@@ -16,6 +16,7 @@
 #ifndef UHOMA_RUNTIME_RUNTIME_H
 #define UHOMA_RUNTIME_RUNTIME_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,6 +64,10 @@ void uh_runtime_grace(struct uhoma_stack *st);
 /* Whether a carrier wait of this thread was interrupted by a signal since
  * it last asked (the blocking receiver's EINTR); clears the mark. */
 bool uh_runtime_take_interrupt(void);
+
+/* The signal mask this thread's carrier waits run with (NULL: its own);
+ * see uh_waitset_wait_sigmask. */
+void uh_runtime_wait_sigmask(const sigset_t *mask);
 
 /*
  * The blocking receiver. An application thread about to sleep in

@@ -883,23 +883,31 @@ static void check_eintr(void)
 	CHECK(sigaction(SIGUSR1, &sa, &old) == 0);
 	h.msg_control = &ra;
 	h.msg_controllen = sizeof(ra);
-	b.fd = c.fd;
-	b.h = &h;
-	CHECK(pthread_create(&t, NULL, recv_blocked, &b) == 0);
-	usleep(100 * 1000);
-	CHECK(!atomic_load(&b.done));
-	pthread_kill(t, SIGUSR1);
-	for (int i = 0; i < 200 && !atomic_load(&b.done); i++)
-		usleep(5 * 1000);
-	CHECK(atomic_load(&b.done));
-	if (!atomic_load(&b.done)) {
-		close_homa(&c);            /* shutdown wakes it */
+	/* Signals at and around the ends of the library's 50 ms waits: one
+	 * falling between two waits was handled and forgotten, and the
+	 * thread slept on. */
+	for (unsigned k = 0; k < 8; k++) {
+		static const unsigned ms[8] = { 100, 5, 45, 49, 50, 51, 55, 99 };
+
+		memset(&b, 0, sizeof(b));
+		b.fd = c.fd;
+		b.h = &h;
+		CHECK(pthread_create(&t, NULL, recv_blocked, &b) == 0);
+		usleep(ms[k] * 1000);
+		CHECK(!atomic_load(&b.done));
+		pthread_kill(t, SIGUSR1);
+		for (int i = 0; i < 200 && !atomic_load(&b.done); i++)
+			usleep(5 * 1000);
+		CHECK(atomic_load(&b.done));
+		if (!atomic_load(&b.done)) {
+			close_homa(&c);        /* shutdown wakes it */
+			pthread_join(t, NULL);
+			sigaction(SIGUSR1, &old, NULL);
+			return;
+		}
 		pthread_join(t, NULL);
-		sigaction(SIGUSR1, &old, NULL);
-		return;
+		CHECK(b.r == -1 && b.err == EINTR);
 	}
-	pthread_join(t, NULL);
-	CHECK(b.r == -1 && b.err == EINTR);
 	sigaction(SIGUSR1, &old, NULL);
 	CHECK(round_trip(&c, AF_INET6, 100, 12));
 	close_homa(&c);
