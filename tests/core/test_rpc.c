@@ -531,20 +531,6 @@ static uint16_t msg_port(const struct uhoma_msg *m)
 	return port;
 }
 
-/* An ACK from 10.0.0.@from:@sport for client RPC @cid, to port 80. */
-static void inject_ack(struct ct_host *h, int from, uint16_t sport,
-		       uint64_t cid)
-{
-	struct uh_hdr ack;
-
-	memset(&ack, 0, sizeof(ack));
-	ack.type = UH_PKT_ACK;
-	ack.sport = sport;
-	ack.dport = 80;
-	ack.sender_id = cid;
-	assert_false(ct_inject(h, from, &ack, NULL, 0));
-}
-
 /*
  * Over UDP any local process can send from the host's address; only its
  * port is its own (the carrier drops datagrams whose Homa port is not the
@@ -576,7 +562,7 @@ static void rpc__another_port_cannot_take_a_clients_ids(void **state)
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	ct_reply(srv, &m, 10, 1);
 	ct_release(srv, &m);
-	inject_ack(h, PEER, PEER_PORT, v1);
+	inject_ctl(h, PEER, UH_PKT_ACK, PEER_PORT, 80, v1);
 	assert_int_equal(server_state(srv, PEER, v1 | 1), -1);
 
 	/* The forger, from its own port: the client's next id, and an id far
@@ -589,8 +575,8 @@ static void rpc__another_port_cannot_take_a_clients_ids(void **state)
 		ct_reply(srv, &m, 10, 2);
 		ct_release(srv, &m);
 	}
-	inject_ack(h, PEER, forger, v2);
-	inject_ack(h, PEER, forger, far);
+	inject_ctl(h, PEER, UH_PKT_ACK, forger, 80, v2);
+	inject_ctl(h, PEER, UH_PKT_ACK, forger, 80, far);
 
 	/* The client's next request is new to the server: it runs. */
 	inject_request(h, v2, 100, 3);
@@ -606,7 +592,7 @@ static void rpc__another_port_cannot_take_a_clients_ids(void **state)
 
 	/* The forger's acks of it, alone and riding on its DATA, do not end
 	 * it; the client's own does. */
-	inject_ack(h, PEER, forger, v2);
+	inject_ctl(h, PEER, UH_PKT_ACK, forger, 80, v2);
 	{
 		uint8_t byte = 0;
 		struct uh_hdr d;
@@ -624,7 +610,7 @@ static void rpc__another_port_cannot_take_a_clients_ids(void **state)
 		assert_false(ct_inject(h, PEER, &d, &byte, 1));
 	}
 	assert_int_equal(server_state(srv, PEER, v2 | 1), UH_RPC_OUTGOING);
-	inject_ack(h, PEER, PEER_PORT, v2);
+	inject_ctl(h, PEER, UH_PKT_ACK, PEER_PORT, 80, v2);
 	assert_int_equal(server_state(srv, PEER, v2 | 1), -1);
 	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 5);
 	/* And a late copy of the client's request is still refused. */
@@ -729,7 +715,7 @@ static void rpc__records_bounded_by_dedup_mb(void **state)
 			assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 			ct_reply(srv, &m, 10, 1);
 			ct_release(srv, &m);
-			inject_ack(h, PEER, forger, ids[i]);
+			inject_ctl(h, PEER, UH_PKT_ACK, forger, 80, ids[i]);
 		}
 		bytes = record_bytes(h, PEER, &n);
 		assert_true(bytes <= 1u << 20);
@@ -812,7 +798,7 @@ static void rpc__restarted_process_ids_pass_its_predecessors(void **state)
 		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 		ct_reply(srv, &m, 10, 1);
 		ct_release(srv, &m);
-		inject_ack(h, PEER, PEER_PORT, proc | (a + i) << 1);
+		inject_ctl(h, PEER, UH_PKT_ACK, PEER_PORT, 80, proc | (a + i) << 1);
 	}
 	inject_request(h, proc | b << 1, 100, 2);
 	assert_int_equal(ct_drops(h, UH_DROP_DONE), 0);
@@ -834,7 +820,7 @@ static void rpc__restarted_process_ids_pass_its_predecessors(void **state)
 		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 		ct_reply(srv, &m, 10, 1);
 		ct_release(srv, &m);
-		inject_ack(h, PEER, PEER_PORT, p2 | before << 1);
+		inject_ctl(h, PEER, UH_PKT_ACK, PEER_PORT, 80, p2 | before << 1);
 		inject_request(h, p2 | after << 1, 100, 4);
 		assert_int_equal(ct_drops(h, UH_DROP_DONE), 0);
 		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
