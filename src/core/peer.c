@@ -289,14 +289,16 @@ static struct uh_dedup *dedup_find(struct uh_peer *p, uint64_t key)
 	return NULL;
 }
 
-/* Peer lock held: unlinks the idle record that was active longest ago,
- * for the caller to free; NULL if every record has RPCs alive. */
-static struct uh_dedup *dedup_victim(struct uh_peer *p)
+/* Peer lock held: unlinks the idle record (nothing alive, quiet for
+ * @quiet ticks at @now) that was active longest ago, for the caller to
+ * free; NULL if there is none. */
+static struct uh_dedup *dedup_victim(struct uh_peer *p, uint64_t now,
+				     uint64_t quiet)
 {
 	struct uh_dedup **best = NULL, *v;
 
 	for (struct uh_dedup **pp = &p->dedup; *pp; pp = &(*pp)->next)
-		if ((*pp)->alive == 0 &&
+		if ((*pp)->alive == 0 && now - (*pp)->active_tick >= quiet &&
 		    (!best || (*pp)->active_tick < (*best)->active_tick))
 			best = pp;
 	if (!best)
@@ -412,13 +414,7 @@ static struct uh_dedup *steal_idle(struct uh_peertab *t,
 	if (best) {
 		/* Its quietest idle record now (it may have changed). */
 		uh_lock(&best->lock);
-		v = dedup_victim(best);
-		if (v && now - v->active_tick < quiet) {
-			v->next = best->dedup;     /* busy again: keep it */
-			best->dedup = v;
-			best->ndedup++;
-			v = NULL;
-		}
+		v = dedup_victim(best, now, quiet);
 		uh_unlock(&best->lock);
 	}
 	uh_rcu_read_unlock();
@@ -448,7 +444,7 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 			/* Past either limit a new record takes the place
 			 * of the quietest idle one. */
 			if ((p->ndedup >= lim->max_records || !fresh_paid) &&
-			    !(victim = dedup_victim(p))) {
+			    !(victim = dedup_victim(p, lim->now, 0))) {
 				uh_unlock(&p->lock);
 				v = UH_DEDUP_NOMEM;   /* every one busy */
 				break;

@@ -200,10 +200,11 @@ struct uh_rpc *uh_rpc_find_reply(struct uhoma_sock *s, const struct uh_addr *a,
 
 	uh_lock(&b->lock);
 	r = bucket_search(b, id, a, port);
-	for (struct uh_rpc *o = b->head; !r && o; o = o->hash_next)
-		if (o->id == id && o->state == UH_RPC_IN_SERVICE &&
-		    uh_addr_eq(&o->peer->addr, a))
-			r = o;
+	if (!r)         /* the module's lookup: the port does not count */
+		for (struct uh_rpc *o = b->head; o && !r; o = o->hash_next)
+			if (o->id == id && o->state == UH_RPC_IN_SERVICE &&
+			    uh_addr_eq(&o->peer->addr, a))
+				r = o;
 	if (r)
 		uh_rpc_hold(r);
 	else

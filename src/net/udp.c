@@ -312,12 +312,11 @@ static int attach_one(int fd)
  * 40 simultaneous starts). Returns the claim's socket (closed to let go)
  * or a uhoma error.
  */
-static int opening_lock(const struct udp_carrier *u, uint16_t udp)
+static int opening_lock(uint16_t udp)
 {
 	char name[64];
 	int fd = -EADDRINUSE;
 
-	(void)u;
 	snprintf(name, sizeof(name), "uhoma/udp/opening/%u", udp);
 	for (int i = 0; i < OPENING_WAIT_MS && fd == -EADDRINUSE; i++) {
 		struct timespec ms = { 0, 1000000 };
@@ -341,7 +340,7 @@ static int open_lanes(const struct udp_carrier *u, uint16_t *port,
 	if (probe >= 0) {
 		/* The port is ours against every bind while the probe holds
 		 * it: the rest of its opening happens under the lock. */
-		*opening = opening_lock(u, (uint16_t)(*port + u->port_offset));
+		*opening = opening_lock((uint16_t)(*port + u->port_offset));
 		if (*opening < 0) {
 			close(probe);
 			return *opening;
@@ -532,8 +531,8 @@ static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
 
 		*port = want;
 		if (claimed) {
-			opening = opening_lock(u, (uint16_t)(want +
-							     u->port_offset));
+			opening = opening_lock((uint16_t)(want +
+							  u->port_offset));
 			if (opening < 0)
 				return opening;
 			*cfd = claim_port(u, (uint16_t)(want + u->port_offset));
@@ -560,7 +559,8 @@ static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
 			if (rc)
 				*gfd = -1;
 		}
-		close(opening);
+		if (opening >= 0)
+			close(opening);
 		opening = -1;
 		if (!rc)
 			return UHOMA_OK;
