@@ -605,6 +605,11 @@ struct uhoma_metrics {
 	uint64_t data_landed;      /* DATA packets read straight into the
 				    * buffer region, with no staging copy
 				    * (UDP carrier, long messages) */
+	uint64_t dedup_restarts;   /* client processes whose request ids
+				    * started over 2^38 below the server's
+				    * record (a restart across the 99-day
+				    * wrap of the id start): at most once
+				    * holds per counter (uhoma(7)) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

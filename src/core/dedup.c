@@ -84,6 +84,8 @@ bool uh_dedup_reborn(const struct uh_dedup *d, uint64_t id)
 
 void uh_dedup_restart(struct uh_dedup *d, uint64_t id, uint64_t now)
 {
+	if (d->top > d->retired_top)
+		d->retired_top = d->top;
 	memset(d->bits, 0, uh_dedup_ring_bytes(d->cap));
 	start_window(d, id, now);
 }
@@ -102,6 +104,8 @@ bool uh_dedup_finished(const struct uh_dedup *d, uint64_t id)
 
 	if (s <= d->floor)
 		return true;
+	if (s - d->floor > UH_DEDUP_REBORN_GAP && s <= d->retired_top)
+		return true;   /* a late copy from a retired counter */
 	if (s - d->floor > d->cap)
 		return false;
 	return bit_get(d->bits, d->cap, DONE, s);

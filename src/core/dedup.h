@@ -74,6 +74,9 @@ struct uh_dedup {
 	uint64_t top;            /* highest seq admitted */
 	uint64_t active_tick;    /* tick of the last admit or finish */
 	uint64_t forgotten;      /* seqs slid under the floor unfinished */
+	uint64_t retired_top;    /* highest seq admitted under the counters
+				  * this record was restarted from (0: none;
+				  * uh_dedup_restart) */
 	uint32_t alive;          /* admitted and neither finished nor dropped */
 	uint32_t cap;            /* bits in @bits, a power of two */
 	uint64_t *bits;          /* DONE ring, then SEEN ring: seq s at bit
@@ -133,7 +136,15 @@ void uh_dedup_free(struct uh_dedup *d);
 
 /* Whether @id is such a new counter's, at a record with nothing alive. */
 bool uh_dedup_reborn(const struct uh_dedup *d, uint64_t id);
-/* Starts @d over as a new record for first request @id at @now. */
+/*
+ * Starts @d over as a new record for first request @id at @now. The old
+ * counter's numbers stay finished up to its top (@retired_top): a late
+ * copy of one of its requests lies 2^38 above the new floor and would
+ * otherwise look like a new request far ahead. A sender that owns the
+ * client's address and port can still start counters at will and replay
+ * numbers of a counter two restarts back: at most once holds per counter
+ * (uhoma(7), "Guarantees"; the restarts are counted, dedup_restarts).
+ */
 void uh_dedup_restart(struct uh_dedup *d, uint64_t id, uint64_t now);
 
 /* Whether request @id is finished (a copy must be dropped). */

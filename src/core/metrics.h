@@ -53,6 +53,8 @@ enum uh_metric {
 	UH_M_DEDUP_EVICTIONS,    /* client records evicted for room */
 	UH_M_DEDUP_RECORDS,      /* gauge: client records held */
 	UH_M_DEDUP_BYTES,        /* gauge: their memory (uh_dedup_budget) */
+	UH_M_DEDUP_RESTARTS,     /* client records started over for a new
+				  * counter (uh_dedup_reborn) */
 	UH_M_PEERS,              /* gauge: peers in the table */
 	UH_M_UNPROVEN_EVICTIONS, /* requests ended unproven for room */
 	UH_M_PORT_UNREACHABLE,   /* ICMP port unreachable received */

@@ -479,8 +479,10 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 			}
 			continue;
 		}
-		if (uh_dedup_reborn(d, id))
+		if (uh_dedup_reborn(d, id)) {
 			uh_dedup_restart(d, id, lim->now);
+			counts->restarted++;
+		}
 		if (uh_dedup_finished(d, id)) {
 			/* Below a young record's first floor: not known
 			 * finished, only never seen (dedup.h). */

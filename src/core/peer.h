@@ -185,6 +185,7 @@ struct uh_dedup_counts {
 	uint64_t forgotten;  /* ids slid out of the window unfinished */
 	int created;         /* records added (1) ... */
 	int evicted;         /* ... and evicted for room (1) */
+	int restarted;       /* records started over for a new counter (1) */
 };
 
 /*

@@ -423,6 +423,8 @@ static enum uh_dedup_verdict dedup_admit(struct uhoma_sock *s,
 			      (int64_t)n.forgotten);
 	if (n.evicted)
 		uh_metric_add(st->metrics, UH_M_DEDUP_EVICTIONS, n.evicted);
+	if (n.restarted)
+		uh_metric_add(st->metrics, UH_M_DEDUP_RESTARTS, n.restarted);
 	if (n.created != n.evicted)
 		uh_metric_add(st->metrics, UH_M_DEDUP_RECORDS,
 			      n.created - n.evicted);

@@ -344,6 +344,19 @@ static void dedup__far_below_is_a_new_counter(void **state)
 	assert_int_equal(admit(d, 7, 5), 0);
 	uh_dedup_end(d, id_of(P, 7), true, 6);
 	assert_true(uh_dedup_finished(d, id_of(P, 7)));
+	/* A late copy of the old counter's request is no new one far
+	 * ahead: finished up to the old top, however far above the new
+	 * floor; a number past that top is new. */
+	assert_true(uh_dedup_finished(d, id_of(P, high)));
+	assert_true(uh_dedup_finished(d, id_of(P, high + 1)));
+	assert_true(uh_dedup_finished(d, id_of(P, high - 3000)));
+	assert_false(uh_dedup_finished(d, id_of(P, high + 2)));
+	/* A second restart keeps the first counter's top; the second
+	 * counter's numbers are forgotten (at most once is per counter,
+	 * dedup.h). */
+	uh_dedup_restart(d, id_of(P, 3), 7);
+	assert_true(uh_dedup_finished(d, id_of(P, high)));
+	assert_false(uh_dedup_finished(d, id_of(P, 7)));
 	uh_dedup_free(d);
 }
 
