@@ -84,6 +84,10 @@ struct udp_port {
 				     * @fd take turns, so that nothing takes
 				     * a datagram between its peek and its
 				     * landing (recv_bulk) */
+	_Atomic bool errq;          /* a send took @fd's pending ICMP error
+				     * (sent_error): its details wait in the
+				     * error queue for the next reader, who
+				     * clears this (exchange) */
 };
 
 struct udp_carrier {
@@ -593,6 +597,7 @@ static int udp_open_port(struct uh_carrier *c, uint16_t *port)
 	p->tos_set = default_tos(u, fd);
 	atomic_init(&p->bulk_skip, 0);
 	atomic_init(&p->bulk_yielded, false);
+	atomic_init(&p->errq, false);
 	uh_lock_init(&p->bulk_lock, &bulk_class);
 	p->port = *port;
 	atomic_store_explicit(&u->ports[*port], p, memory_order_release);
@@ -730,6 +735,24 @@ static unsigned gso_run(const struct uh_tx *t, unsigned n)
 	return k;
 }
 
+/*
+ * A send that failed with @e: whether it only reported an ICMP error that
+ * arrived for an earlier packet (IP_RECVERR sets the socket's error, and
+ * the next send takes it and sends nothing). Nothing is wrong with this
+ * send: it is tried again, and the error's details, still in the queue,
+ * are left for the receive side (@p's errq). Left there, they kept the
+ * socket readable (POLLERR) for ever: a thread blocked in the carrier
+ * woke 15,000 times a second, and the refused RPC never heard of it.
+ */
+static bool sent_error(struct udp_port *p, int e)
+{
+	if (e != ECONNREFUSED && e != EHOSTUNREACH && e != ENETUNREACH &&
+	    e != EHOSTDOWN && e != ENONET && e != EPROTO)
+		return false;
+	atomic_store_explicit(&p->errq, true, memory_order_release);
+	return true;
+}
+
 /* Sends @n packets from port @p as datagrams of their own (no GSO);
  * returns how many went. */
 static unsigned send_each(struct udp_carrier *u, struct udp_port *p,
@@ -755,9 +778,12 @@ static unsigned send_each(struct udp_carrier *u, struct udp_port *p,
 		h.msg_namelen = to_sockaddr(u, &t[i].dst, t[i].dport, &dst);
 		h.msg_controllen = fill_cmsg(u, p, &cm, &t[i].dst,
 					     t[i].priority, 0);
+		unsigned tries = 0;
+
 		do
 			r = sendmsg(p->fd, &h, 0);
-		while (r < 0 && errno == EINTR);
+		while (r < 0 && (errno == EINTR ||
+				 (tries++ < 2 && sent_error(p, errno))));
 		if (r < 0)
 			break;
 	}
@@ -775,7 +801,7 @@ static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 	unsigned count[UDP_BATCH];
 	struct udp_port *p;
 	unsigned done = 0;
-	bool retried = false;
+	bool retried = false, errored = false;
 
 	uh_rcu_read_lock();
 	p = atomic_load_explicit(&u->ports[sport], memory_order_acquire);
@@ -816,6 +842,10 @@ static unsigned udp_send(struct uh_carrier *c, uint16_t sport,
 		r = sendmmsg(p->fd, msgs, m, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && !errored && sent_error(p, errno)) {
+			errored = true;     /* once: it was an earlier error */
+			continue;
+		}
 		if (r < 0 && count[0] > 1 &&
 		    (errno == EINVAL || errno == EMSGSIZE)) {
 			/* The route's MTU fell below the GSO segment size (a
@@ -1107,9 +1137,9 @@ out:
  * its processing -- but never two polls in a row, so the bulk lane gets at
  * least every other poll. Waits (epoll) read both lanes.
  */
-static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
-			  struct uh_rx *rx, unsigned max, bool poll,
-			  unsigned lanes)
+static unsigned recv_lanes(struct udp_carrier *u, struct udp_port *p,
+			   struct uh_rx *rx, unsigned max, bool poll,
+			   unsigned lanes)
 {
 	unsigned got = 0, bulk, n;
 
@@ -1151,6 +1181,28 @@ static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
 		atomic_store_explicit(&p->bulk_skip, BULK_SKIP,
 				      memory_order_relaxed);
 	return got + n;
+}
+
+/* Reads port @p (recv_lanes), and its error queue when a send left an
+ * error's details there (errq), or when a wait found @p's sending socket
+ * readable and it held no datagram: then an error is what woke the wait,
+ * and unread it would wake every wait after it. */
+static unsigned recv_port(struct udp_carrier *u, struct udp_port *p,
+			  struct uh_rx *rx, unsigned max, bool poll,
+			  unsigned lanes)
+{
+	unsigned got = 0;
+
+	if (atomic_load_explicit(&p->errq, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&p->errq, false, memory_order_acquire))
+		got = uh_icmp_read_errors(p->fd, UH_ICMP_PORT_IN_NAME, rx,
+					  max);
+	if (got < max)
+		got += recv_lanes(u, p, rx + got, max - got, poll, lanes);
+	if (!got && !poll && (lanes & LANE_BULK))
+		got = uh_icmp_read_errors(p->fd, UH_ICMP_PORT_IN_NAME, rx,
+					  max);
+	return got;
 }
 
 static unsigned udp_recv(struct uh_carrier *c, struct uh_rx *rx, unsigned max,

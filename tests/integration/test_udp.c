@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/wire.h"
+#include "util/clock.h"
 #include "nettest.h"
 #include "testutil.h"
 
@@ -296,6 +297,92 @@ static void request_to(const char *addr)
 	uhoma_close(s);
 	uhoma_stack_destroy(st);
 	nt_unmap(region, NT_REGION);
+}
+
+/*
+ * A port unreachable arrives for a request to a dead port; the socket's
+ * next send takes the error (IP_RECVERR) and sends nothing. That send was
+ * a request to a live server: it was lost (recovered only by a resend),
+ * the error's details stayed in the error queue -- the refused RPC never
+ * failed fast -- and the socket stayed readable, so every wait in the
+ * carrier woke at once (a blocked receiver spun 15,000 times a second).
+ * Polled by hand (no receive thread) so that the send, not a reader, meets
+ * the error first.
+ */
+static void udp__refused_port_costs_no_other_send(void **state)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *st = NULL;
+	struct uhoma_sock *srv, *cli;
+	struct sockaddr_storage dead, live;
+	size_t dead_len, live_len;
+	struct uhoma_metrics met;
+	uint8_t buf[100] = { 0 };
+	uint16_t port = (uint16_t)(20000 + getpid() % 10000);   /* a server's */
+	uint64_t id_dead, id_live, t0;
+	bool failed = false, answered = false;
+	unsigned waits;
+	void *r1, *r2;
+
+	(void)state;
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
+	cfg.rx_threads = 0;
+	assert_int_equal(uhoma_stack_create(&cfg, &st), UHOMA_OK);
+	assert_int_equal(uhoma_socket(st, port, &srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(st, 0, &cli), UHOMA_OK);
+	r1 = nt_buffers(srv, NT_REGION);
+	r2 = nt_buffers(cli, NT_REGION);
+	nt_sockaddr("127.0.0.1", unused_port("127.0.0.1"), &dead, &dead_len);
+	nt_sockaddr("127.0.0.1", port, &live, &live_len);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&dead, dead_len,
+				    buf, sizeof(buf), 1, 0, &id_dead),
+			 UHOMA_OK);
+	assert_int_equal(uhoma_send(cli, (struct sockaddr *)&live, live_len,
+				    buf, sizeof(buf), 2, 0, &id_live),
+			 UHOMA_OK);
+	t0 = uh_now_ns();
+	while ((!failed || !answered) && uh_now_ns() - t0 < 5000000000ull) {
+		struct uhoma_msg m;
+		int rc;
+
+		uhoma_poll(st, 1000000);
+		memset(&m, 0, sizeof(m));
+		if (uhoma_recv(srv, &m, UHOMA_NONBLOCK, 0) > 0) {
+			uhoma_msg_release(srv, &m);
+			assert_int_equal(uhoma_reply(srv,
+						     (struct sockaddr *)&m.peer,
+						     m.peer_len, m.id, buf, 10),
+					 UHOMA_OK);
+		}
+		memset(&m, 0, sizeof(m));
+		rc = uhoma_recv(cli, &m, UHOMA_NONBLOCK, 0);
+		if (rc == UHOMA_ERR_NOT_CONNECTED && m.id == id_dead)
+			failed = true;
+		if (rc > 0) {
+			assert_true(m.id == id_live);
+			answered = true;
+			uhoma_msg_release(cli, &m);
+		}
+	}
+	assert_true(failed);
+	assert_true(answered);
+	uhoma_metrics(st, &met);
+	assert_true(met.port_unreachable >= 1);
+	assert_true(met.xmit_errors == 0);      /* the live request went */
+	assert_true(met.resent_packets == 0);
+	assert_true(met.rpc_timeouts == 0);
+	/* Nothing left readable: 100 ms of waits wake for the acks and
+	 * the timer's few packets, not thousands of times. */
+	t0 = uh_now_ns();
+	for (waits = 0; uh_now_ns() - t0 < 100000000ull; waits++)
+		uhoma_poll(st, 100000000);
+	assert_true(waits < 200);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(st);
+	nt_unmap(r1, NT_REGION);
+	nt_unmap(r2, NT_REGION);
 }
 
 static void udp__unbound_port_not_connected_ipv4(void **state)
@@ -895,6 +982,7 @@ static void udp__port_held_on_every_address(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		UH_TEST(udp__refused_port_costs_no_other_send),
 		UH_TEST(udp__unbound_port_not_connected_ipv4),
 		UH_TEST(udp__unbound_port_not_connected_ipv6),
 		UH_TEST(udp__ipv4_two_processes),

@@ -1,0 +1,100 @@
+/*
+ * signals.c - whether the process may catch an asynchronous signal (see
+ * signals.h).
+ */
+#include "runtime/signals.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { SIGS_UNKNOWN, SIGS_NONE, SIGS_CAUGHT };
+
+static _Atomic int state = SIGS_UNKNOWN;
+
+bool uh_signal_synchronous(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+	       sig == SIGILL || sig == SIGTRAP || sig == SIGSYS;
+}
+
+void uh_signals_async(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGTRAP);
+	sigdelset(set, SIGSYS);
+}
+
+void uh_signals_installed(int sig, void (*handler)(int))
+{
+	if (handler == SIG_DFL || handler == SIG_IGN || handler == SIG_ERR ||
+#ifdef SIG_HOLD
+	    handler == SIG_HOLD ||
+#endif
+	    uh_signal_synchronous(sig))
+		return;
+	atomic_store(&state, SIGS_CAUGHT);
+}
+
+/* The SigCgt mask of /proc/self/status (bit n - 1: signal n caught), or
+ * all ones if it cannot be read. */
+static uint64_t caught_mask(void)
+{
+	static const char key[] = "\nSigCgt:";
+	char buf[4096];
+	ssize_t n, got = 0;
+	uint64_t mask = 0;
+	const char *p;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ~0ull;
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = '\0';
+	p = strstr(buf, key);
+	if (!p)
+		return ~0ull;
+	for (p += sizeof(key) - 1; *p == ' ' || *p == '\t'; p++)
+		;
+	for (; *p && *p != '\n'; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (*p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else
+			return ~0ull;
+		mask = mask << 4 | d;
+	}
+	return mask;
+}
+
+void uh_signals_survey(void)
+{
+	uint64_t mask = caught_mask();
+	int expect = SIGS_UNKNOWN;
+
+	for (int sig = 1; sig <= 64; sig++)
+		if ((mask >> (sig - 1) & 1) && !uh_signal_synchronous(sig)) {
+			atomic_store(&state, SIGS_CAUGHT);
+			return;
+		}
+	/* A handler installed meanwhile has its say (CAUGHT stays). */
+	atomic_compare_exchange_strong(&state, &expect, SIGS_NONE);
+}
+
+bool uh_signals_may_be_caught(void)
+{
+	return atomic_load_explicit(&state, memory_order_relaxed) !=
+	       SIGS_NONE;
+}
