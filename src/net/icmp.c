@@ -184,3 +184,9 @@ bool uh_icmp_refuse(int fd, const struct uh_rx *r, const uint8_t *pkt,
 	while (sent < 0 && errno == EINTR);
 	return sent == (ssize_t)n;
 }
+
+bool uh_icmp_send_took_error(int e)
+{
+	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH ||
+	       e == EHOSTDOWN || e == ENONET || e == EPROTO;
+}

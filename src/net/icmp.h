@@ -44,6 +44,14 @@ unsigned uh_icmp_read_errors(int fd, enum uh_icmp_port where,
 			     struct uh_rx *rx, unsigned max);
 
 /*
+ * Whether a send that failed with @e only reported an ICMP error that
+ * arrived for an earlier packet: IP_RECVERR sets the socket's error, and
+ * the next send (UDP or raw) takes it and sends nothing. That send is to
+ * be tried again, and the error's details are still in the error queue.
+ */
+bool uh_icmp_send_took_error(int e);
+
+/*
  * Sends an ICMP port unreachable (IPv4 type 3 code 3, IPv6 type 1 code 4)
  * to @r->src through @fd (a raw IPPROTO_ICMP or IPPROTO_ICMPV6 socket of
  * @r->src's family), quoting the IP header the packet came with (from

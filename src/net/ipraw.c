@@ -314,6 +314,7 @@ static unsigned send_family(int fd, int family, const struct uh_tx *pkts,
 	struct sockaddr_storage dst[RAW_BATCH];
 	union raw_cmsg cm[RAW_BATCH];
 	unsigned done = 0;
+	bool errored = false;
 
 	while (done < n) {
 		unsigned m = n - done < RAW_BATCH ? n - done : RAW_BATCH;
@@ -345,6 +346,13 @@ static unsigned send_family(int fd, int family, const struct uh_tx *pkts,
 		r = sendmmsg(fd, msgs, m, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && !errored && uh_icmp_send_took_error(errno)) {
+			/* An earlier packet's error (icmp.h): this send did
+			 * nothing; the error waits in the queue, which the
+			 * next poll that finds nothing reads. */
+			errored = true;
+			continue;
+		}
 		if (r <= 0)
 			break;      /* full or unreachable: Homa's timers recover */
 		done += (unsigned)r;

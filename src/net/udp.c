@@ -736,18 +736,16 @@ static unsigned gso_run(const struct uh_tx *t, unsigned n)
 }
 
 /*
- * A send that failed with @e: whether it only reported an ICMP error that
- * arrived for an earlier packet (IP_RECVERR sets the socket's error, and
- * the next send takes it and sends nothing). Nothing is wrong with this
- * send: it is tried again, and the error's details, still in the queue,
- * are left for the receive side (@p's errq). Left there, they kept the
- * socket readable (POLLERR) for ever: a thread blocked in the carrier
- * woke 15,000 times a second, and the refused RPC never heard of it.
+ * A send that failed with @e: whether it only reported an earlier packet's
+ * ICMP error (uh_icmp_send_took_error). Nothing is wrong with this send:
+ * it is tried again, and the error's details, still in the queue, are
+ * left for the receive side (@p's errq). Left there, they kept the socket
+ * readable (POLLERR) for ever: a thread blocked in the carrier woke 15,000
+ * times a second, and the refused RPC never heard of it.
  */
 static bool sent_error(struct udp_port *p, int e)
 {
-	if (e != ECONNREFUSED && e != EHOSTUNREACH && e != ENETUNREACH &&
-	    e != EHOSTDOWN && e != ENONET && e != EPROTO)
+	if (!uh_icmp_send_took_error(e))
 		return false;
 	atomic_store_explicit(&p->errq, true, memory_order_release);
 	return true;
