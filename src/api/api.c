@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/recv_signals.h"
 #include "api/readiness.h"
 #include "api/usermem.h"
 #include "core/calls.h"
@@ -26,7 +27,6 @@
 #include "core/pool.h"
 #include "core/stack.h"
 #include "runtime/runtime.h"
-#include "runtime/signals.h"
 #include "sync/rcu.h"
 #include "util/clock.h"
 
@@ -379,97 +379,10 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
  * looks at its socket and the clock again). */
 #define BLOCK_MAX_NS (50 * 1000 * 1000ll)
 
-/*
- * The signals of a thread that waits in the carrier: blocked from its
- * first wait until uhoma_recv returns, and open only inside each wait (the
- * wait's own mask, uh_runtime_wait_sigmask), so that a signal falling
- * between two waits -- a wait lasts at most BLOCK_MAX_NS -- is EINTR in
- * the next, as the module's wait gives it, not handled and forgotten (a
- * server's alarm() sometimes never stopped its recvmsg). The synchronous
- * ones stay open: a fault must reach its handler (usermem.h). Not in a
- * process known to catch none (the preload's survey, runtime/signals.h):
- * the two system calls were 2 us of a two-thread 100 B round trip.
- */
-struct recv_signals {
-	bool blocked;
-	sigset_t old;
-	uint64_t asked;     /* when sigpending was last asked (ns) */
-};
-
-static void signals_block(struct recv_signals *sig)
-{
-	sigset_t all;
-
-	/* Asked at each wait: a handler installed meanwhile counts from
-	 * the next (runtime/signals.h). */
-	if (sig->blocked || !uh_signals_may_be_caught())
-		return;
-	uh_signals_async(&all);
-	if (pthread_sigmask(SIG_BLOCK, &all, &sig->old) == 0) {
-		sig->blocked = true;
-		sig->asked = uh_now_ns();
-		uh_runtime_wait_sigmask(&sig->old);
-	}
-}
-
-/*
- * Whether a signal we hold blocked is pending. A wait that finds a packet
- * ready returns without sleeping, and only a sleeping wait lets a pending
- * signal in: under steady traffic (packets for other RPCs) the waits might
- * never sleep, and a server's SIGINT would wait for a lull. The kernel is
- * asked at most once a millisecond; the module's wait looks at each pass.
- */
-static bool signals_pending(struct recv_signals *sig)
-{
-	uint64_t now;
-	sigset_t pend, async;
-
-	if (!sig->blocked)
-		return false;
-	now = uh_now_ns();
-	if (now - sig->asked < 1000000)
-		return false;
-	sig->asked = now;
-	if (sigpending(&pend) != 0)
-		return false;
-	uh_signals_async(&async);
-	for (int n = 1; n < NSIG; n++)
-		if (sigismember(&async, n) == 1 &&
-		    sigismember(&pend, n) == 1 && sigismember(&sig->old, n) == 0)
-			return true;
-	return false;
-}
-
-#ifdef UHOMA_YIELD_INJECT
-/* Test builds: with UHOMA_TEST_SIGNAL_GAP=N in the environment, a thread
- * about to wait in the carrier raises signal N first -- a signal landing
- * between two waits, on demand (tests/linux/homa_api.c, eintr_gap). */
-static void signal_in_gap(void)
-{
-	const char *v = getenv("UHOMA_TEST_SIGNAL_GAP");
-
-	if (v && atoi(v) > 0)
-		raise(atoi(v));
-}
-#else
-static void signal_in_gap(void)
-{
-}
-#endif
-
-static void signals_restore(struct recv_signals *sig)
-{
-	if (!sig->blocked)
-		return;
-	uh_runtime_wait_sigmask(NULL);
-	pthread_sigmask(SIG_SETMASK, &sig->old, NULL);
-	sig->blocked = false;
-}
-
 /* uhoma_recv's loop; *@polling tells whether it left a busy-poll open. */
 static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		     unsigned flags, int64_t timeout_ns, bool *polling,
-		     struct recv_signals *sig)
+		     struct uh_recv_signals *sig)
 {
 	struct uhoma_stack *st;
 	uint64_t want, start, poll_end, now;
@@ -503,6 +416,12 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		now = uh_now_ns();
 		if (timeout_ns >= 0 && now - start >= (uint64_t)timeout_ns)
 			return (UHOMA_ERR_AGAIN);
+		/* It will wait: a signal from here on is its EINTR. */
+		uh_recv_signals_block(sig);
+		if (uh_recv_signals_pending(sig, false)) {
+			uh_recv_signals_restore(sig);  /* its handler runs here */
+			return UHOMA_ERR_INTERRUPTED;
+		}
 		if (uh_runtime_manual(st)) {
 			if (uh_runtime_virtual(st))
 				return (UHOMA_ERR_AGAIN);
@@ -544,8 +463,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			}
 			uh_pacer_flush_deferred(st);
 			uh_sock_reap(s, false);
-			signals_block(sig);
-			signal_in_gap();
+			uh_recv_signals_test_raise("UHOMA_TEST_SIGNAL_GAP");
 			(void)uh_runtime_take_interrupt();
 			uh_user_begin();   /* the caller's pages: check again */
 			if (uh_wait_prepare(&s->wait) == ticket)
@@ -556,42 +474,55 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			 * as the wait on the socket below does. */
 			if (uh_runtime_take_interrupt())
 				return UHOMA_ERR_INTERRUPTED;
-			if (signals_pending(sig)) {
-				/* Its handler runs as the mask opens. */
-				signals_restore(sig);
-				return UHOMA_ERR_INTERRUPTED;
-			}
 			continue;
 		}
 		if (*polling) {
 			uh_runtime_poll_end(st, true);
 			*polling = false;
 		}
-		signals_restore(sig);      /* the futex wait needs them */
 		uh_pacer_flush_deferred(st);
 		uh_sock_reap(s, false);
 		uh_user_begin();           /* the caller's pages: check again */
+		/* The futex wait takes no mask: open it just before, taking
+		 * a signal that came meanwhile as EINTR, and close it just
+		 * after. */
+		if (uh_recv_signals_pending(sig, true)) {
+			uh_recv_signals_restore(sig);
+			return UHOMA_ERR_INTERRUPTED;
+		}
+		uh_recv_signals_restore(sig);
 		rc = uh_wait_sleep(&s->wait, ticket,
 				   timeout_ns < 0 ? UINT64_MAX
 				   : (uint64_t)timeout_ns - (now - start));
 		if (rc == UHOMA_ERR_INTERRUPTED)
 			return (rc);
+		uh_recv_signals_block(sig);
 	}
+}
+
+int uh_api_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
+		int64_t timeout_ns, struct uh_recv_signals *sig)
+{
+	bool polling = false;
+	int rc;
+
+	uh_recv_signals_test_raise("UHOMA_TEST_SIGNAL_ENTRY");
+	rc = recv_loop(s, msg, flags, timeout_ns, &polling, sig);
+
+	uh_recv_signals_restore(sig);
+	if (polling)
+		uh_runtime_poll_end(s->stack, false);
+	else if (s)
+		uh_runtime_grace(s->stack);
+	RETURN_TO_APP(rc);    /* the preload's return too */
 }
 
 int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 	       int64_t timeout_ns)
 {
-	struct recv_signals sig = { .blocked = false };
-	bool polling = false;
-	int rc = recv_loop(s, msg, flags, timeout_ns, &polling, &sig);
+	struct uh_recv_signals sig = UH_RECV_SIGNALS_INIT;
 
-	signals_restore(&sig);
-	if (polling)
-		uh_runtime_poll_end(s->stack, false);
-	else if (s)
-		uh_runtime_grace(s->stack);
-	RETURN_TO_APP(rc);
+	RETURN_TO_APP(uh_api_recv(s, msg, flags, timeout_ns, &sig));
 }
 
 int uhoma_release(struct uhoma_sock *s, const uint32_t *offsets, unsigned n)

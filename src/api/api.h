@@ -47,4 +47,14 @@ int uh_api_replyv_checked(struct uhoma_sock *s,
 			  const struct sockaddr *client, size_t client_len,
 			  uint64_t id, const struct iovec *iov, size_t iovcnt);
 
+/*
+ * uhoma_recv for the preload library, with the signal state of a recvmsg
+ * that blocked the thread's signals at its entry (recv_signals.h); gives
+ * the thread its mask back before returning.
+ */
+struct uhoma_msg;
+struct uh_recv_signals;
+int uh_api_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
+		int64_t timeout_ns, struct uh_recv_signals *sig);
+
 #endif /* UHOMA_API_API_H */

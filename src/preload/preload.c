@@ -45,6 +45,7 @@
 
 #include "api/api.h"
 #include "api/readiness.h"
+#include "api/recv_signals.h"
 #include "api/usermem.h"
 #include "core/config.h"
 #include "core/sock.h"
@@ -945,7 +946,31 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
  * that cannot be written fails the call after it, as the module's copy
  * out does.
  */
+static ssize_t recvmsg_checked(struct hsock *h, struct msghdr *msg,
+			       int flags, struct uh_recv_signals *sig);
+
+/* A blocking recvmsg keeps the thread's signals blocked from its entry,
+ * before its argument checks, so that a signal during them is EINTR in
+ * the wait, as under the module (api/recv_signals.h). */
 static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
+{
+	struct uh_recv_signals sig = UH_RECV_SIGNALS_INIT;
+	ssize_t r;
+
+	if (!(flags & MSG_DONTWAIT) && !atomic_load(&h->nonblock))
+		uh_recv_signals_block(&sig);
+	r = recvmsg_checked(h, msg, flags, &sig);
+	if (sig.blocked) {
+		int e = errno;
+
+		uh_recv_signals_restore(&sig);
+		errno = e;
+	}
+	return r;
+}
+
+static ssize_t recvmsg_checked(struct hsock *h, struct msghdr *msg,
+			       int flags, struct uh_recv_signals *sig)
 {
 	struct homa_recvmsg_args a, *ua;
 	struct uhoma_msg m;
@@ -987,9 +1012,9 @@ static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
 	}
 	memset(&m, 0, sizeof(m));
 	m.id = a.id;
-	rc = uhoma_recv(h->s, &m,
-			(flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
-				? UHOMA_NONBLOCK : 0, -1);
+	rc = uh_api_recv(h->s, &m,
+			 (flags & MSG_DONTWAIT) || atomic_load(&h->nonblock)
+				 ? UHOMA_NONBLOCK : 0, -1, sig);
 	if (rc < 0 && !m.id)
 		return fail_code(h, rc, "recvmsg");
 	a.id = m.id;

@@ -112,5 +112,5 @@ __attribute__((constructor)) static void sigwatch_init(void)
 {
 	(void)lookup(&real_sigaction, "sigaction");
 	(void)lookup(&real_signal, "signal");
-	uh_signals_survey();
+	uh_signals_watch();
 }

@@ -10,9 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 enum { SIGS_UNKNOWN, SIGS_NONE, SIGS_CAUGHT };
 
+/* How often an unwatched process is surveyed again while it catches
+ * nothing (ns). */
+#define RESURVEY_NS 100000000ull
+
 static _Atomic int state = SIGS_UNKNOWN;
+static _Atomic bool watched;          /* the preload sees every handler */
+static _Atomic uint64_t surveyed_ns;  /* when a survey last ran */
 
 bool uh_signal_synchronous(int sig)
 {
@@ -84,6 +92,7 @@ void uh_signals_survey(void)
 	uint64_t mask = caught_mask();
 	int expect = SIGS_UNKNOWN;
 
+	atomic_store(&surveyed_ns, uh_now_ns());
 	for (int sig = 1; sig <= 64; sig++)
 		if ((mask >> (sig - 1) & 1) && !uh_signal_synchronous(sig)) {
 			atomic_store(&state, SIGS_CAUGHT);
@@ -93,8 +102,28 @@ void uh_signals_survey(void)
 	atomic_compare_exchange_strong(&state, &expect, SIGS_NONE);
 }
 
+void uh_signals_watch(void)
+{
+	atomic_store(&watched, true);
+	uh_signals_survey();
+}
+
 bool uh_signals_may_be_caught(void)
 {
-	return atomic_load_explicit(&state, memory_order_relaxed) !=
-	       SIGS_NONE;
+	int s = atomic_load_explicit(&state, memory_order_relaxed);
+	uint64_t last, now;
+
+	if (s == SIGS_CAUGHT)
+		return true;
+	if (s == SIGS_NONE && atomic_load_explicit(&watched,
+						   memory_order_relaxed))
+		return false;
+	/* Unwatched: survey now and then; one thread at a time, the others
+	 * going by the last answer (UNKNOWN: yes). */
+	now = uh_now_ns();
+	last = atomic_load_explicit(&surveyed_ns, memory_order_relaxed);
+	if ((s == SIGS_UNKNOWN || now - last >= RESURVEY_NS) &&
+	    atomic_compare_exchange_strong(&surveyed_ns, &last, now))
+		uh_signals_survey();
+	return atomic_load(&state) != SIGS_NONE;
 }

@@ -10,15 +10,17 @@
  * interrupts nothing, one with its default action ends or stops the
  * process (a stopped wait is restarted, as the module's is).
  *
- * What the library knows, process-wide:
- *  - UNKNOWN (the start): a stack linked into a program cannot see its
- *    sigaction calls, so it blocks, always;
- *  - NONE: the preload, which interposes every libc call that installs a
- *    handler (sigaction, signal and their aliases), surveyed the process
- *    at load (/proc/self/status, SigCgt) and found no handler;
- *  - CAUGHT: a handler was found or installed since. Sticky.
- * A handler installed by a raw rt_sigaction system call, bypassing libc,
- * is not seen (uhoma_recv(3)).
+ * What the library knows, process-wide: UNKNOWN at the start, then NONE
+ * or CAUGHT (sticky) from a survey of /proc/self/status (SigCgt, the
+ * signals with a handler). The preload watches: it interposes every libc
+ * call that installs a handler (sigaction, signal and their aliases) and
+ * surveys before main, so its NONE holds until it sees a handler. A
+ * program linked with the library is not watched: it is surveyed at its
+ * first receive and again every 100 ms while it catches nothing, so a
+ * handler it installs after its first receive counts within 100 ms (a
+ * signal in that time may still be lost between two waits). A handler
+ * installed by a raw rt_sigaction system call, bypassing libc, is seen
+ * only by the surveys.
  *
  * Synchronous signals (a fault) are left out: a thread never blocks them
  * (usermem.h), and their handlers are the sanitizers' and debuggers'.
@@ -41,12 +43,16 @@ void uh_signals_async(sigset_t *set);
 void uh_signals_installed(int sig, void (*handler)(int));
 
 /* Reads which signals the process catches now; NONE unless it catches an
- * asynchronous one or a handler was installed already. Once, before
- * main (the preload's constructor): it opens a file. */
+ * asynchronous one or a handler was installed already. Opens a file: not
+ * in a signal handler. */
 void uh_signals_survey(void);
 
+/* The preload, before main: every handler will be reported through
+ * uh_signals_installed; surveys once. */
+void uh_signals_watch(void);
+
 /* Whether a thread waiting in uhoma_recv must block its signals between
- * waits: not NONE. */
+ * waits: not NONE. Unwatched, may survey (see the top). */
 bool uh_signals_may_be_caught(void);
 
 #endif /* UHOMA_RUNTIME_SIGNALS_H */

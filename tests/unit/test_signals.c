@@ -1,7 +1,8 @@
 /*
  * test_signals.c - what the library knows of the process's signal
- * handlers (runtime/signals.c). The state is process-wide and sticky, so
- * each case runs in a child of its own.
+ * handlers (runtime/signals.c): watched (the preload) and unwatched. The
+ * state is process-wide and sticky, so each case runs in a child of its
+ * own.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -37,12 +38,6 @@ static int install(int sig, void (*h)(int))
 	return sigaction(sig, &sa, NULL);
 }
 
-/* Before any survey: a library linked into a program knows nothing. */
-static int unknown_blocks(void)
-{
-	return uh_signals_may_be_caught() ? 0 : 1;
-}
-
 /* cmocka and the sanitizers may catch signals of their own: start every
  * case from none caught. */
 static void reset_all(void)
@@ -52,12 +47,26 @@ static void reset_all(void)
 			(void)install(s, SIG_DFL);
 }
 
+/* A program linked with the library (unwatched): surveyed at the first
+ * question, and again 100 ms later while it catches nothing. */
+static int unwatched_resurveys(void)
+{
+	reset_all();
+	if (uh_signals_may_be_caught())
+		return 1;
+	(void)install(SIGUSR1, on_sig);   /* unseen: not through the preload */
+	if (uh_signals_may_be_caught())
+		return 2;                  /* the last survey holds for 100 ms */
+	usleep(120 * 1000);
+	return uh_signals_may_be_caught() ? 0 : 3;
+}
+
 static int none_caught(void)
 {
 	reset_all();
 	(void)install(SIGUSR1, SIG_IGN);      /* ignored: interrupts nothing */
 	(void)install(SIGSEGV, on_sig);       /* synchronous: left out */
-	uh_signals_survey();
+	uh_signals_watch();
 	return uh_signals_may_be_caught() ? 1 : 0;
 }
 
@@ -65,14 +74,14 @@ static int caught_before_survey(void)
 {
 	reset_all();
 	(void)install(SIGRTMIN + 3, on_sig);
-	uh_signals_survey();
+	uh_signals_watch();
 	return uh_signals_may_be_caught() ? 0 : 1;
 }
 
 static int installed_after_survey(void)
 {
 	reset_all();
-	uh_signals_survey();
+	uh_signals_watch();
 	if (uh_signals_may_be_caught())
 		return 1;
 	uh_signals_installed(SIGPIPE, SIG_IGN);
@@ -87,10 +96,10 @@ static int installed_after_survey(void)
 	return uh_signals_may_be_caught() ? 0 : 4;
 }
 
-static void signals__unknown_until_surveyed(void **state)
+static void signals__unwatched_program_is_surveyed_again(void **state)
 {
 	(void)state;
-	assert_int_equal(in_child(unknown_blocks), 0);
+	assert_int_equal(in_child(unwatched_resurveys), 0);
 }
 
 static void signals__ignored_and_synchronous_count_as_none(void **state)
@@ -114,7 +123,7 @@ static void signals__handler_installed_later_counts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		UH_TEST(signals__unknown_until_surveyed),
+		UH_TEST(signals__unwatched_program_is_surveyed_again),
 		UH_TEST(signals__ignored_and_synchronous_count_as_none),
 		UH_TEST(signals__survey_sees_a_handler),
 		UH_TEST(signals__handler_installed_later_counts),
