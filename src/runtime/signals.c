@@ -39,13 +39,22 @@ void uh_signals_async(sigset_t *set)
 	sigdelset(set, SIGSYS);
 }
 
+/* Whether a handler for @sig can interrupt a program's wait: not a
+ * synchronous signal, nor one the C library keeps for itself (32 up to
+ * SIGRTMIN: thread cancellation and set*id, whose handlers glibc -- and
+ * ThreadSanitizer's runtime -- install, and which no program can block). */
+static bool counts(int sig)
+{
+	return !uh_signal_synchronous(sig) && !(sig >= 32 && sig < SIGRTMIN);
+}
+
 void uh_signals_installed(int sig, void (*handler)(int))
 {
 	if (handler == SIG_DFL || handler == SIG_IGN || handler == SIG_ERR ||
 #ifdef SIG_HOLD
 	    handler == SIG_HOLD ||
 #endif
-	    uh_signal_synchronous(sig))
+	    !counts(sig))
 		return;
 	atomic_store(&state, SIGS_CAUGHT);
 }
@@ -94,7 +103,7 @@ void uh_signals_survey(void)
 
 	atomic_store(&surveyed_ns, uh_now_ns());
 	for (int sig = 1; sig <= 64; sig++)
-		if ((mask >> (sig - 1) & 1) && !uh_signal_synchronous(sig)) {
+		if ((mask >> (sig - 1) & 1) && counts(sig)) {
 			atomic_store(&state, SIGS_CAUGHT);
 			return;
 		}

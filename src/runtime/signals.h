@@ -23,7 +23,9 @@
  * only by the surveys.
  *
  * Synchronous signals (a fault) are left out: a thread never blocks them
- * (usermem.h), and their handlers are the sanitizers' and debuggers'.
+ * (usermem.h), and their handlers are the sanitizers' and debuggers'. So
+ * are the C library's own (32 up to SIGRTMIN: cancellation, set*id), which
+ * glibc and ThreadSanitizer catch and no program can block.
  */
 #ifndef UHOMA_RUNTIME_SIGNALS_H
 #define UHOMA_RUNTIME_SIGNALS_H
