@@ -340,6 +340,7 @@ static void *timer_main(void *arg)
 		if (now - last_cache >= 100 * 1000 * 1000) {
 			uh_cache_tick_all();
 			uh_stat_update(rt->st);
+			uh_signals_refresh();
 			last_cache = now;
 		}
 	}
@@ -431,6 +432,7 @@ int uh_runtime_start(struct uhoma_stack *st)
 
 	if (!rt)
 		return UHOMA_ERR_NOMEM;
+	uh_signals_refresh();   /* a linked program: what it catches now */
 	rt->st = st;
 	atomic_init(&rt->stop, false);
 	atomic_init(&rt->pollers, 0);
@@ -511,6 +513,7 @@ int uhoma_poll(struct uhoma_stack *st, int64_t timeout_ns)
 			    now + (uint64_t)st->cfg.tick_us * 1000))
 			uh_stack_tick(st);
 		uh_pacer_run(st);       /* no pacer thread in manual mode */
+		uh_signals_refresh();   /* nor a timer thread */
 	}
 	uh_lockdep_return_to_app("uhoma_poll", UH_HERE);
 	return (int)n;

@@ -117,22 +117,23 @@ void uh_signals_watch(void)
 	uh_signals_survey();
 }
 
+void uh_signals_refresh(void)
+{
+	uint64_t now = uh_now_ns();
+	uint64_t last = atomic_load_explicit(&surveyed_ns, memory_order_relaxed);
+	int s = atomic_load_explicit(&state, memory_order_relaxed);
+
+	if (s == SIGS_CAUGHT ||
+	    atomic_load_explicit(&watched, memory_order_relaxed) ||
+	    (s != SIGS_UNKNOWN && now - last < RESURVEY_NS))
+		return;
+	/* One thread at a time; the others go by the last answer. */
+	if (atomic_compare_exchange_strong(&surveyed_ns, &last, now))
+		uh_signals_survey();
+}
+
 bool uh_signals_may_be_caught(void)
 {
-	int s = atomic_load_explicit(&state, memory_order_relaxed);
-	uint64_t last, now;
-
-	if (s == SIGS_CAUGHT)
-		return true;
-	if (s == SIGS_NONE && atomic_load_explicit(&watched,
-						   memory_order_relaxed))
-		return false;
-	/* Unwatched: survey now and then; one thread at a time, the others
-	 * going by the last answer (UNKNOWN: yes). */
-	now = uh_now_ns();
-	last = atomic_load_explicit(&surveyed_ns, memory_order_relaxed);
-	if ((s == SIGS_UNKNOWN || now - last >= RESURVEY_NS) &&
-	    atomic_compare_exchange_strong(&surveyed_ns, &last, now))
-		uh_signals_survey();
-	return atomic_load(&state) != SIGS_NONE;
+	return atomic_load_explicit(&state, memory_order_relaxed) !=
+	       SIGS_NONE;
 }

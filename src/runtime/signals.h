@@ -15,10 +15,11 @@
  * signals with a handler). The preload watches: it interposes every libc
  * call that installs a handler (sigaction, signal and their aliases) and
  * surveys before main, so its NONE holds until it sees a handler. A
- * program linked with the library is not watched: it is surveyed at its
- * first receive and again every 100 ms while it catches nothing, so a
- * handler it installs after its first receive counts within 100 ms (a
- * signal in that time may still be lost between two waits). A handler
+ * program linked with the library is not watched: it is surveyed as a
+ * stack starts and again every 100 ms (by the timer thread, off the
+ * receive path) while it catches nothing, so a handler it installs later
+ * counts within 100 ms (a signal in that time may still be lost between
+ * two waits). A handler
  * installed by a raw rt_sigaction system call, bypassing libc, is seen
  * only by the surveys.
  *
@@ -53,8 +54,13 @@ void uh_signals_survey(void);
  * uh_signals_installed; surveys once. */
 void uh_signals_watch(void);
 
+/* Unwatched, surveys again if the last survey is 100 ms old and nothing
+ * was caught yet: the runtime's timer thread (or a manual-mode stack's
+ * uhoma_poll) every 100 ms, and each stack at its start. Opens a file. */
+void uh_signals_refresh(void);
+
 /* Whether a thread waiting in uhoma_recv must block its signals between
- * waits: not NONE. Unwatched, may survey (see the top). */
+ * waits: not NONE (UNKNOWN: yes). A load; never surveys. */
 bool uh_signals_may_be_caught(void);
 
 #endif /* UHOMA_RUNTIME_SIGNALS_H */

@@ -47,18 +47,23 @@ static void reset_all(void)
 			(void)install(s, SIG_DFL);
 }
 
-/* A program linked with the library (unwatched): surveyed at the first
- * question, and again 100 ms later while it catches nothing. */
+/* A program linked with the library (unwatched): unknown (so, yes) until
+ * surveyed, then surveyed again 100 ms later while it catches nothing. */
 static int unwatched_resurveys(void)
 {
 	reset_all();
-	if (uh_signals_may_be_caught())
+	if (!uh_signals_may_be_caught())
 		return 1;
-	(void)install(SIGUSR1, on_sig);   /* unseen: not through the preload */
+	uh_signals_refresh();
 	if (uh_signals_may_be_caught())
-		return 2;                  /* the last survey holds for 100 ms */
+		return 2;
+	(void)install(SIGUSR1, on_sig);   /* unseen: not through the preload */
+	uh_signals_refresh();
+	if (uh_signals_may_be_caught())
+		return 3;                  /* the last survey holds for 100 ms */
 	usleep(120 * 1000);
-	return uh_signals_may_be_caught() ? 0 : 3;
+	uh_signals_refresh();
+	return uh_signals_may_be_caught() ? 0 : 4;
 }
 
 static int none_caught(void)
