@@ -36,6 +36,7 @@ int uh_waitset_init(struct uh_waitset *ws)
 		return UHOMA_ERR_SYSTEM;
 	}
 	ws->polling[0] = ws->polling[1] = 0;
+	ws->gen[0] = ws->gen[1] = 0;
 	ws->phase = 0;
 	pthread_mutex_init(&ws->lock, NULL);
 	pthread_mutex_init(&ws->del_lock, NULL);
@@ -113,13 +114,31 @@ out:
 	return rc;
 }
 
+/* A drain gives up on waits still counted after this long of kicks (ns):
+ * a live one returns within a kick (a millisecond), so those left are
+ * gone -- a thread that jumped out of its wait (siglongjmp from a
+ * handler) or was cancelled in it -- and waiting for them hung every later
+ * close for ever (helper-22). */
+#define DRAIN_GIVE_UP_NS 500000000ll
+
 /* @lock held: sleeps until no ppoll wait of phase @old is in progress,
  * kicking the waiters (a kick one of them drained may have found another
  * not yet asleep, hence a kick per round). */
 static void drain_phase(struct uh_waitset *ws, unsigned old)
 {
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (ws->polling[old] > 0) {
-		struct timespec until;
+		struct timespec until, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000ll +
+		    (t.tv_nsec - t0.tv_nsec) > DRAIN_GIVE_UP_NS) {
+			ws->polling[old] = 0;
+			ws->gen[old]++;    /* their returns, if any, count not */
+			break;
+		}
 
 		uh_waitset_kick(ws);
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -182,13 +201,14 @@ static struct timespec *to_ts(int64_t ns, struct timespec *ts)
  * and joins the wait to the current phase (*@phase); returns their count,
  * or -1 if the set is armed (wait with epoll). */
 static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
-		    unsigned *phase)
+		    unsigned *phase, unsigned *gen)
 {
 	int n = -1;
 
 	pthread_mutex_lock(&ws->lock);
 	if (!ws->armed) {
 		*phase = ws->phase;
+		*gen = ws->gen[*phase];
 		ws->polling[*phase]++;
 		for (n = 0; n < (int)ws->n; n++) {
 			pf[n].fd = ws->members[n].fd;
@@ -222,8 +242,8 @@ bool uh_waitset_take_interrupt(void)
 
 /* A wait on @n snapshot members (and the kick, pf[@n]) of @phase. */
 static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
-		     int n, unsigned phase, void **ready, int max,
-		     int64_t timeout_ns)
+		     int n, unsigned phase, unsigned gen, void **ready,
+		     int max, int64_t timeout_ns)
 {
 	struct timespec ts;
 	int got = 0, r = ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts),
@@ -233,7 +253,8 @@ static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 	if (r < 0 && errno == EINTR)
 		tl_interrupted = true;
 	pthread_mutex_lock(&ws->lock);   /* our files are released now */
-	if (--ws->polling[phase] == 0 && phase != ws->phase)
+	if (gen == ws->gen[phase] && --ws->polling[phase] == 0 &&
+	    phase != ws->phase)
 		pthread_cond_broadcast(&ws->drained);
 	pthread_mutex_unlock(&ws->lock);
 	if (r <= 0)
@@ -286,14 +307,14 @@ int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 	struct pollfd pf[UH_WAITSET_POLL_MAX + 1];
 	void *ptr[UH_WAITSET_POLL_MAX];
 	struct epoll_event ev[WAIT_EVENTS];
-	unsigned phase = 0;
+	unsigned phase = 0, gen = 0;
 	int ne, got = 0, n;
 
 	if (timeout_ns != 0)
 		uh_lockdep_might_sleep("a carrier wait", UH_HERE);
-	n = snapshot(ws, pf, ptr, &phase);
+	n = snapshot(ws, pf, ptr, &phase, &gen);
 	if (n >= 0)
-		return wait_poll(ws, pf, ptr, n, phase, ready, max,
+		return wait_poll(ws, pf, ptr, n, phase, gen, ready, max,
 				 timeout_ns);
 	if (max > WAIT_EVENTS)
 		max = WAIT_EVENTS;

@@ -28,7 +28,11 @@
  * could have included the fd has returned: waits join one of two phases,
  * a removal flips the phase and kicks until the old phase has drained
  * (SRCU's two counters, for one kind of reader). Removals are serialized
- * by @del_lock.
+ * by @del_lock. A wait still counted after 500 ms of kicks is taken for
+ * gone -- its thread jumped out of it (siglongjmp from a signal handler)
+ * or was cancelled in it, and never counts down -- and the drain goes on
+ * without it (every later close hung, helper-22); the phase's generation
+ * moves, so that such a wait, should it return after all, counts nothing.
  */
 #ifndef UHOMA_NET_WAITSET_H
 #define UHOMA_NET_WAITSET_H
@@ -55,6 +59,11 @@ struct uh_waitset {
 	bool armed;                         /* @lock: members in @epfd */
 	unsigned polling[2];                /* @lock: ppoll waits in progress,
 					     * by the phase they joined */
+	unsigned gen[2];                    /* @lock: bumped when a drain gives
+					     * up on a phase's waits (one left
+					     * by a longjmp or a cancel); a
+					     * wait of an older generation does
+					     * not count down on its return */
 	unsigned phase;                     /* @lock: the phase a wait joins */
 	pthread_cond_t drained;             /* with @lock: a phase emptied */
 	pthread_mutex_t del_lock;           /* one removal at a time; taken

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -964,6 +966,46 @@ static int eintr_child(const char *env, unsigned within_ms)
 	return waited <= within_ms ? 0 : 7;
 }
 
+/* A handler that leaves recvmsg by siglongjmp (legal: recvmsg is
+ * async-signal-safe, and under the module the call is simply gone). The
+ * waiting thread never came back to count itself out of the carrier's
+ * wait, and every later close waited for it: for ever (helper-22). */
+static sigjmp_buf jumped;
+
+static void jump_out(int sig)
+{
+	(void)sig;
+	siglongjmp(jumped, 1);
+}
+
+static int longjmp_child(void)
+{
+	struct hsock a, c;
+	struct homa_recvmsg_args ra = { 0 };
+	struct msghdr h = { 0 };
+	struct sigaction sa = { 0 };
+
+	if (open_homa(AF_INET, &a) != 0 || open_homa(AF_INET, &c) != 0)
+		return 2;
+	h.msg_control = &ra;
+	h.msg_controllen = sizeof(ra);
+	if (sigsetjmp(jumped, 1) == 0) {
+		struct itimerval it = { .it_value = { 0, 100000 } };
+
+		sa.sa_handler = jump_out;
+		if (sigaction(SIGALRM, &sa, NULL) != 0)
+			return 3;
+		setitimer(ITIMER_REAL, &it, NULL);
+		recvmsg(a.fd, &h, 0);  /* waits: nothing comes */
+		return 4;
+	}
+	signal(SIGALRM, SIG_DFL);      /* now a hang ends the child */
+	alarm(5);
+	close_homa(&c);                /* hung here */
+	close_homa(&a);
+	return 0;
+}
+
 /* Runs "homa_api @mode" as a new program; CHECKs that it exits 0. */
 static void run_child(const char *mode, const char *config)
 {
@@ -1019,6 +1061,11 @@ static void check_eintr_entry(void)
 	run_child("eintr_entry", NULL);
 	run_child("eintr_entry_poll", "poll_always=1,poll_us=500000");
 #endif
+}
+
+static void check_longjmp_out_of_recvmsg(void)
+{
+	run_child("longjmp", NULL);
 }
 
 /* uhoma's own threads block every asynchronous signal: one sent to the
@@ -1921,6 +1968,7 @@ int main(int argc, char **argv)
 		{ "eintr_gap", check_eintr_gap },
 		{ "eintr_entry", check_eintr_entry },
 		{ "threads_block_signals", check_threads_block_signals },
+		{ "longjmp_out_of_recvmsg", check_longjmp_out_of_recvmsg },
 		{ "bad_pointers_other_calls", check_bad_pointers_other_calls },
 		{ "args_changed_while_blocked", check_args_changed_while_blocked },
 		{ "pollout_agrees", check_pollout_agrees },
@@ -1939,6 +1987,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "rpc") == 0)
 		return child_rpc(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "longjmp") == 0)
+		return longjmp_child();
 	if (argc == 2 && strcmp(argv[1], "eintr_gap") == 0)
 		return eintr_child("UHOMA_TEST_SIGNAL_GAP", 1000);
 	if (argc == 2 && strcmp(argv[1], "eintr_entry") == 0)
