@@ -18,9 +18,9 @@
  *
  * None of it in a process known to catch no signal (the preload's survey,
  * runtime/signals.h): the mask calls were 2 us of a two-thread 100 B round
- * trip. The preload blocks at recvmsg's entry, before its argument checks
- * (helper-21: 6 of 1,000 signals fell there); uhoma_recv when it finds no
- * message ready.
+ * trip. The preload blocks at recvmsg's entry, after its descriptor
+ * lookup and before its argument checks (helper-21: 6 of 1,000 signals
+ * fell in those); uhoma_recv when it finds no message ready.
  *
  * One per call, on the calling thread's stack: no sharing.
  */
