@@ -50,10 +50,11 @@ bool uh_recv_signals_pending(struct uh_recv_signals *sig, bool now)
 	sig->asked = t;
 	if (sigpending(&pend) != 0)
 		return false;
+	/* Pending, asynchronous, and not blocked by the program itself. */
 	uh_signals_async(&async);
+	sigandset(&pend, &pend, &async);
 	for (int n = 1; n < NSIG; n++)
-		if (sigismember(&async, n) == 1 &&
-		    sigismember(&pend, n) == 1 && sigismember(&sig->old, n) == 0)
+		if (sigismember(&pend, n) == 1 && sigismember(&sig->old, n) == 0)
 			return true;
 	return false;
 }

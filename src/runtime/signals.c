@@ -20,7 +20,8 @@ enum { SIGS_UNKNOWN, SIGS_NONE, SIGS_CAUGHT };
 
 static _Atomic int state = SIGS_UNKNOWN;
 static _Atomic bool watched;          /* the preload sees every handler */
-static _Atomic uint64_t surveyed_ns;  /* when a survey last ran */
+static _Atomic uint64_t surveyed_ns;  /* when uh_signals_refresh last
+				       * surveyed (its compare-and-swap) */
 
 bool uh_signal_synchronous(int sig)
 {
@@ -101,7 +102,6 @@ void uh_signals_survey(void)
 	uint64_t mask = caught_mask();
 	int expect = SIGS_UNKNOWN;
 
-	atomic_store(&surveyed_ns, uh_now_ns());
 	for (int sig = 1; sig <= 64; sig++)
 		if ((mask >> (sig - 1) & 1) && counts(sig)) {
 			atomic_store(&state, SIGS_CAUGHT);

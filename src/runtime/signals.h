@@ -5,10 +5,10 @@
  * as the module's wait does. Its waits in the carrier are bounded, so a
  * signal could fall between two of them, run its handler and be forgotten;
  * the thread therefore keeps its asynchronous signals blocked between its
- * waits (api.c), at two system calls per blocking receive. A process that
- * catches no asynchronous signal needs none of that: an ignored signal
- * interrupts nothing, one with its default action ends or stops the
- * process (a stopped wait is restarted, as the module's is).
+ * waits (api/recv_signals.c), at two system calls per blocking receive. A
+ * process that catches no asynchronous signal needs none of that: an
+ * ignored signal interrupts nothing, one with its default action ends or
+ * stops the process (a stopped wait is restarted, as the module's is).
  *
  * What the library knows, process-wide: UNKNOWN at the start, then NONE
  * or CAUGHT (sticky) from a survey of /proc/self/status (SigCgt, the
