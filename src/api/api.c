@@ -377,13 +377,16 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
  * looks at its socket and the clock again). */
 #define BLOCK_MAX_NS (50 * 1000 * 1000ll)
 
+/* How long a busy poll trusts its check of the caller's pages. */
+#define USER_RECHECK_NS 1000000ull
+
 /* uhoma_recv's loop; *@polling tells whether it left a busy-poll open. */
 static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		     unsigned flags, int64_t timeout_ns, bool *polling,
 		     struct uh_recv_signals *sig)
 {
 	struct uhoma_stack *st;
-	uint64_t want, start, poll_end, now;
+	uint64_t want, start, poll_end, now, checked;
 	int64_t remaining;
 	unsigned got;
 	int rc = 0;
@@ -398,7 +401,8 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 	if (!uh_pool_region(&s->pool))
 		return (UHOMA_ERR_NO_BUFFER);
 	uh_sock_reap_some(s);
-	start = uh_now_ns();
+	(void)uh_runtime_take_interrupt();   /* another call's, if any */
+	start = checked = uh_now_ns();
 	poll_end = start + (uint64_t)st->cfg.poll_us * 1000;
 	for (;;) {
 		uint32_t ticket = uh_wait_prepare(&s->wait);
@@ -444,6 +448,18 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uh_out_defer(true);
 			got = uh_runtime_poll(st, 0);
 			uh_out_defer(false);
+			/* A long poll is a wait too: the caller's pages are
+			 * checked again after each millisecond of it (a
+			 * program made its arguments read-only during a
+			 * 500 ms poll: the delivery crashed it). */
+			if (uh_now_ns() - checked > USER_RECHECK_NS) {
+				uh_user_begin();
+				checked = uh_now_ns();
+			}
+			/* (A poll of many ports is a ppoll with the
+			 * thread's mask: a handler may have run in it.) */
+			if (uh_runtime_take_interrupt())
+				return UHOMA_ERR_INTERRUPTED;
 			if (got)
 				poll_end = uh_now_ns() +
 					   (uint64_t)st->cfg.poll_us * 1000;
@@ -464,6 +480,10 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uh_recv_signals_test_raise("UHOMA_TEST_SIGNAL_GAP");
 			(void)uh_runtime_take_interrupt();
 			uh_user_begin();   /* the caller's pages: check again */
+			if (uh_recv_signals_pending(sig, false)) {
+				uh_runtime_block_end(st);
+				return UHOMA_ERR_INTERRUPTED;
+			}
 			if (uh_wait_prepare(&s->wait) == ticket)
 				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
 						? BLOCK_MAX_NS : remaining);
@@ -472,6 +492,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			 * as the wait on the socket below does. */
 			if (uh_runtime_take_interrupt())
 				return UHOMA_ERR_INTERRUPTED;
+			uh_recv_signals_rebase(sig);
 			continue;
 		}
 		if (*polling) {

@@ -27,6 +27,7 @@ void uh_recv_signals_block(struct uh_recv_signals *sig)
 	if (pthread_sigmask(SIG_BLOCK, &all, &sig->old) == 0) {
 		sig->blocked = true;
 		sig->asked = uh_now_ns();
+		sig->handled = uh_signals_handled_count();
 		uh_runtime_wait_sigmask(&sig->old);
 	}
 }
@@ -44,6 +45,8 @@ bool uh_recv_signals_pending(struct uh_recv_signals *sig, bool now)
 
 	if (!sig->blocked)
 		return false;
+	if (uh_signals_handled_since(sig->handled, &sig->old))
+		return true;
 	t = uh_now_ns();
 	if (!now && t - sig->asked < ASK_GAP_NS)
 		return false;
@@ -57,6 +60,12 @@ bool uh_recv_signals_pending(struct uh_recv_signals *sig, bool now)
 		if (sigismember(&pend, n) == 1 && sigismember(&sig->old, n) == 0)
 			return true;
 	return false;
+}
+
+void uh_recv_signals_rebase(struct uh_recv_signals *sig)
+{
+	if (sig->blocked)
+		sig->handled = uh_signals_handled_count();
 }
 
 void uh_recv_signals_restore(struct uh_recv_signals *sig)

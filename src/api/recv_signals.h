@@ -14,7 +14,13 @@
  * return: the mask opening, then the futex call). Synchronous signals
  * stay open: a fault must reach its handler (usermem.h). uhoma's own
  * threads block them all (runtime.c), so that a signal sent to the
- * process goes to a thread of the program's.
+ * process goes to a thread of the program's. Such a signal sent while
+ * the waiter held it blocked went to another thread, where the module's
+ * kernel might have chosen the waiter: under the preload, which wraps
+ * the program's handlers, a handler that returned on another thread
+ * meanwhile is EINTR too (runtime/signals.h); one that ran while the
+ * waiter's mask was open (in a carrier wait, on the futex) was the
+ * kernel's own choice, and counts for nothing.
  *
  * None of it in a process known to catch no signal (the preload's survey,
  * runtime/signals.h): the mask calls were 2 us of a two-thread 100 B round
@@ -35,6 +41,8 @@ struct uh_recv_signals {
 	bool blocked;       /* we blocked them; @old is the thread's mask */
 	sigset_t old;
 	uint64_t asked;     /* when sigpending was last asked (ns) */
+	uint64_t handled;   /* handlers returned elsewhere before we blocked
+			     * (runtime/signals.h) */
 };
 
 #define UH_RECV_SIGNALS_INIT { .blocked = false }
@@ -44,8 +52,14 @@ struct uh_recv_signals {
 void uh_recv_signals_block(struct uh_recv_signals *sig);
 
 /* Whether a signal we hold blocked is pending (for this thread or the
- * process). Unless @now, the kernel is asked at most once a millisecond. */
+ * process), or one was handled on another thread since we blocked it.
+ * Unless @now, the kernel is asked at most once a millisecond (the
+ * handlers' count is one load, every time). */
 bool uh_recv_signals_pending(struct uh_recv_signals *sig, bool now);
+
+/* After a wait with the thread's own mask: what was handled elsewhere
+ * during it was the kernel's choice, as under the module. */
+void uh_recv_signals_rebase(struct uh_recv_signals *sig);
 
 /* Gives the thread its mask back: a pending signal's handler runs here. */
 void uh_recv_signals_restore(struct uh_recv_signals *sig);

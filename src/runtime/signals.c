@@ -23,6 +23,15 @@ static _Atomic bool watched;          /* the preload sees every handler */
 static _Atomic uint64_t surveyed_ns;  /* when uh_signals_refresh last
 				       * surveyed (its compare-and-swap) */
 
+/* Signals 1-64 (what /proc's masks and Linux's sigset hold). */
+#define MAX_SIG 64
+
+/* Handlers of the program's that returned (the preload's wrapper), and
+ * the count at the latest return for each signal: atomics, written in
+ * handlers on any thread, read by waiters. */
+static _Atomic uint64_t handled;
+static _Atomic uint64_t handled_at[MAX_SIG + 1];
+
 bool uh_signal_synchronous(int sig)
 {
 	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
@@ -40,13 +49,43 @@ void uh_signals_async(sigset_t *set)
 	sigdelset(set, SIGSYS);
 }
 
-/* Whether a handler for @sig can interrupt a program's wait: not a
- * synchronous signal, nor one the C library keeps for itself (32 up to
- * SIGRTMIN: thread cancellation and set*id, whose handlers glibc -- and
- * ThreadSanitizer's runtime -- install, and which no program can block). */
-static bool counts(int sig)
+bool uh_signal_interrupts(int sig)
 {
-	return !uh_signal_synchronous(sig) && !(sig >= 32 && sig < SIGRTMIN);
+	return sig >= 1 && sig <= MAX_SIG && !uh_signal_synchronous(sig) &&
+	       !(sig >= 32 && sig < SIGRTMIN);
+}
+
+void uh_signals_handled(int sig)
+{
+	uint64_t n, at;
+
+	if (!uh_signal_interrupts(sig))
+		return;
+	n = atomic_fetch_add_explicit(&handled, 1, memory_order_acq_rel) + 1;
+	at = atomic_load_explicit(&handled_at[sig], memory_order_relaxed);
+	while (at < n && !atomic_compare_exchange_weak_explicit(
+				 &handled_at[sig], &at, n,
+				 memory_order_release, memory_order_relaxed))
+		;
+}
+
+uint64_t uh_signals_handled_count(void)
+{
+	return atomic_load_explicit(&handled, memory_order_acquire);
+}
+
+bool uh_signals_handled_since(uint64_t count, const sigset_t *blocked)
+{
+	if (atomic_load_explicit(&handled, memory_order_acquire) == count)
+		return false;
+	/* A stamp not yet stored is seen at the next look: the baseline
+	 * stays until the caller moves it. */
+	for (int sig = 1; sig <= MAX_SIG; sig++)
+		if (atomic_load_explicit(&handled_at[sig],
+					 memory_order_acquire) > count &&
+		    sigismember(blocked, sig) == 0)
+			return true;
+	return false;
 }
 
 void uh_signals_installed(int sig, void (*handler)(int))
@@ -55,7 +94,7 @@ void uh_signals_installed(int sig, void (*handler)(int))
 #ifdef SIG_HOLD
 	    handler == SIG_HOLD ||
 #endif
-	    !counts(sig))
+	    !uh_signal_interrupts(sig))
 		return;
 	atomic_store(&state, SIGS_CAUGHT);
 }
@@ -103,7 +142,7 @@ void uh_signals_survey(void)
 	int expect = SIGS_UNKNOWN;
 
 	for (int sig = 1; sig <= 64; sig++)
-		if ((mask >> (sig - 1) & 1) && counts(sig)) {
+		if ((mask >> (sig - 1) & 1) && uh_signal_interrupts(sig)) {
 			atomic_store(&state, SIGS_CAUGHT);
 			return;
 		}

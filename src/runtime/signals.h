@@ -33,6 +33,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Whether @sig is raised by the thread's own instruction (SIGSEGV, SIGBUS,
  * SIGFPE, SIGILL, SIGTRAP, SIGSYS). */
@@ -40,6 +41,36 @@ bool uh_signal_synchronous(int sig);
 
 /* Fills @set with every asynchronous signal. */
 void uh_signals_async(sigset_t *set);
+
+/* Whether a handler for @sig can interrupt a program's wait: not a
+ * synchronous signal, nor one the C library keeps for itself (32 up to
+ * SIGRTMIN: thread cancellation and set*id, whose handlers glibc -- and
+ * ThreadSanitizer's runtime -- install, and which no program can block). */
+bool uh_signal_interrupts(int sig);
+
+/*
+ * Handlers that ran on another thread. A waiting thread holds its signals
+ * blocked between its waits, so a signal sent to the process meanwhile
+ * goes to another thread of the program's that does not block it -- where
+ * under the module, whose waiting thread never blocks, the kernel could
+ * have chosen the waiter and its recvmsg would have returned EINTR (a
+ * `while (!stop) recvmsg()` server with an idle helper thread outlived
+ * SIGTERM, helper-22). The preload wraps the program's handlers
+ * (preload/sigwatch.c) and reports each that returns, unless its signal
+ * was sent to one thread by name (tgkill: raise, pthread_kill); a waiter
+ * that held the signal blocked meanwhile returns EINTR
+ * (api/recv_signals.c).
+ */
+
+/* A handler of the program's for @sig returned. Async-signal-safe. */
+void uh_signals_handled(int sig);
+
+/* How many have returned so far: a waiter's baseline. */
+uint64_t uh_signals_handled_count(void);
+
+/* Whether a handler for a signal not in @blocked returned since the
+ * baseline @count. One load unless one has. */
+bool uh_signals_handled_since(uint64_t count, const sigset_t *blocked);
 
 /* A disposition @handler was installed for @sig (by an interposed libc
  * call that succeeded). Async-signal-safe. */

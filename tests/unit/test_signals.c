@@ -125,6 +125,35 @@ static void signals__handler_installed_later_counts(void **state)
 	assert_int_equal(in_child(installed_after_survey), 0);
 }
 
+/* A waiter's view of handlers that returned on other threads: only
+ * signals that interrupt a wait count, only since its baseline, and not
+ * those the waiter's own mask blocks. */
+static void signals__handled_elsewhere_since_a_baseline(void **state)
+{
+	sigset_t none, usr1;
+	uint64_t base = uh_signals_handled_count(), later;
+
+	(void)state;
+	sigemptyset(&none);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	assert_false(uh_signals_handled_since(base, &none));
+	uh_signals_handled(SIGSEGV);       /* synchronous */
+	uh_signals_handled(SIGRTMIN - 1);  /* the C library's */
+	uh_signals_handled(0);
+	uh_signals_handled(65);
+	assert_int_equal(uh_signals_handled_count(), base);
+	uh_signals_handled(SIGUSR1);
+	assert_true(uh_signals_handled_since(base, &none));
+	assert_false(uh_signals_handled_since(base, &usr1));
+	later = uh_signals_handled_count();
+	assert_int_equal(later, base + 1);
+	assert_false(uh_signals_handled_since(later, &none));
+	uh_signals_handled(SIGTERM);
+	assert_true(uh_signals_handled_since(later, &usr1));
+	assert_true(uh_signals_handled_since(base, &usr1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +161,7 @@ int main(void)
 		UH_TEST(signals__ignored_and_synchronous_count_as_none),
 		UH_TEST(signals__survey_sees_a_handler),
 		UH_TEST(signals__handler_installed_later_counts),
+		UH_TEST(signals__handled_elsewhere_since_a_baseline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
