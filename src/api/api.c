@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "api/recv_signals.h"
+#include "runtime/signals.h"
 #include "api/readiness.h"
 #include "api/usermem.h"
 #include "core/calls.h"
@@ -377,6 +378,12 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
  * looks at its socket and the clock again). */
 #define BLOCK_MAX_NS (50 * 1000 * 1000ll)
 
+/* The longest single sleep on the socket's futex. Any bound will do: a
+ * futex wait with none is restarted after a handler installed with
+ * SA_RESTART (signal() installs them so), and the signal was lost; with
+ * one, the kernel returns EINTR, as the module's wait does. */
+#define SLEEP_MAX_NS 1000000000ull
+
 /* How long a busy poll trusts its check of the caller's pages. */
 #define USER_RECHECK_NS 1000000ull
 
@@ -511,7 +518,9 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		}
 		uh_recv_signals_restore(sig);
 		rc = uh_wait_sleep(&s->wait, ticket,
-				   timeout_ns < 0 ? UINT64_MAX
+				   timeout_ns < 0 ||
+				   (uint64_t)timeout_ns - (now - start) >
+				   SLEEP_MAX_NS ? SLEEP_MAX_NS
 				   : (uint64_t)timeout_ns - (now - start));
 		if (rc == UHOMA_ERR_INTERRUPTED)
 			return (rc);
@@ -536,10 +545,17 @@ int uh_api_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 	RETURN_TO_APP(rc);    /* the preload's return too */
 }
 
+void uh_api_wake_waiters(struct uhoma_sock *s)
+{
+	uh_wait_wake_all(&s->wait);
+	uh_wait_wake_all(&s->tx_wait);
+	uh_runtime_kick_receiver(s->stack);   /* the one in the carrier */
+}
+
 int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 	       int64_t timeout_ns)
 {
-	struct uh_recv_signals sig = UH_RECV_SIGNALS_INIT;
+	struct uh_recv_signals sig = UH_RECV_SIGNALS_INIT(uh_signals_cancels());
 
 	RETURN_TO_APP(uh_api_recv(s, msg, flags, timeout_ns, &sig));
 }

@@ -57,4 +57,8 @@ struct uh_recv_signals;
 int uh_api_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 		int64_t timeout_ns, struct uh_recv_signals *sig);
 
+/* Wakes every thread waiting on @s, for a message or for send budget, to
+ * look at its state again (the preload's pthread_cancel). */
+void uh_api_wake_waiters(struct uhoma_sock *s);
+
 #endif /* UHOMA_API_API_H */

@@ -43,10 +43,14 @@ bool uh_recv_signals_pending(struct uh_recv_signals *sig, bool now)
 	uint64_t t;
 	sigset_t pend, async;
 
+	if (sig->blocked && uh_signals_handled_since(sig->handled, &sig->old))
+		return true;
+	if (uh_signals_cancels() != sig->cancels) {
+		sig->cancel_woke = true;
+		return true;
+	}
 	if (!sig->blocked)
 		return false;
-	if (uh_signals_handled_since(sig->handled, &sig->old))
-		return true;
 	t = uh_now_ns();
 	if (!now && t - sig->asked < ASK_GAP_NS)
 		return false;

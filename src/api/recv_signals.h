@@ -43,16 +43,22 @@ struct uh_recv_signals {
 	uint64_t asked;     /* when sigpending was last asked (ns) */
 	uint64_t handled;   /* handlers returned elsewhere before we blocked
 			     * (runtime/signals.h) */
+	uint64_t cancels;   /* pthread_cancel requests before the call */
+	bool cancel_woke;   /* a request since: the call left to look */
 };
 
-#define UH_RECV_SIGNALS_INIT { .blocked = false }
+/* @cancels: uh_signals_cancels() as the call began. */
+#define UH_RECV_SIGNALS_INIT(cancels_) \
+	{ .blocked = false, .cancels = (cancels_), .cancel_woke = false }
 
 /* Blocks the asynchronous signals (if the process may catch one and they
  * are not blocked by us already); carrier waits then run with @sig->old. */
 void uh_recv_signals_block(struct uh_recv_signals *sig);
 
 /* Whether a signal we hold blocked is pending (for this thread or the
- * process), or one was handled on another thread since we blocked it.
+ * process), or one was handled on another thread since we blocked it --
+ * or a pthread_cancel was requested since the call began (then
+ * @sig->cancel_woke is set: the preload looks whether it is for us).
  * Unless @now, the kernel is asked at most once a millisecond (the
  * handlers' count is one load, every time). */
 bool uh_recv_signals_pending(struct uh_recv_signals *sig, bool now);

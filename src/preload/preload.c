@@ -50,6 +50,7 @@
 #include "core/config.h"
 #include "core/sock.h"
 #include "core/stack.h"
+#include "runtime/signals.h"
 #include "util/addr.h"
 #include "preload/fdtable.h"
 
@@ -951,21 +952,24 @@ static ssize_t recvmsg_checked(struct hsock *h, struct msghdr *msg,
 
 /* A blocking recvmsg keeps the thread's signals blocked from its entry,
  * before its argument checks, so that a signal during them is EINTR in
- * the wait, as under the module (api/recv_signals.h). */
-static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags)
+ * the wait, as under the module (api/recv_signals.h). *@cancel_woke: it
+ * failed with EINTR only because a pthread_cancel was requested since
+ * @cancels (runtime/signals.h). */
+static ssize_t homa_recvmsg(struct hsock *h, struct msghdr *msg, int flags,
+			    uint64_t cancels, bool *cancel_woke)
 {
-	struct uh_recv_signals sig = UH_RECV_SIGNALS_INIT;
+	struct uh_recv_signals sig = UH_RECV_SIGNALS_INIT(cancels);
 	ssize_t r;
+	int e;
 
 	if (!(flags & MSG_DONTWAIT) && !atomic_load(&h->nonblock))
 		uh_recv_signals_block(&sig);
 	r = recvmsg_checked(h, msg, flags, &sig);
-	if (sig.blocked) {
-		int e = errno;
-
+	e = errno;
+	if (sig.blocked)
 		uh_recv_signals_restore(&sig);
-		errno = e;
-	}
+	*cancel_woke = r < 0 && e == EINTR && sig.cancel_woke;
+	errno = e;
 	return r;
 }
 
@@ -1041,17 +1045,53 @@ static ssize_t recvmsg_checked(struct hsock *h, struct msghdr *msg,
 	return rc;
 }
 
+static void put_ref(void *h)
+{
+	fdt_put(h);
+}
+
+/*
+ * recvmsg is a cancellation point, as the module's is: a request pending
+ * at its entry, or made while it waits, ends the thread there. Inside,
+ * cancellation stays disabled, so that no cancellation point of the C
+ * library's that uhoma calls (ppoll, recvmmsg, a condition wait) unwinds
+ * the thread with uhoma's state held; a request wakes the wait instead
+ * (cancel.c), and is acted on here, where the call holds only its
+ * reference to the socket, which a cleanup handler drops. A thread that
+ * is not the one cancelled goes back to its wait.
+ */
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct hsock *h;
 	ssize_t r;
+	uint64_t cancels;
+	bool woke;
+	int cs, e;
 
 	need_real();
+	cancels = uh_signals_cancels();  /* before the check below */
 	h = fdt_get(fd);
 	if (!h)
 		return real.recvmsg(fd, msg, flags);
-	r = homa_recvmsg(h, msg, flags);
+	pthread_cleanup_push(put_ref, h);
+	pthread_testcancel();
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	for (;;) {
+		r = homa_recvmsg(h, msg, flags, cancels, &woke);
+		if (!woke)
+			break;
+		cancels = uh_signals_cancels();
+		if (cs == PTHREAD_CANCEL_ENABLE) {
+			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+			pthread_testcancel();     /* ours: the thread ends */
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		}
+	}
+	e = errno;
+	pthread_setcancelstate(cs, NULL);
+	pthread_cleanup_pop(0);
 	fdt_put(h);
+	errno = e;
 	return r;
 }
 

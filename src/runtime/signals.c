@@ -32,6 +32,9 @@ static _Atomic uint64_t surveyed_ns;  /* when uh_signals_refresh last
 static _Atomic uint64_t handled;
 static _Atomic uint64_t handled_at[MAX_SIG + 1];
 
+/* pthread_cancel requests (the preload's interposer). */
+static _Atomic uint64_t cancels;
+
 bool uh_signal_synchronous(int sig)
 {
 	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
@@ -175,4 +178,14 @@ bool uh_signals_may_be_caught(void)
 {
 	return atomic_load_explicit(&state, memory_order_relaxed) !=
 	       SIGS_NONE;
+}
+
+void uh_signals_cancel_requested(void)
+{
+	atomic_fetch_add_explicit(&cancels, 1, memory_order_acq_rel);
+}
+
+uint64_t uh_signals_cancels(void)
+{
+	return atomic_load_explicit(&cancels, memory_order_acquire);
 }

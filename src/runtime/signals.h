@@ -94,4 +94,20 @@ void uh_signals_refresh(void);
  * waits: not NONE (UNKNOWN: yes). A load; never surveys. */
 bool uh_signals_may_be_caught(void);
 
+/*
+ * pthread_cancel. A thread in the preload's recvmsg keeps cancellation
+ * disabled (so that no cancellation point inside uhoma -- ppoll,
+ * recvmmsg, a condition wait -- unwinds it with uhoma's state held), and
+ * acts on a request where it holds nothing. glibc sends no signal to a
+ * thread that disabled cancellation, so the preload's pthread_cancel
+ * counts each request and wakes every waiter (preload/cancel.c); a waiter
+ * that sees the count move leaves its wait to look (recv_signals.h).
+ */
+
+/* A pthread_cancel succeeded. */
+void uh_signals_cancel_requested(void);
+
+/* How many have: a waiter's baseline. */
+uint64_t uh_signals_cancels(void);
+
 #endif /* UHOMA_RUNTIME_SIGNALS_H */

@@ -1102,6 +1102,153 @@ static int other_thread_child(void)
 	_exit(0);                      /* (the idle thread never ends) */
 }
 
+/*
+ * pthread_cancel of threads blocked in recvmsg, which is a cancellation
+ * point: each ends there with its cleanup handler run -- the one waiting
+ * in the carrier and the one asleep on the socket (a raw futex: it slept
+ * on until the next message, which was lost with it). The socket then
+ * works, and closes. A thread with cancellation disabled waits on.
+ */
+struct cancelled {
+	struct blocked b;
+	_Atomic int cleaned;
+	bool disable;
+};
+
+static void cleaned_up(void *arg)
+{
+	atomic_store(&((struct cancelled *)arg)->cleaned, 1);
+}
+
+static void *recv_cancellable(void *arg)
+{
+	struct cancelled *c = arg;
+
+	if (c->disable)
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_cleanup_push(cleaned_up, c);
+	recv_blocked(&c->b);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static bool joined_within(pthread_t t, unsigned ms, void **ret)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_timedjoin_np(t, ret, &ts) == 0;
+}
+
+static void check_cancel(void)
+{
+	struct hsock c;
+	struct homa_recvmsg_args ra[3];
+	struct msghdr h[3];
+	struct cancelled w[3];
+	pthread_t t[3];
+	void *ret = NULL;
+
+	memset(ra, 0, sizeof(ra));
+	memset(h, 0, sizeof(h));
+	memset(w, 0, sizeof(w));
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	for (int i = 0; i < 3; i++) {
+		h[i].msg_control = &ra[i];
+		h[i].msg_controllen = sizeof(ra[i]);
+		w[i].b.fd = c.fd;
+		w[i].b.h = &h[i];
+		w[i].disable = i == 2;
+		CHECK(pthread_create(&t[i], NULL, recv_cancellable, &w[i]) == 0);
+		while (!atomic_load(&w[i].b.started))
+			usleep(1000);
+	}
+	usleep(100 * 1000);            /* all three asleep */
+	for (int i = 0; i < 2; i++) {
+		CHECK(pthread_cancel(t[i]) == 0);
+		CHECK(joined_within(t[i], 2000, &ret));
+		CHECK(ret == PTHREAD_CANCELED);
+		CHECK(atomic_load(&w[i].cleaned));
+		CHECK(!atomic_load(&w[i].b.done));
+	}
+	CHECK(pthread_cancel(t[2]) == 0);
+	usleep(100 * 1000);
+	CHECK(!atomic_load(&w[2].b.done));   /* disabled: waits on */
+	/* The socket still delivers, to the thread left: a response. */
+	{
+		uint8_t buf[100] = { 0 };
+		uint64_t id;
+
+		CHECK(send_request(c.fd, AF_INET6, buf, sizeof(buf), 14, 0,
+				   &id) == 0);
+	}
+	CHECK(joined_within(t[2], 2000, &ret));
+	CHECK(ret != PTHREAD_CANCELED && w[2].b.r == 100);
+	CHECK(round_trip(&c, AF_INET6, 200000, 15));
+	close_homa(&c);
+}
+
+/*
+ * A handler installed with SA_RESTART (what signal() gives) still makes
+ * a blocked recvmsg return EINTR, as the module's wait does -- also for
+ * the second thread on a socket, which sleeps on the socket's futex: a
+ * futex wait with no timeout is restarted after such a handler, and the
+ * signal was lost.
+ */
+static void check_eintr_restart_flag(void)
+{
+	struct hsock c;
+	struct homa_recvmsg_args ra[2];
+	struct msghdr h[2];
+	struct blocked b[2];
+	struct sigaction sa = { 0 }, old;
+	pthread_t t[2];
+
+#if defined(__SANITIZE_THREAD__)       /* as in check_eintr */
+	(void)c; (void)ra; (void)h; (void)b; (void)sa; (void)old; (void)t;
+	return;
+#endif
+	memset(ra, 0, sizeof(ra));
+	memset(h, 0, sizeof(h));
+	memset(b, 0, sizeof(b));
+	CHECK(open_homa(AF_INET, &c) == 0);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	CHECK(sigaction(SIGUSR1, &sa, &old) == 0);
+	for (int i = 0; i < 2; i++) {
+		h[i].msg_control = &ra[i];
+		h[i].msg_controllen = sizeof(ra[i]);
+		b[i].fd = c.fd;
+		b[i].h = &h[i];
+		CHECK(pthread_create(&t[i], NULL, recv_blocked, &b[i]) == 0);
+		while (!atomic_load(&b[i].started))
+			usleep(1000);
+	}
+	usleep(100 * 1000);
+	for (int i = 0; i < 2; i++)
+		pthread_kill(t[i], SIGUSR1);
+	for (int k = 0; k < 200 && !(atomic_load(&b[0].done) &&
+				     atomic_load(&b[1].done)); k++)
+		usleep(5 * 1000);
+	for (int i = 0; i < 2; i++)
+		if (!atomic_load(&b[i].done))
+			failures++, fprintf(stderr, "eintr_restart_flag: "
+					    "thread %d slept on\n", i);
+	shutdown(c.fd, SHUT_RDWR);           /* wakes a sleeper, if any */
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	close_homa(&c);
+	for (int i = 0; i < 2; i++)
+		CHECK(b[i].r == -1 && b[i].err == EINTR);
+}
+
 /* Runs "homa_api @mode" as a new program; CHECKs that it exits 0. */
 static void run_child(const char *mode, const char *config)
 {
@@ -2083,6 +2230,8 @@ int main(int argc, char **argv)
 		{ "threads_block_signals", check_threads_block_signals },
 		{ "longjmp_out_of_recvmsg", check_longjmp_out_of_recvmsg },
 		{ "signal_to_other_thread", check_signal_to_other_thread },
+		{ "eintr_restart_flag", check_eintr_restart_flag },
+		{ "cancel", check_cancel },
 		{ "bad_pointers_other_calls", check_bad_pointers_other_calls },
 		{ "args_changed_while_blocked", check_args_changed_while_blocked },
 		{ "args_changed_while_polling", check_args_changed_while_polling },
