@@ -16,10 +16,10 @@
  * waiter cannot see it. So each handler for a signal that can interrupt
  * a wait (uh_signal_interrupts) is installed wrapped: the kernel calls
  * wrapper(), which calls the program's handler and then reports that it
- * returned (uh_signals_handled), unless the signal was sent to one thread
- * by name (SI_TKILL: raise, pthread_kill), which under the module too
- * interrupts only that thread. After the handler, so that a waiter woken
- * by the report finds what the handler did (a stop flag).
+ * returned (uh_signals_handled), unless the kernel would have chosen this
+ * thread under the module too (maybe_a_waiters). After the handler, so
+ * that a waiter woken by the report finds what the handler did (a stop
+ * flag).
  *
  * The program sees its own handlers: sigaction and signal report the
  * handler (and SA_SIGINFO) it installed, never the wrapper. A handler
@@ -28,10 +28,15 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "runtime/signals.h"
 
@@ -102,9 +107,28 @@ static struct handler_rec *rec_for(void *fn, bool siginfo)
 	return &recs[i];
 }
 
+/*
+ * Whether a handler that ran here may have been a waiter's under the
+ * module. Not if the signal was sent to this thread: by tgkill (raise,
+ * pthread_kill), or SIGPIPE, which the kernel sends to the thread that
+ * wrote. Nor on the main thread: the kernel offers a signal sent to the
+ * process to the main thread first, whoever else waits (helper-23: a
+ * worker's recvmsg was interrupted by the main thread's handlers). Other
+ * signals sent to one thread carry no mark of it (pthread_sigqueue, a
+ * SIGEV_THREAD_ID timer) and count: a waiter that holds its signals
+ * blocked may see EINTR for them, which a program must expect anyway.
+ */
+static bool maybe_a_waiters(int sig, const siginfo_t *info)
+{
+	if ((info && info->si_code == SI_TKILL) || sig == SIGPIPE)
+		return false;
+	return syscall(SYS_gettid) != getpid();
+}
+
 static void wrapper(int sig, siginfo_t *info, void *uc)
 {
 	struct handler_rec *r = NULL;
+	int e;
 
 	if (sig >= 1 && sig <= MAX_SIG)
 		r = atomic_load_explicit(&user[sig], memory_order_acquire);
@@ -112,8 +136,10 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 		((void (*)(int, siginfo_t *, void *))r->fn)(sig, info, uc);
 	else if (r)
 		((void (*)(int))r->fn)(sig);
-	if (!info || info->si_code != SI_TKILL)
+	e = errno;               /* as the program's handler left it */
+	if (maybe_a_waiters(sig, info))
 		uh_signals_handled(sig);
+	errno = e;
 }
 
 static bool is_program_handler(void *fn)
@@ -151,34 +177,94 @@ static void unwrap(struct sigaction *old, const struct handler_rec *r)
 	}
 }
 
+/*
+ * An installation for a signal is one step for other installers: the
+ * program's handler in user[] and the kernel's disposition (its mask,
+ * its flags) change together, as one sigaction call changes them under
+ * the kernel's lock (helper-23: two threads installing handlers with
+ * different masks left handlers paired with the other's mask). A spin
+ * flag per signal, taken with every signal blocked, since sigaction may
+ * be called in a handler that interrupted an installation. A signal
+ * delivered during one may still meet the new handler with the old mask.
+ */
+static atomic_flag installing[MAX_SIG + 1];
+/* We added SA_SIGINFO to the disposition installed (the program's
+ * handler takes one argument): after a one-shot handler fired, the
+ * kernel reports SIG_DFL with the flags we gave it. Under installing[]. */
+static bool added_siginfo[MAX_SIG + 1];
+
+static void install_begin(int sig, sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, saved);
+	while (atomic_flag_test_and_set_explicit(&installing[sig],
+						 memory_order_acquire))
+		sched_yield();
+}
+
+static void install_end(int sig, const sigset_t *saved)
+{
+	atomic_flag_clear_explicit(&installing[sig], memory_order_release);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/* @old as the program installed it: @r's handler for the wrapper, and no
+ * SA_SIGINFO of ours left on a one-shot disposition the kernel reset. */
+static void unwrap_reset(struct sigaction *old, const struct handler_rec *r,
+			 bool added)
+{
+	if (old && old->sa_sigaction != wrapper) {
+		if (added && old->sa_handler == SIG_DFL &&
+		    (old->sa_flags & (int)SA_RESETHAND))
+			old->sa_flags &= ~SA_SIGINFO;
+		return;
+	}
+	unwrap(old, r);
+}
+
 static int via_sigaction(void *_Atomic *slot, const char *name, int sig,
 			 const struct sigaction *act, struct sigaction *old)
 {
 	sigaction_fn f = (sigaction_fn)lookup(slot, name);
-	struct handler_rec *r = NULL, *prev = NULL;
+	struct handler_rec *r = NULL, *prev;
 	void *fn = act ? (void *)act->sa_handler : NULL;
+	sigset_t saved;
+	bool added;
 	int rc;
 
 	if (!f)
 		return -1;
-	if (uh_signal_interrupts(sig))
-		prev = atomic_load_explicit(&user[sig], memory_order_acquire);
-	if (act && uh_signal_interrupts(sig) && is_program_handler(fn))
+	if (!uh_signal_interrupts(sig)) {
+		rc = f(sig, act, old);
+		if (rc == 0 && act)
+			uh_signals_installed(sig, act->sa_handler);
+		return rc;
+	}
+	if (act && is_program_handler(fn))
 		r = rec_for(fn, act->sa_flags & SA_SIGINFO);
+	install_begin(sig, &saved);
+	prev = atomic_load_explicit(&user[sig], memory_order_acquire);
+	added = added_siginfo[sig];
 	if (r) {
 		struct sigaction w = wrapped(act);
 
-		prev = atomic_exchange_explicit(&user[sig], r,
-						memory_order_acq_rel);
+		atomic_store_explicit(&user[sig], r, memory_order_release);
 		rc = f(sig, &w, old);
 		if (rc != 0)
 			atomic_store_explicit(&user[sig], prev,
 					      memory_order_release);
+		else
+			added_siginfo[sig] = !r->siginfo;
 	} else {
 		rc = f(sig, act, old);
+		if (rc == 0 && act)
+			added_siginfo[sig] = false;
 	}
+	install_end(sig, &saved);
 	if (rc == 0)
-		unwrap(old, prev);
+		unwrap_reset(old, prev, added);
 	if (rc == 0 && act)
 		uh_signals_installed(sig, act->sa_handler);
 	return rc;
@@ -191,16 +277,26 @@ static void rewrap(int sig)
 	sigaction_fn f = (sigaction_fn)lookup(&real_sigaction, "sigaction");
 	struct sigaction cur, w;
 	struct handler_rec *r;
+	sigset_t saved;
 
-	if (!f || !uh_signal_interrupts(sig) || f(sig, NULL, &cur) != 0 ||
-	    !is_program_handler((void *)cur.sa_handler))
+	if (!f || !uh_signal_interrupts(sig))
 		return;
-	r = rec_for((void *)cur.sa_handler, cur.sa_flags & SA_SIGINFO);
-	if (!r)
+	install_begin(sig, &saved);
+	if (f(sig, NULL, &cur) != 0) {
+		install_end(sig, &saved);
 		return;
-	atomic_store_explicit(&user[sig], r, memory_order_release);
-	w = wrapped(&cur);
-	(void)f(sig, &w, NULL);
+	}
+	if (is_program_handler((void *)cur.sa_handler) &&
+	    (r = rec_for((void *)cur.sa_handler,
+			 cur.sa_flags & SA_SIGINFO))) {
+		atomic_store_explicit(&user[sig], r, memory_order_release);
+		w = wrapped(&cur);
+		if (f(sig, &w, NULL) == 0)
+			added_siginfo[sig] = !r->siginfo;
+	} else if (cur.sa_sigaction != wrapper) {
+		added_siginfo[sig] = false;   /* installed as it is */
+	}
+	install_end(sig, &saved);
 }
 
 static handler_fn via_signal(void *_Atomic *slot, const char *name, int sig,
