@@ -16,7 +16,6 @@
 
 #include "api/api.h"
 #include "api/recv_signals.h"
-#include "runtime/signals.h"
 #include "api/readiness.h"
 #include "api/usermem.h"
 #include "core/calls.h"
@@ -26,6 +25,7 @@
 #include "core/pool.h"
 #include "core/stack.h"
 #include "runtime/runtime.h"
+#include "runtime/signals.h"
 #include "sync/rcu.h"
 #include "util/clock.h"
 
