@@ -8,6 +8,7 @@
 #include "core/sock.h"
 #include "core/stack.h"
 #include "runtime/runtime.h"
+#include "runtime/signals.h"
 #include "sync/lockdep.h"
 #include "sync/wait.h"
 #include "uhoma/uhoma.h"
@@ -16,6 +17,7 @@ int uh_api_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 		     uint32_t *charged)
 {
 	bool waiting = false, counted = false;
+	uint64_t cancels = uh_signals_cancels();
 	int rc;
 
 	for (;;) {
@@ -45,6 +47,12 @@ int uh_api_tx_charge(struct uhoma_sock *s, uint32_t len, bool nonblock,
 		ticket = uh_wait_prepare(&s->tx_wait);
 		if (uh_sock_tx_open(s) || atomic_load(&s->shutdown))
 			continue;
+		/* A pthread_cancel woke us: the preload looks whether it was
+		 * for this thread (runtime/signals.h). */
+		if (uh_signals_cancels() != cancels) {
+			rc = UHOMA_ERR_INTERRUPTED;
+			break;
+		}
 		uh_lockdep_might_sleep("uhoma_send waiting for its budget",
 				       UH_HERE);
 		uh_user_begin();    /* the caller's pages: check again after */

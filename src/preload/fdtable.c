@@ -67,8 +67,16 @@ struct hsock *fdt_get(int fd)
 
 void fdt_put(struct hsock *h)
 {
+	int cs;
+
 	if (atomic_fetch_sub(&h->refs, 1) != 1)
 		return;
+	/* The close runs the C library's cancellation points (a write to
+	 * a wake-up descriptor) with uhoma's locks held: a cancellation
+	 * acting there left a waitset's mutex locked by a thread that no
+	 * longer existed, and the process deadlocked (helper-24: a waiter
+	 * cancelled while another thread closed its descriptor). */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	if (!atomic_load(&h->stale))
 		uhoma_close(h->s);
 	h->s = NULL;
@@ -76,6 +84,7 @@ void fdt_put(struct hsock *h)
 	h->free_next = free_list;
 	free_list = h;
 	pthread_mutex_unlock(&free_lock);
+	pthread_setcancelstate(cs, NULL);
 }
 
 struct hsock *fdt_alloc(struct uhoma_sock *s, int family)

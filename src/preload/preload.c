@@ -300,8 +300,18 @@ EXPORT int socket(int domain, int type, int protocol)
 	need_real();
 	if (protocol == IPPROTO_HOMA &&
 	    (domain == AF_INET || domain == AF_INET6) &&
-	    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_DGRAM)
-		return homa_socket(domain, type);
+	    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_DGRAM) {
+		int cs, r, e;
+
+		/* The first makes the stack, under a lock, through the C
+		 * library's cancellation points: never unwound there. */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+		r = homa_socket(domain, type);
+		e = errno;
+		pthread_setcancelstate(cs, NULL);
+		errno = e;
+		return r;
+	}
 	return real.socket(domain, type, protocol);
 }
 
@@ -925,17 +935,54 @@ static ssize_t homa_sendmsg(struct hsock *h, const struct msghdr *msg,
 	return r;
 }
 
+/* A cleanup handler: a call's socket reference, dropped as a
+ * cancellation ends the thread in it. */
+static void put_ref(void *h)
+{
+	fdt_put(h);
+}
+
+/* A cancellation point too, as recvmsg is (see there): a sender waiting
+ * for send budget is woken by a pthread_cancel, acts on it if it is
+ * for this thread, or sends again (nothing was sent: helper-24's blocked
+ * sender ignored the request until the budget came back). */
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct hsock *h;
 	ssize_t r;
+	uint64_t cancels;
+	int cs, ct, e;
 
 	need_real();
+	cancels = uh_signals_cancels();
 	h = fdt_get(fd);
 	if (!h)
 		return real.sendmsg(fd, msg, flags);
-	r = homa_sendmsg(h, msg, flags);
+	pthread_cleanup_push(put_ref, h);
+	pthread_testcancel();
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &ct);
+	for (;;) {
+		r = homa_sendmsg(h, msg, flags);
+		if (r >= 0 || errno != EINTR ||
+		    uh_signals_cancels() == cancels)
+			break;
+		cancels = uh_signals_cancels();
+		if (cs == PTHREAD_CANCEL_ENABLE) {
+			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+			pthread_testcancel();
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		}
+	}
+	e = errno;
+	pthread_cleanup_pop(0);
 	fdt_put(h);
+	pthread_setcancelstate(cs, NULL);
+	if (ct == PTHREAD_CANCEL_ASYNCHRONOUS) {
+		pthread_testcancel();
+		pthread_setcanceltype(ct, NULL);
+	}
+	errno = e;
 	return r;
 }
 
@@ -1045,11 +1092,6 @@ static ssize_t recvmsg_checked(struct hsock *h, struct msghdr *msg,
 	return rc;
 }
 
-static void put_ref(void *h)
-{
-	fdt_put(h);
-}
-
 /*
  * recvmsg is a cancellation point, as the module's is: a request pending
  * at its entry, or made while it waits, ends the thread there. Inside,
@@ -1066,7 +1108,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	ssize_t r;
 	uint64_t cancels;
 	bool woke;
-	int cs, e;
+	int cs, ct, e;
 
 	need_real();
 	cancels = uh_signals_cancels();  /* before the check below */
@@ -1075,7 +1117,11 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return real.recvmsg(fd, msg, flags);
 	pthread_cleanup_push(put_ref, h);
 	pthread_testcancel();
+	/* Deferred inside, whatever the program's type: glibc acting on an
+	 * asynchronous request as cancellation is enabled ends the thread
+	 * without PTHREAD_CANCELED (helper-24: pthread_join saw NULL). */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &ct);
 	for (;;) {
 		r = homa_recvmsg(h, msg, flags, cancels, &woke);
 		if (!woke)
@@ -1088,9 +1134,13 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		}
 	}
 	e = errno;
-	pthread_setcancelstate(cs, NULL);
 	pthread_cleanup_pop(0);
-	fdt_put(h);
+	fdt_put(h);        /* (the last reference closes: still disabled) */
+	pthread_setcancelstate(cs, NULL);
+	if (ct == PTHREAD_CANCEL_ASYNCHRONOUS) {
+		pthread_testcancel();
+		pthread_setcanceltype(ct, NULL);
+	}
 	errno = e;
 	return r;
 }

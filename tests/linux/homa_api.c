@@ -1208,6 +1208,133 @@ static void check_cancel(void)
 }
 
 /*
+ * A waiter cancelled while another thread closes its descriptor: the
+ * waiter drops the last reference and finishes the close -- with
+ * cancellation disabled, or it was cancelled inside the close with a
+ * waitset's mutex held, and the next socket() deadlocked (helper-24: 5
+ * of 5 runs within 6 rounds). Also, under the asynchronous type (beyond
+ * POSIX for recvmsg, but used), the thread ends with PTHREAD_CANCELED.
+ */
+static void run_child(const char *mode, const char *config);
+
+static void *recv_until_cancelled(void *arg)
+{
+	struct cancelled *c = arg;
+
+	if (c->disable)              /* here: asynchronous type */
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	atomic_store(&c->b.started, 1);
+	for (;;) {
+		c->b.h->msg_controllen = sizeof(struct homa_recvmsg_args);
+		if (recvmsg(c->b.fd, c->b.h, 0) < 0)
+			pthread_testcancel();
+	}
+	return NULL;
+}
+
+static int cancel_close_child(void)
+{
+	alarm(10);                     /* a deadlock ends the child */
+	for (int i = 0; i < 30; i++) {
+		struct hsock c;
+		struct homa_recvmsg_args ra = { 0 };
+		struct msghdr h = { 0 };
+		struct cancelled w = { 0 };
+		pthread_t t;
+		void *ret = NULL;
+
+		if (open_homa(AF_INET, &c) != 0)
+			return 2;
+		h.msg_control = &ra;
+		w.b.fd = c.fd;
+		w.b.h = &h;
+		w.disable = i % 2;     /* odd rounds: asynchronous type */
+		if (pthread_create(&t, NULL, recv_until_cancelled, &w) != 0)
+			return 3;
+		while (!atomic_load(&w.b.started))
+			usleep(100);
+		usleep(1000);
+		close(c.fd);
+		pthread_cancel(t);
+		if (!joined_within(t, 2000, &ret))
+			return 4;
+		munmap(c.region, REGION);
+		if (ret != PTHREAD_CANCELED)
+			return 5;
+	}
+	_exit(0);
+}
+
+/* A sender waiting for send budget (a server that never answers holds
+ * it) is cancelled there, as in any cancellation point: it ignored the
+ * request until the budget came back (helper-24). */
+struct blocked_sender {
+	int fd;
+	struct sockaddr_in6 to;
+	_Atomic int sent;
+};
+
+static void *send_until_blocked(void *arg)
+{
+	struct blocked_sender *b = arg;
+	uint8_t buf[4000] = { 0 };
+
+	for (;;) {
+		struct homa_sendmsg_args sa = { 0 };
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr h = { 0 };
+
+		h.msg_name = &b->to;
+		h.msg_namelen = sizeof(b->to);
+		h.msg_iov = &iov;
+		h.msg_iovlen = 1;
+		h.msg_control = &sa;
+		if (sendmsg(b->fd, &h, 0) == 0)
+			atomic_fetch_add(&b->sent, 1);
+	}
+	return NULL;
+}
+
+static void check_cancel_blocked_send(void)
+{
+	struct hsock c, mute;
+	struct blocked_sender b = { 0 };
+	int sb = 4096;
+	pthread_t t;
+	void *ret = NULL;
+
+	CHECK(open_homa(AF_INET6, &mute) == 0);
+	b.to.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::1", &b.to.sin6_addr);
+	b.to.sin6_port = htons((uint16_t)(server_port + 8));
+	CHECK(bind(mute.fd, (struct sockaddr *)&b.to, sizeof(b.to)) == 0);
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) == 0);
+	b.fd = c.fd;
+	CHECK(pthread_create(&t, NULL, send_until_blocked, &b) == 0);
+	usleep(200 * 1000);            /* the budget is spent: it waits */
+	CHECK(atomic_load(&b.sent) >= 1 && atomic_load(&b.sent) < 10);
+	pthread_cancel(t);
+	if (!joined_within(t, 2000, &ret)) {
+		failures++;
+		fprintf(stderr, "cancel_blocked_send: the sender ignored "
+			"pthread_cancel\n");
+		close_homa(&mute);     /* its requests fail: the budget returns */
+		pthread_join(t, NULL);
+		close_homa(&c);
+		return;
+	}
+	CHECK(ret == PTHREAD_CANCELED);
+	close_homa(&c);
+	close_homa(&mute);
+}
+
+static void check_cancel_while_closing(void)
+{
+	run_child("cancel_close", NULL);
+}
+
+/*
  * A handler installed with SA_RESTART (what signal() gives) still makes
  * a blocked recvmsg return EINTR, as the module's wait does -- also for
  * the second thread on a socket, which sleeps on the socket's futex: a
@@ -2376,6 +2503,8 @@ int main(int argc, char **argv)
 		{ "sigaction_race", check_sigaction_race },
 		{ "eintr_restart_flag", check_eintr_restart_flag },
 		{ "cancel", check_cancel },
+		{ "cancel_while_closing", check_cancel_while_closing },
+		{ "cancel_blocked_send", check_cancel_blocked_send },
 		{ "bad_pointers_other_calls", check_bad_pointers_other_calls },
 		{ "args_changed_while_blocked", check_args_changed_while_blocked },
 		{ "args_changed_while_polling", check_args_changed_while_polling },
@@ -2401,6 +2530,8 @@ int main(int argc, char **argv)
 		return other_thread_child();
 	if (argc == 2 && strcmp(argv[1], "main_idle") == 0)
 		return main_idle_child();
+	if (argc == 2 && strcmp(argv[1], "cancel_close") == 0)
+		return cancel_close_child();
 	if (argc == 2 && strcmp(argv[1], "args_changed") == 0) {
 		if (start_server() < 0)
 			return 2;
