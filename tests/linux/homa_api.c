@@ -1683,6 +1683,56 @@ static void check_args_changed_while_polling(void)
 	run_child("args_changed", "poll_always=1,poll_us=500000");
 }
 
+/*
+ * A request taken by a spinning MSG_DONTWAIT receive as it arrives leaves
+ * the descriptor unreadable: the delivering thread's write could land
+ * after the taker's drain, and poll said POLLIN (with recvmsg EAGAIN)
+ * until the next message (helper-24: 12-19 of 100).
+ */
+static void check_pollin_after_spin_take(void)
+{
+	struct hsock c, srv;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+	struct pollfd p;
+	unsigned stale = 0;
+
+	CHECK(open_homa(AF_INET6, &srv) == 0);
+	inet_pton(AF_INET6, "::1", &a.sin6_addr);
+	a.sin6_port = htons((uint16_t)(server_port + 9));
+	CHECK(bind(srv.fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	p.fd = srv.fd;
+	p.events = POLLIN;
+	(void)poll(&p, 1, 0);           /* the descriptor is kept from now */
+	for (int i = 0; i < 100; i++) {
+		struct homa_sendmsg_args sa = { 0 };
+		struct homa_recvmsg_args ra = { 0 };
+		uint8_t b[32] = { 0 };
+		struct iovec iov = { b, sizeof(b) };
+		struct msghdr h = { 0 };
+
+		h.msg_name = &a;
+		h.msg_namelen = sizeof(a);
+		h.msg_iov = &iov;
+		h.msg_iovlen = 1;
+		h.msg_control = &sa;
+		CHECK(sendmsg(c.fd, &h, 0) == 0);
+		memset(&h, 0, sizeof(h));
+		h.msg_control = &ra;
+		for (;;) {
+			h.msg_controllen = sizeof(ra);
+			if (recvmsg(srv.fd, &h, MSG_DONTWAIT) >= 0)
+				break;
+		}
+		usleep(1000);
+		p.revents = 0;
+		stale += poll(&p, 1, 0) > 0;
+	}
+	close_homa(&c);
+	close_homa(&srv);
+	CHECK(stale == 0);
+}
+
 /* Every other call the preload takes: a bad pointer is EFAULT as the
  * kernel's copies make it, never a crash (setsockopt, getsockopt,
  * getsockname, bind, the ioctls, poll and select's arrays); a receive
@@ -2509,6 +2559,7 @@ int main(int argc, char **argv)
 		{ "args_changed_while_blocked", check_args_changed_while_blocked },
 		{ "args_changed_while_polling", check_args_changed_while_polling },
 		{ "pollout_agrees", check_pollout_agrees },
+		{ "pollin_after_spin_take", check_pollin_after_spin_take },
 		{ "unreachable", check_unreachable },
 		{ "start_errno", check_start_errno },
 		{ "family_mismatch", check_family_mismatch },
