@@ -459,9 +459,9 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			 * checked again after each millisecond of it (a
 			 * program made its arguments read-only during a
 			 * 500 ms poll: the delivery crashed it). */
-			if (uh_now_ns() - checked > USER_RECHECK_NS) {
+			if (now - checked > USER_RECHECK_NS) {
 				uh_user_begin();
-				checked = uh_now_ns();
+				checked = now;
 			}
 			/* (A poll of many ports is a ppoll with the
 			 * thread's mask: a handler may have run in it.) */
