@@ -302,7 +302,8 @@ static void *timer_main(void *arg)
 	struct uh_runtime *rt = arg;
 	uint64_t period = (uint64_t)rt->st->cfg.tick_us * 1000;
 	uint64_t next = uh_now_ns() + period, last_cache = uh_now_ns();
-	uint64_t armed = 0;
+	uint64_t armed = 0, cancels = uh_signals_cancels();
+	unsigned cancel_kicks = 0;
 
 	prctl(PR_SET_NAME, "uhoma-timer", 0, 0, 0);
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
@@ -332,6 +333,24 @@ static void *timer_main(void *arg)
 		}
 		armed = uh_stack_tick(rt->st);
 		rx_nudge(rt, now, period);
+		/*
+		 * After a pthread_cancel (runtime/signals.h), the blocking
+		 * receiver is kicked again for three ticks: the canceller's
+		 * kick wakes every thread in the carrier's wait, and a
+		 * receive thread that drains it first leaves the receiver's
+		 * ppoll to find nothing and sleep on, up to its 50 ms bound
+		 * (helper-24: 5-9 of 50 cancels took 5-50 ms). A receive
+		 * thread parks after that wait, so a later kick is the
+		 * receiver's.
+		 */
+		if (uh_signals_cancels() != cancels) {
+			cancels = uh_signals_cancels();
+			cancel_kicks = 3;
+		}
+		if (cancel_kicks) {
+			cancel_kicks--;
+			uh_runtime_kick_receiver(rt->st);
+		}
 		/* Deferred data whose poller went away (not to sleep: that
 		 * one sent it) waits at most a tick past the grace. */
 		if (atomic_load(&rt->pollers) == 0 &&
