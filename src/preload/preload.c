@@ -942,16 +942,55 @@ static void put_ref(void *h)
 	fdt_put(h);
 }
 
+/*
+ * The cancellation points (recvmsg, sendmsg): inside, cancellation is
+ * disabled and deferred (see recvmsg); the program's state and type in
+ * *@c. Deferred whatever the program's type: glibc acting on an
+ * asynchronous request as cancellation is enabled ends the thread
+ * without PTHREAD_CANCELED (helper-24: pthread_join saw NULL).
+ */
+struct cancel_state {
+	int state, type;
+};
+
+static void cancel_hold(struct cancel_state *c)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &c->state);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &c->type);
+}
+
+/* A pthread_cancel woke the call: ends the thread here if it was for it
+ * (and the program has cancellation enabled). */
+static void cancel_act(const struct cancel_state *c)
+{
+	if (c->state != PTHREAD_CANCEL_ENABLE)
+		return;
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	pthread_testcancel();
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+}
+
+/* The program's state and type back. */
+static void cancel_release(const struct cancel_state *c)
+{
+	pthread_setcancelstate(c->state, NULL);
+	if (c->type == PTHREAD_CANCEL_ASYNCHRONOUS) {
+		pthread_testcancel();
+		pthread_setcanceltype(c->type, NULL);
+	}
+}
+
 /* A cancellation point too, as recvmsg is (see there): a sender waiting
  * for send budget is woken by a pthread_cancel, acts on it if it is
  * for this thread, or sends again (nothing was sent: helper-24's blocked
  * sender ignored the request until the budget came back). */
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	struct cancel_state cs;
 	struct hsock *h;
 	ssize_t r;
 	uint64_t cancels;
-	int cs, ct, e;
+	int e;
 
 	need_real();
 	cancels = uh_signals_cancels();
@@ -960,28 +999,19 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		return real.sendmsg(fd, msg, flags);
 	pthread_cleanup_push(put_ref, h);
 	pthread_testcancel();
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
-	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &ct);
+	cancel_hold(&cs);
 	for (;;) {
 		r = homa_sendmsg(h, msg, flags);
 		if (r >= 0 || errno != EINTR ||
 		    uh_signals_cancels() == cancels)
 			break;
 		cancels = uh_signals_cancels();
-		if (cs == PTHREAD_CANCEL_ENABLE) {
-			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-			pthread_testcancel();
-			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		}
+		cancel_act(&cs);
 	}
 	e = errno;
 	pthread_cleanup_pop(0);
 	fdt_put(h);
-	pthread_setcancelstate(cs, NULL);
-	if (ct == PTHREAD_CANCEL_ASYNCHRONOUS) {
-		pthread_testcancel();
-		pthread_setcanceltype(ct, NULL);
-	}
+	cancel_release(&cs);
 	errno = e;
 	return r;
 }
@@ -1104,11 +1134,12 @@ static ssize_t recvmsg_checked(struct hsock *h, struct msghdr *msg,
  */
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	struct cancel_state cs;
 	struct hsock *h;
 	ssize_t r;
 	uint64_t cancels;
 	bool woke;
-	int cs, ct, e;
+	int e;
 
 	need_real();
 	cancels = uh_signals_cancels();  /* before the check below */
@@ -1117,30 +1148,18 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return real.recvmsg(fd, msg, flags);
 	pthread_cleanup_push(put_ref, h);
 	pthread_testcancel();
-	/* Deferred inside, whatever the program's type: glibc acting on an
-	 * asynchronous request as cancellation is enabled ends the thread
-	 * without PTHREAD_CANCELED (helper-24: pthread_join saw NULL). */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
-	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &ct);
+	cancel_hold(&cs);
 	for (;;) {
 		r = homa_recvmsg(h, msg, flags, cancels, &woke);
 		if (!woke)
 			break;
 		cancels = uh_signals_cancels();
-		if (cs == PTHREAD_CANCEL_ENABLE) {
-			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-			pthread_testcancel();     /* ours: the thread ends */
-			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		}
+		cancel_act(&cs);
 	}
 	e = errno;
 	pthread_cleanup_pop(0);
 	fdt_put(h);        /* (the last reference closes: still disabled) */
-	pthread_setcancelstate(cs, NULL);
-	if (ct == PTHREAD_CANCEL_ASYNCHRONOUS) {
-		pthread_testcancel();
-		pthread_setcanceltype(ct, NULL);
-	}
+	cancel_release(&cs);
 	errno = e;
 	return r;
 }
