@@ -1331,7 +1331,15 @@ static void check_cancel_blocked_send(void)
 
 static void check_cancel_while_closing(void)
 {
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer defers the cancellation signal to its interceptor
+	 * of the blocking call, as it does other signals (check_eintr), and
+	 * reports the program's own use of a descriptor another thread
+	 * closes: a CI run hung to the alarm once. */
+	(void)run_child;
+#else
 	run_child("cancel_close", NULL);
+#endif
 }
 
 /*
