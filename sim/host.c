@@ -89,17 +89,19 @@ static void sc_close_port(struct uh_carrier *c, uint16_t port)
 
 _Static_assert(SIM_PKT_CARRIED >= UH_HDR_ACK, "every header travels whole");
 
-/* The first SIM_PKT_CARRIED bytes of @t's packet into @to. */
+/* What of @t's packet travels, into @to: its header, and its payload if
+ * the whole packet fits in SIM_PKT_CARRIED bytes. A longer packet's
+ * payload is left behind: the receiver reads whatever bytes are there
+ * (deliver), and reading them here would fault in every page of every
+ * large message's buffer, which nothing ever writes (sim_host_send). */
 static void carry(uint8_t *to, const struct uh_tx *t)
 {
 	size_t n = t->hdr_len < SIM_PKT_CARRIED ? t->hdr_len
 						: SIM_PKT_CARRIED;
 
 	memcpy(to, t->hdr, n);
-	if (n < SIM_PKT_CARRIED && t->payload_len)
-		memcpy(to + n, t->payload,
-		       t->payload_len < SIM_PKT_CARRIED - n
-			       ? t->payload_len : SIM_PKT_CARRIED - n);
+	if (t->payload_len && n + t->payload_len <= SIM_PKT_CARRIED)
+		memcpy(to + n, t->payload, t->payload_len);
 }
 
 static unsigned sc_send(struct uh_carrier *c, uint16_t sport,
@@ -344,15 +346,9 @@ static int host_start(struct sim_hosts *hs, uint32_t i,
 	rc = uh_stack_new(cfg, &parts, &h->st);
 	if (rc)
 		return -1;
-	h->region = mmap(NULL, SIM_REGION, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (h->region == MAP_FAILED) {
-		h->region = NULL;
-		return -1;
-	}
 	if (uh_sock_open(h->st, SIM_PORT, NULL, &h->sock))
 		return -1;
-	if (uh_pool_setup(&h->sock->pool, h->region, SIM_REGION))
+	if (uh_pool_setup(&h->sock->pool, hs->region, SIM_REGION))
 		return -1;
 	return sim_at(hs->net->eng, hs->tick_ps, tick, h, NULL);
 }
@@ -377,6 +373,12 @@ int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
 	if (!hs->h)
 		return -1;
 	hs->n = net->nhosts;
+	hs->region = mmap(NULL, SIM_REGION, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (hs->region == MAP_FAILED) {
+		hs->region = NULL;
+		return -1;
+	}
 	clock_eng = net->eng;
 	net->deliver = deliver;
 	net->deliver_arg = hs;
@@ -410,10 +412,10 @@ void sim_hosts_stop(struct sim_hosts *hs)
 
 		if (h->st)
 			uh_stack_free(h->st);
-		if (h->region)
-			munmap(h->region, SIM_REGION);
 		free(h->metrics);
 	}
+	if (hs->region)
+		munmap(hs->region, SIM_REGION);
 	free(hs->h);
 	memset(hs, 0, sizeof(*hs));
 }
