@@ -95,31 +95,93 @@ static void occupy_at(struct sim_port *port, unsigned q, int64_t delta,
 	}
 }
 
-/*
- * The packet on @port's wire leaves the port's queue when its last bit
- * has left (tx_end). No event marks that unless a packet waits behind it
- * (tx_done): whoever looks at the port next settles it first, at the
- * time it happened, so occupancy, areas and the switch's buffer are what
- * an event would have made them.
- */
-static void settle_tx(struct sim_port *port)
+static void arrive(void *a, void *b);
+
+/* The highest-priority packet waiting at @port, taken off its queue. */
+static struct sim_pkt *dequeue(struct sim_port *port)
 {
-	if (!port->sending || port->net->eng->now < port->tx_end)
-		return;
-	/* The packet itself may be gone (delivered, freed, reused): what
-	 * it held was noted when it started. */
-	port->sending = false;
-	occupy_at(port, port->tx_q, -(int64_t)port->tx_wire, port->tx_end);
-	/* Counted once it has left, as an event at its end would: a port
-	 * still sending when the run stops is not busy past the end. */
-	port->st.tx_pkts++;
-	port->st.tx_bytes += port->tx_wire;
-	port->st.busy_ps += port->tx_ps;
+	for (int q = SIM_PRIOS - 1; q >= 0; q--) {
+		struct sim_pkt *p = port->head[q];
+
+		if (p) {
+			port->head[q] = p->next;
+			if (!p->next)
+				port->tail[q] = NULL;
+			p->next = NULL;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* Puts @p on @port's wire from @t (now, or the instant the packet before
+ * it left: catch_up) and schedules its arrival at the far end (last bit +
+ * propagation), the one event a hop costs. */
+static void start_at(struct sim_port *port, struct sim_pkt *p, uint64_t t)
+{
+	struct sim_engine *eng = port->net->eng;
+	/* Whole picoseconds, the fraction carried to the next packet: no
+	 * rate is rounded (sim_ser_ps). */
+	uint64_t scaled = (uint64_t)p->wire * 8000000ull + port->ser_rem;
+
+	port->sending = true;
+	port->tx_ps = scaled / port->mbps;
+	port->ser_rem = scaled % port->mbps;
+	port->tx_end = t + port->tx_ps;
+	port->tx_q = port->fifo ? 0 : p->prio;
+	port->tx_wire = p->wire;
+	if (port->sw && port->tx_end < port->sw->next_release)
+		port->sw->next_release = port->tx_end;
+	if (sim_at(eng, port->tx_end + port->prop_ps - eng->now, arrive,
+		   port, p)) {
+		fprintf(stderr, "uhoma-sim: out of memory\n");
+		abort();
+	}
+}
+
+/*
+ * Brings @port up to now. A packet leaves the port's queue when its last
+ * bit has left (tx_end), and the next waiting one starts at that instant,
+ * but no event marks it: whoever looks at the port next settles it, at
+ * the time it happened -- occupancy, areas, the switch's buffer, and the
+ * start of the next packet, which chooses among those queued then. Those
+ * are exactly the packets queued now: every enqueue catches its port up
+ * first, so every packet waiting was queued at or before the last look,
+ * which was before the instant the port came free (a look leaves it
+ * sending past the look, or idle with nothing waiting).
+ *
+ * Someone always looks in time: at the latest the packet's own arrival
+ * at the far end (tx_end + propagation), so a packet started here at
+ * tx_end arrives (tx_end + its serialization + propagation) after now.
+ * A packet shorter than the propagation may have left already too: the
+ * loop settles it and starts the one behind it.
+ */
+static void catch_up(struct sim_port *port)
+{
+	uint64_t now = port->net->eng->now;
+
+	while (port->sending && port->tx_end <= now) {
+		uint64_t t = port->tx_end;
+		struct sim_pkt *p;
+
+		/* The packet itself may be gone (delivered, freed,
+		 * reused): what it held was noted when it started. */
+		port->sending = false;
+		occupy_at(port, port->tx_q, -(int64_t)port->tx_wire, t);
+		/* Counted once it has left: a port still sending when
+		 * the run stops is not busy past the end. */
+		port->st.tx_pkts++;
+		port->st.tx_bytes += port->tx_wire;
+		port->st.busy_ps += port->tx_ps;
+		p = dequeue(port);
+		if (p)
+			start_at(port, p, t);
+	}
 }
 
 void sim_port_settle(struct sim_port *port)
 {
-	settle_tx(port);
+	catch_up(port);
 	for (unsigned q = 0; q < SIM_PRIOS; q++)
 		settle_queue_at(port, q, port->net->eng->now);
 }
@@ -137,7 +199,7 @@ static void settle_switch(struct sim_switch *sw)
 	for (uint32_t i = 0; i < sw->nports; i++) {
 		struct sim_port *port = &sw->ports[i];
 
-		settle_tx(port);
+		catch_up(port);
 		if (port->sending && port->tx_end < next)
 			next = port->tx_end;
 	}
@@ -153,91 +215,12 @@ void sim_net_settle(struct sim_net *net)
 			sim_port_settle(&net->sw[s].ports[i]);
 }
 
-static void start_next(struct sim_port *port);
-
-static void arrive(void *a, void *b);
-
-/* @port's packet on the wire has left it, and others wait: the next. */
-static void tx_done(void *a, void *b)
-{
-	struct sim_port *port = a;
-
-	(void)b;
-	port->tx_armed = false;
-	start_next(port);
-}
-
-static bool waiting(const struct sim_port *port)
-{
-	for (int q = SIM_PRIOS - 1; q >= 0; q--)
-		if (port->head[q])
-			return true;
-	return false;
-}
-
-/* A packet on the wire with others behind it: a tx_done at its end. */
-static void arm(struct sim_port *port)
-{
-	struct sim_engine *eng = port->net->eng;
-
-	if (!port->sending || port->tx_armed || !waiting(port))
-		return;
-	port->tx_armed = true;
-	if (sim_at(eng, port->tx_end - eng->now, tx_done, port, NULL)) {
-		fprintf(stderr, "uhoma-sim: out of memory\n");
-		abort();
-	}
-}
-
-/* Puts the next packet on @port's wire, if the port is idle and one
- * waits. Its arrival at the far end (last bit + propagation) is the one
- * event a hop costs; a tx_done at its end only while others wait. */
-static void start_next(struct sim_port *port)
-{
-	struct sim_pkt *p = NULL;
-	uint64_t scaled;
-
-	settle_tx(port);
-	if (port->sending) {
-		arm(port);
-		return;
-	}
-	for (int q = SIM_PRIOS - 1; q >= 0 && !p; q--) {
-		p = port->head[q];
-		if (p) {
-			port->head[q] = p->next;
-			if (!p->next)
-				port->tail[q] = NULL;
-		}
-	}
-	if (!p)
-		return;
-	p->next = NULL;
-	port->sending = true;
-	/* Whole picoseconds, the fraction carried to the next packet: no
-	 * rate is rounded (sim_ser_ps). */
-	scaled = (uint64_t)p->wire * 8000000ull + port->ser_rem;
-	port->tx_ps = scaled / port->mbps;
-	port->ser_rem = scaled % port->mbps;
-	port->tx_end = port->net->eng->now + port->tx_ps;
-	port->tx_q = port->fifo ? 0 : p->prio;
-	port->tx_wire = p->wire;
-	if (port->sw && port->tx_end < port->sw->next_release)
-		port->sw->next_release = port->tx_end;
-	if (sim_at(port->net->eng, port->tx_ps + port->prop_ps, arrive, port,
-		   p)) {
-		fprintf(stderr, "uhoma-sim: out of memory\n");
-		abort();
-	}
-	arm(port);
-}
-
 bool sim_port_enqueue(struct sim_port *port, struct sim_pkt *p)
 {
 	struct sim_engine *eng = port->net->eng;
 	unsigned q = port->fifo ? 0 : p->prio;
 
-	settle_tx(port);
+	catch_up(port);
 	if (port->sw && port->sw->buf_used + p->wire > port->sw->buf_max)
 		/* A full buffer, or a new peak: exact only with every
 		 * port's finished packet taken out. */
@@ -250,12 +233,16 @@ bool sim_port_enqueue(struct sim_port *port, struct sim_pkt *p)
 	}
 	occupy_at(port, q, p->wire, eng->now);
 	p->next = NULL;
+	if (!port->sending) {
+		/* Idle and caught up: nothing waits. */
+		start_at(port, p, eng->now);
+		return true;
+	}
 	if (port->tail[q])
 		port->tail[q]->next = p;
 	else
 		port->head[q] = p;
 	port->tail[q] = p;
-	start_next(port);       /* or, busy, a tx_done when it is free */
 	return true;
 }
 
@@ -267,6 +254,7 @@ static void arrive(void *a, void *b)
 	struct sim_net *net = from->net;
 	struct sim_switch *sw = from->to_sw;
 
+	catch_up(from);         /* the packet behind this one starts */
 	if (sw) {
 		sim_port_enqueue(&sw->ports[net->route(net, sw, p)], p);
 		return;

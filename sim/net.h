@@ -11,7 +11,9 @@
  * A switch port has eight strict-priority queues, one per Homa priority
  * (7 most urgent): the port always sends from the highest non-empty one,
  * choosing when it starts a packet (a packet on the wire is never
- * preempted). All ports of a switch share one buffer of buf_cap bytes; a
+ * preempted) among the packets that arrived before that instant: one
+ * whose last bit arrives at the very instant the port comes free waits
+ * for the next choice, unless nothing else waits. All ports of a switch share one buffer of buf_cap bytes; a
  * packet that does not fit when it arrives is dropped (tail drop). A packet
  * holds its bytes of the buffer from its arrival until its last bit has
  * left. A host's NIC is one FIFO (or, with nic_prio, eight priority
@@ -119,15 +121,14 @@ struct sim_port {
 				       * may be freed before tx_end is
 				       * settled) */
 	uint8_t tx_q;
-	bool tx_armed;                /* a tx_done is due at tx_end (only
-				       * while packets wait behind it) */
 	uint64_t prop_ps;
 	bool fifo;                    /* one queue (a NIC, by default) */
 	bool is_downlink;             /* a switch port to a host */
 	struct sim_pkt *head[SIM_PRIOS], *tail[SIM_PRIOS];
 	uint64_t qbytes[SIM_PRIOS];   /* queued and in transmission */
 	bool sending;                 /* a packet is on the wire till tx_end
-				       * (not yet settled: settle_tx) */
+				       * (or was, and the port has not been
+				       * caught up since: net.c's catch_up) */
 	uint64_t last_ps[SIM_PRIOS];  /* when each area was brought up to
 				       * date */
 	struct sim_port_stats st;

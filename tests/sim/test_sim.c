@@ -265,7 +265,18 @@ struct port_bed {
 	struct sim_net net;
 	struct order got;
 	struct sim_port *port;        /* the switch's port to host 2 */
+	struct sim_port *tie_port;    /* enqueue_event's */
+	struct sim_pkt *tie_pkt;
 };
+
+/* An event: b->tie_pkt arrives at b->tie_port. */
+static void enqueue_event(void *a, void *unused)
+{
+	struct port_bed *b = a;
+
+	(void)unused;
+	assert_true(sim_port_enqueue(b->tie_port, b->tie_pkt));
+}
 
 static void port_bed_up(struct port_bed *b, struct sim_topo_opts *o)
 {
@@ -388,6 +399,67 @@ static void test_buffer_freed_at_last_bit(void **state)
 	assert_int_equal(b.port->st.max_bytes[0], sim_wire_bytes(1000));
 	assert_int_equal(b.port->st.busy_ps, end);
 	assert_int_equal(b.net.sw[0].buf_max, sim_wire_bytes(1000));
+	port_bed_down(&b);
+}
+
+/* A hop costs one event, the packet's arrival at the far end: a port
+ * that comes free starts the packet behind at that instant without an
+ * event of its own (net.c's catch_up, when the arrival of the one before
+ * looks at it). Six packets through one port: six events, in order, each
+ * leaving at the instant the one before it left. */
+static void test_one_event_per_hop(void **state)
+{
+	struct sim_topo_opts o;
+	struct port_bed b;
+	static const uint8_t want[] = { 0, 1, 2, 3, 4, 5 };
+	uint64_t ser = (uint64_t)sim_wire_bytes(1000) * PS_PER_BYTE_10G;
+
+	(void)state;
+	sim_topo_defaults(&o);
+	port_bed_up(&b, &o);
+	for (uint8_t i = 0; i < 6; i++)
+		assert_true(sim_port_enqueue(b.port, pkt(&b.net, i, 0)));
+	port_bed_run(&b);
+	assert_int_equal(b.got.n, 6);
+	assert_memory_equal(b.got.tag, want, sizeof(want));
+	assert_int_equal(b.eng.fired, 6);
+	assert_int_equal(b.eng.now, 6 * ser + o.prop_ns * SIM_PS_PER_NS);
+	sim_port_settle(b.port);
+	assert_int_equal(b.port->st.busy_ps, 6 * ser);
+	assert_int_equal(b.port->st.tx_pkts, 6);
+	port_bed_down(&b);
+}
+
+/* The rule at a tie: a port that comes free at t chooses among the
+ * packets that waited before t. One arriving at t itself, however urgent,
+ * goes after that choice; alone, it starts at t. */
+static void test_tie_at_free(void **state)
+{
+	struct sim_topo_opts o;
+	struct port_bed b;
+	static const uint8_t want[] = { 0, 1, 9, 8 };
+	uint64_t ser = (uint64_t)sim_wire_bytes(1000) * PS_PER_BYTE_10G;
+
+	(void)state;
+	sim_topo_defaults(&o);
+	port_bed_up(&b, &o);
+	/* 9's arrival is scheduled first, so it fires first of the events
+	 * at that instant (a model that started the next packet in an event
+	 * of its own chose 9, by the order in which they were scheduled). */
+	b.tie_port = b.port;
+	b.tie_pkt = pkt(&b.net, 9, 7);
+	assert_int_equal(sim_at(&b.eng, ser, enqueue_event, &b, NULL), 0);
+	assert_true(sim_port_enqueue(b.port, pkt(&b.net, 0, 0)));
+	assert_true(sim_port_enqueue(b.port, pkt(&b.net, 1, 0)));
+	sim_run_until(&b.eng, ser);
+	assert_int_equal(b.port->head[7], b.tie_pkt);
+	/* Free again at 3 x ser with nothing waiting: 8 starts then. */
+	sim_run_until(&b.eng, 3 * ser);
+	assert_true(sim_port_enqueue(b.port, pkt(&b.net, 8, 0)));
+	port_bed_run(&b);
+	assert_int_equal(b.got.n, 4);
+	assert_memory_equal(b.got.tag, want, sizeof(want));
+	assert_int_equal(b.eng.now, 4 * ser + o.prop_ns * SIM_PS_PER_NS);
 	port_bed_down(&b);
 }
 
@@ -1021,6 +1093,8 @@ int main(void)
 		cmocka_unit_test(test_priority_overtakes),
 		cmocka_unit_test(test_tail_drop),
 		cmocka_unit_test(test_buffer_freed_at_last_bit),
+		cmocka_unit_test(test_one_event_per_hop),
+		cmocka_unit_test(test_tie_at_free),
 		cmocka_unit_test(test_srpt),
 		cmocka_unit_test(test_incast),
 		cmocka_unit_test(test_priorities_matter),
