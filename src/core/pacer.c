@@ -8,8 +8,20 @@
 
 static UH_LOCK_CLASS(throttle_class, "throttle", UH_RANK_THROTTLE, UH_LC_LEAF);
 
+/* The age heap's order: throttled first, first out (births are unique). */
+static bool older(const struct uh_pheap_node *a, const struct uh_pheap_node *b)
+{
+	const struct uh_rpc *x = uh_container_of_const(a, struct uh_rpc,
+						       throttle_age);
+	const struct uh_rpc *y = uh_container_of_const(b, struct uh_rpc,
+						       throttle_age);
+
+	return x->throttle_birth < y->throttle_birth;
+}
+
 static void txq_init(struct uh_txq *q)
 {
+	uh_pheap_init(&q->age, older);
 	for (unsigned i = 0; i < UH_PACER_BUCKETS; i++)
 		uh_list_init(&q->bucket[i]);
 	for (unsigned i = 0; i < sizeof(q->bitmap) / sizeof(q->bitmap[0]); i++)
@@ -104,6 +116,7 @@ static void unlink_rpc(struct uh_rpc *rpc)
 	unsigned b = (unsigned)rpc->throttle_bucket;
 
 	uh_list_del(&rpc->throttle_link);
+	uh_pheap_remove(&q->age, &rpc->throttle_age);
 	if (uh_list_empty(&q->bucket[b]))
 		bit_set(q, b, false);
 	rpc->throttle_q = NULL;
@@ -137,6 +150,7 @@ static bool enqueue(struct uh_rpc *rpc, struct uh_txq *q)
 				break;
 		}
 		uh_list_add_before(&rpc->throttle_link, pos);
+		uh_pheap_insert(&q->age, &rpc->throttle_age);
 		rpc->throttle_bucket = (uint16_t)b;
 		rpc->throttle_q = q;
 		bit_set(q, b, true);
@@ -195,24 +209,15 @@ static struct uh_rpc *pop(struct uhoma_stack *st, struct uh_txq *q)
 	uh_pi_lock(&pc->lock);
 	q->fifo_count -= (int)st->cfg.pacer_fifo_fraction;
 	if (q->fifo_count <= 0 && st->cfg.pacer_fifo_fraction) {
-		/* The FIFO share: the oldest message. Each bucket is sorted
-		 * by size, not age, so look at all of them. */
-		q->fifo_count += 1000;
-		for (unsigned b = 0; b < UH_PACER_BUCKETS; b++) {
-			if (!(q->bitmap[b / 64] & (1ull << (b % 64))))
-				continue;
-			for (struct uh_list *pos = q->bucket[b].next;
-			     pos != &q->bucket[b]; pos = pos->next) {
-				struct uh_rpc *r = uh_list_entry(
-					pos, struct uh_rpc, throttle_link);
+		/* The FIFO share: the oldest message, the age heap's root. */
+		struct uh_pheap_node *oldest = uh_pheap_min(&q->age);
 
-				if (!best ||
-				    r->throttle_birth < best->throttle_birth)
-					best = r;
-			}
-		}
-		if (best)
+		q->fifo_count += 1000;
+		if (oldest) {
+			best = uh_container_of(oldest, struct uh_rpc,
+					       throttle_age);
 			uh_metric_add(st->metrics, UH_M_PACER_FIFO_SENDS, 1);
+		}
 	}
 	if (!best) {
 		for (unsigned w = 0; w < sizeof(q->bitmap) / 8; w++)

@@ -17,7 +17,9 @@
  * few bit operations -- never a scan of every throttled message, the
  * failure measured in the kernel module (a single-lock, linearly scanned
  * list cut throughput tenfold). A pacer_fifo_fraction share of sends goes
- * to the oldest throttled message instead, so long messages cannot starve.
+ * to the oldest throttled message instead, so long messages cannot starve;
+ * the set keeps its messages in a pairing heap on age too, whose root is
+ * that message (finding it walked the whole set until 2026-12-07).
  *
  * A second set of the same kind holds deferred messages: granted data
  * that an application thread's poll left for later (outgoing.h, "transmit
@@ -42,6 +44,7 @@
 #include "sync/pi_lock.h"
 #include "sync/wait.h"
 #include "util/list.h"
+#include "util/pheap.h"
 
 struct uhoma_stack;
 struct uh_rpc;
@@ -53,6 +56,8 @@ struct uh_rpc;
 struct uh_txq {
 	struct uh_list bucket[UH_PACER_BUCKETS];
 	uint64_t bitmap[(UH_PACER_BUCKETS + 63) / 64];
+	struct uh_pheap age;             /* the same messages by throttle_birth:
+					  * the FIFO share's oldest at the root */
 	_Atomic uint32_t num;            /* read racily without the lock */
 	int fifo_count;
 };

@@ -34,6 +34,7 @@
 #include "sync/lock.h"
 #include "sync/rculist.h"
 #include "util/list.h"
+#include "util/pheap.h"
 
 struct uhoma_sock;
 struct uhoma_stack;
@@ -202,6 +203,7 @@ struct uh_rpc {
 	uint32_t throttle_key;        /* bytes left to send when queued */
 	uint16_t throttle_bucket;     /* valid while throttle_q is set */
 	uint64_t throttle_birth;      /* age (FIFO share) */
+	struct uh_pheap_node throttle_age; /* in throttle_q->age */
 
 	/* The socket's timer wheel (twheel.h). */
 	uint64_t timer_due;          /* RPC lock: tick it is next due, 0 if

@@ -15,6 +15,10 @@
 
 #define uh_container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+/* The same from a pointer to const. */
+#define uh_container_of_const(ptr, type, member) \
+	((const type *)(const void *)((const char *)(ptr) - \
+				      offsetof(type, member)))
 
 #define UH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -495,6 +495,90 @@ static void pacer__fifo_share_picks_oldest(void **state)
 	teardown();
 }
 
+/* Many throttled messages, popped, and one in three throttled again (as
+ * the pacer does with a message it sent a packet of): each FIFO turn
+ * takes the oldest message in the set -- a message back in it keeps its
+ * first age -- and each other turn the one with the fewest bytes left
+ * (the oldest of those). Checked against a list of what is in the set. */
+static void pacer__fifo_share_among_many(void **state)
+{
+	enum { MANY = 600 };
+	static uint8_t buf[40000];
+	static struct uh_rpc *in[2 * MANY];
+	struct sockaddr_storage to;
+	size_t to_len;
+	struct uhoma_sock *cli;
+	unsigned n = 0, fifo_turns = 0, back = 0;
+	uint64_t fifo = 0;
+
+	(void)state;
+	/* No send budget: all of them at once. */
+	setup("pacer_fifo_fraction=500 sndbuf=0");
+	mock_ns = 1000000;
+	uh_pacer_init(fx.st, 1000, mock_now);
+	assert_int_equal(uhoma_socket(fx.st, 0, &cli), UHOMA_OK);
+	nt_addr(9, 80, &to, &to_len);
+	for (unsigned i = 0; i < MANY; i++) {
+		uint64_t id;
+		/* Lengths in no relation to age: SRPT and FIFO disagree. */
+		size_t len = 2000 + (i * 7919u) % 38000u;
+
+		assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to,
+					    to_len, buf, len, 0, 0, &id),
+				 UHOMA_OK);
+	}
+	/* What is in the set: each message's RPC, found by popping them
+	 * all once and throttling them again (their ages stay). */
+	while ((in[n] = uh_pacer_pop(fx.st)))
+		n++;
+	assert_true(n >= MANY - 4);
+	for (unsigned i = 0; i < n; i++) {
+		uh_rpc_lock(in[i]);
+		uh_pacer_throttle(in[i]);
+		uh_rpc_unlock(in[i]);
+		uh_rpc_put(in[i]);      /* the set holds its own */
+	}
+	fifo = metric(UH_M_PACER_FIFO_SENDS);
+	while (n) {
+		struct uh_rpc *rpc = uh_pacer_pop(fx.st), *want = NULL;
+		bool fifo_turn = metric(UH_M_PACER_FIFO_SENDS) > fifo;
+		unsigned at = n;
+
+		assert_non_null(rpc);
+		fifo = metric(UH_M_PACER_FIFO_SENDS);
+		for (unsigned i = 0; i < n; i++) {
+			struct uh_rpc *r = in[i];
+
+			if (r == rpc)
+				at = i;
+			if (!want ||
+			    (fifo_turn ? r->throttle_birth < want->throttle_birth
+				       : r->throttle_key < want->throttle_key ||
+						 (r->throttle_key ==
+							  want->throttle_key &&
+						  r->throttle_birth <
+							  want->throttle_birth)))
+				want = r;
+		}
+		assert_ptr_equal(rpc, want);
+		assert_true(at < n);
+		in[at] = in[--n];
+		fifo_turns += fifo_turn;
+		if (rpc->throttle_birth % 3 == 0 && back < MANY / 3) {
+			back++;
+			uh_rpc_lock(rpc);
+			uh_pacer_throttle(rpc);
+			uh_rpc_unlock(rpc);
+			in[n++] = rpc;
+		}
+		uh_rpc_put(rpc);
+	}
+	assert_null(uh_pacer_pop(fx.st));
+	assert_true(fifo_turns >= MANY / 3);
+	uhoma_close(cli);
+	teardown();
+}
+
 /* GRANT from 10.0.0.9:80 to our client RPC @id (port @port) up to
  * @offset. */
 static void grant_to(uint16_t port, uint64_t id, uint32_t offset)
@@ -695,6 +779,7 @@ int main(void)
 		UH_TEST(pacer__backlog_admission_on_mock_clock),
 		UH_TEST(pacer__throttled_srpt_order),
 		UH_TEST(pacer__fifo_share_picks_oldest),
+		UH_TEST(pacer__fifo_share_among_many),
 		UH_TEST(defer__grants_sent_by_slices_in_srpt_order),
 		UH_TEST(defer__ended_rpc_leaves_the_set),
 		UH_TEST(defer__left_data_flushed_without_poller),
