@@ -8,6 +8,18 @@
 
 static UH_LOCK_CLASS(grant_class, "grant", UH_RANK_GRANT, 0);
 
+static bool peer_better(const struct uh_pheap_node *a,
+			const struct uh_pheap_node *b);
+static bool older(const struct uh_pheap_node *a,
+		  const struct uh_pheap_node *b);
+static bool rpc_better(const struct uh_pheap_node *a,
+		       const struct uh_pheap_node *b);
+
+void uh_grant_peer_init(struct uh_peer *peer)
+{
+	uh_pheap_init(&peer->grant_q, rpc_better);
+}
+
 void uh_grant_init(struct uhoma_stack *st)
 {
 	struct uh_grant *g = &st->grant;
@@ -20,6 +32,8 @@ void uh_grant_init(struct uhoma_stack *st)
 	}
 	atomic_init(&g->num_active, 0);
 	uh_list_init(&g->queue);
+	uh_pheap_init(&g->peers, peer_better);
+	uh_pheap_init(&g->by_age, older);
 	g->num_queued = 0;
 	atomic_init(&g->total_incoming, 0);
 	atomic_init(&g->needy, 0);
@@ -33,6 +47,45 @@ void uh_grant_init(struct uhoma_stack *st)
 static bool outranks(uint32_t ra, uint64_t ba, uint32_t rb, uint64_t bb)
 {
 	return ra < rb || (ra == rb && ba < bb);
+}
+
+/* ---- the queue's orders (grant lock) ------------------------------------- */
+
+static const struct uh_rpc *queued_rpc(const struct uh_pheap_node *n)
+{
+	return uh_container_of_const(n, struct uh_rpc, granting.qnode);
+}
+
+/* A peer's heap: SRPT on the key each message was queued with. */
+static bool rpc_better(const struct uh_pheap_node *a,
+		       const struct uh_pheap_node *b)
+{
+	const struct uh_rpc *x = queued_rpc(a), *y = queued_rpc(b);
+
+	return outranks(x->granting.key, x->granting.birth, y->granting.key,
+			y->granting.birth);
+}
+
+/* The peers' heap: by each one's best queued message. */
+static bool peer_better(const struct uh_pheap_node *a,
+			const struct uh_pheap_node *b)
+{
+	const struct uh_peer *pa = uh_container_of_const(a, struct uh_peer,
+							 grant_node);
+	const struct uh_peer *pb = uh_container_of_const(b, struct uh_peer,
+							 grant_node);
+
+	return rpc_better(uh_pheap_min(&pa->grant_q),
+			  uh_pheap_min(&pb->grant_q));
+}
+
+static bool older(const struct uh_pheap_node *a,
+		  const struct uh_pheap_node *b)
+{
+	return uh_container_of_const(a, struct uh_rpc, granting.age)
+		       ->granting.birth <
+	       uh_container_of_const(b, struct uh_rpc, granting.age)
+		       ->granting.birth;
 }
 
 static uint32_t received(const struct uh_rpc *rpc)
@@ -284,23 +337,87 @@ void uh_grant_done(struct uh_rpc *rpc, struct uh_deferred *p)
 
 /* ---- the manager's moves: grant lock held ------------------------------ */
 
-static void queue_insert(struct uh_grant *g, struct uh_rpc *rpc)
+/*
+ * A peer is in the peers' heap while it has queued messages and no
+ * active one: the heap's root is then the candidate for the next free
+ * slot, found without a walk. The few peers with active messages (at most
+ * a slot each) are looked at through the slots. A peer's place depends on
+ * its best queued message, so it leaves the heap while that changes.
+ */
+static bool listed(const struct uh_peer *p)
 {
-	struct uh_list *pos;
+	return uh_pheap_min(&p->grant_q) && !p->grant_active;
+}
+
+static void unlist(struct uh_grant *g, struct uh_peer *p)
+{
+	if (listed(p))
+		uh_pheap_remove(&g->peers, &p->grant_node);
+}
+
+static void relist(struct uh_grant *g, struct uh_peer *p)
+{
+	if (listed(p))
+		uh_pheap_insert(&g->peers, &p->grant_node);
+}
+
+/* @rpc into the heaps, ranked by its bytes left now. */
+static void heaps_insert(struct uh_grant *g, struct uh_rpc *rpc)
+{
+	struct uh_peer *peer = rpc->peer;
+	const struct uh_pheap_node *best = uh_pheap_min(&peer->grant_q);
+	bool first;
 
 	rpc->granting.key = rpc->in.bytes_remaining;
-	for (pos = g->queue.next; pos != &g->queue; pos = pos->next) {
-		struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc, granting.link);
+	first = !best || rpc_better(&rpc->granting.qnode, best);
+	if (first)
+		unlist(g, peer);
+	uh_pheap_insert(&peer->grant_q, &rpc->granting.qnode);
+	if (first)
+		relist(g, peer);
+	if (!peer->local)
+		uh_pheap_insert(&g->by_age, &rpc->granting.age);
+}
 
-		if (outranks(rpc->granting.key, rpc->granting.birth, o->granting.key, o->granting.birth))
-			break;
-	}
-	uh_list_add_before(&rpc->granting.link, pos);
+static void heaps_remove(struct uh_grant *g, struct uh_rpc *rpc)
+{
+	struct uh_peer *peer = rpc->peer;
+	bool first = uh_pheap_min(&peer->grant_q) == &rpc->granting.qnode;
+
+	if (first)
+		unlist(g, peer);
+	uh_pheap_remove(&peer->grant_q, &rpc->granting.qnode);
+	if (first)
+		relist(g, peer);
+	if (!peer->local)
+		uh_pheap_remove(&g->by_age, &rpc->granting.age);
+}
+
+/* @peer holds one more (@d 1) or one fewer (@d -1) slot. */
+static void peer_slots(struct uh_grant *g, struct uh_peer *peer, int d)
+{
+	unlist(g, peer);
+	peer->grant_active = (uint8_t)(peer->grant_active + d);
+	relist(g, peer);
+}
+
+static void queue_insert(struct uh_grant *g, struct uh_rpc *rpc)
+{
+	heaps_insert(g, rpc);
+	uh_list_add_tail(&rpc->granting.link, &g->queue);
 	g->num_queued++;
+}
+
+static void queue_remove(struct uh_grant *g, struct uh_rpc *rpc)
+{
+	heaps_remove(g, rpc);
+	uh_list_del(&rpc->granting.link);
+	g->num_queued--;
 }
 
 static void slot_clear(struct uh_grant *g, int s)
 {
+	peer_slots(g, g->slot[s].rpc->peer, -1);
 	g->slot[s].rpc = NULL;
 	atomic_store_explicit(&g->slot[s].remaining, UINT32_MAX,
 			      memory_order_relaxed);
@@ -313,8 +430,7 @@ static void slot_clear(struct uh_grant *g, int s)
 static void unmanage(struct uh_grant *g, struct uh_rpc *rpc)
 {
 	if (rpc->granting.state == UH_G_QUEUED) {
-		uh_list_del(&rpc->granting.link);
-		g->num_queued--;
+		queue_remove(g, rpc);
 	} else if (rpc->granting.state == UH_G_ACTIVE) {
 		slot_clear(g, rpc->granting.slot);
 	}
@@ -340,46 +456,47 @@ static void examine(struct uhoma_stack *st, struct uh_rpc *rpc)
 		unmanage(g, rpc);
 		drop = true;
 	} else if (want && rpc->granting.state == UH_G_QUEUED) {
-		uh_list_del(&rpc->granting.link);
-		g->num_queued--;
-		queue_insert(g, rpc);
+		/* Re-ranked in place: the list, which a rescan walks
+		 * calling this, keeps its order. */
+		heaps_remove(g, rpc);
+		heaps_insert(g, rpc);
 	}
 	uh_rpc_unlock(rpc);
 	if (drop)
 		uh_rpc_put(rpc);
 }
 
-static unsigned peer_active(struct uh_grant *g, const struct uh_peer *peer)
-{
-	unsigned n = 0;
-
-	for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++)
-		if (g->slot[i].rpc && g->slot[i].rpc->peer == peer)
-			n++;
-	return n;
-}
-
 /* The queued message to activate next: the best one of a peer without an
- * active message, else of the peer with the fewest. */
+ * active message (the root of the peers' heap), else of the peer with the
+ * fewest (the better of equals), one of those holding slots. */
 static struct uh_rpc *pick_candidate(struct uh_grant *g, unsigned *count)
 {
-	struct uh_rpc *best = NULL;
-	unsigned best_n = UINT32_MAX;
+	struct uh_pheap_node *top = uh_pheap_min(&g->peers);
+	struct uh_peer *best = NULL;
 
-	for (struct uh_list *pos = g->queue.next; pos != &g->queue;
-	     pos = pos->next) {
-		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, granting.link);
-		unsigned n = peer_active(g, r->peer);
+	if (top) {
+		best = uh_container_of(top, struct uh_peer, grant_node);
+	} else {
+		for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++) {
+			struct uh_peer *p = g->slot[i].rpc ? g->slot[i].rpc->peer
+							   : NULL;
 
-		if (n < best_n) {
-			best = r;
-			best_n = n;
-			if (n == 0)
-				break;
+			if (!p || !uh_pheap_min(&p->grant_q))
+				continue;
+			if (!best || p->grant_active < best->grant_active ||
+			    (p->grant_active == best->grant_active &&
+			     rpc_better(uh_pheap_min(&p->grant_q),
+					uh_pheap_min(&best->grant_q))))
+				best = p;
 		}
 	}
-	*count = best_n;
-	return best;
+	if (!best) {
+		*count = UINT32_MAX;
+		return NULL;
+	}
+	*count = best->grant_active;
+	return uh_container_of(uh_pheap_min(&best->grant_q), struct uh_rpc,
+			       granting.qnode);
 }
 
 /* The active message to evict: the worst one of the peer with the most
@@ -394,7 +511,7 @@ static int pick_victim(struct uh_grant *g, unsigned limit, unsigned *count)
 
 		if (!g->slot[i].rpc)
 			continue;
-		n = peer_active(g, g->slot[i].rpc->peer);
+		n = g->slot[i].rpc->peer->grant_active;
 		if (victim < 0 || n > vn ||
 		    (n == vn &&
 		     outranks(atomic_load(&g->slot[victim].remaining),
@@ -415,8 +532,7 @@ static void activate(struct uhoma_stack *st, struct uh_rpc *rpc, int s,
 	struct uh_grant *g = &st->grant;
 
 	uh_rpc_lock(rpc);
-	uh_list_del(&rpc->granting.link);
-	g->num_queued--;
+	queue_remove(g, rpc);
 	if (!wants_grants(rpc)) {
 		/* Ended or completed since it was queued. */
 		rpc->granting.state = UH_G_NONE;
@@ -427,6 +543,7 @@ static void activate(struct uhoma_stack *st, struct uh_rpc *rpc, int s,
 	rpc->granting.state = UH_G_ACTIVE;
 	rpc->granting.slot = (int8_t)s;
 	g->slot[s].rpc = rpc;
+	peer_slots(g, rpc->peer, 1);
 	atomic_store(&g->slot[s].birth, rpc->granting.birth);
 	atomic_store(&g->slot[s].remaining, rpc->in.bytes_remaining);
 	atomic_fetch_add(&g->num_active, 1);
@@ -571,14 +688,12 @@ static struct uh_rpc *oldest(struct uh_grant *g)
 			best = g->slot[i].rpc;
 			bb = atomic_load(&g->slot[i].birth);
 		}
-	for (struct uh_list *pos = g->queue.next; pos != &g->queue;
-	     pos = pos->next) {
-		struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc, granting.link);
+	if (uh_pheap_min(&g->by_age)) {
+		struct uh_rpc *r = uh_container_of(uh_pheap_min(&g->by_age),
+						   struct uh_rpc, granting.age);
 
-		if (!r->peer->local && r->granting.birth < bb) {
+		if (r->granting.birth < bb)
 			best = r;
-			bb = r->granting.birth;
-		}
 	}
 	return best;
 }

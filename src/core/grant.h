@@ -6,7 +6,10 @@
  * A message longer than its unscheduled bytes needs GRANTs. The stack's
  * grant manager (struct uh_grant) tracks every such message:
  *   - at most cfg.max_overcommit are ACTIVE, each in a slot; the others are
- *     QUEUED in a list sorted by fewest unreceived bytes (ties: oldest);
+ *     QUEUED, ranked by fewest unreceived bytes (ties: oldest): each
+ *     peer's in a pairing heap, the peers with some in a heap by their
+ *     best, so that no step walks every queued message (with thousands
+ *     queued, a sorted list made each arrival cost microseconds);
  *   - a slot goes to the best queued message of a peer that has no active
  *     one, else of the peer with the fewest, so every peer gets one active
  *     message before any gets a second; a better message evicts the worst
@@ -45,6 +48,7 @@
 #include "core/sock.h"
 #include "sync/lock.h"
 #include "util/list.h"
+#include "util/pheap.h"
 #include "uhoma/uhoma.h"
 
 struct uhoma_stack;
@@ -68,7 +72,13 @@ struct uh_grant {
 	struct uh_lock lock;           /* class grant */
 	struct uh_grant_slot slot[UHOMA_MAX_OVERCOMMIT];
 	_Atomic uint32_t num_active;   /* written under the grant lock */
-	struct uh_list queue;          /* grant lock: QUEUED RPCs, SRPT */
+	struct uh_list queue;          /* grant lock: QUEUED RPCs, unordered
+					* (for rescans) */
+	struct uh_pheap peers;         /* grant lock: peers with QUEUED RPCs,
+					* by their best (peer->grant_q) */
+	struct uh_pheap by_age;        /* grant lock: QUEUED RPCs of peers
+					* not local, oldest first (FIFO
+					* share) */
 	_Atomic uint32_t num_queued;   /* written under the grant lock */
 	_Atomic int64_t total_incoming;/* granted-but-unreceived bytes of
 					* managed messages; atomic adds */
@@ -81,6 +91,9 @@ struct uh_grant {
 };
 
 void uh_grant_init(struct uhoma_stack *st);
+
+/* A new peer's part of the manager (its heap of queued messages). */
+void uh_grant_peer_init(struct uh_peer *peer);
 
 /* After DATA was accepted for @rpc (locked): updates its accounting and,
  * if it is active, grants more when the policy allows, queueing GRANTs in

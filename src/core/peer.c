@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/metrics.h"
+#include "core/grant.h"
 #include "core/peer.h"
 #include "mem/cache.h"
 #include "sync/rcu.h"
@@ -132,6 +133,7 @@ struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr,
 	atomic_init(&fresh->refs, 1);       /* the caller's */
 	uh_lock_init(&fresh->lock, &peer_class);
 	uh_seqlock_init(&fresh->cut_lock, &cutoffs_class);
+	uh_grant_peer_init(fresh);
 	{
 		struct uh_cutoffs c;
 

@@ -33,6 +33,7 @@
 #include "sync/lock.h"
 #include "sync/rcu.h"
 #include "sync/seqlock.h"
+#include "util/pheap.h"
 
 /* uh_peer.refs of a peer removed from the table. */
 #define UH_PEER_DEAD UINT32_MAX
@@ -66,6 +67,13 @@ struct uh_peer {
 	_Atomic uint64_t heard_tick;   /* tick of its last packet for one of
 					* our RPCs (relaxed; written only
 					* when it changes) */
+	/* The grant manager's (grant.h), under the grant lock: this
+	 * peer's QUEUED messages, the best at the root; while it has any,
+	 * its place among such peers while none of its messages is active
+	 * (grant.peers). */
+	struct uh_pheap grant_q;
+	struct uh_pheap_node grant_node;
+	uint8_t grant_active;          /* its messages holding slots */
 };
 
 /* A packet from @peer arrived at tick @now. Written only when the tick

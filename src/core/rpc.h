@@ -194,7 +194,11 @@ struct uh_rpc {
 				      * before the RPC reaches the manager;
 				      * then read-only (also under grant) */
 		struct uh_list link; /* grant lock: on grant.queue */
-		uint32_t key;        /* grant lock: remaining bytes when sorted */
+		struct uh_pheap_node qnode; /* grant lock: in peer->grant_q */
+		struct uh_pheap_node age;   /* grant lock: in grant.by_age
+					     * (a peer not local) */
+		uint32_t key;        /* grant lock: remaining bytes when
+				      * queued (the heaps' order) */
 	} granting;
 
 	/* Pacer (core/pacer.h): throttle lock. */

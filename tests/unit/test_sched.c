@@ -208,6 +208,64 @@ static void grant__one_active_per_peer_first(void **state)
 	teardown();
 }
 
+/* Hundreds of messages from forty peers (the manager keeps them in
+ * heaps: grant.h): every one tracked; the eight slots held by eight
+ * different peers; no queued message of a peer without a slot better
+ * than the worst active one (it would have displaced it); each peer's
+ * count of slots right; and the FIFO share's pick the oldest queued. */
+static void grant__many_queued_messages(void **state)
+{
+	enum { MANY = 400, PEERS = 40 };
+	struct uh_grant *g;
+	const struct uh_rpc *worst = NULL;
+	unsigned queued = 0;
+	uint64_t min_birth = UINT64_MAX;
+
+	(void)state;
+	setup("max_overcommit=8");
+	g = &fx.st->grant;
+	for (unsigned i = 0; i < MANY; i++)
+		data(1 + (int)(i % PEERS), 2 + 2 * i,
+		     20000 + (i * 7919u) % 130000u, 0, 1000, 10000);
+	assert_int_equal(uh_grant_count(fx.st), MANY);
+	for (int i = 0; i < 8; i++) {
+		const struct uh_rpc *r = g->slot[i].rpc;
+		unsigned same = 0;
+
+		assert_non_null(r);
+		for (int j = 0; j < 8; j++)
+			same += g->slot[j].rpc->peer == r->peer;
+		assert_int_equal(same, 1);
+		assert_int_equal(r->peer->grant_active, 1);
+		if (!worst || r->in.bytes_remaining > worst->in.bytes_remaining ||
+		    (r->in.bytes_remaining == worst->in.bytes_remaining &&
+		     r->granting.birth > worst->granting.birth))
+			worst = r;
+	}
+	for (struct uh_list *pos = g->queue.next; pos != &g->queue;
+	     pos = pos->next) {
+		const struct uh_rpc *r = uh_list_entry(pos, struct uh_rpc,
+						       granting.link);
+
+		queued++;
+		if (r->granting.birth < min_birth)
+			min_birth = r->granting.birth;
+		if (r->peer->grant_active)
+			continue;
+		assert_true(r->in.bytes_remaining > worst->in.bytes_remaining ||
+			    (r->in.bytes_remaining ==
+				     worst->in.bytes_remaining &&
+			     r->granting.birth > worst->granting.birth));
+	}
+	assert_int_equal(queued, MANY - 8);
+	assert_int_equal(g->num_queued, MANY - 8);
+	assert_int_equal(uh_container_of(uh_pheap_min(&g->by_age),
+					 struct uh_rpc, granting.age)
+				 ->granting.birth,
+			 min_birth);
+	teardown();
+}
+
 /* Completing the active message promotes the queued one. */
 static void grant__completion_promotes_next(void **state)
 {
@@ -291,13 +349,17 @@ static void grant__no_fifo_share_for_local_peers(void **state)
 
 	(void)state;
 	setup("max_overcommit=1,grant_fifo_fraction=500,link_mbps=100000");
+	/* Peer 2 made local (as a loopback peer's route says) before any
+	 * of its messages arrives: the field is immutable once it has. */
+	assert_int_equal(uh_addr_parse("10.0.0.2", &a), 0);
+	p = uh_peer_get(&fx.st->peers, &a, 0);
+	assert_non_null(p);
+	p->local = true;
+	uh_peer_put(p);
 	data(2, 2, 500000, 0, 1000, 10000);     /* oldest */
 	data(3, 2, 200000, 0, 1000, 10000);     /* shorter: takes the slot */
-	assert_int_equal(uh_addr_parse("10.0.0.2", &a), 0);
 	uh_rcu_read_lock();
-	p = uh_peer_find(&fx.st->peers, &a);
-	assert_non_null(p);
-	p->local = true;                        /* as a loopback peer */
+	assert_ptr_equal(uh_peer_find(&fx.st->peers, &a), p);
 	uh_rcu_read_unlock();
 	g = last_grant(2, 0);
 	before = g ? g->offset : 0;
@@ -770,6 +832,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(grant__srpt_order_and_priorities),
 		UH_TEST(grant__one_active_per_peer_first),
+		UH_TEST(grant__many_queued_messages),
 		UH_TEST(grant__completion_promotes_next),
 		UH_TEST(grant__fifo_share_to_oldest),
 		UH_TEST(grant__fifo_share_at_interface_rate),
