@@ -8,6 +8,20 @@
 
 static UH_LOCK_CLASS(throttle_class, "throttle", UH_RANK_THROTTLE, UH_LC_LEAF);
 
+/* The SRPT heap's order: fewest bytes left to send when queued, then the
+ * older (births are unique). */
+static bool shorter(const struct uh_pheap_node *a, const struct uh_pheap_node *b)
+{
+	const struct uh_rpc *x = uh_container_of_const(a, struct uh_rpc,
+						       throttle_srpt);
+	const struct uh_rpc *y = uh_container_of_const(b, struct uh_rpc,
+						       throttle_srpt);
+
+	return x->throttle_key < y->throttle_key ||
+	       (x->throttle_key == y->throttle_key &&
+		x->throttle_birth < y->throttle_birth);
+}
+
 /* The age heap's order: throttled first, first out (births are unique). */
 static bool older(const struct uh_pheap_node *a, const struct uh_pheap_node *b)
 {
@@ -21,11 +35,8 @@ static bool older(const struct uh_pheap_node *a, const struct uh_pheap_node *b)
 
 static void txq_init(struct uh_txq *q)
 {
+	uh_pheap_init(&q->srpt, shorter);
 	uh_pheap_init(&q->age, older);
-	for (unsigned i = 0; i < UH_PACER_BUCKETS; i++)
-		uh_list_init(&q->bucket[i]);
-	for (unsigned i = 0; i < sizeof(q->bitmap) / sizeof(q->bitmap[0]); i++)
-		q->bitmap[i] = 0;
 	atomic_init(&q->num, 0);
 	q->fifo_count = 1000;
 }
@@ -89,36 +100,13 @@ uint64_t uh_pacer_delay_ns(struct uhoma_stack *st)
 		       ? idle - now - pc->max_backlog_ns : 0;
 }
 
-/* 8 buckets per power of two: exact below 8 bytes, then 1/8 octave. */
-static unsigned bucket_of(uint32_t bytes)
-{
-	unsigned o;
-
-	if (bytes < 8)
-		return bytes;
-	o = 31u - (unsigned)__builtin_clz(bytes);
-	o = (o - 2) * 8 + ((bytes >> (o - 3)) & 7);
-	return o < UH_PACER_BUCKETS ? o : UH_PACER_BUCKETS - 1;
-}
-
-static void bit_set(struct uh_txq *q, unsigned b, bool on)
-{
-	if (on)
-		q->bitmap[b / 64] |= 1ull << (b % 64);
-	else
-		q->bitmap[b / 64] &= ~(1ull << (b % 64));
-}
-
 /* Throttle lock held. */
 static void unlink_rpc(struct uh_rpc *rpc)
 {
 	struct uh_txq *q = rpc->throttle_q;
-	unsigned b = (unsigned)rpc->throttle_bucket;
 
-	uh_list_del(&rpc->throttle_link);
+	uh_pheap_remove(&q->srpt, &rpc->throttle_srpt);
 	uh_pheap_remove(&q->age, &rpc->throttle_age);
-	if (uh_list_empty(&q->bucket[b]))
-		bit_set(q, b, false);
 	rpc->throttle_q = NULL;
 	atomic_fetch_sub_explicit(&q->num, 1, memory_order_relaxed);
 }
@@ -128,8 +116,6 @@ static bool enqueue(struct uh_rpc *rpc, struct uh_txq *q)
 {
 	struct uh_pacer *pc = &rpc->sock->stack->pacer;
 	uint32_t key = rpc->out.length - rpc->out.next_xmit;
-	struct uh_list *pos;
-	unsigned b = bucket_of(key);
 	bool added = false;
 
 	rpc->out.throttled = true;
@@ -139,21 +125,9 @@ static bool enqueue(struct uh_rpc *rpc, struct uh_txq *q)
 			rpc->throttle_birth = atomic_fetch_add_explicit(
 				&pc->births, 1, memory_order_relaxed);
 		rpc->throttle_key = key;
-		for (pos = q->bucket[b].next; pos != &q->bucket[b];
-		     pos = pos->next) {
-			struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc,
-							 throttle_link);
-
-			if (key < o->throttle_key ||
-			    (key == o->throttle_key &&
-			     rpc->throttle_birth < o->throttle_birth))
-				break;
-		}
-		uh_list_add_before(&rpc->throttle_link, pos);
+		uh_pheap_insert(&q->srpt, &rpc->throttle_srpt);
 		uh_pheap_insert(&q->age, &rpc->throttle_age);
-		rpc->throttle_bucket = (uint16_t)b;
 		rpc->throttle_q = q;
-		bit_set(q, b, true);
 		uh_rpc_hold(rpc);               /* the set's reference */
 		atomic_fetch_add_explicit(&q->num, 1, memory_order_relaxed);
 		added = true;
@@ -219,18 +193,9 @@ static struct uh_rpc *pop(struct uhoma_stack *st, struct uh_txq *q)
 			uh_metric_add(st->metrics, UH_M_PACER_FIFO_SENDS, 1);
 		}
 	}
-	if (!best) {
-		for (unsigned w = 0; w < sizeof(q->bitmap) / 8; w++)
-			if (q->bitmap[w]) {
-				unsigned b = w * 64 + (unsigned)__builtin_ctzll(
-							      q->bitmap[w]);
-
-				best = uh_list_entry(q->bucket[b].next,
-						     struct uh_rpc,
-						     throttle_link);
-				break;
-			}
-	}
+	if (!best && uh_pheap_min(&q->srpt))
+		best = uh_container_of(uh_pheap_min(&q->srpt), struct uh_rpc,
+				       throttle_srpt);
 	if (best)
 		unlink_rpc(best);
 	uh_pi_unlock(&pc->lock);

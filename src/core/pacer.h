@@ -11,15 +11,16 @@
  * tick) sends it when the backlog drains. Messages with at most
  * defer_min_bytes left are never throttled.
  *
- * The throttled set is SRPT-ordered on bytes left to send, in buckets of
- * 1/8 octave (eight buckets per power of two) with a bitmap of non-empty
- * buckets: inserting costs a scan of one short bucket, finding the best a
- * few bit operations -- never a scan of every throttled message, the
- * failure measured in the kernel module (a single-lock, linearly scanned
- * list cut throughput tenfold). A pacer_fifo_fraction share of sends goes
- * to the oldest throttled message instead, so long messages cannot starve;
- * the set keeps its messages in a pairing heap on age too, whose root is
- * that message (finding it walked the whole set until 2026-12-07).
+ * The throttled set is SRPT-ordered on bytes left to send (ties: the
+ * older), a pairing heap (util/pheap.h): inserting costs O(1), taking the
+ * best O(log n) -- never a scan of the throttled messages, the failure
+ * measured in the kernel module (a single-lock, linearly scanned list cut
+ * throughput tenfold). A pacer_fifo_fraction share of sends goes to the
+ * oldest throttled message instead, so long messages cannot starve: the
+ * root of a second heap, on age. (Until 2026-12-07 the SRPT order was
+ * buckets of 1/8 octave, each a sorted list that an insert walked -- all
+ * of it for a message the size of thousands of others -- and the FIFO
+ * share walked every message.)
  *
  * A second set of the same kind holds deferred messages: granted data
  * that an application thread's poll left for later (outgoing.h, "transmit
@@ -49,13 +50,10 @@
 struct uhoma_stack;
 struct uh_rpc;
 
-#define UH_PACER_BUCKETS 160
-
 /* A set of messages in SRPT order (bytes left to send), with a FIFO
  * share; all fields under the throttle lock. */
 struct uh_txq {
-	struct uh_list bucket[UH_PACER_BUCKETS];
-	uint64_t bitmap[(UH_PACER_BUCKETS + 63) / 64];
+	struct uh_pheap srpt;            /* by throttle_key, then birth */
 	struct uh_pheap age;             /* the same messages by throttle_birth:
 					  * the FIFO share's oldest at the root */
 	_Atomic uint32_t num;            /* read racily without the lock */

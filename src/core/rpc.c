@@ -259,7 +259,6 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_list_init(&rpc->unproven_link);
 	uh_list_init(&rpc->granting.link);
 	rpc->granting.slot = -1;
-	uh_list_init(&rpc->throttle_link);
 	rpc->throttle_q = NULL;
 	uh_list_init(&rpc->timer_link);
 	rpc->timer_slot = UH_TW_NONE;

@@ -202,12 +202,11 @@ struct uh_rpc {
 	} granting;
 
 	/* Pacer (core/pacer.h): throttle lock. */
-	struct uh_list throttle_link; /* on throttle_q->bucket[throttle_bucket] */
+	struct uh_pheap_node throttle_srpt; /* in throttle_q->srpt */
+	struct uh_pheap_node throttle_age;  /* in throttle_q->age */
 	struct uh_txq *throttle_q;    /* the set it is in, or NULL */
 	uint32_t throttle_key;        /* bytes left to send when queued */
-	uint16_t throttle_bucket;     /* valid while throttle_q is set */
 	uint64_t throttle_birth;      /* age (FIFO share) */
-	struct uh_pheap_node throttle_age; /* in throttle_q->age */
 
 	/* The socket's timer wheel (twheel.h). */
 	uint64_t timer_due;          /* RPC lock: tick it is next due, 0 if
