@@ -255,7 +255,6 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_rculist_node_init(&rpc->active);
 	uh_list_init(&rpc->ready_link);
 	uh_list_init(&rpc->dead_link);
-	uh_list_init(&rpc->buf_link);
 	uh_list_init(&rpc->unproven_link);
 	uh_list_init(&rpc->granting.link);
 	rpc->granting.slot = -1;
@@ -544,7 +543,8 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_deferred *p)
 	if (uh_rculist_linked(&rpc->active))
 		uh_rculist_del(&rpc->active);
 	uh_list_del(&rpc->ready_link);
-	uh_list_del(&rpc->buf_link);
+	if (uh_pheap_contains(&s->waiting_bufs, &rpc->buf_node))
+		uh_pheap_remove(&s->waiting_bufs, &rpc->buf_node);
 	unproven_del(s, rpc);
 	rpc->in.waiting_bufs = false;
 	uh_list_add_tail(&rpc->dead_link, &s->dead);

@@ -222,7 +222,12 @@ struct uh_rpc {
 	struct uh_rculist active;
 	struct uh_list ready_link;   /* socket lock: on sock->ready */
 	struct uh_list dead_link;    /* socket lock: on sock->dead */
-	struct uh_list buf_link;     /* socket lock: on sock->waiting_bufs */
+	/* Socket lock: in sock->waiting_bufs, and its keys there (taken
+	 * when it joined: the heap's order must not change under it). */
+	struct uh_pheap_node buf_node;
+	uint64_t buf_seq;
+	uint32_t buf_len;
+	bool buf_proven;
 	struct uh_list unproven_link;/* socket lock: on sock->unproven */
 };
 

@@ -47,7 +47,7 @@ static bool region_full(struct uhoma_sock *s)
 	bool full;
 
 	uh_lock(&s->lock);
-	full = !uh_list_empty(&s->waiting_bufs);
+	full = uh_pheap_min(&s->waiting_bufs) != NULL;
 	uh_unlock(&s->lock);
 	return full;
 }

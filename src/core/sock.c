@@ -16,6 +16,9 @@
 static UH_LOCK_CLASS(sock_class, "socket", UH_RANK_SOCKET, 0);
 static UH_LOCK_CLASS(rpc_class, "rpc", UH_RANK_RPC, 0);
 
+static bool bufs_first(const struct uh_pheap_node *a,
+		       const struct uh_pheap_node *b);
+
 /* ---- deferred work ------------------------------------------------------ */
 
 void uh_deferred_ctl(struct uh_deferred *p, const struct uh_hdr *h,
@@ -137,7 +140,8 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port,
 	s->nunproven = 0;
 	uh_list_init(&s->ready);
 	uh_list_init(&s->dead);
-	uh_list_init(&s->waiting_bufs);
+	uh_pheap_init(&s->waiting_bufs, bufs_first);
+	s->bufs_seq = 0;
 	uh_wait_init(&s->wait);
 	uh_wait_init(&s->tx_wait);
 	atomic_init(&s->tx_limit, st->cfg.sndbuf);
@@ -310,23 +314,33 @@ unsigned uh_sock_reap(struct uhoma_sock *s, bool all)
 
 /* ---- waiting for buffer space ------------------------------------------- */
 
-/* Socket lock held: links @rpc into the buffer waits in order: messages
- * whose senders have proven themselves first (a flood of forged first
- * packets must not queue ahead of real senders), then shortest first,
- * FIFO among equals. */
+/* The buffer waits' order: messages whose senders have proven themselves
+ * first (a flood of forged first packets must not queue ahead of real
+ * senders), then shortest first, FIFO among equals. A heap: with
+ * thousands waiting (an incast into a full region), a sorted list made
+ * every arrival walk them under the socket lock. */
+static bool bufs_first(const struct uh_pheap_node *a,
+		       const struct uh_pheap_node *b)
+{
+	const struct uh_rpc *x = uh_container_of_const(a, struct uh_rpc,
+						       buf_node);
+	const struct uh_rpc *y = uh_container_of_const(b, struct uh_rpc,
+						       buf_node);
+
+	if (x->buf_proven != y->buf_proven)
+		return x->buf_proven;
+	if (x->buf_len != y->buf_len)
+		return x->buf_len < y->buf_len;
+	return x->buf_seq < y->buf_seq;
+}
+
+/* Socket lock held (and @rpc's lock, whose fields the keys copy). */
 static void bufs_insert(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
-	struct uh_list *pos;
-
-	for (pos = s->waiting_bufs.next; pos != &s->waiting_bufs;
-	     pos = pos->next) {
-		struct uh_rpc *o = uh_list_entry(pos, struct uh_rpc, buf_link);
-
-		if (rpc->in.proven != o->in.proven ? rpc->in.proven
-						   : o->in.length > rpc->in.length)
-			break;
-	}
-	uh_list_add_before(&rpc->buf_link, pos);
+	rpc->buf_proven = rpc->in.proven;
+	rpc->buf_len = (uint32_t)rpc->in.length;
+	rpc->buf_seq = s->bufs_seq++;
+	uh_pheap_insert(&s->waiting_bufs, &rpc->buf_node);
 }
 
 void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
@@ -350,7 +364,8 @@ void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
 void uh_sock_unwait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
 	uh_lock(&s->lock);
-	uh_list_del(&rpc->buf_link);
+	if (uh_pheap_contains(&s->waiting_bufs, &rpc->buf_node))
+		uh_pheap_remove(&s->waiting_bufs, &rpc->buf_node);
 	uh_unlock(&s->lock);
 	rpc->in.waiting_bufs = false;
 }
@@ -358,8 +373,8 @@ void uh_sock_unwait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
 	uh_lock(&s->lock);
-	if (uh_list_linked(&rpc->buf_link)) {
-		uh_list_del(&rpc->buf_link);
+	if (uh_pheap_contains(&s->waiting_bufs, &rpc->buf_node)) {
+		uh_pheap_remove(&s->waiting_bufs, &rpc->buf_node);
 		bufs_insert(s, rpc);
 	}
 	uh_unlock(&s->lock);
@@ -375,7 +390,10 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 		bool got;
 
 		uh_lock(&s->lock);
-		rpc = uh_list_first(&s->waiting_bufs, struct uh_rpc, buf_link);
+		rpc = uh_pheap_min(&s->waiting_bufs)
+			      ? uh_container_of(uh_pheap_min(&s->waiting_bufs),
+						struct uh_rpc, buf_node)
+			      : NULL;
 		if (rpc)
 			uh_rpc_hold(rpc);   /* on the list: not reaped */
 		uh_unlock(&s->lock);
@@ -391,7 +409,10 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 					    &rpc->in.num_bpages);
 			if (got) {
 				uh_lock(&s->lock);
-				uh_list_del(&rpc->buf_link);
+				if (uh_pheap_contains(&s->waiting_bufs,
+						      &rpc->buf_node))
+					uh_pheap_remove(&s->waiting_bufs,
+							&rpc->buf_node);
 				uh_unlock(&s->lock);
 				rpc->in.waiting_bufs = false;
 				rpc->in.has_bufs = true;
@@ -404,7 +425,10 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 			 * (nothing should leave it so) must not be looked at
 			 * forever. */
 			uh_lock(&s->lock);
-			uh_list_del(&rpc->buf_link);
+			if (uh_pheap_contains(&s->waiting_bufs,
+					      &rpc->buf_node))
+				uh_pheap_remove(&s->waiting_bufs,
+						&rpc->buf_node);
 			uh_unlock(&s->lock);
 			got = true;
 		}

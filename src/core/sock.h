@@ -46,6 +46,7 @@
 #include "sync/rculist.h"
 #include "sync/wait.h"
 #include "util/list.h"
+#include "util/pheap.h"
 
 struct uhoma_stack;
 struct uh_readiness;
@@ -74,8 +75,11 @@ struct uhoma_sock {
 	_Atomic uint32_t dead_count;   /* entries on dead: changed under the
 					* lock, read without it to skip idle
 					* reaps */
-	struct uh_list waiting_bufs;   /* waiting for pool space, shortest
-					* first */
+	struct uh_pheap waiting_bufs;  /* lock: RPCs waiting for pool space:
+					* proven senders first, then the
+					* shortest, FIFO among equals (each
+					* RPC's buf_* keys) */
+	uint64_t bufs_seq;             /* lock: the FIFO order's counter */
 	struct uh_list unproven;       /* lock: incoming requests whose
 					* sender has not shown it exists
 					* (in.proven), oldest first */

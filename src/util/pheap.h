@@ -44,6 +44,14 @@ static inline struct uh_pheap_node *uh_pheap_min(const struct uh_pheap *h)
 	return h->root;
 }
 
+/* Whether @n, a node zeroed before its first use, is in @h (a removed
+ * node is zeroed again). */
+static inline bool uh_pheap_contains(const struct uh_pheap *h,
+				     const struct uh_pheap_node *n)
+{
+	return h->root == n || n->prev != NULL;
+}
+
 /* Adds @n, which is in no heap. */
 void uh_pheap_insert(struct uh_pheap *h, struct uh_pheap_node *n);
 

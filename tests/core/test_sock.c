@@ -82,15 +82,47 @@ static void end_all_clients(struct uhoma_sock *s)
 	assert_int_equal(uh_call_abort(s, 0, 0), UHOMA_OK);
 }
 
-/* The ids on @s's buffer-wait list, in order, into @ids; how many. */
+/* Nodes of the buffer waits' heap under @n into @r (at most @max). */
+static void collect(const struct uh_pheap_node *n, const struct uh_rpc **r,
+		    unsigned *k, unsigned max)
+{
+	for (; n; n = n->next) {
+		if (*k < max)
+			r[(*k)++] = uh_container_of_const(n, struct uh_rpc,
+							  buf_node);
+		collect(n->child, r, k, max);
+	}
+}
+
+/* The ids waiting for buffers on @s, in the order they will be served
+ * (the keys' order, and the first is the heap's root), into @ids; how
+ * many. */
 static unsigned waiting_ids(struct uhoma_sock *s, uint64_t *ids, unsigned max)
 {
+	const struct uh_rpc *r[16];
 	unsigned n = 0;
 
+	assert_true(max <= 16);
 	uh_lock(&s->lock);
-	for (struct uh_list *pos = s->waiting_bufs.next;
-	     pos != &s->waiting_bufs && n < max; pos = pos->next)
-		ids[n++] = uh_list_entry(pos, struct uh_rpc, buf_link)->id;
+	collect(s->waiting_bufs.root, r, &n, max);
+	for (unsigned i = 1; i < n; i++)      /* insertion sort by key */
+		for (unsigned j = i; j > 0; j--) {
+			const struct uh_rpc *a = r[j - 1], *b = r[j];
+			bool swap = a->buf_proven != b->buf_proven
+					    ? b->buf_proven
+					    : a->buf_len != b->buf_len
+						      ? b->buf_len < a->buf_len
+						      : b->buf_seq < a->buf_seq;
+
+			if (!swap)
+				break;
+			r[j - 1] = b;
+			r[j] = a;
+		}
+	if (n)
+		assert_ptr_equal(&r[0]->buf_node, s->waiting_bufs.root);
+	for (unsigned i = 0; i < n; i++)
+		ids[i] = r[i]->id;
 	uh_unlock(&s->lock);
 	return n;
 }
