@@ -76,6 +76,7 @@ fuzz:
 bench: all
 	./build/bench_sync
 	./build/bench_floor
+	./build/bench_scale
 	./build/uhoma-bench compare --seconds 5 --warmup 0.5
 	mkdir -p build/bench
 	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 --conns 8 \
