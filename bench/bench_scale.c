@@ -179,42 +179,47 @@ static double pacer_step(unsigned n)
 	return ns;
 }
 
-/* ns per first packet of a message that queues for grants, @n queued
- * before it (and up to TIMED more). */
+/* ns per first packet of a @len-byte message claiming @unsched bytes
+ * unscheduled, with @n such messages there before it (and up to TIMED
+ * more), on a stack configured with @config. */
+static double first_packets(unsigned n, const char *config, uint32_t len,
+			    uint32_t unsched, struct fx *f)
+{
+	uint64_t t0;
+
+	fx_up(f, config);
+	for (unsigned i = 0; i < n; i++)
+		first_packet(f, 1 + (int)(i % 10), 2 + 2 * i, len, unsched);
+	t0 = uh_now_ns();
+	for (unsigned i = n; i < n + TIMED; i++)
+		first_packet(f, 1 + (int)(i % 10), 2 + 2 * i, len, unsched);
+	return (double)(uh_now_ns() - t0) / TIMED;
+}
+
+/* Messages that queue for grants (6,000 bytes, 2,000 unscheduled). */
 static double grant_step(unsigned n)
 {
 	struct fx f;
-	uint64_t t0;
+	double ns = first_packets(n, "max_incoming=100000000,"
+				     "max_unproven=100000",
+				  6000, 2000, &f);
 
-	fx_up(&f, "max_incoming=100000000,max_unproven=100000");
-	for (unsigned i = 0; i < n; i++)
-		first_packet(&f, 1 + (int)(i % 10), 2 + 2 * i, 6000, 2000);
-	t0 = uh_now_ns();
-	for (unsigned i = n; i < n + TIMED; i++)
-		first_packet(&f, 1 + (int)(i % 10), 2 + 2 * i, 6000, 2000);
-	t0 = uh_now_ns() - t0;
 	if (uh_grant_count(f.st) < n)
 		die("messages not queued for grants");
 	fx_down(&f);
-	return (double)t0 / TIMED;
+	return ns;
 }
 
-/* ns per first packet of a 1 MB message that waits for buffer space, @n
- * there before it (the region holds about sixty). */
+/* 1 MB messages, which wait for buffer space (the region holds about
+ * sixty). */
 static double bufwait_step(unsigned n)
 {
 	struct fx f;
-	uint64_t t0;
+	double ns = first_packets(n, "max_unproven=100000", 1000000, 10000,
+				  &f);
 
-	fx_up(&f, "max_unproven=100000");
-	for (unsigned i = 0; i < n; i++)
-		first_packet(&f, 1 + (int)(i % 10), 2 + 2 * i, 1000000, 10000);
-	t0 = uh_now_ns();
-	for (unsigned i = n; i < n + TIMED; i++)
-		first_packet(&f, 1 + (int)(i % 10), 2 + 2 * i, 1000000, 10000);
-	t0 = uh_now_ns() - t0;
 	fx_down(&f);
-	return (double)t0 / TIMED;
+	return ns;
 }
 
 static double best(double (*fn)(unsigned), unsigned n)
