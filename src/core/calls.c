@@ -83,6 +83,7 @@ int uh_call_reply(struct uhoma_sock *s, const struct uh_addr *addr,
 	}
 	uh_rpc_set_msgout(rpc, copy, len);
 	uh_rpc_heard(rpc);
+	rpc->reply_tick = rpc->silent_since;
 	uh_rpc_set_state(rpc, UH_RPC_OUTGOING);
 	uh_rpc_arm(rpc, 1);        /* the response's timer starts */
 	uh_out_xmit(rpc);

@@ -48,10 +48,20 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 
 	if (uh_rpc_is_client(rpc)) {
 		if (rpc->state == UH_RPC_OUTGOING) {
-			/* The first bytes of the response. */
+			/* The first bytes of the response: how long the
+			 * server took, for a request that needed no grant
+			 * (a one-way trip of its own). */
 			in->length = (int32_t)h->u.data.message_length;
 			in->bytes_remaining = h->u.data.message_length;
 			uh_rpc_set_state(rpc, UH_RPC_INCOMING);
+			if (rpc->out.length <= st->cfg.unsched_bytes &&
+			    !rpc->restarts)
+				uh_delay_sample(
+					&rpc->peer->resp_delay,
+					atomic_load_explicit(
+						&st->ticks,
+						memory_order_relaxed) -
+						rpc->born_tick);
 		} else if (rpc->state != UH_RPC_INCOMING) {
 			uh_stack_drop(st, UH_DROP_WRONG_STATE);
 			return false;
@@ -451,6 +461,15 @@ void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 	if (rpc) {
 		if (rpc->state == UH_RPC_OUTGOING) {
 			uh_metric_inc(st->metrics, UH_M_RESPONSES_SENT);
+			/* How long its client took to acknowledge (a
+			 * response that needed no grant). */
+			if (rpc->out.length <= st->cfg.unsched_bytes)
+				uh_delay_sample(
+					&rpc->peer->ack_delay,
+					atomic_load_explicit(
+						&st->ticks,
+						memory_order_relaxed) -
+						rpc->reply_tick);
 			uh_rpc_end(rpc, &p);
 		} else {
 			uh_stack_drop(st, UH_DROP_WRONG_STATE);

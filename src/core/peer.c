@@ -610,3 +610,36 @@ void uh_peertab_walk(struct uh_peertab *t, unsigned b,
 			fn(p, arg);
 	uh_rcu_read_unlock();
 }
+
+/* ---- how long a peer takes to answer ------------------------------------ */
+
+void uh_delay_sample(struct uh_delay_est *e, uint64_t ticks)
+{
+	uint64_t old = atomic_load_explicit(&e->v, memory_order_relaxed), est;
+	int64_t sample = ticks > (1u << 24) ? (1 << 24) : (int64_t)ticks;
+
+	do {
+		int64_t srtt8 = (int64_t)(old >> 32);
+		int64_t var4 = (int64_t)(old & 0xffffffffu);
+		int64_t err;
+
+		if (!old) {
+			srtt8 = sample * 8;
+			var4 = sample * 2;      /* deviation: half the sample */
+		} else {
+			err = sample - srtt8 / 8;
+			srtt8 += err;
+			var4 += (err < 0 ? -err : err) - var4 / 4;
+		}
+		est = (uint64_t)srtt8 << 32 | (uint64_t)var4;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->v, &old, est, memory_order_relaxed, memory_order_relaxed));
+}
+
+uint64_t uh_delay_bound(const struct uh_delay_est *e, uint64_t cap)
+{
+	uint64_t est = atomic_load_explicit(&e->v, memory_order_relaxed);
+	uint64_t bound = (est >> 32) / 8 + (est & 0xffffffffu);
+
+	return bound < cap ? bound : cap;
+}

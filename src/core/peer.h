@@ -38,6 +38,17 @@
 /* uh_peer.refs of a peer removed from the table. */
 #define UH_PEER_DEAD UINT32_MAX
 
+/*
+ * How long a peer takes to answer, in ticks, learned from the waits we
+ * see (Jacobson's estimator, as TCP's RTO): the smoothed wait x 8 in the
+ * high half of @v, the mean deviation x 4 in the low. Any thread that
+ * takes a sample updates it with a CAS (a lost race loses a sample); 0:
+ * no sample yet.
+ */
+struct uh_delay_est {
+	_Atomic uint64_t v;
+};
+
 struct uh_peer {
 	struct uh_peer *_Atomic next;  /* hash chain: written under
 					* peertab.lock, read under RCU */
@@ -67,6 +78,11 @@ struct uh_peer {
 	_Atomic uint64_t heard_tick;   /* tick of its last packet for one of
 					* our RPCs (relaxed; written only
 					* when it changes) */
+	/* How long this peer takes to answer (uh_delay_est): as a server,
+	 * our one-round-trip requests' responses (creation to first
+	 * packet); as a client, the ACKs of our responses (reply to ACK). */
+	struct uh_delay_est resp_delay;
+	struct uh_delay_est ack_delay;
 	/* The grant manager's (grant.h), under the grant lock: this
 	 * peer's QUEUED messages, the best at the root; while it has any,
 	 * its place among such peers while none of its messages is active
@@ -85,6 +101,14 @@ static inline void uh_peer_heard(struct uh_peer *peer, uint64_t now)
 		atomic_store_explicit(&peer->heard_tick, now,
 				      memory_order_relaxed);
 }
+
+/* A wait of @ticks for a peer's answer, into @e. */
+void uh_delay_sample(struct uh_delay_est *e, uint64_t ticks);
+
+/* How long an answer from the peer may take before its silence means
+ * something, in ticks: smoothed wait + 4 deviations, at most @cap; 0
+ * while its answers come within a tick. */
+uint64_t uh_delay_bound(const struct uh_delay_est *e, uint64_t cap);
 
 #define UH_PEERTAB_BUCKETS 256
 

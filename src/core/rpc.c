@@ -262,7 +262,7 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_list_init(&rpc->timer_link);
 	rpc->timer_slot = UH_TW_NONE;
 	rpc->timer_due = 0;
-	rpc->timer_seen = rpc->silent_since =
+	rpc->born_tick = rpc->timer_seen = rpc->silent_since =
 		atomic_load_explicit(&s->stack->ticks, memory_order_relaxed);
 	return rpc;
 }

@@ -166,6 +166,7 @@ struct uh_rpc {
 	uint64_t silent_since;   /* tick of the last word from the peer (or
 				  * of the last reason not to expect one):
 				  * the silence is measured from it */
+	uint64_t born_tick;      /* immutable: the tick it was created */
 	bool busy_seen;          /* client: the server answered BUSY, so it
 				  * has the request (cleared on RPC_UNKNOWN) */
 	uint8_t restarts;        /* client: RPC_UNKNOWNs that restarted the
@@ -173,6 +174,7 @@ struct uh_rpc {
 	bool acked;              /* client: the server has our ACK already
 				  * (sent for its NEED_ACK) */
 	uint64_t done_tick;      /* server: tick the response was fully sent */
+	uint64_t reply_tick;     /* server: tick of the reply (RPC lock) */
 	struct uh_msgin in;
 	struct uh_msgout out;
 

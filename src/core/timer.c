@@ -172,22 +172,32 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		 * an overloaded client that is a storm of its own.) A client
 		 * silent (no RESEND, BUSY or ACK) past the timeout is gone,
 		 * and the RPC with it. */
+		uint64_t ask = c->request_ack_ticks, slack = 0;
+		uint64_t wait = uh_delay_bound(&rpc->peer->ack_delay,
+					       c->timeout_ticks);
+
+		/* A client that usually takes longer to acknowledge (a
+		 * queue of responses in front of it) is not asked before
+		 * that: at a thousand RPCs in flight, NEED_ACKs went out
+		 * for most responses, and the ACKs came back for them. */
+		if (wait > ask) {
+			slack = wait - ask;
+			ask = wait;
+		}
 		if (!rpc->done_tick)
 			rpc->done_tick = now;
-		if (silence >= c->timeout_ticks) {
+		if (silence >= c->timeout_ticks + slack) {
 			timed_out(rpc, p);
 			return;
 		}
-		if (sched_crossed(now - rpc->done_tick, k,
-				  c->request_ack_ticks, c->resend_interval,
-				  SERVER_BACKOFF))
+		if (sched_crossed(now - rpc->done_tick, k, ask,
+				  c->resend_interval, SERVER_BACKOFF))
 			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
 		rpc->timer_due = min_u64(
-			rpc->done_tick + sched_next(now - rpc->done_tick,
-						    c->request_ack_ticks,
+			rpc->done_tick + sched_next(now - rpc->done_tick, ask,
 						    c->resend_interval,
 						    SERVER_BACKOFF),
-			rpc->silent_since + c->timeout_ticks);
+			rpc->silent_since + c->timeout_ticks + slack);
 		return;
 	}
 	if (rpc->in.waiting_bufs || waiting_for_grant(rpc)) {
@@ -218,7 +228,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
 							    : rpc->out.length;
 	uint64_t first = c->resend_ticks, every = c->resend_interval;
-	uint64_t silence;
+	uint64_t silence, rto, slack = 0;
 
 	if (rpc->handed_off) {
 		rpc->timer_due = 0;      /* complete: the application next */
@@ -233,6 +243,29 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		rpc->silent_since = now;
 		rpc->timer_due = now + 1;
 		return;
+	}
+	/*
+	 * Waiting on a server that takes long to answer -- behind a queue
+	 * of requests, or because we are (a receive backlog of our own):
+	 * its silence means nothing until it has lasted longer than its
+	 * answers usually take (uh_peer_rto_ticks, capped at the timeout).
+	 * With a fixed resend_ticks, a thousand small RPCs in flight made
+	 * every one of them RESEND after 5 ms of waiting in a queue; the
+	 * server resent responses already on their way or answered
+	 * RPC_UNKNOWN to a RESEND that overtook its request, and that load
+	 * lengthened the queue: 10x the cost per RPC, and timeouts on a
+	 * lossless loopback (helper-25). The timeout moves by as much.
+	 */
+	rto = uh_delay_bound(&rpc->peer->resp_delay, c->timeout_ticks);
+	if (rpc->state == UH_RPC_OUTGOING && !rpc->restarts && rto > first) {
+		/* Only the first wait for a response stretches: later
+		 * probes keep resend_interval (by then a live server has
+		 * answered the first with BUSY, below, or it was lost, and
+		 * as many probes fit before the timeout as at the usual
+		 * schedule), and an RPC restarted after RPC_UNKNOWN is
+		 * recovering from a loss, on the usual schedule. */
+		slack = rto - first;
+		first = rto;
 	}
 	/*
 	 * Waiting on a server that has our request (it answered BUSY) and
@@ -257,7 +290,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		if (heard < silence)
 			silence = heard;
 	}
-	if (silence >= c->timeout_ticks) {
+	if (silence >= c->timeout_ticks + slack) {
 		timed_out(rpc, p);
 		return;
 	}
@@ -272,7 +305,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	rpc->timer_due = min_u64(rpc->silent_since +
 				 sched_next(now - rpc->silent_since, first,
 					    every, CLIENT_BACKOFF),
-				 now + c->timeout_ticks - silence);
+				 now + c->timeout_ticks + slack - silence);
 }
 
 /* Looks at every RPC of @s due at tick @now. */

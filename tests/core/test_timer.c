@@ -367,8 +367,14 @@ static void timer__need_ack_answered_and_silence_restarted(void **state)
 	 * last word (tick 60). */
 	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
 	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 0);
-	for (int t = 111; t <= 160; t++)
+	/* The client acknowledged RPC 1000 3 ticks after its reply: this
+	 * client is given 3 + 4 x 1.5 = 9 ticks to acknowledge, 7 past
+	 * request_ack_ticks, and its silence as long past the timeout --
+	 * RPC 2000 ends at tick 60 + 100 + 7, not before. */
+	for (int t = 111; t <= 166; t++)
 		ct_tick(&net);
+	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 1);
+	ct_tick(&net);
 	ct_clear(&net);
 	assert_int_equal(ct_gauge(b, UHOMA_RPCS_SERVER_OUTGOING), 0);
 	assert_int_equal(ct_metric(b, UH_M_RPC_TIMEOUTS), 1);

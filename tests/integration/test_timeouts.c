@@ -39,13 +39,12 @@ static unsigned env_or(const char *name, unsigned dflt)
  * any loaded server. */
 #define SERVE_BATCH 150
 
-static void serve(struct uhoma_sock *srv, uint8_t *buf)
+static void serve(struct uhoma_sock *srv, uint8_t *buf, int batch)
 {
 	struct uhoma_msg m;
 	int rc;
 
-	for (int i = 0; i < SERVE_BATCH && (rc = nt_recv_nb(srv, &m)) > 0;
-	     i++) {
+	for (int i = 0; i < batch && (rc = nt_recv_nb(srv, &m)) > 0; i++) {
 		assert_int_equal(uhoma_msg_copy(srv, &m, 0, buf, (size_t)rc),
 				 (size_t)rc);
 		assert_int_equal(uhoma_msg_release(srv, &m), UHOMA_OK);
@@ -55,10 +54,15 @@ static void serve(struct uhoma_sock *srv, uint8_t *buf)
 	}
 }
 
-static void run(uint64_t seed, unsigned total, unsigned window)
+/* @total RPCs, @window in flight, the server answering @batch per round
+ * over a network losing @loss_ppm; the two stacks' metrics at the end into
+ * @mc (client) and @ms (server). */
+static void run(uint64_t seed, unsigned total, unsigned window,
+		uint32_t loss_ppm, int batch, struct uhoma_metrics *mc_out,
+		struct uhoma_metrics *ms_out)
 {
 	const struct uhoma_memnet_faults f = {
-		.loss_ppm = 10000, .delay_ns = 5000,
+		.loss_ppm = loss_ppm, .delay_ns = 5000,
 	};
 	struct nt_pair p;
 	struct sockaddr_storage to;
@@ -91,7 +95,7 @@ static void run(uint64_t seed, unsigned total, unsigned window)
 		}
 		if (in_flight > peak)
 			peak = in_flight;
-		serve(p.srv, echo);
+		serve(p.srv, echo, batch);
 		while ((rc = nt_recv_nb(p.cli, &m)) != UHOMA_ERR_AGAIN) {
 			if (rc < 0)
 				fail_msg("RPC %llu failed: %s",
@@ -128,15 +132,48 @@ static void run(uint64_t seed, unsigned total, unsigned window)
 	uhoma_memnet_run(p.net, 400 * 1000 * 1000ull);
 	assert_true(uh_twheel_armed(&p.cli->timers) == 0);
 	assert_true(uh_twheel_armed(&p.srv->timers) == 0);
+	*mc_out = mc;
+	*ms_out = ms;
 	nt_pair_close(&p);
 	free(echo);
 }
 
 static void timeouts__many_in_flight_at_one_pct_loss(void **state)
 {
+	struct uhoma_metrics mc, ms;
+
 	(void)state;
 	run(31, env_or("UHOMA_SOAK_RPCS", 100000),
-	    env_or("UHOMA_SOAK_WINDOW", 30000));
+	    env_or("UHOMA_SOAK_WINDOW", 30000), 10000, SERVE_BATCH, &mc, &ms);
+}
+
+/*
+ * A queue is not silence: 3,000 small RPCs in flight at a server that
+ * answers 250,000 a second wait 12 ms each, longer than resend_ticks, on
+ * a network that loses nothing. The client learns how long this server
+ * takes (its responses' delays: uh_delay_est) and probes no RPC before
+ * that, the server likewise asks for no ACK before its client usually
+ * sends one. Before, every RPC drew a RESEND and every response a
+ * NEED_ACK: over UDP on loopback the answers to them (responses sent
+ * again, RPC_UNKNOWN for RESENDs that overtook their requests) made each
+ * RPC cost 10 times as much and timed RPCs out (helper-25).
+ */
+static void timeouts__queueing_is_not_silence(void **state)
+{
+	struct uhoma_metrics mc, ms;
+	const unsigned total = 30000;
+
+	(void)state;
+	run(33, total, 3000, 0, 50, &mc, &ms);
+	print_message("    RESENDs %llu, NEED_ACKs %llu, BUSYs %llu for %u "
+		      "RPCs\n",
+		      (unsigned long long)mc.packets_sent[UH_PKT_RESEND - 0x10],
+		      (unsigned long long)ms.packets_sent[UH_PKT_NEED_ACK - 0x10],
+		      (unsigned long long)ms.packets_sent[UH_PKT_BUSY - 0x10],
+		      total);
+	assert_true(mc.packets_sent[UH_PKT_RESEND - 0x10] < total / 50);
+	assert_true(ms.packets_sent[UH_PKT_NEED_ACK - 0x10] < total / 50);
+	assert_true(ms.resent_packets < total / 50);
 }
 
 /* The server's packets go straight into the client stack, but for the
@@ -279,6 +316,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(timeouts__many_in_flight_at_one_pct_loss),
+		UH_TEST(timeouts__queueing_is_not_silence),
 		UH_TEST(timeouts__restart_gets_a_fresh_timeout),
 		UH_TEST(timeouts__stuck_poller_is_not_silence),
 	};
