@@ -248,7 +248,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	 * Waiting on a server that takes long to answer -- behind a queue
 	 * of requests, or because we are (a receive backlog of our own):
 	 * its silence means nothing until it has lasted longer than its
-	 * answers usually take (uh_peer_rto_ticks, capped at the timeout).
+	 * answers usually take (peer->resp_delay, capped at the timeout).
 	 * With a fixed resend_ticks, a thousand small RPCs in flight made
 	 * every one of them RESEND after 5 ms of waiting in a queue; the
 	 * server resent responses already on their way or answered
