@@ -175,6 +175,13 @@ struct uh_rpc {
 				  * (sent for its NEED_ACK) */
 	uint64_t done_tick;      /* server: tick the response was fully sent */
 	uint64_t reply_tick;     /* server: tick of the reply (RPC lock) */
+	uint32_t probe_wait;     /* RPC lock: ticks its first probe waits
+				  * (a client's first RESEND, a response's
+				  * first NEED_ACK), from its peer's answer
+				  * delays: raised until the probe is sent,
+				  * never lowered (timer.c later_wait); 0:
+				  * not looked at yet */
+	bool probe_sent;         /* RPC lock: that probe went out */
 	struct uh_msgin in;
 	struct uh_msgout out;
 

@@ -80,6 +80,30 @@ static bool waiting_for_grant(const struct uh_rpc *rpc)
 	       in->granted < (uint32_t)in->length;
 }
 
+/*
+ * The wait before @rpc's first probe, at least @usual: the bound its
+ * peer's port has earned in @est (capped at @cap), kept in
+ * rpc->probe_wait. Until the probe is sent (rpc->probe_sent) a larger
+ * bound moves it later -- a burst's queue builds while its RPCs wait --
+ * but nothing moves it earlier: a bound
+ * that shrank meanwhile (the server's other answers came faster) moved
+ * the timeout before the probe it had been promised, and a lost request
+ * timed out unprobed (helper-26). Its timeout moves with it.
+ */
+static uint64_t later_wait(struct uh_rpc *rpc, const struct uh_delay_est *est,
+			   uint64_t usual, uint64_t cap)
+{
+	if (rpc->probe_wait < usual)
+		rpc->probe_wait = (uint32_t)usual;
+	if (!rpc->probe_sent) {
+		uint64_t b = uh_delay_bound(est, rpc->dport, cap);
+
+		if (b > rpc->probe_wait)
+			rpc->probe_wait = (uint32_t)b;
+	}
+	return rpc->probe_wait;
+}
+
 static void timed_out(struct uh_rpc *rpc, struct uh_deferred *p)
 {
 	uh_metric_inc(rpc->sock->stack->metrics, UH_M_RPC_TIMEOUTS);
@@ -172,27 +196,27 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		 * an overloaded client that is a storm of its own.) A client
 		 * silent (no RESEND, BUSY or ACK) past the timeout is gone,
 		 * and the RPC with it. */
-		uint64_t ask = c->request_ack_ticks, slack = 0;
-		uint64_t wait = uh_delay_bound(&rpc->peer->ack_delay,
-					       c->timeout_ticks);
+		uint64_t ask, slack;
 
 		/* A client that usually takes longer to acknowledge (a
 		 * queue of responses in front of it) is not asked before
 		 * that: at a thousand RPCs in flight, NEED_ACKs went out
-		 * for most responses, and the ACKs came back for them. */
-		if (wait > ask) {
-			slack = wait - ask;
-			ask = wait;
-		}
+		 * for most responses, and the ACKs came back for them.
+		 * As for a client's RESEND: later_wait. */
 		if (!rpc->done_tick)
 			rpc->done_tick = now;
+		ask = later_wait(rpc, rpc->peer->ack_delay,
+				 c->request_ack_ticks, c->timeout_ticks);
+		slack = ask - c->request_ack_ticks;
 		if (silence >= c->timeout_ticks + slack) {
 			timed_out(rpc, p);
 			return;
 		}
 		if (sched_crossed(now - rpc->done_tick, k, ask,
-				  c->resend_interval, SERVER_BACKOFF))
+				  c->resend_interval, SERVER_BACKOFF)) {
 			uh_out_ctl(rpc, UH_PKT_NEED_ACK, p);
+			rpc->probe_sent = true;
+		}
 		rpc->timer_due = min_u64(
 			rpc->done_tick + sched_next(now - rpc->done_tick, ask,
 						    c->resend_interval,
@@ -228,7 +252,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
 							    : rpc->out.length;
 	uint64_t first = c->resend_ticks, every = c->resend_interval;
-	uint64_t silence, rto, slack = 0;
+	uint64_t silence, slack = 0;
 
 	if (rpc->handed_off) {
 		rpc->timer_due = 0;      /* complete: the application next */
@@ -248,7 +272,8 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	 * Waiting on a server that takes long to answer -- behind a queue
 	 * of requests, or because we are (a receive backlog of our own):
 	 * its silence means nothing until it has lasted longer than its
-	 * answers usually take (peer->resp_delay, capped at the timeout).
+	 * answers usually take (peer->resp_delay for its port, capped at
+	 * the timeout).
 	 * With a fixed resend_ticks, a thousand small RPCs in flight made
 	 * every one of them RESEND after 5 ms of waiting in a queue; the
 	 * server resent responses already on their way or answered
@@ -256,16 +281,18 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	 * lengthened the queue: 10x the cost per RPC, and timeouts on a
 	 * lossless loopback (helper-25). The timeout moves by as much.
 	 */
-	rto = uh_delay_bound(&rpc->peer->resp_delay, c->timeout_ticks);
-	if (rpc->state == UH_RPC_OUTGOING && !rpc->restarts && rto > first) {
+	if (rpc->state == UH_RPC_OUTGOING && !rpc->restarts) {
 		/* Only the first wait for a response stretches: later
 		 * probes keep resend_interval (by then a live server has
 		 * answered the first with BUSY, below, or it was lost, and
 		 * as many probes fit before the timeout as at the usual
 		 * schedule), and an RPC restarted after RPC_UNKNOWN is
 		 * recovering from a loss, on the usual schedule. */
-		slack = rto - first;
-		first = rto;
+		uint64_t w = later_wait(rpc, rpc->peer->resp_delay, first,
+					c->timeout_ticks);
+
+		slack = w - first;
+		first = w;
 	}
 	/*
 	 * Waiting on a server that has our request (it answered BUSY) and
@@ -299,6 +326,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		/* No response yet: RESEND(0, -1) draws BUSY from a live
 		 * server, RPC_UNKNOWN from one that lost the request. */
 		uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
+		rpc->probe_sent = true;
 		if (rpc->state == UH_RPC_INCOMING)
 			uh_grant_silent(rpc, p);
 	}
