@@ -57,7 +57,8 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 			if (rpc->out.length <= st->cfg.unsched_bytes &&
 			    !rpc->restarts)
 				uh_delay_sample(
-					rpc->peer->resp_delay, rpc->dport,
+					uh_peer_resp_delay(rpc->peer,
+							   rpc->dport),
 					atomic_load_explicit(
 						&st->ticks,
 						memory_order_relaxed) -
@@ -465,7 +466,7 @@ void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 			 * response that needed no grant). */
 			if (rpc->out.length <= st->cfg.unsched_bytes)
 				uh_delay_sample(
-					rpc->peer->ack_delay, rpc->dport,
+					&rpc->peer->ack_delay,
 					atomic_load_explicit(
 						&st->ticks,
 						memory_order_relaxed) -

@@ -613,45 +613,33 @@ void uh_peertab_walk(struct uh_peertab *t, unsigned b,
 
 /* ---- how long a peer takes to answer ------------------------------------ */
 
-#define DELAY_FIELD ((1ull << 20) - 1)
-
-void uh_delay_sample(struct uh_delay_est *e, uint16_t port, uint64_t ticks)
+void uh_delay_sample(struct uh_delay_est *e, uint64_t ticks)
 {
-	struct uh_delay_est *slot = &e[port % UH_DELAY_SLOTS];
-	uint64_t old = atomic_load_explicit(&slot->v, memory_order_relaxed);
-	int64_t sample = ticks > 65535 ? 65535 : (int64_t)ticks;
-	uint64_t est;
+	uint64_t old = atomic_load_explicit(&e->v, memory_order_relaxed), est;
+	int64_t sample = ticks > (1u << 24) ? (1 << 24) : (int64_t)ticks;
 
 	do {
-		int64_t srtt8 = (int64_t)(old >> 36 & DELAY_FIELD);
-		int64_t var4 = (int64_t)(old >> 16 & DELAY_FIELD);
+		int64_t srtt8 = (int64_t)(old >> 32);
+		int64_t var4 = (int64_t)(old & 0xffffffffu);
 		int64_t err;
 
-		if (!old || (uint16_t)old != port) {
-			srtt8 = sample * 8;     /* first sample of this port */
+		if (!old) {
+			srtt8 = sample * 8;
 			var4 = sample * 2;      /* deviation: half the sample */
 		} else {
 			err = sample - srtt8 / 8;
 			srtt8 += err;
 			var4 += (err < 0 ? -err : err) - var4 / 4;
 		}
-		if (var4 > (int64_t)DELAY_FIELD)
-			var4 = (int64_t)DELAY_FIELD;
-		est = (uint64_t)srtt8 << 36 | (uint64_t)var4 << 16 | port;
+		est = (uint64_t)srtt8 << 32 | (uint64_t)var4;
 	} while (!atomic_compare_exchange_weak_explicit(
-		&slot->v, &old, est, memory_order_relaxed,
-		memory_order_relaxed));
+		&e->v, &old, est, memory_order_relaxed, memory_order_relaxed));
 }
 
-uint64_t uh_delay_bound(const struct uh_delay_est *e, uint16_t port,
-			uint64_t cap)
+uint64_t uh_delay_bound(const struct uh_delay_est *e, uint64_t cap)
 {
-	uint64_t est = atomic_load_explicit(&e[port % UH_DELAY_SLOTS].v,
-					    memory_order_relaxed);
-	uint64_t bound;
+	uint64_t est = atomic_load_explicit(&e->v, memory_order_relaxed);
+	uint64_t bound = (est >> 32) / 8 + (est & 0xffffffffu);
 
-	if (!est || (uint16_t)est != port)
-		return 0;
-	bound = (est >> 36 & DELAY_FIELD) / 8 + (est >> 16 & DELAY_FIELD);
 	return bound < cap ? bound : cap;
 }

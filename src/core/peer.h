@@ -40,20 +40,20 @@
 
 /*
  * How long a peer takes to answer, in ticks, learned from the waits we
- * see (Jacobson's estimator, as TCP's RTO), per port of the peer: a slow
- * service must not stretch the loss recovery of a fast one on the same
- * host (helper-26). A peer has UH_DELAY_SLOTS of them, the port's slot
- * being port % UH_DELAY_SLOTS; a sample for another port takes the slot
- * over. One 64-bit atomic each, updated by CAS from any thread (a lost
- * race loses a sample): the port in bits 0-15, the mean deviation x 4 in
- * 16-35, the smoothed wait x 8 in 36-55 (waits clamped to 65,535 ticks);
- * 0: empty (no Homa port is 0).
+ * see (Jacobson's estimator, as TCP's RTO): the smoothed wait x 8 in the
+ * high half of @v, the mean deviation x 4 in the low. Any thread that
+ * takes a sample updates it with a CAS (a lost race loses a sample); 0:
+ * no sample yet.
  */
-#define UH_DELAY_SLOTS 4
-
 struct uh_delay_est {
 	_Atomic uint64_t v;
 };
+
+/* A peer's response delays are kept per port that answers, in this many
+ * slots (port % UH_DELAY_SLOTS; ports that share a slot share it): a slow
+ * service must not stretch the loss recovery of a fast one on the same
+ * host (helper-26). */
+#define UH_DELAY_SLOTS 8
 
 struct uh_peer {
 	struct uh_peer *_Atomic next;  /* hash chain: written under
@@ -87,8 +87,9 @@ struct uh_peer {
 	/* How long this peer takes to answer (uh_delay_est): as a server,
 	 * our one-round-trip requests' responses (creation to first
 	 * packet); as a client, the ACKs of our responses (reply to ACK). */
-	struct uh_delay_est resp_delay[UH_DELAY_SLOTS]; /* by its port */
-	struct uh_delay_est ack_delay[UH_DELAY_SLOTS];  /* by its port */
+	struct uh_delay_est resp_delay[UH_DELAY_SLOTS]; /* uh_peer_resp_delay */
+	struct uh_delay_est ack_delay;  /* one for the host: its ACKs wait on
+					 * its CPUs, whichever process */
 	/* The grant manager's (grant.h), under the grant lock: this
 	 * peer's QUEUED messages, the best at the root; while it has any,
 	 * its place among such peers while none of its messages is active
@@ -108,15 +109,20 @@ static inline void uh_peer_heard(struct uh_peer *peer, uint64_t now)
 				      memory_order_relaxed);
 }
 
-/* A wait of @ticks for an answer from the peer's port @port, into @e
- * (one of its arrays: resp_delay or ack_delay). */
-void uh_delay_sample(struct uh_delay_est *e, uint16_t port, uint64_t ticks);
+/* A wait of @ticks for a peer's answer, into @e. */
+void uh_delay_sample(struct uh_delay_est *e, uint64_t ticks);
 
-/* How long an answer from the peer's port @port may take before its
- * silence means something, in ticks: smoothed wait + 4 deviations, at
- * most @cap; 0 while its answers come within a tick, or with no sample. */
-uint64_t uh_delay_bound(const struct uh_delay_est *e, uint16_t port,
-			uint64_t cap);
+/* How long an answer may take before its silence means something, in
+ * ticks: smoothed wait + 4 deviations, at most @cap; 0 while answers come
+ * within a tick, or with no sample. */
+uint64_t uh_delay_bound(const struct uh_delay_est *e, uint64_t cap);
+
+/* @peer's estimate of the responses from its port @port. */
+static inline struct uh_delay_est *uh_peer_resp_delay(struct uh_peer *peer,
+						      uint16_t port)
+{
+	return &peer->resp_delay[port % UH_DELAY_SLOTS];
+}
 
 #define UH_PEERTAB_BUCKETS 256
 

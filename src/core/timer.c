@@ -82,8 +82,8 @@ static bool waiting_for_grant(const struct uh_rpc *rpc)
 
 /*
  * The wait before @rpc's first probe, at least @usual: the bound its
- * peer's port has earned in @est (capped at @cap), kept in
- * rpc->probe_wait. Until the probe is sent (rpc->probe_sent) a larger
+ * peer (its port, for responses) has earned in @est (capped at @cap),
+ * kept in rpc->probe_wait. Until the probe is sent (rpc->probe_sent) a larger
  * bound moves it later -- a burst's queue builds while its RPCs wait --
  * but nothing moves it earlier: a bound
  * that shrank meanwhile (the server's other answers came faster) moved
@@ -96,7 +96,7 @@ static uint64_t later_wait(struct uh_rpc *rpc, const struct uh_delay_est *est,
 	if (rpc->probe_wait < usual)
 		rpc->probe_wait = (uint32_t)usual;
 	if (!rpc->probe_sent) {
-		uint64_t b = uh_delay_bound(est, rpc->dport, cap);
+		uint64_t b = uh_delay_bound(est, cap);
 
 		if (b > rpc->probe_wait)
 			rpc->probe_wait = (uint32_t)b;
@@ -205,7 +205,7 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		 * As for a client's RESEND: later_wait. */
 		if (!rpc->done_tick)
 			rpc->done_tick = now;
-		ask = later_wait(rpc, rpc->peer->ack_delay,
+		ask = later_wait(rpc, &rpc->peer->ack_delay,
 				 c->request_ack_ticks, c->timeout_ticks);
 		slack = ask - c->request_ack_ticks;
 		if (silence >= c->timeout_ticks + slack) {
@@ -288,8 +288,9 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 		 * as many probes fit before the timeout as at the usual
 		 * schedule), and an RPC restarted after RPC_UNKNOWN is
 		 * recovering from a loss, on the usual schedule. */
-		uint64_t w = later_wait(rpc, rpc->peer->resp_delay, first,
-					c->timeout_ticks);
+		struct uh_delay_est *est = uh_peer_resp_delay(rpc->peer,
+							      rpc->dport);
+		uint64_t w = later_wait(rpc, est, first, c->timeout_ticks);
 
 		slack = w - first;
 		first = w;

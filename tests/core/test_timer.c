@@ -178,10 +178,12 @@ static void timer__learned_wait_kept_until_probed(void **state)
 	cli = ct_sock(a, 0);
 	peer = peer_of(a);
 	for (int i = 0; i < 30; i++)
-		uh_delay_sample(peer->resp_delay, SRV_PORT, 40);
-	assert_int_equal(uh_delay_bound(peer->resp_delay, SRV_PORT, 100), 43);
-	assert_int_equal(uh_delay_bound(peer->resp_delay, SRV_PORT + 1, 100),
-			 0);
+		uh_delay_sample(uh_peer_resp_delay(peer, SRV_PORT), 40);
+	assert_int_equal(uh_delay_bound(uh_peer_resp_delay(peer, SRV_PORT),
+					100), 43);
+	assert_int_equal(uh_delay_bound(uh_peer_resp_delay(peer,
+							   SRV_PORT + 1),
+					100), 0);
 	(void)ct_send(cli, 2, SRV_PORT, 100, 1, false);
 	(void)ct_send(cli, 2, SRV_PORT + 1, 100, 2, false);
 	ct_clear(&net);                                  /* both lost */
@@ -189,8 +191,8 @@ static void timer__learned_wait_kept_until_probed(void **state)
 		ct_tick(&net);
 		if (t == 10)    /* now it answers within a tick */
 			for (int i = 0; i < 60; i++)
-				uh_delay_sample(peer->resp_delay, SRV_PORT,
-						0);
+				uh_delay_sample(
+					uh_peer_resp_delay(peer, SRV_PORT), 0);
 		for (size_t i = 0; i < net.nq; i++) {
 			struct uh_hdr h = ct_hdr(&net, i);
 
