@@ -337,27 +337,40 @@ void uh_grant_done(struct uh_rpc *rpc, struct uh_deferred *p)
 
 /* ---- the manager's moves: grant lock held ------------------------------ */
 
+/* Slots held by @peer's messages. */
+static unsigned peer_active(const struct uh_grant *g,
+			    const struct uh_peer *peer)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++)
+		if (g->slot[i].rpc && g->slot[i].rpc->peer == peer)
+			n++;
+	return n;
+}
+
 /*
  * A peer is in the peers' heap while it has queued messages and no
  * active one: the heap's root is then the candidate for the next free
  * slot, found without a walk. The few peers with active messages (at most
  * a slot each) are looked at through the slots. A peer's place depends on
- * its best queued message, so it leaves the heap while that changes.
+ * its best queued message, and whether it is there on the slots, so it
+ * leaves the heap while either changes (unlist, change, relist).
  */
-static bool listed(const struct uh_peer *p)
+static bool listed(const struct uh_grant *g, const struct uh_peer *p)
 {
-	return uh_pheap_min(&p->grant_q) && !p->grant_active;
+	return uh_pheap_min(&p->grant_q) && !peer_active(g, p);
 }
 
 static void unlist(struct uh_grant *g, struct uh_peer *p)
 {
-	if (listed(p))
+	if (listed(g, p))
 		uh_pheap_remove(&g->peers, &p->grant_node);
 }
 
 static void relist(struct uh_grant *g, struct uh_peer *p)
 {
-	if (listed(p))
+	if (listed(g, p))
 		uh_pheap_insert(&g->peers, &p->grant_node);
 }
 
@@ -393,14 +406,6 @@ static void heaps_remove(struct uh_grant *g, struct uh_rpc *rpc)
 		uh_pheap_remove(&g->by_age, &rpc->granting.age);
 }
 
-/* @peer holds one more (@d 1) or one fewer (@d -1) slot. */
-static void peer_slots(struct uh_grant *g, struct uh_peer *peer, int d)
-{
-	unlist(g, peer);
-	peer->grant_active = (uint8_t)(peer->grant_active + d);
-	relist(g, peer);
-}
-
 static void queue_insert(struct uh_grant *g, struct uh_rpc *rpc)
 {
 	heaps_insert(g, rpc);
@@ -417,8 +422,11 @@ static void queue_remove(struct uh_grant *g, struct uh_rpc *rpc)
 
 static void slot_clear(struct uh_grant *g, int s)
 {
-	peer_slots(g, g->slot[s].rpc->peer, -1);
+	struct uh_peer *peer = g->slot[s].rpc->peer;
+
+	unlist(g, peer);
 	g->slot[s].rpc = NULL;
+	relist(g, peer);
 	atomic_store_explicit(&g->slot[s].remaining, UINT32_MAX,
 			      memory_order_relaxed);
 	set_needy(g, s, false);
@@ -473,28 +481,29 @@ static struct uh_rpc *pick_candidate(struct uh_grant *g, unsigned *count)
 {
 	struct uh_pheap_node *top = uh_pheap_min(&g->peers);
 	struct uh_peer *best = NULL;
+	unsigned best_n = UINT32_MAX;
 
 	if (top) {
 		best = uh_container_of(top, struct uh_peer, grant_node);
-	} else {
-		for (int i = 0; i < UHOMA_MAX_OVERCOMMIT; i++) {
-			struct uh_peer *p = g->slot[i].rpc ? g->slot[i].rpc->peer
-							   : NULL;
+		best_n = 0;
+	}
+	for (int i = 0; !top && i < UHOMA_MAX_OVERCOMMIT; i++) {
+		struct uh_peer *p = g->slot[i].rpc ? g->slot[i].rpc->peer : NULL;
+		unsigned n;
 
-			if (!p || !uh_pheap_min(&p->grant_q))
-				continue;
-			if (!best || p->grant_active < best->grant_active ||
-			    (p->grant_active == best->grant_active &&
-			     rpc_better(uh_pheap_min(&p->grant_q),
-					uh_pheap_min(&best->grant_q))))
-				best = p;
+		if (!p || !uh_pheap_min(&p->grant_q))
+			continue;
+		n = peer_active(g, p);
+		if (n < best_n ||
+		    (n == best_n && rpc_better(uh_pheap_min(&p->grant_q),
+					       uh_pheap_min(&best->grant_q)))) {
+			best = p;
+			best_n = n;
 		}
 	}
-	if (!best) {
-		*count = UINT32_MAX;
+	*count = best_n;
+	if (!best)
 		return NULL;
-	}
-	*count = best->grant_active;
 	return uh_container_of(uh_pheap_min(&best->grant_q), struct uh_rpc,
 			       granting.qnode);
 }
@@ -511,7 +520,7 @@ static int pick_victim(struct uh_grant *g, unsigned limit, unsigned *count)
 
 		if (!g->slot[i].rpc)
 			continue;
-		n = g->slot[i].rpc->peer->grant_active;
+		n = peer_active(g, g->slot[i].rpc->peer);
 		if (victim < 0 || n > vn ||
 		    (n == vn &&
 		     outranks(atomic_load(&g->slot[victim].remaining),
@@ -542,8 +551,8 @@ static void activate(struct uhoma_stack *st, struct uh_rpc *rpc, int s,
 	}
 	rpc->granting.state = UH_G_ACTIVE;
 	rpc->granting.slot = (int8_t)s;
-	g->slot[s].rpc = rpc;
-	peer_slots(g, rpc->peer, 1);
+	unlist(g, rpc->peer);
+	g->slot[s].rpc = rpc;     /* its peer stays out of the heap now */
 	atomic_store(&g->slot[s].birth, rpc->granting.birth);
 	atomic_store(&g->slot[s].remaining, rpc->in.bytes_remaining);
 	atomic_fetch_add(&g->num_active, 1);

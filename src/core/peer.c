@@ -618,6 +618,11 @@ void uh_delay_sample(struct uh_delay_est *e, uint64_t ticks)
 	uint64_t old = atomic_load_explicit(&e->v, memory_order_relaxed), est;
 	int64_t sample = ticks > (1u << 24) ? (1 << 24) : (int64_t)ticks;
 
+	/* Answers within a tick from a peer that always gave them: nothing
+	 * to change, and no write to a line every receiver shares (one a
+	 * response or ACK otherwise). */
+	if (!old && !sample)
+		return;
 	do {
 		int64_t srtt8 = (int64_t)(old >> 32);
 		int64_t var4 = (int64_t)(old & 0xffffffffu);

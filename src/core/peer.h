@@ -96,7 +96,6 @@ struct uh_peer {
 	 * (grant.peers). */
 	struct uh_pheap grant_q;
 	struct uh_pheap_node grant_node;
-	uint8_t grant_active;          /* its messages holding slots */
 };
 
 /* A packet from @peer arrived at tick @now. Written only when the tick

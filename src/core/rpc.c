@@ -543,8 +543,7 @@ void uh_rpc_end(struct uh_rpc *rpc, struct uh_deferred *p)
 	if (uh_rculist_linked(&rpc->active))
 		uh_rculist_del(&rpc->active);
 	uh_list_del(&rpc->ready_link);
-	if (uh_pheap_contains(&s->waiting_bufs, &rpc->buf_node))
-		uh_pheap_remove(&s->waiting_bufs, &rpc->buf_node);
+	uh_sock_bufs_del(s, rpc);
 	unproven_del(s, rpc);
 	rpc->in.waiting_bufs = false;
 	uh_list_add_tail(&rpc->dead_link, &s->dead);

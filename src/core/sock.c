@@ -334,6 +334,12 @@ static bool bufs_first(const struct uh_pheap_node *a,
 	return x->buf_seq < y->buf_seq;
 }
 
+void uh_sock_bufs_del(struct uhoma_sock *s, struct uh_rpc *rpc)
+{
+	if (uh_pheap_contains(&s->waiting_bufs, &rpc->buf_node))
+		uh_pheap_remove(&s->waiting_bufs, &rpc->buf_node);
+}
+
 /* Socket lock held (and @rpc's lock, whose fields the keys copy). */
 static void bufs_insert(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
@@ -364,8 +370,7 @@ void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
 void uh_sock_unwait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
 	uh_lock(&s->lock);
-	if (uh_pheap_contains(&s->waiting_bufs, &rpc->buf_node))
-		uh_pheap_remove(&s->waiting_bufs, &rpc->buf_node);
+	uh_sock_bufs_del(s, rpc);
 	uh_unlock(&s->lock);
 	rpc->in.waiting_bufs = false;
 }
@@ -374,7 +379,7 @@ void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 {
 	uh_lock(&s->lock);
 	if (uh_pheap_contains(&s->waiting_bufs, &rpc->buf_node)) {
-		uh_pheap_remove(&s->waiting_bufs, &rpc->buf_node);
+		uh_sock_bufs_del(s, rpc);
 		bufs_insert(s, rpc);
 	}
 	uh_unlock(&s->lock);
@@ -386,14 +391,14 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 
 	uh_deferred_init(&p);
 	for (;;) {
+		struct uh_pheap_node *first;
 		struct uh_rpc *rpc;
 		bool got;
 
 		uh_lock(&s->lock);
-		rpc = uh_pheap_min(&s->waiting_bufs)
-			      ? uh_container_of(uh_pheap_min(&s->waiting_bufs),
-						struct uh_rpc, buf_node)
-			      : NULL;
+		first = uh_pheap_min(&s->waiting_bufs);
+		rpc = first ? uh_container_of(first, struct uh_rpc, buf_node)
+			    : NULL;
 		if (rpc)
 			uh_rpc_hold(rpc);   /* on the list: not reaped */
 		uh_unlock(&s->lock);
@@ -409,10 +414,7 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 					    &rpc->in.num_bpages);
 			if (got) {
 				uh_lock(&s->lock);
-				if (uh_pheap_contains(&s->waiting_bufs,
-						      &rpc->buf_node))
-					uh_pheap_remove(&s->waiting_bufs,
-							&rpc->buf_node);
+				uh_sock_bufs_del(s, rpc);
 				uh_unlock(&s->lock);
 				rpc->in.waiting_bufs = false;
 				rpc->in.has_bufs = true;
@@ -425,10 +427,7 @@ void uh_sock_check_bufs(struct uhoma_sock *s)
 			 * (nothing should leave it so) must not be looked at
 			 * forever. */
 			uh_lock(&s->lock);
-			if (uh_pheap_contains(&s->waiting_bufs,
-					      &rpc->buf_node))
-				uh_pheap_remove(&s->waiting_bufs,
-						&rpc->buf_node);
+			uh_sock_bufs_del(s, rpc);
 			uh_unlock(&s->lock);
 			got = true;
 		}

@@ -246,6 +246,9 @@ static inline void uh_sock_reap_some(struct uhoma_sock *s)
 
 /* Queues @rpc (locked; incoming message without buffer space) on the
  * socket's waiting list: proven senders first, then shortest first. */
+/* Socket lock held: @rpc out of the buffer waits, if it is there. */
+void uh_sock_bufs_del(struct uhoma_sock *s, struct uh_rpc *rpc);
+
 void uh_sock_wait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc,
 		       struct uh_deferred *p);
 

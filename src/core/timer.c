@@ -83,12 +83,12 @@ static bool waiting_for_grant(const struct uh_rpc *rpc)
 /*
  * The wait before @rpc's first probe, at least @usual: the bound its
  * peer (its port, for responses) has earned in @est (capped at @cap),
- * kept in rpc->probe_wait. Until the probe is sent (rpc->probe_sent) a larger
- * bound moves it later -- a burst's queue builds while its RPCs wait --
- * but nothing moves it earlier: a bound
- * that shrank meanwhile (the server's other answers came faster) moved
- * the timeout before the probe it had been promised, and a lost request
- * timed out unprobed (helper-26). Its timeout moves with it.
+ * kept in rpc->probe_wait. Until the probe is sent (rpc->probe_sent) a
+ * larger bound moves it later -- a burst's queue builds while its RPCs
+ * wait -- but nothing moves it earlier: a bound that shrank meanwhile
+ * (the server's other answers came faster) moved the timeout before the
+ * probe it had been promised, and a lost request timed out unprobed
+ * (helper-26). Its timeout moves with it.
  */
 static uint64_t later_wait(struct uh_rpc *rpc, const struct uh_delay_est *est,
 			   uint64_t usual, uint64_t cap)
