@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -94,6 +96,92 @@ static uintptr_t page_size(void)
 	return s;
 }
 
+/*
+ * The fault guard (usermem.h): once the preload's SIGSEGV and SIGBUS
+ * handler is in place, a copy of the caller's memory is a plain memcpy
+ * that a fault inside the caller's range turns into EFAULT. The handler
+ * finds the copy's jump buffer and range here, in the faulting thread.
+ */
+static _Atomic bool guard_on;
+
+struct guard {
+	sigjmp_buf jb;
+	uintptr_t lo, hi;          /* [lo, hi): the caller's pages */
+	void *dst;                 /* the move: in memory, not registers */
+	const void *src;
+	size_t len;
+	bool touch;
+};
+static __thread struct guard *volatile tl_guard;
+
+void uh_user_guard_enable(bool on)
+{
+	atomic_store_explicit(&guard_on, on, memory_order_release);
+}
+
+bool uh_user_guarded(void)
+{
+	return atomic_load_explicit(&guard_on, memory_order_acquire);
+}
+
+bool uh_user_fault(int sig, const siginfo_t *info, const void *uc)
+{
+	struct guard *g = tl_guard;
+	uintptr_t at;
+
+	if (!g || (sig != SIGSEGV && sig != SIGBUS) || !info)
+		return false;
+	at = (uintptr_t)info->si_addr;
+	if (at < g->lo || at >= g->hi)
+		return false;
+	tl_guard = NULL;
+	/* The mask as it was at the fault: a jump out of a handler keeps
+	 * the one the kernel set for it (the signal blocked). */
+	if (uc)
+		pthread_sigmask(SIG_SETMASK,
+				&((const ucontext_t *)uc)->uc_sigmask, NULL);
+	siglongjmp(g->jb, 1);
+}
+
+/* The guarded move itself, out of line: nothing of it lives in the frame
+ * that sigsetjmp saved. */
+static __attribute__((noinline)) void guarded_move(const struct guard *g)
+{
+	if (g->touch) {
+		uintptr_t page = page_size();
+		uint8_t *p = g->dst, *end = p + g->len;
+
+		for (; p < end; p = (uint8_t *)(((uintptr_t)p | (page - 1)) + 1))
+			__atomic_fetch_or(p, 0, __ATOMIC_RELAXED);
+	} else {
+		memcpy(g->dst, g->src, g->len);
+	}
+}
+
+/* Moves @len bytes from @src to @dst, one of which is the caller's @user
+ * range, under the guard; @touch: instead of a copy, write every page of
+ * @dst with what it holds (an atomic OR of zero: a write another thread
+ * makes meanwhile is kept). UHOMA_ERR_BAD_ADDRESS on a fault there. */
+static int guarded(void *dst, const void *src, size_t len, const void *user,
+		   bool touch)
+{
+	uintptr_t a = (uintptr_t)user;
+	struct guard g = {
+		.lo = a & ~(page_size() - 1),
+		.hi = a + len < a ? UINTPTR_MAX : a + len,
+		.dst = dst, .src = src, .len = len, .touch = touch,
+	};
+
+	if (sigsetjmp(g.jb, 0))
+		return UHOMA_ERR_BAD_ADDRESS;
+	tl_guard = &g;
+	atomic_signal_fence(memory_order_seq_cst);
+	guarded_move(&g);
+	atomic_signal_fence(memory_order_seq_cst);
+	tl_guard = NULL;
+	return UHOMA_OK;
+}
+
 /* 1: every page of [@p, @p + @len) can be accessed (@write: written too)
  * as the check says; 0: not, or the check cannot judge. */
 static int pages_ok(const void *p, size_t len, bool write)
@@ -124,7 +212,11 @@ static int writable(void *p, size_t len)
 {
 	uint8_t probe[64];
 
-	if (!len || in_my_stack(p, len) || pages_ok(p, len, true))
+	if (!len || in_my_stack(p, len))
+		return UHOMA_OK;
+	if (uh_user_guarded())
+		return guarded(p, NULL, len, p, true);
+	if (pages_ok(p, len, true))
 		return UHOMA_OK;
 	/* The pipe's verdict: read it, write the same bytes back (a rare
 	 * path; a write another thread makes there meanwhile can be lost). */
@@ -184,6 +276,8 @@ static int copy_checked(void *dst, const void *src, size_t len,
 {
 	if (!len)
 		return UHOMA_OK;
+	if (!in_my_stack(user, len) && uh_user_guarded())
+		return guarded(dst, src, len, user, false);
 	if (in_my_stack(user, len) || pages_ok(user, len, write)) {
 		memcpy(dst, src, len);
 		return UHOMA_OK;
@@ -214,6 +308,23 @@ int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
 	size_t off = 0;
 	bool ok = true;
 
+	if (uh_user_guarded()) {
+		for (size_t i = 0; i < n; i++)
+			if (!iov[i].iov_len && (intptr_t)iov[i].iov_base < 0)
+				return UHOMA_ERR_BAD_ADDRESS;  /* as below */
+		for (size_t i = 0; i < n && off < len; i++) {
+			size_t part = iov[i].iov_len < len - off
+					      ? iov[i].iov_len : len - off;
+			int rc = part ? guarded(dst + off, iov[i].iov_base,
+						part, iov[i].iov_base, false)
+				      : UHOMA_OK;
+
+			if (rc)
+				return rc;
+			off += part;
+		}
+		return UHOMA_OK;
+	}
 	/* Check every part first: a message is sent whole or not at all. */
 	for (size_t i = 0; i < n && ok; i++) {
 		if (!iov[i].iov_len) {

@@ -19,13 +19,38 @@
  *
  * Memory another thread unmaps between the check and the copy can still
  * fault, as in any program that frees a buffer while a call uses it.
+ *
+ * The guard: the preload owns the SIGSEGV and SIGBUS dispositions
+ * (preload/sigwatch.c: the program's handlers run behind its own), and
+ * once its handler is in place the check above is skipped: a copy is a
+ * memcpy under sigsetjmp, and a fault inside the caller's range jumps
+ * back and fails the call with EFAULT -- no system call, where the page
+ * check cost one per message and a page-table walk per page (15 % of W4's
+ * rate through the preload, bench/README.md). A fault anywhere else goes
+ * on to the program's handler or the default action. A write check
+ * touches each page with an atomic OR of zero, which loses no write of
+ * another thread's.
  */
 #ifndef UHOMA_API_USERMEM_H
 #define UHOMA_API_USERMEM_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+
+/* Copies go under the guard from now on (@on), or back to the check: the
+ * preload's fault handler is, or is no longer, the kernel's disposition
+ * for SIGSEGV and SIGBUS. */
+void uh_user_guard_enable(bool on);
+bool uh_user_guarded(void);
+
+/* From the fault handler, first: if @sig at @info's address is a fault of
+ * a guarded copy in this thread, restores the mask of @uc (the ucontext)
+ * and jumps back to the copy, which fails with EFAULT (no return).
+ * Otherwise false: the fault is someone else's. Async-signal-safe. */
+bool uh_user_fault(int sig, const siginfo_t *info, const void *uc);
 
 /* Starts a call of the application's, or a sleep within one: pages
  * checked before are checked again after (another thread may have

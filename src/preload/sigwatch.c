@@ -25,6 +25,17 @@
  * handler (and SA_SIGINFO) it installed, never the wrapper. A handler
  * installed before this library's constructor is wrapped there; one
  * installed by a raw rt_sigaction system call is not wrapped.
+ *
+ * SIGSEGV and SIGBUS are the preload's own, whatever the program
+ * installs: fault_wrapper() stands in front of every disposition for
+ * them (SIG_DFL and SIG_IGN too), so that a copy of the program's memory
+ * that faults fails with EFAULT instead (api/usermem.h, "The guard").
+ * Every other fault meets the program's disposition: its handler is
+ * called as the kernel would have (the same arguments, its mask and
+ * flags in force, SA_RESETHAND emulated), and the default action is
+ * restored to the kernel before the faulting instruction runs again.
+ * Where the guard cannot be installed (a sanitizer keeping SIGSEGV for
+ * itself), copies are checked page-wise as before.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -38,6 +49,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "api/usermem.h"
 #include "runtime/signals.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -224,6 +236,228 @@ static void unwrap_reset(struct sigaction *old, const struct handler_rec *r,
 	unwrap(old, r);
 }
 
+/* ---- SIGSEGV and SIGBUS: the guard in front of the program's ---------- */
+
+#define FAULT_SIGS 2
+
+/* The program's disposition for each, as it installed it: a handler,
+ * SIG_DFL (0) or SIG_IGN, and its flags. Written under installing[sig];
+ * read by fault_wrapper, which may meet a disposition mid-change (as the
+ * kernel's own handlers may meet a mask mid-change). */
+static void *_Atomic fault_fn[FAULT_SIGS];
+static _Atomic int fault_flags[FAULT_SIGS];
+/* fault_wrapper is the kernel's disposition for it. Under installing[];
+ * cleared, never set again, once the default action is given back. */
+static _Atomic bool fault_guarding[FAULT_SIGS];
+
+static int fault_slot(int sig)
+{
+	return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1;
+}
+
+/* The kernel's disposition of @sig, read past any interposer (a
+ * sanitizer's sigaction reports what the program installed, not what
+ * the kernel holds). */
+static void *kernel_handler(int sig)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k;
+
+	if (syscall(SYS_rt_sigaction, sig, NULL, &k, sizeof(k.mask)) != 0)
+		return NULL;
+	return k.handler;
+}
+
+/* The program's default action for a fault: given back to the kernel,
+ * where it takes effect when the instruction faults again -- or now, for
+ * a SIGSEGV or SIGBUS some process sent (raised again: it stays pending
+ * while this handler runs). A sent signal the program ignores is
+ * dropped; a fault it ignores kills it, as the kernel does. */
+static void fault_default(int sig, int i, const siginfo_t *info, bool ign)
+{
+	sigaction_fn f = (sigaction_fn)atomic_load_explicit(
+		&real_sigaction, memory_order_acquire);
+	bool sent = info && info->si_code <= 0;
+	struct sigaction d = { .sa_handler = SIG_DFL };
+
+	if (ign && sent)
+		return;
+	atomic_store_explicit(&fault_guarding[i], false, memory_order_relaxed);
+	uh_user_guard_enable(false);
+	if (f)
+		f(sig, &d, NULL);
+	else
+		syscall(SYS_rt_sigaction, sig, &d, NULL, sizeof(uint64_t));
+	if (sent)
+		syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+}
+
+static void fault_wrapper(int sig, siginfo_t *info, void *uc)
+{
+	int i = fault_slot(sig), flags;
+	void *fn;
+
+	if (i < 0 || uh_user_fault(sig, info, uc))
+		return;               /* (uh_user_fault does not return true) */
+	fn = atomic_load_explicit(&fault_fn[i], memory_order_acquire);
+	flags = atomic_load_explicit(&fault_flags[i], memory_order_relaxed);
+	if (fn == (void *)SIG_DFL || fn == (void *)SIG_IGN) {
+		fault_default(sig, i, info, fn == (void *)SIG_IGN);
+		return;
+	}
+	if (flags & (int)SA_RESETHAND)     /* one shot: the next is the default */
+		atomic_store_explicit(&fault_fn[i], (void *)SIG_DFL,
+				      memory_order_release);
+	if (flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))fn)(sig, info, uc);
+	else
+		((void (*)(int))fn)(sig);
+}
+
+/* The kernel's disposition for guarded @sig: fault_wrapper with the mask
+ * and flags of the program's @act (SA_RESETHAND emulated). */
+static struct sigaction fault_wrapped(const struct sigaction *act)
+{
+	struct sigaction w = *act;
+
+	w.sa_sigaction = fault_wrapper;
+	w.sa_flags = (act->sa_flags | SA_SIGINFO) & ~(int)SA_RESETHAND;
+	return w;
+}
+
+/* @old as the program installed it, from the kernel's @cur. */
+static void fault_unwrap(struct sigaction *old, const struct sigaction *cur,
+			 void *fn, int flags)
+{
+	*old = *cur;
+	if (cur->sa_sigaction != fault_wrapper)
+		return;
+	old->sa_flags = flags;
+	if (flags & SA_SIGINFO)
+		old->sa_sigaction = (void (*)(int, siginfo_t *, void *))fn;
+	else
+		old->sa_handler = (void (*)(int))fn;
+}
+
+/* The guard installed for @sig in front of what the kernel holds now (at
+ * the start, or after a libc call installed the program's handler its
+ * own way). Under installing[@sig]. */
+static void fault_guard(sigaction_fn f, int sig, int i)
+{
+	struct sigaction cur, w;
+
+	if (f(sig, NULL, &cur) != 0 || cur.sa_sigaction == fault_wrapper)
+		return;
+	atomic_store_explicit(&fault_fn[i], (void *)cur.sa_handler,
+			      memory_order_release);
+	atomic_store_explicit(&fault_flags[i], cur.sa_flags,
+			      memory_order_relaxed);
+	w = fault_wrapped(&cur);
+	if (f(sig, &w, NULL) != 0)
+		atomic_store_explicit(&fault_guarding[i], false,
+				      memory_order_relaxed);
+	else if (kernel_handler(sig) != (void *)fault_wrapper) {
+		/* Another took the kernel's for itself: step aside. */
+		atomic_store_explicit(&fault_guarding[i], false,
+				      memory_order_relaxed);
+		f(sig, &cur, NULL);
+	}
+}
+
+static int fault_sigaction(sigaction_fn f, int sig, int i,
+			   const struct sigaction *act, struct sigaction *old)
+{
+	void *fn;
+	int flags, rc;
+	struct sigaction cur, w;
+	sigset_t saved;
+
+	install_begin(sig, &saved);
+	fn = atomic_load_explicit(&fault_fn[i], memory_order_acquire);
+	flags = atomic_load_explicit(&fault_flags[i], memory_order_relaxed);
+	if (!atomic_load_explicit(&fault_guarding[i], memory_order_relaxed)) {
+		rc = f(sig, act, old);
+		install_end(sig, &saved);
+		return rc;
+	}
+	if (act) {
+		w = fault_wrapped(act);
+		rc = f(sig, &w, &cur);
+		if (rc == 0) {
+			atomic_store_explicit(&fault_fn[i],
+					      (void *)act->sa_handler,
+					      memory_order_release);
+			atomic_store_explicit(&fault_flags[i], act->sa_flags,
+					      memory_order_relaxed);
+		}
+	} else {
+		rc = f(sig, NULL, &cur);
+	}
+	install_end(sig, &saved);
+	if (rc == 0 && old)
+		fault_unwrap(old, &cur, fn, flags);
+	return rc;
+}
+
+static handler_fn fault_signal(signal_fn f, int sig, int i, handler_fn h)
+{
+	sigaction_fn sa = (sigaction_fn)lookup(&real_sigaction, "sigaction");
+	void *prev;
+	handler_fn r;
+	sigset_t saved;
+
+	if (!sa)
+		return SIG_ERR;
+	/* Outside the installation's flag: an interposer's signal() may
+	 * call sigaction, which is ours and takes it. */
+	prev = atomic_load_explicit(&fault_fn[i], memory_order_acquire);
+	r = f(sig, h);
+	install_begin(sig, &saved);
+	if (r != SIG_ERR && atomic_load_explicit(&fault_guarding[i],
+						 memory_order_relaxed)) {
+		if ((void *)r == (void *)fault_wrapper)
+			r = (handler_fn)prev;
+		fault_guard(sa, sig, i);
+	}
+	install_end(sig, &saved);
+	return r;
+}
+
+/* At the start: the guard in front of each fault signal's disposition;
+ * copies go under it only if both took. */
+static void fault_init(void)
+{
+	sigaction_fn f = (sigaction_fn)lookup(&real_sigaction, "sigaction");
+	static const int sigs[FAULT_SIGS] = { SIGSEGV, SIGBUS };
+	bool all = f != NULL;
+	sigset_t saved;
+
+	/* An interposer that keeps its own table of dispositions
+	 * (ThreadSanitizer's) reports another handler than the kernel
+	 * holds: the guard stays out of its way. */
+	for (int i = 0; f && i < FAULT_SIGS; i++) {
+		struct sigaction cur;
+
+		if (f(sigs[i], NULL, &cur) != 0 ||
+		    kernel_handler(sigs[i]) != (void *)cur.sa_handler)
+			all = false;
+	}
+	for (int i = 0; all && i < FAULT_SIGS; i++) {
+		install_begin(sigs[i], &saved);
+		atomic_store_explicit(&fault_guarding[i], true,
+				      memory_order_relaxed);
+		fault_guard(f, sigs[i], i);
+		all = all && atomic_load_explicit(&fault_guarding[i],
+						  memory_order_relaxed);
+		install_end(sigs[i], &saved);
+	}
+	uh_user_guard_enable(all);
+}
+
 static int via_sigaction(void *_Atomic *slot, const char *name, int sig,
 			 const struct sigaction *act, struct sigaction *old)
 {
@@ -236,6 +470,8 @@ static int via_sigaction(void *_Atomic *slot, const char *name, int sig,
 
 	if (!f)
 		return -1;
+	if (fault_slot(sig) >= 0)
+		return fault_sigaction(f, sig, fault_slot(sig), act, old);
 	if (!uh_signal_interrupts(sig)) {
 		rc = f(sig, act, old);
 		if (rc == 0 && act)
@@ -306,6 +542,8 @@ static handler_fn via_signal(void *_Atomic *slot, const char *name, int sig,
 	struct handler_rec *prev = NULL;
 	handler_fn r;
 
+	if (fault_slot(sig) >= 0)
+		return f ? fault_signal(f, sig, fault_slot(sig), h) : SIG_ERR;
 	if (uh_signal_interrupts(sig))
 		prev = atomic_load_explicit(&user[sig], memory_order_acquire);
 	r = f ? f(sig, h) : SIG_ERR;
@@ -369,5 +607,6 @@ __attribute__((constructor)) static void sigwatch_init(void)
 	/* Handlers installed before us (other libraries' constructors). */
 	for (int sig = 1; sig <= MAX_SIG; sig++)
 		rewrap(sig);
+	fault_init();
 	uh_signals_watch();
 }

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -1590,6 +1591,292 @@ static void check_longjmp_out_of_recvmsg(void)
 	run_child("longjmp", NULL);
 }
 
+
+/*
+ * Faults: the preload stands in front of SIGSEGV and SIGBUS (its copies
+ * of the program's memory fail with EFAULT under that guard), and every
+ * fault that is not one of its copies must meet the program's own
+ * disposition as if the preload were not there. Each case runs in a new
+ * process (fault_child); the parent reads how it ended.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+static sigjmp_buf fault_jb;
+
+/* Recursion until the stack ends (the frame kept live, not a loop). */
+static volatile int deep_stop;
+
+static __attribute__((noinline)) int deep(int n)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)n;
+	if (deep_stop)
+		return 0;
+	return deep(n + 1) + pad[0];
+}
+
+static volatile sig_atomic_t fault_count;
+static void *volatile fault_addr;
+static volatile int fault_sig;
+
+static void on_fault_info(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	fault_count++;
+	fault_sig = sig;
+	fault_addr = si->si_addr;
+	siglongjmp(fault_jb, 1);
+}
+
+static void on_fault_plain(int sig)
+{
+	fault_count++;
+	fault_sig = sig;
+	siglongjmp(fault_jb, 1);
+}
+
+/* A page the program cannot read. */
+static uint8_t *no_access_page(void)
+{
+	void *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* sendmsg of 100 bytes at @bad: EFAULT, and no handler of the program's
+ * ran for it. */
+static bool send_efault(const void *bad)
+{
+	struct homa_sendmsg_args sa = { 0 };
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+				   .sin6_port = htons(HOMA_MIN_DEFAULT_PORT) };
+	struct iovec iov = { (void *)(uintptr_t)bad, 100 };
+	struct msghdr h = { .msg_name = &to, .msg_namelen = sizeof(to),
+			    .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = &sa };
+	sig_atomic_t before = fault_count;
+	int fd = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+	bool ok = fd >= 0 && sendmsg(fd, &h, 0) < 0 && errno == EFAULT &&
+		  fault_count == before;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* The kernel's handler for @sig, past every libc wrapper. */
+static void *kernel_fault_handler(int sig)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k;
+
+	return syscall(SYS_rt_sigaction, sig, NULL, &k, 8) == 0 ? k.handler
+								 : NULL;
+}
+
+static int fault_child(const char *mode)
+{
+	uint8_t *bad = no_access_page();
+	struct sigaction sa = { 0 }, q;
+
+	alarm(10);
+	if (!bad)
+		return 2;
+	if (strcmp(mode, "fault_handler") == 0) {
+		/* The program's SA_SIGINFO handler for both signals: it sees
+		 * its own faults with their addresses, not the preload's;
+		 * sigaction reports it while another stands in front. */
+		int fd = open("/proc/self/exe", O_RDONLY), tmp;
+		char path[] = "/tmp/homa_api_busXXXXXX";
+		uint8_t *m;
+
+		sa.sa_sigaction = on_fault_info;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		sigaddset(&sa.sa_mask, SIGUSR2);
+		if (sigaction(SIGSEGV, &sa, NULL) || sigaction(SIGBUS, &sa, NULL))
+			return 3;
+		if (sigaction(SIGSEGV, NULL, &q) || q.sa_sigaction != on_fault_info ||
+		    !(q.sa_flags & SA_SIGINFO) || !sigismember(&q.sa_mask, SIGUSR2))
+			return 4;
+#if !SANITIZED
+		if (kernel_fault_handler(SIGSEGV) == (void *)on_fault_info)
+			return 5;          /* the guard is not in front */
+#else
+		(void)kernel_fault_handler;  /* a sanitizer's may be */
+#endif
+		if (!send_efault(bad))
+			return 6;
+		if (sigsetjmp(fault_jb, 1) == 0) {
+			(void)*(volatile uint8_t *)(bad + 12);
+			return 7;
+		}
+		if (fault_count != 1 || fault_sig != SIGSEGV ||
+		    fault_addr != bad + 12)
+			return 8;
+		/* Its handler ran with its mask; the jump restored it. */
+		if (!send_efault(bad + 100) || fault_count != 1)
+			return 9;
+		/* SIGBUS: a file mapping past the file's end. */
+		tmp = mkstemp(path);
+		if (tmp < 0 || ftruncate(tmp, 4096) != 0)
+			return 10;
+		unlink(path);
+		m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, tmp, 0);
+		if (m == MAP_FAILED)
+			return 11;
+		if (!send_efault(m + 4096 + 8))   /* a SIGBUS copy: EFAULT */
+			return 12;
+		if (sigsetjmp(fault_jb, 1) == 0) {
+			(void)*(volatile uint8_t *)(m + 4096 + 8);
+			return 13;
+		}
+		if (fault_count != 2 || fault_sig != SIGBUS ||
+		    fault_addr != m + 4096 + 8)
+			return 14;
+		close(fd);
+		return 0;
+	}
+	if (strcmp(mode, "fault_default") == 0) {
+		/* No handler: EFAULT for the copy, the default action for
+		 * the program's own fault. */
+		if (sigaction(SIGSEGV, NULL, &q) || q.sa_handler != SIG_DFL)
+			return 3;
+		if (!send_efault(bad))
+			return 4;
+		(void)*(volatile uint8_t *)bad;
+		return 5;
+	}
+	if (strcmp(mode, "fault_sent") == 0) {
+		/* A SIGSEGV some process sends, by default: the end. */
+		if (!send_efault(bad))
+			return 3;
+		kill(getpid(), SIGSEGV);
+		return 4;
+	}
+	if (strcmp(mode, "fault_ignored") == 0) {
+		/* Ignored: a sent one is dropped; a fault still ends it,
+		 * as the kernel does. */
+		if (signal(SIGSEGV, SIG_IGN) != SIG_DFL)
+			return 3;
+		kill(getpid(), SIGSEGV);
+		if (!send_efault(bad))
+			return 4;
+		if (signal(SIGSEGV, SIG_IGN) != SIG_IGN)
+			return 5;
+		(void)*(volatile uint8_t *)bad;
+		return 6;
+	}
+	if (strcmp(mode, "fault_resethand") == 0) {
+		/* One shot: the handler once, then the default action. */
+		sa.sa_handler = on_fault_plain;
+		sa.sa_flags = (int)SA_RESETHAND;
+		if (sigaction(SIGSEGV, &sa, NULL))
+			return 3;
+		if (sigsetjmp(fault_jb, 1) == 0) {
+			(void)*(volatile uint8_t *)bad;
+			return 4;
+		}
+		if (fault_count != 1 || sigaction(SIGSEGV, NULL, &q) ||
+		    q.sa_handler != SIG_DFL)
+			return 5;
+		if (!send_efault(bad) || fault_count != 1)
+			return 6;
+		(void)*(volatile uint8_t *)bad;
+		return 7;
+	}
+	if (strcmp(mode, "fault_signal") == 0) {
+		/* signal(): each call returns the program's previous one. */
+		void (*first)(int) = signal(SIGSEGV, on_fault_plain);
+
+		if ((!SANITIZED && first != SIG_DFL) ||  /* (a sanitizer's) */
+		    signal(SIGSEGV, SIG_DFL) != on_fault_plain ||
+		    signal(SIGSEGV, on_fault_plain) != SIG_DFL)
+			return 3;
+		if (!send_efault(bad))
+			return 4;
+		if (sigsetjmp(fault_jb, 1) == 0) {
+			(void)*(volatile uint8_t *)bad;
+			return 5;
+		}
+		return fault_count == 1 && fault_sig == SIGSEGV ? 0 : 6;
+	}
+	if (strcmp(mode, "fault_altstack") == 0) {
+		/* A stack overflow, caught on the program's alternate
+		 * stack: the handler must be installed SA_ONSTACK. */
+		stack_t ss = { .ss_size = 1 << 16 };
+
+		ss.ss_sp = malloc(ss.ss_size);
+		if (!ss.ss_sp || sigaltstack(&ss, NULL))
+			return 3;
+		sa.sa_handler = on_fault_plain;
+		sa.sa_flags = SA_ONSTACK;
+		if (sigaction(SIGSEGV, &sa, NULL))
+			return 4;
+		if (sigsetjmp(fault_jb, 1) == 0) {
+			struct rlimit rl = { 8 << 20, 8 << 20 };
+
+			setrlimit(RLIMIT_STACK, &rl);
+			return deep(0) ? 5 : 6;
+		}
+		return fault_count == 1 && send_efault(bad) ? 0 : 7;
+	}
+	return 100;
+}
+
+static void check_faults(void)
+{
+	static const struct {
+		const char *mode;
+		int sig;              /* 0: exits 0; else killed by it */
+	} cases[] = {
+		{ "fault_handler", 0 },     { "fault_signal", 0 },
+		{ "fault_altstack", 0 },    { "fault_default", SIGSEGV },
+		{ "fault_sent", SIGSEGV },  { "fault_ignored", SIGSEGV },
+		{ "fault_resethand", SIGSEGV },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int st = 0;
+		pid_t pid;
+
+#if SANITIZED
+		if (cases[i].sig)
+			continue;   /* the sanitizer reports the fault itself */
+		if (strcmp(cases[i].mode, "fault_altstack") == 0)
+			continue;   /* its own stack checks */
+#endif
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			struct rlimit core = { 0, 0 };
+
+			setrlimit(RLIMIT_CORE, &core);
+			execl("/proc/self/exe", "homa_api", cases[i].mode,
+			      (char *)NULL);
+			_exit(126);
+		}
+		CHECK(waitpid(pid, &st, 0) == pid);
+		if (cases[i].sig ? !(WIFSIGNALED(st) &&
+				     WTERMSIG(st) == cases[i].sig)
+				 : !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+			fprintf(stderr, "%s: child status %#x\n",
+				cases[i].mode, st);
+			failures++;
+		}
+	}
+}
+
 static void check_signal_to_other_thread(void)
 {
 #if defined(__SANITIZE_THREAD__)       /* as in check_eintr */
@@ -2568,6 +2855,7 @@ int main(int argc, char **argv)
 		{ "signal_to_other_thread", check_signal_to_other_thread },
 		{ "signal_to_main_thread", check_signal_to_main_thread },
 		{ "sigaction_race", check_sigaction_race },
+		{ "faults", check_faults },
 		{ "eintr_restart_flag", check_eintr_restart_flag },
 		{ "cancel", check_cancel },
 		{ "cancel_while_closing", check_cancel_while_closing },
@@ -2596,6 +2884,8 @@ int main(int argc, char **argv)
 		return longjmp_child();
 	if (argc == 2 && strcmp(argv[1], "other_thread") == 0)
 		return other_thread_child();
+	if (argc == 2 && strncmp(argv[1], "fault_", 6) == 0)
+		return fault_child(argv[1]);
 	if (argc == 2 && strcmp(argv[1], "main_idle") == 0)
 		return main_idle_child();
 	if (argc == 2 && strcmp(argv[1], "cancel_close") == 0)
