@@ -27,7 +27,9 @@
  * once every 16 us per process (a 0.4-0.9 us system call, formatting five
  * numbers: every 4 us it was a fifth of a poll's time), the process's
  * pollers sharing the reading; answers "busy" only when 3 readings in a
- * row (48 us) saw more runnable threads than CPUs.
+ * row (48 us) saw more runnable threads than CPUs. While it stays busy
+ * the readings space out, doubling up to every 256 us; one idle reading
+ * brings back the 16 us.
  * true when /proc is not readable (poll as configured).
  */
 bool uh_cpu_idle(uint64_t now_ns);

@@ -1,7 +1,7 @@
 /*
  * test_cpuidle.c - the busy-poll policy's verdict (runtime/cpuidle.c):
- * busy only after three busy readings 16 us apart, one idle reading
- * enough to poll again, and one reading per 16 us for the whole process
+ * busy only after three busy readings 16 us apart, readings spaced out
+ * while it stays busy, one idle reading enough to poll again, and one reading per 16 us for the whole process
  * however many threads poll.
  */
 #include <pthread.h>
@@ -50,7 +50,8 @@ static void test_cpu_idle__busy_after_48us_of_busy_readings(void **state)
 	assert_false(uh_cpu_idle(t + 48000));   /* 4th, still busy */
 	assert_int_equal(atomic_load(&reads), 4);
 	atomic_store(&fake_runnable, cpus());   /* exactly one per CPU */
-	assert_true(uh_cpu_idle(t + 64000));
+	assert_true(uh_cpu_idle(t + 80000));    /* 5th: after 32 us */
+	assert_int_equal(atomic_load(&reads), 5);
 	uh_cpu_idle_test_source(NULL);
 }
 
@@ -68,6 +69,29 @@ static void test_cpu_idle__one_idle_reading_resets(void **state)
 	assert_true(uh_cpu_idle(t + 48000));
 	assert_true(uh_cpu_idle(t + 64000));
 	assert_false(uh_cpu_idle(t + 80000));
+	uh_cpu_idle_test_source(NULL);
+}
+
+/* A host that stays busy is read less and less often, down to one
+ * reading per 256 us; the first idle reading ends the spacing. */
+static void test_cpu_idle__busy_readings_space_out(void **state)
+{
+	uint64_t t = 1000000, end = t + 10000000;
+	unsigned n;
+
+	(void)state;
+	use_fake(cpus() + 1);
+	for (uint64_t now = t; now < end; now += 1000)
+		(void)uh_cpu_idle(now);
+	n = atomic_load(&reads);
+	/* 10 ms: 16 us readings would be 625; spaced, about 40 + 5. */
+	assert_true(n >= 10000000 / 256000);
+	assert_true(n <= 10000000 / 256000 + 8);
+	atomic_store(&fake_runnable, 1);
+	assert_true(uh_cpu_idle(end + 1000000));   /* read: idle */
+	atomic_store(&fake_runnable, cpus() + 1);
+	assert_true(uh_cpu_idle(end + 1016000));   /* 16 us again */
+	assert_int_equal(atomic_load(&reads), n + 2);
 	uh_cpu_idle_test_source(NULL);
 }
 
@@ -127,6 +151,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(test_cpu_idle__busy_after_48us_of_busy_readings),
 		UH_TEST(test_cpu_idle__one_idle_reading_resets),
+		UH_TEST(test_cpu_idle__busy_readings_space_out),
 		UH_TEST(test_cpu_idle__unreadable_source_polls),
 		UH_TEST(test_cpu_idle__pollers_share_one_reading),
 		UH_TEST(test_cpu_runnable__counts_the_caller),
