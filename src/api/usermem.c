@@ -129,7 +129,10 @@ bool uh_user_fault(int sig, const siginfo_t *info, const void *uc)
 	struct guard *g = tl_guard;
 	uintptr_t at;
 
-	if (!g || (sig != SIGSEGV && sig != SIGBUS) || !info)
+	/* A fault's si_code is positive; a sent signal's address field
+	 * holds the sender's pid and uid. */
+	if (!g || (sig != SIGSEGV && sig != SIGBUS) || !info ||
+	    info->si_code <= 0)
 		return false;
 	at = (uintptr_t)info->si_addr;
 	if (at < g->lo || at >= g->hi)
