@@ -78,9 +78,15 @@ static __thread struct {
 } tl_checked[CACHED_RANGES];
 static __thread unsigned tl_checked_next;
 
+/* This call of the application's found SIGSEGV and SIGBUS unblocked in
+ * this thread (the guard's condition): a handler's mask changes are
+ * undone when it returns, and a call made inside one begins anew. */
+static __thread bool tl_faults_open;
+
 void uh_user_begin(void)
 {
 	memset(tl_checked, 0, sizeof(tl_checked));
+	tl_faults_open = false;
 }
 
 static uintptr_t page_size(void)
@@ -104,6 +110,10 @@ static uintptr_t page_size(void)
  */
 static _Atomic bool guard_on;
 
+/* The end of user memory on x86-64 with 4-level page tables (the
+ * kernel's TASK_SIZE_MAX there); beyond, copies are checked as before. */
+#define UH_USER_TOP ((uintptr_t)1 << 47)
+
 struct guard {
 	sigjmp_buf jb;
 	uintptr_t lo, hi;          /* [lo, hi): the caller's pages */
@@ -122,6 +132,19 @@ void uh_user_guard_enable(bool on)
 bool uh_user_guarded(void)
 {
 	return atomic_load_explicit(&guard_on, memory_order_acquire);
+}
+
+struct uh_user_guard_saved uh_user_guard_hide(void)
+{
+	struct uh_user_guard_saved v = { tl_guard };
+
+	tl_guard = NULL;
+	return v;
+}
+
+void uh_user_guard_restore(struct uh_user_guard_saved v)
+{
+	tl_guard = v.g;
 }
 
 bool uh_user_fault(int sig, const siginfo_t *info, const void *uc)
@@ -175,14 +198,44 @@ static int guarded(void *dst, const void *src, size_t len, const void *user,
 		.dst = dst, .src = src, .len = len, .touch = touch,
 	};
 
-	if (sigsetjmp(g.jb, 0))
+	struct guard *volatile outer = tl_guard;   /* a copy this one's
+						    * handler interrupted */
+
+	if (sigsetjmp(g.jb, 0)) {
+		tl_guard = outer;
 		return UHOMA_ERR_BAD_ADDRESS;
+	}
 	tl_guard = &g;
 	atomic_signal_fence(memory_order_seq_cst);
 	guarded_move(&g);
 	atomic_signal_fence(memory_order_seq_cst);
-	tl_guard = NULL;
+	tl_guard = outer;
 	return UHOMA_OK;
+}
+
+/* Whether a copy of @len bytes at @user can go under the guard: the
+ * range is canonical user memory (a non-canonical address faults with no
+ * address to match: a general protection fault) and this thread takes
+ * faults (one with SIGSEGV or SIGBUS blocked -- a worker that blocked
+ * every signal, a handler's mask -- is killed by the kernel at the first
+ * fault). The mask is asked once per call of the application's. */
+static bool guard_usable(const void *user, size_t len)
+{
+	uintptr_t a = (uintptr_t)user;
+	sigset_t faults, old;
+
+	if (!uh_user_guarded() || a + len < a || a + len > UH_USER_TOP)
+		return false;
+	if (tl_faults_open)
+		return true;
+	sigemptyset(&faults);
+	sigaddset(&faults, SIGSEGV);
+	sigaddset(&faults, SIGBUS);
+	if (pthread_sigmask(SIG_BLOCK, NULL, &old) != 0 ||
+	    sigismember(&old, SIGSEGV) || sigismember(&old, SIGBUS))
+		return false;
+	tl_faults_open = true;
+	return true;
 }
 
 /* 1: every page of [@p, @p + @len) can be accessed (@write: written too)
@@ -217,7 +270,7 @@ static int writable(void *p, size_t len)
 
 	if (!len || in_my_stack(p, len))
 		return UHOMA_OK;
-	if (uh_user_guarded())
+	if (guard_usable(p, len))
 		return guarded(p, NULL, len, p, true);
 	if (pages_ok(p, len, true))
 		return UHOMA_OK;
@@ -279,7 +332,7 @@ static int copy_checked(void *dst, const void *src, size_t len,
 {
 	if (!len)
 		return UHOMA_OK;
-	if (!in_my_stack(user, len) && uh_user_guarded())
+	if (!in_my_stack(user, len) && guard_usable(user, len))
 		return guarded(dst, src, len, user, false);
 	if (in_my_stack(user, len) || pages_ok(user, len, write)) {
 		memcpy(dst, src, len);
@@ -311,7 +364,10 @@ int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
 	size_t off = 0;
 	bool ok = true;
 
-	if (uh_user_guarded()) {
+	for (size_t i = 0; i < n && ok; i++)
+		ok = !iov[i].iov_len || guard_usable(iov[i].iov_base,
+						     iov[i].iov_len);
+	if (ok) {
 		for (size_t i = 0; i < n; i++)
 			if (!iov[i].iov_len && (intptr_t)iov[i].iov_base < 0)
 				return UHOMA_ERR_BAD_ADDRESS;  /* as below */
@@ -328,6 +384,7 @@ int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
 		}
 		return UHOMA_OK;
 	}
+	ok = true;
 	/* Check every part first: a message is sent whole or not at all. */
 	for (size_t i = 0; i < n && ok; i++) {
 		if (!iov[i].iov_len) {

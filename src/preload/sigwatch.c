@@ -142,12 +142,15 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 	struct handler_rec *r = NULL;
 	int e;
 
+	struct uh_user_guard_saved g = uh_user_guard_hide();
+
 	if (sig >= 1 && sig <= MAX_SIG)
 		r = atomic_load_explicit(&user[sig], memory_order_acquire);
 	if (r && r->siginfo)
 		((void (*)(int, siginfo_t *, void *))r->fn)(sig, info, uc);
 	else if (r)
 		((void (*)(int))r->fn)(sig);
+	uh_user_guard_restore(g);
 	e = errno;               /* as the program's handler left it */
 	if (maybe_a_waiters(sig, info))
 		uh_signals_handled(sig);
@@ -246,9 +249,24 @@ static void unwrap_reset(struct sigaction *old, const struct handler_rec *r,
  * kernel's own handlers may meet a mask mid-change). */
 static void *_Atomic fault_fn[FAULT_SIGS];
 static _Atomic int fault_flags[FAULT_SIGS];
-/* fault_wrapper is the kernel's disposition for it. Under installing[];
- * cleared, never set again, once the default action is given back. */
+/* Which of SIGSEGV (1) and SIGBUS (2) the program's sa_mask holds: the
+ * wrapper is installed without them (below) and blocks them itself. */
+static _Atomic int fault_masked[FAULT_SIGS];
+/* fault_wrapper is the kernel's disposition for it. Under installing[].
+ * Not while the program ignores the signal (the kernel then holds SIG_IGN,
+ * which an exec'd program inherits, as it does a handler's SIG_DFL), nor
+ * after the default action was given back; with an interposer keeping
+ * the dispositions (ThreadSanitizer) never. Copies go under the guard
+ * while both are. */
 static _Atomic bool fault_guarding[FAULT_SIGS];
+static bool fault_interposed;      /* written once, by the constructor */
+
+static void fault_update_guard(void)
+{
+	uh_user_guard_enable(
+		atomic_load_explicit(&fault_guarding[0], memory_order_relaxed) &&
+		atomic_load_explicit(&fault_guarding[1], memory_order_relaxed));
+}
 
 static int fault_slot(int sig)
 {
@@ -272,33 +290,41 @@ static void *kernel_handler(int sig)
 	return k.handler;
 }
 
-/* The program's default action for a fault: given back to the kernel,
- * where it takes effect when the instruction faults again -- or now, for
- * a SIGSEGV or SIGBUS some process sent (raised again: it stays pending
- * while this handler runs). A sent signal the program ignores is
- * dropped; a fault it ignores kills it, as the kernel does. */
+/* The program's default action: given back to the kernel, and the signal
+ * raised again in this thread, pending until this handler returns (a
+ * fault's registers are restored first, so a core shows the faulting
+ * instruction; a signal the kernel forced without one -- a frame it could
+ * not build on an alternate stack -- ends the process too). A signal some
+ * process sent while the program ignores it is dropped; a fault it
+ * ignores kills it, as the kernel does. */
 static void fault_default(int sig, int i, const siginfo_t *info, bool ign)
 {
 	sigaction_fn f = (sigaction_fn)atomic_load_explicit(
 		&real_sigaction, memory_order_acquire);
-	bool sent = info && info->si_code <= 0;
 	struct sigaction d = { .sa_handler = SIG_DFL };
 
-	if (ign && sent)
+	if (ign && info && info->si_code <= 0)
 		return;
 	atomic_store_explicit(&fault_guarding[i], false, memory_order_relaxed);
 	uh_user_guard_enable(false);
+	sigset_t one;
+
 	if (f)
 		f(sig, &d, NULL);
 	else
 		syscall(SYS_rt_sigaction, sig, &d, NULL, sizeof(uint64_t));
-	if (sent)
-		syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+	/* Pending until this handler returns (the kernel then restores
+	 * the faulting context and its mask, and delivers). */
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_BLOCK, &one, NULL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
 }
 
 static void fault_wrapper(int sig, siginfo_t *info, void *uc)
 {
-	int i = fault_slot(sig), flags;
+	int i = fault_slot(sig), flags, masked;
+	struct uh_user_guard_saved g;
 	void *fn;
 
 	if (i < 0 || uh_user_fault(sig, info, uc))
@@ -312,31 +338,62 @@ static void fault_wrapper(int sig, siginfo_t *info, void *uc)
 	if (flags & (int)SA_RESETHAND)     /* one shot: the next is the default */
 		atomic_store_explicit(&fault_fn[i], (void *)SIG_DFL,
 				      memory_order_release);
+	masked = atomic_load_explicit(&fault_masked[i], memory_order_relaxed);
+	if (!(flags & SA_NODEFER))        /* blocked in it, as it asked */
+		masked |= sig == SIGSEGV ? 1 : 2;
+	if (masked) {
+		sigset_t m;
+
+		sigemptyset(&m);
+		if (masked & 1)
+			sigaddset(&m, SIGSEGV);
+		if (masked & 2)
+			sigaddset(&m, SIGBUS);
+		pthread_sigmask(SIG_BLOCK, &m, NULL);
+	}
+	g = uh_user_guard_hide();          /* its faults are its own */
 	if (flags & SA_SIGINFO)
 		((void (*)(int, siginfo_t *, void *))fn)(sig, info, uc);
 	else
 		((void (*)(int))fn)(sig);
+	uh_user_guard_restore(g);
 }
 
 /* The kernel's disposition for guarded @sig: fault_wrapper with the mask
- * and flags of the program's @act (SA_RESETHAND emulated). */
+ * and flags of the program's @act, SA_RESETHAND emulated, and SA_NODEFER
+ * (emulated the other way): while the wrapper finds whose fault it is, a
+ * handler of the program's that interrupts it may fault too, which with
+ * the signal blocked the kernel would make fatal. */
+static int masked_bits(const struct sigaction *act)
+{
+	return (sigismember(&act->sa_mask, SIGSEGV) == 1 ? 1 : 0) |
+	       (sigismember(&act->sa_mask, SIGBUS) == 1 ? 2 : 0);
+}
+
 static struct sigaction fault_wrapped(const struct sigaction *act)
 {
 	struct sigaction w = *act;
 
+	sigdelset(&w.sa_mask, SIGSEGV);
+	sigdelset(&w.sa_mask, SIGBUS);
 	w.sa_sigaction = fault_wrapper;
-	w.sa_flags = (act->sa_flags | SA_SIGINFO) & ~(int)SA_RESETHAND;
+	w.sa_flags = (act->sa_flags | SA_SIGINFO | SA_NODEFER) &
+		     ~(int)SA_RESETHAND;
 	return w;
 }
 
 /* @old as the program installed it, from the kernel's @cur. */
 static void fault_unwrap(struct sigaction *old, const struct sigaction *cur,
-			 void *fn, int flags)
+			 void *fn, int flags, int masked)
 {
 	*old = *cur;
 	if (cur->sa_sigaction != fault_wrapper)
 		return;
 	old->sa_flags = flags;
+	if (masked & 1)
+		sigaddset(&old->sa_mask, SIGSEGV);
+	if (masked & 2)
+		sigaddset(&old->sa_mask, SIGBUS);
 	if (flags & SA_SIGINFO)
 		old->sa_sigaction = (void (*)(int, siginfo_t *, void *))fn;
 	else
@@ -349,81 +406,129 @@ static void fault_unwrap(struct sigaction *old, const struct sigaction *cur,
 static void fault_guard(sigaction_fn f, int sig, int i)
 {
 	struct sigaction cur, w;
+	bool on = false;
 
-	if (f(sig, NULL, &cur) != 0 || cur.sa_sigaction == fault_wrapper)
+	if (f(sig, NULL, &cur) != 0)
+		return;
+	if (cur.sa_sigaction == fault_wrapper)
 		return;
 	atomic_store_explicit(&fault_fn[i], (void *)cur.sa_handler,
 			      memory_order_release);
 	atomic_store_explicit(&fault_flags[i], cur.sa_flags,
 			      memory_order_relaxed);
-	w = fault_wrapped(&cur);
-	if (f(sig, &w, NULL) != 0)
-		atomic_store_explicit(&fault_guarding[i], false,
-				      memory_order_relaxed);
-	else if (kernel_handler(sig) != (void *)fault_wrapper) {
-		/* Another took the kernel's for itself: step aside. */
-		atomic_store_explicit(&fault_guarding[i], false,
-				      memory_order_relaxed);
-		f(sig, &cur, NULL);
+	atomic_store_explicit(&fault_masked[i], masked_bits(&cur),
+			      memory_order_relaxed);
+	if (cur.sa_handler != SIG_IGN) {
+		w = fault_wrapped(&cur);
+		on = f(sig, &w, NULL) == 0;
+		if (on && kernel_handler(sig) != (void *)fault_wrapper) {
+			/* Another took the kernel's for itself. */
+			on = false;
+			f(sig, &cur, NULL);
+		}
 	}
+	atomic_store_explicit(&fault_guarding[i], on, memory_order_relaxed);
+	fault_update_guard();
 }
 
 static int fault_sigaction(sigaction_fn f, int sig, int i,
 			   const struct sigaction *act, struct sigaction *old)
 {
+	struct sigaction a, cur, w;
 	void *fn;
-	int flags, rc;
-	struct sigaction cur, w;
+	int flags, masked, rc;
 	sigset_t saved;
 
+	if (fault_interposed)
+		return f(sig, act, old);
+	if (act)
+		a = *act;          /* read as libc would, before any blocking */
 	install_begin(sig, &saved);
 	fn = atomic_load_explicit(&fault_fn[i], memory_order_acquire);
 	flags = atomic_load_explicit(&fault_flags[i], memory_order_relaxed);
-	if (!atomic_load_explicit(&fault_guarding[i], memory_order_relaxed)) {
-		rc = f(sig, act, old);
-		install_end(sig, &saved);
-		return rc;
-	}
-	if (act) {
-		w = fault_wrapped(act);
-		rc = f(sig, &w, &cur);
+	masked = atomic_load_explicit(&fault_masked[i], memory_order_relaxed);
+	if (!act) {
+		rc = f(sig, NULL, &cur);
+	} else if (a.sa_handler == SIG_IGN) {
+		/* Ignored, as the kernel itself holds it (an exec keeps it);
+		 * the guard is off meanwhile. */
+		atomic_store_explicit(&fault_guarding[i], false,
+				      memory_order_relaxed);
+		fault_update_guard();
+		rc = f(sig, &a, &cur);
 		if (rc == 0) {
-			atomic_store_explicit(&fault_fn[i],
-					      (void *)act->sa_handler,
+			atomic_store_explicit(&fault_fn[i], (void *)SIG_IGN,
 					      memory_order_release);
-			atomic_store_explicit(&fault_flags[i], act->sa_flags,
+			atomic_store_explicit(&fault_flags[i], a.sa_flags,
 					      memory_order_relaxed);
 		}
 	} else {
-		rc = f(sig, NULL, &cur);
+		w = fault_wrapped(&a);
+		/* The program's first: the wrapper may run at once. */
+		atomic_store_explicit(&fault_fn[i], (void *)a.sa_handler,
+				      memory_order_release);
+		atomic_store_explicit(&fault_flags[i], a.sa_flags,
+				      memory_order_relaxed);
+		atomic_store_explicit(&fault_masked[i], masked_bits(&a),
+				      memory_order_relaxed);
+		rc = f(sig, &w, &cur);
+		if (rc != 0) {
+			atomic_store_explicit(&fault_fn[i], fn,
+					      memory_order_release);
+			atomic_store_explicit(&fault_flags[i], flags,
+					      memory_order_relaxed);
+			atomic_store_explicit(&fault_masked[i], masked,
+					      memory_order_relaxed);
+		} else {
+			atomic_store_explicit(&fault_guarding[i],
+				kernel_handler(sig) == (void *)fault_wrapper,
+				memory_order_relaxed);
+			fault_update_guard();
+		}
 	}
 	install_end(sig, &saved);
 	if (rc == 0 && old)
-		fault_unwrap(old, &cur, fn, flags);
+		fault_unwrap(old, &cur, fn, flags, masked);
 	return rc;
 }
 
-static handler_fn fault_signal(signal_fn f, int sig, int i, handler_fn h)
+/*
+ * The signal() family for a fault signal, as sigaction with the flags
+ * glibc gives each (so that the guard is never out of the kernel while
+ * the program's handler goes in): signal, bsd_signal and ssignal restart
+ * and block the signal in its handler; sysv_signal is one-shot and
+ * blocks nothing. sigset's other forms go to libc as they are.
+ */
+static handler_fn fault_signal(int sig, int i, handler_fn h, int flags,
+			       bool mask_self)
 {
-	sigaction_fn sa = (sigaction_fn)lookup(&real_sigaction, "sigaction");
-	void *prev;
-	handler_fn r;
-	sigset_t saved;
+	sigaction_fn f = (sigaction_fn)lookup(&real_sigaction, "sigaction");
+	struct sigaction act = { .sa_handler = h, .sa_flags = flags }, old;
 
-	if (!sa)
+	if (!f || h == SIG_ERR) {
+		errno = EINVAL;
 		return SIG_ERR;
-	/* Outside the installation's flag: an interposer's signal() may
-	 * call sigaction, which is ours and takes it. */
-	prev = atomic_load_explicit(&fault_fn[i], memory_order_acquire);
-	r = f(sig, h);
-	install_begin(sig, &saved);
-	if (r != SIG_ERR && atomic_load_explicit(&fault_guarding[i],
-						 memory_order_relaxed)) {
-		if ((void *)r == (void *)fault_wrapper)
-			r = (handler_fn)prev;
-		fault_guard(sa, sig, i);
 	}
-	install_end(sig, &saved);
+	sigemptyset(&act.sa_mask);
+	if (mask_self)
+		sigaddset(&act.sa_mask, sig);
+	if (fault_sigaction(f, sig, i, &act, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+static handler_fn fault_sigset(int sig, int i, handler_fn h)
+{
+	handler_fn r = fault_signal(sig, i, h, 0, false);
+	sigset_t one, prev;
+
+	if (r == SIG_ERR)
+		return r;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	if (pthread_sigmask(SIG_UNBLOCK, &one, &prev) == 0 &&
+	    sigismember(&prev, sig))
+		return SIG_HOLD;
 	return r;
 }
 
@@ -446,16 +551,12 @@ static void fault_init(void)
 		    kernel_handler(sigs[i]) != (void *)cur.sa_handler)
 			all = false;
 	}
+	fault_interposed = !all;
 	for (int i = 0; all && i < FAULT_SIGS; i++) {
 		install_begin(sigs[i], &saved);
-		atomic_store_explicit(&fault_guarding[i], true,
-				      memory_order_relaxed);
 		fault_guard(f, sigs[i], i);
-		all = all && atomic_load_explicit(&fault_guarding[i],
-						  memory_order_relaxed);
 		install_end(sigs[i], &saved);
 	}
-	uh_user_guard_enable(all);
 }
 
 static int via_sigaction(void *_Atomic *slot, const char *name, int sig,
@@ -542,8 +643,16 @@ static handler_fn via_signal(void *_Atomic *slot, const char *name, int sig,
 	struct handler_rec *prev = NULL;
 	handler_fn r;
 
-	if (fault_slot(sig) >= 0)
-		return f ? fault_signal(f, sig, fault_slot(sig), h) : SIG_ERR;
+	if (fault_slot(sig) >= 0 && !fault_interposed && h != SIG_HOLD) {
+		bool sysv = slot == &real_sysv_signal ||
+			    slot == &real___sysv_signal;
+
+		if (slot == &real_sigset)
+			return fault_sigset(sig, fault_slot(sig), h);
+		return fault_signal(sig, fault_slot(sig), h,
+				    sysv ? (int)(SA_RESETHAND | SA_NODEFER)
+					 : SA_RESTART, !sysv);
+	}
 	if (uh_signal_interrupts(sig))
 		prev = atomic_load_explicit(&user[sig], memory_order_acquire);
 	r = f ? f(sig, h) : SIG_ERR;
@@ -553,6 +662,9 @@ static handler_fn via_signal(void *_Atomic *slot, const char *name, int sig,
 	 * address the program gave: what libc would have returned.) */
 	if ((void *)r == (void *)wrapper && prev)
 		r = (handler_fn)prev->fn;
+	if ((void *)r == (void *)fault_wrapper)   /* sigset(.., SIG_HOLD) */
+		r = (handler_fn)atomic_load_explicit(
+			&fault_fn[fault_slot(sig)], memory_order_acquire);
 	rewrap(sig);
 	uh_signals_installed(sig, h);
 	return r;

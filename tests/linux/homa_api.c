@@ -1639,6 +1639,17 @@ static void on_fault_plain(int sig)
 	siglongjmp(fault_jb, 1);
 }
 
+static bool send_efault(const void *bad);
+static uint8_t *usr_send_bad;
+static volatile int usr_send_ok;
+
+/* A handler that sends from a bad pointer, with every signal blocked. */
+static void on_usr_send(int sig)
+{
+	(void)sig;
+	usr_send_ok = send_efault(usr_send_bad);
+}
+
 /* A page the program cannot read. */
 static uint8_t *no_access_page(void)
 {
@@ -1692,6 +1703,7 @@ static int fault_child(const char *mode)
 	alarm(10);
 	if (!bad)
 		return 2;
+	usr_send_bad = bad;
 	if (strcmp(mode, "fault_handler") == 0) {
 		/* The program's SA_SIGINFO handler for both signals: it sees
 		 * its own faults with their addresses, not the preload's;
@@ -1831,6 +1843,58 @@ static int fault_child(const char *mode)
 		}
 		return fault_count == 1 && send_efault(bad) ? 0 : 7;
 	}
+	if (strcmp(mode, "fault_blocked") == 0) {
+		/* A thread with every signal blocked (a worker's usual
+		 * mask), a handler's blocked SIGSEGV, a non-canonical
+		 * pointer (a general protection fault carries no address):
+		 * EFAULT each time, as the kernel's copy gives. */
+		sigset_t all;
+
+		if (!send_efault((void *)0xdeadbeefdeadbeefull) ||
+		    !send_efault((void *)0x800000000000ull))
+			return 3;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, NULL);
+		if (!send_efault(bad))
+			return 4;
+		pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+		sa.sa_handler = on_usr_send;
+		sigfillset(&sa.sa_mask);
+		if (sigaction(SIGUSR2, &sa, NULL) || raise(SIGUSR2) ||
+		    usr_send_ok != 1)
+			return 5;
+		return send_efault(bad) ? 0 : 6;
+	}
+	if (strcmp(mode, "fault_ignored_exec") == 0) {
+		/* SIG_IGN is the kernel's, so an exec'd program inherits it
+		 * (a handler in front would become SIG_DFL). */
+		if (signal(SIGBUS, SIG_IGN) != SIG_DFL)
+			return 3;
+		execl("/proc/self/exe", "homa_api", "fault_ignored_child",
+		      (char *)NULL);
+		return 4;
+	}
+	if (strcmp(mode, "fault_ignored_child") == 0) {
+		if (sigaction(SIGBUS, NULL, &q) || q.sa_handler != SIG_IGN)
+			return 3;
+		kill(getpid(), SIGBUS);
+		return send_efault(bad) ? 0 : 4;
+	}
+	if (strcmp(mode, "fault_frame") == 0) {
+		/* A SIGSEGV the kernel forces without a faulting instruction
+		 * (no room for a handler's frame): still the end. */
+		stack_t ss = { .ss_size = 1 << 16 };
+
+		ss.ss_sp = no_access_page();
+		ss.ss_size = 4096;
+		sa.sa_handler = on_fault_plain;
+		sa.sa_flags = SA_ONSTACK;
+		if (!ss.ss_sp || sigaltstack(&ss, NULL) ||
+		    sigaction(SIGUSR2, &sa, NULL))
+			return 3;
+		raise(SIGUSR2);
+		return 4;
+	}
 	return 100;
 }
 
@@ -1844,6 +1908,8 @@ static void check_faults(void)
 		{ "fault_altstack", 0 },    { "fault_default", SIGSEGV },
 		{ "fault_sent", SIGSEGV },  { "fault_ignored", SIGSEGV },
 		{ "fault_resethand", SIGSEGV },
+		{ "fault_blocked", 0 },     { "fault_ignored_exec", 0 },
+		{ "fault_frame", SIGSEGV },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1853,8 +1919,9 @@ static void check_faults(void)
 #if SANITIZED
 		if (cases[i].sig)
 			continue;   /* the sanitizer reports the fault itself */
-		if (strcmp(cases[i].mode, "fault_altstack") == 0)
-			continue;   /* its own stack checks */
+		if (strcmp(cases[i].mode, "fault_altstack") == 0 ||
+		    strcmp(cases[i].mode, "fault_ignored_exec") == 0)
+			continue;   /* its own stack checks; its SIGBUS */
 #endif
 		pid = fork();
 		CHECK(pid >= 0);
