@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -78,16 +79,6 @@ static __thread struct {
 } tl_checked[CACHED_RANGES];
 static __thread unsigned tl_checked_next;
 
-/* This call of the application's found SIGSEGV and SIGBUS unblocked in
- * this thread (the guard's condition): a handler's mask changes are
- * undone when it returns, and a call made inside one begins anew. */
-static __thread bool tl_faults_open;
-
-void uh_user_begin(void)
-{
-	memset(tl_checked, 0, sizeof(tl_checked));
-	tl_faults_open = false;
-}
 
 static uintptr_t page_size(void)
 {
@@ -109,6 +100,8 @@ static uintptr_t page_size(void)
  * finds the copy's jump buffer and range here, in the faulting thread.
  */
 static _Atomic bool guard_on;
+static _Atomic unsigned guard_active;   /* copies under the guard now */
+static __thread unsigned tl_active;     /* ... of them, this thread's */
 
 /* The end of user memory on x86-64 with 4-level page tables (the
  * kernel's TASK_SIZE_MAX there); beyond, copies are checked as before. */
@@ -121,30 +114,62 @@ struct guard {
 	const void *src;
 	size_t len;
 	bool touch;
+	uintptr_t sp;              /* guarded()'s frame */
 };
 static __thread struct guard *volatile tl_guard;
 
+void uh_user_begin(void)
+{
+	struct guard *g = tl_guard;
+
+	memset(tl_checked, 0, sizeof(tl_checked));
+	/* A copy whose frame lies below this one was left by a jump out
+	 * of a handler (the program's, out of our call): it is over. A
+	 * copy a handler interrupted lies above. */
+	if (g && g->sp < (uintptr_t)__builtin_frame_address(0))
+		tl_guard = NULL;
+}
+
 void uh_user_guard_enable(bool on)
 {
-	atomic_store_explicit(&guard_on, on, memory_order_release);
+	atomic_store(&guard_on, on);
+}
+
+void uh_user_guard_quiesce(void)
+{
+	/* Not for this thread's own: a handler that interrupted one may be
+	 * the caller. */
+	while (atomic_load(&guard_active) > tl_active)
+		sched_yield();
 }
 
 bool uh_user_guarded(void)
 {
-	return atomic_load_explicit(&guard_on, memory_order_acquire);
+	return atomic_load(&guard_on);
 }
 
-struct uh_user_guard_saved uh_user_guard_hide(void)
+/*
+ * Whether the fault's context is the copy itself, not a handler that
+ * interrupted it and faulted in the same range (a handler the preload
+ * does not wrap: SIGFPE's, one installed by a raw system call): the
+ * copy's frames lie just below guarded()'s, a handler's below its signal
+ * frame (kilobytes: the saved vector state) or on another stack.
+ */
+#define COPY_FRAMES 1024
+static bool in_copy_frame(const struct guard *g, const void *uc)
 {
-	struct uh_user_guard_saved v = { tl_guard };
+	uintptr_t sp;
 
-	tl_guard = NULL;
-	return v;
-}
-
-void uh_user_guard_restore(struct uh_user_guard_saved v)
-{
-	tl_guard = v.g;
+	if (!uc)
+		return false;
+#if defined(__x86_64__)
+	sp = (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	sp = (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.sp;
+#else
+	sp = g->sp - 1;
+#endif
+	return sp <= g->sp && g->sp - sp < COPY_FRAMES;
 }
 
 bool uh_user_fault(int sig, const siginfo_t *info, const void *uc)
@@ -158,7 +183,7 @@ bool uh_user_fault(int sig, const siginfo_t *info, const void *uc)
 	    info->si_code <= 0)
 		return false;
 	at = (uintptr_t)info->si_addr;
-	if (at < g->lo || at >= g->hi)
+	if (at < g->lo || at >= g->hi || !in_copy_frame(g, uc))
 		return false;
 	tl_guard = NULL;
 	/* The mask as it was at the fault: a jump out of a handler keeps
@@ -184,6 +209,9 @@ static __attribute__((noinline)) void guarded_move(const struct guard *g)
 	}
 }
 
+/* guarded()'s answer when the guard went off meanwhile: check instead. */
+#define UNGUARDED 1
+
 /* Moves @len bytes from @src to @dst, one of which is the caller's @user
  * range, under the guard; @touch: instead of a copy, write every page of
  * @dst with what it holds (an atomic OR of zero: a write another thread
@@ -196,13 +224,25 @@ static int guarded(void *dst, const void *src, size_t len, const void *user,
 		.lo = a & ~(page_size() - 1),
 		.hi = a + len < a ? UINTPTR_MAX : a + len,
 		.dst = dst, .src = src, .len = len, .touch = touch,
+		.sp = (uintptr_t)__builtin_frame_address(0),
 	};
-
 	struct guard *volatile outer = tl_guard;   /* a copy this one's
 						    * handler interrupted */
 
+	/* Counted in before the guard is looked at: one that turns it off
+	 * waits for the copies already under it (uh_user_guard_quiesce),
+	 * and a copy after that takes the page check. */
+	tl_active++;
+	atomic_fetch_add(&guard_active, 1);
+	if (!uh_user_guarded()) {
+		atomic_fetch_sub(&guard_active, 1);
+		tl_active--;
+		return UNGUARDED;
+	}
 	if (sigsetjmp(g.jb, 0)) {
 		tl_guard = outer;
+		atomic_fetch_sub(&guard_active, 1);
+		tl_active--;
 		return UHOMA_ERR_BAD_ADDRESS;
 	}
 	tl_guard = &g;
@@ -210,32 +250,31 @@ static int guarded(void *dst, const void *src, size_t len, const void *user,
 	guarded_move(&g);
 	atomic_signal_fence(memory_order_seq_cst);
 	tl_guard = outer;
+	atomic_fetch_sub(&guard_active, 1);
+	tl_active--;
 	return UHOMA_OK;
 }
 
-/* Whether a copy of @len bytes at @user can go under the guard: the
- * range is canonical user memory (a non-canonical address faults with no
- * address to match: a general protection fault) and this thread takes
- * faults (one with SIGSEGV or SIGBUS blocked -- a worker that blocked
- * every signal, a handler's mask -- is killed by the kernel at the first
- * fault). The mask is asked once per call of the application's. */
-static bool guard_usable(const void *user, size_t len)
+/* Whether this thread takes faults: one with SIGSEGV or SIGBUS blocked (a
+ * worker that blocked every signal, a handler's mask) is killed by the
+ * kernel at the first. Asked before each copy (or gather): a handler may
+ * have blocked them meanwhile by editing the context it returns to. */
+static bool faults_open(void)
+{
+	sigset_t cur;
+
+	return uh_user_guarded() &&
+	       pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 &&
+	       !sigismember(&cur, SIGSEGV) && !sigismember(&cur, SIGBUS);
+}
+
+/* Whether [@user, @user + @len) is canonical user memory: beyond, a fault
+ * is a general protection fault, which carries no address to match. */
+static bool range_guardable(const void *user, size_t len)
 {
 	uintptr_t a = (uintptr_t)user;
-	sigset_t faults, old;
 
-	if (!uh_user_guarded() || a + len < a || a + len > UH_USER_TOP)
-		return false;
-	if (tl_faults_open)
-		return true;
-	sigemptyset(&faults);
-	sigaddset(&faults, SIGSEGV);
-	sigaddset(&faults, SIGBUS);
-	if (pthread_sigmask(SIG_BLOCK, NULL, &old) != 0 ||
-	    sigismember(&old, SIGSEGV) || sigismember(&old, SIGBUS))
-		return false;
-	tl_faults_open = true;
-	return true;
+	return a + len >= a && a + len <= UH_USER_TOP;
 }
 
 /* 1: every page of [@p, @p + @len) can be accessed (@write: written too)
@@ -270,8 +309,12 @@ static int writable(void *p, size_t len)
 
 	if (!len || in_my_stack(p, len))
 		return UHOMA_OK;
-	if (guard_usable(p, len))
-		return guarded(p, NULL, len, p, true);
+	if (range_guardable(p, len) && faults_open()) {
+		int rc = guarded(p, NULL, len, p, true);
+
+		if (rc != UNGUARDED)
+			return rc;
+	}
 	if (pages_ok(p, len, true))
 		return UHOMA_OK;
 	/* The pipe's verdict: read it, write the same bytes back (a rare
@@ -332,8 +375,13 @@ static int copy_checked(void *dst, const void *src, size_t len,
 {
 	if (!len)
 		return UHOMA_OK;
-	if (!in_my_stack(user, len) && guard_usable(user, len))
-		return guarded(dst, src, len, user, false);
+	if (!in_my_stack(user, len) && range_guardable(user, len) &&
+	    faults_open()) {
+		int rc = guarded(dst, src, len, user, false);
+
+		if (rc != UNGUARDED)
+			return rc;
+	}
 	if (in_my_stack(user, len) || pages_ok(user, len, write)) {
 		memcpy(dst, src, len);
 		return UHOMA_OK;
@@ -362,12 +410,12 @@ int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
 		   size_t n)
 {
 	size_t off = 0;
-	bool ok = true;
+	bool ok = true, redo = false;
 
 	for (size_t i = 0; i < n && ok; i++)
-		ok = !iov[i].iov_len || guard_usable(iov[i].iov_base,
-						     iov[i].iov_len);
-	if (ok) {
+		ok = !iov[i].iov_len || range_guardable(iov[i].iov_base,
+							iov[i].iov_len);
+	if (ok && faults_open()) {
 		for (size_t i = 0; i < n; i++)
 			if (!iov[i].iov_len && (intptr_t)iov[i].iov_base < 0)
 				return UHOMA_ERR_BAD_ADDRESS;  /* as below */
@@ -378,11 +426,17 @@ int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,
 						part, iov[i].iov_base, false)
 				      : UHOMA_OK;
 
+			if (rc == UNGUARDED) {
+				redo = true;    /* checked below, whole */
+				break;
+			}
 			if (rc)
 				return rc;
 			off += part;
 		}
-		return UHOMA_OK;
+		if (!redo)
+			return UHOMA_OK;
+		off = 0;
 	}
 	ok = true;
 	/* Check every part first: a message is sent whole or not at all. */

@@ -46,14 +46,9 @@
 void uh_user_guard_enable(bool on);
 bool uh_user_guarded(void);
 
-/* Around a handler of the program's (the preload's wrappers): a fault
- * there is the program's, even inside the range of a copy it interrupted,
- * so the copy's guard is hidden until the handler returns. */
-struct uh_user_guard_saved {
-	void *g;
-};
-struct uh_user_guard_saved uh_user_guard_hide(void);
-void uh_user_guard_restore(struct uh_user_guard_saved v);
+/* After uh_user_guard_enable(false): waits for the copies already under
+ * the guard (none may fault once the guard leaves the kernel). */
+void uh_user_guard_quiesce(void);
 
 /* From the fault handler, first: if @sig at @info's address is a fault of
  * a guarded copy in this thread, restores the mask of @uc (the ucontext)

@@ -142,15 +142,12 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 	struct handler_rec *r = NULL;
 	int e;
 
-	struct uh_user_guard_saved g = uh_user_guard_hide();
-
 	if (sig >= 1 && sig <= MAX_SIG)
 		r = atomic_load_explicit(&user[sig], memory_order_acquire);
 	if (r && r->siginfo)
 		((void (*)(int, siginfo_t *, void *))r->fn)(sig, info, uc);
 	else if (r)
 		((void (*)(int))r->fn)(sig);
-	uh_user_guard_restore(g);
 	e = errno;               /* as the program's handler left it */
 	if (maybe_a_waiters(sig, info))
 		uh_signals_handled(sig);
@@ -324,7 +321,6 @@ static void fault_default(int sig, int i, const siginfo_t *info, bool ign)
 static void fault_wrapper(int sig, siginfo_t *info, void *uc)
 {
 	int i = fault_slot(sig), flags, masked;
-	struct uh_user_guard_saved g;
 	void *fn;
 
 	if (i < 0 || uh_user_fault(sig, info, uc))
@@ -351,12 +347,10 @@ static void fault_wrapper(int sig, siginfo_t *info, void *uc)
 			sigaddset(&m, SIGBUS);
 		pthread_sigmask(SIG_BLOCK, &m, NULL);
 	}
-	g = uh_user_guard_hide();          /* its faults are its own */
 	if (flags & SA_SIGINFO)
 		((void (*)(int, siginfo_t *, void *))fn)(sig, info, uc);
 	else
 		((void (*)(int))fn)(sig);
-	uh_user_guard_restore(g);
 }
 
 /* The kernel's disposition for guarded @sig: fault_wrapper with the mask
@@ -386,10 +380,14 @@ static struct sigaction fault_wrapped(const struct sigaction *act)
 static void fault_unwrap(struct sigaction *old, const struct sigaction *cur,
 			 void *fn, int flags, int masked)
 {
+	const int ours = SA_SIGINFO | SA_NODEFER | (int)SA_RESETHAND;
+
 	*old = *cur;
 	if (cur->sa_sigaction != fault_wrapper)
 		return;
-	old->sa_flags = flags;
+	/* The kernel's flags (its SA_RESTORER, unknown bits cleared, a
+	 * siginterrupt's SA_RESTART) but for those the wrapper rewrites. */
+	old->sa_flags = (cur->sa_flags & ~ours) | (flags & ours);
 	if (masked & 1)
 		sigaddset(&old->sa_mask, SIGSEGV);
 	if (masked & 2)
@@ -455,6 +453,7 @@ static int fault_sigaction(sigaction_fn f, int sig, int i,
 		atomic_store_explicit(&fault_guarding[i], false,
 				      memory_order_relaxed);
 		fault_update_guard();
+		uh_user_guard_quiesce();   /* no copy may fault now */
 		rc = f(sig, &a, &cur);
 		if (rc == 0) {
 			atomic_store_explicit(&fault_fn[i], (void *)SIG_IGN,
@@ -565,6 +564,7 @@ static int via_sigaction(void *_Atomic *slot, const char *name, int sig,
 	sigaction_fn f = (sigaction_fn)lookup(slot, name);
 	struct handler_rec *r = NULL, *prev;
 	void *fn = act ? (void *)act->sa_handler : NULL;
+	struct sigaction a, o;
 	sigset_t saved;
 	bool added;
 	int rc;
@@ -581,27 +581,33 @@ static int via_sigaction(void *_Atomic *slot, const char *name, int sig,
 	}
 	if (act && is_program_handler(fn))
 		r = rec_for(fn, act->sa_flags & SA_SIGINFO);
+	/* The program's memory is read and written with no signal blocked,
+	 * as libc would: a fault there is its handler's, not fatal. */
+	if (act)
+		a = *act;
 	install_begin(sig, &saved);
 	prev = atomic_load_explicit(&user[sig], memory_order_acquire);
 	added = added_siginfo[sig];
 	if (r) {
-		struct sigaction w = wrapped(act);
+		struct sigaction w = wrapped(&a);
 
 		atomic_store_explicit(&user[sig], r, memory_order_release);
-		rc = f(sig, &w, old);
+		rc = f(sig, &w, &o);
 		if (rc != 0)
 			atomic_store_explicit(&user[sig], prev,
 					      memory_order_release);
 		else
 			added_siginfo[sig] = !r->siginfo;
 	} else {
-		rc = f(sig, act, old);
+		rc = f(sig, act ? &a : NULL, &o);
 		if (rc == 0 && act)
 			added_siginfo[sig] = false;
 	}
 	install_end(sig, &saved);
-	if (rc == 0)
+	if (rc == 0 && old) {
+		*old = o;
 		unwrap_reset(old, prev, added);
+	}
 	if (rc == 0 && act)
 		uh_signals_installed(sig, act->sa_handler);
 	return rc;
@@ -705,6 +711,25 @@ EXPORT handler_fn sysv_signal(int sig, handler_fn h)
 EXPORT handler_fn __sysv_signal(int sig, handler_fn h)
 {
 	return via_signal(&real___sysv_signal, "__sysv_signal", sig, h);
+}
+
+/* glibc's sigignore installs SIG_IGN its own way (not through the
+ * sigaction symbol): a fault signal's goes through the guard's. */
+static void *_Atomic real_sigignore;
+
+EXPORT int sigignore(int sig)
+{
+	int (*f)(int);
+
+	if (fault_slot(sig) >= 0 && !fault_interposed)
+		return fault_signal(sig, fault_slot(sig), SIG_IGN, 0, false) ==
+		       SIG_ERR ? -1 : 0;
+	f = (int (*)(int))lookup(&real_sigignore, "sigignore");
+	if (!f) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return f(sig);
 }
 
 EXPORT handler_fn sigset(int sig, handler_fn h)

@@ -1650,6 +1650,37 @@ static void on_usr_send(int sig)
 	usr_send_ok = send_efault(usr_send_bad);
 }
 
+static uint8_t *probe_at;
+static pthread_t kick_main;
+static volatile int kick_stop;
+static volatile long probes, probes_caught;
+static __thread sigjmp_buf probe_jb;
+
+static void on_probe_fault(int sig)
+{
+	(void)sig;
+	probes_caught++;
+	siglongjmp(probe_jb, 1);
+}
+
+static void on_fpe_probe(int sig)
+{
+	(void)sig;
+	probes++;
+	if (sigsetjmp(probe_jb, 1) == 0)
+		(void)*(volatile uint8_t *)probe_at;
+}
+
+static void *fpe_kicker(void *arg)
+{
+	(void)arg;
+	while (!kick_stop) {
+		pthread_kill(kick_main, SIGFPE);
+		usleep(50);
+	}
+	return NULL;
+}
+
 /* A page the program cannot read. */
 static uint8_t *no_access_page(void)
 {
@@ -1659,15 +1690,22 @@ static uint8_t *no_access_page(void)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static bool send_efault_len(const void *bad, size_t len);
+
 /* sendmsg of 100 bytes at @bad: EFAULT, and no handler of the program's
  * ran for it. */
 static bool send_efault(const void *bad)
+{
+	return send_efault_len(bad, 100);
+}
+
+static bool send_efault_len(const void *bad, size_t len)
 {
 	struct homa_sendmsg_args sa = { 0 };
 	struct sockaddr_in6 to = { .sin6_family = AF_INET6,
 				   .sin6_addr = IN6ADDR_LOOPBACK_INIT,
 				   .sin6_port = htons(HOMA_MIN_DEFAULT_PORT) };
-	struct iovec iov = { (void *)(uintptr_t)bad, 100 };
+	struct iovec iov = { (void *)(uintptr_t)bad, len };
 	struct msghdr h = { .msg_name = &to, .msg_namelen = sizeof(to),
 			    .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = &sa };
@@ -1882,6 +1920,37 @@ static int fault_child(const char *mode)
 		kill(getpid(), SIGBUS);
 		return send_efault(bad) ? 0 : 4;
 	}
+	if (strcmp(mode, "fault_in_fpe_handler") == 0) {
+		/* A handler the library does not wrap (SIGFPE's, sent by
+		 * name) interrupts a copy and faults in the copy's range:
+		 * the fault is the program's, its SIGSEGV handler jumps back
+		 * into the SIGFPE handler, and the copy still gives EFAULT.
+		 * The copy's range ends in @bad; the probe reads @bad. */
+		size_t len = 1u << 20;
+		uint8_t *buf = mmap(NULL, len + 4096, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct sigaction fpe = { .sa_handler = on_fpe_probe };
+		pthread_t t;
+		int fails = 0;
+
+		if (buf == MAP_FAILED ||
+		    mprotect(buf + len, 4096, PROT_NONE) != 0)
+			return 3;
+		probe_at = buf + len;
+		if (signal(SIGSEGV, on_probe_fault) == SIG_ERR ||
+		    sigaction(SIGFPE, &fpe, NULL) != 0)
+			return 4;
+		kick_main = pthread_self();
+		if (pthread_create(&t, NULL, fpe_kicker, NULL) != 0)
+			return 5;
+		for (int i = 0; i < 300; i++)      /* (under the limit) */
+			fails += !send_efault_len(buf + len - 999000 + 64,
+						  999000);
+		kick_stop = 1;
+		pthread_join(t, NULL);
+		return fails == 0 && probes > 0 && probes == probes_caught
+			       ? 0 : 6;
+	}
 	if (strcmp(mode, "fault_frame") == 0) {
 		/* A SIGSEGV the kernel forces without a faulting instruction
 		 * (no room for a handler's frame): still the end. */
@@ -1911,7 +1980,7 @@ static void check_faults(void)
 		{ "fault_sent", SIGSEGV },  { "fault_ignored", SIGSEGV },
 		{ "fault_resethand", SIGSEGV },
 		{ "fault_blocked", 0 },     { "fault_ignored_exec", 0 },
-		{ "fault_frame", SIGSEGV },
+		{ "fault_frame", SIGSEGV },  { "fault_in_fpe_handler", 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
