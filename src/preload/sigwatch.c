@@ -358,6 +358,14 @@ static void fault_wrapper(int sig, siginfo_t *info, void *uc)
  * (emulated the other way): while the wrapper finds whose fault it is, a
  * handler of the program's that interrupts it may fault too, which with
  * the signal blocked the kernel would make fatal. */
+/* The program's disposition for slot @i, as the wrapper reads it. */
+static void fault_record(int i, void *fn, int flags, int masked)
+{
+	atomic_store_explicit(&fault_fn[i], fn, memory_order_release);
+	atomic_store_explicit(&fault_flags[i], flags, memory_order_relaxed);
+	atomic_store_explicit(&fault_masked[i], masked, memory_order_relaxed);
+}
+
 static int masked_bits(const struct sigaction *act)
 {
 	return (sigismember(&act->sa_mask, SIGSEGV) == 1 ? 1 : 0) |
@@ -410,12 +418,8 @@ static void fault_guard(sigaction_fn f, int sig, int i)
 		return;
 	if (cur.sa_sigaction == fault_wrapper)
 		return;
-	atomic_store_explicit(&fault_fn[i], (void *)cur.sa_handler,
-			      memory_order_release);
-	atomic_store_explicit(&fault_flags[i], cur.sa_flags,
-			      memory_order_relaxed);
-	atomic_store_explicit(&fault_masked[i], masked_bits(&cur),
-			      memory_order_relaxed);
+	fault_record(i, (void *)cur.sa_handler, cur.sa_flags,
+		     masked_bits(&cur));
 	if (cur.sa_handler != SIG_IGN) {
 		w = fault_wrapped(&cur);
 		on = f(sig, &w, NULL) == 0;
@@ -455,29 +459,17 @@ static int fault_sigaction(sigaction_fn f, int sig, int i,
 		fault_update_guard();
 		uh_user_guard_quiesce();   /* no copy may fault now */
 		rc = f(sig, &a, &cur);
-		if (rc == 0) {
-			atomic_store_explicit(&fault_fn[i], (void *)SIG_IGN,
-					      memory_order_release);
-			atomic_store_explicit(&fault_flags[i], a.sa_flags,
-					      memory_order_relaxed);
-		}
+		if (rc == 0)
+			fault_record(i, (void *)SIG_IGN, a.sa_flags,
+				     masked_bits(&a));
 	} else {
 		w = fault_wrapped(&a);
 		/* The program's first: the wrapper may run at once. */
-		atomic_store_explicit(&fault_fn[i], (void *)a.sa_handler,
-				      memory_order_release);
-		atomic_store_explicit(&fault_flags[i], a.sa_flags,
-				      memory_order_relaxed);
-		atomic_store_explicit(&fault_masked[i], masked_bits(&a),
-				      memory_order_relaxed);
+		fault_record(i, (void *)a.sa_handler, a.sa_flags,
+			     masked_bits(&a));
 		rc = f(sig, &w, &cur);
 		if (rc != 0) {
-			atomic_store_explicit(&fault_fn[i], fn,
-					      memory_order_release);
-			atomic_store_explicit(&fault_flags[i], flags,
-					      memory_order_relaxed);
-			atomic_store_explicit(&fault_masked[i], masked,
-					      memory_order_relaxed);
+			fault_record(i, fn, flags, masked);
 		} else {
 			atomic_store_explicit(&fault_guarding[i],
 				kernel_handler(sig) == (void *)fault_wrapper,
