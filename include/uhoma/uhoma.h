@@ -220,6 +220,13 @@ struct uhoma_config {
 				    * offset. Automatic ports use UDP ports
 				    * 32768 + offset .. 65535: at least
 				    * 16384 of them. */
+	uint32_t landing;          /* UDP carrier: 1: a long message's
+				    * datagrams after its first are read
+				    * straight into the buffer region (a peek
+				    * system call each, a copy saved); 0
+				    * (default): read and copied, which is
+				    * faster where copies are cheap (see
+				    * bench/README.md, "Landing") */
 };
 
 /*

@@ -50,6 +50,7 @@ static const struct field fields[] = {
 	CONFIG_FIELD(max_unproven, 16, 1u << 24),
 	CONFIG_FIELD(poll_always, 0, 1),
 	CONFIG_FIELD(port_offset, 0, 16383),
+	CONFIG_FIELD(landing, 0, 1),
 };
 #undef CONFIG_FIELD
 

@@ -101,6 +101,7 @@ struct udp_carrier {
 					      * route's) */
 	uint16_t port_offset;                /* immutable: Homa port P is UDP
 					      * port P + port_offset */
+	bool landing;                        /* immutable: cfg.landing */
 	struct uh_waitset ws;                /* its own locking */
 	struct udp_port *_Atomic ports[65536]; /* RCU: set at open, cleared
 						* at close */
@@ -1030,7 +1031,7 @@ static unsigned recv_bulk(struct udp_carrier *u, struct udp_port *p,
 	size_t bytes = 0;
 	unsigned got = 0;
 
-	if (!st)
+	if (!st || !u->landing)
 		return recv_fd(u, p->fd, rx, max);
 	if (!uh_trylock(&p->bulk_lock))
 		return 0;
@@ -1383,6 +1384,7 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	uh_iface_info(&u->c.local, u->any, &mtu, &link);
 	u->cfg_mtu = cfg->mtu;
 	u->port_offset = (uint16_t)cfg->port_offset;
+	u->landing = cfg->landing != 0;
 	u->c.max_packet = cfg->mtu ? cfg->mtu - ip_hdr - 8 : UDP_MAX_PAYLOAD;
 	if (u->c.max_packet > UDP_MAX_PAYLOAD)
 		u->c.max_packet = UDP_MAX_PAYLOAD;

@@ -32,6 +32,7 @@ static struct uhoma_stack *udp_stack(const char *addr)
 	uhoma_config_default(&cfg);
 	snprintf(cfg.addr, sizeof(cfg.addr), "%s", addr);
 	cfg.mtu = 9000;
+	cfg.landing = 1;     /* (the other UDP tests run the default) */
 	if (uhoma_stack_create(&cfg, &st) != UHOMA_OK)
 		return NULL;
 	return st;
