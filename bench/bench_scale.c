@@ -32,6 +32,7 @@
 #include "uhoma/uhoma.h"
 #include "util/addr.h"
 #include "util/clock.h"
+#include "clientpkt.h"
 
 #define REGION (64u << 20)
 #define SMALL 100
@@ -101,15 +102,7 @@ static void first_packet(struct fx *f, int peer, uint64_t cid, uint32_t len,
 	char text[32];
 	size_t hl;
 
-	memset(&h, 0, sizeof(h));
-	h.type = UH_PKT_DATA;
-	h.sport = 5000;
-	h.dport = 80;
-	h.sender_id = cid;
-	h.u.data.message_length = len;
-	h.u.data.incoming = unsched;
-	h.u.data.offset = 0;
-	h.u.data.cutoff_version = 1;
+	uh_client_data_hdr(&h, cid, len, 0, unsched);
 	hl = uh_wire_encode(&h, buf);
 	snprintf(text, sizeof(text), "10.0.0.%d", peer);
 	if (uh_addr_parse(text, &a))

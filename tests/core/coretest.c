@@ -16,6 +16,7 @@
 #include "core/rpc.h"
 #include "core/sock.h"
 #include "coretest.h"
+#include "clientpkt.h"
 
 uint64_t ct_now_ns = 1000000000ull;
 
@@ -316,15 +317,7 @@ void ct_request_data(struct ct_host *h, int from, uint64_t cid, uint32_t len,
 	struct uh_hdr hdr;
 
 	assert_true(n <= sizeof(zeros));
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.type = UH_PKT_DATA;
-	hdr.sport = 5000;
-	hdr.dport = 80;
-	hdr.sender_id = cid;
-	hdr.u.data.message_length = len;
-	hdr.u.data.incoming = incoming;
-	hdr.u.data.offset = off;
-	hdr.u.data.cutoff_version = 1;     /* current: no CUTOFFS back */
+	uh_client_data_hdr(&hdr, cid, len, off, incoming);
 	ct_inject(h, from, &hdr, zeros, n);
 }
 

@@ -28,6 +28,7 @@
 #include "util/clock.h"
 #include "nettest.h"
 #include "testutil.h"
+#include "clientpkt.h"
 
 #define MAX_PKTS 4096
 #define PKT 1     /* data(): a full packet */
@@ -106,15 +107,7 @@ static void data(int peer, uint64_t cid, uint32_t len, uint32_t off,
 	char text[32];
 	size_t hl;
 
-	memset(&h, 0, sizeof(h));
-	h.type = UH_PKT_DATA;
-	h.sport = 5000;
-	h.dport = 80;
-	h.sender_id = cid;
-	h.u.data.message_length = len;
-	h.u.data.incoming = incoming;
-	h.u.data.offset = off;
-	h.u.data.cutoff_version = 1;
+	uh_client_data_hdr(&h, cid, len, off, incoming);
 	hl = uh_wire_encode(&h, buf);
 	if (n == PKT)
 		n = fx.st->max_payload;     /* one full packet */
