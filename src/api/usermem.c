@@ -185,7 +185,6 @@ bool uh_user_fault(int sig, const siginfo_t *info, const void *uc)
 	at = (uintptr_t)info->si_addr;
 	if (at < g->lo || at >= g->hi || !in_copy_frame(g, uc))
 		return false;
-	tl_guard = NULL;
 	/* The mask as it was at the fault: a jump out of a handler keeps
 	 * the one the kernel set for it (the signal blocked). */
 	if (uc)

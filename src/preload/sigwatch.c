@@ -299,13 +299,12 @@ static void fault_default(int sig, int i, const siginfo_t *info, bool ign)
 	sigaction_fn f = (sigaction_fn)atomic_load_explicit(
 		&real_sigaction, memory_order_acquire);
 	struct sigaction d = { .sa_handler = SIG_DFL };
+	sigset_t one;
 
 	if (ign && info && info->si_code <= 0)
 		return;
 	atomic_store_explicit(&fault_guarding[i], false, memory_order_relaxed);
-	uh_user_guard_enable(false);
-	sigset_t one;
-
+	fault_update_guard();
 	if (f)
 		f(sig, &d, NULL);
 	else
@@ -414,9 +413,7 @@ static void fault_guard(sigaction_fn f, int sig, int i)
 	struct sigaction cur, w;
 	bool on = false;
 
-	if (f(sig, NULL, &cur) != 0)
-		return;
-	if (cur.sa_sigaction == fault_wrapper)
+	if (f(sig, NULL, &cur) != 0 || cur.sa_sigaction == fault_wrapper)
 		return;
 	fault_record(i, (void *)cur.sa_handler, cur.sa_flags,
 		     masked_bits(&cur));
