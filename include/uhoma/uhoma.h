@@ -227,6 +227,15 @@ struct uhoma_config {
 				    * (default): read and copied, which is
 				    * faster where copies are cheap (see
 				    * bench/README.md, "Landing") */
+	uint32_t local_unsched;    /* above unsched_bytes: messages to a
+				    * socket on this host send up to this
+				    * many bytes before a grant (at most an
+				    * eighth of the kernel's rmem_max x 2),
+				    * from unsched_bytes up by a 64th a tick,
+				    * back to unsched_bytes on a sign of
+				    * loss. More rate between processes, a
+				    * longer wait for short messages behind
+				    * long ones. 0 (default): off */
 };
 
 /*
@@ -617,6 +626,9 @@ struct uhoma_metrics {
 				    * record (a restart across the 99-day
 				    * wrap of the id start): at most once
 				    * holds per counter (uhoma(7)) */
+	uint64_t unsched_cuts;     /* times the bytes sent before a grant to
+				    * a socket on this host were halved, on
+				    * a sign of loss (local_unsched) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

@@ -138,6 +138,9 @@ struct uh_carrier {
 	uint32_t link_mbps;               /* immutable: the link rate to pace
 					   * at when cfg.link_mbps is 0 (auto);
 					   * 0 = do not pace */
+	uint32_t local_rcvbuf;            /* immutable: the bytes a socket's
+					   * kernel receive queue may hold
+					   * (unsched.h); 0 = no such queue */
 	struct uhoma_stack *stack;        /* set by uh_stack_new before any
 					   * port opens: the stack a carrier
 					   * lands DATA for (uh_stack_land) */

@@ -51,6 +51,7 @@ static const struct field fields[] = {
 	CONFIG_FIELD(poll_always, 0, 1),
 	CONFIG_FIELD(port_offset, 0, 16383),
 	CONFIG_FIELD(landing, 0, 1),
+	CONFIG_FIELD(local_unsched, 0, UHOMA_MAX_MESSAGE),
 };
 #undef CONFIG_FIELD
 

@@ -17,6 +17,7 @@
 #include "core/peer.h"
 #include "core/prio.h"
 #include "core/stack.h"
+#include "core/unsched.h"
 #include "sync/rcu.h"
 
 /* Copies @len bytes of message data at message offset @off into the
@@ -54,7 +55,7 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 			in->length = (int32_t)h->u.data.message_length;
 			in->bytes_remaining = h->u.data.message_length;
 			uh_rpc_set_state(rpc, UH_RPC_INCOMING);
-			if (rpc->out.length <= st->cfg.unsched_bytes &&
+			if (rpc->out.length <= rpc->out.unsched &&
 			    !rpc->restarts)
 				uh_delay_sample(
 					uh_peer_resp_delay(rpc->peer,
@@ -221,6 +222,9 @@ static void handle_resend(struct uh_rpc *rpc, const struct uh_hdr *h,
 	stale = start < end && uh_out_sent_lately(rpc, (uint32_t)start);
 	if (stale)
 		uh_metric_inc(rpc->sock->stack->metrics, UH_M_STALE_RESENDS);
+	else if (start < end && start < rpc->out.unsched)
+		/* Bytes we sent before any grant did not arrive. */
+		uh_unsched_loss(rpc->sock->stack, rpc->peer);
 	if (stale || start >= end ||
 	    uh_out_resend(rpc, (uint32_t)start, (uint32_t)end,
 			  h->u.resend.priority) == 0)
@@ -237,6 +241,7 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_deferred *p)
 		return;
 	}
 	rpc->busy_seen = false;          /* it does not have the request */
+	uh_unsched_loss(st, rpc->peer);  /* nor its unscheduled bytes */
 	/* The server is alive and the request starts over: a restart gets
 	 * the time a new request gets (else an RPC that waited behind a
 	 * busy server times out just after sending again). Only a few: a
@@ -464,7 +469,7 @@ void uh_in_apply_ack(struct uhoma_stack *st, const struct uh_addr *src,
 			uh_metric_inc(st->metrics, UH_M_RESPONSES_SENT);
 			/* How long its client took to acknowledge (a
 			 * response that needed no grant). */
-			if (rpc->out.length <= st->cfg.unsched_bytes)
+			if (rpc->out.length <= rpc->out.unsched)
 				uh_delay_sample(
 					&rpc->peer->ack_delay,
 					atomic_load_explicit(

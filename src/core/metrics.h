@@ -59,6 +59,8 @@ enum uh_metric {
 	UH_M_UNPROVEN_EVICTIONS, /* requests ended unproven for room */
 	UH_M_PORT_UNREACHABLE,   /* ICMP port unreachable received */
 	UH_M_DATA_LANDED,        /* DATA read straight into the region */
+	UH_M_UNSCHED_CUTS,       /* local peers' unscheduled allowance
+				  * halved (unsched.h) */
 	UH_M_PRIO_PKTS,          /* UH_MAX_PRIORITIES: packets sent per prio */
 	UH_M_PRIO_BYTES = UH_M_PRIO_PKTS + UH_MAX_PRIORITIES,
 	UH_M_RPC_STATE = UH_M_PRIO_BYTES + UH_MAX_PRIORITIES,          /* UHOMA_RPC_STATES gauges */

@@ -161,8 +161,8 @@ static void xmit(struct uh_rpc *rpc, bool paced, uint32_t budget)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
 	struct batch b = { .n = 0 };
-	uint32_t sent = 0, unsched = st->cfg.unsched_bytes < rpc->out.length
-					     ? st->cfg.unsched_bytes
+	uint32_t sent = 0, unsched = rpc->out.unsched < rpc->out.length
+					     ? rpc->out.unsched
 					     : rpc->out.length;
 	bool pace = st->pacer.ps_per_byte != 0, force = paced, throttle = false;
 	bool spent = budget == 0;

@@ -131,6 +131,7 @@ struct uh_peer *uh_peer_get(struct uh_peertab *t, const struct uh_addr *addr,
 	fresh->addr = *addr;
 	fresh->max_payload = peer_payload(t, addr, &fresh->local);
 	atomic_init(&fresh->refs, 1);       /* the caller's */
+	atomic_init(&fresh->unsched, (uint32_t)now);  /* unsched.c */
 	uh_lock_init(&fresh->lock, &peer_class);
 	uh_seqlock_init(&fresh->cut_lock, &cutoffs_class);
 	uh_grant_peer_init(fresh);

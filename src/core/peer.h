@@ -63,6 +63,9 @@ struct uh_peer {
 					* it (the route's MTU) */
 	bool local;                    /* immutable: packets to it stay in
 					* this host (not paced) */
+	_Atomic uint64_t unsched;      /* local peers: the bytes a message
+					* to it sends before a grant
+					* (unsched.c; relaxed atomics, CAS) */
 	_Atomic uint32_t refs;         /* RPCs and getters (see above) */
 	_Atomic uint64_t used_tick;    /* last uh_peer_get (relaxed) */
 	struct uh_rcu_head rcu;        /* its free after removal */

@@ -15,6 +15,7 @@
 #include "core/rpc.h"
 #include "core/sock.h"
 #include "core/stack.h"
+#include "core/unsched.h"
 #include "mem/cache.h"
 
 /*
@@ -358,10 +359,11 @@ static bool rpc_attach(struct uhoma_sock *s, struct uh_rpc *rpc, bool server)
 
 void uh_rpc_set_msgout(struct uh_rpc *rpc, uint8_t *buf, uint32_t len)
 {
-	uint32_t unsched = rpc->sock->stack->cfg.unsched_bytes;
+	uint32_t unsched = uh_unsched_bytes(rpc->sock->stack, rpc->peer);
 
 	rpc->out.buf = buf;
 	rpc->out.length = len;
+	rpc->out.unsched = unsched;
 	rpc->out.granted = len < unsched ? len : unsched;
 }
 

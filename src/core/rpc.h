@@ -131,6 +131,9 @@ struct uh_msgout {
 	uint32_t length;
 	uint32_t next_xmit;      /* bytes handed to the carrier (first time) */
 	uint32_t granted;        /* receiver allows bytes below this */
+	uint32_t unsched;        /* bytes below this go before any grant
+				  * (uh_unsched_bytes when the message was
+				  * set) */
 	uint8_t sched_prio;      /* priority from the last GRANT */
 	bool throttled;          /* in a pacer set: throttled or deferred
 				  * (pacer.h); the set's sender owns it */

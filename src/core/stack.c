@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/stack.h"
+#include "core/unsched.h"
 #include "mem/cache.h"
 
 static UH_LOCK_CLASS(socktab_class, "socktab", UH_RANK_TABLE, 0);
@@ -116,6 +117,7 @@ int uh_stack_new(const struct uhoma_config *cfg,
 	uh_peertab_init(&st->peers, cfg->max_peers, st->metrics);
 	uh_peertab_sizing(&st->peers, peer_size, st,
 			  st->max_payload < 256 ? st->max_payload : 256);
+	st->local_unsched = uh_unsched_local_cap(st);
 	st->link_mbps = cfg->link_mbps ? cfg->link_mbps
 				       : st->carrier->link_mbps;
 	uh_prio_init(st);

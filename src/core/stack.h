@@ -86,6 +86,7 @@ struct uhoma_stack {
 					      * atomics */
 	unsigned dedup_scan;           /* timer thread only: the peer-table
 					* bucket whose records expire next */
+	uint32_t local_unsched;        /* immutable: uh_unsched_local_cap */
 	uint32_t link_mbps;            /* immutable: cfg's, or the carrier's
 					* guess when cfg says 0 */
 	struct uh_cutoffs cutoffs;     /* immutable: ours, as a receiver */

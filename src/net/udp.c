@@ -203,6 +203,24 @@ static int bind_homa_port(const struct udp_carrier *u, int fd,
 	return -1;
 }
 
+/* The bytes a socket's receive queue gets when it asks for UDP_SOCKBUF
+ * (rmem_max may give less; the kernel reports its doubled figure, the
+ * one it charges datagrams' whole buffers against). 0 if unknown. */
+static uint32_t probe_rcvbuf(int family)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int size = UDP_SOCKBUF, got = 0;
+	socklen_t len = sizeof(got);
+
+	if (fd < 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) ||
+	    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) || got < 0)
+		got = 0;
+	close(fd);
+	return (uint32_t)got;
+}
+
 static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
 {
 	int fd, one = 1, zero = 0, size = UDP_SOCKBUF, e;
@@ -1390,6 +1408,7 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 		u->c.max_packet = UDP_MAX_PAYLOAD;
 	u->c.link_mbps = link;
 	u->c.link_mtu = cfg->mtu ? cfg->mtu : mtu;
+	u->c.local_rcvbuf = probe_rcvbuf(u->family);
 	/* GSO batches runs of small packets (gso_run); 64 KB ones travel
 	 * alone. GRO may then hand us up to 64 KiB at once. */
 	u->gso = cfg->gso && gso_supported(u->family);

@@ -210,6 +210,73 @@ static void run_pair(const char *addr)
 	free(buf);
 }
 
+/* With local_unsched, a socket on this host gets long requests whole
+ * before any grant once the allowance has grown (64 ticks), and every
+ * byte still arrives where it belongs. */
+static void udp__local_unsched(void **state)
+{
+	struct uhoma_config cfg;
+	struct uhoma_stack *cst = NULL, *sst = NULL;
+	struct uhoma_sock *c, *srv;
+	struct uhoma_metrics before, after;
+	struct sockaddr_storage to;
+	size_t to_len;
+	struct nt_echo echo;
+	uint8_t *buf = malloc(UHOMA_MAX_MESSAGE);
+	uint8_t *bufs[8] = { buf, buf, buf, buf, buf, buf, buf, buf };
+	uint64_t grants0, grants1;
+	void *creg, *sreg;
+	long rmem = 0;
+	FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+
+	(void)state;
+	if (f) {
+		if (fscanf(f, "%ld", &rmem) != 1)
+			rmem = 0;
+		fclose(f);
+	}
+	assert_non_null(buf);
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
+	assert_int_equal(uhoma_stack_create(&cfg, &sst), UHOMA_OK);
+	cfg.local_unsched = 1000000;
+	assert_int_equal(uhoma_stack_create(&cfg, &cst), UHOMA_OK);
+	assert_int_equal(uhoma_socket(sst, 0, &srv), UHOMA_OK);
+	assert_int_equal(uhoma_set_server(srv, 1), UHOMA_OK);
+	assert_int_equal(uhoma_socket(cst, 0, &c), UHOMA_OK);
+	sreg = nt_buffers(srv, NT_REGION);
+	creg = nt_buffers(c, NT_REGION);
+	nt_echo_start(&echo, srv, 1);
+	nt_sockaddr("127.0.0.1", (uint16_t)uhoma_port(srv), &to, &to_len);
+	/* The peer is new: its allowance starts at unsched_bytes. */
+	eight_at_once(c, &to, to_len, bufs, 100000, 400, 0);
+	usleep(150 * 1000);
+	uhoma_metrics(sst, &before);
+	grants0 = before.packets_sent[UH_PKT_GRANT - 0x10];
+	eight_at_once(c, &to, to_len, bufs, 125000, 500, 0);
+	uhoma_metrics(sst, &after);
+	grants1 = after.packets_sent[UH_PKT_GRANT - 0x10] - grants0;
+	uhoma_metrics(cst, &after);
+	print_message("    server GRANTs: %llu while the allowance grew, %llu "
+		      "after; %llu cuts (rmem_max %ld)\n",
+		      (unsigned long long)grants0, (unsigned long long)grants1,
+		      (unsigned long long)after.unsched_cuts, rmem);
+	assert_true(grants0 > 0);
+	/* With an eighth of the doubled buffer at least 1 MB the cap is the
+	 * whole message: no request needs a grant, unless the host lost
+	 * some (a cut says so). */
+	if (rmem * 2 / 8 >= 1000000 && after.unsched_cuts == 0)
+		assert_int_equal(grants1, 0);
+	nt_echo_stop(&echo);
+	uhoma_close(c);
+	uhoma_close(srv);
+	uhoma_stack_destroy(cst);
+	uhoma_stack_destroy(sst);
+	nt_unmap(creg, NT_REGION);
+	nt_unmap(sreg, NT_REGION);
+	free(buf);
+}
+
 static void udp__ipv4_two_processes(void **state)
 {
 	(void)state;
@@ -984,6 +1051,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(udp__refused_port_costs_no_other_send),
+		UH_TEST(udp__local_unsched),
 		UH_TEST(udp__unbound_port_not_connected_ipv4),
 		UH_TEST(udp__unbound_port_not_connected_ipv6),
 		UH_TEST(udp__ipv4_two_processes),
