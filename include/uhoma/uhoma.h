@@ -627,8 +627,14 @@ struct uhoma_metrics {
 				    * wrap of the id start): at most once
 				    * holds per counter (uhoma(7)) */
 	uint64_t unsched_cuts;     /* times the bytes sent before a grant to
-				    * a socket on this host were halved, on
-				    * a sign of loss (local_unsched) */
+				    * a socket on this host fell back to
+				    * unsched_bytes on a sign of loss
+				    * (local_unsched) */
+	uint64_t ticks_held;       /* timer ticks not counted: the kernel
+				    * held more unread for this stack than a
+				    * quarter of a socket's receive buffer,
+				    * so its peers' silence was not silence
+				    * (at most 3 ticks in 4) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

@@ -109,6 +109,11 @@ struct uh_carrier_ops {
 	 * the child (the parent could not bind them again, and packets sent
 	 * to a port it closed would go to the child's copy). */
 	void (*forget)(struct uh_carrier *c);
+	/* Optional: the bytes the kernel holds unread in the carrier's
+	 * receive queues (the runtime's timer asks once a tick: a deep
+	 * queue means this host is behind, and its peers' silence is not
+	 * silence); 0 if none or unknown. May make system calls. */
+	uint64_t (*queued)(struct uh_carrier *c);
 	/* Optional. Tells the sender of @r (its @len bytes at @pkt, one
 	 * packet of it) that no socket here takes it: an ICMP port
 	 * unreachable, as the module sends for a packet to a port with no

@@ -60,7 +60,9 @@ enum uh_metric {
 	UH_M_PORT_UNREACHABLE,   /* ICMP port unreachable received */
 	UH_M_DATA_LANDED,        /* DATA read straight into the region */
 	UH_M_UNSCHED_CUTS,       /* local peers' unscheduled allowance
-				  * halved (unsched.h) */
+				  * set back (unsched.h) */
+	UH_M_TICKS_HELD,         /* timer ticks held back: the host was
+				  * behind its receive queue (runtime) */
 	UH_M_PRIO_PKTS,          /* UH_MAX_PRIORITIES: packets sent per prio */
 	UH_M_PRIO_BYTES = UH_M_PRIO_PKTS + UH_MAX_PRIORITIES,
 	UH_M_RPC_STATE = UH_M_PRIO_BYTES + UH_MAX_PRIORITIES,          /* UHOMA_RPC_STATES gauges */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1346,6 +1347,40 @@ static uint32_t udp_max_packet_to(struct uh_carrier *c,
 	return max < c->max_packet ? max : c->max_packet;
 }
 
+/* Bytes queued unread in @fd's receive queue (SO_MEMINFO: what the
+ * kernel charges against the receive buffer); 0 if unknown. */
+static uint64_t fd_queued(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len <= SK_MEMINFO_RMEM_ALLOC * sizeof(mem[0]))
+		return 0;
+	return mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+/* The direct-poll list's ports (a stack with few ports, as nearly all
+ * have): two system calls a port a tick. More ports: unknown (0). */
+static uint64_t udp_queued(struct uh_carrier *c)
+{
+	struct udp_carrier *u = udp_of(c);
+	uint64_t sum = 0;
+
+	if (atomic_load(&u->nopen) > POLL_DIRECT)
+		return 0;
+	uh_rcu_read_lock();
+	for (int i = 0; i < POLL_DIRECT; i++) {
+		struct udp_port *q = atomic_load_explicit(&u->open[i],
+							  memory_order_acquire);
+
+		if (q)
+			sum += fd_queued(q->fd) + fd_queued(q->ufd);
+	}
+	uh_rcu_read_unlock();
+	return sum;
+}
+
 static const struct uh_carrier_ops udp_ops = {
 	.name = "udp",
 	.open_port = udp_open_port,
@@ -1355,6 +1390,7 @@ static const struct uh_carrier_ops udp_ops = {
 	.kick = udp_kick,
 	.max_packet_to = udp_max_packet_to,
 	.forget = udp_forget,
+	.queued = udp_queued,
 	.destroy = udp_destroy,
 };
 

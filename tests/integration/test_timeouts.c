@@ -312,6 +312,68 @@ static void timeouts__stuck_poller_is_not_silence(void **state)
 	nt_pair_close(&p);
 }
 
+/*
+ * A host behind its own receive queue: the client takes nothing from its
+ * queue for 200 ms, twice the timeout, while the responses to its 150
+ * requests (30 KB each, 4.5 MB) wait for it there. What waits unread is
+ * not silence: while its queue holds more than a quarter of a socket's
+ * buffer at most one tick in four counts (runtime.c, held_back), and
+ * every RPC completes once the client reads again. Counted as silence,
+ * the RPCs timed out.
+ */
+static void timeouts__behind_its_queue_is_not_silence(void **state)
+{
+	enum { N = 150, LEN = 30000 };
+	struct nt_pair p;
+	struct nt_echo echo;
+	struct sockaddr_storage to;
+	struct uhoma_metrics mc;
+	size_t to_len;
+	uint8_t *buf = malloc(LEN);
+	int got = 0;
+
+	(void)state;
+	assert_non_null(buf);
+	nt_pair_open(&p, 9, 0, 0, NT_REGION, NT_REGION);
+	nt_echo_start(&echo, p.srv, 1);
+	nt_addr(1, 80, &to, &to_len);
+	assert_int_equal(uhoma_memnet_stall(p.net, "10.0.0.2", 1), 0);
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t id;
+
+		nt_fill(buf, LEN, i);
+		assert_int_equal(uhoma_send(p.cli, (struct sockaddr *)&to,
+					    to_len, buf, LEN, i, 0, &id),
+				 UHOMA_OK);
+	}
+	usleep(2 * p.b->cfg.timeout_ticks * p.b->cfg.tick_us);
+	assert_int_equal(uhoma_memnet_stall(p.net, "10.0.0.2", 0), 0);
+	while (got < N) {
+		struct uhoma_msg m;
+		int rc;
+
+		memset(&m, 0, sizeof(m));
+		rc = uhoma_recv(p.cli, &m, 0, 5 * 1000000000ll);
+		if (rc < 0)
+			fail_msg("RPC %llu failed: %s",
+				 (unsigned long long)m.cookie,
+				 uhoma_strerror(rc));
+		assert_int_equal(rc, LEN);
+		assert_true(nt_check(p.cli, &m, LEN, m.cookie));
+		uhoma_msg_release(p.cli, &m);
+		got++;
+	}
+	uhoma_metrics(p.b, &mc);
+	print_message("    %llu ticks held back, %llu timeouts\n",
+		      (unsigned long long)mc.ticks_held,
+		      (unsigned long long)mc.rpc_timeouts);
+	assert_true(mc.ticks_held > 0);
+	assert_int_equal(mc.rpc_timeouts, 0);
+	nt_echo_stop(&echo);
+	nt_pair_close(&p);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +381,7 @@ int main(void)
 		UH_TEST(timeouts__queueing_is_not_silence),
 		UH_TEST(timeouts__restart_gets_a_fresh_timeout),
 		UH_TEST(timeouts__stuck_poller_is_not_silence),
+		UH_TEST(timeouts__behind_its_queue_is_not_silence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
