@@ -99,6 +99,15 @@ static void ct_destroy(struct uh_carrier *c)
 	(void)c;
 }
 
+/* Peers "on this host" when the host was made with ct_local_rcvbuf. */
+static uint32_t ct_max_packet_to(struct uh_carrier *c,
+				 const struct uh_addr *dst, bool *local)
+{
+	(void)dst;
+	*local = c->local_rcvbuf != 0;
+	return c->max_packet;
+}
+
 static const struct uh_carrier_ops ct_ops = {
 	.name = "coretest",
 	.open_port = ct_open_port,
@@ -106,26 +115,7 @@ static const struct uh_carrier_ops ct_ops = {
 	.send = ct_send_pkts,
 	.recv = ct_recv,
 	.kick = ct_kick,
-	.destroy = ct_destroy,
-};
-
-/* Every peer "on this host" (ct_local_rcvbuf). */
-static uint32_t ct_max_packet_local(struct uh_carrier *c,
-				    const struct uh_addr *dst, bool *local)
-{
-	(void)dst;
-	*local = true;
-	return c->max_packet;
-}
-
-static const struct uh_carrier_ops ct_ops_local = {
-	.name = "coretest-local",
-	.open_port = ct_open_port,
-	.close_port = ct_close_port,
-	.send = ct_send_pkts,
-	.recv = ct_recv,
-	.kick = ct_kick,
-	.max_packet_to = ct_max_packet_local,
+	.max_packet_to = ct_max_packet_to,
 	.destroy = ct_destroy,
 };
 
@@ -160,7 +150,7 @@ struct ct_host *ct_host(struct ct_net *net, int n, const char *config)
 	h->n = n;
 	h->addr = ct_addr(n);
 	h->next_port = 0x8000;
-	h->c.ops = ct_local_rcvbuf ? &ct_ops_local : &ct_ops;
+	h->c.ops = &ct_ops;
 	h->c.local_rcvbuf = ct_local_rcvbuf;
 	h->c.local = h->addr;
 	h->c.max_packet = 1500 - 20;       /* an Ethernet MTU less IPv4 */
