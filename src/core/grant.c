@@ -225,9 +225,18 @@ static void try_send(struct uhoma_stack *st, struct uh_rpc *rpc,
 	if (capped)
 		inc = (uint32_t)headroom;
 	if (inc < rpc->peer->max_payload && in->granted + inc < len) {
-		/* Less than a packet: wait for more progress or headroom. */
-		set_needy(g, s, capped);
-		return;
+		/* Less than a packet: wait for more progress or headroom --
+		 * unless nothing at all is outstanding, where the wait would
+		 * be for ever: a max_incoming below one packet (1,000 to
+		 * 1,415 bytes of the 1500-byte MTU's) grants a packet at a
+		 * time (helper-29: such messages never completed). */
+		if (!capped || headroom < (int64_t)st->cfg.max_incoming) {
+			set_needy(g, s, capped);
+			return;
+		}
+		inc = (uint32_t)(target - in->granted);
+		if (inc > rpc->peer->max_payload)
+			inc = rpc->peer->max_payload;
 	}
 	in->granted += inc;
 	rpc->granting.silent = false;     /* a new grant: it may send */

@@ -123,6 +123,43 @@ static void grant__long_message_granted_window_ahead(void **state)
 }
 
 /*
+ * max_incoming below one packet (1,000, the least the configuration
+ * allows, against 1,424-byte packets): with nothing else outstanding a
+ * message is still granted a packet at a time, and so completes. The
+ * manager used to wait for headroom of a whole packet, which never came:
+ * the message stalled for good, kept alive by BUSYs (helper-29).
+ */
+static void grant__max_incoming_below_a_packet_still_grants(void **state)
+{
+	struct ct_net net;
+	struct ct_host *b;
+	struct uh_hdr h;
+	uint32_t got = 2 * PAYLOAD;
+
+	(void)state;
+	ct_net_init(&net);
+	b = ct_host(&net, 2, "max_incoming=1000");
+	ct_sock(b, SRV_PORT);
+	request_range(b, 3, 1000, 10 * PAYLOAD, 0, got, got);
+	assert_true(last_grant(&net, 3, &h) >= 0);
+	assert_int_equal(h.u.grant.offset, got + PAYLOAD);
+	/* Each granted packet that arrives draws the next grant. */
+	while (got < 10 * PAYLOAD) {
+		ct_clear(&net);
+		request_range(b, 3, 1000, 10 * PAYLOAD, got, got + PAYLOAD,
+			      2 * PAYLOAD);
+		got += PAYLOAD;
+		if (got < 10 * PAYLOAD) {
+			assert_true(last_grant(&net, 3, &h) >= 0);
+			assert_int_equal(h.u.grant.offset, got + PAYLOAD);
+		}
+	}
+	assert_int_equal(uh_grant_count(b->st), 0);
+	assert_true(total_incoming(b) == 0);
+	ct_net_free(&net);
+}
+
+/*
  * SRPT ranks by bytes still to receive, not by length: a 300 KB message
  * with 50 KB left keeps its slot against a fresh 100 KB one, and loses it
  * to a 45 KB one. Ranking by length would starve messages that are nearly
@@ -471,6 +508,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(grant__long_message_granted_window_ahead),
+		UH_TEST(grant__max_incoming_below_a_packet_still_grants),
 		UH_TEST(grant__srpt_by_remaining_not_length),
 		UH_TEST(grant__overcommit_bounds_active),
 		UH_TEST(grant__freed_headroom_goes_to_best_needy),
