@@ -1,6 +1,7 @@
 /*
  * config.c - stack configuration: defaults, UHOMA_CONFIG, validation.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,10 +94,30 @@ static void set_defaults(struct uhoma_config *c)
 	c->max_unproven = 4096;
 }
 
+/* @text as a number into *@v: decimal, or hexadecimal after 0x; no sign,
+ * no blanks, never octal (strtoul's base 0 read 010 as 8: helper-29).
+ * False if it is not one. */
+static bool parse_number(const char *text, unsigned long *v)
+{
+	const char *digits = text;
+	int base = 10;
+	char *end;
+
+	if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+		digits = text + 2;
+		base = 16;
+	}
+	if (base == 10 ? !isdigit((unsigned char)digits[0])
+		       : !isxdigit((unsigned char)digits[0]))
+		return false;
+	errno = 0;
+	*v = strtoul(digits, &end, base);
+	return !errno && *end == '\0';
+}
+
 int uhoma_config_set(struct uhoma_config *cfg, const char *key,
 		     const char *value)
 {
-	char *end;
 	unsigned long v;
 
 	if (!cfg || !key || !value)
@@ -120,9 +141,7 @@ int uhoma_config_set(struct uhoma_config *cfg, const char *key,
 		else if (strcmp(key, "carrier") == 0 &&
 			 strcmp(value, "ip") == 0)
 			value = "2";
-		errno = 0;
-		v = strtoul(value, &end, 0);
-		if (errno || end == value || *end || v < fields[i].min ||
+		if (!parse_number(value, &v) || v < fields[i].min ||
 		    v > fields[i].max ||
 		    (strcmp(key, "mtu") == 0 && v != 0 && v < 576))
 			return UHOMA_ERR_INVALID_ARGUMENT;

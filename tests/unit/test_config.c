@@ -59,6 +59,21 @@ static void config__set_and_validate(void **state)
 	assert_int_equal(uhoma_config_set(&c, "addr", "127.0.0.1"), UHOMA_OK);
 	assert_int_equal(uhoma_config_set(&c, "window", "0x1000"), UHOMA_OK);
 	assert_int_equal(c.window, 4096);
+	/* Decimal or 0x hexadecimal: never octal, no sign, no blanks. */
+	assert_int_equal(uhoma_config_set(&c, "window", "010"), UHOMA_OK);
+	assert_int_equal(c.window, 10);
+	assert_int_equal(uhoma_config_set(&c, "max_overcommit", "010"),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_config_set(&c, "window", "+5000"),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_config_set(&c, "window", " 5000"),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_config_set(&c, "window", "0x"),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_config_set(&c, "window", "0x-1"),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uhoma_config_set(&c, "window", "0xFF"), UHOMA_OK);
+	assert_int_equal(c.window, 255);
 	c.num_priorities = 0;
 	assert_int_equal(uh_config_validate(&c), UHOMA_ERR_INVALID_ARGUMENT);
 	uhoma_config_default(&c);
