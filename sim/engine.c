@@ -34,6 +34,41 @@
 void sim_engine_init(struct sim_engine *e)
 {
 	memset(e, 0, sizeof(*e));
+	e->limit = SIM_MAX_EVENTS;
+	e->stop_at = UINT64_MAX;
+}
+
+void sim_engine_fail(struct sim_engine *e, enum sim_engine_failure why)
+{
+	if (!e->failed)
+		e->failed = why;
+}
+
+const char *sim_engine_error(const struct sim_engine *e, char *buf,
+			     size_t len)
+{
+	if (e->failed == SIM_ENG_FULL)
+		snprintf(buf, len, "the run needs more than %zu events pending "
+			 "at once, the simulator's limit: each packet on a "
+			 "link is one until it arrives, so long propagation "
+			 "delays (--prop-ns) with many packets in flight, or "
+			 "a huge --load, --messages or fabric, need that "
+			 "many; lower --prop-ns, --load or the link rates",
+			 e->limit);
+	else if (e->failed == SIM_ENG_NOMEM)
+		snprintf(buf, len, "out of memory while the run was "
+			 "simulated, at %.3f ms of simulated time: most of it "
+			 "goes to the messages in flight at once (a load the "
+			 "links cannot carry piles them up); lower --load, "
+			 "--messages or the hosts", (double)e->now / 1e9);
+	else
+		snprintf(buf, len, "no error");
+	return buf;
+}
+
+void sim_engine_stop_at(struct sim_engine *e, uint64_t t)
+{
+	e->stop_at = t;
 }
 
 void sim_engine_free(struct sim_engine *e)
@@ -82,21 +117,29 @@ static int grow(struct sim_engine *e)
 
 	if (e->n < e->cap)
 		return 0;
-	if (cap > (1ull << SIM_SLOT_BITS))
+	if (cap > e->limit)
+		cap = e->limit;
+	/* A slot number holds SIM_SLOT_BITS bits (sim_key.order). */
+	if (cap <= e->cap || cap > SIM_MAX_EVENTS) {
+		sim_engine_fail(e, SIM_ENG_FULL);
 		return -1;
+	}
 	ev = realloc(e->ev, cap * sizeof(*ev));
 	if (!ev)
-		return -1;
+		goto nomem;
 	e->ev = ev;
 	fs = realloc(e->free_slots, cap * sizeof(*fs));
 	if (!fs)
-		return -1;
+		goto nomem;
 	e->free_slots = fs;
 	/* All cap old slots are in use (n == cap): the new ones are free. */
 	for (size_t i = cap; i-- > e->cap;)
 		e->free_slots[i - e->cap] = (uint32_t)i;
 	e->cap = cap;
 	return 0;
+nomem:
+	sim_engine_fail(e, SIM_ENG_NOMEM);
+	return -1;
 }
 
 /* A key earlier than `last` (the clock was set back past the next event:
@@ -107,8 +150,10 @@ static int rebase(struct sim_engine *e, uint64_t t)
 	struct sim_key *all = malloc((e->n ? e->n : 1) * sizeof(*all));
 	size_t m = 0;
 
-	if (!all)
+	if (!all) {
+		sim_engine_fail(e, SIM_ENG_NOMEM);
 		return -1;
+	}
 	for (unsigned j = 0; j < SIM_BUCKETS; j++) {
 		struct sim_bucket *b = &e->b[j];
 
@@ -120,6 +165,8 @@ static int rebase(struct sim_engine *e, uint64_t t)
 	e->last = t;
 	for (size_t i = 0; i < m; i++)
 		if (push(e, bucket_of(e, all[i].time), all[i])) {
+			/* Keys are lost: the engine must fire no more. */
+			sim_engine_fail(e, SIM_ENG_NOMEM);
 			free(all);
 			return -1;
 		}
@@ -132,7 +179,8 @@ int sim_at(struct sim_engine *e, uint64_t delay, sim_fn fn, void *a, void *b)
 	struct sim_key k;
 	uint32_t slot;
 
-	if (grow(e))
+	/* A failed engine takes nothing more: the run is over. */
+	if (e->failed || grow(e))
 		return -1;
 	k.time = e->now + delay;
 	if (k.time < e->last && rebase(e, k.time))
@@ -140,8 +188,10 @@ int sim_at(struct sim_engine *e, uint64_t delay, sim_fn fn, void *a, void *b)
 	/* free_slots[0 .. cap - n) are free; the last is taken. */
 	slot = e->free_slots[e->cap - e->n - 1];
 	k.order = e->next_seq << SIM_SLOT_BITS | slot;
-	if (push(e, bucket_of(e, k.time), k))
+	if (push(e, bucket_of(e, k.time), k)) {
+		sim_engine_fail(e, SIM_ENG_NOMEM);
 		return -1;
+	}
 	e->ev[slot] = (struct sim_event){ fn, a, b };
 	e->next_seq++;
 	e->n++;
@@ -172,9 +222,10 @@ static int settle(struct sim_engine *e)
 	 * so none is pushed back into it while it is read. */
 	for (uint32_t i = 0; i < b->n; i++)
 		if (push(e, bucket_of(e, b->k[i].time), b->k[i])) {
-			/* A lost key would be an event that never fires. */
-			fputs("uhoma-sim: out of memory for events\n", stderr);
-			abort();
+			/* A lost key is an event that never fires: the
+			 * engine fails, and fires nothing more. */
+			sim_engine_fail(e, SIM_ENG_NOMEM);
+			return 0;
 		}
 	b->n = 0;
 	return 1;
@@ -186,7 +237,7 @@ int sim_step(struct sim_engine *e)
 	struct sim_event ev;
 	uint32_t slot;
 
-	if (!e->n || !settle(e))
+	if (e->failed || !e->n || !settle(e))
 		return 0;
 	k = e->b[0].k[e->b[0].head++];
 	e->n--;                 /* cap - n - 1 slots were free */
@@ -203,9 +254,14 @@ uint64_t sim_run_until(struct sim_engine *e, uint64_t until)
 {
 	uint64_t start = e->fired;
 
-	while (e->n && settle(e) && e->last <= until)
+	/* stop_at is read afresh for each event: the one firing may move
+	 * it (the last message's start sets the drain's deadline). */
+	while (!e->failed && e->n && settle(e) &&
+	       e->last <= (until < e->stop_at ? until : e->stop_at))
 		sim_step(e);
-	if (e->now < until && e->n)
+	if (until > e->stop_at)
+		until = e->stop_at;
+	if (!e->failed && e->now < until && e->n)
 		e->now = until;
 	return e->fired - start;
 }

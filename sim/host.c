@@ -1,6 +1,7 @@
 /*
  * host.c - the core on a simulated carrier, in virtual time (host.h).
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,8 @@ static unsigned sc_send(struct uh_carrier *c, uint16_t sport,
 		/* The core's buffers are not ours past this call: the packet
 		 * travels as a copy of its first bytes (net.h). */
 		p = sim_pkt_alloc(net);
+		if (!p)
+			return i;   /* no memory: the run ends (engine.h) */
 		p->src = h->index;
 		p->dst = to;
 		p->prio = pkts[i].priority & (SIM_PRIOS - 1);
@@ -190,8 +193,9 @@ static void pacer_fire(void *a, void *b)
 	delay = uh_pacer_run(h->st);
 	if (delay) {
 		h->pacer_armed = true;
-		sim_at(h->all->net->eng, delay * SIM_PS_PER_NS, pacer_fire, h,
-		       NULL);
+		/* Failed: the engine has, and the run ends (engine.h). */
+		(void)sim_at(h->all->net->eng, delay * SIM_PS_PER_NS,
+			     pacer_fire, h, NULL);
 	}
 	after(h);
 }
@@ -226,8 +230,10 @@ static void after(struct sim_host *h)
 	}
 	if (!h->pacer_armed && uh_pacer_throttled(h->st)) {
 		h->pacer_armed = true;
-		sim_at(hs->net->eng, uh_pacer_delay_ns(h->st) * SIM_PS_PER_NS,
-		       pacer_fire, h, NULL);
+		/* Failed: the engine has, and the run ends (engine.h). */
+		(void)sim_at(hs->net->eng,
+			     uh_pacer_delay_ns(h->st) * SIM_PS_PER_NS,
+			     pacer_fire, h, NULL);
 	}
 }
 
@@ -266,7 +272,10 @@ static void tick(void *a, void *b)
 	(void)b;
 	uh_stack_tick(h->st);
 	after(h);
-	sim_at(h->all->net->eng, h->all->tick_ps, tick, h, NULL);
+	/* A host whose next tick cannot be scheduled would go silent and
+	 * time its peers out: the failure fails the engine, which fires
+	 * nothing more, and the run ends saying why (sim_run). */
+	(void)sim_at(h->all->net->eng, h->all->tick_ps, tick, h, NULL);
 }
 
 /* ---- hosts --------------------------------------------------------------- */
@@ -277,16 +286,88 @@ static const char sim_config[] =
 	"sndbuf=0,"          /* open loop: the sender queues, never waits */
 	"stat=0,lanes=0";
 
+/*
+ * The settings a stack takes that change nothing here, and why: each is
+ * read only by the runtime's threads or a real carrier (src/runtime,
+ * src/net), which the simulator replaces, or needs what it has not (two
+ * sockets on a host). --config refuses them: a run that says mtu=9000 and
+ * simulates 1500-byte packets would be a lie.
+ */
+static const struct {
+	const char *key, *why;
+} unmodelled[] = {
+	{ "carrier", "the simulator is every stack's carrier" },
+	{ "addr", "hosts have the simulator's addresses" },
+	{ "mtu", "packets are the simulator's own, at most 1472 bytes of "
+		 "Homa packet: a 1500-byte MTU" },
+	{ "rx_threads", "the simulator drives the stacks: no threads" },
+	{ "poll_us", "no thread waits: messages are taken when ready" },
+	{ "poll_always", "no thread waits: messages are taken when ready" },
+	{ "pacer_rt", "no pacer thread: the simulator runs the pacer" },
+	{ "stat", "no shared-memory metrics: the report prints the cores' "
+		  "counters" },
+	{ "gso", "a UDP carrier's setting" },
+	{ "lanes", "a UDP carrier's setting: the simulated carrier has one "
+		   "receive queue" },
+	{ "landing", "a UDP carrier's setting" },
+	{ "port_offset", "a UDP carrier's setting" },
+	{ "local_unsched", "no two sockets share a host" },
+};
+#define NUNMODELLED (sizeof(unmodelled) / sizeof(unmodelled[0]))
+
+/* The items of @config (uhoma_config_parse's form: "key=value" between
+ * commas or spaces) whose key is unmodelled, each with why, into @err.
+ * Returns how many. */
+static unsigned refuse_unmodelled(const char *config, char *err, size_t len)
+{
+	char buf[SIM_MAX_CONFIG + 1], *save = NULL, *tok;
+	unsigned bad = 0;
+	size_t used;
+
+	used = (size_t)snprintf(err, len, "--config: the simulator does not "
+				"model ");
+	snprintf(buf, sizeof(buf), "%s", config);
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		size_t klen = strcspn(tok, "=");
+
+		for (size_t i = 0; i < NUNMODELLED; i++) {
+			if (strlen(unmodelled[i].key) != klen ||
+			    strncmp(tok, unmodelled[i].key, klen))
+				continue;
+			if (used < len)
+				used += (size_t)snprintf(err + used, len - used,
+							 "%s%.48s (%s)",
+							 bad ? "; " : "", tok,
+							 unmodelled[i].why);
+			bad++;
+		}
+	}
+	if (bad && used < len)
+		snprintf(err + used, len - used, "; leave %s out (uhoma-sim(1) "
+			 "lists what the simulator refuses)",
+			 bad > 1 ? "them" : "it");
+	return bad;
+}
+
 int sim_hosts_config(const char *config, struct uhoma_config *cfg,
 		     char *err, size_t len)
 {
+	const char *env = getenv("UHOMA_CONFIG");
 	char why[256];
 
 	/* uhoma_config_default applies UHOMA_CONFIG from the environment,
 	 * as every stack does; the simulator's settings and @config come
-	 * on top of it. */
+	 * on top of it. Its settings the simulator does not model are let
+	 * be: it configures every uhoma program, not this one alone. */
 	if (uhoma_config_default(cfg)) {
-		uh_config_explain(getenv("UHOMA_CONFIG"), why, sizeof(why));
+		/* uh_config_explain says nothing of a string too long to
+		 * parse at all. */
+		if (env && strlen(env) > SIM_MAX_CONFIG)
+			snprintf(why, sizeof(why), "%zu bytes, at most %u",
+				 strlen(env), SIM_MAX_CONFIG);
+		else if (!uh_config_explain(env, why, sizeof(why)) || !*why)
+			snprintf(why, sizeof(why), "refused");
 		snprintf(err, len, "UHOMA_CONFIG in the environment: %s", why);
 		return -1;
 	}
@@ -300,6 +381,8 @@ int sim_hosts_config(const char *config, struct uhoma_config *cfg,
 			 strlen(config), SIM_MAX_CONFIG);
 		return -1;
 	}
+	if (config && refuse_unmodelled(config, err, len))
+		return -1;
 	if (config && uhoma_config_parse(cfg, config)) {
 		if (!uh_config_explain(config, why, sizeof(why)))
 			snprintf(why, sizeof(why), "refused");
@@ -317,6 +400,9 @@ int sim_hosts_config(const char *config, struct uhoma_config *cfg,
 	return 0;
 }
 
+/* Host @i's stack, socket and first tick. Returns 0, a uhoma error
+ * (UHOMA_ERR_NOMEM: memory ran out), or 1: the tick could not be
+ * scheduled (the engine has failed: sim_engine_error). */
 static int host_start(struct sim_hosts *hs, uint32_t i,
 		      const struct uhoma_config *cfg)
 {
@@ -337,7 +423,7 @@ static int host_start(struct sim_hosts *hs, uint32_t i,
 	hs->tick_ps = (uint64_t)cfg->tick_us * SIM_PS_PER_US;
 	h->metrics = aligned_alloc(64, sizeof(*h->metrics));
 	if (!h->metrics)
-		return -1;
+		return UHOMA_ERR_NOMEM;
 	memset(h->metrics, 0, sizeof(*h->metrics));
 	parts.carrier = &h->c;
 	parts.metrics = h->metrics;
@@ -345,12 +431,14 @@ static int host_start(struct sim_hosts *hs, uint32_t i,
 	parts.own_ids = true;
 	rc = uh_stack_new(cfg, &parts, &h->st);
 	if (rc)
-		return -1;
-	if (uh_sock_open(h->st, SIM_PORT, NULL, &h->sock))
-		return -1;
-	if (uh_pool_setup(&h->sock->pool, hs->region, SIM_REGION))
-		return -1;
-	return sim_at(hs->net->eng, hs->tick_ps, tick, h, NULL);
+		return rc;
+	rc = uh_sock_open(h->st, SIM_PORT, NULL, &h->sock);
+	if (rc)
+		return rc;
+	rc = uh_pool_setup(&h->sock->pool, hs->region, SIM_REGION);
+	if (rc)
+		return rc;
+	return sim_at(hs->net->eng, hs->tick_ps, tick, h, NULL) ? 1 : 0;
 }
 
 int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
@@ -370,23 +458,43 @@ int sim_hosts_start(struct sim_hosts *hs, struct sim_net *net,
 	hs->on_msg = on_msg;
 	hs->app = app;
 	hs->h = calloc(net->nhosts, sizeof(*hs->h));
-	if (!hs->h)
+	if (!hs->h) {
+		fprintf(stderr, "uhoma-sim: out of memory for %u hosts\n",
+			net->nhosts);
 		return -1;
+	}
 	hs->n = net->nhosts;
 	hs->region = mmap(NULL, SIM_REGION, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (hs->region == MAP_FAILED) {
+		fprintf(stderr, "uhoma-sim: out of memory for the hosts' "
+			"buffer region (%u MiB): %s\n", SIM_REGION >> 20,
+			strerror(errno));
 		hs->region = NULL;
 		return -1;
 	}
 	clock_eng = net->eng;
 	net->deliver = deliver;
 	net->deliver_arg = hs;
-	for (uint32_t i = 0; i < hs->n; i++)
-		if (host_start(hs, i, &cfg)) {
-			fprintf(stderr, "uhoma-sim: host %u: no stack\n", i);
+	for (uint32_t i = 0; i < hs->n; i++) {
+		int rc = host_start(hs, i, &cfg);
+
+		if (rc == UHOMA_ERR_NOMEM) {
+			fprintf(stderr, "uhoma-sim: out of memory building "
+				"host %u's stack (of %u hosts)\n", i, hs->n);
 			return -1;
 		}
+		if (rc < 0) {
+			fprintf(stderr, "uhoma-sim: host %u: its stack could "
+				"not be built: %s\n", i, uhoma_strerror(rc));
+			return -1;
+		}
+		if (rc) {
+			fprintf(stderr, "uhoma-sim: %s\n",
+				sim_engine_error(net->eng, err, sizeof(err)));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -430,8 +538,12 @@ int sim_host_send(struct sim_host *h, uint32_t to, uint32_t len,
 	uint32_t charged = 0;
 	int rc;
 
-	if (!copy)
+	if (!copy) {
+		/* The simulator's memory, not a protocol's outcome: the run
+		 * ends saying so (engine.h). */
+		sim_engine_fail(h->all->net->eng, SIM_ENG_NOMEM);
 		return UHOMA_ERR_NOMEM;
+	}
 	/* The message's bytes are whatever the buffer held: nothing looks
 	 * at them, and copying a pattern in would cost time for nothing. */
 	rc = uh_sock_tx_try_charge(h->sock, len, &charged);
@@ -452,8 +564,10 @@ int sim_host_reply(struct sim_host *h, const struct uhoma_msg *m,
 	struct uh_addr a;
 	uint16_t port;
 
-	if (!copy)
+	if (!copy) {
+		sim_engine_fail(h->all->net->eng, SIM_ENG_NOMEM);
 		return UHOMA_ERR_NOMEM;
+	}
 	if (uh_addr_from_sockaddr((const struct sockaddr *)&m->peer,
 				  m->peer_len, &a, &port)) {
 		uh_rpc_msgbuf_free(copy, len);

@@ -76,7 +76,8 @@ struct uh_addr sim_host_addr(uint32_t i);
  * The configuration every host's stack gets, into @cfg: the defaults
  * (with UHOMA_CONFIG from the environment, as for any stack), the
  * simulator's own settings (rx_threads=0, sndbuf=0, stat=0, lanes=0),
- * then "key=value,..." @config (NULL: none), which may override them.
+ * then "key=value,..." @config (NULL: none), which may override sndbuf
+ * only: it refuses the keys the simulator does not model.
  * Returns 0, or -1 with what is wrong in @err (@len bytes): each refused
  * item and why (uh_config_explain).
  */

@@ -2,6 +2,7 @@
  * main.c - uhoma-sim: hundreds of hosts running the uhoma protocol core in
  * virtual time over a modelled fabric. See sim/README.md.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,18 +11,19 @@
 #include "opts.h"
 #include "sim.h"
 
-/* One run, reported in full. Returns the exit status. */
-static int one_run(const struct sim_opts *o, const char *csv,
-		   const char *svg)
+/* One run, reported in full into @csv and @svg (NULL: none). Returns 0,
+ * 1 if the report failed (a message on stderr), or -1 if the run could
+ * not be set up or failed (a message on stderr; nothing reported). */
+static int one_run(const struct sim_opts *o, struct sim_file *csv,
+		   struct sim_file *svg)
 {
 	struct sim s;
 	int rc;
 
-	if (sim_create(&s, o)) {
+	if (sim_create(&s, o) || sim_run(&s)) {
 		sim_destroy(&s);
-		return 1;
+		return -1;
 	}
-	sim_run(&s);
 	rc = sim_report(&s, stdout, csv, svg, NULL);
 	sim_destroy(&s);
 	return rc ? 1 : 0;
@@ -76,18 +78,20 @@ static int compare_configs(const struct sim_opts *base,
 	return 0;
 }
 
-/* Every ablation in turn, each reported in full, then one table, CSV and
- * plot for all and the defaults' SUMMARY last. Returns the exit status. */
-static int compare_runs(const struct sim_opts *base, const char *csv,
-		       const char *svg)
+/* Every ablation in turn, each with its @config (compare_configs),
+ * reported in full, then one table, CSV and plot for all and the
+ * defaults' SUMMARY last. Returns as one_run. */
+static int compare_runs(const struct sim_opts *base,
+			char *const config[NABLATIONS], struct sim_file *csv,
+			struct sim_file *svg)
 {
 	static struct sim_result r[NABLATIONS];
 	const char *labels[NABLATIONS];
 	struct plot_series ps[NABLATIONS];
-	char *config[NABLATIONS] = { NULL };
-	int rc = compare_configs(base, config), failed = 0;
+	int failed = 0;
+	char load[32];
 
-	for (size_t k = 0; k < NABLATIONS && !rc; k++) {
+	for (size_t k = 0; k < NABLATIONS; k++) {
 		struct sim_opts o = *base;
 		struct sim s;
 
@@ -96,12 +100,10 @@ static int compare_runs(const struct sim_opts *base, const char *csv,
 			o.core_config = config[k];
 		printf("== %s (%s) ==\n", ablations[k].what,
 		       o.core_config ? o.core_config : "no --config");
-		if (sim_create(&s, &o)) {
+		if (sim_create(&s, &o) || sim_run(&s)) {
 			sim_destroy(&s);
-			rc = 1;
-			break;
+			return -1;
 		}
-		sim_run(&s);
 		if (sim_report(&s, stdout, NULL, NULL, &r[k]))
 			failed = 1;
 		sim_destroy(&s);
@@ -109,25 +111,22 @@ static int compare_runs(const struct sim_opts *base, const char *csv,
 					      r[k].nb };
 		printf("\n");
 	}
-	for (size_t k = 0; k < NABLATIONS; k++)
-		free(config[k]);
-	if (rc)
-		return rc;
-	printf("== compared: %s %s load %g seed %llu ==\n", base->topology,
-	       base->workload, base->load, (unsigned long long)base->seed);
+	sim_load_label(base, load, sizeof(load));
+	printf("== compared: %s %s%s seed %llu ==\n", base->topology,
+	       base->workload, load, (unsigned long long)base->seed);
 	/* median_bucket_p50: the P50 slowdown of the middle bucket by
 	 * length, standing for the median message (not a P50 of all). */
 	printf("%-22s %12s %18s %12s %10s %10s\n", "run", "short_p99",
 	       "median_bucket_p50", "largest_p99", "sustained", "granted");
 	for (size_t k = 0; k < NABLATIONS; k++) {
 		const struct sim_result *x = &r[k];
-		double p50 = 0;
+		double p50 = -1;     /* nothing measured: as short_p99 */
 
 		if (x->nb)
 			p50 = x->b[x->nb / 2].s50;
 		printf("%-22s %12.2f %18.2f %12.2f %10.3f %10.2f\n",
 		       ablations[k].what, x->short_p99, p50,
-		       x->nb ? x->b[x->nb - 1].s99 : 0, x->sustained,
+		       x->nb ? x->b[x->nb - 1].s99 : -1, x->sustained,
 		       x->mean_active);
 	}
 	if (csv && sim_write_csv(csv, labels, r, NABLATIONS))
@@ -135,9 +134,9 @@ static int compare_runs(const struct sim_opts *base, const char *csv,
 	if (svg) {
 		char title[160];
 
-		snprintf(title, sizeof(title), "uhoma-sim %s %s load %g",
-			 base->topology, base->workload, base->load);
-		if (plot_svg(svg, title, ps, NABLATIONS))
+		snprintf(title, sizeof(title), "uhoma-sim %s %s%s",
+			 base->topology, base->workload, load);
+		if (sim_write_svg(svg, title, ps, NABLATIONS))
 			failed = 1;
 	}
 	printf("SUMMARY short_p99_slowdown=%.2f sustained=%.3f "
@@ -146,20 +145,73 @@ static int compare_runs(const struct sim_opts *base, const char *csv,
 	return failed;
 }
 
+/* Whether all of the report reached standard output. Returns 0, or 1
+ * (the exit status) with the reason on stderr. */
+static int stdout_written(void)
+{
+	errno = 0;
+	if (!fflush(stdout) && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "uhoma-sim: standard output: %s\n",
+		errno ? strerror(errno) : "a write failed");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct sim_cli cli;
+	struct sim_file csv = { 0 }, svg = { 0 };
+	char *config[NABLATIONS] = { NULL };
 	char err[512];
 	int rc = sim_cli_parse(&cli, argc, argv, stdout, stderr);
 
-	if (rc || cli.help)
+	if (rc)
 		return rc;
+	if (cli.help)
+		return stdout_written();
 	/* Everything that depends on several options, before anything is
-	 * built: a bad option is exit 2, with what is wrong. */
+	 * built: a bad option is exit 2, with what is wrong, and no file
+	 * made. */
 	if (sim_opts_check(&cli.o, err, sizeof(err))) {
 		fprintf(stderr, "uhoma-sim: %s\n", err);
 		return 2;
 	}
-	return cli.compare ? compare_runs(&cli.o, cli.csv, cli.svg)
-			   : one_run(&cli.o, cli.csv, cli.svg);
+	if (cli.compare) {
+		rc = compare_configs(&cli.o, config);
+		if (rc)
+			goto out;
+	}
+	/* The files, before the run: a path that cannot be written is
+	 * known now, not after an hour of simulation. */
+	rc = 1;
+	if (cli.csv && sim_file_open(&csv, cli.csv))
+		goto out;
+	if (cli.svg && sim_file_open(&svg, cli.svg)) {
+		sim_file_discard(&csv);
+		goto out;
+	}
+	rc = cli.compare ? compare_runs(&cli.o, config,
+					cli.csv ? &csv : NULL,
+					cli.svg ? &svg : NULL)
+			 : one_run(&cli.o, cli.csv ? &csv : NULL,
+				   cli.svg ? &svg : NULL);
+	if (rc < 0) {
+		/* Nothing to write: no file of the failed run's left. */
+		sim_file_discard(&csv);
+		sim_file_discard(&svg);
+		stdout_written();
+		rc = 1;
+		goto out;
+	}
+	/* Every file closed and checked, each failure said. */
+	if (sim_file_close(&csv))
+		rc = 1;
+	if (sim_file_close(&svg))
+		rc = 1;
+	if (stdout_written())
+		rc = 1;
+out:
+	for (size_t k = 0; k < NABLATIONS; k++)
+		free(config[k]);
+	return rc;
 }

@@ -1,7 +1,6 @@
 /*
  * net.c - ports, links, switches and packets (net.h).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +45,8 @@ void sim_port_init(struct sim_port *port, struct sim_net *net,
 	port->is_downlink = sw != NULL && to_sw == NULL;
 }
 
+/* NULL when memory runs out, where net.h still says it aborts: the engine
+ * has then failed, and the run ends saying why (sim_run). */
 struct sim_pkt *sim_pkt_alloc(struct sim_net *net)
 {
 	struct sim_pkt *p = net->free_pkts;
@@ -55,8 +56,10 @@ struct sim_pkt *sim_pkt_alloc(struct sim_net *net)
 	} else {
 		p = malloc(sizeof(*p));
 		if (!p) {
-			fprintf(stderr, "uhoma-sim: out of memory\n");
-			abort();
+			/* The run cannot go on without the packet: it ends
+			 * with the reason (engine.h). */
+			sim_engine_fail(net->eng, SIM_ENG_NOMEM);
+			return NULL;
 		}
 		p->all_next = net->all_pkts;
 		net->all_pkts = p;
@@ -132,11 +135,11 @@ static void start_at(struct sim_port *port, struct sim_pkt *p, uint64_t t)
 	port->tx_wire = p->wire;
 	if (port->sw && port->tx_end < port->sw->next_release)
 		port->sw->next_release = port->tx_end;
-	if (sim_at(eng, port->tx_end + port->prop_ps - eng->now, arrive,
-		   port, p)) {
-		fprintf(stderr, "uhoma-sim: out of memory\n");
-		abort();
-	}
+	/* If the event queue is full (or memory short), the packet never
+	 * arrives: the engine has failed and the run ends with the reason,
+	 * the packet freed with the rest (sim_net_free). */
+	(void)sim_at(eng, port->tx_end + port->prop_ps - eng->now, arrive,
+		     port, p);
 }
 
 /*

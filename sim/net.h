@@ -174,7 +174,8 @@ void sim_port_init(struct sim_port *port, struct sim_net *net,
 		   struct sim_switch *sw, uint32_t mbps, uint64_t prop_ns,
 		   struct sim_switch *to_sw, uint32_t to_host);
 
-/* A packet to fill in (never NULL: aborts when memory runs out). */
+/* A packet to fill in; NULL when memory runs out (the run then fails,
+ * net.c). */
 struct sim_pkt *sim_pkt_alloc(struct sim_net *net);
 void sim_pkt_free(struct sim_net *net, struct sim_pkt *p);
 

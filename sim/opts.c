@@ -19,12 +19,18 @@ void sim_usage(FILE *f)
 	fprintf(f,
 "usage: uhoma-sim [options]\n"
 "  --topology T     rack:N or fabric:RxH (default rack:16)\n"
-"  --workload W     w1..w5, a message length, or incast:N,SIZE (w4)\n"
+"  --workload W     w1..w5, starve, a message length, or incast:N,SIZE\n"
+"                   (w4); starve: 100 KB to 1 MB in steps of 100 KB, the\n"
+"                   Linux module's workload for the starvation of long\n"
+"                   messages under SRPT\n"
 "  --mode M         oneway (the message's arrival; default) or rpc\n"
 "                   (request and an echo of its length, round trip)\n"
 "  --load F         offered load: the fraction of each host's link its\n"
 "                   messages' DATA packets keep busy, headers and framing\n"
-"                   included (0.5; 0.0001 to 1.5)\n"
+"                   included (0.5; 0.0001 to 1.5). rpc: the requests'\n"
+"                   alone; the echoes, as long, come on top, so the links\n"
+"                   carry about twice F (above 0.5, more than they can).\n"
+"                   incast: not used\n"
 "  --seed N         a decimal integer (1); the same seed gives the same\n"
 "                   results\n"
 "  --messages N     messages in all (20000; incast: whole rounds)\n"
@@ -38,7 +44,8 @@ void sim_usage(FILE *f)
 "  --prop-ns N      propagation delay of every link, integer ns (200)\n"
 "  --buffer BYTES   shared buffer per switch (12582912)\n"
 "  --nic-prio       NICs with 8 priority queues (default: one FIFO)\n"
-"  --config STR     uhoma configuration for every stack (key=value,...)\n"
+"  --config STR     uhoma configuration for every stack (key=value,...);\n"
+"                   settings the simulator does not model are refused\n"
 "  --csv FILE       per-size-bucket results as CSV\n"
 "  --svg FILE       P50/P99 slowdown against length, SVG\n"
 "  --compare        four runs of the same workload and seed: the defaults\n"
@@ -48,8 +55,10 @@ void sim_usage(FILE *f)
 "                   one table, CSV and plot for all\n"
 "  --quiet          no progress line\n"
 "  --help\n"
-"Exit status: 0; 1 if a run could not be set up or a file not written;\n"
-"2 for a bad option. See uhoma-sim(1).\n");
+"Options may be abbreviated to any unambiguous prefix (--top).\n"
+"Exit status: 0; 1 if a run could not be set up or failed, or a file\n"
+"(or standard output) not written; 2 for a bad option, or a run too long\n"
+"or too large to attempt. See uhoma-sim(1).\n");
 }
 
 const char *sim_decimal(const char *s, uint64_t max, uint64_t *v)
@@ -123,6 +132,34 @@ static int parse_gbps(const char *name, const char *arg, FILE *err,
 	}
 	*mbps = (uint32_t)round(m);
 	return 0;
+}
+
+/* Why getopt_long refused @arg: an abbreviation of several of @opts
+ * (each named, so that the user sees what to write), or of none. */
+static void refuse_option(const char *arg, const struct option *opts,
+			  FILE *err)
+{
+	size_t len = 0, n = 0;
+
+	if (!strncmp(arg, "--", 2)) {
+		len = strcspn(arg + 2, "=");
+		for (size_t k = 0; len && opts[k].name; k++)
+			n += !strncmp(opts[k].name, arg + 2, len);
+	}
+	if (n < 2) {
+		fprintf(err, "uhoma-sim: unknown option '%s'\n", arg);
+		return;
+	}
+	fprintf(err, "uhoma-sim: option '--%.*s' is ambiguous: it could be",
+		(int)len, arg + 2);
+	for (size_t k = 0, i = 0; opts[k].name; k++) {
+		if (strncmp(opts[k].name, arg + 2, len))
+			continue;
+		i++;
+		fprintf(err, "%s--%s", i == 1 ? " " : i == n ? " or " : ", ",
+			opts[k].name);
+	}
+	fprintf(err, "; write more of its name\n");
 }
 
 int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
@@ -242,8 +279,7 @@ int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
 				argv[optind - 1]);
 			return 2;
 		default:
-			fprintf(err, "uhoma-sim: unknown option '%s'\n",
-				argv[optind - 1]);
+			refuse_option(argv[optind - 1], longopts, err);
 			sim_usage(err);
 			return 2;
 		}

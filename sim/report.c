@@ -9,8 +9,12 @@
  * left out of the percentiles (the counts say how many). Buckets hold
  * about equal numbers of messages, a length never split between two.
  */
+#define _GNU_SOURCE         /* memfd_create */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "core/metrics.h"
@@ -27,6 +31,10 @@ struct done {
 	uint64_t ps;              /* completion time */
 	double slow;
 };
+
+/* What sim_opts_check counts for it, per message. */
+_Static_assert(sizeof(struct done) <= SIM_REPORT_MSG_BYTES,
+	       "SIM_REPORT_MSG_BYTES: the report's entry per message");
 
 static int by_len(const void *a, const void *b)
 {
@@ -178,7 +186,8 @@ static void print_port(FILE *out, struct sim_port *port, uint64_t elapsed)
 	fprintf(out, "\n");
 }
 
-static void print_ports(struct sim *s, FILE *out)
+/* Returns 0, or -1 with a message on stderr (no memory). */
+static int print_ports(struct sim *s, FILE *out)
 {
 	struct sim_net *net = &s->net;
 	uint64_t elapsed = s->eng.now ? s->eng.now : 1;
@@ -187,7 +196,7 @@ static void print_ports(struct sim *s, FILE *out)
 
 	p = busiest(net, true, &n);
 	if (!p)
-		return;
+		goto nomem;
 	fprintf(out, "busiest downlinks (queue per priority, KB: mean/max; "
 		     "priorities never used left out):\n");
 	for (size_t i = 0; i < n && i < NPORTS; i++) {
@@ -196,7 +205,9 @@ static void print_ports(struct sim *s, FILE *out)
 	}
 	free(p);
 	p = busiest(net, false, &n);
-	if (p && n) {
+	if (!p)
+		goto nomem;
+	if (n) {
 		fprintf(out, "busiest uplinks (ToR to spine, spine to ToR):\n");
 		for (size_t i = 0; i < n && i < NUPLINKS; i++) {
 			char a[32], b[32];
@@ -250,6 +261,11 @@ static void print_ports(struct sim *s, FILE *out)
 					     sizeof(name)),
 			(double)net->sw[0].buf_cap / 1e3);
 	}
+	return 0;
+nomem:
+	fprintf(stderr, "uhoma-sim: out of memory for the report's list of "
+		"links\n");
+	return -1;
 }
 
 /* The cores' own counters, summed over the hosts: packets sent by type,
@@ -279,29 +295,130 @@ static void print_core(struct sim *s, FILE *out)
 	fprintf(out, "\n");
 }
 
-int sim_write_csv(const char *path, const char *const *label,
+/* ---- files --------------------------------------------------------------- */
+
+int sim_file_open(struct sim_file *sf, const char *path)
+{
+	sf->path = path;
+	sf->err = 0;
+	sf->made = access(path, F_OK) != 0;
+	sf->f = fopen(path, "w");
+	if (sf->f)
+		return 0;
+	fprintf(stderr, "uhoma-sim: %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+/* A write to @sf returned @rc (negative: failed): the first failure's
+ * errno is kept for sim_file_close to report. */
+static void noted(struct sim_file *sf, int rc)
+{
+	if (rc < 0 && !sf->err)
+		sf->err = errno ? errno : EIO;
+}
+
+int sim_file_close(struct sim_file *sf)
+{
+	int err = sf->err;
+
+	if (!sf->f)
+		return 0;
+	/* A full disk shows first when the buffer is written out: here,
+	 * for a file smaller than it. */
+	errno = 0;
+	if (fflush(sf->f) && !err)
+		err = errno ? errno : EIO;
+	if (ferror(sf->f) && !err)
+		err = EIO;
+	errno = 0;
+	if (fclose(sf->f) && !err)
+		err = errno ? errno : EIO;
+	sf->f = NULL;
+	if (!err)
+		return 0;
+	/* Below 0: already said (sim_write_svg). */
+	if (err > 0)
+		fprintf(stderr, "uhoma-sim: %s: %s\n", sf->path,
+			strerror(err));
+	return -1;
+}
+
+void sim_file_discard(struct sim_file *sf)
+{
+	if (!sf->f)
+		return;
+	fclose(sf->f);
+	sf->f = NULL;
+	if (sf->made)
+		unlink(sf->path);
+}
+
+int sim_write_csv(struct sim_file *f, const char *const *label,
 		  const struct sim_result *r, size_t n)
 {
-	FILE *f = fopen(path, "w");
-
-	if (!f) {
-		perror(path);
-		return -1;
-	}
-	fprintf(f, "config,max_len,count,p50_us,p99_us,p999_us,slowdown_p50,"
-		   "slowdown_p99,slowdown_p999\n");
+	noted(f, fprintf(f->f, "config,max_len,count,p50_us,p99_us,p999_us,"
+			 "slowdown_p50,slowdown_p99,slowdown_p999\n"));
 	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < r[k].nb; i++) {
 			const struct bucket *b = &r[k].b[i];
 
-			fprintf(f, "%s,%u,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
-				label[k], b->max_len, b->count, b->p50, b->p99,
-				b->p999, b->s50, b->s99, b->s999);
+			noted(f, fprintf(f->f, "%s,%u,%zu,%.3f,%.3f,%.3f,"
+					 "%.3f,%.3f,%.3f\n", label[k],
+					 b->max_len, b->count, b->p50, b->p99,
+					 b->p999, b->s50, b->s99, b->s999));
 		}
-	return fclose(f) ? -1 : 0;
+	return f->err ? -1 : 0;
 }
 
-/* P99 slowdown of one-packet messages; of the first bucket if none. */
+/*
+ * plot_svg (tools/bench) takes a path, and checks none of its writes: it
+ * draws into an anonymous file here (a memfd, named through /proc), and
+ * the figure is copied into @f, every write checked.
+ */
+int sim_write_svg(struct sim_file *f, const char *title,
+		  const struct plot_series *ps, size_t ns)
+{
+	int fd = memfd_create("uhoma-sim-svg", MFD_CLOEXEC);
+	char path[64], buf[8192];
+	FILE *tmp;
+	size_t k;
+
+	if (fd < 0) {
+		fprintf(stderr, "uhoma-sim: %s: no scratch file to draw the "
+			"SVG in (memfd_create: %s)\n", f->path,
+			strerror(errno));
+		f->err = -1;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	tmp = fdopen(fd, "r");
+	if (!tmp || plot_svg(path, title, ps, ns)) {
+		fprintf(stderr, "uhoma-sim: %s: the SVG could not be drawn "
+			"in a scratch file (%s)\n", f->path, path);
+		if (tmp)
+			fclose(tmp);
+		else
+			close(fd);
+		f->err = -1;
+		return -1;
+	}
+	while ((k = fread(buf, 1, sizeof(buf), tmp)) > 0)
+		if (fwrite(buf, 1, k, f->f) != k) {
+			noted(f, -1);
+			break;
+		}
+	if (ferror(tmp)) {
+		fprintf(stderr, "uhoma-sim: %s: the SVG's scratch file could "
+			"not be read back\n", f->path);
+		f->err = -1;
+	}
+	fclose(tmp);
+	return f->err ? -1 : 0;
+}
+
+/* P99 slowdown of one-packet messages; of the first bucket if none; -1
+ * if no message was measured at all (0 would read better than the best
+ * possible, 1). */
 static double short_p99(struct done *d, size_t n, const struct bucket *b,
 			size_t nb)
 {
@@ -311,7 +428,7 @@ static double short_p99(struct done *d, size_t n, const struct bucket *b,
 	while (k < n && d[k].len <= one)
 		k++;
 	if (k == 0)
-		return nb ? b[0].s99 : 0;
+		return nb ? b[0].s99 : -1;
 	qsort(d, k, sizeof(*d), by_slow);
 	return d[rank(k, 99)].slow;
 }
@@ -349,6 +466,11 @@ static void sustained(const struct sim *s, struct sim_result *r)
 		offered += w->msgs[i].len;
 	r->backlog_start = backlog_at(w, t0);
 	r->backlog_end = backlog_at(w, t1);
+	/* Incast offers a round only once the last has ended: the backlog
+	 * at each start is nil, and the ratio 1 whatever the fabric does.
+	 * Not applicable: -1. */
+	if (w->incast_n)
+		return;
 	/* Too few messages in the window, and the ratio measures their
 	 * lengths, not the fabric (one long message behind the window's
 	 * start and a short one in it read as 748); too little offered
@@ -389,8 +511,11 @@ int sim_results(struct sim *s, struct sim_result *r)
 	 * report (sim_report) reads them after this too. */
 	sim_net_settle(&s->net);
 	d = collect(s, &n, &r->faster);
-	if (!d)
+	if (!d) {
+		fprintf(stderr, "uhoma-sim: out of memory for the report of "
+			"%llu messages\n", (unsigned long long)s->w.nmsgs);
 		return -1;
+	}
 	r->measured = n;
 	r->failed = s->w.nerrors;
 	r->in_flight = s->w.nmsgs - s->w.ndone;
@@ -401,8 +526,11 @@ int sim_results(struct sim *s, struct sim_result *r)
 	r->pkts_per_s = (double)s->net.delivered /
 			(s->wall_s > 0 ? s->wall_s : 1e-9);
 	p = busiest(&s->net, true, &n);
-	if (!p)
+	if (!p) {
+		fprintf(stderr, "uhoma-sim: out of memory for the report's "
+			"list of links\n");
 		return -1;
+	}
 	if (n)
 		r->downlink_util = (double)p[0]->st.busy_ps / (double)elapsed;
 	free(p);
@@ -458,21 +586,23 @@ static void print_failures(const struct sim_workload *w, FILE *out)
 	fprintf(out, "\n");
 }
 
-int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
-	       struct sim_result *res)
+int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
+	       struct sim_file *svg, struct sim_result *res)
 {
 	struct sim_result mine, *r = res ? res : &mine;
 	const struct sim_workload *w = &s->w;
 	const char *label = "uhoma";
+	char load[32];
 	int rc = 0;
 
 	if (sim_results(s, r))
 		return -1;
-	fprintf(out, "%s %s %s load %g seed %llu: %llu messages, %llu "
+	fprintf(out, "%s %s %s%s seed %llu: %llu messages, %llu "
 		     "complete, %llu failed, %llu still in flight at the end, "
 		     "%zu measured; %.3f ms simulated\n",
 		s->o.topology, s->o.workload,
-		w->mode == SIM_RPC ? "rpc" : "oneway", s->o.load,
+		w->mode == SIM_RPC ? "rpc" : "oneway",
+		sim_load_label(&s->o, load, sizeof(load)),
 		(unsigned long long)s->o.seed, (unsigned long long)w->nmsgs,
 		(unsigned long long)(w->ndone - w->nerrors),
 		(unsigned long long)w->nerrors,
@@ -504,7 +634,8 @@ int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
 	if (r->faster)
 		fprintf(out, "MODEL ERROR: %llu messages faster than on the "
 			     "idle fabric\n", (unsigned long long)r->faster);
-	print_ports(s, out);
+	if (print_ports(s, out))
+		return -1;
 	fprintf(out, "receivers: at most %u messages granted at once, %.2f "
 		     "on average while granting (max_overcommit %u)\n",
 		r->max_active, r->mean_active,
@@ -526,9 +657,10 @@ int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
 		char title[160];
 		struct plot_series ps = { "uhoma (simulated)", r->b, r->nb };
 
-		snprintf(title, sizeof(title), "uhoma-sim %s %s load %g",
-			 s->o.topology, s->o.workload, s->o.load);
-		if (plot_svg(svg, title, &ps, 1))
+		snprintf(title, sizeof(title), "uhoma-sim %s %s%s",
+			 s->o.topology, s->o.workload,
+			 sim_load_label(&s->o, load, sizeof(load)));
+		if (sim_write_svg(svg, title, &ps, 1))
 			rc = -1;
 	}
 	fprintf(out, "SUMMARY short_p99_slowdown=%.2f sustained=%.3f "

@@ -1,10 +1,12 @@
 /*
  * sim.c - assembling and running one simulation (sim.h).
  */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/wire.h"
 #include "sim.h"
@@ -23,12 +25,149 @@ void sim_opts_default(struct sim_opts *o)
 	sim_topo_defaults(&o->topo);
 }
 
+/* The machine's physical memory, in bytes; 0 if it cannot be told. */
+static double phys_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
+/* @ps of simulated time, readably, into @buf. */
+static const char *duration(double ps, char *buf, size_t len)
+{
+	if (ps >= 1e12)
+		snprintf(buf, len, "%.1f s", ps / 1e12);
+	else if (ps >= 1e9)
+		snprintf(buf, len, "%.1f ms", ps / 1e9);
+	else
+		snprintf(buf, len, "%.3g us", ps / 1e6);
+	return buf;
+}
+
+/*
+ * The most simulated time @o's run may take, in ps, with what it is made
+ * of and what would shorten it in @what (@len bytes). Poisson: the
+ * messages' generation at the load asked for, then the whole drain -- a
+ * bound, whatever the links (a slow one only makes the drain run its
+ * course). Incast: a round at least its bytes through the receiver's
+ * downlink, or through the spines into its rack when senders are
+ * elsewhere, the rounds one after the other; one the drain cuts short
+ * ends the run.
+ */
+static double run_length_ps(const struct sim_opts *o, uint32_t racks,
+			    uint32_t per_rack, double wire, char *what,
+			    size_t len)
+{
+	const struct sim_topo_opts *t = &o->topo;
+	uint32_t nhosts = racks * per_rack;
+	double drain_ps = (double)o->drain_us * SIM_PS_PER_US, gen_ps, round;
+	double n, rounds;
+	char a[32];
+
+	if (strncmp(o->workload, "incast:", 7)) {
+		gen_ps = (double)o->messages * wire * 8e6 /
+			 (o->load * t->host_mbps * nhosts);
+		snprintf(what, len, "%s to start its messages at --load %g, "
+			 "then up to --drain-ms %llu for the rest; raise "
+			 "--load or --host-gbps, or lower --messages, "
+			 "--drain-ms or the hosts",
+			 duration(gen_ps, a, sizeof(a)), o->load,
+			 (unsigned long long)o->drain_us / 1000);
+		return gen_ps + drain_ps;
+	}
+	n = (double)strtoull(o->workload + 7, NULL, 10);
+	rounds = floor((double)o->messages / n);
+	round = n * wire * 8e6 / t->host_mbps;
+	if (racks > 1) {
+		/* The senders of other racks (uniform over the hosts) come
+		 * down the spines, all of them together, into the ToR. */
+		double cross = ceil(n * (nhosts - per_rack) / (nhosts - 1.0));
+		double down = cross * wire * 8e6 /
+			      ((double)t->spines * t->uplink_mbps);
+
+		if (down > round)
+			round = down;
+	}
+	snprintf(what, len, "%.0f rounds of incast one after the other, each "
+		 "at least %s on the receiver's links, or one cut short by "
+		 "--drain-ms %llu; lower --messages (the rounds), --drain-ms "
+		 "or the hosts, or raise the link rates", rounds,
+		 duration(round, a, sizeof(a)),
+		 (unsigned long long)o->drain_us / 1000);
+	return round < drain_ps ? rounds * round : drain_ps;
+}
+
+/*
+ * Whether @o's run fits in the machine's physical memory, counting what it
+ * needs at least: every message's record and report entry; the messages
+ * a load the links cannot carry (above 1, or above 0.5 in rpc mode, whose
+ * echoes come on top) leaves in flight, the excess of what was offered;
+ * each host's stack; each port. Returns 0, or -1 with what weighs how
+ * much in @err (@len bytes).
+ */
+static int check_memory(const struct sim_opts *o, uint32_t racks,
+			uint32_t per_rack, char *err, size_t len)
+{
+	uint32_t nhosts = racks * per_rack;
+	double spines = racks > 1 ? o->topo.spines : 0;
+	double offered = o->load * (o->mode == SIM_RPC ? 2 : 1);
+	double msgs, flight = 0, hosts, ports, all, phys = phys_bytes();
+	size_t used, port = sizeof(struct sim_port);
+
+	if (!strncmp(o->workload, "incast:", 7))
+		offered = 0;    /* a round at a time: no backlog */
+	msgs = (double)o->messages *
+	       (double)(sizeof(struct sim_msg) + SIM_REPORT_MSG_BYTES);
+	if (offered > 1)
+		flight = (double)o->messages * (1 - 1 / offered);
+	hosts = nhosts * SIM_HOST_BYTES + SIM_REGION;
+	/* NICs, ToR ports (hosts and uplinks), spine ports (one a rack). */
+	ports = (nhosts + racks * (per_rack + spines) + spines * racks) *
+		(double)port;
+	all = msgs + flight * SIM_IN_FLIGHT_BYTES + hosts + ports;
+	if (phys <= 0 || all <= phys)
+		return 0;
+	/* What weighs, the parts of a hundredth or more. */
+	used = (size_t)snprintf(err, len, "this run would need at least "
+				"%.1f GB of memory, more than this machine's "
+				"%.1f GB:", all / 1e9, phys / 1e9);
+	if (msgs >= all / 100 && used < len)
+		used += (size_t)snprintf(err + used, len - used, " %.1f GB for "
+					 "the records of --messages %llu;",
+					 msgs / 1e9,
+					 (unsigned long long)o->messages);
+	if (flight * SIM_IN_FLIGHT_BYTES >= all / 100 && used < len)
+		used += (size_t)snprintf(err + used, len - used, " %.1f GB for "
+					 "the %.3g messages --load %g%s leaves "
+					 "in flight, more than the links "
+					 "carry;",
+					 flight * SIM_IN_FLIGHT_BYTES / 1e9,
+					 flight, o->load,
+					 o->mode == SIM_RPC ? " (twice that "
+					 "with the echoes)" : "");
+	if (hosts >= all / 100 && used < len)
+		used += (size_t)snprintf(err + used, len - used, " %.1f GB for "
+					 "the stacks of %u hosts;",
+					 hosts / 1e9, nhosts);
+	if (ports >= all / 100 && used < len)
+		used += (size_t)snprintf(err + used, len - used, " %.1f GB for "
+					 "the fabric's %.3g ports (--topology, "
+					 "--spines);", ports / 1e9,
+					 ports / (double)port);
+	if (used < len)
+		snprintf(err + used - 1, len - used + 1, "; lower what weighs "
+			 "most");
+	return -1;
+}
+
 int sim_opts_check(const struct sim_opts *o, char *err, size_t len)
 {
 	const struct sim_topo_opts *t = &o->topo;
 	struct uhoma_config cfg;
 	uint32_t racks, per_rack, nhosts;
 	double wire, run_ps, ticks;
+	char what[256];
 
 	/* The ranges the command line's parsers hold to, for every caller. */
 	if (!(o->load >= SIM_MIN_LOAD && o->load <= SIM_MAX_LOAD)) {
@@ -81,33 +220,22 @@ int sim_opts_check(const struct sim_opts *o, char *err, size_t len)
 		return -1;
 	if (sim_hosts_config(o->core_config, &cfg, err, len))
 		return -1;
-	/*
-	 * How long the run should take, in simulated time: every host
-	 * offers load x its link, so the messages come at nhosts times one
-	 * host's rate; incast rounds come one at a time, each at least its
-	 * bytes through the receiver's link. Every host ticks all along.
-	 */
-	if (!strncmp(o->workload, "incast:", 7)) {
-		uint64_t n = strtoull(o->workload + 7, NULL, 10);
-
-		run_ps = (double)(o->messages / n) * (double)n * wire *
-			 8e6 / t->host_mbps;
-	} else {
-		run_ps = (double)o->messages * wire * 8e6 /
-			 (o->load * t->host_mbps * nhosts);
-	}
+	/* How long the run may take in simulated time, every host ticking
+	 * all along. */
+	run_ps = run_length_ps(o, racks, per_rack, wire, what, sizeof(what));
 	ticks = (double)nhosts * run_ps /
 		((double)cfg.tick_us * SIM_PS_PER_US);
 	if (ticks > SIM_MAX_TICKS) {
-		snprintf(err, len, "this run would simulate about %.3g s: "
-			 "%.3g timer ticks of its %u hosts, more than the %.3g "
-			 "allowed (each a call into a core: minutes to hours "
-			 "of wall time between messages); raise --load or "
-			 "--host-gbps, or lower --messages", run_ps / 1e12,
-			 ticks, nhosts, SIM_MAX_TICKS);
+		char a[32];
+
+		snprintf(err, len, "this run may simulate up to %s, %.3g timer "
+			 "ticks of its %u hosts, more than the %.3g allowed "
+			 "(each a call into a core: minutes to hours of wall "
+			 "time): %s", duration(run_ps, a, sizeof(a)), ticks,
+			 nhosts, SIM_MAX_TICKS, what);
 		return -1;
 	}
-	return 0;
+	return check_memory(o, racks, per_rack, err, len);
 }
 
 int sim_create(struct sim *s, const struct sim_opts *o)
@@ -134,7 +262,22 @@ int sim_create(struct sim *s, const struct sim_opts *o)
 	if (sim_hosts_start(&s->hosts, &s->net, o->core_config,
 			    sim_workload_on_msg, &s->w))
 		return -1;
-	return sim_workload_start(&s->w, &s->hosts);
+	if (sim_workload_start(&s->w, &s->hosts,
+			       o->drain_us * SIM_PS_PER_US)) {
+		fprintf(stderr, "uhoma-sim: %s\n",
+			sim_engine_error(&s->eng, err, sizeof(err)));
+		return -1;
+	}
+	return 0;
+}
+
+const char *sim_load_label(const struct sim_opts *o, char *buf, size_t len)
+{
+	if (!strncmp(o->workload, "incast:", 7))
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, " load %g", o->load);
+	return buf;
 }
 
 void sim_destroy(struct sim *s)
@@ -153,17 +296,31 @@ static double wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void sim_run(struct sim *s)
+int sim_run(struct sim *s)
 {
 	const uint64_t slice = 100 * SIM_PS_PER_US;   /* progress period */
 	double t0 = wall_now();
 	uint64_t until = slice;
+	char why[512];
+	int rc = 0;
 
+	/*
+	 * Slices only pace the progress line: the run's end is exact. The
+	 * workload moves the engine's stop_at to it as it becomes known --
+	 * the last message's start plus the drain (incast: each round's),
+	 * or the instant the last message ends -- and sim_run_until fires
+	 * nothing after it, wherever in a slice it falls.
+	 */
 	for (;;) {
 		struct sim_workload *w = &s->w;
-		bool generated = w->nmsgs >= w->max_msgs;
+		bool generated;
 
 		sim_run_until(&s->eng, until);
+		if (s->eng.failed) {
+			rc = -1;
+			break;
+		}
+		generated = w->nmsgs >= w->max_msgs;
 		if (!s->o.quiet)
 			fprintf(stderr, "\r%8.1f ms simulated: %llu/%llu "
 				"messages done, %llu packets delivered",
@@ -191,7 +348,11 @@ void sim_run(struct sim *s)
 	}
 	if (!s->o.quiet)
 		fprintf(stderr, "\n");
+	if (rc)
+		fprintf(stderr, "uhoma-sim: %s\n",
+			sim_engine_error(&s->eng, why, sizeof(why)));
 	s->wall_s = wall_now() - t0;
+	return rc;
 }
 
 struct ideal_pkt {

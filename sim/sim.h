@@ -26,10 +26,23 @@
 #define SIM_MAX_DRAIN_MS 1000000ull
 #define SIM_MIN_BUFFER 1538ull       /* one full packet on the wire */
 #define SIM_MAX_BUFFER (1ull << 40)
-/* The most timer ticks (hosts x simulated time / tick_us) a run may be
- * expected to take: each costs a call into a core, and a run of tiny load
- * or rate would tick for hours between its messages. */
+/* The most timer ticks (hosts x simulated time / tick_us) a run may take:
+ * each costs a call into a core, and a run of tiny load or rate would
+ * tick for hours between its messages. The simulated time counted is the
+ * most the run may last: the messages' generation and the whole drain
+ * after it (sim_opts_check). */
 #define SIM_MAX_TICKS 200000000.0
+/*
+ * Memory, for the check that a run fits in the machine's (sim_opts_check).
+ * A message's record and the report's entry for it, allocated up front;
+ * a message still in flight when the run stops, a client RPC at its
+ * sender and its id (measured: rack:2, load 1.5, 1-byte to 100 KB
+ * messages, 5-6 KB each); a host's stack, socket and pool (measured:
+ * rack:4000, 86 KB a host); the buffer region all hosts share.
+ */
+#define SIM_REPORT_MSG_BYTES 24      /* report.c's struct done */
+#define SIM_IN_FLIGHT_BYTES 5120.0
+#define SIM_HOST_BYTES 90000.0
 /* Fewer messages than this starting after the warmup, or bytes offered in
  * that window fewer than SIM_SUSTAINED_RATIO times the backlog it starts
  * with, and sustained says nothing (-1): a window of one or two messages
@@ -40,7 +53,8 @@
 
 struct sim_opts {
 	const char *topology;        /* "rack:N", "fabric:RxH" */
-	const char *workload;        /* "w1".."w5", a length, incast:N,SIZE */
+	const char *workload;        /* "w1".."w5", "starve", a length,
+				      * incast:N,SIZE */
 	enum sim_mode mode;
 	double load;                 /* fraction of the host link */
 	uint64_t seed;
@@ -69,9 +83,12 @@ void sim_opts_default(struct sim_opts *o);
  * Whether @o makes a run: every field in its range, the topology and the
  * workload well formed and fitting each other (an incast round within the
  * hosts and --messages), the stacks' configuration accepted
- * (sim_hosts_config), and the run expected to take at most SIM_MAX_TICKS
- * ticks. Returns 0, or -1 with what is wrong, naming the option, in @err
- * (@len bytes). Builds nothing.
+ * (sim_hosts_config), the run taking at most SIM_MAX_TICKS ticks however
+ * long its messages take (the drain counted whole), and its memory --
+ * the messages' records, what a load the links cannot carry leaves in
+ * flight, the hosts and the fabric's ports -- within the machine's
+ * physical memory. Returns 0, or -1 with what is wrong, naming the
+ * option, in @err (@len bytes). Builds nothing.
  */
 int sim_opts_check(const struct sim_opts *o, char *err, size_t len);
 
@@ -81,12 +98,18 @@ int sim_opts_check(const struct sim_opts *o, char *err, size_t len);
 int sim_create(struct sim *s, const struct sim_opts *o);
 void sim_destroy(struct sim *s);
 
-/* Runs the workload to its end: every message complete; or no incast
- * round in flight and no whole one left to start; or, once no more will
- * be generated (incast: from each round's start), drain_us after the
- * last one started. Always ends: messages are finite, and so is the
- * drain. */
-void sim_run(struct sim *s);
+/* Runs the workload to its end: the instant every message has ended; or
+ * no incast round in flight and no whole one left to start; or, once no
+ * more will be generated (incast: from each round's start), exactly
+ * drain_us after the last one started. Always ends: messages are finite,
+ * and so is the drain. Returns 0, or -1 if the engine failed (its event
+ * queue full, or memory short): the reason is on stderr, and the run is
+ * not fit to report. */
+int sim_run(struct sim *s);
+
+/* " load F" for a run's name (headers, titles), or "" for incast, which
+ * --load does not drive; into @buf (@len bytes). */
+const char *sim_load_label(const struct sim_opts *o, char *buf, size_t len);
 
 /* The completion time, in ps, of a message of @len bytes from @src to @dst
  * alone on the idle fabric: its packets back to back from the sender,
@@ -108,12 +131,16 @@ struct sim_result {
 	uint64_t failed;             /* messages that ended in an error */
 	uint64_t in_flight;          /* neither complete nor failed when the
 				      * run stopped (--drain-ms) */
-	double short_p99;            /* P99 slowdown, one-packet messages */
+	double short_p99;            /* P99 slowdown, one-packet messages;
+				      * -1 when no message was measured */
 	/* Offered load met: bytes completed over bytes offered between the
 	 * end of the warmup and the last message's start, that is 1 - (the
 	 * growth of the backlog) / (bytes offered); backlog = bytes offered
 	 * and not yet delivered (a failed message never is). -1 when the
-	 * window is too short to say (SIM_SUSTAINED_MIN, _RATIO). */
+	 * window is too short to say (SIM_SUSTAINED_MIN, _RATIO), and for
+	 * incast, where it would be 1 by construction (a round starts when
+	 * the last has ended: nothing is offered that the fabric has not
+	 * taken). */
 	double sustained;
 	double backlog_start, backlog_end;   /* bytes */
 	uint64_t faster;             /* messages faster than the idle fabric
@@ -129,15 +156,47 @@ struct sim_result {
 /* Computes @r for the run @s has finished. Returns 0 or -1 (memory). */
 int sim_results(struct sim *s, struct sim_result *r);
 
-/* Reports: the table, the busiest links, the cores' counters (to @out),
- * the CSV and SVG (NULL: none), the SUMMARY line last; @r (may be NULL)
- * gets the results. Returns 0 or -1 (a file failed). */
-int sim_report(struct sim *s, FILE *out, const char *csv, const char *svg,
-	       struct sim_result *r);
+/*
+ * A file the report writes (--csv, --svg). Opened -- created or truncated
+ * -- before the run, so that a path that cannot be written fails at once,
+ * not after the simulation; every write checked, and closing says whether
+ * all of it reached the file.
+ */
+struct sim_file {
+	const char *path;
+	FILE *f;
+	int err;                     /* the first write's errno, or 0 */
+	bool made;                   /* there was no such file before */
+};
 
-/* Writes @n runs' buckets as one CSV, a row per bucket, the first column
- * the run's @label. Returns 0 or -1. */
-int sim_write_csv(const char *path, const char *const *label,
+/* Opens @path for writing into @sf. Returns 0, or -1 with
+ * "uhoma-sim: PATH: reason" on stderr. */
+int sim_file_open(struct sim_file *sf, const char *path);
+/* Flushes and closes @sf (opened or not). Returns 0, or -1 with
+ * "uhoma-sim: PATH: reason" on stderr if any write failed. */
+int sim_file_close(struct sim_file *sf);
+/* Closes @sf (opened or not) for a run that failed: the file is removed
+ * if the open made it, so that a failed run leaves none behind. */
+void sim_file_discard(struct sim_file *sf);
+
+/* Reports: the table, the busiest links, the cores' counters (to @out),
+ * the CSV and SVG into @csv and @svg (NULL: none), the SUMMARY line last;
+ * @r (may be NULL) gets the results. Returns 0, or -1: no memory (a
+ * message on stderr), or a write to @csv or @svg failed (sim_file_close
+ * says why). @out is the caller's to check. */
+int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
+	       struct sim_file *svg, struct sim_result *r);
+
+/* Writes @n runs' buckets as one CSV into @f, a row per bucket, the first
+ * column the run's @label. Returns 0, or -1 if a write failed
+ * (sim_file_close says why). */
+int sim_write_csv(struct sim_file *f, const char *const *label,
 		  const struct sim_result *r, size_t n);
+
+/* Writes plot_svg's figure of @ns series, titled @title, into @f. Returns
+ * 0, or -1: the figure could not be drawn (a message on stderr), or a
+ * write failed (sim_file_close says why). */
+int sim_write_svg(struct sim_file *f, const char *title,
+		  const struct plot_series *ps, size_t ns);
 
 #endif /* UHOMA_SIM_SIM_H */

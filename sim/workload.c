@@ -36,16 +36,24 @@ static int map_put(struct sim_id_map *m, uint64_t key, uint64_t val);
 static int map_grow(struct sim_id_map *m)
 {
 	struct sim_id_map old = *m;
+	size_t cap = old.cap ? 2 * old.cap : 1024;
+	uint64_t *key = calloc(cap, sizeof(*key));
+	uint64_t *val = calloc(cap, sizeof(*val));
 
-	m->cap = old.cap ? 2 * old.cap : 1024;
-	m->n = 0;
-	m->key = calloc(m->cap, sizeof(*m->key));
-	m->val = calloc(m->cap, sizeof(*m->val));
-	if (!m->key || !m->val)
+	/* Failed, the map stays as it was: nothing is lost. */
+	if (!key || !val) {
+		free(key);
+		free(val);
 		return -1;
+	}
+	m->key = key;
+	m->val = val;
+	m->cap = cap;
+	m->n = 0;
+	/* Room for all of them at half full: no put here grows the map. */
 	for (size_t i = 0; i < old.cap; i++)
 		if (old.key[i])
-			map_put(m, old.key[i], old.val[i]);
+			(void)map_put(m, old.key[i], old.val[i]);
 	free(old.key);
 	free(old.val);
 	return 0;
@@ -194,8 +202,8 @@ int sim_workload_check(const char *workload, uint32_t nhosts,
 	uh_dist_destroy(&d);
 	return 0;
 unknown:
-	snprintf(err, len, "--workload '%s': want w1..w5, a length in bytes "
-		 "or incast:N,SIZE", workload);
+	snprintf(err, len, "--workload '%s': want w1..w5, starve (100 KB to "
+		 "1 MB), a length in bytes or incast:N,SIZE", workload);
 	return -1;
 }
 
@@ -256,7 +264,9 @@ void sim_workload_free(struct sim_workload *w)
 static void incast_rounds(struct sim_workload *w);
 
 /* Message @m has ended now, complete (@error 0) or failed: it counts, and
- * in incast mode the round's last to end starts the next round. */
+ * in incast mode the round's last to end starts the next round. The last
+ * to end of all ends the run now (sim_run): not at the end of the slice
+ * it fell in, whose idle time would count as the run's. */
 static void finish(struct sim_workload *w, struct sim_msg *m, int error)
 {
 	m->done = true;
@@ -265,8 +275,16 @@ static void finish(struct sim_workload *w, struct sim_msg *m, int error)
 	w->ndone++;
 	if (error)
 		w->nerrors++;
-	if (w->incast_n && --w->incast_left == 0)
-		incast_rounds(w);
+	if (w->incast_n) {
+		if (--w->incast_left == 0)
+			incast_rounds(w);
+		/* No round started (a round starting moves the end to its
+		 * own drain: start_msg). */
+		if (w->incast_left == 0)
+			sim_engine_stop_at(w->eng, w->eng->now);
+	} else if (w->nmsgs >= w->max_msgs && w->ndone >= w->nmsgs) {
+		sim_engine_stop_at(w->eng, w->eng->now);
+	}
 }
 
 /* Starts message @len from host @src to @dst now. */
@@ -282,10 +300,19 @@ static void start_msg(struct sim_workload *w, uint32_t src, uint32_t dst,
 	m->src = src;
 	m->dst = dst;
 	w->last_start_ps = m->start_ps;
+	/* The drain's deadline, exact (sim_run): from the last message's
+	 * start, or from each incast round's, since a round may never
+	 * end. */
+	if (w->incast_n || w->nmsgs == w->max_msgs)
+		sim_engine_stop_at(w->eng, m->start_ps + w->drain_ps);
 	rc = sim_host_send(&w->hosts->h[src], dst, len, idx, &id);
-	if (rc == 0 && w->mode == SIM_ONEWAY)
-		rc = map_put(w->ids, id_key(src, id), idx) ? UHOMA_ERR_NOMEM
-							     : 0;
+	if (rc == 0 && w->mode == SIM_ONEWAY &&
+	    map_put(w->ids, id_key(src, id), idx)) {
+		/* The simulator's own memory, not the core's: the run
+		 * cannot go on with a message it has lost track of. */
+		sim_engine_fail(w->eng, SIM_ENG_NOMEM);
+		rc = UHOMA_ERR_NOMEM;
+	}
 	/* A refused send (a spent sndbuf, say) ends the message now, failed;
 	 * in incast mode it counts toward its round like any other, or the
 	 * round would never end. */
@@ -312,7 +339,10 @@ static void generate(void *a, void *b)
 		dst++;          /* any host but this one */
 	start_msg(w, h->index, dst, len);
 	gap = -log(1.0 - uh_dist_uniform(rng)) * w->mean_gap_ps[h->index];
-	sim_at(w->eng, (uint64_t)gap + 1, generate, w, h);
+	/* A host whose next message cannot be scheduled would stop
+	 * offering load: the failure fails the engine, which fires nothing
+	 * more, and the run ends saying why (sim_run). */
+	(void)sim_at(w->eng, (uint64_t)gap + 1, generate, w, h);
 }
 
 /* Starts a round of incast: incast_n distinct senders to one receiver.
@@ -325,8 +355,11 @@ static bool incast_round(struct sim_workload *w)
 	if (w->nmsgs + w->incast_n > w->max_msgs)
 		return false;
 	pick = malloc(n * sizeof(*pick));
-	if (!pick)
+	if (!pick) {
+		/* Not "no round left": the run ends, saying why. */
+		sim_engine_fail(w->eng, SIM_ENG_NOMEM);
 		return false;
+	}
 	for (uint32_t i = 0; i < n; i++)
 		pick[i] = i;
 	dst = (uint32_t)(uh_dist_uniform(&w->incast_rng) * n);
@@ -361,13 +394,15 @@ static void incast_rounds(struct sim_workload *w)
 	w->in_rounds = false;
 }
 
-int sim_workload_start(struct sim_workload *w, struct sim_hosts *hs)
+int sim_workload_start(struct sim_workload *w, struct sim_hosts *hs,
+		       uint64_t drain_ps)
 {
 	w->hosts = hs;
 	w->eng = hs->net->eng;
+	w->drain_ps = drain_ps;
 	if (w->incast_n) {
 		incast_rounds(w);
-		return 0;
+		return w->eng->failed ? -1 : 0;
 	}
 	for (uint32_t i = 0; i < hs->n; i++) {
 		/* Mb/s are bits per us: 8 x 10^6 of them per byte per ps. */

@@ -4,8 +4,12 @@
  * through the real core, incast (with refused sends too), what priorities
  * are worth at load, request/response, the same output from the same
  * seed; the report's accounting (failed messages, messages in flight,
- * sustained); and the command line's strict parsing and checks.
+ * sustained, -1 where it cannot say); the command line's strict parsing
+ * and checks (settings not modelled, runs too long or too large); a full
+ * event queue, the drain's exact deadline; and uhoma-sim's exit status
+ * and messages for files it cannot write.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +313,7 @@ static struct sim_pkt *pkt(struct sim_net *net, uint8_t tag, uint8_t prio)
 {
 	struct sim_pkt *p = sim_pkt_alloc(net);
 
+	assert_non_null(p);
 	p->src = 0;
 	p->dst = 2;
 	p->len = 1000;
@@ -547,6 +552,37 @@ static void test_any_rate(void **state)
 	}
 }
 
+/* The ideal is a lower bound whatever the spraying: on uplinks no faster
+ * than the hosts' links, with 2 spines, a random choice that let a short
+ * last packet pass a full one beat the spines-in-turn ideal used before,
+ * and these runs read MODEL ERROR (helper-29). */
+static void test_ideal_is_a_lower_bound(void **state)
+{
+	struct sim_opts o;
+	struct sim_result r;
+
+	(void)state;
+	sim_opts_default(&o);
+	o.topology = "fabric:2x1";
+	o.workload = "2860";
+	o.messages = 1;
+	o.warmup = 0;
+	o.seed = 2;
+	o.topo.uplink_mbps = 10000;
+	o.topo.spines = 2;
+	run_whole(&o, &r);
+	sim_opts_default(&o);
+	o.topology = "fabric:2x1";
+	o.workload = "w5";
+	o.messages = 500;
+	o.seed = 215;
+	o.topo.host_mbps = 7500;
+	o.topo.uplink_mbps = 10000;
+	o.topo.spines = 2;
+	o.topo.prop_ns = 1000;
+	run_whole(&o, &r);
+}
+
 /* ---- whole runs ---------------------------------------------------------- */
 
 /* Runs @o to its end and fills @r; every message complete, none faster
@@ -559,7 +595,7 @@ static void run_whole(struct sim_opts *o, struct sim_result *r)
 	assert_non_null(devnull);
 	o->quiet = true;
 	assert_int_equal(sim_create(&s, o), 0);
-	sim_run(&s);
+	assert_int_equal(sim_run(&s), 0);
 	assert_int_equal(sim_report(&s, devnull, NULL, NULL, r), 0);
 	fclose(devnull);
 	assert_true(s.w.nmsgs == o->messages);
@@ -648,6 +684,7 @@ static void run_child(const char *topology, const char *path)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct sim_opts o;
+		struct sim_file csv;
 		struct sim s;
 		FILE *devnull = fopen("/dev/null", "w");
 
@@ -658,10 +695,11 @@ static void run_child(const char *topology, const char *path)
 		o.seed = 7;
 		o.messages = 1500;
 		o.quiet = true;
-		if (!devnull || sim_create(&s, &o))
+		if (!devnull || sim_file_open(&csv, path) ||
+		    sim_create(&s, &o) || sim_run(&s))
 			_exit(1);
-		sim_run(&s);
-		if (sim_report(&s, devnull, path, NULL, NULL))
+		if (sim_report(&s, devnull, &csv, NULL, NULL) ||
+		    sim_file_close(&csv))
 			_exit(1);
 		if (s.w.ndone != s.w.nmsgs || s.w.nerrors)
 			_exit(3);
@@ -818,19 +856,25 @@ static void test_sustained_na(void **state)
 	fake_down(&s);
 }
 
-/* Runs @o to its end; the report into a string (freed by the caller). */
+/* Runs @o to its end; the report into a string (freed by the caller),
+ * the SVG into @svg (NULL: none). */
 static char *run_report(struct sim_opts *o, const char *svg, struct sim *s,
 			struct sim_result *r)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
+	struct sim_file f;
 
 	assert_non_null(out);
+	if (svg)
+		assert_int_equal(sim_file_open(&f, svg), 0);
 	o->quiet = true;
 	assert_int_equal(sim_create(s, o), 0);
-	sim_run(s);
-	assert_int_equal(sim_report(s, out, NULL, svg, r), 0);
+	assert_int_equal(sim_run(s), 0);
+	assert_int_equal(sim_report(s, out, NULL, svg ? &f : NULL, r), 0);
+	if (svg)
+		assert_int_equal(sim_file_close(&f), 0);
 	fclose(out);
 	return text;
 }
@@ -1062,8 +1106,8 @@ static void test_opts_check(void **state)
 	sim_opts_default(&o);
 	o.core_config = "max_overcommit=0";
 	check_refused(&o, "max_overcommit=0 (allowed: 1..8)");
-	o.core_config = "num_priorities=9,lanes=4";
-	check_refused(&o, "lanes=4 (allowed: 0..1)");
+	o.core_config = "num_priorities=9,tick_us=5";
+	check_refused(&o, "tick_us=5 (allowed: 10..1000000)");
 	o.core_config = "garbage";
 	check_refused(&o, "garbage (not key=value)");
 	memset(longer, 0, sizeof(longer));
@@ -1084,6 +1128,443 @@ static void test_opts_check(void **state)
 	check_refused(&o, "--prop-ns");
 }
 
+/* The machine's physical memory, in bytes (sim_opts_check's limit). */
+static double phys_bytes(void)
+{
+	return (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * What no run could do, refused before anything is built: settings the
+ * simulator does not model (they changed nothing: byte-identical CSVs),
+ * runs whose drain or slow links make hours of ticks (the drain was not
+ * counted), runs whose memory the machine has not; and what is accepted
+ * for all that: a long run that fits, the starve workload.
+ */
+static void test_opts_refuse_more(void **state)
+{
+	static const char *const unmodelled[] = {
+		"mtu=576", "mtu=9000", "rx_threads=4", "carrier=ip", "gso=0",
+		"pacer_rt=1", "lanes=1", "landing=1", "addr=10.0.0.1",
+		"port_offset=100", "local_unsched=1000000", "stat=1",
+		"poll_us=0", "poll_always=1",
+	};
+	struct sim_opts o;
+	char err[512], want[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(unmodelled) / sizeof(unmodelled[0]);
+	     i++) {
+		sim_opts_default(&o);
+		o.core_config = unmodelled[i];
+		snprintf(want, sizeof(want), "does not model %s",
+			 unmodelled[i]);
+		check_refused(&o, want);
+	}
+	/* What the core takes from the configuration is not refused. */
+	sim_opts_default(&o);
+	o.core_config = "tick_us=100,sndbuf=1000000,link_mbps=9000,"
+			"max_overcommit=2,dedup_window=4096,reap_limit=5";
+	assert_int_equal(sim_opts_check(&o, err, sizeof(err)), 0);
+	/* A slow uplink and a long drain: 1,000 hosts ticking for up to
+	 * 1,000 s (the estimate was the generation's 35 ns). */
+	sim_opts_default(&o);
+	o.topology = "fabric:2x500";
+	o.topo.host_mbps = 10000000;
+	o.topo.uplink_mbps = 1;
+	o.workload = "1000000";
+	o.messages = 20;
+	o.drain_us = SIM_MAX_DRAIN_MS * 1000;
+	check_refused(&o, "timer ticks");
+	check_refused(&o, "--drain-ms 1000000");
+	sim_opts_default(&o);
+	o.topology = "rack:10000";
+	o.topo.host_mbps = 1;
+	o.workload = "1000000";
+	o.messages = 1;
+	o.drain_us = SIM_MAX_DRAIN_MS * 1000;
+	check_refused(&o, "timer ticks");
+	/* Incast: rounds one after the other, each at least its bytes
+	 * through the receiver's link. */
+	sim_opts_default(&o);
+	o.topology = "rack:101";
+	o.workload = "incast:100,1000000";
+	o.messages = 100000000;
+	check_refused(&o, "rounds of incast");
+	/* Long but feasible: the issue's fabric, 100 M messages (hours). */
+	sim_opts_default(&o);
+	o.topology = "fabric:9x16";
+	o.load = 0.8;
+	o.messages = SIM_MAX_MESSAGES;
+	if (phys_bytes() > 8e9)
+		assert_int_equal(sim_opts_check(&o, err, sizeof(err)), 0);
+	/* 1-byte messages at 1.5 leave a third in flight: ~170 GB. */
+	sim_opts_default(&o);
+	o.topology = "rack:2";
+	o.workload = "1";
+	o.load = 1.5;
+	o.messages = SIM_MAX_MESSAGES;
+	if (phys_bytes() < 150e9)
+		check_refused(&o, "GB of memory");
+	/* 134 M ports: ~76 GB. */
+	sim_opts_default(&o);
+	o.topology = "fabric:65535x1";
+	o.topo.spines = SIM_MAX_SPINES;
+	o.messages = 1;
+	if (phys_bytes() < 70e9)
+		check_refused(&o, "ports");
+	/* starve: the Linux module's 100 KB to 1 MB. */
+	sim_opts_default(&o);
+	o.workload = "starve";
+	assert_int_equal(sim_opts_check(&o, err, sizeof(err)), 0);
+	o.workload = "starving";
+	check_refused(&o, "starve (100 KB to 1 MB)");
+}
+
+/* UHOMA_CONFIG too long for a stack to parse says so (the reason was
+ * empty). */
+static void test_env_config_too_long(void **state)
+{
+	char *old = getenv("UHOMA_CONFIG"), *saved = NULL, *text;
+	struct sim_opts o;
+
+	(void)state;
+	if (old)
+		saved = strdup(old);
+	text = malloc(1301);
+	assert_non_null(text);
+	for (size_t i = 0; i < 1300; i += 13)
+		memcpy(text + i, "tick_us=1000,", 13);
+	text[1300] = '\0';
+	assert_int_equal(setenv("UHOMA_CONFIG", text, 1), 0);
+	sim_opts_default(&o);
+	check_refused(&o, "UHOMA_CONFIG in the environment: 1300 bytes, at "
+			  "most 1023");
+	if (saved)
+		setenv("UHOMA_CONFIG", saved, 1);
+	else
+		unsetenv("UHOMA_CONFIG");
+	free(saved);
+	free(text);
+}
+
+/* An abbreviation of several options names them all (it said "unknown
+ * option"); one of a single option still works. */
+static void test_cli_ambiguous(void **state)
+{
+	struct sim_cli cli;
+	char msg[2048];
+
+	(void)state;
+	assert_int_equal(parse(&cli, msg, sizeof(msg), "--c", "x", NULL), 2);
+	assert_non_null(strstr(msg, "'--c' is ambiguous"));
+	assert_non_null(strstr(msg, "--compare"));
+	assert_non_null(strstr(msg, "--config"));
+	assert_non_null(strstr(msg, "--csv"));
+	assert_null(strstr(msg, "unknown option"));
+	assert_int_equal(parse(&cli, msg, sizeof(msg), "--top", "rack:4",
+			       NULL), 0);
+	assert_string_equal(cli.o.topology, "rack:4");
+}
+
+/* ---- the engine's and the run's limits ----------------------------------- */
+
+static void nop(void *a, void *b)
+{
+	(void)a;
+	(void)b;
+}
+
+/* A full event queue is an error the run ends with, saying what it
+ * needed (it aborted, "out of memory"): the engine takes nothing more and
+ * fires nothing more; a whole run stops and sim_run says so. */
+static void test_event_queue_full(void **state)
+{
+	struct sim_engine e;
+	struct sim_opts o;
+	struct sim s;
+	char why[512];
+	unsigned i;
+
+	(void)state;
+	sim_engine_init(&e);
+	e.limit = 1024;
+	for (i = 0; i < 1024; i++)
+		assert_int_equal(sim_at(&e, i, nop, NULL, NULL), 0);
+	assert_int_equal(sim_at(&e, 5, nop, NULL, NULL), -1);
+	assert_int_equal(e.failed, SIM_ENG_FULL);
+	assert_int_equal(sim_run_until(&e, UINT64_MAX), 0);
+	assert_int_equal(sim_step(&e), 0);
+	assert_non_null(strstr(sim_engine_error(&e, why, sizeof(why)),
+			       "more than 1024 events pending at once"));
+	assert_non_null(strstr(why, "--prop-ns"));
+	sim_engine_free(&e);
+	/* A millisecond's propagation holds ~800 packets a link, and
+	 * messages sent whole unscheduled fill it: more than 2,048 events
+	 * on rack:4. */
+	sim_opts_default(&o);
+	o.topology = "rack:4";
+	o.workload = "1000000";
+	o.load = 1;
+	o.messages = 20;
+	o.topo.prop_ns = 1000000;
+	o.core_config = "unsched_bytes=1000000";
+	o.quiet = true;
+	assert_int_equal(sim_create(&s, &o), 0);
+	s.eng.limit = 2048;
+	assert_int_equal(sim_run(&s), -1);
+	assert_int_equal(s.eng.failed, SIM_ENG_FULL);
+	sim_destroy(&s);
+}
+
+/* --drain-ms N: the run ends exactly N ms after the last start (it ran on
+ * to the end of a 100 us slice, and one more), or at the instant the
+ * last message ends if that is sooner. */
+static void test_drain_deadline(void **state)
+{
+	struct sim_opts o;
+	struct sim_result r;
+	struct sim s;
+	uint64_t last = 0;
+	char *text;
+
+	(void)state;
+	sim_opts_default(&o);
+	o.topology = "rack:2";
+	o.workload = "1000000";
+	o.messages = 1;
+	o.drain_us = 0;
+	text = run_report(&o, NULL, &s, &r);
+	assert_true(s.eng.now == s.w.last_start_ps);
+	assert_int_equal(s.net.delivered, 0);
+	assert_int_equal(r.in_flight, 1);
+	free(text);
+	sim_destroy(&s);
+	/* Overloaded: some still in flight 1 ms after the last start. */
+	sim_opts_default(&o);
+	o.topology = "rack:4";
+	o.workload = "1000000";
+	o.load = 1.5;
+	o.messages = 20;
+	o.drain_us = 1000;
+	text = run_report(&o, NULL, &s, &r);
+	assert_true(r.in_flight > 0);
+	assert_true(s.eng.now == s.w.last_start_ps + 1000 * SIM_PS_PER_US);
+	free(text);
+	sim_destroy(&s);
+	/* All done well within the drain: the run ends with the last. */
+	sim_opts_default(&o);
+	o.topology = "rack:4";
+	o.workload = "w2";
+	o.messages = 300;
+	text = run_report(&o, NULL, &s, &r);
+	assert_int_equal(r.in_flight, 0);
+	for (uint64_t i = 0; i < s.w.nmsgs; i++)
+		if (s.w.msgs[i].done_ps > last)
+			last = s.w.msgs[i].done_ps;
+	assert_true(s.eng.now == last);
+	free(text);
+	sim_destroy(&s);
+}
+
+/* Nothing measured: short_p99 -1, not 0 (better than the best possible,
+ * 1). Incast: sustained -1 (1 by construction: a round starts when the
+ * last has ended), and no load in the header (--load does not drive
+ * it). */
+static void test_summary_na(void **state)
+{
+	struct sim_opts o;
+	struct sim_result r;
+	struct sim s;
+	char *text;
+
+	(void)state;
+	sim_opts_default(&o);
+	o.topology = "rack:2";
+	o.workload = "1000000";
+	o.messages = 1;
+	o.drain_us = 0;
+	text = run_report(&o, NULL, &s, &r);
+	assert_int_equal(r.measured, 0);
+	assert_true(r.short_p99 == -1);
+	assert_non_null(strstr(text, "SUMMARY short_p99_slowdown=-1.00 "
+				     "sustained=-1.000"));
+	free(text);
+	sim_destroy(&s);
+	sim_opts_default(&o);
+	o.topology = "rack:9";
+	o.workload = "incast:8,20000";
+	o.messages = 800;      /* 100 rounds: enough to say, were it Poisson */
+	text = run_report(&o, NULL, &s, &r);
+	assert_true(r.measured >= SIM_SUSTAINED_MIN);
+	assert_true(r.short_p99 >= 1);
+	assert_true(r.sustained == -1);
+	assert_non_null(strstr(text, "sustained=-1.000"));
+	assert_non_null(strstr(text, "rack:9 incast:8,20000 oneway seed 1:"));
+	assert_null(strstr(text, " load "));
+	free(text);
+	sim_destroy(&s);
+}
+
+/* ---- uhoma-sim itself: exit status and messages -------------------------- */
+
+/* uhoma-sim, built beside this test; NULL if it is not there. */
+static char *sim_binary(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (!slash)
+		return NULL;
+	strcpy(slash + 1, "uhoma-sim");
+	return access(path, X_OK) ? NULL : path;
+}
+
+/* The text of the open file @f from its start (freed by the caller). */
+static char *read_back(FILE *f)
+{
+	long n;
+	char *buf;
+
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	return buf;
+}
+
+/*
+ * Runs uhoma-sim --quiet @args... (NULL-terminated) with stdout into
+ * *@out, or into /dev/full if @out is NULL, and stderr into *@err (both
+ * freed by the caller). Returns its exit status; skips the test if the
+ * binary was not built.
+ */
+static int spawn(char **out, char **err, ...)
+{
+	static char copy[32][128];
+	char *argv[32], *bin = sim_binary();
+	const char *a = "--quiet";
+	FILE *o = tmpfile(), *e = tmpfile();
+	int argc = 1, status;
+	va_list ap;
+	pid_t pid;
+
+	if (!bin)
+		skip();
+	assert_non_null(o);
+	assert_non_null(e);
+	argv[0] = bin;
+	va_start(ap, err);
+	do {
+		assert_true(argc < 31 && strlen(a) < sizeof(copy[0]));
+		strcpy(copy[argc], a);
+		argv[argc] = copy[argc];
+		argc++;
+	} while ((a = va_arg(ap, const char *)));
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int full = open("/dev/full", O_WRONLY);
+
+		if (dup2(out ? fileno(o) : full, 1) < 0 ||
+		    dup2(fileno(e), 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (out)
+		*out = read_back(o);
+	*err = read_back(e);
+	fclose(o);
+	fclose(e);
+	return WEXITSTATUS(status);
+}
+
+/* A file that cannot be written -- a full disk, a path with no
+ * directory, a file that takes no writes -- is exit 1 with the file and
+ * the reason (exit 0 and nothing, or exit 1 and nothing); a path that
+ * cannot even be created fails before the run, not after it; a report
+ * that does not reach standard output is exit 1 too. */
+static void test_cli_unwritable(void **state)
+{
+	static const char *const opt[] = { "--csv", "--svg" };
+	char *out, *err;
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(spawn(&out, &err, "--topology", "rack:4",
+				       "--messages", "100", opt[i],
+				       "/dev/full", NULL), 1);
+		assert_non_null(strstr(err, "uhoma-sim: /dev/full: "));
+		assert_non_null(strstr(out, "SUMMARY"));
+		free(out);
+		free(err);
+		assert_int_equal(spawn(&out, &err, "--topology", "rack:4",
+				       "--messages", "100", "--compare",
+				       opt[i], "/dev/full", NULL), 1);
+		assert_non_null(strstr(err, "uhoma-sim: /dev/full: "));
+		free(out);
+		free(err);
+		/* Before the run: no report at all. */
+		assert_int_equal(spawn(&out, &err, "--messages", "100",
+				       opt[i], "/no/such/dir/x", NULL), 1);
+		assert_non_null(strstr(err, "uhoma-sim: /no/such/dir/x: "));
+		assert_string_equal(out, "");
+		free(out);
+		free(err);
+	}
+	assert_int_equal(spawn(NULL, &err, "--topology", "rack:4",
+			       "--messages", "100", NULL), 1);
+	assert_non_null(strstr(err, "uhoma-sim: standard output: "));
+	free(err);
+}
+
+/* The refusals as the binary says them: exit 2 and the reason. */
+static void test_cli_refusals(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(spawn(&out, &err, "--topology", "rack:8",
+			       "--messages", "100", "--config", "mtu=9000",
+			       NULL), 2);
+	assert_non_null(strstr(err, "does not model mtu=9000"));
+	free(out);
+	free(err);
+	assert_int_equal(spawn(&out, &err, "--topology", "rack:10000",
+			       "--host-gbps", "0.001", "--workload",
+			       "1000000", "--messages", "1", "--drain-ms",
+			       "1000000", NULL), 2);
+	assert_non_null(strstr(err, "timer ticks"));
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+	assert_int_equal(spawn(&out, &err, "--c", "x", NULL), 2);
+	assert_non_null(strstr(err, "ambiguous"));
+	free(out);
+	free(err);
+	/* Nothing measured, and incast: -1, not applicable. */
+	assert_int_equal(spawn(&out, &err, "--topology", "rack:2",
+			       "--workload", "1000000", "--messages", "1",
+			       "--drain-ms", "0", NULL), 0);
+	assert_non_null(strstr(out, "SUMMARY short_p99_slowdown=-1.00 "));
+	free(out);
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1102,6 +1583,7 @@ int main(void)
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_odd_rate_exact),
 		cmocka_unit_test(test_any_rate),
+		cmocka_unit_test(test_ideal_is_a_lower_bound),
 		cmocka_unit_test(test_failed_never_delivered),
 		cmocka_unit_test(test_sustained_na),
 		cmocka_unit_test(test_incast_refused_sends),
@@ -1110,6 +1592,14 @@ int main(void)
 		cmocka_unit_test(test_cli_rejects),
 		cmocka_unit_test(test_cli_accepts),
 		cmocka_unit_test(test_opts_check),
+		cmocka_unit_test(test_opts_refuse_more),
+		cmocka_unit_test(test_env_config_too_long),
+		cmocka_unit_test(test_cli_ambiguous),
+		cmocka_unit_test(test_event_queue_full),
+		cmocka_unit_test(test_drain_deadline),
+		cmocka_unit_test(test_summary_na),
+		cmocka_unit_test(test_cli_unwritable),
+		cmocka_unit_test(test_cli_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
