@@ -527,6 +527,16 @@ static void test_odd_rate_exact(void **state)
 	port_bed_down(&b);
 }
 
+/* The defaults, on @topology with @workload, @messages of them. */
+static void opts(struct sim_opts *o, const char *topology,
+		 const char *workload, uint64_t messages)
+{
+	sim_opts_default(o);
+	o->topology = topology;
+	o->workload = workload;
+	o->messages = messages;
+}
+
 /* Whole runs at rates that used to divide by zero (above 8,000 Gb/s),
  * or to round (5,000 Gb/s simulated as 8,000; 3 Gb/s): every message
  * complete, none faster than the idle fabric -- the baseline rounds each
@@ -542,10 +552,7 @@ static void test_any_rate(void **state)
 
 	(void)state;
 	for (unsigned i = 0; i < 4; i++) {
-		sim_opts_default(&o);
-		o.topology = "fabric:2x3";
-		o.workload = "w2";
-		o.messages = 300;
+		opts(&o, "fabric:2x3", "w2", 300);
 		o.topo.host_mbps = host[i];
 		o.topo.uplink_mbps = up[i];
 		run_whole(&o, &r);
@@ -562,19 +569,13 @@ static void test_ideal_is_a_lower_bound(void **state)
 	struct sim_result r;
 
 	(void)state;
-	sim_opts_default(&o);
-	o.topology = "fabric:2x1";
-	o.workload = "2860";
-	o.messages = 1;
+	opts(&o, "fabric:2x1", "2860", 1);
 	o.warmup = 0;
 	o.seed = 2;
 	o.topo.uplink_mbps = 10000;
 	o.topo.spines = 2;
 	run_whole(&o, &r);
-	sim_opts_default(&o);
-	o.topology = "fabric:2x1";
-	o.workload = "w5";
-	o.messages = 500;
+	opts(&o, "fabric:2x1", "w5", 500);
 	o.seed = 215;
 	o.topo.host_mbps = 7500;
 	o.topo.uplink_mbps = 10000;
@@ -617,10 +618,7 @@ static void test_incast(void **state)
 	const uint64_t unsched = 40000, incoming = 400000;
 
 	(void)state;
-	sim_opts_default(&o);
-	o.topology = "rack:17";
-	o.workload = "incast:16,1000000";
-	o.messages = 16;
+	opts(&o, "rack:17", "incast:16,1000000", 16);
 	o.warmup = 0;
 	run_whole(&o, &r);
 	assert_true(r.downlink_util >= 0.90);
@@ -965,11 +963,29 @@ static void test_spine_names(void **state)
 
 /* ---- the command line ---------------------------------------------------- */
 
+/* Copies @first and the rest of @ap (up to a NULL) into @copy and @argv
+ * from @argc on (getopt_long may reorder argv, and its strings are not
+ * const); NULL-terminates @argv and returns the count. */
+static int fill_argv(char (*copy)[128], char **argv, int argc,
+		     const char *first, va_list ap)
+{
+	const char *a = first;
+
+	do {
+		assert_true(argc < 31 && strlen(a) < sizeof(copy[0]));
+		strcpy(copy[argc], a);
+		argv[argc] = copy[argc];
+		argc++;
+	} while ((a = va_arg(ap, const char *)));
+	argv[argc] = NULL;
+	return argc;
+}
+
 /* Parses "uhoma-sim @args..." (NULL-terminated); the status, and the
  * message into @msg (@len bytes). */
 static int parse(struct sim_cli *cli, char *msg, size_t len, ...)
 {
-	static char copy[32][64];  /* cli points into them afterwards */
+	static char copy[32][128]; /* cli points into them afterwards */
 	char *argv[32];
 	char *text = NULL;
 	size_t tlen = 0;
@@ -981,17 +997,9 @@ static int parse(struct sim_cli *cli, char *msg, size_t len, ...)
 
 	assert_non_null(err);
 	assert_non_null(out);
-	/* Copies: getopt_long may reorder argv, and its strings are not
-	 * const. */
 	va_start(ap, len);
-	do {
-		assert_true(argc < 31 && strlen(a) < sizeof(copy[0]));
-		strcpy(copy[argc], a);
-		argv[argc] = copy[argc];
-		argc++;
-	} while ((a = va_arg(ap, const char *)));
+	argc = fill_argv(copy, argv, argc, a, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 	rc = sim_cli_parse(cli, argc, argv, out, err);
 	fclose(err);
 	fclose(out);
@@ -1186,10 +1194,7 @@ static void test_opts_refuse_more(void **state)
 	check_refused(&o, "timer ticks");
 	/* Incast: rounds one after the other, each at least its bytes
 	 * through the receiver's link. */
-	sim_opts_default(&o);
-	o.topology = "rack:101";
-	o.workload = "incast:100,1000000";
-	o.messages = 100000000;
+	opts(&o, "rack:101", "incast:100,1000000", 100000000);
 	check_refused(&o, "rounds of incast");
 	/* Long but feasible: the fabric, 100 M messages (hours). */
 	sim_opts_default(&o);
@@ -1199,11 +1204,8 @@ static void test_opts_refuse_more(void **state)
 	if (phys_bytes() > 8e9)
 		assert_int_equal(sim_opts_check(&o, err, sizeof(err)), 0);
 	/* 1-byte messages at 1.5 leave a third in flight: ~170 GB. */
-	sim_opts_default(&o);
-	o.topology = "rack:2";
-	o.workload = "1";
+	opts(&o, "rack:2", "1", SIM_MAX_MESSAGES);
 	o.load = 1.5;
-	o.messages = SIM_MAX_MESSAGES;
 	if (phys_bytes() < 150e9)
 		check_refused(&o, "GB of memory");
 	/* 134 M ports: ~76 GB. */
@@ -1302,11 +1304,8 @@ static void test_event_queue_full(void **state)
 	/* A millisecond's propagation holds ~800 packets a link, and
 	 * messages sent whole unscheduled fill it: more than 2,048 events
 	 * on rack:4. */
-	sim_opts_default(&o);
-	o.topology = "rack:4";
-	o.workload = "1000000";
+	opts(&o, "rack:4", "1000000", 20);
 	o.load = 1;
-	o.messages = 20;
 	o.topo.prop_ns = 1000000;
 	o.core_config = "unsched_bytes=1000000";
 	o.quiet = true;
@@ -1329,10 +1328,7 @@ static void test_drain_deadline(void **state)
 	char *text;
 
 	(void)state;
-	sim_opts_default(&o);
-	o.topology = "rack:2";
-	o.workload = "1000000";
-	o.messages = 1;
+	opts(&o, "rack:2", "1000000", 1);
 	o.drain_us = 0;
 	text = run_report(&o, NULL, &s, &r);
 	assert_true(s.eng.now == s.w.last_start_ps);
@@ -1341,11 +1337,8 @@ static void test_drain_deadline(void **state)
 	free(text);
 	sim_destroy(&s);
 	/* Overloaded: some still in flight 1 ms after the last start. */
-	sim_opts_default(&o);
-	o.topology = "rack:4";
-	o.workload = "1000000";
+	opts(&o, "rack:4", "1000000", 20);
 	o.load = 1.5;
-	o.messages = 20;
 	o.drain_us = 1000;
 	text = run_report(&o, NULL, &s, &r);
 	assert_true(r.in_flight > 0);
@@ -1353,10 +1346,7 @@ static void test_drain_deadline(void **state)
 	free(text);
 	sim_destroy(&s);
 	/* All done well within the drain: the run ends with the last. */
-	sim_opts_default(&o);
-	o.topology = "rack:4";
-	o.workload = "w2";
-	o.messages = 300;
+	opts(&o, "rack:4", "w2", 300);
 	text = run_report(&o, NULL, &s, &r);
 	assert_int_equal(r.in_flight, 0);
 	for (uint64_t i = 0; i < s.w.nmsgs; i++)
@@ -1379,10 +1369,7 @@ static void test_summary_na(void **state)
 	char *text;
 
 	(void)state;
-	sim_opts_default(&o);
-	o.topology = "rack:2";
-	o.workload = "1000000";
-	o.messages = 1;
+	opts(&o, "rack:2", "1000000", 1);
 	o.drain_us = 0;
 	text = run_report(&o, NULL, &s, &r);
 	assert_int_equal(r.measured, 0);
@@ -1391,10 +1378,7 @@ static void test_summary_na(void **state)
 				     "sustained=-1.000"));
 	free(text);
 	sim_destroy(&s);
-	sim_opts_default(&o);
-	o.topology = "rack:9";
-	o.workload = "incast:8,20000";
-	o.messages = 800;      /* 100 rounds: enough to say, were it Poisson */
+	opts(&o, "rack:9", "incast:8,20000", 800);      /* 100 rounds: enough to say, were it Poisson */
 	text = run_report(&o, NULL, &s, &r);
 	assert_true(r.measured >= SIM_SUSTAINED_MIN);
 	assert_true(r.short_p99 >= 1);
@@ -1463,14 +1447,8 @@ static int spawn(char **out, char **err, ...)
 	assert_non_null(e);
 	argv[0] = bin;
 	va_start(ap, err);
-	do {
-		assert_true(argc < 31 && strlen(a) < sizeof(copy[0]));
-		strcpy(copy[argc], a);
-		argv[argc] = copy[argc];
-		argc++;
-	} while ((a = va_arg(ap, const char *)));
+	argc = fill_argv(copy, argv, argc, a, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
