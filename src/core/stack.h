@@ -78,6 +78,10 @@ struct uhoma_stack {
 	struct uh_peertab peers;
 	struct uh_cache *rpc_cache;    /* immutable */
 	_Atomic uint64_t ticks;        /* timer ticks so far */
+	_Atomic bool behind;           /* the runtime's timer, each tick: the
+					* kernel holds more unread for us
+					* than a quarter of a socket's buffer
+					* (relaxed; no_rpc) */
 	uint32_t dedup_cap;            /* immutable: cfg.dedup_window rounded
 					* up to a power of two */
 	uint64_t dedup_quiet;          /* immutable: cfg.dedup_quiet_ms in

@@ -314,9 +314,14 @@ static void rx_nudge(struct uh_runtime *rt, uint64_t now, uint64_t period)
 static bool held_back(struct uh_runtime *rt)
 {
 	struct uh_carrier *c = rt->st->carrier;
+	bool behind = c->ops->queued && c->local_rcvbuf &&
+		      c->ops->queued(c) > c->local_rcvbuf / 4;
 
-	if (!c->ops->queued || !c->local_rcvbuf ||
-	    c->ops->queued(c) <= c->local_rcvbuf / 4) {
+	if (atomic_load_explicit(&rt->st->behind, memory_order_relaxed) !=
+	    behind)
+		atomic_store_explicit(&rt->st->behind, behind,
+				      memory_order_relaxed);
+	if (!behind) {
 		rt->held = 0;
 		return false;
 	}

@@ -452,6 +452,21 @@ static void incoming__unknown_rpc(void **state)
 		assert_true(uh_addr_eq(&net.q[0].dst, &a));
 	}
 	ct_clear(&net);
+	/* Behind its own queue (the runtime's verdict), a server may have
+	 * the request unread there: BUSY, not a restart (helper-31). A
+	 * client's RPC we do not know is unknown all the same. */
+	atomic_store(&h->st->behind, true);
+	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 7000));
+	assert_int_equal(net.nq, 1);
+	r = ct_hdr(&net, 0);
+	assert_int_equal(r.type, UH_PKT_BUSY);
+	assert_true(r.sender_id == 7001);
+	ct_clear(&net);
+	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, 80, cli->port, 7005));
+	assert_int_equal(net.nq, 1);
+	assert_int_equal(ct_hdr(&net, 0).type, UH_PKT_RPC_UNKNOWN);
+	ct_clear(&net);
+	atomic_store(&h->st->behind, false);
 
 	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port, 7003));
 	assert_int_equal(net.nq, 1);
