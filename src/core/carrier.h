@@ -112,7 +112,8 @@ struct uh_carrier_ops {
 	/* Optional: the bytes the kernel holds unread in the carrier's
 	 * receive queues (the runtime's timer asks once a tick: a deep
 	 * queue means this host is behind, and its peers' silence is not
-	 * silence); 0 if none or unknown. May make system calls. */
+	 * silence); 0 if none or unknown. May make system calls; called by
+	 * one thread at a time. */
 	uint64_t (*queued)(struct uh_carrier *c);
 	/* Optional. Tells the sender of @r (its @len bytes at @pkt, one
 	 * packet of it) that no socket here takes it: an ICMP port

@@ -114,6 +114,9 @@ struct udp_carrier {
 	_Atomic int nopen;                   /* open ports (open_lock) */
 	_Atomic unsigned next_first;         /* where the next receive starts
 					      * among the ready ports (relaxed) */
+	/* udp_queued's sweep of the port table (the timer thread only). */
+	uint32_t scan_next;                  /* the next slot to look at */
+	uint64_t scan_sum, scan_last;        /* this sweep's, the last one's */
 };
 
 static struct udp_carrier *udp_of(struct uh_carrier *c)
@@ -1360,15 +1363,41 @@ static uint64_t fd_queued(int fd)
 	return mem[SK_MEMINFO_RMEM_ALLOC];
 }
 
-/* The direct-poll list's ports (a stack with few ports, as nearly all
- * have): two system calls a port a tick. More ports: unknown (0). */
+/* Slots of the port table a call sweeps when there are more ports than
+ * the direct-poll list holds: the whole table every 16 calls (ticks). */
+#define QUEUED_SWEEP 4096
+
+/*
+ * The direct-poll list's ports (a stack with few ports, as nearly all
+ * have): two system calls a port a tick. With more, the port table is
+ * swept QUEUED_SWEEP slots a call and the last whole sweep's sum is the
+ * answer, at most 16 ticks old (it was 0, and a server with 5 ports was
+ * never found behind: helper-31). Called by one thread at a time (the
+ * timer's).
+ */
 static uint64_t udp_queued(struct uh_carrier *c)
 {
 	struct udp_carrier *u = udp_of(c);
 	uint64_t sum = 0;
 
-	if (atomic_load(&u->nopen) > POLL_DIRECT)
-		return 0;
+	if (atomic_load(&u->nopen) > POLL_DIRECT) {
+		uh_rcu_read_lock();
+		for (unsigned i = 0; i < QUEUED_SWEEP; i++) {
+			uint32_t slot = u->scan_next++ & 0xffff;
+			struct udp_port *q = atomic_load_explicit(
+				&u->ports[slot], memory_order_acquire);
+
+			if (q)
+				u->scan_sum += fd_queued(q->fd) +
+					       fd_queued(q->ufd);
+			if (slot == 0xffff) {
+				u->scan_last = u->scan_sum;
+				u->scan_sum = 0;
+			}
+		}
+		uh_rcu_read_unlock();
+		return u->scan_last;
+	}
 	uh_rcu_read_lock();
 	for (int i = 0; i < POLL_DIRECT; i++) {
 		struct udp_port *q = atomic_load_explicit(&u->open[i],
