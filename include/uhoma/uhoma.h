@@ -630,9 +630,9 @@ struct uhoma_metrics {
 				    * a socket on this host fell back to
 				    * unsched_bytes on a sign of loss
 				    * (local_unsched) */
-	uint64_t ticks_held;       /* timer ticks not counted: the kernel
-				    * held more unread for this stack than a
-				    * quarter of a socket's receive buffer,
+	uint64_t ticks_held;       /* timer ticks not counted: one of the
+				    * stack's sockets held more unread than a
+				    * quarter of its receive buffer,
 				    * so its peers' silence was not silence
 				    * (at most 3 ticks in 4) */
 };

@@ -109,11 +109,11 @@ struct uh_carrier_ops {
 	 * the child (the parent could not bind them again, and packets sent
 	 * to a port it closed would go to the child's copy). */
 	void (*forget)(struct uh_carrier *c);
-	/* Optional: the bytes the kernel holds unread in the carrier's
-	 * receive queues (the runtime's timer asks once a tick: a deep
-	 * queue means this host is behind, and its peers' silence is not
-	 * silence); 0 if none or unknown. May make system calls; called by
-	 * one thread at a time. */
+	/* Optional: the bytes unread in the deepest of the carrier's
+	 * receive queues (the runtime's timer asks once a tick: a queue
+	 * deeper than a quarter of @rcvbuf means this host is behind, and
+	 * its peers' silence is not silence); 0 if none or unknown. May
+	 * make system calls; called by one thread at a time. */
 	uint64_t (*queued)(struct uh_carrier *c);
 	/* Optional. Tells the sender of @r (its @len bytes at @pkt, one
 	 * packet of it) that no socket here takes it: an ICMP port
@@ -144,9 +144,12 @@ struct uh_carrier {
 	uint32_t link_mbps;               /* immutable: the link rate to pace
 					   * at when cfg.link_mbps is 0 (auto);
 					   * 0 = do not pace */
-	uint32_t local_rcvbuf;            /* immutable: the bytes a socket's
-					   * kernel receive queue may hold
-					   * (unsched.h); 0 = no such queue */
+	uint32_t rcvbuf;                  /* immutable: the bytes one of its
+					   * receive queues may hold (a UDP
+					   * socket's, as the kernel counts
+					   * them): local peers' unscheduled
+					   * cap (unsched.h), the runtime's
+					   * held ticks; 0 = no such queue */
 	struct uhoma_stack *stack;        /* set by uh_stack_new before any
 					   * port opens: the stack a carrier
 					   * lands DATA for (uh_stack_land) */

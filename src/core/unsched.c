@@ -17,7 +17,7 @@
 uint32_t uh_unsched_local_cap(const struct uhoma_stack *st)
 {
 	uint64_t cap = st->cfg.local_unsched;
-	uint64_t room = st->carrier->local_rcvbuf / 8;
+	uint64_t room = st->carrier->rcvbuf / 8;
 
 	if (cap > room)
 		cap = room;

@@ -17,7 +17,7 @@
  * peer asks again (RESEND) for bytes we sent it unscheduled, or does not
  * know a request we sent it (RPC_UNKNOWN) -- and grows again from there.
  * The cap is cfg.local_unsched, at most an eighth of the receive buffer
- * the kernel gives a socket (the carrier's local_rcvbuf: rmem_max) and at
+ * the kernel gives a socket (the carrier's rcvbuf: rmem_max) and at
  * most a whole message.
  *
  * Off by default (cfg.local_unsched 0). Measured, it raises the rate of a

@@ -672,7 +672,7 @@ int uh_memnet_carrier_create(const struct uhoma_config *cfg,
 	/* The queue is taken for a UDP socket's with rmem_max at 4 MiB (the
 	 * runtime's held-back ticks); its peers are never local, so no
 	 * unscheduled allowance follows from it. */
-	n->c.local_rcvbuf = 8u << 20;
+	n->c.rcvbuf = 8u << 20;
 	if (uh_addr_parse(cfg->addr, &n->c.local)) {
 		free(n->heap);
 		free(n);

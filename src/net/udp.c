@@ -116,7 +116,7 @@ struct udp_carrier {
 					      * among the ready ports (relaxed) */
 	/* udp_queued's sweep of the port table (the timer thread only). */
 	uint32_t scan_next;                  /* the next slot to look at */
-	uint64_t scan_sum, scan_last;        /* this sweep's, the last one's */
+	uint64_t scan_max, scan_last;        /* this sweep's, the last one's */
 };
 
 static struct udp_carrier *udp_of(struct uh_carrier *c)
@@ -1367,47 +1367,55 @@ static uint64_t fd_queued(int fd)
  * the direct-poll list holds: the whole table every 16 calls (ticks). */
 #define QUEUED_SWEEP 4096
 
+/* The deeper of @q's lanes (each a socket with its own buffer). */
+static uint64_t port_queued(const struct udp_port *q)
+{
+	uint64_t a = fd_queued(q->fd), b = fd_queued(q->ufd);
+
+	return a > b ? a : b;
+}
+
 /*
- * The direct-poll list's ports (a stack with few ports, as nearly all
- * have): two system calls a port a tick. With more, the port table is
- * swept QUEUED_SWEEP slots a call and the last whole sweep's sum is the
- * answer, at most 16 ticks old (it was 0, and a server with 5 ports was
- * never found behind: helper-31). Called by one thread at a time (the
- * timer's).
+ * The deepest queue among the direct-poll list's ports (a stack with few
+ * ports, as nearly all have): two system calls a port a tick. With more,
+ * the port table is swept QUEUED_SWEEP slots a call and the last whole
+ * sweep's deepest is the answer, at most 16 ticks old (it was 0, and a
+ * server with 5 ports was never found behind: helper-31). Called by one
+ * thread at a time (the timer's).
  */
 static uint64_t udp_queued(struct uh_carrier *c)
 {
 	struct udp_carrier *u = udp_of(c);
-	uint64_t sum = 0;
+	uint64_t deepest = 0;
 
+	uh_rcu_read_lock();
 	if (atomic_load(&u->nopen) > POLL_DIRECT) {
-		uh_rcu_read_lock();
 		for (unsigned i = 0; i < QUEUED_SWEEP; i++) {
 			uint32_t slot = u->scan_next++ & 0xffff;
 			struct udp_port *q = atomic_load_explicit(
 				&u->ports[slot], memory_order_acquire);
+			uint64_t d = q ? port_queued(q) : 0;
 
-			if (q)
-				u->scan_sum += fd_queued(q->fd) +
-					       fd_queued(q->ufd);
+			if (d > u->scan_max)
+				u->scan_max = d;
 			if (slot == 0xffff) {
-				u->scan_last = u->scan_sum;
-				u->scan_sum = 0;
+				u->scan_last = u->scan_max;
+				u->scan_max = 0;
 			}
 		}
-		uh_rcu_read_unlock();
-		return u->scan_last;
-	}
-	uh_rcu_read_lock();
-	for (int i = 0; i < POLL_DIRECT; i++) {
-		struct udp_port *q = atomic_load_explicit(&u->open[i],
-							  memory_order_acquire);
+		deepest = u->scan_last;
+	} else {
+		for (int i = 0; i < POLL_DIRECT; i++) {
+			struct udp_port *q = atomic_load_explicit(
+				&u->open[i], memory_order_acquire);
+			uint64_t d = q ? port_queued(q) : 0;
 
-		if (q)
-			sum += fd_queued(q->fd) + fd_queued(q->ufd);
+			if (d > deepest)
+				deepest = d;
+		}
 	}
 	uh_rcu_read_unlock();
-	return sum;
+	return deepest;
 }
 
 static const struct uh_carrier_ops udp_ops = {
@@ -1473,7 +1481,7 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 		u->c.max_packet = UDP_MAX_PAYLOAD;
 	u->c.link_mbps = link;
 	u->c.link_mtu = cfg->mtu ? cfg->mtu : mtu;
-	u->c.local_rcvbuf = probe_rcvbuf(u->family);
+	u->c.rcvbuf = probe_rcvbuf(u->family);
 	/* GSO batches runs of small packets (gso_run); 64 KB ones travel
 	 * alone. GRO may then hand us up to 64 KiB at once. */
 	u->gso = cfg->gso && gso_supported(u->family);

@@ -300,9 +300,10 @@ static void rx_nudge(struct uh_runtime *rt, uint64_t now, uint64_t period)
 }
 
 /*
- * Whether this tick is held back: the kernel holds more unread for us than
- * a quarter of a socket's receive buffer, so this host is behind, and
- * what its peers seem not to have sent may be waiting in its own queue.
+ * Whether this tick is held back: one of our receive queues holds more
+ * unread than a quarter of a socket's receive buffer, so this host is
+ * behind, and what its peers seem not to have sent may be waiting in its
+ * own queue.
  * Counted as silence, it made servers overloaded by a dozen client
  * processes on 2 CPUs ask for data they had not read yet (RESEND) and
  * answer RPC_UNKNOWN for requests still queued: the duplicates filled the
@@ -314,8 +315,8 @@ static void rx_nudge(struct uh_runtime *rt, uint64_t now, uint64_t period)
 static bool held_back(struct uh_runtime *rt)
 {
 	struct uh_carrier *c = rt->st->carrier;
-	bool behind = c->ops->queued && c->local_rcvbuf &&
-		      c->ops->queued(c) > c->local_rcvbuf / 4;
+	bool behind = c->ops->queued && c->rcvbuf &&
+		      c->ops->queued(c) > c->rcvbuf / 4;
 
 	if (atomic_load_explicit(&rt->st->behind, memory_order_relaxed) !=
 	    behind)

@@ -99,12 +99,12 @@ static void ct_destroy(struct uh_carrier *c)
 	(void)c;
 }
 
-/* Peers "on this host" when the host was made with ct_local_rcvbuf. */
+/* Peers "on this host" when the host was made with ct_rcvbuf. */
 static uint32_t ct_max_packet_to(struct uh_carrier *c,
 				 const struct uh_addr *dst, bool *local)
 {
 	(void)dst;
-	*local = c->local_rcvbuf != 0;
+	*local = c->rcvbuf != 0;
 	return c->max_packet;
 }
 
@@ -119,7 +119,7 @@ static const struct uh_carrier_ops ct_ops = {
 	.destroy = ct_destroy,
 };
 
-uint32_t ct_local_rcvbuf;
+uint32_t ct_rcvbuf;
 
 /* ---- hosts ---------------------------------------------------------------- */
 
@@ -151,7 +151,7 @@ struct ct_host *ct_host(struct ct_net *net, int n, const char *config)
 	h->addr = ct_addr(n);
 	h->next_port = 0x8000;
 	h->c.ops = &ct_ops;
-	h->c.local_rcvbuf = ct_local_rcvbuf;
+	h->c.rcvbuf = ct_rcvbuf;
 	h->c.local = h->addr;
 	h->c.max_packet = 1500 - 20;       /* an Ethernet MTU less IPv4 */
 	h->c.link_mtu = 1500;

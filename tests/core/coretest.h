@@ -59,8 +59,8 @@ extern uint64_t ct_now_ns;
 
 /* Nonzero: hosts made from now on take every peer for one on the same
  * host (uh_peer.local), with a kernel receive queue of this many bytes
- * (uh_carrier.local_rcvbuf). 0 (the default): remote peers, no queue. */
-extern uint32_t ct_local_rcvbuf;
+ * (uh_carrier.rcvbuf). 0 (the default): remote peers, no queue. */
+extern uint32_t ct_rcvbuf;
 
 void ct_net_init(struct ct_net *net);
 /* Frees every host (closing their sockets) and every queued packet. */

@@ -80,9 +80,9 @@ static struct ct_host *host(struct ct_net *net, uint32_t rcvbuf,
 	struct ct_host *h;
 
 	ct_net_init(net);
-	ct_local_rcvbuf = rcvbuf;
+	ct_rcvbuf = rcvbuf;
 	h = ct_host(net, 1, config);
-	ct_local_rcvbuf = 0;
+	ct_rcvbuf = 0;
 	return h;
 }
 
