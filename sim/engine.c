@@ -50,10 +50,11 @@ const char *sim_engine_error(const struct sim_engine *e, char *buf,
 	if (e->failed == SIM_ENG_FULL)
 		snprintf(buf, len, "the run needs more than %zu events pending "
 			 "at once, the simulator's limit: each packet on a "
-			 "link is one until it arrives, so long propagation "
-			 "delays (--prop-ns) with many packets in flight, or "
-			 "a huge --load, --messages or fabric, need that "
-			 "many; lower --prop-ns, --load or the link rates",
+			 "link is one until it arrives, so long latencies "
+			 "(--prop-ns, --switch-ns, --host-ns, --nic-ns) with "
+			 "many packets in flight, or a huge --load, "
+			 "--messages or fabric, need that many; lower them, "
+			 "--load or the link rates",
 			 e->limit);
 	else if (e->failed == SIM_ENG_NOMEM)
 		snprintf(buf, len, "out of memory while the run was "

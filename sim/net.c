@@ -31,7 +31,7 @@ void sim_net_free(struct sim_net *net)
 }
 
 void sim_port_init(struct sim_port *port, struct sim_net *net,
-		   struct sim_switch *sw, uint32_t mbps, uint64_t prop_ns,
+		   struct sim_switch *sw, uint32_t mbps, uint64_t lat_ns,
 		   struct sim_switch *to_sw, uint32_t to_host)
 {
 	memset(port, 0, sizeof(*port));
@@ -40,7 +40,7 @@ void sim_port_init(struct sim_port *port, struct sim_net *net,
 	port->to_sw = to_sw;
 	port->to_host = to_host;
 	port->mbps = mbps;
-	port->prop_ps = prop_ns * SIM_PS_PER_NS;
+	port->lat_ps = lat_ns * SIM_PS_PER_NS;
 	port->fifo = sw == NULL;
 	port->is_downlink = sw != NULL && to_sw == NULL;
 }
@@ -138,7 +138,7 @@ static void start_at(struct sim_port *port, struct sim_pkt *p, uint64_t t)
 	/* If the event queue is full (or memory short), the packet never
 	 * arrives: the engine has failed and the run ends with the reason,
 	 * the packet freed with the rest (sim_net_free). */
-	(void)sim_at(eng, port->tx_end + port->prop_ps - eng->now, arrive,
+	(void)sim_at(eng, port->tx_end + port->lat_ps - eng->now, arrive,
 		     port, p);
 }
 

@@ -6,7 +6,9 @@
  * propagation delay to the next node. The model is store-and-forward: a
  * switch routes a packet only once its last bit has arrived, and a port
  * puts it on the wire only once the port is idle -- serialization at each
- * hop plus the link's propagation, no cut-through.
+ * hop plus the link's latency, no cut-through. A link's latency is its
+ * propagation plus the fixed delays of what it leads from and to (a
+ * switch's forwarding, a host's software and NIC: topo.h).
  *
  * A switch port has eight strict-priority queues, one per Homa priority
  * (7 most urgent): the port always sends from the highest non-empty one,
@@ -16,8 +18,8 @@
  * for the next choice, unless nothing else waits. All ports of a switch share one buffer of buf_cap bytes; a
  * packet that does not fit when it arrives is dropped (tail drop). A packet
  * holds its bytes of the buffer from its arrival until its last bit has
- * left. A host's NIC is one FIFO (or, with nic_prio, eight priority
- * queues like a switch port's) without a limit -- the pacer in the core is
+ * left. A host's NIC has eight priority queues like a switch port's (or,
+ * without nic_prio, one FIFO) without a limit -- the pacer in the core is
  * what keeps it short -- and drops nothing.
  *
  * Where packets go is the topology's business (topo.c): a switch asks
@@ -121,7 +123,9 @@ struct sim_port {
 				       * may be freed before tx_end is
 				       * settled) */
 	uint8_t tx_q;
-	uint64_t prop_ps;
+	uint64_t lat_ps;              /* from a bit's leaving to its arrival:
+				       * propagation and the fixed delays
+				       * (topo.h) */
 	bool fifo;                    /* one queue (a NIC, by default) */
 	bool is_downlink;             /* a switch port to a host */
 	struct sim_pkt *head[SIM_PRIOS], *tail[SIM_PRIOS];
@@ -169,9 +173,10 @@ struct sim_net {
 void sim_net_init(struct sim_net *net, struct sim_engine *eng);
 void sim_net_free(struct sim_net *net);
 
-/* Sets up @port's link: @mbps, @prop_ns, to switch @to_sw or host @to_host. */
+/* Sets up @port's link: @mbps, a latency of @lat_ns (propagation and
+ * fixed delays), to switch @to_sw or host @to_host. */
 void sim_port_init(struct sim_port *port, struct sim_net *net,
-		   struct sim_switch *sw, uint32_t mbps, uint64_t prop_ns,
+		   struct sim_switch *sw, uint32_t mbps, uint64_t lat_ns,
 		   struct sim_switch *to_sw, uint32_t to_host);
 
 /* A packet to fill in; NULL when memory runs out (the run then fails,

@@ -42,8 +42,16 @@ void sim_usage(FILE *f)
 "  --uplink-gbps N  ToR-spine links (40), a whole number of Mb/s\n"
 "  --spines N       (4)\n"
 "  --prop-ns N      propagation delay of every link, integer ns (200)\n"
+"  --switch-ns N    a switch's forwarding latency, integer ns (250)\n"
+"  --host-ns N      a host's software latency at each end of a packet's\n"
+"                   trip, integer ns (500)\n"
+"  --nic-ns N       a NIC's latency before a packet leaves, integer ns\n"
+"                   (500); all three: latencies, not costs (they delay a\n"
+"                   packet, never the one behind it), the Homa paper's\n"
+"                   simulator's values; 0 for none\n"
 "  --buffer BYTES   shared buffer per switch (12582912)\n"
-"  --nic-prio       NICs with 8 priority queues (default: one FIFO)\n"
+"  --nic-fifo       NICs with one FIFO (default: 8 strict-priority queues,\n"
+"                   as switch ports; --nic-prio says so explicitly)\n"
 "  --config STR     uhoma configuration for every stack (key=value,...);\n"
 "                   settings the simulator does not model are refused\n"
 "  --csv FILE       per-size-bucket results as CSV\n"
@@ -178,8 +186,12 @@ int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
 		{ "uplink-gbps", required_argument, NULL, 'U' },
 		{ "spines", required_argument, NULL, 'S' },
 		{ "prop-ns", required_argument, NULL, 'P' },
+		{ "switch-ns", required_argument, NULL, 'y' },
+		{ "host-ns", required_argument, NULL, 'o' },
+		{ "nic-ns", required_argument, NULL, 'i' },
 		{ "buffer", required_argument, NULL, 'B' },
 		{ "nic-prio", no_argument, NULL, 'N' },
+		{ "nic-fifo", no_argument, NULL, 'F' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "csv", required_argument, NULL, 'C' },
 		{ "svg", required_argument, NULL, 'V' },
@@ -259,12 +271,28 @@ int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
 					     SIM_MAX_PROP_NS, err,
 					     &o->topo.prop_ns);
 			break;
+		case 'y':
+			bad = sim_parse_uint("switch-ns", optarg, 0,
+					     SIM_MAX_PROP_NS, err,
+					     &o->topo.switch_ns);
+			break;
+		case 'o':
+			bad = sim_parse_uint("host-ns", optarg, 0,
+					     SIM_MAX_PROP_NS, err,
+					     &o->topo.host_ns);
+			break;
+		case 'i':
+			bad = sim_parse_uint("nic-ns", optarg, 0,
+					     SIM_MAX_PROP_NS, err,
+					     &o->topo.nic_ns);
+			break;
 		case 'B':
 			bad = sim_parse_uint("buffer", optarg, SIM_MIN_BUFFER,
 					     SIM_MAX_BUFFER, err,
 					     &o->topo.switch_buf);
 			break;
 		case 'N': o->topo.nic_prio = true; break;
+		case 'F': o->topo.nic_prio = false; break;
 		case 'c': o->core_config = optarg; break;
 		case 'C': cli->csv = optarg; break;
 		case 'V': cli->svg = optarg; break;

@@ -223,14 +223,14 @@ static int print_ports(struct sim *s, FILE *out)
 		}
 	}
 	free(p);
-	/* The NICs: one FIFO each, kept short by the senders' pacers. */
+	/* The NICs, kept short by the senders' pacers. */
 	{
 		uint64_t max = 0;
 		long double area = 0;
 		uint32_t at = 0;
 
-		/* The largest of any one queue (the only one, unless
-		 * nic_prio), and the mean of them all together. */
+		/* The largest of any one queue (the only one with one
+		 * FIFO), and the mean of them all together. */
 		for (uint32_t h = 0; h < net->nhosts; h++) {
 			for (unsigned q = 0; q < SIM_PRIOS; q++) {
 				area += net->nic[h].st.area[q];
@@ -586,6 +586,25 @@ static void print_failures(const struct sim_workload *w, FILE *out)
 	fprintf(out, "\n");
 }
 
+/* The fabric's rates and fixed delays, so that a report says what it
+ * modelled (the baseline's terms: sim_ideal_ps). */
+static void print_model(const struct sim_opts *o, FILE *out)
+{
+	const struct sim_topo_opts *t = &o->topo;
+
+	fprintf(out, "model: hosts %g Gb/s", t->host_mbps / 1e3);
+	if (strncmp(o->topology, "rack:", 5) != 0)
+		fprintf(out, ", uplinks %g Gb/s, %u spines",
+			t->uplink_mbps / 1e3, t->spines);
+	fprintf(out, "; latency ns: link %llu, switch %llu, host %llu at "
+		     "each end, NIC %llu; NIC %s; %llu KB per switch\n",
+		(unsigned long long)t->prop_ns,
+		(unsigned long long)t->switch_ns,
+		(unsigned long long)t->host_ns, (unsigned long long)t->nic_ns,
+		t->nic_prio ? "8 priority queues" : "one FIFO",
+		(unsigned long long)t->switch_buf / 1024);
+}
+
 int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
 	       struct sim_file *svg, struct sim_result *res)
 {
@@ -608,6 +627,7 @@ int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
 		(unsigned long long)w->nerrors,
 		(unsigned long long)r->in_flight, r->measured,
 		(double)s->eng.now / 1e9);
+	print_model(&s->o, out);
 	if (r->in_flight)
 		fprintf(out, "WARNING: %llu messages still in flight when the "
 			     "run stopped, %.1f ms after the last start "

@@ -206,6 +206,12 @@ int sim_opts_check(const struct sim_opts *o, char *err, size_t len)
 			 (unsigned long long)t->prop_ns, SIM_MAX_PROP_NS);
 		return -1;
 	}
+	if (t->switch_ns > SIM_MAX_PROP_NS || t->host_ns > SIM_MAX_PROP_NS ||
+	    t->nic_ns > SIM_MAX_PROP_NS) {
+		snprintf(err, len, "--switch-ns, --host-ns, --nic-ns: want 0 "
+			 "to %llu", SIM_MAX_PROP_NS);
+		return -1;
+	}
 	if (t->switch_buf < SIM_MIN_BUFFER || t->switch_buf > SIM_MAX_BUFFER) {
 		snprintf(err, len, "--buffer %llu: want %llu to %llu",
 			 (unsigned long long)t->switch_buf, SIM_MIN_BUFFER,

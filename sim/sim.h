@@ -114,9 +114,10 @@ const char *sim_load_label(const struct sim_opts *o, char *buf, size_t len);
 /* The completion time, in ps, of a message of @len bytes from @src to @dst
  * alone on the idle fabric: its packets back to back from the sender,
  * each serialized on each hop once the hop is free and the whole packet
- * has arrived, plus every link's propagation; across racks the packets
- * take the spines in turn (the best spraying can do), and the last hop
- * sends them as they arrive. Each serialization is rounded down to the
+ * has arrived, plus every link's latency (propagation and the fixed
+ * delays of switches, hosts and NICs: topo.h); across racks each packet
+ * passes the spines unhindered by the others (with one spine, in turn),
+ * and the last hop sends them as they arrive. Each serialization is rounded down to the
  * picosecond (sim_ser_ps), never more than the model takes. */
 uint64_t sim_ideal_ps(const struct sim_net *net, uint32_t src, uint32_t dst,
 		      uint32_t len);

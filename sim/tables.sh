@@ -5,7 +5,7 @@
 # simulator's issue. Each run's full report goes to OUT/NAME.txt, its CSV
 # and SVG beside it; OUT/summary.txt collects the SUMMARY lines.
 # Usage: sim/tables.sh [BUILD_DIR [OUT_DIR]]   (defaults: build, sim-out)
-# One run at a time, one core each; about 15 minutes on the project's VM.
+# One run at a time, one core each; about 20 minutes on the project's VM.
 # SIM_WRAP: a command each run goes under (e.g. "flock /tmp/cpu.lock").
 set -euo pipefail
 build=${1:-build}
@@ -27,6 +27,7 @@ run() {   # NAME ARGS...
 }
 
 fabric=(--topology fabric:9x16 --seed 1)
+bare=(--switch-ns 0 --host-ns 0 --nic-ns 0)
 # Message counts: enough simulated time (milliseconds) for the largest
 # messages (1 MB: 0.85 ms alone on a 10 Gb/s link) to come and go many
 # times, and a few million packets at most per run.
@@ -36,8 +37,12 @@ for w in w1 w2 w3 w4 w5; do
 		run "$w-$load" "${fabric[@]}" --workload "$w" --load "$load" \
 			--messages "${msgs[$w]}"
 	done
-	run "$w-0.8-nicprio" "${fabric[@]}" --workload "$w" --load 0.8 \
-		--messages "${msgs[$w]}" --nic-prio
+	# The model before 2026-12-07 (its tables' baseline): NIC FIFOs
+	# and no fixed delays; and the FIFO alone.
+	run "$w-0.8-fifo" "${fabric[@]}" --workload "$w" --load 0.8 \
+		--messages "${msgs[$w]}" --nic-fifo
+	run "$w-0.8-bare" "${fabric[@]}" --workload "$w" --load 0.8 \
+		--messages "${msgs[$w]}" --nic-fifo "${bare[@]}"
 done
 # The ablations (one invocation, one plot).
 run w4-0.8-compare "${fabric[@]}" --workload w4 --load 0.8 \
@@ -54,5 +59,7 @@ run incast-100x1M "${fabric[@]}" --workload incast:100,1000000 \
 	--messages 100 --warmup 0
 # The issue's command, last: its pkts_per_s is the simulator's speed
 # (run it alone for that figure).
+run w4-0.8-200k-bare "${fabric[@]}" --workload w4 --load 0.8 \
+	--messages 200000 --nic-fifo "${bare[@]}"
 run w4-0.8-200k "${fabric[@]}" --workload w4 --load 0.8 --messages 200000
 cat "$out/summary.txt"

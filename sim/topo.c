@@ -18,9 +18,16 @@ void sim_topo_defaults(struct sim_topo_opts *o)
 	o->uplink_mbps = 40000;
 	o->spines = 4;
 	o->prop_ns = 200;
+	/* The Homa paper's simulator (PlatformLab/HomaSimulation): 250 ns
+	 * per switch, 500 ns of software at each end, 500 ns in the NIC. */
+	o->switch_ns = 250;
+	o->host_ns = 500;
+	o->nic_ns = 500;
 	o->switch_buf = 12u << 20;
 	o->seed = 1;
-	o->nic_prio = false;
+	/* The paper's simulator sends, each time its NIC comes free, the
+	 * most urgent packet it has: never one behind a FIFO of others. */
+	o->nic_prio = true;
 }
 
 /* splitmix64: the spraying choices, reproducible from the seed. */
@@ -139,11 +146,12 @@ int sim_topo_build(struct sim_net *net, const char *spec,
 			uint32_t h = r * t->per_rack + i;
 
 			sim_port_init(&net->nic[h], net, NULL, o->host_mbps,
-				      o->prop_ns, tor, 0);
+				      o->prop_ns + o->host_ns + o->nic_ns +
+				      o->switch_ns, tor, 0);
 			net->nic[h].host = h;
 			net->nic[h].fifo = !o->nic_prio;
 			sim_port_init(&tor->ports[i], net, tor, o->host_mbps,
-				      o->prop_ns, NULL, h);
+				      o->prop_ns + o->host_ns, NULL, h);
 		}
 	}
 	for (uint32_t s = 0; s < t->spines; s++) {
@@ -154,10 +162,11 @@ int sim_topo_build(struct sim_net *net, const char *spec,
 			goto nomem;
 		for (uint32_t r = 0; r < t->racks; r++) {
 			sim_port_init(&sp->ports[r], net, sp, o->uplink_mbps,
-				      o->prop_ns, &net->sw[r], 0);
+				      o->prop_ns + o->switch_ns, &net->sw[r],
+				      0);
 			sim_port_init(&net->sw[r].ports[t->per_rack + s], net,
-				      &net->sw[r], o->uplink_mbps, o->prop_ns,
-				      sp, 0);
+				      &net->sw[r], o->uplink_mbps,
+				      o->prop_ns + o->switch_ns, sp, 0);
 		}
 	}
 	return 0;
@@ -167,7 +176,7 @@ nomem:
 }
 
 unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
-		       uint32_t mbps[4], uint64_t prop_ps[4], unsigned *ways)
+		       uint32_t mbps[4], uint64_t lat_ps[4], unsigned *ways)
 {
 	const struct topo *t = net->topo;
 	uint32_t rs = src / t->per_rack, rd = dst / t->per_rack;
@@ -176,7 +185,7 @@ unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
 
 	*ways = 1;
 	mbps[n] = net->nic[src].mbps;
-	prop_ps[n++] = net->nic[src].prop_ps;
+	lat_ps[n++] = net->nic[src].lat_ps;
 	if (rs != rd) {
 		/* Every spine's path is alike: the first spine's stands for
 		 * all of them. */
@@ -185,13 +194,13 @@ unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
 			&net->sw[t->racks].ports[rd];
 
 		mbps[n] = up->mbps;
-		prop_ps[n++] = up->prop_ps;
+		lat_ps[n++] = up->lat_ps;
 		mbps[n] = sd->mbps;
-		prop_ps[n++] = sd->prop_ps;
+		lat_ps[n++] = sd->lat_ps;
 		*ways = t->spines;
 	}
 	mbps[n] = down->mbps;
-	prop_ps[n++] = down->prop_ps;
+	lat_ps[n++] = down->lat_ps;
 	return n;
 }
 

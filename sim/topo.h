@@ -25,10 +25,23 @@ struct sim_topo_opts {
 	uint32_t uplink_mbps;    /* ToR-spine links, both ways */
 	uint32_t spines;
 	uint64_t prop_ns;        /* every link's propagation delay */
+	/* Fixed delays, each a latency that never throttles (a packet is
+	 * late by it, the next one is not held up behind it), as the Homa
+	 * paper's simulator has them: a switch's forwarding (from a packet's
+	 * last bit in to its turn at the output port), a host's software at
+	 * each end (the sender's before its NIC sends, the receiver's after
+	 * its NIC took the packet in) and the NIC's own before a packet
+	 * leaves. Modelled as the latency of the link they follow: a link
+	 * into a switch adds switch_ns; a host's uplink host_ns + nic_ns;
+	 * a ToR's link to a host host_ns (topo.c). */
+	uint64_t switch_ns;
+	uint64_t host_ns;
+	uint64_t nic_ns;
 	uint64_t switch_buf;     /* bytes of shared buffer per switch */
 	uint64_t seed;           /* spraying */
 	bool nic_prio;           /* NICs with 8 strict-priority queues, as
-				  * switch ports (default: one FIFO) */
+				  * switch ports (the default), or one
+				  * FIFO */
 };
 
 /* The most hosts a fabric may have (host addresses hold 16 bits). */
@@ -51,11 +64,11 @@ int sim_topo_build(struct sim_net *net, const char *spec,
 		   const struct sim_topo_opts *o, char *err, size_t len);
 
 /* The hops from host @src to host @dst: their count (2 or 4), and each
- * hop's rate in Mb/s and propagation (for the idle-fabric baseline);
+ * hop's rate in Mb/s and latency (for the idle-fabric baseline);
  * *@ways: how many spines the middle hops of a 4-hop path may take, each
  * packet its own (1 for a 2-hop path). */
 unsigned sim_topo_path(const struct sim_net *net, uint32_t src, uint32_t dst,
-		       uint32_t mbps[4], uint64_t prop_ps[4], unsigned *ways);
+		       uint32_t mbps[4], uint64_t lat_ps[4], unsigned *ways);
 
 /* Names switch @sw as the report shows it: "ToR R" (its rack) or
  * "spine S" (S from 0, as --spines counts them), into @buf. */

@@ -25,7 +25,17 @@
 #include "opts.h"
 #include "sim.h"
 
+/* The test fabric's latencies, each its own so that a delay counted in
+ * the wrong place, or twice, shows (the defaults: test_defaults). */
 #define PROP_NS 200
+#define SWITCH_NS 250
+#define HOST_NS 700
+#define NIC_NS 300
+/* A packet's fixed latency from host to host: every link's propagation,
+ * every switch's forwarding, software at both ends, the sender's NIC. */
+#define LAT_PS(links, switches) \
+	(((links) * PROP_NS + (switches) * SWITCH_NS + 2 * HOST_NS + NIC_NS) * \
+	 SIM_PS_PER_NS)
 #define PS_PER_BYTE_10G 800     /* 8 bits at 10 Gb/s */
 
 /* ---- a fabric with hosts, driven message by message ---------------------- */
@@ -67,6 +77,9 @@ static void bed_up(struct bed *b, const char *topology)
 	memset(b, 0, sizeof(*b));
 	sim_topo_defaults(&o);
 	o.prop_ns = PROP_NS;
+	o.switch_ns = SWITCH_NS;
+	o.host_ns = HOST_NS;
+	o.nic_ns = NIC_NS;
 	sim_engine_init(&b->eng);
 	sim_net_init(&b->net, &b->eng);
 	assert_int_equal(sim_topo_build(&b->net, topology, &o, err,
@@ -198,10 +211,40 @@ static void test_engine_order(void **state)
 	free(f);
 }
 
+/* The model's defaults are the Homa paper's simulator's: 250 ns per
+ * switch, 500 ns of software at each end, 500 ns in the NIC, a NIC that
+ * sends its most urgent packet first; a one-packet message across the
+ * fabric idles at exactly its serializations plus them. */
+static void test_defaults(void **state)
+{
+	struct sim_topo_opts o;
+	struct sim_engine eng;
+	struct sim_net net;
+	char err[128];
+
+	(void)state;
+	sim_topo_defaults(&o);
+	assert_int_equal(o.switch_ns, 250);
+	assert_int_equal(o.host_ns, 500);
+	assert_int_equal(o.nic_ns, 500);
+	assert_int_equal(o.prop_ns, 200);
+	assert_true(o.nic_prio);
+	sim_engine_init(&eng);
+	sim_net_init(&net, &eng);
+	assert_int_equal(sim_topo_build(&net, "fabric:2x2", &o, err,
+					sizeof(err)), 0);
+	assert_true(net.nic[0].fifo == false);
+	assert_int_equal(sim_ideal_ps(&net, 0, 3, 100),
+			 2 * ser(100) + 2 * ser(100) / 4 +
+			 (4 * 200 + 3 * 250 + 2 * 500 + 500) * SIM_PS_PER_NS);
+	sim_net_free(&net);
+	sim_engine_free(&eng);
+}
+
 static void test_one_packet_timing(void **state)
 {
 	struct bed b;
-	uint64_t id, want = 2 * ser(100) + 2 * PROP_NS * SIM_PS_PER_NS;
+	uint64_t id, want = 2 * ser(100) + LAT_PS(2, 1);
 
 	(void)state;
 	bed_up(&b, "rack:2");
@@ -217,12 +260,13 @@ static void test_one_packet_timing(void **state)
 /* Four packets back to back over two hops of one rate: the switch port
  * starts the first once it has all of it and is busy from then on (the
  * short last packet arrives while the third is still leaving), so the
- * last bit leaves it one full packet's serialization after the NIC's. */
+ * last bit leaves it one full packet's serialization after the NIC's. The
+ * fixed delays are latencies, counted once for the message: no packet
+ * waits for the one before it to have spent them. */
 static void test_message_timing(void **state)
 {
 	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA, last = 5000 - 3 * per;
-	uint64_t want = ser(per) + (3 * ser(per) + ser(last)) +
-			2 * PROP_NS * SIM_PS_PER_NS;
+	uint64_t want = ser(per) + (3 * ser(per) + ser(last)) + LAT_PS(2, 1);
 	struct bed b;
 	uint64_t id;
 
@@ -240,8 +284,7 @@ static void test_message_timing(void **state)
 	assert_int_equal(sim_host_send(&b.hosts.h[0], 3, 100, 0, &id), 0);
 	run_until_taken(&b, 1);
 	assert_int_equal(b.got[0].at_ps,
-			 2 * ser(100) + 2 * ser(100) / 4 +
-			 4 * PROP_NS * SIM_PS_PER_NS);
+			 2 * ser(100) + 2 * ser(100) / 4 + LAT_PS(4, 3));
 	assert_int_equal(sim_ideal_ps(&b.net, 0, 3, 100), b.got[0].at_ps);
 	bed_down(&b);
 }
@@ -428,7 +471,9 @@ static void test_one_event_per_hop(void **state)
 	assert_int_equal(b.got.n, 6);
 	assert_memory_equal(b.got.tag, want, sizeof(want));
 	assert_int_equal(b.eng.fired, 6);
-	assert_int_equal(b.eng.now, 6 * ser + o.prop_ns * SIM_PS_PER_NS);
+	/* The port leads to a host: its software's delay too. */
+	assert_int_equal(b.eng.now,
+			 6 * ser + (o.prop_ns + o.host_ns) * SIM_PS_PER_NS);
 	sim_port_settle(b.port);
 	assert_int_equal(b.port->st.busy_ps, 6 * ser);
 	assert_int_equal(b.port->st.tx_pkts, 6);
@@ -464,7 +509,8 @@ static void test_tie_at_free(void **state)
 	port_bed_run(&b);
 	assert_int_equal(b.got.n, 4);
 	assert_memory_equal(b.got.tag, want, sizeof(want));
-	assert_int_equal(b.eng.now, 4 * ser + o.prop_ns * SIM_PS_PER_NS);
+	assert_int_equal(b.eng.now,
+			 4 * ser + (o.prop_ns + o.host_ns) * SIM_PS_PER_NS);
 	port_bed_down(&b);
 }
 
@@ -1025,6 +1071,8 @@ static void test_cli_rejects(void **state)
 		{ "--host-gbps", "0.0005" }, { "--host-gbps", "10001" },
 		{ "--host-gbps", "10.0005" }, { "--uplink-gbps", "0" },
 		{ "--drain-ms", "-1" }, { "--mode", "both" },
+		{ "--switch-ns", "-1" }, { "--host-ns", "1.5" },
+		{ "--nic-ns", "1000000001" },
 	};
 	struct sim_cli cli;
 	char msg[1024];
@@ -1052,7 +1100,13 @@ static void test_cli_accepts(void **state)
 			       "--uplink-gbps", "0.001", "--drain-ms", "7",
 			       "--prop-ns", "0", "--warmup", "0", "--load",
 			       "1e-4", "--messages", "100000000", "--spines",
-			       "3", "--svg", "x.svg", NULL), 0);
+			       "3", "--svg", "x.svg", "--switch-ns", "1",
+			       "--host-ns", "2", "--nic-ns", "3", "--nic-fifo",
+			       NULL), 0);
+	assert_int_equal(cli.o.topo.switch_ns, 1);
+	assert_int_equal(cli.o.topo.host_ns, 2);
+	assert_int_equal(cli.o.topo.nic_ns, 3);
+	assert_false(cli.o.topo.nic_prio);
 	assert_int_equal(cli.o.seed, UINT64_MAX);
 	assert_int_equal(cli.o.topo.host_mbps, 2500);
 	assert_int_equal(cli.o.topo.uplink_mbps, 1);
@@ -1547,6 +1601,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_order),
+		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_one_packet_timing),
 		cmocka_unit_test(test_message_timing),
 		cmocka_unit_test(test_priority_overtakes),
