@@ -750,7 +750,12 @@ void uh_grant_tick(struct uhoma_stack *st)
 			rpc->in.granted = len - before < inc ? len
 							     : before + inc;
 			account(g, rpc, true);
-			rpc->granting.prio = uh_prio_high(st);
+			/* The highest scheduled level, not the module's
+			 * num_priorities - 2: above every SRPT grant, so
+			 * the oldest gets through; below every unscheduled
+			 * byte, so no short message waits behind a 50 KB
+			 * burst (tests/unit/test_sched.c says by how much). */
+			rpc->granting.prio = uh_prio_max_sched(st);
 			uh_grant_send(rpc, &out);
 			g->fifo_credit -= inc;
 			uh_metric_add(st->metrics, UH_M_FIFO_GRANT_BYTES,

@@ -63,12 +63,6 @@ uint8_t uh_prio_ctl(const struct uhoma_stack *st)
 	return (uint8_t)(st->cfg.num_priorities - 1);
 }
 
-uint8_t uh_prio_high(const struct uhoma_stack *st)
-{
-	return (uint8_t)(st->cfg.num_priorities > 2 ? st->cfg.num_priorities - 2
-						    : 0);
-}
-
 void uh_prio_peer_default(struct uh_cutoffs *c)
 {
 	/* No CUTOFFS yet: everything unscheduled at 6, as the module does. */

@@ -39,9 +39,8 @@ uint8_t uh_prio_max_sched(const struct uhoma_stack *st);
  * above the one the longest messages' unscheduled bytes travel at. */
 uint8_t uh_prio_urgent(const struct uhoma_stack *st);
 
-/* Control packets; FIFO grants and the like. */
+/* Control packets. */
 uint8_t uh_prio_ctl(const struct uhoma_stack *st);
-uint8_t uh_prio_high(const struct uhoma_stack *st);
 
 /* A sender's table for a peer that has not sent CUTOFFS yet. */
 void uh_prio_peer_default(struct uh_cutoffs *c);

@@ -22,6 +22,7 @@
 
 #include "core/outgoing.h"
 #include "core/peer.h"
+#include "core/prio.h"
 #include "core/stack.h"
 #include "sync/rcu.h"
 #include "net/memnet.h"
@@ -311,14 +312,23 @@ static const struct sent *fifo_grant_after_tick(const char *config,
 	return g;
 }
 
-/* The FIFO share goes to the oldest message at the high priority. */
+/* The FIFO share goes to the oldest message at the highest scheduled
+ * level: above every byte granted by SRPT (its point: the oldest gets
+ * through the receiver's queue), below every unscheduled byte. The module
+ * sends it at num_priorities - 2 (6), above the unscheduled bytes of
+ * messages longer than 2,800 bytes: in uhoma-sim, W5 at 80 % load, a
+ * 7 KB message's P99 slowdown was 4.37 behind the 50 KB bursts, 1.58
+ * below them, the 1 MB messages' the same (sim/README.md). */
 static void grant__fifo_share_to_oldest(void **state)
 {
+	const struct sent *g;
+
 	(void)state;
-	assert_int_equal(fifo_grant_after_tick("max_overcommit=1,"
-					       "grant_fifo_fraction=500,"
-					       "link_mbps=100000", 0)->prio,
-			 6);            /* num_priorities - 2 */
+	g = fifo_grant_after_tick("max_overcommit=1,grant_fifo_fraction=500,"
+				  "link_mbps=100000", 0);
+	assert_int_equal(g->prio, uh_prio_max_sched(fx.st));
+	assert_int_equal(g->prio, 3);   /* 4..7 carry unscheduled bytes */
+	assert_true(g->prio >= last_grant(3, 0)->prio);
 	teardown();
 }
 
