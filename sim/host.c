@@ -421,6 +421,7 @@ static int host_start(struct sim_hosts *hs, uint32_t i,
 	h->c.link_mtu = SIM_MTU;
 	h->c.link_mbps = hs->net->nic[i].mbps;
 	hs->tick_ps = (uint64_t)cfg->tick_us * SIM_PS_PER_US;
+	hs->resend_ps = hs->tick_ps * cfg->resend_ticks;
 	h->metrics = aligned_alloc(64, sizeof(*h->metrics));
 	if (!h->metrics)
 		return UHOMA_ERR_NOMEM;

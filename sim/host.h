@@ -62,6 +62,7 @@ struct sim_hosts {
 	 * host had its own, and the bytes mean nothing. */
 	void *region;
 	uint64_t tick_ps;
+	uint64_t resend_ps;           /* the cores' resend interval */
 	sim_msg_fn on_msg;
 	void *app;
 };

@@ -586,23 +586,62 @@ static void print_failures(const struct sim_workload *w, FILE *out)
 	fprintf(out, "\n");
 }
 
-/* The fabric's rates and fixed delays, so that a report says what it
- * modelled (the baseline's terms: sim_ideal_ps). */
-static void print_model(const struct sim_opts *o, FILE *out)
+/* @mbps as Gb/s, exactly (a whole number of Mb/s: at most 3 decimals). */
+static const char *gbps(uint32_t mbps, char *buf, size_t len)
 {
-	const struct sim_topo_opts *t = &o->topo;
+	int n = snprintf(buf, len, "%u.%03u", mbps / 1000, mbps % 1000);
 
-	fprintf(out, "model: hosts %g Gb/s", t->host_mbps / 1e3);
-	if (strncmp(o->topology, "rack:", 5) != 0)
-		fprintf(out, ", uplinks %g Gb/s, %u spines",
-			t->uplink_mbps / 1e3, t->spines);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	return buf;
+}
+
+/* The fabric's rates and fixed delays, so that a report says what it
+ * modelled (the baseline's terms: sim_ideal_ps). Uplinks and spines only
+ * where there are some (not on rack:N, nor on a fabric of one rack). */
+static void print_model(const struct sim *s, FILE *out)
+{
+	const struct sim_topo_opts *t = &s->o.topo;
+	char a[24], b[24];
+
+	fprintf(out, "model: hosts %s Gb/s", gbps(t->host_mbps, a, sizeof(a)));
+	if (s->net.nswitches > 1)
+		fprintf(out, ", uplinks %s Gb/s, %u spines",
+			gbps(t->uplink_mbps, b, sizeof(b)), t->spines);
 	fprintf(out, "; latency ns: link %llu, switch %llu, host %llu at "
-		     "each end, NIC %llu; NIC %s; %llu KB per switch\n",
+		     "each end, NIC %llu; NIC %s; buffer %llu bytes a "
+		     "switch\n",
 		(unsigned long long)t->prop_ns,
 		(unsigned long long)t->switch_ns,
 		(unsigned long long)t->host_ns, (unsigned long long)t->nic_ns,
 		t->nic_prio ? "8 priority queues" : "one FIFO",
-		(unsigned long long)t->switch_buf / 1024);
+		(unsigned long long)t->switch_buf);
+	/* Latencies that outlast the cores' resend interval make every
+	 * message's packets look lost (and past the timeout, the message
+	 * fail): say so rather than let a run of resends pass for a
+	 * result (helper-32). The longest path, there and back. */
+	{
+		uint64_t lat[4], rtt = 0;
+		uint32_t mbps[4];
+		unsigned ways, hops = sim_topo_path(&s->net, 0,
+						    s->net.nhosts - 1, mbps,
+						    lat, &ways);
+
+		for (unsigned j = 0; j < hops; j++)
+			rtt += 2 * lat[j];
+		if (rtt > s->hosts.resend_ps)
+			fprintf(out, "WARNING: the fabric's latencies make a "
+				     "round trip %.1f us, more than the "
+				     "cores' resend interval (%.1f us: "
+				     "resend_ticks x tick_us): packets in "
+				     "flight will be asked for again, and "
+				     "past timeout_ticks messages fail; raise "
+				     "both with --config\n",
+				(double)rtt / SIM_PS_PER_US,
+				(double)s->hosts.resend_ps / SIM_PS_PER_US);
+	}
 }
 
 int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
@@ -627,7 +666,7 @@ int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
 		(unsigned long long)w->nerrors,
 		(unsigned long long)r->in_flight, r->measured,
 		(double)s->eng.now / 1e9);
-	print_model(&s->o, out);
+	print_model(s, out);
 	if (r->in_flight)
 		fprintf(out, "WARNING: %llu messages still in flight when the "
 			     "run stopped, %.1f ms after the last start "

@@ -52,8 +52,8 @@ static const char *duration(double ps, char *buf, size_t len)
  * bound, whatever the links (a slow one only makes the drain run its
  * course). Incast: a round at least its bytes through the receiver's
  * downlink, or through the spines into its rack when senders are
- * elsewhere, the rounds one after the other; one the drain cuts short
- * ends the run.
+ * elsewhere, plus one packet's fixed latency, the rounds one after the
+ * other; one the drain cuts short ends the run.
  */
 static double run_length_ps(const struct sim_opts *o, uint32_t racks,
 			    uint32_t per_rack, double wire, char *what,
@@ -62,7 +62,7 @@ static double run_length_ps(const struct sim_opts *o, uint32_t racks,
 	const struct sim_topo_opts *t = &o->topo;
 	uint32_t nhosts = racks * per_rack;
 	double drain_ps = (double)o->drain_us * SIM_PS_PER_US, gen_ps, round;
-	double n, rounds;
+	double n, rounds, lat;
 	char a[32];
 
 	if (strncmp(o->workload, "incast:", 7)) {
@@ -78,6 +78,11 @@ static double run_length_ps(const struct sim_opts *o, uint32_t racks,
 	}
 	n = (double)strtoull(o->workload + 7, NULL, 10);
 	rounds = floor((double)o->messages / n);
+	/* Nothing arrives before a packet's fixed latency on the shortest
+	 * path (two links, a switch): latencies of a second made rounds of
+	 * seconds that this counted as microseconds (helper-32). */
+	lat = (double)(2 * t->prop_ns + t->switch_ns + 2 * t->host_ns +
+		       t->nic_ns) * SIM_PS_PER_NS;
 	round = n * wire * 8e6 / t->host_mbps;
 	if (racks > 1) {
 		/* The senders of other racks (uniform over the hosts) come
@@ -89,10 +94,13 @@ static double run_length_ps(const struct sim_opts *o, uint32_t racks,
 		if (down > round)
 			round = down;
 	}
+	round += lat;
 	snprintf(what, len, "%.0f rounds of incast one after the other, each "
-		 "at least %s on the receiver's links, or one cut short by "
-		 "--drain-ms %llu; lower --messages (the rounds), --drain-ms "
-		 "or the hosts, or raise the link rates", rounds,
+		 "at least %s on the receiver's links and a packet's "
+		 "latency, or one cut short by "
+		 "--drain-ms %llu; lower --messages (the rounds), --drain-ms, "
+		 "the hosts or the latencies, or raise the link rates",
+		 rounds,
 		 duration(round, a, sizeof(a)),
 		 (unsigned long long)o->drain_us / 1000);
 	return round < drain_ps ? rounds * round : drain_ps;
@@ -167,7 +175,7 @@ int sim_opts_check(const struct sim_opts *o, char *err, size_t len)
 	struct uhoma_config cfg;
 	uint32_t racks, per_rack, nhosts;
 	double wire, run_ps, ticks;
-	char what[256];
+	char what[384];
 
 	/* The ranges the command line's parsers hold to, for every caller. */
 	if (!(o->load >= SIM_MIN_LOAD && o->load <= SIM_MAX_LOAD)) {

@@ -923,6 +923,46 @@ static char *run_report(struct sim_opts *o, const char *svg, struct sim *s,
 	return text;
 }
 
+/* The report's model line says what was modelled, exactly: rates to the
+ * Mb/s, the buffer in bytes, uplinks and spines only where a fabric has
+ * them (not on one rack); and latencies that outlast the cores' resend
+ * interval are warned of (helper-32). */
+static void test_report_model(void **state)
+{
+	struct sim_opts o;
+	struct sim_result r;
+	struct sim s;
+	char *text;
+
+	(void)state;
+	opts(&o, "fabric:2x2", "100", 20);
+	o.topo.host_mbps = 1234567;
+	o.topo.uplink_mbps = 9999999;
+	o.topo.switch_buf = 2047;
+	text = run_report(&o, NULL, &s, &r);
+	assert_non_null(strstr(text, "model: hosts 1234.567 Gb/s, uplinks "
+				     "9999.999 Gb/s, 4 spines; latency ns: "
+				     "link 200, switch 250, host 500 at each "
+				     "end, NIC 500; NIC 8 priority queues; "
+				     "buffer 2047 bytes a switch\n"));
+	assert_null(strstr(text, "WARNING"));
+	free(text);
+	sim_destroy(&s);
+	opts(&o, "fabric:1x3", "100", 20);
+	o.topo.nic_prio = false;
+	o.topo.switch_ns = 3000000;     /* 6 ms there and back */
+	o.core_config = "timeout_ticks=1000";
+	text = run_report(&o, NULL, &s, &r);
+	assert_non_null(strstr(text, "model: hosts 10 Gb/s; latency ns: "
+				     "link 200, switch 3000000, host 500 at "
+				     "each end, NIC 500; NIC one FIFO;"));
+	assert_non_null(strstr(text, "WARNING: the fabric's latencies make "
+				     "a round trip 6003.8 us, more than the "
+				     "cores' resend interval (5000.0 us"));
+	free(text);
+	sim_destroy(&s);
+}
+
 /* Incast whose sends the budget refuses (sndbuf=1000): the refused ones
  * end their round like any other, so the rounds go on and the run ends
  * (it hung); the report gives the failures by reason. */
@@ -1239,6 +1279,18 @@ static void test_opts_refuse_more(void **state)
 	o.drain_us = SIM_MAX_DRAIN_MS * 1000;
 	check_refused(&o, "timer ticks");
 	check_refused(&o, "--drain-ms 1000000");
+	/* Incast rounds of seconds of latency: each counted as its bytes'
+	 * 80 ns, 5,263 rounds of 4 s passed the check (helper-32). */
+	sim_opts_default(&o);
+	o.topology = "rack:20";
+	o.workload = "incast:19,100";
+	o.messages = 100000;
+	o.warmup = 0;
+	o.drain_us = SIM_MAX_DRAIN_MS * 1000;
+	o.topo.switch_ns = o.topo.host_ns = o.topo.nic_ns = 1000000000;
+	o.core_config = "timeout_ticks=1000000";
+	check_refused(&o, "timer ticks");
+	check_refused(&o, "and a packet's latency");
 	sim_opts_default(&o);
 	o.topology = "rack:10000";
 	o.topo.host_mbps = 1;
@@ -1602,6 +1654,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_order),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_report_model),
 		cmocka_unit_test(test_one_packet_timing),
 		cmocka_unit_test(test_message_timing),
 		cmocka_unit_test(test_priority_overtakes),
