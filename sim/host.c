@@ -430,6 +430,10 @@ static int host_start(struct sim_hosts *hs, uint32_t i,
 	parts.metrics = h->metrics;
 	/* Ids as dense as a real process's: one counter per host. */
 	parts.own_ids = true;
+	/* Nobody reads a message's bytes here (the senders' buffers are
+	 * never written either): the cores account each DATA packet and
+	 * copy nothing, which was 5 % of a fabric run's time. */
+	parts.discard_payload = true;
 	rc = uh_stack_new(cfg, &parts, &h->st);
 	if (rc)
 		return rc;

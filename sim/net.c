@@ -41,6 +41,7 @@ void sim_port_init(struct sim_port *port, struct sim_net *net,
 	port->to_host = to_host;
 	port->mbps = mbps;
 	port->lat_ps = lat_ns * SIM_PS_PER_NS;
+	port->ps_per_byte = 8000000u % mbps ? 0 : 8000000u / mbps;
 	port->fifo = sw == NULL;
 	port->is_downlink = sw != NULL && to_sw == NULL;
 }
@@ -103,18 +104,20 @@ static void arrive(void *a, void *b);
 /* The highest-priority packet waiting at @port, taken off its queue. */
 static struct sim_pkt *dequeue(struct sim_port *port)
 {
-	for (int q = SIM_PRIOS - 1; q >= 0; q--) {
-		struct sim_pkt *p = port->head[q];
+	unsigned q;
+	struct sim_pkt *p;
 
-		if (p) {
-			port->head[q] = p->next;
-			if (!p->next)
-				port->tail[q] = NULL;
-			p->next = NULL;
-			return p;
-		}
+	if (!port->waiting)
+		return NULL;
+	q = 31u - (unsigned)__builtin_clz(port->waiting);
+	p = port->head[q];
+	port->head[q] = p->next;
+	if (!p->next) {
+		port->tail[q] = NULL;
+		port->waiting &= (uint8_t)~(1u << q);
 	}
-	return NULL;
+	p->next = NULL;
+	return p;
 }
 
 /* Puts @p on @port's wire from @t (now, or the instant the packet before
@@ -125,11 +128,16 @@ static void start_at(struct sim_port *port, struct sim_pkt *p, uint64_t t)
 	struct sim_engine *eng = port->net->eng;
 	/* Whole picoseconds, the fraction carried to the next packet: no
 	 * rate is rounded (sim_ser_ps). */
-	uint64_t scaled = (uint64_t)p->wire * 8000000ull + port->ser_rem;
-
 	port->sending = true;
-	port->tx_ps = scaled / port->mbps;
-	port->ser_rem = scaled % port->mbps;
+	if (port->ps_per_byte) {
+		port->tx_ps = (uint64_t)p->wire * port->ps_per_byte;
+	} else {
+		uint64_t scaled = (uint64_t)p->wire * 8000000ull +
+				  port->ser_rem;
+
+		port->tx_ps = scaled / port->mbps;
+		port->ser_rem = scaled % port->mbps;
+	}
 	port->tx_end = t + port->tx_ps;
 	port->tx_q = port->fifo ? 0 : p->prio;
 	port->tx_wire = p->wire;
@@ -246,6 +254,7 @@ bool sim_port_enqueue(struct sim_port *port, struct sim_pkt *p)
 	else
 		port->head[q] = p;
 	port->tail[q] = p;
+	port->waiting |= (uint8_t)(1u << q);
 	return true;
 }
 

@@ -117,6 +117,10 @@ struct sim_port {
 	uint32_t mbps;                /* the link's rate */
 	uint64_t ser_rem;             /* bits x 10^6 of serialization not yet
 				       * counted in whole ps: < mbps */
+	uint32_t ps_per_byte;         /* the byte's time where @mbps divides
+				       * 8,000,000 (no remainder ever: two
+				       * divisions a packet saved); else 0 */
+	uint8_t waiting;              /* bit q: head[q] is not empty */
 	uint64_t tx_ps;               /* the packet on the wire's time */
 	uint64_t tx_end;              /* when its last bit leaves */
 	uint32_t tx_wire;             /* its wire bytes and queue (the packet

@@ -162,8 +162,10 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 	/* Copy with the lock dropped; the range is ours (accounted above)
 	 * and our reference keeps the RPC and its pages. */
 	uh_rpc_unlock(rpc);
-	copy_to_region(region, offsets, start,
-		       h->u.data.payload + (start - h->u.data.offset), n);
+	if (!rpc->sock->stack->discard_payload)
+		copy_to_region(region, offsets, start,
+			       h->u.data.payload + (start - h->u.data.offset),
+			       n);
 	uh_rpc_lock(rpc);
 	uh_in_data_placed(rpc, p);
 }

@@ -101,6 +101,7 @@ int uh_stack_new(const struct uhoma_config *cfg,
 	st->metrics = parts->metrics;
 	st->now = parts->now;
 	st->own_ids = parts->own_ids;
+	st->discard_payload = parts->discard_payload;
 	atomic_init(&st->next_id, 1);
 	st->up = parts->up;
 	st->dedup_cap = UH_DEDUP_MIN_CAP;

@@ -60,6 +60,10 @@ struct uh_stack_parts {
 	 * process shares (a simulated host, whose ids must be as dense as a
 	 * real process's). */
 	bool own_ids;
+	/* Account received DATA but copy none of its bytes into the
+	 * region: only for a stack whose messages' bytes nobody reads (a
+	 * simulated host: the copies were 5 % of a fabric run). */
+	bool discard_payload;
 };
 
 #define UH_SOCKTAB_BUCKETS 256
@@ -108,6 +112,7 @@ struct uhoma_stack {
 	struct uh_stat *stat;          /* immutable: the published segment
 					* (the layer above's) */
 	bool own_ids;                  /* immutable: ids from next_id */
+	bool discard_payload;          /* immutable: DATA not copied */
 	_Atomic uint64_t next_id;      /* own_ids: the counter; atomic adds */
 };
 

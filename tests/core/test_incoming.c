@@ -638,6 +638,49 @@ static void incoming__resend_to_busy_server(void **state)
 }
 
 /*
+ * A stack built with discard_payload (a simulated host) accounts every
+ * DATA packet as any stack does -- the message completes, its length and
+ * pages right -- but copies none of its bytes into the region: the
+ * region keeps what was there, where an ordinary stack holds the
+ * pattern (the simulator's saving: 5 % of a fabric run).
+ */
+static void incoming__discard_payload(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h[2];
+	struct uhoma_msg m;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	for (int i = 0; i < 2; i++) {
+		struct uhoma_sock *srv;
+
+		h[i] = ct_host(&net, i + 1, NULL);
+		h[i]->st->discard_payload = i == 1;
+		srv = ct_sock(h[i], 80);
+		memset(uh_pool_region(&srv->pool), 0xA5, 3 * UH_BPAGE_SIZE);
+		inject_request(h[i], 300, 3000, 5);
+		assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
+		assert_int_equal(rc, 3000);
+		assert_int_equal(m.length, 3000);
+		assert_int_equal(m.num_bpages, 1);
+		if (i == 0) {
+			assert_true(ct_check(srv, &m, 3000, 5));
+		} else {
+			const uint8_t *b = (const uint8_t *)
+				uh_pool_region(&srv->pool) + m.bpage_offsets[0];
+
+			assert_false(ct_check(srv, &m, 3000, 5));
+			for (size_t k = 0; k < 3000; k++)
+				assert_int_equal(b[k], 0xA5);
+		}
+		ct_release(srv, &m);
+	}
+	ct_net_free(&net);
+}
+
+/*
  * RPC_UNKNOWN: the server lost our request, so a client sends everything
  * sent so far again (retransmit set, at the unscheduled priority), also if
  * a response had started to arrive (it starts over, OUTGOING); a server
@@ -953,6 +996,7 @@ int main(void)
 		UH_TEST(incoming__wrong_state_dropped),
 		UH_TEST(incoming__resend_to_busy_server),
 		UH_TEST(incoming__rpc_unknown),
+		UH_TEST(incoming__discard_payload),
 		UH_TEST(incoming__busy_keeps_client_alive),
 		UH_TEST(incoming__need_ack),
 		UH_TEST(incoming__ack_ends_server_rpcs),
