@@ -635,6 +635,11 @@ struct uhoma_metrics {
 				    * quarter of its receive buffer,
 				    * so its peers' silence was not silence
 				    * (at most 3 ticks in 4) */
+	uint64_t port_checks;      /* ports of peers on this host asked about
+				    * before an RPC to one would time out */
+	uint64_t local_waits;      /* RPC timeouts not taken: the peer is on
+				    * this host and its port still held, so
+				    * it is alive, only late (uhoma(7)) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

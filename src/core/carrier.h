@@ -122,6 +122,13 @@ struct uh_carrier_ops {
 	 * limited by the carrier; called with no lock held. */
 	void (*refuse)(struct uh_carrier *c, const struct uh_rx *r,
 		       const uint8_t *pkt, size_t len);
+	/* Optional: whether a stack on this host holds Homa port @port of
+	 * its address @addr: 1 yes, 0 no, -1 cannot tell. The timer asks
+	 * before it times out an RPC to a peer on this host (timer.c: a
+	 * local peer whose port is held is alive, however late its threads
+	 * run). May make system calls; called with no lock held. */
+	int (*port_held)(struct uh_carrier *c, const struct uh_addr *addr,
+			 uint16_t port);
 	/* Frees the carrier; every port is closed and no call is running. */
 	void (*destroy)(struct uh_carrier *c);
 };

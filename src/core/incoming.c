@@ -243,6 +243,7 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_deferred *p)
 		return;
 	}
 	rpc->busy_seen = false;          /* it does not have the request */
+	rpc->answered = false;
 	uh_unsched_loss(st, rpc->peer);  /* nor its unscheduled bytes */
 	/* The server is alive and the request starts over: a restart gets
 	 * the time a new request gets (else an RPC that waited behind a
@@ -438,12 +439,15 @@ static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 		      atomic_load_explicit(&st->ticks, memory_order_relaxed));
 	switch (h->type) {
 	case UH_PKT_DATA:
+		rpc->answered = true;
 		handle_data(rpc, h, src, p);
 		break;
 	case UH_PKT_GRANT:
+		rpc->answered = true;
 		handle_grant(rpc, h);
 		break;
 	case UH_PKT_RESEND:
+		rpc->answered = true;
 		handle_resend(rpc, h, p);
 		break;
 	case UH_PKT_RPC_UNKNOWN:
@@ -452,6 +456,7 @@ static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 	case UH_PKT_BUSY:
 		uh_rpc_heard(rpc);
 		rpc->busy_seen = true;
+		rpc->answered = true;
 		if (!rpc->in.proven)
 			uh_rpc_proven(rpc);   /* it answered our probe */
 		break;

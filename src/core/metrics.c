@@ -68,6 +68,8 @@ static const char *const plain_name[] = {
 	[UH_M_DEDUP_RESTARTS] = "dedup_restarts",
 	[UH_M_UNSCHED_CUTS] = "unsched_cuts",
 	[UH_M_TICKS_HELD] = "ticks_held",
+	[UH_M_PORT_CHECKS] = "port_checks",
+	[UH_M_LOCAL_WAITS] = "local_waits",
 	[UH_M_PEERS] = "peers",
 	[UH_M_UNPROVEN_EVICTIONS] = "unproven_evictions",
 	[UH_M_PORT_UNREACHABLE] = "port_unreachable",
@@ -157,6 +159,8 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->dedup_restarts = rd(m, UH_M_DEDUP_RESTARTS);
 	out->unsched_cuts = rd(m, UH_M_UNSCHED_CUTS);
 	out->ticks_held = rd(m, UH_M_TICKS_HELD);
+	out->port_checks = rd(m, UH_M_PORT_CHECKS);
+	out->local_waits = rd(m, UH_M_LOCAL_WAITS);
 	out->grantable = uh_grant_count(st);
 	out->throttled = uh_pacer_throttled(st);
 	out->deferred = uh_pacer_deferred(st);

@@ -172,6 +172,14 @@ struct uh_rpc {
 	uint64_t born_tick;      /* immutable: the tick it was created */
 	bool busy_seen;          /* client: the server answered BUSY, so it
 				  * has the request (cleared on RPC_UNKNOWN) */
+	bool answered;           /* RPC lock: the peer has spoken about this
+				  * RPC (DATA, GRANT, RESEND or BUSY; for a
+				  * client: the server has the request);
+				  * cleared on RPC_UNKNOWN */
+	bool late;               /* client, RPC lock: the server is on this
+				  * host and outlived a timeout with its port
+				  * held (timer.c local_alive): its probes
+				  * back off */
 	uint8_t restarts;        /* client: RPC_UNKNOWNs that restarted the
 				  * silence (at most UH_MAX_RESTARTS) */
 	bool acked;              /* client: the server has our ACK already

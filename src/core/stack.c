@@ -94,6 +94,15 @@ int uh_stack_new(const struct uhoma_config *cfg,
 	if (!st)
 		return UHOMA_ERR_NOMEM;
 	memset(st, 0, size);
+	if (parts->carrier->ops->port_held) {
+		/* 256 KB of address space, touched only for ports asked
+		 * about. */
+		st->port_seen = calloc(65536, sizeof(*st->port_seen));
+		if (!st->port_seen) {
+			free(st);
+			return UHOMA_ERR_NOMEM;
+		}
+	}
 	st->cfg = *cfg;
 	st->rpc_cache = rpc_cache;
 	st->carrier = parts->carrier;
@@ -150,5 +159,6 @@ struct uhoma_sock *uh_stack_any_sock(struct uhoma_stack *st)
 void uh_stack_free(struct uhoma_stack *st)
 {
 	uh_peertab_destroy(&st->peers);
+	free(st->port_seen);
 	free(st);
 }

@@ -115,6 +115,93 @@ static void timed_out(struct uh_rpc *rpc, struct uh_deferred *p)
 }
 
 /*
+ * A peer on this host is alive while its port is held. Its threads may
+ * run rarely -- at nice 19 behind busy loops, in slices hundreds of
+ * milliseconds apart -- and then not even its BUSY comes within a
+ * timeout; the module's clients would hear the server's kernel, which
+ * answers whatever the application's priority. Here the nearest thing to
+ * that kernel is the port: a process that died closed it (and its next
+ * packet from us draws ICMP port unreachable, which ends the RPC anyway),
+ * one that merely runs late holds it. So before an RPC to a local peer
+ * times out, the carrier is asked (port_held, at the end of the tick,
+ * with no lock held); until the answer, the RPC waits a tick at a time;
+ * a held port counts as the peer's word. One answer serves every RPC to
+ * that port for PORT_FRESH ticks. A carrier that cannot tell, a port
+ * nobody holds, or an answer that does not come within PORT_PATIENCE
+ * ticks: the timeout stands.
+ */
+#define PORT_FRESH 2
+#define PORT_PATIENCE 8
+#define PORT_TICK_MASK 0x3fffffffu
+
+enum liveness { GONE, ALIVE, ASKING };
+
+static enum liveness local_alive(struct uh_rpc *rpc, uint64_t now,
+				 uint64_t overdue)
+{
+	struct uhoma_stack *st = rpc->sock->stack;
+	uint32_t v, want = (uint32_t)rpc->dport + 2;
+
+	/* Not a peer that said it does not have the request (RPC_UNKNOWN,
+	 * which counts restarts) and has not spoken of it since: a socket
+	 * that is not a server holds its port too, answers a probe so, and
+	 * must still end in a timeout (over UDP nothing refuses the request
+	 * itself). A peer silent from the start may be one whose threads
+	 * have not run since. */
+	if (!rpc->peer->local || !st->port_seen ||
+	    (!rpc->answered && rpc->restarts))
+		return GONE;
+	v = atomic_load_explicit(&st->port_seen[rpc->dport],
+				 memory_order_relaxed);
+	if (v && ((((uint32_t)now & PORT_TICK_MASK) - (v >> 2)) &
+		  PORT_TICK_MASK) <= PORT_FRESH)
+		return v & 1 ? ALIVE : GONE;
+	if (overdue >= PORT_PATIENCE)
+		return GONE;
+	for (unsigned i = 0; i < UH_PORT_WANTS; i++) {
+		uint32_t cur = atomic_load_explicit(&st->port_want[i],
+						    memory_order_acquire);
+
+		if (cur == want)
+			return ASKING;      /* asked already */
+		if (cur == 0 &&
+		    atomic_compare_exchange_strong(&st->port_want[i], &cur,
+						   1u)) {
+			st->port_want_addr[i] = rpc->peer->addr;
+			atomic_store_explicit(&st->port_want[i], want,
+					      memory_order_release);
+			return ASKING;
+		}
+	}
+	return ASKING;          /* no slot: next tick */
+}
+
+/* The end of a tick: the carrier asked about each port wanted. */
+static void ask_ports(struct uhoma_stack *st, uint64_t now)
+{
+	for (unsigned i = 0; i < UH_PORT_WANTS; i++) {
+		uint32_t want = atomic_load_explicit(&st->port_want[i],
+						     memory_order_acquire);
+		struct uh_addr addr;
+		int held;
+
+		if (want < 2)
+			continue;
+		addr = st->port_want_addr[i];
+		if (!atomic_compare_exchange_strong(&st->port_want[i], &want,
+						    0u))
+			continue;       /* an overlapping tick took it */
+		held = st->carrier->ops->port_held(st->carrier, &addr,
+						   (uint16_t)(want - 2));
+		uh_metric_inc(st->metrics, UH_M_PORT_CHECKS);
+		atomic_store_explicit(&st->port_seen[want - 2],
+				      ((uint32_t)now & PORT_TICK_MASK) << 2 |
+					      2u | (held == 1),
+				      memory_order_relaxed);
+	}
+}
+
+/*
  * A message that waits on us -- for a grant, or for buffer space -- hears
  * nothing from its sender by design, so its silence alone proves nothing.
  * But a sender that is gone (or never was: a forged first packet claiming
@@ -252,7 +339,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	uint32_t limit = rpc->out.granted < rpc->out.length ? rpc->out.granted
 							    : rpc->out.length;
 	uint64_t first = c->resend_ticks, every = c->resend_interval;
-	uint64_t silence, slack = 0;
+	uint64_t silence, slack = 0, backoff;
 
 	if (rpc->handed_off) {
 		rpc->timer_due = 0;      /* complete: the application next */
@@ -319,11 +406,30 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 			silence = heard;
 	}
 	if (silence >= c->timeout_ticks + slack) {
-		timed_out(rpc, p);
-		return;
+		switch (local_alive(rpc, now,
+				    silence - c->timeout_ticks - slack)) {
+		case GONE:
+			timed_out(rpc, p);
+			return;
+		case ASKING:
+			rpc->timer_due = now + 1;
+			return;
+		case ALIVE:
+			/* As if it had spoken: a fresh silence, probes on
+			 * the schedule from here. */
+			uh_metric_inc(rpc->sock->stack->metrics,
+				      UH_M_LOCAL_WAITS);
+			rpc->silent_since = now;
+			rpc->late = true;
+			silence = 0;
+			break;
+		}
 	}
+	/* A server that runs late answers late: each probe it has to
+	 * answer takes from what little CPU it gets. */
+	backoff = rpc->late ? SERVER_BACKOFF : CLIENT_BACKOFF;
 	if (sched_crossed(now - rpc->silent_since, k, first, every,
-			  CLIENT_BACKOFF)) {
+			  backoff)) {
 		/* No response yet: RESEND(0, -1) draws BUSY from a live
 		 * server, RPC_UNKNOWN from one that lost the request. */
 		uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
@@ -333,7 +439,7 @@ static void check_client(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 	}
 	rpc->timer_due = min_u64(rpc->silent_since +
 				 sched_next(now - rpc->silent_since, first,
-					    every, CLIENT_BACKOFF),
+					    every, backoff),
 				 now + c->timeout_ticks + slack - silence);
 }
 
@@ -422,6 +528,8 @@ uint64_t uh_stack_tick(struct uhoma_stack *st)
 				armed += tick_sock(s, now);
 	}
 	uh_rcu_read_unlock();
+	if (st->port_seen)
+		ask_ports(st, now);
 	uh_grant_tick(st);
 	/* At-most-once records of clients gone quiet: one peer-table bucket
 	 * a tick, so a record outlives its quiet time by at most

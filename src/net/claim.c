@@ -42,16 +42,22 @@ int uh_claim(const char *name)
 }
 
 /* A holder takes a connection: ours is dropped at once. */
-bool uh_claim_held(const char *name)
+int uh_claim_probe(const char *name)
 {
 	struct sockaddr_un sun;
 	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc, e;
 
 	if (fd < 0)
-		return true;      /* cannot tell: say nothing */
+		return -1;
 	len = abstract_name(&sun, name);
 	rc = connect(fd, (struct sockaddr *)&sun, len);
+	e = errno;
 	close(fd);
-	return rc == 0 || errno != ECONNREFUSED;
+	return rc == 0 ? 1 : e == ECONNREFUSED ? 0 : -1;
+}
+
+bool uh_claim_held(const char *name)
+{
+	return uh_claim_probe(name) != 0;   /* cannot tell: say nothing */
 }

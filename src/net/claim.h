@@ -21,4 +21,7 @@ int uh_claim(const char *name);
 /* Whether some process holds @name (true, too, if it cannot tell). */
 bool uh_claim_held(const char *name);
 
+/* The same in three: 1 held, 0 not, -1 cannot tell. */
+int uh_claim_probe(const char *name);
+
 #endif /* UHOMA_NET_CLAIM_H */

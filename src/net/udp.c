@@ -480,17 +480,54 @@ static int open_guard(const struct udp_carrier *u, uint16_t port)
 	return fd;
 }
 
-/* The host-wide name of UDP port @udp on @u's address ("any": the
- * wildcard of @v4's family). */
-static void claim_name(const struct udp_carrier *u, bool any, bool v4,
-		       uint16_t udp, char *buf, size_t size)
+/* The host-wide name of UDP port @udp on @addr ("any": the wildcard of
+ * @v4's family). */
+static void claim_name_of(const struct uh_addr *addr, bool any, bool v4,
+			  uint16_t udp, char *buf, size_t size)
 {
 	char a[64] = "";
 
 	if (!any)
-		uh_addr_format(&u->c.local, a, sizeof(a));
+		uh_addr_format(addr, a, sizeof(a));
 	snprintf(buf, size, "uhoma/udp/%s/%u",
 		 any ? (v4 ? "any4" : "any6") : a, udp);
+}
+
+/* The same on @u's own address. */
+static void claim_name(const struct udp_carrier *u, bool any, bool v4,
+		       uint16_t udp, char *buf, size_t size)
+{
+	claim_name_of(&u->c.local, any, v4, udp, buf, size);
+}
+
+/*
+ * Whether a uhoma stack on this host holds Homa port @port at @addr (one
+ * of this host's): every stack that opens a UDP port claims it host-wide
+ * (claim_port) -- on its address, or on the wildcard of its family -- and
+ * a claim lives exactly as long as its process. The claims are only
+ * looked at (a connection, refused where nobody holds the name), never
+ * taken: a server opening the port that instant is not in the way.
+ */
+static int udp_port_held(struct uh_carrier *c, const struct uh_addr *addr,
+			 uint16_t port)
+{
+	struct udp_carrier *u = udp_of(c);
+	uint32_t udp = (uint32_t)port + u->port_offset;
+	char name[128];
+	int r, unsure = 0;
+
+	if (udp > 65535)
+		return -1;
+	for (int k = 0; k < 3; k++) {
+		claim_name_of(addr, k < 2, k == 1 || (k == 2 &&
+						     uh_addr_is_v4(addr)),
+			      (uint16_t)udp, name, sizeof(name));
+		r = uh_claim_probe(name);
+		if (r == 1)
+			return 1;
+		unsure |= r < 0;
+	}
+	return unsure ? -1 : 0;
 }
 
 /*
@@ -1428,6 +1465,7 @@ static const struct uh_carrier_ops udp_ops = {
 	.max_packet_to = udp_max_packet_to,
 	.forget = udp_forget,
 	.queued = udp_queued,
+	.port_held = udp_port_held,
 	.destroy = udp_destroy,
 };
 
