@@ -550,6 +550,25 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	if (!s) {
 		uh_stack_drop(st, UH_DROP_NO_SOCKET);
 		refuse = true;
+		if (!st->carrier->ops->refuse && h.type == UH_PKT_RESEND &&
+		    !(h.sender_id & 1)) {
+			/* The port is ours (the packet came to it) but no
+			 * socket serves it: shut down, or closing. A carrier
+			 * that cannot refuse (UDP: no ICMP without
+			 * privileges) leaves the client nothing to hear,
+			 * and a local client takes the held port for a live
+			 * server (timer.c local_alive): waited forever on a
+			 * socket shut down (helper-33). A client's probe is
+			 * answered as for any RPC we do not know. */
+			struct uh_hdr r;
+
+			memset(&r, 0, sizeof(r));
+			r.type = UH_PKT_RPC_UNKNOWN;
+			r.sport = h.dport;
+			r.dport = h.sport;
+			r.sender_id = h.sender_id ^ 1;
+			uh_deferred_ctl(&p, &r, h.dport, src, h.sport);
+		}
 	} else if (atomic_load_explicit(&s->shutdown, memory_order_relaxed)) {
 		uh_stack_drop(st, UH_DROP_SHUTDOWN);
 	} else if (h.type == UH_PKT_ACK) {

@@ -95,7 +95,7 @@ int uh_stack_new(const struct uhoma_config *cfg,
 		return UHOMA_ERR_NOMEM;
 	memset(st, 0, size);
 	if (parts->carrier->ops->port_held) {
-		/* 256 KB of address space, touched only for ports asked
+		/* 512 KB of address space, touched only for ports asked
 		 * about. */
 		st->port_seen = calloc(65536, sizeof(*st->port_seen));
 		if (!st->port_seen) {

@@ -68,7 +68,7 @@ struct uh_stack_parts {
 
 #define UH_SOCKTAB_BUCKETS 256
 /* Local peers' ports the timer may ask about in one tick (timer.c). */
-#define UH_PORT_WANTS 16
+#define UH_PORT_WANTS 64
 
 struct uhoma_stack {
 	struct uhoma_config cfg;       /* immutable */
@@ -117,10 +117,12 @@ struct uhoma_stack {
 	bool discard_payload;          /* immutable: DATA not copied */
 	/* Ports of peers on this host, as the carrier last found them
 	 * (timer.c's local_alive): per Homa port, 0 (never asked) or the
-	 * tick of the answer (30 bits) << 2 | 2 | held. NULL when the
-	 * carrier cannot tell. Relaxed atomics: written after a tick's
-	 * walk, read in the next. */
-	_Atomic uint32_t *port_seen;
+	 * hash of the address asked about << 32 | the tick of the answer
+	 * (30 bits) << 2 | 2 | held -- an answer for one local address is
+	 * no answer for another with the same port. NULL when the carrier
+	 * cannot tell. Relaxed atomics: written after a tick's walk, read
+	 * in the next. */
+	_Atomic uint64_t *port_seen;
 	/* Ports a tick's walk wants asked about at its end (timer.c): 0
 	 * free, 1 being filled in, port + 2 ready, with the peer's address
 	 * in port_want_addr (written before the release of port + 2). Ticks

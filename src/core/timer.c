@@ -131,7 +131,9 @@ static void timed_out(struct uh_rpc *rpc, struct uh_deferred *p)
  * ticks: the timeout stands.
  */
 #define PORT_FRESH 2
-#define PORT_PATIENCE 8
+#define PORT_PATIENCE 64        /* x UH_PORT_WANTS: 4,096 ports at once
+				 * (16 x 8 timed RPCs to the 129th out:
+				 * helper-33) */
 #define PORT_TICK_MASK 0x3fffffffu
 
 enum liveness { GONE, ALIVE, ASKING };
@@ -140,7 +142,8 @@ static enum liveness local_alive(struct uh_rpc *rpc, uint64_t now,
 				 uint64_t overdue)
 {
 	struct uhoma_stack *st = rpc->sock->stack;
-	uint32_t v, want = (uint32_t)rpc->dport + 2;
+	uint32_t want = (uint32_t)rpc->dport + 2, tick;
+	uint64_t v;
 
 	/* Not a peer that said it does not have the request (RPC_UNKNOWN,
 	 * which counts restarts) and has not spoken of it since: a socket
@@ -153,8 +156,9 @@ static enum liveness local_alive(struct uh_rpc *rpc, uint64_t now,
 		return GONE;
 	v = atomic_load_explicit(&st->port_seen[rpc->dport],
 				 memory_order_relaxed);
-	if (v && ((((uint32_t)now & PORT_TICK_MASK) - (v >> 2)) &
-		  PORT_TICK_MASK) <= PORT_FRESH)
+	tick = (uint32_t)v >> 2;
+	if (v && (uint32_t)(v >> 32) == uh_addr_hash(&rpc->peer->addr) &&
+	    (((uint32_t)now - tick) & PORT_TICK_MASK) <= PORT_FRESH)
 		return v & 1 ? ALIVE : GONE;
 	if (overdue >= PORT_PATIENCE)
 		return GONE;
@@ -162,8 +166,11 @@ static enum liveness local_alive(struct uh_rpc *rpc, uint64_t now,
 		uint32_t cur = atomic_load_explicit(&st->port_want[i],
 						    memory_order_acquire);
 
+		/* Asked already (perhaps about another local address with
+		 * this port: then its answer does not match, and the next
+		 * tick asks again). */
 		if (cur == want)
-			return ASKING;      /* asked already */
+			return ASKING;
 		if (cur == 0 &&
 		    atomic_compare_exchange_strong(&st->port_want[i], &cur,
 						   1u)) {
@@ -195,7 +202,9 @@ static void ask_ports(struct uhoma_stack *st, uint64_t now)
 						   (uint16_t)(want - 2));
 		uh_metric_inc(st->metrics, UH_M_PORT_CHECKS);
 		atomic_store_explicit(&st->port_seen[want - 2],
-				      ((uint32_t)now & PORT_TICK_MASK) << 2 |
+				      (uint64_t)uh_addr_hash(&addr) << 32 |
+					      ((uint32_t)now & PORT_TICK_MASK)
+						      << 2 |
 					      2u | (held == 1),
 				      memory_order_relaxed);
 	}

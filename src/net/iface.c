@@ -95,7 +95,10 @@ bool uh_iface_route(const struct uh_addr *dst, uint32_t *mtu, bool *local)
 	    uh_addr_from_sockaddr((struct sockaddr *)&src, slen, &s,
 				  &port) == 0) {
 		*mtu = (uint32_t)m;
-		*local = uh_addr_eq(&s, dst);
+		/* This host's: the route's source is the address itself, or
+		 * it is a loopback address, whatever source the route picks
+		 * (127.0.0.2 leaves from 127.0.0.1; helper-33). */
+		*local = uh_addr_eq(&s, dst) || uh_iface_is_loopback(dst);
 		ok = true;
 	}
 	close(fd);

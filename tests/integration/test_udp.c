@@ -396,6 +396,60 @@ static void udp__late_local_server_is_not_dead(void **state)
 	assert_true(msg.id == id && msg.cookie == 2);
 	uhoma_msg_release(s, &msg);
 
+	/* The same port on another loopback address, served by another
+	 * process: local too (127.0.0.2's route leaves from 127.0.0.1, and
+	 * was taken for a remote peer's), and the answer about one address
+	 * is not the other's. With the first server stopped, the second
+	 * killed: its RPC fails soon, the first's waits (one answer per
+	 * port let the first's hold the second's RPCs, or the second's
+	 * refusal time the first's out: helper-33). */
+	{
+		pid_t pid2;
+		struct sockaddr_storage to2;
+		size_t to2_len;
+		uint64_t id2;
+		int rc2;
+
+		assert_int_equal(pipe(pipefd), 0);
+		pid2 = fork();
+		assert_true(pid2 >= 0);
+		if (pid2 == 0) {
+			close(pipefd[0]);
+			serve("127.0.0.2", port, pipefd[1]);
+		}
+		close(pipefd[1]);
+		assert_int_equal(read(pipefd[0], &ok, 1), 1);
+		close(pipefd[0]);
+		nt_sockaddr("127.0.0.2", port, &to2, &to2_len);
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		assert_int_equal(kill(pid2, SIGSTOP), 0);
+		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
+					    &b, 1, 6, 0, &id), UHOMA_OK);
+		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to2,
+					    to2_len, &b, 1, 7, 0, &id2),
+				 UHOMA_OK);
+		usleep(100 * 1000);      /* both past a timeout, waiting */
+		memset(&msg, 0, sizeof(msg));
+		assert_int_equal(uhoma_recv(s, &msg, UHOMA_NONBLOCK, 0),
+				 UHOMA_ERR_AGAIN);
+		assert_int_equal(kill(pid2, SIGKILL), 0);
+		assert_int_equal(waitpid(pid2, &status, 0), pid2);
+		t0 = uh_now_ns();
+		memset(&msg, 0, sizeof(msg));
+		rc2 = uhoma_recv(s, &msg, 0, 3 * 1000000000ll);
+		assert_true(rc2 < 0 && msg.id == id2);
+		assert_true(uh_now_ns() - t0 < 500 * 1000000ull);
+		memset(&msg, 0, sizeof(msg));
+		assert_int_equal(uhoma_recv(s, &msg, 0, 200 * 1000000ll),
+				 UHOMA_ERR_AGAIN);   /* the first still waits */
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		memset(&msg, 0, sizeof(msg));
+		assert_int_equal(uhoma_recv(s, &msg, 0, 5 * 1000000000ll), 1);
+		assert_true(msg.id == id && msg.cookie == 6);
+		uhoma_msg_release(s, &msg);
+		nt_sockaddr("127.0.0.1", port, &to, &to_len);
+	}
+
 	/* Gone: its port is free, and the RPC ends within a few
 	 * timeouts (ICMP port unreachable, or the timeout the carrier's
 	 * answer lets stand). */
@@ -408,6 +462,28 @@ static void udp__late_local_server_is_not_dead(void **state)
 	assert_true(uhoma_recv(s, &msg, 0, 5 * 1000000000ll) < 0);
 	assert_true(msg.id == id);
 	assert_true(uh_now_ns() - t0 < 500 * 1000000ull);
+
+	/* Shut down: its port is held until it closes, and no socket
+	 * serves it; the RPC still ends, in a timeout (it waited for the
+	 * close: helper-33). */
+	{
+		struct uhoma_stack *st2 = NULL;
+		struct uhoma_sock *shut;
+
+		assert_int_equal(uhoma_stack_create(&cfg, &st2), UHOMA_OK);
+		assert_int_equal(uhoma_socket(st2, 0, &shut), UHOMA_OK);
+		assert_int_equal(uhoma_set_server(shut, 1), UHOMA_OK);
+		uhoma_shutdown(shut);
+		nt_sockaddr("127.0.0.1", (uint16_t)uhoma_port(shut), &to,
+			    &to_len);
+		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
+					    &b, 1, 5, 0, &id), UHOMA_OK);
+		memset(&msg, 0, sizeof(msg));
+		assert_int_equal(uhoma_recv(s, &msg, 0, 5 * 1000000000ll),
+				 UHOMA_ERR_TIMEDOUT);
+		uhoma_close(shut);
+		uhoma_stack_destroy(st2);
+	}
 
 	/* Not a server: its port is held, and the RPC still times out. */
 	assert_int_equal(uhoma_socket(st, 0, &nonserver), UHOMA_OK);
