@@ -323,6 +323,17 @@ static void udp__many_ports_behind(void **state)
 	close(fd);
 }
 
+/* Stops child @pid and returns once it has stopped: every thread of it
+ * (kill alone returns before; a request sent at once could be served). */
+static void stop_child(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+}
+
 /*
  * A server on this host whose threads do not run -- stopped here, as a
  * server at nice 19 behind busy loops is for hundreds of milliseconds --
@@ -381,7 +392,7 @@ static void udp__late_local_server_is_not_dead(void **state)
 	memset(&msg, 0, sizeof(msg));
 	assert_int_equal(uhoma_recv(s, &msg, 0, 5 * 1000000000ll), 1);
 	uhoma_msg_release(s, &msg);
-	assert_int_equal(kill(pid, SIGSTOP), 0);
+	stop_child(pid);
 	assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len, &b, 1,
 				    2, 0, &id), UHOMA_OK);
 	memset(&msg, 0, sizeof(msg));
@@ -416,8 +427,8 @@ static void udp__late_local_server_is_not_dead(void **state)
 		int rc2;
 
 		nt_sockaddr("127.0.0.2", port, &to2, &to2_len);
-		assert_int_equal(kill(pid, SIGSTOP), 0);
-		assert_int_equal(kill(pid2, SIGSTOP), 0);
+		stop_child(pid);
+		stop_child(pid2);
 		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len,
 					    &b, 1, 6, 0, &id), UHOMA_OK);
 		assert_int_equal(uhoma_send(s, (struct sockaddr *)&to2,
