@@ -347,17 +347,26 @@ static void handle_need_ack(struct uh_rpc *rpc, struct uh_deferred *p)
 	uh_out_request_resend(rpc, p, rpc->state == UH_RPC_OUTGOING);
 }
 
+/* Answers @h (from @src, to our port h->dport) with a bare control
+ * packet of @type about the same RPC. */
+static void answer(const struct uh_hdr *h, const struct uh_addr *src,
+		   uint8_t type, struct uh_deferred *p)
+{
+	struct uh_hdr r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = type;
+	r.sport = h->dport;
+	r.dport = h->sport;
+	r.sender_id = h->sender_id ^ 1;      /* our id for the RPC */
+	uh_deferred_ctl(p, &r, h->dport, src, h->sport);
+}
+
 /* A packet for an RPC we do not have. */
 static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 		   const struct uh_hdr *h, const struct uh_addr *src,
 		   uint64_t id, struct uh_deferred *p)
 {
-	struct uh_hdr r;
-
-	memset(&r, 0, sizeof(r));
-	r.sport = s->port;
-	r.dport = h->sport;
-	r.sender_id = id;
 	if (h->type == UH_PKT_RESEND) {
 		/* A client asks about a request we do not know. While we are
 		 * behind it may be waiting unread in our own queue: RPC_UNKNOWN
@@ -367,10 +376,11 @@ static void no_rpc(struct uhoma_stack *st, struct uhoma_sock *s,
 		 * failures a run). BUSY keeps the client waiting; once we
 		 * have caught up, a request that really was lost draws
 		 * RPC_UNKNOWN at its next probe. */
-		r.type = (id & 1) && atomic_load_explicit(&st->behind,
-							  memory_order_relaxed)
-			 ? UH_PKT_BUSY : UH_PKT_RPC_UNKNOWN;
-		uh_deferred_ctl(p, &r, s->port, src, h->sport);
+		answer(h, src,
+		       (id & 1) && atomic_load_explicit(&st->behind,
+							memory_order_relaxed)
+			       ? UH_PKT_BUSY : UH_PKT_RPC_UNKNOWN,
+		       p);
 	} else if (h->type == UH_PKT_NEED_ACK && !(id & 1)) {
 		send_ack(s, uh_peer_find(&st->peers, src), src, h->sport, id,
 			 p);
@@ -560,14 +570,7 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 			 * server (timer.c local_alive): waited forever on a
 			 * socket shut down (helper-33). A client's probe is
 			 * answered as for any RPC we do not know. */
-			struct uh_hdr r;
-
-			memset(&r, 0, sizeof(r));
-			r.type = UH_PKT_RPC_UNKNOWN;
-			r.sport = h.dport;
-			r.dport = h.sport;
-			r.sender_id = h.sender_id ^ 1;
-			uh_deferred_ctl(&p, &r, h.dport, src, h.sport);
+			answer(&h, src, UH_PKT_RPC_UNKNOWN, &p);
 		}
 	} else if (atomic_load_explicit(&s->shutdown, memory_order_relaxed)) {
 		uh_stack_drop(st, UH_DROP_SHUTDOWN);

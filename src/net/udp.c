@@ -511,17 +511,23 @@ static void claim_name(const struct udp_carrier *u, bool any, bool v4,
 static int udp_port_held(struct uh_carrier *c, const struct uh_addr *addr,
 			 uint16_t port)
 {
+	static const struct {
+		bool any, v4;
+	} names[] = { { true, true }, { true, false }, { false, false } };
 	struct udp_carrier *u = udp_of(c);
 	uint32_t udp = (uint32_t)port + u->port_offset;
 	char name[128];
-	int r, unsure = 0;
+	bool unsure = false;
 
 	if (udp > 65535)
 		return -1;
-	for (int k = 0; k < 3; k++) {
-		claim_name_of(addr, k < 2, k == 1 || (k == 2 &&
-						     uh_addr_is_v4(addr)),
-			      (uint16_t)udp, name, sizeof(name));
+	/* The wildcard of either family (a dual-stack "::" covers IPv4
+	 * too), then @addr itself (v4 says nothing for it). */
+	for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		int r;
+
+		claim_name_of(addr, names[k].any, names[k].v4, (uint16_t)udp,
+			      name, sizeof(name));
 		r = uh_claim_probe(name);
 		if (r == 1)
 			return 1;
