@@ -20,6 +20,7 @@
 #include "core/metrics.h"
 #include "core/stack.h"
 #include "core/wire.h"
+#include "reference.h"
 #include "sim.h"
 
 #define NBUCKETS SIM_NBUCKETS
@@ -434,52 +435,75 @@ static double short_p99(struct done *d, size_t n, const struct bucket *b,
 }
 
 /* The backlog at @t: bytes of messages started by @t and not delivered
- * by it. A failed message never is: it stays in the backlog for good, or
- * a run whose every send failed would read as one that kept up. */
-static double backlog_at(const struct sim_workload *w, uint64_t t)
+ * by it -- by the run, or if @ref is not NULL by the reference
+ * (reference.h), which delivers message i at ref[i]. A failed message
+ * never is: it stays in the backlog for good, or a run whose every send
+ * failed would read as one that kept up. */
+static double backlog_at(const struct sim_workload *w, uint64_t t,
+			 const uint64_t *ref)
 {
 	double b = 0;
 
 	for (uint64_t i = 0; i < w->nmsgs && w->msgs[i].start_ps <= t; i++) {
 		const struct sim_msg *m = &w->msgs[i];
 
-		if (!m->done || m->error || m->done_ps > t)
+		if (ref ? ref[i] > t : !m->done || m->error || m->done_ps > t)
 			b += m->len;
 	}
 	return b;
 }
 
-/* Fills @r's sustained and backlogs: the window runs from the first
- * measured message's start to the last message's. */
-static void sustained(const struct sim *s, struct sim_result *r)
+/* Fills @r's sustained and backlogs, and those of the reference: the
+ * window runs from the first measured message's start to the last
+ * message's. */
+static int sustained(const struct sim *s, struct sim_result *r)
 {
 	const struct sim_workload *w = &s->w;
 	uint64_t first = (uint64_t)(s->o.warmup * (double)w->nmsgs);
-	uint64_t t0, t1 = w->last_start_ps;
+	uint64_t t0, t1 = w->last_start_ps, *ref;
 	double offered = 0;
 
-	r->sustained = -1;
+	r->sustained = r->sustained_ref = -1;
 	if (first >= w->nmsgs)
-		return;
+		return 0;
 	t0 = w->msgs[first].start_ps;
 	for (uint64_t i = first + 1; i < w->nmsgs; i++)
 		offered += w->msgs[i].len;
-	r->backlog_start = backlog_at(w, t0);
-	r->backlog_end = backlog_at(w, t1);
+	r->backlog_start = backlog_at(w, t0, NULL);
+	r->backlog_end = backlog_at(w, t1, NULL);
 	/* Incast offers a round only once the last has ended: the backlog
 	 * at each start is nil, and the ratio 1 whatever the fabric does.
 	 * Not applicable: -1. */
 	if (w->incast_n)
-		return;
+		return 0;
 	/* Too few messages in the window, and the ratio measures their
 	 * lengths, not the fabric (one long message behind the window's
 	 * start and a short one in it read as 748); too little offered
 	 * against the backlog at its start, and that backlog draining
 	 * reads as a fabric doing better than keeping up: -1, n/a. */
-	if (w->nmsgs - first - 1 >= SIM_SUSTAINED_MIN && offered > 0 &&
-	    offered >= SIM_SUSTAINED_RATIO * r->backlog_start)
-		r->sustained = 1 - (r->backlog_end - r->backlog_start) /
-				   offered;
+	if (w->nmsgs - first - 1 < SIM_SUSTAINED_MIN || offered <= 0 ||
+	    offered < SIM_SUSTAINED_RATIO * r->backlog_start)
+		return 0;
+	r->sustained = 1 - (r->backlog_end - r->backlog_start) / offered;
+	/* The reference knows one-way messages only: an RPC's response
+	 * starts when its request ends, in the run. */
+	if (w->mode != SIM_ONEWAY)
+		return 0;
+	ref = malloc(w->nmsgs * sizeof(*ref));
+	if (!ref || sim_srpt_reference(w, s->net.nhosts, s->o.topo.host_mbps,
+				       ref)) {
+		free(ref);
+		fprintf(stderr, "uhoma-sim: out of memory for the SRPT "
+			"reference of %llu messages\n",
+			(unsigned long long)w->nmsgs);
+		return -1;
+	}
+	r->ref_backlog_start = backlog_at(w, t0, ref);
+	r->ref_backlog_end = backlog_at(w, t1, ref);
+	r->sustained_ref = 1 - (r->ref_backlog_end - r->ref_backlog_start) /
+			       offered;
+	free(ref);
+	return 0;
 }
 
 static void receivers(struct sim *s, struct sim_result *r)
@@ -522,7 +546,8 @@ int sim_results(struct sim *s, struct sim_result *r)
 	r->nb = buckets(d, n, r->b);
 	r->short_p99 = short_p99(d, n, r->b, r->nb);
 	free(d);
-	sustained(s, r);
+	if (sustained(s, r))
+		return -1;
 	r->pkts_per_s = (double)s->net.delivered /
 			(s->wall_s > 0 ? s->wall_s : 1e-9);
 	p = busiest(&s->net, true, &n);
@@ -702,6 +727,13 @@ int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
 	fprintf(out, "backlog (bytes offered, not yet delivered): %.1f KB "
 		     "after the warmup, %.1f KB at the last start\n",
 		r->backlog_start / 1e3, r->backlog_end / 1e3);
+	if (r->sustained_ref >= 0)
+		fprintf(out, "reference (the same messages, each receiver's "
+			     "downlink one perfect SRPT server: reference.h): "
+			     "sustained %.3f, backlog %.1f KB after the "
+			     "warmup, %.1f KB at the last start\n",
+			r->sustained_ref, r->ref_backlog_start / 1e3,
+			r->ref_backlog_end / 1e3);
 	print_core(s, out);
 	fprintf(out, "packets delivered %llu, dropped %llu; %llu events in "
 		     "%.2f s\n",

@@ -144,6 +144,12 @@ struct sim_result {
 	 * taken). */
 	double sustained;
 	double backlog_start, backlog_end;   /* bytes */
+	/* The same for the SRPT reference (reference.h) on the same
+	 * arrivals: what a perfect receiver makes of them. -1 where
+	 * sustained is, and for RPCs (their responses' starts are the
+	 * run's). */
+	double sustained_ref;
+	double ref_backlog_start, ref_backlog_end;
 	uint64_t faster;             /* messages faster than the idle fabric
 				      * allows: a model error if not 0 */
 	double pkts_per_s;           /* packet deliveries per wall second */

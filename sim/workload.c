@@ -8,6 +8,7 @@
 
 #include "core/wire.h"
 #include "opts.h"
+#include "reference.h"
 #include "workload.h"
 
 /* ---- client RPC id -> message index (oneway mode) ------------------------ */
@@ -115,15 +116,6 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* The wire bytes of a message of @len bytes: its DATA packets whole. */
-static double wire_of(uint32_t len)
-{
-	uint32_t per = SIM_MAX_HOMA - UH_HDR_DATA;
-	uint32_t pkts = len ? (len + per - 1) / per : 1;
-
-	return (double)len + (double)pkts * (UH_HDR_DATA + SIM_WIRE_OVERHEAD);
-}
-
 /* The mean wire bytes of a message drawn from @d (lengths 0 drawn as 1,
  * as generate() sends them). */
 static double mean_wire(const struct uh_dist *d)
@@ -133,7 +125,8 @@ static double mean_wire(const struct uh_dist *d)
 	for (size_t i = 0; i < d->n; i++) {
 		uint32_t len = d->points[i].length ? d->points[i].length : 1;
 
-		mean += wire_of(len) * (d->points[i].fraction - prev);
+		mean += (double)sim_msg_wire_bytes(len) *
+			(d->points[i].fraction - prev);
 		prev = d->points[i].fraction;
 	}
 	return mean;
@@ -180,7 +173,7 @@ int sim_workload_check(const char *workload, uint32_t nhosts,
 				 (unsigned long long)n);
 			return -1;
 		}
-		*mean_wire_bytes = wire_of((uint32_t)size);
+		*mean_wire_bytes = (double)sim_msg_wire_bytes((uint32_t)size);
 		return 0;
 	}
 	if (*workload >= '0' && *workload <= '9') {

@@ -23,6 +23,7 @@
 
 #include "core/wire.h"
 #include "opts.h"
+#include "reference.h"
 #include "sim.h"
 
 /* The test fabric's latencies, each its own so that a delay counted in
@@ -900,6 +901,77 @@ static void test_sustained_na(void **state)
 	fake_down(&s);
 }
 
+/* A message's wire bytes: every DATA packet (1,416 payload bytes at
+ * most, a 56-byte header) with 66 bytes of UDP, IP and Ethernet around
+ * it; an empty message is one packet. */
+static void test_msg_wire_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(sim_msg_wire_bytes(0), 122);
+	assert_int_equal(sim_msg_wire_bytes(1), 123);
+	assert_int_equal(sim_msg_wire_bytes(1416), 1538);
+	assert_int_equal(sim_msg_wire_bytes(1417), 1417 + 2 * 122);
+	assert_int_equal(sim_msg_wire_bytes(100000), 100000 + 71 * 122);
+}
+
+/* The SRPT reference by hand: at host 1, a 100,000-byte message from
+ * time 0 is preempted at 10 us by two of 1,000 bytes (the older first on
+ * a tie) and ends after both; host 0's message is served on its own. */
+static void test_srpt_reference(void **state)
+{
+	const uint64_t us = SIM_PS_PER_US, big = (100000 + 71 * 122) * 800,
+		       small = (1000 + 122) * 800;
+	struct sim s;
+	uint64_t done[4];
+
+	(void)state;
+	fake_run(&s, 4);
+	s.w.msgs[0] = (struct sim_msg){ .start_ps = 0, .len = 100000,
+					.src = 0, .dst = 1 };
+	s.w.msgs[1] = (struct sim_msg){ .start_ps = 5 * us, .len = 1000,
+					.src = 1, .dst = 0 };
+	s.w.msgs[2] = (struct sim_msg){ .start_ps = 10 * us, .len = 1000,
+					.src = 0, .dst = 1 };
+	s.w.msgs[3] = (struct sim_msg){ .start_ps = 10 * us, .len = 1000,
+					.src = 0, .dst = 1 };
+	assert_int_equal(sim_srpt_reference(&s.w, s.net.nhosts,
+					    s.o.topo.host_mbps, done), 0);
+	assert_int_equal(done[1], 5 * us + small);
+	assert_int_equal(done[2], 10 * us + small);
+	assert_int_equal(done[3], 10 * us + 2 * small);
+	assert_int_equal(done[0], big + 2 * small);
+	fake_down(&s);
+}
+
+/* The report's reference runs the run's own messages: a run whose
+ * 10,000-byte messages, one every 10 us to one receiver, each took 1 ms
+ * fell behind (100 of them owed at the end: 0.90); the reference, 8.8 us
+ * of work every 10 us, kept up. */
+static void test_sustained_reference(void **state)
+{
+	struct sim s;
+	struct sim_result r;
+
+	(void)state;
+	fake_run(&s, 1000);
+	for (uint64_t i = 0; i < 1000; i++)
+		fake_done(&s, i, 1000 * SIM_PS_PER_US, 0);
+	assert_int_equal(sim_results(&s, &r), 0);
+	assert_true(r.sustained < 0.95);
+	assert_true(r.sustained_ref > 0.999 && r.sustained_ref <= 1.0);
+	assert_true(r.ref_backlog_end <= 10000);
+	fake_down(&s);
+	/* Request/response: the reference has no say (-1). */
+	fake_run(&s, 1000);
+	s.w.mode = SIM_RPC;
+	for (uint64_t i = 0; i < 1000; i++)
+		fake_done(&s, i, 5 * SIM_PS_PER_US, 0);
+	assert_int_equal(sim_results(&s, &r), 0);
+	assert_true(r.sustained > 0.99);
+	assert_true(r.sustained_ref == -1);
+	fake_down(&s);
+}
+
 /* Runs @o to its end; the report into a string (freed by the caller),
  * the SVG into @svg (NULL: none). */
 static char *run_report(struct sim_opts *o, const char *svg, struct sim *s,
@@ -1672,6 +1744,9 @@ int main(void)
 		cmocka_unit_test(test_ideal_is_a_lower_bound),
 		cmocka_unit_test(test_failed_never_delivered),
 		cmocka_unit_test(test_sustained_na),
+		cmocka_unit_test(test_msg_wire_bytes),
+		cmocka_unit_test(test_srpt_reference),
+		cmocka_unit_test(test_sustained_reference),
 		cmocka_unit_test(test_incast_refused_sends),
 		cmocka_unit_test(test_in_flight_reported),
 		cmocka_unit_test(test_spine_names),
