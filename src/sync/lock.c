@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "sync/futex.h"
+#include "sync/real.h"
 #include "util/cycles.h"
 
 /*
@@ -84,7 +85,7 @@ void uh_lock_fork_acquire(struct uh_lock *l)
 			    &l->state, &expect, 1, memory_order_acquire,
 			    memory_order_relaxed))
 			return;
-		nanosleep(&ts, NULL);
+		uh_real_nanosleep(&ts, NULL);
 	}
 }
 

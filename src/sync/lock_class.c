@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sync/lockdep.h"
+#include "sync/real.h"
 
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 /* Written under registry_mutex; read lock-free after the id is published
@@ -26,7 +27,7 @@ int uh_lock_class_register(struct uh_lock_class *cls)
 	struct uh_lock_class *twin = NULL;
 	int id;
 
-	pthread_mutex_lock(&registry_mutex);
+	uh_real_pthread_mutex_lock(&registry_mutex);
 	id = atomic_load_explicit(&cls->id, memory_order_relaxed);
 	if (id == 0) {
 		id = atomic_load_explicit(&registry_count,
@@ -88,7 +89,7 @@ size_t uh_lock_class_stats(struct uh_lock_class_stats *out, size_t max)
 
 void uh_lock_class_fork_prepare(void)
 {
-	pthread_mutex_lock(&registry_mutex);
+	uh_real_pthread_mutex_lock(&registry_mutex);
 }
 
 void uh_lock_class_fork_release(void)

@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sync/real.h"
+
 struct held_lock {
 	const void *lock;
 	struct uh_lock_class *cls;
@@ -52,6 +54,9 @@ struct ld_thread {
 	int depth;
 	int rcu_depth;
 	struct uh_srcloc rcu_loc;   /* outermost rcu_read_lock */
+	bool rcu_slept;             /* a sleep in this read section was
+				     * reported: one report per section, as
+				     * one per holding of a lock */
 	bool in_callback;           /* inside an RCU callback */
 	struct uh_srcloc cb_loc;    /* where that callback was queued */
 	int cb_depth, cb_rcu_depth; /* depth and RCU depth at its entry */
@@ -184,7 +189,7 @@ static void deliver(enum uh_lockdep_kind kind, struct rbuf *rb)
 	void *arg;
 
 	atomic_fetch_add(&report_count, 1);
-	pthread_mutex_lock(&hook_mutex);
+	uh_real_pthread_mutex_lock(&hook_mutex);
 	fn = report_hook;
 	arg = report_arg;
 	pthread_mutex_unlock(&hook_mutex);
@@ -382,7 +387,7 @@ static void edge_add(const struct ld_thread *t, int a, int b,
 
 	if (nedges == edges_cap) {
 		size_t cap = edges_cap ? edges_cap * 2 : 64;
-		struct edge_info *ne = realloc(edges, cap * sizeof(*ne));
+		struct edge_info *ne = uh_real_realloc(edges, cap * sizeof(*ne));
 
 		if (!ne)
 			abort();
@@ -470,7 +475,7 @@ static bool learn_edge(struct ld_thread *t, struct uh_lock_class *from,
 
 	if (edge_known(a, b))
 		return true;
-	pthread_mutex_lock(&graph_mutex);
+	uh_real_pthread_mutex_lock(&graph_mutex);
 	if (edge_known(a, b)) {
 		pthread_mutex_unlock(&graph_mutex);
 		return true;
@@ -679,9 +684,21 @@ bool uh_lockdep_holds(const void *lock)
 	return false;
 }
 
+/* @loc as FILE:LINE; a wrapped call's (lockdep_wrap.c), which has no
+ * line, as its callers. */
+static const char *site(struct uh_srcloc loc, char *buf, size_t len)
+{
+	if (loc.line)
+		snprintf(buf, len, "%s:%d", loc.file, loc.line);
+	else
+		snprintf(buf, len, "%s", loc.file);
+	return buf;
+}
+
 void uh_lockdep_might_block(const char *what, struct uh_srcloc loc)
 {
 	struct ld_thread *t = self();
+	char at[600];
 
 	for (int i = 0; i < t->depth; i++) {
 		struct held_lock *h = &t->held[i];
@@ -691,9 +708,9 @@ void uh_lockdep_might_block(const char *what, struct uh_srcloc loc)
 				return;
 			h->blocked = true;
 			report_simple(UH_LD_BLOCKING, t,
-				      "%s at %s:%d may block, but non-blocking \"%s\" is held (taken at %s:%d)",
-				      what, loc.file, loc.line, h->cls->name,
-				      h->loc.file, h->loc.line);
+				      "%s at %s may block, but non-blocking \"%s\" is held (taken at %s:%d)",
+				      what, site(loc, at, sizeof(at)),
+				      h->cls->name, h->loc.file, h->loc.line);
 			return;
 		}
 	}
@@ -702,12 +719,16 @@ void uh_lockdep_might_block(const char *what, struct uh_srcloc loc)
 void uh_lockdep_might_sleep(const char *what, struct uh_srcloc loc)
 {
 	struct ld_thread *t = self();
+	char at[600];
 
 	if (t->rcu_depth > 0) {
+		if (t->rcu_slept)
+			return;
+		t->rcu_slept = true;
 		report_simple(UH_LD_SLEEP_IN_READ, t,
-			      "%s at %s:%d waits for another thread inside an RCU read-side section (entered at %s:%d): every grace period waits for it",
-			      what, loc.file, loc.line, t->rcu_loc.file,
-			      t->rcu_loc.line);
+			      "%s at %s waits for another thread inside an RCU read-side section (entered at %s:%d): every grace period waits for it",
+			      what, site(loc, at, sizeof(at)),
+			      t->rcu_loc.file, t->rcu_loc.line);
 		return;
 	}
 	uh_lockdep_might_block(what, loc);
@@ -719,6 +740,7 @@ void uh_lockdep_rcu_read_lock(struct uh_srcloc loc)
 
 	if (t->rcu_depth++ == 0) {
 		t->rcu_loc = loc;
+		t->rcu_slept = false;
 		t->rcu_at = t->depth;
 	}
 }
@@ -859,7 +881,7 @@ uh_lockdep_hook_fn uh_lockdep_set_hook(uh_lockdep_hook_fn fn, void *arg)
 {
 	uh_lockdep_hook_fn old;
 
-	pthread_mutex_lock(&hook_mutex);
+	uh_real_pthread_mutex_lock(&hook_mutex);
 	old = report_hook;
 	report_hook = fn;
 	report_arg = arg;
@@ -874,7 +896,7 @@ unsigned long uh_lockdep_reports(void)
 
 void uh_lockdep_reset(void)
 {
-	pthread_mutex_lock(&graph_mutex);
+	uh_real_pthread_mutex_lock(&graph_mutex);
 	for (int a = 0; a < NCLS; a++)
 		for (int w = 0; w < WORDS; w++)
 			atomic_store_explicit(&graph[a][w], 0,
@@ -891,8 +913,8 @@ void uh_lockdep_reset(void)
 
 void uh_lockdep_fork_prepare(void)
 {
-	pthread_mutex_lock(&hook_mutex);
-	pthread_mutex_lock(&graph_mutex);
+	uh_real_pthread_mutex_lock(&hook_mutex);
+	uh_real_pthread_mutex_lock(&graph_mutex);
 }
 
 void uh_lockdep_fork_release(void)

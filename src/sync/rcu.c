@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "sync/real.h"
+
 __thread bool uh_rcu_registered;
 char uh_rcu_tsan_gp;
 _Atomic int uh_rcu_fork_gate;
@@ -42,7 +44,7 @@ static bool track_reader(void)
 {
 	if (nreaders == readers_cap) {
 		size_t cap = readers_cap ? 2 * readers_cap : 16;
-		struct reader_rec *r = realloc(readers, cap * sizeof(*r));
+		struct reader_rec *r = uh_real_realloc(readers, cap * sizeof(*r));
 
 		if (!r)
 			return false;
@@ -74,7 +76,7 @@ static void unregister_at_exit(void *arg)
 {
 	(void)arg;
 	if (uh_rcu_registered) {
-		pthread_mutex_lock(&reg_mutex);
+		uh_real_pthread_mutex_lock(&reg_mutex);
 		urcu_memb_unregister_thread();
 		untrack_reader();
 		pthread_mutex_unlock(&reg_mutex);
@@ -91,7 +93,7 @@ static void make_key(void)
 void uh_rcu_register_slow(void)
 {
 	pthread_once(&unregister_once, make_key);
-	pthread_mutex_lock(&reg_mutex);
+	uh_real_pthread_mutex_lock(&reg_mutex);
 	urcu_memb_register_thread();
 	(void)track_reader();
 	pthread_mutex_unlock(&reg_mutex);
@@ -105,7 +107,7 @@ void uh_synchronize_rcu_(struct uh_srcloc loc)
 	if (!uh_lockdep_synchronize_rcu(loc))
 		return;   /* reported: it would never return */
 	uh_rcu_ensure_registered();
-	pthread_mutex_lock(&sync_mutex);
+	uh_real_pthread_mutex_lock(&sync_mutex);
 	urcu_memb_synchronize_rcu();
 	pthread_mutex_unlock(&sync_mutex);
 	uh_tsan_acquire(&uh_rcu_tsan_gp);
@@ -116,7 +118,7 @@ void uh_rcu_gate_wait(void)
 	struct timespec ts = { 0, 100 * 1000 };
 
 	while (atomic_load(&uh_rcu_fork_gate))
-		nanosleep(&ts, NULL);
+		uh_real_nanosleep(&ts, NULL);
 }
 
 /*
@@ -130,10 +132,10 @@ void uh_rcu_fork_prepare(void)
 {
 	uh_rcu_ensure_registered();
 	urcu_memb_call_rcu_before_fork();
-	pthread_mutex_lock(&sync_mutex);
+	uh_real_pthread_mutex_lock(&sync_mutex);
 	atomic_store(&uh_rcu_fork_gate, 1);
 	urcu_memb_synchronize_rcu();
-	pthread_mutex_lock(&reg_mutex);
+	uh_real_pthread_mutex_lock(&reg_mutex);
 }
 
 void uh_rcu_fork_parent(void)

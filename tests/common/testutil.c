@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static pthread_mutex_t cap_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int cap_count;        /* cap_mutex */
@@ -95,6 +96,15 @@ uint64_t uh_test_rand(uint64_t *state)
 	x ^= x >> 27;
 	*state = x;
 	return x * 0x2545F4914F6CDD1Dull;
+}
+
+void uh_test_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+			       (long)(ns % 1000000000u) };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
 }
 
 double uh_stress_seconds(double dflt)

@@ -40,6 +40,12 @@ uint64_t uh_test_rand(uint64_t *state);
 /* Seconds a stress test may run: UHOMA_STRESS_SECONDS or @dflt. */
 double uh_stress_seconds(double dflt);
 
+/* Sleeps @ns. A test's own sleep: unlike uh_sleep_ns, which is uhoma's
+ * code and so checked by the validator (src/sync/lockdep_wrap.c), it may
+ * be taken with a lock or a read section held on purpose -- to make
+ * contention, or a long reader. */
+void uh_test_sleep_ns(uint64_t ns);
+
 #define UH_TEST(f) cmocka_unit_test_setup_teardown(f, uh_test_setup, uh_test_teardown)
 
 #endif /* UHOMA_TESTS_TESTUTIL_H */

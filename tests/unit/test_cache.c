@@ -204,7 +204,7 @@ static void test_cache__contention_grows_magazines(void **state)
 		uh_depot_lock(d);
 		pthread_create(&th, NULL, churn, &a);
 		while (atomic_load(&d->contention) == before)
-			uh_sleep_ns(100000);
+			uh_test_sleep_ns(100000);
 		uh_depot_unlock(d);
 		pthread_join(th, NULL);
 	}
@@ -297,7 +297,7 @@ static void *stale_reader(void *p)
 	r = uh_rcu_dereference(published);
 	atomic_store(&a->found, 1);
 	while (!atomic_load(&a->may_read))
-		uh_sleep_ns(100000);
+		uh_test_sleep_ns(100000);
 	/* The object was freed to the cache and the cache reaped meanwhile:
 	 * the memory must still hold a constructed struct rec. */
 	a->magic_seen = r->magic;
@@ -331,11 +331,11 @@ static void test_cache__typesafe_rcu_stale_reader(void **state)
 	uh_rcu_assign_pointer(published, f.r);
 	pthread_create(&th, NULL, stale_reader, &a);
 	while (!atomic_load(&a.found))
-		uh_sleep_ns(100000);
+		uh_test_sleep_ns(100000);
 	uh_rcu_assign_pointer(published, NULL);
 	pthread_create(&fr, NULL, free_and_exit, &f);
 	pthread_join(fr, NULL);   /* the memory is now on its way out */
-	uh_sleep_ns(20000000);
+	uh_test_sleep_ns(20000000);
 	/* The grace period cannot end while the reader is inside. */
 	assert_int_equal(atomic_load(&dtors), 0);
 	atomic_store(&a.may_read, 1);

@@ -80,7 +80,7 @@ static void *hold_for(void *p)
 
 	uh_lock(h->l);
 	atomic_store(&h->held, 1);
-	uh_sleep_ns(h->hold_ns);
+	uh_test_sleep_ns(h->hold_ns);
 	uh_unlock(h->l);
 	return NULL;
 }

@@ -51,11 +51,11 @@ static void test_depot__working_set(void **state)
 	struct uh_magazine *m[4];
 	(void)state;
 	uh_depot_init(&d);
+	for (int i = 0; i < 4; i++)     /* allocated first: never under */
+		m[i] = uh_magazine_new(1);  /* the depot lock (rule 5) */
 	uh_depot_lock(&d);
-	for (int i = 0; i < 4; i++) {
-		m[i] = uh_magazine_new(1);
+	for (int i = 0; i < 4; i++)
 		uh_depot_put_full(&d, m[i]);
-	}
 	uh_depot_ws_update(&d);          /* interval 1 starts with 4 full */
 	assert_ptr_equal(uh_depot_take_full(&d), m[3]);
 	uh_depot_put_full(&d, m[3]);     /* the low point was 3 */

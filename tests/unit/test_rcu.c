@@ -42,7 +42,7 @@ static void *long_reader(void *p)
 	uh_rcu_read_lock();   /* first use in this thread: auto-registers */
 	atomic_store(&a->inside, 1);
 	atomic_store(&a->entered, 1);
-	uh_sleep_ns(50000000);
+	uh_test_sleep_ns(50000000);
 	atomic_store(&a->inside, 0);
 	uh_rcu_read_unlock();
 	return NULL;
@@ -56,7 +56,7 @@ static void test_rcu__synchronize_waits_for_reader(void **state)
 	(void)state;
 	pthread_create(&th, NULL, long_reader, &a);
 	while (!atomic_load(&a.entered))
-		uh_sleep_ns(100000);
+		uh_test_sleep_ns(100000);
 	t0 = uh_now_ns();
 	uh_synchronize_rcu();
 	assert_int_equal(atomic_load(&a.inside), 0);
@@ -97,7 +97,7 @@ static void test_rcu__callback_waits_for_reader(void **state)
 	atomic_store(&callbacks_run, 0);
 	uh_rcu_read_lock();
 	uh_call_rcu(&o->rh, free_obj);   /* allowed inside a read section */
-	uh_sleep_ns(20000000);
+	uh_test_sleep_ns(20000000);
 	assert_int_equal(atomic_load(&callbacks_run), 0);
 	uh_rcu_read_unlock();
 	uh_rcu_barrier();
