@@ -23,11 +23,15 @@
  *    a sleep, unless its time limit is zero;
  *  - a pthread mutex: a lock of a class that may sleep, so blocking (not
  *    under a non-blocking lock, but allowed in a read section).
- * The caller is named by its return address (module and offset, for
+ * Allocations may also be made to fail on a test's request
+ * (alloc_fault.h), so that the paths taken when memory runs out run too.
+ *
+ * A report names the call's callers by their frames (module+offset, for
  * addr2line), since the call site has no source location to give.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <execinfo.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -45,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sync/alloc_fault.h"
 #include "sync/lockdep.h"
 #include "util/compiler.h"
 
@@ -140,6 +145,13 @@ static void on_timeout_ms(const char *what, int ms, const void *ret)
 
 /* ---- allocation ---------------------------------------------------------- */
 
+/* A failed allocation (alloc_fault.h): NULL, errno ENOMEM, as libc's. */
+static void *fail_null(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
@@ -154,19 +166,19 @@ int __real_munmap(void *a, size_t n);
 void *__wrap_malloc(size_t n)
 {
 	blocks("malloc", RET);
-	return __real_malloc(n);
+	return uh_alloc_fault_now() ? fail_null() : __real_malloc(n);
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
 	blocks("calloc", RET);
-	return __real_calloc(n, size);
+	return uh_alloc_fault_now() ? fail_null() : __real_calloc(n, size);
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
 	blocks("realloc", RET);
-	return __real_realloc(p, n);
+	return uh_alloc_fault_now() ? fail_null() : __real_realloc(p, n);
 }
 
 void __wrap_free(void *p)
@@ -179,30 +191,36 @@ void __wrap_free(void *p)
 void *__wrap_aligned_alloc(size_t align, size_t n)
 {
 	blocks("aligned_alloc", RET);
-	return __real_aligned_alloc(align, n);
+	return uh_alloc_fault_now() ? fail_null()
+				    : __real_aligned_alloc(align, n);
 }
 
 int __wrap_posix_memalign(void **p, size_t align, size_t n)
 {
 	blocks("posix_memalign", RET);
-	return __real_posix_memalign(p, align, n);
+	return uh_alloc_fault_now() ? ENOMEM
+				    : __real_posix_memalign(p, align, n);
 }
 
 char *__wrap_strdup(const char *s)
 {
 	blocks("strdup", RET);
-	return __real_strdup(s);
+	return uh_alloc_fault_now() ? fail_null() : __real_strdup(s);
 }
 
 char *__wrap_strndup(const char *s, size_t n)
 {
 	blocks("strndup", RET);
-	return __real_strndup(s, n);
+	return uh_alloc_fault_now() ? fail_null() : __real_strndup(s, n);
 }
 
 void *__wrap_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
 {
 	blocks("mmap", RET);
+	if (uh_alloc_fault_now()) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
 	return __real_mmap(a, n, prot, flags, fd, off);
 }
 

@@ -10,6 +10,7 @@
 
 #include "mem/cache.h"
 #include "mem/magazine.h"
+#include "sync/alloc_fault.h"
 #include "sync/rcu.h"
 #include "util/clock.h"
 
@@ -347,6 +348,49 @@ static void test_cache__typesafe_rcu_stale_reader(void **state)
 	assert_int_equal(atomic_load(&dtors), atomic_load(&ctors));
 }
 
+/*
+ * The paths a type-safe cache takes when memory runs out while freeing
+ * (design.md §3.4, "Paths not run"): no batch to queue for a grace period
+ * (release_mag), no magazine to wrap one object (slab_free). Both wait for
+ * the grace period in place; every object is still destroyed once, and
+ * the validator, which sees each call, reports nothing.
+ */
+static void test_cache__typesafe_free_without_memory(void **state)
+{
+	struct uh_cache *c;
+	enum { N = 200 };
+	static struct rec *a[N], *b[N];
+	int after_reap;
+	(void)state;
+#ifdef UHOMA_CACHE_PASSTHROUGH
+	skip();                          /* no magazines, no depot */
+#endif
+	if (!uh_alloc_fault_set(0, 0))
+		skip();                  /* no validator, no wrap */
+	c = make(UH_CACHE_TYPESAFE_RCU, 0);
+	for (int i = 0; i < N; i++) {
+		a[i] = uh_cache_alloc(c);
+		b[i] = uh_cache_alloc(c);
+	}
+	for (int i = 0; i < N; i++)
+		uh_cache_free(c, a[i]);      /* full magazines in the depot */
+	uh_alloc_fault_set(1000000, 1);  /* every allocation fails */
+	/* release_mag: no batch for call_rcu; destroyed after a grace
+	 * period waited for here. */
+	assert_true(uh_cache_reap(c, true) > 0);
+	after_reap = atomic_load(&dtors);
+	assert_true(after_reap > 0);
+	/* slab_free: no magazine for what the thread's cannot hold. */
+	for (int i = 0; i < N; i++)
+		uh_cache_free(c, b[i]);
+	assert_true(atomic_load(&dtors) > after_reap);
+	uh_alloc_fault_set(0, 0);
+	assert_true(uh_alloc_faults() > 0);
+	uh_cache_destroy(c);
+	uh_rcu_barrier();
+	assert_int_equal(atomic_load(&dtors), 2 * N);
+}
+
 static void test_cache_stats_all__lists_caches(void **state)
 {
 	struct uh_cache *c = make(0, 0);
@@ -375,6 +419,7 @@ int main(void)
 		UH_TEST(test_cache_reap__working_set),
 		UH_TEST(test_cache__thread_exit_flushes),
 		UH_TEST(test_cache__typesafe_rcu_stale_reader),
+		UH_TEST(test_cache__typesafe_free_without_memory),
 		UH_TEST(test_cache_stats_all__lists_caches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
