@@ -100,6 +100,8 @@ static void serve(struct server *sv)
  * memory counts as ended), then takes every response or error. */
 struct client {
 	struct uhoma_sock *s;
+	struct sockaddr_storage to;   /* the server */
+	size_t to_len;
 	uint64_t ids[NRPC];
 	bool ended[NRPC];
 	unsigned sent, ended_n, ok, failed, nomem_sends;
@@ -111,16 +113,13 @@ struct client {
  * RPC there. */
 static int client_send(struct client *c, unsigned i)
 {
-	struct sockaddr_storage to;
-	size_t to_len;
 	size_t len = len_of(i);
 	int rc;
 
-	nt_addr(1, 80, &to, &to_len);
 	nt_fill(msgbuf, len, 1000 + i);
 	/* The server echoes the bytes; the client checks the response
 	 * against the pattern of its cookie. */
-	rc = uhoma_send(c->s, (struct sockaddr *)&to, to_len, msgbuf, len,
+	rc = uhoma_send(c->s, (struct sockaddr *)&c->to, c->to_len, msgbuf, len,
 			1000 + i, 0, &c->ids[i]);
 	if (rc == UHOMA_ERR_AGAIN)
 		return rc;
@@ -195,6 +194,7 @@ static void virtual_run(uint32_t per_million, uint64_t seed)
 	sv.s = d.srv;
 	sv.owed = calloc(NRPC, sizeof(*sv.owed));
 	c.s = d.cli;
+	nt_addr(1, 80, &c.to, &c.to_len);
 	uh_alloc_fault_set(per_million, seed);
 	for (unsigned i = 0; i < NRPC; i++) {
 		while (client_send(&c, i) == UHOMA_ERR_AGAIN) {
@@ -263,24 +263,42 @@ static void virtual_clock__every_rpc_ends(void **state)
 	virtual_run(500000, 9);              /* half */
 }
 
-/* The same with the stacks' own threads (memnet on the real clock):
- * failures land on the receive and timer threads as well. */
-static void threads__every_rpc_ends(void **state)
+/* The same with the stacks' own threads, on memnet (real clock) or on
+ * UDP over loopback: failures land on the receive and timer threads as
+ * well, and on the UDP carrier's own buffers. */
+static void threads_run(bool udp)
 {
-	struct nt_pair d;
 	struct server sv = { 0 };
 	struct client c = { 0 };
+	struct uhoma_memnet *net = NULL;
+	struct uhoma_stack *a, *b;
+	void *ra, *rb;
 	double t0;
 	uint64_t before = uh_alloc_faults();
 
-	(void)state;
-	if (!uh_alloc_fault_set(0, 0))
-		skip();
-	nt_pair_open(&d, 8, 0, 1500, NT_REGION, NT_REGION);
-	sv.s = d.srv;
+	if (udp) {
+		struct uhoma_config cfg;
+
+		uhoma_config_default(&cfg);
+		snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
+		cfg.stat = 0;
+		assert_int_equal(uhoma_stack_create(&cfg, &a), UHOMA_OK);
+		assert_int_equal(uhoma_stack_create(&cfg, &b), UHOMA_OK);
+		assert_int_equal(uhoma_socket(a, 0, &sv.s), UHOMA_OK);
+		assert_int_equal(uhoma_set_server(sv.s, 1), UHOMA_OK);
+		nt_sockaddr("127.0.0.1", uhoma_port(sv.s), &c.to, &c.to_len);
+	} else {
+		net = uhoma_memnet_create(8, 0);
+		a = nt_stack(net, 1, 1500, 1);
+		b = nt_stack(net, 2, 1500, 1);
+		assert_int_equal(uhoma_socket(a, 80, &sv.s), UHOMA_OK);
+		nt_addr(1, 80, &c.to, &c.to_len);
+	}
+	assert_int_equal(uhoma_socket(b, 0, &c.s), UHOMA_OK);
+	ra = nt_buffers(sv.s, NT_REGION);
+	rb = nt_buffers(c.s, NT_REGION);
 	sv.owed = calloc(NRPC, sizeof(*sv.owed));
-	c.s = d.cli;
-	uh_alloc_fault_set(200000, 43);     /* 20 % */
+	uh_alloc_fault_set(200000, udp ? 44 : 43);     /* 20 % */
 	for (unsigned i = 0; i < NRPC; i++) {
 		assert_int_equal(client_send(&c, i), UHOMA_OK);
 		serve(&sv);
@@ -294,11 +312,23 @@ static void threads__every_rpc_ends(void **state)
 		uh_test_sleep_ns(200000);
 	}
 	uh_alloc_fault_set(0, 0);
-	print_message("threads: %llu allocations failed; %u complete, %u "
+	/* Then as long again with memory back. */
+	t0 = nt_now();
+	while (c.ended_n < NRPC && nt_now() - t0 < 2.0) {
+		serve(&sv);
+		client_take(&c);
+		uh_test_sleep_ns(200000);
+	}
+	print_message("%s: %llu allocations failed; %u complete, %u "
 		      "failed, %u sends and %llu replies refused\n",
+		      udp ? "udp" : "memnet",
 		      (unsigned long long)(uh_alloc_faults() - before), c.ok,
 		      c.failed, c.nomem_sends,
 		      (unsigned long long)sv.nomem_replies);
+	if (c.ended_n != NRPC) {
+		dump("client", c.s);
+		dump("server", sv.s);
+	}
 	assert_int_equal(c.ended_n, NRPC);
 	assert_int_equal(c.ok + c.failed + c.nomem_sends, NRPC);
 	assert_true(uh_alloc_faults() > before);
@@ -314,7 +344,23 @@ static void threads__every_rpc_ends(void **state)
 	}
 	assert_int_equal(c.ok, 50);
 	free(sv.owed);
-	nt_pair_close(&d);
+	uhoma_close(c.s);
+	uhoma_close(sv.s);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	if (net)
+		uhoma_memnet_destroy(net);
+	nt_unmap(ra, NT_REGION);
+	nt_unmap(rb, NT_REGION);
+}
+
+static void threads__every_rpc_ends(void **state)
+{
+	(void)state;
+	if (!uh_alloc_fault_set(0, 0))
+		skip();
+	threads_run(false);
+	threads_run(true);
 }
 
 /* Setting up and tearing down with 2 %, 10 % or half of the allocations
