@@ -436,7 +436,8 @@ static bool dispatch(struct uhoma_stack *st, struct uhoma_sock *s,
 				h->u.data.message_length, &drop);
 			if (!rpc) {
 				uh_stack_drop(st, drop);
-				return drop == UH_DROP_NOT_SERVER;
+				return drop == UH_DROP_NOT_SERVER ||
+				       drop == UH_DROP_NO_REGION;
 			}
 		}
 	}

@@ -453,6 +453,10 @@ struct uh_rpc *uh_rpc_find_or_new_server(struct uhoma_sock *s,
 		*drop = UH_DROP_NOT_SERVER;
 		goto drop_ref;
 	}
+	if (uh_sock_region_overdue(s)) {
+		*drop = UH_DROP_NO_REGION;  /* refused as by a non-server */
+		goto drop_ref;
+	}
 	switch (dedup_admit(s, peer, sport, id)) {
 	case UH_DEDUP_NEW:
 		break;

@@ -133,6 +133,7 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port,
 		return UHOMA_ERR_NOMEM;
 	memset(s, 0, sizeof(*s));
 	s->stack = st;
+	s->open_tick = atomic_load_explicit(&st->ticks, memory_order_relaxed);
 	uh_lock_init(&s->lock, &sock_class);
 	uh_rculist_init(&s->active);
 	uh_twheel_init(&s->timers);
@@ -383,6 +384,15 @@ void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 		bufs_insert(s, rpc);
 	}
 	uh_unlock(&s->lock);
+}
+
+bool uh_sock_region_overdue(struct uhoma_sock *s)
+{
+	uint64_t now = atomic_load_explicit(&s->stack->ticks,
+					    memory_order_relaxed);
+
+	return !uh_pool_region(&s->pool) &&
+	       now - s->open_tick >= s->stack->cfg.timeout_ticks;
 }
 
 void uh_sock_check_bufs(struct uhoma_sock *s)

@@ -66,6 +66,8 @@ struct uhoma_sock {
 					* a second uh_sock_shutdown waits
 					* for it */
 	_Atomic bool is_server;        /* written under lock */
+	uint64_t open_tick;            /* immutable: the stack's tick when
+					* it opened (uh_sock_region_overdue) */
 	_Atomic int protect_count;     /* see above */
 	struct uh_rculist active;      /* every live RPC */
 	struct uh_twheel timers;       /* RPCs by the tick they are next
@@ -257,6 +259,17 @@ void uh_sock_unwait_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
 
 /* @rpc (locked, waiting) was just proven: moves it to its new place. */
 void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
+
+/*
+ * Whether @s has served its clients long enough without a buffer region:
+ * none is set, and timeout_ticks have passed since it opened. A request
+ * that arrives before the region may wait for it that long (a server sets
+ * its region just after it opens); after that the socket refuses requests
+ * (UH_DROP_NO_REGION) and the timer ends those still waiting, so that
+ * their clients fail -- a server that never sets a region would otherwise
+ * keep them waiting for ever, each probe answered BUSY.
+ */
+bool uh_sock_region_overdue(struct uhoma_sock *s);
 
 /* Gives freed pool space to waiting messages: called when the application
  * returns pages and when the reaper frees a message's. No lock may be

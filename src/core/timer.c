@@ -236,6 +236,12 @@ static void waiting_on_us(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 				 sched_next(silence, c->resend_ticks,
 					    c->resend_interval, SERVER_BACKOFF),
 				 rpc->silent_since + c->timeout_ticks);
+	/* Waiting for a region that does not exist: looked at again when
+	 * the socket's patience ends (check_server, sock.h). */
+	if (rpc->in.waiting_bufs && !uh_pool_region(&rpc->sock->pool))
+		rpc->timer_due = min_u64(rpc->timer_due,
+					 rpc->sock->open_tick +
+						 c->timeout_ticks);
 }
 
 /* Looks at server RPC @rpc at tick @now, @k ticks after the last look;
@@ -318,6 +324,15 @@ static void check_server(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 						    c->resend_interval,
 						    SERVER_BACKOFF),
 			rpc->silent_since + c->timeout_ticks + slack);
+		return;
+	}
+	if (rpc->in.waiting_bufs && uh_sock_region_overdue(rpc->sock)) {
+		/* Still no region to put it in: the socket refuses requests
+		 * now, and this one ends, so that its client's next probe
+		 * draws RPC_UNKNOWN (or the refusal) and it fails rather
+		 * than wait for ever (sock.h). */
+		uh_stack_drop(rpc->sock->stack, UH_DROP_NO_REGION);
+		uh_rpc_end(rpc, p);
 		return;
 	}
 	if (rpc->in.waiting_bufs || waiting_for_grant(rpc)) {

@@ -38,6 +38,7 @@ static const char *const drop_name[UH_DROP_NREASONS] = {
 	[UH_DROP_NOMEM] = "nomem",
 	[UH_DROP_FREEZE] = "freeze",
 	[UH_DROP_SPOOFED] = "spoofed",
+	[UH_DROP_NO_REGION] = "no_region",
 };
 
 size_t uh_wire_header_len(unsigned type)

@@ -124,6 +124,8 @@ enum uh_drop {
 	UH_DROP_FREEZE,         /* FREEZE (debugging only; ignored) */
 	UH_DROP_SPOOFED,        /* source port not the one it was sent from
 				 * (UDP: any local process could forge it) */
+	UH_DROP_NO_REGION,      /* request for a server that has had no buffer
+				 * region for timeout_ticks (sock.h) */
 	UH_DROP_NREASONS
 };
 

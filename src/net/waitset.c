@@ -226,6 +226,13 @@ static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 static __thread bool tl_interrupted;
 /* The mask this thread's waits run with (NULL: its own). */
 static __thread const sigset_t *tl_wait_mask;
+/* Inside a blocking wait's system call (uh_waitset_in_wait). */
+static __thread volatile bool tl_in_wait;
+
+bool uh_waitset_in_wait(void)
+{
+	return tl_in_wait;
+}
 
 void uh_waitset_wait_sigmask(const sigset_t *mask)
 {
@@ -246,9 +253,11 @@ static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 		     int max, int64_t timeout_ns)
 {
 	struct timespec ts;
-	int got = 0, r = ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts),
-			       tl_wait_mask);
+	int got = 0, r;
 
+	tl_in_wait = timeout_ns != 0;
+	r = ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts), tl_wait_mask);
+	tl_in_wait = false;
 	/* (Before the lock calls below can change errno.) */
 	if (r < 0 && errno == EINTR)
 		tl_interrupted = true;
@@ -318,7 +327,9 @@ int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 				 timeout_ns);
 	if (max > WAIT_EVENTS)
 		max = WAIT_EVENTS;
+	tl_in_wait = timeout_ns != 0;
 	ne = epoll_wait_ns(ws->epfd, ev, max, timeout_ns);
+	tl_in_wait = false;
 	if (ne < 0 && errno == EINTR)
 		tl_interrupted = true;
 	for (int e = 0; e < ne; e++) {

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "preload/fdtable.h"
+#include "preload/sigwatch.h"
 
 #define FDT_MAX (1u << 20)
 
@@ -59,6 +60,7 @@ struct hsock *fdt_get(int fd)
 		} while (!atomic_compare_exchange_weak(&h->refs, &r, r + 1));
 		if (r == 0)
 			continue;
+		sigwatch_enter();   /* a reference held: sigwatch.h */
 		if (atomic_load_explicit(&table[fd], memory_order_acquire) == h)
 			return h;
 		fdt_put(h);         /* the slot changed under us */
@@ -69,8 +71,10 @@ void fdt_put(struct hsock *h)
 {
 	int cs;
 
-	if (atomic_fetch_sub(&h->refs, 1) != 1)
+	if (atomic_fetch_sub(&h->refs, 1) != 1) {
+		sigwatch_leave();
 		return;
+	}
 	/* The close runs the C library's cancellation points (a write to
 	 * a wake-up descriptor) with uhoma's locks held: a cancellation
 	 * acting there left a waitset's mutex locked by a thread that no
@@ -85,6 +89,7 @@ void fdt_put(struct hsock *h)
 	free_list = h;
 	pthread_mutex_unlock(&free_lock);
 	pthread_setcancelstate(cs, NULL);
+	sigwatch_leave();
 }
 
 struct hsock *fdt_alloc(struct uhoma_sock *s, int family)
@@ -112,6 +117,7 @@ struct hsock *fdt_alloc(struct uhoma_sock *s, int family)
 	memset(&h->rcvbuf, 0, sizeof(h->rcvbuf));
 	pthread_mutex_unlock(&h->lock);
 	atomic_store_explicit(&h->refs, 1, memory_order_release);
+	sigwatch_enter();
 	return h;
 }
 
@@ -141,8 +147,10 @@ struct hsock *fdt_remove(int fd, bool *last)
 	if (fd < 0 || (size_t)fd >= atomic_load(&table_size))
 		return NULL;
 	h = atomic_exchange(&table[fd], NULL);
-	if (h)
+	if (h) {
 		*last = atomic_fetch_sub(&h->slots, 1) == 1;
+		sigwatch_enter();   /* the slot's reference is the caller's */
+	}
 	return h;
 }
 

@@ -53,6 +53,7 @@
 #include "runtime/signals.h"
 #include "util/addr.h"
 #include "preload/fdtable.h"
+#include "preload/sigwatch.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -304,11 +305,14 @@ EXPORT int socket(int domain, int type, int protocol)
 		int cs, r, e;
 
 		/* The first makes the stack, under a lock, through the C
-		 * library's cancellation points: never unwound there. */
+		 * library's cancellation points: never unwound there; nor
+		 * entered again by a handler (sigwatch.h). */
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+		sigwatch_enter();
 		r = homa_socket(domain, type);
 		e = errno;
 		pthread_setcancelstate(cs, NULL);
+		sigwatch_leave();
 		errno = e;
 		return r;
 	}

@@ -46,10 +46,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "api/usermem.h"
+#include "net/waitset.h"
+#include "preload/sigwatch.h"
 #include "runtime/signals.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -137,7 +141,8 @@ static bool maybe_a_waiters(int sig, const siginfo_t *info)
 	return syscall(SYS_gettid) != getpid();
 }
 
-static void wrapper(int sig, siginfo_t *info, void *uc)
+/* Runs the program's handler for @sig, then reports it (above). */
+static void run_handler(int sig, siginfo_t *info, void *uc)
 {
 	struct handler_rec *r = NULL;
 	int e;
@@ -152,6 +157,111 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 	if (maybe_a_waiters(sig, info))
 		uh_signals_handled(sig);
 	errno = e;
+}
+
+/*
+ * Handlers deferred while this thread runs a call on a Homa socket
+ * (sigwatch.h). Thread-local, and touched by this thread and its own
+ * handlers only: the wrapper appends only while tl_depth > 0, and
+ * run_deferred takes entries only with tl_depth == 0 or every signal
+ * blocked. A standard signal already deferred is not deferred twice (the
+ * kernel does not queue those either); past DEFER_MAX the rest are
+ * counted lost.
+ */
+#define DEFER_MAX 4
+
+struct deferred {
+	int sig;
+	siginfo_t info;
+	ucontext_t uc;           /* a copy: the handler may read it */
+};
+
+static __thread volatile int tl_depth;
+static __thread struct deferred tl_deferred[DEFER_MAX];
+static __thread volatile int tl_ndeferred;
+static _Atomic uint64_t deferred_lost;
+
+static void defer(int sig, const siginfo_t *info, const void *uc)
+{
+	int n = tl_ndeferred;
+
+	if (sig < SIGRTMIN)
+		for (int i = 0; i < n && i < DEFER_MAX; i++)
+			if (tl_deferred[i].sig == sig)
+				return;
+	/* A slot of one's own: another handler (a second signal) may
+	 * interrupt this one and defer its own meanwhile. No run_deferred
+	 * can: it runs with tl_depth 0, and this thread's is above. */
+	n = __atomic_fetch_add(&tl_ndeferred, 1, __ATOMIC_RELAXED);
+	if (n >= DEFER_MAX) {
+		__atomic_fetch_sub(&tl_ndeferred, 1, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&deferred_lost, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	tl_deferred[n].sig = sig;
+	if (info)
+		tl_deferred[n].info = *info;
+	else
+		memset(&tl_deferred[n].info, 0, sizeof(siginfo_t));
+	if (uc)
+		memcpy(&tl_deferred[n].uc, uc, sizeof(ucontext_t));
+}
+
+/* Runs the deferred handlers in order, each with every asynchronous
+ * signal blocked (a deferred handler does not nest, and runs with at
+ * least the mask the kernel would have given it), the caller's errno
+ * kept. Each entry is looked at and taken with the signals blocked: a
+ * handler that ran at once in between (this thread is at depth 0) may
+ * itself have run what was deferred, and the count must not be read
+ * before it and decremented after (it went to -1, and the next deferral
+ * wrote below the array, into the C library's thread data). */
+static void run_deferred(void)
+{
+	int e = errno;
+	sigset_t all;
+
+	uh_signals_async(&all);
+	for (;;) {
+		struct deferred d;
+		sigset_t old;
+		int n;
+
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		n = tl_ndeferred;
+		if (n <= 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			break;
+		}
+		d = tl_deferred[0];
+		memmove(&tl_deferred[0], &tl_deferred[1],
+			(size_t)(n - 1) * sizeof(tl_deferred[0]));
+		tl_ndeferred = n - 1;
+		run_handler(d.sig, &d.info, &d.uc);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	errno = e;
+}
+
+void sigwatch_enter(void)
+{
+	tl_depth = tl_depth + 1;
+}
+
+void sigwatch_leave(void)
+{
+	tl_depth = tl_depth - 1;
+	if (tl_depth == 0 && tl_ndeferred > 0)
+		run_deferred();
+}
+
+static void wrapper(int sig, siginfo_t *info, void *uc)
+{
+	if (tl_depth > 0 && !uh_waitset_in_wait()) {
+		defer(sig, info, uc);
+		return;
+	}
+	run_handler(sig, info, uc);
 }
 
 static bool is_program_handler(void *fn)

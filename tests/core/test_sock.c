@@ -351,6 +351,75 @@ static void sock__reap_limit_bounds_a_pass(void **state)
 }
 
 /*
+ * A server that never sets a buffer region does not keep its clients
+ * waiting for ever. Requests wait for a region for timeout_ticks after
+ * the socket opened (a server sets it just after it opens); then the
+ * timer ends those still waiting, and later requests are refused like
+ * those to a socket that is not a server (the packet's input says
+ * "refuse": an ICMP-capable carrier answers port unreachable). A region
+ * set afterwards makes the socket serve again.
+ */
+static void sock__no_region_refuses_after_timeout(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *s;
+	uint32_t timeout;
+	void *region;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	timeout = h->st->cfg.timeout_ticks;
+	assert_int_equal(uh_sock_open(h->st, 80, NULL, &s), UHOMA_OK);
+	assert_false(inject_data(h, PEER, PEER_PORT, 80, 10, 30000, 0, 1424));
+	assert_int_equal(ct_metric(h, UH_M_BUFFER_WAITS), 1);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 1);
+	for (uint32_t t = 0; t + 1 < timeout; t++)
+		ct_tick(&net);
+	/* Still within its patience: a second request waits too. */
+	assert_false(inject_data(h, PEER, PEER_PORT, 80, 12, 10000, 0, 1424));
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 2);
+	assert_int_equal(ct_drops(h, UH_DROP_NO_REGION), 0);
+	/* Overdue: the first ends at once, the second at its first look
+	 * (resend_ticks after it came); a new request is refused. */
+	ct_tick(&net);
+	ct_tick(&net);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 1);
+	for (uint32_t t = 0; t < h->st->cfg.resend_ticks; t++)
+		ct_tick(&net);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 0);
+	assert_int_equal(ct_drops(h, UH_DROP_NO_REGION), 2);
+	assert_true(inject_data(h, PEER, PEER_PORT, 80, 14, 10000, 0, 1424));
+	assert_int_equal(ct_drops(h, UH_DROP_NO_REGION), 3);
+	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 0);
+	/* A client's probe for an ended one draws RPC_UNKNOWN. */
+	ct_clear(&net);
+	{
+		struct uh_hdr r;
+
+		memset(&r, 0, sizeof(r));
+		r.type = UH_PKT_RESEND;
+		r.sport = PEER_PORT;
+		r.dport = 80;
+		r.sender_id = 10;
+		r.u.resend.offset = 0;
+		r.u.resend.length = 1424;
+		ct_inject(h, PEER, &r, NULL, 0);
+	}
+	assert_int_equal(ct_count(&net, UH_PKT_RPC_UNKNOWN), 1);
+	/* With a region, it serves again. */
+	region = mmap(NULL, CT_REGION, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(region != MAP_FAILED);
+	assert_int_equal(uh_pool_setup(&s->pool, region, CT_REGION), UHOMA_OK);
+	assert_false(inject_data(h, PEER, PEER_PORT, 80, 16, 1000, 0, 1000));
+	assert_int_equal(ct_drops(h, UH_DROP_NO_REGION), 3);
+	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 3);
+	ct_net_free(&net);
+}
+
+/*
  * Messages without buffer space wait in order: those whose senders have
  * shown they exist first (a flood of forged first packets must not queue
  * ahead of real senders), then shortest first, FIFO among equals. When
@@ -568,6 +637,7 @@ int main(void)
 		UH_TEST(sock__protect_holds_off_reaper),
 		UH_TEST(sock__reap_limit_bounds_a_pass),
 		UH_TEST(sock__buffer_waiters_proven_then_shortest),
+		UH_TEST(sock__no_region_refuses_after_timeout),
 		UH_TEST(sock__restarted_response_leaves_buffer_wait),
 		UH_TEST(sock__close_sends_owed_acks),
 		UH_TEST(sock__reap_final_waits_for_references),

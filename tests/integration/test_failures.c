@@ -437,6 +437,100 @@ static void behind_server__stale_resends_ignored(void **state)
 	nt_pair_close(&d);
 }
 
+/* A server that never sets its buffer region: its clients fail -- they
+ * used to wait for ever, every probe answered BUSY -- while one that sets
+ * its region late, within the timeout, serves the requests that came
+ * before it. */
+static void no_region__clients_fail_not_wait(void **state)
+{
+	struct uhoma_memnet *net = uhoma_memnet_create(9, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	struct uhoma_sock *srv, *cli;
+	struct uhoma_metrics met;
+	struct uhoma_msg m;
+	void *rb, *ra;
+	uint64_t t0;
+	int got = 0, rc = 0;
+
+	(void)state;
+	assert_int_equal(uhoma_socket(a, 80, &srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
+	rb = nt_buffers(cli, NT_REGION);
+	send_to(cli, 1, 80, 100, 1);
+	send_to(cli, 1, 80, 200000, 2);
+	t0 = uhoma_memnet_now(net);
+	while (got < 2 && uhoma_memnet_now(net) - t0 < 1000 * TICK_NS) {
+		uhoma_memnet_run(net, TICK_NS);
+		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+			assert_true(rc == UHOMA_ERR_TIMEDOUT ||
+				    rc == UHOMA_ERR_NOT_CONNECTED);
+			got++;
+		}
+	}
+	assert_int_equal(got, 2);
+	/* The timeout, then the restarts' timeout: well within 5 of them. */
+	assert_true(uhoma_memnet_now(net) - t0 <= 500 * TICK_NS);
+	uhoma_metrics(a, &met);
+	assert_true(met.drops[UH_DROP_NO_REGION] > 0);
+	/* The region set now: the socket serves again. */
+	ra = nt_buffers(srv, NT_REGION);
+	send_to(cli, 1, 80, 1000, 3);
+	for (int t = 0; t < 50 && (rc = nt_recv_nb(cli, &m)) == UHOMA_ERR_AGAIN;
+	     t++) {
+		uhoma_memnet_run(net, TICK_NS);
+		nt_echo_ready(srv, msgbuf);
+	}
+	assert_int_equal(rc, 1000);
+	uhoma_msg_release(cli, &m);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	uhoma_memnet_destroy(net);
+	nt_unmap(ra, NT_REGION);
+	nt_unmap(rb, NT_REGION);
+}
+
+/* Set within the timeout, the region takes the requests that waited. */
+static void late_region__early_requests_served(void **state)
+{
+	struct uhoma_memnet *net = uhoma_memnet_create(10, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
+	struct uhoma_sock *srv, *cli;
+	struct uhoma_msg m;
+	void *rb, *ra;
+	int got = 0, rc;
+
+	(void)state;
+	assert_int_equal(uhoma_socket(a, 80, &srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
+	rb = nt_buffers(cli, NT_REGION);
+	send_to(cli, 1, 80, 100, 1);
+	send_to(cli, 1, 80, 200000, 2);
+	uhoma_memnet_run(net, 30 * TICK_NS);
+	ra = nt_buffers(srv, NT_REGION);
+	for (int t = 0; t < 100 && got < 2; t++) {
+		uhoma_memnet_run(net, TICK_NS);
+		nt_echo_ready(srv, msgbuf);
+		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+			assert_true(rc == 100 || rc == 200000);
+			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
+			uhoma_msg_release(cli, &m);
+			got++;
+		}
+	}
+	assert_int_equal(got, 2);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(a);
+	uhoma_stack_destroy(b);
+	uhoma_memnet_destroy(net);
+	nt_unmap(ra, NT_REGION);
+	nt_unmap(rb, NT_REGION);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +542,8 @@ int main(void)
 		UH_TEST(live_server__confirmed_rpcs_probed_less),
 		UH_TEST(slow_taker__complete_responses_acked_on_request),
 		UH_TEST(behind_server__stale_resends_ignored),
+		UH_TEST(no_region__clients_fail_not_wait),
+		UH_TEST(late_region__early_requests_served),
 	};
 	int rc;
 

@@ -1550,6 +1550,119 @@ static void run_child(const char *mode, const char *config)
 		fprintf(stderr, "%s: child status %#x\n", mode, st);
 }
 
+/*
+ * Handlers that call back in (helper-34): close and sendmsg are
+ * async-signal-safe, and a program may call them from a handler -- one
+ * that closes its sockets on SIGTERM. A handler that interrupted a thread
+ * inside a call on a Homa socket, holding uhoma's locks or a read
+ * section, deadlocked on them (the process hung in every run), or broke
+ * the validator's rules in the debug build. The preload now runs such a
+ * handler when the interrupted call ends (preload/sigwatch.h). Here a
+ * thread sends and receives without pause while another signals it every
+ * 200 us; its handler sends on a third socket, and every fourth time
+ * closes the socket the thread is using (which then makes a new one).
+ */
+static struct hsock reenter_h;
+static _Atomic int reenter_fd = -1;
+static _Atomic unsigned reenter_runs, reenter_sends, reenter_closes;
+
+static void reenter_handler(int sig)
+{
+	uint8_t b[10] = { 0 };
+	int fd, e = errno;
+
+	(void)sig;
+	if (atomic_fetch_add(&reenter_runs, 1) % 4 == 3) {
+		fd = atomic_exchange(&reenter_fd, -1);
+		if (fd >= 0 && close(fd) == 0)
+			atomic_fetch_add(&reenter_closes, 1);
+	} else {
+		struct sockaddr_storage to;
+		struct homa_sendmsg_args a = { 0 };
+		struct iovec iov = { b, sizeof(b) };
+		struct msghdr h = { 0 };
+
+		h.msg_name = &to;
+		h.msg_namelen = server_addr(AF_INET, &to);
+		h.msg_iov = &iov;
+		h.msg_iovlen = 1;
+		h.msg_control = &a;
+		if (sendmsg(reenter_h.fd, &h, MSG_DONTWAIT) == 0)
+			atomic_fetch_add(&reenter_sends, 1);
+	}
+	errno = e;
+}
+
+static _Atomic bool reenter_stop;
+static _Atomic unsigned reenter_rpcs;
+
+static void *reenter_worker(void *arg)
+{
+	static uint8_t buf[20000];
+
+	(void)arg;
+	while (!atomic_load(&reenter_stop)) {
+		struct homa_recvmsg_args ra = { 0 };
+		uint64_t id;
+		int fd = atomic_load(&reenter_fd);
+
+		if (fd < 0) {
+			/* (No region: the responses are not the point, and
+			 * a handler cannot unmap one.) */
+			fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_HOMA);
+			if (fd < 0)
+				continue;
+			atomic_store(&reenter_fd, fd);
+		}
+		if (send_request(fd, AF_INET, buf,
+				 1 + atomic_load(&reenter_rpcs) * 7919 %
+					     sizeof(buf), 0, 0, &id) == 0) {
+			atomic_fetch_add(&reenter_rpcs, 1);
+			(void)receive(fd, &ra, id, MSG_DONTWAIT, NULL);
+		}
+	}
+	return NULL;
+}
+
+static int reenter_child(void)
+{
+	struct sigaction sa = { 0 };
+	pthread_t t;
+
+	alarm(20);                     /* a hang ends the child */
+	if (start_server() < 0 || open_homa(AF_INET, &reenter_h) != 0)
+		return 2;
+	sa.sa_handler = reenter_handler;
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGUSR2, &sa, NULL) != 0 ||
+	    pthread_create(&t, NULL, reenter_worker, NULL) != 0)
+		return 3;
+	for (int i = 0; i < 5000; i++) {
+		struct timespec d = { 0, 200000 };
+
+		pthread_kill(t, SIGUSR2);
+		nanosleep(&d, NULL);
+	}
+	atomic_store(&reenter_stop, true);
+	pthread_join(t, NULL);
+	if (atomic_load(&reenter_runs) < 1000 ||
+	    atomic_load(&reenter_sends) == 0 ||
+	    atomic_load(&reenter_closes) == 0 || atomic_load(&reenter_rpcs) == 0) {
+		fprintf(stderr, "reenter: %u handlers, %u sends, %u closes, "
+			"%u rpcs\n", atomic_load(&reenter_runs),
+			atomic_load(&reenter_sends),
+			atomic_load(&reenter_closes),
+			atomic_load(&reenter_rpcs));
+		return 4;
+	}
+	_exit(0);                      /* (the server's threads) */
+}
+
+static void check_handler_reenters(void)
+{
+	run_child("reenter", NULL);
+}
+
 /* A signal that lands between two of the library's waits in the carrier
  * is EINTR too, for a handler installed the way most programs do it --
  * signal(), after the socket was made: the preload sees the handler
@@ -2999,6 +3112,7 @@ int main(int argc, char **argv)
 		{ "sigaction_race", check_sigaction_race },
 		{ "faults", check_faults },
 		{ "eintr_restart_flag", check_eintr_restart_flag },
+		{ "handler_reenters", check_handler_reenters },
 		{ "cancel", check_cancel },
 		{ "cancel_while_closing", check_cancel_while_closing },
 		{ "cancel_blocked_send", check_cancel_blocked_send },
@@ -3032,6 +3146,8 @@ int main(int argc, char **argv)
 		return main_idle_child();
 	if (argc == 2 && strcmp(argv[1], "cancel_close") == 0)
 		return cancel_close_child();
+	if (argc == 2 && strcmp(argv[1], "reenter") == 0)
+		return reenter_child();
 	if (argc == 2 && strcmp(argv[1], "args_changed") == 0) {
 		if (start_server() < 0)
 			return 2;
