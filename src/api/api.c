@@ -405,8 +405,9 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		return (UHOMA_ERR_INVALID_ARGUMENT);
 	msg->id = 0;
 	st = s->stack;
-	if (!uh_pool_region(&s->pool))
-		return (UHOMA_ERR_NO_BUFFER);
+	if (!uh_pool_region(&s->pool))   /* shut down says so first */
+		return atomic_load(&s->shutdown) ? UHOMA_ERR_SHUTDOWN
+						 : UHOMA_ERR_NO_BUFFER;
 	uh_sock_reap_some(s);
 	(void)uh_runtime_take_interrupt();   /* another call's, if any */
 	start = checked = uh_now_ns();

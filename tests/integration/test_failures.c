@@ -469,6 +469,9 @@ static void no_region__clients_fail_not_wait(void **state)
 		}
 	}
 	assert_int_equal(got, 2);
+	/* Receiving there says why it cannot (helper-34: after a shutdown
+	 * it said NO_BUFFER, where every call says SHUTDOWN). */
+	assert_int_equal(nt_recv_nb(srv, &m), UHOMA_ERR_NO_BUFFER);
 	/* The timeout, then the restarts' timeout: well within 5 of them. */
 	assert_true(uhoma_memnet_now(net) - t0 <= 500 * TICK_NS);
 	uhoma_metrics(a, &met);
@@ -490,6 +493,25 @@ static void no_region__clients_fail_not_wait(void **state)
 	uhoma_memnet_destroy(net);
 	nt_unmap(ra, NT_REGION);
 	nt_unmap(rb, NT_REGION);
+}
+
+/* A socket shut down before it had a region: receiving says SHUTDOWN, as
+ * every other call on it does, not NO_BUFFER. */
+static void no_region__shutdown_says_shutdown(void **state)
+{
+	struct uhoma_memnet *net = uhoma_memnet_create(11, 1);
+	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
+	struct uhoma_sock *s;
+	struct uhoma_msg m;
+
+	(void)state;
+	assert_int_equal(uhoma_socket(a, 80, &s), UHOMA_OK);
+	assert_int_equal(nt_recv_nb(s, &m), UHOMA_ERR_NO_BUFFER);
+	assert_int_equal(uhoma_shutdown(s), UHOMA_OK);
+	assert_int_equal(nt_recv_nb(s, &m), UHOMA_ERR_SHUTDOWN);
+	uhoma_close(s);
+	uhoma_stack_destroy(a);
+	uhoma_memnet_destroy(net);
 }
 
 /* Set within the timeout, the region takes the requests that waited. */
@@ -544,6 +566,7 @@ int main(void)
 		UH_TEST(behind_server__stale_resends_ignored),
 		UH_TEST(no_region__clients_fail_not_wait),
 		UH_TEST(late_region__early_requests_served),
+		UH_TEST(no_region__shutdown_says_shutdown),
 	};
 	int rc;
 

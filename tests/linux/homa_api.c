@@ -1660,7 +1660,14 @@ static int reenter_child(void)
 
 static void check_handler_reenters(void)
 {
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer reports every allocation made in a handler, and
+	 * a sendmsg through uhoma allocates (the limit uhoma(7) states: a
+	 * handler that interrupted the program's own malloc). */
+	(void)run_child;
+#else
 	run_child("reenter", NULL);
+#endif
 }
 
 /* A signal that lands between two of the library's waits in the carrier
