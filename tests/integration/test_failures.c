@@ -437,62 +437,95 @@ static void behind_server__stale_resends_ignored(void **state)
 	nt_pair_close(&d);
 }
 
+/* Two stacks on a virtual clock, as nt_pair_open makes them, but the
+ * server's socket without a buffer region (give_region sets one). */
+static void pair_no_region(struct nt_pair *d, uint64_t seed)
+{
+	memset(d, 0, sizeof(*d));
+	d->net = uhoma_memnet_create(seed, 1);
+	d->a = nt_stack(d->net, 1, 1500, 0);
+	d->b = nt_stack(d->net, 2, 1500, 0);
+	assert_int_equal(uhoma_socket(d->a, 80, &d->srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(d->b, 0, &d->cli), UHOMA_OK);
+	d->rb = nt_buffers(d->cli, NT_REGION);
+	d->rb_len = NT_REGION;
+}
+
+static void give_region(struct nt_pair *d)
+{
+	d->ra = nt_buffers(d->srv, NT_REGION);
+	d->ra_len = NT_REGION;
+}
+
 /* A server that never sets its buffer region: its clients fail -- they
- * used to wait for ever, every probe answered BUSY -- while one that sets
- * its region late, within the timeout, serves the requests that came
- * before it. */
+ * used to wait for ever, every probe answered BUSY -- and once it sets
+ * one it serves again. */
 static void no_region__clients_fail_not_wait(void **state)
 {
-	struct uhoma_memnet *net = uhoma_memnet_create(9, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	struct uhoma_sock *srv, *cli;
+	struct nt_pair d;
 	struct uhoma_metrics met;
 	struct uhoma_msg m;
-	void *rb, *ra;
 	uint64_t t0;
 	int got = 0, rc = 0;
 
 	(void)state;
-	assert_int_equal(uhoma_socket(a, 80, &srv), UHOMA_OK);
-	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
-	rb = nt_buffers(cli, NT_REGION);
-	send_to(cli, 1, 80, 100, 1);
-	send_to(cli, 1, 80, 200000, 2);
-	t0 = uhoma_memnet_now(net);
-	while (got < 2 && uhoma_memnet_now(net) - t0 < 1000 * TICK_NS) {
-		uhoma_memnet_run(net, TICK_NS);
-		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
+	pair_no_region(&d, 9);
+	send_to(d.cli, 1, 80, 100, 1);
+	send_to(d.cli, 1, 80, 200000, 2);
+	t0 = uhoma_memnet_now(d.net);
+	while (got < 2 && uhoma_memnet_now(d.net) - t0 < 1000 * TICK_NS) {
+		uhoma_memnet_run(d.net, TICK_NS);
+		while ((rc = nt_recv_nb(d.cli, &m)) != UHOMA_ERR_AGAIN) {
 			assert_true(rc == UHOMA_ERR_TIMEDOUT ||
 				    rc == UHOMA_ERR_NOT_CONNECTED);
 			got++;
 		}
 	}
 	assert_int_equal(got, 2);
-	/* Receiving there says why it cannot (helper-34: after a shutdown
-	 * it said NO_BUFFER, where every call says SHUTDOWN). */
-	assert_int_equal(nt_recv_nb(srv, &m), UHOMA_ERR_NO_BUFFER);
+	/* Receiving there says why it cannot. */
+	assert_int_equal(nt_recv_nb(d.srv, &m), UHOMA_ERR_NO_BUFFER);
 	/* The timeout, then the restarts' timeout: well within 5 of them. */
-	assert_true(uhoma_memnet_now(net) - t0 <= 500 * TICK_NS);
-	uhoma_metrics(a, &met);
+	assert_true(uhoma_memnet_now(d.net) - t0 <= 500 * TICK_NS);
+	uhoma_metrics(d.a, &met);
 	assert_true(met.drops[UH_DROP_NO_REGION] > 0);
 	/* The region set now: the socket serves again. */
-	ra = nt_buffers(srv, NT_REGION);
-	send_to(cli, 1, 80, 1000, 3);
-	for (int t = 0; t < 50 && (rc = nt_recv_nb(cli, &m)) == UHOMA_ERR_AGAIN;
-	     t++) {
-		uhoma_memnet_run(net, TICK_NS);
-		nt_echo_ready(srv, msgbuf);
+	give_region(&d);
+	send_to(d.cli, 1, 80, 1000, 3);
+	for (int t = 0;
+	     t < 50 && (rc = nt_recv_nb(d.cli, &m)) == UHOMA_ERR_AGAIN; t++) {
+		uhoma_memnet_run(d.net, TICK_NS);
+		nt_echo_ready(d.srv, msgbuf);
 	}
 	assert_int_equal(rc, 1000);
-	uhoma_msg_release(cli, &m);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
-	uhoma_memnet_destroy(net);
-	nt_unmap(ra, NT_REGION);
-	nt_unmap(rb, NT_REGION);
+	uhoma_msg_release(d.cli, &m);
+	nt_pair_close(&d);
+}
+
+/* Set within the timeout, the region takes the requests that waited. */
+static void late_region__early_requests_served(void **state)
+{
+	struct nt_pair d;
+	struct uhoma_msg m;
+	int got = 0, rc;
+
+	(void)state;
+	pair_no_region(&d, 10);
+	send_to(d.cli, 1, 80, 100, 1);
+	send_to(d.cli, 1, 80, 200000, 2);
+	uhoma_memnet_run(d.net, 30 * TICK_NS);
+	give_region(&d);
+	for (int t = 0; t < 100 && got < 2; t++) {
+		uhoma_memnet_run(d.net, TICK_NS);
+		nt_echo_ready(d.srv, msgbuf);
+		while ((rc = nt_recv_nb(d.cli, &m)) != UHOMA_ERR_AGAIN) {
+			assert_true(rc == 100 || rc == 200000);
+			assert_true(nt_check(d.cli, &m, (size_t)rc, m.cookie));
+			uhoma_msg_release(d.cli, &m);
+			got++;
+		}
+	}
+	assert_int_equal(got, 2);
+	nt_pair_close(&d);
 }
 
 /* A socket shut down before it had a region: receiving says SHUTDOWN, as
@@ -512,45 +545,6 @@ static void no_region__shutdown_says_shutdown(void **state)
 	uhoma_close(s);
 	uhoma_stack_destroy(a);
 	uhoma_memnet_destroy(net);
-}
-
-/* Set within the timeout, the region takes the requests that waited. */
-static void late_region__early_requests_served(void **state)
-{
-	struct uhoma_memnet *net = uhoma_memnet_create(10, 1);
-	struct uhoma_stack *a = nt_stack(net, 1, 1500, 0);
-	struct uhoma_stack *b = nt_stack(net, 2, 1500, 0);
-	struct uhoma_sock *srv, *cli;
-	struct uhoma_msg m;
-	void *rb, *ra;
-	int got = 0, rc;
-
-	(void)state;
-	assert_int_equal(uhoma_socket(a, 80, &srv), UHOMA_OK);
-	assert_int_equal(uhoma_socket(b, 0, &cli), UHOMA_OK);
-	rb = nt_buffers(cli, NT_REGION);
-	send_to(cli, 1, 80, 100, 1);
-	send_to(cli, 1, 80, 200000, 2);
-	uhoma_memnet_run(net, 30 * TICK_NS);
-	ra = nt_buffers(srv, NT_REGION);
-	for (int t = 0; t < 100 && got < 2; t++) {
-		uhoma_memnet_run(net, TICK_NS);
-		nt_echo_ready(srv, msgbuf);
-		while ((rc = nt_recv_nb(cli, &m)) != UHOMA_ERR_AGAIN) {
-			assert_true(rc == 100 || rc == 200000);
-			assert_true(nt_check(cli, &m, (size_t)rc, m.cookie));
-			uhoma_msg_release(cli, &m);
-			got++;
-		}
-	}
-	assert_int_equal(got, 2);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(a);
-	uhoma_stack_destroy(b);
-	uhoma_memnet_destroy(net);
-	nt_unmap(ra, NT_REGION);
-	nt_unmap(rb, NT_REGION);
 }
 
 int main(void)
