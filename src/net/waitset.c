@@ -234,6 +234,16 @@ bool uh_waitset_in_wait(void)
 	return tl_in_wait;
 }
 
+void uh_waitset_leave_wait(void)
+{
+	tl_in_wait = false;
+}
+
+void uh_waitset_enter_wait(void)
+{
+	tl_in_wait = true;
+}
+
 void uh_waitset_wait_sigmask(const sigset_t *mask)
 {
 	tl_wait_mask = mask;

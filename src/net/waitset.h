@@ -116,6 +116,12 @@ void uh_waitset_wait_sigmask(const sigset_t *mask);
  * (preload/sigwatch.c). Async-signal-safe. */
 bool uh_waitset_in_wait(void);
 
+/* For a signal handler that runs inside a wait: clears the mark while it
+ * runs (it may leave the wait for good, by siglongjmp), and sets it
+ * again. Async-signal-safe. */
+void uh_waitset_leave_wait(void);
+void uh_waitset_enter_wait(void);
+
 /* Wakes the threads waiting in uh_waitset_wait (and the next one, if none
  * is). */
 void uh_waitset_kick(struct uh_waitset *ws);

@@ -250,18 +250,35 @@ void sigwatch_enter(void)
 
 void sigwatch_leave(void)
 {
-	tl_depth = tl_depth - 1;
+	if (tl_depth > 0)
+		tl_depth = tl_depth - 1;
 	if (tl_depth == 0 && tl_ndeferred > 0)
 		run_deferred();
 }
 
 static void wrapper(int sig, siginfo_t *info, void *uc)
 {
-	if (tl_depth > 0 && !uh_waitset_in_wait()) {
+	int depth = tl_depth;
+
+	if (depth > 0 && !uh_waitset_in_wait()) {
 		defer(sig, info, uc);
 		return;
 	}
+	if (depth == 0) {
+		run_handler(sig, info, uc);
+		return;
+	}
+	/* In a wait: the handler runs now, as if the thread were outside
+	 * uhoma, which it is again if the handler jumps out of the wait
+	 * (siglongjmp: homa_api's longjmp check) -- the call never ends, and
+	 * its count and the wait's mark would otherwise stay set for ever,
+	 * every later handler of the thread deferred to a leave that never
+	 * comes. Both come back if the handler returns. */
+	tl_depth = 0;
+	uh_waitset_leave_wait();
 	run_handler(sig, info, uc);
+	uh_waitset_enter_wait();
+	tl_depth = depth;
 }
 
 static bool is_program_handler(void *fn)

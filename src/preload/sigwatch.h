@@ -15,7 +15,11 @@
  *
  * A call is counted from the moment it holds a reference to a Homa socket
  * (fdt_get, fdt_alloc, fdt_remove) to the moment it drops it (fdt_put):
- * fdtable.c calls these.
+ * fdtable.c calls these. The deferred handlers run in that last fdt_put,
+ * so with the call's cancellation still disabled; one that leaves by
+ * siglongjmp leaves it disabled (as one that left a wait that way always
+ * did). A handler that runs inside a wait and leaves it by siglongjmp
+ * leaves the thread counted outside, as the call is gone.
  */
 #ifndef UHOMA_PRELOAD_SIGWATCH_H
 #define UHOMA_PRELOAD_SIGWATCH_H

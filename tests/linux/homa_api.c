@@ -972,11 +972,18 @@ static int eintr_child(const char *env, unsigned within_ms)
  * waiting thread never came back to count itself out of the carrier's
  * wait, and every later close waited for it: for ever (helper-22). */
 static sigjmp_buf jumped;
+static _Atomic unsigned after_jump;
 
 static void jump_out(int sig)
 {
 	(void)sig;
 	siglongjmp(jumped, 1);
+}
+
+static void count_after_jump(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&after_jump, 1);
 }
 
 static int longjmp_child(void)
@@ -1003,6 +1010,25 @@ static int longjmp_child(void)
 	signal(SIGALRM, SIG_DFL);      /* now a hang ends the child */
 	alarm(5);
 	close_homa(&c);                /* hung here */
+	/* The thread's handlers still run, at once and after a call on a
+	 * Homa socket: the abandoned call left no mark that would defer
+	 * them to its end, which never comes (preload/sigwatch.h). */
+	if (signal(SIGUSR1, count_after_jump) == SIG_ERR)
+		return 8;
+	raise(SIGUSR1);
+	if (atomic_load(&after_jump) != 1)
+		return 9;
+	{
+		struct homa_recvmsg_args r2 = { 0 };
+		struct msghdr h2 = { 0 };
+
+		h2.msg_control = &r2;
+		h2.msg_controllen = sizeof(r2);
+		(void)recvmsg(a.fd, &h2, MSG_DONTWAIT);
+		raise(SIGUSR1);
+		if (atomic_load(&after_jump) != 2)
+			return 10;
+	}
 	close_homa(&a);
 	/* What the abandoned call held stays allocated (the jump is the
 	 * program's): no leak report at exit. */
@@ -1595,12 +1621,35 @@ static void reenter_handler(int sig)
 
 static _Atomic bool reenter_stop;
 static _Atomic unsigned reenter_rpcs;
+static _Atomic int reenter_waiting, reenter_jumped;
+static sigjmp_buf reenter_jmp;
+
+static void reenter_jump(int sig)
+{
+	(void)sig;
+	siglongjmp(reenter_jmp, 1);
+}
 
 static void *reenter_worker(void *arg)
 {
 	static uint8_t buf[20000];
 
-	(void)arg;
+	if (arg) {
+		/* First leave a wait by siglongjmp: the abandoned call must
+		 * not leave the thread counted inside (or inside a wait),
+		 * which would defer its handlers for ever, or run them at
+		 * once in the middle of the next call. */
+		struct homa_recvmsg_args ra = { 0 };
+		struct msghdr h = { 0 };
+
+		h.msg_control = &ra;
+		h.msg_controllen = sizeof(ra);
+		if (sigsetjmp(reenter_jmp, 1) == 0) {
+			atomic_store(&reenter_waiting, 1);
+			recvmsg(reenter_h.fd, &h, 0);  /* nothing comes */
+		}
+		atomic_store(&reenter_jumped, 1);
+	}
 	while (!atomic_load(&reenter_stop)) {
 		struct homa_recvmsg_args ra = { 0 };
 		uint64_t id;
@@ -1624,7 +1673,7 @@ static void *reenter_worker(void *arg)
 	return NULL;
 }
 
-static int reenter_child(void)
+static int reenter_child(bool jump_first)
 {
 	struct sigaction sa = { 0 };
 	pthread_t t;
@@ -1635,8 +1684,18 @@ static int reenter_child(void)
 	sa.sa_handler = reenter_handler;
 	sa.sa_flags = SA_RESTART;
 	if (sigaction(SIGUSR2, &sa, NULL) != 0 ||
-	    pthread_create(&t, NULL, reenter_worker, NULL) != 0)
+	    signal(SIGUSR1, reenter_jump) == SIG_ERR ||
+	    pthread_create(&t, NULL, reenter_worker,
+			   jump_first ? &reenter_h : NULL) != 0)
 		return 3;
+	if (jump_first) {
+		while (!atomic_load(&reenter_waiting))
+			usleep(1000);
+		usleep(50000);         /* in its wait by now */
+		pthread_kill(t, SIGUSR1);
+		while (!atomic_load(&reenter_jumped))
+			usleep(1000);
+	}
 	for (int i = 0; i < 5000; i++) {
 		struct timespec d = { 0, 200000 };
 
@@ -1667,6 +1726,7 @@ static void check_handler_reenters(void)
 	(void)run_child;
 #else
 	run_child("reenter", NULL);
+	run_child("reenter_jump", NULL);
 #endif
 }
 
@@ -3154,7 +3214,9 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "cancel_close") == 0)
 		return cancel_close_child();
 	if (argc == 2 && strcmp(argv[1], "reenter") == 0)
-		return reenter_child();
+		return reenter_child(false);
+	if (argc == 2 && strcmp(argv[1], "reenter_jump") == 0)
+		return reenter_child(true);
 	if (argc == 2 && strcmp(argv[1], "args_changed") == 0) {
 		if (start_server() < 0)
 			return 2;
