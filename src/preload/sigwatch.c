@@ -166,7 +166,7 @@ static void run_handler(int sig, siginfo_t *info, void *uc)
  * run_deferred takes entries only with tl_depth == 0 or every signal
  * blocked. A standard signal already deferred is not deferred twice (the
  * kernel does not queue those either); past DEFER_MAX the rest are
- * counted lost.
+ * dropped, counted, and the first drop said on stderr.
  */
 #define DEFER_MAX 4
 
@@ -194,9 +194,16 @@ static void defer(int sig, const siginfo_t *info, const void *uc)
 	 * can: it runs with tl_depth 0, and this thread's is above. */
 	n = __atomic_fetch_add(&tl_ndeferred, 1, __ATOMIC_RELAXED);
 	if (n >= DEFER_MAX) {
+		static const char msg[] =
+			"uhoma-preload: more than 4 signal handlers waited for "
+			"one call on a Homa socket to end; the rest were "
+			"dropped (uhoma(7))\n";
+
 		__atomic_fetch_sub(&tl_ndeferred, 1, __ATOMIC_RELAXED);
-		atomic_fetch_add_explicit(&deferred_lost, 1,
-					  memory_order_relaxed);
+		/* Said once, by a raw write (async-signal-safe). */
+		if (atomic_fetch_add_explicit(&deferred_lost, 1,
+					      memory_order_relaxed) == 0)
+			(void)!syscall(SYS_write, 2, msg, sizeof(msg) - 1);
 		return;
 	}
 	tl_deferred[n].sig = sig;
