@@ -424,6 +424,31 @@ static struct uh_dedup *steal_idle(struct uh_peertab *t,
 	return v;
 }
 
+/* The rings records gave up during one admission, freed once its lock is
+ * dropped (a free may block: rule 5). Two installs in one admission
+ * (lowered, then grown) give up two. */
+struct spares {
+	uint64_t *r[2];
+	uint32_t cap[2];
+};
+
+/* Installs @ring (@cap entries) in @d (locked), keeping the ring it gives
+ * up in @s. */
+static void install(struct uh_dedup_budget *b, struct uh_dedup *d,
+		    uint64_t *ring, uint32_t cap, struct spares *s)
+{
+	uint32_t old_cap = d->cap;
+	uint64_t *old = uh_dedup_install(d, ring, cap);
+	int i = s->r[0] ? 1 : 0;
+
+	if (!old)
+		return;
+	if (s->r[i])                 /* a third, which no admission makes */
+		ring_put(b, s->r[i], s->cap[i]);
+	s->r[i] = old;
+	s->cap[i] = old == ring ? cap : old_cap;
+}
+
 enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 					  uint64_t id,
 					  const struct uh_dedup_limits *lim,
@@ -432,8 +457,9 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 	uint64_t key = uh_dedup_key(id, port);
 	struct uh_dedup_budget *b = lim->budget;
 	struct uh_dedup *fresh = NULL, *victim = NULL, *d;
-	uint64_t *ring = NULL, *spare = NULL;
-	uint32_t need, ring_cap = 0, spare_cap = 0;
+	struct spares spares = { { NULL, NULL }, { 0, 0 } };
+	uint64_t *ring = NULL;
+	uint32_t need, ring_cap = 0;
 	bool can_grow = true, fresh_paid = false;
 	enum uh_dedup_verdict v;
 
@@ -507,11 +533,7 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 				continue;
 			}
 			if (low) {
-				ring_put(b, spare, spare_cap);
-				spare_cap = d->cap;
-				spare = uh_dedup_install(d, ring, ring_cap);
-				if (spare == ring)
-					spare_cap = ring_cap;
+				install(b, d, ring, ring_cap, &spares);
 				ring = NULL;
 			}
 			uh_dedup_lower(d, id);
@@ -520,11 +542,7 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 						 lim->settle)
 				: 0;
 		if (need && ring && ring_cap >= need) {
-			ring_put(b, spare, spare_cap);
-			spare_cap = d->cap;
-			spare = uh_dedup_install(d, ring, ring_cap);
-			if (spare == ring)
-				spare_cap = ring_cap;
+			install(b, d, ring, ring_cap, &spares);
 			ring = NULL;
 			need = 0;
 		}
@@ -543,7 +561,8 @@ enum uh_dedup_verdict uh_peer_dedup_admit(struct uh_peer *p, uint16_t port,
 		can_grow = ring != NULL;   /* no memory: slide instead */
 	}
 	ring_put(b, ring, ring_cap);
-	ring_put(b, spare, spare_cap);
+	for (int i = 0; i < 2; i++)
+		ring_put(b, spares.r[i], spares.cap[i]);
 	if (fresh_paid)
 		record_put(b, fresh);
 	else
