@@ -14,6 +14,7 @@
 
 #include "net/waitset.h"
 #include "sync/lockdep.h"
+#include "sync/wait.h"
 #include "uhoma/uhoma.h"
 
 #define WAIT_EVENTS 16
@@ -226,23 +227,6 @@ static int snapshot(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 static __thread bool tl_interrupted;
 /* The mask this thread's waits run with (NULL: its own). */
 static __thread const sigset_t *tl_wait_mask;
-/* Inside a blocking wait's system call (uh_waitset_in_wait). */
-static __thread volatile bool tl_in_wait;
-
-bool uh_waitset_in_wait(void)
-{
-	return tl_in_wait;
-}
-
-void uh_waitset_leave_wait(void)
-{
-	tl_in_wait = false;
-}
-
-void uh_waitset_enter_wait(void)
-{
-	tl_in_wait = true;
-}
 
 void uh_waitset_wait_sigmask(const sigset_t *mask)
 {
@@ -265,9 +249,9 @@ static int wait_poll(struct uh_waitset *ws, struct pollfd *pf, void **ptr,
 	struct timespec ts;
 	int got = 0, r;
 
-	tl_in_wait = timeout_ns != 0;
+	uh_wait_mark_syscall(timeout_ns != 0);   /* (sync/wait.h) */
 	r = ppoll(pf, (nfds_t)n + 1, to_ts(timeout_ns, &ts), tl_wait_mask);
-	tl_in_wait = false;
+	uh_wait_mark_syscall(false);
 	/* (Before the lock calls below can change errno.) */
 	if (r < 0 && errno == EINTR)
 		tl_interrupted = true;
@@ -337,9 +321,9 @@ int uh_waitset_wait(struct uh_waitset *ws, void **ready, int max,
 				 timeout_ns);
 	if (max > WAIT_EVENTS)
 		max = WAIT_EVENTS;
-	tl_in_wait = timeout_ns != 0;
+	uh_wait_mark_syscall(timeout_ns != 0);
 	ne = epoll_wait_ns(ws->epfd, ev, max, timeout_ns);
-	tl_in_wait = false;
+	uh_wait_mark_syscall(false);
 	if (ne < 0 && errno == EINTR)
 		tl_interrupted = true;
 	for (int e = 0; e < ne; e++) {

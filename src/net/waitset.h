@@ -110,17 +110,6 @@ bool uh_waitset_take_interrupt(void);
  * uhoma_recv). */
 void uh_waitset_wait_sigmask(const sigset_t *mask);
 
-/* Whether this thread is inside a blocking wait's system call: holding
- * no lock and in no read section (rules 5 and 6), the one place a signal
- * handler that calls back into uhoma may run in the middle of a call
- * (preload/sigwatch.c). Async-signal-safe. */
-bool uh_waitset_in_wait(void);
-
-/* For a signal handler that runs inside a wait: clears the mark while it
- * runs (it may leave the wait for good, by siglongjmp), and sets it
- * again. Async-signal-safe. */
-void uh_waitset_leave_wait(void);
-void uh_waitset_enter_wait(void);
 
 /* Wakes the threads waiting in uh_waitset_wait (and the next one, if none
  * is). */

@@ -1001,6 +1001,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	h = fdt_get(fd);
 	if (!h)
 		return real.sendmsg(fd, msg, flags);
+	sigwatch_enter();   /* deferred handlers run after all: sigwatch.h */
 	pthread_cleanup_push(put_ref, h);
 	pthread_testcancel();
 	cancel_hold(&cs);
@@ -1016,6 +1017,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	pthread_cleanup_pop(0);
 	fdt_put(h);
 	cancel_release(&cs);
+	sigwatch_leave();
 	errno = e;
 	return r;
 }
@@ -1150,6 +1152,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	h = fdt_get(fd);
 	if (!h)
 		return real.recvmsg(fd, msg, flags);
+	sigwatch_enter();   /* deferred handlers run after all: sigwatch.h */
 	pthread_cleanup_push(put_ref, h);
 	pthread_testcancel();
 	cancel_hold(&cs);
@@ -1164,6 +1167,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	pthread_cleanup_pop(0);
 	fdt_put(h);        /* (the last reference closes: still disabled) */
 	cancel_release(&cs);
+	sigwatch_leave();
 	errno = e;
 	return r;
 }
@@ -1455,11 +1459,22 @@ static void homa_forget(int fd)
 	fdt_put(h);
 }
 
+/* The close family forgets the Homa descriptors first, then closes:
+ * handlers deferred meanwhile run after both (sigwatch.h), so they find
+ * the descriptor closed, as after the kernel's close, and one that jumps
+ * out leaves nothing half done. */
 EXPORT int close(int fd)
 {
+	int r, e;
+
 	need_real();
+	sigwatch_enter();
 	homa_forget(fd);
-	return real.close(fd);
+	r = real.close(fd);
+	e = errno;
+	sigwatch_leave();
+	errno = e;
+	return r;
 }
 
 #ifndef CLOSE_RANGE_UNSHARE
@@ -1484,15 +1499,23 @@ static void homa_forget_range(unsigned first, unsigned last)
  * Homa: a file opened on it read as a Homa socket). */
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
+	int r, e;
+
 	need_real();
 	if (first > last ||
 	    ((unsigned)flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
 		return errno = EINVAL, -1;
+	sigwatch_enter();
 	if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC))
 		homa_forget_range(first, last);
 	if (real.close_range)
-		return real.close_range(first, last, flags);
-	return (int)syscall(SYS_close_range, first, last, flags);
+		r = real.close_range(first, last, flags);
+	else
+		r = (int)syscall(SYS_close_range, first, last, flags);
+	e = errno;
+	sigwatch_leave();
+	errno = e;
+	return r;
 }
 
 EXPORT void closefrom(int low)
@@ -1500,11 +1523,13 @@ EXPORT void closefrom(int low)
 	need_real();
 	if (low < 0)
 		low = 0;
+	sigwatch_enter();
 	homa_forget_range((unsigned)low, UINT_MAX);
 	if (real.closefrom)
 		real.closefrom(low);
 	else
 		(void)syscall(SYS_close_range, (unsigned)low, UINT_MAX, 0);
+	sigwatch_leave();
 }
 
 EXPORT int dup(int fd)

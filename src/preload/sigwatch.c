@@ -52,9 +52,9 @@
 #include <unistd.h>
 
 #include "api/usermem.h"
-#include "net/waitset.h"
 #include "preload/sigwatch.h"
 #include "runtime/signals.h"
+#include "sync/wait.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -267,7 +267,7 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 {
 	int depth = tl_depth;
 
-	if (depth > 0 && !uh_waitset_in_wait()) {
+	if (depth > 0 && !uh_wait_in_syscall()) {
 		defer(sig, info, uc);
 		return;
 	}
@@ -282,9 +282,9 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 	 * every later handler of the thread deferred to a leave that never
 	 * comes. Both come back if the handler returns. */
 	tl_depth = 0;
-	uh_waitset_leave_wait();
+	uh_wait_mark_syscall(false);
 	run_handler(sig, info, uc);
-	uh_waitset_enter_wait();
+	uh_wait_mark_syscall(true);
 	tl_depth = depth;
 }
 

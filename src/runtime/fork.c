@@ -3,15 +3,24 @@
  * (fork.h).
  */
 #include <pthread.h>
+#include <signal.h>
 
 #include "mem/cache.h"
 #include "core/carrier.h"
 #include "runtime/fork.h"
+#include "runtime/signals.h"
 #include "sync/lock_class.h"
 #include "sync/lockdep.h"
 #include "sync/rcu.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* The forking thread's signal mask, blocked from prepare to parent and
+ * child: a handler that ran meanwhile and called into uhoma (the preload
+ * lets a program's handler send or close) would wait for the locks the
+ * fork holds, on the thread that holds them (helper-35: every run hung).
+ * A signal that comes meanwhile is delivered once they are let go. */
+static __thread sigset_t fork_mask;
 
 #define TRACK_MAX 256
 /* Outside the validator: the fork handlers hold it from prepare to parent
@@ -43,6 +52,10 @@ void uh_fork_untrack(struct uh_carrier *c)
  * then the caches, the class registry and the validator's own locks. */
 static void prepare(void)
 {
+	sigset_t all;
+
+	uh_signals_async(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &fork_mask);
 	pthread_mutex_lock(&track_lock);
 	uh_rcu_fork_prepare();
 	uh_cache_fork_prepare();
@@ -62,6 +75,7 @@ static void parent(void)
 	release();
 	uh_rcu_fork_parent();
 	pthread_mutex_unlock(&track_lock);
+	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
 }
 
 static void child(void)
@@ -76,6 +90,7 @@ static void child(void)
 		tracked[i] = NULL;
 	}
 	pthread_mutex_unlock(&track_lock);
+	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
 }
 
 static void install(void)

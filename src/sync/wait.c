@@ -9,6 +9,18 @@
 #include "sync/lockdep.h"
 #include "uhoma/uhoma.h"
 
+static __thread volatile bool tl_in_syscall;
+
+bool uh_wait_in_syscall(void)
+{
+	return tl_in_syscall;
+}
+
+void uh_wait_mark_syscall(bool in)
+{
+	tl_in_syscall = in;
+}
+
 int uh_wait_sleep_(struct uh_wait *w, uint32_t ticket, uint64_t timeout_ns,
 		   struct uh_srcloc loc)
 {
@@ -24,7 +36,9 @@ int uh_wait_sleep_(struct uh_wait *w, uint32_t ticket, uint64_t timeout_ns,
 	/* seq_cst on both sides (Dekker): either the waker sees sleepers != 0,
 	 * or we see its new seq and the futex returns EAGAIN. */
 	atomic_fetch_add(&w->sleepers, 1);
+	tl_in_syscall = true;
 	r = uh_futex_wait(&w->seq, ticket, tsp);
+	tl_in_syscall = false;
 	atomic_fetch_sub(&w->sleepers, 1);
 	if (r == -ETIMEDOUT)
 		return UHOMA_ERR_TIMEDOUT;

@@ -20,6 +20,7 @@
 #define UHOMA_SYNC_WAIT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/compiler.h"
@@ -51,6 +52,21 @@ static inline uint32_t uh_wait_prepare(struct uh_wait *w)
 int uh_wait_sleep_(struct uh_wait *w, uint32_t ticket, uint64_t timeout_ns,
 		   struct uh_srcloc loc);
 #define uh_wait_sleep(w, t, ns) uh_wait_sleep_((w), (t), (ns), UH_HERE)
+
+/*
+ * Whether this thread is inside a blocking wait's system call: the futex
+ * of uh_wait_sleep, or a carrier wait (net/waitset.c sets it too). There
+ * it holds no lock and is in no read section (rules 5 and 6, checked by
+ * the validator): the one place a signal handler that calls back into
+ * uhoma may run in the middle of a call (preload/sigwatch.h), and where
+ * it must run, to interrupt the wait. Async-signal-safe.
+ */
+bool uh_wait_in_syscall(void);
+
+/* Sets or clears the mark: around a wait's system call, and for a signal
+ * handler that runs inside one (it may leave the wait for good, by
+ * siglongjmp). Async-signal-safe. */
+void uh_wait_mark_syscall(bool in);
 
 /* Wakes every sleeper / at most one sleeper. Never blocks. */
 void uh_wait_wake_all(struct uh_wait *w);

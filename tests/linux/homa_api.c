@@ -1717,6 +1717,139 @@ static int reenter_child(bool jump_first)
 	_exit(0);                      /* (the server's threads) */
 }
 
+/* A program that forks while its handler sends on a Homa socket: the
+ * fork holds uhoma's locks from its prepare handler to its parent
+ * handler, and a signal that ran the handler in between waited for them
+ * on the thread that held them (helper-35: every run hung, mostly within
+ * 50 forks). */
+static _Atomic bool fork_stop;
+static _Atomic unsigned fork_handled;
+static pthread_t fork_main;
+
+static void fork_handler(int sig)
+{
+	uint8_t b[16] = { 0 };
+	struct sockaddr_storage to;
+	struct homa_sendmsg_args a = { 0 };
+	struct iovec iov = { b, sizeof(b) };
+	struct msghdr h = { 0 };
+	int e = errno;
+
+	(void)sig;
+	h.msg_name = &to;
+	h.msg_namelen = server_addr(AF_INET, &to);
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	h.msg_control = &a;
+	(void)sendmsg(reenter_h.fd, &h, MSG_DONTWAIT);
+	atomic_fetch_add(&fork_handled, 1);
+	errno = e;
+}
+
+static void *fork_signaller(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&fork_stop)) {
+		pthread_kill(fork_main, SIGUSR1);
+		usleep(50);
+	}
+	return NULL;
+}
+
+static int fork_handler_child(void)
+{
+	struct sigaction sa = { 0 };
+	pthread_t t;
+
+	alarm(20);                     /* a hang ends the child */
+	if (start_server() < 0 || open_homa(AF_INET, &reenter_h) != 0)
+		return 2;
+	sa.sa_handler = fork_handler;
+	sa.sa_flags = SA_RESTART;
+	fork_main = pthread_self();
+	if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
+	    pthread_create(&t, NULL, fork_signaller, NULL) != 0)
+		return 3;
+	for (int i = 0; i < 300; i++) {
+		pid_t p = fork();
+
+		if (p == 0)
+			_exit(0);
+		if (p < 0)
+			return 4;
+		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	atomic_store(&fork_stop, true);
+	pthread_join(t, NULL);
+	if (atomic_load(&fork_handled) < 100)
+		return 5;
+	_exit(0);                      /* (the server's threads) */
+}
+
+static void check_fork_while_handler_sends(void)
+{
+#if defined(__SANITIZE_THREAD__)       /* as in check_handler_reenters */
+	(void)run_child;
+#else
+	run_child("fork_handler", NULL);
+#endif
+}
+
+/* A sendmsg waiting for its budget lets a handler in, SA_RESTART or not
+ * (helper-35: with SA_RESTART the handler waited for the send to end,
+ * which only the budget's return could bring). */
+static _Atomic unsigned budget_handled;
+
+static void budget_handler(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&budget_handled, 1);
+}
+
+static void check_handler_in_blocked_send(void)
+{
+#if defined(__SANITIZE_THREAD__)       /* as in check_eintr */
+	(void)budget_handler;
+#else
+	struct hsock c, mute;
+	struct blocked_sender b = { 0 };
+	struct sigaction sa = { 0 }, old;
+	int sb = 4096;
+	pthread_t t;
+	void *ret = NULL;
+
+	CHECK(open_homa(AF_INET6, &mute) == 0);
+	b.to.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::1", &b.to.sin6_addr);
+	b.to.sin6_port = htons((uint16_t)(server_port + 9));
+	CHECK(bind(mute.fd, (struct sockaddr *)&b.to, sizeof(b.to)) == 0);
+	CHECK(open_homa(AF_INET6, &c) == 0);
+	CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) == 0);
+	sa.sa_handler = budget_handler;
+	sa.sa_flags = SA_RESTART;
+	CHECK(sigaction(SIGUSR2, &sa, &old) == 0);
+	b.fd = c.fd;
+	CHECK(pthread_create(&t, NULL, send_until_blocked, &b) == 0);
+	usleep(200 * 1000);            /* the budget is spent: it waits */
+	CHECK(atomic_load(&b.sent) >= 1 && atomic_load(&b.sent) < 10);
+	pthread_kill(t, SIGUSR2);
+	for (int i = 0; i < 1000 && !atomic_load(&budget_handled); i++)
+		usleep(1000);
+	CHECK(atomic_load(&budget_handled) == 1);
+	pthread_cancel(t);
+	if (!joined_within(t, 2000, &ret)) {
+		failures++;
+		close_homa(&mute);
+		pthread_join(t, NULL);
+	} else {
+		close_homa(&mute);
+	}
+	sigaction(SIGUSR2, &old, NULL);
+	close_homa(&c);
+#endif
+}
+
 static void check_handler_reenters(void)
 {
 #if defined(__SANITIZE_THREAD__)
@@ -3180,6 +3313,8 @@ int main(int argc, char **argv)
 		{ "faults", check_faults },
 		{ "eintr_restart_flag", check_eintr_restart_flag },
 		{ "handler_reenters", check_handler_reenters },
+		{ "fork_while_handler_sends", check_fork_while_handler_sends },
+		{ "handler_in_blocked_send", check_handler_in_blocked_send },
 		{ "cancel", check_cancel },
 		{ "cancel_while_closing", check_cancel_while_closing },
 		{ "cancel_blocked_send", check_cancel_blocked_send },
@@ -3217,6 +3352,8 @@ int main(int argc, char **argv)
 		return reenter_child(false);
 	if (argc == 2 && strcmp(argv[1], "reenter_jump") == 0)
 		return reenter_child(true);
+	if (argc == 2 && strcmp(argv[1], "fork_handler") == 0)
+		return fork_handler_child();
 	if (argc == 2 && strcmp(argv[1], "args_changed") == 0) {
 		if (start_server() < 0)
 			return 2;
