@@ -1322,25 +1322,35 @@ static void *send_until_blocked(void *arg)
 	return NULL;
 }
 
+/* A thread @t sending on @c to @mute (a server at server_port + @off that
+ * never answers) until its send budget is spent: it waits in sendmsg. */
+static void start_blocked_sender(struct hsock *c, struct hsock *mute,
+				 struct blocked_sender *b, int off,
+				 pthread_t *t)
+{
+	int sb = 4096;
+
+	CHECK(open_homa(AF_INET6, mute) == 0);
+	b->to.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::1", &b->to.sin6_addr);
+	b->to.sin6_port = htons((uint16_t)(server_port + off));
+	CHECK(bind(mute->fd, (struct sockaddr *)&b->to, sizeof(b->to)) == 0);
+	CHECK(open_homa(AF_INET6, c) == 0);
+	CHECK(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) == 0);
+	b->fd = c->fd;
+	CHECK(pthread_create(t, NULL, send_until_blocked, b) == 0);
+	usleep(200 * 1000);            /* the budget is spent: it waits */
+	CHECK(atomic_load(&b->sent) >= 1 && atomic_load(&b->sent) < 10);
+}
+
 static void check_cancel_blocked_send(void)
 {
 	struct hsock c, mute;
 	struct blocked_sender b = { 0 };
-	int sb = 4096;
 	pthread_t t;
 	void *ret = NULL;
 
-	CHECK(open_homa(AF_INET6, &mute) == 0);
-	b.to.sin6_family = AF_INET6;
-	inet_pton(AF_INET6, "::1", &b.to.sin6_addr);
-	b.to.sin6_port = htons((uint16_t)(server_port + 8));
-	CHECK(bind(mute.fd, (struct sockaddr *)&b.to, sizeof(b.to)) == 0);
-	CHECK(open_homa(AF_INET6, &c) == 0);
-	CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) == 0);
-	b.fd = c.fd;
-	CHECK(pthread_create(&t, NULL, send_until_blocked, &b) == 0);
-	usleep(200 * 1000);            /* the budget is spent: it waits */
-	CHECK(atomic_load(&b.sent) >= 1 && atomic_load(&b.sent) < 10);
+	start_blocked_sender(&c, &mute, &b, 8, &t);
 	pthread_cancel(t);
 	if (!joined_within(t, 2000, &ret)) {
 		failures++;
@@ -1815,24 +1825,13 @@ static void check_handler_in_blocked_send(void)
 	struct hsock c, mute;
 	struct blocked_sender b = { 0 };
 	struct sigaction sa = { 0 }, old;
-	int sb = 4096;
 	pthread_t t;
 	void *ret = NULL;
 
-	CHECK(open_homa(AF_INET6, &mute) == 0);
-	b.to.sin6_family = AF_INET6;
-	inet_pton(AF_INET6, "::1", &b.to.sin6_addr);
-	b.to.sin6_port = htons((uint16_t)(server_port + 9));
-	CHECK(bind(mute.fd, (struct sockaddr *)&b.to, sizeof(b.to)) == 0);
-	CHECK(open_homa(AF_INET6, &c) == 0);
-	CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) == 0);
 	sa.sa_handler = budget_handler;
 	sa.sa_flags = SA_RESTART;
 	CHECK(sigaction(SIGUSR2, &sa, &old) == 0);
-	b.fd = c.fd;
-	CHECK(pthread_create(&t, NULL, send_until_blocked, &b) == 0);
-	usleep(200 * 1000);            /* the budget is spent: it waits */
-	CHECK(atomic_load(&b.sent) >= 1 && atomic_load(&b.sent) < 10);
+	start_blocked_sender(&c, &mute, &b, 9, &t);
 	pthread_kill(t, SIGUSR2);
 	for (int i = 0; i < 1000 && !atomic_load(&budget_handled); i++)
 		usleep(1000);
