@@ -133,9 +133,11 @@ static socklen_t server_addr(int family, struct sockaddr_storage *ss)
 	return sizeof(*in6);
 }
 
-/* Sends a request of @len pattern bytes; the RPC id in *@id. */
-static int send_request(int fd, int family, const uint8_t *buf, size_t len,
-			uint64_t cookie, uint32_t flags, uint64_t *id)
+/* Sends a request of @len pattern bytes (sendmsg's flags @sflags); the
+ * RPC id in *@id. Async-signal-safe. */
+static int send_request_with(int fd, int family, const uint8_t *buf,
+			     size_t len, uint64_t cookie, uint32_t flags,
+			     int sflags, uint64_t *id)
 {
 	struct sockaddr_storage to;
 	struct homa_sendmsg_args a = { .completion_cookie = cookie,
@@ -148,10 +150,16 @@ static int send_request(int fd, int family, const uint8_t *buf, size_t len,
 	h.msg_iov = &iov;
 	h.msg_iovlen = 1;
 	h.msg_control = &a;
-	if (sendmsg(fd, &h, 0) < 0)
+	if (sendmsg(fd, &h, sflags) < 0)
 		return -1;
 	*id = a.id;
 	return 0;
+}
+
+static int send_request(int fd, int family, const uint8_t *buf, size_t len,
+			uint64_t cookie, uint32_t flags, uint64_t *id)
+{
+	return send_request_with(fd, family, buf, len, cookie, flags, 0, id);
 }
 
 /* Receives into @a (returning @a's pages first); the length or -1. */
@@ -1602,9 +1610,32 @@ static struct hsock reenter_h;
 static _Atomic int reenter_fd = -1;
 static _Atomic unsigned reenter_runs, reenter_sends, reenter_closes;
 
+/* A handler's send: 10 bytes to the server, not waiting. */
+static bool handler_send(void)
+{
+	static const uint8_t b[10];
+	uint64_t id;
+
+	return send_request_with(reenter_h.fd, AF_INET, b, sizeof(b), 0, 0,
+				 MSG_DONTWAIT, &id) == 0;
+}
+
+/* A child's start: the echo server, the handler's socket, and @fn as
+ * @sig's handler (SA_RESTART); a hang ends the child. 0 or an exit code. */
+static int handler_child_start(int sig, void (*fn)(int))
+{
+	struct sigaction sa = { 0 };
+
+	alarm(20);
+	if (start_server() < 0 || open_homa(AF_INET, &reenter_h) != 0)
+		return 2;
+	sa.sa_handler = fn;
+	sa.sa_flags = SA_RESTART;
+	return sigaction(sig, &sa, NULL) == 0 ? 0 : 3;
+}
+
 static void reenter_handler(int sig)
 {
-	uint8_t b[10] = { 0 };
 	int fd, e = errno;
 
 	(void)sig;
@@ -1612,19 +1643,8 @@ static void reenter_handler(int sig)
 		fd = atomic_exchange(&reenter_fd, -1);
 		if (fd >= 0 && close(fd) == 0)
 			atomic_fetch_add(&reenter_closes, 1);
-	} else {
-		struct sockaddr_storage to;
-		struct homa_sendmsg_args a = { 0 };
-		struct iovec iov = { b, sizeof(b) };
-		struct msghdr h = { 0 };
-
-		h.msg_name = &to;
-		h.msg_namelen = server_addr(AF_INET, &to);
-		h.msg_iov = &iov;
-		h.msg_iovlen = 1;
-		h.msg_control = &a;
-		if (sendmsg(reenter_h.fd, &h, MSG_DONTWAIT) == 0)
-			atomic_fetch_add(&reenter_sends, 1);
+	} else if (handler_send()) {
+		atomic_fetch_add(&reenter_sends, 1);
 	}
 	errno = e;
 }
@@ -1685,16 +1705,12 @@ static void *reenter_worker(void *arg)
 
 static int reenter_child(bool jump_first)
 {
-	struct sigaction sa = { 0 };
 	pthread_t t;
+	int rc = handler_child_start(SIGUSR2, reenter_handler);
 
-	alarm(20);                     /* a hang ends the child */
-	if (start_server() < 0 || open_homa(AF_INET, &reenter_h) != 0)
-		return 2;
-	sa.sa_handler = reenter_handler;
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGUSR2, &sa, NULL) != 0 ||
-	    signal(SIGUSR1, reenter_jump) == SIG_ERR ||
+	if (rc)
+		return rc;
+	if (signal(SIGUSR1, reenter_jump) == SIG_ERR ||
 	    pthread_create(&t, NULL, reenter_worker,
 			   jump_first ? &reenter_h : NULL) != 0)
 		return 3;
@@ -1738,20 +1754,10 @@ static pthread_t fork_main;
 
 static void fork_handler(int sig)
 {
-	uint8_t b[16] = { 0 };
-	struct sockaddr_storage to;
-	struct homa_sendmsg_args a = { 0 };
-	struct iovec iov = { b, sizeof(b) };
-	struct msghdr h = { 0 };
 	int e = errno;
 
 	(void)sig;
-	h.msg_name = &to;
-	h.msg_namelen = server_addr(AF_INET, &to);
-	h.msg_iov = &iov;
-	h.msg_iovlen = 1;
-	h.msg_control = &a;
-	(void)sendmsg(reenter_h.fd, &h, MSG_DONTWAIT);
+	(void)handler_send();
 	atomic_fetch_add(&fork_handled, 1);
 	errno = e;
 }
@@ -1768,17 +1774,13 @@ static void *fork_signaller(void *arg)
 
 static int fork_handler_child(void)
 {
-	struct sigaction sa = { 0 };
 	pthread_t t;
+	int rc = handler_child_start(SIGUSR1, fork_handler);
 
-	alarm(20);                     /* a hang ends the child */
-	if (start_server() < 0 || open_homa(AF_INET, &reenter_h) != 0)
-		return 2;
-	sa.sa_handler = fork_handler;
-	sa.sa_flags = SA_RESTART;
+	if (rc)
+		return rc;
 	fork_main = pthread_self();
-	if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
-	    pthread_create(&t, NULL, fork_signaller, NULL) != 0)
+	if (pthread_create(&t, NULL, fork_signaller, NULL) != 0)
 		return 3;
 	for (int i = 0; i < 300; i++) {
 		pid_t p = fork();
