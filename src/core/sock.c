@@ -386,13 +386,17 @@ void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc)
 	uh_unlock(&s->lock);
 }
 
+uint64_t uh_sock_region_due(struct uhoma_sock *s)
+{
+	return uh_pool_region(&s->pool)
+		       ? UINT64_MAX
+		       : s->open_tick + s->stack->cfg.timeout_ticks;
+}
+
 bool uh_sock_region_overdue(struct uhoma_sock *s)
 {
-	uint64_t now = atomic_load_explicit(&s->stack->ticks,
-					    memory_order_relaxed);
-
-	return !uh_pool_region(&s->pool) &&
-	       now - s->open_tick >= s->stack->cfg.timeout_ticks;
+	return atomic_load_explicit(&s->stack->ticks, memory_order_relaxed) >=
+	       uh_sock_region_due(s);
 }
 
 void uh_sock_check_bufs(struct uhoma_sock *s)

@@ -271,6 +271,9 @@ void uh_sock_requeue_bufs(struct uhoma_sock *s, struct uh_rpc *rpc);
  */
 bool uh_sock_region_overdue(struct uhoma_sock *s);
 
+/* The tick from which it is overdue; UINT64_MAX while @s has a region. */
+uint64_t uh_sock_region_due(struct uhoma_sock *s);
+
 /* Gives freed pool space to waiting messages: called when the application
  * returns pages and when the reaper frees a message's. No lock may be
  * held. */

@@ -236,12 +236,11 @@ static void waiting_on_us(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 				 sched_next(silence, c->resend_ticks,
 					    c->resend_interval, SERVER_BACKOFF),
 				 rpc->silent_since + c->timeout_ticks);
-	/* Waiting for a region that does not exist: looked at again when
+	/* Waiting for a region that may never come: looked at again when
 	 * the socket's patience ends (check_server, sock.h). */
-	if (rpc->in.waiting_bufs && !uh_pool_region(&rpc->sock->pool))
+	if (rpc->in.waiting_bufs)
 		rpc->timer_due = min_u64(rpc->timer_due,
-					 rpc->sock->open_tick +
-						 c->timeout_ticks);
+					 uh_sock_region_due(rpc->sock));
 }
 
 /* Looks at server RPC @rpc at tick @now, @k ticks after the last look;

@@ -110,7 +110,6 @@ bool uh_waitset_take_interrupt(void);
  * uhoma_recv). */
 void uh_waitset_wait_sigmask(const sigset_t *mask);
 
-
 /* Wakes the threads waiting in uh_waitset_wait (and the next one, if none
  * is). */
 void uh_waitset_kick(struct uh_waitset *ws);

@@ -176,10 +176,11 @@ struct deferred {
 	ucontext_t uc;           /* a copy: the handler may read it */
 };
 
-static __thread volatile int tl_depth;
+static __thread volatile int tl_depth;       /* calls counted (above) */
 static __thread struct deferred tl_deferred[DEFER_MAX];
-static __thread volatile int tl_ndeferred;
-static _Atomic uint64_t deferred_lost;
+static __thread volatile int tl_ndeferred;  /* entries of tl_deferred */
+static _Atomic uint64_t deferred_lost;      /* every thread's drops:
+					     * relaxed atomic adds */
 
 static void defer(int sig, const siginfo_t *info, const void *uc)
 {

@@ -9,6 +9,7 @@
 #include "sync/lockdep.h"
 #include "uhoma/uhoma.h"
 
+/* Thread-local, read by the thread's own signal handlers (wait.h). */
 static __thread volatile bool tl_in_syscall;
 
 bool uh_wait_in_syscall(void)

@@ -323,6 +323,19 @@ bool ct_inject(struct ct_host *h, int from, const struct uh_hdr *hdr,
 	return uh_stack_input(h->st, buf, hl + len, &src);
 }
 
+bool ct_inject_ctl(struct ct_host *h, int from, uint8_t type,
+		   uint16_t sport, uint16_t dport, uint64_t sender_id)
+{
+	struct uh_hdr c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = type;
+	c.sport = sport;
+	c.dport = dport;
+	c.sender_id = sender_id;
+	return ct_inject(h, from, &c, NULL, 0);
+}
+
 void ct_request_data(struct ct_host *h, int from, uint64_t cid, uint32_t len,
 		     uint32_t off, uint32_t n, uint32_t incoming)
 {

@@ -105,6 +105,10 @@ void ct_tick(struct ct_net *net);
 bool ct_inject(struct ct_host *h, int from, const struct uh_hdr *hdr,
 	       const void *payload, size_t len);
 
+/* The same for a bare control packet of @type (its own fields zero). */
+bool ct_inject_ctl(struct ct_host *h, int from, uint8_t type,
+		   uint16_t sport, uint16_t dport, uint64_t sender_id);
+
 /* DATA of a request @cid from 10.0.0.@from port 5000 to @h's port 80:
  * bytes [@off, @off + @n) of a @len-byte message claiming @incoming
  * unscheduled bytes, zeros for payload (at most 1424 bytes). */

@@ -103,19 +103,6 @@ static bool inject_resp(struct ct_host *h, struct uhoma_sock *cli,
 	return inject_hdr(h, PEER, &d, len, seed);
 }
 
-static bool inject_ctl(struct ct_host *h, int from, uint8_t type,
-		       uint16_t sport, uint16_t dport, uint64_t sender_id)
-{
-	struct uh_hdr c;
-
-	memset(&c, 0, sizeof(c));
-	c.type = type;
-	c.sport = sport;
-	c.dport = dport;
-	c.sender_id = sender_id;
-	return ct_inject(h, from, &c, NULL, 0);
-}
-
 static bool input_raw(struct ct_host *h, const uint8_t *buf, size_t len)
 {
 	struct uh_addr src = ct_addr(PEER);
@@ -373,7 +360,7 @@ static void incoming__malformed_dropped_by_reason(void **state)
 	assert_false(input_raw(h, buf, hl + 100));
 	assert_int_equal(ct_drops(h, UH_DROP_BAD_PORT), 1);
 
-	assert_false(inject_ctl(h, PEER, UH_PKT_FREEZE, PEER_PORT, 80, 100));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_FREEZE, PEER_PORT, 80, 100));
 	assert_int_equal(ct_drops(h, UH_DROP_FREEZE), 1);
 
 	assert_int_equal(all_drops(h), 11);
@@ -439,7 +426,7 @@ static void incoming__unknown_rpc(void **state)
 	srv = ct_sock(h, 80);
 	cli = ct_sock(h, 0);
 
-	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 7000));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 7000));
 	assert_int_equal(net.nq, 1);
 	r = ct_hdr(&net, 0);
 	assert_int_equal(r.type, UH_PKT_RPC_UNKNOWN);
@@ -456,19 +443,19 @@ static void incoming__unknown_rpc(void **state)
 	 * the request unread there: BUSY, not a restart (helper-31). A
 	 * client's RPC we do not know is unknown all the same. */
 	atomic_store(&h->st->behind, true);
-	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 7000));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 7000));
 	assert_int_equal(net.nq, 1);
 	r = ct_hdr(&net, 0);
 	assert_int_equal(r.type, UH_PKT_BUSY);
 	assert_true(r.sender_id == 7001);
 	ct_clear(&net);
-	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, 80, cli->port, 7005));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RESEND, 80, cli->port, 7005));
 	assert_int_equal(net.nq, 1);
 	assert_int_equal(ct_hdr(&net, 0).type, UH_PKT_RPC_UNKNOWN);
 	ct_clear(&net);
 	atomic_store(&h->st->behind, false);
 
-	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port, 7003));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port, 7003));
 	assert_int_equal(net.nq, 1);
 	r = ct_hdr(&net, 0);
 	assert_int_equal(r.type, UH_PKT_ACK);
@@ -479,10 +466,10 @@ static void incoming__unknown_rpc(void **state)
 
 	/* Dropped: NEED_ACK for a server id, GRANT, BUSY, RPC_UNKNOWN, and a
 	 * response's DATA. */
-	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, PEER_PORT, 80, 7004));
-	assert_false(inject_ctl(h, PEER, UH_PKT_GRANT, 80, cli->port, 7005));
-	assert_false(inject_ctl(h, PEER, UH_PKT_BUSY, PEER_PORT, 80, 7006));
-	assert_false(inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_NEED_ACK, PEER_PORT, 80, 7004));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_GRANT, 80, cli->port, 7005));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_BUSY, PEER_PORT, 80, 7006));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
 				7007));
 	d = data_hdr(80, cli->port, 7009, 100, 0);
 	assert_false(ct_inject(h, PEER, &d, payload, sizeof(payload)));
@@ -516,7 +503,7 @@ static void incoming__no_socket_or_not_server_refused(void **state)
 
 	d = data_hdr(PEER_PORT, 99, 100, 100, 0);
 	assert_true(inject_hdr(h, PEER, &d, 100, 1));
-	assert_true(inject_ctl(h, PEER, UH_PKT_GRANT, PEER_PORT, 99, 100));
+	assert_true(ct_inject_ctl(h, PEER, UH_PKT_GRANT, PEER_PORT, 99, 100));
 	assert_int_equal(ct_drops(h, UH_DROP_NO_SOCKET), 2);
 
 	d = data_hdr(PEER_PORT, cli->port, 100, 100, 0);   /* a request */
@@ -527,7 +514,7 @@ static void incoming__no_socket_or_not_server_refused(void **state)
 	/* Taken (and dropped) by the socket: not refused. */
 	d = data_hdr(80, cli->port, 101, 100, 0);          /* a response */
 	assert_false(inject_hdr(h, PEER, &d, 100, 1));
-	assert_false(inject_ctl(h, PEER, UH_PKT_BUSY, 80, cli->port, 103));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_BUSY, 80, cli->port, 103));
 	assert_false(inject_req(h, 104, 100, 0, 100, 1));
 	assert_int_equal(ct_metric(h, UH_M_REQUESTS_RECEIVED), 1);
 	assert_int_equal(all_drops(h), 5);
@@ -557,7 +544,7 @@ static void incoming__wrong_state_dropped(void **state)
 	cli = ct_sock(h, 0);
 
 	assert_false(inject_req(h, 100, 3000, 0, 1424, 1));
-	assert_false(inject_ctl(h, PEER, UH_PKT_GRANT, PEER_PORT, 80, 100));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_GRANT, PEER_PORT, 80, 100));
 	assert_int_equal(ct_drops(h, UH_DROP_WRONG_STATE), 1);
 	memset(&x, 0, sizeof(x));
 	x.type = UH_PKT_ACK;
@@ -571,8 +558,8 @@ static void incoming__wrong_state_dropped(void **state)
 	id = ct_send(cli, PEER, 80, 100, 1, false);
 	ct_clear(&net);
 	assert_false(inject_resp(h, cli, id, 100, 0, 100, 2));   /* complete */
-	assert_false(inject_ctl(h, PEER, UH_PKT_GRANT, 80, cli->port, id | 1));
-	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, 80, cli->port,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_GRANT, 80, cli->port, id | 1));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RESEND, 80, cli->port,
 				id | 1));
 	assert_int_equal(ct_drops(h, UH_DROP_WRONG_STATE), 4);
 	assert_false(inject_resp(h, cli, id, 100, 0, 100, 3));
@@ -613,7 +600,7 @@ static void incoming__resend_to_busy_server(void **state)
 	h = ct_host(&net, 1, NULL);
 	srv = ct_sock(h, 80);
 	assert_false(inject_req(h, 100, 3000, 0, 1424, 1));
-	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 100));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 100));
 	assert_int_equal(net.nq, 2);
 	r = ct_hdr(&net, 0);
 	assert_int_equal(r.type, UH_PKT_BUSY);
@@ -630,7 +617,7 @@ static void incoming__resend_to_busy_server(void **state)
 	assert_int_equal(ct_take_msg(srv, 0, &m, &rc), 1);
 	ct_release(srv, &m);
 	assert_int_equal(server_state(srv, 101), UH_RPC_IN_SERVICE);
-	assert_false(inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 100));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 100));
 	assert_int_equal(net.nq, 1);
 	assert_int_equal(ct_hdr(&net, 0).type, UH_PKT_BUSY);
 	assert_int_equal(all_drops(h), 0);
@@ -702,7 +689,7 @@ static void incoming__rpc_unknown(void **state)
 
 	id = ct_send(cli, PEER, 80, 3000, 1, false);
 	ct_clear(&net);
-	assert_false(inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
 				id | 1));
 	assert_int_equal(ct_count(&net, UH_PKT_DATA), 3);
 	assert_int_equal(net.nq, 3);
@@ -720,7 +707,7 @@ static void incoming__rpc_unknown(void **state)
 	ct_clear(&net);
 	assert_false(inject_resp(h, cli, id2, 5000, 0, 1424, 3));
 	assert_int_equal(ct_client_state(cli, id2), UH_RPC_INCOMING);
-	assert_false(inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, 80, cli->port,
 				id2 | 1));
 	rpc = uh_rpc_find_client(cli, id2);
 	assert_non_null(rpc);
@@ -736,7 +723,7 @@ static void incoming__rpc_unknown(void **state)
 	inject_request(h, 300, 100, 1);
 	serve(&net, srv, 300, 100);
 	assert_int_equal(server_state(srv, 301), UH_RPC_OUTGOING);
-	assert_false(inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, PEER_PORT, 80,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_RPC_UNKNOWN, PEER_PORT, 80,
 				300));
 	assert_int_equal(server_state(srv, 301), -1);
 	assert_int_equal(net.nq, 0);
@@ -771,7 +758,7 @@ static void incoming__busy_keeps_client_alive(void **state)
 		if (t == 50) {
 			struct uh_rpc *rpc;
 
-			assert_false(inject_ctl(h, PEER, UH_PKT_BUSY, 80,
+			assert_false(ct_inject_ctl(h, PEER, UH_PKT_BUSY, 80,
 						c1->port, id1 | 1));
 			rpc = uh_rpc_find_client(c1, id1);
 			assert_non_null(rpc);
@@ -819,7 +806,7 @@ static void incoming__need_ack(void **state)
 	assert_false(inject_resp(h, cli, id1, 100, 0, 100, 1));
 	assert_false(inject_resp(h, cli, id2, 3000, 0, 1424, 1));
 
-	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port,
 				id1 | 1));
 	assert_int_equal(net.nq, 1);
 	r = ct_hdr(&net, 0);
@@ -843,7 +830,7 @@ static void incoming__need_ack(void **state)
 		uh_rcu_read_unlock();
 	}
 
-	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port,
 				id2 | 1));
 	assert_int_equal(net.nq, 1);
 	r = ct_hdr(&net, 0);
@@ -851,7 +838,7 @@ static void incoming__need_ack(void **state)
 	assert_true(r.sender_id == id2);
 	ct_clear(&net);
 
-	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port,
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_NEED_ACK, 80, cli->port,
 				id3 | 1));
 	assert_int_equal(net.nq, 1);
 	r = ct_hdr(&net, 0);
@@ -862,7 +849,7 @@ static void incoming__need_ack(void **state)
 	ct_clear(&net);
 
 	inject_request(h, 400, 100, 1);
-	assert_false(inject_ctl(h, PEER, UH_PKT_NEED_ACK, PEER_PORT, 80, 400));
+	assert_false(ct_inject_ctl(h, PEER, UH_PKT_NEED_ACK, PEER_PORT, 80, 400));
 	assert_int_equal(net.nq, 0);
 	assert_int_equal(server_state(srv, 401), UH_RPC_INCOMING);
 	assert_int_equal(all_drops(h), 0);

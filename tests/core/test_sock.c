@@ -395,18 +395,7 @@ static void sock__no_region_refuses_after_timeout(void **state)
 	assert_int_equal(ct_gauge(h, UHOMA_RPCS_SERVER_INCOMING), 0);
 	/* A client's probe for an ended one draws RPC_UNKNOWN. */
 	ct_clear(&net);
-	{
-		struct uh_hdr r;
-
-		memset(&r, 0, sizeof(r));
-		r.type = UH_PKT_RESEND;
-		r.sport = PEER_PORT;
-		r.dport = 80;
-		r.sender_id = 10;
-		r.u.resend.offset = 0;
-		r.u.resend.length = 1424;
-		ct_inject(h, PEER, &r, NULL, 0);
-	}
+	ct_inject_ctl(h, PEER, UH_PKT_RESEND, PEER_PORT, 80, 10);
 	assert_int_equal(ct_count(&net, UH_PKT_RPC_UNKNOWN), 1);
 	/* With a region, it serves again. */
 	region = mmap(NULL, CT_REGION, PROT_READ | PROT_WRITE,
