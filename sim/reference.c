@@ -1,7 +1,9 @@
 /*
- * reference.c - each receiver a perfect SRPT server (reference.h).
+ * reference.c - two ideals for the same messages (reference.h): each receiver
+ * a perfect SRPT server, and greedy SRPT matching of senders and receivers.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/wire.h"
 #include "net.h"
@@ -122,5 +124,120 @@ out:
 	free(first);
 	free(ids);
 	free(heap);
+	return rc;
+}
+
+/* A message in the matching reference: work left, and its two links. */
+struct flow {
+	uint64_t left;       /* ps of wire time */
+	uint64_t idx;
+	uint32_t src, dst;
+};
+
+static bool flow_before(const struct flow *a, const struct flow *b)
+{
+	return a->left < b->left || (a->left == b->left && a->idx < b->idx);
+}
+
+/* Puts @f into @a (@n entries, in SRPT order) at its place. */
+static void flow_insert(struct flow *a, size_t *n, struct flow f)
+{
+	size_t lo = 0, hi = *n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (flow_before(&a[mid], &f))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&a[lo + 1], &a[lo], (*n - lo) * sizeof(*a));
+	a[lo] = f;
+	(*n)++;
+}
+
+int sim_matching_reference(const struct sim_workload *w, uint32_t nhosts,
+			   uint32_t mbps, uint64_t until, uint64_t *done)
+{
+	struct flow *a = malloc((w->nmsgs ? w->nmsgs : 1) * sizeof(*a));
+	uint64_t *sbusy = calloc(nhosts ? nhosts : 1, sizeof(*sbusy));
+	uint64_t *rbusy = calloc(nhosts ? nhosts : 1, sizeof(*rbusy));
+	size_t *served = malloc((nhosts ? nhosts : 1) * sizeof(*served));
+	uint64_t t = 0, k = 0, epoch = 0;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!a || !sbusy || !rbusy || !served)
+		goto out;
+	for (uint64_t i = 0; i < w->nmsgs; i++)
+		done[i] = UINT64_MAX;
+	while (k < w->nmsgs || n) {
+		uint64_t next, step = UINT64_MAX;
+		size_t ns = 0, kept = 0;
+
+		if (!n && w->msgs[k].start_ps > t)
+			t = w->msgs[k].start_ps;
+		if (t > until)
+			break;          /* (t only grows: safe below) */
+		while (k < w->nmsgs && w->msgs[k].start_ps <= t) {
+			const struct sim_msg *m = &w->msgs[k];
+
+			flow_insert(a, &n, (struct flow){
+				sim_ser_ps(sim_msg_wire_bytes(m->len), mbps),
+				k, m->src, m->dst });
+			k++;
+		}
+		next = k < w->nmsgs ? w->msgs[k].start_ps : UINT64_MAX;
+		/* Greedy SRPT matching: the shortest message whose sender
+		 * and receiver are both free takes both, and so on down. */
+		epoch++;
+		for (size_t j = 0; j < n && ns < nhosts; j++) {
+			struct flow *f = &a[j];
+
+			if (sbusy[f->src] == epoch || rbusy[f->dst] == epoch)
+				continue;
+			sbusy[f->src] = rbusy[f->dst] = epoch;
+			served[ns++] = j;
+			if (f->left < step)
+				step = f->left;
+		}
+		if (next - t < step)
+			step = next - t;
+		if (step > until - t)
+			break;          /* nothing more ends by @until */
+		t += step;
+		for (size_t s = 0; s < ns; s++) {
+			struct flow *f = &a[served[s]];
+
+			f->left -= step;
+			if (!f->left)
+				done[f->idx] = t;
+		}
+		/* Out with the finished; the served moved ahead of some
+		 * that waited: one pass of insertion sort restores the
+		 * order (it was sorted, and only the served changed). */
+		for (size_t j = 0; j < n; j++) {
+			struct flow f = a[j];
+			size_t i = kept++;
+
+			if (!f.left) {
+				kept--;
+				continue;
+			}
+			while (i && flow_before(&f, &a[i - 1])) {
+				a[i] = a[i - 1];
+				i--;
+			}
+			a[i] = f;
+		}
+		n = kept;
+	}
+	rc = 0;
+out:
+	free(a);
+	free(sbusy);
+	free(rbusy);
+	free(served);
 	return rc;
 }

@@ -33,4 +33,19 @@ uint64_t sim_msg_wire_bytes(uint32_t len);
 int sim_srpt_reference(const struct sim_workload *w, uint32_t nhosts,
 		       uint32_t mbps, uint64_t *done);
 
+/*
+ * The same messages through an ideal that also respects the senders: at
+ * every arrival and completion, the messages are matched to links by
+ * greedy SRPT (the shortest message whose sender's uplink and receiver's
+ * downlink are both free takes them both, and so on down the list -- the
+ * "ideal" of pFabric and of the Homa paper's discussion), each served one
+ * moving at the host rate, all others waiting. Still no latency, grants
+ * or loss; it is not optimal (no greedy matching is), but it is what an
+ * omniscient SRPT scheduler does when a host sends one message at a time
+ * at line rate. Fills @done as above, for messages that end by @until;
+ * the others read UINT64_MAX. Returns 0, or -1 if memory ran out.
+ */
+int sim_matching_reference(const struct sim_workload *w, uint32_t nhosts,
+			   uint32_t mbps, uint64_t until, uint64_t *done);
+
 #endif

@@ -463,7 +463,7 @@ static int sustained(const struct sim *s, struct sim_result *r)
 	uint64_t t0, t1 = w->last_start_ps, *ref;
 	double offered = 0;
 
-	r->sustained = r->sustained_ref = -1;
+	r->sustained = r->sustained_ref = r->sustained_match = -1;
 	if (first >= w->nmsgs)
 		return 0;
 	t0 = w->msgs[first].start_ps;
@@ -502,6 +502,18 @@ static int sustained(const struct sim *s, struct sim_result *r)
 	r->ref_backlog_end = backlog_at(w, t1, ref);
 	r->sustained_ref = 1 - (r->ref_backlog_end - r->ref_backlog_start) /
 			       offered;
+	if (sim_matching_reference(w, s->net.nhosts, s->o.topo.host_mbps, t1,
+				   ref)) {
+		free(ref);
+		fprintf(stderr, "uhoma-sim: out of memory for the matching "
+			"reference of %llu messages\n",
+			(unsigned long long)w->nmsgs);
+		return -1;
+	}
+	r->match_backlog_start = backlog_at(w, t0, ref);
+	r->match_backlog_end = backlog_at(w, t1, ref);
+	r->sustained_match = 1 - (r->match_backlog_end -
+				  r->match_backlog_start) / offered;
 	free(ref);
 	return 0;
 }
@@ -734,6 +746,14 @@ int sim_report(struct sim *s, FILE *out, struct sim_file *csv,
 			     "warmup, %.1f KB at the last start\n",
 			r->sustained_ref, r->ref_backlog_start / 1e3,
 			r->ref_backlog_end / 1e3);
+	if (r->sustained_match >= 0)
+		fprintf(out, "reference (the same messages, greedy SRPT "
+			     "matching of senders' uplinks and receivers' "
+			     "downlinks: reference.h): sustained %.3f, backlog "
+			     "%.1f KB after the warmup, %.1f KB at the last "
+			     "start\n",
+			r->sustained_match, r->match_backlog_start / 1e3,
+			r->match_backlog_end / 1e3);
 	print_core(s, out);
 	fprintf(out, "packets delivered %llu, dropped %llu; %llu events in "
 		     "%.2f s\n",

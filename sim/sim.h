@@ -150,6 +150,10 @@ struct sim_result {
 	 * run's). */
 	double sustained_ref;
 	double ref_backlog_start, ref_backlog_end;
+	/* The same for the matching reference (reference.h): senders'
+	 * uplinks count too. */
+	double sustained_match;
+	double match_backlog_start, match_backlog_end;
 	uint64_t faster;             /* messages faster than the idle fabric
 				      * allows: a model error if not 0 */
 	double pkts_per_s;           /* packet deliveries per wall second */

@@ -943,6 +943,48 @@ static void test_srpt_reference(void **state)
 	fake_down(&s);
 }
 
+/* The matching reference by hand: host 0's short message to 2 goes
+ * first and holds its long one to 1 back (a sender sends one message at a
+ * time); host 3's 50,000 bytes to 2 wait for 2's downlink; at 10 us a
+ * short message from 3 to 1 takes both its links, and the two it shares a
+ * link with pause for it. Messages that end after @until read
+ * UINT64_MAX. */
+static void test_matching_reference(void **state)
+{
+	const uint64_t us = SIM_PS_PER_US, big = (100000 + 71 * 122) * 800,
+		       mid = (50000 + 36 * 122) * 800,
+		       small = (1000 + 122) * 800;
+	struct sim s;
+	uint64_t done[4];
+
+	(void)state;
+	fake_run(&s, 4);
+	s.w.msgs[0] = (struct sim_msg){ .start_ps = 0, .len = 100000,
+					.src = 0, .dst = 1 };
+	s.w.msgs[1] = (struct sim_msg){ .start_ps = 0, .len = 1000,
+					.src = 0, .dst = 2 };
+	s.w.msgs[2] = (struct sim_msg){ .start_ps = 0, .len = 50000,
+					.src = 3, .dst = 2 };
+	s.w.msgs[3] = (struct sim_msg){ .start_ps = 10 * us, .len = 1000,
+					.src = 3, .dst = 1 };
+	assert_int_equal(sim_matching_reference(&s.w, 4, s.o.topo.host_mbps,
+						UINT64_MAX, done), 0);
+	assert_int_equal(done[1], small);
+	assert_int_equal(done[3], 10 * us + small);
+	assert_int_equal(done[2], small + mid + small);
+	assert_int_equal(done[0], small + big + small);
+	/* Each receiver alone (sim_srpt_reference) would not wait for the
+	 * senders: 0's long message ends sooner there. */
+	assert_int_equal(sim_srpt_reference(&s.w, 4, s.o.topo.host_mbps,
+					    done), 0);
+	assert_int_equal(done[0], big + small);
+	assert_int_equal(sim_matching_reference(&s.w, 4, s.o.topo.host_mbps,
+						10 * us + small, done), 0);
+	assert_int_equal(done[3], 10 * us + small);
+	assert_true(done[0] == UINT64_MAX && done[2] == UINT64_MAX);
+	fake_down(&s);
+}
+
 /* The report's reference runs the run's own messages: a run whose
  * 10,000-byte messages, one every 10 us to one receiver, each took 1 ms
  * fell behind (100 of them owed at the end: 0.90); the reference, 8.8 us
@@ -960,6 +1002,9 @@ static void test_sustained_reference(void **state)
 	assert_true(r.sustained < 0.95);
 	assert_true(r.sustained_ref > 0.999 && r.sustained_ref <= 1.0);
 	assert_true(r.ref_backlog_end <= 10000);
+	/* One sender, one receiver: the matching reference is the same. */
+	assert_true(r.sustained_match == r.sustained_ref);
+	assert_true(r.match_backlog_end == r.ref_backlog_end);
 	fake_down(&s);
 	/* Request/response: the reference has no say (-1). */
 	fake_run(&s, 1000);
@@ -968,7 +1013,7 @@ static void test_sustained_reference(void **state)
 		fake_done(&s, i, 5 * SIM_PS_PER_US, 0);
 	assert_int_equal(sim_results(&s, &r), 0);
 	assert_true(r.sustained > 0.99);
-	assert_true(r.sustained_ref == -1);
+	assert_true(r.sustained_ref == -1 && r.sustained_match == -1);
 	fake_down(&s);
 }
 
@@ -1746,6 +1791,7 @@ int main(void)
 		cmocka_unit_test(test_sustained_na),
 		cmocka_unit_test(test_msg_wire_bytes),
 		cmocka_unit_test(test_srpt_reference),
+		cmocka_unit_test(test_matching_reference),
 		cmocka_unit_test(test_sustained_reference),
 		cmocka_unit_test(test_incast_refused_sends),
 		cmocka_unit_test(test_in_flight_reported),
