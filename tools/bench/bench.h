@@ -28,6 +28,7 @@
 #define BENCH_UDP_PORT 6000
 #define BENCH_MAX_LEN 1000000u
 #define BENCH_MAX_SLOTS 4096        /* outstanding RPCs per client thread */
+#define BENCH_MAX_REPEAT 50          /* compare --repeat */
 #define BENCH_MAX_SERVERS 64        /* --servers: destinations of a client */
 
 /* The first bytes of every request. */
@@ -85,6 +86,7 @@ struct bench_opts {
 	unsigned receivers;     /* receiver threads per client socket */
 	unsigned server_ports;  /* server sockets */
 	unsigned port_threads;  /* threads per server socket */
+	unsigned repeat;        /* compare: rounds (1..BENCH_MAX_REPEAT) */
 	char apiload[256];      /* uhoma-apiload (default: next to us) */
 	char preload[256];      /* libuhoma-preload.so (default: found) */
 };

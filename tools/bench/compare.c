@@ -25,6 +25,13 @@
  *   SUMMARY rtt_p50_vs_udp=.. rtt_p50_vs_tcp=.. rps_vs_tcp=.. bulk_vs_tcp=..
  *           bulk_zerocopy_vs_tcp=.. hol_p99_tcp_over_homa=..
  *           api_rtt_vs_tcp=.. api_w4_rps_vs_tcp=.. api_w4_short_p99_vs_tcp=..
+ *
+ * With --repeat N the whole set runs N times (each ratio from its own
+ * round: TCP and uhoma a few seconds apart) and SUMMARY gives each
+ * ratio's median over the rounds, a RANGES line before it the least and
+ * the most. One loopback run's ratio moves by half between runs a minute
+ * apart on a small shared machine (bench/README.md); a median of rounds
+ * is what holds up when it is rerun.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +80,19 @@ static double ratio(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
-int run_compare(const struct bench_opts *base, int argc, char **argv)
+/* The SUMMARY's ratios, in its order. */
+enum { R_RTT_UDP, R_RTT_TCP, R_RPS, R_BULK, R_BULK_ZC, R_HOL, R_API_RTT,
+       R_API_W4_RPS, R_API_W4_P99, R_COUNT };
+
+static const char *const ratio_name[R_COUNT] = {
+	"rtt_p50_vs_udp", "rtt_p50_vs_tcp", "rps_vs_tcp", "bulk_vs_tcp",
+	"bulk_zerocopy_vs_tcp", "hol_p99_tcp_over_homa", "api_rtt_vs_tcp",
+	"api_w4_rps_vs_tcp", "api_w4_short_p99_vs_tcp",
+};
+
+/* One round: every row, its table on stdout, its ratios into @ratios.
+ * Returns whether every uhoma row measured something. */
+static bool one_round(const struct bench_opts *base, double *ratios)
 {
 	struct bench_opts o = *base;
 	struct measure rtt[3], rps[2], bulk[3], hol[3];
@@ -83,20 +102,11 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 				.port_threads = 1, .workload = "100" };
 	int server, api_ok = 0;
 
-	(void)argc;
-	(void)argv;
-	if (o.cpu < 0)
-		o.cpu = 0;
-	o.progress = false;
 	server = bench_spawn_server(&o);
 	if (server < 0) {
 		fprintf(stderr, "uhoma-bench: cannot start the server\n");
-		return 1;
+		return false;
 	}
-	bench_pin(o.cpu);
-	fprintf(stderr, "compare: %.1f s per run after %.1f s warm-up, "
-			"client CPU %d, server CPU %d\n",
-		o.seconds, o.warmup, o.cpu, 1 - o.cpu);
 	rtt[0] = run(&o, PROTO_UDP, "100", 1, 1, 0, false);
 	rtt[1] = run(&o, PROTO_TCP, "100", 1, 1, 0, false);
 	rtt[2] = run(&o, PROTO_HOMA, "100", 1, 1, 0, false);
@@ -157,17 +167,78 @@ int run_compare(const struct bench_opts *base, int argc, char **argv)
 		printf("uhoma RPC errors: %llu\n",
 		       rtt[2].errors + rps[1].errors + bulk[1].errors +
 			       bulk[2].errors + hol[2].errors);
-	printf("SUMMARY rtt_p50_vs_udp=%.2f rtt_p50_vs_tcp=%.2f rps_vs_tcp=%.2f "
-	       "bulk_vs_tcp=%.2f bulk_zerocopy_vs_tcp=%.2f "
-	       "hol_p99_tcp_over_homa=%.1f "
-	       "api_rtt_vs_tcp=%.2f api_w4_rps_vs_tcp=%.2f "
-	       "api_w4_short_p99_vs_tcp=%.2f\n",
-	       ratio(rtt[2].p50, rtt[0].p50), ratio(rtt[2].p50, rtt[1].p50),
-	       ratio(rps[1].rps, rps[0].rps), ratio(bulk[1].gbps, bulk[0].gbps),
-	       ratio(bulk[2].gbps, bulk[0].gbps), ratio(hol[0].p99, hol[2].p99),
-	       ratio(api[0][0].p50, api[0][1].p50),
-	       ratio(api[2][0].rps, api[2][1].rps),
-	       ratio(api[2][0].short_p99, api[2][1].short_p99));
-	return rtt[2].ok && rps[1].ok && bulk[1].ok && bulk[2].ok && hol[2].ok &&
-			       api_ok == 6 ? 0 : 1;
+	ratios[R_RTT_UDP] = ratio(rtt[2].p50, rtt[0].p50);
+	ratios[R_RTT_TCP] = ratio(rtt[2].p50, rtt[1].p50);
+	ratios[R_RPS] = ratio(rps[1].rps, rps[0].rps);
+	ratios[R_BULK] = ratio(bulk[1].gbps, bulk[0].gbps);
+	ratios[R_BULK_ZC] = ratio(bulk[2].gbps, bulk[0].gbps);
+	ratios[R_HOL] = ratio(hol[0].p99, hol[2].p99);
+	ratios[R_API_RTT] = ratio(api[0][0].p50, api[0][1].p50);
+	ratios[R_API_W4_RPS] = ratio(api[2][0].rps, api[2][1].rps);
+	ratios[R_API_W4_P99] = ratio(api[2][0].short_p99, api[2][1].short_p99);
+	return rtt[2].ok && rps[1].ok && bulk[1].ok && bulk[2].ok &&
+	       hol[2].ok && api_ok == 6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of @n values (sorted in place); the mean of the middle two
+ * for an even @n. */
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int run_compare(const struct bench_opts *base, int argc, char **argv)
+{
+	struct bench_opts o = *base;
+	double (*r)[R_COUNT], v[BENCH_MAX_REPEAT], mid[R_COUNT];
+	bool ok = true;
+
+	(void)argc;
+	(void)argv;
+	if (o.cpu < 0)
+		o.cpu = 0;
+	o.progress = false;
+	r = calloc(o.repeat, sizeof(*r));
+	if (!r) {
+		fprintf(stderr, "uhoma-bench: out of memory\n");
+		return 1;
+	}
+	bench_pin(o.cpu);
+	fprintf(stderr, "compare: %.1f s per run after %.1f s warm-up, "
+			"client CPU %d, server CPU %d, %u round%s\n",
+		o.seconds, o.warmup, o.cpu, 1 - o.cpu, o.repeat,
+		o.repeat == 1 ? "" : "s");
+	for (unsigned k = 0; k < o.repeat; k++) {
+		if (o.repeat > 1)
+			printf("round %u of %u:\n", k + 1, o.repeat);
+		/* A round that failed still counts: its ratios say 0 where
+		 * uhoma measured nothing, and the exit status says so. */
+		ok &= one_round(&o, r[k]);
+		fflush(stdout);
+	}
+	for (unsigned i = 0; i < R_COUNT; i++) {
+		for (unsigned k = 0; k < o.repeat; k++)
+			v[k] = r[k][i];
+		mid[i] = median(v, o.repeat);
+		if (o.repeat > 1)
+			printf("%s%s=%.2f-%.2f", i ? " " : "RANGES ",
+			       ratio_name[i], v[0], v[o.repeat - 1]);
+	}
+	if (o.repeat > 1)
+		printf("\n");
+	printf("SUMMARY");
+	for (unsigned i = 0; i < R_COUNT; i++)
+		printf(i == R_HOL ? " %s=%.1f" : " %s=%.2f", ratio_name[i],
+		       mid[i]);
+	printf("\n");
+	free(r);
+	return ok ? 0 : 1;
 }

@@ -153,6 +153,7 @@ void bench_opts_default(struct bench_opts *o)
 	o->server_ports = 1;
 	o->port_threads = 1;
 	o->hops = 1;
+	o->repeat = 1;
 }
 
 static void usage(void)
@@ -179,6 +180,8 @@ static void usage(void)
 "  --csv FILE --svg FILE   write the buckets / the slowdown plot\n"
 "  --local           client: start a server process on CPU 1 first\n"
 "  --quiet           no progress line\n"
+"  --repeat N        compare: N rounds; SUMMARY has each ratio's median\n"
+"                    and RANGES its least and most (default 1)\n"
 "api (uhoma-apiload under libuhoma-preload.so, then over TCP; also\n"
 "--workload --outstanding --gbps --seconds --warmup --response --config):\n"
 "  --client-ports N  client sockets, one spinning sender thread each (1)\n"
@@ -375,7 +378,7 @@ int main(int argc, char **argv)
 		{ "start-at", 1, 0, 'T' }, { "linger", 1, 0, 'I' },
 		{ "samples", 1, 0, 'M' }, { "mtu", 1, 0, 'U' },
 		{ "title", 1, 0, 'E' }, { "hops", 1, 0, 'u' }, { "serve-only", 0, 0, 'O' },
-		{ "zerocopy", 0, 0, 'Z' },
+		{ "zerocopy", 0, 0, 'Z' }, { "repeat", 1, 0, 'e' },
 		{ 0, 0, 0, 0 },
 	};
 	struct bench_opts o;
@@ -406,6 +409,7 @@ int main(int argc, char **argv)
 		case 'r': o.resp_len = (uint32_t)atoi(optarg); break;
 		case 'H': o.hol = true; break;
 		case 'Z': o.zerocopy = true; break;
+		case 'e': o.repeat = (unsigned)atoi(optarg); break;
 		case 'P': o.poll_us = (unsigned)atoi(optarg); break;
 		case 'C': o.cpu = atoi(optarg); break;
 		case 'k': snprintf(o.config, sizeof(o.config), "%s", optarg); break;
@@ -458,7 +462,8 @@ int main(int argc, char **argv)
 	    o.port_threads < 1 || o.port_threads > 64 ||
 	    bench_nservers(&o) > BENCH_MAX_SERVERS || o.linger < 0 ||
 	    o.linger > 3600 || (o.mtu && (o.mtu < 576 || o.mtu > 65536)) ||
-	    o.hops < 1 || o.hops > 8 || o.baseline_us < 0) {
+	    o.hops < 1 || o.hops > 8 || o.baseline_us < 0 || o.repeat < 1 ||
+	    o.repeat > BENCH_MAX_REPEAT) {
 		fprintf(stderr, "uhoma-bench: option out of range\n");
 		return 2;
 	}
