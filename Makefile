@@ -77,7 +77,7 @@ bench: all
 	./build/bench_sync
 	./build/bench_floor
 	./build/bench_scale
-	./build/uhoma-bench compare --seconds 5 --warmup 0.5
+	./build/uhoma-bench compare --repeat 5 --seconds 2 --warmup 0.5
 	mkdir -p build/bench
 	./build/uhoma-bench client --local --protocol homa,tcp --workload w4 --conns 8 \
 	  --outstanding 8 --seconds 20 --warmup 1 --quiet \
