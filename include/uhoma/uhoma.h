@@ -296,9 +296,13 @@ uint16_t uhoma_port(const struct uhoma_sock *s);
 /*
  * uhoma_bind - moves the socket to port @port (1..32767) and makes it a
  * server, as bind(2) does for a kernel Homa socket opened with port 0.
- * RPCs in progress keep going from the new port; packets already on their
- * way to the old one are lost and recovered by Homa's timers. @port equal
- * to the current port only succeeds. Returns UHOMA_OK,
+ * RPCs in progress go on from the new port, as far as at most once allows:
+ * a server knows a client by address and port, so a request it has (or
+ * ran) under the old port is unknown to it under the new one. A client
+ * RPC created before the move that its server then does not know ends
+ * with UHOMA_ERR_TIMEDOUT (it may have run) rather than send its request
+ * again (moved_unknown in struct uhoma_metrics). @port equal to the
+ * current port only succeeds. Returns UHOMA_OK,
  * UHOMA_ERR_INVALID_ARGUMENT (port 0 or above 32767),
  * UHOMA_ERR_ADDR_IN_USE, UHOMA_ERR_PERMISSION, UHOMA_ERR_SHUTDOWN or
  * UHOMA_ERR_SYSTEM. May sleep for an RCU grace period.
@@ -640,6 +644,11 @@ struct uhoma_metrics {
 	uint64_t local_waits;      /* RPC timeouts not taken: the peer is on
 				    * this host and its port still held, so
 				    * it is alive, only late (uhoma(7)) */
+	uint64_t moved_unknown;    /* client RPCs ended with
+				    * UHOMA_ERR_TIMEDOUT instead of sending
+				    * their request again: the server did
+				    * not know them under the port the socket
+				    * moved to (uhoma_bind) */
 };
 
 /* uhoma_metrics - a snapshot of @st's counters into *@m. */

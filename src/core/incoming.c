@@ -242,6 +242,18 @@ static void handle_unknown(struct uh_rpc *rpc, struct uh_deferred *p)
 		uh_rpc_end(rpc, p);      /* the client forgot it */
 		return;
 	}
+	if (rpc->sport != atomic_load_explicit(&rpc->sock->port,
+					       memory_order_relaxed)) {
+		/* The socket moved (uhoma_bind) since the request left. A
+		 * server knows its clients by address and port, so it does
+		 * not know this RPC under the new port, but it may have it,
+		 * or have run it, under the old one: sent again from here the
+		 * request would run twice. Its outcome is unknown, as after
+		 * a timeout. */
+		uh_metric_inc(st->metrics, UH_M_MOVED_UNKNOWN);
+		uh_rpc_fail(rpc, UHOMA_ERR_TIMEDOUT, p);
+		return;
+	}
 	rpc->busy_seen = false;          /* it does not have the request */
 	rpc->answered = false;
 	uh_unsched_loss(st, rpc->peer);  /* nor its unscheduled bytes */

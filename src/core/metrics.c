@@ -70,6 +70,7 @@ static const char *const plain_name[] = {
 	[UH_M_TICKS_HELD] = "ticks_held",
 	[UH_M_PORT_CHECKS] = "port_checks",
 	[UH_M_LOCAL_WAITS] = "local_waits",
+	[UH_M_MOVED_UNKNOWN] = "moved_unknown",
 	[UH_M_PEERS] = "peers",
 	[UH_M_UNPROVEN_EVICTIONS] = "unproven_evictions",
 	[UH_M_PORT_UNREACHABLE] = "port_unreachable",
@@ -161,6 +162,7 @@ void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 	out->ticks_held = rd(m, UH_M_TICKS_HELD);
 	out->port_checks = rd(m, UH_M_PORT_CHECKS);
 	out->local_waits = rd(m, UH_M_LOCAL_WAITS);
+	out->moved_unknown = rd(m, UH_M_MOVED_UNKNOWN);
 	out->grantable = uh_grant_count(st);
 	out->throttled = uh_pacer_throttled(st);
 	out->deferred = uh_pacer_deferred(st);

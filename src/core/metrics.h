@@ -66,6 +66,8 @@ enum uh_metric {
 	UH_M_PORT_CHECKS,        /* local peers' ports asked about */
 	UH_M_LOCAL_WAITS,        /* timeouts not taken: the local peer's
 				  * port was held (timer.c) */
+	UH_M_MOVED_UNKNOWN,      /* client RPCs ended, not restarted: the
+				  * socket moved since (incoming.c) */
 	UH_M_PRIO_PKTS,          /* UH_MAX_PRIORITIES: packets sent per prio */
 	UH_M_PRIO_BYTES = UH_M_PRIO_PKTS + UH_MAX_PRIORITIES,
 	UH_M_RPC_STATE = UH_M_PRIO_BYTES + UH_MAX_PRIORITIES,          /* UHOMA_RPC_STATES gauges */

@@ -249,6 +249,7 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	rpc->peer = peer;
 	rpc->id = id;
 	rpc->dport = dport;
+	rpc->sport = atomic_load_explicit(&s->port, memory_order_relaxed);
 	rpc->bucket = (id & 1) ? uh_rpc_server_bucket(s, &peer->addr, id)
 			       : uh_rpc_client_bucket(s, id);
 	atomic_init(&rpc->refs, 1);      /* the creator's */

@@ -155,6 +155,10 @@ struct uh_rpc {
 	struct uh_peer *peer;
 	uint64_t id;             /* local id: even = client, odd = server */
 	uint16_t dport;          /* the peer's port */
+	uint16_t sport;          /* client: the socket's port when the RPC
+				  * was created, where its request leaves
+				  * from (handle_unknown: a socket that moved
+				  * since must not send it again) */
 	bool is_private;
 	uint64_t cookie;
 

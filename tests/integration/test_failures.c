@@ -439,6 +439,80 @@ static void behind_server__stale_resends_ignored(void **state)
 
 /* Two stacks on a virtual clock, as nt_pair_open makes them, but the
  * server's socket without a buffer region (give_region sets one). */
+/* Which request @len is (100, 300,000 or 1,000 bytes); -1: none. */
+static int moved_which(int len)
+{
+	return len == 100 ? 0 : len == 300000 ? 1 : len == 1000 ? 2 : -1;
+}
+
+/*
+ * A client socket moves (uhoma_bind) while its server holds two of its
+ * requests, one short and one of many packets. The server's responses go
+ * to the old port; under the new one the server does not know the RPCs,
+ * and the client must not send them again (they would run twice): they
+ * end with TIMEDOUT. A request sent after the move is served as usual.
+ * (helper-36: the server ran the request a second time.)
+ */
+static void bind__moved_client_never_reruns_a_request(void **state)
+{
+	struct nt_pair d;
+	struct uhoma_metrics met;
+	struct uhoma_msg m, held[2];
+	uint64_t ids[3];
+	int runs[3] = { 0 }, got = 0, ended = 0, rc;
+
+	(void)state;
+	nt_pair_open(&d, 5, 1, 1500, NT_REGION, NT_REGION);
+	ids[0] = send_to(d.cli, 1, 80, 100, 1);
+	ids[1] = send_to(d.cli, 1, 80, 300000, 2);
+	for (int t = 0; t < 50 && got < 2; t++) {
+		uhoma_memnet_run(d.net, TICK_NS);
+		while (got < 2 && (rc = nt_recv_nb(d.srv, &held[got])) > 0) {
+			assert_true(moved_which(rc) >= 0);
+			runs[moved_which(rc)]++;
+			uhoma_msg_release(d.srv, &held[got]);
+			got++;
+		}
+	}
+	assert_int_equal(got, 2);
+	assert_int_equal(uhoma_bind(d.cli, 7000), UHOMA_OK);
+	ids[2] = send_to(d.cli, 1, 80, 1000, 3);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(uhoma_reply(d.srv, (struct sockaddr *)&held[i].peer,
+					     held[i].peer_len, held[i].id,
+					     "done", 4), UHOMA_OK);
+	for (int t = 0; t < 600 && ended < 3; t++) {
+		uhoma_memnet_run(d.net, TICK_NS);
+		while ((rc = nt_recv_nb(d.srv, &m)) > 0) {
+			assert_true(moved_which(rc) >= 0);
+			runs[moved_which(rc)]++;
+			uhoma_msg_release(d.srv, &m);
+			assert_int_equal(uhoma_reply(d.srv,
+						     (struct sockaddr *)&m.peer,
+						     m.peer_len, m.id, "done",
+						     4), UHOMA_OK);
+		}
+		while ((rc = nt_recv_nb(d.cli, &m)) != UHOMA_ERR_AGAIN) {
+			if (m.id == ids[2]) {
+				assert_int_equal(rc, 4);
+				uhoma_msg_release(d.cli, &m);
+			} else {
+				assert_true(m.id == ids[0] || m.id == ids[1]);
+				assert_int_equal(rc, UHOMA_ERR_TIMEDOUT);
+			}
+			ended++;
+		}
+	}
+	assert_int_equal(ended, 3);
+	/* Each request ran once, none twice. */
+	assert_int_equal(runs[0], 1);
+	assert_int_equal(runs[1], 1);
+	assert_int_equal(runs[2], 1);
+	uhoma_metrics(d.b, &met);
+	assert_int_equal(met.moved_unknown, 2);
+	nt_pair_close(&d);
+}
+
 static void pair_no_region(struct nt_pair *d, uint64_t seed)
 {
 	memset(d, 0, sizeof(*d));
@@ -552,6 +626,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		UH_TEST(dead_peer__client_times_out),
 		UH_TEST(restart__rpc_unknown_recovers),
+		UH_TEST(bind__moved_client_never_reruns_a_request),
 		UH_TEST(shutdown__rpcs_in_every_state),
 		UH_TEST(pool__full_region_waits_then_completes),
 		UH_TEST(many_rpcs__walk_keeps_timeouts_and_resends),
