@@ -383,12 +383,15 @@ int uhoma_sendv(struct uhoma_sock *s, const struct sockaddr *dest,
 		uint64_t cookie, unsigned flags, uint64_t *id);
 
 /*
- * uhoma_set_sndbuf - sets the socket's send budget to @bytes (0: none): the
- * requests it has sent that have not yet begun to receive their response
- * may hold at most this many bytes (each counts its length plus 1 KiB),
- * after which uhoma_send waits. A request longer than the budget still
- * goes, alone. Responses are never held back. The default is the stack's
- * cfg.sndbuf (8 MiB). Returns UHOMA_OK or UHOMA_ERR_INVALID_ARGUMENT.
+ * uhoma_set_sndbuf - sets the socket's send budget to @bytes (0: none,
+ * below 4 GiB): each request holds its length plus 1 KiB of it until its
+ * response is complete (or the RPC fails or is aborted). uhoma_send admits
+ * a request of any length while the requests in flight hold less than the
+ * budget, and waits once they hold all of it (the module's SO_SNDBUF
+ * rule: the last one admitted may take them past the budget by its own
+ * length plus 1 KiB). Responses are never held back. The default is the
+ * stack's cfg.sndbuf (8 MiB). Returns UHOMA_OK or
+ * UHOMA_ERR_INVALID_ARGUMENT.
  */
 int uhoma_set_sndbuf(struct uhoma_sock *s, size_t bytes);
 
@@ -452,8 +455,10 @@ int uhoma_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 /*
  * uhoma_release - hands back @n bpages (offsets from uhoma_msg) so uhoma can
  * reuse them. Messages waiting for space resume. Returns UHOMA_OK, or
- * UHOMA_ERR_INVALID_ARGUMENT if an offset is not a page the application
- * holds (nothing is released then).
+ * UHOMA_ERR_INVALID_ARGUMENT if an offset is not one of the application's
+ * messages' offsets as uhoma_recv gave it, or was handed back already
+ * (nothing is released then: small messages share a bpage, and each
+ * offset is checked as its own).
  */
 int uhoma_release(struct uhoma_sock *s, const uint32_t *offsets, unsigned n);
 

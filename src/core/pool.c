@@ -11,6 +11,9 @@ static UH_LOCK_CLASS(pool_class, "pool", UH_RANK_LEAF, UH_LC_LEAF);
 
 #define NO_PARTIAL UINT32_MAX
 #define TAIL_ALIGN 64u
+/* Where a message's piece may start in a bpage: every TAIL_ALIGN bytes. */
+#define SLOTS (UH_BPAGE_SIZE / TAIL_ALIGN)
+#define HELD_WORDS (SLOTS / 64)
 
 void uh_pool_init(struct uh_pool *p)
 {
@@ -30,7 +33,8 @@ int uh_pool_setup(struct uh_pool *p, void *region, size_t length)
 {
 	uint32_t n;
 	uint32_t *stack;
-	uint16_t *refs, *app;
+	uint16_t *refs;
+	uint64_t *held;
 
 	if (!uh_pool_region_ok(region, length))
 		return UHOMA_ERR_INVALID_ARGUMENT;
@@ -38,11 +42,11 @@ int uh_pool_setup(struct uh_pool *p, void *region, size_t length)
 	uh_lockdep_might_block("pool setup", UH_HERE);
 	stack = malloc(n * sizeof(*stack));
 	refs = calloc(n, sizeof(*refs));
-	app = calloc(n, sizeof(*app));
-	if (!stack || !refs || !app) {
+	held = calloc((size_t)n * HELD_WORDS, sizeof(*held));
+	if (!stack || !refs || !held) {
 		free(stack);
 		free(refs);
-		free(app);
+		free(held);
 		return UHOMA_ERR_NOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++)
@@ -53,14 +57,14 @@ int uh_pool_setup(struct uh_pool *p, void *region, size_t length)
 		uh_unlock(&p->lock);
 		free(stack);
 		free(refs);
-		free(app);
+		free(held);
 		return UHOMA_ERR_INVALID_ARGUMENT;
 	}
 	p->num_bpages = n;
 	p->free_stack = stack;
 	p->free_count = n;
 	p->refs = refs;
-	p->app_refs = app;
+	p->app_held = held;
 	atomic_store_explicit(&p->region, (uint8_t *)region,
 			      memory_order_release);
 	uh_unlock(&p->lock);
@@ -71,9 +75,10 @@ void uh_pool_destroy(struct uh_pool *p)
 {
 	free(p->free_stack);
 	free(p->refs);
-	free(p->app_refs);
+	free(p->app_held);
 	p->free_stack = NULL;
-	p->refs = p->app_refs = NULL;
+	p->refs = NULL;
+	p->app_held = NULL;
 }
 
 static void put_ref(struct uh_pool *p, uint32_t b)
@@ -135,38 +140,60 @@ void uh_pool_free(struct uh_pool *p, const uint32_t *offsets, uint32_t n)
 	uh_unlock(&p->lock);
 }
 
+/* The bit of @p->app_held for the piece at region offset @off. */
+static uint64_t *held_word(struct uh_pool *p, uint32_t off, uint64_t *bit)
+{
+	uint32_t slot = (off & (UH_BPAGE_SIZE - 1)) / TAIL_ALIGN;
+
+	*bit = 1ull << (slot % 64);
+	return &p->app_held[(size_t)(off >> UH_BPAGE_SHIFT) * HELD_WORDS +
+			    slot / 64];
+}
+
 void uh_pool_give_to_app(struct uh_pool *p, const uint32_t *offsets,
 			 uint32_t n)
 {
+	uint64_t bit;
+
 	uh_lock(&p->lock);
 	for (uint32_t i = 0; i < n; i++)
-		p->app_refs[offsets[i] >> UH_BPAGE_SHIFT]++;
+		*held_word(p, offsets[i], &bit) |= bit;
 	uh_unlock(&p->lock);
 }
 
 int uh_pool_release(struct uh_pool *p, const uint32_t *offsets, uint32_t n)
 {
 	int rc = UHOMA_OK;
+	uint64_t bit;
 	uint32_t i;
 
 	uh_lock(&p->lock);
-	if (!p->app_refs) {
+	if (!p->app_held) {
 		uh_unlock(&p->lock);
 		return n ? UHOMA_ERR_INVALID_ARGUMENT : UHOMA_OK;
 	}
-	/* Validate everything first (a page may appear twice in @offsets). */
+	/* Validate everything first (a piece may appear twice in @offsets):
+	 * each offset must be where a piece the application holds starts --
+	 * not merely inside a bpage it holds a piece of, or releasing one
+	 * small message twice would take its neighbour's reference. */
 	for (i = 0; i < n; i++) {
-		uint32_t b = offsets[i] >> UH_BPAGE_SHIFT;
+		uint64_t *w;
 
-		if (b >= p->num_bpages || p->app_refs[b] == 0) {
+		if ((offsets[i] >> UH_BPAGE_SHIFT) >= p->num_bpages ||
+		    offsets[i] % TAIL_ALIGN) {
 			rc = UHOMA_ERR_INVALID_ARGUMENT;
 			break;
 		}
-		p->app_refs[b]--;
+		w = held_word(p, offsets[i], &bit);
+		if (!(*w & bit)) {
+			rc = UHOMA_ERR_INVALID_ARGUMENT;
+			break;
+		}
+		*w &= ~bit;
 	}
 	if (rc != UHOMA_OK) {
 		while (i-- > 0)   /* undo */
-			p->app_refs[offsets[i] >> UH_BPAGE_SHIFT]++;
+			*held_word(p, offsets[i], &bit) |= bit;
 	} else {
 		for (i = 0; i < n; i++)
 			put_ref(p, offsets[i] >> UH_BPAGE_SHIFT);

@@ -8,8 +8,10 @@
  *
  * Each bpage counts its references: one per message with bytes in it, plus
  * one while it is the partial bpage. A message's references pass to the
- * application when it is received (app_refs counts those) and come back
- * through uh_pool_release(). A bpage is free when its count is zero.
+ * application when it is received and come back through uh_pool_release()
+ * (app_held marks each piece the application holds by where it starts, so
+ * a piece handed back twice is refused). A bpage is free when its count
+ * is zero.
  *
  * All state is under pool.lock, a leaf: it may be taken under an RPC lock
  * (DATA arrival allocates) and nothing is taken under it.
@@ -37,7 +39,8 @@ struct uh_pool {
 	uint32_t *free_stack;   /* free bpage indexes, lowest on top */
 	uint32_t free_count;
 	uint16_t *refs;         /* per bpage: references (see above) */
-	uint16_t *app_refs;     /* per bpage: references the app holds */
+	uint64_t *app_held;     /* per bpage, a bit per 64-byte slot: a piece
+				 * the app holds starts there */
 	uint32_t partial;       /* partial bpage index, or UINT32_MAX */
 	uint32_t partial_used;  /* bytes of it handed out */
 };
@@ -73,8 +76,9 @@ void uh_pool_give_to_app(struct uh_pool *p, const uint32_t *offsets,
 			 uint32_t n);
 
 /* The application hands references back. All-or-nothing: returns
- * UHOMA_ERR_INVALID_ARGUMENT, releasing nothing, if any offset is outside
- * the region or names a bpage the app holds no (more) reference to. */
+ * UHOMA_ERR_INVALID_ARGUMENT, releasing nothing, if any offset is not
+ * where a piece the app holds starts (outside the region, inside a piece,
+ * or a piece already handed back). */
 int uh_pool_release(struct uh_pool *p, const uint32_t *offsets, uint32_t n);
 
 /* Bytes in free bpages (a hint; for metrics and tests). */

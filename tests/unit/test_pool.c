@@ -119,6 +119,42 @@ static void pool__release_checks_ownership(void **state)
 	munmap(r, REGION);
 }
 
+/* Two small messages share a bpage: releasing the first twice is refused
+ * the second time (it used to take the second's reference, whose own
+ * release then failed), and an offset inside a message, not where it
+ * starts, is no message's. (helper-36) */
+static void pool__shared_page_released_once_each(void **state)
+{
+	struct uh_pool p;
+	uint8_t *r = region();
+	uint32_t a[UH_MAX_BPAGES], b[UH_MAX_BPAGES], na, nb, inside;
+
+	(void)state;
+	uh_pool_init(&p);
+	assert_int_equal(uh_pool_setup(&p, r, REGION), UHOMA_OK);
+	assert_true(uh_pool_alloc(&p, 8, a, &na));
+	assert_true(uh_pool_alloc(&p, 8, b, &nb));
+	assert_int_equal(na, 1);
+	assert_int_equal(nb, 1);
+	assert_int_equal(a[0] >> UH_BPAGE_SHIFT, b[0] >> UH_BPAGE_SHIFT);
+	uh_pool_give_to_app(&p, a, na);
+	uh_pool_give_to_app(&p, b, nb);
+	inside = a[0] + 8;
+	assert_int_equal(uh_pool_release(&p, &inside, 1),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	inside = b[0] + 64;      /* aligned, but nobody's piece */
+	assert_int_equal(uh_pool_release(&p, &inside, 1),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uh_pool_release(&p, a, na), UHOMA_OK);
+	assert_int_equal(uh_pool_release(&p, a, na),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	assert_int_equal(uh_pool_release(&p, b, nb), UHOMA_OK);
+	assert_int_equal(uh_pool_release(&p, b, nb),
+			 UHOMA_ERR_INVALID_ARGUMENT);
+	uh_pool_destroy(&p);
+	munmap(r, REGION);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +162,7 @@ int main(void)
 		UH_TEST(pool__whole_pages_then_tail),
 		UH_TEST(pool__full_then_room_again),
 		UH_TEST(pool__release_checks_ownership),
+		UH_TEST(pool__shared_page_released_once_each),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
