@@ -325,8 +325,10 @@ int uhoma_is_server(const struct uhoma_sock *s);
  * 64 KiB pages (bpages) and writes incoming messages there. At least
  * 2 x 64 KiB + 2,000,000 bytes, at most 4 GiB, and only once per socket.
  * Messages cannot be received before it is set. A region not mapped
- * writable from end to end fails with UHOMA_ERR_BAD_ADDRESS (it would
- * crash the process at the first message). Returns UHOMA_OK,
+ * writable from end to end, or a file's mapping that reaches past the
+ * file's end, fails with UHOMA_ERR_BAD_ADDRESS (it would crash the
+ * process at the first message; a file's pages are read in to tell, and
+ * a file cut shorter later is the application's to avoid). Returns UHOMA_OK,
  * UHOMA_ERR_INVALID_ARGUMENT, UHOMA_ERR_BAD_ADDRESS or UHOMA_ERR_SHUTDOWN.
  */
 int uhoma_set_buffers(struct uhoma_sock *s, void *region, size_t length);

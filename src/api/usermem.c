@@ -483,15 +483,27 @@ int uh_user_mapped_writable(const void *p, size_t len)
 		return writable((void *)(uintptr_t)p, 1);
 	/* Mappings come in address order: walk them from @at on. */
 	while (at < end && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[8];
+		unsigned long lo, hi, off, inode;
+		char perms[8], dev[16];
+		uintptr_t to;
 
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms,
+			   &off, dev, &inode) != 6)
 			continue;
 		if (hi <= at)
 			continue;
 		if (lo > at || perms[1] != 'w')
 			break;              /* a hole, or not writable */
+		to = hi < end ? hi : end;
+		/* A file's mapping may reach past the file's end, where the
+		 * first access is a SIGBUS: a read fault of each page
+		 * (MADV_POPULATE_READ) says so with EFAULT, and brings in
+		 * pages the application was told to populate anyway. A kernel
+		 * without it (EINVAL) cannot tell: the mapping is taken. */
+		if (inode && madvise((void *)at, to - at,
+				     MADV_POPULATE_READ) != 0 &&
+		    errno == EFAULT)
+			break;
 		at = hi;
 	}
 	fclose(f);

@@ -2558,6 +2558,30 @@ static void check_bad_pointers_other_calls(void)
 				     sizeof(rb)), EFAULT);
 		munmap(r, REGION);
 	}
+	/* A file's mapping longer than the file: past its end the first
+	 * message would be a SIGBUS (helper-36). Grown to the mapping's
+	 * length, the same mapping is taken. */
+	{
+		int mf = memfd_create("region", 0), fd2;
+		uint8_t *r;
+		struct homa_rcvbuf_args rb;
+
+		CHECK(mf >= 0 && ftruncate(mf, 65536) == 0);
+		r = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED, mf,
+			 0);
+		CHECK(r != MAP_FAILED);
+		rb = (struct homa_rcvbuf_args){ (uintptr_t)r, REGION };
+		CHECK_ERR(setsockopt(fd, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb,
+				     sizeof(rb)), EFAULT);
+		CHECK(ftruncate(mf, REGION) == 0);
+		fd2 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_HOMA);
+		CHECK(fd2 >= 0);
+		CHECK(setsockopt(fd2, IPPROTO_HOMA, SO_HOMA_RCVBUF, &rb,
+				 sizeof(rb)) == 0);
+		close(fd2);
+		munmap(r, REGION);
+		close(mf);
+	}
 	/* close_range forgets it: the number, reused by a file, is the
 	 * file's. */
 	CHECK(close_range((unsigned)fd, (unsigned)fd, 0) == 0);
