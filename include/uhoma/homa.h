@@ -171,8 +171,16 @@ struct homa_abort_args {
 /* The module's layouts, byte for byte (homa-protocol.md §2.3-2.6). */
 #ifdef __cplusplus
 #define HOMA_CHECK_LAYOUT static_assert
-#else
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define HOMA_CHECK_LAYOUT _Static_assert
+#else
+/* C99 has no _Static_assert (and -pedantic says so under -std=gnu99): an
+ * array of negative size if a layout differs. */
+#define HOMA_CHECK_LAYOUT_(a, b) a##b
+#define HOMA_CHECK_LAYOUT__(a, b) HOMA_CHECK_LAYOUT_(a, b)
+#define HOMA_CHECK_LAYOUT(cond, what)                                        \
+	typedef char HOMA_CHECK_LAYOUT__(homa_layout_check_, __LINE__)          \
+		[(cond) ? 1 : -1]
 #endif
 HOMA_CHECK_LAYOUT(sizeof(struct homa_sendmsg_args) == 24, "sendmsg args");
 HOMA_CHECK_LAYOUT(offsetof(struct homa_sendmsg_args, completion_cookie) == 8,

@@ -196,11 +196,11 @@ struct uhoma_config {
 				    * idle one (its host's, or one of a sample
 				    * of others' quiet for an RPC timeout),
 				    * or, if there is none, its request is
-				    * dropped (drop_no_memory);
+				    * dropped (drop_nomem);
 				    * default 64 */
 	uint32_t max_peers;        /* hosts a stack keeps state for at once;
 				    * past it, packets from new hosts are
-				    * dropped (drop_no_memory) and sends to
+				    * dropped (drop_nomem) and sends to
 				    * them fail with UHOMA_ERR_NOMEM; default
 				    * 262144 */
 	uint32_t max_unproven;     /* incoming requests per socket whose

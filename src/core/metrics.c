@@ -107,9 +107,14 @@ static uint64_t rd(struct uh_metrics *m, unsigned which)
 
 void uhoma_metrics(struct uhoma_stack *st, struct uhoma_metrics *out)
 {
-	struct uh_metrics *m = st->metrics;
+	struct uh_metrics *m;
 
+	if (!out)
+		return;
 	memset(out, 0, sizeof(*out));
+	if (!st)
+		return;             /* no stack: every counter 0 */
+	m = st->metrics;
 	for (unsigned t = 0; t < UH_PKT_NTYPES; t++) {
 		out->packets_sent[t] = rd(m, UH_M_PKT_SENT + t);
 		out->packets_received[t] = rd(m, UH_M_PKT_RECV + t);
@@ -183,6 +188,8 @@ size_t uhoma_lock_stats(struct uhoma_lock_stat *out, size_t max)
 	struct uh_lock_class_stats st[UH_LOCK_CLASS_MAX];
 	size_t n = uh_lock_class_stats(st, UH_LOCK_CLASS_MAX);
 
+	if (!out)
+		max = 0;            /* the count only */
 	for (size_t i = 0; i < n && i < max; i++) {
 		out[i].name = st[i].name;
 		out[i].misses = st[i].misses;
@@ -197,8 +204,13 @@ void uhoma_metrics_print(struct uhoma_stack *st, void *fp)
 	FILE *f = fp;
 	struct uhoma_lock_stat ls[UH_LOCK_CLASS_MAX];
 	char name[64];
+	unsigned gauge[3];
+	static const char *const gauge_name[3] = { "grantable", "throttled",
+						   "deferred" };
 	size_t n;
 
+	if (!st || !f)
+		return;
 	/* Every counter by the name uhoma-stat shows, then the gauges. */
 	for (unsigned i = 0; i < UH_M_COUNT; i++) {
 		int64_t v = uh_metric_read(st->metrics, i);
@@ -208,9 +220,12 @@ void uhoma_metrics_print(struct uhoma_stack *st, void *fp)
 		uh_metric_name(i, name, sizeof(name));
 		fprintf(f, "%s %lld\n", name, (long long)v);
 	}
-	fprintf(f, "grantable %u\nthrottled %u\ndeferred %u\n",
-		uh_grant_count(st), uh_pacer_throttled(st),
-		uh_pacer_deferred(st));
+	gauge[0] = uh_grant_count(st);
+	gauge[1] = uh_pacer_throttled(st);
+	gauge[2] = uh_pacer_deferred(st);
+	for (unsigned i = 0; i < 3; i++)
+		if (gauge[i])
+			fprintf(f, "%s %u\n", gauge_name[i], gauge[i]);
 	n = uhoma_lock_stats(ls, UH_LOCK_CLASS_MAX);
 	for (size_t i = 0; i < n && i < UH_LOCK_CLASS_MAX; i++)
 		if (ls[i].misses)

@@ -124,6 +124,8 @@ static bool roll(struct mn_node *n, uint32_t ppm)
 
 uint64_t uhoma_memnet_now(struct uhoma_memnet *net)
 {
+	if (!net)
+		return 0;
 	return net->virtual_clock ? atomic_load(&net->vnow) : uh_now_ns();
 }
 
@@ -200,8 +202,11 @@ static void policy_commit(struct uhoma_memnet *net, struct mn_policy *np)
 void uhoma_memnet_set_faults(struct uhoma_memnet *net,
 			     const struct uhoma_memnet_faults *f)
 {
-	struct mn_policy *np = policy_begin(net);
+	struct mn_policy *np;
 
+	if (!net || !f)
+		return;
+	np = policy_begin(net);
 	if (!np)
 		return;
 	np->f = *f;
@@ -216,7 +221,7 @@ int uhoma_memnet_partition(struct uhoma_memnet *net, const char *a,
 
 	struct mn_policy *np;
 
-	if (uh_addr_parse(a, &x) || uh_addr_parse(b, &y))
+	if (!net || !a || !b || uh_addr_parse(a, &x) || uh_addr_parse(b, &y))
 		return -1;
 	np = policy_begin(net);
 	if (!np)
@@ -248,6 +253,8 @@ out:
 void uhoma_memnet_stats(struct uhoma_memnet *net,
 			struct uhoma_memnet_stats *st)
 {
+	if (!net || !st)
+		return;
 #define RD(f) st->f = atomic_load_explicit(&net->st.f, memory_order_relaxed)
 	RD(sent); RD(delivered); RD(lost); RD(duplicated); RD(corrupted);
 	RD(garbled); RD(reordered); RD(partitioned); RD(overflowed);
@@ -374,7 +381,7 @@ int uhoma_memnet_stall(struct uhoma_memnet *net, const char *addr,
 	struct mn_node *n;
 	int rc = -1;
 
-	if (uh_addr_parse(addr, &a))
+	if (!net || !addr || uh_addr_parse(addr, &a))
 		return -1;
 	uh_rcu_read_lock();
 	n = find_node(net, &a);
@@ -724,10 +731,11 @@ void uh_memnet_set_driver(struct uh_carrier *c, uh_memnet_input_fn input,
 
 uint64_t uhoma_memnet_run(struct uhoma_memnet *net, uint64_t ns)
 {
-	uint64_t end = atomic_load(&net->vnow) + ns, delivered = 0;
+	uint64_t end, delivered = 0;
 
-	if (!net->virtual_clock)
+	if (!net || !net->virtual_clock)
 		return 0;
+	end = atomic_load(&net->vnow) + ns;
 	for (;;) {
 		struct mn_node *best = NULL;
 		uint64_t when = UINT64_MAX;

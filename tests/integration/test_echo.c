@@ -5,6 +5,7 @@
  */
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +191,48 @@ static void echo__bad_arguments(void **state)
 	assert_int_equal(uhoma_abort(e->cli, 0, 5), UHOMA_ERR_INVALID_ARGUMENT);
 	assert_int_equal(uhoma_set_buffers(e->cli, e->rc, NT_REGION),
 			 UHOMA_ERR_INVALID_ARGUMENT);   /* only once */
+	/* The metrics and memnet calls take NULL as nothing to do: no crash
+	 * (helper-36: 13 of them crashed). */
+	{
+		struct uhoma_metrics met;
+		struct uhoma_memnet_stats ms;
+		struct uhoma_memnet_faults f;
+
+		memset(&met, 0xff, sizeof(met));
+		uhoma_metrics(NULL, &met);
+		assert_int_equal(met.requests_sent, 0);
+		uhoma_metrics(e->a, NULL);
+		uhoma_metrics_print(NULL, stdout);
+		uhoma_metrics_print(e->a, NULL);
+		assert_true(uhoma_lock_stats(NULL, 5) > 0);
+		memset(&f, 0, sizeof(f));
+		uhoma_memnet_set_faults(NULL, &f);
+		uhoma_memnet_set_faults(e->net, NULL);
+		assert_int_equal(uhoma_memnet_partition(NULL, "10.0.0.1",
+							"10.0.0.2", 1), -1);
+		assert_int_equal(uhoma_memnet_partition(e->net, NULL,
+							"10.0.0.2", 1), -1);
+		assert_int_equal(uhoma_memnet_stall(NULL, "10.0.0.1", 1), -1);
+		assert_int_equal(uhoma_memnet_stall(e->net, NULL, 1), -1);
+		assert_int_equal(uhoma_memnet_now(NULL), 0);
+		assert_int_equal(uhoma_memnet_run(NULL, 1000), 0);
+		uhoma_memnet_stats(NULL, &ms);
+		uhoma_memnet_stats(e->net, NULL);
+	}
+	/* uhoma_metrics_print writes the non-zero counters only (the
+	 * gauges included: it printed "grantable 0"). */
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mf = open_memstream(&text, &len);
+
+		assert_non_null(mf);
+		uhoma_metrics_print(e->a, mf);
+		fclose(mf);
+		assert_true(len > 0);      /* the socket has done things */
+		assert_null(strstr(text, " 0\n"));
+		free(text);
+	}
 	/* The socket still works. */
 	round_trip(e, 77, 77);
 }
