@@ -39,6 +39,7 @@ static const char *const drop_name[UH_DROP_NREASONS] = {
 	[UH_DROP_FREEZE] = "freeze",
 	[UH_DROP_SPOOFED] = "spoofed",
 	[UH_DROP_NO_REGION] = "no_region",
+	[UH_DROP_BAD_PRIORITY] = "bad_priority",
 };
 
 size_t uh_wire_header_len(unsigned type)
@@ -147,11 +148,15 @@ enum uh_drop uh_wire_decode(const uint8_t *buf, size_t len, struct uh_hdr *h)
 	case UH_PKT_GRANT:
 		h->u.grant.offset = get32(buf + 28);
 		h->u.grant.priority = buf[32];
+		if (h->u.grant.priority >= UH_MAX_PRIORITIES)
+			return UH_DROP_BAD_PRIORITY;
 		break;
 	case UH_PKT_RESEND:
 		h->u.resend.offset = get32(buf + 28);
 		h->u.resend.length = get32(buf + 32);
 		h->u.resend.priority = buf[36];
+		if (h->u.resend.priority >= UH_MAX_PRIORITIES)
+			return UH_DROP_BAD_PRIORITY;
 		break;
 	case UH_PKT_CUTOFFS:
 		for (unsigned i = 0; i < UH_MAX_PRIORITIES; i++)

@@ -126,6 +126,9 @@ enum uh_drop {
 				 * (UDP: any local process could forge it) */
 	UH_DROP_NO_REGION,      /* request for a server that has had no buffer
 				 * region for timeout_ticks (sock.h) */
+	UH_DROP_BAD_PRIORITY,   /* GRANT or RESEND naming a priority above 7:
+				 * no TOS carries it, and every send at it
+				 * would fail */
 	UH_DROP_NREASONS
 };
 

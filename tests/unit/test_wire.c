@@ -209,6 +209,26 @@ static void wire__rejects_malformed(void **state)
 	assert_int_equal(uh_wire_decode(p, sizeof(p), &h), UH_DROP_BAD_OFFSET);
 	p[55] = 0x9E;                                 /* 2 bytes short of end */
 	assert_int_equal(uh_wire_decode(p, sizeof(p), &h), UH_DROP_PAST_END);
+	/* A GRANT or RESEND priority above 7: no TOS carries it, and every
+	 * send at it failed (helper-37: the RPC's data never left). */
+	{
+		uint8_t g[33] = { COMMON(0, 0, 0, 0, 0x11, 0x50) };
+		uint8_t r[37] = { COMMON(0, 0, 0, 0, 0x12, 0x50) };
+
+		g[32] = 7;
+		assert_int_equal(uh_wire_decode(g, 33, &h), UH_DROP_NONE);
+		g[32] = 8;
+		assert_int_equal(uh_wire_decode(g, 33, &h),
+				 UH_DROP_BAD_PRIORITY);
+		g[32] = 255;
+		assert_int_equal(uh_wire_decode(g, 33, &h),
+				 UH_DROP_BAD_PRIORITY);
+		r[36] = 8;
+		assert_int_equal(uh_wire_decode(r, 37, &h),
+				 UH_DROP_BAD_PRIORITY);
+		assert_string_equal(uh_wire_drop_name(UH_DROP_BAD_PRIORITY),
+				    "bad_priority");
+	}
 }
 
 static void wire__names(void **state)
