@@ -266,8 +266,9 @@ int uhoma_config_parse(struct uhoma_config *cfg, const char *text);
 /*
  * uhoma_stack_create - a new stack from @cfg (copied; NULL = defaults).
  * Starts the runtime threads unless cfg->rx_threads is 0.
- * Returns UHOMA_OK with *@out set, UHOMA_ERR_INVALID_ARGUMENT,
- * UHOMA_ERR_NOMEM or UHOMA_ERR_SYSTEM.
+ * Returns UHOMA_OK with *@out set, UHOMA_ERR_INVALID_ARGUMENT (a bad
+ * setting, or an address this host does not have), UHOMA_ERR_NOMEM or
+ * UHOMA_ERR_SYSTEM.
  */
 int uhoma_stack_create(const struct uhoma_config *cfg,
 		       struct uhoma_stack **out);
@@ -284,8 +285,9 @@ void uhoma_stack_destroy(struct uhoma_stack *st);
  * client-only socket until uhoma_set_server()). Over UDP the port is the
  * UDP port. Returns UHOMA_OK with *@out set, UHOMA_ERR_INVALID_ARGUMENT
  * (port above 32767), UHOMA_ERR_ADDR_IN_USE, UHOMA_ERR_PERMISSION,
- * UHOMA_ERR_SHUTDOWN (stack being destroyed), UHOMA_ERR_NOMEM or
- * UHOMA_ERR_SYSTEM.
+ * UHOMA_ERR_SHUTDOWN (stack being destroyed), UHOMA_ERR_NOMEM,
+ * UHOMA_ERR_NO_FILES (out of file descriptors: a UDP port takes up to
+ * five) or UHOMA_ERR_SYSTEM.
  */
 int uhoma_socket(struct uhoma_stack *st, uint16_t port,
 		 struct uhoma_sock **out);

@@ -54,6 +54,7 @@ int uh_claim_probe(const char *name)
 	rc = connect(fd, (struct sockaddr *)&sun, len);
 	e = errno;
 	close(fd);
+	errno = e;              /* -1: the reason stays in errno */
 	return rc == 0 ? 1 : e == ECONNREFUSED ? 0 : -1;
 }
 

@@ -21,7 +21,8 @@ int uh_claim(const char *name);
 /* Whether some process holds @name (true, too, if it cannot tell). */
 bool uh_claim_held(const char *name);
 
-/* The same in three: 1 held, 0 not, -1 cannot tell. */
+/* The same in three: 1 held, 0 not, -1 cannot tell (errno says why: out
+ * of descriptors is EMFILE or ENFILE). */
 int uh_claim_probe(const char *name);
 
 #endif /* UHOMA_NET_CLAIM_H */

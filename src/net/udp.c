@@ -550,8 +550,14 @@ static int claim_port(const struct udp_carrier *u, uint16_t udp)
 
 	if (!u->any) {
 		for (int v4 = 0; v4 < 2; v4++) {
+			int held;
+
 			claim_name(u, true, v4, udp, name, sizeof(name));
-			if (uh_claim_held(name))
+			held = uh_claim_probe(name);
+			/* No descriptor to ask with is not a port in use. */
+			if (held < 0 && (errno == EMFILE || errno == ENFILE))
+				return UHOMA_ERR_NO_FILES;
+			if (held != 0)   /* held, or cannot tell: say so */
 				return UHOMA_ERR_ADDR_IN_USE;
 		}
 	}
@@ -1489,6 +1495,24 @@ static bool gso_supported(int family)
 	return ok;
 }
 
+/* Whether the host has @u's address: a stack on one it lacks would be
+ * made, and then fail every socket (helper-36). A test bind to port 0
+ * says so now: UHOMA_ERR_INVALID_ARGUMENT, as for a malformed address
+ * (EINVAL: an IPv6 link-local address without its interface). */
+static int address_is_ours(const struct udp_carrier *u)
+{
+	int fd = socket(u->family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = UHOMA_OK;
+
+	if (fd < 0)
+		return uh_net_error(errno);
+	if (bind(fd, (const struct sockaddr *)&u->bind_ss, u->bind_len) < 0)
+		rc = errno == EADDRNOTAVAIL || errno == EINVAL
+			     ? UHOMA_ERR_INVALID_ARGUMENT
+			     : uh_net_error(errno);
+	close(fd);
+	return rc;
+}
+
 int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 {
 	struct udp_carrier *u = calloc(1, sizeof(*u));
@@ -1513,6 +1537,14 @@ int uh_udp_create(const struct uhoma_config *cfg, struct uh_carrier **out)
 	}
 	uh_addr_to_sockaddr(&u->c.local, 0, &u->bind_ss, &len);
 	u->bind_len = len;
+	if (!u->any) {
+		int rc = address_is_ours(u);
+
+		if (rc) {
+			free(u);
+			return rc;
+		}
+	}
 	/* Packets are sized per destination (udp_max_packet_to); this is
 	 * the largest, for receive buffers. The link rate to pace at is the
 	 * local interface's. */
