@@ -210,6 +210,12 @@ int main(int argc, char **argv)
 		rc = 1;
 	if (stdout_written())
 		rc = 1;
+	if (rc) {
+		/* One output failed: the run failed, and leaves no file it
+		 * made (the other one's, written in full, goes too). */
+		sim_file_discard(&csv);
+		sim_file_discard(&svg);
+	}
 out:
 	for (size_t k = 0; k < NABLATIONS; k++)
 		free(config[k]);

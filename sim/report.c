@@ -346,12 +346,12 @@ int sim_file_close(struct sim_file *sf)
 
 void sim_file_discard(struct sim_file *sf)
 {
-	if (!sf->f)
-		return;
-	fclose(sf->f);
+	if (sf->f)
+		fclose(sf->f);
 	sf->f = NULL;
 	if (sf->made)
 		unlink(sf->path);
+	sf->made = false;
 }
 
 int sim_write_csv(struct sim_file *f, const char *const *label,

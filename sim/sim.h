@@ -186,8 +186,9 @@ int sim_file_open(struct sim_file *sf, const char *path);
 /* Flushes and closes @sf (opened or not). Returns 0, or -1 with
  * "uhoma-sim: PATH: reason" on stderr if any write failed. */
 int sim_file_close(struct sim_file *sf);
-/* Closes @sf (opened or not) for a run that failed: the file is removed
- * if the open made it, so that a failed run leaves none behind. */
+/* Closes @sf (opened, closed already, or never opened) for a run that
+ * failed: the file is removed if the open made it, so that a failed run
+ * leaves none behind. */
 void sim_file_discard(struct sim_file *sf);
 
 /* Reports: the table, the busiest links, the cores' counters (to @out),

@@ -89,5 +89,20 @@ grep -q "spine 0" <<< "$out" || fail "no spine 0 in: $out"
 ! grep -q "spine [1-9]" <<< "$out" || fail "a spine past the only one"
 run --compare --topology rack:4 --workload w1 --messages 100
 grep -q "median_bucket_p50" <<< "$out" || fail "no median_bucket_p50"
+# An output that cannot be written fails the run, and it leaves no file
+# it made behind -- the other output's neither (helper-36: the SVG stayed).
+for args in "--svg $tmp/d.svg --csv /dev/full" "--csv $tmp/d.csv --svg /dev/full"; do
+	rc=0
+	# shellcheck disable=SC2086  # $args: words on purpose
+	timeout 60 "$sim" --quiet --topology rack:4 --messages 200 $args \
+		>/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 1 ] || fail "uhoma-sim $args: exit $rc, not 1"
+	[ ! -e "$tmp/d.svg" ] && [ ! -e "$tmp/d.csv" ] || fail "$args: a file left"
+done
+rc=0
+timeout 60 "$sim" --quiet --topology rack:4 --messages 200 --csv "$tmp/d.csv" \
+	>/dev/full 2>/dev/null || rc=$?
+[ "$rc" -eq 1 ] || fail "report to /dev/full: exit $rc, not 1"
+[ ! -e "$tmp/d.csv" ] || fail "report to /dev/full: the CSV left"
 "$sim" --help | grep -q -- "--drain-ms" || fail "--help lacks --drain-ms"
 echo "uhoma-sim command line: ok"
