@@ -25,6 +25,17 @@ grep -q '^packets_received_DATA' <<< "$out" || { echo "FAIL: no DATA row"; exit 
 grep -q '^lock class' <<< "$out" || { echo "FAIL: no lock section"; exit 1; }
 grep -q '^object cache' <<< "$out" || { echo "FAIL: no cache section"; exit 1; }
 
+# Bad values exit 2 and say which (helper-36: each ran, or ran for ever).
+for args in "-i abc" "-i -5" "-i 1e99" "-i nan" "-i inf" "-i 0" "-n -1" \
+	    "-n 99999999999999999999" "-n abc" "-n 1x" "--bogus"; do
+	rc=0
+	# shellcheck disable=SC2086  # $args: words on purpose
+	err=$(timeout 10 "$stat" $args "$pid" 2>&1) || rc=$?
+	[ "$rc" -eq 2 ] || { echo "FAIL: uhoma-stat $args: exit $rc, not 2"; exit 1; }
+	[ -n "$err" ] || { echo "FAIL: uhoma-stat $args: no message"; exit 1; }
+done
+"$stat" --help | grep -q "^usage: uhoma-stat" || { echo "FAIL: --help"; exit 1; }
+"$stat" -h | grep -q "^usage: uhoma-stat" || { echo "FAIL: -h"; exit 1; }
 if err=$("$stat" -n 1 999999 2>&1); then echo "FAIL: bogus pid accepted"; exit 1; fi
 grep -q "no running uhoma stack" <<< "$err" || { echo "FAIL: unclear error: $err"; exit 1; }
 

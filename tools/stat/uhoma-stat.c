@@ -12,6 +12,7 @@
  *   uhoma-stat --clean         remove segments of processes that died
  */
 #include <fcntl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,45 @@ static void show(const struct seg *s, const struct snap *a,
 	fflush(stdout);
 }
 
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: uhoma-stat [-i SECONDS] [-n ROUNDS] [-a] "
+		    "[PID[.STACK]] | --clean\n"
+		    "  -i SECONDS  between readings, above 0 and at most 86400 "
+		    "(1)\n"
+		    "  -n ROUNDS   readings after the first, 0 until "
+		    "interrupted (1)\n"
+		    "  -a          zero counters too\n");
+}
+
+/* -i: a number of seconds, all of the argument, in (0, 86400]. */
+static int parse_interval(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno || !(v > 0) || v > 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* -n: a whole number, all of the argument, 0 to 1,000,000,000. */
+static int parse_rounds(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < 0 || v > 1000000000)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	double interval = 1;
@@ -207,16 +247,41 @@ int main(int argc, char **argv)
 		uh_stat_sweep(print_removed);
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
 	while ((opt = getopt(argc, argv, "i:n:ah")) != -1) {
 		switch (opt) {
-		case 'i': interval = atof(optarg); break;
-		case 'n': rounds = atoi(optarg); break;
+		case 'i':
+			if (parse_interval(optarg, &interval)) {
+				fprintf(stderr, "uhoma-stat: -i '%s': seconds "
+						"above 0, at most 86400\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			if (parse_rounds(optarg, &rounds)) {
+				fprintf(stderr, "uhoma-stat: -n '%s': a whole "
+						"number, 0 to 1000000000\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'a': all = 1; break;
+		case 'h':
+			usage(stdout);
+			return 0;
 		default:
-			fprintf(stderr, "usage: uhoma-stat [-i SECONDS] [-n ROUNDS] "
-					"[-a] [PID[.STACK]] | --clean\n");
+			usage(stderr);
 			return 2;
 		}
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "uhoma-stat: one process at most, not '%s'\n",
+			argv[optind + 1]);
+		return 2;
 	}
 	if (optind < argc) {
 		f.want = argv[optind];
