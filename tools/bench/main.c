@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,43 @@ static void usage(void)
 	      stderr);
 }
 
+/* A number for --@name: all of @s, finite, in [@lo, @hi]; else a message
+ * naming the option and the range, and -1. */
+static int num_d(const char *name, const char *s, double lo, double hi,
+		 double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "uhoma-bench: --%s '%s': want a number from "
+				"%g to %g\n", name, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The same for a whole number. */
+static int num_l(const char *name, const char *s, long lo, long hi,
+		 long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi) {
+		fprintf(stderr, "uhoma-bench: --%s '%s': want a whole number "
+				"from %ld to %ld\n", name, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int parse_proto(const char *s, enum bench_proto *p)
 {
 	if (!strcmp(s, "homa") || !strcmp(s, "uhoma"))
@@ -313,9 +351,18 @@ static int cmd_client(struct bench_opts *o, const char *protos, bool local)
 		n = samples_buckets(v, o, buckets[ns],
 				    o->buckets < 64 ? o->buckets : 64);
 		report_print(proto_name(o->proto), buckets[ns], n);
-		if (o->csv)
-			report_csv(o->csv, proto_name(o->proto), buckets[ns], n,
-				   ns > 0);
+		if (o->csv && report_csv(o->csv, proto_name(o->proto),
+					 buckets[ns], n, ns > 0))
+			rc = 1;         /* said why */
+		/* A run that completed no RPC (every one failed, or none
+		 * was answered) measured nothing: say so in the exit status,
+		 * as node does. */
+		if (r.rpcs == 0) {
+			fprintf(stderr, "uhoma-bench: %s: no RPC completed "
+					"(%llu errors)\n", proto_name(o->proto),
+				(unsigned long long)r.errors);
+			rc = 1;
+		}
 		series[ns] = (struct plot_series){ proto_name(o->proto),
 						   buckets[ns], n };
 		ns++;
@@ -327,8 +374,10 @@ static int cmd_client(struct bench_opts *o, const char *protos, bool local)
 		snprintf(title, sizeof(title),
 			 "workload %s, %s, loopback", o->workload,
 			 o->gbps > 0 ? "open loop" : "closed loop");
-		plot_svg(o->svg, title, series, ns);
-		printf("plot: %s\n", o->svg);
+		if (plot_svg(o->svg, title, series, ns))
+			rc = 1;
+		else
+			printf("plot: %s\n", o->svg);
 	}
 	bench_stop_server(server);
 	return rc;
@@ -393,38 +442,57 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage();
+		return 0;
+	}
 	optind = 2;
+	/* Each number whole and in range, or exit 2 naming the option. */
+#define D(name, lo, hi, field)                                                \
+	do {                                                                  \
+		double v_;                                                    \
+		if (num_d(name, optarg, lo, hi, &v_))                         \
+			return 2;                                             \
+		field = v_;                                                   \
+	} while (0)
+#define U(name, lo, hi, field)                                                \
+	do {                                                                  \
+		long v_;                                                      \
+		if (num_l(name, optarg, lo, hi, &v_))                         \
+			return 2;                                             \
+		field = (__typeof__(field))v_;                                \
+	} while (0)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': protos = optarg; break;
 		case 's': snprintf(o.server, sizeof(o.server), "%s", optarg); break;
 		case 'w': snprintf(o.workload, sizeof(o.workload), "%s", optarg); break;
-		case 'g': o.gbps = atof(optarg); break;
-		case 'o': o.outstanding = (unsigned)atoi(optarg); break;
-		case 't': o.threads = (unsigned)atoi(optarg); break;
-		case 'c': o.conns = (unsigned)atoi(optarg); break;
-		case 'S': o.server_threads = (unsigned)atoi(optarg); break;
-		case 'd': o.seconds = atof(optarg); break;
-		case 'W': o.warmup = atof(optarg); break;
-		case 'r': o.resp_len = (uint32_t)atoi(optarg); break;
+		case 'g': D("gbps", 0, 10000, o.gbps); break;
+		case 'o': U("outstanding", 1, BENCH_MAX_SLOTS / 2, o.outstanding); break;
+		case 't': U("threads", 1, 64, o.threads); break;
+		case 'c': U("conns", 1, 1024, o.conns); break;
+		case 'S': U("server-threads", 1, 64, o.server_threads); break;
+		case 'd': D("seconds", 0.001, 86400, o.seconds); break;
+		case 'W': D("warmup", 0, 3600, o.warmup); break;
+		case 'r': U("response", 0, 1000000, o.resp_len); break;
 		case 'H': o.hol = true; break;
 		case 'Z': o.zerocopy = true; break;
-		case 'e': o.repeat = (unsigned)atoi(optarg); break;
-		case 'P': o.poll_us = (unsigned)atoi(optarg); break;
-		case 'C': o.cpu = atoi(optarg); break;
+		case 'e': U("repeat", 1, BENCH_MAX_REPEAT, o.repeat); break;
+		case 'P': U("poll-us", 0, 1000000, o.poll_us); break;
+		case 'C': U("cpu", -1, 4095, o.cpu); break;
 		case 'k': snprintf(o.config, sizeof(o.config), "%s", optarg); break;
-		case 'b': o.baseline_us = atof(optarg); break;
-		case 'l': o.link_gbps = atof(optarg); break;
-		case 'B': o.buckets = (unsigned)atoi(optarg); break;
+		case 'b': D("baseline-us", 0, 1e6, o.baseline_us); break;
+		case 'l': D("link-gbps", 0.001, 1e5, o.link_gbps); break;
+		case 'B': U("buckets", 1, 64, o.buckets); break;
 		case 'v': o.csv = optarg; break;
 		case 'G': o.svg = optarg; break;
 		case 'L': local = true; break;
 		case 'q': o.progress = false; break;
 		case 'x': o.blocking = true; break;
-		case 'X': o.client_ports = (unsigned)atoi(optarg); break;
-		case 'R': o.receivers = (unsigned)atoi(optarg); break;
-		case 'y': o.server_ports = (unsigned)atoi(optarg); break;
-		case 'Y': o.port_threads = (unsigned)atoi(optarg); break;
+		case 'X': U("client-ports", 1, 64, o.client_ports); break;
+		case 'R': U("receivers", 1, 64, o.receivers); break;
+		case 'y': U("server-ports", 1, 16, o.server_ports); break;
+		case 'Y': U("port-threads", 1, 64, o.port_threads); break;
 		case 'a': snprintf(o.apiload, sizeof(o.apiload), "%s", optarg); break;
 		case 'A': snprintf(o.preload, sizeof(o.preload), "%s", optarg); break;
 		case 'N':
@@ -445,15 +513,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'I': o.linger = atof(optarg); break;
+		case 'I': D("linger", 0, 3600, o.linger); break;
 		case 'M': o.samples = optarg; break;
-		case 'U': o.mtu = (unsigned)atoi(optarg); break;
+		case 'U': U("mtu", 0, 65536, o.mtu); break;
 		case 'O': o.serve_only = true; break;
-		case 'u': o.hops = (unsigned)atoi(optarg); break;
+		case 'u': U("hops", 1, 8, o.hops); break;
 		case 'E': snprintf(o.title, sizeof(o.title), "%s", optarg); break;
+		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
 	}
+#undef D
+#undef U
 	if (o.threads < 1 || o.threads > 64 || o.outstanding < 1 ||
 	    o.outstanding > BENCH_MAX_SLOTS / 2 || o.seconds <= 0 ||
 	    o.server_threads < 1 || o.buckets < 1 || o.link_gbps <= 0 ||
