@@ -1,8 +1,10 @@
 /*
  * uhoma.h - the public API of uhoma, the Homa transport in user space.
  *
- * This header grows with the protocol layers. Today it holds what every layer
- * shares: the library version and the error codes.
+ * All of it: errors, configuration, stacks, sockets, sending and receiving,
+ * the buffer region, RPC state, the send budget, readiness and metrics.
+ * <uhoma/memnet.h> adds the in-memory network; <uhoma/homa.h> is the Linux
+ * module's socket API, for programs run under libuhoma-preload.so.
  *
  * Error convention: every function that can fail returns an int that is 0 (or
  * a non-negative count) on success and one of the negative UHOMA_ERR_* codes
