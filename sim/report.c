@@ -453,7 +453,30 @@ static double backlog_at(const struct sim_workload *w, uint64_t t,
 	return b;
 }
 
-/* Fills @r's sustained and backlogs, and those of the reference: the
+/* One reference's reading of the window [@t0, @t1] (reference.h): each
+ * receiver alone (@matching false) or the matching of both ends; @ref
+ * holds the messages' ends. Returns 0, or -1 (said) if memory ran out. */
+static int reference(const struct sim *s, bool matching, uint64_t t0,
+		     uint64_t t1, double offered, uint64_t *ref,
+		     double *start, double *end, double *sustained)
+{
+	const struct sim_workload *w = &s->w;
+	uint32_t mbps = s->o.topo.host_mbps;
+
+	if (matching ? sim_matching_reference(w, s->net.nhosts, mbps, t1, ref)
+		     : sim_srpt_reference(w, s->net.nhosts, mbps, ref)) {
+		fprintf(stderr, "uhoma-sim: out of memory for the %s reference "
+			"of %llu messages\n", matching ? "matching" : "SRPT",
+			(unsigned long long)w->nmsgs);
+		return -1;
+	}
+	*start = backlog_at(w, t0, ref);
+	*end = backlog_at(w, t1, ref);
+	*sustained = 1 - (*end - *start) / offered;
+	return 0;
+}
+
+/* Fills @r's sustained and backlogs, and those of the references: the
  * window runs from the first measured message's start to the last
  * message's. */
 static int sustained(const struct sim *s, struct sim_result *r)
@@ -490,30 +513,18 @@ static int sustained(const struct sim *s, struct sim_result *r)
 	if (w->mode != SIM_ONEWAY)
 		return 0;
 	ref = malloc(w->nmsgs * sizeof(*ref));
-	if (!ref || sim_srpt_reference(w, s->net.nhosts, s->o.topo.host_mbps,
-				       ref)) {
-		free(ref);
-		fprintf(stderr, "uhoma-sim: out of memory for the SRPT "
-			"reference of %llu messages\n",
-			(unsigned long long)w->nmsgs);
+	if (!ref) {
+		fprintf(stderr, "uhoma-sim: out of memory for the references "
+			"of %llu messages\n", (unsigned long long)w->nmsgs);
 		return -1;
 	}
-	r->ref_backlog_start = backlog_at(w, t0, ref);
-	r->ref_backlog_end = backlog_at(w, t1, ref);
-	r->sustained_ref = 1 - (r->ref_backlog_end - r->ref_backlog_start) /
-			       offered;
-	if (sim_matching_reference(w, s->net.nhosts, s->o.topo.host_mbps, t1,
-				   ref)) {
+	if (reference(s, false, t0, t1, offered, ref, &r->ref_backlog_start,
+		      &r->ref_backlog_end, &r->sustained_ref) ||
+	    reference(s, true, t0, t1, offered, ref, &r->match_backlog_start,
+		      &r->match_backlog_end, &r->sustained_match)) {
 		free(ref);
-		fprintf(stderr, "uhoma-sim: out of memory for the matching "
-			"reference of %llu messages\n",
-			(unsigned long long)w->nmsgs);
 		return -1;
 	}
-	r->match_backlog_start = backlog_at(w, t0, ref);
-	r->match_backlog_end = backlog_at(w, t1, ref);
-	r->sustained_match = 1 - (r->match_backlog_end -
-				  r->match_backlog_start) / offered;
 	free(ref);
 	return 0;
 }

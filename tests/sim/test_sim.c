@@ -826,6 +826,14 @@ static void fake_run(struct sim *s, uint64_t n)
 	s->eng.now = s->w.last_start_ps + 1000 * SIM_PS_PER_US;
 }
 
+/* fake_run with @n messages of one's own (@m, in start order). */
+static void fake_msgs(struct sim *s, const struct sim_msg *m, uint64_t n)
+{
+	fake_run(s, n);
+	memcpy(s->w.msgs, m, n * sizeof(*m));
+	s->w.last_start_ps = m[n - 1].start_ps;
+}
+
 static void fake_done(struct sim *s, uint64_t i, uint64_t after_ps,
 		      int error)
 {
@@ -921,19 +929,20 @@ static void test_srpt_reference(void **state)
 {
 	const uint64_t us = SIM_PS_PER_US, big = (100000 + 71 * 122) * 800,
 		       small = (1000 + 122) * 800;
+	static const struct sim_msg m[4] = {
+		{ .start_ps = 0, .len = 100000, .src = 0, .dst = 1 },
+		{ .start_ps = 5 * SIM_PS_PER_US, .len = 1000, .src = 1,
+		  .dst = 0 },
+		{ .start_ps = 10 * SIM_PS_PER_US, .len = 1000, .src = 0,
+		  .dst = 1 },
+		{ .start_ps = 10 * SIM_PS_PER_US, .len = 1000, .src = 0,
+		  .dst = 1 },
+	};
 	struct sim s;
 	uint64_t done[4];
 
 	(void)state;
-	fake_run(&s, 4);
-	s.w.msgs[0] = (struct sim_msg){ .start_ps = 0, .len = 100000,
-					.src = 0, .dst = 1 };
-	s.w.msgs[1] = (struct sim_msg){ .start_ps = 5 * us, .len = 1000,
-					.src = 1, .dst = 0 };
-	s.w.msgs[2] = (struct sim_msg){ .start_ps = 10 * us, .len = 1000,
-					.src = 0, .dst = 1 };
-	s.w.msgs[3] = (struct sim_msg){ .start_ps = 10 * us, .len = 1000,
-					.src = 0, .dst = 1 };
+	fake_msgs(&s, m, 4);
 	assert_int_equal(sim_srpt_reference(&s.w, s.net.nhosts,
 					    s.o.topo.host_mbps, done), 0);
 	assert_int_equal(done[1], 5 * us + small);
@@ -954,19 +963,18 @@ static void test_matching_reference(void **state)
 	const uint64_t us = SIM_PS_PER_US, big = (100000 + 71 * 122) * 800,
 		       mid = (50000 + 36 * 122) * 800,
 		       small = (1000 + 122) * 800;
+	static const struct sim_msg m[4] = {
+		{ .start_ps = 0, .len = 100000, .src = 0, .dst = 1 },
+		{ .start_ps = 0, .len = 1000, .src = 0, .dst = 2 },
+		{ .start_ps = 0, .len = 50000, .src = 3, .dst = 2 },
+		{ .start_ps = 10 * SIM_PS_PER_US, .len = 1000, .src = 3,
+		  .dst = 1 },
+	};
 	struct sim s;
 	uint64_t done[4];
 
 	(void)state;
-	fake_run(&s, 4);
-	s.w.msgs[0] = (struct sim_msg){ .start_ps = 0, .len = 100000,
-					.src = 0, .dst = 1 };
-	s.w.msgs[1] = (struct sim_msg){ .start_ps = 0, .len = 1000,
-					.src = 0, .dst = 2 };
-	s.w.msgs[2] = (struct sim_msg){ .start_ps = 0, .len = 50000,
-					.src = 3, .dst = 2 };
-	s.w.msgs[3] = (struct sim_msg){ .start_ps = 10 * us, .len = 1000,
-					.src = 3, .dst = 1 };
+	fake_msgs(&s, m, 4);
 	assert_int_equal(sim_matching_reference(&s.w, 4, s.o.topo.host_mbps,
 						UINT64_MAX, done), 0);
 	assert_int_equal(done[1], small);

@@ -13,6 +13,7 @@
  */
 #include <fcntl.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,44 +201,31 @@ static void usage(FILE *to)
 {
 	fprintf(to, "usage: uhoma-stat [-i SECONDS] [-n ROUNDS] [-a] "
 		    "[PID[.STACK]] | --clean\n"
-		    "  -i SECONDS  between readings, above 0 and at most 86400 "
-		    "(1)\n"
+		    "  -i SECONDS  between readings, 0.001 to 86400 (1)\n"
 		    "  -n ROUNDS   readings after the first, 0 until "
 		    "interrupted (1)\n"
 		    "  -a          zero counters too\n");
 }
 
-/* -i: a number of seconds, all of the argument, in (0, 86400]. */
-static int parse_interval(const char *s, double *out)
+/* A number, all of @s, in [@lo, @hi] (a whole one if @whole). */
+static int parse_num(const char *s, double lo, double hi, bool whole,
+		     double *out)
 {
 	char *end;
 	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || *end || errno || !(v > 0) || v > 86400)
+	if (end == s || *end || errno || !(v >= lo && v <= hi) ||
+	    (whole && v != (double)(long)v))
 		return -1;
 	*out = v;
 	return 0;
 }
 
-/* -n: a whole number, all of the argument, 0 to 1,000,000,000. */
-static int parse_rounds(const char *s, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end || errno || v < 0 || v > 1000000000)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	double interval = 1;
+	double interval = 1, v;
 	int rounds = 1, all = 0, opt, rc = 0;
 	struct find f = { .want = "" };
 	struct seg s;
@@ -254,20 +242,22 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "i:n:ah")) != -1) {
 		switch (opt) {
 		case 'i':
-			if (parse_interval(optarg, &interval)) {
+			if (parse_num(optarg, 0.001, 86400, false,
+				      &interval)) {
 				fprintf(stderr, "uhoma-stat: -i '%s': seconds "
-						"above 0, at most 86400\n",
+						"from 0.001 to 86400\n",
 					optarg);
 				return 2;
 			}
 			break;
 		case 'n':
-			if (parse_rounds(optarg, &rounds)) {
+			if (parse_num(optarg, 0, 1e9, true, &v)) {
 				fprintf(stderr, "uhoma-stat: -n '%s': a whole "
 						"number, 0 to 1000000000\n",
 					optarg);
 				return 2;
 			}
+			rounds = (int)v;
 			break;
 		case 'a': all = 1; break;
 		case 'h':
