@@ -174,6 +174,9 @@ struct deferred {
 	int sig;
 	siginfo_t info;
 	ucontext_t uc;           /* a copy: the handler may read it */
+	sigset_t mask;           /* what the kernel blocked for the handler
+				  * (the program's sa_mask, the signal itself
+				  * unless SA_NODEFER): it runs with it */
 };
 
 static __thread volatile int tl_depth;       /* calls counted (above) */
@@ -208,6 +211,10 @@ static void defer(int sig, const siginfo_t *info, const void *uc)
 		return;
 	}
 	tl_deferred[n].sig = sig;
+	/* The mask in force here is the one the kernel set up for the
+	 * program's handler (the wrapper is installed with its sa_mask and
+	 * flags). */
+	pthread_sigmask(SIG_BLOCK, NULL, &tl_deferred[n].mask);
 	if (info)
 		tl_deferred[n].info = *info;
 	else
@@ -216,14 +223,20 @@ static void defer(int sig, const siginfo_t *info, const void *uc)
 		memcpy(&tl_deferred[n].uc, uc, sizeof(ucontext_t));
 }
 
-/* Runs the deferred handlers in order, each with every asynchronous
- * signal blocked (a deferred handler does not nest, and runs with at
- * least the mask the kernel would have given it), the caller's errno
+/* Runs the deferred handlers in order, each with the mask the kernel
+ * would have given it (the thread's own, plus what it blocked when the
+ * signal came: the program's sa_mask and the signal), the caller's errno
  * kept. Each entry is looked at and taken with the signals blocked: a
  * handler that ran at once in between (this thread is at depth 0) may
  * itself have run what was deferred, and the count must not be read
  * before it and decremented after (it went to -1, and the next deferral
- * wrote below the array, into the C library's thread data). */
+ * wrote below the array, into the C library's thread data). Not with
+ * every signal blocked, as it was: a deferred handler that blocked (a
+ * sendmsg waiting for the send budget) then left the process deaf to
+ * SIGTERM and SIGINT, whose default action could no longer end it
+ * (helper-38). Other handlers may interrupt it, as the kernel lets them;
+ * one that lands inside a Homa call of its own is deferred to that
+ * call's end. */
 static void run_deferred(void)
 {
 	int e = errno;
@@ -245,6 +258,8 @@ static void run_deferred(void)
 		memmove(&tl_deferred[0], &tl_deferred[1],
 			(size_t)(n - 1) * sizeof(tl_deferred[0]));
 		tl_ndeferred = n - 1;
+		sigorset(&d.mask, &d.mask, &old);
+		pthread_sigmask(SIG_SETMASK, &d.mask, NULL);
 		run_handler(d.sig, &d.info, &d.uc);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}

@@ -1609,6 +1609,7 @@ static void run_child(const char *mode, const char *config)
 static struct hsock reenter_h;
 static _Atomic int reenter_fd = -1;
 static _Atomic unsigned reenter_runs, reenter_sends, reenter_closes;
+static _Atomic unsigned reenter_badmask;
 
 /* A handler's send: 10 bytes to the server, not waiting. */
 static bool handler_send(void)
@@ -1637,8 +1638,16 @@ static int handler_child_start(int sig, void (*fn)(int))
 static void reenter_handler(int sig)
 {
 	int fd, e = errno;
+	sigset_t now;
 
-	(void)sig;
+	/* The kernel's mask, deferred or not: its own signal blocked (no
+	 * SA_NODEFER), nothing else its sa_mask did not name. A deferred
+	 * handler ran with every signal blocked, and one that then waited
+	 * (a blocking send) could not be ended by SIGTERM (helper-38). */
+	pthread_sigmask(SIG_BLOCK, NULL, &now);
+	if (sigismember(&now, sig) != 1 || sigismember(&now, SIGTERM) == 1 ||
+	    sigismember(&now, SIGINT) == 1)
+		atomic_fetch_add(&reenter_badmask, 1);
 	if (atomic_fetch_add(&reenter_runs, 1) % 4 == 3) {
 		fd = atomic_exchange(&reenter_fd, -1);
 		if (fd >= 0 && close(fd) == 0)
@@ -1732,12 +1741,15 @@ static int reenter_child(bool jump_first)
 	pthread_join(t, NULL);
 	if (atomic_load(&reenter_runs) < 1000 ||
 	    atomic_load(&reenter_sends) == 0 ||
-	    atomic_load(&reenter_closes) == 0 || atomic_load(&reenter_rpcs) == 0) {
+	    atomic_load(&reenter_closes) == 0 || atomic_load(&reenter_rpcs) == 0 ||
+	    atomic_load(&reenter_badmask) != 0) {
 		fprintf(stderr, "reenter: %u handlers, %u sends, %u closes, "
-			"%u rpcs\n", atomic_load(&reenter_runs),
+			"%u rpcs, %u with a mask the kernel would not give\n",
+			atomic_load(&reenter_runs),
 			atomic_load(&reenter_sends),
 			atomic_load(&reenter_closes),
-			atomic_load(&reenter_rpcs));
+			atomic_load(&reenter_rpcs),
+			atomic_load(&reenter_badmask));
 		return 4;
 	}
 	_exit(0);                      /* (the server's threads) */
