@@ -88,6 +88,15 @@ static struct {
 	ssize_t (*recv)(int, void *, size_t, int);
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*__read_chk)(int, void *, size_t, size_t);
+	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int,
+				  struct sockaddr *, socklen_t *);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned, int,
+			struct timespec *);
 	int (*ioctl)(int, unsigned long, ...);
 	int (*fcntl)(int, int, ...);
 	int (*shutdown)(int, int);
@@ -139,6 +148,8 @@ static void resolve(void)
 	R(listen); R(accept); R(accept4);
 	R(setsockopt); R(getsockopt); R(sendmsg); R(recvmsg); R(sendto);
 	R(recvfrom); R(send); R(recv); R(read); R(write); R(ioctl); R(fcntl);
+	R(readv); R(writev); R(__read_chk); R(__recv_chk); R(__recvfrom_chk);
+	R(sendmmsg); R(recvmmsg);
 	R(shutdown); R(close); R(dup); R(dup2); R(dup3);
 	R(close_range); R(closefrom);
 	R(poll); R(ppoll); R(select); R(pselect); R(epoll_ctl);
@@ -1223,6 +1234,127 @@ EXPORT ssize_t write(int fd, const void *b, size_t n)
 {
 	need_real();
 	NOT_FOR_HOMA(fd, real.write(fd, b, n));
+}
+
+/* The vector and fortified (_FORTIFY_SOURCE) forms of the same: without
+ * these, a Homa descriptor's own readiness byte was read (helper-38: a
+ * level-triggered epoll then missed a waiting message). */
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.readv(fd, iov, n));
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.writev(fd, iov, n));
+}
+
+/* (glibc's fortified entry points: declared by no header.) */
+ssize_t __read_chk(int fd, void *b, size_t n, size_t blen);
+ssize_t __recv_chk(int fd, void *b, size_t n, size_t blen, int fl);
+ssize_t __recvfrom_chk(int fd, void *b, size_t n, size_t blen, int fl,
+		       struct sockaddr *sa, socklen_t *len);
+
+EXPORT ssize_t __read_chk(int fd, void *b, size_t n, size_t blen)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.__read_chk(fd, b, n, blen));
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *b, size_t n, size_t blen, int fl)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.__recv_chk(fd, b, n, blen, fl));
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *b, size_t n, size_t blen, int fl,
+			      struct sockaddr *sa, socklen_t *len)
+{
+	need_real();
+	NOT_FOR_HOMA(fd, real.__recvfrom_chk(fd, b, n, blen, fl, sa, len));
+}
+
+/* Whether @fd is one of ours (a moment's look: the call that follows
+ * looks again). */
+static bool is_homa(int fd)
+{
+	struct hsock *h = fdt_get(fd);
+
+	if (!h)
+		return false;
+	fdt_put(h);
+	return true;
+}
+
+/* sendmmsg and recvmmsg on Homa: the kernel's generic forms, which the
+ * module gets, one sendmsg or recvmsg per entry (helper-38: sendmmsg
+ * failed with EISCONN, recvmmsg returned readiness bytes as messages).
+ * An error on the first entry is the call's; on a later one the count so
+ * far is returned (the error is seen by the next call, as the kernel's). */
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	unsigned i;
+
+	need_real();
+	if (!is_homa(fd))
+		return real.sendmmsg(fd, v, n, flags);
+	if (n > UIO_MAXIOV)
+		n = UIO_MAXIOV;
+	for (i = 0; i < n; i++) {
+		ssize_t r = sendmsg(fd, &v[i].msg_hdr, flags);
+
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned)r;
+	}
+	return (int)i;
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+		    struct timespec *timeout)
+{
+	struct timespec end = { 0, 0 }, now;
+	unsigned i;
+
+	need_real();
+	if (!is_homa(fd))
+		return real.recvmmsg(fd, v, n, flags, timeout);
+	if (timeout) {
+		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
+		    timeout->tv_nsec >= 1000000000)
+			return errno = EINVAL, -1;
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += timeout->tv_sec;
+		end.tv_nsec += timeout->tv_nsec;
+		if (end.tv_nsec >= 1000000000) {
+			end.tv_sec++;
+			end.tv_nsec -= 1000000000;
+		}
+	}
+	if (n > UIO_MAXIOV)
+		n = UIO_MAXIOV;
+	for (i = 0; i < n; i++) {
+		int fl = flags & ~MSG_WAITFORONE;
+		ssize_t r;
+
+		if (i && (flags & MSG_WAITFORONE))
+			fl |= MSG_DONTWAIT;
+		r = recvmsg(fd, &v[i].msg_hdr, fl);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned)r;
+		/* As the kernel: the time is looked at after each one. */
+		if (timeout) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec > end.tv_sec ||
+			    (now.tv_sec == end.tv_sec &&
+			     now.tv_nsec >= end.tv_nsec))
+				return (int)i + 1;
+		}
+	}
+	return (int)i;
 }
 
 /* ---- ioctl and fcntl ---------------------------------------------------- */
