@@ -196,12 +196,13 @@ static void abort_one(struct uh_rpc *rpc, int error, struct uh_deferred *p)
 	uh_metric_inc(rpc->sock->stack->metrics, UH_M_ABORTS);
 	if (error == 0)
 		uh_rpc_end(rpc, p);
-	else if (rpc->handed_off && !rpc->in.given && !rpc->error)
-		/* Its response is complete and waits to be received: the
-		 * receive reports the abort's error instead, as the module's
-		 * recvmsg does (its pages go back when the RPC is freed).
-		 * uh_rpc_fail would leave it: it is handed off already
-		 * (helper-38). */
+	else if (rpc->handed_off && !rpc->in.given)
+		/* Its response (or its failure) is complete and waits to be
+		 * received: the receive reports the abort's error instead, as
+		 * the module's recvmsg does, whose abort sets the error
+		 * whatever was there (its pages go back when the RPC is
+		 * freed). uh_rpc_fail would leave it: it is handed off
+		 * already (helpers 38 and 39). */
 		rpc->error = error;
 	else
 		uh_rpc_fail(rpc, error, p);

@@ -36,6 +36,8 @@ struct uh_runtime {
 					      * (atomic; set by pollers) */
 	struct uh_wait rx_wait;              /* receive threads park here */
 	_Atomic uint64_t next_tick_ns;       /* manual mode: CAS by pollers */
+	_Atomic bool ticking;                /* manual mode: a poller runs the
+					      * tick (exchange): one at a time */
 	_Atomic bool blocker;                /* an application thread waits in
 					      * the carrier (seq_cst) */
 	_Atomic bool read_seen;              /* a carrier read completed since
@@ -499,6 +501,7 @@ int uh_runtime_start(struct uhoma_stack *st)
 	atomic_init(&rt->poll_grace_ns, 0);
 	atomic_init(&rt->blocker, false);
 	uh_wait_init(&rt->rx_wait);
+	atomic_init(&rt->ticking, false);
 	atomic_init(&rt->next_tick_ns,
 		    uh_now_ns() + (uint64_t)st->cfg.tick_us * 1000);
 	st->rt = rt;
@@ -566,11 +569,21 @@ int uhoma_poll(struct uhoma_stack *st, int64_t timeout_ns)
 	if (uh_runtime_manual(st)) {
 		now = uh_now_ns();
 		due = atomic_load(&st->rt->next_tick_ns);
+		/* One tick at a time: the compare-and-swap gives each tick
+		 * to one poller, but a tick that outlasts tick_us (a busy
+		 * host, a slow build) would meet the next one, and two walks
+		 * of the timer wheels and records at once race (helper-39:
+		 * RPCs timed out after 9-56 ms on a lossless network). A
+		 * tick due while one runs is skipped: the one running does
+		 * its work. */
 		if (now >= due &&
 		    atomic_compare_exchange_strong(
 			    &st->rt->next_tick_ns, &due,
-			    now + (uint64_t)st->cfg.tick_us * 1000))
+			    now + (uint64_t)st->cfg.tick_us * 1000) &&
+		    !atomic_exchange(&st->rt->ticking, true)) {
 			uh_stack_tick(st);
+			atomic_store(&st->rt->ticking, false);
+		}
 		uh_pacer_run(st);       /* no pacer thread in manual mode */
 		uh_signals_refresh();   /* nor a timer thread */
 	}

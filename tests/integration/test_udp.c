@@ -641,6 +641,105 @@ static void request_to(const char *addr)
 }
 
 /*
+ * A stack with no threads of its own (rx_threads=0) driven by several of
+ * the application's at once: two in uhoma_poll, one in uhoma_recv (which
+ * polls too). Each poller may find the tick due; two ticks ran at once
+ * when one outlasted tick_us, and their walks raced (ThreadSanitizer saw
+ * it) and timed RPCs out after 9-56 ms on loopback (helper-39). Every RPC
+ * must complete.
+ */
+static struct uhoma_stack *mp_st;
+static struct uhoma_sock *mp_cli;
+static _Atomic bool mp_stop;
+static _Atomic unsigned mp_done, mp_failed;
+
+static void *mp_poller(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&mp_stop))
+		uhoma_poll(mp_st, 1000000);
+	return NULL;
+}
+
+static void *mp_receiver(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&mp_stop)) {
+		struct uhoma_msg m;
+		int rc;
+
+		memset(&m, 0, sizeof(m));
+		rc = uhoma_recv(mp_cli, &m, 0, 1000000);
+		if (rc > 0) {
+			uhoma_msg_release(mp_cli, &m);
+			atomic_fetch_add(&mp_done, 1);
+		} else if (rc < 0 && m.id) {
+			atomic_fetch_add(&mp_failed, 1);
+			atomic_fetch_add(&mp_done, 1);
+		}
+	}
+	return NULL;
+}
+
+static void udp__manual_pollers_share_ticks(void **state)
+{
+	struct uhoma_stack *srv_st = udp_stack("127.0.0.1");
+	struct uhoma_config cfg;
+	struct uhoma_sock *srv;
+	struct nt_echo echo;
+	struct sockaddr_storage to;
+	size_t to_len;
+	uint16_t port = (uint16_t)(21000 + getpid() % 9000);
+	static uint8_t buf[1000];
+	pthread_t th[3];
+	void *r1, *r2;
+	const unsigned n = 2000;
+
+	(void)state;
+	assert_non_null(srv_st);
+	assert_int_equal(uhoma_socket(srv_st, port, &srv), UHOMA_OK);
+	r1 = nt_buffers(srv, NT_REGION);
+	nt_echo_start(&echo, srv, 1);
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
+	cfg.rx_threads = 0;
+	assert_int_equal(uhoma_stack_create(&cfg, &mp_st), UHOMA_OK);
+	assert_int_equal(uhoma_socket(mp_st, 0, &mp_cli), UHOMA_OK);
+	r2 = nt_buffers(mp_cli, NT_REGION);
+	nt_sockaddr("127.0.0.1", port, &to, &to_len);
+	atomic_store(&mp_stop, false);
+	atomic_store(&mp_done, 0);
+	atomic_store(&mp_failed, 0);
+	assert_int_equal(pthread_create(&th[0], NULL, mp_poller, NULL), 0);
+	assert_int_equal(pthread_create(&th[1], NULL, mp_poller, NULL), 0);
+	assert_int_equal(pthread_create(&th[2], NULL, mp_receiver, NULL), 0);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t id;
+		int rc;
+
+		while ((rc = uhoma_send(mp_cli, (struct sockaddr *)&to, to_len,
+					buf, sizeof(buf), i, UHOMA_NONBLOCK,
+					&id)) == UHOMA_ERR_AGAIN)
+			sched_yield();
+		assert_int_equal(rc, UHOMA_OK);
+	}
+	for (int w = 0; w < 30000 && atomic_load(&mp_done) < n; w++)
+		usleep(1000);
+	atomic_store(&mp_stop, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&mp_done), n);
+	assert_int_equal(atomic_load(&mp_failed), 0);
+	uhoma_close(mp_cli);
+	uhoma_stack_destroy(mp_st);
+	nt_echo_stop(&echo);
+	uhoma_close(srv);
+	uhoma_stack_destroy(srv_st);
+	nt_unmap(r1, NT_REGION);
+	nt_unmap(r2, NT_REGION);
+}
+
+/*
  * A port unreachable arrives for a request to a dead port; the socket's
  * next send takes the error (IP_RECVERR) and sends nothing. That send was
  * a request to a live server: it was lost (recovered only by a resend),
@@ -1329,6 +1428,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		UH_TEST(udp__refused_port_costs_no_other_send),
+		UH_TEST(udp__manual_pollers_share_ticks),
 		UH_TEST(udp__local_unsched),
 		UH_TEST(udp__many_ports_behind),
 		UH_TEST(udp__late_local_server_is_not_dead),
