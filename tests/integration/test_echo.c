@@ -287,6 +287,22 @@ static void echo__abort(void **state)
 			usleep(5000);
 		assert_true(uhoma_buffers_free(e->cli) + 65536 >= free_before);
 	}
+	/* The same for one that failed and waits to be received: the
+	 * abort's error replaces its own (helper-39). */
+	{
+		struct pollfd pf = { .fd = uhoma_fd(e->cli), .events = POLLIN };
+
+		assert_int_equal(uhoma_send(e->cli,
+					    (struct sockaddr *)&nowhere, nlen,
+					    buf, 10, 45, 0, &id), UHOMA_OK);
+		assert_int_equal(poll(&pf, 1, 10000), 1);   /* it timed out */
+		assert_int_equal(uhoma_abort(e->cli, id, UHOMA_ERR_ABORTED),
+				 UHOMA_OK);
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(uhoma_recv(e->cli, &m, 0, -1),
+				 UHOMA_ERR_ABORTED);
+		assert_true(m.id == id && m.cookie == 45);
+	}
 }
 
 /*
