@@ -128,8 +128,15 @@ static void settle_tx(struct uhoma_sock *s, struct uh_readiness *r)
 				;
 			atomic_store(&r->tx_full, true);
 		} else {
-			drain(r->peer);
+			/* Said before the drain: a sender that spends the
+			 * budget meanwhile then sees a descriptor not marked
+			 * full and settles it under this lock after us. Said
+			 * after, its unlocked look found "full" and "spent"
+			 * agreeing, and the descriptor polled writable with
+			 * the budget spent until this loop came round again
+			 * (helper-39: for milliseconds, on a busy host). */
 			atomic_store(&r->tx_full, false);
+			drain(r->peer);
 			atomic_store(&s->tx_watch, false);
 		}
 	}

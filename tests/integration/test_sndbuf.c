@@ -7,6 +7,7 @@
  * budget gives UHOMA_ERR_AGAIN, since nothing moves until the caller
  * returns). The last runs real threads and checks the blocking path.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,95 @@ static void budget__blocked_sender_released_by_responses(void **state)
 	nt_pair_close(&p);
 }
 
+/* A server that answers each request 5 ms after it comes, until @stop. */
+struct slow_server {
+	struct uhoma_sock *s;
+	_Atomic bool stop;
+};
+
+static void *slow_serve(void *arg)
+{
+	struct slow_server *ss = arg;
+
+	while (!atomic_load(&ss->stop)) {
+		struct uhoma_msg m;
+
+		memset(&m, 0, sizeof(m));
+		if (uhoma_recv(ss->s, &m, 0, 10 * 1000 * 1000) <= 0)
+			continue;
+		uhoma_msg_release(ss->s, &m);
+		uh_sleep_ns(5 * 1000000ull);
+		(void)uhoma_reply(ss->s, (struct sockaddr *)&m.peer,
+				  m.peer_len, m.id, "done", 4);
+	}
+	return NULL;
+}
+
+/* The client's receiver: takes every response until @stop. */
+static void *take_responses(void *arg)
+{
+	struct slow_server *ss = arg;   /* (its s is the client here) */
+
+	while (!atomic_load(&ss->stop)) {
+		struct uhoma_msg m;
+
+		memset(&m, 0, sizeof(m));
+		if (uhoma_recv(ss->s, &m, 0, 10 * 1000 * 1000) > 0)
+			uhoma_msg_release(ss->s, &m);
+	}
+	return NULL;
+}
+
+/*
+ * The readiness descriptor says writable exactly while a send would be
+ * admitted, with the responses taken by another thread: a budget of one
+ * request, a sender that polls for POLLOUT and sends. Right after a send
+ * the descriptor must not poll writable while a second send is refused
+ * (helper-39: it did, for milliseconds at a time, and a sender that
+ * trusted poll spun).
+ */
+static void budget__pollout_agrees_with_a_receiving_thread(void **state)
+{
+	struct nt_pair p;
+	struct slow_server srv, cli;
+	pthread_t t[2];
+	int fd, wrong = 0, sent = 0;
+
+	(void)state;
+	setenv("UHOMA_CONFIG", "timeout_ticks=60000", 1);
+	nt_pair_open(&p, 12, 0, 9000, NT_REGION, NT_REGION);
+	unsetenv("UHOMA_CONFIG");
+	srv.s = p.srv;
+	cli.s = p.cli;
+	atomic_store(&srv.stop, false);
+	atomic_store(&cli.stop, false);
+	assert_int_equal(uhoma_set_sndbuf(p.cli, 1), UHOMA_OK);
+	fd = uhoma_fd(p.cli);
+	assert_int_equal(pthread_create(&t[0], NULL, slow_serve, &srv), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, take_responses, &cli), 0);
+	for (int i = 0; i < 40; i++) {
+		struct pollfd pf = { .fd = fd, .events = POLLOUT };
+
+		assert_int_equal(poll(&pf, 1, 10000), 1);
+		if (send_to(p.cli, 1, 80, 100, (unsigned)i, UHOMA_NONBLOCK) !=
+		    UHOMA_OK)
+			continue;    /* (taken back by a racing response) */
+		sent++;
+		pf.revents = 0;
+		if (poll(&pf, 1, 0) == 1 &&
+		    send_to(p.cli, 1, 80, 100, (unsigned)i,
+			    UHOMA_NONBLOCK) == UHOMA_ERR_AGAIN)
+			wrong++;
+	}
+	atomic_store(&srv.stop, true);
+	atomic_store(&cli.stop, true);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	assert_true(sent > 0);
+	assert_int_equal(wrong, 0);
+	nt_pair_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +364,7 @@ int main(void)
 		UH_TEST(budget__returned_by_failure_and_abort),
 		UH_TEST(budget__full_region_gives_no_buffer),
 		UH_TEST(budget__blocked_sender_released_by_responses),
+		UH_TEST(budget__pollout_agrees_with_a_receiving_thread),
 	};
 	int rc;
 
