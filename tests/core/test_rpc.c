@@ -69,14 +69,7 @@ static void inject_request(struct ct_host *h, uint64_t sender_id,
 static void inject_ctl(struct ct_host *h, int from, uint8_t type,
 		       uint16_t sport, uint16_t dport, uint64_t sender_id)
 {
-	struct uh_hdr c;
-
-	memset(&c, 0, sizeof(c));
-	c.type = type;
-	c.sport = sport;
-	c.dport = dport;
-	c.sender_id = sender_id;
-	assert_false(ct_inject(h, from, &c, NULL, 0));
+	assert_false(ct_inject_ctl(h, from, type, sport, dport, sender_id));
 }
 
 /* The state of server RPC @id (our numbering) from 10.0.0.@from, or -1. */

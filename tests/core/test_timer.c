@@ -43,14 +43,7 @@ static void request_range(struct ct_host *h, int from, uint64_t cid,
 static void client_ctl(struct ct_host *h, int from, uint8_t type,
 		       uint64_t cid)
 {
-	struct uh_hdr hdr;
-
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.type = type;
-	hdr.sport = CLI_PORT;
-	hdr.dport = SRV_PORT;
-	hdr.sender_id = cid;
-	ct_inject(h, from, &hdr, NULL, 0);
+	ct_inject_ctl(h, from, type, CLI_PORT, SRV_PORT, cid);
 }
 
 /* Queued packets of @type to 10.0.0.@to. */

@@ -205,37 +205,21 @@ static void usage(void)
 	      stderr);
 }
 
-/* A number for --@name: all of @s, finite, in [@lo, @hi]; else a message
- * naming the option and the range, and -1. */
-static int num_d(const char *name, const char *s, double lo, double hi,
-		 double *out)
+/* A number for --@name: all of @s, finite, in [@lo, @hi], whole if
+ * @whole; else a message naming the option and the range, and -1. */
+static int num(const char *name, const char *s, double lo, double hi,
+	       bool whole, double *out)
 {
 	char *end;
 	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || *end || errno || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "uhoma-bench: --%s '%s': want a number from "
-				"%g to %g\n", name, s, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* The same for a whole number. */
-static int num_l(const char *name, const char *s, long lo, long hi,
-		 long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end || errno || v < lo || v > hi) {
-		fprintf(stderr, "uhoma-bench: --%s '%s': want a whole number "
-				"from %ld to %ld\n", name, s, lo, hi);
+	if (end == s || *end || errno || !(v >= lo && v <= hi) ||
+	    (whole && v != (double)(long)v)) {
+		fprintf(stderr, "uhoma-bench: --%s '%s': want a %s from %g "
+				"to %g\n", name, s,
+			whole ? "whole number" : "number", lo, hi);
 		return -1;
 	}
 	*out = v;
@@ -448,20 +432,15 @@ int main(int argc, char **argv)
 	}
 	optind = 2;
 	/* Each number whole and in range, or exit 2 naming the option. */
-#define D(name, lo, hi, field)                                                \
+#define NUM(name, lo, hi, whole, field)                                       \
 	do {                                                                  \
 		double v_;                                                    \
-		if (num_d(name, optarg, lo, hi, &v_))                         \
-			return 2;                                             \
-		field = v_;                                                   \
-	} while (0)
-#define U(name, lo, hi, field)                                                \
-	do {                                                                  \
-		long v_;                                                      \
-		if (num_l(name, optarg, lo, hi, &v_))                         \
+		if (num(name, optarg, lo, hi, whole, &v_))                    \
 			return 2;                                             \
 		field = (__typeof__(field))v_;                                \
 	} while (0)
+#define D(name, lo, hi, field) NUM(name, lo, hi, false, field)
+#define U(name, lo, hi, field) NUM(name, lo, hi, true, field)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': protos = optarg; break;
@@ -525,6 +504,7 @@ int main(int argc, char **argv)
 	}
 #undef D
 #undef U
+#undef NUM
 	if (o.threads < 1 || o.threads > 64 || o.outstanding < 1 ||
 	    o.outstanding > BENCH_MAX_SLOTS / 2 || o.seconds <= 0 ||
 	    o.server_threads < 1 || o.buckets < 1 || o.link_gbps <= 0 ||
