@@ -409,9 +409,18 @@ struct uh_rpc *uh_in_find_rpc(struct uhoma_sock *s, const struct uh_hdr *h,
 	struct uh_rpc *rpc = (id & 1) ? uh_rpc_find_server(s, src, h->sport, id)
 				      : uh_rpc_find_client(s, id);
 
-	/* A server RPC's key holds both; a client RPC is ours by id. */
+	/*
+	 * A server RPC's key holds both; a client RPC is ours by id, and
+	 * its packets must come from the port and address it was sent to --
+	 * but for a server on this host reached through another loopback
+	 * address (127.0.0.2, Debian's 127.0.1.1 for the host's name): its
+	 * answers leave from the address the route picks, 127.0.0.1. The
+	 * module, which finds a client RPC by id alone, takes them too.
+	 */
 	*mismatch = rpc && (rpc->dport != h->sport ||
-			    !uh_addr_eq(&rpc->peer->addr, src));
+			    (!uh_addr_eq(&rpc->peer->addr, src) &&
+			     !(uh_addr_is_loopback(&rpc->peer->addr) &&
+			       uh_addr_is_loopback(src))));
 	if (*mismatch) {
 		uh_rpc_release(rpc);             /* someone else's packet */
 		return NULL;

@@ -27,6 +27,15 @@ static inline bool uh_addr_is_v4(const struct uh_addr *a)
 	return memcmp(a->b, prefix, 12) == 0;
 }
 
+/* Whether @a is a loopback address: 127.0.0.0/8 or ::1. */
+static inline bool uh_addr_is_loopback(const struct uh_addr *a)
+{
+	static const uint8_t one[16] = { [15] = 1 };
+
+	return (uh_addr_is_v4(a) && a->b[12] == 127) ||
+	       memcmp(a->b, one, 16) == 0;
+}
+
 /* A well-mixed 32-bit hash of @a. */
 uint32_t uh_addr_hash(const struct uh_addr *a);
 

@@ -521,6 +521,77 @@ static void incoming__no_socket_or_not_server_refused(void **state)
 	ct_net_free(&net);
 }
 
+/* Sends a 100 B request from @cli to @to:80; its id. */
+static uint64_t send_to(struct uhoma_sock *cli, const char *to)
+{
+	uint8_t *copy = uh_rpc_msgbuf_alloc(100);
+	struct uh_addr a;
+	uint32_t charged = 0;
+	uint64_t id = 0;
+
+	assert_non_null(copy);
+	memset(copy, 1, 100);
+	assert_int_equal(uh_addr_parse(to, &a), 0);
+	assert_int_equal(uh_sock_tx_try_charge(cli, 100, &charged), UHOMA_OK);
+	assert_int_equal(uh_call_send(cli, &a, 80, copy, 100, 0, 0, charged,
+				      &id), UHOMA_OK);
+	return id;
+}
+
+/* Feeds @h a 100 B response to @id, as if from @from port 80. */
+static bool resp_from(struct ct_host *h, struct uhoma_sock *cli, uint64_t id,
+		      const char *from)
+{
+	struct uh_hdr d = data_hdr(80, cli->port, id | 1, 100, 0);
+	uint8_t buf[UH_MAX_HEADER + 100];
+	size_t hl = uh_wire_encode(&d, buf);
+	struct uh_addr src;
+
+	memset(buf + hl, 2, 100);
+	assert_int_equal(uh_addr_parse(from, &src), 0);
+	return uh_stack_input(h->st, buf, hl + 100, &src);
+}
+
+/*
+ * A client RPC sent to a loopback address takes its response from any
+ * loopback address (a server on this host reached through 127.0.1.1
+ * answers from 127.0.0.1), and from nowhere else; one sent to another
+ * host still takes it from that host's address only.
+ */
+static void incoming__loopback_answers_from_any_loopback(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *cli;
+	struct uhoma_msg m;
+	uint64_t via, v6, far;
+	int rc;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	cli = ct_sock(h, 0);
+	via = send_to(cli, "127.0.1.1");
+	v6 = send_to(cli, "::1");
+	far = send_to(cli, "10.0.0.2");
+	ct_clear(&net);
+
+	assert_false(resp_from(h, cli, via, "10.0.0.1"));  /* our other */
+	assert_false(resp_from(h, cli, far, "127.0.0.1"));
+	assert_int_equal(ct_drops(h, UH_DROP_MISMATCH), 2);
+	assert_false(resp_from(h, cli, via, "127.0.0.1"));
+	assert_false(resp_from(h, cli, v6, "127.0.0.1"));
+	assert_false(resp_from(h, cli, far, "10.0.0.2"));
+	assert_int_equal(ct_drops(h, UH_DROP_MISMATCH), 2);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(ct_take_msg(cli, 0, &m, &rc), 1);
+		assert_int_equal(rc, 100);
+		assert_true(m.id == via || m.id == v6 || m.id == far);
+		ct_release(cli, &m);
+	}
+	ct_net_free(&net);
+}
+
 /*
  * Packets that make no sense in the RPC's state are dropped and change
  * nothing: GRANT or ACK for a request still arriving, GRANT or RESEND for
@@ -978,6 +1049,7 @@ int main(void)
 		UH_TEST(incoming__duplicate_and_overlap),
 		UH_TEST(incoming__malformed_dropped_by_reason),
 		UH_TEST(incoming__length_mismatch),
+		UH_TEST(incoming__loopback_answers_from_any_loopback),
 		UH_TEST(incoming__unknown_rpc),
 		UH_TEST(incoming__no_socket_or_not_server_refused),
 		UH_TEST(incoming__wrong_state_dropped),

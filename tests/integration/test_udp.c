@@ -1424,6 +1424,105 @@ static void udp__port_held_on_every_address(void **state)
 		port_held_on_every_address("::1", "fd00::99", true);
 }
 
+/* Whether @a and @b name the same IPv4 address (plain or v4-mapped) and
+ * port. */
+static bool same_ipv4_and_port(const struct sockaddr_storage *a,
+			       const struct sockaddr_storage *b)
+{
+	uint32_t ip[2];
+	uint16_t pt[2];
+	const struct sockaddr_storage *ss[2] = { a, b };
+
+	for (int i = 0; i < 2; i++) {
+		if (ss[i]->ss_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)ss[i];
+
+			memcpy(&ip[i], &in->sin_addr, 4);
+			pt[i] = in->sin_port;
+		} else {
+			const struct sockaddr_in6 *in6 = (const void *)ss[i];
+
+			if (!IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+				return false;
+			memcpy(&ip[i], &in6->sin6_addr.s6_addr[12], 4);
+			pt[i] = in6->sin6_port;
+		}
+	}
+	return ip[0] == ip[1] && pt[0] == pt[1];
+}
+
+/*
+ * A server on the wildcard, addressed through another loopback address:
+ * 127.0.0.2, or the 127.0.1.1 that Debian's /etc/hosts gives the host's
+ * own name. The request leaves from 127.0.0.1 and the server's answers
+ * leave from there too; the client finds its RPC by id, as the module
+ * does, so they count. A 100 B echo (one packet each way) and a 300 KB
+ * one (granted both ways), each answered, each run once.
+ */
+static void udp__other_loopback_addresses(void **state)
+{
+	static const char *const via[] = { "127.0.0.2", "127.0.1.1",
+					   "::ffff:127.0.0.3" };
+	static const size_t lens[] = { 100, 300000 };
+	struct uhoma_config cfg;
+	struct uhoma_stack *sst, *cst;
+	struct uhoma_sock *srv, *cli;
+	struct nt_echo echo;
+	uint8_t *buf = malloc(300000);
+	void *sreg, *creg;
+	uint16_t port;
+	unsigned n = 0;
+
+	(void)state;
+	assert_non_null(buf);
+	uhoma_config_default(&cfg);
+	snprintf(cfg.addr, sizeof(cfg.addr), "::");
+	assert_int_equal(uhoma_stack_create(&cfg, &sst), UHOMA_OK);
+	assert_int_equal(uhoma_stack_create(&cfg, &cst), UHOMA_OK);
+	port = (uint16_t)(30000 + getpid() % 2000);
+	assert_int_equal(uhoma_socket(sst, port, &srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(cst, 0, &cli), UHOMA_OK);
+	sreg = nt_buffers(srv, NT_REGION);
+	creg = nt_buffers(cli, NT_REGION);
+	nt_echo_start(&echo, srv, 1);
+	for (size_t a = 0; a < sizeof(via) / sizeof(via[0]); a++)
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			struct sockaddr_storage to;
+			struct uhoma_msg m;
+			size_t to_len;
+			uint64_t id;
+			int rc;
+
+			nt_sockaddr(via[a], port, &to, &to_len);
+			nt_fill(buf, lens[k], a * 2 + k);
+			assert_int_equal(uhoma_send(cli, (struct sockaddr *)&to,
+						    to_len, buf, lens[k], 0, 0,
+						    &id), UHOMA_OK);
+			memset(&m, 0, sizeof(m));
+			rc = uhoma_recv(cli, &m, 0, 5 * 1000000000ll);
+			if (rc != (int)lens[k])
+				fail_msg("via %s, %zu B: %d", via[a], lens[k],
+					 rc);
+			assert_true(m.id == id);
+			assert_true(nt_check(cli, &m, lens[k], a * 2 + k));
+			/* The response names the server as the client
+			 * addressed it. */
+			assert_true(same_ipv4_and_port(&m.peer, &to));
+			uhoma_msg_release(cli, &m);
+			n++;
+		}
+	nt_echo_stop(&echo);
+	assert_int_equal(atomic_load(&echo.served), n);
+	assert_int_equal(atomic_load(&echo.dups), 0);
+	uhoma_close(cli);
+	uhoma_close(srv);
+	uhoma_stack_destroy(cst);
+	uhoma_stack_destroy(sst);
+	nt_unmap(sreg, NT_REGION);
+	nt_unmap(creg, NT_REGION);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1443,6 +1542,7 @@ int main(void)
 		UH_TEST(udp__path_mtu_falls),
 		UH_TEST(udp__forged_source_port_dropped),
 		UH_TEST(udp__port_held_on_every_address),
+		UH_TEST(udp__other_loopback_addresses),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
