@@ -882,9 +882,14 @@ static ssize_t homa_send_in(struct hsock *h, struct msg_in *m, int flags)
 	size_t len = 0;
 	int rc;
 
-	if (!ua || m->mh.msg_controllen != 0)
+	if (m->mh.msg_controllen != 0)
 		return fail(h, EINVAL, "msg_control must point to struct "
 			    "homa_sendmsg_args, with msg_controllen 0");
+	/* NULL is an address that cannot be read, as for the module's
+	 * copy_from_user. */
+	if (!ua)
+		return fail(h, EFAULT, "msg_control is NULL: it must point to "
+			    "struct homa_sendmsg_args");
 	/* Read, and writable for the id that comes back: checked before
 	 * anything is sent. */
 	if (uh_user_read_rw(&a, ua, sizeof(a)))

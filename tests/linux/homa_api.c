@@ -845,7 +845,12 @@ static void check_bad_msghdr(void)
 	CHECK_ERR(sendmsg(c.fd, bad, 0), EFAULT);
 	h.msg_control = bad;
 	CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
+	h.msg_control = NULL;            /* the module's copy_from_user */
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
+	h.msg_controllen = sizeof(sa);   /* a real control message */
 	h.msg_control = &sa;
+	CHECK_ERR(sendmsg(c.fd, &h, 0), EINVAL);
+	h.msg_controllen = 0;
 	h.msg_iov = bad;
 	CHECK_ERR(sendmsg(c.fd, &h, 0), EFAULT);
 	h.msg_iov = &iov;
