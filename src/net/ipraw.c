@@ -51,6 +51,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/wire.h"
 #include "net/carriers.h"
 #include "net/claim.h"
 #include "net/icmp.h"
@@ -437,8 +438,11 @@ static bool ours(struct ipraw_carrier *r, const struct uh_rx *rx)
 {
 	uint16_t dport;
 
-	if (rx->len < 4)
-		return true;     /* let the core count it as short */
+	/* Shorter than the common header: no port to read, as for the
+	 * module, which drops it before it looks for a socket. The core
+	 * counts it (short), and nothing is refused. */
+	if (rx->len < UH_HDR_COMMON)
+		return true;
 	dport = (uint16_t)(rx->buf[2] << 8 | rx->buf[3]);
 	if (atomic_load_explicit(&r->claim[dport], memory_order_acquire) != 0)
 		return true;

@@ -115,8 +115,10 @@ static void input_one(struct uhoma_stack *st, const struct uh_rx *r)
 				     err_of[r->unreachable]);
 		return;
 	}
-	/* A GRO buffer holds several packets back to back. */
-	for (size_t off = 0; off < r->len; off += seg) {
+	/* A GRO buffer holds several packets back to back; an empty
+	 * datagram is one packet too, dropped and counted (short). */
+	for (size_t off = 0; off < r->len || (off == 0 && r->len == 0);
+	     off += seg ? seg : 1) {
 		size_t len = r->len - off < seg ? r->len - off : seg;
 
 		if (uh_stack_input(st, r->buf + off, len, &r->src) &&
