@@ -599,12 +599,18 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 	} else if (h.type == UH_PKT_ACK) {
 		handle_ack_pkt(st, &h, src);
 	} else if (h.type == UH_PKT_CUTOFFS) {
-		struct uh_peer *peer = uh_peer_find(&st->peers, src);
+		/* Processed whether or not we know the peer yet, as by the
+		 * module: a receiver may announce its cutoffs before our
+		 * first message to it. (A peer is what any first DATA
+		 * makes too, and the table bounds them.) */
+		struct uh_peer *peer = uh_peer_get(
+			&st->peers, src,
+			atomic_load_explicit(&st->ticks, memory_order_relaxed));
 
 		if (peer)
-			uh_prio_store(peer, &h);   /* else we never sent */
+			uh_prio_store(peer, &h);
 		else
-			uh_stack_drop(st, UH_DROP_UNKNOWN_RPC);
+			uh_stack_drop(st, UH_DROP_NOMEM);
 	} else {
 		refuse = dispatch(st, s, &h, src, &p);
 	}

@@ -979,7 +979,9 @@ static void incoming__ack_ends_server_rpcs(void **state)
 /*
  * CUTOFFS from a peer we send to become the table our unscheduled bytes
  * to it use (priority and the version echoed in DATA); from a peer we
- * never spoke to it is dropped. As a receiver, DATA echoing a stale
+ * never spoke to yet, too -- the module processes them from anyone
+ * (helper-40: ours were dropped, and the first message went at 6). As a
+ * receiver, DATA echoing a stale
  * version draws our table -- at most once a tick per peer.
  */
 static void incoming__cutoffs(void **state)
@@ -1013,8 +1015,16 @@ static void incoming__cutoffs(void **state)
 	assert_int_equal(ct_hdr(&net, 0).u.data.cutoff_version, 9);
 	ct_clear(&net);
 
+	x.u.cutoffs.cutoffs[2] = 0;
+	x.u.cutoffs.cutoffs[4] = UH_MAX_MESSAGE;
+	x.u.cutoffs.version = 11;
 	assert_false(ct_inject(h, 5, &x, NULL, 0));
-	assert_int_equal(ct_drops(h, UH_DROP_UNKNOWN_RPC), 1);
+	assert_int_equal(ct_drops(h, UH_DROP_UNKNOWN_RPC), 0);
+	ct_send(cli, 5, 80, 100, 3, false);
+	assert_int_equal(net.nq, 1);
+	assert_int_equal(net.q[0].priority, 4);
+	assert_int_equal(ct_hdr(&net, 0).u.data.cutoff_version, 11);
+	ct_clear(&net);
 
 	/* As a receiver: a stale version draws our table, once a tick. */
 	x = data_hdr(PEER_PORT, 80, 500, 100, 0);
