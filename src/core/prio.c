@@ -31,8 +31,9 @@ void uh_prio_init(struct uhoma_stack *st)
 	memset(st->cutoffs.cutoff, 0, sizeof(st->cutoffs.cutoff));
 	for (unsigned j = 0; j < k; j++)
 		st->cutoffs.cutoff[n - k + j] = default_classes[j];
-	/* As homa_prios_changed: [0] catches everything. */
-	st->cutoffs.cutoff[0] = UINT32_MAX;
+	/* As homa_prios_changed: [0] catches everything, and is INT_MAX
+	 * on the wire, as the module writes it (any length is below). */
+	st->cutoffs.cutoff[0] = INT32_MAX;
 	st->cutoffs.version = 1;
 }
 

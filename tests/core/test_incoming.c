@@ -1036,6 +1036,7 @@ static void incoming__cutoffs(void **state)
 	assert_int_equal(r.u.cutoffs.version, h->st->cutoffs.version);
 	assert_memory_equal(r.u.cutoffs.cutoffs, h->st->cutoffs.cutoff,
 			    sizeof(r.u.cutoffs.cutoffs));
+	assert_int_equal(r.u.cutoffs.cutoffs[0], 0x7FFFFFFF);  /* INT_MAX */
 	assert_int_equal(r.sport, 80);
 	assert_int_equal(r.dport, PEER_PORT);
 	ct_clear(&net);
