@@ -174,7 +174,7 @@ struct uh_carrier {
  * Nothing between the peek and the read may take the datagram from the
  * queue: the carrier reads that queue alone meanwhile.
  */
-#define UH_LAND_IOV 8
+#define UH_LAND_IOV 16   /* header, 4 runs over 2 bpages each, between */
 
 enum uh_land {
 	UH_LAND_NO,          /* not for landing: read it as any packet */

@@ -113,6 +113,18 @@ uint32_t uh_gaps_accept(struct uh_msgin *in, uint32_t off, uint32_t len,
 	return 0;
 }
 
+bool uh_gaps_any_new(const struct uh_msgin *in, uint32_t off, uint32_t len)
+{
+	uint32_t end = off + len;
+
+	if (end > in->recv_end)
+		return true;
+	for (unsigned i = 0; i < in->num_gaps; i++)
+		if (in->gaps[i].start < end && in->gaps[i].end > off)
+			return true;
+	return false;
+}
+
 void uh_gaps_release(struct uh_msgin *in)
 {
 	if (in->gaps && in->gaps != in->gaps_inline)

@@ -16,6 +16,7 @@
 #ifndef UHOMA_CORE_GAPS_H
 #define UHOMA_CORE_GAPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/rpc.h"
@@ -30,12 +31,16 @@ void uh_gaps_reset(struct uh_msgin *in);
 /*
  * Accepts bytes [off, off + len) into @in's record. Returns the number of
  * new bytes and sets *@start to the first; 0 for a duplicate; UINT32_MAX if
- * tracking it would need more gaps than a block holds. A packet
- * overlapping received bytes contributes its first new run only. RPC lock
- * held; never allocates.
+ * tracking it would need more gaps than a block holds. A range
+ * overlapping received bytes gives its first new run only; the caller
+ * asks again for the rest (from the run's end). RPC lock held; never
+ * allocates.
  */
 uint32_t uh_gaps_accept(struct uh_msgin *in, uint32_t off, uint32_t len,
 			uint32_t *start);
+
+/* Whether any byte of [off, off + len) is not received yet. */
+bool uh_gaps_any_new(const struct uh_msgin *in, uint32_t off, uint32_t len);
 
 /* Frees @in's block, if it has one. No lock held. */
 void uh_gaps_release(struct uh_msgin *in);

@@ -40,12 +40,13 @@ static void copy_to_region(uint8_t *region, const uint32_t *offsets,
 
 bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 		       const struct uh_addr *src, struct uh_deferred *p,
-		       uint32_t *start_out, uint32_t *n_out)
+		       struct uh_runs *runs)
 {
 	struct uhoma_sock *s = rpc->sock;
 	struct uhoma_stack *st = s->stack;
 	struct uh_msgin *in = &rpc->in;
-	uint32_t start, n, len, incoming;
+	uint32_t start, n, len, incoming, off, end, total = 0;
+	bool full = false;
 
 	if (uh_rpc_is_client(rpc)) {
 		if (rpc->state == UH_RPC_OUTGOING) {
@@ -121,17 +122,37 @@ bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 			return false;
 		}
 	}
-	n = uh_gaps_accept(in, h->u.data.offset, h->u.data.payload_len,
-			   &start);
-	if (n == 0 || n == UINT32_MAX) {
-		uh_stack_drop(st, n ? UH_DROP_TOO_MANY_GAPS : UH_DROP_DUPLICATE);
+	/* Each new run of the packet, in order: a packet that overlaps
+	 * bytes already here (a retransmission cut otherwise, a hostile
+	 * sender) fills every gap it covers, not only its first. */
+	off = h->u.data.offset;
+	end = off + h->u.data.payload_len;
+	runs->n = 0;
+	while (off < end && runs->n < UH_DATA_RUNS) {
+		n = uh_gaps_accept(in, off, end - off, &start);
+		if (n == 0)
+			break;
+		if (n == UINT32_MAX) {
+			full = true;
+			break;
+		}
+		runs->start[runs->n] = start;
+		runs->len[runs->n++] = n;
+		total += n;
+		off = start + n;
+	}
+	if (runs->n == 0) {
+		uh_stack_drop(st, full ? UH_DROP_TOO_MANY_GAPS
+				       : UH_DROP_DUPLICATE);
 		return false;
 	}
-	in->bytes_remaining -= n;
+	/* New bytes left out are not lost silently: counted, and the gaps
+	 * they would have filled stay for a RESEND. */
+	if (full || (off < end && uh_gaps_any_new(in, off, end - off)))
+		uh_stack_drop(st, UH_DROP_TOO_MANY_GAPS);
+	in->bytes_remaining -= total;
 	in->copies++;
 	uh_grant_check(rpc, p);
-	*start_out = start;
-	*n_out = n;
 	return true;
 }
 
@@ -151,21 +172,25 @@ static void handle_data(struct uh_rpc *rpc, const struct uh_hdr *h,
 			const struct uh_addr *src, struct uh_deferred *p)
 {
 	struct uh_msgin *in = &rpc->in;
-	uint32_t offsets[UH_MAX_BPAGES], start, n;
+	uint32_t offsets[UH_MAX_BPAGES];
+	struct uh_runs runs;
 	uint8_t *region;
 
-	if (!uh_in_data_accept(rpc, h, src, p, &start, &n))
+	if (!uh_in_data_accept(rpc, h, src, p, &runs))
 		return;
 	memcpy(offsets, in->bpage_offsets, in->num_bpages * sizeof(offsets[0]));
 	region = uh_pool_region(&rpc->sock->pool);
 
-	/* Copy with the lock dropped; the range is ours (accounted above)
+	/* Copy with the lock dropped; the ranges are ours (accounted above)
 	 * and our reference keeps the RPC and its pages. */
 	uh_rpc_unlock(rpc);
 	if (!rpc->sock->stack->discard_payload)
-		copy_to_region(region, offsets, start,
-			       h->u.data.payload + (start - h->u.data.offset),
-			       n);
+		for (unsigned i = 0; i < runs.n; i++)
+			copy_to_region(region, offsets, runs.start[i],
+				       h->u.data.payload +
+					       (runs.start[i] -
+						h->u.data.offset),
+				       runs.len[i]);
 	uh_rpc_lock(rpc);
 	uh_in_data_placed(rpc, p);
 }

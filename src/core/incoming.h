@@ -15,18 +15,28 @@ struct uh_rpc;
 struct uh_deferred;
 struct uhoma_sock;
 
+/* The message ranges one DATA packet brings that were not there yet. */
+#define UH_DATA_RUNS 4
+struct uh_runs {
+	unsigned n;
+	uint32_t start[UH_DATA_RUNS], len[UH_DATA_RUNS];
+};
+
 /*
  * DATA @h for @rpc (locked, with a reference): checks it, accounts it
- * and, when it brings new bytes, returns true with the message range
- * [*@start, *@start + *@n) to place (the packet's first new run) and the
- * RPC's copy count raised -- the message is not handed off before
- * uh_in_data_placed. The caller places the bytes in the region with the
- * lock dropped (its reference keeps the RPC and its pages), relocks, and
- * calls uh_in_data_placed. False: nothing to place (dropped, counted).
+ * and, when it brings new bytes, returns true with the message ranges to
+ * place in @runs -- every new run of the packet (one that overlaps bytes
+ * already received fills each gap it covers; past UH_DATA_RUNS runs, or
+ * more gaps than a block holds, the rest is left for a RESEND and counted
+ * as too_many_gaps) -- and the RPC's copy count raised: the message is not
+ * handed off before uh_in_data_placed. The caller places the bytes in the
+ * region with the lock dropped (its reference keeps the RPC and its
+ * pages), relocks, and calls uh_in_data_placed. False: nothing to place
+ * (dropped, counted).
  */
 bool uh_in_data_accept(struct uh_rpc *rpc, const struct uh_hdr *h,
 		       const struct uh_addr *src, struct uh_deferred *p,
-		       uint32_t *start, uint32_t *n);
+		       struct uh_runs *runs);
 void uh_in_data_placed(struct uh_rpc *rpc, struct uh_deferred *p);
 
 /* The RPC of @s that packet @h from @src is for, locked with a reference;

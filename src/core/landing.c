@@ -45,38 +45,52 @@ static struct uh_rpc *landing_rpc(struct uhoma_sock *s,
 
 static void add(struct uh_landing *l, void *base, size_t len)
 {
-	if (len) {
+	struct iovec *last = l->niov ? &l->iov[l->niov - 1] : NULL;
+
+	if (len && last && (uint8_t *)last->iov_base + last->iov_len == base) {
+		last->iov_len += len;          /* one piece of the sink */
+	} else if (len) {
 		l->iov[l->niov].iov_base = base;
 		l->iov[l->niov].iov_len = len;
 		l->niov++;
 	}
 }
 
-/* @l's vector for a datagram of @h's header and payload, whose bytes
- * [@start, @start + @n) of the message go to @rpc's region, the rest to
- * @sink. */
+/* @l's vector for a datagram of @h's header and payload, whose message
+ * ranges @runs go to @rpc's region, the rest (header, bytes received
+ * already) to @sink. */
 static void build(struct uh_landing *l, const struct uh_rpc *rpc,
-		  const struct uh_hdr *h, uint32_t start, uint32_t n,
+		  const struct uh_hdr *h, const struct uh_runs *runs,
 		  uint8_t *sink)
 {
 	uint8_t *region = uh_pool_region(&rpc->sock->pool);
 	uint32_t off = h->u.data.offset, end = off + h->u.data.payload_len;
+	uint32_t at = off;             /* the payload placed so far */
 
 	l->niov = 0;
-	/* Header and any bytes before the new run: the sink. */
-	add(l, sink, UH_HDR_DATA + (start - off));
-	while (n) {
-		uint32_t in_page = UH_BPAGE_SIZE - (start & (UH_BPAGE_SIZE - 1));
-		uint32_t k = n < in_page ? n : in_page;
+	add(l, sink, UH_HDR_DATA);
+	for (unsigned i = 0; i < runs->n; i++) {
+		uint32_t start = runs->start[i], n = runs->len[i];
 
-		add(l, region + rpc->in.bpage_offsets[start >> UH_BPAGE_SHIFT] +
-			       (start & (UH_BPAGE_SIZE - 1)),
-		    k);
-		start += k;
-		n -= k;
+		/* Bytes before the run: the sink. */
+		add(l, sink + UH_HDR_DATA + (at - off), start - at);
+		while (n) {
+			uint32_t in_page = UH_BPAGE_SIZE -
+					   (start & (UH_BPAGE_SIZE - 1));
+			uint32_t k = n < in_page ? n : in_page;
+
+			add(l, region +
+				       rpc->in.bpage_offsets[start >>
+							     UH_BPAGE_SHIFT] +
+				       (start & (UH_BPAGE_SIZE - 1)),
+			    k);
+			start += k;
+			n -= k;
+		}
+		at = start;
 	}
-	/* Bytes after the run (received already): the sink again. */
-	add(l, sink + UH_HDR_DATA + (start - off), end - start);
+	/* Bytes after the last run: the sink again. */
+	add(l, sink + UH_HDR_DATA + (at - off), end - at);
 }
 
 enum uh_land uh_stack_land_begin(struct uhoma_stack *st, const uint8_t *hdr,
@@ -88,7 +102,7 @@ enum uh_land uh_stack_land_begin(struct uhoma_stack *st, const uint8_t *hdr,
 	struct uhoma_sock *s;
 	struct uh_rpc *rpc;
 	struct uh_hdr h;
-	uint32_t start, n;
+	struct uh_runs runs;
 	enum uh_land r = UH_LAND_NO;
 
 	/* A DATA header is all the decoder reads of a DATA packet; the
@@ -109,8 +123,8 @@ enum uh_land uh_stack_land_begin(struct uhoma_stack *st, const uint8_t *hdr,
 	uh_in_count(st, UH_PKT_DATA, total);
 	uh_peer_heard(rpc->peer,
 		      atomic_load_explicit(&st->ticks, memory_order_relaxed));
-	if (uh_in_data_accept(rpc, &h, src, &p, &start, &n)) {
-		build(l, rpc, &h, start, n, sink);
+	if (uh_in_data_accept(rpc, &h, src, &p, &runs)) {
+		build(l, rpc, &h, &runs, sink);
 		l->rpc = rpc;
 		uh_rpc_unlock(rpc);      /* the reference stays, as in
 					  * handle_data's copy */
