@@ -439,10 +439,14 @@ void sim_workload_on_msg(void *app, struct sim_host *h,
 			/* A one-way message, complete here: both ends of
 			 * its RPC end now, with no response and no packet
 			 * (as the Homa paper's simulations send messages,
-			 * not RPCs). */
-			complete(w, idx, rc < 0 ? rc : 0);
+			 * not RPCs). The sender's end first: completing
+			 * may start the next incast round at this instant,
+			 * and its sends must find the budget this message
+			 * held given back (helper-41: with sndbuf, 19 of
+			 * 30 rounds failed AGAIN). */
 			sim_host_forget(h, m);
 			sim_host_abort(&w->hosts->h[src], m->id & ~1ull);
+			complete(w, idx, rc < 0 ? rc : 0);
 		}
 	} else if (w->mode == SIM_RPC || rc < 0) {
 		/* A response, or a client RPC that failed. */
