@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "opts.h"
 
@@ -117,8 +118,9 @@ int sim_parse_double(const char *name, const char *arg, double min,
 		*out = v;
 		return 0;
 	}
-	fprintf(err, "uhoma-sim: --%s '%s': want a number from %g to %g\n",
-		name, arg, min, max);
+	if (err)                     /* NULL: the caller says it */
+		fprintf(err, "uhoma-sim: --%s '%s': want a number from %g "
+			"to %g\n", name, arg, min, max);
 	return -1;
 }
 
@@ -168,6 +170,18 @@ static void refuse_option(const char *arg, const struct option *opts,
 			opts[k].name);
 	}
 	fprintf(err, "; write more of its name\n");
+}
+
+/* Whether paths @a and @b name one file: the same text, or (both there
+ * already) the same inode. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat x, y;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	return stat(a, &x) == 0 && stat(b, &y) == 0 &&
+	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
 int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
@@ -239,12 +253,13 @@ int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
 					     &o->messages);
 			break;
 		case 'W':
-			bad = sim_parse_double("warmup", optarg, 0, 1, err,
-					       &o->warmup);
-			if (!bad && o->warmup == 1) {
-				/* [0, 1): a warmup of all leaves nothing. */
+			/* [0, 1): a warmup of all leaves nothing. Either
+			 * refusal says the same range. */
+			bad = sim_parse_double("warmup", optarg, 0, 1,
+					       NULL, &o->warmup);
+			if (bad || o->warmup == 1) {
 				fprintf(err, "uhoma-sim: --warmup '%s': want "
-					"0 or more, below 1\n", optarg);
+					"a number from 0 to below 1\n", optarg);
 				bad = 1;
 			}
 			break;
@@ -318,6 +333,12 @@ int sim_cli_parse(struct sim_cli *cli, int argc, char **argv, FILE *out,
 		fprintf(err, "uhoma-sim: unexpected argument '%s'\n",
 			argv[optind]);
 		sim_usage(err);
+		return 2;
+	}
+	if (cli->csv && cli->svg && same_file(cli->csv, cli->svg)) {
+		/* One would overwrite the other (helper-41: the CSV lost). */
+		fprintf(err, "uhoma-sim: --csv and --svg name one file (%s)\n",
+			cli->svg);
 		return 2;
 	}
 	return 0;

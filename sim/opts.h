@@ -30,7 +30,8 @@ int sim_parse_uint(const char *name, const char *arg, uint64_t min,
 /*
  * --@name's argument @arg as a finite number in [@min, @max] (strtod's
  * decimal forms: "0.5", "5e-1"; not "nan", "inf" or hexadecimal), the
- * whole of it. Returns 0, or -1 with a message naming the option.
+ * whole of it. Returns 0, or -1 with a message naming the option (to
+ * @err; none if @err is NULL).
  */
 int sim_parse_double(const char *name, const char *arg, double min,
 		     double max, FILE *err, double *out);

@@ -45,9 +45,11 @@
 #define SIM_HOST_BYTES 90000.0
 /* Fewer messages than this starting after the warmup, or bytes offered in
  * that window fewer than SIM_SUSTAINED_RATIO times the backlog it starts
- * with, and sustained says nothing (-1): a window of one or two messages
- * measures their lengths, and one that a draining backlog outweighs reads
- * far above 1. */
+ * with or than the bytes the idle fabric would still hold at its end, and
+ * sustained says nothing (-1): a window of one or two messages measures
+ * their lengths, one that a draining backlog outweighs reads far above 1,
+ * and one shorter than its messages' own transit reads them in flight as
+ * the fabric falling behind. */
 #define SIM_SUSTAINED_MIN 100
 #define SIM_SUSTAINED_RATIO 10
 
@@ -136,14 +138,16 @@ struct sim_result {
 				      * -1 when no message was measured */
 	/* Offered load met: bytes completed over bytes offered between the
 	 * end of the warmup and the last message's start, that is 1 - (the
-	 * growth of the backlog) / (bytes offered); backlog = bytes offered
-	 * and not yet delivered (a failed message never is). -1 when the
-	 * window is too short to say (SIM_SUSTAINED_MIN, _RATIO), and for
+	 * growth of the backlog) / (bytes offered); backlog = the lengths of
+	 * the messages started and not yet complete (a failed message never
+	 * is). -1 when the window is too short to say (SIM_SUSTAINED_MIN,
+	 * _RATIO: also against the idle fabric's backlog at its end), and for
 	 * incast, where it would be 1 by construction (a round starts when
 	 * the last has ended: nothing is offered that the fabric has not
 	 * taken). */
 	double sustained;
 	double backlog_start, backlog_end;   /* bytes */
+	double ideal_backlog_start, ideal_backlog_end; /* the idle fabric's */
 	/* The same for the SRPT reference (reference.h) on the same
 	 * arrivals: what a perfect receiver makes of them. -1 where
 	 * sustained is, and for RPCs (their responses' starts are the

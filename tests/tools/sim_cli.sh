@@ -56,6 +56,10 @@ bad "max_nic_backlog_us=0" --config max_nic_backlog_us=0
 bad --messages --workload incast:5,1000 --messages 3 --svg "$tmp/x.svg"
 [ ! -e "$tmp/x.svg" ] || fail "an SVG from a refused run"
 bad "timer ticks" --host-gbps 0.001 --load 0.0001
+# One file for both outputs: refused, not the CSV overwritten (helper-41).
+bad "name one file" --csv "$tmp/same" --svg "$tmp/same"
+: > "$tmp/same"
+bad "name one file" --csv "$tmp/same" --svg "$tmp/../$(basename "$tmp")/same"
 bad "unknown option" --bogus
 # --compare adds ",num_priorities=1" and the like to --config: a --config
 # that fits alone but not with them is refused, not cut short.
@@ -73,10 +77,15 @@ run() {
 # Rates that divided by zero (SIGFPE) or were rounded.
 run --workload w1 --messages 50 --host-gbps 9000 --uplink-gbps 10000
 run --workload w1 --messages 50 --host-gbps 5000 --topology fabric:2x2
-# Refused sends in an incast round: the round still ends, the run too.
-run --workload incast:4,100000 --messages 20 --config sndbuf=1000
-grep -q "^rack:16 incast:4,100000 .*: 20 messages" <<< "$out" || fail "$out"
+# Sends the budget refuses: listed by reason.
+run --topology rack:4 --workload 100000 --load 0.9 --messages 60 \
+	--config sndbuf=1000
 grep -q "^failed by reason: " <<< "$out" || fail "no failures by reason"
+# An incast round starts once the last ended at both ends: its senders
+# hold no budget, and none is refused (helper-41: 19 of 30 were).
+run --workload incast:4,100000 --messages 20 --config sndbuf=1000
+grep -q "^rack:16 incast:4,100000 .*: 20 messages, 20 complete, 0 failed" \
+	<<< "$out" || fail "$out"
 # Messages cut off by the drain are counted and warned of; the SVG asked
 # for is written though nothing was measured.
 run --workload 1000000 --messages 2 --drain-ms 0 --svg "$tmp/y.svg"
