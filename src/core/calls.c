@@ -118,10 +118,25 @@ static int take_message(struct uhoma_sock *s, struct uh_rpc *rpc,
 	rpc->in.given = true;
 	if (uh_rpc_is_client(rpc)) {
 		struct uh_ack ack = { rpc->id, rpc->dport }, full[UH_MAX_ACKS];
-		unsigned n = rpc->acked ? 0 : uh_peer_add_ack(rpc->peer,
-							      s->port, &ack,
-							      full);
+		unsigned n = 0;
 
+		if (rpc->acked) {
+			/* The server has it. */
+		} else if (rpc->alias_answered) {
+			/* Answered from another loopback address than the
+			 * one it went to: the server's NEED_ACK would come
+			 * from there too, and never take an ack stored on
+			 * this peer, which would then never be idle
+			 * (helper-42: max_peers filled for good). Acked now,
+			 * in a packet of its own. */
+			struct uh_hdr h;
+
+			uh_out_ctl_init(&h, rpc, UH_PKT_ACK);
+			uh_deferred_ctl(p, &h, s->port, &rpc->peer->addr,
+					rpc->dport);
+		} else {
+			n = uh_peer_add_ack(rpc->peer, s->port, &ack, full);
+		}
 		if (n) {
 			struct uh_hdr h;
 

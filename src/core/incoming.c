@@ -442,10 +442,19 @@ struct uh_rpc *uh_in_find_rpc(struct uhoma_sock *s, const struct uh_hdr *h,
 	 * answers leave from the address the route picks, 127.0.0.1. The
 	 * module, which finds a client RPC by id alone, takes them too.
 	 */
-	*mismatch = rpc && (rpc->dport != h->sport ||
-			    (!uh_addr_eq(&rpc->peer->addr, src) &&
-			     !(uh_addr_is_loopback(&rpc->peer->addr) &&
-			       uh_addr_is_loopback(src))));
+	if (!rpc) {
+		*mismatch = false;
+		return NULL;
+	}
+	if (uh_addr_eq(&rpc->peer->addr, src)) {
+		*mismatch = rpc->dport != h->sport;
+	} else {
+		*mismatch = rpc->dport != h->sport || (id & 1) ||
+			    !uh_addr_is_loopback(&rpc->peer->addr) ||
+			    !uh_addr_is_loopback(src);
+		if (!*mismatch)
+			rpc->alias_answered = true;
+	}
 	if (*mismatch) {
 		uh_rpc_release(rpc);             /* someone else's packet */
 		return NULL;
@@ -632,10 +641,12 @@ bool uh_stack_input(struct uhoma_stack *st, const uint8_t *buf, size_t len,
 			&st->peers, src,
 			atomic_load_explicit(&st->ticks, memory_order_relaxed));
 
-		if (peer)
+		if (peer) {
 			uh_prio_store(peer, &h);
-		else
+			uh_peer_put(peer);      /* the table keeps it */
+		} else {
 			uh_stack_drop(st, UH_DROP_NOMEM);
+		}
 	} else {
 		refuse = dispatch(st, s, &h, src, &p);
 	}

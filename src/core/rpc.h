@@ -188,6 +188,8 @@ struct uh_rpc {
 				  * silence (at most UH_MAX_RESTARTS) */
 	bool acked;              /* client: the server has our ACK already
 				  * (sent for its NEED_ACK) */
+	bool alias_answered;     /* client: answered from another loopback
+				  * address than it was sent to (RPC lock) */
 	uint64_t done_tick;      /* server: tick the response was fully sent */
 	uint64_t reply_tick;     /* server: tick of the reply (RPC lock) */
 	uint32_t probe_wait;     /* RPC lock: ticks its first probe waits

@@ -19,6 +19,7 @@
 #include "core/sock.h"
 #include "coretest.h"
 #include "sync/rcu.h"
+#include "sync/rcu.h"
 #include "testutil.h"
 
 #define PEER 3
@@ -643,6 +644,27 @@ static void incoming__loopback_answers_from_any_loopback(void **state)
 		assert_true(m.id == via || m.id == v6 || m.id == far);
 		ct_release(cli, &m);
 	}
+	/* The two answered from another address are acked at once, in
+	 * packets of their own: an ack stored on their peers would wait for
+	 * a NEED_ACK that comes from elsewhere, and pin those peers for good
+	 * (helper-42). The other's waits on its peer, as usual. */
+	assert_int_equal(ct_count(&net, UH_PKT_ACK), 2);
+	{
+		static const char *const addrs[] = { "127.0.1.1", "::1",
+						     "10.0.0.2" };
+
+		for (int k = 0; k < 3; k++) {
+			struct uh_addr a;
+			struct uh_peer *peer;
+
+			assert_int_equal(uh_addr_parse(addrs[k], &a), 0);
+			uh_rcu_read_lock();
+			peer = uh_peer_find(&h->st->peers, &a);
+			assert_non_null(peer);
+			assert_int_equal(peer->num_acks, k == 2);
+			uh_rcu_read_unlock();
+		}
+	}
 	ct_net_free(&net);
 }
 
@@ -1074,6 +1096,18 @@ static void incoming__cutoffs(void **state)
 	x.u.cutoffs.version = 11;
 	assert_false(ct_inject(h, 5, &x, NULL, 0));
 	assert_int_equal(ct_drops(h, UH_DROP_UNKNOWN_RPC), 0);
+	{
+		/* Made, and held by nothing: it can expire (a reference
+		 * kept per CUTOFFS pinned it; helper-42's alias test). */
+		struct uh_addr a = ct_addr(5);
+		struct uh_peer *peer;
+
+		uh_rcu_read_lock();
+		peer = uh_peer_find(&h->st->peers, &a);
+		assert_non_null(peer);
+		assert_int_equal(atomic_load(&peer->refs), 0);
+		uh_rcu_read_unlock();
+	}
 	ct_send(cli, 5, 80, 100, 3, false);
 	assert_int_equal(net.nq, 1);
 	assert_int_equal(net.q[0].priority, 4);
