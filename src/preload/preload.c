@@ -18,7 +18,7 @@
  * the inherited ones fail with EBADFD (their stack's threads stayed in the
  * parent), and the child's first Homa socket makes the child's own stack
  * (runtime/fork.h makes that safe); of the SOL_SOCKET options SO_SNDBUF
- * sets the send budget (doubled, as Linux does), the rest are accepted and
+ * sets the send budget (by Linux's rule), the rest are accepted and
  * ignored.
  */
 #define _GNU_SOURCE
@@ -674,6 +674,39 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return real.epoll_ctl(epfd, op, fd, ev);
 }
 
+/* The kernel's net.core.wmem_max, read once (Debian's default if it
+ * cannot be read). */
+static uint32_t wmem_max(void)
+{
+	static _Atomic uint32_t cached;
+	uint32_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+	unsigned long long r;
+	FILE *f;
+
+	if (v)
+		return v;
+	v = 212992;
+	f = fopen("/proc/sys/net/core/wmem_max", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &r) == 1 && r > 0 && r <= INT32_MAX)
+			v = (uint32_t)r;
+		fclose(f);
+	}
+	atomic_store_explicit(&cached, v, memory_order_relaxed);
+	return v;
+}
+
+/* What Linux makes of SO_SNDBUF @v: min(@v as unsigned, wmem_max) * 2,
+ * and no less than SOCK_MIN_SNDBUF (2 * (2048 + sizeof(struct sk_buff))
+ * on x86-64: 4608). */
+static size_t linux_sndbuf(int v)
+{
+	uint32_t u = (uint32_t)v, max = wmem_max();
+	size_t b = 2 * (size_t)(u < max ? u : max);
+
+	return b < 4608 ? 4608 : b;
+}
+
 /* ---- socket options ----------------------------------------------------- */
 
 static int homa_setsockopt(struct hsock *h, int level, int opt,
@@ -690,8 +723,11 @@ static int homa_setsockopt(struct hsock *h, int level, int opt,
 			return fail(h, EINVAL, "SO_SNDBUF needs an int");
 		if (uh_user_read(&v, val, sizeof(v)))
 			return fail(h, EFAULT, "option value not readable");
-		/* Doubled, as Linux does; the send budget (uhoma(7)). */
-		rc = uhoma_set_sndbuf(h->s, v <= 0 ? 2048u : 2u * (size_t)v);
+		/* The send budget (uhoma(7)), by Linux's rule for
+		 * SO_SNDBUF: clamped to wmem_max (a negative value, taken
+		 * unsigned, to it too), doubled, and at least
+		 * SOCK_MIN_SNDBUF. */
+		rc = uhoma_set_sndbuf(h->s, linux_sndbuf(v));
 		return rc ? fail_code(h, rc, "SO_SNDBUF") : 0;
 	}
 	if (level == SOL_SOCKET)

@@ -444,10 +444,33 @@ static void check_abort(void)
 		uint64_t inflight[32];
 		struct pollfd pf = { .fd = c.fd, .events = POLLOUT };
 
+		long wmax = 0;
+		FILE *wf = fopen("/proc/sys/net/core/wmem_max", "r");
+
+		/* Linux's rule: clamped to wmem_max (a negative value taken
+		 * unsigned), doubled, at least SOCK_MIN_SNDBUF (4608). */
+		CHECK(wf && fscanf(wf, "%ld", &wmax) == 1 && wmax > 0);
+		fclose(wf);
+		v = INT32_MAX;
 		CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v,
 				 sizeof(v)) == 0);
 		CHECK(getsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v, &vl) == 0 &&
-		      v == 1200);
+		      v == 2 * wmax);
+		v = -1;
+		CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v,
+				 sizeof(v)) == 0);
+		CHECK(getsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v, &vl) == 0 &&
+		      v == 2 * wmax);
+		v = 10000;
+		CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v,
+				 sizeof(v)) == 0);
+		CHECK(getsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v, &vl) == 0 &&
+		      v == 20000);
+		v = 600;
+		CHECK(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v,
+				 sizeof(v)) == 0);
+		CHECK(getsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &v, &vl) == 0 &&
+		      v == 4608);
 		CHECK(fcntl(c.fd, F_SETFL, fl | O_NONBLOCK) == 0);
 		CHECK(poll(&pf, 1, 0) == 1 && (pf.revents & POLLOUT));
 		while (n < 32 && send_request(c.fd, AF_INET6, buf, sizeof(buf),
