@@ -580,7 +580,11 @@ struct uhoma_metrics {
 	uint64_t bytes_received[UHOMA_PKT_TYPES];
 	uint64_t drops[UHOMA_DROP_REASONS];          /* uhoma_drop_name(i) */
 	uint64_t requests_sent, responses_received;  /* client side */
-	uint64_t requests_received, responses_sent;  /* server side */
+	uint64_t requests_received;  /* server side */
+	uint64_t responses_sent;     /* server side: responses their clients
+				      * acknowledged (a reply whose client
+				      * is gone, or moved its socket, is
+				      * not counted) */
 	uint64_t resent_packets;   /* DATA packets retransmitted */
 	uint64_t stale_resends;    /* RESENDs not served: they asked for data
 				    * sent too recently to have arrived */
