@@ -394,6 +394,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 {
 	struct uhoma_stack *st;
 	uint64_t want, start, poll_end, now, checked;
+	struct uh_wait *wq;
 	int64_t remaining;
 	unsigned got;
 	int rc = 0;
@@ -405,6 +406,9 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		return (UHOMA_ERR_INVALID_ARGUMENT);
 	msg->id = 0;
 	st = s->stack;
+	/* A private RPC's receiver sleeps apart: only its RPC's end wakes
+	 * it, not every message's. */
+	wq = want ? uh_sock_private_wait(s, want) : &s->wait;
 	if (!uh_pool_region(&s->pool))   /* shut down says so first */
 		return atomic_load(&s->shutdown) ? UHOMA_ERR_SHUTDOWN
 						 : UHOMA_ERR_NO_BUFFER;
@@ -413,7 +417,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 	start = checked = uh_now_ns();
 	poll_end = start + (uint64_t)st->cfg.poll_us * 1000;
 	for (;;) {
-		uint32_t ticket = uh_wait_prepare(&s->wait);
+		uint32_t ticket = uh_wait_prepare(wq);
 
 		if (uh_call_take(s, want, msg, &rc))
 			return (rc);
@@ -492,7 +496,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 				uh_runtime_block_end(st);
 				return UHOMA_ERR_INTERRUPTED;
 			}
-			if (uh_wait_prepare(&s->wait) == ticket)
+			if (uh_wait_prepare(wq) == ticket)
 				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
 						? BLOCK_MAX_NS : remaining);
 			uh_runtime_block_end(st);
@@ -518,7 +522,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			return UHOMA_ERR_INTERRUPTED;
 		}
 		uh_recv_signals_restore(sig);
-		rc = uh_wait_sleep(&s->wait, ticket,
+		rc = uh_wait_sleep(wq, ticket,
 				   timeout_ns < 0 ||
 				   (uint64_t)timeout_ns - (now - start) >
 				   SLEEP_MAX_NS ? SLEEP_MAX_NS
@@ -539,16 +543,25 @@ int uh_api_recv(struct uhoma_sock *s, struct uhoma_msg *msg, unsigned flags,
 	rc = recv_loop(s, msg, flags, timeout_ns, &polling, sig);
 
 	uh_recv_signals_restore(sig);
+	/* A thread that takes a message is back for the next within
+	 * microseconds, and the receive threads leave it the packets for a
+	 * grace (uh_runtime_grace). One told AGAIN is not: it waits
+	 * elsewhere (epoll), or spins on non-blocking calls that poll
+	 * nothing -- each of which pushed the grace on, so that no thread
+	 * read the sockets until a tick's nudge (helper-43: a client
+	 * spinning on MSG_DONTWAIT saw every response 1-2 ms late). */
 	if (polling)
-		uh_runtime_poll_end(s->stack, false);
-	else if (s)
+		uh_runtime_poll_end(s->stack, rc == UHOMA_ERR_AGAIN);
+	else if (s && rc != UHOMA_ERR_AGAIN)
 		uh_runtime_grace(s->stack);
+	else if (s)
+		uh_runtime_grace_end(s->stack);
 	RETURN_TO_APP(rc);    /* the preload's return too */
 }
 
 void uh_api_wake_waiters(struct uhoma_sock *s)
 {
-	uh_wait_wake_all(&s->wait);
+	uh_sock_wake_receivers(s);
 	uh_wait_wake_all(&s->tx_wait);
 	uh_runtime_kick_receiver(s->stack);   /* the one in the carrier */
 }

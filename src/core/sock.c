@@ -42,6 +42,20 @@ void uh_deferred_wake(struct uh_deferred *p, struct uhoma_sock *s, bool all)
 		p->wake_one = true;
 }
 
+void uh_deferred_wake_private(struct uh_deferred *p, struct uhoma_sock *s,
+			      uint64_t id)
+{
+	p->wake_sock = s;
+	p->wake_private |= 1u << ((id >> 1) % UH_PRIVATE_WAITS);
+}
+
+void uh_sock_wake_receivers(struct uhoma_sock *s)
+{
+	uh_wait_wake_all(&s->wait);
+	for (unsigned i = 0; i < UH_PRIVATE_WAITS; i++)
+		uh_wait_wake_all(&s->pwait[i]);
+}
+
 void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p)
 {
 	uh_lockdep_might_block("uh_deferred_flush", UH_HERE);
@@ -77,7 +91,10 @@ void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p)
 			uh_wait_wake_all(&s->wait);
 		else if (p->wake_one)
 			uh_wait_wake_one(&s->wait);
-		if ((p->wake_all || p->wake_one) && st->up.kick_receiver)
+		for (uint32_t b = p->wake_private; b; b &= b - 1)
+			uh_wait_wake_all(&s->pwait[__builtin_ctz(b)]);
+		if ((p->wake_all || p->wake_one || p->wake_private) &&
+		    st->up.kick_receiver)
 			st->up.kick_receiver(st);
 		if (p->signal_fd && st->up.rx_ready)
 			st->up.rx_ready(s);
@@ -144,6 +161,8 @@ int uh_sock_open(struct uhoma_stack *st, uint16_t port,
 	uh_pheap_init(&s->waiting_bufs, bufs_first);
 	s->bufs_seq = 0;
 	uh_wait_init(&s->wait);
+	for (unsigned i = 0; i < UH_PRIVATE_WAITS; i++)
+		uh_wait_init(&s->pwait[i]);
 	uh_wait_init(&s->tx_wait);
 	atomic_init(&s->tx_limit, st->cfg.sndbuf);
 	uh_pool_init(&s->pool);
@@ -493,7 +512,7 @@ void uh_sock_shutdown(struct uhoma_sock *s)
 	}
 	uh_sock_unprotect(s);
 	atomic_store_explicit(&s->shut_done, true, memory_order_release);
-	uh_wait_wake_all(&s->wait);
+	uh_sock_wake_receivers(s);
 	if (s->stack->up.kick_receiver)
 		s->stack->up.kick_receiver(s->stack);
 	uh_wait_wake_all(&s->tx_wait);

@@ -51,6 +51,10 @@
 struct uhoma_stack;
 struct uh_readiness;
 
+/* Wait queues for receivers of private RPCs, by id (a power of 2, at
+ * most 32: uh_deferred's wake_private is a bit each). */
+#define UH_PRIVATE_WAITS 32
+
 struct uhoma_sock {
 	struct uhoma_stack *stack;        /* immutable */
 	_Atomic uint16_t port;         /* written by uh_sock_bind under the
@@ -86,7 +90,10 @@ struct uhoma_sock {
 					* sender has not shown it exists
 					* (in.proven), oldest first */
 	uint32_t nunproven;            /* lock: entries on unproven */
-	struct uh_wait wait;           /* uhoma_recv sleepers */
+	struct uh_wait wait;           /* uhoma_recv sleepers (any message) */
+	struct uh_wait pwait[UH_PRIVATE_WAITS]; /* those for a private RPC,
+					* by its id (uh_sock_private_wait):
+					* its end wakes its own, not all */
 	struct uh_readiness *readiness; /* immutable: the layer above's
 					 * readiness descriptor (api/
 					 * readiness.c), given to
@@ -108,6 +115,13 @@ struct uhoma_sock {
 };
 
 #define UH_DEFERRED_CTL 20
+
+/* Where a receiver waiting for private RPC @id sleeps. */
+static inline struct uh_wait *uh_sock_private_wait(struct uhoma_sock *s,
+						  uint64_t id)
+{
+	return &s->pwait[(id >> 1) % UH_PRIVATE_WAITS];
+}
 #define UH_DEFERRED_GRANT 4
 #define UH_DEFERRED_ACKS 8
 
@@ -138,6 +152,7 @@ struct uh_deferred {
 	struct uhoma_sock *wake_sock;     /* socket whose waiters to wake */
 	struct uhoma_sock *wake_tx;       /* socket whose senders to wake */
 	bool wake_one, wake_all, signal_fd;
+	uint32_t wake_private;            /* pwait buckets to wake (bits) */
 };
 
 static inline void uh_deferred_init(struct uh_deferred *p)
@@ -149,6 +164,7 @@ static inline void uh_deferred_init(struct uh_deferred *p)
 	p->wake_sock = NULL;
 	p->wake_tx = NULL;
 	p->wake_one = p->wake_all = p->signal_fd = false;
+	p->wake_private = 0;
 }
 
 /* Queues control packet @h from port @sport to @dst:@dport. */
@@ -157,6 +173,12 @@ void uh_deferred_ctl(struct uh_deferred *p, const struct uh_hdr *h,
 
 /* Queues a wake-up of @s's waiters (one, or all). */
 void uh_deferred_wake(struct uh_deferred *p, struct uhoma_sock *s, bool all);
+/* Wakes the receiver waiting for private RPC @id of @s (and those that
+ * share its bucket), after the locks. */
+void uh_deferred_wake_private(struct uh_deferred *p, struct uhoma_sock *s,
+			      uint64_t id);
+/* Wakes every receiver of @s: any message's, every private RPC's. */
+void uh_sock_wake_receivers(struct uhoma_sock *s);
 
 /* Does everything @p holds. No lock may be held. */
 void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p);
