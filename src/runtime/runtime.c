@@ -287,20 +287,9 @@ void uh_runtime_grace(struct uhoma_stack *st)
 			     uh_now_ns() + (uint64_t)st->cfg.poll_us * 1000);
 }
 
-bool uh_runtime_in_grace(struct uhoma_stack *st)
+uint64_t uh_runtime_grace_ns(struct uhoma_stack *st)
 {
-	return st->rt && uh_now_ns() < atomic_load(&st->rt->poll_grace_ns);
-}
-
-void uh_runtime_grace_end(struct uhoma_stack *st)
-{
-	struct uh_runtime *rt = st->rt;
-
-	/* A receive thread waiting out the grace hears it end. */
-	if (rt && atomic_load_explicit(&rt->poll_grace_ns,
-				       memory_order_relaxed) != 0 &&
-	    atomic_exchange(&rt->poll_grace_ns, 0) != 0)
-		uh_wait_wake_all(&rt->rx_wait);
+	return st->rt ? atomic_load(&st->rt->poll_grace_ns) : 0;
 }
 
 /*

@@ -60,10 +60,8 @@ void uh_runtime_poll_end(struct uhoma_stack *st, bool to_sleep);
  * thread that once got in first would stay the receiver, the application
  * taking ready messages without ever polling. */
 void uh_runtime_grace(struct uhoma_stack *st);
-/* Ends the grace now: the caller (told AGAIN) will not be back soon. */
-void uh_runtime_grace_end(struct uhoma_stack *st);
-/* Whether the receive threads stand aside for a grace now (tests). */
-bool uh_runtime_in_grace(struct uhoma_stack *st);
+/* When the current grace ends (uh_now_ns; 0: none) (tests). */
+uint64_t uh_runtime_grace_ns(struct uhoma_stack *st);
 
 /* Whether a carrier wait of this thread was interrupted by a signal since
  * it last asked (the blocking receiver's EINTR); clears the mark. */
