@@ -1424,6 +1424,39 @@ static void udp__port_held_on_every_address(void **state)
 		port_held_on_every_address("::1", "fd00::99", true);
 }
 
+/* A server stack echoing on a port (one thread) and a client stack,
+ * both made from one configuration. */
+struct duo {
+	struct uhoma_stack *sst, *cst;
+	struct uhoma_sock *srv, *cli;
+	void *sreg, *creg;
+	struct nt_echo echo;
+};
+
+static void duo_open(struct duo *d, const struct uhoma_config *cfg,
+		     uint16_t port)
+{
+	assert_int_equal(uhoma_stack_create(cfg, &d->sst), UHOMA_OK);
+	assert_int_equal(uhoma_stack_create(cfg, &d->cst), UHOMA_OK);
+	assert_int_equal(uhoma_socket(d->sst, port, &d->srv), UHOMA_OK);
+	assert_int_equal(uhoma_socket(d->cst, 0, &d->cli), UHOMA_OK);
+	d->sreg = nt_buffers(d->srv, NT_REGION);
+	d->creg = nt_buffers(d->cli, NT_REGION);
+	nt_echo_start(&d->echo, d->srv, 1);
+}
+
+/* Stops the echo (its counts stay readable) and closes everything. */
+static void duo_close(struct duo *d)
+{
+	nt_echo_stop(&d->echo);
+	uhoma_close(d->cli);
+	uhoma_close(d->srv);
+	uhoma_stack_destroy(d->cst);
+	uhoma_stack_destroy(d->sst);
+	nt_unmap(d->sreg, NT_REGION);
+	nt_unmap(d->creg, NT_REGION);
+}
+
 /* Whether @a and @b name the same IPv4 address (plain or v4-mapped) and
  * port. */
 static bool same_ipv4_and_port(const struct sockaddr_storage *a,
@@ -1465,12 +1498,10 @@ static void udp__other_loopback_addresses(void **state)
 					   "::ffff:127.0.0.3" };
 	static const size_t lens[] = { 100, 300000 };
 	struct uhoma_config cfg;
-	struct uhoma_stack *sst, *cst;
-	struct uhoma_sock *srv, *cli;
-	struct nt_echo echo;
+	struct uhoma_sock *cli;
+	struct duo d;
 	uint8_t *buf = malloc(300000);
-	void *sreg, *creg;
-	uint16_t port;
+	uint16_t port = (uint16_t)(30000 + getpid() % 2000);
 	unsigned n = 0;
 
 	(void)state;
@@ -1478,14 +1509,8 @@ static void udp__other_loopback_addresses(void **state)
 	uhoma_config_default(&cfg);
 	snprintf(cfg.addr, sizeof(cfg.addr), "::");
 	cfg.dedup_quiet_ms = 200;
-	assert_int_equal(uhoma_stack_create(&cfg, &sst), UHOMA_OK);
-	assert_int_equal(uhoma_stack_create(&cfg, &cst), UHOMA_OK);
-	port = (uint16_t)(30000 + getpid() % 2000);
-	assert_int_equal(uhoma_socket(sst, port, &srv), UHOMA_OK);
-	assert_int_equal(uhoma_socket(cst, 0, &cli), UHOMA_OK);
-	sreg = nt_buffers(srv, NT_REGION);
-	creg = nt_buffers(cli, NT_REGION);
-	nt_echo_start(&echo, srv, 1);
+	duo_open(&d, &cfg, port);
+	cli = d.cli;
 	for (size_t a = 0; a < sizeof(via) / sizeof(via[0]); a++)
 		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
 			struct sockaddr_storage to;
@@ -1521,19 +1546,13 @@ static void udp__other_loopback_addresses(void **state)
 
 		do {
 			usleep(50 * 1000);
-			uhoma_metrics(cst, &met);
+			uhoma_metrics(d.cst, &met);
 		} while (met.peers != 0 && nt_now() < end);
 		assert_int_equal(met.peers, 0);
 	}
-	nt_echo_stop(&echo);
-	assert_int_equal(atomic_load(&echo.served), n);
-	assert_int_equal(atomic_load(&echo.dups), 0);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(cst);
-	uhoma_stack_destroy(sst);
-	nt_unmap(sreg, NT_REGION);
-	nt_unmap(creg, NT_REGION);
+	duo_close(&d);
+	assert_int_equal(atomic_load(&d.echo.served), n);
+	assert_int_equal(atomic_load(&d.echo.dups), 0);
 	free(buf);
 }
 
@@ -1555,12 +1574,11 @@ static int by_double(const void *a, const void *b)
 static void udp__nonblocking_spinner_not_left_to_the_tick(void **state)
 {
 	struct uhoma_config cfg;
-	struct uhoma_stack *sst, *cst;
-	struct uhoma_sock *srv, *cli;
+	struct uhoma_stack *cst;
+	struct uhoma_sock *cli;
 	struct sockaddr_storage to;
-	struct nt_echo echo;
+	struct duo d;
 	uint8_t buf[100] = { 0 };
-	void *sreg, *creg;
 	size_t to_len;
 	uint16_t port = (uint16_t)(28000 + getpid() % 2000);
 	double t0, rtt[40];
@@ -1569,13 +1587,9 @@ static void udp__nonblocking_spinner_not_left_to_the_tick(void **state)
 	uhoma_config_default(&cfg);
 	snprintf(cfg.addr, sizeof(cfg.addr), "127.0.0.1");
 	cfg.tick_us = 100000;
-	assert_int_equal(uhoma_stack_create(&cfg, &sst), UHOMA_OK);
-	assert_int_equal(uhoma_stack_create(&cfg, &cst), UHOMA_OK);
-	assert_int_equal(uhoma_socket(sst, port, &srv), UHOMA_OK);
-	assert_int_equal(uhoma_socket(cst, 0, &cli), UHOMA_OK);
-	sreg = nt_buffers(srv, NT_REGION);
-	creg = nt_buffers(cli, NT_REGION);
-	nt_echo_start(&echo, srv, 1);
+	duo_open(&d, &cfg, port);
+	cst = d.cst;
+	cli = d.cli;
 	nt_sockaddr("127.0.0.1", port, &to, &to_len);
 	for (int i = 0; i < 40; i++) {
 		struct uhoma_msg m;
@@ -1607,13 +1621,7 @@ static void udp__nonblocking_spinner_not_left_to_the_tick(void **state)
 	/* Loopback takes tens of microseconds, a few milliseconds under the
 	 * sanitizers on a busy host; the timer's nudge 100 to 200. */
 	assert_true(rtt[30] < 0.03);
-	nt_echo_stop(&echo);
-	uhoma_close(cli);
-	uhoma_close(srv);
-	uhoma_stack_destroy(cst);
-	uhoma_stack_destroy(sst);
-	nt_unmap(sreg, NT_REGION);
-	nt_unmap(creg, NT_REGION);
+	duo_close(&d);
 }
 
 int main(void)
