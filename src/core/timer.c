@@ -215,26 +215,33 @@ static void ask_ports(struct uhoma_stack *st, uint64_t now)
  * nothing from its sender by design, so its silence alone proves nothing.
  * But a sender that is gone (or never was: a forged first packet claiming
  * a megabyte) would pin the message forever. So it is probed: an empty
- * RESEND on the receiver's backing-off schedule, which a live sender
- * answers with BUSY (resetting the silence); one that stays silent past
- * the timeout ends like any other.
+ * RESEND every quarter of the timeout, which a live sender answers with
+ * BUSY (resetting the silence); one that stays silent past the timeout
+ * ends like any other.
  */
 static void waiting_on_us(struct uh_rpc *rpc, uint64_t now, uint64_t k,
 			  struct uh_deferred *p)
 {
 	const struct uhoma_config *c = &rpc->sock->stack->cfg;
 	uint64_t silence = now - rpc->silent_since;
+	/* Often enough to hear a live sender three times within the
+	 * timeout, and no more. Each BUSY restarts the silence, so the
+	 * resend schedule probed every waiting message each resend_interval:
+	 * a few hundred 1 MB responses waiting for buffer space made 57 K
+	 * probes and 75 K BUSYs a second, which starved the transfers they
+	 * waited for (helper-43: 1 % of the rate offered). */
+	uint64_t every = c->timeout_ticks / 4 > c->resend_ticks
+				 ? c->timeout_ticks / 4
+				 : c->resend_ticks;
 
 	if (silence >= c->timeout_ticks) {
 		timed_out(rpc, p);
 		return;
 	}
-	if (sched_crossed(silence, k, c->resend_ticks, c->resend_interval,
-			  SERVER_BACKOFF))
+	if (sched_crossed(silence, k, every, every, 1))
 		uh_out_probe(rpc, p);
 	rpc->timer_due = min_u64(rpc->silent_since +
-				 sched_next(silence, c->resend_ticks,
-					    c->resend_interval, SERVER_BACKOFF),
+				 sched_next(silence, every, every, 1),
 				 rpc->silent_since + c->timeout_ticks);
 	/* Waiting for a region that may never come: looked at again when
 	 * the socket's patience ends (check_server, sock.h). */
