@@ -442,18 +442,13 @@ struct uh_rpc *uh_in_find_rpc(struct uhoma_sock *s, const struct uh_hdr *h,
 	 * answers leave from the address the route picks, 127.0.0.1. The
 	 * module, which finds a client RPC by id alone, takes them too.
 	 */
-	if (!rpc) {
-		*mismatch = false;
+	*mismatch = rpc && rpc->dport != h->sport;
+	if (!rpc)
 		return NULL;
-	}
-	if (uh_addr_eq(&rpc->peer->addr, src)) {
-		*mismatch = rpc->dport != h->sport;
-	} else {
-		*mismatch = rpc->dport != h->sport || (id & 1) ||
-			    !uh_addr_is_loopback(&rpc->peer->addr) ||
+	if (!*mismatch && !uh_addr_eq(&rpc->peer->addr, src)) {
+		*mismatch = !uh_addr_is_loopback(&rpc->peer->addr) ||
 			    !uh_addr_is_loopback(src);
-		if (!*mismatch)
-			rpc->alias_answered = true;
+		rpc->alias_answered |= !*mismatch;
 	}
 	if (*mismatch) {
 		uh_rpc_release(rpc);             /* someone else's packet */

@@ -51,8 +51,8 @@
 struct uhoma_stack;
 struct uh_readiness;
 
-/* Wait queues for receivers of private RPCs, by id (a power of 2, at
- * most 32: uh_deferred's wake_private is a bit each). */
+/* Wait queues for receivers of private RPCs, by id (at most 32:
+ * uh_deferred's wake_private has a bit for each). */
 #define UH_PRIVATE_WAITS 32
 
 struct uhoma_sock {
@@ -114,14 +114,14 @@ struct uhoma_sock {
 	struct uh_bucket server_buckets[UH_RPC_BUCKETS];
 };
 
-#define UH_DEFERRED_CTL 20
-
 /* Where a receiver waiting for private RPC @id sleeps. */
 static inline struct uh_wait *uh_sock_private_wait(struct uhoma_sock *s,
 						  uint64_t id)
 {
 	return &s->pwait[(id >> 1) % UH_PRIVATE_WAITS];
 }
+
+#define UH_DEFERRED_CTL 20
 #define UH_DEFERRED_GRANT 4
 #define UH_DEFERRED_ACKS 8
 
