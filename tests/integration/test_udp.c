@@ -359,7 +359,7 @@ static void udp__late_local_server_is_not_dead(void **state)
 	size_t to_len;
 	int pipefd[2], status;
 	char ok, b = 7;
-	uint64_t id, t0;
+	uint64_t id, t0, ticks;
 	pid_t pid, pid2;
 
 	(void)state;
@@ -395,19 +395,27 @@ static void udp__late_local_server_is_not_dead(void **state)
 	assert_int_equal(uhoma_recv(s, &msg, 0, 5 * 1000000000ll), 1);
 	uhoma_msg_release(s, &msg);
 	stop_child(pid);
+	uhoma_metrics(st, &m);
+	ticks = m.timer_ticks;
 	assert_int_equal(uhoma_send(s, (struct sockaddr *)&to, to_len, &b, 1,
 				    2, 0, &id), UHOMA_OK);
 	memset(&msg, 0, sizeof(msg));
 	assert_int_equal(uhoma_recv(s, &msg, 0, 300 * 1000000ll),
 			 UHOMA_ERR_AGAIN);     /* waiting, not failed */
 	uhoma_metrics(st, &m);
-	print_message("    stopped 300 ms: %llu port checks, %llu timeouts "
-		      "not taken, %llu taken\n",
+	ticks = m.timer_ticks - ticks;
+	print_message("    stopped 300 ms: %llu ticks, %llu port checks, "
+		      "%llu timeouts not taken, %llu taken\n",
+		      (unsigned long long)ticks,
 		      (unsigned long long)m.port_checks,
 		      (unsigned long long)m.local_waits,
 		      (unsigned long long)m.rpc_timeouts);
 	assert_true(m.port_checks > 0);
-	assert_true(m.local_waits >= 5);
+	/* A timeout not taken every 20 ticks and a few (the port asked
+	 * about, the slack): counted against the ticks the timer ran, which
+	 * under ThreadSanitizer on a busy host are far fewer than 300 (3
+	 * waits once, where 5 were asked for). */
+	assert_true(m.local_waits >= 1 && m.local_waits * 40 >= ticks - 40);
 	assert_int_equal(m.rpc_timeouts, 0);
 	assert_int_equal(kill(pid, SIGCONT), 0);
 	memset(&msg, 0, sizeof(msg));
