@@ -10,6 +10,7 @@
 
 #include "api/readiness.h"
 #include "core/sock.h"
+#include "net/ownfd.h"
 #include "uhoma/uhoma.h"
 
 static UH_LOCK_CLASS(tx_class, "readiness.tx", UH_RANK_LEAF,
@@ -32,8 +33,8 @@ int uh_readiness_create(struct uh_readiness **out)
 	}
 	/* The smallest send buffer: a few writes fill it. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	r->fd = sv[0];
-	r->peer = sv[1];
+	r->fd = uh_fd_own(sv[0]);
+	r->peer = uh_fd_own(sv[1]);
 	atomic_init(&r->used, false);
 	atomic_init(&r->tx_full, false);
 	uh_lock_init(&r->tx_lock, &tx_class);
@@ -45,8 +46,8 @@ void uh_readiness_destroy(struct uh_readiness *r)
 {
 	if (!r)
 		return;
-	close(r->fd);
-	close(r->peer);
+	uh_fd_close(r->fd);
+	uh_fd_close(r->peer);
 	free(r);
 }
 

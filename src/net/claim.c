@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "net/claim.h"
+#include "net/ownfd.h"
 
 /* The abstract AF_UNIX address named @name (sun_path[0] is NUL: no file);
  * returns its length. */
@@ -28,14 +29,14 @@ int uh_claim(const char *name)
 {
 	struct sockaddr_un sun;
 	socklen_t len = abstract_name(&sun, name);
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = uh_fd_own(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
 		int e = errno;
 
-		close(fd);
+		uh_fd_close(fd);
 		return -e;
 	}
 	return fd;
@@ -53,7 +54,7 @@ int uh_claim_probe(const char *name)
 	len = abstract_name(&sun, name);
 	rc = connect(fd, (struct sockaddr *)&sun, len);
 	e = errno;
-	close(fd);
+	uh_fd_close(fd);
 	errno = e;              /* -1: the reason stays in errno */
 	return rc == 0 ? 1 : e == ECONNREFUSED ? 0 : -1;
 }

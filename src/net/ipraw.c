@@ -56,6 +56,7 @@
 #include "net/claim.h"
 #include "net/icmp.h"
 #include "net/iface.h"
+#include "net/ownfd.h"
 #include "net/waitset.h"
 #include "sync/lock.h"
 #include "uhoma/homa.h"
@@ -203,7 +204,7 @@ static void ipraw_close_port(struct uh_carrier *c, uint16_t port)
 	fd = atomic_exchange(&r->claim[port], 0) - 1;
 	uh_unlock(&r->claim_lock);
 	if (fd >= 0)
-		close(fd);
+		uh_fd_close(fd);
 }
 
 union raw_cmsg {
@@ -266,7 +267,7 @@ static bool is_refuser(struct ipraw_carrier *r, int64_t now)
 	if (fd < 0)
 		return false;
 	if (!atomic_compare_exchange_strong(&r->refuser, &none, fd))
-		close(fd);
+		uh_fd_close(fd);
 	return true;
 }
 
@@ -592,7 +593,7 @@ static void close_fds(struct ipraw_carrier *r)
 
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
-			close(fds[i]);
+			uh_fd_close(fds[i]);
 }
 
 static void ipraw_forget(struct uh_carrier *c)
@@ -603,7 +604,7 @@ static void ipraw_forget(struct uh_carrier *c)
 		int fd = atomic_load(&r->claim[p]) - 1;
 
 		if (fd >= 0)
-			close(fd);
+			uh_fd_close(fd);
 	}
 	close_fds(r);
 	if (r->have_ws)
@@ -656,8 +657,8 @@ static const struct uh_carrier_ops ipraw_ops = {
 /* A raw protocol-146 socket of @family bound to @local (unless @any). */
 static int open_raw(int family, const struct uh_addr *local, bool any)
 {
-	int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			IPPROTO_HOMA);
+	int fd = uh_fd_own(socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				  IPPROTO_HOMA));
 	int one = 1, size = RAW_SOCKBUF;
 
 	if (fd < 0)
@@ -683,7 +684,7 @@ static int open_raw(int family, const struct uh_addr *local, bool any)
 		if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
 			int e = errno;
 
-			close(fd);
+			uh_fd_close(fd);
 			return -e;
 		}
 	}
@@ -695,8 +696,9 @@ static int open_raw(int family, const struct uh_addr *local, bool any)
  * nothing is refused: senders time out instead). */
 static int open_icmp(int family)
 {
-	int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	int fd = uh_fd_own(socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				  family == AF_INET ? IPPROTO_ICMP
+						    : IPPROTO_ICMPV6));
 	int small = 1;
 
 	if (fd < 0)

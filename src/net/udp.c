@@ -29,6 +29,7 @@
 #include "net/claim.h"
 #include "net/icmp.h"
 #include "net/iface.h"
+#include "net/ownfd.h"
 #include "net/waitset.h"
 #include "sync/lock.h"
 #include "sync/rcu.h"
@@ -221,7 +222,7 @@ static uint32_t probe_rcvbuf(int family)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) ||
 	    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) || got < 0)
 		got = 0;
-	close(fd);
+	uh_fd_close(fd);
 	return (uint32_t)got;
 }
 
@@ -229,7 +230,8 @@ static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
 {
 	int fd, one = 1, zero = 0, size = UDP_SOCKBUF, e;
 
-	fd = socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = uh_fd_own(socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			       0));
 	if (fd < 0)
 		return uh_net_error(errno);
 	if (u->family == AF_INET6)
@@ -257,12 +259,12 @@ static int open_fd(const struct udp_carrier *u, uint16_t *port, bool reuse)
 	if (reuse &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
 		e = errno;
-		close(fd);
+		uh_fd_close(fd);
 		return uh_net_error(e);
 	}
 	if (bind_homa_port(u, fd, port) < 0) {
 		e = errno;
-		close(fd);
+		uh_fd_close(fd);
 		return uh_net_error(e);
 	}
 	return fd;
@@ -369,7 +371,7 @@ static int open_lanes(const struct udp_carrier *u, uint16_t *port,
 		 * it: the rest of its opening happens under the lock. */
 		*opening = opening_lock((uint16_t)(*port + u->port_offset));
 		if (*opening < 0) {
-			close(probe);
+			uh_fd_close(probe);
 			return *opening;
 		}
 	}
@@ -378,7 +380,7 @@ static int open_lanes(const struct udp_carrier *u, uint16_t *port,
 		return probe < 0 ? probe : UHOMA_OK;
 	}
 	if (probe >= 0)
-		close(probe);
+		uh_fd_close(probe);
 	fd = open_fd(u, port, true);
 	if (fd < 0) {
 		/* No SO_REUSEPORT here (or the port was taken meanwhile):
@@ -397,7 +399,7 @@ static int open_lanes(const struct udp_carrier *u, uint16_t *port,
 	}
 	*urgent = open_fd(u, port, true);
 	if (*urgent >= 0 && attach_lanes(fd, u->c.urgent_prio) < 0) {
-		close(*urgent);
+		uh_fd_close(*urgent);
 		*urgent = -1;
 	}
 	if (*urgent < 0)
@@ -462,7 +464,8 @@ static int open_guard(const struct udp_carrier *u, uint16_t port)
 		ss.ss_family = AF_INET6;
 		len = sizeof(struct sockaddr_in6);
 	}
-	fd = socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = uh_fd_own(socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			       0));
 	if (fd < 0)
 		return uh_net_error(errno);
 	if (u->family == AF_INET6)
@@ -474,7 +477,7 @@ static int open_guard(const struct udp_carrier *u, uint16_t port)
 	    bind_port(u, fd, &ss, len,
 		      (uint16_t)(port + u->port_offset)) < 0) {
 		e = errno;
-		close(fd);
+		uh_fd_close(fd);
 		return uh_net_error(e);
 	}
 	return fd;
@@ -568,13 +571,13 @@ static int claim_port(const struct udp_carrier *u, uint16_t udp)
 
 static void close_fds(int fd, int ufd, int gfd, int cfd)
 {
-	close(fd);
+	uh_fd_close(fd);
 	if (ufd >= 0)
-		close(ufd);
+		uh_fd_close(ufd);
 	if (gfd >= 0)
-		close(gfd);
+		uh_fd_close(gfd);
 	if (cfd >= 0)
-		close(cfd);
+		uh_fd_close(cfd);
 }
 
 static void udp_close_port(struct uh_carrier *c, uint16_t port);
@@ -613,16 +616,16 @@ static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
 				return opening;
 			*cfd = claim_port(u, (uint16_t)(want + u->port_offset));
 			if (*cfd < 0) {
-				close(opening);
+				uh_fd_close(opening);
 				return *cfd;
 			}
 		}
 		rc = open_lanes(u, port, claimed, fd, ufd, &shared, &opening);
 		if (rc) {
 			if (*cfd >= 0)
-				close(*cfd);
+				uh_fd_close(*cfd);
 			if (opening >= 0)
-				close(opening);
+				uh_fd_close(opening);
 			return rc;
 		}
 		if (!claimed) {
@@ -636,7 +639,7 @@ static int open_port_fds(struct udp_carrier *u, uint16_t *port, int *fd,
 				*gfd = -1;
 		}
 		if (opening >= 0)
-			close(opening);
+			uh_fd_close(opening);
 		opening = -1;
 		if (!rc)
 			return UHOMA_OK;
@@ -1491,7 +1494,7 @@ static bool gso_supported(int family)
 	if (fd < 0)
 		return false;
 	ok = getsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &v, &len) == 0;
-	close(fd);
+	uh_fd_close(fd);
 	return ok;
 }
 
@@ -1509,7 +1512,7 @@ static int address_is_ours(const struct udp_carrier *u)
 		rc = errno == EADDRNOTAVAIL || errno == EINVAL
 			     ? UHOMA_ERR_INVALID_ARGUMENT
 			     : uh_net_error(errno);
-	close(fd);
+	uh_fd_close(fd);
 	return rc;
 }
 

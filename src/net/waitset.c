@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/ownfd.h"
 #include "net/waitset.h"
 #include "sync/lockdep.h"
 #include "sync/wait.h"
@@ -26,14 +27,14 @@ int uh_waitset_init(struct uh_waitset *ws)
 	ws->members = NULL;
 	ws->n = ws->cap = 0;
 	ws->armed = false;
-	ws->epfd = epoll_create1(EPOLL_CLOEXEC);
-	ws->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ws->epfd = uh_fd_own(epoll_create1(EPOLL_CLOEXEC));
+	ws->kickfd = uh_fd_own(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	if (ws->epfd < 0 || ws->kickfd < 0 ||
 	    epoll_ctl(ws->epfd, EPOLL_CTL_ADD, ws->kickfd, &ev) < 0) {
 		if (ws->epfd >= 0)
-			close(ws->epfd);
+			uh_fd_close(ws->epfd);
 		if (ws->kickfd >= 0)
-			close(ws->kickfd);
+			uh_fd_close(ws->kickfd);
 		return UHOMA_ERR_SYSTEM;
 	}
 	ws->polling[0] = ws->polling[1] = 0;
@@ -47,8 +48,8 @@ int uh_waitset_init(struct uh_waitset *ws)
 
 void uh_waitset_destroy(struct uh_waitset *ws)
 {
-	close(ws->epfd);
-	close(ws->kickfd);
+	uh_fd_close(ws->epfd);
+	uh_fd_close(ws->kickfd);
 	pthread_mutex_destroy(&ws->lock);
 	pthread_mutex_destroy(&ws->del_lock);
 	pthread_cond_destroy(&ws->drained);
@@ -355,6 +356,6 @@ bool uh_waitset_armed(struct uh_waitset *ws)
 
 void uh_waitset_forget(struct uh_waitset *ws)
 {
-	close(ws->epfd);
-	close(ws->kickfd);
+	uh_fd_close(ws->epfd);
+	uh_fd_close(ws->kickfd);
 }

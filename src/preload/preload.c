@@ -50,6 +50,7 @@
 #include "core/config.h"
 #include "core/sock.h"
 #include "core/stack.h"
+#include "net/ownfd.h"
 #include "runtime/signals.h"
 #include "util/addr.h"
 #include "preload/fdtable.h"
@@ -1641,6 +1642,8 @@ EXPORT int close(int fd)
 	int r, e;
 
 	need_real();
+	if (uh_fd_is_own(fd))   /* the library's (net/ownfd.h) */
+		return errno = EBADF, -1;
 	sigwatch_enter();
 	homa_forget(fd);
 	r = real.close(fd);
@@ -1667,6 +1670,38 @@ static void homa_forget_range(unsigned first, unsigned last)
 		homa_forget((int)fd);
 }
 
+static int real_close_range(unsigned first, unsigned last, int flags)
+{
+	if (real.close_range)
+		return real.close_range(first, last, flags);
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+/* close_range over [@first, @last] but the library's own descriptors
+ * (net/ownfd.h), in as many calls as they cut it into. Setting
+ * close-on-exec touches them too: they have it already. */
+static int close_range_around_own(unsigned first, unsigned last, int flags)
+{
+	int r = 0;
+
+	if ((unsigned)flags & CLOSE_RANGE_CLOEXEC)
+		return real_close_range(first, last, flags);
+	for (unsigned lo = first;;) {
+		int own = uh_fd_own_next(lo, last);
+		unsigned hi = own < 0 ? last : (unsigned)own - 1;
+
+		if (own < 0 || (unsigned)own > lo) {
+			if (real_close_range(lo, hi, flags) < 0)
+				r = -1;
+			/* The table is unshared by the first call. */
+			flags &= ~(int)CLOSE_RANGE_UNSHARE;
+		}
+		if (own < 0 || (unsigned)own >= last)
+			return r;
+		lo = (unsigned)own + 1;
+	}
+}
+
 /* close_range and closefrom close Homa descriptors too: forgotten first,
  * as by close (the number could otherwise be reused while still named
  * Homa: a file opened on it read as a Homa socket). */
@@ -1681,10 +1716,7 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 	sigwatch_enter();
 	if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC))
 		homa_forget_range(first, last);
-	if (real.close_range)
-		r = real.close_range(first, last, flags);
-	else
-		r = (int)syscall(SYS_close_range, first, last, flags);
+	r = close_range_around_own(first, last, flags);
 	e = errno;
 	sigwatch_leave();
 	errno = e;
@@ -1698,10 +1730,7 @@ EXPORT void closefrom(int low)
 		low = 0;
 	sigwatch_enter();
 	homa_forget_range((unsigned)low, UINT_MAX);
-	if (real.closefrom)
-		real.closefrom(low);
-	else
-		(void)syscall(SYS_close_range, (unsigned)low, UINT_MAX, 0);
+	(void)close_range_around_own((unsigned)low, UINT_MAX, 0);
 	sigwatch_leave();
 }
 
@@ -1725,6 +1754,10 @@ static int dup_common(int fd, int newfd, int flags, bool three)
 	int r;
 
 	need_real();
+	/* Numbers the program never opened (net/ownfd.h): neither copied
+	 * nor replaced. */
+	if (uh_fd_is_own(fd) || uh_fd_is_own(newfd))
+		return errno = EBADF, -1;
 	h = fdt_get(fd);
 	if (h && fd != newfd) {
 		/* Homa descriptors stay close-on-exec: dup3 does dup2's job

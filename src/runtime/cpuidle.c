@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/ownfd.h"
 #include "runtime/cpuidle.h"
 
 /* A reading every 16 us, three busy ones in a row: 48 us. While the
@@ -38,7 +39,7 @@ static void cpuidle_init(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	online_cpus = n > 0 ? n : 1;
-	loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	loadavg_fd = uh_fd_own(open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
 }
 
 long uh_cpu_runnable(void)

@@ -3175,6 +3175,90 @@ static void check_dup(void)
 	CHECK_ERR(ioctl(d, HOMAIOCINFO, &info), EBADF);
 }
 
+/*
+ * A program that closes or replaces descriptors it never opened: a
+ * daemon's close-everything loop, closefrom, dup2 onto a number it takes
+ * to be free. Against the module there is nothing of Homa's among them.
+ * Under the preload the library's own descriptors (its UDP sockets,
+ * eventfds, readiness pairs) were ordinary low numbers: the loop closed
+ * them, the RPCs after it timed out, and the library went on using the
+ * numbers the program's next files got. Now they sit above the numbers a
+ * program gets first, and a close or dup2 of one fails with EBADF as for
+ * a number never opened. The first Homa socket gets the lowest free
+ * number, as the module's does. Run in a child of its own.
+ */
+static int foreign_fds_child(void)
+{
+	struct hsock c;
+	int lowest, nul, top, hi, probe[2], inq = -1;
+	struct rlimit rl;
+
+	alarm(20);                     /* a hang ends the child */
+	lowest = open("/dev/null", O_RDONLY);
+	if (lowest < 0 || close(lowest) != 0)
+		return 2;
+	if (open_homa(AF_INET, &c) != 0)
+		return 3;
+	if (c.fd != lowest)
+		return 4;
+	if (start_server() < 0 || !round_trip(&c, AF_INET, 100, 1))
+		return 5;
+	nul = open("/dev/null", O_RDONLY);
+	if (nul < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 6;
+	top = rl.rlim_cur < 4096 ? (int)rl.rlim_cur : 4096;
+	for (int fd = 3; fd < top; fd++) {
+		bool open_before = fcntl(fd, F_GETFD) >= 0;
+
+		if (fd == c.fd || fd == server.fd || fd == nul)
+			continue;
+		if (close(fd) != 0) {
+			/* Not closed: never open, or the library's, which
+			 * must still be there, and refuse a dup2 too. */
+			if (errno != EBADF)
+				return 7;
+			if (open_before &&
+			    (dup2(nul, fd) != -1 || errno != EBADF ||
+			     fcntl(fd, F_GETFD) < 0))
+				return 8;
+			if (open_before)
+				continue;
+		}
+		if (dup2(nul, fd) != fd || close(fd) != 0)
+			return 9;
+	}
+	/* close_range and closefrom past the program's last: its own go,
+	 * the library's stay. */
+	hi = c.fd > server.fd ? c.fd : server.fd;
+	hi = hi > nul ? hi : nul;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 3; i++)
+			if (open("/dev/null", O_RDONLY) < 0)
+				return 10;
+		if (round == 0 && close_range((unsigned)hi + 1, ~0u, 0) != 0)
+			return 10;
+		if (round == 1)
+			closefrom(hi + 1);
+		if (fcntl(hi + 1, F_GETFD) >= 0)
+			return 10;
+	}
+	/* The lowest number is the program's again, and nothing of the
+	 * library's writes into what it opens there. */
+	if (pipe(probe) != 0 || probe[0] > hi + 1)
+		return 10;
+	for (unsigned i = 0; i < 20; i++)
+		if (!round_trip(&c, AF_INET, 100 + i * 5000, i))
+			return 11;
+	if (ioctl(probe[0], FIONREAD, &inq) != 0 || inq != 0)
+		return 12;
+	return 0;
+}
+
+static void check_foreign_fds(void)
+{
+	run_child("foreign_fds", NULL);
+}
+
 static int exec_self_rpc(const char *self)
 {
 	char port[16];
@@ -3456,6 +3540,7 @@ int main(int argc, char **argv)
 		{ "emfile", check_emfile },
 		{ "passthrough", check_passthrough },
 		{ "dup", check_dup },
+		{ "foreign_fds", check_foreign_fds },
 		{ "fork_exec", check_fork_exec },
 		{ "fork_busy", check_fork_busy },
 		{ "fork_ports", check_fork_ports },
@@ -3470,6 +3555,8 @@ int main(int argc, char **argv)
 		return other_thread_child();
 	if (argc == 2 && strncmp(argv[1], "fault_", 6) == 0)
 		return fault_child(argv[1]);
+	if (argc == 2 && strcmp(argv[1], "foreign_fds") == 0)
+		return foreign_fds_child();
 	if (argc == 2 && strcmp(argv[1], "main_idle") == 0)
 		return main_idle_child();
 	if (argc == 2 && strcmp(argv[1], "cancel_close") == 0)

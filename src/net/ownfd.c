@@ -1,0 +1,149 @@
+/*
+ * ownfd.c - the library's own descriptors (ownfd.h says why).
+ */
+#include "net/ownfd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define CHUNK_SHIFT 16                          /* descriptors a chunk */
+#define CHUNK_WORDS ((1u << CHUNK_SHIFT) / 64)
+#define NCHUNKS 1024                            /* up to 64 M descriptors */
+#define FLOOR_MAX 512
+
+/* chunks[c]: a bit per descriptor c << CHUNK_SHIFT ...; made on demand,
+ * published with a compare-and-swap, never freed. */
+static _Atomic(_Atomic uint64_t *) chunks[NCHUNKS];
+static _Atomic int highest = -1;        /* the highest ever named */
+static pthread_once_t floor_once = PTHREAD_ONCE_INIT;
+static int floor_fd;                    /* floor_once */
+
+static void floor_init(void)
+{
+	struct rlimit rl;
+	rlim_t f = FLOOR_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 < f)
+		f = rl.rlim_cur / 2;
+	/* Below 16 there is no room worth the move. */
+	floor_fd = f < 16 ? 0 : (int)f;
+}
+
+int uh_fd_floor(void)
+{
+	pthread_once(&floor_once, floor_init);
+	return floor_fd;
+}
+
+static _Atomic uint64_t *chunk_of(int fd, bool make)
+{
+	unsigned c = (unsigned)fd >> CHUNK_SHIFT;
+	_Atomic uint64_t *p, *fresh;
+
+	if (c >= NCHUNKS)
+		return NULL;
+	p = atomic_load_explicit(&chunks[c], memory_order_acquire);
+	if (p || !make)
+		return p;
+	fresh = calloc(CHUNK_WORDS, sizeof(*fresh));
+	if (!fresh)
+		return NULL;
+	if (atomic_compare_exchange_strong_explicit(&chunks[c], &p, fresh,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		return fresh;
+	free(fresh);            /* another thread's came first: p */
+	return p;
+}
+
+int uh_fd_own(int fd)
+{
+	int e = errno, moved, f = uh_fd_floor(), h;
+	_Atomic uint64_t *w;
+
+	if (fd < 0)
+		return fd;
+	if (f && fd < f) {
+		moved = fcntl(fd, F_DUPFD_CLOEXEC, f);
+		if (moved >= 0) {
+			close(fd);      /* not yet named: a plain close */
+			fd = moved;
+		}
+	}
+	w = chunk_of(fd, true);
+	if (w) {
+		atomic_fetch_or_explicit(&w[(fd & ((1 << CHUNK_SHIFT) - 1)) / 64],
+					 1ull << (fd % 64), memory_order_release);
+		h = atomic_load_explicit(&highest, memory_order_relaxed);
+		while (fd > h &&
+		       !atomic_compare_exchange_weak_explicit(
+			       &highest, &h, fd, memory_order_relaxed,
+			       memory_order_relaxed))
+			;
+	}
+	errno = e;
+	return fd;
+}
+
+void uh_fd_close(int fd)
+{
+	_Atomic uint64_t *w;
+
+	if (fd < 0)
+		return;
+	w = chunk_of(fd, false);
+	if (w)
+		atomic_fetch_and_explicit(
+			&w[(fd & ((1 << CHUNK_SHIFT) - 1)) / 64],
+			~(1ull << (fd % 64)), memory_order_release);
+	close(fd);
+}
+
+bool uh_fd_is_own(int fd)
+{
+	_Atomic uint64_t *w;
+
+	if (fd < 0 || fd > atomic_load_explicit(&highest, memory_order_relaxed))
+		return false;
+	w = chunk_of(fd, false);
+	return w && (atomic_load_explicit(
+			     &w[(fd & ((1 << CHUNK_SHIFT) - 1)) / 64],
+			     memory_order_acquire) >> (fd % 64)) & 1;
+}
+
+int uh_fd_own_next(unsigned from, unsigned to)
+{
+	int h = atomic_load_explicit(&highest, memory_order_relaxed);
+
+	if (h < 0 || from > (unsigned)h)
+		return -1;
+	if (to > (unsigned)h)
+		to = (unsigned)h;
+	for (unsigned fd = from; fd <= to;) {
+		_Atomic uint64_t *w = chunk_of((int)fd, false);
+		unsigned next_chunk = (fd | ((1u << CHUNK_SHIFT) - 1)) + 1;
+
+		if (!w) {
+			fd = next_chunk;
+			continue;
+		}
+		while (fd <= to && fd < next_chunk) {
+			uint64_t bits = atomic_load_explicit(
+				&w[(fd & ((1u << CHUNK_SHIFT) - 1)) / 64],
+				memory_order_acquire) >> (fd % 64);
+
+			if (bits) {
+				fd += (unsigned)__builtin_ctzll(bits);
+				return fd <= to ? (int)fd : -1;
+			}
+			fd = (fd | 63) + 1;
+		}
+	}
+	return -1;
+}

@@ -1,0 +1,52 @@
+/*
+ * ownfd.h - the library's own descriptors, out of the program's way.
+ *
+ * A stack holds descriptors the program never opened: its UDP (or raw)
+ * sockets, the claim sockets, the waitset's epoll and eventfd, each
+ * socket's readiness pair, /proc/loadavg. Taken as they come they are the
+ * lowest free numbers -- 0, 1 and 2 in a daemon that closed its standard
+ * streams -- and a program treats low numbers as its own: a
+ * close-everything loop, closefrom, dup2 onto a number it believes free.
+ * Closed under the library, a stack loses its sockets and its RPCs time
+ * out; worse, the number is reused by the program's next file, and the
+ * library then writes its wake-ups and datagrams into that file.
+ *
+ * So each one is moved, as it is made, to a number at or above a floor
+ * (half the soft RLIMIT_NOFILE, at most 512: under FD_SETSIZE, for a
+ * program that selects on uhoma_fd; where that fails -- the
+ * numbers above the floor used up -- it stays where it is), and named in a
+ * lock-free set. The preload refuses a program's close and dup2/dup3 of a
+ * named number with EBADF, as numbers it never opened, and its close_range
+ * and closefrom step around them (preload.c). A program's first Homa socket
+ * then gets the number the module's would: the lowest free.
+ *
+ * Thread safety: the set is atomic bits in chunks made on demand and never
+ * freed; any thread may name, forget and ask at once.
+ */
+#ifndef UHOMA_NET_OWNFD_H
+#define UHOMA_NET_OWNFD_H
+
+#include <stdbool.h>
+
+/*
+ * Takes @fd (just made by the library, close-on-exec, not yet used) as the
+ * library's own: returns the number to use from now on (@fd moved up to
+ * the floor, or @fd itself if it could not be moved), named in the set.
+ * A negative @fd is returned as it is, errno untouched.
+ */
+int uh_fd_own(int fd);
+
+/* Closes own descriptor @fd (forgotten first, so the preload's close lets
+ * it through). A negative @fd is ignored. */
+void uh_fd_close(int fd);
+
+/* Whether @fd is one of the library's own. */
+bool uh_fd_is_own(int fd);
+
+/* The lowest own descriptor in [@from, @to], or -1 if none. */
+int uh_fd_own_next(unsigned from, unsigned to);
+
+/* The floor own descriptors are moved to (for tests and docs). */
+int uh_fd_floor(void);
+
+#endif /* UHOMA_NET_OWNFD_H */
