@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "preload/fdtable.h"
+#include "preload/regions.h"
 #include "preload/sigwatch.h"
 
 #define FDT_MAX (1u << 20)
@@ -81,8 +82,12 @@ void fdt_put(struct hsock *h)
 	 * longer existed, and the process deadlocked (helper-24: a waiter
 	 * cancelled while another thread closed its descriptor). */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
-	if (!atomic_load(&h->stale))
+	if (!atomic_load(&h->stale)) {
 		uhoma_close(h->s);
+		/* Nothing writes there now: what the program unmapped of
+		 * the region meanwhile goes (regions.h). */
+		regions_closed(h);
+	}
 	h->s = NULL;
 	pthread_mutex_lock(&free_lock);
 	h->free_next = free_list;

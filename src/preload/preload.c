@@ -39,6 +39,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@
 #include "runtime/signals.h"
 #include "util/addr.h"
 #include "preload/fdtable.h"
+#include "preload/regions.h"
 #include "preload/sigwatch.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -140,6 +142,7 @@ static void child_after_fork(void)
 	pthread_mutex_init(&stack_lock, NULL);
 	stack = NULL;
 	fdt_mark_stale(stale_readable);
+	regions_forget_all();
 }
 
 static void resolve(void)
@@ -750,6 +753,9 @@ static int homa_setsockopt(struct hsock *h, int level, int opt,
 		pthread_mutex_lock(&h->lock);
 		h->rcvbuf = a;
 		pthread_mutex_unlock(&h->lock);
+		/* Kept mapped until the socket closes (regions.h); on no
+		 * memory for the record, as before: the program's care. */
+		(void)regions_add(h, (void *)(uintptr_t)a.start, a.length);
 		return 0;
 	}
 	if (opt == SO_HOMA_SERVER) {
@@ -1598,6 +1604,59 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 	arg = va_arg(ap, long);
 	va_end(ap);
 	return homa_fcntl(fd, cmd, arg);
+}
+
+/* ---- munmap, mmap, mremap: live receive regions (regions.h) ------------- */
+
+/* The system calls themselves (regions.c too): the C library's wrappers
+ * add nothing on x86-64, and no symbol lookup can recurse into these. */
+EXPORT int munmap(void *addr, size_t len)
+{
+	return regions_munmap(addr, len);
+}
+
+static void *mapped(void *addr, size_t len, int prot, int flags, int fd,
+		    off_t off)
+{
+	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	if (p != MAP_FAILED && (flags & MAP_FIXED))
+		regions_mapped_fixed(p, len);
+	return p;
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t off)
+{
+	return mapped(addr, len, prot, flags, fd, off);
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+		    off64_t off)
+{
+	return mapped(addr, len, prot, flags, fd, (off_t)off);
+}
+
+/* Growing a live region in place is harmless; moving or shrinking it
+ * would unmap pages the library writes to (regions.h). */
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
+		    ...)
+{
+	void *to = NULL, *p;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		to = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if ((new_len < old_len || (flags & MREMAP_MAYMOVE)) &&
+	    regions_overlap(old, old_len))
+		return errno = EINVAL, MAP_FAILED;
+	p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, to);
+	if (p != MAP_FAILED && (flags & MREMAP_FIXED))
+		regions_mapped_fixed(p, new_len);
+	return p;
 }
 
 /* ---- shutdown, close, dup ----------------------------------------------- */

@@ -3259,6 +3259,102 @@ static void check_foreign_fds(void)
 	run_child("foreign_fds", NULL);
 }
 
+/* Whether [@p, @p + @len) is mapped, page by page (mincore: ENOMEM for a
+ * hole). */
+static bool all_mapped(void *p, size_t len)
+{
+	unsigned char v[64];
+
+	for (size_t off = 0; off < len; off += 64 * 4096)
+		if (mincore((uint8_t *)p + off,
+			    len - off < 64 * 4096 ? len - off : 64 * 4096,
+			    v) != 0)
+			return false;
+	return true;
+}
+
+static bool none_mapped(void *p, size_t len)
+{
+	unsigned char v;
+
+	for (size_t off = 0; off < len; off += 4096)
+		if (mincore((uint8_t *)p + off, 4096, &v) == 0 ||
+		    errno != ENOMEM)
+			return false;
+	return true;
+}
+
+/*
+ * A program that unmaps its receive region before it closes the socket
+ * (teardown in the order munmap, close), with responses still arriving.
+ * The module copies into the region in recvmsg, so such a program at
+ * worst gets EFAULT there; uhoma's threads write as packets come, and the
+ * process died of SIGSEGV. The region now stays mapped until the socket
+ * closes, and goes then; a mapping the program puts over part of it is
+ * left alone; moving a live region with mremap fails with EINVAL. Run in
+ * a child of its own.
+ */
+static int unmapped_region_child(void)
+{
+	struct hsock c, half, fixed;
+	uint8_t *req = calloc(1, 200000), *pg;
+	uint64_t id;
+
+	alarm(20);
+	if (!req || start_server() < 0 || open_homa(AF_INET, &c) != 0 ||
+	    open_homa(AF_INET, &half) != 0 || open_homa(AF_INET, &fixed) != 0)
+		return 2;
+	if (!round_trip(&c, AF_INET, 1000, 3))
+		return 3;
+	if (mremap(c.region, REGION, REGION / 2, 0) != MAP_FAILED ||
+	    errno != EINVAL ||
+	    mremap(c.region, REGION, 2 * REGION, MREMAP_MAYMOVE) !=
+		    MAP_FAILED || errno != EINVAL)
+		return 4;
+	/* Unmapped with 40 responses of up to 200 KB on their way. */
+	for (unsigned i = 0; i < 40; i++)
+		if (send_request(c.fd, AF_INET, req, 5000 * (i + 1), i, 0,
+				 &id) != 0)
+			return 5;
+	if (munmap(c.region, REGION) != 0)
+		return 6;
+	usleep(100000);                /* the responses arrive */
+	close(c.fd);
+	if (!none_mapped(c.region, REGION))
+		return 7;
+	/* Half unmapped: that half goes at the close, the rest stays. */
+	if (munmap(half.region, REGION / 2) != 0 ||
+	    !round_trip(&half, AF_INET, 100000, 4))
+		return 8;
+	close(half.fd);
+	if (!none_mapped(half.region, REGION / 2) ||
+	    !all_mapped(half.region + REGION / 2, REGION / 2))
+		return 9;
+	munmap(half.region + REGION / 2, REGION / 2);
+	/* Unmapped, then a page of the program's own put there: it stays
+	 * after the close, with what the program wrote. */
+	if (munmap(fixed.region, REGION) != 0)
+		return 10;
+	pg = mmap(fixed.region + 4096, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (pg != fixed.region + 4096)
+		return 11;
+	pg[0] = 0x5a;
+	close(fixed.fd);
+	if (!all_mapped(pg, 4096) || pg[0] != 0x5a ||
+	    !none_mapped(fixed.region, 4096) ||
+	    !none_mapped(fixed.region + 8192, 8192))
+		return 12;
+	munmap(pg, 4096);
+	free(req);
+	return 0;
+}
+
+static void check_unmapped_region(void)
+{
+	run_child("unmapped_region", NULL);
+}
+
 static int exec_self_rpc(const char *self)
 {
 	char port[16];
@@ -3541,6 +3637,7 @@ int main(int argc, char **argv)
 		{ "passthrough", check_passthrough },
 		{ "dup", check_dup },
 		{ "foreign_fds", check_foreign_fds },
+		{ "unmapped_region", check_unmapped_region },
 		{ "fork_exec", check_fork_exec },
 		{ "fork_busy", check_fork_busy },
 		{ "fork_ports", check_fork_ports },
@@ -3557,6 +3654,8 @@ int main(int argc, char **argv)
 		return fault_child(argv[1]);
 	if (argc == 2 && strcmp(argv[1], "foreign_fds") == 0)
 		return foreign_fds_child();
+	if (argc == 2 && strcmp(argv[1], "unmapped_region") == 0)
+		return unmapped_region_child();
 	if (argc == 2 && strcmp(argv[1], "main_idle") == 0)
 		return main_idle_child();
 	if (argc == 2 && strcmp(argv[1], "cancel_close") == 0)

@@ -1,0 +1,51 @@
+/*
+ * regions.h - the receive regions of live Homa sockets stay mapped until
+ * their socket closes (preload.c).
+ *
+ * The module copies a message into the region in recvmsg, in the caller's
+ * context: a program that unmapped its region gets EFAULT there. uhoma's
+ * threads write arriving messages into the region as they come, so a
+ * region unmapped while its socket lives -- a program that tears down in
+ * the order munmap, then close -- killed the process with SIGSEGV at the
+ * next packet. So the preload's munmap unmaps at once only what lies
+ * outside every live region; the part inside one is unmapped when that
+ * socket is closed, after the library has stopped writing there. A
+ * mapping the program puts over such a part (mmap with MAP_FIXED) makes it
+ * the program's again: nothing is unmapped for it later. An mremap that
+ * would move or shrink part of a live region fails with EINVAL.
+ *
+ * Thread safety: one mutex (a leaf, the preload's own, never held across
+ * a call into uhoma) over the list; a count read lock-free lets munmap
+ * pass straight through while no region is registered.
+ */
+#ifndef UHOMA_PRELOAD_REGIONS_H
+#define UHOMA_PRELOAD_REGIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct hsock;
+
+/* @h's region is [@start, @start + @len) from now on. False if it could
+ * not be recorded (no memory): the region is then not protected. */
+bool regions_add(struct hsock *h, void *start, size_t len);
+
+/* @h's socket is closed (the library writes no more into its region):
+ * unmaps what the program unmapped of it meanwhile. */
+void regions_closed(struct hsock *h);
+
+/* The program's munmap(@addr, @len): 0 or -1 (errno), as munmap. */
+int regions_munmap(void *addr, size_t len);
+
+/* The program mapped [@addr, @addr + @len) with MAP_FIXED: whatever of it
+ * was waiting to be unmapped is the program's again. */
+void regions_mapped_fixed(void *addr, size_t len);
+
+/* Whether [@addr, @addr + @len) overlaps a live region. */
+bool regions_overlap(const void *addr, size_t len);
+
+/* In a fork child (one thread): the inherited sockets write nowhere, so
+ * their regions are the program's to unmap at once. */
+void regions_forget_all(void);
+
+#endif /* UHOMA_PRELOAD_REGIONS_H */
