@@ -1609,38 +1609,42 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 /* ---- munmap, mmap, mremap: live receive regions (regions.h) ------------- */
 
 /* The system calls themselves (regions.c too): the C library's wrappers
- * add nothing on x86-64, and no symbol lookup can recurse into these. */
-EXPORT int munmap(void *addr, size_t len)
+ * add nothing on x86-64, and no symbol lookup can recurse into these.
+ * Not instrumented, as a sanitizer's start-up calls mmap before its
+ * runtime is up; regions.c is reached only once a region is registered. */
+EXPORT uh_no_tsan int munmap(void *addr, size_t len)
 {
+	if (!regions_live())
+		return (int)syscall(SYS_munmap, addr, len);
 	return regions_munmap(addr, len);
 }
 
-static void *mapped(void *addr, size_t len, int prot, int flags, int fd,
-		    off_t off)
+static uh_no_tsan void *mapped(void *addr, size_t len, int prot, int flags,
+			       int fd, off_t off)
 {
 	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
-	if (p != MAP_FAILED && (flags & MAP_FIXED))
+	if (p != MAP_FAILED && (flags & MAP_FIXED) && regions_live())
 		regions_mapped_fixed(p, len);
 	return p;
 }
 
-EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
-		  off_t off)
+EXPORT uh_no_tsan void *mmap(void *addr, size_t len, int prot, int flags,
+			     int fd, off_t off)
 {
 	return mapped(addr, len, prot, flags, fd, off);
 }
 
-EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
-		    off64_t off)
+EXPORT uh_no_tsan void *mmap64(void *addr, size_t len, int prot, int flags,
+			       int fd, off64_t off)
 {
 	return mapped(addr, len, prot, flags, fd, (off_t)off);
 }
 
 /* Growing a live region in place is harmless; moving or shrinking it
  * would unmap pages the library writes to (regions.h). */
-EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
-		    ...)
+EXPORT uh_no_tsan void *mremap(void *old, size_t old_len, size_t new_len,
+			       int flags, ...)
 {
 	void *to = NULL, *p;
 	va_list ap;
@@ -1651,10 +1655,10 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
 		va_end(ap);
 	}
 	if ((new_len < old_len || (flags & MREMAP_MAYMOVE)) &&
-	    regions_overlap(old, old_len))
+	    regions_live() && regions_overlap(old, old_len))
 		return errno = EINVAL, MAP_FAILED;
 	p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, to);
-	if (p != MAP_FAILED && (flags & MREMAP_FIXED))
+	if (p != MAP_FAILED && (flags & MREMAP_FIXED) && regions_live())
 		regions_mapped_fixed(p, new_len);
 	return p;
 }

@@ -3,6 +3,7 @@
  * (regions.h says why).
  */
 #include "preload/regions.h"
+#include "util/compiler.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +35,11 @@ static _Atomic unsigned nlive;     /* nregs, read without the lock */
 static int unmap(void *addr, size_t len)
 {
 	return (int)syscall(SYS_munmap, addr, len);
+}
+
+uh_no_tsan bool regions_live(void)
+{
+	return atomic_load_explicit(&nlive, memory_order_acquire) != 0;
 }
 
 static uintptr_t page_mask(void)

@@ -26,6 +26,11 @@
 
 struct hsock;
 
+/* Whether any region is registered: a lock-free look, safe to make before
+ * a sanitizer's runtime is up (its start-up calls mmap). Each call below
+ * but regions_add is for when it said yes. */
+bool regions_live(void);
+
 /* @h's region is [@start, @start + @len) from now on. False if it could
  * not be recorded (no memory): the region is then not protected. */
 bool regions_add(struct hsock *h, void *start, size_t len);

@@ -22,6 +22,10 @@
 
 #define UH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Not instrumented by ThreadSanitizer: code a sanitizer's own start-up may
+ * call before its runtime is ready (the preload's mmap, for one). */
+#define uh_no_tsan __attribute__((no_sanitize_thread))
+
 /* CPU hint inside spin loops. */
 static inline void uh_cpu_relax(void)
 {
