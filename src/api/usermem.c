@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/usermem.h"
+#include "net/ownfd.h"
 #include "uhoma/uhoma.h"
 
 #ifndef MADV_POPULATE_READ
@@ -344,6 +345,8 @@ static int through_pipe(void *dst, const void *src, size_t len)
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
 		return errno == EMFILE || errno == ENFILE ? UHOMA_ERR_NOMEM
 							  : UHOMA_ERR_SYSTEM;
+	p[0] = uh_fd_own(p[0]);
+	p[1] = uh_fd_own(p[1]);
 	for (size_t off = 0; off < len && rc == UHOMA_OK;) {
 		size_t n = len - off < PIPE_CHUNK ? len - off : PIPE_CHUNK;
 		ssize_t w = write(p[1], (const uint8_t *)src + off, n);
@@ -362,8 +365,8 @@ static int through_pipe(void *dst, const void *src, size_t len)
 		}
 		off += (size_t)w;
 	}
-	close(p[0]);
-	close(p[1]);
+	uh_fd_close(p[0]);
+	uh_fd_close(p[1]);
 	return rc;
 }
 

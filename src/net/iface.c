@@ -5,6 +5,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "net/iface.h"
+#include "net/ownfd.h"
 #include "uhoma/uhoma.h"
 
 bool uh_iface_is_loopback(const struct uh_addr *a)
@@ -54,12 +56,11 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 			continue;
 		memset(&req, 0, sizeof(req));
 		snprintf(req.ifr_name, sizeof(req.ifr_name), "%s", i->ifa_name);
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		fd = uh_fd_own(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 		if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &req) == 0 &&
 		    req.ifr_mtu >= 576)
 			*mtu = (uint32_t)req.ifr_mtu;
-		if (fd >= 0)
-			close(fd);
+		uh_fd_close(fd);
 		snprintf(path, sizeof(path), "/sys/class/net/%s/speed",
 			 i->ifa_name);
 		f = fopen(path, "re");
@@ -73,35 +74,68 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 	freeifaddrs(ifa);
 }
 
-bool uh_iface_route(const struct uh_addr *dst, uint32_t *mtu, bool *local)
+/* The route lookup's sockets, a few per family, made as needed and kept:
+ * a socket made and closed per new peer, at the lowest free number, met a
+ * program's close-everything loop in another thread, and its close then
+ * closed the program's file (helper-44). A lookup that finds every one of
+ * its family's in use (as many lookups at once: rare) makes one of its
+ * own for the moment, moved up at once; nothing here waits for another
+ * thread (lookups run inside the receive path's read section). */
+#define ROUTE_SOCKS 4
+static _Atomic int route_fd[2][ROUTE_SOCKS] = {
+	{ -1, -1, -1, -1 }, { -1, -1, -1, -1 } };    /* [1]: IPv4 */
+static _Atomic bool route_busy[2][ROUTE_SOCKS];
+
+static bool route_with(int fd, int v4, const struct uh_addr *dst,
+		       uint32_t *mtu, bool *local)
 {
 	struct sockaddr_storage ss, src;
-	socklen_t len, slen = sizeof(src);
-	int v4 = uh_addr_is_v4(dst), fd, m = 0;
-	socklen_t mlen = sizeof(m);
+	socklen_t len, slen = sizeof(src), mlen;
 	struct uh_addr s;
 	uint16_t port;
-	bool ok = false;
+	int m = 0;
 
-	fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	/* Any port: connect() on a datagram socket only looks up the route. */
+	mlen = sizeof(m);
+	/* Any port: connect() on a datagram socket only looks up the
+	 * route (each call replaces the last one's). */
 	uh_addr_to_sockaddr(dst, 9, &ss, &len);
-	if (connect(fd, (struct sockaddr *)&ss, len) == 0 &&
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) != 0 ||
 	    getsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6,
-		       v4 ? IP_MTU : IPV6_MTU, &m, &mlen) == 0 && m >= 576 &&
-	    getsockname(fd, (struct sockaddr *)&src, &slen) == 0 &&
-	    uh_addr_from_sockaddr((struct sockaddr *)&src, slen, &s,
-				  &port) == 0) {
-		*mtu = (uint32_t)m;
-		/* This host's: the route's source is the address itself, or
-		 * it is a loopback address, whatever source the route picks
-		 * (127.0.0.2 leaves from 127.0.0.1; helper-33). */
-		*local = uh_addr_eq(&s, dst) || uh_iface_is_loopback(dst);
-		ok = true;
+		       v4 ? IP_MTU : IPV6_MTU, &m, &mlen) != 0 || m < 576 ||
+	    getsockname(fd, (struct sockaddr *)&src, &slen) != 0 ||
+	    uh_addr_from_sockaddr((struct sockaddr *)&src, slen, &s, &port))
+		return false;
+	*mtu = (uint32_t)m;
+	/* This host's: the route's source is the address itself, or it is a
+	 * loopback address, whatever source the route picks (127.0.0.2
+	 * leaves from 127.0.0.1; helper-33). */
+	*local = uh_addr_eq(&s, dst) || uh_iface_is_loopback(dst);
+	return true;
+}
+
+bool uh_iface_route(const struct uh_addr *dst, uint32_t *mtu, bool *local)
+{
+	int v4 = uh_addr_is_v4(dst), fd;
+	bool ok;
+
+	for (unsigned i = 0; i < ROUTE_SOCKS; i++) {
+		if (atomic_exchange(&route_busy[v4][i], true))
+			continue;
+		fd = atomic_load(&route_fd[v4][i]);
+		if (fd < 0) {
+			fd = uh_fd_own_global(socket(v4 ? AF_INET : AF_INET6,
+						     SOCK_DGRAM | SOCK_CLOEXEC,
+						     0), &route_fd[v4][i]);
+			atomic_store(&route_fd[v4][i], fd);
+		}
+		ok = route_with(fd, v4, dst, mtu, local);
+		atomic_store(&route_busy[v4][i], false);
+		return ok;
 	}
-	close(fd);
+	fd = uh_fd_own(socket(v4 ? AF_INET : AF_INET6,
+			      SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	ok = route_with(fd, v4, dst, mtu, local);
+	uh_fd_close(fd);
 	return ok;
 }
 

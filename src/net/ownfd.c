@@ -21,6 +21,11 @@
  * published with a compare-and-swap, never freed. */
 static _Atomic(_Atomic uint64_t *) chunks[NCHUNKS];
 static _Atomic int highest = -1;        /* the highest ever named */
+/* The process's own, not a stack's; with the variable that holds each,
+ * if the fork child is to let it go (NULL: kept named there). */
+#define GLOBAL_MAX 16
+static _Atomic int globals[GLOBAL_MAX];  /* 0: free slot (fd + 1) */
+static _Atomic(_Atomic int *) global_slot[GLOBAL_MAX];
 static pthread_once_t floor_once = PTHREAD_ONCE_INIT;
 static int floor_fd;                    /* floor_once */
 
@@ -31,8 +36,7 @@ static void floor_init(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 < f)
 		f = rl.rlim_cur / 2;
-	/* Below 16 there is no room worth the move. */
-	floor_fd = f < 16 ? 0 : (int)f;
+	floor_fd = f < 3 ? 3 : (int)f;     /* never onto 0, 1 or 2 */
 }
 
 int uh_fd_floor(void)
@@ -91,12 +95,57 @@ int uh_fd_own(int fd)
 	return fd;
 }
 
+int uh_fd_own_global(int fd, _Atomic int *slot)
+{
+	fd = uh_fd_own(fd);
+	for (unsigned i = 0; fd >= 0 && i < GLOBAL_MAX; i++) {
+		int none = 0;
+
+		if (atomic_compare_exchange_strong(&globals[i], &none,
+						   fd + 1)) {
+			atomic_store(&global_slot[i], slot);
+			break;
+		}
+	}
+	return fd;
+}
+
+void uh_fd_fork_child(void)
+{
+	for (unsigned c = 0; c < NCHUNKS; c++) {
+		_Atomic uint64_t *w = atomic_load(&chunks[c]);
+
+		for (unsigned i = 0; w && i < CHUNK_WORDS; i++)
+			atomic_store_explicit(&w[i], 0, memory_order_relaxed);
+	}
+	for (unsigned i = 0; i < GLOBAL_MAX; i++) {
+		int fd = atomic_load(&globals[i]) - 1;
+		_Atomic int *slot = atomic_load(&global_slot[i]);
+		_Atomic uint64_t *w = fd >= 0 ? chunk_of(fd, false) : NULL;
+
+		if (fd >= 0 && slot) {
+			/* A new one is made when needed; this one is the
+			 * program's, to close or to keep. */
+			atomic_store(slot, -1);
+			atomic_store(&globals[i], 0);
+		} else if (w) {
+			atomic_fetch_or(&w[(fd & ((1 << CHUNK_SHIFT) - 1)) / 64],
+					1ull << (fd % 64));
+		}
+	}
+}
+
 void uh_fd_close(int fd)
 {
 	_Atomic uint64_t *w;
 
 	if (fd < 0)
 		return;
+	for (unsigned i = 0; i < GLOBAL_MAX; i++) {
+		int want = fd + 1;
+
+		atomic_compare_exchange_strong(&globals[i], &want, 0);
+	}
 	w = chunk_of(fd, false);
 	if (w)
 		atomic_fetch_and_explicit(

@@ -13,12 +13,16 @@
  *
  * So each one is moved, as it is made, to a number at or above a floor
  * (half the soft RLIMIT_NOFILE, at most 512: under FD_SETSIZE, for a
- * program that selects on uhoma_fd; where that fails -- the
+ * program that selects on uhoma_fd; at least 3; where that fails -- the
  * numbers above the floor used up -- it stays where it is), and named in a
- * lock-free set. The preload refuses a program's close and dup2/dup3 of a
- * named number with EBADF, as numbers it never opened, and its close_range
- * and closefrom step around them (preload.c). A program's first Homa socket
- * then gets the number the module's would: the lowest free.
+ * lock-free set. The preload refuses a program's close, shutdown and
+ * dup2/dup3 onto a named number with EBADF, and its close_range and
+ * closefrom step around them (preload.c). A program's first Homa socket
+ * then gets the number the module's would: the lowest free. The library
+ * keeps no short-lived descriptor on a path that runs while RPCs do (the
+ * route lookup of each new peer uses two global sockets); those it opens
+ * and closes at a stack's start can still meet a close-everything loop
+ * that another thread runs at that moment.
  *
  * Thread safety: the set is atomic bits in chunks made on demand and never
  * freed; any thread may name, forget and ask at once.
@@ -26,6 +30,7 @@
 #ifndef UHOMA_NET_OWNFD_H
 #define UHOMA_NET_OWNFD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /*
@@ -35,6 +40,19 @@
  * A negative @fd is returned as it is, errno untouched.
  */
 int uh_fd_own(int fd);
+
+/* uh_fd_own for a descriptor of the process's, not of a stack's (the
+ * route lookups' and port probes' sockets, /proc/loadavg), held in
+ * *@slot: a fork child sets *@slot to -1 and leaves the descriptor to the
+ * program (the library makes another when it needs one). With @slot NULL
+ * it stays the library's in the child too. */
+int uh_fd_own_global(int fd, _Atomic int *slot);
+
+/* In a fork child (one thread): the parent's stacks are dead here, so
+ * their descriptors are the program's to close (a pre-forking server's
+ * worker that closes what it inherited: it could not, helper-44), and so
+ * are the global ones that have a slot. */
+void uh_fd_fork_child(void);
 
 /* Closes own descriptor @fd (forgotten first, so the preload's close lets
  * it through). A negative @fd is ignored. */

@@ -41,6 +41,14 @@ bool fdt_init(void)
 	return atomic_load(&table_size) != 0;
 }
 
+bool fdt_named(int fd)
+{
+	size_t n = atomic_load_explicit(&table_size, memory_order_acquire);
+
+	return fd >= 0 && (size_t)fd < n &&
+	       atomic_load_explicit(&table[fd], memory_order_relaxed);
+}
+
 struct hsock *fdt_get(int fd)
 {
 	size_t n = atomic_load_explicit(&table_size, memory_order_acquire);

@@ -43,6 +43,9 @@ struct hsock {
 /* Sets the table up (idempotent); false if it could not be allocated. */
 bool fdt_init(void);
 
+/* Whether @fd names an hsock now (a look, no reference). */
+bool fdt_named(int fd);
+
 /* The hsock of @fd with a call reference, or NULL if @fd is not Homa. */
 struct hsock *fdt_get(int fd);
 

@@ -40,6 +40,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -132,8 +133,27 @@ static void stale_readable(int fd)
 	real.close(e);
 }
 
+/* The process whose descriptor table the preload's describes (set once
+ * resolved, and by a fork child for itself). */
+static _Atomic pid_t owner_pid;
+
+/*
+ * Whether the calling process's descriptor table is that one: not so in a
+ * vfork child (or a clone without CLONE_FILES), which shares the
+ * preload's memory but has a copy of the descriptors. Its close, dup2 or
+ * closefrom before exec acts on its copy only, and must not shut down the
+ * parent's Homa sockets (helper-44: a vfork child's close loop did). A
+ * system call: asked only for a call that would change the table.
+ */
+static bool table_ours(void)
+{
+	return getpid() == atomic_load_explicit(&owner_pid,
+						memory_order_relaxed);
+}
+
 static void child_after_fork(void)
 {
+	atomic_store(&owner_pid, getpid());
 	/* The parent's stack has no threads here, and its locks may have
 	 * been held by threads that did not come along: never touch it. The
 	 * first Homa socket of the child makes the child's own stack (the
@@ -158,6 +178,7 @@ static void resolve(void)
 	R(close_range); R(closefrom);
 	R(poll); R(ppoll); R(select); R(pselect); R(epoll_ctl);
 #undef R
+	atomic_store(&owner_pid, getpid());
 	pthread_atfork(NULL, NULL, child_after_fork);
 }
 
@@ -1619,13 +1640,27 @@ EXPORT uh_no_tsan int munmap(void *addr, size_t len)
 	return regions_munmap(addr, len);
 }
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
 static uh_no_tsan void *mapped(void *addr, size_t len, int prot, int flags,
 			       int fd, off_t off)
 {
-	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	void *p;
 
-	if (p != MAP_FAILED && (flags & MAP_FIXED) && regions_live())
-		regions_mapped_fixed(p, len);
+	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) || !regions_live())
+		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd,
+				       off);
+	/* At a fixed address, under the regions' lock: a part of a region
+	 * the program unmapped is its own again (regions.h). */
+	regions_lock();
+	if ((flags & MAP_FIXED_NOREPLACE) && regions_pending_locked(addr, len))
+		flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
+	p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED)
+		regions_mapped_fixed_locked(p, len);
+	regions_unlock();
 	return p;
 }
 
@@ -1641,25 +1676,71 @@ EXPORT uh_no_tsan void *mmap64(void *addr, size_t len, int prot, int flags,
 	return mapped(addr, len, prot, flags, fd, (off_t)off);
 }
 
-/* Growing a live region in place is harmless; moving or shrinking it
- * would unmap pages the library writes to (regions.h). */
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+/*
+ * Growing a live region in place is harmless; moving it, or shrinking
+ * the mapping that holds it over part of it, would unmap pages the
+ * library writes to (regions.h): EINVAL. A move the kernel would make
+ * only for want of room is tried in place first.
+ */
 EXPORT uh_no_tsan void *mremap(void *old, size_t old_len, size_t new_len,
 			       int flags, ...)
 {
 	void *to = NULL, *p;
 	va_list ap;
+	uintptr_t o = (uintptr_t)old;
 
 	if (flags & MREMAP_FIXED) {
 		va_start(ap, flags);
 		to = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if ((new_len < old_len || (flags & MREMAP_MAYMOVE)) &&
-	    regions_live() && regions_overlap(old, old_len))
+	if (!regions_live())
+		return (void *)syscall(SYS_mremap, old, old_len, new_len,
+				       flags, to);
+	if (new_len < old_len && !(flags & MREMAP_FIXED) &&
+	    regions_overlap((void *)(o + new_len), old_len - new_len))
 		return errno = EINVAL, MAP_FAILED;
+	if ((flags & MREMAP_MAYMOVE) && !(flags & MREMAP_DONTUNMAP) &&
+	    regions_overlap(old, old_len)) {
+		if (flags & MREMAP_FIXED)
+			return errno = EINVAL, MAP_FAILED;
+		p = (void *)syscall(SYS_mremap, old, old_len, new_len, 0,
+				    NULL);
+		return p != MAP_FAILED ? p : (errno = EINVAL, MAP_FAILED);
+	}
+	if (!(flags & MREMAP_FIXED))
+		return (void *)syscall(SYS_mremap, old, old_len, new_len,
+				       flags, to);
+	regions_lock();
 	p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, to);
-	if (p != MAP_FAILED && (flags & MREMAP_FIXED) && regions_live())
-		regions_mapped_fixed(p, new_len);
+	if (p != MAP_FAILED)
+		regions_mapped_fixed_locked(p, new_len);
+	regions_unlock();
+	return p;
+}
+
+#ifndef SHM_REMAP
+#define SHM_REMAP 040000
+#endif
+
+/* An attachment in place of what was there (SHM_REMAP) is a mapping at a
+ * fixed address too. */
+EXPORT uh_no_tsan void *shmat(int id, const void *addr, int flags)
+{
+	struct shmid_ds ds;
+	void *p;
+
+	if (!(flags & SHM_REMAP) || !addr || !regions_live())
+		return (void *)syscall(SYS_shmat, id, addr, flags);
+	regions_lock();
+	p = (void *)syscall(SYS_shmat, id, addr, flags);
+	if (p != (void *)-1 && syscall(SYS_shmctl, id, IPC_STAT, &ds) == 0)
+		regions_mapped_fixed_locked(p, ds.shm_segsz);
+	regions_unlock();
 	return p;
 }
 
@@ -1670,6 +1751,8 @@ EXPORT int shutdown(int fd, int how)
 	struct hsock *h;
 
 	need_real();
+	if (uh_fd_is_own(fd))   /* the library's (net/ownfd.h) */
+		return errno = EBADF, -1;
 	h = fdt_get(fd);
 	if (!h)
 		return real.shutdown(fd, how);
@@ -1705,6 +1788,8 @@ EXPORT int close(int fd)
 	int r, e;
 
 	need_real();
+	if ((uh_fd_is_own(fd) || fdt_named(fd)) && !table_ours())
+		return real.close(fd);     /* a vfork child's own copy */
 	if (uh_fd_is_own(fd))   /* the library's (net/ownfd.h) */
 		return errno = EBADF, -1;
 	sigwatch_enter();
@@ -1776,6 +1861,11 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 	if (first > last ||
 	    ((unsigned)flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
 		return errno = EINVAL, -1;
+	/* Another table than the one the preload describes -- a vfork
+	 * child's, or the caller's own private copy (UNSHARE) -- loses its
+	 * numbers alone: nothing of the process's is forgotten. */
+	if (((unsigned)flags & CLOSE_RANGE_UNSHARE) || !table_ours())
+		return real_close_range(first, last, flags);
 	sigwatch_enter();
 	if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC))
 		homa_forget_range(first, last);
@@ -1791,6 +1881,10 @@ EXPORT void closefrom(int low)
 	need_real();
 	if (low < 0)
 		low = 0;
+	if (!table_ours()) {
+		(void)real_close_range((unsigned)low, UINT_MAX, 0);
+		return;
+	}
 	sigwatch_enter();
 	homa_forget_range((unsigned)low, UINT_MAX);
 	(void)close_range_around_own((unsigned)low, UINT_MAX, 0);
@@ -1817,6 +1911,10 @@ static int dup_common(int fd, int newfd, int flags, bool three)
 	int r;
 
 	need_real();
+	if ((uh_fd_is_own(fd) || uh_fd_is_own(newfd) || fdt_named(fd) ||
+	     fdt_named(newfd)) && !table_ours())
+		return three ? real.dup3(fd, newfd, flags)
+			     : real.dup2(fd, newfd);   /* a vfork child's */
 	/* Numbers the program never opened (net/ownfd.h): neither copied
 	 * nor replaced. */
 	if (uh_fd_is_own(fd) || uh_fd_is_own(newfd))

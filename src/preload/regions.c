@@ -112,7 +112,6 @@ void regions_closed(struct hsock *h)
 		if (g.h != h)
 			continue;
 		regs[i] = regs[--nregs];
-		atomic_store(&nlive, nregs);
 		for (unsigned k = 0; k < g.npending; k++) {
 			struct piece *p = &g.pending[k];
 			bool kept = false;
@@ -127,22 +126,32 @@ void regions_closed(struct hsock *h)
 					    p->end - p->start);
 		}
 		free(g.pending);
+		/* Only now: a mapping made at a fixed address meanwhile,
+		 * seeing no live region, would take no lock, and the
+		 * unmapping above could take it away. */
+		atomic_store(&nlive, nregs);
 		break;
 	}
 	pthread_mutex_unlock(&lock);
 }
 
+/* Room for the plan of one munmap: the pieces outside live regions and
+ * the parts inside them, alternating, at most two per region. */
+#define PLAN_MAX 64
+
 int regions_munmap(void *addr, size_t len)
 {
+	struct { struct region *g; struct piece p; } plan[PLAN_MAX];
 	uintptr_t a = (uintptr_t)addr, end, cursor;
-	int rc = 0, e = 0;
+	unsigned n = 0;
+	int rc = 0;
 
-	if (!atomic_load(&nlive) || !len || (a & page_mask()) ||
+	if (!regions_live() || !len || (a & page_mask()) ||
 	    len > UINTPTR_MAX - a - page_mask())
 		return unmap(addr, len);   /* its errors are the kernel's */
 	end = (a + len + page_mask()) & ~page_mask();
 	pthread_mutex_lock(&lock);
-	for (cursor = a; cursor < end;) {
+	for (cursor = a; cursor < end && n + 2 <= PLAN_MAX;) {
 		struct region *best = NULL;
 		uintptr_t bs = 0, be = 0;
 
@@ -159,33 +168,84 @@ int regions_munmap(void *addr, size_t len)
 		}
 		if (!best)
 			break;
-		if (cursor < bs && unmap((void *)cursor, bs - cursor) < 0) {
-			rc = -1;
-			e = errno;
-		}
-		/* No room to remember it: it stays mapped for good, which
-		 * is safe, where unmapping it is not. */
-		(void)add_pending(best, bs, be);
+		if (cursor < bs)
+			plan[n++] = (__typeof__(plan[0])){ NULL, { cursor, bs } };
+		plan[n++] = (__typeof__(plan[0])){ best, { bs, be } };
 		cursor = be;
 	}
-	if (cursor < end && unmap((void *)cursor, end - cursor) < 0) {
-		rc = -1;
-		e = errno;
+	if (cursor < end) {
+		if (n == PLAN_MAX) {        /* more regions than a plan holds */
+			pthread_mutex_unlock(&lock);
+			return errno = ENOMEM, -1;
+		}
+		plan[n++] = (__typeof__(plan[0])){ NULL, { cursor, end } };
+	}
+	/*
+	 * Highest first: a range the kernel refuses (past the top of the
+	 * address space) is refused by the first call, before anything is
+	 * unmapped or kept -- a failed munmap changes nothing. A range that
+	 * ends inside a region is within the address space.
+	 */
+	for (unsigned i = n; i-- > 0;) {
+		struct piece *p = &plan[i].p;
+
+		if (plan[i].g) {
+			/* No room to remember it: it stays mapped for good,
+			 * which is safe, where unmapping it is not. */
+			(void)add_pending(plan[i].g, p->start, p->end);
+		} else if (unmap((void *)p->start, p->end - p->start) < 0) {
+			rc = -1;
+			if (i == n - 1)
+				break;
+		}
 	}
 	pthread_mutex_unlock(&lock);
-	if (rc)
-		errno = e;
 	return rc;
 }
 
-void regions_mapped_fixed(void *addr, size_t len)
+void regions_lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void regions_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+bool regions_pending_locked(const void *addr, size_t len)
 {
 	uintptr_t s = (uintptr_t)addr, e;
 
-	if (!atomic_load(&nlive) || !len || len > UINTPTR_MAX - s - page_mask())
+	if (!len || len > UINTPTR_MAX - s - page_mask())
+		return false;
+	e = (s + len + page_mask()) & ~page_mask();
+	/* Covered piece by piece: pieces never overlap within a region,
+	 * and the regions given to two sockets wait in both. */
+	while (s < e) {
+		uintptr_t reach = s;
+
+		for (unsigned i = 0; i < nregs; i++)
+			for (unsigned k = 0; k < regs[i].npending; k++) {
+				struct piece *p = &regs[i].pending[k];
+
+				if (p->start <= s && p->end > reach)
+					reach = p->end;
+			}
+		if (reach == s)
+			return false;
+		s = reach;
+	}
+	return true;
+}
+
+void regions_mapped_fixed_locked(void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr, e;
+
+	if (!len || len > UINTPTR_MAX - s - page_mask())
 		return;
 	e = (s + len + page_mask()) & ~page_mask();
-	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < nregs; i++) {
 		struct region *g = &regs[i];
 
@@ -212,7 +272,6 @@ void regions_mapped_fixed(void *addr, size_t len)
 			}
 		}
 	}
-	pthread_mutex_unlock(&lock);
 }
 
 bool regions_overlap(const void *addr, size_t len)
@@ -220,7 +279,7 @@ bool regions_overlap(const void *addr, size_t len)
 	uintptr_t s = (uintptr_t)addr;
 	bool hit = false;
 
-	if (!atomic_load(&nlive) || !len)
+	if (!len)
 		return false;
 	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < nregs && !hit; i++)

@@ -10,9 +10,12 @@
  * next packet. So the preload's munmap unmaps at once only what lies
  * outside every live region; the part inside one is unmapped when that
  * socket is closed, after the library has stopped writing there. A
- * mapping the program puts over such a part (mmap with MAP_FIXED) makes it
- * the program's again: nothing is unmapped for it later. An mremap that
- * would move or shrink part of a live region fails with EINVAL.
+ * mapping the program puts over such a part (mmap with MAP_FIXED or
+ * MAP_FIXED_NOREPLACE, mremap with MREMAP_FIXED, shmat with SHM_REMAP)
+ * makes it the program's again: nothing is unmapped for it later. An
+ * mremap that would move a live region, or shrink it, fails with EINVAL.
+ * The address range stays taken until the close: a hint there is not
+ * honoured, and a neighbouring mapping cannot grow into it.
  *
  * Thread safety: one mutex (a leaf, the preload's own, never held across
  * a call into uhoma) over the list; a count read lock-free lets munmap
@@ -42,9 +45,20 @@ void regions_closed(struct hsock *h);
 /* The program's munmap(@addr, @len): 0 or -1 (errno), as munmap. */
 int regions_munmap(void *addr, size_t len);
 
-/* The program mapped [@addr, @addr + @len) with MAP_FIXED: whatever of it
- * was waiting to be unmapped is the program's again. */
-void regions_mapped_fixed(void *addr, size_t len);
+/*
+ * A mapping the program makes at a fixed address (mmap MAP_FIXED, mremap
+ * MREMAP_FIXED, shmat SHM_REMAP) is made between regions_lock and
+ * regions_unlock, and regions_mapped_fixed_locked then hands back what
+ * of [@addr, @addr + @len) was waiting to be unmapped: a socket closing
+ * meanwhile would otherwise unmap the new mapping (helper-44).
+ */
+void regions_lock(void);
+void regions_unlock(void);
+void regions_mapped_fixed_locked(void *addr, size_t len);
+
+/* Under regions_lock: whether all of [@addr, @addr + @len) is waiting to
+ * be unmapped (the program's to map again with MAP_FIXED_NOREPLACE). */
+bool regions_pending_locked(const void *addr, size_t len);
 
 /* Whether [@addr, @addr + @len) overlaps a live region. */
 bool regions_overlap(const void *addr, size_t len);

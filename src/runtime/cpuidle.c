@@ -21,7 +21,10 @@
 #define BUSY_READINGS 3
 #define BACKOFF_MAX 4
 
-static int loadavg_fd = -1;       /* immutable after once */
+/* Opened by the first reading (-1: not open); a fork child's is -1 again
+ * (its inherited one is the program's to close: net/ownfd.h), and the
+ * child's first reading opens its own. */
+static _Atomic int loadavg_fd = -1;
 static long online_cpus = 1;      /* immutable after once */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -39,7 +42,22 @@ static void cpuidle_init(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	online_cpus = n > 0 ? n : 1;
-	loadavg_fd = uh_fd_own(open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
+}
+
+static int loadavg(void)
+{
+	int fd = atomic_load_explicit(&loadavg_fd, memory_order_acquire), none;
+
+	if (fd >= 0)
+		return fd;
+	fd = uh_fd_own_global(open("/proc/loadavg", O_RDONLY | O_CLOEXEC),
+			      &loadavg_fd);
+	none = -1;
+	if (fd >= 0 && !atomic_compare_exchange_strong(&loadavg_fd, &none, fd)) {
+		uh_fd_close(fd);        /* another reader's came first */
+		fd = none;
+	}
+	return fd;
 }
 
 long uh_cpu_runnable(void)
@@ -47,10 +65,13 @@ long uh_cpu_runnable(void)
 	char buf[128], *slash;
 	ssize_t n;
 
+	int fd;
+
 	pthread_once(&once, cpuidle_init);
-	if (loadavg_fd < 0)
+	fd = loadavg();
+	if (fd < 0)
 		return -1;
-	n = pread(loadavg_fd, buf, sizeof(buf) - 1, 0);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';

@@ -7,6 +7,7 @@
 
 #include "mem/cache.h"
 #include "core/carrier.h"
+#include "net/ownfd.h"
 #include "runtime/fork.h"
 #include "runtime/signals.h"
 #include "sync/lock_class.h"
@@ -89,6 +90,8 @@ static void child(void)
 			tracked[i]->ops->forget(tracked[i]);
 		tracked[i] = NULL;
 	}
+	/* What is left of theirs (readiness pairs) the program may close. */
+	uh_fd_fork_child();
 	pthread_mutex_unlock(&track_lock);
 	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
 }

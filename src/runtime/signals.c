@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/ownfd.h"
 #include "util/clock.h"
 
 enum { SIGS_UNKNOWN, SIGS_NONE, SIGS_CAUGHT };
@@ -111,14 +112,14 @@ static uint64_t caught_mask(void)
 	ssize_t n, got = 0;
 	uint64_t mask = 0;
 	const char *p;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	int fd = uh_fd_own(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
 
 	if (fd < 0)
 		return ~0ull;
 	while (got < (ssize_t)sizeof(buf) - 1 &&
 	       (n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
 		got += n;
-	close(fd);
+	uh_fd_close(fd);
 	buf[got] = '\0';
 	p = strstr(buf, key);
 	if (!p)

@@ -14,6 +14,7 @@
 
 #include "core/stack.h"
 #include "mem/cache.h"
+#include "net/ownfd.h"
 #include "runtime/stat.h"
 #include "sync/lock_class.h"
 #include "util/clock.h"
@@ -119,19 +120,20 @@ int uh_stat_create(const struct uhoma_config *cfg, const char *carrier,
 	snprintf(s->path, sizeof(s->path), "%s/%s%d.%u", UH_STAT_DIR,
 		 UH_STAT_PREFIX, (int)getpid(), atomic_fetch_add(&stack_numbers, 1));
 	unlink(s->path);   /* a leftover of a dead process with our pid */
-	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = uh_fd_own(open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			    0600));
 	if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
 		fprintf(stderr, "uhoma: cannot publish metrics in %s; "
 				"uhoma-stat will not see this stack\n", s->path);
 		if (fd >= 0) {
-			close(fd);
+			uh_fd_close(fd);
 			unlink(s->path);
 		}
 		free(s);
 		return private_metrics(metrics);
 	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	uh_fd_close(fd);
 	if (mem == MAP_FAILED) {
 		unlink(s->path);
 		free(s);

@@ -3259,6 +3259,89 @@ static void check_foreign_fds(void)
 	run_child("foreign_fds", NULL);
 }
 
+/* Descriptors open from 3 up to the soft limit (at most 65536). */
+static int open_from_3(void)
+{
+	struct rlimit rl;
+	int n = 0, top = 65536;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
+		top = (int)rl.rlim_cur;
+	for (int fd = 3; fd < top; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+static void *unshare_closer(void *arg)
+{
+	*(int *)arg = close_range(3, ~0u, CLOSE_RANGE_UNSHARE);
+	return NULL;
+}
+
+/*
+ * What a program's child does before exec, and a thread with a private
+ * descriptor table: close everything. A vfork child shares the parent's
+ * memory but has its own copy of the descriptors; its close loop shut the
+ * parent's Homa sockets down (helper-44), and so did a thread's
+ * close_range with CLOSE_RANGE_UNSHARE. Against the module each closes
+ * its own copies only. A fork child, whose inherited sockets are dead,
+ * may close every descriptor it inherited, the library's too: it could
+ * not (EBADF, for good) where the module's child is left with none. Run in
+ * a child of its own.
+ */
+static int spawn_closes_child(void)
+{
+	struct hsock c;
+	pid_t pid;
+	int st, r = -1;
+	pthread_t t;
+
+	alarm(20);
+	if (start_server() < 0 || open_homa(AF_INET, &c) != 0 ||
+	    !round_trip(&c, AF_INET, 100, 1))
+		return 2;
+	for (int mode = 0; mode < 3; mode++) {
+		pid = vfork();
+		if (pid == 0) {
+			if (mode == 0)
+				for (int fd = 3; fd < 1024; fd++)
+					close(fd);
+			else if (mode == 1)
+				closefrom(3);
+			else
+				close_range(3, ~0u, 0);
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid ||
+		    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			return 3;
+		if (!round_trip(&c, AF_INET, 20000, (unsigned)mode))
+			return 4;
+	}
+	if (pthread_create(&t, NULL, unshare_closer, &r) != 0 ||
+	    pthread_join(t, NULL) != 0 || r != 0)
+		return 5;
+	if (!round_trip(&c, AF_INET, 20000, 5))
+		return 6;
+	pid = fork();
+	if (pid == 0) {
+		closefrom(3);
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		_exit(open_from_3() == 0 ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		return 7;
+	return round_trip(&c, AF_INET, 100, 8) ? 0 : 8;
+}
+
+static void check_spawn_closes(void)
+{
+	run_child("spawn_closes", NULL);
+}
+
 /* Whether [@p, @p + @len) is mapped, page by page (mincore: ENOMEM for a
  * hole). */
 static bool all_mapped(void *p, size_t len)
@@ -3297,7 +3380,7 @@ static bool none_mapped(void *p, size_t len)
 static int unmapped_region_child(void)
 {
 	struct hsock c, half, fixed;
-	uint8_t *req = calloc(1, 200000), *pg;
+	uint8_t *req = calloc(1, 200000), *pg, *spare, *low;
 	uint64_t id;
 
 	alarm(20);
@@ -3306,11 +3389,36 @@ static int unmapped_region_child(void)
 		return 2;
 	if (!round_trip(&c, AF_INET, 1000, 3))
 		return 3;
-	if (mremap(c.region, REGION, REGION / 2, 0) != MAP_FAILED ||
+	/* Shrinking it, or moving it, would unmap what the library writes
+	 * to; growing the mapping in place and shrinking it back to the
+	 * region's end is harmless. */
+	spare = mmap(NULL, 2 * REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	if (spare == MAP_FAILED ||
+	    mremap(c.region, REGION, REGION / 2, 0) != MAP_FAILED ||
 	    errno != EINVAL ||
-	    mremap(c.region, REGION, 2 * REGION, MREMAP_MAYMOVE) !=
-		    MAP_FAILED || errno != EINVAL)
+	    mremap(c.region, REGION, REGION, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   spare) != MAP_FAILED || errno != EINVAL)
 		return 4;
+	munmap(spare, 2 * REGION);
+	if (mremap(c.region, REGION, REGION + 4096, 0) == c.region &&
+	    mremap(c.region, REGION + 4096, REGION, 0) != c.region)
+		return 4;
+	/* A failed munmap changes nothing: one that starts below the
+	 * region and runs past the top of the address space fails (EINVAL)
+	 * and leaves the mapping below the region in place (it unmapped
+	 * that part, then failed). */
+	low = MAP_FAILED;
+	for (size_t k = 1; k < 1024 && low == MAP_FAILED; k++)
+		low = mmap(c.region - k * (1u << 20), 8192,
+			   PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			   -1, 0);
+	if (low == MAP_FAILED ||
+	    munmap(low, (size_t)1 << 60) != -1 || errno != EINVAL ||
+	    !all_mapped(low, 8192) || !all_mapped(c.region, REGION))
+		return 13;
+	munmap(low, 8192);
 	/* Unmapped with 40 responses of up to 200 KB on their way. */
 	for (unsigned i = 0; i < 40; i++)
 		if (send_request(c.fd, AF_INET, req, 5000 * (i + 1), i, 0,
@@ -3340,12 +3448,20 @@ static int unmapped_region_child(void)
 	if (pg != fixed.region + 4096)
 		return 11;
 	pg[0] = 0x5a;
+	/* The unmapped part is free for a mapping that must not replace
+	 * anything, as it would be under the module. */
+	if (mmap(fixed.region + 16384, 4096, PROT_READ,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) !=
+	    fixed.region + 16384)
+		return 14;
 	close(fixed.fd);
 	if (!all_mapped(pg, 4096) || pg[0] != 0x5a ||
+	    !all_mapped(fixed.region + 16384, 4096) ||
 	    !none_mapped(fixed.region, 4096) ||
 	    !none_mapped(fixed.region + 8192, 8192))
 		return 12;
 	munmap(pg, 4096);
+	munmap(fixed.region + 16384, 4096);
 	free(req);
 	return 0;
 }
@@ -3638,6 +3754,7 @@ int main(int argc, char **argv)
 		{ "dup", check_dup },
 		{ "foreign_fds", check_foreign_fds },
 		{ "unmapped_region", check_unmapped_region },
+		{ "spawn_closes", check_spawn_closes },
 		{ "fork_exec", check_fork_exec },
 		{ "fork_busy", check_fork_busy },
 		{ "fork_ports", check_fork_ports },
@@ -3656,6 +3773,8 @@ int main(int argc, char **argv)
 		return foreign_fds_child();
 	if (argc == 2 && strcmp(argv[1], "unmapped_region") == 0)
 		return unmapped_region_child();
+	if (argc == 2 && strcmp(argv[1], "spawn_closes") == 0)
+		return spawn_closes_child();
 	if (argc == 2 && strcmp(argv[1], "main_idle") == 0)
 		return main_idle_child();
 	if (argc == 2 && strcmp(argv[1], "cancel_close") == 0)
