@@ -34,6 +34,17 @@ static int through_pipe(void *dst, const void *src, size_t len);
 /* This thread's stack, found once (top 0: unknown). */
 static __thread uintptr_t tl_stack_lo, tl_stack_top;
 static __thread int tl_stack_known;
+static __thread unsigned tl_in_handler;   /* handlers running (nested) */
+
+void uh_user_handler_enter(void)
+{
+	tl_in_handler++;
+}
+
+void uh_user_handler_leave(void)
+{
+	tl_in_handler--;
+}
 
 static void find_stack(void)
 {
@@ -60,8 +71,11 @@ static int in_my_stack(const void *p, size_t len)
 	uintptr_t a = (uintptr_t)p;
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 
-	if (!tl_stack_known)
+	if (!tl_stack_known) {
+		if (tl_in_handler)
+			return 0;     /* not now: usermem.h */
 		find_stack();
+	}
 	return tl_stack_top && here >= tl_stack_lo && here < tl_stack_top &&
 	       a >= here && a < tl_stack_top && len <= tl_stack_top - a;
 }

@@ -61,6 +61,15 @@ bool uh_user_fault(int sig, const siginfo_t *info, const void *uc);
  * changed their mapping meanwhile). */
 void uh_user_begin(void);
 
+/* The calling thread enters / leaves a program's signal handler (the
+ * preload's wrapper says so). Inside one, the thread's stack is not looked
+ * up if it is not known yet: pthread_getattr_np takes the thread's lock,
+ * which the interrupted code may hold (a thread signalled as it started,
+ * under ASan: the handler's sendmsg hung, homa_api handler_reenters). The
+ * copy is then checked the slower way. */
+void uh_user_handler_enter(void);
+void uh_user_handler_leave(void);
+
 /* Gathers @n parts at @iov into @dst, at most @len bytes in all (a part
  * past them is cut: the caller's lengths were summed before). */
 int uh_user_gather(uint8_t *dst, size_t len, const struct iovec *iov,

@@ -1633,11 +1633,25 @@ EXPORT int fcntl64(int fd, int cmd, ...)
  * add nothing on x86-64, and no symbol lookup can recurse into these.
  * Not instrumented, as a sanitizer's start-up calls mmap before its
  * runtime is up; regions.c is reached only once a region is registered. */
+/* The regions' lock is held with the program's handlers deferred
+ * (sigwatch.h): a handler that closes a Homa socket unmaps under it too,
+ * and one that landed in munmap deadlocked on it (homa_api
+ * handler_reenters, raw IP under ASan: hung to its alarm). */
+static int region_call_end(int r)
+{
+	int e = errno;
+
+	sigwatch_leave();
+	errno = e;
+	return r;
+}
+
 EXPORT uh_no_tsan int munmap(void *addr, size_t len)
 {
 	if (!regions_live())
 		return (int)syscall(SYS_munmap, addr, len);
-	return regions_munmap(addr, len);
+	sigwatch_enter();
+	return region_call_end(regions_munmap(addr, len));
 }
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -1654,6 +1668,7 @@ static uh_no_tsan void *mapped(void *addr, size_t len, int prot, int flags,
 				       off);
 	/* At a fixed address, under the regions' lock: a part of a region
 	 * the program unmapped is its own again (regions.h). */
+	sigwatch_enter();
 	regions_lock();
 	if ((flags & MAP_FIXED_NOREPLACE) && regions_pending_locked(addr, len))
 		flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
@@ -1661,6 +1676,7 @@ static uh_no_tsan void *mapped(void *addr, size_t len, int prot, int flags,
 	if (p != MAP_FAILED)
 		regions_mapped_fixed_locked(p, len);
 	regions_unlock();
+	region_call_end(0);
 	return p;
 }
 
@@ -1701,25 +1717,30 @@ EXPORT uh_no_tsan void *mremap(void *old, size_t old_len, size_t new_len,
 	if (!regions_live())
 		return (void *)syscall(SYS_mremap, old, old_len, new_len,
 				       flags, to);
-	if (new_len < old_len && !(flags & MREMAP_FIXED) &&
-	    regions_overlap((void *)(o + new_len), old_len - new_len))
-		return errno = EINVAL, MAP_FAILED;
-	if ((flags & MREMAP_MAYMOVE) && !(flags & MREMAP_DONTUNMAP) &&
-	    regions_overlap(old, old_len)) {
-		if (flags & MREMAP_FIXED)
-			return errno = EINVAL, MAP_FAILED;
+	sigwatch_enter();
+	regions_lock();
+	if ((new_len < old_len && !(flags & MREMAP_FIXED) &&
+	     regions_overlap_locked((void *)(o + new_len),
+				    old_len - new_len)) ||
+	    ((flags & MREMAP_MAYMOVE) && !(flags & MREMAP_DONTUNMAP) &&
+	     (flags & MREMAP_FIXED) && regions_overlap_locked(old, old_len))) {
+		p = MAP_FAILED;
+		errno = EINVAL;
+	} else if ((flags & MREMAP_MAYMOVE) && !(flags & MREMAP_DONTUNMAP) &&
+		   regions_overlap_locked(old, old_len)) {
+		/* Only in place: a move would unmap it. */
 		p = (void *)syscall(SYS_mremap, old, old_len, new_len, 0,
 				    NULL);
-		return p != MAP_FAILED ? p : (errno = EINVAL, MAP_FAILED);
+		if (p == MAP_FAILED)
+			errno = EINVAL;
+	} else {
+		p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags,
+				    to);
+		if (p != MAP_FAILED && (flags & MREMAP_FIXED))
+			regions_mapped_fixed_locked(p, new_len);
 	}
-	if (!(flags & MREMAP_FIXED))
-		return (void *)syscall(SYS_mremap, old, old_len, new_len,
-				       flags, to);
-	regions_lock();
-	p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, to);
-	if (p != MAP_FAILED)
-		regions_mapped_fixed_locked(p, new_len);
 	regions_unlock();
+	region_call_end(0);
 	return p;
 }
 
@@ -1736,11 +1757,13 @@ EXPORT uh_no_tsan void *shmat(int id, const void *addr, int flags)
 
 	if (!(flags & SHM_REMAP) || !addr || !regions_live())
 		return (void *)syscall(SYS_shmat, id, addr, flags);
+	sigwatch_enter();
 	regions_lock();
 	p = (void *)syscall(SYS_shmat, id, addr, flags);
 	if (p != (void *)-1 && syscall(SYS_shmctl, id, IPC_STAT, &ds) == 0)
 		regions_mapped_fixed_locked(p, ds.shm_segsz);
 	regions_unlock();
+	region_call_end(0);
 	return p;
 }
 

@@ -274,18 +274,14 @@ void regions_mapped_fixed_locked(void *addr, size_t len)
 	}
 }
 
-bool regions_overlap(const void *addr, size_t len)
+bool regions_overlap_locked(const void *addr, size_t len)
 {
 	uintptr_t s = (uintptr_t)addr;
 	bool hit = false;
 
-	if (!len)
-		return false;
-	pthread_mutex_lock(&lock);
-	for (unsigned i = 0; i < nregs && !hit; i++)
+	for (unsigned i = 0; len && i < nregs && !hit; i++)
 		hit = overlaps(&regs[i].r, s,
 			       len > UINTPTR_MAX - s ? UINTPTR_MAX : s + len);
-	pthread_mutex_unlock(&lock);
 	return hit;
 }
 

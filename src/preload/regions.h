@@ -18,8 +18,10 @@
  * honoured, and a neighbouring mapping cannot grow into it.
  *
  * Thread safety: one mutex (a leaf, the preload's own, never held across
- * a call into uhoma) over the list; a count read lock-free lets munmap
- * pass straight through while no region is registered.
+ * a call into uhoma) over the list, held with the program's handlers
+ * deferred (preload.c: a handler closing a socket takes it too); a count
+ * read lock-free lets munmap pass straight through while no region is
+ * registered.
  */
 #ifndef UHOMA_PRELOAD_REGIONS_H
 #define UHOMA_PRELOAD_REGIONS_H
@@ -60,8 +62,9 @@ void regions_mapped_fixed_locked(void *addr, size_t len);
  * be unmapped (the program's to map again with MAP_FIXED_NOREPLACE). */
 bool regions_pending_locked(const void *addr, size_t len);
 
-/* Whether [@addr, @addr + @len) overlaps a live region. */
-bool regions_overlap(const void *addr, size_t len);
+/* Under regions_lock: whether [@addr, @addr + @len) overlaps a live
+ * region. */
+bool regions_overlap_locked(const void *addr, size_t len);
 
 /* In a fork child (one thread): the inherited sockets write nowhere, so
  * their regions are the program's to unmap at once. */

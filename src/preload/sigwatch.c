@@ -149,11 +149,13 @@ static void run_handler(int sig, siginfo_t *info, void *uc)
 
 	if (sig >= 1 && sig <= MAX_SIG)
 		r = atomic_load_explicit(&user[sig], memory_order_acquire);
+	uh_user_handler_enter();
 	if (r && r->siginfo)
 		((void (*)(int, siginfo_t *, void *))r->fn)(sig, info, uc);
 	else if (r)
 		((void (*)(int))r->fn)(sig);
 	e = errno;               /* as the program's handler left it */
+	uh_user_handler_leave();
 	if (maybe_a_waiters(sig, info))
 		uh_signals_handled(sig);
 	errno = e;
