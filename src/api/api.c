@@ -397,6 +397,7 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 	struct uh_wait *wq;
 	int64_t remaining;
 	unsigned got;
+	bool kept;
 	int rc = 0;
 
 	if (!s || !msg || (flags & ~UHOMA_NONBLOCK))
@@ -458,7 +459,11 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			 * this one for the CPU. */
 			uh_pacer_send_slice(st);
 			uh_out_defer(true);
+			/* A message it completes is its own to take: no
+			 * sleeping receiver is woken for it (sock.h). */
+			uh_sock_taker_begin(want ? NULL : s);
 			got = uh_runtime_poll(st, 0);
+			kept = uh_sock_taker_end();
 			uh_out_defer(false);
 			/* A long poll is a wait too: the caller's pages are
 			 * checked again after each millisecond of it (a
@@ -470,8 +475,11 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			}
 			/* (A poll of many ports is a ppoll with the
 			 * thread's mask: a handler may have run in it.) */
-			if (uh_runtime_take_interrupt())
+			if (uh_runtime_take_interrupt()) {
+				if (kept)
+					uh_sock_taker_hand_on(s);
 				return UHOMA_ERR_INTERRUPTED;
+			}
 			if (got)
 				poll_end = uh_now_ns() +
 					   (uint64_t)st->cfg.poll_us * 1000;
@@ -496,14 +504,19 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 				uh_runtime_block_end(st);
 				return UHOMA_ERR_INTERRUPTED;
 			}
+			uh_sock_taker_begin(want ? NULL : s);
 			if (uh_wait_prepare(wq) == ticket)
 				uh_runtime_poll(st, remaining > BLOCK_MAX_NS
 						? BLOCK_MAX_NS : remaining);
+			kept = uh_sock_taker_end();
 			uh_runtime_block_end(st);
 			/* A signal: EINTR, as the module's wait gives, and
 			 * as the wait on the socket below does. */
-			if (uh_runtime_take_interrupt())
+			if (uh_runtime_take_interrupt()) {
+				if (kept)
+					uh_sock_taker_hand_on(s);
 				return UHOMA_ERR_INTERRUPTED;
+			}
 			uh_recv_signals_rebase(sig);
 			continue;
 		}

@@ -36,10 +36,12 @@ void uh_deferred_ctl(struct uh_deferred *p, const struct uh_hdr *h,
 void uh_deferred_wake(struct uh_deferred *p, struct uhoma_sock *s, bool all)
 {
 	p->wake_sock = s;
-	if (all)
+	if (all) {
 		p->wake_all = true;
-	else
+	} else {
+		p->wake_more = p->wake_one;
 		p->wake_one = true;
+	}
 }
 
 void uh_deferred_wake_private(struct uh_deferred *p, struct uhoma_sock *s,
@@ -47,6 +49,31 @@ void uh_deferred_wake_private(struct uh_deferred *p, struct uhoma_sock *s,
 {
 	p->wake_sock = s;
 	p->wake_private |= 1u << ((id >> 1) % UH_PRIVATE_WAITS);
+}
+
+/* The socket this thread receives for and will take any message of, and
+ * whether it has kept one from the sleepers (uh_sock_taker_begin). */
+static __thread struct uhoma_sock *tl_taker;
+static __thread bool tl_kept;
+
+void uh_sock_taker_begin(struct uhoma_sock *s)
+{
+	tl_taker = s;
+	tl_kept = false;
+}
+
+bool uh_sock_taker_end(void)
+{
+	bool kept = tl_kept;
+
+	tl_taker = NULL;
+	tl_kept = false;
+	return kept;
+}
+
+void uh_sock_taker_hand_on(struct uhoma_sock *s)
+{
+	uh_wait_wake_one(&s->wait);
 }
 
 void uh_sock_wake_receivers(struct uhoma_sock *s)
@@ -87,10 +114,15 @@ void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p)
 	if (p->wake_sock) {
 		struct uhoma_sock *s = p->wake_sock;
 
-		if (p->wake_all)
+		if (p->wake_all) {
 			uh_wait_wake_all(&s->wait);
-		else if (p->wake_one)
+		} else if (p->wake_one && tl_taker == s && !tl_kept) {
+			tl_kept = true;   /* this thread takes one */
+			if (p->wake_more)
+				uh_wait_wake_one(&s->wait);
+		} else if (p->wake_one) {
 			uh_wait_wake_one(&s->wait);
+		}
 		for (uint32_t b = p->wake_private; b; b &= b - 1)
 			uh_wait_wake_all(&s->pwait[__builtin_ctz(b)]);
 		if ((p->wake_all || p->wake_one || p->wake_private) &&

@@ -617,6 +617,46 @@ static void sock__reap_final_waits_for_references(void **state)
 	ct_net_free(&net);
 }
 
+/*
+ * A thread receiving for a caller that takes any message keeps the first
+ * message it completes from the socket's sleeping receivers: it takes the
+ * message itself, and a second server thread asleep on the socket was
+ * woken for every request its sibling took (uh_sock_taker_begin). Any
+ * further message it completes wakes one as before, as does one made
+ * ready by a thread that takes nothing or takes from another socket.
+ */
+static void sock__taker_keeps_its_first_message(void **state)
+{
+	struct ct_net net;
+	struct ct_host *h;
+	struct uhoma_sock *s80, *other;
+	uint32_t seq;
+
+	(void)state;
+	ct_net_init(&net);
+	h = ct_host(&net, 1, NULL);
+	s80 = ct_sock(h, 80);
+	other = ct_sock(h, 0);
+	seq = atomic_load(&s80->wait.seq);
+	uh_sock_taker_begin(s80);
+	inject_request(h, 100, 100);
+	assert_int_equal(atomic_load(&s80->wait.seq), seq);    /* kept */
+	inject_request(h, 102, 100);
+	assert_int_equal(atomic_load(&s80->wait.seq), seq + 1);
+	assert_true(uh_sock_taker_end());
+	inject_request(h, 104, 100);                 /* nobody's to take */
+	assert_int_equal(atomic_load(&s80->wait.seq), seq + 2);
+	uh_sock_taker_begin(other);
+	inject_request(h, 106, 100);
+	assert_int_equal(atomic_load(&s80->wait.seq), seq + 3);
+	assert_false(uh_sock_taker_end());
+	uh_sock_taker_begin(NULL);                   /* a private RPC's */
+	inject_request(h, 108, 100);
+	assert_int_equal(atomic_load(&s80->wait.seq), seq + 4);
+	assert_false(uh_sock_taker_end());
+	ct_net_free(&net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +670,7 @@ int main(void)
 		UH_TEST(sock__restarted_response_leaves_buffer_wait),
 		UH_TEST(sock__close_sends_owed_acks),
 		UH_TEST(sock__reap_final_waits_for_references),
+		UH_TEST(sock__taker_keeps_its_first_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
