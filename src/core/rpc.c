@@ -161,7 +161,7 @@ static struct uh_rpc *bucket_search(struct uh_bucket *b, uint64_t id,
 {
 	for (struct uh_rpc *r = b->head; r; r = r->hash_next)
 		if (r->id == id &&
-		    (!a || (r->dport == port && uh_addr_eq(&r->peer->addr, a))))
+		    (!a || (r->dport == port && uh_addr_eq(&r->peer_addr, a))))
 			return r;
 	return NULL;
 }
@@ -204,7 +204,7 @@ struct uh_rpc *uh_rpc_find_reply(struct uhoma_sock *s, const struct uh_addr *a,
 	if (!r)         /* the module's lookup: the port does not count */
 		for (struct uh_rpc *o = b->head; o && !r; o = o->hash_next)
 			if (o->id == id && o->state == UH_RPC_IN_SERVICE &&
-			    uh_addr_eq(&o->peer->addr, a))
+			    uh_addr_eq(&o->peer_addr, a))
 				r = o;
 	if (r)
 		uh_rpc_hold(r);
@@ -247,6 +247,7 @@ static struct uh_rpc *rpc_alloc(struct uhoma_sock *s, struct uh_peer *peer,
 	uh_gaps_reset(&rpc->in);
 	rpc->sock = s;
 	rpc->peer = peer;
+	rpc->peer_addr = peer->addr;
 	rpc->id = id;
 	rpc->dport = dport;
 	rpc->sport = atomic_load_explicit(&s->port, memory_order_relaxed);

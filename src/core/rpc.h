@@ -149,10 +149,8 @@ struct uh_msgout {
 };
 
 struct uh_rpc {
-	/* Immutable after creation. */
-	struct uhoma_sock *sock;
-	struct uh_bucket *bucket;
-	struct uh_peer *peer;
+	/* Immutable after creation. What a lookup compares comes first, with
+	 * the chain's link: one cache line per RPC a lookup passes. */
 	uint64_t id;             /* local id: even = client, odd = server */
 	uint16_t dport;          /* the peer's port */
 	uint16_t sport;          /* client: the socket's port when the RPC
@@ -160,12 +158,17 @@ struct uh_rpc {
 				  * from (handle_unknown: a socket that moved
 				  * since must not send it again) */
 	bool is_private;
+	struct uh_addr peer_addr; /* peer->addr, here for the lookups (the
+				  * peer's line was a third cache miss in
+				  * each server lookup: bench/README) */
+	_Atomic int refs;        /* references (see above); atomic */
+	struct uh_rpc *hash_next; /* RPC (bucket) lock */
+	struct uh_peer *peer;
+	struct uhoma_sock *sock;
+	struct uh_bucket *bucket;
 	uint64_t cookie;
 
-	_Atomic int refs;        /* references (see above); atomic */
-
 	/* RPC (bucket) lock. */
-	struct uh_rpc *hash_next;
 	enum uh_rpc_state state; /* RPC lock: where it is in its life */
 	int error;               /* uhoma error the RPC completed with, or 0 */
 	bool handed_off;         /* complete (or failed) and made available */
