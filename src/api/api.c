@@ -387,6 +387,15 @@ int uhoma_reply(struct uhoma_sock *s, const struct sockaddr *client,
 /* How long a busy poll trusts its check of the caller's pages. */
 #define USER_RECHECK_NS 1000000ull
 
+/* A receive that ends with EINTR after a poll that kept a message from
+ * the socket's sleepers (@kept, uh_sock_taker_end) hands it on to one. */
+static int interrupted(struct uhoma_sock *s, bool kept)
+{
+	if (kept)
+		uh_wait_wake_one(&s->wait);
+	return UHOMA_ERR_INTERRUPTED;
+}
+
 /* uhoma_recv's loop; *@polling tells whether it left a busy-poll open. */
 static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 		     unsigned flags, int64_t timeout_ns, bool *polling,
@@ -475,11 +484,8 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			}
 			/* (A poll of many ports is a ppoll with the
 			 * thread's mask: a handler may have run in it.) */
-			if (uh_runtime_take_interrupt()) {
-				if (kept)
-					uh_sock_taker_hand_on(s);
-				return UHOMA_ERR_INTERRUPTED;
-			}
+			if (uh_runtime_take_interrupt())
+				return interrupted(s, kept);
 			if (got)
 				poll_end = uh_now_ns() +
 					   (uint64_t)st->cfg.poll_us * 1000;
@@ -512,11 +518,8 @@ static int recv_loop(struct uhoma_sock *s, struct uhoma_msg *msg,
 			uh_runtime_block_end(st);
 			/* A signal: EINTR, as the module's wait gives, and
 			 * as the wait on the socket below does. */
-			if (uh_runtime_take_interrupt()) {
-				if (kept)
-					uh_sock_taker_hand_on(s);
-				return UHOMA_ERR_INTERRUPTED;
-			}
+			if (uh_runtime_take_interrupt())
+				return interrupted(s, kept);
 			uh_recv_signals_rebase(sig);
 			continue;
 		}

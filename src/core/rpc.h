@@ -149,8 +149,9 @@ struct uh_msgout {
 };
 
 struct uh_rpc {
-	/* Immutable after creation. What a lookup compares comes first, with
-	 * the chain's link: one cache line per RPC a lookup passes. */
+	/* Immutable after creation, but for refs and hash_next (each says
+	 * what protects it). What a lookup compares comes first, with the
+	 * chain's link: one cache line per RPC a lookup passes. */
 	uint64_t id;             /* local id: even = client, odd = server */
 	uint16_t dport;          /* the peer's port */
 	uint16_t sport;          /* client: the socket's port when the RPC

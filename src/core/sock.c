@@ -71,11 +71,6 @@ bool uh_sock_taker_end(void)
 	return kept;
 }
 
-void uh_sock_taker_hand_on(struct uhoma_sock *s)
-{
-	uh_wait_wake_one(&s->wait);
-}
-
 void uh_sock_wake_receivers(struct uhoma_sock *s)
 {
 	uh_wait_wake_all(&s->wait);

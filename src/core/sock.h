@@ -198,10 +198,8 @@ void uh_deferred_flush(struct uhoma_stack *st, struct uh_deferred *p);
 void uh_sock_taker_begin(struct uhoma_sock *s);
 
 /* The thread is done receiving: whether it kept a message from the
- * sleepers. One that leaves without taking it (EINTR) must wake one
- * (uh_sock_taker_hand_on). */
+ * sleepers. One that leaves without taking it (EINTR) must wake one. */
 bool uh_sock_taker_end(void);
-void uh_sock_taker_hand_on(struct uhoma_sock *s);
 
 /* Opens a socket on @port (0 = automatic), carrying the layer above's
  * @readiness (may be NULL), which the stack's upcalls receive back. */

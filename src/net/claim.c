@@ -2,8 +2,6 @@
  * claim.c - host-wide claims as abstract AF_UNIX names (claim.h).
  */
 #include <errno.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,56 +42,30 @@ int uh_claim(const char *name)
 	return fd;
 }
 
-/* The probes' sockets, a few made as needed and kept (a datagram
- * socket's connect replaces its last one): the timer probes local peers'
- * ports as RPCs run, and a socket made and closed per probe, at the
- * lowest free number, could meet a program's close-everything loop in
- * another thread (helper-44). One that finds all in use makes its own. */
-#define PROBE_SOCKS 4
-static _Atomic int probe_fd[PROBE_SOCKS] = { -1, -1, -1, -1 };
-static _Atomic bool probe_busy[PROBE_SOCKS];
+/* The probes' sockets (ownfd.h): the timer probes local peers' ports as
+ * RPCs run (a datagram socket's connect replaces its last one). */
+static struct uh_fd_pool probe_pool = UH_FD_POOL_INIT(AF_UNIX);
 
 static int probe_with(int fd, const char *name)
 {
 	struct sockaddr_un sun;
 	socklen_t len;
-	int rc, e;
 
 	if (fd < 0)
 		return -1;
 	len = abstract_name(&sun, name);
-	rc = connect(fd, (struct sockaddr *)&sun, len);
-	e = errno;
-	errno = e;              /* -1: the reason stays in errno */
-	return rc == 0 ? 1 : e == ECONNREFUSED ? 0 : -1;
+	if (connect(fd, (struct sockaddr *)&sun, len) == 0)
+		return 1;
+	return errno == ECONNREFUSED ? 0 : -1;  /* -1: the reason in errno */
 }
 
 /* A holder takes a connection: ours is dropped at once. */
 int uh_claim_probe(const char *name)
 {
-	int fd, r, e;
+	int slot, fd = uh_fd_pool_get(&probe_pool, &slot);
+	int r = probe_with(fd, name);
 
-	for (unsigned i = 0; i < PROBE_SOCKS; i++) {
-		if (atomic_exchange(&probe_busy[i], true))
-			continue;
-		fd = atomic_load(&probe_fd[i]);
-		if (fd < 0) {
-			fd = uh_fd_own_global(socket(AF_UNIX, SOCK_DGRAM |
-							     SOCK_CLOEXEC, 0),
-					      &probe_fd[i]);
-			atomic_store(&probe_fd[i], fd);
-		}
-		r = probe_with(fd, name);
-		e = errno;
-		atomic_store(&probe_busy[i], false);
-		errno = e;
-		return r;
-	}
-	fd = uh_fd_own(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-	r = probe_with(fd, name);
-	e = errno;
-	uh_fd_close(fd);
-	errno = e;
+	uh_fd_pool_put(&probe_pool, fd, slot);
 	return r;
 }
 

@@ -5,7 +5,6 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,17 +73,9 @@ void uh_iface_info(const struct uh_addr *local, bool any, uint32_t *mtu,
 	freeifaddrs(ifa);
 }
 
-/* The route lookup's sockets, a few per family, made as needed and kept:
- * a socket made and closed per new peer, at the lowest free number, met a
- * program's close-everything loop in another thread, and its close then
- * closed the program's file (helper-44). A lookup that finds every one of
- * its family's in use (as many lookups at once: rare) makes one of its
- * own for the moment, moved up at once; nothing here waits for another
- * thread (lookups run inside the receive path's read section). */
-#define ROUTE_SOCKS 4
-static _Atomic int route_fd[2][ROUTE_SOCKS] = {
-	{ -1, -1, -1, -1 }, { -1, -1, -1, -1 } };    /* [1]: IPv4 */
-static _Atomic bool route_busy[2][ROUTE_SOCKS];
+/* The route lookup's sockets (ownfd.h): [1] IPv4. */
+static struct uh_fd_pool route_pool[2] = { UH_FD_POOL_INIT(AF_INET6),
+					   UH_FD_POOL_INIT(AF_INET) };
 
 static bool route_with(int fd, int v4, const struct uh_addr *dst,
 		       uint32_t *mtu, bool *local)
@@ -115,27 +106,11 @@ static bool route_with(int fd, int v4, const struct uh_addr *dst,
 
 bool uh_iface_route(const struct uh_addr *dst, uint32_t *mtu, bool *local)
 {
-	int v4 = uh_addr_is_v4(dst), fd;
-	bool ok;
+	int v4 = uh_addr_is_v4(dst), slot;
+	int fd = uh_fd_pool_get(&route_pool[v4], &slot);
+	bool ok = route_with(fd, v4, dst, mtu, local);
 
-	for (unsigned i = 0; i < ROUTE_SOCKS; i++) {
-		if (atomic_exchange(&route_busy[v4][i], true))
-			continue;
-		fd = atomic_load(&route_fd[v4][i]);
-		if (fd < 0) {
-			fd = uh_fd_own_global(socket(v4 ? AF_INET : AF_INET6,
-						     SOCK_DGRAM | SOCK_CLOEXEC,
-						     0), &route_fd[v4][i]);
-			atomic_store(&route_fd[v4][i], fd);
-		}
-		ok = route_with(fd, v4, dst, mtu, local);
-		atomic_store(&route_busy[v4][i], false);
-		return ok;
-	}
-	fd = uh_fd_own(socket(v4 ? AF_INET : AF_INET6,
-			      SOCK_DGRAM | SOCK_CLOEXEC, 0));
-	ok = route_with(fd, v4, dst, mtu, local);
-	uh_fd_close(fd);
+	uh_fd_pool_put(&route_pool[v4], fd, slot);
 	return ok;
 }
 

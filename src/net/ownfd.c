@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define CHUNK_SHIFT 16                          /* descriptors a chunk */
@@ -133,6 +134,38 @@ void uh_fd_fork_child(void)
 					1ull << (fd % 64));
 		}
 	}
+}
+
+int uh_fd_pool_get(struct uh_fd_pool *p, int *slot)
+{
+	int fd;
+
+	for (int i = 0; i < UH_FD_POOL; i++) {
+		if (atomic_exchange(&p->busy[i], true))
+			continue;
+		fd = atomic_load(&p->fd[i]);
+		if (fd < 0) {
+			fd = uh_fd_own_global(socket(p->family, SOCK_DGRAM |
+							     SOCK_CLOEXEC, 0),
+					      &p->fd[i]);
+			atomic_store(&p->fd[i], fd);
+		}
+		*slot = i;
+		return fd;
+	}
+	*slot = -1;
+	return uh_fd_own(socket(p->family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+}
+
+void uh_fd_pool_put(struct uh_fd_pool *p, int fd, int slot)
+{
+	int e = errno;
+
+	if (slot < 0)
+		uh_fd_close(fd);
+	else
+		atomic_store(&p->busy[slot], false);
+	errno = e;
 }
 
 void uh_fd_close(int fd)

@@ -54,6 +54,31 @@ int uh_fd_own_global(int fd, _Atomic int *slot);
  * are the global ones that have a slot. */
 void uh_fd_fork_child(void);
 
+/*
+ * A few kept datagram sockets of one family, for calls the library makes
+ * as RPCs run (a route lookup per new peer, a probe of a local peer's
+ * port): a socket made and closed for each, at the lowest free number,
+ * met a program's close-everything loop in another thread, and its close
+ * then closed the program's file (helper-44). A socket is taken by one
+ * thread at a time with an atomic flag; one that finds all in use (as
+ * many calls at once: rare) makes one of its own for the moment, moved up
+ * at once. Nothing waits for another thread: the calls run inside the
+ * receive path's read section. Made on first use; a fork child makes its
+ * own (uh_fd_own_global's slots).
+ */
+#define UH_FD_POOL 4
+struct uh_fd_pool {
+	int family;                      /* immutable */
+	_Atomic int fd[UH_FD_POOL];      /* -1: not made yet */
+	_Atomic bool busy[UH_FD_POOL];   /* taken by a thread */
+};
+#define UH_FD_POOL_INIT(fam) { (fam), { -1, -1, -1, -1 }, { 0 } }
+
+/* A socket of @p's family for the caller alone (or -1, errno set); give
+ * it back with uh_fd_pool_put and the @slot this sets. */
+int uh_fd_pool_get(struct uh_fd_pool *p, int *slot);
+void uh_fd_pool_put(struct uh_fd_pool *p, int fd, int slot);
+
 /* Closes own descriptor @fd (forgotten first, so the preload's close lets
  * it through). A negative @fd is ignored. */
 void uh_fd_close(int fd);
